@@ -1,0 +1,29 @@
+//! tend's modules.
+//!
+//! Each module lives in its own file and has: a doc-commented argument struct
+//! (`deny_unknown_fields`, Ansible's names, types, defaults and aliases), a
+//! read-only probe, a pure plan returning the change with its diff, and the
+//! POSIX sh scripts that apply it. Modules talk only to a [`host::Host`]; they
+//! never see playbooks, inventories or SSH.
+#![deny(missing_docs)]
+
+pub mod args;
+pub mod fileops;
+pub mod host;
+pub mod module;
+pub mod outcome;
+pub mod registry;
+pub mod sh;
+
+pub mod blockinfile;
+pub mod command;
+pub mod copy;
+pub mod file;
+pub mod lineinfile;
+pub mod stat;
+pub mod template;
+
+pub use host::{Exec, ExecOutput, Host, HostError};
+pub use module::{Context, Converge, FreeForm, Module, ModuleError, Plan, TypedModule};
+pub use outcome::{Action, Diff, Outcome};
+pub use registry::{lookup, names};

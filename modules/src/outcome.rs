@@ -1,0 +1,138 @@
+//! What a module reports: Ansible's return values.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// One before/after pair, as in Ansible's `diff` return value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Diff {
+    /// Label of the old side (usually the path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_header: Option<String>,
+    /// Label of the new side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_header: Option<String>,
+    /// Old text (file content, or `key: value` lines for attributes).
+    pub before: String,
+    /// New text.
+    pub after: String,
+}
+
+impl Diff {
+    /// A diff of one file's content.
+    pub fn content(path: &str, before: impl Into<String>, after: impl Into<String>) -> Self {
+        Diff {
+            before_header: Some(path.to_string()),
+            after_header: Some(path.to_string()),
+            before: before.into(),
+            after: after.into(),
+        }
+    }
+
+    /// A diff of attributes (`path`, `state`, `mode`, ...), one `key: value` per line.
+    pub fn attributes(path: &str, before: &[(&str, String)], after: &[(&str, String)]) -> Self {
+        let render = |pairs: &[(&str, String)]| {
+            pairs.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>()
+        };
+        Diff {
+            before_header: Some(path.to_string()),
+            after_header: Some(path.to_string()),
+            before: render(before),
+            after: render(after),
+        }
+    }
+}
+
+/// The kind of change a plan makes, as data (Terraform-style).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Nothing to do: the target is already in the desired state.
+    NoOp,
+    /// Something is created.
+    Create,
+    /// Something that exists is changed.
+    Update,
+    /// Something is removed.
+    Delete,
+    /// A command runs (its effect is not known in advance).
+    Run,
+}
+
+impl Action {
+    /// Whether applying the plan changes the target.
+    pub fn changes(self) -> bool {
+        self != Action::NoOp
+    }
+}
+
+/// The result of one module run on one host.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// The target was (or in check mode would be) changed.
+    pub changed: bool,
+    /// The module failed.
+    pub failed: bool,
+    /// The module skipped its work (e.g. check mode on a command).
+    pub skipped: bool,
+    /// Ansible's `msg`.
+    pub msg: Option<String>,
+    /// Before/after pairs for `--diff`.
+    pub diff: Vec<Diff>,
+    /// All other return values (`rc`, `stdout`, `path`, `mode`, ...).
+    pub values: Map<String, Value>,
+}
+
+impl Outcome {
+    /// An unchanged, successful outcome.
+    pub fn ok() -> Self {
+        Outcome::default()
+    }
+
+    /// A changed outcome.
+    pub fn changed() -> Self {
+        Outcome { changed: true, ..Outcome::default() }
+    }
+
+    /// A failed outcome with a message.
+    pub fn failed(msg: impl Into<String>) -> Self {
+        Outcome { failed: true, msg: Some(msg.into()), ..Outcome::default() }
+    }
+
+    /// Sets `msg`.
+    pub fn with_msg(mut self, msg: impl Into<String>) -> Self {
+        self.msg = Some(msg.into());
+        self
+    }
+
+    /// Adds one return value.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.values.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Ansible's result dictionary: `changed`, `failed`, `msg`, `diff` and the rest.
+    pub fn to_value(&self) -> Value {
+        let mut map = self.values.clone();
+        map.insert("changed".into(), Value::Bool(self.changed));
+        if self.failed {
+            map.insert("failed".into(), Value::Bool(true));
+        } else {
+            map.entry("failed").or_insert(Value::Bool(false));
+        }
+        if self.skipped {
+            map.insert("skipped".into(), Value::Bool(true));
+        }
+        if let Some(msg) = &self.msg {
+            map.insert("msg".into(), Value::String(msg.clone()));
+        }
+        if !self.diff.is_empty() {
+            let diff = match self.diff.as_slice() {
+                [one] => serde_json::to_value(one).unwrap_or(Value::Null),
+                many => serde_json::to_value(many).unwrap_or(Value::Null),
+            };
+            map.insert("diff".into(), diff);
+        }
+        Value::Object(map)
+    }
+}

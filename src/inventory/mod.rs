@@ -1,0 +1,1 @@
+//! Inventories in Ansible's formats (being written).

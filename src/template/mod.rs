@@ -1,0 +1,1 @@
+//! Jinja2 templating with Ansible's filters and tests (being written).
