@@ -1,1 +1,3 @@
-//! exec (being written).
+//! The executor: strategies, forks, handlers (being written).
+
+pub mod facts;

@@ -1,1 +1,4 @@
-//! Jinja2 templating with Ansible's filters and tests (being written).
+//! Jinja2 templating with Ansible's filters and tests.
+
+pub mod filters;
+pub mod jinja_tests;

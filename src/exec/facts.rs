@@ -1,0 +1,1 @@
+//! Fact gathering (being written).
