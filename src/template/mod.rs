@@ -1,4 +1,446 @@
-//! Jinja2 templating with Ansible's filters and tests.
+//! Jinja2 templating with Ansible's filters, tests and variable resolution.
+//!
+//! Variables are resolved lazily as Ansible does: a variable whose value is
+//! itself a template is rendered when a template uses it, in the same scope.
+//! Only the variables an expression actually names are resolved, so an
+//! undefined variable is reported by name, and cycles are detected.
 
 pub mod filters;
 pub mod jinja_tests;
+mod lookup;
+
+use crate::vars::Vars;
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// The placeholder `omit` renders to; arguments equal to it are dropped.
+pub const OMIT: &str = "__omit_place_holder__tend";
+
+/// A templating failure.
+#[derive(Debug, Clone, Error, PartialEq)]
+#[error("{message}")]
+pub struct TemplateError {
+    /// What went wrong, naming the undefined variable when that is the cause.
+    pub message: String,
+}
+
+impl TemplateError {
+    fn new(message: impl Into<String>) -> Self {
+        TemplateError { message: message.into() }
+    }
+}
+
+/// True when a string holds a Jinja expression, statement or comment.
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// The template engine: one per run, shared by all hosts.
+pub struct Templar {
+    env: Environment<'static>,
+    file_env: Environment<'static>,
+}
+
+impl Default for Templar {
+    fn default() -> Self {
+        Templar::new()
+    }
+}
+
+fn configure(env: &mut Environment<'static>) {
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_recursion_limit(200);
+    filters::register(env);
+    jinja_tests::register(env);
+    lookup::register(env);
+}
+
+fn syntax(trim_blocks: bool) -> minijinja::syntax::SyntaxConfig {
+    minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(trim_blocks)
+        .keep_trailing_newline(true)
+        .build()
+        .unwrap_or_default()
+}
+
+impl Templar {
+    /// An engine with Ansible's filters, tests and lookups.
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        configure(&mut env);
+        env.set_syntax(syntax(false));
+        let mut file_env = Environment::new();
+        configure(&mut file_env);
+        // The template module's defaults: trim_blocks on, trailing newline kept.
+        file_env.set_syntax(syntax(true));
+        Templar { env, file_env }
+    }
+
+    /// Checks the Jinja syntax of a string (compile time).
+    pub fn check_syntax(&self, source: &str) -> Result<(), TemplateError> {
+        if !is_template(source) {
+            return Ok(());
+        }
+        self.env.template_from_str(source).map(|_| ()).map_err(|e| TemplateError::new(describe(&e)))
+    }
+
+    /// Checks the syntax of a bare expression (`when:`, `changed_when:`).
+    pub fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
+        let expr = strip_braces(expr);
+        self.env.compile_expression(expr).map(|_| ()).map_err(|e| TemplateError::new(describe(&e)))
+    }
+
+    /// Checks a template file's syntax.
+    pub fn check_file_syntax(&self, source: &str) -> Result<(), TemplateError> {
+        self.file_env.template_from_str(source).map(|_| ()).map_err(|e| TemplateError::new(describe(&e)))
+    }
+
+    /// Templates every string in a value; a string that is one `{{ expr }}`
+    /// keeps the expression's type (Ansible's native types).
+    pub fn render_value(&self, value: &Value, scope: &Scope) -> Result<Value, TemplateError> {
+        match value {
+            Value::String(s) => self.render_string(s, scope),
+            Value::Array(items) => items.iter().map(|v| self.render_value(v, scope)).collect::<Result<_, _>>().map(Value::Array),
+            Value::Object(map) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in map {
+                    let key = if is_template(k) { value_to_key(self.render_string(k, scope)?) } else { k.clone() };
+                    out.insert(key, self.render_value(v, scope)?);
+                }
+                Ok(Value::Object(out))
+            }
+            other => Ok(other.clone()),
+        }
+    }
+
+    /// Templates one string.
+    pub fn render_string(&self, source: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        if !is_template(source) {
+            return Ok(Value::String(source.to_string()));
+        }
+        if let Some(expr) = single_expression(source) {
+            let compiled = self.env.compile_expression(expr).map_err(|e| TemplateError::new(describe(&e)))?;
+            let names = compiled.undeclared_variables(false);
+            let ctx = self.context_for(&names, scope)?;
+            let result = compiled.eval(ctx).map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
+            if result.is_undefined() {
+                let err = minijinja::Error::from(ErrorKind::UndefinedError);
+                return Err(self.explain(err, &compiled.undeclared_variables(true), scope));
+            }
+            return Ok(to_json(&result));
+        }
+        let tmpl = self.env.template_from_str(source).map_err(|e| TemplateError::new(describe(&e)))?;
+        let names = tmpl.undeclared_variables(false);
+        let ctx = self.context_for(&names, scope)?;
+        tmpl.render(ctx)
+            .map(Value::String)
+            .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
+    }
+
+    /// Renders a template file (the `template` module, `lookup('template')`).
+    pub fn render_file(&self, source: &str, scope: &Scope, extra: &Vars) -> Result<String, TemplateError> {
+        let tmpl = self.file_env.template_from_str(source).map_err(|e| TemplateError::new(describe(&e)))?;
+        let names = tmpl.undeclared_variables(false);
+        let names: HashSet<String> = names.into_iter().filter(|n| !extra.contains_key(n)).collect();
+        let mut ctx = self.context_map(&names, scope)?;
+        for (k, v) in extra {
+            ctx.insert(k.clone(), from_json(v));
+        }
+        tmpl.render(minijinja::Value::from(ctx)).map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
+    }
+
+    /// Evaluates a condition (`when:`): a bare expression, a boolean, or a list (all must hold).
+    pub fn eval_condition(&self, cond: &Value, scope: &Scope) -> Result<bool, TemplateError> {
+        match cond {
+            Value::Bool(b) => Ok(*b),
+            Value::Null => Ok(true),
+            Value::Array(items) => {
+                for item in items {
+                    if !self.eval_condition(item, scope)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Value::Number(n) => Ok(n.as_f64() != Some(0.0)),
+            Value::String(s) => {
+                let expr = strip_braces(s);
+                let compiled = self.env.compile_expression(expr).map_err(|e| TemplateError::new(describe(&e)))?;
+                let names = compiled.undeclared_variables(false);
+                let ctx = self.context_for(&names, scope)?;
+                let result = compiled.eval(ctx).map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
+                if result.is_undefined() {
+                    let err = minijinja::Error::from(ErrorKind::UndefinedError);
+                    return Err(self.explain(err, &compiled.undeclared_variables(true), scope));
+                }
+                // A condition that renders to a string is evaluated again (Ansible's
+                // conditional templating of e.g. `when: flag` where flag = "x == 1").
+                if let Some(text) = result.as_str() {
+                    return Ok(crate::template::truthy_str(text));
+                }
+                Ok(result.is_true())
+            }
+            Value::Object(_) => Err(TemplateError::new("a conditional must be an expression, not a mapping")),
+        }
+    }
+
+    fn context_for(&self, names: &HashSet<String>, scope: &Scope) -> Result<minijinja::Value, TemplateError> {
+        Ok(minijinja::Value::from(self.context_map(names, scope)?))
+    }
+
+    fn context_map(
+        &self,
+        names: &HashSet<String>,
+        scope: &Scope,
+    ) -> Result<std::collections::BTreeMap<String, minijinja::Value>, TemplateError> {
+        let mut ctx = std::collections::BTreeMap::new();
+        for name in names {
+            if let Some(v) = self.resolve(name, scope)? {
+                ctx.insert(name.clone(), v);
+            }
+        }
+        Ok(ctx)
+    }
+
+    /// Resolves one variable: its value with every template inside rendered.
+    pub fn resolve(&self, name: &str, scope: &Scope) -> Result<Option<minijinja::Value>, TemplateError> {
+        if let Some(v) = scope.cache.borrow().get(name) {
+            return Ok(Some(v.clone()));
+        }
+        if let Some(v) = scope.special(name) {
+            return Ok(Some(v));
+        }
+        let Some(raw) = scope.raw(name) else { return Ok(None) };
+        if scope.resolving.borrow().iter().any(|n| n == name) {
+            return Err(TemplateError::new(format!("recursive loop detected in template string: variable '{name}' refers to itself")));
+        }
+        scope.resolving.borrow_mut().push(name.to_string());
+        let rendered = self.render_value(&raw, scope);
+        scope.resolving.borrow_mut().pop();
+        let rendered = rendered.map_err(|e| TemplateError::new(format!("while templating variable '{name}': {}", e.message)))?;
+        let value = from_json(&rendered);
+        scope.cache.borrow_mut().insert(name.to_string(), value.clone());
+        Ok(Some(value))
+    }
+
+    fn explain(&self, err: minijinja::Error, paths: &HashSet<String>, scope: &Scope) -> TemplateError {
+        if err.kind() == ErrorKind::UndefinedError {
+            let mut paths: Vec<&String> = paths.iter().collect();
+            paths.sort();
+            for path in paths {
+                let mut parts = path.split('.');
+                let root = parts.next().unwrap_or_default();
+                match self.resolve(root, scope) {
+                    Ok(None) => return TemplateError::new(format!("'{root}' is undefined")),
+                    Ok(Some(mut value)) => {
+                        for part in parts {
+                            match value.get_attr(part) {
+                                Ok(v) if !v.is_undefined() => value = v,
+                                _ => {
+                                    return TemplateError::new(format!(
+                                        "object of type '{}' has no attribute '{part}'",
+                                        python_type(&value)
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => return e,
+                }
+            }
+        }
+        TemplateError::new(describe(&err))
+    }
+}
+
+/// Python's type name of a value, for messages.
+pub fn python_type(value: &minijinja::Value) -> &'static str {
+    use minijinja::value::ValueKind;
+    match value.kind() {
+        ValueKind::Map => "dict",
+        ValueKind::Seq => "list",
+        ValueKind::String => "str",
+        ValueKind::Number if value.is_integer() => "int",
+        ValueKind::Number => "float",
+        ValueKind::Bool => "bool",
+        ValueKind::None => "NoneType",
+        _ => "object",
+    }
+}
+
+/// Python truthiness of a rendered string used as a condition.
+pub fn truthy_str(text: &str) -> bool {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" | "false" | "no" | "off" | "0" | "none" => false,
+        _ => true,
+    }
+}
+
+fn describe(err: &minijinja::Error) -> String {
+    let mut msg = match err.detail() {
+        Some(detail) => format!("{}: {detail}", err.kind()),
+        None => err.kind().to_string(),
+    };
+    if let Some(line) = err.line() {
+        msg.push_str(&format!(" (line {line} of the template)"));
+    }
+    msg
+}
+
+fn value_to_key(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// Converts data to a template value.
+pub fn from_json(value: &Value) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(value))
+}
+
+/// Converts a rendered value back to data.
+pub fn to_json(value: &minijinja::Value) -> Value {
+    if value.is_undefined() {
+        return Value::Null;
+    }
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// `{{ expr }}` alone → `Some(expr)`.
+fn single_expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    // Leading/trailing whitespace outside the braces turns it into a string in Jinja.
+    if t.len() != s.len() {
+        return None;
+    }
+    Some(inner.trim().trim_start_matches('-').trim_end_matches('-'))
+}
+
+fn strip_braces(s: &str) -> &str {
+    single_expression(s.trim()).unwrap_or(s)
+}
+
+/// The variables one task on one host sees, lowest precedence first.
+pub struct Scope<'a> {
+    layers: Vec<&'a Vars>,
+    specials: HashMap<&'static str, minijinja::Value>,
+    cache: RefCell<HashMap<String, minijinja::Value>>,
+    resolving: RefCell<Vec<String>>,
+    /// Directory searched by relative lookups (`lookup('file', ...)`).
+    pub search_dir: Option<PathBuf>,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope over layers given from lowest to highest precedence.
+    pub fn new(layers: Vec<&'a Vars>) -> Self {
+        Scope {
+            layers,
+            specials: HashMap::new(),
+            cache: RefCell::new(HashMap::new()),
+            resolving: RefCell::new(Vec::new()),
+            search_dir: None,
+        }
+    }
+
+    /// Adds a value that is exposed as is (already resolved objects like `hostvars`).
+    pub fn with_special(mut self, name: &'static str, value: minijinja::Value) -> Self {
+        self.specials.insert(name, value);
+        self
+    }
+
+    /// Pushes a layer on top (task vars, loop variables).
+    pub fn push(&mut self, layer: &'a Vars) {
+        self.layers.push(layer);
+        self.cache.borrow_mut().clear();
+    }
+
+    fn special(&self, name: &str) -> Option<minijinja::Value> {
+        self.specials.get(name).cloned()
+    }
+
+    /// The raw (untemplated) value of a variable.
+    pub fn raw(&self, name: &str) -> Option<Value> {
+        self.layers.iter().rev().find_map(|l| l.get(name)).cloned()
+    }
+
+    /// Whether a variable is defined.
+    pub fn defined(&self, name: &str) -> bool {
+        self.specials.contains_key(name) || self.layers.iter().any(|l| l.contains_key(name))
+    }
+
+    /// All variable names, highest precedence wins (for `vars`, `hostvars`).
+    pub fn flatten(&self) -> Vars {
+        let mut out = Vars::new();
+        for layer in &self.layers {
+            for (k, v) in layer.iter() {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars(v: Value) -> Vars {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn native_types_and_lazy_variables() {
+        let t = Templar::new();
+        let low = vars(json!({"a": 1, "b": "{{ a + 1 }}", "c": "x{{ b }}", "list": ["{{ a }}", 2]}));
+        let scope = Scope::new(vec![&low]);
+        assert_eq!(t.render_string("{{ b }}", &scope).unwrap(), json!(2));
+        assert_eq!(t.render_string("{{ c }}", &scope).unwrap(), json!("x2"));
+        assert_eq!(t.render_string("{{ list }}", &scope).unwrap(), json!([1, 2]));
+        assert_eq!(t.render_string(" {{ a }}", &scope).unwrap(), json!(" 1"));
+    }
+
+    #[test]
+    fn precedence_is_highest_layer() {
+        let t = Templar::new();
+        let low = vars(json!({"x": "low"}));
+        let high = vars(json!({"x": "high"}));
+        let scope = Scope::new(vec![&low, &high]);
+        assert_eq!(t.render_string("{{ x }}", &scope).unwrap(), json!("high"));
+    }
+
+    #[test]
+    fn undefined_names_the_variable() {
+        let t = Templar::new();
+        let low = vars(json!({"d": {"k": 1}}));
+        let scope = Scope::new(vec![&low]);
+        assert_eq!(t.render_string("{{ nope }}", &scope).unwrap_err().message, "'nope' is undefined");
+        assert_eq!(
+            t.render_string("{{ d.missing }}", &scope).unwrap_err().message,
+            "object of type 'dict' has no attribute 'missing'"
+        );
+        let cyc = vars(json!({"p": "{{ q }}", "q": "{{ p }}"}));
+        let scope = Scope::new(vec![&cyc]);
+        assert!(t.render_string("{{ p }}", &scope).unwrap_err().message.contains("recursive loop"));
+    }
+
+    #[test]
+    fn conditions() {
+        let t = Templar::new();
+        let low = vars(json!({"n": 3, "flag": true}));
+        let scope = Scope::new(vec![&low]);
+        assert!(t.eval_condition(&json!("n > 2"), &scope).unwrap());
+        assert!(!t.eval_condition(&json!(["flag", "n > 5"]), &scope).unwrap());
+        assert!(t.eval_condition(&json!("{{ flag }}"), &scope).unwrap());
+        assert!(t.eval_condition(&json!(true), &scope).unwrap());
+    }
+}
