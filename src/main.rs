@@ -1,1 +1,5 @@
-fn main() {}
+//! The `tend` binary: a thin wrapper over [`tend::cli`].
+
+fn main() {
+    std::process::exit(tend::cli::main());
+}

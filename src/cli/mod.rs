@@ -1,1 +1,336 @@
-//! cli (being written).
+//! The command line: `tend playbook`, `tend plan`, `tend inventory`, ...
+//! Flags that mean the same as ansible-playbook's have the same names.
+
+use crate::compile::{self, CompiledPlaybook};
+use crate::diagnostic::Diagnostic;
+use crate::exec::{self, RunOptions};
+use crate::inventory::Inventory;
+use crate::report::Human;
+use crate::template::Templar;
+use crate::vars::Vars;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use serde_json::Value;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// tend: Ansible playbooks, compiled ahead of time, applied fast.
+#[derive(Debug, Parser)]
+#[command(name = "tend", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run playbooks (like ansible-playbook).
+    Playbook(PlaybookArgs),
+    /// Show what a run would change: `playbook --check --diff`.
+    Plan(PlaybookArgs),
+    /// Show the inventory (like ansible-inventory).
+    Inventory(InventoryArgs),
+    /// Print the version.
+    Version,
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+struct PlaybookArgs {
+    /// Playbook files.
+    #[arg(required = true)]
+    playbooks: Vec<PathBuf>,
+    /// Inventory file, directory, script or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", alias = "inventory-file")]
+    inventory: Vec<String>,
+    /// Predict changes, change nothing.
+    #[arg(short = 'C', long)]
+    check: bool,
+    /// Show unified diffs of what changes.
+    #[arg(short = 'D', long)]
+    diff: bool,
+    /// Extra variables: `k=v`, `@file.yml`, or JSON/YAML (repeatable; highest precedence).
+    #[arg(short = 'e', long = "extra-vars")]
+    extra_vars: Vec<String>,
+    /// Further limit the selected hosts to a pattern.
+    #[arg(short = 'l', long)]
+    limit: Option<String>,
+    /// Only run tasks with these tags (comma-separated, repeatable).
+    #[arg(short = 't', long = "tags")]
+    tags: Vec<String>,
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags")]
+    skip_tags: Vec<String>,
+    /// Hosts to work on at once.
+    #[arg(short = 'f', long, default_value_t = 50)]
+    forks: usize,
+    /// More output (-v, -vv, -vvv).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Check the playbook and stop (exit 4 on errors).
+    #[arg(long)]
+    syntax_check: bool,
+    /// List the hosts each play would run on.
+    #[arg(long)]
+    list_hosts: bool,
+    /// List the tasks each play would run.
+    #[arg(long)]
+    list_tasks: bool,
+    /// List the tags used.
+    #[arg(long)]
+    list_tags: bool,
+    /// Run handlers even on hosts that failed.
+    #[arg(long)]
+    force_handlers: bool,
+}
+
+#[derive(Debug, Args)]
+struct InventoryArgs {
+    /// Inventory sources.
+    #[arg(short = 'i', long = "inventory")]
+    inventory: Vec<String>,
+    /// Print all hosts and groups as JSON.
+    #[arg(long)]
+    list: bool,
+    /// Print the group tree.
+    #[arg(long)]
+    graph: bool,
+    /// Print one host's variables.
+    #[arg(long)]
+    host: Option<String>,
+    /// With --graph, show variables.
+    #[arg(long)]
+    vars: bool,
+    /// Group for --graph.
+    group: Option<String>,
+}
+
+fn color_for(stream: &impl IsTerminal) -> bool {
+    std::env::var_os("NO_COLOR").is_none() && stream.is_terminal()
+}
+
+fn print_diags(diags: &[Diagnostic]) {
+    let color = color_for(&std::io::stderr());
+    for d in diags {
+        eprintln!("{}\n", d.render(color));
+    }
+    let errors = diags.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error).count();
+    if errors > 0 {
+        eprintln!("{errors} error{} found; no host was contacted.", if errors == 1 { "" } else { "s" });
+    }
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 5 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Playbook(a) => playbook(a, false),
+        Command::Plan(a) => playbook(a, true),
+        Command::Inventory(a) => inventory(a),
+        Command::Version => {
+            println!("tend {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "tend", &mut std::io::stdout());
+            0
+        }
+    }
+}
+
+fn load_inventory(sources: &[String]) -> Result<Inventory, String> {
+    let sources: Vec<PathBuf> = if sources.is_empty() {
+        let default = PathBuf::from("/etc/ansible/hosts");
+        if default.exists() { vec![default] } else { Vec::new() }
+    } else {
+        sources.iter().map(PathBuf::from).collect()
+    };
+    Inventory::load(&sources).map_err(|e| e.to_string())
+}
+
+/// Parses `-e` values: `k=v k2=v2`, `@file`, or a JSON/YAML mapping.
+pub fn parse_extra_vars(items: &[String]) -> Result<Vars, String> {
+    let mut out = Vars::new();
+    for item in items {
+        let item = item.trim();
+        if let Some(file) = item.strip_prefix('@') {
+            out.extend(exec::load_vars_file(std::path::Path::new(file))?);
+        } else if item.starts_with('{') || item.starts_with('[') {
+            let docs = crate::yaml::parse_str("--extra-vars", item).map_err(|d| d.to_string())?;
+            match docs.first().map(crate::yaml::Node::to_value) {
+                Some(Value::Object(m)) => out.extend(m),
+                _ => return Err(format!("--extra-vars: expected a mapping, got `{item}`")),
+            }
+        } else {
+            let kv = crate::playbook::kv::parse_kv(item, None).map_err(|e| format!("--extra-vars: {e}"))?;
+            if let Some(raw) = kv.raw {
+                return Err(format!("--extra-vars: expected key=value, got `{raw}`"));
+            }
+            for (k, v) in kv.pairs {
+                out.insert(k, Value::String(v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn split_tags(items: &[String]) -> Vec<String> {
+    items.iter().flat_map(|t| t.split(',')).map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
+}
+
+fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
+    let templar = Templar::new();
+    // Compile everything before touching anything.
+    let mut books: Vec<CompiledPlaybook> = Vec::new();
+    let mut all_diags = Vec::new();
+    for path in &a.playbooks {
+        if !path.exists() {
+            eprintln!("ERROR! the playbook: {} could not be found", path.display());
+            return 1;
+        }
+        match compile::compile_file(path, &templar) {
+            Ok(b) => books.push(b),
+            Err(d) => all_diags.extend(d),
+        }
+    }
+    if !all_diags.is_empty() {
+        print_diags(&all_diags);
+        return 4;
+    }
+    let extra_vars = match parse_extra_vars(&a.extra_vars) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            return 5;
+        }
+    };
+    let mut inventory = match load_inventory(&a.inventory) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            return 4;
+        }
+    };
+    if a.syntax_check {
+        for p in &a.playbooks {
+            println!("\nplaybook: {}", p.display());
+        }
+        return 0;
+    }
+    for b in &books {
+        if let Err(e) = inventory.load_vars_dirs(&b.dir) {
+            eprintln!("ERROR! {e}");
+            return 4;
+        }
+    }
+    if a.list_hosts || a.list_tasks || a.list_tags {
+        return list(&books, &inventory, &a);
+    }
+    let opts = RunOptions {
+        check: a.check || plan,
+        diff: a.diff || plan,
+        forks: a.forks.max(1),
+        extra_vars,
+        limit: a.limit.clone(),
+        tags: split_tags(&a.tags),
+        skip_tags: split_tags(&a.skip_tags),
+        verbosity: a.verbose,
+        force_handlers: a.force_handlers,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ERROR! cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let stdout = std::io::stdout();
+    let color = color_for(&stdout);
+    let mut reporter = Human::new(stdout.lock(), color, a.verbose);
+    let mut code = 0;
+    for book in &books {
+        let summary = runtime.block_on(exec::run_playbook(book, &inventory, &opts, &templar, &mut reporter));
+        code = code.max(summary.exit_code());
+    }
+    code
+}
+
+fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> i32 {
+    for book in books {
+        println!("\nplaybook: {}", book.path.display());
+        for (i, play) in book.plays.iter().enumerate() {
+            let name = play.play.name.clone().unwrap_or_default();
+            println!("\n  play #{} ({}): {}\tTAGS: [{}]", i + 1, play.play.hosts.value, name, play.play.tags.join(","));
+            if a.list_hosts {
+                let hosts = inventory.select(&play.play.hosts.value).unwrap_or_default();
+                println!("    pattern: ['{}']\n    hosts ({}):", play.play.hosts.value, hosts.len());
+                for h in hosts {
+                    println!("      {h}");
+                }
+            }
+            if a.list_tasks {
+                println!("    tasks:");
+                for t in play.pre_tasks.iter().chain(&play.tasks).chain(&play.post_tasks) {
+                    println!("      {}\tTAGS: [{}]", t.display_name(), t.task.tags.join(", "));
+                }
+            }
+            if a.list_tags {
+                let mut tags: Vec<String> = play.pre_tasks.iter().chain(&play.tasks).chain(&play.post_tasks).flat_map(|t| t.task.tags.clone()).chain(play.play.tags.clone()).collect();
+                tags.sort();
+                tags.dedup();
+                println!("      TASK TAGS: [{}]", tags.join(", "));
+            }
+        }
+    }
+    0
+}
+
+fn inventory(a: InventoryArgs) -> i32 {
+    let inv = match load_inventory(&a.inventory) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            return 1;
+        }
+    };
+    if let Some(h) = &a.host {
+        return match inv.host_json(h) {
+            Ok(v) => {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                0
+            }
+            Err(e) => {
+                eprintln!("ERROR! {e}");
+                1
+            }
+        };
+    }
+    if a.graph {
+        return match inv.graph(a.group.as_deref(), a.vars) {
+            Ok(g) => {
+                print!("{g}");
+                0
+            }
+            Err(e) => {
+                eprintln!("ERROR! {e}");
+                1
+            }
+        };
+    }
+    if a.list {
+        println!("{}", serde_json::to_string_pretty(&inv.to_list_json()).unwrap_or_default());
+        return 0;
+    }
+    eprintln!("ERROR! one of --list, --graph or --host is required");
+    5
+}

@@ -1,1 +1,353 @@
-//! compile (being written).
+//! The compiler: playbook AST → typed plan, with every error found up front.
+//!
+//! Nothing here contacts a host. Checks: YAML syntax, keywords, module
+//! names ("did you mean"), module arguments (unknown, missing, ill-typed,
+//! mutually exclusive), Jinja syntax of every string and template file,
+//! `notify` naming a handler, and local `src` files that must exist.
+
+pub mod actions;
+
+use crate::diagnostic::Diagnostic;
+use crate::playbook::{self, kv, Located, Play, Playbook, Task};
+use crate::template::{Templar, is_template};
+use crate::yaml::{self, Kind, Node, Span};
+use actions::Builtin;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use tend_modules::{FreeForm, Module};
+
+/// What a task runs.
+#[derive(Clone, Copy)]
+pub enum Action {
+    /// A module that runs on the host.
+    Module(&'static dyn Module),
+    /// A controller-side action.
+    Builtin(Builtin),
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Module(m) => write!(f, "Module({})", m.name()),
+            Action::Builtin(b) => write!(f, "Builtin({b:?})"),
+        }
+    }
+}
+
+/// A task ready to run.
+#[derive(Debug, Clone)]
+pub struct CompiledTask {
+    /// The parsed task.
+    pub task: Task,
+    /// What it runs.
+    pub action: Action,
+    /// Its arguments, free-form text already split.
+    pub args: Value,
+}
+
+impl CompiledTask {
+    /// The name shown in output: `name`, or the module name.
+    pub fn display_name(&self) -> String {
+        self.task.name.clone().unwrap_or_else(|| self.task.module.value.clone())
+    }
+}
+
+/// A play ready to run.
+#[derive(Debug, Clone)]
+pub struct CompiledPlay {
+    /// The parsed play (keywords).
+    pub play: Play,
+    /// `pre_tasks`.
+    pub pre_tasks: Vec<CompiledTask>,
+    /// `tasks`.
+    pub tasks: Vec<CompiledTask>,
+    /// `post_tasks`.
+    pub post_tasks: Vec<CompiledTask>,
+    /// `handlers`.
+    pub handlers: Vec<CompiledTask>,
+}
+
+/// A compiled playbook.
+#[derive(Debug, Clone)]
+pub struct CompiledPlaybook {
+    /// The playbook file.
+    pub path: PathBuf,
+    /// Its directory (`playbook_dir`; `files/`, `templates/` are searched here).
+    pub dir: PathBuf,
+    /// The plays.
+    pub plays: Vec<CompiledPlay>,
+}
+
+/// Compiles a playbook file. On failure, returns every diagnostic found.
+pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
+    let (_, docs) = yaml::load(path).map_err(|d| vec![*d])?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let mut diags = Vec::new();
+    let book = playbook::parse_playbook(&docs, &mut diags);
+    let compiled = compile(book, &dir, templar, &mut diags);
+    if diags.iter().any(|d| d.severity == crate::diagnostic::Severity::Error) {
+        return Err(diags);
+    }
+    Ok(CompiledPlaybook { path: path.to_path_buf(), dir, plays: compiled })
+}
+
+fn compile(book: Playbook, dir: &Path, templar: &Templar, diags: &mut Vec<Diagnostic>) -> Vec<CompiledPlay> {
+    let mut plays = Vec::new();
+    for play in book.plays {
+        let ctx = Ctx { dir, templar };
+        check_string(&play.hosts.value, &play.hosts.span, templar, diags);
+        for vf in &play.vars_files {
+            check_string(&vf.value, &vf.span, templar, diags);
+        }
+        let handlers: Vec<CompiledTask> = play.handlers.iter().filter_map(|t| ctx.task(t, diags)).collect();
+        let mut handler_names: Vec<String> = Vec::new();
+        for h in &handlers {
+            if let Some(name) = &h.task.name {
+                handler_names.push(name.clone());
+            }
+            handler_names.extend(h.task.listen.iter().cloned());
+        }
+        let section = |tasks: &[Task], diags: &mut Vec<Diagnostic>| -> Vec<CompiledTask> {
+            tasks.iter().filter_map(|t| ctx.task(t, diags)).collect()
+        };
+        let pre_tasks = section(&play.pre_tasks, diags);
+        let tasks = section(&play.tasks, diags);
+        let post_tasks = section(&play.post_tasks, diags);
+        for task in pre_tasks.iter().chain(&tasks).chain(&post_tasks).chain(&handlers) {
+            check_notify(task, &handler_names, diags);
+        }
+        plays.push(CompiledPlay { play, pre_tasks, tasks, post_tasks, handlers });
+    }
+    plays
+}
+
+fn check_notify(task: &CompiledTask, handler_names: &[String], diags: &mut Vec<Diagnostic>) {
+    for n in &task.task.notify {
+        if is_template(&n.value) || handler_names.iter().any(|h| h == &n.value) {
+            continue;
+        }
+        let mut d = Diagnostic::error(format!("the task notifies `{}`, but this play has no handler with that name or `listen` topic", n.value))
+            .at(n.span.clone());
+        if let Some(s) = playbook::parse::suggest(&n.value, handler_names.iter().map(String::as_str)) {
+            d = d.label(format!("did you mean `{s}`?"));
+        } else {
+            d = d.label("no such handler");
+        }
+        diags.push(d);
+    }
+}
+
+struct Ctx<'a> {
+    dir: &'a Path,
+    templar: &'a Templar,
+}
+
+/// Options a `RawParams` module (command, shell) takes as `k=v` in its free-form text.
+const RAW_PARAM_KEYS: &[&str] =
+    &["chdir", "creates", "removes", "executable", "stdin", "stdin_add_newline", "strip_empty_ends", "warn", "expand_argument_vars"];
+
+impl Ctx<'_> {
+    fn task(&self, task: &Task, diags: &mut Vec<Diagnostic>) -> Option<CompiledTask> {
+        let name = task.module.value.as_str();
+        let action = match (Builtin::lookup(name), tend_modules::lookup(name)) {
+            (Some(b), _) => Action::Builtin(b),
+            (None, Some(m)) => Action::Module(m),
+            (None, None) => {
+                let candidates = tend_modules::names()
+                    .chain(Builtin::NAMES.iter().copied())
+                    .chain(playbook::parse::known_task_keywords().iter().copied());
+                let mut d = Diagnostic::error(format!("couldn't resolve module/action `{name}`")).at(task.module.span.clone());
+                d = match playbook::parse::suggest(name.trim_start_matches("ansible.builtin."), candidates) {
+                    Some(s) => d.label(format!("did you mean `{s}`?")),
+                    None => d.label("unknown module").help(format!(
+                        "tend supports the modules: {}",
+                        tend_modules::names().chain(Builtin::NAMES.iter().copied()).collect::<Vec<_>>().join(", ")
+                    )),
+                };
+                diags.push(d);
+                self.check_strings(task, diags);
+                return None;
+            }
+        };
+        let args = self.merge_free_form(task, action, diags)?;
+        let check = match action {
+            Action::Module(m) => m.check(&args),
+            Action::Builtin(b) => b.check(&args),
+        };
+        let mut ok = true;
+        if let Err(err) = check {
+            ok = false;
+            let span = err
+                .field
+                .as_ref()
+                .and_then(|f| task.arg_spans.iter().find(|(k, _)| k == f).map(|(_, s)| s.clone()))
+                .or_else(|| task.free_form.as_ref().map(|f| f.span.clone()))
+                .unwrap_or_else(|| task.module.span.clone());
+            diags.push(Diagnostic::error(format!("{name}: {}", err.message)).at(span));
+        }
+        let before = diags.len();
+        self.check_strings(task, diags);
+        ok &= diags.len() == before;
+        if let Action::Module(m) = action {
+            ok &= self.check_local_src(task, m, &args, diags);
+        }
+        ok.then(|| CompiledTask { task: task.clone(), action, args })
+    }
+
+    fn merge_free_form(&self, task: &Task, action: Action, diags: &mut Vec<Diagnostic>) -> Option<Value> {
+        let mut args = match &task.args {
+            Value::Object(m) => m.clone(),
+            _ => serde_json::Map::new(),
+        };
+        let Some(Located { value: text, span }) = &task.free_form else { return Some(Value::Object(args)) };
+        let raw_module = match action {
+            Action::Module(m) => m.free_form() == FreeForm::RawParams,
+            Action::Builtin(b) => b == Builtin::Meta,
+        };
+        let only = match action {
+            Action::Builtin(Builtin::Meta) => Some(&[][..]),
+            _ if raw_module => Some(RAW_PARAM_KEYS),
+            _ => None,
+        };
+        let parsed = match kv::parse_kv(text, only) {
+            Ok(p) => p,
+            Err(e) => {
+                diags.push(Diagnostic::error(e).at(span.clone()));
+                return None;
+            }
+        };
+        for (k, v) in parsed.pairs {
+            args.insert(k, Value::String(v));
+        }
+        if let Some(raw) = parsed.raw {
+            if raw_module {
+                // Keep the command line exactly as written, minus the k=v options.
+                args.insert("_raw_params".into(), Value::String(raw));
+            } else {
+                diags.push(
+                    Diagnostic::error(format!("`{}` takes `key=value` arguments, but found free-form text `{raw}`", task.module.value))
+                        .at(span.clone()),
+                );
+                return None;
+            }
+        }
+        Some(Value::Object(args))
+    }
+
+    fn check_strings(&self, task: &Task, diags: &mut Vec<Diagnostic>) {
+        let conditions = ["when", "changed_when", "failed_when"];
+        if let Some(entries) = task.node.as_map() {
+            for (k, v) in entries {
+                let key = k.key_text().unwrap_or_default();
+                if conditions.contains(&key.as_str()) {
+                    walk_strings(v, &mut |s, span| {
+                        if let Err(e) = self.templar.check_expression(s) {
+                            diags.push(Diagnostic::error(format!("invalid conditional: {}", e.message)).at(span.clone()));
+                        }
+                    });
+                } else {
+                    walk_strings(v, &mut |s, span| check_string(s, span, self.templar, diags));
+                }
+            }
+        }
+        if let Some(assert) = Builtin::lookup(&task.module.value).filter(|b| *b == Builtin::Assert) {
+            let _ = assert;
+            if let Some(that) = task.node.get(&task.module.value).and_then(|a| a.get("that")) {
+                walk_strings(that, &mut |s, span| {
+                    if let Err(e) = self.templar.check_expression(s) {
+                        diags.push(Diagnostic::error(format!("invalid conditional: {}", e.message)).at(span.clone()));
+                    }
+                });
+            }
+        }
+    }
+
+    fn check_local_src(&self, task: &Task, module: &dyn Module, args: &Value, diags: &mut Vec<Diagnostic>) -> bool {
+        let kind = match module.name() {
+            "template" => "templates",
+            "copy" => "files",
+            _ => return true,
+        };
+        let remote = args.get("remote_src").map(|v| tend_modules::args::parse_bool(&value_text(v)).unwrap_or(false)).unwrap_or(false);
+        let Some(src) = args.get("src").and_then(Value::as_str) else { return true };
+        if remote || is_template(src) {
+            return true;
+        }
+        let span = task.arg_spans.iter().find(|(k, _)| k == "src").map(|(_, s)| s.clone()).unwrap_or_else(|| task.module.span.clone());
+        match find_local_file(self.dir, kind, src) {
+            Some(path) => {
+                if kind == "templates" {
+                    return check_template_file(&path, self.templar, diags);
+                }
+                true
+            }
+            None => {
+                diags.push(
+                    Diagnostic::error(format!("could not find src file `{src}`"))
+                        .at(span)
+                        .label(format!("searched {}/{kind}/{src} and {}/{src}", self.dir.display(), self.dir.display())),
+                );
+                false
+            }
+        }
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Finds a controller-side file: absolute, or `DIR/files|templates/NAME`, or `DIR/NAME`.
+pub fn find_local_file(dir: &Path, kind: &str, name: &str) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    [dir.join(kind).join(p), dir.join(p)].into_iter().find(|c| c.exists())
+}
+
+fn check_template_file(path: &Path, templar: &Templar, diags: &mut Vec<Diagnostic>) -> bool {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::error(format!("cannot read template {}: {e}", path.display())));
+            return false;
+        }
+    };
+    if let Err(e) = templar.check_file_syntax(&text) {
+        let line = e.message.rsplit_once("(line ").and_then(|(_, l)| l.split(' ').next()).and_then(|l| l.parse::<u32>().ok()).unwrap_or(1);
+        let file = std::sync::Arc::new(yaml::SourceFile { path: path.to_path_buf(), text: text.clone() });
+        let offset = yaml::offset_of(&text, line, 1);
+        let len = text[offset..].find('\n').unwrap_or(text.len() - offset);
+        diags.push(
+            Diagnostic::error(format!("template syntax error: {}", e.message)).at(Span { file, offset, len, line, col: 1 }),
+        );
+        return false;
+    }
+    true
+}
+
+fn check_string(s: &str, span: &Span, templar: &Templar, diags: &mut Vec<Diagnostic>) {
+    if let Err(e) = templar.check_syntax(s) {
+        diags.push(Diagnostic::error(format!("template syntax error: {}", e.message)).at(span.clone()));
+    }
+}
+
+fn walk_strings(node: &Node, f: &mut dyn FnMut(&str, &Span)) {
+    if node.tag.as_deref() == Some("!unsafe") {
+        return;
+    }
+    match &node.kind {
+        Kind::Str(s) => f(s, &node.span),
+        Kind::Seq(items) => items.iter().for_each(|i| walk_strings(i, f)),
+        Kind::Map(entries) => entries.iter().for_each(|(k, v)| {
+            walk_strings(k, f);
+            walk_strings(v, f);
+        }),
+        _ => {}
+    }
+}

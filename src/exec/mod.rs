@@ -1,3 +1,458 @@
-//! The executor: strategies, forks, handlers (being written).
+//! The executor: runs a compiled playbook across the inventory.
+//!
+//! Linear strategy: every host finishes task N before any host starts task
+//! N+1; hosts run concurrently, at most `forks` at a time, on one async task
+//! (no thread per host). Handlers run at the end of each section, once, in
+//! definition order, on the hosts that notified them.
 
+mod builtin;
 pub mod facts;
+mod hostvars;
+mod task;
+
+use crate::compile::{CompiledPlay, CompiledPlaybook, CompiledTask};
+use crate::connection::local::Local;
+use crate::inventory::Inventory;
+use crate::report::{Counts, Recap, Reporter};
+use crate::template::Templar;
+use crate::vars::Vars;
+use futures::StreamExt;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use tend_modules::Host;
+
+pub use task::TaskOutcome;
+
+/// Options for one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// `--check`.
+    pub check: bool,
+    /// `--diff`.
+    pub diff: bool,
+    /// `--forks`.
+    pub forks: usize,
+    /// `-e` variables, highest precedence.
+    pub extra_vars: Vars,
+    /// `--limit`.
+    pub limit: Option<String>,
+    /// `--tags`.
+    pub tags: Vec<String>,
+    /// `--skip-tags`.
+    pub skip_tags: Vec<String>,
+    /// `-v` count.
+    pub verbosity: u8,
+    /// `--force-handlers`.
+    pub force_handlers: bool,
+}
+
+/// How a run ended, for the exit code.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// Counters per host.
+    pub recap: Recap,
+    /// Some host failed.
+    pub any_failed: bool,
+    /// Some host was unreachable.
+    pub any_unreachable: bool,
+}
+
+impl RunSummary {
+    /// ansible-playbook's exit code: 0 ok, 2 a host failed, 4 a host unreachable.
+    pub fn exit_code(&self) -> i32 {
+        if self.any_unreachable {
+            4
+        } else if self.any_failed {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+/// The state of one host during a play.
+pub(crate) struct HostState {
+    pub name: String,
+    pub inventory_vars: Vars,
+    pub facts: Vars,
+    pub registered: Vars,
+    pub failed: bool,
+    pub unreachable: bool,
+    pub ended: bool,
+    pub notified: HashSet<String>,
+    pub conn: Arc<dyn Host>,
+}
+
+impl HostState {
+    fn active(&self) -> bool {
+        !self.failed && !self.unreachable && !self.ended
+    }
+}
+
+/// Shared, read-only context for a play.
+pub(crate) struct PlayCtx<'a> {
+    pub templar: &'a Templar,
+    pub book: &'a CompiledPlaybook,
+    pub play: &'a CompiledPlay,
+    pub inventory: &'a Inventory,
+    pub opts: &'a RunOptions,
+    pub play_vars: Vars,
+    pub magic: Vars,
+}
+
+/// Runs every play of a playbook.
+pub async fn run_playbook(
+    book: &CompiledPlaybook,
+    inventory: &Inventory,
+    opts: &RunOptions,
+    templar: &Templar,
+    reporter: &mut dyn Reporter,
+) -> RunSummary {
+    let mut summary = RunSummary::default();
+    for play in &book.plays {
+        run_play(book, play, inventory, opts, templar, reporter, &mut summary).await;
+    }
+    reporter.recap(&summary.recap);
+    summary
+}
+
+fn connection_for(vars: &Vars) -> Result<Arc<dyn Host>, String> {
+    match vars.get("ansible_connection").and_then(Value::as_str).unwrap_or("ssh") {
+        "local" => Ok(Arc::new(Local)),
+        other => Err(format!("connection type `{other}` is not supported yet (the SSH connection comes next); use ansible_connection=local")),
+    }
+}
+
+async fn run_play(
+    book: &CompiledPlaybook,
+    play: &CompiledPlay,
+    inventory: &Inventory,
+    opts: &RunOptions,
+    templar: &Templar,
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) {
+    let name = play.play.name.clone().unwrap_or_else(|| play.play.hosts.value.clone());
+    reporter.play_start(&name);
+    // The host pattern may use extra vars.
+    let base_scope_vars = opts.extra_vars.clone();
+    let scope = crate::template::Scope::new(vec![&play.play.vars, &base_scope_vars]);
+    let pattern = match templar.render_string(&play.play.hosts.value, &scope) {
+        Ok(v) => value_text(&v),
+        Err(e) => {
+            reporter.warning(&format!("could not template the play's hosts: {}", e.message));
+            summary.any_failed = true;
+            return;
+        }
+    };
+    let mut hosts = match inventory.select(&pattern) {
+        Ok(h) => h,
+        Err(e) => {
+            reporter.warning(&format!("{e}"));
+            summary.any_failed = true;
+            return;
+        }
+    };
+    if let Some(limit) = &opts.limit {
+        let allowed: HashSet<String> = inventory.select(limit).unwrap_or_default().into_iter().collect();
+        hosts.retain(|h| allowed.contains(h));
+    }
+    if hosts.is_empty() {
+        reporter.no_hosts();
+        return;
+    }
+    let mut states = Vec::new();
+    for h in &hosts {
+        let inventory_vars = inventory.host_vars(h);
+        let conn = match connection_for(&inventory_vars) {
+            Ok(c) => c,
+            Err(msg) => {
+                reporter.host_result(&crate::report::HostResult {
+                    host: h,
+                    status: crate::report::Status::Unreachable,
+                    result: &serde_json::json!({"msg": msg, "unreachable": true, "changed": false}),
+                    item_label: None,
+                    diffs: &[],
+                    is_loop_summary: false,
+                    no_log: false,
+                    verbose_always: false,
+                });
+                summary.recap.entry(h.clone()).or_default().unreachable += 1;
+                summary.any_unreachable = true;
+                continue;
+            }
+        };
+        summary.recap.entry(h.clone()).or_default();
+        states.push(HostState {
+            name: h.clone(),
+            inventory_vars,
+            facts: Vars::new(),
+            registered: Vars::new(),
+            failed: false,
+            unreachable: false,
+            ended: false,
+            notified: HashSet::new(),
+            conn,
+        });
+    }
+    let mut magic = Vars::new();
+    magic.insert("play_hosts".into(), Value::from(hosts.clone()));
+    magic.insert("ansible_play_hosts".into(), Value::from(hosts.clone()));
+    magic.insert("ansible_play_hosts_all".into(), Value::from(hosts.clone()));
+    magic.insert("ansible_play_batch".into(), Value::from(hosts.clone()));
+    magic.insert("ansible_play_name".into(), Value::from(name.clone()));
+    magic.insert("groups".into(), serde_json::to_value(inventory.groups()).unwrap_or_default());
+    magic.insert("playbook_dir".into(), Value::from(absolute(&book.dir)));
+    magic.insert("omit".into(), Value::from(crate::template::OMIT));
+    magic.insert("ansible_check_mode".into(), Value::Bool(opts.check));
+    magic.insert("ansible_diff_mode".into(), Value::Bool(opts.diff));
+    magic.insert("ansible_verbosity".into(), Value::from(opts.verbosity));
+    magic.insert("ansible_version".into(), serde_json::json!({"full": "2.19.0", "major": 2, "minor": 19, "revision": 0, "string": "2.19.0"}));
+    magic.insert("ansible_run_tags".into(), Value::from(if opts.tags.is_empty() { vec!["all".to_string()] } else { opts.tags.clone() }));
+    magic.insert("ansible_skip_tags".into(), Value::from(opts.skip_tags.clone()));
+    let mut play_vars = play.play.vars.clone();
+    // vars_files: loaded once, names templated with play and extra vars.
+    for vf in &play.play.vars_files {
+        let scope = crate::template::Scope::new(vec![&play_vars, &opts.extra_vars]);
+        let name = match templar.render_string(&vf.value, &scope) {
+            Ok(v) => value_text(&v),
+            Err(e) => {
+                reporter.warning(&format!("{}: vars_files: {}", vf.span.location(), e.message));
+                summary.any_failed = true;
+                return;
+            }
+        };
+        let path = if std::path::Path::new(&name).is_absolute() { std::path::PathBuf::from(&name) } else { book.dir.join(&name) };
+        match load_vars_file(&path) {
+            Ok(vars) => play_vars.extend(vars),
+            Err(e) => {
+                reporter.warning(&format!("{}: {e}", vf.span.location()));
+                summary.any_failed = true;
+                for s in &states {
+                    summary.recap.entry(s.name.clone()).or_default().failed += 1;
+                }
+                return;
+            }
+        }
+    }
+    let ctx = PlayCtx { templar, book, play, inventory, opts, play_vars, magic };
+
+    let gather = match &play.play.gather_facts {
+        None => true,
+        Some(v) => task::truthy(v),
+    };
+    if gather && !opts.tags.iter().all(|t| t == "never") {
+        reporter.task_start("Gathering Facts", "", false);
+        gather_facts(&ctx, &mut states, reporter, summary).await;
+    }
+    let sections: [&[CompiledTask]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
+    let mut end_play = false;
+    for section in sections {
+        for t in section {
+            if end_play {
+                break;
+            }
+            if !task::selected_by_tags(t, &play.play.tags, opts) {
+                continue;
+            }
+            if let Some(crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta)) = Some(t.action) {
+                match task::meta_action(t) {
+                    Some(crate::compile::actions::MetaAction::FlushHandlers) => {
+                        run_handlers(&ctx, &mut states, reporter, summary).await;
+                        continue;
+                    }
+                    Some(crate::compile::actions::MetaAction::EndPlay) => {
+                        end_play = true;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            run_task_on_hosts(&ctx, t, &mut states, reporter, summary, false).await;
+            if !states.iter().any(HostState::active) {
+                break;
+            }
+        }
+        if states.iter().any(|s| s.active() || (s.failed && (opts.force_handlers))) {
+            run_handlers(&ctx, &mut states, reporter, summary).await;
+        }
+        if end_play {
+            break;
+        }
+    }
+}
+
+async fn gather_facts(ctx: &PlayCtx<'_>, states: &mut [HostState], reporter: &mut dyn Reporter, summary: &mut RunSummary) {
+    let forks = ctx.opts.forks.max(1);
+    let results: Vec<(usize, Result<Vars, String>)> = futures::stream::iter(states.iter().enumerate().filter(|(_, s)| s.active()))
+        .map(|(i, s)| async move {
+            let out = s.conn.exec(tend_modules::Exec::script(facts::gather_script())).await;
+            let facts = match out {
+                Ok(o) if o.status == 0 => facts::parse(&o.stdout_text()).map_err(|e| e.to_string()),
+                Ok(o) => Err(format!("fact gathering failed (rc={}): {}", o.status, o.stderr_text())),
+                Err(e) => Err(e.to_string()),
+            };
+            (i, facts)
+        })
+        .buffer_unordered(forks)
+        .collect()
+        .await;
+    let mut results = results;
+    results.sort_by_key(|(i, _)| *i);
+    for (i, r) in results {
+        let s = &mut states[i];
+        let counts = summary.recap.entry(s.name.clone()).or_default();
+        match r {
+            Ok(f) => {
+                let mut facts = Vars::new();
+                for (k, v) in &f {
+                    facts.insert(format!("ansible_{k}"), v.clone());
+                }
+                facts.insert("ansible_facts".into(), Value::Object(f));
+                s.facts = facts;
+                counts.ok += 1;
+                reporter.host_result(&crate::report::HostResult {
+                    host: &s.name,
+                    status: crate::report::Status::Ok,
+                    result: &Value::Null,
+                    item_label: None,
+                    diffs: &[],
+                    is_loop_summary: false,
+                    no_log: false,
+                    verbose_always: false,
+                });
+            }
+            Err(msg) => {
+                s.unreachable = true;
+                counts.unreachable += 1;
+                summary.any_unreachable = true;
+                let result = serde_json::json!({"msg": msg, "unreachable": true, "changed": false});
+                reporter.host_result(&crate::report::HostResult {
+                    host: &s.name,
+                    status: crate::report::Status::Unreachable,
+                    result: &result,
+                    item_label: None,
+                    diffs: &[],
+                    is_loop_summary: false,
+                    no_log: false,
+                    verbose_always: false,
+                });
+            }
+        }
+    }
+}
+
+async fn run_handlers(ctx: &PlayCtx<'_>, states: &mut [HostState], reporter: &mut dyn Reporter, summary: &mut RunSummary) {
+    loop {
+        let mut ran_any = false;
+        for h in &ctx.play.handlers {
+            let mut names = vec![];
+            if let Some(n) = &h.task.name {
+                names.push(n.clone());
+            }
+            names.extend(h.task.listen.iter().cloned());
+            let notified: Vec<bool> = states.iter().map(|s| names.iter().any(|n| s.notified.contains(n))).collect();
+            if !notified.iter().any(|b| *b) {
+                continue;
+            }
+            ran_any = true;
+            // Only hosts that notified this handler run it.
+            let mut subset: Vec<bool> = notified.clone();
+            for (i, s) in states.iter_mut().enumerate() {
+                if subset[i] {
+                    for n in &names {
+                        s.notified.remove(n);
+                    }
+                    if !(s.active() || (s.failed && ctx.opts.force_handlers)) {
+                        subset[i] = false;
+                    }
+                }
+            }
+            run_task_subset(ctx, h, states, &subset, reporter, summary, true).await;
+        }
+        if !ran_any {
+            break;
+        }
+        // Handlers notified by handlers run in a further pass.
+        if !states.iter().any(|s| !s.notified.is_empty()) {
+            break;
+        }
+    }
+}
+
+pub(crate) async fn run_task_on_hosts(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    states: &mut [HostState],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+    handler: bool,
+) {
+    let subset: Vec<bool> = states.iter().map(HostState::active).collect();
+    run_task_subset(ctx, t, states, &subset, reporter, summary, handler).await;
+}
+
+async fn run_task_subset(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    states: &mut [HostState],
+    subset: &[bool],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+    handler: bool,
+) {
+    if !subset.iter().any(|b| *b) {
+        return;
+    }
+    reporter.task_start(&t.display_name(), &t.task.span.location(), handler);
+    let hostvars = hostvars::HostVars::snapshot(states, ctx);
+    let forks = ctx.opts.forks.max(1);
+    let outcomes: Vec<(usize, TaskOutcome)> = {
+        let states_ref: &[HostState] = states;
+        let hv = &hostvars;
+        futures::stream::iter((0..states_ref.len()).filter(|i| subset[*i]))
+            .map(|i| async move { (i, task::run_on_host(ctx, t, &states_ref[i], hv).await) })
+            .buffered(forks)
+            .collect()
+            .await
+    };
+    for (i, outcome) in outcomes {
+        let s = &mut states[i];
+        let counts: &mut Counts = summary.recap.entry(s.name.clone()).or_default();
+        task::apply_outcome(ctx, t, s, outcome, counts, reporter);
+        if s.failed {
+            summary.any_failed = true;
+        }
+        if s.unreachable {
+            summary.any_unreachable = true;
+        }
+    }
+}
+
+/// Reads a YAML vars file (vars_files, -e @file).
+pub fn load_vars_file(path: &std::path::Path) -> Result<Vars, String> {
+    let (_, docs) = crate::yaml::load(path).map_err(|d| d.to_string())?;
+    match docs.first().map(crate::yaml::Node::to_value) {
+        None | Some(Value::Null) => Ok(Vars::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(format!("{}: a vars file must be a mapping", path.display())),
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+fn absolute(p: &std::path::Path) -> String {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+}
+
+/// Hosts' recap as plain data (tests, JSON).
+pub fn recap_map(summary: &RunSummary) -> BTreeMap<String, Counts> {
+    summary.recap.clone()
+}

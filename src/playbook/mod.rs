@@ -1,1 +1,186 @@
-//! playbook (being written).
+//! The playbook stage: YAML nodes → plays and tasks with positions.
+//!
+//! This stage knows Ansible's keywords and their shapes; it does not know
+//! modules (that is [`crate::compile`]'s job). Every problem becomes a
+//! [`Diagnostic`] and parsing goes on, so all mistakes are reported at once.
+
+pub mod kv;
+pub mod parse;
+
+pub use parse::parse_playbook;
+
+use crate::vars::Vars;
+use crate::yaml::{Node, Span};
+use serde_json::Value;
+
+/// A value that came from a spot in a file.
+#[derive(Debug, Clone)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// A playbook file.
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    /// The plays, in order.
+    pub plays: Vec<Play>,
+}
+
+/// One play.
+#[derive(Debug, Clone)]
+pub struct Play {
+    /// The play's mapping.
+    pub span: Span,
+    /// `name`.
+    pub name: Option<String>,
+    /// `hosts` (a pattern, possibly templated; a list is joined with `,`).
+    pub hosts: Located<String>,
+    /// `vars`.
+    pub vars: Vars,
+    /// `vars_files` (each may be templated).
+    pub vars_files: Vec<Located<String>>,
+    /// `gather_facts` (bool or template).
+    pub gather_facts: Option<Value>,
+    /// Privilege escalation settings.
+    pub escalation: Become,
+    /// `check_mode`.
+    pub check_mode: Option<Value>,
+    /// `diff`.
+    pub diff: Option<Value>,
+    /// `environment`.
+    pub environment: Option<Value>,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `ignore_errors`.
+    pub ignore_errors: Option<Value>,
+    /// `no_log`.
+    pub no_log: Option<Value>,
+    /// `pre_tasks`.
+    pub pre_tasks: Vec<Task>,
+    /// `tasks`.
+    pub tasks: Vec<Task>,
+    /// `post_tasks`.
+    pub post_tasks: Vec<Task>,
+    /// `handlers`.
+    pub handlers: Vec<Task>,
+}
+
+/// `become`, `become_user`, `become_method`, `become_flags`.
+#[derive(Debug, Clone, Default)]
+pub struct Become {
+    /// `become`.
+    pub enabled: Option<Value>,
+    /// `become_user`.
+    pub user: Option<Value>,
+    /// `become_method`.
+    pub method: Option<Value>,
+    /// `become_flags`.
+    pub flags: Option<Value>,
+}
+
+impl Become {
+    /// `self` with unset fields taken from `outer`.
+    pub fn inherit(&self, outer: &Become) -> Become {
+        Become {
+            enabled: self.enabled.clone().or_else(|| outer.enabled.clone()),
+            user: self.user.clone().or_else(|| outer.user.clone()),
+            method: self.method.clone().or_else(|| outer.method.clone()),
+            flags: self.flags.clone().or_else(|| outer.flags.clone()),
+        }
+    }
+}
+
+/// Which loop keyword a task used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoopKind {
+    /// `loop:`
+    Loop,
+    /// `with_items:` (flattens one level)
+    WithItems,
+    /// `with_list:`
+    WithList,
+    /// `with_dict:` (items are `{key, value}`)
+    WithDict,
+}
+
+/// A task's loop.
+#[derive(Debug, Clone)]
+pub struct Loop {
+    /// Which keyword.
+    pub kind: LoopKind,
+    /// The items (a list or a template).
+    pub items: Value,
+    /// Where.
+    pub span: Span,
+}
+
+/// `loop_control`.
+#[derive(Debug, Clone)]
+pub struct LoopControl {
+    /// `loop_var` (default `item`).
+    pub loop_var: String,
+    /// `index_var`.
+    pub index_var: Option<String>,
+    /// `label`.
+    pub label: Option<Value>,
+}
+
+impl Default for LoopControl {
+    fn default() -> Self {
+        LoopControl { loop_var: "item".into(), index_var: None, label: None }
+    }
+}
+
+/// One task (or handler).
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// The task's mapping.
+    pub span: Span,
+    /// The raw node, for checks over all of its strings.
+    pub node: Node,
+    /// `name`.
+    pub name: Option<String>,
+    /// The module or action name as written (`copy`, `ansible.builtin.copy`).
+    pub module: Located<String>,
+    /// Arguments given as a mapping (and `args:`).
+    pub args: Value,
+    /// Arguments given as a string (`copy: src=a dest=b`, `command: ls`).
+    pub free_form: Option<Located<String>>,
+    /// Where each argument was written, by name.
+    pub arg_spans: Vec<(String, Span)>,
+    /// `when` (string, list or bool).
+    pub when: Option<Located<Value>>,
+    /// `loop` / `with_*`.
+    pub loop_: Option<Loop>,
+    /// `loop_control`.
+    pub loop_control: LoopControl,
+    /// `register`.
+    pub register: Option<String>,
+    /// `notify`.
+    pub notify: Vec<Located<String>>,
+    /// `listen` (handlers).
+    pub listen: Vec<String>,
+    /// `changed_when`.
+    pub changed_when: Option<Located<Value>>,
+    /// `failed_when`.
+    pub failed_when: Option<Located<Value>>,
+    /// `ignore_errors`.
+    pub ignore_errors: Option<Value>,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `vars`.
+    pub vars: Vars,
+    /// `check_mode`.
+    pub check_mode: Option<Value>,
+    /// `diff`.
+    pub diff: Option<Value>,
+    /// `no_log`.
+    pub no_log: Option<Value>,
+    /// `environment`.
+    pub environment: Option<Value>,
+    /// Privilege escalation.
+    pub escalation: Become,
+}

@@ -363,6 +363,11 @@ impl<'a> Scope<'a> {
         self.cache.borrow_mut().clear();
     }
 
+    /// A value added with [`Scope::with_special`].
+    pub fn special_value(&self, name: &str) -> Option<minijinja::Value> {
+        self.specials.get(name).cloned()
+    }
+
     fn special(&self, name: &str) -> Option<minijinja::Value> {
         self.specials.get(name).cloned()
     }

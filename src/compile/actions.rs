@@ -1,0 +1,196 @@
+//! Actions that run on the controller (they need variables, not a host):
+//! `debug`, `set_fact`, `assert`, `fail`, `meta`, `pause`. Their arguments
+//! are checked like any module's.
+
+use serde::Deserialize;
+use serde_json::Value;
+use tend_modules::args::{self, ArgsError, de};
+
+/// A controller-side action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// `debug`
+    Debug,
+    /// `set_fact`
+    SetFact,
+    /// `assert`
+    Assert,
+    /// `fail`
+    Fail,
+    /// `meta`
+    Meta,
+    /// `pause`
+    Pause,
+}
+
+impl Builtin {
+    /// Finds an action by short or `ansible.builtin.` name.
+    pub fn lookup(name: &str) -> Option<Builtin> {
+        let short = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
+        Some(match short {
+            "debug" => Builtin::Debug,
+            "set_fact" => Builtin::SetFact,
+            "assert" => Builtin::Assert,
+            "fail" => Builtin::Fail,
+            "meta" => Builtin::Meta,
+            "pause" => Builtin::Pause,
+            _ => return None,
+        })
+    }
+
+    /// Names, for suggestions.
+    pub const NAMES: &'static [&'static str] = &["debug", "set_fact", "assert", "fail", "meta", "pause"];
+
+    /// Checks (possibly templated) arguments.
+    pub fn check(self, raw: &Value) -> Result<(), ArgsError> {
+        match self {
+            Builtin::Debug => args::check::<DebugArgs>(raw).and_then(|a| a.validate()),
+            Builtin::SetFact => check_set_fact(raw),
+            Builtin::Assert => args::check::<AssertArgs>(raw).map(drop),
+            Builtin::Fail => args::check::<FailArgs>(raw).map(drop),
+            Builtin::Meta => args::check::<MetaArgs>(raw).and_then(|a| a.action().map(drop)),
+            Builtin::Pause => args::check::<PauseArgs>(raw).and_then(|a| a.validate()),
+        }
+    }
+}
+
+/// `debug` arguments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebugArgs {
+    /// The message to print.
+    pub msg: Option<Value>,
+    /// A variable name (or expression) to print.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub var: Option<String>,
+    /// Minimum verbosity to print at.
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub verbosity: Option<i64>,
+}
+
+impl DebugArgs {
+    /// `msg` and `var` are mutually exclusive.
+    pub fn validate(self) -> Result<(), ArgsError> {
+        if self.msg.is_some() && self.var.is_some() {
+            return Err(ArgsError::field("var", "parameters are mutually exclusive: msg|var"));
+        }
+        Ok(())
+    }
+}
+
+fn check_set_fact(raw: &Value) -> Result<(), ArgsError> {
+    let Value::Object(map) = raw else {
+        return Err(ArgsError::general("set_fact takes key=value pairs"));
+    };
+    if map.is_empty() {
+        return Err(ArgsError::general("No key/value pairs provided, at least one is required for this action to succeed"));
+    }
+    for key in map.keys() {
+        if key == "cacheable" {
+            continue;
+        }
+        let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid && !crate::template::is_template(key) {
+            return Err(ArgsError::field(
+                key,
+                format!("The variable name '{key}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `assert` arguments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertArgs {
+    /// Conditions that must all hold.
+    pub that: Value,
+    /// Message on failure.
+    #[serde(alias = "msg")]
+    pub fail_msg: Option<Value>,
+    /// Message on success.
+    pub success_msg: Option<Value>,
+    /// Print less.
+    #[serde(default, deserialize_with = "de::bool")]
+    pub quiet: bool,
+}
+
+/// `fail` arguments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailArgs {
+    /// The failure message.
+    pub msg: Option<Value>,
+}
+
+/// `meta` arguments (the action is free-form text).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaArgs {
+    /// The meta action.
+    #[serde(rename = "_raw_params", deserialize_with = "de::string")]
+    pub raw: String,
+}
+
+/// The meta actions tend implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaAction {
+    /// Run notified handlers now.
+    FlushHandlers,
+    /// End the play for all hosts.
+    EndPlay,
+    /// End the play for this host.
+    EndHost,
+    /// Do nothing.
+    Noop,
+}
+
+impl MetaArgs {
+    /// The action named.
+    pub fn action(&self) -> Result<MetaAction, ArgsError> {
+        Ok(match self.raw.trim() {
+            "flush_handlers" => MetaAction::FlushHandlers,
+            "end_play" => MetaAction::EndPlay,
+            "end_host" => MetaAction::EndHost,
+            "noop" => MetaAction::Noop,
+            other @ ("clear_facts" | "clear_host_errors" | "refresh_inventory" | "reset_connection" | "end_batch" | "end_role") => {
+                return Err(ArgsError::general(format!("meta: {other} is not supported yet")));
+            }
+            other => return Err(ArgsError::general(format!("invalid meta action requested: {other}"))),
+        })
+    }
+}
+
+/// `pause` arguments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseArgs {
+    /// Seconds to wait.
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub seconds: Option<i64>,
+    /// Minutes to wait.
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub minutes: Option<i64>,
+    /// Interactive prompt (not supported).
+    pub prompt: Option<Value>,
+    /// Echo input (not supported).
+    pub echo: Option<Value>,
+}
+
+impl PauseArgs {
+    /// Only timed pauses are supported.
+    pub fn validate(self) -> Result<(), ArgsError> {
+        if self.prompt.is_some() || self.echo.is_some() || (self.seconds.is_none() && self.minutes.is_none()) {
+            return Err(ArgsError::general("pause: only `seconds`/`minutes` are supported yet (no interactive prompt)"));
+        }
+        Ok(())
+    }
+
+    /// The duration.
+    pub fn duration(&self) -> std::time::Duration {
+        let secs = self.seconds.unwrap_or(0) + self.minutes.unwrap_or(0) * 60;
+        std::time::Duration::from_secs(secs.max(0) as u64)
+    }
+}

@@ -1,0 +1,154 @@
+//! Controller-side actions: debug, set_fact, assert, fail, meta, pause.
+
+use crate::compile::actions::{AssertArgs, Builtin, DebugArgs, FailArgs, MetaAction, MetaArgs, PauseArgs};
+use crate::template::{Scope, Templar};
+use serde_json::{json, Map, Value};
+use tend_modules::args;
+
+/// The result of a builtin action.
+pub(crate) struct BuiltinResult {
+    pub result: Value,
+    pub failed: bool,
+    pub skipped: bool,
+    pub facts: Map<String, Value>,
+    pub end_host: bool,
+    pub verbose_always: bool,
+}
+
+impl BuiltinResult {
+    fn ok(result: Value) -> Self {
+        BuiltinResult { result, failed: false, skipped: false, facts: Map::new(), end_host: false, verbose_always: false }
+    }
+}
+
+/// Runs a builtin with templated arguments (`raw` is the untemplated original, for `assert`).
+pub(crate) async fn run(
+    builtin: Builtin,
+    templated: &Value,
+    raw: &Value,
+    templar: &Templar,
+    scope: &Scope<'_>,
+    verbosity: u8,
+) -> BuiltinResult {
+    match builtin {
+        Builtin::Debug => debug(templated, templar, scope, verbosity),
+        Builtin::SetFact => {
+            let mut facts = Map::new();
+            if let Value::Object(m) = templated {
+                for (k, v) in m {
+                    if k != "cacheable" {
+                        facts.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            let mut r = BuiltinResult::ok(json!({"changed": false, "ansible_facts": Value::Object(facts.clone())}));
+            r.facts = facts;
+            r
+        }
+        Builtin::Assert => assert(templated, raw, templar, scope),
+        Builtin::Fail => match args::parse::<FailArgs>(templated) {
+            Ok(a) => {
+                let msg = a.msg.map(|m| text(&m)).unwrap_or_else(|| "Failed as requested from task".into());
+                BuiltinResult { failed: true, ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg})) }
+            }
+            Err(e) => failed(e.message),
+        },
+        Builtin::Meta => match args::parse::<MetaArgs>(templated).and_then(|a| a.action()) {
+            Ok(MetaAction::EndHost) => BuiltinResult { end_host: true, ..BuiltinResult::ok(json!({"changed": false, "skipped": true})) },
+            Ok(_) => BuiltinResult { skipped: true, ..BuiltinResult::ok(json!({"changed": false, "skipped": true})) },
+            Err(e) => failed(e.message),
+        },
+        Builtin::Pause => match args::parse::<PauseArgs>(templated) {
+            Ok(a) => {
+                let d = a.duration();
+                let start = std::time::Instant::now();
+                tokio::time::sleep(d).await;
+                BuiltinResult::ok(json!({"changed": false, "delta": start.elapsed().as_secs(), "stdout": format!("Paused for {} seconds", d.as_secs()), "user_input": ""}))
+            }
+            Err(e) => failed(e.message),
+        },
+    }
+}
+
+fn failed(msg: String) -> BuiltinResult {
+    BuiltinResult { failed: true, ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg})) }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8) -> BuiltinResult {
+    let a: DebugArgs = match args::parse(templated) {
+        Ok(a) => a,
+        Err(e) => return failed(e.message),
+    };
+    if let Some(v) = a.verbosity {
+        if i64::from(verbosity) < v {
+            let mut r = BuiltinResult::ok(json!({"changed": false, "skipped_reason": "Verbosity threshold not met.", "skipped": true}));
+            r.skipped = true;
+            return r;
+        }
+    }
+    let mut r = match a.var {
+        Some(var) => {
+            let value = match templar.render_string(&format!("{{{{ {var} }}}}"), scope) {
+                Ok(v) => v,
+                Err(e) if e.message.contains("is undefined") || e.message.contains("has no attribute") => {
+                    Value::String("VARIABLE IS NOT DEFINED!".into())
+                }
+                Err(e) => return failed(e.message),
+            };
+            let mut m = Map::new();
+            m.insert(var, value);
+            m.insert("changed".into(), Value::Bool(false));
+            BuiltinResult::ok(Value::Object(m))
+        }
+        None => {
+            let msg = a.msg.unwrap_or_else(|| Value::String("Hello world!".into()));
+            BuiltinResult::ok(json!({"msg": msg, "changed": false}))
+        }
+    };
+    r.verbose_always = true;
+    r
+}
+
+fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) -> BuiltinResult {
+    let a: AssertArgs = match args::parse(templated) {
+        Ok(a) => a,
+        Err(e) => return failed(e.message),
+    };
+    let that = raw.get("that").cloned().unwrap_or(a.that.clone());
+    let conditions = match that {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    for cond in &conditions {
+        match templar.eval_condition(cond, scope) {
+            Ok(true) => {}
+            Ok(false) => {
+                let msg = a.fail_msg.as_ref().map(text).unwrap_or_else(|| "Assertion failed".into());
+                let mut r = failed(msg);
+                if let Value::Object(m) = &mut r.result {
+                    m.insert("assertion".into(), cond.clone());
+                    m.insert("evaluated_to".into(), Value::Bool(false));
+                }
+                return r;
+            }
+            Err(e) => {
+                let mut r = failed(format!("The conditional check '{}' failed. The error was: {}", text(cond), e.message));
+                if let Value::Object(m) = &mut r.result {
+                    m.insert("assertion".into(), cond.clone());
+                }
+                return r;
+            }
+        }
+    }
+    let msg = a.success_msg.as_ref().map(text).unwrap_or_else(|| "All assertions passed".into());
+    let mut r = BuiltinResult::ok(json!({"changed": false, "msg": msg}));
+    r.verbose_always = !a.quiet;
+    r
+}

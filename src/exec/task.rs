@@ -1,0 +1,582 @@
+//! One task on one host: conditions, loops, templating, the module or
+//! action, `changed_when`/`failed_when`, `register`, `notify`.
+
+use super::builtin;
+use super::{HostState, PlayCtx, RunOptions};
+use crate::compile::actions::{Builtin, MetaAction, MetaArgs};
+use crate::compile::{Action, CompiledTask};
+use crate::connection::{BecomeSpec, Escalated};
+use crate::playbook::LoopKind;
+use crate::report::{Counts, HostResult, Reporter, Status};
+use crate::template::{Scope, TemplateError, OMIT};
+use crate::vars::Vars;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use tend_modules::{Context, Diff, ModuleError};
+
+/// One loop item's (or the task's) result.
+pub struct ItemResult {
+    label: Option<String>,
+    status: Status,
+    result: Value,
+    diffs: Vec<Diff>,
+    facts: Map<String, Value>,
+    end_host: bool,
+    verbose_always: bool,
+}
+
+/// What a task did on one host.
+pub struct TaskOutcome {
+    items: Vec<ItemResult>,
+    looped: bool,
+    registered: Value,
+    status: Status,
+    no_log: bool,
+}
+
+/// Python-like truthiness for keyword values (`gather_facts: no`).
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::String(s) => tend_modules::args::parse_bool(s).unwrap_or(!s.is_empty()),
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::Null => false,
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// Whether `--tags`/`--skip-tags` select this task.
+pub fn selected_by_tags(t: &CompiledTask, play_tags: &[String], opts: &RunOptions) -> bool {
+    let mut tags: Vec<&str> = t.task.tags.iter().map(String::as_str).chain(play_tags.iter().map(String::as_str)).collect();
+    if tags.is_empty() {
+        tags.push("untagged");
+    }
+    let has = |name: &str| tags.contains(&name);
+    if !opts.skip_tags.is_empty() {
+        let skip = opts.skip_tags.iter().any(|s| has(s) || s == "all" && !has("always") || (s == "tagged" && !has("untagged")));
+        if skip {
+            return false;
+        }
+    }
+    if has("never") && !opts.tags.iter().any(|s| has(s) && s != "never") {
+        return opts.tags.iter().any(|s| s == "never");
+    }
+    if opts.tags.is_empty() || opts.tags.iter().any(|s| s == "all") {
+        return true;
+    }
+    has("always")
+        || opts.tags.iter().any(|s| has(s) || (s == "tagged" && !has("untagged")) || (s == "untagged" && has("untagged")))
+}
+
+/// The meta action of a `meta` task, if it is known statically.
+pub fn meta_action(t: &CompiledTask) -> Option<MetaAction> {
+    tend_modules::args::parse::<MetaArgs>(&t.args).ok()?.action().ok()
+}
+
+fn keyword_bool(
+    ctx: &PlayCtx<'_>,
+    scope: &Scope<'_>,
+    task: Option<&Value>,
+    play: Option<&Value>,
+) -> Result<Option<bool>, TemplateError> {
+    match task.or(play) {
+        None => Ok(None),
+        Some(v) => ctx.templar.render_value(v, scope).map(|v| Some(truthy(&v))),
+    }
+}
+
+/// Runs the task on one host (all loop items).
+pub(crate) async fn run_on_host(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    hostvars: &minijinja::Value,
+) -> TaskOutcome {
+    let mut magic = ctx.magic.clone();
+    magic.insert("inventory_hostname".into(), host.name.clone().into());
+    magic.insert("inventory_hostname_short".into(), super::hostvars::short(&host.name).into());
+    magic.insert("group_names".into(), serde_json::to_value(ctx.inventory.group_names(&host.name)).unwrap_or_default());
+    let layers: Vec<&Vars> = vec![
+        &host.inventory_vars,
+        &host.facts,
+        &ctx.play_vars,
+        &t.task.vars,
+        &host.registered,
+        &ctx.opts.extra_vars,
+        &magic,
+    ];
+    let scope = Scope::new(layers).with_special("hostvars", hostvars.clone());
+    let no_log = match keyword_bool(ctx, &scope, t.task.no_log.as_ref(), ctx.play.play.no_log.as_ref()) {
+        Ok(v) => v.unwrap_or(false),
+        Err(_) => true,
+    };
+    let fail_early = |msg: String| TaskOutcome {
+        items: vec![ItemResult::failed(None, msg.clone())],
+        looped: false,
+        registered: json!({"failed": true, "msg": msg, "changed": false}),
+        status: Status::Failed,
+        no_log,
+    };
+    let Some(lp) = &t.task.loop_ else {
+        let item = run_item(ctx, t, host, &scope, None).await;
+        let registered = item.result.clone();
+        let status = item.status;
+        return TaskOutcome { items: vec![item], looped: false, registered, status, no_log };
+    };
+    // Loops: the items are templated without the loop variable.
+    let items = match ctx.templar.render_value(&lp.items, &scope) {
+        Ok(v) => v,
+        Err(e) => return fail_early(format!("Error while evaluating the loop items: {}", e.message)),
+    };
+    let items = match (lp.kind, items) {
+        (LoopKind::WithDict, Value::Object(m)) => m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect(),
+        (LoopKind::WithDict, other) => return fail_early(format!("with_dict expects a dict, got {}", kind_name(&other))),
+        (LoopKind::WithItems, Value::Array(a)) => {
+            a.into_iter().flat_map(|i| match i { Value::Array(inner) => inner, other => vec![other] }).collect::<Vec<_>>()
+        }
+        (LoopKind::WithItems | LoopKind::WithList, Value::Null) => Vec::new(),
+        (LoopKind::WithItems | LoopKind::WithList, Value::String(s)) => vec![Value::String(s)],
+        (_, Value::Array(a)) => a,
+        (_, other) => {
+            return fail_early(format!(
+                "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",
+                text(&other)
+            ));
+        }
+    };
+    let lc = &t.task.loop_control;
+    let mut results = Vec::new();
+    let mut item_results = Vec::new();
+    let total = items.len();
+    for (index, item) in items.into_iter().enumerate() {
+        let mut layer = Vars::new();
+        layer.insert(lc.loop_var.clone(), item.clone());
+        layer.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
+        if let Some(iv) = &lc.index_var {
+            layer.insert(iv.clone(), index.into());
+            layer.insert("ansible_index_var".into(), iv.clone().into());
+        }
+        let _ = total;
+        let mut layers: Vec<&Vars> = vec![
+            &host.inventory_vars,
+            &host.facts,
+            &ctx.play_vars,
+            &t.task.vars,
+            &host.registered,
+        ];
+        layers.push(&layer);
+        layers.push(&ctx.opts.extra_vars);
+        layers.push(&magic);
+        let item_scope = Scope::new(layers).with_special("hostvars", hostvars.clone());
+        let label = match &lc.label {
+            Some(l) => ctx.templar.render_value(l, &item_scope).map(|v| text(&v)).unwrap_or_else(|_| text(&item)),
+            None => text(&item),
+        };
+        let mut r = run_item(ctx, t, host, &item_scope, Some(label)).await;
+        if let Value::Object(m) = &mut r.result {
+            m.insert(lc.loop_var.clone(), item.clone());
+            m.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
+            if let Some(iv) = &lc.index_var {
+                m.insert(iv.clone(), index.into());
+                m.insert("ansible_index_var".into(), iv.clone().into());
+            }
+            if lc.loop_var != "item" {
+                // Ansible also records the item under its own name only.
+            } else {
+                m.insert("item".into(), item.clone());
+            }
+        }
+        results.push(r.result.clone());
+        let stop = r.status == Status::Unreachable;
+        item_results.push(r);
+        if stop {
+            break;
+        }
+    }
+    let any = |s: Status| item_results.iter().any(|r| r.status == s);
+    let changed = any(Status::Changed) || item_results.iter().any(|r| r.result.get("changed") == Some(&Value::Bool(true)));
+    let failed = any(Status::Failed);
+    let all_skipped = !item_results.is_empty() && item_results.iter().all(|r| r.status == Status::Skipped);
+    let status = if any(Status::Unreachable) {
+        Status::Unreachable
+    } else if failed {
+        if item_results.iter().all(|r| r.status != Status::Failed || ignore(ctx, t, &scope)) { Status::Ignored } else { Status::Failed }
+    } else if any(Status::Ignored) {
+        Status::Ignored
+    } else if all_skipped || item_results.is_empty() {
+        Status::Skipped
+    } else if changed {
+        Status::Changed
+    } else {
+        Status::Ok
+    };
+    let mut registered = Map::new();
+    registered.insert("results".into(), Value::Array(results));
+    registered.insert("changed".into(), Value::Bool(changed));
+    registered.insert("skipped".into(), Value::Bool(all_skipped || item_results.is_empty()));
+    if item_results.is_empty() {
+        registered.insert("skipped_reason".into(), "No items in the list".into());
+    }
+    if failed || any(Status::Ignored) {
+        registered.insert("failed".into(), Value::Bool(true));
+        registered.insert("msg".into(), "One or more items failed".into());
+    } else {
+        registered.insert("msg".into(), "All items completed".into());
+    }
+    TaskOutcome { items: item_results, looped: true, registered: Value::Object(registered), status, no_log }
+}
+
+fn ignore(ctx: &PlayCtx<'_>, t: &CompiledTask, scope: &Scope<'_>) -> bool {
+    keyword_bool(ctx, scope, t.task.ignore_errors.as_ref(), ctx.play.play.ignore_errors.as_ref()).ok().flatten().unwrap_or(false)
+}
+
+impl ItemResult {
+    fn failed(label: Option<String>, msg: String) -> Self {
+        ItemResult {
+            label,
+            status: Status::Failed,
+            result: json!({"failed": true, "msg": msg, "changed": false}),
+            diffs: Vec::new(),
+            facts: Map::new(),
+            end_host: false,
+            verbose_always: false,
+        }
+    }
+}
+
+async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: &Scope<'_>, label: Option<String>) -> ItemResult {
+    let ignore_errors = ignore(ctx, t, scope);
+    let failed_status = if ignore_errors { Status::Ignored } else { Status::Failed };
+    if let Some(when) = &t.task.when {
+        match ctx.templar.eval_condition(&when.value, scope) {
+            Ok(true) => {}
+            Ok(false) => {
+                return ItemResult {
+                    label,
+                    status: Status::Skipped,
+                    result: json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False", "false_condition": when.value}),
+                    diffs: Vec::new(),
+                    facts: Map::new(),
+                    end_host: false,
+                    verbose_always: false,
+                };
+            }
+            Err(e) => {
+                let mut r = ItemResult::failed(label, format!("The conditional check '{}' failed. The error was: {}", text(&when.value), e.message));
+                r.status = failed_status;
+                return r;
+            }
+        }
+    }
+    let check = match keyword_bool(ctx, scope, t.task.check_mode.as_ref(), ctx.play.play.check_mode.as_ref()) {
+        Ok(v) => v.unwrap_or(ctx.opts.check),
+        Err(e) => return ItemResult::failed(label, e.message),
+    };
+    let diff = match keyword_bool(ctx, scope, t.task.diff.as_ref(), ctx.play.play.diff.as_ref()) {
+        Ok(v) => v.unwrap_or(ctx.opts.diff),
+        Err(e) => return ItemResult::failed(label, e.message),
+    };
+    let mut args = match ctx.templar.render_value(&t.args, scope) {
+        Ok(v) => v,
+        Err(e) => {
+            let mut r = ItemResult::failed(label, format!("{} (in {})", e.message, t.task.span.location()));
+            r.status = failed_status;
+            return r;
+        }
+    };
+    drop_omitted(&mut args);
+    let mut item = match t.action {
+        Action::Builtin(b) => {
+            let r = builtin::run(b, &args, &t.args, ctx.templar, scope, ctx.opts.verbosity).await;
+            let status = if r.failed {
+                Status::Failed
+            } else if r.skipped {
+                Status::Skipped
+            } else {
+                Status::Ok
+            };
+            ItemResult { label, status, result: r.result, diffs: Vec::new(), facts: r.facts, end_host: r.end_host, verbose_always: r.verbose_always && b == Builtin::Debug || r.verbose_always }
+        }
+        Action::Module(m) => {
+            if let Err(msg) = prepare_local_content(ctx, m.name(), &mut args, scope) {
+                let mut r = ItemResult::failed(label, msg);
+                r.status = failed_status;
+                return r;
+            }
+            let conn = match escalation(ctx, t, host, scope) {
+                Ok(c) => c,
+                Err(msg) => return ItemResult::failed(label, msg),
+            };
+            let mctx = Context { check_mode: check, diff };
+            match m.run(&args, &mctx, &conn).await {
+                Ok(outcome) => {
+                    let status = if outcome.failed {
+                        Status::Failed
+                    } else if outcome.skipped {
+                        Status::Skipped
+                    } else if outcome.changed {
+                        Status::Changed
+                    } else {
+                        Status::Ok
+                    };
+                    ItemResult { label, status, result: outcome.to_value(), diffs: outcome.diff, facts: Map::new(), end_host: false, verbose_always: false }
+                }
+                Err(ModuleError::Host(tend_modules::HostError::Unreachable(msg))) => ItemResult {
+                    label,
+                    status: Status::Unreachable,
+                    result: json!({"unreachable": true, "msg": msg, "changed": false}),
+                    diffs: Vec::new(),
+                    facts: Map::new(),
+                    end_host: false,
+                    verbose_always: false,
+                },
+                Err(ModuleError::Failed { msg, values }) => {
+                    let mut m = values;
+                    m.insert("failed".into(), Value::Bool(true));
+                    m.insert("msg".into(), Value::String(msg));
+                    m.entry("changed").or_insert(Value::Bool(false));
+                    ItemResult { label, status: Status::Failed, result: Value::Object(m), diffs: Vec::new(), facts: Map::new(), end_host: false, verbose_always: false }
+                }
+                Err(other) => ItemResult::failed(label, other.to_string()),
+            }
+        }
+    };
+    if item.status == Status::Unreachable {
+        return item;
+    }
+    // changed_when / failed_when see the result under the register name.
+    if t.task.changed_when.is_some() || t.task.failed_when.is_some() {
+        let mut layer = Vars::new();
+        if let Some(reg) = &t.task.register {
+            layer.insert(reg.clone(), item.result.clone());
+        }
+        if let Value::Object(m) = &item.result {
+            for (k, v) in m {
+                layer.entry(k.clone()).or_insert(v.clone());
+            }
+        }
+        let flat = scope.flatten();
+        let s2 = Scope::new(vec![&flat, &layer]).with_special("hostvars", hostvars_of(scope));
+        if let Some(cw) = &t.task.changed_when {
+            match ctx.templar.eval_condition(&cw.value, &s2) {
+                Ok(c) => {
+                    set(&mut item.result, "changed", Value::Bool(c));
+                    if item.status == Status::Changed || item.status == Status::Ok {
+                        item.status = if c { Status::Changed } else { Status::Ok };
+                    }
+                }
+                Err(e) => {
+                    set(&mut item.result, "failed", Value::Bool(true));
+                    set(&mut item.result, "msg", Value::String(format!("The conditional check '{}' failed. The error was: {}", text(&cw.value), e.message)));
+                    item.status = Status::Failed;
+                }
+            }
+        }
+        if let Some(fw) = &t.task.failed_when {
+            match ctx.templar.eval_condition(&fw.value, &s2) {
+                Ok(f) => {
+                    set(&mut item.result, "failed_when_result", Value::Bool(f));
+                    set(&mut item.result, "failed", Value::Bool(f));
+                    if f {
+                        item.status = Status::Failed;
+                    } else if item.status == Status::Failed {
+                        let changed = item.result.get("changed") == Some(&Value::Bool(true));
+                        item.status = if changed { Status::Changed } else { Status::Ok };
+                    }
+                }
+                Err(e) => {
+                    set(&mut item.result, "failed", Value::Bool(true));
+                    set(&mut item.result, "msg", Value::String(format!("The conditional check '{}' failed. The error was: {}", text(&fw.value), e.message)));
+                    item.status = Status::Failed;
+                }
+            }
+        }
+    }
+    if item.status == Status::Failed && ignore_errors {
+        item.status = Status::Ignored;
+    }
+    item
+}
+
+fn hostvars_of(scope: &Scope<'_>) -> minijinja::Value {
+    scope.special_value("hostvars").unwrap_or_default()
+}
+
+fn set(result: &mut Value, key: &str, v: Value) {
+    if let Value::Object(m) = result {
+        m.insert(key.to_string(), v);
+    }
+}
+
+fn drop_omitted(args: &mut Value) {
+    if let Value::Object(m) = args {
+        m.retain(|_, v| v.as_str() != Some(OMIT));
+    }
+}
+
+/// copy/template: read the controller-side source and pass its content.
+fn prepare_local_content(ctx: &PlayCtx<'_>, module: &str, args: &mut Value, scope: &Scope<'_>) -> Result<(), String> {
+    let Value::Object(m) = args else { return Ok(()) };
+    let remote = m.get("remote_src").map(truthy).unwrap_or(false);
+    let Some(src) = m.get("src").and_then(Value::as_str).map(str::to_string) else { return Ok(()) };
+    match module {
+        "template" => {
+            let path = crate::compile::find_local_file(&ctx.book.dir, "templates", &src)
+                .ok_or_else(|| format!("Could not find or access '{src}'"))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+            let mut extra = Vars::new();
+            extra.insert("template_path".into(), path.display().to_string().into());
+            extra.insert("template_host".into(), "localhost".into());
+            extra.insert("template_uid".into(), "root".into());
+            extra.insert("template_fullpath".into(), std::fs::canonicalize(&path).unwrap_or(path.clone()).display().to_string().into());
+            extra.insert("ansible_managed".into(), "Ansible managed".into());
+            let rendered = ctx
+                .templar
+                .render_file(&text, scope, &extra)
+                .map_err(|e| format!("{}: {}", path.display(), e.message))?;
+            m.insert("_content".into(), Value::String(rendered));
+        }
+        "copy" if !remote => {
+            let path = crate::compile::find_local_file(&ctx.book.dir, "files", &src)
+                .ok_or_else(|| format!("Could not find or access '{src}' on the Ansible Controller."))?;
+            if path.is_dir() {
+                return Err(format!("copy: a directory as src ('{src}') is not supported yet"));
+            }
+            let bytes = std::fs::read(&path).map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+            m.insert("_content_b64".into(), Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn escalation(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: &Scope<'_>) -> Result<Escalated, String> {
+    let spec = t.task.escalation.inherit(&ctx.play.play.escalation);
+    let render = |v: &Option<Value>, var: &str| -> Result<Option<Value>, String> {
+        match v {
+            Some(v) => ctx.templar.render_value(v, scope).map(Some).map_err(|e| e.message),
+            None => Ok(host.inventory_vars.get(var).cloned()),
+        }
+    };
+    let enabled = render(&spec.enabled, "ansible_become")?.map(|v| truthy(&v)).unwrap_or(false);
+    let become_spec = if enabled {
+        let user = render(&spec.user, "ansible_become_user")?.map(|v| text(&v)).unwrap_or_else(|| "root".into());
+        let method = render(&spec.method, "ansible_become_method")?.map(|v| text(&v)).unwrap_or_else(|| "sudo".into());
+        let flags = render(&spec.flags, "ansible_become_flags")?.map(|v| text(&v));
+        Some(BecomeSpec { method, user, flags })
+    } else {
+        None
+    };
+    let env_value = match (&t.task.environment, &ctx.play.play.environment) {
+        (None, None) => Value::Null,
+        (task_env, play_env) => {
+            let mut merged = Map::new();
+            for e in [play_env, task_env].into_iter().flatten() {
+                match ctx.templar.render_value(e, scope).map_err(|e| e.message)? {
+                    Value::Object(m) => merged.extend(m),
+                    Value::Null => {}
+                    other => return Err(format!("environment must be a dictionary, got {}", kind_name(&other))),
+                }
+            }
+            Value::Object(merged)
+        }
+    };
+    let environment = match env_value {
+        Value::Object(m) => m.into_iter().map(|(k, v)| (k, text(&v))).collect(),
+        _ => Vec::new(),
+    };
+    Ok(Escalated { inner: Arc::clone(&host.conn), escalation: become_spec, environment })
+}
+
+fn kind_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// Text of a value as Ansible shows it in messages and labels.
+pub(crate) fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// Applies a host's outcome: report, counters, register, facts, notify.
+pub(crate) fn apply_outcome(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    s: &mut HostState,
+    outcome: TaskOutcome,
+    counts: &mut Counts,
+    reporter: &mut dyn Reporter,
+) {
+    let _ = ctx;
+    for item in &outcome.items {
+        let label = if outcome.looped { item.label.clone() } else { None };
+        reporter.host_result(&HostResult {
+            host: &s.name,
+            status: item.status,
+            result: &item.result,
+            item_label: label,
+            diffs: &item.diffs,
+            is_loop_summary: false,
+            no_log: outcome.no_log,
+            verbose_always: item.verbose_always,
+        });
+        for (k, v) in &item.facts {
+            s.registered.insert(k.clone(), v.clone());
+        }
+        if item.end_host {
+            s.ended = true;
+        }
+    }
+    if outcome.looped && matches!(outcome.status, Status::Failed) {
+        reporter.host_result(&HostResult {
+            host: &s.name,
+            status: Status::Failed,
+            result: &outcome.registered,
+            item_label: None,
+            diffs: &[],
+            is_loop_summary: true,
+            no_log: outcome.no_log,
+            verbose_always: false,
+        });
+    }
+    match outcome.status {
+        Status::Ok => counts.ok += 1,
+        Status::Changed => {
+            counts.ok += 1;
+            counts.changed += 1;
+        }
+        Status::Skipped => counts.skipped += 1,
+        Status::Failed => {
+            counts.failed += 1;
+            s.failed = true;
+        }
+        Status::Ignored => {
+            counts.ok += 1;
+            counts.ignored += 1;
+        }
+        Status::Unreachable => {
+            counts.unreachable += 1;
+            s.unreachable = true;
+        }
+    }
+    if let Some(reg) = &t.task.register {
+        s.registered.insert(reg.clone(), outcome.registered.clone());
+    }
+    if outcome.status == Status::Changed {
+        for n in &t.task.notify {
+            s.notified.insert(n.value.clone());
+        }
+    }
+}

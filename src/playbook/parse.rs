@@ -1,0 +1,429 @@
+//! Parsing plays and tasks from YAML nodes.
+
+use super::*;
+use crate::diagnostic::Diagnostic;
+use crate::yaml::Kind;
+
+/// Task keywords tend implements.
+const TASK_KEYWORDS: &[&str] = &[
+    "name", "when", "loop", "with_items", "with_list", "with_dict", "loop_control", "register",
+    "notify", "listen", "changed_when", "failed_when", "ignore_errors", "tags", "vars",
+    "check_mode", "diff", "no_log", "environment", "args", "become", "become_user",
+    "become_method", "become_flags", "action",
+];
+
+/// Ansible task keywords tend does not implement yet: an error, never ignored.
+const TASK_UNSUPPORTED: &[&str] = &[
+    "block", "rescue", "always", "delegate_to", "delegate_facts", "run_once", "local_action",
+    "until", "retries", "delay", "async", "poll", "throttle", "timeout", "connection",
+    "remote_user", "any_errors_fatal", "ignore_unreachable", "module_defaults", "collections",
+    "debugger", "port", "with_fileglob", "with_sequence", "with_subelements", "with_nested",
+    "with_together", "with_first_found", "with_indexed_items", "with_flattened",
+    "with_random_choice", "with_lines", "with_inventory_hostnames", "with_file",
+    "with_template", "with_env", "with_pipe", "with_password", "with_cartesian", "with_url",
+    "with_vars", "become_exe", "vars_files", "include", "include_tasks", "import_tasks",
+    "include_role", "import_role", "import_playbook", "include_vars", "environment_vars",
+];
+
+const PLAY_KEYWORDS: &[&str] = &[
+    "name", "hosts", "vars", "vars_files", "gather_facts", "become", "become_user",
+    "become_method", "become_flags", "check_mode", "diff", "environment", "tags", "pre_tasks",
+    "tasks", "post_tasks", "handlers", "ignore_errors", "no_log",
+];
+
+const PLAY_UNSUPPORTED: &[&str] = &[
+    "roles", "serial", "strategy", "max_fail_percentage", "any_errors_fatal", "force_handlers",
+    "connection", "remote_user", "vars_prompt", "order", "throttle", "run_once", "port",
+    "gather_subset", "gather_timeout", "fact_path", "module_defaults", "collections",
+    "ignore_unreachable", "debugger", "timeout", "import_playbook", "include", "become_exe",
+];
+
+/// Every keyword name tend knows, for "did you mean" suggestions.
+pub fn known_task_keywords() -> &'static [&'static str] {
+    TASK_KEYWORDS
+}
+
+/// Whether `name` is an Ansible task keyword tend does not implement yet.
+pub fn is_unsupported_task_keyword(name: &str) -> bool {
+    TASK_UNSUPPORTED.contains(&name)
+}
+
+/// Parses a playbook document into plays; problems go to `diags`.
+pub fn parse_playbook(docs: &[Node], diags: &mut Vec<Diagnostic>) -> Playbook {
+    let mut plays = Vec::new();
+    let Some(root) = docs.first() else { return Playbook { plays } };
+    if docs.len() > 1 {
+        diags.push(Diagnostic::error("a playbook must be a single YAML document").at(docs[1].span.clone()));
+    }
+    let Some(items) = root.as_seq() else {
+        diags.push(
+            Diagnostic::error(format!("a playbook must be a list of plays, found {}", root.kind_name()))
+                .at(root.span.clone()),
+        );
+        return Playbook { plays };
+    };
+    for item in items {
+        if let Some(play) = parse_play(item, diags) {
+            plays.push(play);
+        }
+    }
+    Playbook { plays }
+}
+
+fn parse_play(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Play> {
+    let Some(entries) = node.as_map() else {
+        diags.push(Diagnostic::error(format!("a play must be a mapping, found {}", node.kind_name())).at(node.span.clone()));
+        return None;
+    };
+    let mut play = Play {
+        span: node.span.clone(),
+        name: None,
+        hosts: Located { value: String::new(), span: node.span.clone() },
+        vars: Vars::new(),
+        vars_files: Vec::new(),
+        gather_facts: None,
+        escalation: Become::default(),
+        check_mode: None,
+        diff: None,
+        environment: None,
+        tags: Vec::new(),
+        ignore_errors: None,
+        no_log: None,
+        pre_tasks: Vec::new(),
+        tasks: Vec::new(),
+        post_tasks: Vec::new(),
+        handlers: Vec::new(),
+    };
+    let mut saw_hosts = false;
+    for (k, v) in entries {
+        let Some(key) = k.key_text() else {
+            diags.push(Diagnostic::error("a play keyword must be a string").at(k.span.clone()));
+            continue;
+        };
+        match key.as_str() {
+            "name" => play.name = scalar_string(v, diags),
+            "hosts" => {
+                saw_hosts = true;
+                let value = match &v.kind {
+                    Kind::Seq(items) => items.iter().filter_map(|i| scalar_string(i, diags)).collect::<Vec<_>>().join(","),
+                    _ => scalar_string(v, diags).unwrap_or_default(),
+                };
+                play.hosts = Located { value, span: v.span.clone() };
+            }
+            "vars" => play.vars = vars_map(v, diags),
+            "vars_files" => play.vars_files = string_list(v, diags),
+            "gather_facts" => play.gather_facts = Some(v.to_value()),
+            "become" => play.escalation.enabled = Some(v.to_value()),
+            "become_user" => play.escalation.user = Some(v.to_value()),
+            "become_method" => play.escalation.method = Some(v.to_value()),
+            "become_flags" => play.escalation.flags = Some(v.to_value()),
+            "check_mode" => play.check_mode = Some(v.to_value()),
+            "diff" => play.diff = Some(v.to_value()),
+            "environment" => play.environment = Some(v.to_value()),
+            "tags" => play.tags = tags(v, diags),
+            "ignore_errors" => play.ignore_errors = Some(v.to_value()),
+            "no_log" => play.no_log = Some(v.to_value()),
+            "pre_tasks" => play.pre_tasks = task_list(v, diags, false),
+            "tasks" => play.tasks = task_list(v, diags, false),
+            "post_tasks" => play.post_tasks = task_list(v, diags, false),
+            "handlers" => play.handlers = task_list(v, diags, true),
+            other if PLAY_UNSUPPORTED.contains(&other) => diags.push(
+                Diagnostic::error(format!("play keyword `{other}` is not supported yet"))
+                    .at(k.span.clone())
+                    .label("not supported yet"),
+            ),
+            other => {
+                let mut d = Diagnostic::error(format!("`{other}` is not a valid play keyword")).at(k.span.clone());
+                if let Some(s) = suggest(other, PLAY_KEYWORDS.iter().copied()) {
+                    d = d.label(format!("did you mean `{s}`?"));
+                }
+                diags.push(d);
+            }
+        }
+    }
+    if !saw_hosts {
+        diags.push(Diagnostic::error("this play has no `hosts`").at(node.span.clone()).label("`hosts` is required"));
+    }
+    Some(play)
+}
+
+fn task_list(node: &Node, diags: &mut Vec<Diagnostic>, handlers: bool) -> Vec<Task> {
+    match &node.kind {
+        Kind::Null => Vec::new(),
+        Kind::Seq(items) => items.iter().filter_map(|i| parse_task(i, diags, handlers)).collect(),
+        _ => {
+            diags.push(Diagnostic::error(format!("expected a list of tasks, found {}", node.kind_name())).at(node.span.clone()));
+            Vec::new()
+        }
+    }
+}
+
+/// Parses one task mapping.
+pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Option<Task> {
+    let Some(entries) = node.as_map() else {
+        diags.push(Diagnostic::error(format!("a task must be a mapping, found {}", node.kind_name())).at(node.span.clone()));
+        return None;
+    };
+    let mut task = Task {
+        span: node.span.clone(),
+        node: node.clone(),
+        name: None,
+        module: Located { value: String::new(), span: node.span.clone() },
+        args: Value::Object(Default::default()),
+        free_form: None,
+        arg_spans: Vec::new(),
+        when: None,
+        loop_: None,
+        loop_control: LoopControl::default(),
+        register: None,
+        notify: Vec::new(),
+        listen: Vec::new(),
+        changed_when: None,
+        failed_when: None,
+        ignore_errors: None,
+        tags: Vec::new(),
+        vars: Vars::new(),
+        check_mode: None,
+        diff: None,
+        no_log: None,
+        environment: None,
+        escalation: Become::default(),
+    };
+    let mut module_nodes: Vec<(&Node, &Node)> = Vec::new();
+    let mut extra_args: Option<&Node> = None;
+    let mut ok = true;
+    for (k, v) in entries {
+        let Some(key) = k.key_text() else {
+            diags.push(Diagnostic::error("a task keyword must be a string").at(k.span.clone()));
+            ok = false;
+            continue;
+        };
+        match key.as_str() {
+            "name" => task.name = scalar_string(v, diags),
+            "when" => task.when = Some(Located { value: v.to_value(), span: v.span.clone() }),
+            "loop" | "with_items" | "with_list" | "with_dict" => {
+                if task.loop_.is_some() {
+                    diags.push(Diagnostic::error("a task can have only one loop").at(k.span.clone()));
+                    ok = false;
+                }
+                let kind = match key.as_str() {
+                    "loop" => LoopKind::Loop,
+                    "with_items" => LoopKind::WithItems,
+                    "with_list" => LoopKind::WithList,
+                    _ => LoopKind::WithDict,
+                };
+                task.loop_ = Some(Loop { kind, items: v.to_value(), span: v.span.clone() });
+            }
+            "loop_control" => task.loop_control = loop_control(v, diags),
+            "register" => task.register = scalar_string(v, diags),
+            "notify" => task.notify = string_list(v, diags),
+            "listen" if handler => task.listen = string_list(v, diags).into_iter().map(|l| l.value).collect(),
+            "changed_when" => task.changed_when = Some(Located { value: v.to_value(), span: v.span.clone() }),
+            "failed_when" => task.failed_when = Some(Located { value: v.to_value(), span: v.span.clone() }),
+            "ignore_errors" => task.ignore_errors = Some(v.to_value()),
+            "tags" => task.tags = tags(v, diags),
+            "vars" => task.vars = vars_map(v, diags),
+            "check_mode" => task.check_mode = Some(v.to_value()),
+            "diff" => task.diff = Some(v.to_value()),
+            "no_log" => task.no_log = Some(v.to_value()),
+            "environment" => task.environment = Some(v.to_value()),
+            "become" => task.escalation.enabled = Some(v.to_value()),
+            "become_user" => task.escalation.user = Some(v.to_value()),
+            "become_method" => task.escalation.method = Some(v.to_value()),
+            "become_flags" => task.escalation.flags = Some(v.to_value()),
+            "args" => extra_args = Some(v),
+            "action" => match v.as_str() {
+                Some(text) => {
+                    let (module, rest) = text.trim().split_once(char::is_whitespace).unwrap_or((text.trim(), ""));
+                    let module_node = Node { span: v.span.clone(), tag: None, kind: Kind::Str(module.to_string()) };
+                    let rest_node = Node { span: v.span.clone(), tag: None, kind: Kind::Str(rest.to_string()) };
+                    task.module = Located { value: module.to_string(), span: v.span.clone() };
+                    set_args(&mut task, &rest_node, diags);
+                    let _ = module_node;
+                    module_nodes.push((k, v));
+                }
+                None => {
+                    diags.push(Diagnostic::error("`action` must be a string like `copy src=a dest=b`").at(v.span.clone()));
+                    ok = false;
+                }
+            },
+            other if is_unsupported_task_keyword(other) => {
+                diags.push(
+                    Diagnostic::error(format!("task keyword `{other}` is not supported yet"))
+                        .at(k.span.clone())
+                        .label("not supported yet"),
+                );
+                ok = false;
+            }
+            _ => module_nodes.push((k, v)),
+        }
+    }
+    match module_nodes.as_slice() {
+        [] => {
+            diags.push(Diagnostic::error("no module/action detected in task").at(node.span.clone()));
+            return None;
+        }
+        [(k, v)] => {
+            if k.key_text().as_deref() != Some("action") {
+                task.module = Located { value: k.key_text().unwrap_or_default(), span: k.span.clone() };
+                set_args(&mut task, v, diags);
+            }
+        }
+        [_, (k, _), ..] => {
+            let names: Vec<String> = module_nodes.iter().filter_map(|(k, _)| k.key_text()).collect();
+            diags.push(
+                Diagnostic::error(format!(
+                    "conflicting action statements: {} (a task runs exactly one module; is one of them a misspelt keyword?)",
+                    names.join(", ")
+                ))
+                .at(k.span.clone()),
+            );
+            return None;
+        }
+    }
+    if let Some(extra) = extra_args {
+        match extra.as_map() {
+            Some(entries) => {
+                if let Value::Object(map) = &mut task.args {
+                    for (k, v) in entries {
+                        if let Some(key) = k.key_text() {
+                            task.arg_spans.push((key.clone(), k.span.clone()));
+                            map.insert(key, v.to_value());
+                        }
+                    }
+                }
+            }
+            None => diags.push(Diagnostic::error(format!("`args` must be a mapping, found {}", extra.kind_name())).at(extra.span.clone())),
+        }
+    }
+    ok.then_some(task)
+}
+
+fn set_args(task: &mut Task, v: &Node, diags: &mut Vec<Diagnostic>) {
+    match &v.kind {
+        Kind::Map(entries) => {
+            let mut map = serde_json::Map::new();
+            for (k, val) in entries {
+                if let Some(key) = k.key_text() {
+                    task.arg_spans.push((key.clone(), k.span.clone()));
+                    map.insert(key, val.to_value());
+                }
+            }
+            task.args = Value::Object(map);
+        }
+        Kind::Null => {}
+        Kind::Str(s) => task.free_form = Some(Located { value: s.clone(), span: v.span.clone() }),
+        Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => {
+            task.free_form = Some(Located { value: v.key_text().unwrap_or_default(), span: v.span.clone() })
+        }
+        Kind::Seq(_) => diags.push(
+            Diagnostic::error(format!("the arguments of `{}` must be a mapping or a string, found a list", task.module.value))
+                .at(v.span.clone()),
+        ),
+    }
+}
+
+fn loop_control(node: &Node, diags: &mut Vec<Diagnostic>) -> LoopControl {
+    let mut lc = LoopControl::default();
+    let Some(entries) = node.as_map() else {
+        diags.push(Diagnostic::error(format!("`loop_control` must be a mapping, found {}", node.kind_name())).at(node.span.clone()));
+        return lc;
+    };
+    for (k, v) in entries {
+        match k.key_text().as_deref() {
+            Some("loop_var") => lc.loop_var = scalar_string(v, diags).unwrap_or_else(|| "item".into()),
+            Some("index_var") => lc.index_var = scalar_string(v, diags),
+            Some("label") => lc.label = Some(v.to_value()),
+            Some(other @ ("pause" | "extended" | "extended_allitems" | "break_when")) => diags.push(
+                Diagnostic::error(format!("loop_control `{other}` is not supported yet")).at(k.span.clone()),
+            ),
+            Some(other) => {
+                let mut d = Diagnostic::error(format!("`{other}` is not a valid loop_control option")).at(k.span.clone());
+                if let Some(s) = suggest(other, ["loop_var", "index_var", "label", "pause", "extended"]) {
+                    d = d.label(format!("did you mean `{s}`?"));
+                }
+                diags.push(d);
+            }
+            None => diags.push(Diagnostic::error("loop_control keys must be strings").at(k.span.clone())),
+        }
+    }
+    lc
+}
+
+fn scalar_string(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    match &node.kind {
+        Kind::Seq(_) | Kind::Map(_) => {
+            diags.push(Diagnostic::error(format!("expected a string, found {}", node.kind_name())).at(node.span.clone()));
+            None
+        }
+        Kind::Null => None,
+        _ => node.key_text(),
+    }
+}
+
+fn string_list(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Located<String>> {
+    match &node.kind {
+        Kind::Seq(items) => items
+            .iter()
+            .filter_map(|i| scalar_string(i, diags).map(|value| Located { value, span: i.span.clone() }))
+            .collect(),
+        Kind::Null => Vec::new(),
+        _ => scalar_string(node, diags).map(|value| vec![Located { value, span: node.span.clone() }]).unwrap_or_default(),
+    }
+}
+
+fn tags(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<String> {
+    string_list(node, diags)
+        .into_iter()
+        .flat_map(|t| t.value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>())
+        .collect()
+}
+
+fn vars_map(node: &Node, diags: &mut Vec<Diagnostic>) -> Vars {
+    match &node.kind {
+        Kind::Map(_) => match node.to_value() {
+            Value::Object(m) => m,
+            _ => Vars::new(),
+        },
+        Kind::Null => Vars::new(),
+        Kind::Seq(items) => {
+            // Ansible accepts a list of single-key mappings.
+            let mut out = Vars::new();
+            for item in items {
+                match item.to_value() {
+                    Value::Object(m) => out.extend(m),
+                    _ => diags.push(Diagnostic::error("`vars` must be a mapping").at(item.span.clone())),
+                }
+            }
+            out
+        }
+        _ => {
+            diags.push(Diagnostic::error(format!("`vars` must be a mapping, found {}", node.kind_name())).at(node.span.clone()));
+            Vars::new()
+        }
+    }
+}
+
+/// The closest candidate to `word`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

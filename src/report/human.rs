@@ -1,0 +1,169 @@
+//! The default output, shaped like ansible-playbook's.
+
+use super::{Counts, HostResult, Recap, Reporter, Status};
+use serde_json::Value;
+use similar::TextDiff;
+use std::io::Write;
+
+/// Human-readable output on a writer.
+pub struct Human<W: Write> {
+    out: W,
+    color: bool,
+    verbosity: u8,
+}
+
+impl<W: Write> Human<W> {
+    /// A printer; `color` adds ANSI colours.
+    pub fn new(out: W, color: bool, verbosity: u8) -> Self {
+        Human { out, color, verbosity }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    fn banner(&mut self, title: &str) {
+        let stars = 80usize.saturating_sub(title.chars().count() + 1).max(3);
+        let _ = writeln!(self.out, "\n{title} {}", "*".repeat(stars));
+    }
+}
+
+/// Renders a unified diff the way `ansible-playbook --diff` shows it.
+pub fn unified_diff(diff: &tend_modules::Diff) -> String {
+    let before_h = diff.before_header.clone().unwrap_or_default();
+    let after_h = diff.after_header.clone().unwrap_or_default();
+    let text = TextDiff::from_lines(&diff.before, &diff.after);
+    let mut out = String::new();
+    let body = text.unified_diff().context_radius(3).header(&format!("before: {before_h}"), &format!("after: {after_h}")).to_string();
+    out.push_str(&body);
+    if !diff.after.is_empty() && !diff.after.ends_with('\n') && diff.before != diff.after {
+        out.push_str("\\ No newline at end of file\n");
+    }
+    out
+}
+
+/// Python's `json.dumps` separators (`", "`, `": "`), as Ansible prints results.
+struct PythonCompact;
+
+impl serde_json::ser::Formatter for PythonCompact {
+    fn begin_array_value<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
+        if first { Ok(()) } else { writer.write_all(b", ") }
+    }
+    fn begin_object_key<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
+        if first { Ok(()) } else { writer.write_all(b", ") }
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        writer.write_all(b": ")
+    }
+}
+
+/// One-line JSON as Ansible prints it.
+pub fn compact(value: &Value) -> String {
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, PythonCompact);
+    let _ = serde::Serialize::serialize(value, &mut ser);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn pretty(value: &Value) -> String {
+    // Python's json.dumps(indent=4) layout, which Ansible's default callback uses.
+    let mut buf = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
+    let _ = serde::Serialize::serialize(value, &mut ser);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The result as the default callback shows it: internal keys dropped.
+fn shown(result: &Value, drop_changed: bool) -> Value {
+    let mut v = result.clone();
+    if let Value::Object(m) = &mut v {
+        m.retain(|k, _| !k.starts_with("_ansible") && k != "diff" && k != "ansible_loop_var" || k == "_ansible_no_log");
+        m.remove("_ansible_no_log");
+        if drop_changed {
+            m.remove("changed");
+        }
+        if m.get("failed") == Some(&Value::Bool(false)) {
+            m.remove("failed");
+        }
+        if m.get("skipped") == Some(&Value::Bool(false)) {
+            m.remove("skipped");
+        }
+    }
+    v
+}
+
+impl<W: Write> Reporter for Human<W> {
+    fn play_start(&mut self, name: &str) {
+        self.banner(&format!("PLAY [{name}]"));
+    }
+
+    fn task_start(&mut self, name: &str, location: &str, handler: bool) {
+        let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
+        self.banner(&format!("{kind} [{name}]"));
+        if self.verbosity >= 2 && !location.is_empty() {
+            let _ = writeln!(self.out, "task path: {location}");
+        }
+    }
+
+    fn host_result(&mut self, r: &HostResult<'_>) {
+        for d in r.diffs {
+            let text = unified_diff(d);
+            let _ = write!(self.out, "{text}");
+        }
+        let (word, code) = match r.status {
+            Status::Ok => ("ok", "32"),
+            Status::Changed => ("changed", "33"),
+            Status::Skipped => ("skipping", "36"),
+            Status::Failed | Status::Ignored => ("failed", "31"),
+            Status::Unreachable => ("fatal", "31"),
+        };
+        let item = r.item_label.as_ref().map(|l| format!(" => (item={l})")).unwrap_or_default();
+        let result = if r.no_log {
+            serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result", "changed": r.result.get("changed").cloned().unwrap_or(Value::Bool(false))})
+        } else {
+            r.result.clone()
+        };
+        let line = match r.status {
+            Status::Failed | Status::Ignored if !r.is_loop_summary || r.item_label.is_none() => {
+                let word = if r.item_label.is_some() { "failed" } else { "fatal" };
+                format!("{word}: [{}]{}: FAILED! => {}", r.host, item.trim_start_matches(" =>"), compact(&shown(&result, false)))
+            }
+            Status::Unreachable => {
+                format!("fatal: [{}]: UNREACHABLE! => {}", r.host, compact(&shown(&result, false)))
+            }
+            _ if r.verbose_always || self.verbosity > 0 => {
+                let body = shown(&result, r.verbose_always);
+                let body = if r.verbose_always { body } else { shown(&result, false) };
+                format!("{word}: [{}]{item} => {}", r.host, pretty(&body))
+            }
+            _ => format!("{word}: [{}]{item}", r.host),
+        };
+        let _ = writeln!(self.out, "{}", self.paint(code, &line));
+        if r.status == Status::Ignored {
+            let _ = writeln!(self.out, "{}", self.paint("36", "...ignoring"));
+        }
+    }
+
+    fn warning(&mut self, message: &str) {
+        let _ = writeln!(self.out, "{}", self.paint("35", &format!("[WARNING]: {message}")));
+    }
+
+    fn no_hosts(&mut self) {
+        let _ = writeln!(self.out, "skipping: no hosts matched");
+    }
+
+    fn recap(&mut self, recap: &Recap) {
+        self.banner("PLAY RECAP");
+        for (host, c) in recap {
+            let Counts { ok, changed, unreachable, failed, skipped, rescued, ignored } = *c;
+            let _ = writeln!(
+                self.out,
+                "{:<26} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={:<4}",
+                host, ok, changed, unreachable, failed, skipped, rescued, ignored
+            );
+        }
+        let _ = writeln!(self.out);
+        let _ = self.out.flush();
+    }
+}
