@@ -84,7 +84,8 @@ pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, 
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
     let mut diags = Vec::new();
-    let book = playbook::parse_playbook(&docs, &mut diags);
+    let mut cx = playbook::Cx { diags: &mut diags, stack: Vec::new(), playbook_dir: dir.clone() };
+    let book = playbook::parse_playbook_file(path, &docs, &mut cx);
     let compiled = compile(book, &dir, templar, &mut diags);
     if diags.iter().any(|d| d.severity == crate::diagnostic::Severity::Error) {
         return Err(diags);

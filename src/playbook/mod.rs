@@ -7,7 +7,7 @@
 pub mod kv;
 pub mod parse;
 
-pub use parse::parse_playbook;
+pub use parse::{Cx, parse_playbook_file};
 
 use crate::vars::Vars;
 use crate::yaml::{Node, Span};

@@ -3,6 +3,7 @@
 use super::*;
 use crate::diagnostic::Diagnostic;
 use crate::yaml::Kind;
+use std::path::{Path, PathBuf};
 
 /// Task keywords tend implements.
 const TASK_KEYWORDS: &[&str] = &[
@@ -21,8 +22,8 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "with_together", "with_first_found", "with_indexed_items", "with_flattened",
     "with_random_choice", "with_lines", "with_inventory_hostnames", "with_file",
     "with_template", "with_env", "with_pipe", "with_password", "with_cartesian", "with_url",
-    "with_vars", "become_exe", "vars_files", "include", "include_tasks", "import_tasks",
-    "include_role", "import_role", "import_playbook", "include_vars", "environment_vars",
+    "with_vars", "become_exe", "vars_files", "include", "include_tasks",
+    "include_role", "import_role", "include_vars", "environment_vars",
 ];
 
 const PLAY_KEYWORDS: &[&str] = &[
@@ -48,29 +49,130 @@ pub fn is_unsupported_task_keyword(name: &str) -> bool {
     TASK_UNSUPPORTED.contains(&name)
 }
 
-/// Parses a playbook document into plays; problems go to `diags`.
-pub fn parse_playbook(docs: &[Node], diags: &mut Vec<Diagnostic>) -> Playbook {
+/// Parsing state: where we are, which files are open (to catch import loops).
+pub struct Cx<'a> {
+    /// Problems found so far.
+    pub diags: &'a mut Vec<Diagnostic>,
+    /// Files being parsed, outermost first.
+    pub stack: Vec<PathBuf>,
+    /// The top-level playbook's directory.
+    pub playbook_dir: PathBuf,
+}
+
+impl Cx<'_> {
+    fn current_dir(&self) -> PathBuf {
+        self.stack.last().and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or_else(|| self.playbook_dir.clone())
+    }
+
+    /// Resolves and loads an imported file, guarding against loops.
+    fn load_import(&mut self, name: &str, span: &Span, kind: &str) -> Option<(PathBuf, Vec<Node>)> {
+        if crate::template::is_template(name) {
+            self.diags.push(
+                Diagnostic::error(format!("{kind}: a templated file name is not supported yet (imports are resolved at compile time)"))
+                    .at(span.clone()),
+            );
+            return None;
+        }
+        let p = Path::new(name);
+        let candidates: Vec<PathBuf> = if p.is_absolute() {
+            vec![p.to_path_buf()]
+        } else {
+            let mut c = vec![self.current_dir().join(p)];
+            let cur = self.current_dir();
+            c.push(cur.join("tasks").join(p));
+            c.push(self.playbook_dir.join(p));
+            c
+        };
+        let Some(path) = candidates.iter().find(|c| c.is_file()).cloned() else {
+            self.diags.push(
+                Diagnostic::error(format!("{kind}: could not find `{name}`"))
+                    .at(span.clone())
+                    .label(format!("searched {}", candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))),
+            );
+            return None;
+        };
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if self.stack.iter().any(|s| std::fs::canonicalize(s).unwrap_or_else(|_| s.clone()) == canonical) {
+            self.diags.push(Diagnostic::error(format!("{kind}: `{name}` imports itself (import loop)")).at(span.clone()));
+            return None;
+        }
+        match crate::yaml::load(&path) {
+            Ok((_, docs)) => Some((path, docs)),
+            Err(d) => {
+                self.diags.push(*d);
+                None
+            }
+        }
+    }
+}
+
+/// Parses a playbook file (and the playbooks it imports) into plays.
+pub fn parse_playbook_file(path: &Path, docs: &[Node], cx: &mut Cx<'_>) -> Playbook {
+    cx.stack.push(path.to_path_buf());
+    let book = parse_playbook(docs, cx);
+    cx.stack.pop();
+    book
+}
+
+fn parse_playbook(docs: &[Node], cx: &mut Cx<'_>) -> Playbook {
     let mut plays = Vec::new();
     let Some(root) = docs.first() else { return Playbook { plays } };
     if docs.len() > 1 {
-        diags.push(Diagnostic::error("a playbook must be a single YAML document").at(docs[1].span.clone()));
+        cx.diags.push(Diagnostic::error("a playbook must be a single YAML document").at(docs[1].span.clone()));
     }
     let Some(items) = root.as_seq() else {
-        diags.push(
+        cx.diags.push(
             Diagnostic::error(format!("a playbook must be a list of plays, found {}", root.kind_name()))
                 .at(root.span.clone()),
         );
         return Playbook { plays };
     };
     for item in items {
-        if let Some(play) = parse_play(item, diags) {
+        if let Some(target) = item.get("import_playbook") {
+            plays.extend(import_playbook(item, target, cx));
+            continue;
+        }
+        if let Some(play) = parse_play(item, cx) {
             plays.push(play);
         }
     }
     Playbook { plays }
 }
 
-fn parse_play(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Play> {
+fn import_playbook(item: &Node, target: &Node, cx: &mut Cx<'_>) -> Vec<Play> {
+    let mut vars = Vars::new();
+    let mut tags_list = Vec::new();
+    for (k, v) in item.as_map().unwrap_or_default() {
+        match k.key_text().as_deref() {
+            Some("import_playbook" | "name") => {}
+            Some("vars") => vars = vars_map(v, cx.diags),
+            Some("tags") => tags_list = tags(v, cx.diags),
+            Some(other) => cx.diags.push(
+                Diagnostic::error(format!("`{other}` on import_playbook is not supported yet")).at(k.span.clone()),
+            ),
+            None => {}
+        }
+    }
+    let Some(name) = target.as_str() else {
+        cx.diags.push(Diagnostic::error("import_playbook expects a file name").at(target.span.clone()));
+        return Vec::new();
+    };
+    let Some((path, docs)) = cx.load_import(name, &target.span, "import_playbook") else { return Vec::new() };
+    let book = parse_playbook_file(&path, &docs, cx);
+    book.plays
+        .into_iter()
+        .map(|mut p| {
+            let mut merged = vars.clone();
+            merged.extend(std::mem::take(&mut p.vars));
+            p.vars = merged;
+            p.tags.extend(tags_list.iter().cloned());
+            p
+        })
+        .collect()
+}
+
+fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
+    let diags: &mut Vec<Diagnostic> = &mut *cx.diags;
     let Some(entries) = node.as_map() else {
         diags.push(Diagnostic::error(format!("a play must be a mapping, found {}", node.kind_name())).at(node.span.clone()));
         return None;
@@ -95,6 +197,7 @@ fn parse_play(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Play> {
         handlers: Vec::new(),
     };
     let mut saw_hosts = false;
+    let mut sections: Vec<(u8, &Node)> = Vec::new();
     for (k, v) in entries {
         let Some(key) = k.key_text() else {
             diags.push(Diagnostic::error("a play keyword must be a string").at(k.span.clone()));
@@ -123,10 +226,10 @@ fn parse_play(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Play> {
             "tags" => play.tags = tags(v, diags),
             "ignore_errors" => play.ignore_errors = Some(v.to_value()),
             "no_log" => play.no_log = Some(v.to_value()),
-            "pre_tasks" => play.pre_tasks = task_list(v, diags, false),
-            "tasks" => play.tasks = task_list(v, diags, false),
-            "post_tasks" => play.post_tasks = task_list(v, diags, false),
-            "handlers" => play.handlers = task_list(v, diags, true),
+            "pre_tasks" => sections.push((0, v)),
+            "tasks" => sections.push((1, v)),
+            "post_tasks" => sections.push((2, v)),
+            "handlers" => sections.push((3, v)),
             other if PLAY_UNSUPPORTED.contains(&other) => diags.push(
                 Diagnostic::error(format!("play keyword `{other}` is not supported yet"))
                     .at(k.span.clone())
@@ -144,18 +247,108 @@ fn parse_play(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Play> {
     if !saw_hosts {
         diags.push(Diagnostic::error("this play has no `hosts`").at(node.span.clone()).label("`hosts` is required"));
     }
+    for (which, v) in sections {
+        let tasks = task_list(v, cx, which == 3);
+        match which {
+            0 => play.pre_tasks = tasks,
+            1 => play.tasks = tasks,
+            2 => play.post_tasks = tasks,
+            _ => play.handlers = tasks,
+        }
+    }
     Some(play)
 }
 
-fn task_list(node: &Node, diags: &mut Vec<Diagnostic>, handlers: bool) -> Vec<Task> {
+fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Task> {
     match &node.kind {
         Kind::Null => Vec::new(),
-        Kind::Seq(items) => items.iter().filter_map(|i| parse_task(i, diags, handlers)).collect(),
+        Kind::Seq(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                if let Some(target) = item.get("import_tasks") {
+                    out.extend(import_tasks(item, target, cx, handlers));
+                } else if let Some(t) = parse_task(item, cx.diags, handlers) {
+                    out.push(t);
+                }
+            }
+            out
+        }
         _ => {
-            diags.push(Diagnostic::error(format!("expected a list of tasks, found {}", node.kind_name())).at(node.span.clone()));
+            cx.diags.push(Diagnostic::error(format!("expected a list of tasks, found {}", node.kind_name())).at(node.span.clone()));
             Vec::new()
         }
     }
+}
+
+/// `import_tasks`: the file's tasks, spliced in at compile time, with the
+/// import's keywords (`when`, `tags`, `vars`, `become`...) applied to each.
+fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Task> {
+    // Parse the import's own keywords with a placeholder module so they are validated.
+    let mut keywords = Vec::new();
+    for (k, v) in item.as_map().unwrap_or_default() {
+        match k.key_text().as_deref() {
+            Some("import_tasks") => {}
+            Some(_) => keywords.push((k.clone(), v.clone())),
+            None => {}
+        }
+    }
+    keywords.push((
+        Node { span: item.span.clone(), tag: None, kind: Kind::Str("meta".into()) },
+        Node { span: item.span.clone(), tag: None, kind: Kind::Str("noop".into()) },
+    ));
+    let holder = Node { span: item.span.clone(), tag: None, kind: Kind::Map(keywords) };
+    let Some(parent) = parse_task(&holder, cx.diags, handlers) else { return Vec::new() };
+    if parent.loop_.is_some() || parent.register.is_some() || !parent.notify.is_empty() {
+        cx.diags.push(Diagnostic::error("import_tasks cannot loop, register or notify (use include_tasks)").at(item.span.clone()));
+        return Vec::new();
+    }
+    let Some(name) = target.as_str() else {
+        cx.diags.push(Diagnostic::error("import_tasks expects a file name").at(target.span.clone()));
+        return Vec::new();
+    };
+    let Some((path, docs)) = cx.load_import(name, &target.span, "import_tasks") else { return Vec::new() };
+    cx.stack.push(path.clone());
+    let tasks = match docs.first() {
+        None => Vec::new(),
+        Some(root) => task_list(root, cx, handlers),
+    };
+    cx.stack.pop();
+    tasks.into_iter().map(|t| inherit(t, &parent)).collect()
+}
+
+/// Applies a parent's (import or block) keywords to a child task.
+pub fn inherit(mut t: Task, parent: &Task) -> Task {
+    if let Some(pw) = &parent.when {
+        t.when = Some(match t.when.take() {
+            None => pw.clone(),
+            Some(cw) => {
+                let mut all = match pw.value.clone() {
+                    Value::Array(a) => a,
+                    other => vec![other],
+                };
+                match cw.value {
+                    Value::Array(a) => all.extend(a),
+                    other => all.push(other),
+                }
+                Located { value: Value::Array(all), span: cw.span }
+            }
+        });
+    }
+    for tag in &parent.tags {
+        if !t.tags.contains(tag) {
+            t.tags.push(tag.clone());
+        }
+    }
+    let mut vars = parent.vars.clone();
+    vars.extend(std::mem::take(&mut t.vars));
+    t.vars = vars;
+    t.escalation = t.escalation.inherit(&parent.escalation);
+    t.ignore_errors = t.ignore_errors.or_else(|| parent.ignore_errors.clone());
+    t.no_log = t.no_log.or_else(|| parent.no_log.clone());
+    t.check_mode = t.check_mode.or_else(|| parent.check_mode.clone());
+    t.diff = t.diff.or_else(|| parent.diff.clone());
+    t.environment = t.environment.or_else(|| parent.environment.clone());
+    t
 }
 
 /// Parses one task mapping.
