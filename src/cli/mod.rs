@@ -280,12 +280,12 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
             }
             if a.list_tasks {
                 println!("    tasks:");
-                for t in play.pre_tasks.iter().chain(&play.tasks).chain(&play.post_tasks) {
+                for t in play.pre_tasks.iter().chain(&play.tasks).chain(&play.post_tasks).flat_map(crate::compile::CompiledStep::tasks) {
                     println!("      {}\tTAGS: [{}]", t.display_name(), t.task.tags.join(", "));
                 }
             }
             if a.list_tags {
-                let mut tags: Vec<String> = play.pre_tasks.iter().chain(&play.tasks).chain(&play.post_tasks).flat_map(|t| t.task.tags.clone()).chain(play.play.tags.clone()).collect();
+                let mut tags: Vec<String> = play.pre_tasks.iter().chain(&play.tasks).chain(&play.post_tasks).flat_map(crate::compile::CompiledStep::tasks).flat_map(|t| t.task.tags.clone()).chain(play.play.tags.clone()).collect();
                 tags.sort();
                 tags.dedup();
                 println!("      TASK TAGS: [{}]", tags.join(", "));

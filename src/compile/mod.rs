@@ -8,7 +8,7 @@
 pub mod actions;
 
 use crate::diagnostic::Diagnostic;
-use crate::playbook::{self, kv, Located, Play, Playbook, Task};
+use crate::playbook::{self, kv, Located, Play, Playbook, Step, Task};
 use crate::template::{Templar, is_template};
 use crate::yaml::{self, Kind, Node, Span};
 use actions::Builtin;
@@ -52,18 +52,50 @@ impl CompiledTask {
     }
 }
 
+/// A task or a block, ready to run.
+#[derive(Debug, Clone)]
+pub enum CompiledStep {
+    /// One task.
+    Task(CompiledTask),
+    /// A block.
+    Block(CompiledBlock),
+}
+
+/// A block ready to run.
+#[derive(Debug, Clone)]
+pub struct CompiledBlock {
+    /// `name`.
+    pub name: Option<String>,
+    /// `block`.
+    pub block: Vec<CompiledStep>,
+    /// `rescue`.
+    pub rescue: Vec<CompiledStep>,
+    /// `always`.
+    pub always: Vec<CompiledStep>,
+}
+
+impl CompiledStep {
+    /// Every task inside, in order.
+    pub fn tasks(&self) -> Vec<&CompiledTask> {
+        match self {
+            CompiledStep::Task(t) => vec![t],
+            CompiledStep::Block(b) => b.block.iter().chain(&b.rescue).chain(&b.always).flat_map(CompiledStep::tasks).collect(),
+        }
+    }
+}
+
 /// A play ready to run.
 #[derive(Debug, Clone)]
 pub struct CompiledPlay {
     /// The parsed play (keywords).
     pub play: Play,
     /// `pre_tasks`.
-    pub pre_tasks: Vec<CompiledTask>,
+    pub pre_tasks: Vec<CompiledStep>,
     /// `tasks`.
-    pub tasks: Vec<CompiledTask>,
+    pub tasks: Vec<CompiledStep>,
     /// `post_tasks`.
-    pub post_tasks: Vec<CompiledTask>,
-    /// `handlers`.
+    pub post_tasks: Vec<CompiledStep>,
+    /// `handlers` (blocks flattened).
     pub handlers: Vec<CompiledTask>,
 }
 
@@ -101,7 +133,8 @@ fn compile(book: Playbook, dir: &Path, templar: &Templar, diags: &mut Vec<Diagno
         for vf in &play.vars_files {
             check_string(&vf.value, &vf.span, templar, diags);
         }
-        let handlers: Vec<CompiledTask> = play.handlers.iter().filter_map(|t| ctx.task(t, diags)).collect();
+        let handlers: Vec<CompiledTask> =
+            play.handlers.iter().flat_map(Step::tasks).filter_map(|t| ctx.task(t, diags)).collect();
         let mut handler_names: Vec<String> = Vec::new();
         for h in &handlers {
             if let Some(name) = &h.task.name {
@@ -109,13 +142,10 @@ fn compile(book: Playbook, dir: &Path, templar: &Templar, diags: &mut Vec<Diagno
             }
             handler_names.extend(h.task.listen.iter().cloned());
         }
-        let section = |tasks: &[Task], diags: &mut Vec<Diagnostic>| -> Vec<CompiledTask> {
-            tasks.iter().filter_map(|t| ctx.task(t, diags)).collect()
-        };
-        let pre_tasks = section(&play.pre_tasks, diags);
-        let tasks = section(&play.tasks, diags);
-        let post_tasks = section(&play.post_tasks, diags);
-        for task in pre_tasks.iter().chain(&tasks).chain(&post_tasks).chain(&handlers) {
+        let pre_tasks = ctx.steps(&play.pre_tasks, diags);
+        let tasks = ctx.steps(&play.tasks, diags);
+        let post_tasks = ctx.steps(&play.post_tasks, diags);
+        for task in pre_tasks.iter().chain(&tasks).chain(&post_tasks).flat_map(CompiledStep::tasks).chain(&handlers) {
             check_notify(task, &handler_names, diags);
         }
         plays.push(CompiledPlay { play, pre_tasks, tasks, post_tasks, handlers });
@@ -149,6 +179,21 @@ const RAW_PARAM_KEYS: &[&str] =
     &["chdir", "creates", "removes", "executable", "stdin", "stdin_add_newline", "strip_empty_ends", "warn", "expand_argument_vars"];
 
 impl Ctx<'_> {
+    fn steps(&self, steps: &[Step], diags: &mut Vec<Diagnostic>) -> Vec<CompiledStep> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Task(t) => self.task(t, diags).map(CompiledStep::Task),
+                Step::Block(b) => Some(CompiledStep::Block(CompiledBlock {
+                    name: b.name.clone(),
+                    block: self.steps(&b.block, diags),
+                    rescue: self.steps(&b.rescue, diags),
+                    always: self.steps(&b.always, diags),
+                })),
+            })
+            .collect()
+    }
+
     fn task(&self, task: &Task, diags: &mut Vec<Diagnostic>) -> Option<CompiledTask> {
         let name = task.module.value.as_str();
         let action = match (Builtin::lookup(name), tend_modules::lookup(name)) {

@@ -10,7 +10,8 @@ pub mod facts;
 mod hostvars;
 mod task;
 
-use crate::compile::{CompiledPlay, CompiledPlaybook, CompiledTask};
+use crate::compile::{CompiledPlay, CompiledPlaybook, CompiledStep, CompiledTask};
+use futures::future::LocalBoxFuture;
 use crate::connection::local::Local;
 use crate::inventory::Inventory;
 use crate::report::{Counts, Recap, Reporter};
@@ -82,6 +83,8 @@ pub(crate) struct HostState {
     pub ended: bool,
     pub notified: HashSet<String>,
     pub conn: Arc<dyn Host>,
+    /// The last failed task (`ansible_failed_task`) and its result, for `rescue`.
+    pub last_failure: Option<(Value, Value)>,
 }
 
 impl HostState {
@@ -194,6 +197,7 @@ async fn run_play(
             ended: false,
             notified: HashSet::new(),
             conn,
+            last_failure: None,
         });
     }
     let mut magic = Vars::new();
@@ -246,41 +250,108 @@ async fn run_play(
         reporter.task_start("Gathering Facts", "", false);
         gather_facts(&ctx, &mut states, reporter, summary).await;
     }
-    let sections: [&[CompiledTask]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
+    let sections: [&[CompiledStep]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
     let mut end_play = false;
     for section in sections {
-        for t in section {
-            if end_play {
-                break;
-            }
-            if !task::selected_by_tags(t, &play.play.tags, opts) {
-                continue;
-            }
-            if let Some(crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta)) = Some(t.action) {
-                match task::meta_action(t) {
-                    Some(crate::compile::actions::MetaAction::FlushHandlers) => {
-                        run_handlers(&ctx, &mut states, reporter, summary).await;
-                        continue;
-                    }
-                    Some(crate::compile::actions::MetaAction::EndPlay) => {
-                        end_play = true;
-                        continue;
-                    }
-                    _ => {}
-                }
-            }
-            run_task_on_hosts(&ctx, t, &mut states, reporter, summary, false).await;
-            if !states.iter().any(HostState::active) {
-                break;
-            }
-        }
-        if states.iter().any(|s| s.active() || (s.failed && (opts.force_handlers))) {
+        let everyone: Vec<bool> = states.iter().map(HostState::active).collect();
+        run_steps(&ctx, section, &mut states, everyone, reporter, summary, &mut end_play).await;
+        if states.iter().any(|s| s.active() || (s.failed && opts.force_handlers)) {
             run_handlers(&ctx, &mut states, reporter, summary).await;
         }
-        if end_play {
+        if end_play || !states.iter().any(HostState::active) {
             break;
         }
     }
+    if states.iter().any(|s| s.failed) {
+        summary.any_failed = true;
+    }
+}
+
+/// Runs a list of steps on the hosts marked in `subset`; blocks recurse.
+fn run_steps<'a>(
+    ctx: &'a PlayCtx<'a>,
+    steps: &'a [CompiledStep],
+    states: &'a mut [HostState],
+    subset: Vec<bool>,
+    reporter: &'a mut dyn Reporter,
+    summary: &'a mut RunSummary,
+    end_play: &'a mut bool,
+) -> LocalBoxFuture<'a, ()> {
+    Box::pin(async move {
+        for step in steps {
+            if *end_play {
+                return;
+            }
+            let live: Vec<bool> = states.iter().enumerate().map(|(i, s)| subset[i] && s.active()).collect();
+            if !live.iter().any(|b| *b) {
+                return;
+            }
+            match step {
+                CompiledStep::Task(t) => {
+                    if !task::selected_by_tags(t, &ctx.play.play.tags, ctx.opts) {
+                        continue;
+                    }
+                    if let crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta) = t.action {
+                        match task::meta_action(t) {
+                            Some(crate::compile::actions::MetaAction::FlushHandlers) => {
+                                run_handlers(ctx, states, reporter, summary).await;
+                                continue;
+                            }
+                            Some(crate::compile::actions::MetaAction::EndPlay) => {
+                                *end_play = true;
+                                continue;
+                            }
+                            _ => {}
+                        }
+                    }
+                    run_task_subset(ctx, t, states, &live, reporter, summary, false).await;
+                }
+                CompiledStep::Block(b) => {
+                    run_steps(ctx, &b.block, states, live.clone(), reporter, summary, end_play).await;
+                    let failed: Vec<bool> =
+                        states.iter().enumerate().map(|(i, s)| live[i] && s.failed && !s.unreachable).collect();
+                    let mut rescued = vec![false; states.len()];
+                    if !b.rescue.is_empty() && failed.iter().any(|f| *f) {
+                        for (i, s) in states.iter_mut().enumerate() {
+                            if failed[i] {
+                                s.failed = false;
+                                if let Some((task, result)) = s.last_failure.clone() {
+                                    s.registered.insert("ansible_failed_task".into(), task);
+                                    s.registered.insert("ansible_failed_result".into(), result);
+                                }
+                            }
+                        }
+                        run_steps(ctx, &b.rescue, states, failed.clone(), reporter, summary, end_play).await;
+                        for (i, s) in states.iter_mut().enumerate() {
+                            if failed[i] && !s.failed && !s.unreachable {
+                                rescued[i] = true;
+                                let c = summary.recap.entry(s.name.clone()).or_default();
+                                c.rescued += 1;
+                                c.failed = c.failed.saturating_sub(1);
+                            }
+                        }
+                    }
+                    if !b.always.is_empty() {
+                        let still_failed: Vec<bool> =
+                            states.iter().enumerate().map(|(i, s)| live[i] && s.failed && !s.unreachable).collect();
+                        for (i, s) in states.iter_mut().enumerate() {
+                            if still_failed[i] {
+                                s.failed = false;
+                            }
+                        }
+                        let always_hosts: Vec<bool> =
+                            states.iter().enumerate().map(|(i, s)| live[i] && !s.unreachable && !s.ended).collect();
+                        run_steps(ctx, &b.always, states, always_hosts, reporter, summary, end_play).await;
+                        for (i, s) in states.iter_mut().enumerate() {
+                            if still_failed[i] {
+                                s.failed = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
 }
 
 async fn gather_facts(ctx: &PlayCtx<'_>, states: &mut [HostState], reporter: &mut dyn Reporter, summary: &mut RunSummary) {
@@ -381,18 +452,6 @@ async fn run_handlers(ctx: &PlayCtx<'_>, states: &mut [HostState], reporter: &mu
     }
 }
 
-pub(crate) async fn run_task_on_hosts(
-    ctx: &PlayCtx<'_>,
-    t: &CompiledTask,
-    states: &mut [HostState],
-    reporter: &mut dyn Reporter,
-    summary: &mut RunSummary,
-    handler: bool,
-) {
-    let subset: Vec<bool> = states.iter().map(HostState::active).collect();
-    run_task_subset(ctx, t, states, &subset, reporter, summary, handler).await;
-}
-
 async fn run_task_subset(
     ctx: &PlayCtx<'_>,
     t: &CompiledTask,
@@ -421,9 +480,6 @@ async fn run_task_subset(
         let s = &mut states[i];
         let counts: &mut Counts = summary.recap.entry(s.name.clone()).or_default();
         task::apply_outcome(ctx, t, s, outcome, counts, reporter);
-        if s.failed {
-            summary.any_failed = true;
-        }
         if s.unreachable {
             summary.any_unreachable = true;
         }

@@ -561,6 +561,8 @@ pub(crate) fn apply_outcome(
         Status::Failed => {
             counts.failed += 1;
             s.failed = true;
+            let task = json!({"name": t.display_name(), "action": t.task.module.value});
+            s.last_failure = Some((task, outcome.registered.clone()));
         }
         Status::Ignored => {
             counts.ok += 1;

@@ -59,13 +59,13 @@ pub struct Play {
     /// `no_log`.
     pub no_log: Option<Value>,
     /// `pre_tasks`.
-    pub pre_tasks: Vec<Task>,
+    pub pre_tasks: Vec<Step>,
     /// `tasks`.
-    pub tasks: Vec<Task>,
+    pub tasks: Vec<Step>,
     /// `post_tasks`.
-    pub post_tasks: Vec<Task>,
+    pub post_tasks: Vec<Step>,
     /// `handlers`.
-    pub handlers: Vec<Task>,
+    pub handlers: Vec<Step>,
 }
 
 /// `become`, `become_user`, `become_method`, `become_flags`.
@@ -131,6 +131,54 @@ pub struct LoopControl {
 impl Default for LoopControl {
     fn default() -> Self {
         LoopControl { loop_var: "item".into(), index_var: None, label: None }
+    }
+}
+
+/// An entry of a task list: a task, or a block of them.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// One task.
+    Task(Task),
+    /// `block` / `rescue` / `always`.
+    Block(Block),
+}
+
+/// A `block` with its `rescue` and `always` sections. The block's keywords
+/// (`when`, `tags`, `vars`, `become`, ...) are already applied to its tasks.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// The block's mapping.
+    pub span: Span,
+    /// `name`.
+    pub name: Option<String>,
+    /// `block`.
+    pub block: Vec<Step>,
+    /// `rescue`: runs on hosts that failed in `block`.
+    pub rescue: Vec<Step>,
+    /// `always`: runs on every host that entered the block.
+    pub always: Vec<Step>,
+}
+
+impl Step {
+    /// Every task in this step, blocks flattened (for listings and checks).
+    pub fn tasks(&self) -> Vec<&Task> {
+        match self {
+            Step::Task(t) => vec![t],
+            Step::Block(b) => b.block.iter().chain(&b.rescue).chain(&b.always).flat_map(Step::tasks).collect(),
+        }
+    }
+
+    /// Applies parent keywords to every task inside.
+    pub fn inherit(self, parent: &Task) -> Step {
+        match self {
+            Step::Task(t) => Step::Task(parse::inherit(t, parent)),
+            Step::Block(b) => Step::Block(Block {
+                block: b.block.into_iter().map(|s| s.inherit(parent)).collect(),
+                rescue: b.rescue.into_iter().map(|s| s.inherit(parent)).collect(),
+                always: b.always.into_iter().map(|s| s.inherit(parent)).collect(),
+                ..b
+            }),
+        }
     }
 }
 

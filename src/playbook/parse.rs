@@ -15,7 +15,7 @@ const TASK_KEYWORDS: &[&str] = &[
 
 /// Ansible task keywords tend does not implement yet: an error, never ignored.
 const TASK_UNSUPPORTED: &[&str] = &[
-    "block", "rescue", "always", "delegate_to", "delegate_facts", "run_once", "local_action",
+    "rescue", "always", "delegate_to", "delegate_facts", "run_once", "local_action",
     "until", "retries", "delay", "async", "poll", "throttle", "timeout", "connection",
     "remote_user", "any_errors_fatal", "ignore_unreachable", "module_defaults", "collections",
     "debugger", "port", "with_fileglob", "with_sequence", "with_subelements", "with_nested",
@@ -259,7 +259,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
     Some(play)
 }
 
-fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Task> {
+fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
     match &node.kind {
         Kind::Null => Vec::new(),
         Kind::Seq(items) => {
@@ -267,8 +267,10 @@ fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Task> {
             for item in items {
                 if let Some(target) = item.get("import_tasks") {
                     out.extend(import_tasks(item, target, cx, handlers));
+                } else if item.get("block").is_some() {
+                    out.extend(parse_block(item, cx, handlers));
                 } else if let Some(t) = parse_task(item, cx.diags, handlers) {
-                    out.push(t);
+                    out.push(Step::Task(t));
                 }
             }
             out
@@ -280,14 +282,13 @@ fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Task> {
     }
 }
 
-/// `import_tasks`: the file's tasks, spliced in at compile time, with the
-/// import's keywords (`when`, `tags`, `vars`, `become`...) applied to each.
-fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Task> {
-    // Parse the import's own keywords with a placeholder module so they are validated.
+/// Parses the keywords of an import or block (everything but `skip`) as a task
+/// with a placeholder action, so they are validated like a task's.
+fn keywords_holder(item: &Node, skip: &[&str], cx: &mut Cx<'_>, handlers: bool) -> Option<Task> {
     let mut keywords = Vec::new();
     for (k, v) in item.as_map().unwrap_or_default() {
         match k.key_text().as_deref() {
-            Some("import_tasks") => {}
+            Some(key) if skip.contains(&key) => {}
             Some(_) => keywords.push((k.clone(), v.clone())),
             None => {}
         }
@@ -297,7 +298,29 @@ fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> 
         Node { span: item.span.clone(), tag: None, kind: Kind::Str("noop".into()) },
     ));
     let holder = Node { span: item.span.clone(), tag: None, kind: Kind::Map(keywords) };
-    let Some(parent) = parse_task(&holder, cx.diags, handlers) else { return Vec::new() };
+    parse_task(&holder, cx.diags, handlers)
+}
+
+/// `block`/`rescue`/`always`, with the block's keywords applied to its tasks.
+fn parse_block(item: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
+    let parent = keywords_holder(item, &["block", "rescue", "always"], cx, handlers)?;
+    if parent.loop_.is_some() || parent.register.is_some() || !parent.notify.is_empty() {
+        cx.diags.push(Diagnostic::error("a block cannot loop, register or notify").at(item.span.clone()));
+        return None;
+    }
+    let section = |key: &str, cx: &mut Cx<'_>| -> Vec<Step> {
+        item.get(key).map(|n| task_list(n, cx, handlers)).unwrap_or_default().into_iter().map(|s| s.inherit(&parent)).collect()
+    };
+    let block = section("block", cx);
+    let rescue = section("rescue", cx);
+    let always = section("always", cx);
+    Some(Step::Block(Block { span: item.span.clone(), name: parent.name.clone(), block, rescue, always }))
+}
+
+/// `import_tasks`: the file's tasks, spliced in at compile time, with the
+/// import's keywords (`when`, `tags`, `vars`, `become`...) applied to each.
+fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
+    let Some(parent) = keywords_holder(item, &["import_tasks"], cx, handlers) else { return Vec::new() };
     if parent.loop_.is_some() || parent.register.is_some() || !parent.notify.is_empty() {
         cx.diags.push(Diagnostic::error("import_tasks cannot loop, register or notify (use include_tasks)").at(item.span.clone()));
         return Vec::new();
@@ -313,7 +336,7 @@ fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> 
         Some(root) => task_list(root, cx, handlers),
     };
     cx.stack.pop();
-    tasks.into_iter().map(|t| inherit(t, &parent)).collect()
+    tasks.into_iter().map(|t| t.inherit(&parent)).collect()
 }
 
 /// Applies a parent's (import or block) keywords to a child task.

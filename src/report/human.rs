@@ -83,9 +83,7 @@ fn shown(result: &Value, drop_changed: bool) -> Value {
         if drop_changed {
             m.remove("changed");
         }
-        if m.get("failed") == Some(&Value::Bool(false)) {
-            m.remove("failed");
-        }
+        m.remove("failed");
         if m.get("skipped") == Some(&Value::Bool(false)) {
             m.remove("skipped");
         }
