@@ -75,7 +75,8 @@ fn humanize(message: &str) -> String {
         let mut parts = rest.splitn(2, "`, expected ");
         let name = parts.next().unwrap_or_default();
         let expected = parts.next().unwrap_or_default();
-        return format!("unsupported parameter `{name}`; supported: {expected}");
+        let expected = expected.trim_start_matches("one of ").replace('`', "");
+        return format!("unsupported parameter `{name}`; supported parameters include: {expected}");
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.trim_end_matches('`');
@@ -291,6 +292,7 @@ mod tests {
     #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Args {
+        #[serde(deserialize_with = "de::string")]
         path: String,
         #[serde(default, deserialize_with = "de::bool")]
         force: bool,
@@ -311,7 +313,7 @@ mod tests {
     fn unknown_and_missing_fields_name_the_field() {
         let err = check::<Args>(&json!({"path": "/x", "bogus": 1})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("bogus"));
-        assert!(err.message.starts_with("unsupported parameter `bogus`"), "{}", err.message);
+        assert_eq!(err.message, "unsupported parameter `bogus`; supported parameters include: path, force, count, state");
         let err = check::<Args>(&json!({"force": true})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("path"));
         assert_eq!(err.message, "missing required argument `path`");

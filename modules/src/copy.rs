@@ -1,14 +1,273 @@
-//! The `copy` module (being written).
+//! The `copy` module: puts content (given inline, read from a controller
+//! file by the engine, or copied from a file on the target) at `dest`,
+//! atomically, with owner, group and mode.
+//!
+//! The probe compares checksums on the target (SHA-1), fetching the old
+//! content only for `--diff`; an unchanged file costs one round trip. The
+//! write is [`fileops::AtomicWrite`]. `template` shares all of this through
+//! [`Desired`] and [`converge_content`].
 
-use crate::host::Host;
-use crate::module::{Context, ModuleError, TypedModule};
-use crate::outcome::Outcome;
+use crate::args::{ArgsError, de, is_templated};
+use crate::file::reject_unsupported;
+use crate::fileops::{
+    self, AtomicWrite, CurAttrs, Env, Fetch, Ids, Kind, ModeSpec, PathInfo, Probe, ProbeOutput,
+    Source, StatOpts, WantAttrs, ancestors, basename, dirname, join,
+};
+use crate::host::{Exec, ExecOutput, Host};
+use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
+use crate::outcome::{Action, Diff, Outcome};
+use crate::sh::quote;
 use async_trait::async_trait;
+use base64::Engine;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-/// Arguments of `copy` (being written).
-#[derive(Debug, Deserialize)]
-pub struct Args {}
+fn yes() -> bool {
+    true
+}
+
+/// Arguments of `copy` (Ansible's names and aliases).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// Path on the target to write to. A directory (existing, or given with
+    /// a trailing `/`) receives `basename(src)`.
+    #[serde(deserialize_with = "de::string")]
+    pub dest: String,
+    /// The source file: on the controller (its bytes arrive in
+    /// `_content_b64`) or, with `remote_src`, on the target. Directories are
+    /// not supported yet.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub src: Option<String>,
+    /// The file's content, instead of `src` (a mapping or list is written as JSON).
+    #[serde(default)]
+    pub content: Option<Value>,
+    /// Internal, set by the engine: the controller-side `src` file's bytes, base64-encoded.
+    #[serde(default, rename = "_content_b64", deserialize_with = "de::opt_string")]
+    pub content_b64: Option<String>,
+    /// Internal, set by the engine: the controller-side `src` file's mode (octal), for `mode: preserve`.
+    #[serde(default, rename = "_src_mode", deserialize_with = "de::opt_string")]
+    pub src_mode: Option<String>,
+    /// Replace a file whose content differs (default); with `no`, only create missing files.
+    #[serde(default = "yes", alias = "thirsty", deserialize_with = "de::bool")]
+    pub force: bool,
+    /// Permissions: octal, symbolic, or `preserve` (the source's mode).
+    #[serde(default)]
+    pub mode: Option<ModeSpec>,
+    /// Owner (name or uid).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub owner: Option<String>,
+    /// Group (name or gid).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub group: Option<String>,
+    /// Keep the old file as `dest.PID.YYYY-MM-DD@HH:MM:SS~`.
+    #[serde(default, deserialize_with = "de::bool")]
+    pub backup: bool,
+    /// Command that must accept the new file (`%s`) before it replaces `dest`.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub validate: Option<String>,
+    /// `src` is a file on the target.
+    #[serde(default, deserialize_with = "de::bool")]
+    pub remote_src: bool,
+    /// Mode of directories created for a `dest` ending in `/`.
+    #[serde(default)]
+    pub directory_mode: Option<ModeSpec>,
+    /// Follow a symlink at `dest` and write to its target (default: replace the link).
+    #[serde(default, deserialize_with = "de::bool")]
+    pub follow: bool,
+    /// Follow symlinks in the controller-side source (the engine's concern).
+    #[serde(default = "yes", deserialize_with = "de::bool")]
+    pub local_follow: bool,
+    /// Expected SHA-1 of the content; the task fails if it differs.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub checksum: Option<String>,
+    /// Decrypt vaulted sources (the engine's concern).
+    #[serde(default = "yes", deserialize_with = "de::bool")]
+    pub decrypt: bool,
+    /// Accepted for compatibility; writes are always atomic.
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub unsafe_writes: Option<bool>,
+    /// Not supported yet (`chattr` attributes).
+    #[serde(default, alias = "attr")]
+    pub attributes: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub selevel: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub serole: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub setype: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub seuser: Option<Value>,
+}
+
+/// Renders `content` the way Ansible's copy action does (`json.dumps` for
+/// mappings and lists).
+fn content_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+        Value::Null => String::new(),
+        Value::Number(n) => n.to_string(),
+        other => py_json(other),
+    }
+}
+
+/// Python's `json.dumps` layout (`", "` and `": "` separators).
+fn py_json(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        serde_json::to_string(k).unwrap_or_default(),
+                        py_json(v)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(py_json).collect::<Vec<_>>().join(", ")),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// What `copy` and `template` want at `dest`, argument-independent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// Module name, for messages.
+    pub module: &'static str,
+    /// `dest` as given.
+    pub dest: String,
+    /// `src` as given (for messages, return values and directory `dest`s).
+    pub src: Option<String>,
+    /// The new content.
+    pub source: Source,
+    /// Content came from `content` (not a file): a directory `dest` is an error.
+    pub inline: bool,
+    /// `force`.
+    pub force: bool,
+    /// `follow`.
+    pub follow: bool,
+    /// `backup`.
+    pub backup: bool,
+    /// `validate`.
+    pub validate: Option<String>,
+    /// `mode`, `owner`, `group`.
+    pub want: WantAttrs,
+    /// The source's mode, for `mode: preserve` (controller side).
+    pub src_mode: Option<u32>,
+    /// `directory_mode`.
+    pub directory_mode: Option<ModeSpec>,
+    /// `checksum`.
+    pub checksum: Option<String>,
+    /// Header of the new side of the content diff.
+    pub after_header: Option<String>,
+}
+
+fn parse_src_mode(s: &Option<String>) -> Result<Option<u32>, ModuleError> {
+    match s {
+        None => Ok(None),
+        Some(s) => u32::from_str_radix(s.trim(), 8)
+            .map(|m| Some(m & 0o7777))
+            .map_err(|_| ModuleError::failed(format!("invalid `_src_mode`: {s}"))),
+    }
+}
+
+impl Desired {
+    fn from_copy(a: &Args) -> Result<Desired, ModuleError> {
+        let source = if a.remote_src {
+            Source::Remote(
+                a.src
+                    .clone()
+                    .ok_or_else(|| ModuleError::failed("src (or content) is required"))?,
+            )
+        } else if let Some(c) = &a.content {
+            Source::Bytes(content_text(c).into_bytes())
+        } else if let Some(b64) = &a.content_b64 {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| ModuleError::failed(format!("copy: invalid `_content_b64`: {e}")))?;
+            Source::Bytes(bytes)
+        } else if let Some(src) = &a.src {
+            return Err(ModuleError::failed(format!(
+                "copy: the content of the controller-side file {src} was not provided (`_content_b64`)"
+            )));
+        } else {
+            return Err(ModuleError::failed("src (or content) is required"));
+        };
+        Ok(Desired {
+            module: "copy",
+            dest: a.dest.clone(),
+            src: a.src.clone(),
+            source,
+            inline: a.content.is_some(),
+            force: a.force,
+            follow: a.follow,
+            backup: a.backup,
+            validate: a.validate.clone(),
+            want: WantAttrs {
+                mode: a.mode.clone(),
+                owner: a.owner.clone(),
+                group: a.group.clone(),
+            },
+            src_mode: parse_src_mode(&a.src_mode)?,
+            directory_mode: a.directory_mode.clone(),
+            checksum: a.checksum.clone(),
+            after_header: a.src.clone(),
+        })
+    }
+
+    /// Builds a `Desired` for `template`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn for_template(
+        dest: &str,
+        src: &str,
+        content: Vec<u8>,
+        want: WantAttrs,
+        src_mode: &Option<String>,
+        force: bool,
+        follow: bool,
+        backup: bool,
+        validate: Option<String>,
+    ) -> Result<Desired, ModuleError> {
+        Ok(Desired {
+            module: "template",
+            dest: dest.to_string(),
+            src: Some(src.to_string()),
+            source: Source::Bytes(content),
+            inline: false,
+            force,
+            follow,
+            backup,
+            validate,
+            want,
+            src_mode: parse_src_mode(src_mode)?,
+            directory_mode: None,
+            checksum: None,
+            after_header: Some(src.to_string()),
+        })
+    }
+}
+
+/// Checks the copy-style arguments shared with `template`.
+pub(crate) fn check_common(validate: &Option<String>) -> Result<(), ArgsError> {
+    if let Some(v) = validate
+        && !v.contains("%s")
+        && !is_templated(v)
+    {
+        return Err(ArgsError::field(
+            "validate",
+            format!("validate must contain %s: {v}"),
+        ));
+    }
+    Ok(())
+}
 
 /// The `copy` module.
 pub struct Copy;
@@ -17,7 +276,523 @@ pub struct Copy;
 impl TypedModule for Copy {
     type Args = Args;
     const NAME: &'static str = "copy";
-    async fn run(&self, _args: Args, _ctx: &Context, _host: &dyn Host) -> Result<Outcome, ModuleError> {
-        Err(ModuleError::failed("copy: not supported yet"))
+
+    fn validate(a: &Args) -> Result<(), ArgsError> {
+        reject_unsupported(
+            "copy",
+            &[
+                ("attributes", &a.attributes),
+                ("selevel", &a.selevel),
+                ("serole", &a.serole),
+                ("setype", &a.setype),
+                ("seuser", &a.seuser),
+            ],
+        )?;
+        if a.src.is_some() && a.content.is_some() {
+            return Err(ArgsError::general("src and content are mutually exclusive"));
+        }
+        if a.src.is_none() && a.content.is_none() {
+            return Err(ArgsError::general("src (or content) is required"));
+        }
+        if a.remote_src && a.src.is_none() {
+            return Err(ArgsError::field("remote_src", "remote_src requires src"));
+        }
+        if a.content.is_some() && a.dest.ends_with('/') {
+            return Err(ArgsError::field(
+                "dest",
+                "can not use content with a dir as dest",
+            ));
+        }
+        if a.directory_mode == Some(ModeSpec::Preserve) {
+            return Err(ArgsError::field(
+                "directory_mode",
+                "directory_mode cannot be `preserve`",
+            ));
+        }
+        check_common(&a.validate)
+    }
+
+    async fn run(
+        &self,
+        args: Args,
+        ctx: &Context,
+        host: &dyn Host,
+    ) -> Result<Outcome, ModuleError> {
+        let desired = Desired::from_copy(&args)?;
+        converge_content(&desired, ctx, host).await
+    }
+}
+
+/// Runs `copy`/`template` for a [`Desired`]: one probe, plan, one apply.
+pub(crate) async fn converge_content(
+    desired: &Desired,
+    ctx: &Context,
+    host: &dyn Host,
+) -> Result<Outcome, ModuleError> {
+    converge(&ContentModule { diff: ctx.diff }, desired, ctx, host)
+        .await
+        .map_err(fileops::refine_error)
+}
+
+/// The converge side of `copy` and `template` (it needs to know, when
+/// probing, whether old content must be fetched for a diff).
+#[derive(Debug, Clone, Copy)]
+pub struct ContentModule {
+    /// Fetch the old content for `--diff`.
+    pub diff: bool,
+}
+
+/// What the `copy`/`template` probe found.
+#[derive(Debug, Clone)]
+pub struct ContentState {
+    /// Raw probe output.
+    pub probe: ProbeOutput,
+    /// The destination file (after resolving a directory `dest`).
+    pub dest: PathInfo,
+    /// The destination's parent directory.
+    pub parent: PathInfo,
+    /// `remote_src`: the source file.
+    pub src: Option<PathInfo>,
+    /// The umask, clock and connecting user.
+    pub env: Env,
+}
+
+impl Converge for ContentModule {
+    type Args = Desired;
+    type State = ContentState;
+
+    fn probe(&self, d: &Desired) -> Exec {
+        let mut p = Probe::new();
+        p.set("d", &d.dest);
+        if let Some(src) = d.src.as_deref().filter(|_| !d.inline) {
+            let joined = join(&d.dest, basename(src));
+            if d.dest.ends_with('/') {
+                p.set("d", &joined);
+            } else {
+                p.raw(&format!("if [ -d \"$d\" ]; then d={}; fi", quote(&joined)));
+            }
+        }
+        let fetch_new = if self.diff {
+            Fetch::Always
+        } else {
+            Fetch::Never
+        };
+        let expected = match &d.source {
+            Source::Remote(src) => {
+                p.path(
+                    "src",
+                    src,
+                    &StatOpts {
+                        follow: true,
+                        checksum: Some("sha1"),
+                        fetch: fetch_new,
+                        ..StatOpts::default()
+                    },
+                );
+                p.raw("ssum=$sum");
+                "\"$ssum\"".to_string()
+            }
+            Source::Bytes(b) => quote(&fileops::sha1_hex(b)).into_owned(),
+        };
+        let fetch_old = if self.diff {
+            Fetch::IfSumDiffers(expected)
+        } else {
+            Fetch::Never
+        };
+        p.path_word(
+            "dest",
+            "\"$d\"",
+            &StatOpts {
+                follow: d.follow,
+                checksum: Some("sha1"),
+                fetch: fetch_old,
+                ..StatOpts::default()
+            },
+        );
+        p.raw("case $d in */*) pd=${d%/*}; [ -n \"$pd\" ] || pd=/ ;; *) pd=. ;; esac");
+        p.path_word(
+            "parent",
+            "\"$pd\"",
+            &StatOpts {
+                follow: true,
+                ..StatOpts::default()
+            },
+        );
+        p.ids(d.want.owner.as_deref(), d.want.group.as_deref());
+        p.finish()
+    }
+
+    fn parse(&self, _d: &Desired, out: &ExecOutput) -> Result<ContentState, ModuleError> {
+        let probe = ProbeOutput::parse(out)?;
+        let dest = probe.path("dest")?;
+        let parent = probe.path("parent")?;
+        let src = if probe.records.contains_key("src") {
+            Some(probe.path("src")?)
+        } else {
+            None
+        };
+        let env = probe.env()?;
+        Ok(ContentState {
+            probe,
+            dest,
+            parent,
+            src,
+            env,
+        })
+    }
+
+    fn plan(&self, d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, ModuleError> {
+        plan_content(d, st, ctx)
+    }
+}
+
+fn fail(msg: impl Into<String>, pairs: &[(&str, &str)]) -> ModuleError {
+    let mut values = Map::new();
+    for (k, v) in pairs {
+        values.insert((*k).to_string(), (*v).into());
+    }
+    ModuleError::Failed {
+        msg: msg.into(),
+        values,
+    }
+}
+
+fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, ModuleError> {
+    let dest = &st.dest;
+    let path = dest.path.clone();
+    if d.inline && (d.dest.ends_with('/') || dest.kind() == Kind::Directory) {
+        return Err(fail(
+            "can not use content with a dir as dest",
+            &[("dest", &path)],
+        ));
+    }
+    // The new content and its checksum.
+    let (new_bytes, new_sum, new_size): (Option<&[u8]>, String, u64) = match &d.source {
+        Source::Bytes(b) => (Some(b), fileops::sha1_hex(b), b.len() as u64),
+        Source::Remote(src) => {
+            let s = st
+                .src
+                .as_ref()
+                .ok_or_else(|| fail(format!("Source {src} not found"), &[]))?;
+            match s.kind() {
+                Kind::Absent => {
+                    return Err(fail(format!("Source {src} not found"), &[("src", src)]));
+                }
+                Kind::Directory => {
+                    return Err(fail(
+                        format!("{}: a directory `src` is not supported yet", d.module),
+                        &[("src", src)],
+                    ));
+                }
+                _ => {}
+            }
+            let sum = s
+                .checksum
+                .clone()
+                .ok_or_else(|| fail(format!("Source {src} not readable"), &[("src", src)]))?;
+            (s.content.as_deref(), sum, s.size)
+        }
+    };
+    if let Some(c) = &d.checksum
+        && !c.eq_ignore_ascii_case(&new_sum)
+    {
+        return Err(fail(
+            "Copied file does not match the expected checksum. Transfer failed.",
+            &[("checksum", &new_sum), ("expected_checksum", c)],
+        ));
+    }
+    if dest.kind() == Kind::Directory {
+        return Err(fail(
+            format!("Destination {path} is a directory"),
+            &[("dest", &path)],
+        ));
+    }
+    let mut mkdirs = Vec::new();
+    if !st.parent.exists() {
+        if d.dest.ends_with('/') {
+            mkdirs = ancestors(&dirname(&path));
+        } else {
+            return Err(fail(
+                format!("Destination directory {} does not exist", dirname(&path)),
+                &[("dest", &path)],
+            ));
+        }
+    } else if st.parent.kind() != Kind::Directory {
+        return Err(fail(
+            format!("Destination {} is not a directory", st.parent.path),
+            &[("dest", &path)],
+        ));
+    }
+
+    let mut values = Map::new();
+    values.insert("dest".into(), path.clone().into());
+    if let Some(src) = &d.src {
+        values.insert("src".into(), src.clone().into());
+    }
+    if dest.exists() && !d.force {
+        let mut plan = Plan::noop();
+        plan.values = values;
+        return Ok(plan);
+    }
+    // With follow, a symlink's target is what gets written.
+    let write_path = match (&dest.real, d.follow) {
+        (Some(real), true) => real.clone(),
+        _ => path.clone(),
+    };
+    let ids = Ids::resolve(&st.probe, &d.want, &path)?;
+    let umask = st.env.umask;
+    let mut want = d.want.clone();
+    if want.mode == Some(ModeSpec::Preserve) {
+        let m = match (&d.source, &st.src) {
+            (Source::Remote(_), Some(s)) => s.mode,
+            _ => d.src_mode.ok_or_else(|| {
+                fail(
+                    format!("{}: mode=preserve needs the source's mode (`_src_mode`), which was not provided", d.module),
+                    &[],
+                )
+            })?,
+        };
+        want.mode = Some(ModeSpec::Octal(m));
+    }
+    let is_file = dest.kind() == Kind::File;
+    let same = is_file && dest.checksum.as_deref() == Some(new_sum.as_str());
+    values.insert("checksum".into(), new_sum.clone().into());
+    values.insert("size".into(), new_size.into());
+    values.insert("state".into(), "file".into());
+
+    if same {
+        let attrs = fileops::plan_attrs(&CurAttrs::of(dest), &want, &ids, umask)?;
+        attrs.values(&mut values);
+        let mut plan = if attrs.changes() {
+            Plan::change(
+                Action::Update,
+                vec![Exec::script(attrs.script(&quote(&write_path), false))],
+            )
+        } else {
+            Plan::noop()
+        };
+        plan.values = values;
+        return Ok(plan);
+    }
+
+    // Write: start from the existing file's attributes (Ansible keeps them), else defaults.
+    let base = if is_file {
+        CurAttrs::of(dest)
+    } else {
+        st.env.new_attrs(false)
+    };
+    let attrs = fileops::plan_attrs(&base, &want, &ids, umask)?;
+    let keep_ids = is_file;
+    let uid = ids
+        .user
+        .as_ref()
+        .map(|u| u.0)
+        .or(keep_ids.then_some(base.uid));
+    let gid = ids
+        .group
+        .as_ref()
+        .map(|g| g.0)
+        .or(keep_ids.then_some(base.gid));
+    let backup = (d.backup && is_file).then(|| st.env.backup_name(&write_path));
+    let dir_mode = match &d.directory_mode {
+        Some(spec) => spec
+            .resolve(st.env.new_attrs(true).mode, true, umask)
+            .map_err(ModuleError::failed)?,
+        None => None,
+    };
+    let write = AtomicWrite {
+        dest: write_path.clone(),
+        source: d.source.clone(),
+        mode: attrs.mode,
+        uid,
+        gid,
+        validate: d.validate.clone(),
+        backup: backup.clone(),
+        mkdirs,
+        dir_mode,
+    };
+    attrs.values(&mut values);
+    if let Some(b) = &backup {
+        values.insert("backup_file".into(), b.clone().into());
+    }
+    let action = if dest.exists() {
+        Action::Update
+    } else {
+        Action::Create
+    };
+    let mut plan = Plan::change(action, vec![write.exec()?]);
+    plan.values = values;
+    if ctx.diff {
+        plan.diff.push(content_diff(d, dest, &path, new_bytes));
+    }
+    Ok(plan)
+}
+
+/// Ansible's content diff: old content under the destination's name, new
+/// content under the source's. Binary or oversized content is left out.
+fn content_diff(d: &Desired, dest: &PathInfo, path: &str, new: Option<&[u8]>) -> Diff {
+    let before = match (&dest.content, dest.exists()) {
+        (Some(old), _) => fileops::diff_text(old).unwrap_or_default(),
+        _ => String::new(),
+    };
+    let after = new.and_then(fileops::diff_text).unwrap_or_default();
+    Diff {
+        before_header: Some(path.to_string()),
+        after_header: Some(d.after_header.clone().unwrap_or_else(|| path.to_string())),
+        before,
+        after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args;
+    use serde_json::json;
+
+    fn desired(v: Value) -> Desired {
+        let a: Args = args::parse(&v).unwrap();
+        Copy::validate(&a).unwrap();
+        Desired::from_copy(&a).unwrap()
+    }
+
+    fn state(d: &Desired, records: &[u8]) -> ContentState {
+        let mut stdout =
+            b"@env\0umask=0022\0pid=7\0date=2024-01-02@03:04:05\0id=uid=0(root) gid=0(root)\0"
+                .to_vec();
+        stdout.extend_from_slice(records);
+        ContentModule { diff: true }
+            .parse(
+                d,
+                &ExecOutput {
+                    status: 0,
+                    stdout,
+                    stderr: vec![],
+                },
+            )
+            .unwrap()
+    }
+
+    const PARENT: &[u8] =
+        b"@parent\0path=/etc\0stat=41ed 0 0 4096 2 5 8 1 2 3 8 512 0 0 root root\0";
+
+    #[test]
+    fn arguments() {
+        let d = desired(
+            json!({"dest": "/x", "content": {"a": [1, "b"]}, "mode": "0600", "thirsty": "no"}),
+        );
+        assert_eq!(d.source, Source::Bytes(br#"{"a": [1, "b"]}"#.to_vec()));
+        assert!(!d.force);
+        let e = args::parse::<Args>(&json!({"dest": "/x", "content": "a", "seuser": "u"})).unwrap();
+        assert!(
+            Copy::validate(&e)
+                .unwrap_err()
+                .message
+                .contains("not supported yet")
+        );
+        let e = args::parse::<Args>(&json!({"dest": "/x", "content": "a", "validate": "true"}))
+            .unwrap();
+        assert_eq!(
+            Copy::validate(&e).unwrap_err().message,
+            "validate must contain %s: true"
+        );
+        let a = args::parse::<Args>(&json!({"dest": "/x", "src": "f"})).unwrap();
+        assert!(
+            Desired::from_copy(&a)
+                .unwrap_err()
+                .to_string()
+                .contains("_content_b64")
+        );
+        let d = desired(json!({"dest": "/x", "src": "f", "_content_b64": "aGk="}));
+        assert_eq!(d.source, Source::Bytes(b"hi".to_vec()));
+    }
+
+    #[test]
+    fn plans_a_new_file() {
+        let d = desired(
+            json!({"dest": "/etc/x", "content": "new\n", "mode": "0640", "validate": "v %s"}),
+        );
+        let mut rec = b"@dest\0path=/etc/x\0type=absent\0".to_vec();
+        rec.extend_from_slice(PARENT);
+        let st = state(&d, &rec);
+        let plan = plan_content(
+            &d,
+            &st,
+            &Context {
+                diff: true,
+                check_mode: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.action, Action::Create);
+        let s = &plan.apply[0].script;
+        assert!(
+            s.contains("mktemp /etc/.tend.XXXXXX") && s.contains("chmod -- 0640 \"$tmp\""),
+            "{s}"
+        );
+        assert!(s.contains("v \"$tmp\""), "{s}");
+        assert_eq!(plan.apply[0].stdin, b"new\n");
+        assert_eq!(plan.values["checksum"], fileops::sha1_hex(b"new\n"));
+        assert_eq!(plan.values["mode"], "0640");
+        assert_eq!(plan.diff, vec![Diff::content("/etc/x", "", "new\n")]);
+    }
+
+    #[test]
+    fn plans_unchanged_and_changed_files() {
+        let d = desired(json!({"dest": "/etc/x", "content": "new\n", "backup": true}));
+        let sum = fileops::sha1_hex(b"new\n");
+        let mut rec = format!(
+            "@dest\0path=/etc/x\0stat=81a4 0 0 4 1 5 8 1 2 3 8 512 0 0 root root\0sum={sum}\0"
+        )
+        .into_bytes();
+        rec.extend_from_slice(PARENT);
+        let plan = plan_content(&d, &state(&d, &rec), &Context::default()).unwrap();
+        assert_eq!(plan.action, Action::NoOp);
+        assert!(plan.apply.is_empty());
+        let mut rec = b"@dest\0path=/etc/x\0stat=81a4 0 0 4 1 5 8 1 2 3 8 512 0 0 root root\0sum=0\0content=4\0old\n\0"
+            .to_vec();
+        rec.extend_from_slice(PARENT);
+        let plan = plan_content(
+            &d,
+            &state(&d, &rec),
+            &Context {
+                diff: true,
+                check_mode: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.action, Action::Update);
+        assert_eq!(plan.values["backup_file"], "/etc/x.7.2024-01-02@03:04:05~");
+        assert!(
+            plan.apply[0]
+                .script
+                .contains("cp -p -- \"$dest\" '/etc/x.7.2024-01-02@03:04:05~'")
+        );
+        assert_eq!(plan.diff, vec![Diff::content("/etc/x", "old\n", "new\n")]);
+    }
+
+    #[test]
+    fn missing_parent_and_force_no() {
+        let d = desired(json!({"dest": "/nope/x", "content": "a"}));
+        let st = state(
+            &d,
+            b"@dest\0path=/nope/x\0type=absent\0@parent\0path=/nope\0type=absent\0",
+        );
+        let err = plan_content(&d, &st, &Context::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Destination directory /nope does not exist"
+        );
+        let d = desired(json!({"dest": "/etc/x", "content": "a", "force": false}));
+        let mut rec =
+            b"@dest\0path=/etc/x\0stat=81a4 0 0 4 1 5 8 1 2 3 8 512 0 0 root root\0sum=0\0"
+                .to_vec();
+        rec.extend_from_slice(PARENT);
+        assert_eq!(
+            plan_content(&d, &state(&d, &rec), &Context::default())
+                .unwrap()
+                .action,
+            Action::NoOp
+        );
     }
 }

@@ -1,14 +1,151 @@
-//! The `file` module (being written).
+//! The `file` module: sets attributes of files, directories and symlinks,
+//! creates directories, links and empty files, or removes them.
+//!
+//! One probe reports the path (and, as needed, what a symlink resolves to,
+//! the link source, the owner/group ids and, with `recurse`, every entry's
+//! owner/group/mode below a directory); the plan is Ansible's `file.py`
+//! decision logic; one apply script makes the change.
 
-use crate::host::Host;
-use crate::module::{Context, ModuleError, TypedModule};
-use crate::outcome::Outcome;
+use crate::args::{ArgsError, de, is_templated};
+use crate::choice;
+use crate::fileops::{
+    self, AttrPlan, CurAttrs, Env, Ids, Kind, ModeSpec, PathInfo, Probe, ProbeOutput, StatOpts,
+    WantAttrs, ancestors, basename, dirname, join,
+};
+use crate::host::{Exec, ExecOutput, Host};
+use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
+use crate::outcome::{Action, Diff, Outcome};
+use crate::sh::quote;
 use async_trait::async_trait;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-/// Arguments of `file` (being written).
-#[derive(Debug, Deserialize)]
-pub struct Args {}
+choice! {
+    /// `state` of `file`.
+    pub enum State {
+        /// A file that must exist already; only its attributes are managed.
+        File = ["file"],
+        /// A directory, created with its parents when missing.
+        Directory = ["directory"],
+        /// A symbolic link to `src`.
+        Link = ["link"],
+        /// A hard link to `src`.
+        Hard = ["hard"],
+        /// An empty file created if missing; times updated.
+        Touch = ["touch"],
+        /// Removed (directories recursively).
+        Absent = ["absent"],
+    }
+}
+
+impl State {
+    fn of(s: &str) -> State {
+        match s {
+            "directory" => State::Directory,
+            "link" => State::Link,
+            "hard" => State::Hard,
+            "absent" => State::Absent,
+            _ => State::File,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Arguments of `file` (Ansible's names and aliases).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// Path to the file being managed.
+    #[serde(alias = "dest", alias = "name", deserialize_with = "de::string")]
+    pub path: String,
+    /// `file`, `directory`, `link`, `hard`, `touch` or `absent`; by default
+    /// the current state of an existing path, else `directory` with
+    /// `recurse`, else `file`.
+    #[serde(default)]
+    pub state: Option<State>,
+    /// Path to link to (`state=link`/`hard`); relative to the link's directory for `link`.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub src: Option<String>,
+    /// Set owner/group/mode on everything below a directory (`state=directory`).
+    #[serde(default, deserialize_with = "de::bool")]
+    pub recurse: bool,
+    /// Create a symlink whose source does not exist, or replace a file (or
+    /// empty directory) by a link.
+    #[serde(default, deserialize_with = "de::bool")]
+    pub force: bool,
+    /// Follow symlinks: attributes go to what a link points to.
+    #[serde(default = "yes", deserialize_with = "de::bool")]
+    pub follow: bool,
+    /// Permissions: octal (`0644`, `'644'`) or symbolic (`u=rw,g=r`).
+    #[serde(default)]
+    pub mode: Option<ModeSpec>,
+    /// Owner (name or uid).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub owner: Option<String>,
+    /// Group (name or gid).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub group: Option<String>,
+    /// `preserve`, `now` (explicit times are not supported yet); default
+    /// `now` for `touch`, else `preserve`.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub modification_time: Option<String>,
+    /// Format of `modification_time` (only the default is accepted).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub modification_time_format: Option<String>,
+    /// Like `modification_time`, for the access time.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub access_time: Option<String>,
+    /// Format of `access_time` (only the default is accepted).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub access_time_format: Option<String>,
+    /// Accepted for compatibility; writes are never unsafe here.
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub unsafe_writes: Option<bool>,
+    /// Not supported yet (`chattr` attributes).
+    #[serde(default, alias = "attr")]
+    pub attributes: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub selevel: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub serole: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub setype: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub seuser: Option<Value>,
+}
+
+/// Rejects the file attribute arguments tend does not implement.
+pub(crate) fn reject_unsupported(
+    module: &str,
+    pairs: &[(&str, &Option<Value>)],
+) -> Result<(), ArgsError> {
+    for (name, v) in pairs {
+        if v.is_some() {
+            return Err(fileops::unsupported(module, name));
+        }
+    }
+    Ok(())
+}
+
+const DEFAULT_TIME_FORMAT: &str = "%Y%m%d%H%M.%S";
+
+fn check_time(name: &str, v: &Option<String>) -> Result<(), ArgsError> {
+    match v.as_deref() {
+        None | Some("preserve") | Some("now") => Ok(()),
+        Some(s) if is_templated(s) => Ok(()),
+        Some(_) => Err(ArgsError::field(
+            name,
+            format!("file: `{name}` other than `preserve` or `now` is not supported yet"),
+        )),
+    }
+}
 
 /// The `file` module.
 pub struct File;
@@ -17,7 +154,975 @@ pub struct File;
 impl TypedModule for File {
     type Args = Args;
     const NAME: &'static str = "file";
-    async fn run(&self, _args: Args, _ctx: &Context, _host: &dyn Host) -> Result<Outcome, ModuleError> {
-        Err(ModuleError::failed("file: not supported yet"))
+
+    fn validate(a: &Args) -> Result<(), ArgsError> {
+        reject_unsupported(
+            "file",
+            &[
+                ("attributes", &a.attributes),
+                ("selevel", &a.selevel),
+                ("serole", &a.serole),
+                ("setype", &a.setype),
+                ("seuser", &a.seuser),
+            ],
+        )?;
+        check_time("modification_time", &a.modification_time)?;
+        check_time("access_time", &a.access_time)?;
+        for (name, f) in [
+            ("modification_time_format", &a.modification_time_format),
+            ("access_time_format", &a.access_time_format),
+        ] {
+            if let Some(f) = f
+                && f != DEFAULT_TIME_FORMAT
+                && !is_templated(f)
+            {
+                return Err(ArgsError::field(
+                    name,
+                    format!("file: a custom `{name}` is not supported yet"),
+                ));
+            }
+        }
+        if a.mode == Some(ModeSpec::Preserve) {
+            return Err(ArgsError::field(
+                "mode",
+                "mode `preserve` is only valid for copy and template",
+            ));
+        }
+        if a.recurse && a.state.is_some_and(|s| s != State::Directory) {
+            return Err(ArgsError::field(
+                "recurse",
+                "recurse option requires state to be 'directory'",
+            ));
+        }
+        if a.src.is_some()
+            && a.state
+                .is_some_and(|s| s != State::Link && s != State::Hard)
+        {
+            return Err(ArgsError::field(
+                "src",
+                "src option requires state to be 'link' or 'hard'",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn run(
+        &self,
+        args: Args,
+        ctx: &Context,
+        host: &dyn Host,
+    ) -> Result<Outcome, ModuleError> {
+        converge(self, &args, ctx, host)
+            .await
+            .map_err(fileops::refine_error)
+    }
+}
+
+/// What the `file` probe found.
+#[derive(Debug, Clone)]
+pub struct FileState {
+    /// The raw probe output.
+    pub probe: ProbeOutput,
+    /// The path (not following links); for `hard` into a directory, the file inside it.
+    pub path: PathInfo,
+    /// What a symlink at `path` resolves to (with `follow`).
+    pub real: Option<PathInfo>,
+    /// The link source (`link`: resolved against the link's directory, followed).
+    pub src: Option<PathInfo>,
+    /// For a directory `path`: whether it is empty.
+    pub empty_dir: bool,
+    /// The umask, clock and connecting user.
+    pub env: Env,
+}
+
+fn fail(msg: impl Into<String>, pairs: &[(&str, &str)]) -> ModuleError {
+    let mut values = Map::new();
+    for (k, v) in pairs {
+        values.insert((*k).to_string(), (*v).into());
+    }
+    ModuleError::Failed {
+        msg: msg.into(),
+        values,
+    }
+}
+
+fn want(args: &Args) -> WantAttrs {
+    WantAttrs {
+        mode: args.mode.clone(),
+        owner: args.owner.clone(),
+        group: args.group.clone(),
+    }
+}
+
+/// Modification/access times to set: `(mtime_now, atime_now)`.
+fn times(args: &Args, state: State) -> (bool, bool) {
+    let now = |v: &Option<String>| match v.as_deref() {
+        None => state == State::Touch,
+        Some(s) => s == "now",
+    };
+    (now(&args.modification_time), now(&args.access_time))
+}
+
+fn touch_cmd(word: &str, (m, a): (bool, bool)) -> String {
+    match (m, a) {
+        (true, true) => format!("touch -c -- {word} || exit 1\n"),
+        (true, false) => format!("touch -c -m -- {word} || exit 1\n"),
+        (false, true) => format!("touch -c -a -- {word} || exit 1\n"),
+        (false, false) => String::new(),
+    }
+}
+
+impl Converge for File {
+    type Args = Args;
+    type State = FileState;
+
+    fn probe(&self, args: &Args) -> Exec {
+        let mut p = Probe::new();
+        let listing = args.recurse;
+        p.set("p", &args.path);
+        if args.state == Some(State::Hard)
+            && let Some(src) = &args.src
+        {
+            // Ansible puts a hard link made "into" a directory inside it.
+            p.raw(&format!(
+                "if [ -d \"$p\" ]; then p={}; fi",
+                quote(&join(&args.path, basename(src)))
+            ));
+        }
+        let opts = StatOpts {
+            listing,
+            ..StatOpts::default()
+        };
+        p.path_word("path", "\"$p\"", &opts);
+        if args.follow {
+            p.raw("if [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\"; echo x); r=${r%??}");
+            p.path_word("real", "\"$r\"", &opts);
+            p.raw("fi");
+        }
+        p.raw("if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then e=$(ls -A -- \"$p\" 2>/dev/null | head -n 1); [ -z \"$e\" ] && printf '@empty\\0'; fi");
+        match (args.state, &args.src) {
+            (Some(State::Link) | None, Some(src)) => {
+                let in_dir = join(&args.path, src);
+                let beside = join(&dirname(&args.path), src);
+                p.raw(&format!(
+                    "if [ ! -L \"$p\" ] && [ -d \"$p\" ]; then a={}; else a={}; fi",
+                    quote(&in_dir),
+                    quote(&beside)
+                ));
+                p.path_word(
+                    "src",
+                    "\"$a\"",
+                    &StatOpts {
+                        follow: true,
+                        ..StatOpts::default()
+                    },
+                );
+            }
+            (Some(State::Hard), Some(src)) => {
+                p.path(
+                    "src",
+                    src,
+                    &StatOpts {
+                        follow: true,
+                        ..StatOpts::default()
+                    },
+                );
+            }
+            _ => {}
+        }
+        p.ids(args.owner.as_deref(), args.group.as_deref());
+        p.finish()
+    }
+
+    fn parse(&self, _args: &Args, out: &ExecOutput) -> Result<FileState, ModuleError> {
+        let probe = ProbeOutput::parse(out)?;
+        let path = probe.path("path")?;
+        let real = if probe.records.contains_key("real") {
+            Some(probe.path("real")?)
+        } else {
+            None
+        };
+        let src = if probe.records.contains_key("src") {
+            Some(probe.path("src")?)
+        } else {
+            None
+        };
+        let empty_dir = probe.records.contains_key("empty");
+        let env = probe.env()?;
+        Ok(FileState {
+            probe,
+            path,
+            real,
+            src,
+            empty_dir,
+            env,
+        })
+    }
+
+    fn plan(&self, args: &Args, st: &FileState, _ctx: &Context) -> Result<Plan, ModuleError> {
+        let path = st.path.path.clone();
+        let prev = st.path.state();
+        let state = match args.state {
+            Some(s) => s,
+            None if st.path.exists() => {
+                if prev == "hard" && args.src.is_none() {
+                    State::File
+                } else {
+                    State::of(prev)
+                }
+            }
+            None if args.recurse => State::Directory,
+            None => State::File,
+        };
+        if args.recurse && state != State::Directory {
+            return Err(fail(
+                "recurse option requires state to be 'directory'",
+                &[("path", &path)],
+            ));
+        }
+        if args.src.is_some() && !matches!(state, State::Link | State::Hard) {
+            return Err(fail(
+                "src option requires state to be 'link' or 'hard'",
+                &[("path", &path)],
+            ));
+        }
+        let ids = if state == State::Absent {
+            Ids::default()
+        } else {
+            Ids::resolve(&st.probe, &want(args), &path)?
+        };
+        match state {
+            State::Absent => plan_absent(&st.path),
+            State::File => plan_file(args, st, &ids),
+            State::Directory => plan_directory(args, st, &ids),
+            State::Touch => plan_touch(args, st, &ids),
+            State::Link => plan_link(args, st, &ids),
+            State::Hard => plan_hard(args, st, &ids),
+        }
+    }
+}
+
+/// Diff lines: old side, new side.
+type DiffPairs = (Vec<(&'static str, String)>, Vec<(&'static str, String)>);
+
+/// Ansible's `initial_diff`: `path`, plus `state` when it changes.
+fn initial_diff(path: &str, state: &str, prev: &str) -> DiffPairs {
+    let mut before = vec![("path", path.to_string())];
+    let mut after = vec![("path", path.to_string())];
+    if prev != state {
+        before.push(("state", prev.to_string()));
+        after.push(("state", state.to_string()));
+    }
+    (before, after)
+}
+
+/// A plan with Ansible's path info (`state`, `mode`, owner...) as values.
+fn finish(
+    action: Action,
+    script: String,
+    key: &str,
+    path: &str,
+    mut diff: DiffPairs,
+    attrs: Option<(&AttrPlan, &str, u64)>,
+) -> Plan {
+    let mut plan = if action.changes() {
+        Plan::change(action, vec![Exec::script(script)])
+    } else {
+        Plan::noop()
+    };
+    plan.values.insert(key.to_string(), path.into());
+    match attrs {
+        Some((a, state, size)) => {
+            a.values(&mut plan.values);
+            plan.values.insert("state".into(), state.into());
+            plan.values.insert("size".into(), size.into());
+            diff.0.extend(a.before.iter().cloned());
+            diff.1.extend(a.after.iter().cloned());
+        }
+        None => {
+            plan.values.insert("state".into(), "absent".into());
+        }
+    }
+    if action.changes() {
+        plan.diff.push(Diff::attributes(path, &diff.0, &diff.1));
+    }
+    plan
+}
+
+fn plan_absent(p: &PathInfo) -> Result<Plan, ModuleError> {
+    let prev = p.state();
+    if !p.exists() {
+        return Ok(finish(
+            Action::NoOp,
+            String::new(),
+            "path",
+            &p.path,
+            (vec![], vec![]),
+            None,
+        ));
+    }
+    let q = quote(&p.path);
+    let script = if p.kind() == Kind::Directory {
+        format!("rm -rf -- {q} || exit 1\n")
+    } else {
+        format!("rm -f -- {q} || exit 1\n")
+    };
+    let diff = initial_diff(&p.path, "absent", prev);
+    Ok(finish(Action::Delete, script, "path", &p.path, diff, None))
+}
+
+fn map_err(path: &str) -> impl Fn(ModuleError) -> ModuleError + '_ {
+    move |e| match e {
+        ModuleError::Failed { msg, mut values } => {
+            values.entry("path").or_insert_with(|| path.into());
+            ModuleError::Failed { msg, values }
+        }
+        other => other,
+    }
+}
+
+fn plan_file(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError> {
+    let mut target = &st.path;
+    if args.follow
+        && target.kind() == Kind::Link
+        && let Some(real) = &st.real
+    {
+        target = real;
+    }
+    let path = target.path.clone();
+    let prev = target.state();
+    if prev != "file" && prev != "hard" {
+        return Err(fail(
+            format!("file ({path}) is {prev}, cannot continue"),
+            &[("path", &path)],
+        ));
+    }
+    let attrs = fileops::plan_attrs(&CurAttrs::of(target), &want(args), ids, st.env.umask)
+        .map_err(map_err(&path))?;
+    let t = times(args, State::File);
+    let q = quote(&path);
+    let mut script = attrs.script(&q, false);
+    script.push_str(&touch_cmd(&q, t));
+    let changed = attrs.changes() || t.0 || t.1;
+    let action = if changed {
+        Action::Update
+    } else {
+        Action::NoOp
+    };
+    let diff = initial_diff(&path, "file", prev);
+    Ok(finish(
+        action,
+        script,
+        "path",
+        &path,
+        diff,
+        Some((&attrs, prev, target.size)),
+    ))
+}
+
+fn plan_directory(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError> {
+    let mut target = &st.path;
+    if args.follow
+        && target.kind() == Kind::Link
+        && let Some(real) = &st.real
+    {
+        target = real;
+    }
+    let path = target.path.clone();
+    let prev = target.state();
+    let diff = initial_diff(&path, "directory", prev);
+    let t = times(args, State::Directory);
+    let q = quote(&path);
+    if prev == "absent" {
+        let new = st.env.new_attrs(true);
+        let attrs =
+            fileops::plan_attrs(&new, &want(args), ids, st.env.umask).map_err(map_err(&path))?;
+        let mode = args.mode.as_ref().map(|_| attrs.mode);
+        let uid = ids.user.as_ref().map(|u| u.0);
+        let gid = ids.group.as_ref().map(|g| g.0);
+        let mut script = fileops::mkdirs_script(&ancestors(&path), mode, uid, gid);
+        script.push_str(&touch_cmd(&q, t));
+        // Created: report the new directory's attributes, diff only the state.
+        let shown = AttrPlan {
+            before: vec![],
+            after: vec![],
+            ..attrs
+        };
+        return Ok(finish(
+            Action::Create,
+            script,
+            "path",
+            &path,
+            diff,
+            Some((&shown, "directory", 4096)),
+        ));
+    }
+    if prev != "directory" {
+        return Err(fail(
+            format!("{path} already exists as a {prev}"),
+            &[("path", &path)],
+        ));
+    }
+    let w = want(args);
+    let attrs = fileops::plan_attrs(&CurAttrs::of(target), &w, ids, st.env.umask)
+        .map_err(map_err(&path))?;
+    let mut script = attrs.script(&q, false);
+    script.push_str(&touch_cmd(&q, t));
+    let mut changed = attrs.changes() || t.0 || t.1;
+    if args.recurse {
+        let (rchanged, rscript) = plan_recurse(&path, target, &w, ids, st.env.umask)?;
+        changed |= rchanged;
+        if rchanged {
+            script.push_str(&rscript);
+        }
+    }
+    let action = if changed {
+        Action::Update
+    } else {
+        Action::NoOp
+    };
+    Ok(finish(
+        action,
+        script,
+        "path",
+        &path,
+        diff,
+        Some((&attrs, "directory", target.size)),
+    ))
+}
+
+/// Whether anything below a directory differs, and the script that fixes it
+/// (`chown -h` on everything, `chmod` on everything but symlinks).
+fn plan_recurse(
+    path: &str,
+    dir: &PathInfo,
+    want: &WantAttrs,
+    ids: &Ids,
+    umask: u32,
+) -> Result<(bool, String), ModuleError> {
+    let mut changed = false;
+    for e in &dir.listing {
+        if ids.user.as_ref().is_some_and(|u| u.0 != e.uid)
+            || ids.group.as_ref().is_some_and(|g| g.0 != e.gid)
+        {
+            changed = true;
+        }
+        if e.kind != Kind::Link
+            && let Some(spec) = &want.mode
+            && let Some(new) = spec
+                .resolve(e.mode, e.kind == Kind::Directory, umask)
+                .map_err(ModuleError::failed)?
+            && new != e.mode
+        {
+            changed = true;
+        }
+    }
+    let q = quote(&fileops::dash_safe(path)).into_owned();
+    let mut s = String::new();
+    match (&ids.user, &ids.group) {
+        (Some(u), Some(g)) => s.push_str(&format!(
+            "find {q} -exec chown -h -- {}:{} {{}} + || exit 1\n",
+            u.0, g.0
+        )),
+        (Some(u), None) => s.push_str(&format!(
+            "find {q} -exec chown -h -- {} {{}} + || exit 1\n",
+            u.0
+        )),
+        (None, Some(g)) => s.push_str(&format!(
+            "find {q} -exec chgrp -h -- {} {{}} + || exit 1\n",
+            g.0
+        )),
+        (None, None) => {}
+    }
+    match &want.mode {
+        Some(ModeSpec::Octal(m)) => {
+            s.push_str(&format!(
+                "find {q} ! -type l -exec chmod -- {m:04o} {{}} + || exit 1\n"
+            ));
+        }
+        Some(ModeSpec::Symbolic(sym)) => {
+            s.push_str(&format!(
+                "find {q} ! -type l -exec chmod -- {} {{}} + || exit 1\n",
+                quote(sym)
+            ));
+        }
+        _ => {}
+    }
+    Ok((changed, s))
+}
+
+fn plan_touch(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError> {
+    let p = &st.path;
+    let prev = p.state();
+    let mut target = p;
+    if args.follow
+        && p.kind() == Kind::Link
+        && let Some(real) = &st.real
+        && real.exists()
+    {
+        target = real;
+    }
+    let path = p.path.clone();
+    let q = quote(&target.path);
+    let t = times(args, State::Touch);
+    let diff = initial_diff(&path, "touch", prev);
+    if !p.exists() {
+        let attrs = fileops::plan_attrs(&st.env.new_attrs(false), &want(args), ids, st.env.umask)
+            .map_err(map_err(&path))?;
+        let mut script = format!("touch -- {q} || exit 1\n");
+        script.push_str(&attrs.script(&q, false));
+        let shown = AttrPlan {
+            before: vec![],
+            after: vec![],
+            ..attrs
+        };
+        return Ok(finish(
+            Action::Create,
+            script,
+            "dest",
+            &path,
+            diff,
+            Some((&shown, "file", 0)),
+        ));
+    }
+    let attrs = fileops::plan_attrs(&CurAttrs::of(target), &want(args), ids, st.env.umask)
+        .map_err(map_err(&path))?;
+    let mut script = attrs.script(&q, false);
+    script.push_str(&touch_cmd(&q, t));
+    let changed = attrs.changes() || t.0 || t.1;
+    let action = if changed {
+        Action::Update
+    } else {
+        Action::NoOp
+    };
+    Ok(finish(
+        action,
+        script,
+        "dest",
+        &path,
+        diff,
+        Some((&attrs, target.state(), target.size)),
+    ))
+}
+
+/// Replaces (or creates) `path` by the link made by `ln_args` (e.g. `-s -- SRC`),
+/// atomically through a temp name when something is there already.
+fn link_script(path: &str, prev: &str, ln: &str) -> String {
+    let q = quote(path);
+    if prev == "absent" {
+        return format!("ln {ln} {q} || exit 1\n");
+    }
+    let tmp = quote(&fileops::join(
+        &dirname(path),
+        &format!(".tend.{}.tmp", basename(path)),
+    ))
+    .into_owned();
+    let mut s = String::new();
+    if prev == "directory" {
+        s.push_str(&format!("rmdir -- {q} || exit 1\n"));
+    }
+    s.push_str(&format!(
+        "rm -f -- {tmp}\nln {ln} {tmp} || exit 1\nmv -fT -- {tmp} {q} 2>/dev/null || mv -f -- {tmp} {q} || {{ rm -f -- {tmp}; exit 1; }}\n"
+    ));
+    s
+}
+
+fn plan_link(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError> {
+    let p = &st.path;
+    let path = p.path.clone();
+    let prev = p.state();
+    let follow_existing = args.src.is_none() && args.follow && p.kind() == Kind::Link;
+    let src = match (&args.src, &p.target) {
+        (Some(s), _) => s.clone(),
+        (None, Some(t)) if follow_existing && st.real.as_ref().is_some_and(PathInfo::exists) => {
+            t.clone()
+        }
+        _ => {
+            return Err(fail(
+                "src is required for creating new symlinks",
+                &[("path", &path)],
+            ));
+        }
+    };
+    let src_info = st.src.as_ref();
+    let src_exists = follow_existing || src_info.is_some_and(PathInfo::exists);
+    if !args.force && !src_exists {
+        let absrc = src_info
+            .map(|s| s.path.clone())
+            .unwrap_or_else(|| src.clone());
+        return Err(fail(
+            format!(
+                "src file does not exist, use \"force=yes\" if you really want to create the link: {absrc}"
+            ),
+            &[("path", &path), ("src", &src)],
+        ));
+    }
+    match prev {
+        "directory" if !args.force => {
+            return Err(fail(
+                format!("refusing to convert from directory to symlink for {path}"),
+                &[("path", &path)],
+            ));
+        }
+        "directory" if !st.empty_dir => {
+            return Err(fail(
+                format!("the directory {path} is not empty, refusing to convert it"),
+                &[("path", &path)],
+            ));
+        }
+        "file" | "hard" if !args.force => {
+            return Err(fail(
+                format!("refusing to convert from {prev} to symlink for {path}"),
+                &[("path", &path)],
+            ));
+        }
+        _ => {}
+    }
+    let (mut before, mut after) = initial_diff(&path, "link", prev);
+    let mut changed = prev != "link";
+    if prev == "link" && p.target.as_deref() != Some(src.as_str()) {
+        before.push(("src", p.target.clone().unwrap_or_default()));
+        after.push(("src", src.clone()));
+        changed = true;
+    }
+    let mut script = if changed {
+        link_script(&path, prev, &format!("-s -- {}", quote(&src)))
+    } else {
+        String::new()
+    };
+    let w = want(args);
+    let has_attrs = w.mode.is_some() || w.owner.is_some() || w.group.is_some();
+    // The link's own attributes (reported, and changed with follow=no).
+    let link_cur = if prev == "link" {
+        CurAttrs {
+            mode: 0o777,
+            ..CurAttrs::of(p)
+        }
+    } else {
+        CurAttrs {
+            mode: 0o777,
+            ..st.env.new_attrs(false)
+        }
+    };
+    let mut link_attrs = fileops::plan_attrs(
+        &link_cur,
+        &WantAttrs {
+            mode: None,
+            ..w.clone()
+        },
+        ids,
+        st.env.umask,
+    )
+    .map_err(map_err(&path))?;
+    let mut plan_msg = None;
+    if has_attrs {
+        if args.follow {
+            // Attributes go to the link's target, when there is one.
+            let target = if follow_existing {
+                st.real.as_ref()
+            } else {
+                src_info
+            };
+            match target.filter(|t| t.exists()) {
+                Some(t) => {
+                    let a = fileops::plan_attrs(&CurAttrs::of(t), &w, ids, st.env.umask)
+                        .map_err(map_err(&path))?;
+                    script.push_str(&a.script(&quote(&t.path), false));
+                    changed |= a.changes();
+                    before.extend(a.before.iter().cloned());
+                    after.extend(a.after.iter().cloned());
+                }
+                None => {
+                    plan_msg = Some(
+                        "Cannot set fs attributes on a non-existent symlink target. follow should be set to False to avoid this."
+                            .to_string(),
+                    );
+                }
+            }
+            link_attrs = fileops::plan_attrs(&link_cur, &WantAttrs::default(), &Ids::default(), 0)?;
+        } else {
+            script.push_str(&link_attrs.script(&quote(&path), true));
+            changed |= link_attrs.changes();
+            before.extend(link_attrs.before.iter().cloned());
+            after.extend(link_attrs.after.iter().cloned());
+        }
+    }
+    let action = match (changed, prev) {
+        (false, _) => Action::NoOp,
+        (true, "absent") => Action::Create,
+        _ => Action::Update,
+    };
+    let shown = AttrPlan {
+        before: vec![],
+        after: vec![],
+        ..link_attrs
+    };
+    let mut plan = finish(
+        action,
+        script,
+        "dest",
+        &path,
+        (before, after),
+        Some((&shown, "link", src.len() as u64)),
+    );
+    plan.values.insert("src".into(), src.into());
+    plan.msg = plan_msg;
+    Ok(plan)
+}
+
+fn plan_hard(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError> {
+    let p = &st.path;
+    let path = p.path.clone();
+    let prev = p.state();
+    let Some(src) = args.src.clone() else {
+        return Err(fail("src is required for creating new hardlinks", &[]));
+    };
+    let s = match st.src.as_ref() {
+        Some(s) if s.exists() => s,
+        _ => {
+            return Err(fail(
+                "src does not exist",
+                &[("dest", &path), ("src", &src)],
+            ));
+        }
+    };
+    let (mut before, mut after) = initial_diff(&path, "hard", prev);
+    let same_inode = p.exists() && p.inode == s.inode && p.dev == s.dev;
+    let changed = match prev {
+        "absent" => true,
+        "link" => {
+            let differs = p.target.as_deref() != Some(src.as_str());
+            if differs {
+                before.push(("src", p.target.clone().unwrap_or_default()));
+                after.push(("src", src.clone()));
+            }
+            differs
+        }
+        "hard" if same_inode => false,
+        "hard" if !args.force => {
+            return Err(fail(
+                "Cannot link, different hard link exists at destination",
+                &[("dest", &path), ("src", &src)],
+            ));
+        }
+        "file" if !args.force => {
+            return Err(fail(
+                "Cannot link, file exists at destination",
+                &[("dest", &path), ("src", &src)],
+            ));
+        }
+        "directory" => {
+            return Err(fail(
+                "Cannot link: different hard link exists at destination",
+                &[("dest", &path), ("src", &src)],
+            ));
+        }
+        _ => true,
+    };
+    let mut script = if changed {
+        link_script(&path, prev, &format!("-- {}", quote(&src)))
+    } else {
+        String::new()
+    };
+    // After linking, path and src are one inode: compare against src's attributes.
+    let attrs = fileops::plan_attrs(&CurAttrs::of(s), &want(args), ids, st.env.umask)
+        .map_err(map_err(&path))?;
+    script.push_str(&attrs.script(&quote(&path), false));
+    let changed = changed || attrs.changes();
+    before.extend(attrs.before.iter().cloned());
+    after.extend(attrs.after.iter().cloned());
+    let action = match (changed, prev) {
+        (false, _) => Action::NoOp,
+        (true, "absent") => Action::Create,
+        _ => Action::Update,
+    };
+    let shown = AttrPlan {
+        before: vec![],
+        after: vec![],
+        ..attrs
+    };
+    let mut plan = finish(
+        action,
+        script,
+        "dest",
+        &path,
+        (before, after),
+        Some((&shown, "hard", s.size)),
+    );
+    plan.values.insert("src".into(), src.into());
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<Args, ArgsError> {
+        let a: Args = args::parse(&v)?;
+        File::validate(&a)?;
+        Ok(a)
+    }
+
+    #[test]
+    fn arguments() {
+        let a = parse(json!({"dest": "/x", "mode": 420, "state": "directory", "recurse": "yes"}))
+            .unwrap();
+        assert_eq!(a.path, "/x");
+        assert_eq!(a.mode, Some(ModeSpec::Octal(0o644)));
+        assert!(a.follow);
+        let e = parse(json!({"path": "/x", "selevel": "s0"})).unwrap_err();
+        assert!(e.message.contains("not supported yet"), "{}", e.message);
+        let e = parse(json!({"path": "/x", "attr": "+i"})).unwrap_err();
+        assert!(e.message.contains("not supported yet"), "{}", e.message);
+        let e = parse(json!({"path": "/x", "state": "file", "src": "/y"})).unwrap_err();
+        assert_eq!(
+            e.message,
+            "src option requires state to be 'link' or 'hard'"
+        );
+        let e = parse(json!({"path": "/x", "modification_time": "202401010000.00"})).unwrap_err();
+        assert!(e.message.contains("not supported yet"));
+        assert!(parse(json!({"path": "/x", "bogus": 1})).is_err());
+        assert!(
+            args::check::<Args>(&json!({"path": "{{ p }}", "mode": "{{ m }}", "state": "{{ s }}"}))
+                .is_ok()
+        );
+    }
+
+    fn state(out: &[u8]) -> FileState {
+        let mut stdout = b"@env\0umask=0022\0pid=7\0date=d\0id=uid=0(root) gid=0(root)\0".to_vec();
+        stdout.extend_from_slice(out);
+        File.parse(
+            &parse(json!({"path": "/x"})).unwrap(),
+            &ExecOutput {
+                status: 0,
+                stdout,
+                stderr: vec![],
+            },
+        )
+        .unwrap()
+    }
+
+    const FILE_644: &[u8] = b"@path\0path=/x\0stat=81a4 0 0 5 1 7 8 1 2 3 8 512 0 0 root root\0";
+
+    #[test]
+    fn file_state_plans() {
+        let ctx = Context::default();
+        let st = state(FILE_644);
+        let plan = File
+            .plan(
+                &parse(json!({"path": "/x", "mode": "0644"})).unwrap(),
+                &st,
+                &ctx,
+            )
+            .unwrap();
+        assert_eq!(plan.action, Action::NoOp);
+        assert_eq!(plan.values["mode"], "0644");
+        assert_eq!(plan.values["state"], "file");
+        let plan = File
+            .plan(
+                &parse(json!({"path": "/x", "mode": "u+x"})).unwrap(),
+                &st,
+                &ctx,
+            )
+            .unwrap();
+        assert_eq!(plan.action, Action::Update);
+        assert!(plan.apply[0].script.contains("chmod -- 0744 /x"));
+        assert_eq!(plan.diff[0].before, "path: /x\nmode: 0644\n");
+        assert_eq!(plan.diff[0].after, "path: /x\nmode: 0744\n");
+        let absent = state(b"@path\0path=/x\0type=absent\0");
+        let err = File
+            .plan(
+                &parse(json!({"path": "/x", "state": "file"})).unwrap(),
+                &absent,
+                &ctx,
+            )
+            .unwrap_err();
+        assert_eq!(err.to_string(), "file (/x) is absent, cannot continue");
+        let err = File
+            .plan(
+                &parse(json!({"path": "/x", "state": "directory"})).unwrap(),
+                &st,
+                &ctx,
+            )
+            .unwrap_err();
+        assert_eq!(err.to_string(), "/x already exists as a file");
+    }
+
+    #[test]
+    fn directory_and_absent_plans() {
+        let ctx = Context::default();
+        let absent = state(b"@path\0path=/a/b\0type=absent\0");
+        let plan = File
+            .plan(
+                &parse(json!({"path": "/a/b", "state": "directory", "mode": "0750"})).unwrap(),
+                &absent,
+                &ctx,
+            )
+            .unwrap();
+        assert_eq!(plan.action, Action::Create);
+        let s = &plan.apply[0].script;
+        assert!(
+            s.contains("mkdir -- /a ")
+                && s.contains("mkdir -- /a/b ")
+                && s.contains("chmod -- 0750 /a/b"),
+            "{s}"
+        );
+        assert_eq!(plan.diff[0].before, "path: /a/b\nstate: absent\n");
+        assert_eq!(plan.diff[0].after, "path: /a/b\nstate: directory\n");
+        assert_eq!(plan.values["mode"], "0750");
+        let plan = File
+            .plan(
+                &parse(json!({"path": "/x", "state": "absent"})).unwrap(),
+                &state(FILE_644),
+                &ctx,
+            )
+            .unwrap();
+        assert_eq!(plan.action, Action::Delete);
+        assert!(plan.apply[0].script.contains("rm -f -- /x"));
+        let plan = File
+            .plan(
+                &parse(json!({"path": "/x", "state": "absent"})).unwrap(),
+                &absent,
+                &ctx,
+            )
+            .unwrap();
+        assert_eq!(plan.action, Action::NoOp);
+    }
+
+    #[test]
+    fn link_plans() {
+        let ctx = Context::default();
+        let mut out = b"@path\0path=/l\0stat=a1ff 0 0 2 1 7 8 1 2 3 0 512 0 0 root root\0target=/t\0real=/t\0".to_vec();
+        out.extend_from_slice(b"@real\0path=/t\0stat=81a4 0 0 5 1 9 8 1 2 3 8 512 0 0 root root\0");
+        out.extend_from_slice(b"@src\0path=/u\0type=absent\0");
+        let st = state(&out);
+        let err = File
+            .plan(
+                &parse(json!({"path": "/l", "src": "/u", "state": "link"})).unwrap(),
+                &st,
+                &ctx,
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("src file does not exist"),
+            "{err}"
+        );
+        let plan = File
+            .plan(
+                &parse(json!({"path": "/l", "src": "/u", "state": "link", "force": true})).unwrap(),
+                &st,
+                &ctx,
+            )
+            .unwrap();
+        assert_eq!(plan.action, Action::Update);
+        assert_eq!(plan.diff[0].before, "path: /l\nsrc: /t\n");
+        assert!(plan.apply[0].script.contains("ln -s -- /u "));
+        let plan = File
+            .plan(&parse(json!({"path": "/l"})).unwrap(), &st, &ctx)
+            .unwrap();
+        assert_eq!(plan.action, Action::NoOp);
+        assert_eq!(plan.values["state"], "link");
     }
 }

@@ -1,3 +1,1330 @@
 //! Shared file operations on the target, as sh scripts: reading a file's
 //! metadata and content in one probe, and writing content atomically
 //! (temp file in the destination directory, attributes set, then rename).
+//!
+//! The pieces:
+//! - [`ModeSpec`]: Ansible's `mode` argument (octal integer or string,
+//!   symbolic `u+x,g-w`, `preserve`) and the pure [`apply_symbolic`].
+//! - [`Probe`]: builds one read-only script that reports any number of paths
+//!   (and users, groups, the umask and the clock); [`ProbeOutput::parse`]
+//!   reads its NUL-delimited, length-prefixed output back into [`PathInfo`]s.
+//! - [`plan_attrs`]: compares owner/group/mode with what is wanted.
+//! - [`AtomicWrite`]: the apply script that replaces a file's content safely.
+
+use crate::args::{is_templated, placeholders_active};
+use crate::host::{Exec, ExecOutput};
+use crate::module::ModuleError;
+use crate::sh::quote;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Largest file whose content is fetched for a diff (Ansible's default
+/// `max_file_size_for_diff`).
+pub const MAX_DIFF_SIZE: u64 = 104_448;
+
+/// Prefix of the one stderr line an apply script uses to give Ansible's `msg`.
+pub const MSG_PREFIX: &str = "tend: ";
+
+// ---------------------------------------------------------------------------
+// Modes
+// ---------------------------------------------------------------------------
+
+/// Ansible's `mode` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModeSpec {
+    /// Permission bits (`0644`, `'644'`, YAML's `0644` read as the integer 420).
+    Octal(u32),
+    /// A symbolic mode (`u=rw,g=r,o=r`, `u+x,g-w`), applied to the current mode.
+    Symbolic(String),
+    /// `preserve`: the source file's mode (copy and template only).
+    Preserve,
+}
+
+impl ModeSpec {
+    /// Parses a mode given as a string.
+    pub fn parse_str(s: &str) -> Result<ModeSpec, String> {
+        let t = s.trim();
+        if t == "preserve" {
+            return Ok(ModeSpec::Preserve);
+        }
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            return match u32::from_str_radix(t, 8) {
+                Ok(m) if m <= 0o7777 => Ok(ModeSpec::Octal(m)),
+                _ => Err(format!("mode must be in octal or symbolic form, got: {s}")),
+            };
+        }
+        // Validate the syntax now, against an arbitrary mode.
+        apply_symbolic(t, 0o644, false, 0o022)?;
+        Ok(ModeSpec::Symbolic(t.to_string()))
+    }
+
+    /// The resulting permission bits, given the current ones (or, for a new
+    /// object, the default ones) and whether the object is a directory.
+    /// `Preserve` yields `None`: the caller supplies the source's mode.
+    pub fn resolve(&self, current: u32, is_dir: bool, umask: u32) -> Result<Option<u32>, String> {
+        match self {
+            ModeSpec::Octal(m) => Ok(Some(*m)),
+            ModeSpec::Symbolic(s) => apply_symbolic(s, current, is_dir, umask).map(Some),
+            ModeSpec::Preserve => Ok(None),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ModeSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match Value::deserialize(d)? {
+            Value::Number(n) => match n.as_u64() {
+                // Ansible uses an integer as the mode's value: YAML 0644 is 420 = 0o644.
+                Some(m) if m <= 0o7777 => Ok(ModeSpec::Octal(m as u32)),
+                _ => Err(D::Error::custom(format!(
+                    "mode must be in octal or symbolic form, got: {n}"
+                ))),
+            },
+            Value::String(s) if placeholders_active() && is_templated(&s) => {
+                Ok(ModeSpec::Octal(0o644))
+            }
+            Value::String(s) => ModeSpec::parse_str(&s).map_err(D::Error::custom),
+            other => Err(D::Error::custom(format!(
+                "mode must be in octal or symbolic form, found {}",
+                crate::args::de::kind(&other)
+            ))),
+        }
+    }
+}
+
+/// Formats permission bits as Ansible reports them (`0644`, `04755`).
+pub fn fmt_mode(mode: u32) -> String {
+    format!("0{:03o}", mode & 0o7777)
+}
+
+const S_ISUID: u32 = 0o4000;
+const S_ISGID: u32 = 0o2000;
+const S_ISVTX: u32 = 0o1000;
+
+/// Applies a symbolic mode to `current` the way Ansible does
+/// (`AnsibleModule._symbolic_mode_to_octal`): comma-separated clauses of
+/// `[ugoa]*` followed by one or more `[-+=][rwxXstugo]*` operations. An empty
+/// user list means `a` with the umask applied to `r`/`w`/`x`.
+pub fn apply_symbolic(spec: &str, current: u32, is_dir: bool, umask: u32) -> Result<u32, String> {
+    let bad = |clause: &str| format!("bad symbolic permission for mode: {clause}");
+    let mut mode = current & 0o7777;
+    for clause in spec.split(',') {
+        let op_at = clause.find(['+', '-', '=']).ok_or_else(|| bad(clause))?;
+        let (users, mut rest) = clause.split_at(op_at);
+        if !users.bytes().all(|b| b"ugoa".contains(&b)) {
+            return Err(bad(clause));
+        }
+        let use_umask = users.is_empty();
+        let users: Vec<u8> = if users.is_empty() || users.contains('a') {
+            b"ugo".to_vec()
+        } else {
+            users.bytes().collect()
+        };
+        while !rest.is_empty() {
+            let op = rest.as_bytes()[0];
+            let tail = &rest[1..];
+            let end = tail.find(['+', '-', '=']).unwrap_or(tail.len());
+            let perms = &tail[..end];
+            rest = &tail[end..];
+            if !perms.bytes().all(|b| b"rwxXstugo".contains(&b)) {
+                return Err(bad(clause));
+            }
+            for &user in &users {
+                let apply = perms_for(user, perms, mode, is_dir, use_umask, umask);
+                mode = match op {
+                    b'=' => {
+                        let mask = match user {
+                            b'u' => 0o700 | S_ISUID,
+                            b'g' => 0o070 | S_ISGID,
+                            _ => 0o007 | S_ISVTX,
+                        };
+                        (mode & !mask & 0o7777) | apply
+                    }
+                    b'+' => mode | apply,
+                    _ => mode & !apply,
+                };
+            }
+        }
+    }
+    Ok(mode)
+}
+
+fn perms_for(user: u8, perms: &str, prev: u32, is_dir: bool, use_umask: bool, umask: u32) -> u32 {
+    let rev_umask = !umask & 0o7777;
+    let shift = match user {
+        b'u' => 6,
+        b'g' => 3,
+        _ => 0,
+    };
+    let masked = |bit: u32| if use_umask { bit & rev_umask } else { bit };
+    let apply_x = is_dir || prev & 0o111 != 0;
+    let class = |who: u32| (prev >> who) & 0o7;
+    perms.bytes().fold(0, |acc, p| {
+        acc | match p {
+            b'r' => masked(0o4 << shift),
+            b'w' => masked(0o2 << shift),
+            b'x' => masked(0o1 << shift),
+            b'X' if apply_x => 0o1 << shift,
+            b's' if user == b'u' => S_ISUID,
+            b's' if user == b'g' => S_ISGID,
+            b't' if user == b'o' => S_ISVTX,
+            b'u' => class(6) << shift,
+            b'g' => class(3) << shift,
+            b'o' => class(0) << shift,
+            _ => 0,
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Probing
+// ---------------------------------------------------------------------------
+
+/// Checksum algorithms, by the name of their `<name>sum` tool.
+pub const ALGORITHMS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
+
+/// When a probe sends a regular file's content back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch {
+    /// Never.
+    Never,
+    /// Always (up to [`MAX_DIFF_SIZE`] bytes).
+    Always,
+    /// Only when the file's checksum differs from this sh word (a quoted
+    /// literal or a `"$var"` reference), up to [`MAX_DIFF_SIZE`] bytes.
+    IfSumDiffers(String),
+}
+
+/// What to report about one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatOpts {
+    /// Follow a symlink to what it points to (when that exists).
+    pub follow: bool,
+    /// Checksum algorithm (`sha1`...) for regular files, if any.
+    pub checksum: Option<&'static str>,
+    /// Whether to send the content back.
+    pub fetch: Fetch,
+    /// Report readable/writeable/executable for the connecting user.
+    pub access: bool,
+    /// For a directory: list owner/group/mode of everything below it.
+    pub listing: bool,
+    /// Report the MIME type and charset (with `file`, when installed).
+    pub mime: bool,
+}
+
+impl Default for StatOpts {
+    fn default() -> Self {
+        StatOpts {
+            follow: false,
+            checksum: None,
+            fetch: Fetch::Never,
+            access: false,
+            listing: false,
+            mime: false,
+        }
+    }
+}
+
+/// The shell functions every probe defines. Every datum is printed as a
+/// NUL-terminated `key=value`; a record starts with `@tag`; content is
+/// `content=<length>` followed by exactly that many bytes and a NUL.
+const PRELUDE: &str = r#"LC_ALL=C; export LC_ALL
+tend_cat() {
+  _n=$(wc -c < "$1") || return 0
+  _n=$((_n))
+  if [ "$_n" -le MAXSIZE ]; then printf 'content=%s\0' "$_n"; cat < "$1"; printf '\0'
+  else printf 'toolarge=%s\0' "$_n"; fi
+}
+tend_rec() {
+  printf '@%s\0path=%s\0' "$1" "$2"
+  _p=$2; sum=
+  if [ ! -e "$_p" ] && [ ! -L "$_p" ]; then printf 'type=absent\0'; return 0; fi
+  _f=
+  if [ "$3" = 1 ] && [ -e "$_p" ]; then _f=-L; fi
+  if _s=$(stat $_f -c '%f %u %g %s %h %i %d %.9X %.9Y %.9Z %b %B %t %T %U %G' -- "$_p" 2>&1); then
+    printf 'stat=%s\0' "$_s"
+  else printf 'error=%s\0' "$_s"; return 0; fi
+  if [ -L "$_p" ]; then
+    if [ -z "$_f" ]; then _t=$(readlink -- "$_p"; echo x); printf 'target=%s\0' "${_t%??}"; fi
+    _t=$(readlink -f -- "$_p"; echo x) && printf 'real=%s\0' "${_t%??}"
+  fi
+  if [ "$7" = 1 ]; then
+    _a=; [ -r "$_p" ] && _a=${_a}r; [ -w "$_p" ] && _a=${_a}w; [ -x "$_p" ] && _a=${_a}x
+    printf 'access=%s\0' "$_a"
+  fi
+  if [ -f "$_p" ] && { [ -n "$_f" ] || [ ! -L "$_p" ]; }; then
+    if [ -n "$4" ] && [ -r "$_p" ]; then
+      if sum=$("$4"sum < "$_p"); then sum=${sum%% *}; printf 'sum=%s\0' "$sum"; else sum=; fi
+    fi
+    case $5 in
+      1) [ -r "$_p" ] && tend_cat "$_p" ;;
+      2) [ -r "$_p" ] && [ "$sum" != "$6" ] && tend_cat "$_p" ;;
+    esac
+  fi
+  if [ "$8" = 1 ] && [ -d "$_p" ]; then
+    case $_p in -*) _q=./$_p ;; *) _q=$_p ;; esac
+    _l=$(find "$_q" -exec stat -c '%f %u %g %U %G' -- {} + 2>/dev/null)
+    printf 'list=%s\0' "$_l"
+  fi
+  if [ "$9" = 1 ] && command -v file >/dev/null 2>&1; then
+    printf 'mime=%s\0' "$(file -b --mime-type -- "$_p" 2>/dev/null)" "$(file -b --mime-encoding -- "$_p" 2>/dev/null)"
+  fi
+  return 0
+}
+printf '@env\0umask=%s\0pid=%s\0date=%s\0id=%s\0' "$(umask)" "$$" "$(date '+%Y-%m-%d@%H:%M:%S')" "$(id)"
+"#;
+
+/// Builds one read-only probe script.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    script: String,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Probe::new()
+    }
+}
+
+impl Probe {
+    /// A probe that reports the umask, its PID and the clock (record `env`).
+    pub fn new() -> Self {
+        Probe {
+            script: PRELUDE.replace("MAXSIZE", &MAX_DIFF_SIZE.to_string()),
+        }
+    }
+
+    /// Sets a shell variable to a literal value.
+    pub fn set(&mut self, var: &str, value: &str) -> &mut Self {
+        self.script.push_str(&format!("{var}={}\n", quote(value)));
+        self
+    }
+
+    /// Adds raw script text (a line or more).
+    pub fn raw(&mut self, text: &str) -> &mut Self {
+        self.script.push_str(text);
+        self.script.push('\n');
+        self
+    }
+
+    /// Reports the path held in a shell word (`"$d"` or a quoted literal) as record `tag`.
+    pub fn path_word(&mut self, tag: &str, word: &str, opts: &StatOpts) -> &mut Self {
+        let flag = |b: bool| if b { "1" } else { "0" };
+        let (mode, expected) = match &opts.fetch {
+            Fetch::Never => ("0", "''".to_string()),
+            Fetch::Always => ("1", "''".to_string()),
+            Fetch::IfSumDiffers(w) => ("2", w.clone()),
+        };
+        self.script.push_str(&format!(
+            "tend_rec {} {word} {} {} {mode} {expected} {} {} {}\n",
+            quote(tag),
+            flag(opts.follow),
+            quote(opts.checksum.unwrap_or("")),
+            flag(opts.access),
+            flag(opts.listing),
+            flag(opts.mime),
+        ));
+        self
+    }
+
+    /// Reports a literal path as record `tag`.
+    pub fn path(&mut self, tag: &str, path: &str, opts: &StatOpts) -> &mut Self {
+        let word = quote(path).into_owned();
+        self.path_word(tag, &word, opts)
+    }
+
+    /// Resolves a user (name or uid) as record `user:<spec>` with `id` and `name`.
+    pub fn user(&mut self, spec: &str) -> &mut Self {
+        let q = quote(spec);
+        self.script.push_str(&format!(
+            "printf '@%s\\0' {tag}\n_u=$(id -u -- {q} 2>/dev/null) && printf 'id=%s\\0' \"$_u\"\n\
+             _u=$(id -nu -- {q} 2>/dev/null) && printf 'name=%s\\0' \"$_u\"\n",
+            tag = quote(&format!("user:{spec}")),
+        ));
+        self
+    }
+
+    /// Resolves a group (name or gid) as record `group:<spec>` with `id` and `name`.
+    pub fn group(&mut self, spec: &str) -> &mut Self {
+        let q = quote(spec);
+        self.script.push_str(&format!(
+            "printf '@%s\\0' {tag}\n\
+             _l=$(getent group -- {q} 2>/dev/null) || _l=$(awk -F: -v n={q} '$1==n||$3==n{{print; exit}}' /etc/group 2>/dev/null)\n\
+             if [ -n \"$_l\" ]; then _r=${{_l#*:}}; _r=${{_r#*:}}; printf 'name=%s\\0id=%s\\0' \"${{_l%%:*}}\" \"${{_r%%:*}}\"; fi\n",
+            tag = quote(&format!("group:{spec}")),
+        ));
+        self
+    }
+
+    /// Resolves the owner and group arguments, when given.
+    pub fn ids(&mut self, owner: Option<&str>, group: Option<&str>) -> &mut Self {
+        if let Some(o) = owner {
+            self.user(o);
+        }
+        if let Some(g) = group {
+            self.group(g);
+        }
+        self
+    }
+
+    /// The finished script (its exit status is 0 unless the shell itself fails).
+    pub fn finish(&self) -> Exec {
+        Exec::script(format!("{}exit 0\n", self.script))
+    }
+}
+
+/// One record of a probe's output: `key=value` fields and optional content.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    /// Fields by key (last one wins).
+    pub fields: BTreeMap<String, Vec<u8>>,
+    /// Multi-valued fields (`mime`).
+    pub extra: Vec<(String, Vec<u8>)>,
+    /// The file's content, when fetched.
+    pub content: Option<Vec<u8>>,
+}
+
+impl Record {
+    /// A field as text.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.fields
+            .get(key)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+/// A parsed probe output: records by tag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeOutput {
+    /// Records by tag.
+    pub records: BTreeMap<String, Record>,
+}
+
+fn probe_error(msg: impl Into<String>, out: &ExecOutput) -> ModuleError {
+    ModuleError::script(
+        format!("reading the target's state failed: {}", msg.into()),
+        out,
+    )
+}
+
+impl ProbeOutput {
+    /// Parses a probe's output; a non-zero exit or garbled output is an error.
+    pub fn parse(out: &ExecOutput) -> Result<ProbeOutput, ModuleError> {
+        if out.status != 0 {
+            return Err(probe_error(format!("exit status {}", out.status), out));
+        }
+        let mut records: BTreeMap<String, Record> = BTreeMap::new();
+        let mut current: Option<String> = None;
+        let bytes = &out.stdout;
+        let mut i = 0;
+        while i < bytes.len() {
+            let end = match bytes[i..].iter().position(|&b| b == 0) {
+                Some(n) => i + n,
+                None => return Err(probe_error("unterminated field", out)),
+            };
+            let token = &bytes[i..end];
+            i = end + 1;
+            if let Some(tag) = token.strip_prefix(b"@") {
+                let tag = String::from_utf8_lossy(tag).into_owned();
+                records.insert(tag.clone(), Record::default());
+                current = Some(tag);
+                continue;
+            }
+            let Some(tag) = &current else {
+                return Err(probe_error("field outside a record", out));
+            };
+            let rec = records.entry(tag.clone()).or_default();
+            let eq = token
+                .iter()
+                .position(|&b| b == b'=')
+                .ok_or_else(|| probe_error("malformed field", out))?;
+            let key = String::from_utf8_lossy(&token[..eq]).into_owned();
+            let value = token[eq + 1..].to_vec();
+            if key == "content" {
+                let n: usize = String::from_utf8_lossy(&value)
+                    .trim()
+                    .parse()
+                    .map_err(|_| probe_error("malformed content length", out))?;
+                if bytes.get(i + n) != Some(&0) {
+                    return Err(probe_error("a file changed while it was read", out));
+                }
+                rec.content = Some(bytes[i..i + n].to_vec());
+                i += n + 1;
+                continue;
+            }
+            if key == "mime" {
+                rec.extra.push((key.clone(), value.clone()));
+            }
+            rec.fields.insert(key, value);
+        }
+        Ok(ProbeOutput { records })
+    }
+
+    /// A record, or an error naming the missing tag.
+    pub fn record(&self, tag: &str) -> Result<&Record, ModuleError> {
+        self.records.get(tag).ok_or_else(|| {
+            ModuleError::failed(format!(
+                "reading the target's state failed: no `{tag}` record"
+            ))
+        })
+    }
+
+    /// A path record as [`PathInfo`].
+    pub fn path(&self, tag: &str) -> Result<PathInfo, ModuleError> {
+        PathInfo::from_record(self.record(tag)?)
+    }
+
+    /// The `env` record.
+    pub fn env(&self) -> Result<Env, ModuleError> {
+        let rec = self.record("env")?;
+        let umask = rec
+            .get("umask")
+            .and_then(|u| u32::from_str_radix(u.trim(), 8).ok())
+            .unwrap_or(0o022);
+        let id = rec.get("id").unwrap_or_default();
+        // `uid=0(root) gid=0(root) groups=...`
+        let part = |key: &str| -> (u32, Option<String>) {
+            let Some(rest) = id.split_whitespace().find_map(|w| w.strip_prefix(key)) else {
+                return (0, None);
+            };
+            let num: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let name = rest
+                .split_once('(')
+                .map(|(_, n)| n.trim_end_matches(')').to_string());
+            (num.parse().unwrap_or(0), name)
+        };
+        Ok(Env {
+            umask,
+            pid: rec.get("pid").unwrap_or_default(),
+            date: rec.get("date").unwrap_or_default(),
+            user: part("uid="),
+            group: part("gid="),
+        })
+    }
+
+    /// A resolved user or group (`kind` is `user` or `group`).
+    pub fn id(&self, kind: &str, spec: &str) -> Option<(u32, Option<String>)> {
+        let rec = self.records.get(&format!("{kind}:{spec}"))?;
+        let id = rec
+            .get("id")
+            .and_then(|s| s.trim().parse().ok())
+            .or_else(|| spec.parse().ok())?;
+        let name = rec.get("name").filter(|n| !n.is_empty());
+        Some((id, name))
+    }
+}
+
+/// The target's umask, the probe's PID and the time (for backup names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Env {
+    /// The umask of the connecting user.
+    pub umask: u32,
+    /// PID of the probing shell.
+    pub pid: String,
+    /// `YYYY-MM-DD@HH:MM:SS` when probed.
+    pub date: String,
+    /// The connecting user's uid and name (owner of what it creates).
+    pub user: (u32, Option<String>),
+    /// The connecting user's gid and group name.
+    pub group: (u32, Option<String>),
+}
+
+impl Env {
+    /// Attributes a new object gets: the connecting user's, default mode from the umask.
+    pub fn new_attrs(&self, is_dir: bool) -> CurAttrs {
+        let base = if is_dir { 0o777 } else { 0o666 };
+        CurAttrs {
+            mode: base & !self.umask & 0o7777,
+            uid: self.user.0,
+            gid: self.group.0,
+            owner: self.user.1.clone(),
+            group: self.group.1.clone(),
+            is_dir,
+        }
+    }
+
+    /// Ansible's backup file name for `path`: `path.PID.YYYY-MM-DD@HH:MM:SS~`.
+    pub fn backup_name(&self, path: &str) -> String {
+        format!("{path}.{}.{}~", self.pid, self.date)
+    }
+}
+
+/// What kind of filesystem object a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Nothing there.
+    Absent,
+    /// Regular file.
+    File,
+    /// Directory.
+    Directory,
+    /// Symbolic link.
+    Link,
+    /// Named pipe.
+    Fifo,
+    /// Socket.
+    Socket,
+    /// Block device.
+    Block,
+    /// Character device.
+    Char,
+}
+
+impl Kind {
+    fn from_raw(raw: u32) -> Kind {
+        match raw & 0o170000 {
+            0o140000 => Kind::Socket,
+            0o120000 => Kind::Link,
+            0o100000 => Kind::File,
+            0o060000 => Kind::Block,
+            0o040000 => Kind::Directory,
+            0o020000 => Kind::Char,
+            _ => Kind::Fifo,
+        }
+    }
+
+    /// Ansible's name for the state (`file`, `directory`, `link`, `absent`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Absent => "absent",
+            Kind::File => "file",
+            Kind::Directory => "directory",
+            Kind::Link => "link",
+            Kind::Fifo => "fifo",
+            Kind::Socket => "socket",
+            Kind::Block => "block",
+            Kind::Char => "char",
+        }
+    }
+}
+
+/// One entry below a probed directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Kind of the entry (not following links).
+    pub kind: Kind,
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner uid.
+    pub uid: u32,
+    /// Group gid.
+    pub gid: u32,
+}
+
+/// Everything a probe reported about one path.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PathInfo {
+    /// The path probed.
+    pub path: String,
+    /// What it is (after following a link, when asked to and possible).
+    pub kind: Option<Kind>,
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner uid.
+    pub uid: u32,
+    /// Group gid.
+    pub gid: u32,
+    /// Owner name, if it has one.
+    pub owner: Option<String>,
+    /// Group name, if it has one.
+    pub group: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// Number of hard links.
+    pub nlink: u64,
+    /// Inode number.
+    pub inode: u64,
+    /// Device number.
+    pub dev: u64,
+    /// Access time (seconds since the epoch).
+    pub atime: f64,
+    /// Modification time.
+    pub mtime: f64,
+    /// Status change time.
+    pub ctime: f64,
+    /// Blocks allocated.
+    pub blocks: u64,
+    /// Block size of the `blocks` count.
+    pub block_size: u64,
+    /// Device major/minor, for device files.
+    pub rdev: (u64, u64),
+    /// The link's target, for an unfollowed symlink.
+    pub target: Option<String>,
+    /// The fully resolved path, for a symlink.
+    pub real: Option<String>,
+    /// `r`, `w`, `x` access for the connecting user.
+    pub access: Option<String>,
+    /// Checksum, for a readable regular file when asked.
+    pub checksum: Option<String>,
+    /// Content, when fetched.
+    pub content: Option<Vec<u8>>,
+    /// The content was not fetched because it is larger than [`MAX_DIFF_SIZE`].
+    pub too_large: bool,
+    /// Entries below a directory, when listed (including the directory itself).
+    pub listing: Vec<Entry>,
+    /// MIME type and charset, when asked and `file` is installed.
+    pub mime: Option<(String, String)>,
+}
+
+impl PathInfo {
+    /// Reads a path record.
+    pub fn from_record(rec: &Record) -> Result<PathInfo, ModuleError> {
+        let mut info = PathInfo {
+            path: rec.get("path").unwrap_or_default(),
+            ..PathInfo::default()
+        };
+        if rec.get("type").as_deref() == Some("absent") {
+            info.kind = Some(Kind::Absent);
+            return Ok(info);
+        }
+        if let Some(err) = rec.get("error") {
+            return Err(ModuleError::failed(format!(
+                "cannot stat {}: {}",
+                info.path,
+                err.trim()
+            )));
+        }
+        let stat = rec
+            .get("stat")
+            .ok_or_else(|| ModuleError::failed(format!("no stat for {}", info.path)))?;
+        let f: Vec<&str> = stat.split_whitespace().collect();
+        if f.len() < 16 {
+            return Err(ModuleError::failed(format!(
+                "unexpected stat output for {}: {stat}",
+                info.path
+            )));
+        }
+        let num = |i: usize| f[i].parse::<u64>().unwrap_or(0);
+        let float = |i: usize| f[i].parse::<f64>().unwrap_or(0.0);
+        let raw = u32::from_str_radix(f[0], 16).unwrap_or(0);
+        info.kind = Some(Kind::from_raw(raw));
+        info.mode = raw & 0o7777;
+        info.uid = num(1) as u32;
+        info.gid = num(2) as u32;
+        info.size = num(3);
+        info.nlink = num(4);
+        info.inode = num(5);
+        info.dev = num(6);
+        info.atime = float(7);
+        info.mtime = float(8);
+        info.ctime = float(9);
+        info.blocks = num(10);
+        info.block_size = num(11);
+        info.rdev = (
+            u64::from_str_radix(f[12], 16).unwrap_or(0),
+            u64::from_str_radix(f[13], 16).unwrap_or(0),
+        );
+        let name = |s: &str| (s != "UNKNOWN").then(|| s.to_string());
+        info.owner = name(f[f.len() - 2]);
+        info.group = name(f[f.len() - 1]);
+        info.target = rec.get("target");
+        info.real = rec.get("real");
+        info.access = rec.get("access");
+        info.checksum = rec.get("sum").filter(|s| !s.is_empty());
+        info.content = rec.content.clone();
+        info.too_large = rec.fields.contains_key("toolarge");
+        if let Some(list) = rec.get("list") {
+            for line in list.lines() {
+                let p: Vec<&str> = line.split_whitespace().collect();
+                if p.len() < 3 {
+                    continue;
+                }
+                let raw = u32::from_str_radix(p[0], 16).unwrap_or(0);
+                info.listing.push(Entry {
+                    kind: Kind::from_raw(raw),
+                    mode: raw & 0o7777,
+                    uid: p[1].parse().unwrap_or(0),
+                    gid: p[2].parse().unwrap_or(0),
+                });
+            }
+        }
+        let mime: Vec<String> = rec
+            .extra
+            .iter()
+            .map(|(_, v)| String::from_utf8_lossy(v).trim().to_string())
+            .collect();
+        if mime.len() == 2 {
+            info.mime = Some((mime[0].clone(), mime[1].clone()));
+        }
+        Ok(info)
+    }
+
+    /// Whether something is there.
+    pub fn exists(&self) -> bool {
+        !matches!(self.kind, None | Some(Kind::Absent))
+    }
+
+    /// The kind, `Absent` when unknown.
+    pub fn kind(&self) -> Kind {
+        self.kind.unwrap_or(Kind::Absent)
+    }
+
+    /// Ansible's `get_state`: `hard` for a regular file with more than one link.
+    pub fn state(&self) -> &'static str {
+        match self.kind() {
+            Kind::File if self.nlink > 1 => "hard",
+            Kind::Absent => "absent",
+            Kind::Link => "link",
+            Kind::Directory => "directory",
+            _ => "file",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Owner, group, mode
+// ---------------------------------------------------------------------------
+
+/// The owner/group/mode a task asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WantAttrs {
+    /// `mode`.
+    pub mode: Option<ModeSpec>,
+    /// `owner` (name or uid).
+    pub owner: Option<String>,
+    /// `group` (name or gid).
+    pub group: Option<String>,
+}
+
+/// A resolved user or group: id and name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ids {
+    /// Wanted owner, resolved.
+    pub user: Option<(u32, Option<String>)>,
+    /// Wanted group, resolved.
+    pub group: Option<(u32, Option<String>)>,
+}
+
+impl Ids {
+    /// Resolves the wanted owner and group from a probe that called [`Probe::ids`].
+    pub fn resolve(probe: &ProbeOutput, want: &WantAttrs, path: &str) -> Result<Ids, ModuleError> {
+        let fail = |msg: String| {
+            let mut values = Map::new();
+            values.insert("path".into(), path.into());
+            ModuleError::Failed { msg, values }
+        };
+        let user = match &want.owner {
+            None => None,
+            Some(o) => Some(
+                probe
+                    .id("user", o)
+                    .ok_or_else(|| fail(format!("chown failed: failed to look up user {o}")))?,
+            ),
+        };
+        let group = match &want.group {
+            None => None,
+            Some(g) => Some(
+                probe
+                    .id("group", g)
+                    .ok_or_else(|| fail(format!("chgrp failed: failed to look up group {g}")))?,
+            ),
+        };
+        Ok(Ids { user, group })
+    }
+}
+
+/// The attribute changes for one object, and the attributes it ends up with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttrPlan {
+    /// New uid, when it changes.
+    pub chown: Option<u32>,
+    /// New gid, when it changes.
+    pub chgrp: Option<u32>,
+    /// New permission bits, when they change.
+    pub chmod: Option<u32>,
+    /// Diff lines (old side), Ansible's `owner`/`group`/`mode` keys.
+    pub before: Vec<(&'static str, String)>,
+    /// Diff lines (new side).
+    pub after: Vec<(&'static str, String)>,
+    /// Final mode.
+    pub mode: u32,
+    /// Final uid.
+    pub uid: u32,
+    /// Final gid.
+    pub gid: u32,
+    /// Final owner name.
+    pub owner: Option<String>,
+    /// Final group name.
+    pub group: Option<String>,
+}
+
+impl AttrPlan {
+    /// Whether anything changes.
+    pub fn changes(&self) -> bool {
+        self.chown.is_some() || self.chgrp.is_some() || self.chmod.is_some()
+    }
+
+    /// The sh commands that apply it to the path in sh word `word`.
+    /// `nofollow` changes a symlink itself (`chown -h`; its mode is never set).
+    pub fn script(&self, word: &str, nofollow: bool) -> String {
+        let mut s = String::new();
+        let h = if nofollow { "-h " } else { "" };
+        match (self.chown, self.chgrp) {
+            (Some(u), Some(g)) => s.push_str(&format!("chown {h}-- {u}:{g} {word} || exit 1\n")),
+            (Some(u), None) => s.push_str(&format!("chown {h}-- {u} {word} || exit 1\n")),
+            (None, Some(g)) => s.push_str(&format!("chgrp {h}-- {g} {word} || exit 1\n")),
+            (None, None) => {}
+        }
+        if let Some(m) = self.chmod {
+            s.push_str(&format!("chmod -- {m:04o} {word} || exit 1\n"));
+        }
+        s
+    }
+
+    /// Ansible's `owner`, `group`, `mode`, `uid`, `gid` return values.
+    pub fn values(&self, values: &mut Map<String, Value>) {
+        values.insert("uid".into(), self.uid.into());
+        values.insert("gid".into(), self.gid.into());
+        values.insert(
+            "owner".into(),
+            self.owner
+                .clone()
+                .map(Value::from)
+                .unwrap_or_else(|| self.uid.to_string().into()),
+        );
+        values.insert(
+            "group".into(),
+            self.group
+                .clone()
+                .map(Value::from)
+                .unwrap_or_else(|| self.gid.to_string().into()),
+        );
+        values.insert("mode".into(), fmt_mode(self.mode).into());
+    }
+}
+
+/// Current attributes of an object (or the defaults of one about to be created).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CurAttrs {
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner uid.
+    pub uid: u32,
+    /// Group gid.
+    pub gid: u32,
+    /// Owner name.
+    pub owner: Option<String>,
+    /// Group name.
+    pub group: Option<String>,
+    /// Is a directory (for symbolic `X`).
+    pub is_dir: bool,
+}
+
+impl CurAttrs {
+    /// The attributes of a probed path.
+    pub fn of(info: &PathInfo) -> CurAttrs {
+        CurAttrs {
+            mode: info.mode,
+            uid: info.uid,
+            gid: info.gid,
+            owner: info.owner.clone(),
+            group: info.group.clone(),
+            is_dir: info.kind() == Kind::Directory,
+        }
+    }
+}
+
+/// Compares current attributes with the wanted ones (Ansible's
+/// `set_fs_attributes_if_different`, in its order: owner, group, mode).
+/// `preserve` is `None` here: callers resolve it to an octal mode first.
+pub fn plan_attrs(
+    cur: &CurAttrs,
+    want: &WantAttrs,
+    ids: &Ids,
+    umask: u32,
+) -> Result<AttrPlan, ModuleError> {
+    let mut plan = AttrPlan {
+        mode: cur.mode,
+        uid: cur.uid,
+        gid: cur.gid,
+        owner: cur.owner.clone(),
+        group: cur.group.clone(),
+        ..AttrPlan::default()
+    };
+    if let Some((uid, name)) = &ids.user
+        && *uid != cur.uid
+    {
+        plan.chown = Some(*uid);
+        plan.before.push(("owner", cur.uid.to_string()));
+        plan.after.push(("owner", uid.to_string()));
+        plan.uid = *uid;
+        plan.owner = name.clone();
+    }
+    if let Some((gid, name)) = &ids.group
+        && *gid != cur.gid
+    {
+        plan.chgrp = Some(*gid);
+        plan.before.push(("group", cur.gid.to_string()));
+        plan.after.push(("group", gid.to_string()));
+        plan.gid = *gid;
+        plan.group = name.clone();
+    }
+    if let Some(spec) = &want.mode {
+        let new = spec
+            .resolve(cur.mode, cur.is_dir, umask)
+            .map_err(ModuleError::failed)?;
+        if let Some(new) = new
+            && new != cur.mode
+        {
+            plan.chmod = Some(new);
+            plan.before.push(("mode", fmt_mode(cur.mode)));
+            plan.after.push(("mode", fmt_mode(new)));
+            plan.mode = new;
+        }
+    }
+    Ok(plan)
+}
+
+// ---------------------------------------------------------------------------
+// Paths and scripts
+// ---------------------------------------------------------------------------
+
+/// `os.path.dirname`: everything before the last `/` (trailing slashes kept off).
+pub fn dirname(path: &str) -> String {
+    match path.rfind('/') {
+        None => String::new(),
+        Some(0) => "/".to_string(),
+        Some(i) => {
+            let d = path[..i].trim_end_matches('/');
+            if d.is_empty() {
+                "/".to_string()
+            } else {
+                d.to_string()
+            }
+        }
+    }
+}
+
+/// `os.path.basename`.
+pub fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// `os.path.join(dir, name)`: `name` when absolute.
+pub fn join(dir: &str, name: &str) -> String {
+    if name.starts_with('/') || dir.is_empty() {
+        name.to_string()
+    } else if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// A path that no command can mistake for an option (`./-x` for `-x`).
+pub fn dash_safe(path: &str) -> String {
+    if path.starts_with('-') {
+        format!("./{path}")
+    } else {
+        path.to_string()
+    }
+}
+
+/// The directories `mkdir -p path` would consider, outermost first.
+pub fn ancestors(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    if path.starts_with('/') {
+        cur.push('/');
+    }
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        if !cur.is_empty() && !cur.ends_with('/') {
+            cur.push('/');
+        }
+        cur.push_str(part);
+        out.push(cur.clone());
+    }
+    out
+}
+
+/// sh commands that create each missing directory of `dirs` (outermost first)
+/// and give each new one the attributes (`mode`, `owner`, `group`).
+pub fn mkdirs_script(
+    dirs: &[String],
+    mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> String {
+    let mut s = String::new();
+    for d in dirs {
+        let q = quote(d);
+        s.push_str(&format!("if [ ! -d {q} ]; then mkdir -- {q} || exit 1\n"));
+        match (uid, gid) {
+            (Some(u), Some(g)) => s.push_str(&format!("  chown -- {u}:{g} {q} || exit 1\n")),
+            (Some(u), None) => s.push_str(&format!("  chown -- {u} {q} || exit 1\n")),
+            (None, Some(g)) => s.push_str(&format!("  chgrp -- {g} {q} || exit 1\n")),
+            (None, None) => {}
+        }
+        if let Some(m) = mode {
+            s.push_str(&format!("  chmod -- {m:04o} {q} || exit 1\n"));
+        }
+        s.push_str("fi\n");
+    }
+    s
+}
+
+/// Turns a `validate` command into sh text: `%s` becomes the temp file, `%%` a `%`.
+pub fn validate_command(validate: &str, file_word: &str) -> Result<String, ModuleError> {
+    if !validate.contains("%s") {
+        return Err(ModuleError::failed(format!(
+            "validate must contain %s: {validate}"
+        )));
+    }
+    let mut out = String::new();
+    let mut chars = validate.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            match chars.peek() {
+                Some('s') => {
+                    chars.next();
+                    out.push_str(file_word);
+                }
+                Some('%') => {
+                    chars.next();
+                    out.push('%');
+                }
+                _ => out.push('%'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Where an atomic write gets its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// These bytes, sent on the script's stdin.
+    Bytes(Vec<u8>),
+    /// A file already on the target (`remote_src`).
+    Remote(String),
+}
+
+/// Replaces `dest`'s content atomically: the new content goes to a temp file
+/// in the same directory (`mktemp "$dir/.tend.XXXXXX"`), which gets its owner,
+/// group and mode, is validated, and is renamed over `dest` (after an optional
+/// backup copy of the old file). On any failure the temp file is removed and
+/// the old file is untouched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtomicWrite {
+    /// The file to write.
+    pub dest: String,
+    /// The new content.
+    pub source: Source,
+    /// Final permission bits.
+    pub mode: u32,
+    /// Final uid (`None`: the writer's).
+    pub uid: Option<u32>,
+    /// Final gid.
+    pub gid: Option<u32>,
+    /// `validate` command (with `%s`).
+    pub validate: Option<String>,
+    /// Backup file to copy the old `dest` to first.
+    pub backup: Option<String>,
+    /// Directories to create first (outermost first), with their mode.
+    pub mkdirs: Vec<String>,
+    /// Mode of created directories (`None`: from the umask).
+    pub dir_mode: Option<u32>,
+}
+
+impl AtomicWrite {
+    /// The apply script.
+    pub fn exec(&self) -> Result<Exec, ModuleError> {
+        let dest = quote(&self.dest);
+        let dir = dash_safe(match dirname(&self.dest).as_str() {
+            "" => ".",
+            d => d,
+        });
+        let mut s = String::from("dest=");
+        s.push_str(&dest);
+        s.push('\n');
+        s.push_str(&mkdirs_script(&self.mkdirs, self.dir_mode, None, None));
+        s.push_str(&format!(
+            "tmp=$(mktemp {}) || {{ echo '{MSG_PREFIX}cannot create a temporary file in {}' >&2; exit 1; }}\n",
+            quote(&format!("{dir}/.tend.XXXXXX")),
+            dir.replace('\'', ""),
+        ));
+        s.push_str("trap 'rm -f -- \"$tmp\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n");
+        match &self.source {
+            Source::Bytes(_) => s.push_str("cat > \"$tmp\" || exit 1\n"),
+            Source::Remote(src) => {
+                s.push_str(&format!("cat < {} > \"$tmp\" || exit 1\n", quote(src)))
+            }
+        }
+        match (self.uid, self.gid) {
+            (Some(u), Some(g)) => s.push_str(&format!("chown -- {u}:{g} \"$tmp\" || exit 1\n")),
+            (Some(u), None) => s.push_str(&format!("chown -- {u} \"$tmp\" || exit 1\n")),
+            (None, Some(g)) => s.push_str(&format!("chgrp -- {g} \"$tmp\" || exit 1\n")),
+            (None, None) => {}
+        }
+        s.push_str(&format!("chmod -- {:04o} \"$tmp\" || exit 1\n", self.mode));
+        if let Some(v) = &self.validate {
+            let cmd = validate_command(v, "\"$tmp\"")?;
+            s.push_str(&format!(
+                "( {cmd}\n) 1>&2 || {{ rc=$?; echo \"{MSG_PREFIX}failed to validate (exit status $rc)\" >&2; exit 1; }}\n"
+            ));
+        }
+        if let Some(b) = &self.backup {
+            s.push_str(&format!(
+                "cp -p -- \"$dest\" {} || {{ echo '{MSG_PREFIX}could not make a backup of the destination' >&2; exit 1; }}\n",
+                quote(b)
+            ));
+        }
+        s.push_str("mv -fT -- \"$tmp\" \"$dest\" 2>/dev/null || mv -f -- \"$tmp\" \"$dest\" || exit 1\ntrap - EXIT\n");
+        let stdin = match &self.source {
+            Source::Bytes(b) => b.clone(),
+            Source::Remote(_) => Vec::new(),
+        };
+        Ok(Exec::with_stdin(s, stdin))
+    }
+}
+
+/// Turns an apply failure into Ansible's message: when the script's stderr
+/// has a `tend: ...` line, the last one becomes `msg`.
+pub fn refine_error(err: ModuleError) -> ModuleError {
+    match err {
+        ModuleError::Failed { msg, values } => {
+            let stderr = values
+                .get("stderr")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let line = stderr
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix(MSG_PREFIX))
+                .map(str::to_string);
+            ModuleError::Failed {
+                msg: line.unwrap_or(msg),
+                values,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Content as diff text: `None` for binary content (a NUL byte).
+pub fn diff_text(bytes: &[u8]) -> Option<String> {
+    if bytes.contains(&0) {
+        None
+    } else {
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    }
+}
+
+/// SHA-1 of bytes, in hex.
+pub fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    Sha1::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A `not supported yet` argument error.
+pub fn unsupported(module: &str, arg: &str) -> crate::args::ArgsError {
+    crate::args::ArgsError::field(
+        arg,
+        format!("{module}: argument `{arg}` is not supported yet"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_like_ansible() {
+        assert_eq!(ModeSpec::parse_str("0644"), Ok(ModeSpec::Octal(0o644)));
+        assert_eq!(ModeSpec::parse_str("644"), Ok(ModeSpec::Octal(0o644)));
+        assert_eq!(ModeSpec::parse_str("1777"), Ok(ModeSpec::Octal(0o1777)));
+        assert_eq!(ModeSpec::parse_str("preserve"), Ok(ModeSpec::Preserve));
+        assert!(ModeSpec::parse_str("0999").is_err());
+        assert!(ModeSpec::parse_str("u=rwz").is_err());
+        assert!(ModeSpec::parse_str("q+x").is_err());
+        let m: ModeSpec = serde_json::from_value(serde_json::json!(420)).unwrap();
+        assert_eq!(m, ModeSpec::Octal(0o644));
+    }
+
+    #[test]
+    fn symbolic_modes() {
+        let a = |s: &str, cur: u32, dir: bool| apply_symbolic(s, cur, dir, 0o022).unwrap();
+        assert_eq!(a("u=rw,g=r,o=r", 0o777, false), 0o644);
+        assert_eq!(a("u+x,g-w", 0o664, false), 0o744);
+        assert_eq!(a("a+X", 0o644, false), 0o644);
+        assert_eq!(a("a+X", 0o644, true), 0o755);
+        assert_eq!(a("a+X", 0o744, false), 0o755);
+        assert_eq!(a("u+rw,g-wx,o-rwx", 0o777, false), 0o740);
+        assert_eq!(a("u=rwx,g=u,o=", 0o000, false), 0o770);
+        assert_eq!(a("u+s,g+s,o+t", 0o755, true), 0o7755);
+        assert_eq!(a("u=rw", 0o4755, false), 0o655);
+        assert_eq!(a("+x", 0o644, false), 0o755);
+        assert_eq!(apply_symbolic("=rw", 0o000, false, 0o027).unwrap(), 0o640);
+        assert_eq!(a("u+r-w", 0o200, false), 0o400);
+        assert_eq!(a("go=", 0o755, false), 0o700);
+        assert!(apply_symbolic("u", 0, false, 0).is_err());
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(dirname("/a/b"), "/a");
+        assert_eq!(dirname("/a"), "/");
+        assert_eq!(dirname("a"), "");
+        assert_eq!(dirname("a/b//c"), "a/b");
+        assert_eq!(join("/a", "b"), "/a/b");
+        assert_eq!(join("/a/", "/b"), "/b");
+        assert_eq!(ancestors("/a/b/c"), vec!["/a", "/a/b", "/a/b/c"]);
+        assert_eq!(ancestors("a//b/"), vec!["a", "a/b"]);
+        assert_eq!(dash_safe("-x"), "./-x");
+    }
+
+    #[test]
+    fn validate_substitution() {
+        assert_eq!(
+            validate_command("visudo -cf %s", "\"$tmp\"").unwrap(),
+            "visudo -cf \"$tmp\""
+        );
+        assert_eq!(
+            validate_command("echo 100%% %s", "F").unwrap(),
+            "echo 100% F"
+        );
+        assert!(validate_command("true", "F").is_err());
+    }
+
+    #[test]
+    fn parses_probe_output() {
+        let mut stdout = b"@env\0umask=0022\0pid=42\0date=2024-01-02@03:04:05\0id=uid=0(root) gid=0(root) groups=0(root)\0@d\0path=/x y\0".to_vec();
+        stdout.extend_from_slice(
+            b"stat=81a4 0 0 3 1 7 8 1.5 2.5 3.5 8 512 0 0 root root\0sum=abc\0content=3\0a\0b\0",
+        );
+        stdout
+            .extend_from_slice(b"@user:nobody\0id=65534\0name=nobody\0@n\0path=/n\0type=absent\0");
+        let out = ExecOutput {
+            status: 0,
+            stdout,
+            stderr: Vec::new(),
+        };
+        let p = ProbeOutput::parse(&out).unwrap();
+        let d = p.path("d").unwrap();
+        assert_eq!(d.path, "/x y");
+        assert_eq!(d.kind(), Kind::File);
+        assert_eq!(d.mode, 0o644);
+        assert_eq!(d.content.as_deref(), Some(&b"a\0b"[..]));
+        assert_eq!(d.checksum.as_deref(), Some("abc"));
+        assert_eq!(d.mtime, 2.5);
+        assert_eq!(p.path("n").unwrap().kind(), Kind::Absent);
+        assert_eq!(p.id("user", "nobody"), Some((65534, Some("nobody".into()))));
+        let env = p.env().unwrap();
+        assert_eq!(env.user, (0, Some("root".into())));
+        assert_eq!(env.new_attrs(false).mode, 0o644);
+        assert_eq!(env.backup_name("/etc/x"), "/etc/x.42.2024-01-02@03:04:05~");
+        let bad = ExecOutput {
+            status: 0,
+            stdout: b"@d\0content=9\0ab\0".to_vec(),
+            stderr: Vec::new(),
+        };
+        assert!(ProbeOutput::parse(&bad).is_err());
+    }
+}

@@ -1,14 +1,122 @@
-//! The `template` module (being written).
+//! The `template` module: the engine renders `src` on the controller and
+//! passes the result in `_content`; from there it behaves exactly like `copy`
+//! with content (same probe, plan and atomic write, see [`crate::copy`]).
 
+use crate::args::{ArgsError, de, is_templated};
+use crate::copy::{Desired, check_common, converge_content};
+use crate::file::reject_unsupported;
+use crate::fileops::{ModeSpec, WantAttrs};
 use crate::host::Host;
 use crate::module::{Context, ModuleError, TypedModule};
 use crate::outcome::Outcome;
 use async_trait::async_trait;
 use serde::Deserialize;
+use serde_json::Value;
 
-/// Arguments of `template` (being written).
-#[derive(Debug, Deserialize)]
-pub struct Args {}
+fn yes() -> bool {
+    true
+}
+
+fn lf() -> String {
+    "\n".to_string()
+}
+
+/// Arguments of `template` (Ansible's names). The Jinja options
+/// (`trim_blocks`, `*_string`...) are used by the engine when it renders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The template, on the controller.
+    #[serde(deserialize_with = "de::string")]
+    pub src: String,
+    /// Where to write the result on the target.
+    #[serde(deserialize_with = "de::string")]
+    pub dest: String,
+    /// Internal, set by the engine: the rendered template.
+    #[serde(default, rename = "_content", deserialize_with = "de::opt_string")]
+    pub content: Option<String>,
+    /// Internal, set by the engine: the template file's mode (octal), for `mode: preserve`.
+    #[serde(default, rename = "_src_mode", deserialize_with = "de::opt_string")]
+    pub src_mode: Option<String>,
+    /// Permissions: octal, symbolic, or `preserve` (the template file's mode).
+    #[serde(default)]
+    pub mode: Option<ModeSpec>,
+    /// Owner (name or uid).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub owner: Option<String>,
+    /// Group (name or gid).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub group: Option<String>,
+    /// Keep the old file as `dest.PID.YYYY-MM-DD@HH:MM:SS~`.
+    #[serde(default, deserialize_with = "de::bool")]
+    pub backup: bool,
+    /// Command that must accept the new file (`%s`) before it replaces `dest`.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub validate: Option<String>,
+    /// Replace a file whose content differs (default); with `no`, only create missing files.
+    #[serde(default = "yes", deserialize_with = "de::bool")]
+    pub force: bool,
+    /// Follow a symlink at `dest` and write to its target.
+    #[serde(default, deserialize_with = "de::bool")]
+    pub follow: bool,
+    /// Newline sequence of the written file: `\n` (default), `\r` or `\r\n`.
+    #[serde(default = "lf", deserialize_with = "de::string")]
+    pub newline_sequence: String,
+    /// Jinja `trim_blocks` (engine).
+    #[serde(default = "yes", deserialize_with = "de::bool")]
+    pub trim_blocks: bool,
+    /// Jinja `lstrip_blocks` (engine).
+    #[serde(default, deserialize_with = "de::bool")]
+    pub lstrip_blocks: bool,
+    /// Jinja block start marker (engine).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub block_start_string: Option<String>,
+    /// Jinja block end marker (engine).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub block_end_string: Option<String>,
+    /// Jinja variable start marker (engine).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub variable_start_string: Option<String>,
+    /// Jinja variable end marker (engine).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub variable_end_string: Option<String>,
+    /// Jinja comment start marker (engine).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub comment_start_string: Option<String>,
+    /// Jinja comment end marker (engine).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub comment_end_string: Option<String>,
+    /// Encoding of the written file: only `utf-8` is supported.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub output_encoding: Option<String>,
+    /// Accepted for compatibility; writes are always atomic.
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub unsafe_writes: Option<bool>,
+    /// Not supported yet (`chattr` attributes).
+    #[serde(default, alias = "attr")]
+    pub attributes: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub selevel: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub serole: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub setype: Option<Value>,
+    /// Not supported yet (SELinux).
+    #[serde(default)]
+    pub seuser: Option<Value>,
+}
+
+/// Converts `\n` line ends of rendered text to `newline_sequence`.
+pub fn apply_newlines(text: &str, seq: &str) -> String {
+    if seq == "\n" {
+        text.to_string()
+    } else {
+        text.replace('\n', seq)
+    }
+}
 
 /// The `template` module.
 pub struct Template;
@@ -17,7 +125,102 @@ pub struct Template;
 impl TypedModule for Template {
     type Args = Args;
     const NAME: &'static str = "template";
-    async fn run(&self, _args: Args, _ctx: &Context, _host: &dyn Host) -> Result<Outcome, ModuleError> {
-        Err(ModuleError::failed("template: not supported yet"))
+
+    fn validate(a: &Args) -> Result<(), ArgsError> {
+        reject_unsupported(
+            "template",
+            &[
+                ("attributes", &a.attributes),
+                ("selevel", &a.selevel),
+                ("serole", &a.serole),
+                ("setype", &a.setype),
+                ("seuser", &a.seuser),
+            ],
+        )?;
+        if !matches!(a.newline_sequence.as_str(), "\n" | "\r" | "\r\n")
+            && !is_templated(&a.newline_sequence)
+        {
+            return Err(ArgsError::field(
+                "newline_sequence",
+                format!(
+                    "value of newline_sequence must be one of: \\n, \\r, \\r\\n, got: {:?}",
+                    a.newline_sequence
+                ),
+            ));
+        }
+        if let Some(enc) = &a.output_encoding
+            && !matches!(
+                enc.to_ascii_lowercase().replace('_', "-").as_str(),
+                "utf-8" | "utf8"
+            )
+            && !is_templated(enc)
+        {
+            return Err(ArgsError::field(
+                "output_encoding",
+                format!("template: output_encoding `{enc}` is not supported yet (only utf-8)"),
+            ));
+        }
+        check_common(&a.validate)
+    }
+
+    async fn run(&self, a: Args, ctx: &Context, host: &dyn Host) -> Result<Outcome, ModuleError> {
+        let rendered = a.content.as_deref().ok_or_else(|| {
+            ModuleError::failed(format!(
+                "template: {} was not rendered by the engine (`_content` is missing)",
+                a.src
+            ))
+        })?;
+        let content = apply_newlines(rendered, &a.newline_sequence).into_bytes();
+        let want = WantAttrs {
+            mode: a.mode.clone(),
+            owner: a.owner.clone(),
+            group: a.group.clone(),
+        };
+        let desired = Desired::for_template(
+            &a.dest,
+            &a.src,
+            content,
+            want,
+            &a.src_mode,
+            a.force,
+            a.follow,
+            a.backup,
+            a.validate.clone(),
+        )?;
+        converge_content(&desired, ctx, host).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args;
+    use serde_json::json;
+
+    #[test]
+    fn arguments() {
+        let a: Args = args::parse(
+            &json!({"src": "t.j2", "dest": "/x", "_content": "a\n", "newline_sequence": "\r\n"}),
+        )
+        .unwrap();
+        Template::validate(&a).unwrap();
+        assert_eq!(
+            apply_newlines(a.content.as_deref().unwrap(), &a.newline_sequence),
+            "a\r\n"
+        );
+        let a: Args =
+            args::parse(&json!({"src": "t", "dest": "/x", "output_encoding": "latin-1"})).unwrap();
+        assert!(
+            Template::validate(&a)
+                .unwrap_err()
+                .message
+                .contains("not supported yet")
+        );
+        let a: Args =
+            args::parse(&json!({"src": "t", "dest": "/x", "output_encoding": "UTF-8"})).unwrap();
+        assert!(Template::validate(&a).is_ok());
+        assert!(
+            args::parse::<Args>(&json!({"src": "t", "dest": "/x", "remote_src": true})).is_err()
+        );
     }
 }

@@ -1,0 +1,389 @@
+//! `file` against the local machine through `/bin/sh`.
+
+mod support;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use support::LocalSh;
+use tend_modules::{Context, Exec, ExecOutput, Host, HostError, ModuleError, Outcome};
+
+/// Counts round trips.
+#[derive(Default)]
+struct Counting {
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Host for Counting {
+    async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        LocalSh.exec(request).await
+    }
+}
+
+impl Counting {
+    fn take(&self) -> usize {
+        self.calls.swap(0, Ordering::SeqCst)
+    }
+}
+
+async fn run(
+    args: Value,
+    check: bool,
+    diff: bool,
+    host: &dyn Host,
+) -> Result<Outcome, ModuleError> {
+    let ctx = Context {
+        check_mode: check,
+        diff,
+    };
+    tend_modules::lookup("ansible.builtin.file")
+        .unwrap()
+        .run(&args, &ctx, host)
+        .await
+}
+
+/// Runs in check mode, then for real, then again: the check run predicts the
+/// real one, the second real run is unchanged and costs one round trip.
+async fn converges(args: Value) -> Outcome {
+    let host = Counting::default();
+    let checked = run(args.clone(), true, true, &host).await.unwrap();
+    assert_eq!(host.take(), 1);
+    let out = run(args.clone(), false, true, &host).await.unwrap();
+    assert_eq!(host.take(), if out.changed { 2 } else { 1 });
+    assert_eq!(checked.changed, out.changed, "{args}");
+    assert_eq!(checked.diff, out.diff, "{args}");
+    let again = run(args.clone(), false, true, &host).await.unwrap();
+    assert_eq!(host.take(), 1);
+    assert!(
+        !again.changed,
+        "second run of {args} changed: {:?}",
+        again.diff
+    );
+    out
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[tokio::test]
+async fn directories_with_parents_and_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b c/d");
+    let out = converges(json!({"path": path, "state": "directory", "mode": "0750"})).await;
+    assert!(out.changed);
+    assert!(path.is_dir());
+    assert_eq!(mode(&path), 0o750);
+    assert_eq!(
+        mode(&dir.path().join("a")),
+        0o750,
+        "created parents get the mode too"
+    );
+    assert_eq!(
+        out.diff[0].before,
+        format!("path: {}\nstate: absent\n", path.display())
+    );
+    assert_eq!(
+        out.diff[0].after,
+        format!("path: {}\nstate: directory\n", path.display())
+    );
+    let v = out.to_value();
+    assert_eq!(v["state"], "directory");
+    assert_eq!(v["mode"], "0750");
+
+    // Symbolic mode on the existing directory: X applies to directories.
+    let out = converges(json!({"path": path, "mode": "a+X,o-r"})).await;
+    assert_eq!(mode(&path), 0o751);
+    assert_eq!(
+        out.diff[0].before,
+        format!("path: {}\nmode: 0750\n", path.display())
+    );
+    assert_eq!(
+        out.diff[0].after,
+        format!("path: {}\nmode: 0751\n", path.display())
+    );
+
+    let err = run(
+        json!({"path": dir.path().join("a"), "state": "file"}),
+        false,
+        false,
+        &LocalSh,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "file ({}) is directory, cannot continue",
+            dir.path().join("a").display()
+        )
+    );
+}
+
+#[tokio::test]
+async fn recurse_sets_owner_and_mode_below() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    std::fs::create_dir_all(root.join("x/y")).unwrap();
+    std::fs::write(root.join("x/y/f"), "f").unwrap();
+    std::fs::write(root.join("g"), "g").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", root.join("link")).unwrap();
+    let out = converges(json!({"path": root, "state": "directory", "recurse": true, "owner": "nobody", "mode": "u=rwX,g=rX,o="})).await;
+    assert!(out.changed);
+    for p in ["x", "x/y", "x/y/f", "g"] {
+        let md = std::fs::metadata(root.join(p)).unwrap();
+        assert_eq!(md.uid(), 65534, "{p}");
+    }
+    assert_eq!(mode(&root.join("x/y")), 0o750);
+    assert_eq!(mode(&root.join("x/y/f")), 0o640);
+    assert_eq!(
+        std::fs::symlink_metadata(root.join("link")).unwrap().uid(),
+        65534,
+        "links are chowned themselves"
+    );
+    assert_eq!(
+        std::fs::metadata("/etc/passwd").unwrap().uid(),
+        0,
+        "not their targets"
+    );
+    // A change deep down is seen by the probe.
+    std::fs::set_permissions(root.join("x/y/f"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = converges(
+        json!({"path": root, "recurse": true, "owner": "nobody", "mode": "u=rwX,g=rX,o="}),
+    )
+    .await;
+    assert!(out.changed);
+    assert_eq!(mode(&root.join("x/y/f")), 0o640);
+}
+
+#[tokio::test]
+async fn touch_absent_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t");
+    let host = Counting::default();
+    let out = run(
+        json!({"path": path, "state": "touch", "mode": "0600"}),
+        false,
+        true,
+        &host,
+    )
+    .await
+    .unwrap();
+    assert!(out.changed);
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(out.to_value()["dest"], path.to_str().unwrap());
+    // Touch always updates times (changed), unless told to preserve them.
+    assert!(
+        run(json!({"path": path, "state": "touch"}), false, false, &host)
+            .await
+            .unwrap()
+            .changed
+    );
+    let keep = json!({"path": path, "state": "touch", "mode": "0600", "modification_time": "preserve", "access_time": "preserve"});
+    converges(keep).await;
+
+    let out = converges(json!({"path": path, "owner": "nobody", "group": "nogroup"})).await;
+    let v = out.to_value();
+    assert_eq!(
+        (v["uid"].as_u64(), v["gid"].as_u64(), v["owner"].as_str()),
+        (Some(65534), Some(65534), Some("nobody"))
+    );
+    assert_eq!(
+        out.diff[0].before,
+        format!("path: {}\nowner: 0\ngroup: 0\n", path.display())
+    );
+
+    // Absent: file, then a whole tree.
+    let out = converges(json!({"path": path, "state": "absent"})).await;
+    assert!(out.changed && !path.exists());
+    assert_eq!(
+        out.diff[0].after,
+        format!("path: {}\nstate: absent\n", path.display())
+    );
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("a/b")).unwrap();
+    std::fs::write(tree.join("a/b/c"), "c").unwrap();
+    converges(json!({"path": tree, "state": "absent"})).await;
+    assert!(!tree.exists());
+
+    let err = run(
+        json!({"path": path, "state": "file"}),
+        false,
+        false,
+        &LocalSh,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("file ({}) is absent, cannot continue", path.display())
+    );
+    // Default state of a missing path is file.
+    assert!(
+        run(
+            json!({"path": path, "mode": "0644"}),
+            false,
+            false,
+            &LocalSh
+        )
+        .await
+        .is_err()
+    );
+}
+
+#[tokio::test]
+async fn symlinks_and_hard_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target file");
+    std::fs::write(&target, "t").unwrap();
+    let link = dir.path().join("lnk");
+    let out = converges(json!({"src": target, "dest": link, "state": "link"})).await;
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    let v = out.to_value();
+    assert_eq!(v["state"], "link");
+    assert_eq!(v["src"], target.to_str().unwrap());
+
+    // Relative source, resolved against the link's directory; relink.
+    let out = converges(json!({"src": "target file", "dest": link, "state": "link"})).await;
+    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("target file"));
+    assert!(
+        out.diff[0]
+            .before
+            .contains(&format!("src: {}\n", target.display()))
+    );
+
+    // Mode through the link (follow) changes the target.
+    converges(json!({"src": "target file", "dest": link, "state": "link", "mode": "0600"})).await;
+    assert_eq!(mode(&target), 0o600);
+
+    let err = run(
+        json!({"src": "missing", "dest": dir.path().join("l2"), "state": "link"}),
+        false,
+        false,
+        &LocalSh,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("src file does not exist, use \"force=yes\""),
+        "{err}"
+    );
+    converges(
+        json!({"src": "missing", "dest": dir.path().join("l2"), "state": "link", "force": true}),
+    )
+    .await;
+
+    let err = run(
+        json!({"src": target, "dest": dir.path().join("target file"), "state": "link"}),
+        false,
+        false,
+        &LocalSh,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("refusing to convert from file to symlink"),
+        "{err}"
+    );
+
+    let hard = dir.path().join("hard");
+    converges(json!({"src": target, "dest": hard, "state": "hard"})).await;
+    assert_eq!(
+        std::fs::metadata(&hard).unwrap().ino(),
+        std::fs::metadata(&target).unwrap().ino()
+    );
+    let other = dir.path().join("other");
+    std::fs::write(&other, "o").unwrap();
+    let err = run(
+        json!({"src": other, "dest": hard, "state": "hard"}),
+        false,
+        false,
+        &LocalSh,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Cannot link, different hard link exists at destination"
+    );
+    converges(json!({"src": other, "dest": hard, "state": "hard", "force": true})).await;
+    assert_eq!(std::fs::read(&hard).unwrap(), b"o");
+}
+
+#[tokio::test]
+async fn odd_names() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "a b",
+        "it's",
+        "$(touch pwned)",
+        "new\nline",
+        "-dash",
+        "ünï ✓",
+        "x\\y",
+        "tab\there",
+    ] {
+        let d = dir.path().join(format!("d {name}"));
+        converges(json!({"path": d, "state": "directory", "mode": "0700"})).await;
+        assert!(d.is_dir(), "{name:?}");
+        let f = d.join(name);
+        let out = run(
+            json!({"path": f, "state": "touch", "mode": "0640"}),
+            false,
+            false,
+            &LocalSh,
+        )
+        .await
+        .unwrap();
+        assert!(out.changed);
+        assert_eq!(mode(&f), 0o640, "{name:?}");
+        let l = d.join(format!("{name}.lnk"));
+        converges(json!({"src": name, "path": l, "state": "link"})).await;
+        assert_eq!(std::fs::read_link(&l).unwrap(), Path::new(name));
+        converges(json!({"path": d, "state": "absent"})).await;
+        assert!(!d.exists());
+    }
+    assert!(!dir.path().join("pwned").exists());
+}
+
+/// Runs every script from inside a directory, for relative paths.
+struct InDir(std::path::PathBuf);
+
+#[async_trait]
+impl Host for InDir {
+    async fn exec(&self, mut request: Exec) -> Result<ExecOutput, HostError> {
+        request.script = format!("cd '{}' || exit 1\n{}", self.0.display(), request.script);
+        LocalSh.exec(request).await
+    }
+}
+
+#[tokio::test]
+async fn relative_names_with_leading_dashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = InDir(dir.path().to_path_buf());
+    for args in [
+        json!({"path": "-d/-e", "state": "directory", "mode": "0700"}),
+        json!({"path": "-d", "state": "directory", "recurse": true, "mode": "u=rwX,go=", "owner": "nobody"}),
+        json!({"path": "-d/-e/-f", "state": "touch", "modification_time": "preserve", "access_time": "preserve"}),
+        json!({"path": "-d/-l", "src": "-e", "state": "link"}),
+        json!({"path": "-d/-h", "src": "-d/-e/-f", "state": "hard"}),
+        json!({"path": "-d", "state": "absent"}),
+    ] {
+        let out = run(args.clone(), false, false, &host).await.unwrap();
+        assert!(out.changed, "{args}");
+        assert!(
+            !run(args.clone(), false, false, &host)
+                .await
+                .unwrap()
+                .changed,
+            "{args}"
+        );
+    }
+    assert!(!dir.path().join("-d").exists());
+}
