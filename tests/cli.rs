@@ -78,9 +78,12 @@ fn demo_converges_then_is_idempotent_and_plan_shows_exact_diff() {
     assert!(!recap_line(&stdout).contains("changed=0"), "{stdout}");
     let conf = demo_root.join("etc/app.conf");
     let content = std::fs::read_to_string(&conf).unwrap();
-    assert!(content.contains("log_level = debug\n"), "{content}");
-    assert!(content.contains("feature.gzip = on\nfeature.cache = on\n"), "{content}");
-    assert!(content.contains("# BEGIN TEND MANAGED BLOCK\n[maintenance]\nwindow = sunday 03:00\n# END TEND MANAGED BLOCK\n"), "{content}");
+    assert!(content.contains("workers = 4\nlog_level = info\nfeature.gzip = on\nfeature.cache = on\n"), "{content}");
+    assert_eq!(std::fs::read_to_string(demo_root.join("etc/environment")).unwrap(), "LOG_LEVEL=debug\n");
+    assert_eq!(
+        std::fs::read_to_string(demo_root.join("etc/maintenance.conf")).unwrap(),
+        "# BEGIN TEND MANAGED BLOCK\n[maintenance]\nwindow = sunday 03:00\n# END TEND MANAGED BLOCK\n"
+    );
     assert_eq!(std::fs::read_to_string(demo_root.join("srv/www/robots.txt")).unwrap(), "User-agent: *\nDisallow: /private/\n");
     assert_eq!(std::fs::read_to_string(demo_root.join("log/reloads")).unwrap().lines().count(), 1);
 
@@ -98,7 +101,7 @@ fn demo_converges_then_is_idempotent_and_plan_shows_exact_diff() {
     let stdout = text(&plan.stdout);
     assert_eq!(plan.status.code(), Some(0), "{stdout}");
     let path = conf.display().to_string();
-    let expected = format!("--- before: {path}\n+++ after: {path}\n@@ -3,7 +3,7 @@\n name = hello\n listen = 0.0.0.0:8080\n-workers = 64\n+workers = 4\n log_level = debug\n feature.gzip = on\n feature.cache = on\n");
+    let expected = format!("--- before: {path}\n+++ after: app.conf.j2\n@@ -2,7 +2,7 @@\n [app]\n name = hello\n listen = 0.0.0.0:8080\n-workers = 64\n+workers = 4\n log_level = info\n feature.gzip = on\n feature.cache = on\n");
     assert!(stdout.contains(&expected), "expected diff:\n{expected}\nin:\n{stdout}");
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), edited, "plan must not change anything");
 }

@@ -199,7 +199,10 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
             return 1;
         }
         match compile::compile_file(path, &templar) {
-            Ok(b) => books.push(b),
+            Ok(b) => {
+                print_diags(&b.warnings);
+                books.push(b)
+            }
             Err(d) => all_diags.extend(d),
         }
     }

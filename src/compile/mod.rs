@@ -43,6 +43,11 @@ pub struct CompiledTask {
     pub action: Action,
     /// Its arguments, free-form text already split.
     pub args: Value,
+    /// A template rendering to more arguments (`assert: "{{ item }}"`, `args: "{{ x }}"`).
+    pub splat: Option<String>,
+    /// An argument error found at compile time in a task that expects to
+    /// fail (`ignore_errors`, `failed_when`): it fails when it runs, as in Ansible.
+    pub deferred_error: Option<String>,
 }
 
 impl CompiledTask {
@@ -59,6 +64,19 @@ pub enum CompiledStep {
     Task(CompiledTask),
     /// A block.
     Block(CompiledBlock),
+    /// `include_tasks`: its file's steps, run where its `when`/loop say.
+    Include(CompiledInclude),
+}
+
+/// An `include_tasks`, compiled (its file was checked at compile time).
+#[derive(Debug, Clone)]
+pub struct CompiledInclude {
+    /// The include's keywords (`when`, loop, `vars`, `tags`).
+    pub task: CompiledTask,
+    /// The included file, as written.
+    pub file: String,
+    /// Its steps.
+    pub steps: Vec<CompiledStep>,
 }
 
 /// A block ready to run.
@@ -80,6 +98,7 @@ impl CompiledStep {
         match self {
             CompiledStep::Task(t) => vec![t],
             CompiledStep::Block(b) => b.block.iter().chain(&b.rescue).chain(&b.always).flat_map(CompiledStep::tasks).collect(),
+            CompiledStep::Include(i) => i.steps.iter().flat_map(CompiledStep::tasks).collect(),
         }
     }
 }
@@ -108,6 +127,8 @@ pub struct CompiledPlaybook {
     pub dir: PathBuf,
     /// The plays.
     pub plays: Vec<CompiledPlay>,
+    /// Warnings found while compiling.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Compiles a playbook file. On failure, returns every diagnostic found.
@@ -122,7 +143,7 @@ pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, 
     if diags.iter().any(|d| d.severity == crate::diagnostic::Severity::Error) {
         return Err(diags);
     }
-    Ok(CompiledPlaybook { path: path.to_path_buf(), dir, plays: compiled })
+    Ok(CompiledPlaybook { path: path.to_path_buf(), dir, plays: compiled, warnings: diags })
 }
 
 fn compile(book: Playbook, dir: &Path, templar: &Templar, diags: &mut Vec<Diagnostic>) -> Vec<CompiledPlay> {
@@ -184,6 +205,11 @@ impl Ctx<'_> {
             .iter()
             .filter_map(|s| match s {
                 Step::Task(t) => self.task(t, diags).map(CompiledStep::Task),
+                Step::Include(inc) => Some(CompiledStep::Include(CompiledInclude {
+                    task: self.task(&inc.task, diags)?,
+                    file: inc.file.value.clone(),
+                    steps: self.steps(&inc.steps, diags),
+                })),
                 Step::Block(b) => Some(CompiledStep::Block(CompiledBlock {
                     name: b.name.clone(),
                     block: self.steps(&b.block, diags),
@@ -217,20 +243,35 @@ impl Ctx<'_> {
             }
         };
         let args = self.merge_free_form(task, action, diags)?;
-        let check = match action {
-            Action::Module(m) => m.check(&args),
-            Action::Builtin(b) => b.check(&args),
+        let splat = task.splat.clone().or_else(|| task.free_form.clone().filter(|f| is_splat(&f.value)).filter(|_| {
+            !matches!(action, Action::Module(m) if m.free_form() == FreeForm::RawParams)
+        }));
+        let check = match (&splat, action) {
+            (Some(_), _) => Ok(()),
+            (None, Action::Module(m)) => m.check(&args),
+            (None, Action::Builtin(b)) => b.check(&args),
         };
         let mut ok = true;
+        let mut deferred_error = None;
         if let Err(err) = check {
-            ok = false;
+            let tolerant = task.ignore_errors.is_some() || task.failed_when.is_some();
             let span = err
                 .field
                 .as_ref()
                 .and_then(|f| task.arg_spans.iter().find(|(k, _)| k == f).map(|(_, s)| s.clone()))
                 .or_else(|| task.free_form.as_ref().map(|f| f.span.clone()))
                 .unwrap_or_else(|| task.module.span.clone());
-            diags.push(Diagnostic::error(format!("{name}: {}", err.message)).at(span));
+            if tolerant {
+                diags.push(
+                    Diagnostic::warning(format!("{name}: {}", err.message))
+                        .at(span)
+                        .label("this task expects failure (ignore_errors/failed_when): it will fail when it runs"),
+                );
+                deferred_error = Some(err.message.clone());
+            } else {
+                ok = false;
+                diags.push(Diagnostic::error(format!("{name}: {}", err.message)).at(span));
+            }
         }
         let before = diags.len();
         self.check_strings(task, diags);
@@ -238,7 +279,7 @@ impl Ctx<'_> {
         if let Action::Module(m) = action {
             ok &= self.check_local_src(task, m, &args, diags);
         }
-        ok.then(|| CompiledTask { task: task.clone(), action, args })
+        ok.then(|| CompiledTask { task: task.clone(), action, args, splat: splat.map(|s| s.value), deferred_error })
     }
 
     fn merge_free_form(&self, task: &Task, action: Action, diags: &mut Vec<Diagnostic>) -> Option<Value> {
@@ -247,6 +288,10 @@ impl Ctx<'_> {
             _ => serde_json::Map::new(),
         };
         let Some(Located { value: text, span }) = &task.free_form else { return Some(Value::Object(args)) };
+        if is_splat(text) && !matches!(action, Action::Module(m) if m.free_form() == FreeForm::RawParams) {
+            // `module: "{{ dict_of_args }}"`: merged at run time.
+            return Some(Value::Object(args));
+        }
         let raw_module = match action {
             Action::Module(m) => m.free_form() == FreeForm::RawParams,
             Action::Builtin(b) => b == Builtin::Meta,
@@ -338,6 +383,12 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// A free-form string that is one `{{ expression }}` and no `k=v` pairs.
+fn is_splat(text: &str) -> bool {
+    let t = text.trim();
+    t.starts_with("{{") && t.ends_with("}}") && t[2..t.len() - 2].find("}}").is_none()
 }
 
 fn value_text(v: &Value) -> String {

@@ -85,6 +85,8 @@ pub(crate) struct HostState {
     pub conn: Arc<dyn Host>,
     /// The last failed task (`ansible_failed_task`) and its result, for `rescue`.
     pub last_failure: Option<(Value, Value)>,
+    /// Variables of the `include_tasks` being run (loop item, include vars).
+    pub include_layers: Vec<Vars>,
 }
 
 impl HostState {
@@ -198,6 +200,7 @@ async fn run_play(
             notified: HashSet::new(),
             conn,
             last_failure: None,
+            include_layers: Vec::new(),
         });
     }
     let mut magic = Vars::new();
@@ -246,7 +249,8 @@ async fn run_play(
         None => true,
         Some(v) => task::truthy(v),
     };
-    if gather && !opts.tags.iter().all(|t| t == "never") {
+    // The implicit fact-gathering task is tagged `always`, as in Ansible.
+    if gather && !opts.skip_tags.iter().any(|t| t == "always") {
         reporter.task_start("Gathering Facts", "", false);
         gather_facts(&ctx, &mut states, reporter, summary).await;
     }
@@ -305,6 +309,62 @@ fn run_steps<'a>(
                         }
                     }
                     run_task_subset(ctx, t, states, &live, reporter, summary, false).await;
+                }
+                CompiledStep::Include(inc) => {
+                    if !task::selected_by_tags(&inc.task, &ctx.play.play.tags, ctx.opts) {
+                        continue;
+                    }
+                    let hostvars = hostvars::HostVars::snapshot(states, ctx);
+                    let mut per_host: Vec<Vec<Vars>> = vec![Vec::new(); states.len()];
+                    let mut included = Vec::new();
+                    for (i, s) in states.iter_mut().enumerate() {
+                        if !live[i] {
+                            continue;
+                        }
+                        match task::include_items(ctx, &inc.task, s, &hostvars) {
+                            Ok(items) => {
+                                if !items.is_empty() {
+                                    included.push(s.name.clone());
+                                }
+                                per_host[i] = items;
+                            }
+                            Err(msg) => {
+                                reporter.task_start(&inc.task.display_name(), &inc.task.task.span.location(), false);
+                                let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
+                                reporter.host_result(&crate::report::HostResult {
+                                    host: &s.name,
+                                    status: crate::report::Status::Failed,
+                                    result: &result,
+                                    item_label: None,
+                                    diffs: &[],
+                                    is_loop_summary: false,
+                                    no_log: false,
+                                    verbose_always: false,
+                                });
+                                s.failed = true;
+                                summary.recap.entry(s.name.clone()).or_default().failed += 1;
+                            }
+                        }
+                    }
+                    if !included.is_empty() {
+                        reporter.included(&inc.file, &included);
+                    }
+                    let rounds = per_host.iter().map(Vec::len).max().unwrap_or(0);
+                    for round in 0..rounds {
+                        let mut subset = vec![false; states.len()];
+                        for (i, s) in states.iter_mut().enumerate() {
+                            if let Some(layer) = per_host[i].get(round) {
+                                s.include_layers.push(layer.clone());
+                                subset[i] = true;
+                            }
+                        }
+                        run_steps(ctx, &inc.steps, states, subset.clone(), reporter, summary, end_play).await;
+                        for (i, s) in states.iter_mut().enumerate() {
+                            if subset[i] {
+                                s.include_layers.pop();
+                            }
+                        }
+                    }
                 }
                 CompiledStep::Block(b) => {
                     run_steps(ctx, &b.block, states, live.clone(), reporter, summary, end_play).await;

@@ -87,6 +87,79 @@ fn keyword_bool(
     }
 }
 
+/// The variable layers a task sees on a host, lowest precedence first.
+fn layers<'a>(
+    ctx: &'a PlayCtx<'_>,
+    t: &'a CompiledTask,
+    host: &'a HostState,
+    loop_layer: Option<&'a Vars>,
+    magic: &'a Vars,
+) -> Vec<&'a Vars> {
+    let mut layers: Vec<&Vars> = vec![&host.inventory_vars, &host.facts, &ctx.play_vars, &t.task.vars];
+    layers.extend(host.include_layers.iter());
+    layers.push(&host.registered);
+    layers.extend(loop_layer);
+    layers.push(&ctx.opts.extra_vars);
+    layers.push(magic);
+    layers
+}
+
+/// Evaluates an include's `when` and loop on one host: the variable layers
+/// (one per loop item) its tasks run with, or none when it is skipped.
+pub(crate) fn include_items(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    hostvars: &minijinja::Value,
+) -> Result<Vec<Vars>, String> {
+    let mut magic = ctx.magic.clone();
+    magic.insert("inventory_hostname".into(), host.name.clone().into());
+    magic.insert("inventory_hostname_short".into(), super::hostvars::short(&host.name).into());
+    magic.insert("group_names".into(), serde_json::to_value(ctx.inventory.group_names(&host.name)).unwrap_or_default());
+    let scope = Scope::new(layers(ctx, t, host, None, &magic)).with_special("hostvars", hostvars.clone());
+    // The include's own vars are templated here, once, in its scope.
+    let mut base = Vars::new();
+    for (k, v) in &t.task.vars {
+        let v = ctx.templar.render_value(v, &scope).map_err(|e| e.message)?;
+        base.insert(k.clone(), v);
+    }
+    let Some(lp) = &t.task.loop_ else {
+        if let Some(when) = &t.task.when {
+            if !ctx.templar.eval_condition(&when.value, &scope).map_err(|e| e.message)? {
+                return Ok(Vec::new());
+            }
+        }
+        return Ok(vec![base]);
+    };
+    let items = match ctx.templar.render_value(&lp.items, &scope).map_err(|e| e.message)? {
+        Value::Array(a) if lp.kind == LoopKind::WithItems => {
+            a.into_iter().flat_map(|i| match i { Value::Array(inner) => inner, other => vec![other] }).collect()
+        }
+        Value::Array(a) => a,
+        Value::Object(m) if lp.kind == LoopKind::WithDict => m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect(),
+        Value::Null => Vec::new(),
+        other => return Err(format!("Invalid data passed to 'loop', it requires a list, got this instead: {}", text(&other))),
+    };
+    let lc = &t.task.loop_control;
+    let mut out = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let mut layer = base.clone();
+        layer.insert(lc.loop_var.clone(), item);
+        layer.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
+        if let Some(iv) = &lc.index_var {
+            layer.insert(iv.clone(), index.into());
+        }
+        if let Some(when) = &t.task.when {
+            let item_scope = Scope::new(layers(ctx, t, host, Some(&layer), &magic)).with_special("hostvars", hostvars.clone());
+            if !ctx.templar.eval_condition(&when.value, &item_scope).map_err(|e| e.message)? {
+                continue;
+            }
+        }
+        out.push(layer);
+    }
+    Ok(out)
+}
+
 /// Runs the task on one host (all loop items).
 pub(crate) async fn run_on_host(
     ctx: &PlayCtx<'_>,
@@ -98,16 +171,7 @@ pub(crate) async fn run_on_host(
     magic.insert("inventory_hostname".into(), host.name.clone().into());
     magic.insert("inventory_hostname_short".into(), super::hostvars::short(&host.name).into());
     magic.insert("group_names".into(), serde_json::to_value(ctx.inventory.group_names(&host.name)).unwrap_or_default());
-    let layers: Vec<&Vars> = vec![
-        &host.inventory_vars,
-        &host.facts,
-        &ctx.play_vars,
-        &t.task.vars,
-        &host.registered,
-        &ctx.opts.extra_vars,
-        &magic,
-    ];
-    let scope = Scope::new(layers).with_special("hostvars", hostvars.clone());
+    let scope = Scope::new(layers(ctx, t, host, None, &magic)).with_special("hostvars", hostvars.clone());
     let no_log = match keyword_bool(ctx, &scope, t.task.no_log.as_ref(), ctx.play.play.no_log.as_ref()) {
         Ok(v) => v.unwrap_or(false),
         Err(_) => true,
@@ -159,17 +223,7 @@ pub(crate) async fn run_on_host(
             layer.insert("ansible_index_var".into(), iv.clone().into());
         }
         let _ = total;
-        let mut layers: Vec<&Vars> = vec![
-            &host.inventory_vars,
-            &host.facts,
-            &ctx.play_vars,
-            &t.task.vars,
-            &host.registered,
-        ];
-        layers.push(&layer);
-        layers.push(&ctx.opts.extra_vars);
-        layers.push(&magic);
-        let item_scope = Scope::new(layers).with_special("hostvars", hostvars.clone());
+        let item_scope = Scope::new(layers(ctx, t, host, Some(&layer), &magic)).with_special("hostvars", hostvars.clone());
         let label = match &lc.label {
             Some(l) => ctx.templar.render_value(l, &item_scope).map(|v| text(&v)).unwrap_or_else(|_| text(&item)),
             None => text(&item),
@@ -278,6 +332,11 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
         Ok(v) => v.unwrap_or(ctx.opts.diff),
         Err(e) => return ItemResult::failed(label, e.message),
     };
+    if let Some(msg) = &t.deferred_error {
+        let mut r = ItemResult::failed(label, msg.clone());
+        r.status = failed_status;
+        return r;
+    }
     let mut args = match ctx.templar.render_value(&t.args, scope) {
         Ok(v) => v,
         Err(e) => {
@@ -286,10 +345,32 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
             return r;
         }
     };
+    if let Some(splat) = &t.splat {
+        match ctx.templar.render_string(splat, scope) {
+            Ok(Value::Object(extra)) => {
+                if let Value::Object(m) = &mut args {
+                    for (k, v) in extra {
+                        m.entry(k).or_insert(v);
+                    }
+                }
+            }
+            Ok(other) => {
+                let mut r = ItemResult::failed(label, format!("the arguments of `{}` must render to a mapping, got {}", t.task.module.value, kind_name(&other)));
+                r.status = failed_status;
+                return r;
+            }
+            Err(e) => {
+                let mut r = ItemResult::failed(label, e.message);
+                r.status = failed_status;
+                return r;
+            }
+        }
+    }
     drop_omitted(&mut args);
     let mut item = match t.action {
         Action::Builtin(b) => {
-            let r = builtin::run(b, &args, &t.args, ctx.templar, scope, ctx.opts.verbosity).await;
+            let raw = if t.splat.is_some() { &args } else { &t.args };
+            let r = builtin::run(b, &args, raw, ctx.templar, scope, ctx.opts.verbosity).await;
             let status = if r.failed {
                 Status::Failed
             } else if r.skipped {

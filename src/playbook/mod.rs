@@ -141,6 +141,21 @@ pub enum Step {
     Task(Task),
     /// `block` / `rescue` / `always`.
     Block(Block),
+    /// `include_tasks`.
+    Include(Include),
+}
+
+/// An `include_tasks`: the file is read at compile time (so its mistakes are
+/// reported up front); `when`, the loop and `vars` are evaluated per host at
+/// run time, as Ansible does.
+#[derive(Debug, Clone)]
+pub struct Include {
+    /// The include's keywords (a task running `meta: noop`).
+    pub task: Task,
+    /// The file, as written.
+    pub file: Located<String>,
+    /// The file's steps (with `apply` keywords applied).
+    pub steps: Vec<Step>,
 }
 
 /// A `block` with its `rescue` and `always` sections. The block's keywords
@@ -165,6 +180,7 @@ impl Step {
         match self {
             Step::Task(t) => vec![t],
             Step::Block(b) => b.block.iter().chain(&b.rescue).chain(&b.always).flat_map(Step::tasks).collect(),
+            Step::Include(i) => i.steps.iter().flat_map(Step::tasks).collect(),
         }
     }
 
@@ -178,6 +194,7 @@ impl Step {
                 always: b.always.into_iter().map(|s| s.inherit(parent)).collect(),
                 ..b
             }),
+            Step::Include(i) => Step::Include(Include { task: parse::inherit(i.task, parent), ..i }),
         }
     }
 }
@@ -197,6 +214,8 @@ pub struct Task {
     pub args: Value,
     /// Arguments given as a string (`copy: src=a dest=b`, `command: ls`).
     pub free_form: Option<Located<String>>,
+    /// Arguments given as one template that renders to a mapping (`args: "{{ opts }}"`).
+    pub splat: Option<Located<String>>,
     /// Where each argument was written, by name.
     pub arg_spans: Vec<(String, Span)>,
     /// `when` (string, list or bool).

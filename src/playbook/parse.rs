@@ -22,7 +22,7 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "with_together", "with_first_found", "with_indexed_items", "with_flattened",
     "with_random_choice", "with_lines", "with_inventory_hostnames", "with_file",
     "with_template", "with_env", "with_pipe", "with_password", "with_cartesian", "with_url",
-    "with_vars", "become_exe", "vars_files", "include", "include_tasks",
+    "with_vars", "become_exe", "vars_files", "include",
     "include_role", "import_role", "include_vars", "environment_vars",
 ];
 
@@ -267,6 +267,8 @@ fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
             for item in items {
                 if let Some(target) = item.get("import_tasks") {
                     out.extend(import_tasks(item, target, cx, handlers));
+                } else if let Some(target) = item.get("include_tasks").or_else(|| item.get("ansible.builtin.include_tasks")) {
+                    out.extend(include_tasks(item, target, cx, handlers));
                 } else if item.get("block").is_some() {
                     out.extend(parse_block(item, cx, handlers));
                 } else if let Some(t) = parse_task(item, cx.diags, handlers) {
@@ -339,6 +341,50 @@ fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> 
     tasks.into_iter().map(|t| t.inherit(&parent)).collect()
 }
 
+/// `include_tasks`: the file is parsed now; the include runs at run time.
+fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
+    let task = keywords_holder(item, &["include_tasks", "ansible.builtin.include_tasks"], cx, handlers)?;
+    let (file_node, apply) = match &target.kind {
+        Kind::Map(_) => {
+            for (k, _) in target.as_map().unwrap_or_default() {
+                if !matches!(k.key_text().as_deref(), Some("file" | "apply")) {
+                    cx.diags.push(Diagnostic::error(format!("include_tasks: unsupported option `{}`", k.key_text().unwrap_or_default())).at(k.span.clone()));
+                }
+            }
+            (target.get("file").cloned(), target.get("apply").cloned())
+        }
+        _ => (Some(target.clone()), None),
+    };
+    let Some(file_node) = file_node else {
+        cx.diags.push(Diagnostic::error("include_tasks: no file given").at(target.span.clone()));
+        return None;
+    };
+    let Some(name) = file_node.key_text() else {
+        cx.diags.push(Diagnostic::error("include_tasks expects a file name").at(file_node.span.clone()));
+        return None;
+    };
+    if task.register.is_some() || !task.notify.is_empty() {
+        cx.diags.push(Diagnostic::error("include_tasks: `register` and `notify` are not supported yet").at(item.span.clone()));
+        return None;
+    }
+    let apply = match apply {
+        Some(a) => Some(keywords_holder(&a, &[], cx, handlers)?),
+        None => None,
+    };
+    let (path, docs) = cx.load_import(&name, &file_node.span, "include_tasks")?;
+    cx.stack.push(path);
+    let steps = match docs.first() {
+        None => Vec::new(),
+        Some(root) => task_list(root, cx, handlers),
+    };
+    cx.stack.pop();
+    let steps = match &apply {
+        Some(parent) => steps.into_iter().map(|s| s.inherit(parent)).collect(),
+        None => steps,
+    };
+    Some(Step::Include(Include { task, file: Located { value: name, span: file_node.span.clone() }, steps }))
+}
+
 /// Applies a parent's (import or block) keywords to a child task.
 pub fn inherit(mut t: Task, parent: &Task) -> Task {
     if let Some(pw) = &parent.when {
@@ -387,6 +433,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         module: Located { value: String::new(), span: node.span.clone() },
         args: Value::Object(Default::default()),
         free_form: None,
+        splat: None,
         arg_spans: Vec::new(),
         when: None,
         loop_: None,
@@ -476,7 +523,9 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
     }
     match module_nodes.as_slice() {
         [] => {
-            diags.push(Diagnostic::error("no module/action detected in task").at(node.span.clone()));
+            if ok {
+                diags.push(Diagnostic::error("no module/action detected in task").at(node.span.clone()));
+            }
             return None;
         }
         [(k, v)] => {
@@ -509,7 +558,15 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                     }
                 }
             }
-            None => diags.push(Diagnostic::error(format!("`args` must be a mapping, found {}", extra.kind_name())).at(extra.span.clone())),
+            None => match extra.as_str() {
+                Some(text) if crate::template::is_template(text) => {
+                    task.splat = Some(Located { value: text.to_string(), span: extra.span.clone() })
+                }
+                _ => diags.push(
+                    Diagnostic::error(format!("`args` must be a mapping or a template, found {}", extra.kind_name()))
+                        .at(extra.span.clone()),
+                ),
+            },
         }
     }
     ok.then_some(task)

@@ -143,6 +143,10 @@ impl<W: Write> Reporter for Human<W> {
         }
     }
 
+    fn included(&mut self, file: &str, hosts: &[String]) {
+        let _ = writeln!(self.out, "{}", self.paint("36", &format!("included: {file} for {}", hosts.join(", "))));
+    }
+
     fn warning(&mut self, message: &str) {
         let _ = writeln!(self.out, "{}", self.paint("35", &format!("[WARNING]: {message}")));
     }

@@ -76,6 +76,8 @@ pub trait Reporter {
     fn task_start(&mut self, name: &str, location: &str, handler: bool);
     /// One host's result.
     fn host_result(&mut self, result: &HostResult<'_>);
+    /// An `include_tasks` file was included for these hosts.
+    fn included(&mut self, file: &str, hosts: &[String]);
     /// A warning.
     fn warning(&mut self, message: &str);
     /// A play matched no hosts.
