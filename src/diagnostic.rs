@@ -32,12 +32,21 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A new error.
     pub fn error(message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, message: message.into(), span: None, label: None, notes: Vec::new() }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span: None,
+            label: None,
+            notes: Vec::new(),
+        }
     }
 
     /// A new warning.
     pub fn warning(message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
     }
 
     /// Points at a place.
@@ -64,7 +73,11 @@ impl Diagnostic {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
         let title = level.primary_title(&self.message);
         let mut groups = Vec::new();
         let group = match &self.span {
@@ -84,14 +97,19 @@ impl Diagnostic {
                 if let Some(label) = &self.label {
                     annotation = annotation.label(label.as_str());
                 }
-                let snippet = Snippet::source(text).path(path).fold(true).annotation(annotation);
+                let snippet = Snippet::source(text)
+                    .path(path)
+                    .fold(true)
+                    .annotation(annotation);
                 title.element(snippet)
             }
             None => Group::with_title(title),
         };
         groups.push(group);
         for note in &self.notes {
-            groups.push(Group::with_title(Level::HELP.secondary_title(note.as_str())));
+            groups.push(Group::with_title(
+                Level::HELP.secondary_title(note.as_str()),
+            ));
         }
         renderer.render(&groups)
     }

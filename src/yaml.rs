@@ -40,7 +40,13 @@ pub struct Span {
 impl Span {
     /// A span covering a whole file's first character (for file-level errors).
     pub fn file_start(file: Arc<SourceFile>) -> Span {
-        Span { file, offset: 0, len: 0, line: 1, col: 1 }
+        Span {
+            file,
+            offset: 0,
+            len: 0,
+            line: 1,
+            col: 1,
+        }
     }
 
     /// `path:line:col`.
@@ -106,7 +112,11 @@ impl Node {
 
     /// Looks up a key in a mapping (last one wins, as in PyYAML).
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().rev().find(|(k, _)| k.key_text().as_deref() == Some(key)).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .rev()
+            .find(|(k, _)| k.key_text().as_deref() == Some(key))
+            .map(|(_, v)| v)
     }
 
     /// A mapping key as text (scalars are turned into their text, as Ansible's keys are).
@@ -134,17 +144,28 @@ impl Node {
         }
     }
 
-    /// Converts to a plain value (tags other than `!unsafe`/`!vault` are dropped by the caller).
+    /// Converts to a plain value. A `!unsafe` string becomes an unsafe marker
+    /// (see [`crate::template::unsafe_value`]): it is never templated.
     pub fn to_value(&self) -> Value {
+        if self.tag.as_deref() == Some("!unsafe") {
+            if let Kind::Str(s) = &self.kind {
+                return crate::template::unsafe_value(s);
+            }
+        }
         match &self.kind {
             Kind::Null => Value::Null,
             Kind::Bool(b) => Value::Bool(*b),
             Kind::Int(i) => Value::from(*i),
-            Kind::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+            Kind::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
             Kind::Str(s) => Value::String(s.clone()),
             Kind::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
             Kind::Map(entries) => Value::Object(
-                entries.iter().filter_map(|(k, v)| Some((k.key_text()?, v.to_value()))).collect(),
+                entries
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.key_text()?, v.to_value())))
+                    .collect(),
             ),
         }
     }
@@ -192,10 +213,14 @@ impl<'de> Deserialize<'de> for Raw {
                 i64::try_from(v).map(Raw::Int).or(Ok(Raw::Float(v as f64)))
             }
             fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw, E> {
-                i64::try_from(v).map(Raw::Int).or(Ok(Raw::Str(v.to_string())))
+                i64::try_from(v)
+                    .map(Raw::Int)
+                    .or(Ok(Raw::Str(v.to_string())))
             }
             fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
-                i64::try_from(v).map(Raw::Int).or(Ok(Raw::Str(v.to_string())))
+                i64::try_from(v)
+                    .map(Raw::Int)
+                    .or(Ok(Raw::Str(v.to_string())))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
                 Ok(Raw::Float(v))
@@ -242,7 +267,9 @@ pub fn offset_of(text: &str, line: u32, col: u32) -> usize {
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line as usize {
             return offset
-                + l.char_indices().nth(col.saturating_sub(1) as usize).map_or(l.len(), |(b, _)| b);
+                + l.char_indices()
+                    .nth(col.saturating_sub(1) as usize)
+                    .map_or(l.len(), |(b, _)| b);
         }
         offset += l.len();
     }
@@ -254,9 +281,18 @@ fn convert(raw: RawNode, file: &Arc<SourceFile>) -> Node {
     let span = loc.span();
     let (offset, len) = match (span.byte_offset(), span.byte_len()) {
         (Some(o), Some(l)) => (o as usize, l as usize),
-        _ => (offset_of(&file.text, loc.line() as u32, loc.column() as u32), 0),
+        _ => (
+            offset_of(&file.text, loc.line() as u32, loc.column() as u32),
+            0,
+        ),
     };
-    let span = Span { file: file.clone(), offset, len, line: loc.line() as u32, col: loc.column() as u32 };
+    let span = Span {
+        file: file.clone(),
+        offset,
+        len,
+        line: loc.line() as u32,
+        col: loc.column() as u32,
+    };
     let Tagged(raw, tag) = raw.value;
     let kind = match raw {
         Raw::Null => Kind::Null,
@@ -273,9 +309,12 @@ fn convert(raw: RawNode, file: &Arc<SourceFile>) -> Node {
         Raw::Float(f) => Kind::Float(f),
         Raw::Str(s) => Kind::Str(s),
         Raw::Seq(items) => Kind::Seq(items.into_iter().map(|n| convert(n, file)).collect()),
-        Raw::Map(entries) => {
-            Kind::Map(entries.into_iter().map(|(k, v)| (convert(k, file), convert(v, file))).collect())
-        }
+        Raw::Map(entries) => Kind::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (convert(k, file), convert(v, file)))
+                .collect(),
+        ),
     };
     Node { span, tag, kind }
 }
@@ -285,35 +324,49 @@ pub fn parse(file: Arc<SourceFile>) -> Result<Vec<Node>, Box<Diagnostic>> {
     if file.text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let docs: Vec<RawNode> =
-        serde_saphyr::from_multiple_with_options(&file.text, options()).map_err(|err| {
-            let (line, col) = err.location().map_or((1, 1), |l| (l.line() as u32, l.column() as u32));
+    let docs: Vec<RawNode> = serde_saphyr::from_multiple_with_options(&file.text, options())
+        .map_err(|err| {
+            let (line, col) = err
+                .location()
+                .map_or((1, 1), |l| (l.line() as u32, l.column() as u32));
             let offset = offset_of(&file.text, line, col);
             let message = err.to_string();
             let message = message.lines().next().unwrap_or("invalid YAML").to_string();
-            Box::new(Diagnostic::error(format!("YAML syntax error: {message}")).at(Span {
-                file: file.clone(),
-                offset,
-                len: 0,
-                line,
-                col,
-            }))
+            Box::new(
+                Diagnostic::error(format!("YAML syntax error: {message}")).at(Span {
+                    file: file.clone(),
+                    offset,
+                    len: 0,
+                    line,
+                    col,
+                }),
+            )
         })?;
     Ok(docs.into_iter().map(|d| convert(d, &file)).collect())
 }
 
 /// Reads and parses a YAML file.
 pub fn load(path: &Path) -> Result<(Arc<SourceFile>, Vec<Node>), Box<Diagnostic>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Box::new(Diagnostic::error(format!("cannot read {}: {e}", path.display()))))?;
-    let file = Arc::new(SourceFile { path: path.to_path_buf(), text });
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Box::new(Diagnostic::error(format!(
+            "cannot read {}: {e}",
+            path.display()
+        )))
+    })?;
+    let file = Arc::new(SourceFile {
+        path: path.to_path_buf(),
+        text,
+    });
     let docs = parse(file.clone())?;
     Ok((file, docs))
 }
 
 /// Parses a YAML text held in memory (tests, `-e` values).
 pub fn parse_str(name: &str, text: &str) -> Result<Vec<Node>, Box<Diagnostic>> {
-    parse(Arc::new(SourceFile { path: PathBuf::from(name), text: text.to_string() }))
+    parse(Arc::new(SourceFile {
+        path: PathBuf::from(name),
+        text: text.to_string(),
+    }))
 }
 
 #[cfg(test)]
@@ -334,7 +387,10 @@ mod tests {
         let s = root.get("s").unwrap();
         assert_eq!(s.tag.as_deref(), Some("!unsafe"));
         assert_eq!((s.span.line, s.span.col), (4, 12));
-        assert_eq!(root.get("l").unwrap().to_value(), serde_json::json!([1, 2.5, null]));
+        assert_eq!(
+            root.get("l").unwrap().to_value(),
+            serde_json::json!([1, 2.5, null])
+        );
     }
 
     #[test]
@@ -342,6 +398,10 @@ mod tests {
         let err = parse_str("bad.yml", "a: [1, 2\nb: c\n").unwrap_err();
         let span = err.span.as_ref().unwrap();
         assert_eq!(span.file.path, PathBuf::from("bad.yml"));
-        assert!(err.message.starts_with("YAML syntax error"), "{}", err.message);
+        assert!(
+            err.message.starts_with("YAML syntax error"),
+            "{}",
+            err.message
+        );
     }
 }

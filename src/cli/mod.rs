@@ -117,9 +117,15 @@ fn print_diags(diags: &[Diagnostic]) {
     for d in diags {
         eprintln!("{}\n", d.render(color));
     }
-    let errors = diags.iter().filter(|d| d.severity == crate::diagnostic::Severity::Error).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == crate::diagnostic::Severity::Error)
+        .count();
     if errors > 0 {
-        eprintln!("{errors} error{} found; no host was contacted.", if errors == 1 { "" } else { "s" });
+        eprintln!(
+            "{errors} error{} found; no host was contacted.",
+            if errors == 1 { "" } else { "s" }
+        );
     }
 }
 
@@ -151,7 +157,11 @@ pub fn main() -> i32 {
 fn load_inventory(sources: &[String]) -> Result<Inventory, String> {
     let sources: Vec<PathBuf> = if sources.is_empty() {
         let default = PathBuf::from("/etc/ansible/hosts");
-        if default.exists() { vec![default] } else { Vec::new() }
+        if default.exists() {
+            vec![default]
+        } else {
+            Vec::new()
+        }
     } else {
         sources.iter().map(PathBuf::from).collect()
     };
@@ -172,7 +182,8 @@ pub fn parse_extra_vars(items: &[String]) -> Result<Vars, String> {
                 _ => return Err(format!("--extra-vars: expected a mapping, got `{item}`")),
             }
         } else {
-            let kv = crate::playbook::kv::parse_kv(item, None).map_err(|e| format!("--extra-vars: {e}"))?;
+            let kv = crate::playbook::kv::parse_kv(item, None)
+                .map_err(|e| format!("--extra-vars: {e}"))?;
             if let Some(raw) = kv.raw {
                 return Err(format!("--extra-vars: expected key=value, got `{raw}`"));
             }
@@ -185,7 +196,12 @@ pub fn parse_extra_vars(items: &[String]) -> Result<Vars, String> {
 }
 
 fn split_tags(items: &[String]) -> Vec<String> {
-    items.iter().flat_map(|t| t.split(',')).map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect()
+    items
+        .iter()
+        .flat_map(|t| t.split(','))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
@@ -250,7 +266,11 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
         verbosity: a.verbose,
         force_handlers: a.force_handlers,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ERROR! cannot start the async runtime: {e}");
@@ -262,7 +282,13 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
     let mut reporter = Human::new(stdout.lock(), color, a.verbose);
     let mut code = 0;
     for book in &books {
-        let summary = runtime.block_on(exec::run_playbook(book, &inventory, &opts, &templar, &mut reporter));
+        let summary = runtime.block_on(exec::run_playbook(
+            book,
+            &inventory,
+            &opts,
+            &templar,
+            &mut reporter,
+        ));
         code = code.max(summary.exit_code());
     }
     code
@@ -273,22 +299,50 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
         println!("\nplaybook: {}", book.path.display());
         for (i, play) in book.plays.iter().enumerate() {
             let name = play.play.name.clone().unwrap_or_default();
-            println!("\n  play #{} ({}): {}\tTAGS: [{}]", i + 1, play.play.hosts.value, name, play.play.tags.join(","));
+            println!(
+                "\n  play #{} ({}): {}\tTAGS: [{}]",
+                i + 1,
+                play.play.hosts.value,
+                name,
+                play.play.tags.join(",")
+            );
             if a.list_hosts {
                 let hosts = inventory.select(&play.play.hosts.value).unwrap_or_default();
-                println!("    pattern: ['{}']\n    hosts ({}):", play.play.hosts.value, hosts.len());
+                println!(
+                    "    pattern: ['{}']\n    hosts ({}):",
+                    play.play.hosts.value,
+                    hosts.len()
+                );
                 for h in hosts {
                     println!("      {h}");
                 }
             }
             if a.list_tasks {
                 println!("    tasks:");
-                for t in play.pre_tasks.iter().chain(&play.tasks).chain(&play.post_tasks).flat_map(crate::compile::CompiledStep::tasks) {
-                    println!("      {}\tTAGS: [{}]", t.display_name(), t.task.tags.join(", "));
+                for t in play
+                    .pre_tasks
+                    .iter()
+                    .chain(&play.tasks)
+                    .chain(&play.post_tasks)
+                    .flat_map(crate::compile::CompiledStep::tasks)
+                {
+                    println!(
+                        "      {}\tTAGS: [{}]",
+                        t.display_name(),
+                        t.task.tags.join(", ")
+                    );
                 }
             }
             if a.list_tags {
-                let mut tags: Vec<String> = play.pre_tasks.iter().chain(&play.tasks).chain(&play.post_tasks).flat_map(crate::compile::CompiledStep::tasks).flat_map(|t| t.task.tags.clone()).chain(play.play.tags.clone()).collect();
+                let mut tags: Vec<String> = play
+                    .pre_tasks
+                    .iter()
+                    .chain(&play.tasks)
+                    .chain(&play.post_tasks)
+                    .flat_map(crate::compile::CompiledStep::tasks)
+                    .flat_map(|t| t.task.tags.clone())
+                    .chain(play.play.tags.clone())
+                    .collect();
                 tags.sort();
                 tags.dedup();
                 println!("      TASK TAGS: [{}]", tags.join(", "));
@@ -309,7 +363,7 @@ fn inventory(a: InventoryArgs) -> i32 {
     if let Some(h) = &a.host {
         return match inv.host_json(h) {
             Ok(v) => {
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                println!("{}", crate::inventory::ansible_json(&v));
                 0
             }
             Err(e) => {
@@ -321,7 +375,7 @@ fn inventory(a: InventoryArgs) -> i32 {
     if a.graph {
         return match inv.graph(a.group.as_deref(), a.vars) {
             Ok(g) => {
-                print!("{g}");
+                println!("{g}");
                 0
             }
             Err(e) => {
@@ -331,7 +385,10 @@ fn inventory(a: InventoryArgs) -> i32 {
         };
     }
     if a.list {
-        println!("{}", serde_json::to_string_pretty(&inv.to_list_json()).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&inv.to_list_json()).unwrap_or_default()
+        );
         return 0;
     }
     eprintln!("ERROR! one of --list, --graph or --host is required");

@@ -26,7 +26,10 @@ pub enum Builtin {
 impl Builtin {
     /// Finds an action by short or `ansible.builtin.` name.
     pub fn lookup(name: &str) -> Option<Builtin> {
-        let short = name.strip_prefix("ansible.builtin.").or_else(|| name.strip_prefix("ansible.legacy.")).unwrap_or(name);
+        let short = name
+            .strip_prefix("ansible.builtin.")
+            .or_else(|| name.strip_prefix("ansible.legacy."))
+            .unwrap_or(name);
         Some(match short {
             "debug" => Builtin::Debug,
             "set_fact" => Builtin::SetFact,
@@ -39,7 +42,8 @@ impl Builtin {
     }
 
     /// Names, for suggestions.
-    pub const NAMES: &'static [&'static str] = &["debug", "set_fact", "assert", "fail", "meta", "pause"];
+    pub const NAMES: &'static [&'static str] =
+        &["debug", "set_fact", "assert", "fail", "meta", "pause"];
 
     /// Checks (possibly templated) arguments.
     pub fn check(self, raw: &Value) -> Result<(), ArgsError> {
@@ -72,7 +76,10 @@ impl DebugArgs {
     /// `msg` and `var` are mutually exclusive.
     pub fn validate(self) -> Result<(), ArgsError> {
         if self.msg.is_some() && self.var.is_some() {
-            return Err(ArgsError::field("var", "parameters are mutually exclusive: msg|var"));
+            return Err(ArgsError::field(
+                "var",
+                "parameters are mutually exclusive: msg|var",
+            ));
         }
         Ok(())
     }
@@ -83,18 +90,25 @@ fn check_set_fact(raw: &Value) -> Result<(), ArgsError> {
         return Err(ArgsError::general("set_fact takes key=value pairs"));
     };
     if map.is_empty() {
-        return Err(ArgsError::general("No key/value pairs provided, at least one is required for this action to succeed"));
+        return Err(ArgsError::general(
+            "No key/value pairs provided, at least one is required for this action to succeed",
+        ));
     }
     for key in map.keys() {
         if key == "cacheable" {
             continue;
         }
-        let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid && !crate::template::is_template(key) {
             return Err(ArgsError::field(
                 key,
-                format!("The variable name '{key}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."),
+                format!(
+                    "The variable name '{key}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."
+                ),
             ));
         }
     }
@@ -155,10 +169,17 @@ impl MetaArgs {
             "end_play" => MetaAction::EndPlay,
             "end_host" => MetaAction::EndHost,
             "noop" => MetaAction::Noop,
-            other @ ("clear_facts" | "clear_host_errors" | "refresh_inventory" | "reset_connection" | "end_batch" | "end_role") => {
-                return Err(ArgsError::general(format!("meta: {other} is not supported yet")));
+            other @ ("clear_facts" | "clear_host_errors" | "refresh_inventory"
+            | "reset_connection" | "end_batch" | "end_role") => {
+                return Err(ArgsError::general(format!(
+                    "meta: {other} is not supported yet"
+                )));
             }
-            other => return Err(ArgsError::general(format!("invalid meta action requested: {other}"))),
+            other => {
+                return Err(ArgsError::general(format!(
+                    "invalid meta action requested: {other}"
+                )));
+            }
         })
     }
 }
@@ -182,8 +203,13 @@ pub struct PauseArgs {
 impl PauseArgs {
     /// Only timed pauses are supported.
     pub fn validate(self) -> Result<(), ArgsError> {
-        if self.prompt.is_some() || self.echo.is_some() || (self.seconds.is_none() && self.minutes.is_none()) {
-            return Err(ArgsError::general("pause: only `seconds`/`minutes` are supported yet (no interactive prompt)"));
+        if self.prompt.is_some()
+            || self.echo.is_some()
+            || (self.seconds.is_none() && self.minutes.is_none())
+        {
+            return Err(ArgsError::general(
+                "pause: only `seconds`/`minutes` are supported yet (no interactive prompt)",
+            ));
         }
         Ok(())
     }

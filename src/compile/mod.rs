@@ -8,7 +8,7 @@
 pub mod actions;
 
 use crate::diagnostic::Diagnostic;
-use crate::playbook::{self, kv, Located, Play, Playbook, Step, Task};
+use crate::playbook::{self, Located, Play, Playbook, Step, Task, kv};
 use crate::template::{Templar, is_template};
 use crate::yaml::{self, Kind, Node, Span};
 use actions::Builtin;
@@ -53,7 +53,10 @@ pub struct CompiledTask {
 impl CompiledTask {
     /// The name shown in output: `name`, or the module name.
     pub fn display_name(&self) -> String {
-        self.task.name.clone().unwrap_or_else(|| self.task.module.value.clone())
+        self.task
+            .name
+            .clone()
+            .unwrap_or_else(|| self.task.module.value.clone())
     }
 }
 
@@ -97,7 +100,13 @@ impl CompiledStep {
     pub fn tasks(&self) -> Vec<&CompiledTask> {
         match self {
             CompiledStep::Task(t) => vec![t],
-            CompiledStep::Block(b) => b.block.iter().chain(&b.rescue).chain(&b.always).flat_map(CompiledStep::tasks).collect(),
+            CompiledStep::Block(b) => b
+                .block
+                .iter()
+                .chain(&b.rescue)
+                .chain(&b.always)
+                .flat_map(CompiledStep::tasks)
+                .collect(),
             CompiledStep::Include(i) => i.steps.iter().flat_map(CompiledStep::tasks).collect(),
         }
     }
@@ -135,18 +144,39 @@ pub struct CompiledPlaybook {
 pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
     let (_, docs) = yaml::load(path).map_err(|d| vec![*d])?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
     let mut diags = Vec::new();
-    let mut cx = playbook::Cx { diags: &mut diags, stack: Vec::new(), playbook_dir: dir.clone() };
+    let mut cx = playbook::Cx {
+        diags: &mut diags,
+        stack: Vec::new(),
+        playbook_dir: dir.clone(),
+    };
     let book = playbook::parse_playbook_file(path, &docs, &mut cx);
     let compiled = compile(book, &dir, templar, &mut diags);
-    if diags.iter().any(|d| d.severity == crate::diagnostic::Severity::Error) {
+    if diags
+        .iter()
+        .any(|d| d.severity == crate::diagnostic::Severity::Error)
+    {
         return Err(diags);
     }
-    Ok(CompiledPlaybook { path: path.to_path_buf(), dir, plays: compiled, warnings: diags })
+    Ok(CompiledPlaybook {
+        path: path.to_path_buf(),
+        dir,
+        plays: compiled,
+        warnings: diags,
+    })
 }
 
-fn compile(book: Playbook, dir: &Path, templar: &Templar, diags: &mut Vec<Diagnostic>) -> Vec<CompiledPlay> {
+fn compile(
+    book: Playbook,
+    dir: &Path,
+    templar: &Templar,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<CompiledPlay> {
     let mut plays = Vec::new();
     for play in book.plays {
         let ctx = Ctx { dir, templar };
@@ -154,8 +184,12 @@ fn compile(book: Playbook, dir: &Path, templar: &Templar, diags: &mut Vec<Diagno
         for vf in &play.vars_files {
             check_string(&vf.value, &vf.span, templar, diags);
         }
-        let handlers: Vec<CompiledTask> =
-            play.handlers.iter().flat_map(Step::tasks).filter_map(|t| ctx.task(t, diags)).collect();
+        let handlers: Vec<CompiledTask> = play
+            .handlers
+            .iter()
+            .flat_map(Step::tasks)
+            .filter_map(|t| ctx.task(t, diags))
+            .collect();
         let mut handler_names: Vec<String> = Vec::new();
         for h in &handlers {
             if let Some(name) = &h.task.name {
@@ -166,10 +200,22 @@ fn compile(book: Playbook, dir: &Path, templar: &Templar, diags: &mut Vec<Diagno
         let pre_tasks = ctx.steps(&play.pre_tasks, diags);
         let tasks = ctx.steps(&play.tasks, diags);
         let post_tasks = ctx.steps(&play.post_tasks, diags);
-        for task in pre_tasks.iter().chain(&tasks).chain(&post_tasks).flat_map(CompiledStep::tasks).chain(&handlers) {
+        for task in pre_tasks
+            .iter()
+            .chain(&tasks)
+            .chain(&post_tasks)
+            .flat_map(CompiledStep::tasks)
+            .chain(&handlers)
+        {
             check_notify(task, &handler_names, diags);
         }
-        plays.push(CompiledPlay { play, pre_tasks, tasks, post_tasks, handlers });
+        plays.push(CompiledPlay {
+            play,
+            pre_tasks,
+            tasks,
+            post_tasks,
+            handlers,
+        });
     }
     plays
 }
@@ -179,9 +225,14 @@ fn check_notify(task: &CompiledTask, handler_names: &[String], diags: &mut Vec<D
         if is_template(&n.value) || handler_names.iter().any(|h| h == &n.value) {
             continue;
         }
-        let mut d = Diagnostic::error(format!("the task notifies `{}`, but this play has no handler with that name or `listen` topic", n.value))
-            .at(n.span.clone());
-        if let Some(s) = playbook::parse::suggest(&n.value, handler_names.iter().map(String::as_str)) {
+        let mut d = Diagnostic::error(format!(
+            "the task notifies `{}`, but this play has no handler with that name or `listen` topic",
+            n.value
+        ))
+        .at(n.span.clone());
+        if let Some(s) =
+            playbook::parse::suggest(&n.value, handler_names.iter().map(String::as_str))
+        {
             d = d.label(format!("did you mean `{s}`?"));
         } else {
             d = d.label("no such handler");
@@ -196,8 +247,17 @@ struct Ctx<'a> {
 }
 
 /// Options a `RawParams` module (command, shell) takes as `k=v` in its free-form text.
-const RAW_PARAM_KEYS: &[&str] =
-    &["chdir", "creates", "removes", "executable", "stdin", "stdin_add_newline", "strip_empty_ends", "warn", "expand_argument_vars"];
+const RAW_PARAM_KEYS: &[&str] = &[
+    "chdir",
+    "creates",
+    "removes",
+    "executable",
+    "stdin",
+    "stdin_add_newline",
+    "strip_empty_ends",
+    "warn",
+    "expand_argument_vars",
+];
 
 impl Ctx<'_> {
     fn steps(&self, steps: &[Step], diags: &mut Vec<Diagnostic>) -> Vec<CompiledStep> {
@@ -229,12 +289,19 @@ impl Ctx<'_> {
                 let candidates = tend_modules::names()
                     .chain(Builtin::NAMES.iter().copied())
                     .chain(playbook::parse::known_task_keywords().iter().copied());
-                let mut d = Diagnostic::error(format!("couldn't resolve module/action `{name}`")).at(task.module.span.clone());
-                d = match playbook::parse::suggest(name.trim_start_matches("ansible.builtin."), candidates) {
+                let mut d = Diagnostic::error(format!("couldn't resolve module/action `{name}`"))
+                    .at(task.module.span.clone());
+                d = match playbook::parse::suggest(
+                    name.trim_start_matches("ansible.builtin."),
+                    candidates,
+                ) {
                     Some(s) => d.label(format!("did you mean `{s}`?")),
                     None => d.label("unknown module").help(format!(
                         "tend supports the modules: {}",
-                        tend_modules::names().chain(Builtin::NAMES.iter().copied()).collect::<Vec<_>>().join(", ")
+                        tend_modules::names()
+                            .chain(Builtin::NAMES.iter().copied())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )),
                 };
                 diags.push(d);
@@ -243,9 +310,11 @@ impl Ctx<'_> {
             }
         };
         let args = self.merge_free_form(task, action, diags)?;
-        let splat = task.splat.clone().or_else(|| task.free_form.clone().filter(|f| is_splat(&f.value)).filter(|_| {
+        let splat = task.splat.clone().or_else(|| {
+            task.free_form.clone().filter(|f| is_splat(&f.value)).filter(|_| {
             !matches!(action, Action::Module(m) if m.free_form() == FreeForm::RawParams)
-        }));
+        })
+        });
         let check = match (&splat, action) {
             (Some(_), _) => Ok(()),
             (None, Action::Module(m)) => m.check(&args),
@@ -258,7 +327,12 @@ impl Ctx<'_> {
             let span = err
                 .field
                 .as_ref()
-                .and_then(|f| task.arg_spans.iter().find(|(k, _)| k == f).map(|(_, s)| s.clone()))
+                .and_then(|f| {
+                    task.arg_spans
+                        .iter()
+                        .find(|(k, _)| k == f)
+                        .map(|(_, s)| s.clone())
+                })
                 .or_else(|| task.free_form.as_ref().map(|f| f.span.clone()))
                 .unwrap_or_else(|| task.module.span.clone());
             if tolerant {
@@ -279,16 +353,31 @@ impl Ctx<'_> {
         if let Action::Module(m) = action {
             ok &= self.check_local_src(task, m, &args, diags);
         }
-        ok.then(|| CompiledTask { task: task.clone(), action, args, splat: splat.map(|s| s.value), deferred_error })
+        ok.then(|| CompiledTask {
+            task: task.clone(),
+            action,
+            args,
+            splat: splat.map(|s| s.value),
+            deferred_error,
+        })
     }
 
-    fn merge_free_form(&self, task: &Task, action: Action, diags: &mut Vec<Diagnostic>) -> Option<Value> {
+    fn merge_free_form(
+        &self,
+        task: &Task,
+        action: Action,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Value> {
         let mut args = match &task.args {
             Value::Object(m) => m.clone(),
             _ => serde_json::Map::new(),
         };
-        let Some(Located { value: text, span }) = &task.free_form else { return Some(Value::Object(args)) };
-        if is_splat(text) && !matches!(action, Action::Module(m) if m.free_form() == FreeForm::RawParams) {
+        let Some(Located { value: text, span }) = &task.free_form else {
+            return Some(Value::Object(args));
+        };
+        if is_splat(text)
+            && !matches!(action, Action::Module(m) if m.free_form() == FreeForm::RawParams)
+        {
             // `module: "{{ dict_of_args }}"`: merged at run time.
             return Some(Value::Object(args));
         }
@@ -317,8 +406,11 @@ impl Ctx<'_> {
                 args.insert("_raw_params".into(), Value::String(raw));
             } else {
                 diags.push(
-                    Diagnostic::error(format!("`{}` takes `key=value` arguments, but found free-form text `{raw}`", task.module.value))
-                        .at(span.clone()),
+                    Diagnostic::error(format!(
+                        "`{}` takes `key=value` arguments, but found free-form text `{raw}`",
+                        task.module.value
+                    ))
+                    .at(span.clone()),
                 );
                 return None;
             }
@@ -334,7 +426,10 @@ impl Ctx<'_> {
                 if conditions.contains(&key.as_str()) {
                     walk_strings(v, &mut |s, span| {
                         if let Err(e) = self.templar.check_expression(s) {
-                            diags.push(Diagnostic::error(format!("invalid conditional: {}", e.message)).at(span.clone()));
+                            diags.push(
+                                Diagnostic::error(format!("invalid conditional: {}", e.message))
+                                    .at(span.clone()),
+                            );
                         }
                     });
                 } else {
@@ -342,30 +437,54 @@ impl Ctx<'_> {
                 }
             }
         }
-        if let Some(assert) = Builtin::lookup(&task.module.value).filter(|b| *b == Builtin::Assert) {
+        if let Some(assert) = Builtin::lookup(&task.module.value).filter(|b| *b == Builtin::Assert)
+        {
             let _ = assert;
-            if let Some(that) = task.node.get(&task.module.value).and_then(|a| a.get("that")) {
+            if let Some(that) = task
+                .node
+                .get(&task.module.value)
+                .and_then(|a| a.get("that"))
+            {
                 walk_strings(that, &mut |s, span| {
                     if let Err(e) = self.templar.check_expression(s) {
-                        diags.push(Diagnostic::error(format!("invalid conditional: {}", e.message)).at(span.clone()));
+                        diags.push(
+                            Diagnostic::error(format!("invalid conditional: {}", e.message))
+                                .at(span.clone()),
+                        );
                     }
                 });
             }
         }
     }
 
-    fn check_local_src(&self, task: &Task, module: &dyn Module, args: &Value, diags: &mut Vec<Diagnostic>) -> bool {
+    fn check_local_src(
+        &self,
+        task: &Task,
+        module: &dyn Module,
+        args: &Value,
+        diags: &mut Vec<Diagnostic>,
+    ) -> bool {
         let kind = match module.name() {
             "template" => "templates",
             "copy" => "files",
             _ => return true,
         };
-        let remote = args.get("remote_src").map(|v| tend_modules::args::parse_bool(&value_text(v)).unwrap_or(false)).unwrap_or(false);
-        let Some(src) = args.get("src").and_then(Value::as_str) else { return true };
+        let remote = args
+            .get("remote_src")
+            .map(|v| tend_modules::args::parse_bool(&value_text(v)).unwrap_or(false))
+            .unwrap_or(false);
+        let Some(src) = args.get("src").and_then(Value::as_str) else {
+            return true;
+        };
         if remote || is_template(src) {
             return true;
         }
-        let span = task.arg_spans.iter().find(|(k, _)| k == "src").map(|(_, s)| s.clone()).unwrap_or_else(|| task.module.span.clone());
+        let span = task
+            .arg_spans
+            .iter()
+            .find(|(k, _)| k == "src")
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| task.module.span.clone());
         match find_local_file(self.dir, kind, src) {
             Some(path) => {
                 if kind == "templates" {
@@ -377,7 +496,11 @@ impl Ctx<'_> {
                 diags.push(
                     Diagnostic::error(format!("could not find src file `{src}`"))
                         .at(span)
-                        .label(format!("searched {}/{kind}/{src} and {}/{src}", self.dir.display(), self.dir.display())),
+                        .label(format!(
+                            "searched {}/{kind}/{src} and {}/{src}",
+                            self.dir.display(),
+                            self.dir.display()
+                        )),
                 );
                 false
             }
@@ -404,24 +527,43 @@ pub fn find_local_file(dir: &Path, kind: &str, name: &str) -> Option<PathBuf> {
     if p.is_absolute() {
         return p.exists().then(|| p.to_path_buf());
     }
-    [dir.join(kind).join(p), dir.join(p)].into_iter().find(|c| c.exists())
+    [dir.join(kind).join(p), dir.join(p)]
+        .into_iter()
+        .find(|c| c.exists())
 }
 
 fn check_template_file(path: &Path, templar: &Templar, diags: &mut Vec<Diagnostic>) -> bool {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            diags.push(Diagnostic::error(format!("cannot read template {}: {e}", path.display())));
+            diags.push(Diagnostic::error(format!(
+                "cannot read template {}: {e}",
+                path.display()
+            )));
             return false;
         }
     };
     if let Err(e) = templar.check_file_syntax(&text) {
-        let line = e.message.rsplit_once("(line ").and_then(|(_, l)| l.split(' ').next()).and_then(|l| l.parse::<u32>().ok()).unwrap_or(1);
-        let file = std::sync::Arc::new(yaml::SourceFile { path: path.to_path_buf(), text: text.clone() });
+        let line = e
+            .message
+            .rsplit_once("(line ")
+            .and_then(|(_, l)| l.split(' ').next())
+            .and_then(|l| l.parse::<u32>().ok())
+            .unwrap_or(1);
+        let file = std::sync::Arc::new(yaml::SourceFile {
+            path: path.to_path_buf(),
+            text: text.clone(),
+        });
         let offset = yaml::offset_of(&text, line, 1);
         let len = text[offset..].find('\n').unwrap_or(text.len() - offset);
         diags.push(
-            Diagnostic::error(format!("template syntax error: {}", e.message)).at(Span { file, offset, len, line, col: 1 }),
+            Diagnostic::error(format!("template syntax error: {}", e.message)).at(Span {
+                file,
+                offset,
+                len,
+                line,
+                col: 1,
+            }),
         );
         return false;
     }
@@ -430,7 +572,9 @@ fn check_template_file(path: &Path, templar: &Templar, diags: &mut Vec<Diagnosti
 
 fn check_string(s: &str, span: &Span, templar: &Templar, diags: &mut Vec<Diagnostic>) {
     if let Err(e) = templar.check_syntax(s) {
-        diags.push(Diagnostic::error(format!("template syntax error: {}", e.message)).at(span.clone()));
+        diags.push(
+            Diagnostic::error(format!("template syntax error: {}", e.message)).at(span.clone()),
+        );
     }
 }
 

@@ -36,7 +36,11 @@ impl Host for Local {
             use std::os::unix::process::ExitStatusExt;
             128 + output.status.signal().unwrap_or(0)
         });
-        Ok(ExecOutput { status, stdout: output.stdout, stderr: output.stderr })
+        Ok(ExecOutput {
+            status,
+            stdout: output.stdout,
+            stderr: output.stderr,
+        })
     }
 }
 
@@ -46,7 +50,10 @@ mod tests {
 
     #[tokio::test]
     async fn runs_script_with_stdin() {
-        let out = Local.exec(Exec::with_stdin("cat; echo err >&2; exit 3", "hi")).await.unwrap();
+        let out = Local
+            .exec(Exec::with_stdin("cat; echo err >&2; exit 3", "hi"))
+            .await
+            .unwrap();
         assert_eq!(out.stdout, b"hi");
         assert_eq!(out.stderr, b"err\n");
         assert_eq!(out.status, 3);

@@ -38,20 +38,40 @@ impl Escalated {
         let mut body = String::new();
         for (k, v) in &self.environment {
             if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
-                return Err(HostError::Io(format!("invalid environment variable name `{k}`")));
+                return Err(HostError::Io(format!(
+                    "invalid environment variable name `{k}`"
+                )));
             }
             body.push_str(&format!("export {k}={}\n", quote(v)));
         }
         body.push_str(script);
-        let Some(spec) = &self.escalation else { return Ok(body) };
+        let Some(spec) = &self.escalation else {
+            return Ok(body);
+        };
         let flags = spec.flags.clone().unwrap_or_default();
         Ok(match spec.method.as_str() {
             "sudo" => {
-                let flags = if flags.is_empty() { "-H -S -n".to_string() } else { flags };
-                format!("sudo {flags} -u {} /bin/sh -c {}", quote(&spec.user), quote(&body))
+                let flags = if flags.is_empty() {
+                    "-H -S -n".to_string()
+                } else {
+                    flags
+                };
+                format!(
+                    "sudo {flags} -u {} /bin/sh -c {}",
+                    quote(&spec.user),
+                    quote(&body)
+                )
             }
-            "su" => format!("su {flags} {} -s /bin/sh -c {}", quote(&spec.user), quote(&body)),
-            other => return Err(HostError::Become(format!("become_method `{other}` is not supported yet"))),
+            "su" => format!(
+                "su {flags} {} -s /bin/sh -c {}",
+                quote(&spec.user),
+                quote(&body)
+            ),
+            other => {
+                return Err(HostError::Become(format!(
+                    "become_method `{other}` is not supported yet"
+                )));
+            }
         })
     }
 }
@@ -63,6 +83,11 @@ impl Host for Escalated {
             return self.inner.exec(request).await;
         }
         let script = self.wrap(&request.script)?;
-        self.inner.exec(Exec { script, stdin: request.stdin }).await
+        self.inner
+            .exec(Exec {
+                script,
+                stdin: request.stdin,
+            })
+            .await
     }
 }

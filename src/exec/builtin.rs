@@ -1,8 +1,10 @@
 //! Controller-side actions: debug, set_fact, assert, fail, meta, pause.
 
-use crate::compile::actions::{AssertArgs, Builtin, DebugArgs, FailArgs, MetaAction, MetaArgs, PauseArgs};
+use crate::compile::actions::{
+    AssertArgs, Builtin, DebugArgs, FailArgs, MetaAction, MetaArgs, PauseArgs,
+};
 use crate::template::{Scope, Templar};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use tend_modules::args;
 
 /// The result of a builtin action.
@@ -17,7 +19,14 @@ pub(crate) struct BuiltinResult {
 
 impl BuiltinResult {
     fn ok(result: Value) -> Self {
-        BuiltinResult { result, failed: false, skipped: false, facts: Map::new(), end_host: false, verbose_always: false }
+        BuiltinResult {
+            result,
+            failed: false,
+            skipped: false,
+            facts: Map::new(),
+            end_host: false,
+            verbose_always: false,
+        }
     }
 }
 
@@ -31,31 +40,58 @@ pub(crate) async fn run(
     verbosity: u8,
 ) -> BuiltinResult {
     match builtin {
-        Builtin::Debug => debug(templated, templar, scope, verbosity),
+        Builtin::Debug => {
+            if let Some(Value::Object(m)) = raw.get("var")
+                && m.contains_key(crate::template::UNSAFE_KEY)
+            {
+                return failed("Refusing to evaluate an untrusted template or expression given as `var` (it is tagged !unsafe)".into());
+            }
+            debug(templated, templar, scope, verbosity)
+        }
         Builtin::SetFact => {
             let mut facts = Map::new();
             if let Value::Object(m) = templated {
                 for (k, v) in m {
-                    if k != "cacheable" {
-                        facts.insert(k.clone(), v.clone());
+                    if k == "cacheable" {
+                        continue;
                     }
+                    if !valid_var_name(k) {
+                        return failed(format!(
+                            "Invalid variable name '{k}'. Variable names must start with a letter or underscore character, and contain only letters, numbers and underscores."
+                        ));
+                    }
+                    facts.insert(k.clone(), v.clone());
                 }
             }
-            let mut r = BuiltinResult::ok(json!({"changed": false, "ansible_facts": Value::Object(facts.clone())}));
+            let mut r = BuiltinResult::ok(
+                json!({"changed": false, "ansible_facts": Value::Object(facts.clone())}),
+            );
             r.facts = facts;
             r
         }
         Builtin::Assert => assert(templated, raw, templar, scope),
         Builtin::Fail => match args::parse::<FailArgs>(templated) {
             Ok(a) => {
-                let msg = a.msg.map(|m| text(&m)).unwrap_or_else(|| "Failed as requested from task".into());
-                BuiltinResult { failed: true, ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg})) }
+                let msg = a
+                    .msg
+                    .map(|m| text(&m))
+                    .unwrap_or_else(|| "Failed as requested from task".into());
+                BuiltinResult {
+                    failed: true,
+                    ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg}))
+                }
             }
             Err(e) => failed(e.message),
         },
         Builtin::Meta => match args::parse::<MetaArgs>(templated).and_then(|a| a.action()) {
-            Ok(MetaAction::EndHost) => BuiltinResult { end_host: true, ..BuiltinResult::ok(json!({"changed": false, "skipped": true})) },
-            Ok(_) => BuiltinResult { skipped: true, ..BuiltinResult::ok(json!({"changed": false, "skipped": true})) },
+            Ok(MetaAction::EndHost) => BuiltinResult {
+                end_host: true,
+                ..BuiltinResult::ok(json!({"changed": false, "skipped": true}))
+            },
+            Ok(_) => BuiltinResult {
+                skipped: true,
+                ..BuiltinResult::ok(json!({"changed": false, "skipped": true}))
+            },
             Err(e) => failed(e.message),
         },
         Builtin::Pause => match args::parse::<PauseArgs>(templated) {
@@ -63,15 +99,33 @@ pub(crate) async fn run(
                 let d = a.duration();
                 let start = std::time::Instant::now();
                 tokio::time::sleep(d).await;
-                BuiltinResult::ok(json!({"changed": false, "delta": start.elapsed().as_secs(), "stdout": format!("Paused for {} seconds", d.as_secs()), "user_input": ""}))
+                BuiltinResult::ok(
+                    json!({"changed": false, "delta": start.elapsed().as_secs(), "stdout": format!("Paused for {} seconds", d.as_secs()), "user_input": ""}),
+                )
             }
             Err(e) => failed(e.message),
         },
     }
 }
 
+/// A Python identifier, as Ansible requires of variable names.
+pub(crate) fn valid_var_name(name: &str) -> bool {
+    const RESERVED: &[&str] = &[
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def",
+        "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is",
+        "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+        "true", "false", "none",
+    ];
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED.contains(&name)
+}
+
 fn failed(msg: String) -> BuiltinResult {
-    BuiltinResult { failed: true, ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg})) }
+    BuiltinResult {
+        failed: true,
+        ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg}))
+    }
 }
 
 fn text(v: &Value) -> String {
@@ -86,18 +140,23 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
         Ok(a) => a,
         Err(e) => return failed(e.message),
     };
-    if let Some(v) = a.verbosity {
-        if i64::from(verbosity) < v {
-            let mut r = BuiltinResult::ok(json!({"changed": false, "skipped_reason": "Verbosity threshold not met.", "skipped": true}));
-            r.skipped = true;
-            return r;
-        }
+    if let Some(v) = a.verbosity
+        && i64::from(verbosity) < v
+    {
+        let mut r = BuiltinResult::ok(
+            json!({"changed": false, "skipped_reason": "Verbosity threshold not met.", "skipped": true}),
+        );
+        r.skipped = true;
+        return r;
     }
     let mut r = match a.var {
         Some(var) => {
             let value = match templar.render_string(&format!("{{{{ {var} }}}}"), scope) {
                 Ok(v) => v,
-                Err(e) if e.message.contains("is undefined") || e.message.contains("has no attribute") => {
+                Err(e)
+                    if e.message.contains("is undefined")
+                        || e.message.contains("has no attribute") =>
+                {
                     Value::String("VARIABLE IS NOT DEFINED!".into())
                 }
                 Err(e) => return failed(e.message),
@@ -108,7 +167,9 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
             BuiltinResult::ok(Value::Object(m))
         }
         None => {
-            let msg = a.msg.unwrap_or_else(|| Value::String("Hello world!".into()));
+            let msg = a
+                .msg
+                .unwrap_or_else(|| Value::String("Hello world!".into()));
             BuiltinResult::ok(json!({"msg": msg, "changed": false}))
         }
     };
@@ -130,7 +191,11 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
         match templar.eval_condition(cond, scope) {
             Ok(true) => {}
             Ok(false) => {
-                let msg = a.fail_msg.as_ref().map(text).unwrap_or_else(|| "Assertion failed".into());
+                let msg = a
+                    .fail_msg
+                    .as_ref()
+                    .map(text)
+                    .unwrap_or_else(|| "Assertion failed".into());
                 let mut r = failed(msg);
                 if let Value::Object(m) = &mut r.result {
                     m.insert("assertion".into(), cond.clone());
@@ -139,7 +204,11 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
                 return r;
             }
             Err(e) => {
-                let mut r = failed(format!("The conditional check '{}' failed. The error was: {}", text(cond), e.message));
+                let mut r = failed(format!(
+                    "The conditional check '{}' failed. The error was: {}",
+                    text(cond),
+                    e.message
+                ));
                 if let Value::Object(m) = &mut r.result {
                     m.insert("assertion".into(), cond.clone());
                 }
@@ -147,7 +216,11 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
             }
         }
     }
-    let msg = a.success_msg.as_ref().map(text).unwrap_or_else(|| "All assertions passed".into());
+    let msg = a
+        .success_msg
+        .as_ref()
+        .map(text)
+        .unwrap_or_else(|| "All assertions passed".into());
     let mut r = BuiltinResult::ok(json!({"changed": false, "msg": msg}));
     r.verbose_always = !a.quiet;
     r

@@ -18,15 +18,27 @@ impl HostVars {
         let mut hosts = BTreeMap::new();
         for s in states {
             let mut all = Vars::new();
-            for layer in [&s.inventory_vars, &s.facts, &ctx.play_vars, &s.registered, &ctx.opts.extra_vars] {
+            for layer in [
+                &s.inventory_vars,
+                &s.facts,
+                &ctx.play_vars,
+                &s.registered,
+                &ctx.opts.extra_vars,
+            ] {
                 for (k, v) in layer.iter() {
                     all.insert(k.clone(), v.clone());
                 }
             }
             all.insert("inventory_hostname".into(), s.name.clone().into());
             all.insert("inventory_hostname_short".into(), short(&s.name).into());
-            all.insert("group_names".into(), serde_json::to_value(ctx.inventory.group_names(&s.name)).unwrap_or_default());
-            hosts.insert(s.name.clone(), crate::template::from_json(&serde_json::Value::Object(all)));
+            all.insert(
+                "group_names".into(),
+                serde_json::to_value(ctx.inventory.group_names(&s.name)).unwrap_or_default(),
+            );
+            hosts.insert(
+                s.name.clone(),
+                crate::template::from_json(&serde_json::Value::Object(all)),
+            );
         }
         Value::from_object(HostVars { hosts })
     }
@@ -47,6 +59,8 @@ impl Object for HostVars {
     }
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        minijinja::value::Enumerator::Values(self.hosts.keys().map(|k| Value::from(k.as_str())).collect())
+        minijinja::value::Enumerator::Values(
+            self.hosts.keys().map(|k| Value::from(k.as_str())).collect(),
+        )
     }
 }

@@ -11,13 +11,13 @@ mod hostvars;
 mod task;
 
 use crate::compile::{CompiledPlay, CompiledPlaybook, CompiledStep, CompiledTask};
-use futures::future::LocalBoxFuture;
 use crate::connection::local::Local;
 use crate::inventory::Inventory;
 use crate::report::{Counts, Recap, Reporter};
 use crate::template::Templar;
 use crate::vars::Vars;
 use futures::StreamExt;
+use futures::future::LocalBoxFuture;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -123,9 +123,15 @@ pub async fn run_playbook(
 }
 
 fn connection_for(vars: &Vars) -> Result<Arc<dyn Host>, String> {
-    match vars.get("ansible_connection").and_then(Value::as_str).unwrap_or("ssh") {
+    match vars
+        .get("ansible_connection")
+        .and_then(Value::as_str)
+        .unwrap_or("ssh")
+    {
         "local" => Ok(Arc::new(Local)),
-        other => Err(format!("connection type `{other}` is not supported yet (the SSH connection comes next); use ansible_connection=local")),
+        other => Err(format!(
+            "connection type `{other}` is not supported yet (the SSH connection comes next); use ansible_connection=local"
+        )),
     }
 }
 
@@ -138,7 +144,11 @@ async fn run_play(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) {
-    let name = play.play.name.clone().unwrap_or_else(|| play.play.hosts.value.clone());
+    let name = play
+        .play
+        .name
+        .clone()
+        .unwrap_or_else(|| play.play.hosts.value.clone());
     reporter.play_start(&name);
     // The host pattern may use extra vars.
     let base_scope_vars = opts.extra_vars.clone();
@@ -146,7 +156,10 @@ async fn run_play(
     let pattern = match templar.render_string(&play.play.hosts.value, &scope) {
         Ok(v) => value_text(&v),
         Err(e) => {
-            reporter.warning(&format!("could not template the play's hosts: {}", e.message));
+            reporter.warning(&format!(
+                "could not template the play's hosts: {}",
+                e.message
+            ));
             summary.any_failed = true;
             return;
         }
@@ -160,7 +173,11 @@ async fn run_play(
         }
     };
     if let Some(limit) = &opts.limit {
-        let allowed: HashSet<String> = inventory.select(limit).unwrap_or_default().into_iter().collect();
+        let allowed: HashSet<String> = inventory
+            .select(limit)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         hosts.retain(|h| allowed.contains(h));
     }
     if hosts.is_empty() {
@@ -209,15 +226,28 @@ async fn run_play(
     magic.insert("ansible_play_hosts_all".into(), Value::from(hosts.clone()));
     magic.insert("ansible_play_batch".into(), Value::from(hosts.clone()));
     magic.insert("ansible_play_name".into(), Value::from(name.clone()));
-    magic.insert("groups".into(), serde_json::to_value(inventory.groups()).unwrap_or_default());
+    magic.insert(
+        "groups".into(),
+        serde_json::to_value(inventory.groups()).unwrap_or_default(),
+    );
     magic.insert("playbook_dir".into(), Value::from(absolute(&book.dir)));
     magic.insert("omit".into(), Value::from(crate::template::OMIT));
     magic.insert("ansible_check_mode".into(), Value::Bool(opts.check));
     magic.insert("ansible_diff_mode".into(), Value::Bool(opts.diff));
     magic.insert("ansible_verbosity".into(), Value::from(opts.verbosity));
     magic.insert("ansible_version".into(), serde_json::json!({"full": "2.19.0", "major": 2, "minor": 19, "revision": 0, "string": "2.19.0"}));
-    magic.insert("ansible_run_tags".into(), Value::from(if opts.tags.is_empty() { vec!["all".to_string()] } else { opts.tags.clone() }));
-    magic.insert("ansible_skip_tags".into(), Value::from(opts.skip_tags.clone()));
+    magic.insert(
+        "ansible_run_tags".into(),
+        Value::from(if opts.tags.is_empty() {
+            vec!["all".to_string()]
+        } else {
+            opts.tags.clone()
+        }),
+    );
+    magic.insert(
+        "ansible_skip_tags".into(),
+        Value::from(opts.skip_tags.clone()),
+    );
     let mut play_vars = play.play.vars.clone();
     // vars_files: loaded once, names templated with play and extra vars.
     for vf in &play.play.vars_files {
@@ -225,12 +255,20 @@ async fn run_play(
         let name = match templar.render_string(&vf.value, &scope) {
             Ok(v) => value_text(&v),
             Err(e) => {
-                reporter.warning(&format!("{}: vars_files: {}", vf.span.location(), e.message));
+                reporter.warning(&format!(
+                    "{}: vars_files: {}",
+                    vf.span.location(),
+                    e.message
+                ));
                 summary.any_failed = true;
                 return;
             }
         };
-        let path = if std::path::Path::new(&name).is_absolute() { std::path::PathBuf::from(&name) } else { book.dir.join(&name) };
+        let path = if std::path::Path::new(&name).is_absolute() {
+            std::path::PathBuf::from(&name)
+        } else {
+            book.dir.join(&name)
+        };
         match load_vars_file(&path) {
             Ok(vars) => play_vars.extend(vars),
             Err(e) => {
@@ -243,7 +281,15 @@ async fn run_play(
             }
         }
     }
-    let ctx = PlayCtx { templar, book, play, inventory, opts, play_vars, magic };
+    let ctx = PlayCtx {
+        templar,
+        book,
+        play,
+        inventory,
+        opts,
+        play_vars,
+        magic,
+    };
 
     let gather = match &play.play.gather_facts {
         None => true,
@@ -258,8 +304,20 @@ async fn run_play(
     let mut end_play = false;
     for section in sections {
         let everyone: Vec<bool> = states.iter().map(HostState::active).collect();
-        run_steps(&ctx, section, &mut states, everyone, reporter, summary, &mut end_play).await;
-        if states.iter().any(|s| s.active() || (s.failed && opts.force_handlers)) {
+        run_steps(
+            &ctx,
+            section,
+            &mut states,
+            everyone,
+            reporter,
+            summary,
+            &mut end_play,
+        )
+        .await;
+        if states
+            .iter()
+            .any(|s| s.active() || (s.failed && opts.force_handlers))
+        {
             run_handlers(&ctx, &mut states, reporter, summary).await;
         }
         if end_play || !states.iter().any(HostState::active) {
@@ -286,7 +344,11 @@ fn run_steps<'a>(
             if *end_play {
                 return;
             }
-            let live: Vec<bool> = states.iter().enumerate().map(|(i, s)| subset[i] && s.active()).collect();
+            let live: Vec<bool> = states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| subset[i] && s.active())
+                .collect();
             if !live.iter().any(|b| *b) {
                 return;
             }
@@ -295,7 +357,9 @@ fn run_steps<'a>(
                     if !task::selected_by_tags(t, &ctx.play.play.tags, ctx.opts) {
                         continue;
                     }
-                    if let crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta) = t.action {
+                    if let crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta) =
+                        t.action
+                    {
                         match task::meta_action(t) {
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
                                 run_handlers(ctx, states, reporter, summary).await;
@@ -329,7 +393,11 @@ fn run_steps<'a>(
                                 per_host[i] = items;
                             }
                             Err(msg) => {
-                                reporter.task_start(&inc.task.display_name(), &inc.task.task.span.location(), false);
+                                reporter.task_start(
+                                    &inc.task.display_name(),
+                                    &inc.task.task.span.location(),
+                                    false,
+                                );
                                 let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
                                 reporter.host_result(&crate::report::HostResult {
                                     host: &s.name,
@@ -358,7 +426,16 @@ fn run_steps<'a>(
                                 subset[i] = true;
                             }
                         }
-                        run_steps(ctx, &inc.steps, states, subset.clone(), reporter, summary, end_play).await;
+                        run_steps(
+                            ctx,
+                            &inc.steps,
+                            states,
+                            subset.clone(),
+                            reporter,
+                            summary,
+                            end_play,
+                        )
+                        .await;
                         for (i, s) in states.iter_mut().enumerate() {
                             if subset[i] {
                                 s.include_layers.pop();
@@ -367,9 +444,21 @@ fn run_steps<'a>(
                     }
                 }
                 CompiledStep::Block(b) => {
-                    run_steps(ctx, &b.block, states, live.clone(), reporter, summary, end_play).await;
-                    let failed: Vec<bool> =
-                        states.iter().enumerate().map(|(i, s)| live[i] && s.failed && !s.unreachable).collect();
+                    run_steps(
+                        ctx,
+                        &b.block,
+                        states,
+                        live.clone(),
+                        reporter,
+                        summary,
+                        end_play,
+                    )
+                    .await;
+                    let failed: Vec<bool> = states
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| live[i] && s.failed && !s.unreachable)
+                        .collect();
                     let mut rescued = vec![false; states.len()];
                     if !b.rescue.is_empty() && failed.iter().any(|f| *f) {
                         for (i, s) in states.iter_mut().enumerate() {
@@ -381,7 +470,16 @@ fn run_steps<'a>(
                                 }
                             }
                         }
-                        run_steps(ctx, &b.rescue, states, failed.clone(), reporter, summary, end_play).await;
+                        run_steps(
+                            ctx,
+                            &b.rescue,
+                            states,
+                            failed.clone(),
+                            reporter,
+                            summary,
+                            end_play,
+                        )
+                        .await;
                         for (i, s) in states.iter_mut().enumerate() {
                             if failed[i] && !s.failed && !s.unreachable {
                                 rescued[i] = true;
@@ -392,16 +490,31 @@ fn run_steps<'a>(
                         }
                     }
                     if !b.always.is_empty() {
-                        let still_failed: Vec<bool> =
-                            states.iter().enumerate().map(|(i, s)| live[i] && s.failed && !s.unreachable).collect();
+                        let still_failed: Vec<bool> = states
+                            .iter()
+                            .enumerate()
+                            .map(|(i, s)| live[i] && s.failed && !s.unreachable)
+                            .collect();
                         for (i, s) in states.iter_mut().enumerate() {
                             if still_failed[i] {
                                 s.failed = false;
                             }
                         }
-                        let always_hosts: Vec<bool> =
-                            states.iter().enumerate().map(|(i, s)| live[i] && !s.unreachable && !s.ended).collect();
-                        run_steps(ctx, &b.always, states, always_hosts, reporter, summary, end_play).await;
+                        let always_hosts: Vec<bool> = states
+                            .iter()
+                            .enumerate()
+                            .map(|(i, s)| live[i] && !s.unreachable && !s.ended)
+                            .collect();
+                        run_steps(
+                            ctx,
+                            &b.always,
+                            states,
+                            always_hosts,
+                            reporter,
+                            summary,
+                            end_play,
+                        )
+                        .await;
                         for (i, s) in states.iter_mut().enumerate() {
                             if still_failed[i] {
                                 s.failed = true;
@@ -414,21 +527,36 @@ fn run_steps<'a>(
     })
 }
 
-async fn gather_facts(ctx: &PlayCtx<'_>, states: &mut [HostState], reporter: &mut dyn Reporter, summary: &mut RunSummary) {
+async fn gather_facts(
+    ctx: &PlayCtx<'_>,
+    states: &mut [HostState],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) {
     let forks = ctx.opts.forks.max(1);
-    let results: Vec<(usize, Result<Vars, String>)> = futures::stream::iter(states.iter().enumerate().filter(|(_, s)| s.active()))
-        .map(|(i, s)| async move {
-            let out = s.conn.exec(tend_modules::Exec::script(facts::gather_script())).await;
-            let facts = match out {
-                Ok(o) if o.status == 0 => facts::parse(&o.stdout_text()).map_err(|e| e.to_string()),
-                Ok(o) => Err(format!("fact gathering failed (rc={}): {}", o.status, o.stderr_text())),
-                Err(e) => Err(e.to_string()),
-            };
-            (i, facts)
-        })
-        .buffer_unordered(forks)
-        .collect()
-        .await;
+    let results: Vec<(usize, Result<Vars, String>)> =
+        futures::stream::iter(states.iter().enumerate().filter(|(_, s)| s.active()))
+            .map(|(i, s)| async move {
+                let out = s
+                    .conn
+                    .exec(tend_modules::Exec::script(facts::gather_script()))
+                    .await;
+                let facts = match out {
+                    Ok(o) if o.status == 0 => {
+                        facts::parse(&o.stdout_text()).map_err(|e| e.to_string())
+                    }
+                    Ok(o) => Err(format!(
+                        "fact gathering failed (rc={}): {}",
+                        o.status,
+                        o.stderr_text()
+                    )),
+                    Err(e) => Err(e.to_string()),
+                };
+                (i, facts)
+            })
+            .buffer_unordered(forks)
+            .collect()
+            .await;
     let mut results = results;
     results.sort_by_key(|(i, _)| *i);
     for (i, r) in results {
@@ -474,7 +602,12 @@ async fn gather_facts(ctx: &PlayCtx<'_>, states: &mut [HostState], reporter: &mu
     }
 }
 
-async fn run_handlers(ctx: &PlayCtx<'_>, states: &mut [HostState], reporter: &mut dyn Reporter, summary: &mut RunSummary) {
+async fn run_handlers(
+    ctx: &PlayCtx<'_>,
+    states: &mut [HostState],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) {
     loop {
         let mut ran_any = false;
         for h in &ctx.play.handlers {
@@ -483,7 +616,10 @@ async fn run_handlers(ctx: &PlayCtx<'_>, states: &mut [HostState], reporter: &mu
                 names.push(n.clone());
             }
             names.extend(h.task.listen.iter().cloned());
-            let notified: Vec<bool> = states.iter().map(|s| names.iter().any(|n| s.notified.contains(n))).collect();
+            let notified: Vec<bool> = states
+                .iter()
+                .map(|s| names.iter().any(|n| s.notified.contains(n)))
+                .collect();
             if !notified.iter().any(|b| *b) {
                 continue;
             }
@@ -565,7 +701,10 @@ fn value_text(v: &Value) -> String {
 }
 
 fn absolute(p: &std::path::Path) -> String {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// Hosts' recap as plain data (tests, JSON).

@@ -3,15 +3,15 @@
 
 use super::builtin;
 use super::{HostState, PlayCtx, RunOptions};
-use crate::compile::actions::{Builtin, MetaAction, MetaArgs};
+use crate::compile::actions::{MetaAction, MetaArgs};
 use crate::compile::{Action, CompiledTask};
 use crate::connection::{BecomeSpec, Escalated};
 use crate::playbook::LoopKind;
 use crate::report::{Counts, HostResult, Reporter, Status};
-use crate::template::{Scope, TemplateError, OMIT};
+use crate::template::{OMIT, Scope, TemplateError};
 use crate::vars::Vars;
 use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use tend_modules::{Context, Diff, ModuleError};
 
@@ -49,13 +49,22 @@ pub fn truthy(v: &Value) -> bool {
 
 /// Whether `--tags`/`--skip-tags` select this task.
 pub fn selected_by_tags(t: &CompiledTask, play_tags: &[String], opts: &RunOptions) -> bool {
-    let mut tags: Vec<&str> = t.task.tags.iter().map(String::as_str).chain(play_tags.iter().map(String::as_str)).collect();
+    let mut tags: Vec<&str> = t
+        .task
+        .tags
+        .iter()
+        .map(String::as_str)
+        .chain(play_tags.iter().map(String::as_str))
+        .collect();
     if tags.is_empty() {
         tags.push("untagged");
     }
     let has = |name: &str| tags.contains(&name);
     if !opts.skip_tags.is_empty() {
-        let skip = opts.skip_tags.iter().any(|s| has(s) || s == "all" && !has("always") || (s == "tagged" && !has("untagged")));
+        let skip = opts
+            .skip_tags
+            .iter()
+            .any(|s| has(s) || s == "all" && !has("always") || (s == "tagged" && !has("untagged")));
         if skip {
             return false;
         }
@@ -67,12 +76,17 @@ pub fn selected_by_tags(t: &CompiledTask, play_tags: &[String], opts: &RunOption
         return true;
     }
     has("always")
-        || opts.tags.iter().any(|s| has(s) || (s == "tagged" && !has("untagged")) || (s == "untagged" && has("untagged")))
+        || opts.tags.iter().any(|s| {
+            has(s) || (s == "tagged" && !has("untagged")) || (s == "untagged" && has("untagged"))
+        })
 }
 
 /// The meta action of a `meta` task, if it is known statically.
 pub fn meta_action(t: &CompiledTask) -> Option<MetaAction> {
-    tend_modules::args::parse::<MetaArgs>(&t.args).ok()?.action().ok()
+    tend_modules::args::parse::<MetaArgs>(&t.args)
+        .ok()?
+        .action()
+        .ok()
 }
 
 fn keyword_bool(
@@ -95,7 +109,12 @@ fn layers<'a>(
     loop_layer: Option<&'a Vars>,
     magic: &'a Vars,
 ) -> Vec<&'a Vars> {
-    let mut layers: Vec<&Vars> = vec![&host.inventory_vars, &host.facts, &ctx.play_vars, &t.task.vars];
+    let mut layers: Vec<&Vars> = vec![
+        &host.inventory_vars,
+        &host.facts,
+        &ctx.play_vars,
+        &t.task.vars,
+    ];
     layers.extend(host.include_layers.iter());
     layers.push(&host.registered);
     layers.extend(loop_layer);
@@ -113,10 +132,9 @@ pub(crate) fn include_items(
     hostvars: &minijinja::Value,
 ) -> Result<Vec<Vars>, String> {
     let mut magic = ctx.magic.clone();
-    magic.insert("inventory_hostname".into(), host.name.clone().into());
-    magic.insert("inventory_hostname_short".into(), super::hostvars::short(&host.name).into());
-    magic.insert("group_names".into(), serde_json::to_value(ctx.inventory.group_names(&host.name)).unwrap_or_default());
-    let scope = Scope::new(layers(ctx, t, host, None, &magic)).with_special("hostvars", hostvars.clone());
+    magic.extend(ctx.inventory.magic_vars(&host.name));
+    let scope =
+        Scope::new(layers(ctx, t, host, None, &magic)).with_special("hostvars", hostvars.clone());
     // The include's own vars are templated here, once, in its scope.
     let mut base = Vars::new();
     for (k, v) in &t.task.vars {
@@ -124,21 +142,40 @@ pub(crate) fn include_items(
         base.insert(k.clone(), v);
     }
     let Some(lp) = &t.task.loop_ else {
-        if let Some(when) = &t.task.when {
-            if !ctx.templar.eval_condition(&when.value, &scope).map_err(|e| e.message)? {
-                return Ok(Vec::new());
-            }
+        if let Some(when) = &t.task.when
+            && !ctx
+                .templar
+                .eval_condition(&when.value, &scope)
+                .map_err(|e| e.message)?
+        {
+            return Ok(Vec::new());
         }
         return Ok(vec![base]);
     };
-    let items = match ctx.templar.render_value(&lp.items, &scope).map_err(|e| e.message)? {
-        Value::Array(a) if lp.kind == LoopKind::WithItems => {
-            a.into_iter().flat_map(|i| match i { Value::Array(inner) => inner, other => vec![other] }).collect()
-        }
+    let items = match ctx
+        .templar
+        .render_value(&lp.items, &scope)
+        .map_err(|e| e.message)?
+    {
+        Value::Array(a) if lp.kind == LoopKind::WithItems => a
+            .into_iter()
+            .flat_map(|i| match i {
+                Value::Array(inner) => inner,
+                other => vec![other],
+            })
+            .collect(),
         Value::Array(a) => a,
-        Value::Object(m) if lp.kind == LoopKind::WithDict => m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect(),
+        Value::Object(m) if lp.kind == LoopKind::WithDict => m
+            .into_iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
         Value::Null => Vec::new(),
-        other => return Err(format!("Invalid data passed to 'loop', it requires a list, got this instead: {}", text(&other))),
+        other => {
+            return Err(format!(
+                "Invalid data passed to 'loop', it requires a list, got this instead: {}",
+                text(&other)
+            ));
+        }
     };
     let lc = &t.task.loop_control;
     let mut out = Vec::new();
@@ -150,8 +187,13 @@ pub(crate) fn include_items(
             layer.insert(iv.clone(), index.into());
         }
         if let Some(when) = &t.task.when {
-            let item_scope = Scope::new(layers(ctx, t, host, Some(&layer), &magic)).with_special("hostvars", hostvars.clone());
-            if !ctx.templar.eval_condition(&when.value, &item_scope).map_err(|e| e.message)? {
+            let item_scope = Scope::new(layers(ctx, t, host, Some(&layer), &magic))
+                .with_special("hostvars", hostvars.clone());
+            if !ctx
+                .templar
+                .eval_condition(&when.value, &item_scope)
+                .map_err(|e| e.message)?
+            {
                 continue;
             }
         }
@@ -168,11 +210,15 @@ pub(crate) async fn run_on_host(
     hostvars: &minijinja::Value,
 ) -> TaskOutcome {
     let mut magic = ctx.magic.clone();
-    magic.insert("inventory_hostname".into(), host.name.clone().into());
-    magic.insert("inventory_hostname_short".into(), super::hostvars::short(&host.name).into());
-    magic.insert("group_names".into(), serde_json::to_value(ctx.inventory.group_names(&host.name)).unwrap_or_default());
-    let scope = Scope::new(layers(ctx, t, host, None, &magic)).with_special("hostvars", hostvars.clone());
-    let no_log = match keyword_bool(ctx, &scope, t.task.no_log.as_ref(), ctx.play.play.no_log.as_ref()) {
+    magic.extend(ctx.inventory.magic_vars(&host.name));
+    let scope =
+        Scope::new(layers(ctx, t, host, None, &magic)).with_special("hostvars", hostvars.clone());
+    let no_log = match keyword_bool(
+        ctx,
+        &scope,
+        t.task.no_log.as_ref(),
+        ctx.play.play.no_log.as_ref(),
+    ) {
         Ok(v) => v.unwrap_or(false),
         Err(_) => true,
     };
@@ -187,19 +233,42 @@ pub(crate) async fn run_on_host(
         let item = run_item(ctx, t, host, &scope, None).await;
         let registered = item.result.clone();
         let status = item.status;
-        return TaskOutcome { items: vec![item], looped: false, registered, status, no_log };
+        return TaskOutcome {
+            items: vec![item],
+            looped: false,
+            registered,
+            status,
+            no_log,
+        };
     };
     // Loops: the items are templated without the loop variable.
     let items = match ctx.templar.render_value(&lp.items, &scope) {
         Ok(v) => v,
-        Err(e) => return fail_early(format!("Error while evaluating the loop items: {}", e.message)),
+        Err(e) => {
+            return fail_early(format!(
+                "Error while evaluating the loop items: {}",
+                e.message
+            ));
+        }
     };
     let items = match (lp.kind, items) {
-        (LoopKind::WithDict, Value::Object(m)) => m.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect(),
-        (LoopKind::WithDict, other) => return fail_early(format!("with_dict expects a dict, got {}", kind_name(&other))),
-        (LoopKind::WithItems, Value::Array(a)) => {
-            a.into_iter().flat_map(|i| match i { Value::Array(inner) => inner, other => vec![other] }).collect::<Vec<_>>()
+        (LoopKind::WithDict, Value::Object(m)) => m
+            .into_iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+        (LoopKind::WithDict, other) => {
+            return fail_early(format!(
+                "with_dict expects a dict, got {}",
+                kind_name(&other)
+            ));
         }
+        (LoopKind::WithItems, Value::Array(a)) => a
+            .into_iter()
+            .flat_map(|i| match i {
+                Value::Array(inner) => inner,
+                other => vec![other],
+            })
+            .collect::<Vec<_>>(),
         (LoopKind::WithItems | LoopKind::WithList, Value::Null) => Vec::new(),
         (LoopKind::WithItems | LoopKind::WithList, Value::String(s)) => vec![Value::String(s)],
         (_, Value::Array(a)) => a,
@@ -214,8 +283,10 @@ pub(crate) async fn run_on_host(
     let mut results = Vec::new();
     let mut item_results = Vec::new();
     let total = items.len();
+    // Facts set by earlier items (set_fact in a loop) are seen by later ones.
+    let mut loop_facts = Vars::new();
     for (index, item) in items.into_iter().enumerate() {
-        let mut layer = Vars::new();
+        let mut layer = loop_facts.clone();
         layer.insert(lc.loop_var.clone(), item.clone());
         layer.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
         if let Some(iv) = &lc.index_var {
@@ -223,9 +294,14 @@ pub(crate) async fn run_on_host(
             layer.insert("ansible_index_var".into(), iv.clone().into());
         }
         let _ = total;
-        let item_scope = Scope::new(layers(ctx, t, host, Some(&layer), &magic)).with_special("hostvars", hostvars.clone());
+        let item_scope = Scope::new(layers(ctx, t, host, Some(&layer), &magic))
+            .with_special("hostvars", hostvars.clone());
         let label = match &lc.label {
-            Some(l) => ctx.templar.render_value(l, &item_scope).map(|v| text(&v)).unwrap_or_else(|_| text(&item)),
+            Some(l) => ctx
+                .templar
+                .render_value(l, &item_scope)
+                .map(|v| text(&v))
+                .unwrap_or_else(|_| text(&item)),
             None => text(&item),
         };
         let mut r = run_item(ctx, t, host, &item_scope, Some(label)).await;
@@ -242,6 +318,9 @@ pub(crate) async fn run_on_host(
                 m.insert("item".into(), item.clone());
             }
         }
+        for (k, v) in &r.facts {
+            loop_facts.insert(k.clone(), v.clone());
+        }
         results.push(r.result.clone());
         let stop = r.status == Status::Unreachable;
         item_results.push(r);
@@ -250,13 +329,24 @@ pub(crate) async fn run_on_host(
         }
     }
     let any = |s: Status| item_results.iter().any(|r| r.status == s);
-    let changed = any(Status::Changed) || item_results.iter().any(|r| r.result.get("changed") == Some(&Value::Bool(true)));
+    let changed = any(Status::Changed)
+        || item_results
+            .iter()
+            .any(|r| r.result.get("changed") == Some(&Value::Bool(true)));
     let failed = any(Status::Failed);
-    let all_skipped = !item_results.is_empty() && item_results.iter().all(|r| r.status == Status::Skipped);
+    let all_skipped =
+        !item_results.is_empty() && item_results.iter().all(|r| r.status == Status::Skipped);
     let status = if any(Status::Unreachable) {
         Status::Unreachable
     } else if failed {
-        if item_results.iter().all(|r| r.status != Status::Failed || ignore(ctx, t, &scope)) { Status::Ignored } else { Status::Failed }
+        if item_results
+            .iter()
+            .all(|r| r.status != Status::Failed || ignore(ctx, t, &scope))
+        {
+            Status::Ignored
+        } else {
+            Status::Failed
+        }
     } else if any(Status::Ignored) {
         Status::Ignored
     } else if all_skipped || item_results.is_empty() {
@@ -269,7 +359,10 @@ pub(crate) async fn run_on_host(
     let mut registered = Map::new();
     registered.insert("results".into(), Value::Array(results));
     registered.insert("changed".into(), Value::Bool(changed));
-    registered.insert("skipped".into(), Value::Bool(all_skipped || item_results.is_empty()));
+    registered.insert(
+        "skipped".into(),
+        Value::Bool(all_skipped || item_results.is_empty()),
+    );
     if item_results.is_empty() {
         registered.insert("skipped_reason".into(), "No items in the list".into());
     }
@@ -279,11 +372,25 @@ pub(crate) async fn run_on_host(
     } else {
         registered.insert("msg".into(), "All items completed".into());
     }
-    TaskOutcome { items: item_results, looped: true, registered: Value::Object(registered), status, no_log }
+    TaskOutcome {
+        items: item_results,
+        looped: true,
+        registered: Value::Object(registered),
+        status,
+        no_log,
+    }
 }
 
 fn ignore(ctx: &PlayCtx<'_>, t: &CompiledTask, scope: &Scope<'_>) -> bool {
-    keyword_bool(ctx, scope, t.task.ignore_errors.as_ref(), ctx.play.play.ignore_errors.as_ref()).ok().flatten().unwrap_or(false)
+    keyword_bool(
+        ctx,
+        scope,
+        t.task.ignore_errors.as_ref(),
+        ctx.play.play.ignore_errors.as_ref(),
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
 }
 
 impl ItemResult {
@@ -300,9 +407,19 @@ impl ItemResult {
     }
 }
 
-async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: &Scope<'_>, label: Option<String>) -> ItemResult {
+async fn run_item(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+    label: Option<String>,
+) -> ItemResult {
     let ignore_errors = ignore(ctx, t, scope);
-    let failed_status = if ignore_errors { Status::Ignored } else { Status::Failed };
+    let failed_status = if ignore_errors {
+        Status::Ignored
+    } else {
+        Status::Failed
+    };
     if let Some(when) = &t.task.when {
         match ctx.templar.eval_condition(&when.value, scope) {
             Ok(true) => {}
@@ -318,17 +435,34 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
                 };
             }
             Err(e) => {
-                let mut r = ItemResult::failed(label, format!("The conditional check '{}' failed. The error was: {}", text(&when.value), e.message));
+                let mut r = ItemResult::failed(
+                    label,
+                    format!(
+                        "The conditional check '{}' failed. The error was: {}",
+                        text(&when.value),
+                        e.message
+                    ),
+                );
                 r.status = failed_status;
                 return r;
             }
         }
     }
-    let check = match keyword_bool(ctx, scope, t.task.check_mode.as_ref(), ctx.play.play.check_mode.as_ref()) {
+    let check = match keyword_bool(
+        ctx,
+        scope,
+        t.task.check_mode.as_ref(),
+        ctx.play.play.check_mode.as_ref(),
+    ) {
         Ok(v) => v.unwrap_or(ctx.opts.check),
         Err(e) => return ItemResult::failed(label, e.message),
     };
-    let diff = match keyword_bool(ctx, scope, t.task.diff.as_ref(), ctx.play.play.diff.as_ref()) {
+    let diff = match keyword_bool(
+        ctx,
+        scope,
+        t.task.diff.as_ref(),
+        ctx.play.play.diff.as_ref(),
+    ) {
         Ok(v) => v.unwrap_or(ctx.opts.diff),
         Err(e) => return ItemResult::failed(label, e.message),
     };
@@ -340,7 +474,10 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
     let mut args = match ctx.templar.render_value(&t.args, scope) {
         Ok(v) => v,
         Err(e) => {
-            let mut r = ItemResult::failed(label, format!("{} (in {})", e.message, t.task.span.location()));
+            let mut r = ItemResult::failed(
+                label,
+                format!("{} (in {})", e.message, t.task.span.location()),
+            );
             r.status = failed_status;
             return r;
         }
@@ -355,7 +492,14 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
                 }
             }
             Ok(other) => {
-                let mut r = ItemResult::failed(label, format!("the arguments of `{}` must render to a mapping, got {}", t.task.module.value, kind_name(&other)));
+                let mut r = ItemResult::failed(
+                    label,
+                    format!(
+                        "the arguments of `{}` must render to a mapping, got {}",
+                        t.task.module.value,
+                        kind_name(&other)
+                    ),
+                );
                 r.status = failed_status;
                 return r;
             }
@@ -378,7 +522,15 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
             } else {
                 Status::Ok
             };
-            ItemResult { label, status, result: r.result, diffs: Vec::new(), facts: r.facts, end_host: r.end_host, verbose_always: r.verbose_always && b == Builtin::Debug || r.verbose_always }
+            ItemResult {
+                label,
+                status,
+                result: r.result,
+                diffs: Vec::new(),
+                facts: r.facts,
+                end_host: r.end_host,
+                verbose_always: r.verbose_always,
+            }
         }
         Action::Module(m) => {
             if let Err(msg) = prepare_local_content(ctx, m.name(), &mut args, scope) {
@@ -390,7 +542,10 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
                 Ok(c) => c,
                 Err(msg) => return ItemResult::failed(label, msg),
             };
-            let mctx = Context { check_mode: check, diff };
+            let mctx = Context {
+                check_mode: check,
+                diff,
+            };
             match m.run(&args, &mctx, &conn).await {
                 Ok(outcome) => {
                     let status = if outcome.failed {
@@ -402,7 +557,15 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
                     } else {
                         Status::Ok
                     };
-                    ItemResult { label, status, result: outcome.to_value(), diffs: outcome.diff, facts: Map::new(), end_host: false, verbose_always: false }
+                    ItemResult {
+                        label,
+                        status,
+                        result: outcome.to_value(),
+                        diffs: outcome.diff,
+                        facts: Map::new(),
+                        end_host: false,
+                        verbose_always: false,
+                    }
                 }
                 Err(ModuleError::Host(tend_modules::HostError::Unreachable(msg))) => ItemResult {
                     label,
@@ -418,7 +581,15 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
                     m.insert("failed".into(), Value::Bool(true));
                     m.insert("msg".into(), Value::String(msg));
                     m.entry("changed").or_insert(Value::Bool(false));
-                    ItemResult { label, status: Status::Failed, result: Value::Object(m), diffs: Vec::new(), facts: Map::new(), end_host: false, verbose_always: false }
+                    ItemResult {
+                        label,
+                        status: Status::Failed,
+                        result: Value::Object(m),
+                        diffs: Vec::new(),
+                        facts: Map::new(),
+                        end_host: false,
+                        verbose_always: false,
+                    }
                 }
                 Err(other) => ItemResult::failed(label, other.to_string()),
             }
@@ -450,7 +621,15 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
                 }
                 Err(e) => {
                     set(&mut item.result, "failed", Value::Bool(true));
-                    set(&mut item.result, "msg", Value::String(format!("The conditional check '{}' failed. The error was: {}", text(&cw.value), e.message)));
+                    set(
+                        &mut item.result,
+                        "msg",
+                        Value::String(format!(
+                            "The conditional check '{}' failed. The error was: {}",
+                            text(&cw.value),
+                            e.message
+                        )),
+                    );
                     item.status = Status::Failed;
                 }
             }
@@ -469,7 +648,15 @@ async fn run_item(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: 
                 }
                 Err(e) => {
                     set(&mut item.result, "failed", Value::Bool(true));
-                    set(&mut item.result, "msg", Value::String(format!("The conditional check '{}' failed. The error was: {}", text(&fw.value), e.message)));
+                    set(
+                        &mut item.result,
+                        "msg",
+                        Value::String(format!(
+                            "The conditional check '{}' failed. The error was: {}",
+                            text(&fw.value),
+                            e.message
+                        )),
+                    );
                     item.status = Status::Failed;
                 }
             }
@@ -498,20 +685,37 @@ fn drop_omitted(args: &mut Value) {
 }
 
 /// copy/template: read the controller-side source and pass its content.
-fn prepare_local_content(ctx: &PlayCtx<'_>, module: &str, args: &mut Value, scope: &Scope<'_>) -> Result<(), String> {
-    let Value::Object(m) = args else { return Ok(()) };
+fn prepare_local_content(
+    ctx: &PlayCtx<'_>,
+    module: &str,
+    args: &mut Value,
+    scope: &Scope<'_>,
+) -> Result<(), String> {
+    let Value::Object(m) = args else {
+        return Ok(());
+    };
     let remote = m.get("remote_src").map(truthy).unwrap_or(false);
-    let Some(src) = m.get("src").and_then(Value::as_str).map(str::to_string) else { return Ok(()) };
+    let Some(src) = m.get("src").and_then(Value::as_str).map(str::to_string) else {
+        return Ok(());
+    };
     match module {
         "template" => {
             let path = crate::compile::find_local_file(&ctx.book.dir, "templates", &src)
                 .ok_or_else(|| format!("Could not find or access '{src}'"))?;
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
             let mut extra = Vars::new();
             extra.insert("template_path".into(), path.display().to_string().into());
             extra.insert("template_host".into(), "localhost".into());
             extra.insert("template_uid".into(), "root".into());
-            extra.insert("template_fullpath".into(), std::fs::canonicalize(&path).unwrap_or(path.clone()).display().to_string().into());
+            extra.insert(
+                "template_fullpath".into(),
+                std::fs::canonicalize(&path)
+                    .unwrap_or(path.clone())
+                    .display()
+                    .to_string()
+                    .into(),
+            );
             extra.insert("ansible_managed".into(), "Ansible managed".into());
             let rendered = ctx
                 .templar
@@ -520,33 +724,60 @@ fn prepare_local_content(ctx: &PlayCtx<'_>, module: &str, args: &mut Value, scop
             m.insert("_content".into(), Value::String(rendered));
         }
         "copy" if !remote => {
-            let path = crate::compile::find_local_file(&ctx.book.dir, "files", &src)
-                .ok_or_else(|| format!("Could not find or access '{src}' on the Ansible Controller."))?;
+            let path =
+                crate::compile::find_local_file(&ctx.book.dir, "files", &src).ok_or_else(|| {
+                    format!("Could not find or access '{src}' on the Ansible Controller.")
+                })?;
             if path.is_dir() {
-                return Err(format!("copy: a directory as src ('{src}') is not supported yet"));
+                return Err(format!(
+                    "copy: a directory as src ('{src}') is not supported yet"
+                ));
             }
-            let bytes = std::fs::read(&path).map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
-            m.insert("_content_b64".into(), Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)));
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+            m.insert(
+                "_content_b64".into(),
+                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            );
         }
         _ => {}
     }
     Ok(())
 }
 
-fn escalation(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: &Scope<'_>) -> Result<Escalated, String> {
+fn escalation(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+) -> Result<Escalated, String> {
     let spec = t.task.escalation.inherit(&ctx.play.play.escalation);
     let render = |v: &Option<Value>, var: &str| -> Result<Option<Value>, String> {
         match v {
-            Some(v) => ctx.templar.render_value(v, scope).map(Some).map_err(|e| e.message),
+            Some(v) => ctx
+                .templar
+                .render_value(v, scope)
+                .map(Some)
+                .map_err(|e| e.message),
             None => Ok(host.inventory_vars.get(var).cloned()),
         }
     };
-    let enabled = render(&spec.enabled, "ansible_become")?.map(|v| truthy(&v)).unwrap_or(false);
+    let enabled = render(&spec.enabled, "ansible_become")?
+        .map(|v| truthy(&v))
+        .unwrap_or(false);
     let become_spec = if enabled {
-        let user = render(&spec.user, "ansible_become_user")?.map(|v| text(&v)).unwrap_or_else(|| "root".into());
-        let method = render(&spec.method, "ansible_become_method")?.map(|v| text(&v)).unwrap_or_else(|| "sudo".into());
+        let user = render(&spec.user, "ansible_become_user")?
+            .map(|v| text(&v))
+            .unwrap_or_else(|| "root".into());
+        let method = render(&spec.method, "ansible_become_method")?
+            .map(|v| text(&v))
+            .unwrap_or_else(|| "sudo".into());
         let flags = render(&spec.flags, "ansible_become_flags")?.map(|v| text(&v));
-        Some(BecomeSpec { method, user, flags })
+        Some(BecomeSpec {
+            method,
+            user,
+            flags,
+        })
     } else {
         None
     };
@@ -558,7 +789,12 @@ fn escalation(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: &Sco
                 match ctx.templar.render_value(e, scope).map_err(|e| e.message)? {
                     Value::Object(m) => merged.extend(m),
                     Value::Null => {}
-                    other => return Err(format!("environment must be a dictionary, got {}", kind_name(&other))),
+                    other => {
+                        return Err(format!(
+                            "environment must be a dictionary, got {}",
+                            kind_name(&other)
+                        ));
+                    }
                 }
             }
             Value::Object(merged)
@@ -568,7 +804,11 @@ fn escalation(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState, scope: &Sco
         Value::Object(m) => m.into_iter().map(|(k, v)| (k, text(&v))).collect(),
         _ => Vec::new(),
     };
-    Ok(Escalated { inner: Arc::clone(&host.conn), escalation: become_spec, environment })
+    Ok(Escalated {
+        inner: Arc::clone(&host.conn),
+        escalation: become_spec,
+        environment,
+    })
 }
 
 fn kind_name(v: &Value) -> &'static str {
@@ -602,7 +842,11 @@ pub(crate) fn apply_outcome(
 ) {
     let _ = ctx;
     for item in &outcome.items {
-        let label = if outcome.looped { item.label.clone() } else { None };
+        let label = if outcome.looped {
+            item.label.clone()
+        } else {
+            None
+        };
         reporter.host_result(&HostResult {
             host: &s.name,
             status: item.status,

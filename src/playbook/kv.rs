@@ -49,7 +49,9 @@ pub fn split_args(s: &str) -> Result<Vec<String>, String> {
         return Err(format!("unbalanced quotes in arguments: {s}"));
     }
     if depth > 0 {
-        return Err(format!("unbalanced jinja2 block or quotes in arguments: {s}"));
+        return Err(format!(
+            "unbalanced jinja2 block or quotes in arguments: {s}"
+        ));
     }
     if !cur.is_empty() {
         tokens.push(cur);
@@ -98,7 +100,8 @@ pub fn parse_kv(s: &str, only: Option<&[&str]>) -> Result<KeyValues, String> {
         });
         match key_end {
             Some(i) if only.is_none_or(|keys| keys.contains(&&token[..i])) => {
-                out.pairs.push((token[..i].to_string(), unquote(&token[i + 1..])));
+                out.pairs
+                    .push((token[..i].to_string(), unquote(&token[i + 1..])));
             }
             _ => raw.push(token),
         }
@@ -115,9 +118,19 @@ mod tests {
 
     #[test]
     fn splits_like_ansible() {
-        assert_eq!(split_args("a=1 b='x y' c={{ d | e }}").unwrap(), ["a=1", "b='x y'", "c={{ d | e }}"]);
+        assert_eq!(
+            split_args("a=1 b='x y' c={{ d | e }}").unwrap(),
+            ["a=1", "b='x y'", "c={{ d | e }}"]
+        );
         let kv = parse_kv("src=a dest=\"b c\" mode=0644", None).unwrap();
-        assert_eq!(kv.pairs, [("src".into(), "a".into()), ("dest".into(), "b c".into()), ("mode".into(), "0644".into())]);
+        assert_eq!(
+            kv.pairs,
+            [
+                ("src".into(), "a".into()),
+                ("dest".into(), "b c".into()),
+                ("mode".into(), "0644".into())
+            ]
+        );
         let kv = parse_kv("echo a=b chdir=/tmp", Some(&["chdir", "creates"])).unwrap();
         assert_eq!(kv.pairs, [("chdir".into(), "/tmp".into())]);
         assert_eq!(kv.raw.as_deref(), Some("echo a=b"));

@@ -130,7 +130,11 @@ pub struct LoopControl {
 
 impl Default for LoopControl {
     fn default() -> Self {
-        LoopControl { loop_var: "item".into(), index_var: None, label: None }
+        LoopControl {
+            loop_var: "item".into(),
+            index_var: None,
+            label: None,
+        }
     }
 }
 
@@ -179,7 +183,13 @@ impl Step {
     pub fn tasks(&self) -> Vec<&Task> {
         match self {
             Step::Task(t) => vec![t],
-            Step::Block(b) => b.block.iter().chain(&b.rescue).chain(&b.always).flat_map(Step::tasks).collect(),
+            Step::Block(b) => b
+                .block
+                .iter()
+                .chain(&b.rescue)
+                .chain(&b.always)
+                .flat_map(Step::tasks)
+                .collect(),
             Step::Include(i) => i.steps.iter().flat_map(Step::tasks).collect(),
         }
     }
@@ -194,7 +204,10 @@ impl Step {
                 always: b.always.into_iter().map(|s| s.inherit(parent)).collect(),
                 ..b
             }),
-            Step::Include(i) => Step::Include(Include { task: parse::inherit(i.task, parent), ..i }),
+            Step::Include(i) => Step::Include(Include {
+                task: parse::inherit(i.task, parent),
+                ..i
+            }),
         }
     }
 }

@@ -7,36 +7,131 @@ use std::path::{Path, PathBuf};
 
 /// Task keywords tend implements.
 const TASK_KEYWORDS: &[&str] = &[
-    "name", "when", "loop", "with_items", "with_list", "with_dict", "loop_control", "register",
-    "notify", "listen", "changed_when", "failed_when", "ignore_errors", "tags", "vars",
-    "check_mode", "diff", "no_log", "environment", "args", "become", "become_user",
-    "become_method", "become_flags", "action",
+    "name",
+    "when",
+    "loop",
+    "with_items",
+    "with_list",
+    "with_dict",
+    "loop_control",
+    "register",
+    "notify",
+    "listen",
+    "changed_when",
+    "failed_when",
+    "ignore_errors",
+    "tags",
+    "vars",
+    "check_mode",
+    "diff",
+    "no_log",
+    "environment",
+    "args",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "action",
 ];
 
 /// Ansible task keywords tend does not implement yet: an error, never ignored.
 const TASK_UNSUPPORTED: &[&str] = &[
-    "rescue", "always", "delegate_to", "delegate_facts", "run_once", "local_action",
-    "until", "retries", "delay", "async", "poll", "throttle", "timeout", "connection",
-    "remote_user", "any_errors_fatal", "ignore_unreachable", "module_defaults", "collections",
-    "debugger", "port", "with_fileglob", "with_sequence", "with_subelements", "with_nested",
-    "with_together", "with_first_found", "with_indexed_items", "with_flattened",
-    "with_random_choice", "with_lines", "with_inventory_hostnames", "with_file",
-    "with_template", "with_env", "with_pipe", "with_password", "with_cartesian", "with_url",
-    "with_vars", "become_exe", "vars_files", "include",
-    "include_role", "import_role", "include_vars", "environment_vars",
+    "rescue",
+    "always",
+    "delegate_to",
+    "delegate_facts",
+    "run_once",
+    "local_action",
+    "until",
+    "retries",
+    "delay",
+    "async",
+    "poll",
+    "throttle",
+    "timeout",
+    "connection",
+    "remote_user",
+    "any_errors_fatal",
+    "ignore_unreachable",
+    "module_defaults",
+    "collections",
+    "debugger",
+    "port",
+    "with_fileglob",
+    "with_sequence",
+    "with_subelements",
+    "with_nested",
+    "with_together",
+    "with_first_found",
+    "with_indexed_items",
+    "with_flattened",
+    "with_random_choice",
+    "with_lines",
+    "with_inventory_hostnames",
+    "with_file",
+    "with_template",
+    "with_env",
+    "with_pipe",
+    "with_password",
+    "with_cartesian",
+    "with_url",
+    "with_vars",
+    "become_exe",
+    "vars_files",
+    "include",
+    "include_role",
+    "import_role",
+    "include_vars",
+    "environment_vars",
 ];
 
 const PLAY_KEYWORDS: &[&str] = &[
-    "name", "hosts", "vars", "vars_files", "gather_facts", "become", "become_user",
-    "become_method", "become_flags", "check_mode", "diff", "environment", "tags", "pre_tasks",
-    "tasks", "post_tasks", "handlers", "ignore_errors", "no_log",
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "gather_facts",
+    "become",
+    "become_user",
+    "become_method",
+    "become_flags",
+    "check_mode",
+    "diff",
+    "environment",
+    "tags",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "ignore_errors",
+    "no_log",
 ];
 
 const PLAY_UNSUPPORTED: &[&str] = &[
-    "roles", "serial", "strategy", "max_fail_percentage", "any_errors_fatal", "force_handlers",
-    "connection", "remote_user", "vars_prompt", "order", "throttle", "run_once", "port",
-    "gather_subset", "gather_timeout", "fact_path", "module_defaults", "collections",
-    "ignore_unreachable", "debugger", "timeout", "import_playbook", "include", "become_exe",
+    "roles",
+    "serial",
+    "strategy",
+    "max_fail_percentage",
+    "any_errors_fatal",
+    "force_handlers",
+    "connection",
+    "remote_user",
+    "vars_prompt",
+    "order",
+    "throttle",
+    "run_once",
+    "port",
+    "gather_subset",
+    "gather_timeout",
+    "fact_path",
+    "module_defaults",
+    "collections",
+    "ignore_unreachable",
+    "debugger",
+    "timeout",
+    "import_playbook",
+    "include",
+    "become_exe",
 ];
 
 /// Every keyword name tend knows, for "did you mean" suggestions.
@@ -61,7 +156,11 @@ pub struct Cx<'a> {
 
 impl Cx<'_> {
     fn current_dir(&self) -> PathBuf {
-        self.stack.last().and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or_else(|| self.playbook_dir.clone())
+        self.stack
+            .last()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.playbook_dir.clone())
     }
 
     /// Resolves and loads an imported file, guarding against loops.
@@ -87,13 +186,27 @@ impl Cx<'_> {
             self.diags.push(
                 Diagnostic::error(format!("{kind}: could not find `{name}`"))
                     .at(span.clone())
-                    .label(format!("searched {}", candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))),
+                    .label(format!(
+                        "searched {}",
+                        candidates
+                            .iter()
+                            .map(|c| c.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
             );
             return None;
         };
         let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if self.stack.iter().any(|s| std::fs::canonicalize(s).unwrap_or_else(|_| s.clone()) == canonical) {
-            self.diags.push(Diagnostic::error(format!("{kind}: `{name}` imports itself (import loop)")).at(span.clone()));
+        if self
+            .stack
+            .iter()
+            .any(|s| std::fs::canonicalize(s).unwrap_or_else(|_| s.clone()) == canonical)
+        {
+            self.diags.push(
+                Diagnostic::error(format!("{kind}: `{name}` imports itself (import loop)"))
+                    .at(span.clone()),
+            );
             return None;
         }
         match crate::yaml::load(&path) {
@@ -116,14 +229,21 @@ pub fn parse_playbook_file(path: &Path, docs: &[Node], cx: &mut Cx<'_>) -> Playb
 
 fn parse_playbook(docs: &[Node], cx: &mut Cx<'_>) -> Playbook {
     let mut plays = Vec::new();
-    let Some(root) = docs.first() else { return Playbook { plays } };
+    let Some(root) = docs.first() else {
+        return Playbook { plays };
+    };
     if docs.len() > 1 {
-        cx.diags.push(Diagnostic::error("a playbook must be a single YAML document").at(docs[1].span.clone()));
+        cx.diags.push(
+            Diagnostic::error("a playbook must be a single YAML document").at(docs[1].span.clone()),
+        );
     }
     let Some(items) = root.as_seq() else {
         cx.diags.push(
-            Diagnostic::error(format!("a playbook must be a list of plays, found {}", root.kind_name()))
-                .at(root.span.clone()),
+            Diagnostic::error(format!(
+                "a playbook must be a list of plays, found {}",
+                root.kind_name()
+            ))
+            .at(root.span.clone()),
         );
         return Playbook { plays };
     };
@@ -148,16 +268,20 @@ fn import_playbook(item: &Node, target: &Node, cx: &mut Cx<'_>) -> Vec<Play> {
             Some("vars") => vars = vars_map(v, cx.diags),
             Some("tags") => tags_list = tags(v, cx.diags),
             Some(other) => cx.diags.push(
-                Diagnostic::error(format!("`{other}` on import_playbook is not supported yet")).at(k.span.clone()),
+                Diagnostic::error(format!("`{other}` on import_playbook is not supported yet"))
+                    .at(k.span.clone()),
             ),
             None => {}
         }
     }
     let Some(name) = target.as_str() else {
-        cx.diags.push(Diagnostic::error("import_playbook expects a file name").at(target.span.clone()));
+        cx.diags
+            .push(Diagnostic::error("import_playbook expects a file name").at(target.span.clone()));
         return Vec::new();
     };
-    let Some((path, docs)) = cx.load_import(name, &target.span, "import_playbook") else { return Vec::new() };
+    let Some((path, docs)) = cx.load_import(name, &target.span, "import_playbook") else {
+        return Vec::new();
+    };
     let book = parse_playbook_file(&path, &docs, cx);
     book.plays
         .into_iter()
@@ -174,13 +298,22 @@ fn import_playbook(item: &Node, target: &Node, cx: &mut Cx<'_>) -> Vec<Play> {
 fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
     let diags: &mut Vec<Diagnostic> = &mut *cx.diags;
     let Some(entries) = node.as_map() else {
-        diags.push(Diagnostic::error(format!("a play must be a mapping, found {}", node.kind_name())).at(node.span.clone()));
+        diags.push(
+            Diagnostic::error(format!(
+                "a play must be a mapping, found {}",
+                node.kind_name()
+            ))
+            .at(node.span.clone()),
+        );
         return None;
     };
     let mut play = Play {
         span: node.span.clone(),
         name: None,
-        hosts: Located { value: String::new(), span: node.span.clone() },
+        hosts: Located {
+            value: String::new(),
+            span: node.span.clone(),
+        },
         vars: Vars::new(),
         vars_files: Vec::new(),
         gather_facts: None,
@@ -208,10 +341,17 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "hosts" => {
                 saw_hosts = true;
                 let value = match &v.kind {
-                    Kind::Seq(items) => items.iter().filter_map(|i| scalar_string(i, diags)).collect::<Vec<_>>().join(","),
+                    Kind::Seq(items) => items
+                        .iter()
+                        .filter_map(|i| scalar_string(i, diags))
+                        .collect::<Vec<_>>()
+                        .join(","),
                     _ => scalar_string(v, diags).unwrap_or_default(),
                 };
-                play.hosts = Located { value, span: v.span.clone() };
+                play.hosts = Located {
+                    value,
+                    span: v.span.clone(),
+                };
             }
             "vars" => play.vars = vars_map(v, diags),
             "vars_files" => play.vars_files = string_list(v, diags),
@@ -236,7 +376,8 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
                     .label("not supported yet"),
             ),
             other => {
-                let mut d = Diagnostic::error(format!("`{other}` is not a valid play keyword")).at(k.span.clone());
+                let mut d = Diagnostic::error(format!("`{other}` is not a valid play keyword"))
+                    .at(k.span.clone());
                 if let Some(s) = suggest(other, PLAY_KEYWORDS.iter().copied()) {
                     d = d.label(format!("did you mean `{s}`?"));
                 }
@@ -245,7 +386,11 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         }
     }
     if !saw_hosts {
-        diags.push(Diagnostic::error("this play has no `hosts`").at(node.span.clone()).label("`hosts` is required"));
+        diags.push(
+            Diagnostic::error("this play has no `hosts`")
+                .at(node.span.clone())
+                .label("`hosts` is required"),
+        );
     }
     for (which, v) in sections {
         let tasks = task_list(v, cx, which == 3);
@@ -267,7 +412,10 @@ fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
             for item in items {
                 if let Some(target) = item.get("import_tasks") {
                     out.extend(import_tasks(item, target, cx, handlers));
-                } else if let Some(target) = item.get("include_tasks").or_else(|| item.get("ansible.builtin.include_tasks")) {
+                } else if let Some(target) = item
+                    .get("include_tasks")
+                    .or_else(|| item.get("ansible.builtin.include_tasks"))
+                {
                     out.extend(include_tasks(item, target, cx, handlers));
                 } else if item.get("block").is_some() {
                     out.extend(parse_block(item, cx, handlers));
@@ -278,7 +426,13 @@ fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
             out
         }
         _ => {
-            cx.diags.push(Diagnostic::error(format!("expected a list of tasks, found {}", node.kind_name())).at(node.span.clone()));
+            cx.diags.push(
+                Diagnostic::error(format!(
+                    "expected a list of tasks, found {}",
+                    node.kind_name()
+                ))
+                .at(node.span.clone()),
+            );
             Vec::new()
         }
     }
@@ -296,10 +450,22 @@ fn keywords_holder(item: &Node, skip: &[&str], cx: &mut Cx<'_>, handlers: bool) 
         }
     }
     keywords.push((
-        Node { span: item.span.clone(), tag: None, kind: Kind::Str("meta".into()) },
-        Node { span: item.span.clone(), tag: None, kind: Kind::Str("noop".into()) },
+        Node {
+            span: item.span.clone(),
+            tag: None,
+            kind: Kind::Str("meta".into()),
+        },
+        Node {
+            span: item.span.clone(),
+            tag: None,
+            kind: Kind::Str("noop".into()),
+        },
     ));
-    let holder = Node { span: item.span.clone(), tag: None, kind: Kind::Map(keywords) };
+    let holder = Node {
+        span: item.span.clone(),
+        tag: None,
+        kind: Kind::Map(keywords),
+    };
     parse_task(&holder, cx.diags, handlers)
 }
 
@@ -307,31 +473,52 @@ fn keywords_holder(item: &Node, skip: &[&str], cx: &mut Cx<'_>, handlers: bool) 
 fn parse_block(item: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
     let parent = keywords_holder(item, &["block", "rescue", "always"], cx, handlers)?;
     if parent.loop_.is_some() || parent.register.is_some() || !parent.notify.is_empty() {
-        cx.diags.push(Diagnostic::error("a block cannot loop, register or notify").at(item.span.clone()));
+        cx.diags.push(
+            Diagnostic::error("a block cannot loop, register or notify").at(item.span.clone()),
+        );
         return None;
     }
     let section = |key: &str, cx: &mut Cx<'_>| -> Vec<Step> {
-        item.get(key).map(|n| task_list(n, cx, handlers)).unwrap_or_default().into_iter().map(|s| s.inherit(&parent)).collect()
+        item.get(key)
+            .map(|n| task_list(n, cx, handlers))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.inherit(&parent))
+            .collect()
     };
     let block = section("block", cx);
     let rescue = section("rescue", cx);
     let always = section("always", cx);
-    Some(Step::Block(Block { span: item.span.clone(), name: parent.name.clone(), block, rescue, always }))
+    Some(Step::Block(Block {
+        span: item.span.clone(),
+        name: parent.name.clone(),
+        block,
+        rescue,
+        always,
+    }))
 }
 
 /// `import_tasks`: the file's tasks, spliced in at compile time, with the
 /// import's keywords (`when`, `tags`, `vars`, `become`...) applied to each.
 fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
-    let Some(parent) = keywords_holder(item, &["import_tasks"], cx, handlers) else { return Vec::new() };
+    let Some(parent) = keywords_holder(item, &["import_tasks"], cx, handlers) else {
+        return Vec::new();
+    };
     if parent.loop_.is_some() || parent.register.is_some() || !parent.notify.is_empty() {
-        cx.diags.push(Diagnostic::error("import_tasks cannot loop, register or notify (use include_tasks)").at(item.span.clone()));
+        cx.diags.push(
+            Diagnostic::error("import_tasks cannot loop, register or notify (use include_tasks)")
+                .at(item.span.clone()),
+        );
         return Vec::new();
     }
     let Some(name) = target.as_str() else {
-        cx.diags.push(Diagnostic::error("import_tasks expects a file name").at(target.span.clone()));
+        cx.diags
+            .push(Diagnostic::error("import_tasks expects a file name").at(target.span.clone()));
         return Vec::new();
     };
-    let Some((path, docs)) = cx.load_import(name, &target.span, "import_tasks") else { return Vec::new() };
+    let Some((path, docs)) = cx.load_import(name, &target.span, "import_tasks") else {
+        return Vec::new();
+    };
     cx.stack.push(path.clone());
     let tasks = match docs.first() {
         None => Vec::new(),
@@ -343,12 +530,23 @@ fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> 
 
 /// `include_tasks`: the file is parsed now; the include runs at run time.
 fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
-    let task = keywords_holder(item, &["include_tasks", "ansible.builtin.include_tasks"], cx, handlers)?;
+    let task = keywords_holder(
+        item,
+        &["include_tasks", "ansible.builtin.include_tasks"],
+        cx,
+        handlers,
+    )?;
     let (file_node, apply) = match &target.kind {
         Kind::Map(_) => {
             for (k, _) in target.as_map().unwrap_or_default() {
                 if !matches!(k.key_text().as_deref(), Some("file" | "apply")) {
-                    cx.diags.push(Diagnostic::error(format!("include_tasks: unsupported option `{}`", k.key_text().unwrap_or_default())).at(k.span.clone()));
+                    cx.diags.push(
+                        Diagnostic::error(format!(
+                            "include_tasks: unsupported option `{}`",
+                            k.key_text().unwrap_or_default()
+                        ))
+                        .at(k.span.clone()),
+                    );
                 }
             }
             (target.get("file").cloned(), target.get("apply").cloned())
@@ -356,15 +554,21 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
         _ => (Some(target.clone()), None),
     };
     let Some(file_node) = file_node else {
-        cx.diags.push(Diagnostic::error("include_tasks: no file given").at(target.span.clone()));
+        cx.diags
+            .push(Diagnostic::error("include_tasks: no file given").at(target.span.clone()));
         return None;
     };
     let Some(name) = file_node.key_text() else {
-        cx.diags.push(Diagnostic::error("include_tasks expects a file name").at(file_node.span.clone()));
+        cx.diags.push(
+            Diagnostic::error("include_tasks expects a file name").at(file_node.span.clone()),
+        );
         return None;
     };
     if task.register.is_some() || !task.notify.is_empty() {
-        cx.diags.push(Diagnostic::error("include_tasks: `register` and `notify` are not supported yet").at(item.span.clone()));
+        cx.diags.push(
+            Diagnostic::error("include_tasks: `register` and `notify` are not supported yet")
+                .at(item.span.clone()),
+        );
         return None;
     }
     let apply = match apply {
@@ -382,7 +586,14 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
         Some(parent) => steps.into_iter().map(|s| s.inherit(parent)).collect(),
         None => steps,
     };
-    Some(Step::Include(Include { task, file: Located { value: name, span: file_node.span.clone() }, steps }))
+    Some(Step::Include(Include {
+        task,
+        file: Located {
+            value: name,
+            span: file_node.span.clone(),
+        },
+        steps,
+    }))
 }
 
 /// Applies a parent's (import or block) keywords to a child task.
@@ -399,7 +610,10 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
                     Value::Array(a) => all.extend(a),
                     other => all.push(other),
                 }
-                Located { value: Value::Array(all), span: cw.span }
+                Located {
+                    value: Value::Array(all),
+                    span: cw.span,
+                }
             }
         });
     }
@@ -423,14 +637,23 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
 /// Parses one task mapping.
 pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Option<Task> {
     let Some(entries) = node.as_map() else {
-        diags.push(Diagnostic::error(format!("a task must be a mapping, found {}", node.kind_name())).at(node.span.clone()));
+        diags.push(
+            Diagnostic::error(format!(
+                "a task must be a mapping, found {}",
+                node.kind_name()
+            ))
+            .at(node.span.clone()),
+        );
         return None;
     };
     let mut task = Task {
         span: node.span.clone(),
         node: node.clone(),
         name: None,
-        module: Located { value: String::new(), span: node.span.clone() },
+        module: Located {
+            value: String::new(),
+            span: node.span.clone(),
+        },
         args: Value::Object(Default::default()),
         free_form: None,
         splat: None,
@@ -463,10 +686,17 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         };
         match key.as_str() {
             "name" => task.name = scalar_string(v, diags),
-            "when" => task.when = Some(Located { value: v.to_value(), span: v.span.clone() }),
+            "when" => {
+                task.when = Some(Located {
+                    value: v.to_value(),
+                    span: v.span.clone(),
+                })
+            }
             "loop" | "with_items" | "with_list" | "with_dict" => {
                 if task.loop_.is_some() {
-                    diags.push(Diagnostic::error("a task can have only one loop").at(k.span.clone()));
+                    diags.push(
+                        Diagnostic::error("a task can have only one loop").at(k.span.clone()),
+                    );
                     ok = false;
                 }
                 let kind = match key.as_str() {
@@ -475,14 +705,30 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                     "with_list" => LoopKind::WithList,
                     _ => LoopKind::WithDict,
                 };
-                task.loop_ = Some(Loop { kind, items: v.to_value(), span: v.span.clone() });
+                task.loop_ = Some(Loop {
+                    kind,
+                    items: v.to_value(),
+                    span: v.span.clone(),
+                });
             }
             "loop_control" => task.loop_control = loop_control(v, diags),
             "register" => task.register = scalar_string(v, diags),
             "notify" => task.notify = string_list(v, diags),
-            "listen" if handler => task.listen = string_list(v, diags).into_iter().map(|l| l.value).collect(),
-            "changed_when" => task.changed_when = Some(Located { value: v.to_value(), span: v.span.clone() }),
-            "failed_when" => task.failed_when = Some(Located { value: v.to_value(), span: v.span.clone() }),
+            "listen" if handler => {
+                task.listen = string_list(v, diags).into_iter().map(|l| l.value).collect()
+            }
+            "changed_when" => {
+                task.changed_when = Some(Located {
+                    value: v.to_value(),
+                    span: v.span.clone(),
+                })
+            }
+            "failed_when" => {
+                task.failed_when = Some(Located {
+                    value: v.to_value(),
+                    span: v.span.clone(),
+                })
+            }
             "ignore_errors" => task.ignore_errors = Some(v.to_value()),
             "tags" => task.tags = tags(v, diags),
             "vars" => task.vars = vars_map(v, diags),
@@ -497,16 +743,33 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             "args" => extra_args = Some(v),
             "action" => match v.as_str() {
                 Some(text) => {
-                    let (module, rest) = text.trim().split_once(char::is_whitespace).unwrap_or((text.trim(), ""));
-                    let module_node = Node { span: v.span.clone(), tag: None, kind: Kind::Str(module.to_string()) };
-                    let rest_node = Node { span: v.span.clone(), tag: None, kind: Kind::Str(rest.to_string()) };
-                    task.module = Located { value: module.to_string(), span: v.span.clone() };
+                    let (module, rest) = text
+                        .trim()
+                        .split_once(char::is_whitespace)
+                        .unwrap_or((text.trim(), ""));
+                    let module_node = Node {
+                        span: v.span.clone(),
+                        tag: None,
+                        kind: Kind::Str(module.to_string()),
+                    };
+                    let rest_node = Node {
+                        span: v.span.clone(),
+                        tag: None,
+                        kind: Kind::Str(rest.to_string()),
+                    };
+                    task.module = Located {
+                        value: module.to_string(),
+                        span: v.span.clone(),
+                    };
                     set_args(&mut task, &rest_node, diags);
                     let _ = module_node;
                     module_nodes.push((k, v));
                 }
                 None => {
-                    diags.push(Diagnostic::error("`action` must be a string like `copy src=a dest=b`").at(v.span.clone()));
+                    diags.push(
+                        Diagnostic::error("`action` must be a string like `copy src=a dest=b`")
+                            .at(v.span.clone()),
+                    );
                     ok = false;
                 }
             },
@@ -524,18 +787,26 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
     match module_nodes.as_slice() {
         [] => {
             if ok {
-                diags.push(Diagnostic::error("no module/action detected in task").at(node.span.clone()));
+                diags.push(
+                    Diagnostic::error("no module/action detected in task").at(node.span.clone()),
+                );
             }
             return None;
         }
         [(k, v)] => {
             if k.key_text().as_deref() != Some("action") {
-                task.module = Located { value: k.key_text().unwrap_or_default(), span: k.span.clone() };
+                task.module = Located {
+                    value: k.key_text().unwrap_or_default(),
+                    span: k.span.clone(),
+                };
                 set_args(&mut task, v, diags);
             }
         }
         [_, (k, _), ..] => {
-            let names: Vec<String> = module_nodes.iter().filter_map(|(k, _)| k.key_text()).collect();
+            let names: Vec<String> = module_nodes
+                .iter()
+                .filter_map(|(k, _)| k.key_text())
+                .collect();
             diags.push(
                 Diagnostic::error(format!(
                     "conflicting action statements: {} (a task runs exactly one module; is one of them a misspelt keyword?)",
@@ -560,11 +831,17 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             }
             None => match extra.as_str() {
                 Some(text) if crate::template::is_template(text) => {
-                    task.splat = Some(Located { value: text.to_string(), span: extra.span.clone() })
+                    task.splat = Some(Located {
+                        value: text.to_string(),
+                        span: extra.span.clone(),
+                    })
                 }
                 _ => diags.push(
-                    Diagnostic::error(format!("`args` must be a mapping or a template, found {}", extra.kind_name()))
-                        .at(extra.span.clone()),
+                    Diagnostic::error(format!(
+                        "`args` must be a mapping or a template, found {}",
+                        extra.kind_name()
+                    ))
+                    .at(extra.span.clone()),
                 ),
             },
         }
@@ -585,13 +862,24 @@ fn set_args(task: &mut Task, v: &Node, diags: &mut Vec<Diagnostic>) {
             task.args = Value::Object(map);
         }
         Kind::Null => {}
-        Kind::Str(s) => task.free_form = Some(Located { value: s.clone(), span: v.span.clone() }),
+        Kind::Str(s) => {
+            task.free_form = Some(Located {
+                value: s.clone(),
+                span: v.span.clone(),
+            })
+        }
         Kind::Int(_) | Kind::Float(_) | Kind::Bool(_) => {
-            task.free_form = Some(Located { value: v.key_text().unwrap_or_default(), span: v.span.clone() })
+            task.free_form = Some(Located {
+                value: v.key_text().unwrap_or_default(),
+                span: v.span.clone(),
+            })
         }
         Kind::Seq(_) => diags.push(
-            Diagnostic::error(format!("the arguments of `{}` must be a mapping or a string, found a list", task.module.value))
-                .at(v.span.clone()),
+            Diagnostic::error(format!(
+                "the arguments of `{}` must be a mapping or a string, found a list",
+                task.module.value
+            ))
+            .at(v.span.clone()),
         ),
     }
 }
@@ -599,25 +887,41 @@ fn set_args(task: &mut Task, v: &Node, diags: &mut Vec<Diagnostic>) {
 fn loop_control(node: &Node, diags: &mut Vec<Diagnostic>) -> LoopControl {
     let mut lc = LoopControl::default();
     let Some(entries) = node.as_map() else {
-        diags.push(Diagnostic::error(format!("`loop_control` must be a mapping, found {}", node.kind_name())).at(node.span.clone()));
+        diags.push(
+            Diagnostic::error(format!(
+                "`loop_control` must be a mapping, found {}",
+                node.kind_name()
+            ))
+            .at(node.span.clone()),
+        );
         return lc;
     };
     for (k, v) in entries {
         match k.key_text().as_deref() {
-            Some("loop_var") => lc.loop_var = scalar_string(v, diags).unwrap_or_else(|| "item".into()),
+            Some("loop_var") => {
+                lc.loop_var = scalar_string(v, diags).unwrap_or_else(|| "item".into())
+            }
             Some("index_var") => lc.index_var = scalar_string(v, diags),
             Some("label") => lc.label = Some(v.to_value()),
-            Some(other @ ("pause" | "extended" | "extended_allitems" | "break_when")) => diags.push(
-                Diagnostic::error(format!("loop_control `{other}` is not supported yet")).at(k.span.clone()),
-            ),
+            Some(other @ ("pause" | "extended" | "extended_allitems" | "break_when")) => diags
+                .push(
+                    Diagnostic::error(format!("loop_control `{other}` is not supported yet"))
+                        .at(k.span.clone()),
+                ),
             Some(other) => {
-                let mut d = Diagnostic::error(format!("`{other}` is not a valid loop_control option")).at(k.span.clone());
-                if let Some(s) = suggest(other, ["loop_var", "index_var", "label", "pause", "extended"]) {
+                let mut d =
+                    Diagnostic::error(format!("`{other}` is not a valid loop_control option"))
+                        .at(k.span.clone());
+                if let Some(s) = suggest(
+                    other,
+                    ["loop_var", "index_var", "label", "pause", "extended"],
+                ) {
                     d = d.label(format!("did you mean `{s}`?"));
                 }
                 diags.push(d);
             }
-            None => diags.push(Diagnostic::error("loop_control keys must be strings").at(k.span.clone())),
+            None => diags
+                .push(Diagnostic::error("loop_control keys must be strings").at(k.span.clone())),
         }
     }
     lc
@@ -626,7 +930,10 @@ fn loop_control(node: &Node, diags: &mut Vec<Diagnostic>) -> LoopControl {
 fn scalar_string(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<String> {
     match &node.kind {
         Kind::Seq(_) | Kind::Map(_) => {
-            diags.push(Diagnostic::error(format!("expected a string, found {}", node.kind_name())).at(node.span.clone()));
+            diags.push(
+                Diagnostic::error(format!("expected a string, found {}", node.kind_name()))
+                    .at(node.span.clone()),
+            );
             None
         }
         Kind::Null => None,
@@ -638,17 +945,35 @@ fn string_list(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Located<String>>
     match &node.kind {
         Kind::Seq(items) => items
             .iter()
-            .filter_map(|i| scalar_string(i, diags).map(|value| Located { value, span: i.span.clone() }))
+            .filter_map(|i| {
+                scalar_string(i, diags).map(|value| Located {
+                    value,
+                    span: i.span.clone(),
+                })
+            })
             .collect(),
         Kind::Null => Vec::new(),
-        _ => scalar_string(node, diags).map(|value| vec![Located { value, span: node.span.clone() }]).unwrap_or_default(),
+        _ => scalar_string(node, diags)
+            .map(|value| {
+                vec![Located {
+                    value,
+                    span: node.span.clone(),
+                }]
+            })
+            .unwrap_or_default(),
     }
 }
 
 fn tags(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<String> {
     string_list(node, diags)
         .into_iter()
-        .flat_map(|t| t.value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>())
+        .flat_map(|t| {
+            t.value
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -665,13 +990,20 @@ fn vars_map(node: &Node, diags: &mut Vec<Diagnostic>) -> Vars {
             for item in items {
                 match item.to_value() {
                     Value::Object(m) => out.extend(m),
-                    _ => diags.push(Diagnostic::error("`vars` must be a mapping").at(item.span.clone())),
+                    _ => diags
+                        .push(Diagnostic::error("`vars` must be a mapping").at(item.span.clone())),
                 }
             }
             out
         }
         _ => {
-            diags.push(Diagnostic::error(format!("`vars` must be a mapping, found {}", node.kind_name())).at(node.span.clone()));
+            diags.push(
+                Diagnostic::error(format!(
+                    "`vars` must be a mapping, found {}",
+                    node.kind_name()
+                ))
+                .at(node.span.clone()),
+            );
             Vars::new()
         }
     }

@@ -15,11 +15,19 @@ pub struct Human<W: Write> {
 impl<W: Write> Human<W> {
     /// A printer; `color` adds ANSI colours.
     pub fn new(out: W, color: bool, verbosity: u8) -> Self {
-        Human { out, color, verbosity }
+        Human {
+            out,
+            color,
+            verbosity,
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn banner(&mut self, title: &str) {
@@ -34,7 +42,11 @@ pub fn unified_diff(diff: &tend_modules::Diff) -> String {
     let after_h = diff.after_header.clone().unwrap_or_default();
     let text = TextDiff::from_lines(&diff.before, &diff.after);
     let mut out = String::new();
-    let body = text.unified_diff().context_radius(3).header(&format!("before: {before_h}"), &format!("after: {after_h}")).to_string();
+    let body = text
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("before: {before_h}"), &format!("after: {after_h}"))
+        .to_string();
     out.push_str(&body);
     if !diff.after.is_empty() && !diff.after.ends_with('\n') && diff.before != diff.after {
         out.push_str("\\ No newline at end of file\n");
@@ -46,11 +58,27 @@ pub fn unified_diff(diff: &tend_modules::Diff) -> String {
 struct PythonCompact;
 
 impl serde_json::ser::Formatter for PythonCompact {
-    fn begin_array_value<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
-        if first { Ok(()) } else { writer.write_all(b", ") }
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
     }
-    fn begin_object_key<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> std::io::Result<()> {
-        if first { Ok(()) } else { writer.write_all(b", ") }
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
     }
     fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
         writer.write_all(b": ")
@@ -78,7 +106,10 @@ fn pretty(value: &Value) -> String {
 fn shown(result: &Value, drop_changed: bool) -> Value {
     let mut v = result.clone();
     if let Value::Object(m) = &mut v {
-        m.retain(|k, _| !k.starts_with("_ansible") && k != "diff" && k != "ansible_loop_var" || k == "_ansible_no_log");
+        m.retain(|k, _| {
+            !k.starts_with("_ansible") && k != "diff" && k != "ansible_loop_var"
+                || k == "_ansible_no_log"
+        });
         m.remove("_ansible_no_log");
         if drop_changed {
             m.remove("changed");
@@ -116,7 +147,11 @@ impl<W: Write> Reporter for Human<W> {
             Status::Failed | Status::Ignored => ("failed", "31"),
             Status::Unreachable => ("fatal", "31"),
         };
-        let item = r.item_label.as_ref().map(|l| format!(" => (item={l})")).unwrap_or_default();
+        let item = r
+            .item_label
+            .as_ref()
+            .map(|l| format!(" => (item={l})"))
+            .unwrap_or_default();
         let result = if r.no_log {
             serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result", "changed": r.result.get("changed").cloned().unwrap_or(Value::Bool(false))})
         } else {
@@ -124,15 +159,32 @@ impl<W: Write> Reporter for Human<W> {
         };
         let line = match r.status {
             Status::Failed | Status::Ignored if !r.is_loop_summary || r.item_label.is_none() => {
-                let word = if r.item_label.is_some() { "failed" } else { "fatal" };
-                format!("{word}: [{}]{}: FAILED! => {}", r.host, item.trim_start_matches(" =>"), compact(&shown(&result, false)))
+                let word = if r.item_label.is_some() {
+                    "failed"
+                } else {
+                    "fatal"
+                };
+                format!(
+                    "{word}: [{}]{}: FAILED! => {}",
+                    r.host,
+                    item.trim_start_matches(" =>"),
+                    compact(&shown(&result, false))
+                )
             }
             Status::Unreachable => {
-                format!("fatal: [{}]: UNREACHABLE! => {}", r.host, compact(&shown(&result, false)))
+                format!(
+                    "fatal: [{}]: UNREACHABLE! => {}",
+                    r.host,
+                    compact(&shown(&result, false))
+                )
             }
             _ if r.verbose_always || self.verbosity > 0 => {
                 let body = shown(&result, r.verbose_always);
-                let body = if r.verbose_always { body } else { shown(&result, false) };
+                let body = if r.verbose_always {
+                    body
+                } else {
+                    shown(&result, false)
+                };
                 format!("{word}: [{}]{item} => {}", r.host, pretty(&body))
             }
             _ => format!("{word}: [{}]{item}", r.host),
@@ -144,11 +196,19 @@ impl<W: Write> Reporter for Human<W> {
     }
 
     fn included(&mut self, file: &str, hosts: &[String]) {
-        let _ = writeln!(self.out, "{}", self.paint("36", &format!("included: {file} for {}", hosts.join(", "))));
+        let _ = writeln!(
+            self.out,
+            "{}",
+            self.paint("36", &format!("included: {file} for {}", hosts.join(", ")))
+        );
     }
 
     fn warning(&mut self, message: &str) {
-        let _ = writeln!(self.out, "{}", self.paint("35", &format!("[WARNING]: {message}")));
+        let _ = writeln!(
+            self.out,
+            "{}",
+            self.paint("35", &format!("[WARNING]: {message}"))
+        );
     }
 
     fn no_hosts(&mut self) {
@@ -158,7 +218,15 @@ impl<W: Write> Reporter for Human<W> {
     fn recap(&mut self, recap: &Recap) {
         self.banner("PLAY RECAP");
         for (host, c) in recap {
-            let Counts { ok, changed, unreachable, failed, skipped, rescued, ignored } = *c;
+            let Counts {
+                ok,
+                changed,
+                unreachable,
+                failed,
+                skipped,
+                rescued,
+                ignored,
+            } = *c;
             let _ = writeln!(
                 self.out,
                 "{:<26} : ok={:<4} changed={:<4} unreachable={:<4} failed={:<4} skipped={:<4} rescued={:<4} ignored={:<4}",

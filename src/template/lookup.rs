@@ -10,9 +10,14 @@ fn fail(msg: String) -> Error {
 fn run(name: &str, terms: &[Value]) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
     for term in terms {
-        let term = term.as_str().map(str::to_string).unwrap_or_else(|| term.to_string());
+        let term = term
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| term.to_string());
         match name {
-            "env" | "ansible.builtin.env" => out.push(Value::from(std::env::var(&term).unwrap_or_default())),
+            "env" | "ansible.builtin.env" => {
+                out.push(Value::from(std::env::var(&term).unwrap_or_default()))
+            }
             "file" | "ansible.builtin.file" => {
                 let text = std::fs::read_to_string(&term)
                     .map_err(|e| fail(format!("lookup('file'): could not read '{term}': {e}")))?;
@@ -25,13 +30,22 @@ fn run(name: &str, terms: &[Value]) -> Result<Vec<Value>, Error> {
                     .output()
                     .map_err(|e| fail(format!("lookup('pipe'): could not run '{term}': {e}")))?;
                 if !output.status.success() {
-                    return Err(fail(format!("lookup('pipe'): command '{term}' failed with {}", output.status)));
+                    return Err(fail(format!(
+                        "lookup('pipe'): command '{term}' failed with {}",
+                        output.status
+                    )));
                 }
-                out.push(Value::from(String::from_utf8_lossy(&output.stdout).trim_end().to_string()));
+                out.push(Value::from(
+                    String::from_utf8_lossy(&output.stdout)
+                        .trim_end()
+                        .to_string(),
+                ));
             }
             "items" | "ansible.builtin.items" | "list" => out.push(Value::from(term)),
             other => {
-                return Err(fail(format!("lookup plugin '{other}' is not supported yet")));
+                return Err(fail(format!(
+                    "lookup plugin '{other}' is not supported yet"
+                )));
             }
         }
     }
@@ -42,7 +56,9 @@ fn flatten_terms(terms: Rest<Value>) -> Vec<Value> {
     let mut out = Vec::new();
     for t in terms.iter() {
         match t.try_iter() {
-            Ok(iter) if t.as_str().is_none() && t.kind() == minijinja::value::ValueKind::Seq => out.extend(iter),
+            Ok(iter) if t.as_str().is_none() && t.kind() == minijinja::value::ValueKind::Seq => {
+                out.extend(iter)
+            }
             _ => out.push(t.clone()),
         }
     }
@@ -51,20 +67,31 @@ fn flatten_terms(terms: Rest<Value>) -> Vec<Value> {
 
 /// Registers `lookup`, `query` and `q`.
 pub fn register(env: &mut Environment<'_>) {
-    env.add_function("lookup", |name: String, terms: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
-        let wantlist: Option<bool> = kwargs.get("wantlist")?;
-        let _: Option<Value> = kwargs.get("errors")?;
-        kwargs.assert_all_used()?;
-        let values = run(&name, &flatten_terms(terms))?;
-        if wantlist.unwrap_or(false) {
-            return Ok(Value::from(values));
-        }
-        Ok(match values.len() {
-            1 => values.into_iter().next().unwrap_or_default(),
-            _ => Value::from(values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")),
-        })
-    });
-    let query = |name: String, terms: Rest<Value>| -> Result<Value, Error> { Ok(Value::from(run(&name, &flatten_terms(terms))?)) };
+    env.add_function(
+        "lookup",
+        |name: String, terms: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
+            let wantlist: Option<bool> = kwargs.get("wantlist")?;
+            let _: Option<Value> = kwargs.get("errors")?;
+            kwargs.assert_all_used()?;
+            let values = run(&name, &flatten_terms(terms))?;
+            if wantlist.unwrap_or(false) {
+                return Ok(Value::from(values));
+            }
+            Ok(match values.len() {
+                1 => values.into_iter().next().unwrap_or_default(),
+                _ => Value::from(
+                    values
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            })
+        },
+    );
+    let query = |name: String, terms: Rest<Value>| -> Result<Value, Error> {
+        Ok(Value::from(run(&name, &flatten_terms(terms))?))
+    };
     env.add_function("query", query);
     env.add_function("q", query);
 }

@@ -30,7 +30,26 @@ pub struct TemplateError {
 
 impl TemplateError {
     fn new(message: impl Into<String>) -> Self {
-        TemplateError { message: message.into() }
+        TemplateError {
+            message: message.into(),
+        }
+    }
+}
+
+/// The key marking a `!unsafe` string inside data: `{UNSAFE_KEY: "text"}`.
+pub const UNSAFE_KEY: &str = "__ansible_unsafe";
+
+/// Wraps text that must never be templated (`!unsafe`).
+pub fn unsafe_value(text: &str) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert(UNSAFE_KEY.into(), Value::String(text.to_string()));
+    Value::Object(m)
+}
+
+fn unsafe_text(map: &serde_json::Map<String, Value>) -> Option<&str> {
+    match (map.len(), map.get(UNSAFE_KEY)) {
+        (1, Some(Value::String(s))) => Some(s),
+        _ => None,
     }
 }
 
@@ -85,18 +104,30 @@ impl Templar {
         if !is_template(source) {
             return Ok(());
         }
-        self.env.template_from_str(source).map(|_| ()).map_err(|e| TemplateError::new(describe(&e)))
+        self.env
+            .template_from_str(source)
+            .map(|_| ())
+            .map_err(|e| TemplateError::new(describe(&e)))
     }
 
     /// Checks the syntax of a bare expression (`when:`, `changed_when:`).
     pub fn check_expression(&self, expr: &str) -> Result<(), TemplateError> {
+        if is_template(expr) && single_expression(expr.trim()).is_none() {
+            return self.check_syntax(expr);
+        }
         let expr = strip_braces(expr);
-        self.env.compile_expression(expr).map(|_| ()).map_err(|e| TemplateError::new(describe(&e)))
+        self.env
+            .compile_expression(expr)
+            .map(|_| ())
+            .map_err(|e| TemplateError::new(describe(&e)))
     }
 
     /// Checks a template file's syntax.
     pub fn check_file_syntax(&self, source: &str) -> Result<(), TemplateError> {
-        self.file_env.template_from_str(source).map(|_| ()).map_err(|e| TemplateError::new(describe(&e)))
+        self.file_env
+            .template_from_str(source)
+            .map(|_| ())
+            .map_err(|e| TemplateError::new(describe(&e)))
     }
 
     /// Templates every string in a value; a string that is one `{{ expr }}`
@@ -104,11 +135,22 @@ impl Templar {
     pub fn render_value(&self, value: &Value, scope: &Scope) -> Result<Value, TemplateError> {
         match value {
             Value::String(s) => self.render_string(s, scope),
-            Value::Array(items) => items.iter().map(|v| self.render_value(v, scope)).collect::<Result<_, _>>().map(Value::Array),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| self.render_value(v, scope))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Value::Object(map) if unsafe_text(map).is_some() => {
+                Ok(Value::String(unsafe_text(map).unwrap_or_default().to_string()))
+            }
             Value::Object(map) => {
                 let mut out = serde_json::Map::new();
                 for (k, v) in map {
-                    let key = if is_template(k) { value_to_key(self.render_string(k, scope)?) } else { k.clone() };
+                    let key = if is_template(k) {
+                        value_to_key(self.render_string(k, scope)?)
+                    } else {
+                        k.clone()
+                    };
                     out.insert(key, self.render_value(v, scope)?);
                 }
                 Ok(Value::Object(out))
@@ -123,17 +165,25 @@ impl Templar {
             return Ok(Value::String(source.to_string()));
         }
         if let Some(expr) = single_expression(source) {
-            let compiled = self.env.compile_expression(expr).map_err(|e| TemplateError::new(describe(&e)))?;
+            let compiled = self
+                .env
+                .compile_expression(expr)
+                .map_err(|e| TemplateError::new(describe(&e)))?;
             let names = compiled.undeclared_variables(false);
             let ctx = self.context_for(&names, scope)?;
-            let result = compiled.eval(ctx).map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
+            let result = compiled
+                .eval(ctx)
+                .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
             if result.is_undefined() {
                 let err = minijinja::Error::from(ErrorKind::UndefinedError);
                 return Err(self.explain(err, &compiled.undeclared_variables(true), scope));
             }
             return Ok(to_json(&result));
         }
-        let tmpl = self.env.template_from_str(source).map_err(|e| TemplateError::new(describe(&e)))?;
+        let tmpl = self
+            .env
+            .template_from_str(source)
+            .map_err(|e| TemplateError::new(describe(&e)))?;
         let names = tmpl.undeclared_variables(false);
         let ctx = self.context_for(&names, scope)?;
         tmpl.render(ctx)
@@ -142,15 +192,27 @@ impl Templar {
     }
 
     /// Renders a template file (the `template` module, `lookup('template')`).
-    pub fn render_file(&self, source: &str, scope: &Scope, extra: &Vars) -> Result<String, TemplateError> {
-        let tmpl = self.file_env.template_from_str(source).map_err(|e| TemplateError::new(describe(&e)))?;
+    pub fn render_file(
+        &self,
+        source: &str,
+        scope: &Scope,
+        extra: &Vars,
+    ) -> Result<String, TemplateError> {
+        let tmpl = self
+            .file_env
+            .template_from_str(source)
+            .map_err(|e| TemplateError::new(describe(&e)))?;
         let names = tmpl.undeclared_variables(false);
-        let names: HashSet<String> = names.into_iter().filter(|n| !extra.contains_key(n)).collect();
+        let names: HashSet<String> = names
+            .into_iter()
+            .filter(|n| !extra.contains_key(n))
+            .collect();
         let mut ctx = self.context_map(&names, scope)?;
         for (k, v) in extra {
             ctx.insert(k.clone(), from_json(v));
         }
-        tmpl.render(minijinja::Value::from(ctx)).map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
+        tmpl.render(minijinja::Value::from(ctx))
+            .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
     }
 
     /// Evaluates a condition (`when:`): a bare expression, a boolean, or a list (all must hold).
@@ -167,12 +229,25 @@ impl Templar {
                 Ok(true)
             }
             Value::Number(n) => Ok(n.as_f64() != Some(0.0)),
+            Value::String(s) if is_template(s) && single_expression(s.trim()).is_none() => {
+                let rendered = self.render_string(s, scope)?;
+                match rendered {
+                    Value::String(text) => Ok(truthy_str(&text)),
+                    other => self.eval_condition(&other, scope),
+                }
+            }
+            Value::Object(map) if unsafe_text(map).is_some() => Ok(truthy_str(unsafe_text(map).unwrap_or_default())),
             Value::String(s) => {
                 let expr = strip_braces(s);
-                let compiled = self.env.compile_expression(expr).map_err(|e| TemplateError::new(describe(&e)))?;
+                let compiled = self
+                    .env
+                    .compile_expression(expr)
+                    .map_err(|e| TemplateError::new(describe(&e)))?;
                 let names = compiled.undeclared_variables(false);
                 let ctx = self.context_for(&names, scope)?;
-                let result = compiled.eval(ctx).map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
+                let result = compiled
+                    .eval(ctx)
+                    .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
                 if result.is_undefined() {
                     let err = minijinja::Error::from(ErrorKind::UndefinedError);
                     return Err(self.explain(err, &compiled.undeclared_variables(true), scope));
@@ -184,11 +259,17 @@ impl Templar {
                 }
                 Ok(result.is_true())
             }
-            Value::Object(_) => Err(TemplateError::new("a conditional must be an expression, not a mapping")),
+            Value::Object(_) => Err(TemplateError::new(
+                "a conditional must be an expression, not a mapping",
+            )),
         }
     }
 
-    fn context_for(&self, names: &HashSet<String>, scope: &Scope) -> Result<minijinja::Value, TemplateError> {
+    fn context_for(
+        &self,
+        names: &HashSet<String>,
+        scope: &Scope,
+    ) -> Result<minijinja::Value, TemplateError> {
         Ok(minijinja::Value::from(self.context_map(names, scope)?))
     }
 
@@ -207,27 +288,45 @@ impl Templar {
     }
 
     /// Resolves one variable: its value with every template inside rendered.
-    pub fn resolve(&self, name: &str, scope: &Scope) -> Result<Option<minijinja::Value>, TemplateError> {
+    pub fn resolve(
+        &self,
+        name: &str,
+        scope: &Scope,
+    ) -> Result<Option<minijinja::Value>, TemplateError> {
         if let Some(v) = scope.cache.borrow().get(name) {
             return Ok(Some(v.clone()));
         }
         if let Some(v) = scope.special(name) {
             return Ok(Some(v));
         }
-        let Some(raw) = scope.raw(name) else { return Ok(None) };
+        let Some(raw) = scope.raw(name) else {
+            return Ok(None);
+        };
         if scope.resolving.borrow().iter().any(|n| n == name) {
-            return Err(TemplateError::new(format!("recursive loop detected in template string: variable '{name}' refers to itself")));
+            return Err(TemplateError::new(format!(
+                "recursive loop detected in template string: variable '{name}' refers to itself"
+            )));
         }
         scope.resolving.borrow_mut().push(name.to_string());
         let rendered = self.render_value(&raw, scope);
         scope.resolving.borrow_mut().pop();
-        let rendered = rendered.map_err(|e| TemplateError::new(format!("while templating variable '{name}': {}", e.message)))?;
+        let rendered = rendered.map_err(|e| {
+            TemplateError::new(format!("while templating variable '{name}': {}", e.message))
+        })?;
         let value = from_json(&rendered);
-        scope.cache.borrow_mut().insert(name.to_string(), value.clone());
+        scope
+            .cache
+            .borrow_mut()
+            .insert(name.to_string(), value.clone());
         Ok(Some(value))
     }
 
-    fn explain(&self, err: minijinja::Error, paths: &HashSet<String>, scope: &Scope) -> TemplateError {
+    fn explain(
+        &self,
+        err: minijinja::Error,
+        paths: &HashSet<String>,
+        scope: &Scope,
+    ) -> TemplateError {
         if err.kind() == ErrorKind::UndefinedError {
             let mut paths: Vec<&String> = paths.iter().collect();
             paths.sort();
@@ -274,10 +373,10 @@ pub fn python_type(value: &minijinja::Value) -> &'static str {
 
 /// Python truthiness of a rendered string used as a condition.
 pub fn truthy_str(text: &str) -> bool {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "" | "false" | "no" | "off" | "0" | "none" => false,
-        _ => true,
-    }
+    !matches!(
+        text.trim().to_ascii_lowercase().as_str(),
+        "" | "false" | "no" | "off" | "0" | "none"
+    )
 }
 
 fn describe(err: &minijinja::Error) -> String {
@@ -406,11 +505,15 @@ mod tests {
     #[test]
     fn native_types_and_lazy_variables() {
         let t = Templar::new();
-        let low = vars(json!({"a": 1, "b": "{{ a + 1 }}", "c": "x{{ b }}", "list": ["{{ a }}", 2]}));
+        let low =
+            vars(json!({"a": 1, "b": "{{ a + 1 }}", "c": "x{{ b }}", "list": ["{{ a }}", 2]}));
         let scope = Scope::new(vec![&low]);
         assert_eq!(t.render_string("{{ b }}", &scope).unwrap(), json!(2));
         assert_eq!(t.render_string("{{ c }}", &scope).unwrap(), json!("x2"));
-        assert_eq!(t.render_string("{{ list }}", &scope).unwrap(), json!([1, 2]));
+        assert_eq!(
+            t.render_string("{{ list }}", &scope).unwrap(),
+            json!([1, 2])
+        );
         assert_eq!(t.render_string(" {{ a }}", &scope).unwrap(), json!(" 1"));
     }
 
@@ -428,14 +531,24 @@ mod tests {
         let t = Templar::new();
         let low = vars(json!({"d": {"k": 1}}));
         let scope = Scope::new(vec![&low]);
-        assert_eq!(t.render_string("{{ nope }}", &scope).unwrap_err().message, "'nope' is undefined");
         assert_eq!(
-            t.render_string("{{ d.missing }}", &scope).unwrap_err().message,
+            t.render_string("{{ nope }}", &scope).unwrap_err().message,
+            "'nope' is undefined"
+        );
+        assert_eq!(
+            t.render_string("{{ d.missing }}", &scope)
+                .unwrap_err()
+                .message,
             "object of type 'dict' has no attribute 'missing'"
         );
         let cyc = vars(json!({"p": "{{ q }}", "q": "{{ p }}"}));
         let scope = Scope::new(vec![&cyc]);
-        assert!(t.render_string("{{ p }}", &scope).unwrap_err().message.contains("recursive loop"));
+        assert!(
+            t.render_string("{{ p }}", &scope)
+                .unwrap_err()
+                .message
+                .contains("recursive loop")
+        );
     }
 
     #[test]
