@@ -71,7 +71,19 @@ impl Default for Templar {
 }
 
 fn configure(env: &mut Environment<'static>) {
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Ansible's undefined is chainable (`a.b.c | default(x)` works when `a` is
+    // undefined), but printing one is an error. Using an undefined variable in
+    // any other way is caught before evaluation (see `unguarded_undefined`).
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    env.set_formatter(|out, state, value| {
+        if value.is_undefined() {
+            return Err(minijinja::Error::from(ErrorKind::UndefinedError));
+        }
+        if value.is_none() {
+            return out.write_str("None").map_err(minijinja::Error::from);
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
     env.set_recursion_limit(200);
     filters::register(env);
     jinja_tests::register(env);
@@ -140,9 +152,9 @@ impl Templar {
                 .map(|v| self.render_value(v, scope))
                 .collect::<Result<_, _>>()
                 .map(Value::Array),
-            Value::Object(map) if unsafe_text(map).is_some() => {
-                Ok(Value::String(unsafe_text(map).unwrap_or_default().to_string()))
-            }
+            Value::Object(map) if unsafe_text(map).is_some() => Ok(Value::String(
+                unsafe_text(map).unwrap_or_default().to_string(),
+            )),
             Value::Object(map) => {
                 let mut out = serde_json::Map::new();
                 for (k, v) in map {
@@ -170,7 +182,7 @@ impl Templar {
                 .compile_expression(expr)
                 .map_err(|e| TemplateError::new(describe(&e)))?;
             let names = compiled.undeclared_variables(false);
-            let ctx = self.context_for(&names, scope)?;
+            let ctx = self.context_for(&names, scope, source)?;
             let result = compiled
                 .eval(ctx)
                 .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
@@ -185,7 +197,7 @@ impl Templar {
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
         let names = tmpl.undeclared_variables(false);
-        let ctx = self.context_for(&names, scope)?;
+        let ctx = self.context_for(&names, scope, source)?;
         tmpl.render(ctx)
             .map(Value::String)
             .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
@@ -208,6 +220,7 @@ impl Templar {
             .filter(|n| !extra.contains_key(n))
             .collect();
         let mut ctx = self.context_map(&names, scope)?;
+        self.unguarded_undefined(&names, &ctx, source)?;
         for (k, v) in extra {
             ctx.insert(k.clone(), from_json(v));
         }
@@ -236,7 +249,9 @@ impl Templar {
                     other => self.eval_condition(&other, scope),
                 }
             }
-            Value::Object(map) if unsafe_text(map).is_some() => Ok(truthy_str(unsafe_text(map).unwrap_or_default())),
+            Value::Object(map) if unsafe_text(map).is_some() => {
+                Ok(truthy_str(unsafe_text(map).unwrap_or_default()))
+            }
             Value::String(s) => {
                 let expr = strip_braces(s);
                 let compiled = self
@@ -244,7 +259,7 @@ impl Templar {
                     .compile_expression(expr)
                     .map_err(|e| TemplateError::new(describe(&e)))?;
                 let names = compiled.undeclared_variables(false);
-                let ctx = self.context_for(&names, scope)?;
+                let ctx = self.context_for(&names, scope, expr)?;
                 let result = compiled
                     .eval(ctx)
                     .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
@@ -269,8 +284,42 @@ impl Templar {
         &self,
         names: &HashSet<String>,
         scope: &Scope,
+        source: &str,
     ) -> Result<minijinja::Value, TemplateError> {
-        Ok(minijinja::Value::from(self.context_map(names, scope)?))
+        let ctx = self.context_map(names, scope)?;
+        self.unguarded_undefined(names, &ctx, source)?;
+        Ok(minijinja::Value::from(ctx))
+    }
+
+    /// An expression that uses a variable that is not defined, without a
+    /// guard (`default`, `is defined`, ...), fails naming that variable, as
+    /// Ansible's strict undefined does.
+    fn unguarded_undefined(
+        &self,
+        names: &HashSet<String>,
+        ctx: &std::collections::BTreeMap<String, minijinja::Value>,
+        source: &str,
+    ) -> Result<(), TemplateError> {
+        const GUARDS: &[&str] = &[
+            "default",
+            "defined",
+            "undefined",
+            "d(",
+            "mandatory",
+            "omit",
+            "is none",
+        ];
+        let mut missing: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                !ctx.contains_key(n.as_str()) && self.env.globals().all(|(g, _)| g != n.as_str())
+            })
+            .collect();
+        if missing.is_empty() || GUARDS.iter().any(|g| source.contains(g)) {
+            return Ok(());
+        }
+        missing.sort();
+        Err(TemplateError::new(format!("'{}' is undefined", missing[0])))
     }
 
     fn context_map(
@@ -548,6 +597,40 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("recursive loop")
+        );
+    }
+
+    #[test]
+    fn undefined_chains_into_default_but_fails_unguarded() {
+        let t = Templar::new();
+        let low = vars(json!({"d": {"k": 1}}));
+        let scope = Scope::new(vec![&low]);
+        assert_eq!(
+            t.render_string("{{ nope.x.y | default('d') }}", &scope)
+                .unwrap(),
+            json!("d")
+        );
+        assert_eq!(
+            t.render_string("{{ d.missing.deeper | default(1) }}", &scope)
+                .unwrap(),
+            json!(1)
+        );
+        assert_eq!(
+            t.render_string("x{{ nope.x }}", &scope)
+                .unwrap_err()
+                .message,
+            "'nope' is undefined"
+        );
+        assert_eq!(
+            t.eval_condition(&json!("nope == 1"), &scope)
+                .unwrap_err()
+                .message,
+            "'nope' is undefined"
+        );
+        assert!(!t.eval_condition(&json!("nope is defined"), &scope).unwrap());
+        assert_eq!(
+            t.render_string("{{ none }}-{{ d.k }}", &scope).unwrap(),
+            json!("None-1")
         );
     }
 
