@@ -21,14 +21,27 @@ fn text(b: &[u8]) -> String {
 }
 
 fn recap_line(stdout: &str) -> String {
-    stdout.lines().find(|l| l.starts_with("localhost ")).unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ")
+    stdout
+        .lines()
+        .find(|l| l.starts_with("localhost "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]
 fn three_mistakes_are_all_reported_with_positions_and_no_host_is_contacted() {
-    let out = tend(&["playbook", "-i", "localhost,", "three_mistakes.yml"], &root().join("tests/fixtures"));
+    let out = tend(
+        &["playbook", "-i", "localhost,", "three_mistakes.yml"],
+        &root().join("tests/fixtures"),
+    );
     assert_eq!(out.status.code(), Some(4));
-    assert!(!text(&out.stdout).contains("PLAY ["), "nothing may run: {}", text(&out.stdout));
+    assert!(
+        !text(&out.stdout).contains("PLAY ["),
+        "nothing may run: {}",
+        text(&out.stdout)
+    );
     let stderr = text(&out.stderr);
     let expected_module = "\
 error: couldn't resolve module/action `cpy`
@@ -38,7 +51,8 @@ error: couldn't resolve module/action `cpy`
   |       ^^^ did you mean `copy`?
 ";
     assert!(stderr.contains(expected_module), "{stderr}");
-    let expected_arg_head = "error: file: unsupported parameter `colour`; supported parameters include: ";
+    let expected_arg_head =
+        "error: file: unsupported parameter `colour`; supported parameters include: ";
     assert!(stderr.contains(expected_arg_head), "{stderr}");
     let expected_arg_snippet = "\
   --> three_mistakes.yml:13:9
@@ -55,12 +69,24 @@ error: the task notifies `Restart nginx`, but this play has no handler with that
    |               ^^^^^^^^^^^^^ no such handler
 ";
     assert!(stderr.contains(expected_notify), "{stderr}");
-    assert!(stderr.ends_with("3 errors found; no host was contacted.\n"), "{stderr}");
+    assert!(
+        stderr.ends_with("3 errors found; no host was contacted.\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn syntax_check_passes_on_the_demo() {
-    let out = tend(&["playbook", "--syntax-check", "-i", "inventory/local.ini", "playbooks/demo.yml"], &root());
+    let out = tend(
+        &[
+            "playbook",
+            "--syntax-check",
+            "-i",
+            "inventory/local.ini",
+            "playbooks/demo.yml",
+        ],
+        &root(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("playbook: playbooks/demo.yml"));
 }
@@ -70,40 +96,90 @@ fn demo_converges_then_is_idempotent_and_plan_shows_exact_diff() {
     let dir = tempfile::tempdir().unwrap();
     let demo_root = dir.path().join("demo root");
     let ev = format!("{{\"demo_root\": \"{}\"}}", demo_root.display());
-    let args = ["playbook", "-i", "inventory/local.ini", "playbooks/demo.yml", "-e", ev.as_str()];
+    let args = [
+        "playbook",
+        "-i",
+        "inventory/local.ini",
+        "playbooks/demo.yml",
+        "-e",
+        ev.as_str(),
+    ];
     let first = tend(&args, &root());
     let stdout = text(&first.stdout);
-    assert_eq!(first.status.code(), Some(0), "{stdout}\n{}", text(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&first.stderr)
+    );
     assert!(recap_line(&stdout).contains("failed=0"), "{stdout}");
     assert!(!recap_line(&stdout).contains("changed=0"), "{stdout}");
     let conf = demo_root.join("etc/app.conf");
     let content = std::fs::read_to_string(&conf).unwrap();
-    assert!(content.contains("workers = 4\nlog_level = info\nfeature.gzip = on\nfeature.cache = on\n"), "{content}");
-    assert_eq!(std::fs::read_to_string(demo_root.join("etc/environment")).unwrap(), "LOG_LEVEL=debug\n");
+    assert!(
+        content.contains("workers = 4\nlog_level = info\nfeature.gzip = on\nfeature.cache = on\n"),
+        "{content}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(demo_root.join("etc/environment")).unwrap(),
+        "LOG_LEVEL=debug\n"
+    );
     assert_eq!(
         std::fs::read_to_string(demo_root.join("etc/maintenance.conf")).unwrap(),
         "# BEGIN TEND MANAGED BLOCK\n[maintenance]\nwindow = sunday 03:00\n# END TEND MANAGED BLOCK\n"
     );
-    assert_eq!(std::fs::read_to_string(demo_root.join("srv/www/robots.txt")).unwrap(), "User-agent: *\nDisallow: /private/\n");
-    assert_eq!(std::fs::read_to_string(demo_root.join("log/reloads")).unwrap().lines().count(), 1);
+    assert_eq!(
+        std::fs::read_to_string(demo_root.join("srv/www/robots.txt")).unwrap(),
+        "User-agent: *\nDisallow: /private/\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(demo_root.join("log/reloads"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
 
     let second = tend(&args, &root());
     let stdout = text(&second.stdout);
     assert_eq!(second.status.code(), Some(0), "{stdout}");
     assert!(recap_line(&stdout).contains("changed=0"), "{stdout}");
-    assert_eq!(std::fs::read_to_string(demo_root.join("log/reloads")).unwrap().lines().count(), 1, "handler must not run again");
+    assert_eq!(
+        std::fs::read_to_string(demo_root.join("log/reloads"))
+            .unwrap()
+            .lines()
+            .count(),
+        1,
+        "handler must not run again"
+    );
 
     // Someone edits a managed file; `tend plan` shows exactly that and changes nothing.
     let edited = content.replace("workers = 4", "workers = 64");
     std::fs::write(&conf, &edited).unwrap();
-    let plan_args = ["plan", "-i", "inventory/local.ini", "playbooks/demo.yml", "-e", ev.as_str()];
+    let plan_args = [
+        "plan",
+        "-i",
+        "inventory/local.ini",
+        "playbooks/demo.yml",
+        "-e",
+        ev.as_str(),
+    ];
     let plan = tend(&plan_args, &root());
     let stdout = text(&plan.stdout);
     assert_eq!(plan.status.code(), Some(0), "{stdout}");
     let path = conf.display().to_string();
-    let expected = format!("--- before: {path}\n+++ after: app.conf.j2\n@@ -2,7 +2,7 @@\n [app]\n name = hello\n listen = 0.0.0.0:8080\n-workers = 64\n+workers = 4\n log_level = info\n feature.gzip = on\n feature.cache = on\n");
-    assert!(stdout.contains(&expected), "expected diff:\n{expected}\nin:\n{stdout}");
-    assert_eq!(std::fs::read_to_string(&conf).unwrap(), edited, "plan must not change anything");
+    let expected = format!(
+        "--- before: {path}\n+++ after: app.conf.j2\n@@ -2,7 +2,7 @@\n [app]\n name = hello\n listen = 0.0.0.0:8080\n-workers = 64\n+workers = 4\n log_level = info\n feature.gzip = on\n feature.cache = on\n"
+    );
+    assert!(
+        stdout.contains(&expected),
+        "expected diff:\n{expected}\nin:\n{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        edited,
+        "plan must not change anything"
+    );
 }
 
 #[test]

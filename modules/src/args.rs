@@ -33,12 +33,18 @@ pub struct ArgsError {
 impl ArgsError {
     /// An error about one argument.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
-        ArgsError { field: Some(field.to_string()), message: message.into() }
+        ArgsError {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
     }
 
     /// An error about the arguments as a whole.
     pub fn general(message: impl Into<String>) -> Self {
-        ArgsError { field: None, message: message.into() }
+        ArgsError {
+            field: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -66,7 +72,10 @@ fn run_deserialize<T: DeserializeOwned>(value: &Value) -> Result<T, ArgsError> {
         } else {
             path.split(['.', '[']).next().map(str::to_string)
         };
-        ArgsError { field, message: humanize(&message) }
+        ArgsError {
+            field,
+            message: humanize(&message),
+        }
     })
 }
 
@@ -109,7 +118,10 @@ pub fn check<T: DeserializeOwned>(value: &Value) -> Result<T, ArgsError> {
 fn normalize(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
-            map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         ),
         other => other.clone(),
     }
@@ -127,8 +139,8 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 /// Lenient deserializers for `#[serde(deserialize_with = ...)]`.
 pub mod de {
     use super::{is_templated, parse_bool, placeholders_active};
-    use serde::de::{Deserializer, Error};
     use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
     use serde_json::Value;
 
     fn placeholder(s: &str) -> bool {
@@ -142,9 +154,14 @@ pub mod de {
             Value::Number(n) if n.as_f64() == Some(0.0) => Ok(false),
             Value::String(s) if placeholder(s) => Ok(false),
             Value::String(s) => parse_bool(s).ok_or_else(|| {
-                E::custom(format!("expected a boolean (yes/no, true/false), found `{s}`"))
+                E::custom(format!(
+                    "expected a boolean (yes/no, true/false), found `{s}`"
+                ))
             }),
-            other => Err(E::custom(format!("expected a boolean, found {}", kind(other)))),
+            other => Err(E::custom(format!(
+                "expected a boolean, found {}",
+                kind(other)
+            ))),
         }
     }
 
@@ -185,7 +202,10 @@ pub mod de {
                 .parse::<i64>()
                 .map_err(|_| E::custom(format!("expected an integer, found `{s}`"))),
             Value::Bool(b) => Ok(i64::from(*b)),
-            other => Err(E::custom(format!("expected an integer, found {}", kind(other)))),
+            other => Err(E::custom(format!(
+                "expected an integer, found {}",
+                kind(other)
+            ))),
         }
     }
 
@@ -207,7 +227,10 @@ pub mod de {
             Value::String(s) => Ok(s.clone()),
             Value::Number(n) => Ok(n.to_string()),
             Value::Bool(b) => Ok(if *b { "True" } else { "False" }.to_string()),
-            other => Err(E::custom(format!("expected a string, found {}", kind(other)))),
+            other => Err(E::custom(format!(
+                "expected a string, found {}",
+                kind(other)
+            ))),
         }
     }
 
@@ -254,6 +277,7 @@ macro_rules! choice {
             pub const SPELLINGS: &'static [&'static str] = &[$($($spelling),+),+];
 
             /// The canonical spelling.
+            #[allow(dead_code)]
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => [$($spelling),+][0]),+ }
             }
@@ -313,7 +337,10 @@ mod tests {
     fn unknown_and_missing_fields_name_the_field() {
         let err = check::<Args>(&json!({"path": "/x", "bogus": 1})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("bogus"));
-        assert_eq!(err.message, "unsupported parameter `bogus`; supported parameters include: path, force, count, state");
+        assert_eq!(
+            err.message,
+            "unsupported parameter `bogus`; supported parameters include: path, force, count, state"
+        );
         let err = check::<Args>(&json!({"force": true})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("path"));
         assert_eq!(err.message, "missing required argument `path`");
@@ -321,12 +348,16 @@ mod tests {
 
     #[test]
     fn ansible_spellings() {
-        let a: Args = parse(&json!({"path": 5, "force": "yes", "count": "12", "state": "absent"})).unwrap();
+        let a: Args =
+            parse(&json!({"path": 5, "force": "yes", "count": "12", "state": "absent"})).unwrap();
         assert_eq!(a.path, "5");
         assert!(a.force);
         assert_eq!(a.count, Some(12));
         assert_eq!(a.state, Some(State::Absent));
         let err = parse::<Args>(&json!({"path": "/x", "state": "gone"})).unwrap_err();
-        assert_eq!(err.message, "value of state must be one of: present, absent, got: gone");
+        assert_eq!(
+            err.message,
+            "value of state must be one of: present, absent, got: gone"
+        );
     }
 }

@@ -22,12 +22,18 @@ pub struct Exec {
 impl Exec {
     /// A script with an empty standard input.
     pub fn script(script: impl Into<String>) -> Self {
-        Exec { script: script.into(), stdin: Vec::new() }
+        Exec {
+            script: script.into(),
+            stdin: Vec::new(),
+        }
     }
 
     /// A script with the given bytes on its standard input.
     pub fn with_stdin(script: impl Into<String>, stdin: impl Into<Vec<u8>>) -> Self {
-        Exec { script: script.into(), stdin: stdin.into() }
+        Exec {
+            script: script.into(),
+            stdin: stdin.into(),
+        }
     }
 }
 

@@ -55,7 +55,10 @@ pub enum ModuleError {
 impl ModuleError {
     /// A failure with a message only.
     pub fn failed(msg: impl Into<String>) -> Self {
-        ModuleError::Failed { msg: msg.into(), values: Map::new() }
+        ModuleError::Failed {
+            msg: msg.into(),
+            values: Map::new(),
+        }
     }
 
     /// A failure of a script, with its `rc`, `stdout` and `stderr`.
@@ -66,7 +69,11 @@ impl ModuleError {
         values.insert("stderr".into(), out.stderr_text().into());
         let stderr = out.stderr_text();
         let msg = msg.into();
-        let msg = if stderr.trim().is_empty() { msg } else { format!("{msg}: {}", stderr.trim()) };
+        let msg = if stderr.trim().is_empty() {
+            msg
+        } else {
+            format!("{msg}: {}", stderr.trim())
+        };
         ModuleError::Failed { msg, values }
     }
 }
@@ -85,7 +92,12 @@ pub trait Module: Send + Sync {
         None
     }
     /// Runs the module with fully templated arguments.
-    async fn run(&self, args: &Value, ctx: &Context, host: &dyn Host) -> Result<Outcome, ModuleError>;
+    async fn run(
+        &self,
+        args: &Value,
+        ctx: &Context,
+        host: &dyn Host,
+    ) -> Result<Outcome, ModuleError>;
 }
 
 /// A module with typed arguments. Implement this; [`Module`] comes for free.
@@ -102,7 +114,12 @@ pub trait TypedModule: Send + Sync {
         Ok(())
     }
     /// Runs with parsed arguments.
-    async fn run(&self, args: Self::Args, ctx: &Context, host: &dyn Host) -> Result<Outcome, ModuleError>;
+    async fn run(
+        &self,
+        args: Self::Args,
+        ctx: &Context,
+        host: &dyn Host,
+    ) -> Result<Outcome, ModuleError>;
 }
 
 #[async_trait]
@@ -120,7 +137,12 @@ impl<T: TypedModule> Module for T {
         T::validate(&parsed)
     }
 
-    async fn run(&self, raw: &Value, ctx: &Context, host: &dyn Host) -> Result<Outcome, ModuleError> {
+    async fn run(
+        &self,
+        raw: &Value,
+        ctx: &Context,
+        host: &dyn Host,
+    ) -> Result<Outcome, ModuleError> {
         let parsed = args::parse::<T::Args>(raw)?;
         T::validate(&parsed)?;
         TypedModule::run(self, parsed, ctx, host).await
@@ -145,12 +167,24 @@ pub struct Plan {
 impl Plan {
     /// Nothing to do.
     pub fn noop() -> Self {
-        Plan { action: Action::NoOp, diff: Vec::new(), apply: Vec::new(), values: Map::new(), msg: None }
+        Plan {
+            action: Action::NoOp,
+            diff: Vec::new(),
+            apply: Vec::new(),
+            values: Map::new(),
+            msg: None,
+        }
     }
 
     /// A change applied by the given scripts.
     pub fn change(action: Action, apply: Vec<Exec>) -> Self {
-        Plan { action, diff: Vec::new(), apply, values: Map::new(), msg: None }
+        Plan {
+            action,
+            diff: Vec::new(),
+            apply,
+            values: Map::new(),
+            msg: None,
+        }
     }
 
     /// Adds a diff.
@@ -177,7 +211,12 @@ pub trait Converge: Send + Sync {
     /// Reads the probe's output.
     fn parse(&self, args: &Self::Args, out: &ExecOutput) -> Result<Self::State, ModuleError>;
     /// Decides the change: pure, no I/O.
-    fn plan(&self, args: &Self::Args, state: &Self::State, ctx: &Context) -> Result<Plan, ModuleError>;
+    fn plan(
+        &self,
+        args: &Self::Args,
+        state: &Self::State,
+        ctx: &Context,
+    ) -> Result<Plan, ModuleError>;
 }
 
 /// Runs a [`Converge`] module: probe, plan, and (unless in check mode) apply.

@@ -32,7 +32,10 @@ impl Diff {
     /// A diff of attributes (`path`, `state`, `mode`, ...), one `key: value` per line.
     pub fn attributes(path: &str, before: &[(&str, String)], after: &[(&str, String)]) -> Self {
         let render = |pairs: &[(&str, String)]| {
-            pairs.iter().map(|(k, v)| format!("{k}: {v}\n")).collect::<String>()
+            pairs
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}\n"))
+                .collect::<String>()
         };
         Diff {
             before_header: Some(path.to_string()),
@@ -91,12 +94,19 @@ impl Outcome {
 
     /// A changed outcome.
     pub fn changed() -> Self {
-        Outcome { changed: true, ..Outcome::default() }
+        Outcome {
+            changed: true,
+            ..Outcome::default()
+        }
     }
 
     /// A failed outcome with a message.
     pub fn failed(msg: impl Into<String>) -> Self {
-        Outcome { failed: true, msg: Some(msg.into()), ..Outcome::default() }
+        Outcome {
+            failed: true,
+            msg: Some(msg.into()),
+            ..Outcome::default()
+        }
     }
 
     /// Sets `msg`.

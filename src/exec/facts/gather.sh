@@ -1,0 +1,80 @@
+# tend fact gathering. Prints raw data in sections introduced by
+# "::tend-facts:: NAME" lines; tend parses them. POSIX sh; every probe is
+# optional and failures just leave a section empty.
+exec 2>/dev/null
+s() { printf '\n::tend-facts:: %s\n' "$1"; }
+has() { command -v "$1" >/dev/null; }
+to() { if has timeout; then timeout "$@"; else shift; "$@"; fi; }
+s 'begin 1'
+s uname; uname -s -n -r -v -m
+s fqdn; has hostname && to 3 hostname -f
+s id; t=$(id); printf '%s\n' "$t"
+u=${t#uid=}; u=${u%%[!0-9]*}
+s passwd
+if [ -n "$u" ]; then
+  if has getent; then getent passwd "$u"
+  else grep "^[^:]*:[^:]*:$u:" /etc/passwd; fi
+fi
+s date; LC_ALL=C date '+%Y|%m|%d|%H|%M|%S|%s|%N|%z|%Z|%A|%w|%W'
+s tzrule
+case ${TZ-} in
+  '') tail -n 1 /etc/localtime ;;
+  :*|*/*) t=${TZ#:}; case $t in /*) ;; *) t=/usr/share/zoneinfo/$t ;; esac
+    tail -n 1 "$t" ;;
+  *) printf '%s\n' "$TZ" ;;
+esac
+s stat; stat -c '%d:%i' / /proc/1/root/.
+s statfs
+set --
+[ -r /proc/mounts ] && while read -r d m r; do
+  case $d in /*|*:/*) case $m in *\\*) ;; *) set -- "$@" "$m" ;; esac ;; esac
+done </proc/mounts
+[ $# -gt 0 ] && to 5 stat -f -c '%S %s %b %f %a %c %d %n' "$@"
+s exists
+for p in /usr/bin/apt-get /usr/bin/dnf5 /usr/bin/dnf /usr/bin/yum /sbin/apk \
+  /usr/bin/pacman /usr/bin/zypper /usr/bin/emerge /usr/bin/xbps-install \
+  /run/systemd/system /dev/.run/systemd /dev/.systemd /sbin/openrc /etc/init.d \
+  /etc/init /etc/arch-release /.dockerenv /run/.containerenv /proc/vz \
+  /proc/lve /proc/bc /proc/xen /sys/kernel/security/apparmor \
+  /sys/fs/selinux/enforce \
+  /sys/class/net/*/bridge /sys/class/net/*/bonding; do
+  [ -e "$p" ] && printf '%s\n' "$p"
+done
+for p in systemctl initctl lsb_release ip; do has "$p" && printf 'cmd:%s\n' "$p"; done
+[ -r /proc/1/comm ] || { [ -L /sbin/init ] && printf 'init:%s\n' "$(readlink /sbin/init)"; }
+s files
+o=/etc/os-release; [ -r $o ] || o=/usr/lib/os-release
+d=/sys/class/dmi/id
+set -- $o /etc/debian_version /etc/alpine-release /etc/redhat-release \
+  /etc/lsb-release /etc/machine-id /etc/resolv.conf \
+  /etc/selinux/config /proc/cpuinfo /proc/meminfo /proc/mounts /proc/uptime \
+  /proc/loadavg /proc/cmdline /proc/1/comm /proc/1/cgroup /proc/self/status \
+  /proc/xen/capabilities /proc/sys/crypto/fips_enabled /run/systemd/container \
+  /sys/fs/selinux/enforce /sys/fs/selinux/policyvers /sys/hypervisor/type \
+  $d/sys_vendor $d/product_name $d/product_version \
+  $d/product_serial $d/product_uuid $d/bios_vendor $d/bios_version \
+  $d/bios_date $d/board_vendor $d/board_name $d/board_version $d/board_serial \
+  $d/board_asset_tag $d/chassis_vendor $d/chassis_version $d/chassis_serial \
+  $d/chassis_asset_tag $d/chassis_type /sys/class/net/*/address \
+  /sys/class/net/*/mtu /sys/class/net/*/type /sys/class/net/*/operstate \
+  /sys/class/net/*/flags /sys/class/net/*/speed
+if has grep; then
+  LC_ALL=C grep -s -v -e '^flags[[:space:]]*:' -e '^bugs[[:space:]]*:' /dev/null "$@"
+else
+  for f; do
+    [ -r "$f" ] && while IFS= read -r l || [ -n "$l" ]; do
+      printf '%s:%s\n' "$f" "$l"
+    done <"$f"
+  done
+fi
+if has ip; then
+  s ip_addr; ip addr show
+  s ip_route4; ip -4 route get 8.8.8.8
+  s ip_route6; ip -6 route get 2404:6800:400a:800::1012
+fi
+if [ -r /proc/$$/environ ] && has od; then
+  s env_hex; od -An -v -tx1 /proc/$$/environ
+else
+  s env; env
+fi
+s end
