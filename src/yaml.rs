@@ -147,10 +147,10 @@ impl Node {
     /// Converts to a plain value. A `!unsafe` string becomes an unsafe marker
     /// (see [`crate::template::unsafe_value`]): it is never templated.
     pub fn to_value(&self) -> Value {
-        if self.tag.as_deref() == Some("!unsafe") {
-            if let Kind::Str(s) = &self.kind {
-                return crate::template::unsafe_value(s);
-            }
+        if self.tag.as_deref() == Some("!unsafe")
+            && let Kind::Str(s) = &self.kind
+        {
+            return crate::template::unsafe_value(s);
         }
         match &self.kind {
             Kind::Null => Value::Null,
