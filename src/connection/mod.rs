@@ -5,6 +5,7 @@
 //! `environment` on top of either.
 
 pub mod local;
+pub mod ssh;
 
 use async_trait::async_trait;
 use std::sync::Arc;

@@ -122,15 +122,19 @@ pub async fn run_playbook(
     summary
 }
 
-fn connection_for(vars: &Vars) -> Result<Arc<dyn Host>, String> {
+fn connection_for(host: &str, vars: &Vars) -> Result<Arc<dyn Host>, String> {
     match vars
         .get("ansible_connection")
         .and_then(Value::as_str)
         .unwrap_or("ssh")
     {
         "local" => Ok(Arc::new(Local)),
+        "ssh" | "smart" => {
+            let opts = crate::connection::ssh::SshOptions::from_vars(host, vars)?;
+            Ok(Arc::new(crate::connection::ssh::Ssh::new(opts)))
+        }
         other => Err(format!(
-            "connection type `{other}` is not supported yet (the SSH connection comes next); use ansible_connection=local"
+            "connection type `{other}` is not supported yet; use ansible_connection=ssh or local"
         )),
     }
 }
@@ -187,7 +191,7 @@ async fn run_play(
     let mut states = Vec::new();
     for h in &hosts {
         let inventory_vars = inventory.host_vars(h);
-        let conn = match connection_for(&inventory_vars) {
+        let conn = match connection_for(h, &inventory_vars) {
             Ok(c) => c,
             Err(msg) => {
                 reporter.host_result(&crate::report::HostResult {
@@ -602,49 +606,30 @@ async fn gather_facts(
     }
 }
 
+/// Runs notified handlers: one pass in definition order. Every handler whose
+/// name or `listen` topic was notified runs once on the hosts that notified
+/// it; a handler notified by an earlier handler runs in the same pass; each
+/// handler runs at most once per flush, so handlers that notify each other
+/// cannot loop. Notifications are consumed by the flush.
 async fn run_handlers(
     ctx: &PlayCtx<'_>,
     states: &mut [HostState],
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) {
-    loop {
-        let mut ran_any = false;
-        for h in &ctx.play.handlers {
-            let mut names = vec![];
-            if let Some(n) = &h.task.name {
-                names.push(n.clone());
-            }
-            names.extend(h.task.listen.iter().cloned());
-            let notified: Vec<bool> = states
-                .iter()
-                .map(|s| names.iter().any(|n| s.notified.contains(n)))
-                .collect();
-            if !notified.iter().any(|b| *b) {
-                continue;
-            }
-            ran_any = true;
-            // Only hosts that notified this handler run it.
-            let mut subset: Vec<bool> = notified.clone();
-            for (i, s) in states.iter_mut().enumerate() {
-                if subset[i] {
-                    for n in &names {
-                        s.notified.remove(n);
-                    }
-                    if !(s.active() || (s.failed && ctx.opts.force_handlers)) {
-                        subset[i] = false;
-                    }
-                }
-            }
-            run_task_subset(ctx, h, states, &subset, reporter, summary, true).await;
-        }
-        if !ran_any {
-            break;
-        }
-        // Handlers notified by handlers run in a further pass.
-        if !states.iter().any(|s| !s.notified.is_empty()) {
-            break;
-        }
+    for h in &ctx.play.handlers {
+        let names: Vec<&String> = h.task.name.iter().chain(h.task.listen.iter()).collect();
+        let subset: Vec<bool> = states
+            .iter()
+            .map(|s| {
+                names.iter().any(|n| s.notified.contains(n.as_str()))
+                    && (s.active() || (s.failed && ctx.opts.force_handlers))
+            })
+            .collect();
+        run_task_subset(ctx, h, states, &subset, reporter, summary, true).await;
+    }
+    for s in states.iter_mut() {
+        s.notified.clear();
     }
 }
 

@@ -448,6 +448,76 @@ async fn run_item(
             }
         }
     }
+    let Some(until) = &t.task.until else {
+        let mut item = attempt(ctx, t, host, scope, label, failed_status).await;
+        if item.status == Status::Failed && ignore_errors {
+            item.status = Status::Ignored;
+        }
+        return item;
+    };
+    // until / retries / delay: run again until the condition holds.
+    let retries = match t.task.retries.as_ref().map(|r| ctx.templar.render_value(r, scope)) {
+        None => 3,
+        Some(Ok(v)) => match v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
+            Some(n) if n > 0 => n + 1,
+            Some(_) => 1,
+            None => return ItemResult::failed(label, format!("retries must be an integer, got {}", text(&v))),
+        },
+        Some(Err(e)) => return ItemResult::failed(label, e.message),
+    };
+    let delay = match t.task.delay.as_ref().map(|d| ctx.templar.render_value(d, scope)) {
+        None => 5.0,
+        Some(Ok(v)) => match v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
+            Some(d) if d >= 0.0 => d,
+            _ => return ItemResult::failed(label, format!("delay must be a number, got {}", text(&v))),
+        },
+        Some(Err(e)) => return ItemResult::failed(label, e.message),
+    };
+    let mut n = 1;
+    loop {
+        let mut item = attempt(ctx, t, host, scope, label.clone(), failed_status).await;
+        set(&mut item.result, "attempts", n.into());
+        if item.status == Status::Unreachable {
+            return item;
+        }
+        let mut layer = Vars::new();
+        if let Some(reg) = &t.task.register {
+            layer.insert(reg.clone(), item.result.clone());
+        }
+        let flat = scope.flatten();
+        let s2 = Scope::new(vec![&flat, &layer]).with_special("hostvars", hostvars_of(scope));
+        let done = match ctx.templar.eval_condition(&until.value, &s2) {
+            Ok(done) => done,
+            Err(e) => {
+                let mut r = ItemResult::failed(label, format!("The conditional check '{}' failed. The error was: {}", text(&until.value), e.message));
+                r.status = failed_status;
+                return r;
+            }
+        };
+        if done || n >= retries {
+            if !done {
+                set(&mut item.result, "failed", Value::Bool(true));
+                item.status = Status::Failed;
+            }
+            if item.status == Status::Failed && ignore_errors {
+                item.status = Status::Ignored;
+            }
+            return item;
+        }
+        n += 1;
+        tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
+    }
+}
+
+/// One run of a task's action on one host, with changed_when/failed_when applied.
+async fn attempt(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+    label: Option<String>,
+    failed_status: Status,
+) -> ItemResult {
     let check = match keyword_bool(
         ctx,
         scope,
@@ -661,9 +731,6 @@ async fn run_item(
                 }
             }
         }
-    }
-    if item.status == Status::Failed && ignore_errors {
-        item.status = Status::Ignored;
     }
     item
 }

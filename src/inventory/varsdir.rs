@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::error::InventoryError;
-use super::yaml::{self, Kind};
+use super::yaml;
 use crate::vars::{Vars, merge_into};
+use crate::yaml::Kind;
 
 const EXTENSIONS: [&str; 3] = ["yml", "yaml", "json"];
 
@@ -116,12 +117,12 @@ pub(crate) fn load_vars_file(path: &Path) -> Result<Vars, InventoryError> {
                 _ => Ok(Vars::new()),
             },
             Kind::Null => Ok(Vars::new()),
-            other => Err(InventoryError::parse(
+            _ => Err(InventoryError::parse(
                 path,
-                n.line,
+                yaml::line(&n),
                 format!(
                     "expected a mapping of variables at the top level, found {}",
-                    other.describe()
+                    n.kind_name()
                 ),
             )),
         },

@@ -245,6 +245,12 @@ pub struct Task {
     pub listen: Vec<String>,
     /// `changed_when`.
     pub changed_when: Option<Located<Value>>,
+    /// `until`: retry until this holds.
+    pub until: Option<Located<Value>>,
+    /// `retries` (with `until`; default 3).
+    pub retries: Option<Value>,
+    /// `delay` between attempts, seconds (default 5).
+    pub delay: Option<Value>,
     /// `failed_when`.
     pub failed_when: Option<Located<Value>>,
     /// `ignore_errors`.

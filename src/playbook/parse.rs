@@ -32,6 +32,9 @@ const TASK_KEYWORDS: &[&str] = &[
     "become_method",
     "become_flags",
     "action",
+    "until",
+    "retries",
+    "delay",
 ];
 
 /// Ansible task keywords tend does not implement yet: an error, never ignored.
@@ -42,9 +45,6 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "delegate_facts",
     "run_once",
     "local_action",
-    "until",
-    "retries",
-    "delay",
     "async",
     "poll",
     "throttle",
@@ -665,6 +665,9 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         notify: Vec::new(),
         listen: Vec::new(),
         changed_when: None,
+        until: None,
+        retries: None,
+        delay: None,
         failed_when: None,
         ignore_errors: None,
         tags: Vec::new(),
@@ -730,6 +733,9 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                 })
             }
             "ignore_errors" => task.ignore_errors = Some(v.to_value()),
+            "until" => task.until = Some(Located { value: v.to_value(), span: v.span.clone() }),
+            "retries" => task.retries = Some(v.to_value()),
+            "delay" => task.delay = Some(v.to_value()),
             "tags" => task.tags = tags(v, diags),
             "vars" => task.vars = vars_map(v, diags),
             "check_mode" => task.check_mode = Some(v.to_value()),
@@ -743,35 +749,36 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             "args" => extra_args = Some(v),
             "action" => match v.as_str() {
                 Some(text) => {
-                    let (module, rest) = text
-                        .trim()
-                        .split_once(char::is_whitespace)
-                        .unwrap_or((text.trim(), ""));
-                    let module_node = Node {
-                        span: v.span.clone(),
-                        tag: None,
-                        kind: Kind::Str(module.to_string()),
-                    };
-                    let rest_node = Node {
-                        span: v.span.clone(),
-                        tag: None,
-                        kind: Kind::Str(rest.to_string()),
-                    };
-                    task.module = Located {
-                        value: module.to_string(),
-                        span: v.span.clone(),
-                    };
+                    let (module, rest) = text.trim().split_once(char::is_whitespace).unwrap_or((text.trim(), ""));
+                    let rest_node = Node { span: v.span.clone(), tag: None, kind: Kind::Str(rest.to_string()) };
+                    task.module = Located { value: module.to_string(), span: v.span.clone() };
                     set_args(&mut task, &rest_node, diags);
-                    let _ = module_node;
                     module_nodes.push((k, v));
                 }
-                None => {
-                    diags.push(
-                        Diagnostic::error("`action` must be a string like `copy src=a dest=b`")
-                            .at(v.span.clone()),
-                    );
-                    ok = false;
-                }
+                None => match v.get("module").and_then(Node::key_text) {
+                    // `action: {module: copy, src: a, dest: b}`
+                    Some(module) => {
+                        let module_span = v.get("module").map_or_else(|| v.span.clone(), |m| m.span.clone());
+                        task.module = Located { value: module, span: module_span };
+                        let rest: Vec<(Node, Node)> = v
+                            .as_map()
+                            .unwrap_or_default()
+                            .iter()
+                            .filter(|(k, _)| k.key_text().as_deref() != Some("module"))
+                            .cloned()
+                            .collect();
+                        let rest = Node { span: v.span.clone(), tag: None, kind: Kind::Map(rest) };
+                        set_args(&mut task, &rest, diags);
+                        module_nodes.push((k, v));
+                    }
+                    None => {
+                        diags.push(
+                            Diagnostic::error("`action` must be a string like `copy src=a dest=b` or a mapping with `module`")
+                                .at(v.span.clone()),
+                        );
+                        ok = false;
+                    }
+                },
             },
             other if is_unsupported_task_keyword(other) => {
                 diags.push(

@@ -85,6 +85,8 @@ fn configure(env: &mut Environment<'static>) {
         minijinja::escape_formatter(out, state, value)
     });
     env.set_recursion_limit(200);
+    // Python's str/dict/list methods (`d.items()`, `s.split(',')`), as in Jinja2.
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     filters::register(env);
     jinja_tests::register(env);
     lookup::register(env);

@@ -1,0 +1,623 @@
+//! The SSH connection: scripts run on a remote host through one OpenSSH
+//! ControlMaster per host.
+//!
+//! * The master (`ssh -M -N`) is started by the `openssh` crate the first time
+//!   the host runs a script, in a short private control directory
+//!   (`/tmp/tend-XXXXXX/`, well under the ~108-byte socket path limit), and is
+//!   shut down when the connection is dropped (at the end of the play).
+//! * Every script is one new session channel on that master, opened through
+//!   the master's mux socket (`openssh-mux-client`, no `ssh` process per
+//!   script): one channel open per [`Host::exec`].
+//! * The remote command is a fixed bootstrap; the script never appears in any
+//!   argv. The bootstrap reads a length-prefixed frame from stdin
+//!   (`<len>\n<script>`), then runs the script in a subshell whose stdin is
+//!   the rest of the channel's stdin, i.e. the request's own bytes:
+//!
+//!   ```text
+//!   /bin/sh -c 'IFS= read -r n; s=$(head -c "$n"); (eval "$s"); exit $?'
+//!   ```
+//!
+//!   A script killed by a signal therefore reports 128 + the signal number,
+//!   as with the local connection; a channel that ends without an exit
+//!   status means the connection (or the remote sshd) died: `Unreachable`.
+//! * At most [`MAX_CHANNELS`] channels are open per host at once, under
+//!   sshd's default `MaxSessions=10`.
+//!
+//! Connection settings come from the host's inventory variables (see
+//! [`SshOptions::from_vars`]); `~/.ssh/config` and `/etc/ssh/ssh_config`
+//! apply as with plain `ssh`.
+
+use async_trait::async_trait;
+use openssh::{KnownHosts, Session, SessionBuilder};
+use openssh_mux_client::{Connection, NonZeroByteSlice, SessionStatus};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tend_modules::{Exec, ExecOutput, Host, HostError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::vars::Vars;
+
+/// Channels open at once per host (sshd's default `MaxSessions` is 10).
+pub const MAX_CHANNELS: usize = 8;
+
+/// Ansible's default `timeout` (seconds) for connecting.
+pub const DEFAULT_TIMEOUT: u64 = 10;
+
+/// The fixed remote command: reads `<len>\n<script>` from stdin and runs the
+/// script with the rest of stdin. Quoted for any login shell (sh, bash, csh,
+/// fish): one single-quoted word, no newline.
+pub const BOOTSTRAP: &str = "/bin/sh -c 'IFS= read -r __tend_n || exit 125; \
+__tend_s=$(head -c \"$__tend_n\") || exit 125; \
+(eval \"unset __tend_n __tend_s; $__tend_s\"); exit $?'";
+
+/// Every channel opened by this process (all hosts), for measurements.
+static CHANNELS_OPENED: AtomicU64 = AtomicU64::new(0);
+
+/// How many SSH channels (remote commands) this process has opened so far.
+pub fn channels_opened() -> u64 {
+    CHANNELS_OPENED.load(Ordering::Relaxed)
+}
+
+/// Host key verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostKeyChecking {
+    /// `StrictHostKeyChecking=yes`: the key must be in known_hosts (default).
+    #[default]
+    Strict,
+    /// `StrictHostKeyChecking=accept-new`: unknown keys are added, changed
+    /// keys refused.
+    AcceptNew,
+    /// `StrictHostKeyChecking=no` (Ansible's `host_key_checking = False`).
+    Off,
+}
+
+impl HostKeyChecking {
+    /// Reads a setting: booleans as Ansible (`False`, `no`, `0` = off) plus
+    /// `accept-new`, `strict`/`yes`, `off`.
+    pub fn parse(v: &Value) -> Result<Self, String> {
+        match v {
+            Value::Bool(true) => Ok(Self::Strict),
+            Value::Bool(false) => Ok(Self::Off),
+            Value::Number(n) => Ok(if n.as_i64() == Some(0) {
+                Self::Off
+            } else {
+                Self::Strict
+            }),
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" | "strict" | "y" | "t" => Ok(Self::Strict),
+                "false" | "no" | "off" | "0" | "n" | "f" => Ok(Self::Off),
+                "accept-new" | "accept_new" => Ok(Self::AcceptNew),
+                other => Err(format!(
+                    "host key checking: `{other}` is not one of true, false, accept-new"
+                )),
+            },
+            other => Err(format!("host key checking: unexpected value {other}")),
+        }
+    }
+
+    fn known_hosts(self) -> KnownHosts {
+        match self {
+            Self::Strict => KnownHosts::Strict,
+            Self::AcceptNew => KnownHosts::Add,
+            Self::Off => KnownHosts::Accept,
+        }
+    }
+}
+
+/// How to reach one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshOptions {
+    /// The inventory name, for messages.
+    pub name: String,
+    /// Where to connect (`ansible_host`, else the inventory name; `~/.ssh/config`
+    /// may map it further).
+    pub address: String,
+    /// `ansible_port`.
+    pub port: Option<u16>,
+    /// `ansible_user`.
+    pub user: Option<String>,
+    /// `ansible_ssh_private_key_file`.
+    pub private_key: Option<PathBuf>,
+    /// `ssh_config` lines from `ansible_ssh_common_args` and
+    /// `ansible_ssh_extra_args`, in order (first value wins, as in ssh).
+    pub config_lines: Vec<String>,
+    /// `ansible_timeout` (connect timeout).
+    pub timeout: Duration,
+    /// Host key verification.
+    pub host_key_checking: HostKeyChecking,
+}
+
+fn var_str<'a>(vars: &'a Vars, names: &[&str]) -> Option<Cow<'a, str>> {
+    names.iter().find_map(|n| match vars.get(*n)? {
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Number(x) => Some(Cow::Owned(x.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+        _ => None,
+    })
+}
+
+fn expand_tilde(p: &str) -> PathBuf {
+    if let Some(rest) = p.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    PathBuf::from(p)
+}
+
+impl SshOptions {
+    /// The settings for host `name` from its variables: `ansible_host`,
+    /// `ansible_port`, `ansible_user`, `ansible_ssh_private_key_file`,
+    /// `ansible_ssh_common_args`, `ansible_ssh_extra_args`, `ansible_timeout`,
+    /// `ansible_host_key_checking` (and `ANSIBLE_HOST_KEY_CHECKING` in the
+    /// environment, which the variable overrides). The older `ansible_ssh_host`,
+    /// `ansible_ssh_port`, `ansible_ssh_user` names are read too.
+    pub fn from_vars(name: &str, vars: &Vars) -> Result<Self, String> {
+        let address = var_str(vars, &["ansible_host", "ansible_ssh_host"])
+            .map(|s| s.into_owned())
+            .unwrap_or_else(|| name.to_string());
+        if address.is_empty() || address.starts_with('-') {
+            return Err(format!("ansible_host `{address}` is not a host name"));
+        }
+        let port = match var_str(vars, &["ansible_port", "ansible_ssh_port"]) {
+            None => None,
+            Some(p) => Some(
+                p.trim()
+                    .parse::<u16>()
+                    .map_err(|_| format!("ansible_port `{p}` is not a port number"))?,
+            ),
+        };
+        let user = var_str(
+            vars,
+            &["ansible_user", "ansible_ssh_user", "ansible_remote_user"],
+        )
+        .map(|s| s.into_owned())
+        .filter(|s| !s.is_empty());
+        let private_key = var_str(
+            vars,
+            &["ansible_ssh_private_key_file", "ansible_private_key_file"],
+        )
+        .map(|s| expand_tilde(&s));
+        let mut config_lines = Vec::new();
+        for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+            if let Some(args) = var_str(vars, &[var]) {
+                config_lines.extend(ssh_args_to_config(&args).map_err(|e| format!("{var}: {e}"))?);
+            }
+        }
+        let timeout = match var_str(vars, &["ansible_timeout", "ansible_ssh_timeout"]) {
+            None => DEFAULT_TIMEOUT,
+            Some(t) => t
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| format!("ansible_timeout `{t}` is not a number of seconds"))?,
+        };
+        let host_key_checking = if let Some(v) = vars.get("ansible_host_key_checking") {
+            HostKeyChecking::parse(v).map_err(|e| format!("ansible_host_key_checking: {e}"))?
+        } else if let Ok(v) = std::env::var("ANSIBLE_HOST_KEY_CHECKING") {
+            HostKeyChecking::parse(&Value::String(v))
+                .map_err(|e| format!("ANSIBLE_HOST_KEY_CHECKING: {e}"))?
+        } else {
+            HostKeyChecking::Strict
+        };
+        for bad in [
+            "ansible_password",
+            "ansible_ssh_pass",
+            "ansible_ssh_password",
+        ] {
+            if vars.contains_key(bad) {
+                return Err(format!(
+                    "{bad}: SSH password authentication is not supported yet; use a key (ansible_ssh_private_key_file or ssh-agent)"
+                ));
+            }
+        }
+        Ok(SshOptions {
+            name: name.to_string(),
+            address,
+            port,
+            user,
+            private_key,
+            config_lines,
+            timeout: Duration::from_secs(timeout.max(1)),
+            host_key_checking,
+        })
+    }
+}
+
+/// Translates `ssh` command-line options (as in `ansible_ssh_common_args`)
+/// into `ssh_config` lines. `-o Key=Value` / `-oKey=Value` / `-o 'Key Value'`
+/// and the flags with a config equivalent are accepted; others are an error.
+pub fn ssh_args_to_config(args: &str) -> Result<Vec<String>, String> {
+    let words = shlex::split(args).ok_or_else(|| format!("cannot split `{args}` into words"))?;
+    let mut out = Vec::new();
+    let mut it = words.into_iter();
+    while let Some(w) = it.next() {
+        let Some(flag) = w.strip_prefix('-') else {
+            return Err(format!("unexpected argument `{w}`"));
+        };
+        let mut chars = flag.chars();
+        let Some(c) = chars.next() else {
+            return Err("unexpected argument `-`".into());
+        };
+        let attached: String = chars.collect();
+        let mut value = |name: char| -> Result<String, String> {
+            if !attached.is_empty() {
+                Ok(attached.clone())
+            } else {
+                it.next().ok_or_else(|| format!("-{name} needs a value"))
+            }
+        };
+        let line = match c {
+            'o' => {
+                let v = value('o')?;
+                let (k, rest) = v
+                    .split_once(['=', ' ', '\t'])
+                    .ok_or_else(|| format!("-o `{v}`: expected Key=Value"))?;
+                format!("{} {}", k.trim(), config_value(rest.trim()))
+            }
+            'i' => format!("IdentityFile {}", config_value(&value('i')?)),
+            'p' => format!("Port {}", value('p')?),
+            'l' => format!("User {}", config_value(&value('l')?)),
+            'J' => format!("ProxyJump {}", value('J')?),
+            'F' => format!("Include {}", config_value(&value('F')?)),
+            'c' => format!("Ciphers {}", value('c')?),
+            'm' => format!("MACs {}", value('m')?),
+            'C' if attached.is_empty() => "Compression yes".into(),
+            'A' if attached.is_empty() => "ForwardAgent yes".into(),
+            'a' if attached.is_empty() => "ForwardAgent no".into(),
+            '4' if attached.is_empty() => "AddressFamily inet".into(),
+            '6' if attached.is_empty() => "AddressFamily inet6".into(),
+            'q' if attached.chars().all(|c| c == 'q') => "LogLevel QUIET".into(),
+            'v' if attached.chars().all(|c| c == 'v') => "LogLevel VERBOSE".into(),
+            // No tty is ever requested; harmless.
+            'T' | 'n' if attached.is_empty() => continue,
+            _ => return Err(format!("ssh option `{w}` is not supported yet")),
+        };
+        out.push(line);
+    }
+    Ok(out)
+}
+
+/// Quotes a value for ssh_config when it has spaces.
+fn config_value(v: &str) -> String {
+    if v.contains([' ', '\t']) && !v.starts_with('"') {
+        format!("\"{}\"", v.replace('"', "\\\""))
+    } else {
+        v.to_string()
+    }
+}
+
+/// A live master: the control socket and what must outlive it.
+struct Master {
+    /// Dropped first: asks the master to exit and removes its socket dir.
+    session: Session,
+    /// The per-host control directory, removed after the master.
+    _dir: tempfile::TempDir,
+}
+
+/// A host reached over SSH.
+pub struct Ssh {
+    opts: SshOptions,
+    master: Mutex<Option<Arc<Master>>>,
+    channels: Semaphore,
+    opened: AtomicU64,
+}
+
+impl std::fmt::Debug for Ssh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ssh").field("opts", &self.opts).finish()
+    }
+}
+
+impl Ssh {
+    /// A connection that will connect on first use.
+    pub fn new(opts: SshOptions) -> Self {
+        Ssh {
+            opts,
+            master: Mutex::new(None),
+            channels: Semaphore::new(MAX_CHANNELS),
+            opened: AtomicU64::new(0),
+        }
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &SshOptions {
+        &self.opts
+    }
+
+    /// Channels this connection has opened.
+    pub fn channels_opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    fn unreachable(&self, what: &str) -> HostError {
+        let dest = match (&self.opts.user, self.opts.port) {
+            (Some(u), Some(p)) => format!("{u}@{}:{p}", self.opts.address),
+            (Some(u), None) => format!("{u}@{}", self.opts.address),
+            (None, Some(p)) => format!("{}:{p}", self.opts.address),
+            (None, None) => self.opts.address.clone(),
+        };
+        HostError::Unreachable(format!(
+            "Failed to connect to the host via ssh ({} as {dest}): {what}",
+            self.opts.name
+        ))
+    }
+
+    /// Starts the master if it is not running (or has died).
+    async fn master(&self) -> Result<Arc<Master>, HostError> {
+        let mut slot = self.master.lock().await;
+        if let Some(m) = slot.as_ref() {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(self.connect().await?);
+        *slot = Some(m.clone());
+        Ok(m)
+    }
+
+    async fn connect(&self) -> Result<Master, HostError> {
+        let dir = tempfile::Builder::new()
+            .prefix("tend-")
+            .tempdir_in("/tmp")
+            .map_err(|e| self.unreachable(&format!("cannot create a control directory: {e}")))?;
+        let mut b = SessionBuilder::default();
+        b.known_hosts_check(self.opts.host_key_checking.known_hosts())
+            .connect_timeout(self.opts.timeout)
+            .server_alive_interval(Duration::from_secs(15))
+            .control_directory(dir.path());
+        if let Some(p) = self.opts.port {
+            b.port(p);
+        }
+        if let Some(u) = &self.opts.user {
+            b.user(u.clone());
+        }
+        if let Some(k) = &self.opts.private_key {
+            b.keyfile(k);
+        }
+        if !self.opts.config_lines.is_empty() {
+            // `-F` replaces the user and system configuration: include them
+            // after the inventory's options (the first value wins in ssh).
+            let mut conf = String::new();
+            for l in &self.opts.config_lines {
+                let _ = writeln!(conf, "{l}");
+            }
+            if let Some(home) = std::env::var_os("HOME") {
+                let user_conf = Path::new(&home).join(".ssh/config");
+                let _ = writeln!(conf, "Include \"{}\"", user_conf.display());
+            }
+            conf.push_str("Include /etc/ssh/ssh_config\n");
+            let path = dir.path().join("config");
+            std::fs::write(&path, conf)
+                .map_err(|e| self.unreachable(&format!("cannot write ssh config: {e}")))?;
+            b.config_file(&path);
+        }
+        // The master must not outlive us if the connect hangs past ssh's own
+        // ConnectTimeout (which covers TCP and the banner exchange).
+        let deadline = self.opts.timeout * 3 + Duration::from_secs(5);
+        let session = match tokio::time::timeout(deadline, b.connect_mux(&self.opts.address)).await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(self.unreachable(&describe_connect_error(&e))),
+            Err(_) => {
+                return Err(self.unreachable(&format!("no answer within {} s", deadline.as_secs())));
+            }
+        };
+        Ok(Master { session, _dir: dir })
+    }
+
+    async fn run(&self, master: &Master, request: &Exec) -> Result<ExecOutput, HostError> {
+        let (in_r, in_w) = std::io::pipe().map_err(|e| HostError::Io(format!("pipe: {e}")))?;
+        let (out_r, out_w) = std::io::pipe().map_err(|e| HostError::Io(format!("pipe: {e}")))?;
+        let (err_r, err_w) = std::io::pipe().map_err(|e| HostError::Io(format!("pipe: {e}")))?;
+        let ctl = master.session.control_socket();
+        let conn = Connection::connect(ctl)
+            .await
+            .map_err(|e| self.unreachable(&format!("the ssh master is gone: {e}")))?;
+        let cmd = NonZeroByteSlice::new(BOOTSTRAP.as_bytes()).expect("non-empty, no NUL");
+        let session = openssh_mux_client::Session::builder()
+            .cmd(Cow::Borrowed(cmd))
+            .build();
+        let fds = [in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed);
+        let established = conn
+            .open_new_session(&session, &fds)
+            .await
+            .map_err(|e| self.unreachable(&format!("cannot open a channel: {e}")))?;
+        // The master has its own copies now; ours must close for EOF.
+        drop((in_r, out_w, err_w));
+        let mut stdin = tokio::net::unix::pipe::Sender::from_owned_fd(OwnedFd::from(in_w))
+            .map_err(|e| HostError::Io(format!("pipe: {e}")))?;
+        let mut stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(out_r))
+            .map_err(|e| HostError::Io(format!("pipe: {e}")))?;
+        let mut stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(err_r))
+            .map_err(|e| HostError::Io(format!("pipe: {e}")))?;
+        let mut frame = Vec::with_capacity(request.script.len() + request.stdin.len() + 16);
+        frame.extend_from_slice(format!("{}\n", request.script.len()).as_bytes());
+        frame.extend_from_slice(request.script.as_bytes());
+        frame.extend_from_slice(&request.stdin);
+        let feed = async move {
+            // A script that does not read its stdin may close it early.
+            let _ = stdin.write_all(&frame).await;
+            drop(stdin);
+        };
+        let read_out = async move {
+            let mut buf = Vec::new();
+            stdout.read_to_end(&mut buf).await.map(|_| buf)
+        };
+        let read_err = async move {
+            let mut buf = Vec::new();
+            stderr.read_to_end(&mut buf).await.map(|_| buf)
+        };
+        let (_, status, out, err) = tokio::join!(feed, established.wait(), read_out, read_err);
+        let out = out.map_err(|e| HostError::Io(format!("reading stdout: {e}")))?;
+        let err = err.map_err(|e| HostError::Io(format!("reading stderr: {e}")))?;
+        match status {
+            Ok(SessionStatus::Exited {
+                exit_value: Some(v),
+            }) => Ok(ExecOutput {
+                status: v as i32,
+                stdout: out,
+                stderr: err,
+            }),
+            Ok(SessionStatus::Exited { exit_value: None }) => {
+                Err(self.unreachable("the connection closed before the command finished"))
+            }
+            Ok(SessionStatus::TtyAllocFail(_)) => Err(HostError::Io("unexpected tty".into())),
+            Err((e, _)) => Err(self.unreachable(&format!("connection lost: {e}"))),
+        }
+    }
+
+    /// Shuts the master down now (it is also shut down on drop).
+    pub async fn close(&self) {
+        let m = self.master.lock().await.take();
+        if let Some(m) = m
+            && let Ok(m) = Arc::try_unwrap(m)
+        {
+            let Master { session, _dir } = m;
+            let _ = session.close().await;
+        }
+    }
+}
+
+/// The useful part of ssh's own error output: every line, minus the banner
+/// of `@`s, so a changed host key names the known_hosts line.
+fn describe_connect_error(e: &openssh::Error) -> String {
+    let text = match e {
+        openssh::Error::Connect(io) => io.to_string(),
+        other => {
+            let mut s = other.to_string();
+            let mut src = std::error::Error::source(other);
+            while let Some(inner) = src {
+                let _ = write!(s, ": {inner}");
+                src = inner.source();
+            }
+            s
+        }
+    };
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim().trim_matches('@').trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines
+        .iter()
+        .any(|l| l.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"))
+    {
+        // Keep the verdict and the known_hosts line, drop the lecture.
+        let keep: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| {
+                l.contains("IDENTIFICATION HAS CHANGED")
+                    || l.starts_with("Offending")
+                    || l.contains("known_hosts")
+                    || l.contains("fingerprint")
+                    || l.starts_with("SHA256:")
+                    || l.starts_with("Host key for")
+                    || l.contains("verification failed")
+            })
+            .collect();
+        return keep.join(" / ");
+    }
+    lines.join(" / ")
+}
+
+#[async_trait]
+impl Host for Ssh {
+    async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
+        let _permit = self
+            .channels
+            .acquire()
+            .await
+            .map_err(|_| HostError::Io("connection closed".into()))?;
+        let master = self.master().await?;
+        let result = self.run(&master, &request).await;
+        if matches!(result, Err(HostError::Unreachable(_))) {
+            // Forget a dead master so its socket directory goes away now.
+            let mut slot = self.master.lock().await;
+            if slot.as_ref().is_some_and(|m| Arc::ptr_eq(m, &master)) {
+                *slot = None;
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars(v: Value) -> Vars {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn options_from_host_vars() {
+        let o = SshOptions::from_vars(
+            "web1",
+            &vars(json!({
+                "ansible_host": "10.1.2.3", "ansible_port": "2222", "ansible_user": "deploy",
+                "ansible_ssh_private_key_file": "/k/id", "ansible_timeout": 7,
+                "ansible_ssh_common_args": "-o UserKnownHostsFile=/lab/known_hosts -J bastion",
+                "ansible_ssh_extra_args": "-oServerAliveCountMax=9 -C",
+                "ansible_host_key_checking": false,
+            })),
+        )
+        .unwrap();
+        assert_eq!(o.address, "10.1.2.3");
+        assert_eq!(o.port, Some(2222));
+        assert_eq!(o.user.as_deref(), Some("deploy"));
+        assert_eq!(o.private_key, Some(PathBuf::from("/k/id")));
+        assert_eq!(o.timeout, Duration::from_secs(7));
+        assert_eq!(o.host_key_checking, HostKeyChecking::Off);
+        assert_eq!(
+            o.config_lines,
+            [
+                "UserKnownHostsFile /lab/known_hosts",
+                "ProxyJump bastion",
+                "ServerAliveCountMax 9",
+                "Compression yes"
+            ]
+        );
+        let d = SshOptions::from_vars("h", &Vars::new()).unwrap();
+        assert_eq!(d.address, "h");
+        assert_eq!(d.timeout, Duration::from_secs(DEFAULT_TIMEOUT));
+    }
+
+    #[test]
+    fn rejects_bad_settings() {
+        assert!(SshOptions::from_vars("h", &vars(json!({"ansible_port": "x"}))).is_err());
+        assert!(
+            SshOptions::from_vars("h", &vars(json!({"ansible_ssh_common_args": "-X"}))).is_err()
+        );
+        assert!(SshOptions::from_vars("h", &vars(json!({"ansible_ssh_pass": "pw"}))).is_err());
+        assert_eq!(
+            HostKeyChecking::parse(&json!("accept-new")).unwrap(),
+            HostKeyChecking::AcceptNew
+        );
+        assert_eq!(
+            HostKeyChecking::parse(&json!("False")).unwrap(),
+            HostKeyChecking::Off
+        );
+    }
+
+    #[test]
+    fn changed_key_message_keeps_the_known_hosts_line() {
+        let log = "@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@@@@@@@@@\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\nThe fingerprint for the ED25519 key sent by the remote host is\nSHA256:abc.\nPlease contact your system administrator.\nAdd correct host key in /lab/known_hosts to get rid of this message.\nOffending ED25519 key in /lab/known_hosts:3\nHost key for [127.0.1.3]:22 has changed and you have requested strict checking.\nHost key verification failed.\n";
+        let e = openssh::Error::Connect(std::io::Error::other(log));
+        let msg = describe_connect_error(&e);
+        assert!(
+            msg.contains("Offending ED25519 key in /lab/known_hosts:3"),
+            "{msg}"
+        );
+        assert!(msg.contains("Host key verification failed"), "{msg}");
+        assert!(!msg.contains("NASTY"), "{msg}");
+    }
+}
