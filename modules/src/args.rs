@@ -48,6 +48,16 @@ impl ArgsError {
     }
 }
 
+/// Rejects pairs of arguments given together: `(name, given, name, given)`.
+pub fn mutually_exclusive(pairs: &[(&str, bool, &str, bool)]) -> Result<(), ArgsError> {
+    match pairs.iter().find(|(_, has_a, _, has_b)| *has_a && *has_b) {
+        Some((a, _, b, _)) => Err(ArgsError::general(format!(
+            "parameters are mutually exclusive: {a}|{b}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// True when the string still contains a Jinja expression or statement.
 pub fn is_templated(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")

@@ -5,17 +5,18 @@
 //! line; the probe, attributes and the atomic write are shared with
 //! `lineinfile`.
 
-use crate::args::{ArgsError, de};
+use crate::args::{ArgsError, de, mutually_exclusive};
+use crate::fileops::{self, ModeSpec, WantAttrs};
 use crate::host::{Exec, ExecOutput, Host};
 use crate::lineinfile::{
-    Attrs, FileState, FinishInput, Kind, State, check_validate, failed_rc, finish_plan, opt_mode,
-    parse_probe, probe_exec, py_regex, py_regex_is_multiline, run_file_module, unsupported,
+    Edit, FileState, State, WRITE_FAILED, plan_edit, present_state, probe_file, py_regex,
+    py_regex_is_multiline, record_backup,
 };
-use crate::module::{Context, Converge, ModuleError, Plan, TypedModule};
+use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
 use crate::outcome::Outcome;
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Arguments of `blockinfile`.
 #[derive(Debug, Deserialize)]
@@ -66,8 +67,8 @@ pub struct Args {
     #[serde(default, deserialize_with = "de::bool")]
     pub prepend_newline: bool,
     /// Permissions: octal (`'0644'`, `420` as a number) or symbolic (`u=rw,go=r`).
-    #[serde(default, deserialize_with = "opt_mode")]
-    pub mode: Option<String>,
+    #[serde(default)]
+    pub mode: Option<ModeSpec>,
     /// Owner name or uid.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub owner: Option<String>,
@@ -78,24 +79,20 @@ pub struct Args {
     #[serde(default, deserialize_with = "de::bool")]
     pub unsafe_writes: bool,
     /// Not supported yet.
-    #[serde(default, deserialize_with = "unsupported")]
+    #[serde(default)]
     pub attributes: Option<Value>,
     /// Not supported yet.
-    #[serde(default, deserialize_with = "unsupported")]
+    #[serde(default)]
     pub seuser: Option<Value>,
     /// Not supported yet.
-    #[serde(default, deserialize_with = "unsupported")]
+    #[serde(default)]
     pub serole: Option<Value>,
     /// Not supported yet.
-    #[serde(default, deserialize_with = "unsupported")]
+    #[serde(default)]
     pub setype: Option<Value>,
     /// Not supported yet.
-    #[serde(default, deserialize_with = "unsupported")]
+    #[serde(default)]
     pub selevel: Option<Value>,
-}
-
-fn present_state() -> State {
-    State::Present
 }
 
 fn default_marker() -> String {
@@ -119,12 +116,18 @@ impl TypedModule for BlockInFile {
     const NAME: &'static str = "blockinfile";
 
     fn validate(a: &Args) -> Result<(), ArgsError> {
-        if a.insertafter.is_some() && a.insertbefore.is_some() {
-            return Err(ArgsError::general(
-                "parameters are mutually exclusive: insertbefore|insertafter",
-            ));
-        }
-        check_validate(&a.validate)
+        fileops::reject_unsupported(
+            "blockinfile",
+            [&a.attributes, &a.selevel, &a.serole, &a.setype, &a.seuser],
+        )?;
+        fileops::reject_preserve(&a.mode)?;
+        mutually_exclusive(&[(
+            "insertbefore",
+            a.insertbefore.is_some(),
+            "insertafter",
+            a.insertafter.is_some(),
+        )])?;
+        fileops::check_validate(&a.validate)
     }
 
     async fn run(
@@ -133,7 +136,7 @@ impl TypedModule for BlockInFile {
         ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
-        run_file_module(self, &args, ctx, host, "backup_file").await
+        converge(self, &args, ctx, host).await
     }
 }
 
@@ -297,31 +300,30 @@ pub fn edit(original: Option<&[u8]>, b: &Block) -> Result<(Vec<u8>, String), Str
 impl Converge for BlockInFile {
     type Args = Args;
     type State = FileState;
+    const APPLY_FAILED: &'static str = WRITE_FAILED;
 
-    fn probe(&self, args: &Args) -> Exec {
-        probe_exec(&args.path)
+    fn probe(&self, a: &Args, _ctx: &Context) -> Exec {
+        probe_file(&a.path, a.owner.as_deref(), a.group.as_deref())
     }
 
     fn parse(&self, _args: &Args, out: &ExecOutput) -> Result<FileState, ModuleError> {
-        parse_probe(out)
+        FileState::parse(out)
     }
 
     fn plan(&self, a: &Args, state: &FileState, _ctx: &Context) -> Result<Plan, ModuleError> {
         let path = a.path.as_str();
-        match state.kind {
-            Kind::Dir => return Err(failed_rc(format!("Path {path} is a directory !"), 256)),
-            Kind::Missing if !a.create => {
-                return Err(failed_rc(format!("Path {path} does not exist !"), 257));
-            }
-            Kind::Missing if a.state == State::Absent => {
-                return Ok(Plan {
-                    msg: Some(format!("File {path} not present")),
-                    ..Plan::noop()
-                });
-            }
-            _ => {}
+        let exists = state.editable(path)?;
+        if !exists && !a.create {
+            return Err(
+                ModuleError::failed(format!("Path {path} does not exist !")).with("rc", 257)
+            );
         }
-        let exists = state.kind == Kind::File;
+        if !exists && a.state == State::Absent {
+            return Ok(Plan {
+                msg: Some(format!("File {path} not present")),
+                ..Plan::noop()
+            });
+        }
         let block = Block {
             block: &a.block,
             marker: &a.marker,
@@ -333,26 +335,27 @@ impl Converge for BlockInFile {
             append_newline: a.append_newline,
             prepend_newline: a.prepend_newline,
         };
-        let original = exists.then_some(state.content.as_slice());
+        let original = exists.then_some(state.content());
         let (after, msg) = edit(original, &block).map_err(ModuleError::failed)?;
-        let attrs = Attrs {
-            mode: a.mode.clone(),
-            owner: a.owner.clone(),
-            group: a.group.clone(),
-        };
-        finish_plan(FinishInput {
-            path,
+        plan_edit(
             state,
-            content_changed: !msg.is_empty(),
-            before: &state.content,
-            after,
-            msg,
-            attrs: &attrs,
-            backup: a.backup,
-            validate: a.validate.as_deref(),
-            create_parent: !exists,
-            values: &mut Map::new(),
-        })
+            Edit {
+                path,
+                after,
+                msg,
+                want: WantAttrs {
+                    mode: a.mode.clone(),
+                    owner: a.owner.clone(),
+                    group: a.group.clone(),
+                },
+                backup: a.backup,
+                validate: a.validate.as_deref(),
+            },
+        )
+    }
+
+    fn applied(&self, _a: &Args, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
+        record_backup(out, plan, "backup_file")
     }
 }
 

@@ -7,11 +7,10 @@
 //! write is [`fileops::AtomicWrite`]. `template` shares all of this through
 //! [`Desired`] and [`converge_content`].
 
-use crate::args::{ArgsError, de, is_templated};
-use crate::file::reject_unsupported;
+use crate::args::{ArgsError, de};
 use crate::fileops::{
     self, AtomicWrite, CurAttrs, Env, Fetch, Ids, Kind, ModeSpec, PathInfo, Probe, ProbeOutput,
-    Source, StatOpts, WantAttrs, ancestors, basename, dirname, join,
+    Source, StatOpts, WantAttrs, ancestors, basename, dirname, fail, join,
 };
 use crate::host::{Exec, ExecOutput, Host};
 use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
@@ -255,20 +254,6 @@ impl Desired {
     }
 }
 
-/// Checks the copy-style arguments shared with `template`.
-pub(crate) fn check_common(validate: &Option<String>) -> Result<(), ArgsError> {
-    if let Some(v) = validate
-        && !v.contains("%s")
-        && !is_templated(v)
-    {
-        return Err(ArgsError::field(
-            "validate",
-            format!("validate must contain %s: {v}"),
-        ));
-    }
-    Ok(())
-}
-
 /// The `copy` module.
 pub struct Copy;
 
@@ -278,15 +263,9 @@ impl TypedModule for Copy {
     const NAME: &'static str = "copy";
 
     fn validate(a: &Args) -> Result<(), ArgsError> {
-        reject_unsupported(
+        fileops::reject_unsupported(
             "copy",
-            &[
-                ("attributes", &a.attributes),
-                ("selevel", &a.selevel),
-                ("serole", &a.serole),
-                ("setype", &a.setype),
-                ("seuser", &a.seuser),
-            ],
+            [&a.attributes, &a.selevel, &a.serole, &a.setype, &a.seuser],
         )?;
         if a.src.is_some() && a.content.is_some() {
             return Err(ArgsError::general("src and content are mutually exclusive"));
@@ -309,7 +288,7 @@ impl TypedModule for Copy {
                 "directory_mode cannot be `preserve`",
             ));
         }
-        check_common(&a.validate)
+        fileops::check_validate(&a.validate)
     }
 
     async fn run(
@@ -329,18 +308,12 @@ pub(crate) async fn converge_content(
     ctx: &Context,
     host: &dyn Host,
 ) -> Result<Outcome, ModuleError> {
-    converge(&ContentModule { diff: ctx.diff }, desired, ctx, host)
-        .await
-        .map_err(fileops::refine_error)
+    converge(&ContentModule, desired, ctx, host).await
 }
 
-/// The converge side of `copy` and `template` (it needs to know, when
-/// probing, whether old content must be fetched for a diff).
+/// The converge side of `copy` and `template`.
 #[derive(Debug, Clone, Copy)]
-pub struct ContentModule {
-    /// Fetch the old content for `--diff`.
-    pub diff: bool,
-}
+pub struct ContentModule;
 
 /// What the `copy`/`template` probe found.
 #[derive(Debug, Clone)]
@@ -361,7 +334,7 @@ impl Converge for ContentModule {
     type Args = Desired;
     type State = ContentState;
 
-    fn probe(&self, d: &Desired) -> Exec {
+    fn probe(&self, d: &Desired, ctx: &Context) -> Exec {
         let mut p = Probe::new();
         p.set("d", &d.dest);
         if let Some(src) = d.src.as_deref().filter(|_| !d.inline) {
@@ -372,7 +345,7 @@ impl Converge for ContentModule {
                 p.raw(&format!("if [ -d \"$d\" ]; then d={}; fi", quote(&joined)));
             }
         }
-        let fetch_new = if self.diff {
+        let fetch_new = if ctx.diff {
             Fetch::Always
         } else {
             Fetch::Never
@@ -394,7 +367,7 @@ impl Converge for ContentModule {
             }
             Source::Bytes(b) => quote(&fileops::sha1_hex(b)).into_owned(),
         };
-        let fetch_old = if self.diff {
+        let fetch_old = if ctx.diff {
             Fetch::IfSumDiffers(expected)
         } else {
             Fetch::Never
@@ -443,17 +416,6 @@ impl Converge for ContentModule {
 
     fn plan(&self, d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, ModuleError> {
         plan_content(d, st, ctx)
-    }
-}
-
-fn fail(msg: impl Into<String>, pairs: &[(&str, &str)]) -> ModuleError {
-    let mut values = Map::new();
-    for (k, v) in pairs {
-        values.insert((*k).to_string(), (*v).into());
-    }
-    ModuleError::Failed {
-        msg: msg.into(),
-        values,
     }
 }
 
@@ -610,6 +572,7 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
         backup: backup.clone(),
         mkdirs,
         dir_mode,
+        ..AtomicWrite::default()
     };
     attrs.values(&mut values);
     if let Some(b) = &backup {
@@ -661,7 +624,7 @@ mod tests {
             b"@env\0umask=0022\0pid=7\0date=2024-01-02@03:04:05\0id=uid=0(root) gid=0(root)\0"
                 .to_vec();
         stdout.extend_from_slice(records);
-        ContentModule { diff: true }
+        ContentModule
             .parse(
                 d,
                 &ExecOutput {

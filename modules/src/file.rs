@@ -10,7 +10,7 @@ use crate::args::{ArgsError, de, is_templated};
 use crate::choice;
 use crate::fileops::{
     self, AttrPlan, CurAttrs, Env, Ids, Kind, ModeSpec, PathInfo, Probe, ProbeOutput, StatOpts,
-    WantAttrs, ancestors, basename, dirname, join,
+    WantAttrs, ancestors, basename, dirname, fail, join,
 };
 use crate::host::{Exec, ExecOutput, Host};
 use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
@@ -18,7 +18,7 @@ use crate::outcome::{Action, Diff, Outcome};
 use crate::sh::quote;
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 choice! {
     /// `state` of `file`.
@@ -121,19 +121,6 @@ pub struct Args {
     pub seuser: Option<Value>,
 }
 
-/// Rejects the file attribute arguments tend does not implement.
-pub(crate) fn reject_unsupported(
-    module: &str,
-    pairs: &[(&str, &Option<Value>)],
-) -> Result<(), ArgsError> {
-    for (name, v) in pairs {
-        if v.is_some() {
-            return Err(fileops::unsupported(module, name));
-        }
-    }
-    Ok(())
-}
-
 const DEFAULT_TIME_FORMAT: &str = "%Y%m%d%H%M.%S";
 
 fn check_time(name: &str, v: &Option<String>) -> Result<(), ArgsError> {
@@ -156,15 +143,9 @@ impl TypedModule for File {
     const NAME: &'static str = "file";
 
     fn validate(a: &Args) -> Result<(), ArgsError> {
-        reject_unsupported(
+        fileops::reject_unsupported(
             "file",
-            &[
-                ("attributes", &a.attributes),
-                ("selevel", &a.selevel),
-                ("serole", &a.serole),
-                ("setype", &a.setype),
-                ("seuser", &a.seuser),
-            ],
+            [&a.attributes, &a.selevel, &a.serole, &a.setype, &a.seuser],
         )?;
         check_time("modification_time", &a.modification_time)?;
         check_time("access_time", &a.access_time)?;
@@ -182,12 +163,7 @@ impl TypedModule for File {
                 ));
             }
         }
-        if a.mode == Some(ModeSpec::Preserve) {
-            return Err(ArgsError::field(
-                "mode",
-                "mode `preserve` is only valid for copy and template",
-            ));
-        }
+        fileops::reject_preserve(&a.mode)?;
         if a.recurse && a.state.is_some_and(|s| s != State::Directory) {
             return Err(ArgsError::field(
                 "recurse",
@@ -212,9 +188,7 @@ impl TypedModule for File {
         ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
-        converge(self, &args, ctx, host)
-            .await
-            .map_err(fileops::refine_error)
+        converge(self, &args, ctx, host).await
     }
 }
 
@@ -233,17 +207,6 @@ pub struct FileState {
     pub empty_dir: bool,
     /// The umask, clock and connecting user.
     pub env: Env,
-}
-
-fn fail(msg: impl Into<String>, pairs: &[(&str, &str)]) -> ModuleError {
-    let mut values = Map::new();
-    for (k, v) in pairs {
-        values.insert((*k).to_string(), (*v).into());
-    }
-    ModuleError::Failed {
-        msg: msg.into(),
-        values,
-    }
 }
 
 fn want(args: &Args) -> WantAttrs {
@@ -276,7 +239,7 @@ impl Converge for File {
     type Args = Args;
     type State = FileState;
 
-    fn probe(&self, args: &Args) -> Exec {
+    fn probe(&self, args: &Args, _ctx: &Context) -> Exec {
         let mut p = Probe::new();
         let listing = args.recurse;
         p.set("p", &args.path);
@@ -543,11 +506,7 @@ fn plan_directory(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, Module
         let mut script = fileops::mkdirs_script(&ancestors(&path), mode, uid, gid);
         script.push_str(&touch_cmd(&q, t));
         // Created: report the new directory's attributes, diff only the state.
-        let shown = AttrPlan {
-            before: vec![],
-            after: vec![],
-            ..attrs
-        };
+        let shown = attrs.without_diff();
         return Ok(finish(
             Action::Create,
             script,
@@ -671,11 +630,7 @@ fn plan_touch(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleErro
             .map_err(map_err(&path))?;
         let mut script = format!("touch -- {q} || exit 1\n");
         script.push_str(&attrs.script(&q, false));
-        let shown = AttrPlan {
-            before: vec![],
-            after: vec![],
-            ..attrs
-        };
+        let shown = attrs.without_diff();
         return Ok(finish(
             Action::Create,
             script,
@@ -843,31 +798,28 @@ fn plan_link(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
         } else {
             script.push_str(&link_attrs.script(&quote(&path), true));
             changed |= link_attrs.changes();
-            before.extend(link_attrs.before.iter().cloned());
-            after.extend(link_attrs.after.iter().cloned());
         }
     }
-    let action = match (changed, prev) {
-        (false, _) => Action::NoOp,
-        (true, "absent") => Action::Create,
-        _ => Action::Update,
-    };
-    let shown = AttrPlan {
-        before: vec![],
-        after: vec![],
-        ..link_attrs
-    };
     let mut plan = finish(
-        action,
+        link_action(changed, prev),
         script,
         "dest",
         &path,
         (before, after),
-        Some((&shown, "link", src.len() as u64)),
+        Some((&link_attrs, "link", src.len() as u64)),
     );
     plan.values.insert("src".into(), src.into());
     plan.msg = plan_msg;
     Ok(plan)
+}
+
+/// A link's plan: created where nothing was, else updated.
+fn link_action(changed: bool, prev: &str) -> Action {
+    match (changed, prev) {
+        (false, _) => Action::NoOp,
+        (true, "absent") => Action::Create,
+        _ => Action::Update,
+    }
 }
 
 fn plan_hard(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError> {
@@ -929,25 +881,13 @@ fn plan_hard(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
         .map_err(map_err(&path))?;
     script.push_str(&attrs.script(&quote(&path), false));
     let changed = changed || attrs.changes();
-    before.extend(attrs.before.iter().cloned());
-    after.extend(attrs.after.iter().cloned());
-    let action = match (changed, prev) {
-        (false, _) => Action::NoOp,
-        (true, "absent") => Action::Create,
-        _ => Action::Update,
-    };
-    let shown = AttrPlan {
-        before: vec![],
-        after: vec![],
-        ..attrs
-    };
     let mut plan = finish(
-        action,
+        link_action(changed, prev),
         script,
         "dest",
         &path,
         (before, after),
-        Some((&shown, "hard", s.size)),
+        Some((&attrs, "hard", s.size)),
     );
     plan.values.insert("src".into(), src.into());
     Ok(plan)

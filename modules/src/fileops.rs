@@ -11,9 +11,9 @@
 //! - [`plan_attrs`]: compares owner/group/mode with what is wanted.
 //! - [`AtomicWrite`]: the apply script that replaces a file's content safely.
 
-use crate::args::{is_templated, placeholders_active};
+use crate::args::{ArgsError, is_templated, placeholders_active};
 use crate::host::{Exec, ExecOutput};
-use crate::module::ModuleError;
+use crate::module::{MSG_PREFIX, ModuleError};
 use crate::sh::quote;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
@@ -22,9 +22,6 @@ use std::collections::BTreeMap;
 /// Largest file whose content is fetched for a diff (Ansible's default
 /// `max_file_size_for_diff`).
 pub const MAX_DIFF_SIZE: u64 = 104_448;
-
-/// Prefix of the one stderr line an apply script uses to give Ansible's `msg`.
-pub const MSG_PREFIX: &str = "tend: ";
 
 // ---------------------------------------------------------------------------
 // Modes
@@ -195,6 +192,8 @@ pub enum Fetch {
     /// Only when the file's checksum differs from this sh word (a quoted
     /// literal or a `"$var"` reference), up to [`MAX_DIFF_SIZE`] bytes.
     IfSumDiffers(String),
+    /// Always, whatever its size (content that is edited, not only shown).
+    Whole,
 }
 
 /// What to report about one path.
@@ -234,7 +233,7 @@ const PRELUDE: &str = r#"LC_ALL=C; export LC_ALL
 tend_cat() {
   _n=$(wc -c < "$1") || return 0
   _n=$((_n))
-  if [ "$_n" -le MAXSIZE ]; then printf 'content=%s\0' "$_n"; cat < "$1"; printf '\0'
+  if [ -z "$2" ] || [ "$_n" -le "$2" ]; then printf 'content=%s\0' "$_n"; cat < "$1"; printf '\0'
   else printf 'toolarge=%s\0' "$_n"; fi
 }
 tend_rec() {
@@ -259,8 +258,9 @@ tend_rec() {
       if sum=$("$4"sum < "$_p"); then sum=${sum%% *}; printf 'sum=%s\0' "$sum"; else sum=; fi
     fi
     case $5 in
-      1) [ -r "$_p" ] && tend_cat "$_p" ;;
-      2) [ -r "$_p" ] && [ "$sum" != "$6" ] && tend_cat "$_p" ;;
+      1) [ -r "$_p" ] && tend_cat "$_p" MAXSIZE ;;
+      2) [ -r "$_p" ] && [ "$sum" != "$6" ] && tend_cat "$_p" MAXSIZE ;;
+      3) [ -r "$_p" ] && tend_cat "$_p" ;;
     esac
   fi
   if [ "$8" = 1 ] && [ -d "$_p" ]; then
@@ -316,6 +316,7 @@ impl Probe {
             Fetch::Never => ("0", "''".to_string()),
             Fetch::Always => ("1", "''".to_string()),
             Fetch::IfSumDiffers(w) => ("2", w.clone()),
+            Fetch::Whole => ("3", "''".to_string()),
         };
         self.script.push_str(&format!(
             "tend_rec {} {word} {} {} {mode} {expected} {} {} {}\n",
@@ -859,18 +860,21 @@ impl AttrPlan {
     /// The sh commands that apply it to the path in sh word `word`.
     /// `nofollow` changes a symlink itself (`chown -h`; its mode is never set).
     pub fn script(&self, word: &str, nofollow: bool) -> String {
-        let mut s = String::new();
         let h = if nofollow { "-h " } else { "" };
-        match (self.chown, self.chgrp) {
-            (Some(u), Some(g)) => s.push_str(&format!("chown {h}-- {u}:{g} {word} || exit 1\n")),
-            (Some(u), None) => s.push_str(&format!("chown {h}-- {u} {word} || exit 1\n")),
-            (None, Some(g)) => s.push_str(&format!("chgrp {h}-- {g} {word} || exit 1\n")),
-            (None, None) => {}
-        }
+        let mut s = chown_script(self.chown, self.chgrp, h, word);
         if let Some(m) = self.chmod {
             s.push_str(&format!("chmod -- {m:04o} {word} || exit 1\n"));
         }
         s
+    }
+
+    /// The same attributes, with no diff lines (for an object being created).
+    pub fn without_diff(&self) -> AttrPlan {
+        AttrPlan {
+            before: Vec::new(),
+            after: Vec::new(),
+            ..self.clone()
+        }
     }
 
     /// Ansible's `owner`, `group`, `mode`, `uid`, `gid` return values.
@@ -1051,18 +1055,24 @@ pub fn mkdirs_script(
     for d in dirs {
         let q = quote(d);
         s.push_str(&format!("if [ ! -d {q} ]; then mkdir -- {q} || exit 1\n"));
-        match (uid, gid) {
-            (Some(u), Some(g)) => s.push_str(&format!("  chown -- {u}:{g} {q} || exit 1\n")),
-            (Some(u), None) => s.push_str(&format!("  chown -- {u} {q} || exit 1\n")),
-            (None, Some(g)) => s.push_str(&format!("  chgrp -- {g} {q} || exit 1\n")),
-            (None, None) => {}
-        }
+        s.push_str(&chown_script(uid, gid, "", &q));
         if let Some(m) = mode {
             s.push_str(&format!("  chmod -- {m:04o} {q} || exit 1\n"));
         }
         s.push_str("fi\n");
     }
     s
+}
+
+/// Checks a `validate` argument has its `%s` (a templated one is checked later).
+pub fn check_validate(validate: &Option<String>) -> Result<(), ArgsError> {
+    match validate {
+        Some(v) if !is_templated(v) && !v.contains("%s") => Err(ArgsError::field(
+            "validate",
+            format!("validate must contain %s: {v}"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Turns a `validate` command into sh text: `%s` becomes the temp file, `%%` a `%`.
@@ -1103,14 +1113,35 @@ pub enum Source {
     Remote(String),
 }
 
+impl Default for Source {
+    fn default() -> Self {
+        Source::Bytes(Vec::new())
+    }
+}
+
+/// How an [`AtomicWrite`] runs `validate` and reports a failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Validation {
+    /// `copy`, `template`: the command is sh text, its output goes to
+    /// stderr, and a failure stops the script with
+    /// `tend: failed to validate (exit status N)`.
+    #[default]
+    Shell,
+    /// `lineinfile`, `blockinfile` (Ansible's `run_command`): the command is
+    /// split into words as a shell would, but run without one; its stdout is
+    /// dropped. A failure prints `__tend_invalid N` and exits 0, leaving the
+    /// command's stderr for [`written`]'s `failed to validate: rc:N error:...`.
+    Words,
+}
+
 /// Replaces `dest`'s content atomically: the new content goes to a temp file
 /// in the same directory (`mktemp "$dir/.tend.XXXXXX"`), which gets its owner,
 /// group and mode, is validated, and is renamed over `dest` (after an optional
-/// backup copy of the old file). On any failure the temp file is removed and
-/// the old file is untouched.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// backup copy of the old file, reported as `__tend_backup PATH` on stdout).
+/// On any failure the temp file is removed and the old file is untouched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AtomicWrite {
-    /// The file to write.
+    /// The file to write (a symlink's target, to keep the link).
     pub dest: String,
     /// The new content.
     pub source: Source,
@@ -1120,8 +1151,13 @@ pub struct AtomicWrite {
     pub uid: Option<u32>,
     /// Final gid.
     pub gid: Option<u32>,
+    /// The old file's uid and gid, given to the temp file where the writer
+    /// may (a failure is ignored, as Ansible ignores `EPERM`); `uid`/`gid` apply after.
+    pub keep_ids: Option<(u32, u32)>,
     /// `validate` command (with `%s`).
     pub validate: Option<String>,
+    /// How `validate` runs.
+    pub validation: Validation,
     /// Backup file to copy the old `dest` to first.
     pub backup: Option<String>,
     /// Directories to create first (outermost first), with their mode.
@@ -1154,23 +1190,27 @@ impl AtomicWrite {
                 s.push_str(&format!("cat < {} > \"$tmp\" || exit 1\n", quote(src)))
             }
         }
-        match (self.uid, self.gid) {
-            (Some(u), Some(g)) => s.push_str(&format!("chown -- {u}:{g} \"$tmp\" || exit 1\n")),
-            (Some(u), None) => s.push_str(&format!("chown -- {u} \"$tmp\" || exit 1\n")),
-            (None, Some(g)) => s.push_str(&format!("chgrp -- {g} \"$tmp\" || exit 1\n")),
-            (None, None) => {}
+        if let Some((u, g)) = self.keep_ids {
+            s.push_str(&format!("chown -- {u}:{g} \"$tmp\" 2>/dev/null\n"));
         }
+        s.push_str(&chown_script(self.uid, self.gid, "", "\"$tmp\""));
         s.push_str(&format!("chmod -- {:04o} \"$tmp\" || exit 1\n", self.mode));
         if let Some(v) = &self.validate {
-            let cmd = validate_command(v, "\"$tmp\"")?;
-            s.push_str(&format!(
-                "( {cmd}\n) 1>&2 || {{ rc=$?; echo \"{MSG_PREFIX}failed to validate (exit status $rc)\" >&2; exit 1; }}\n"
-            ));
+            s.push_str(&match self.validation {
+                Validation::Shell => format!(
+                    "( {}\n) 1>&2 || {{ rc=$?; echo \"{MSG_PREFIX}failed to validate (exit status $rc)\" >&2; exit 1; }}\n",
+                    validate_command(v, "\"$tmp\"")?
+                ),
+                Validation::Words => format!(
+                    "{} >/dev/null || {{ printf '{INVALID}%s\\n' \"$?\"; exit 0; }}\n",
+                    validate_words(v, "\"$tmp\"")?
+                ),
+            });
         }
         if let Some(b) = &self.backup {
             s.push_str(&format!(
-                "cp -p -- \"$dest\" {} || {{ echo '{MSG_PREFIX}could not make a backup of the destination' >&2; exit 1; }}\n",
-                quote(b)
+                "cp -p -- \"$dest\" {b} || {{ echo '{MSG_PREFIX}could not make a backup of the destination' >&2; exit 1; }}\nprintf '{BACKUP}%s\\n' {b}\n",
+                b = quote(b)
             ));
         }
         s.push_str("mv -fT -- \"$tmp\" \"$dest\" 2>/dev/null || mv -f -- \"$tmp\" \"$dest\" || exit 1\ntrap - EXIT\n");
@@ -1182,27 +1222,59 @@ impl AtomicWrite {
     }
 }
 
-/// Turns an apply failure into Ansible's message: when the script's stderr
-/// has a `tend: ...` line, the last one becomes `msg`.
-pub fn refine_error(err: ModuleError) -> ModuleError {
-    match err {
-        ModuleError::Failed { msg, values } => {
-            let stderr = values
-                .get("stderr")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let line = stderr
-                .lines()
-                .rev()
-                .find_map(|l| l.strip_prefix(MSG_PREFIX))
-                .map(str::to_string);
-            ModuleError::Failed {
-                msg: line.unwrap_or(msg),
-                values,
-            }
+const BACKUP: &str = "__tend_backup ";
+const INVALID: &str = "__tend_invalid ";
+
+/// What a successful [`AtomicWrite`] printed: the backup it made, if any.
+/// A failed [`Validation::Words`] check is Ansible's
+/// `failed to validate: rc:N error:STDERR`.
+pub fn written(out: &ExecOutput) -> Result<Option<String>, ModuleError> {
+    let mut backup = None;
+    for line in out.stdout_text().lines() {
+        if let Some(b) = line.strip_prefix(BACKUP) {
+            backup = Some(b.to_string());
+        } else if let Some(rc) = line.strip_prefix(INVALID) {
+            return Err(ModuleError::failed(format!(
+                "failed to validate: rc:{rc} error:{}",
+                out.stderr_text()
+            )));
         }
-        other => other,
     }
+    Ok(backup)
+}
+
+/// A `validate` command run without a shell: its words (split as a shell
+/// would), each quoted, `%s` in any of them becoming `file_word`.
+pub fn validate_words(validate: &str, file_word: &str) -> Result<String, ModuleError> {
+    let words = crate::command::shlex_split(validate).map_err(ModuleError::failed)?;
+    Ok(words
+        .iter()
+        .map(|word| {
+            word.split("%s")
+                .map(|piece| quote(piece).into_owned())
+                .collect::<Vec<_>>()
+                .join(file_word)
+        })
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// `chown`/`chgrp` commands giving the path in sh word `word` these ids
+/// (`flags`: e.g. `-h ` for the link itself), exiting on failure.
+pub fn chown_script(uid: Option<u32>, gid: Option<u32>, flags: &str, word: &str) -> String {
+    match (uid, gid) {
+        (Some(u), Some(g)) => format!("chown {flags}-- {u}:{g} {word} || exit 1\n"),
+        (Some(u), None) => format!("chown {flags}-- {u} {word} || exit 1\n"),
+        (None, Some(g)) => format!("chgrp {flags}-- {g} {word} || exit 1\n"),
+        (None, None) => String::new(),
+    }
+}
+
+/// A failure with string return values (`path`, `dest`, `src`...).
+pub fn fail(msg: impl Into<String>, pairs: &[(&str, &str)]) -> ModuleError {
+    pairs
+        .iter()
+        .fold(ModuleError::failed(msg), |e, (k, v)| e.with(k, *v))
 }
 
 /// Content as diff text: `None` for binary content (a NUL byte).
@@ -1224,11 +1296,33 @@ pub fn sha1_hex(bytes: &[u8]) -> String {
 }
 
 /// A `not supported yet` argument error.
-pub fn unsupported(module: &str, arg: &str) -> crate::args::ArgsError {
-    crate::args::ArgsError::field(
+pub fn unsupported(module: &str, arg: &str) -> ArgsError {
+    ArgsError::field(
         arg,
         format!("{module}: argument `{arg}` is not supported yet"),
     )
+}
+
+/// The file attribute arguments tend does not implement yet.
+pub const UNSUPPORTED: [&str; 5] = ["attributes", "selevel", "serole", "setype", "seuser"];
+
+/// Rejects the arguments of [`UNSUPPORTED`], given in its order.
+pub fn reject_unsupported(module: &str, given: [&Option<Value>; 5]) -> Result<(), ArgsError> {
+    match UNSUPPORTED.iter().zip(given).find(|(_, v)| v.is_some()) {
+        Some((name, _)) => Err(unsupported(module, name)),
+        None => Ok(()),
+    }
+}
+
+/// Rejects `mode: preserve` outside copy and template.
+pub fn reject_preserve(mode: &Option<ModeSpec>) -> Result<(), ArgsError> {
+    match mode {
+        Some(ModeSpec::Preserve) => Err(ArgsError::field(
+            "mode",
+            "mode `preserve` is only valid for copy and template",
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -1,20 +1,24 @@
 //! The `lineinfile` module: ensure a line is in a file, or is not.
 //!
-//! One probe reads the file (content, mode, owner, group) and the defaults a
-//! new file would get; [`present`] / [`absent`] edit the content as a pure
+//! One probe reads the file (content, mode, owner, group, symlinks followed)
+//! and the defaults a new file would get; [`present`] / [`absent`] edit the content as a pure
 //! function, exactly as Ansible's module does (Python `re` regexes on the
 //! lines with their line ending, backreference expansion, `insertafter` /
 //! `insertbefore` / `firstmatch` rules); one script writes the result
 //! atomically (temp file in the same directory, attributes set, validated,
 //! renamed).
 //!
-//! The file plumbing (probe, attributes, atomic write, backup) is shared with
-//! `blockinfile`.
+//! The file plumbing (probe, attributes, atomic write, backup) is
+//! [`crate::fileops`]'s, used the same way by `blockinfile`.
 
-use crate::args::{ArgsError, de};
+use crate::args::{ArgsError, de, mutually_exclusive};
 use crate::choice;
+use crate::fileops::{
+    self, AtomicWrite, CurAttrs, Env, Fetch, Ids, Kind, ModeSpec, PathInfo, Probe, ProbeOutput,
+    Source, StatOpts, Validation, WantAttrs, ancestors, dirname,
+};
 use crate::host::{Exec, ExecOutput, Host};
-use crate::module::{Context, Converge, ModuleError, Plan, TypedModule};
+use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
 use crate::outcome::{Action, Diff, Outcome};
 use crate::sh::quote;
 use async_trait::async_trait;
@@ -77,8 +81,8 @@ pub struct Args {
     #[serde(default, deserialize_with = "de::opt_string")]
     pub validate: Option<String>,
     /// Permissions: octal (`'0644'`, `420` as a number) or symbolic (`u=rw,go=r`).
-    #[serde(default, deserialize_with = "opt_mode")]
-    pub mode: Option<String>,
+    #[serde(default)]
+    pub mode: Option<ModeSpec>,
     /// Owner name or uid.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub owner: Option<String>,
@@ -89,76 +93,28 @@ pub struct Args {
     #[serde(default, deserialize_with = "de::bool")]
     pub unsafe_writes: bool,
     /// Not supported yet.
-    #[serde(default, deserialize_with = "unsupported")]
+    #[serde(default)]
     pub attributes: Option<Value>,
     /// Not supported yet.
-    #[serde(default, deserialize_with = "unsupported")]
+    #[serde(default)]
     pub seuser: Option<Value>,
     /// Not supported yet.
-    #[serde(default, deserialize_with = "unsupported")]
+    #[serde(default)]
     pub serole: Option<Value>,
     /// Not supported yet.
-    #[serde(default, deserialize_with = "unsupported")]
+    #[serde(default)]
     pub setype: Option<Value>,
     /// Not supported yet.
-    #[serde(default, deserialize_with = "unsupported")]
+    #[serde(default)]
     pub selevel: Option<Value>,
 }
 
-fn present_state() -> State {
+pub(crate) fn present_state() -> State {
     State::Present
-}
-
-/// Rejects an Ansible option tend does not implement.
-pub(crate) fn unsupported<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Value>, D::Error> {
-    let _ = Value::deserialize(d)?;
-    Err(serde::de::Error::custom("not supported yet"))
-}
-
-/// A mode: numbers are the mode value (YAML `0644` = 420), strings are kept.
-pub(crate) fn opt_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::Number(n) => match n.as_u64() {
-            Some(n) => Ok(Some(format!("0{n:o}"))),
-            None => Err(serde::de::Error::custom(format!(
-                "mode must be in octal or symbolic form, found {n}"
-            ))),
-        },
-        Value::String(s) => Ok(Some(s)),
-        other => Err(serde::de::Error::custom(format!(
-            "expected a mode, found {}",
-            de::kind(&other)
-        ))),
-    }
 }
 
 /// The `lineinfile` module.
 pub struct LineInFile;
-
-fn mutually_exclusive(pairs: &[(&str, bool, &str, bool)]) -> Result<(), ArgsError> {
-    for (a, has_a, b, has_b) in pairs {
-        if *has_a && *has_b {
-            return Err(ArgsError::general(format!(
-                "parameters are mutually exclusive: {a}|{b}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Checks a `validate` command has its `%s`.
-pub(crate) fn check_validate(validate: &Option<String>) -> Result<(), ArgsError> {
-    match validate {
-        Some(v) if !crate::args::is_templated(v) && !v.contains("%s") => Err(ArgsError::field(
-            "validate",
-            format!("validate must contain %s: {v}"),
-        )),
-        _ => Ok(()),
-    }
-}
 
 #[async_trait]
 impl TypedModule for LineInFile {
@@ -166,6 +122,11 @@ impl TypedModule for LineInFile {
     const NAME: &'static str = "lineinfile";
 
     fn validate(a: &Args) -> Result<(), ArgsError> {
+        fileops::reject_unsupported(
+            "lineinfile",
+            [&a.attributes, &a.selevel, &a.serole, &a.setype, &a.seuser],
+        )?;
+        fileops::reject_preserve(&a.mode)?;
         mutually_exclusive(&[
             (
                 "insertbefore",
@@ -186,7 +147,7 @@ impl TypedModule for LineInFile {
                 a.search_string.is_some(),
             ),
         ])?;
-        check_validate(&a.validate)?;
+        fileops::check_validate(&a.validate)?;
         match a.state {
             State::Present => {
                 if a.backrefs && a.regexp.is_none() {
@@ -213,108 +174,107 @@ impl TypedModule for LineInFile {
         ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
-        run_file_module(self, &args, ctx, host, "backup").await
+        converge(self, &args, ctx, host).await
     }
 }
 
 impl Converge for LineInFile {
     type Args = Args;
     type State = FileState;
+    const APPLY_FAILED: &'static str = WRITE_FAILED;
 
-    fn probe(&self, args: &Args) -> Exec {
-        probe_exec(&args.path)
+    fn probe(&self, a: &Args, _ctx: &Context) -> Exec {
+        probe_file(&a.path, a.owner.as_deref(), a.group.as_deref())
     }
 
     fn parse(&self, _args: &Args, out: &ExecOutput) -> Result<FileState, ModuleError> {
-        parse_probe(out)
+        FileState::parse(out)
     }
 
     fn plan(&self, a: &Args, state: &FileState, _ctx: &Context) -> Result<Plan, ModuleError> {
-        let path = a.path.as_str();
-        if state.kind == Kind::Dir {
-            return Err(failed_rc(format!("Path {path} is a directory !"), 256));
-        }
-        let attrs = Attrs {
-            mode: a.mode.clone(),
-            owner: a.owner.clone(),
-            group: a.group.clone(),
-        };
-        let exists = state.kind == Kind::File;
-        let regexp = a
-            .regexp
-            .as_deref()
-            .map(py_regex)
-            .transpose()
-            .map_err(ModuleError::failed)?;
-        let line = a.line.clone().unwrap_or_default();
-        let lines = readlines(&state.content);
-        let (new_lines, msg, mut values) = match a.state {
-            State::Absent => {
-                if !exists {
-                    return Ok(Plan {
-                        msg: Some("file not present".into()),
-                        ..Plan::noop()
-                    });
-                }
-                let (kept, found) =
-                    absent(&lines, regexp.as_ref(), a.search_string.as_deref(), &line);
-                let msg = if found > 0 {
-                    format!("{found} line(s) removed")
-                } else {
-                    String::new()
-                };
-                let mut values = Map::new();
-                values.insert("found".into(), found.into());
-                (kept, msg, values)
-            }
-            State::Present => {
-                if !exists && !a.create {
-                    return Err(failed_rc(
-                        format!("Destination {path} does not exist !"),
-                        257,
-                    ));
-                }
-                let (insertafter, insertbefore) = match (&a.insertafter, &a.insertbefore) {
-                    (None, None) => (Some("EOF".to_string()), None),
-                    (after, before) => (after.clone(), before.clone()),
-                };
-                let ins = Insert {
-                    after: insertafter.as_deref(),
-                    before: insertbefore.as_deref(),
-                };
-                let opts = Present {
-                    regexp: regexp.as_ref(),
-                    search_string: a.search_string.as_deref(),
-                    line: &line,
-                    insert: ins,
-                    backrefs: a.backrefs,
-                    firstmatch: a.firstmatch,
-                };
-                let mut lines = lines;
-                let msg = present(&mut lines, &opts).map_err(ModuleError::failed)?;
-                (lines, msg, Map::new())
-            }
-        };
-        let after: Vec<u8> = new_lines.concat();
-        let changed = msg_changed(&msg);
-        finish_plan(FinishInput {
-            path,
-            state,
-            content_changed: changed,
-            before: &state.content,
-            after,
-            msg,
-            attrs: &attrs,
-            backup: a.backup,
-            validate: a.validate.as_deref(),
-            create_parent: !exists,
-            values: &mut values,
-        })
+        // Ansible's lineinfile always returns `backup` (empty unless one was made).
+        plan_lines(a, state).map(|plan| plan.with("backup", ""))
+    }
+
+    fn applied(&self, _a: &Args, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
+        record_backup(out, plan, "backup")
     }
 }
 
-fn msg_changed(msg: &str) -> bool {
-    !msg.is_empty()
+fn plan_lines(a: &Args, state: &FileState) -> Result<Plan, ModuleError> {
+    let path = a.path.as_str();
+    let exists = state.editable(path)?;
+    let regexp = a
+        .regexp
+        .as_deref()
+        .map(py_regex)
+        .transpose()
+        .map_err(ModuleError::failed)?;
+    let line = a.line.clone().unwrap_or_default();
+    let lines = readlines(state.content());
+    let (new_lines, msg, mut values) = match a.state {
+        State::Absent => {
+            if !exists {
+                return Ok(Plan {
+                    msg: Some("file not present".into()),
+                    ..Plan::noop()
+                });
+            }
+            let (kept, found) = absent(&lines, regexp.as_ref(), a.search_string.as_deref(), &line);
+            let msg = if found > 0 {
+                format!("{found} line(s) removed")
+            } else {
+                String::new()
+            };
+            let mut values = Map::new();
+            values.insert("found".into(), found.into());
+            (kept, msg, values)
+        }
+        State::Present => {
+            if !exists && !a.create {
+                return Err(
+                    ModuleError::failed(format!("Destination {path} does not exist !"))
+                        .with("rc", 257),
+                );
+            }
+            let (insertafter, insertbefore) = match (&a.insertafter, &a.insertbefore) {
+                (None, None) => (Some("EOF".to_string()), None),
+                (after, before) => (after.clone(), before.clone()),
+            };
+            let ins = Insert {
+                after: insertafter.as_deref(),
+                before: insertbefore.as_deref(),
+            };
+            let opts = Present {
+                regexp: regexp.as_ref(),
+                search_string: a.search_string.as_deref(),
+                line: &line,
+                insert: ins,
+                backrefs: a.backrefs,
+                firstmatch: a.firstmatch,
+            };
+            let mut lines = lines;
+            let msg = present(&mut lines, &opts).map_err(ModuleError::failed)?;
+            (lines, msg, Map::new())
+        }
+    };
+    let mut plan = plan_edit(
+        state,
+        Edit {
+            path,
+            after: new_lines.concat(),
+            msg,
+            want: WantAttrs {
+                mode: a.mode.clone(),
+                owner: a.owner.clone(),
+                group: a.group.clone(),
+            },
+            backup: a.backup,
+            validate: a.validate.as_deref(),
+        },
+    )?;
+    plan.values.append(&mut values);
+    Ok(plan)
 }
 
 // ---------------------------------------------------------------------------
@@ -884,449 +844,172 @@ pub fn expand_template(template: &[u8], caps: &regex::bytes::Captures) -> Result
 // ---------------------------------------------------------------------------
 // The file plumbing shared with `blockinfile`.
 
-/// What the path is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Nothing there (or a dangling symlink).
-    Missing,
-    /// A directory.
-    Dir,
-    /// A file (symlinks followed).
-    File,
-}
+/// Message of a failed write that gives no better one.
+pub(crate) const WRITE_FAILED: &str = "writing the file failed";
 
-/// A file's owner/group as both name and id.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ident {
-    /// Numeric id.
-    pub id: u32,
-    /// Name (the id when there is no name).
-    pub name: String,
-}
-
-/// What the probe found about the file and the defaults for a new one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the probe found: the file (symlinks followed), the defaults for a
+/// new one, and the owner and group asked for.
+#[derive(Debug, Clone)]
 pub struct FileState {
-    /// What the path is.
-    pub kind: Kind,
-    /// The content (empty unless a file).
-    pub content: Vec<u8>,
-    /// Permission bits of the file, or of a new file (`0666 & ~umask`).
-    pub mode: u32,
-    /// Owner of the file, or of a new file (the remote user).
-    pub owner: Ident,
-    /// Group of the file, or of a new file.
-    pub group: Ident,
+    /// The raw probe output (with the owner and group resolved).
+    pub probe: ProbeOutput,
+    /// The file, symlinks followed, with its whole content.
+    pub file: PathInfo,
+    /// The umask and the connecting user (a new file's attributes), the clock.
+    pub env: Env,
 }
 
-/// The probe: one script printing the kind, attributes and content.
-pub fn probe_exec(path: &str) -> Exec {
-    let p = quote(path);
-    Exec::script(format!(
-        "p={p}\n\
-         u=$(umask); printf '%s %s %s %s %s\\n' \"$u\" \"$(id -u)\" \"$(id -g)\" \"$(id -un 2>/dev/null || id -u)\" \"$(id -gn 2>/dev/null || id -g)\"\n\
-         if [ -d \"$p\" ]; then echo dir\n\
-         elif [ -e \"$p\" ]; then stat -L -c 'file %a %u %g %U %G' -- \"$p\" && exec cat -- \"$p\"\n\
-         else echo missing; fi\n"
-    ))
+impl FileState {
+    /// Reads the probe's output ([`probe_file`]).
+    pub fn parse(out: &ExecOutput) -> Result<FileState, ModuleError> {
+        let probe = ProbeOutput::parse(out)?;
+        let file = probe.path("file")?;
+        if file.kind() == Kind::File && file.content.is_none() {
+            return Err(ModuleError::failed(format!(
+                "could not read the file: {} is not readable",
+                file.path
+            )));
+        }
+        let env = probe.env()?;
+        Ok(FileState { probe, file, env })
+    }
+
+    /// Refuses a directory (Ansible's rc 256); else whether the file exists.
+    pub fn editable(&self, path: &str) -> Result<bool, ModuleError> {
+        if self.file.kind() == Kind::Directory {
+            return Err(
+                ModuleError::failed(format!("Path {path} is a directory !")).with("rc", 256)
+            );
+        }
+        Ok(self.exists())
+    }
+
+    /// Whether there is a file (a dangling symlink is none).
+    pub fn exists(&self) -> bool {
+        !matches!(
+            self.file.kind(),
+            Kind::Absent | Kind::Link | Kind::Directory
+        )
+    }
+
+    /// The file's content (empty when there is none).
+    pub fn content(&self) -> &[u8] {
+        self.file.content.as_deref().unwrap_or_default()
+    }
 }
 
-/// Reads the probe's output.
-pub fn parse_probe(out: &ExecOutput) -> Result<FileState, ModuleError> {
-    if out.status != 0 {
-        return Err(ModuleError::script("could not read the file", out));
-    }
-    let bad = || ModuleError::failed(format!("unexpected probe output: {}", out.stdout_text()));
-    let mut parts = out.stdout.splitn(3, |b| *b == b'\n');
-    let who = String::from_utf8_lossy(parts.next().ok_or_else(bad)?).into_owned();
-    let what = String::from_utf8_lossy(parts.next().ok_or_else(bad)?).into_owned();
-    let content = parts.next().unwrap_or_default().to_vec();
-    let w: Vec<&str> = who.split(' ').collect();
-    if w.len() != 5 {
-        return Err(bad());
-    }
-    let umask = u32::from_str_radix(w[0], 8).map_err(|_| bad())?;
-    let id = |s: &str| s.parse::<u32>().map_err(|_| bad());
-    let mut state = FileState {
-        kind: Kind::Missing,
-        content: Vec::new(),
-        mode: 0o666 & !umask,
-        owner: Ident {
-            id: id(w[1])?,
-            name: w[3].to_string(),
-        },
-        group: Ident {
-            id: id(w[2])?,
-            name: w[4].to_string(),
-        },
+/// The probe: the file's kind, attributes and whole content (symlinks
+/// followed), the wanted owner and group, and the defaults for a new file.
+pub fn probe_file(path: &str, owner: Option<&str>, group: Option<&str>) -> Exec {
+    let opts = StatOpts {
+        follow: true,
+        fetch: Fetch::Whole,
+        ..StatOpts::default()
     };
-    let f: Vec<&str> = what.split(' ').collect();
-    match f.as_slice() {
-        ["dir"] => state.kind = Kind::Dir,
-        ["missing"] => {}
-        ["file", mode, uid, gid, user, group] => {
-            state.kind = Kind::File;
-            state.content = content;
-            state.mode = u32::from_str_radix(mode, 8).map_err(|_| bad())?;
-            state.owner = Ident {
-                id: id(uid)?,
-                name: user.to_string(),
-            };
-            state.group = Ident {
-                id: id(gid)?,
-                name: group.to_string(),
-            };
-        }
-        _ => return Err(bad()),
-    }
-    Ok(state)
+    Probe::new()
+        .path("file", path, &opts)
+        .ids(owner, group)
+        .finish()
 }
 
-/// Requested `mode`, `owner`, `group`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Attrs {
-    /// Octal or symbolic mode.
-    pub mode: Option<String>,
-    /// Owner name or id.
-    pub owner: Option<String>,
-    /// Group name or id.
-    pub group: Option<String>,
-}
-
-/// The attribute changes needed: `(key, before, after)` for the diff, and the
-/// octal mode / owner / group to set.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AttrChange {
-    /// Diff entries.
-    pub before: Vec<(&'static str, String)>,
-    /// Diff entries.
-    pub after: Vec<(&'static str, String)>,
-    /// New permission bits.
-    pub mode: Option<u32>,
-    /// New owner.
-    pub owner: Option<String>,
-    /// New group.
-    pub group: Option<String>,
-}
-
-impl AttrChange {
-    /// Whether anything changes.
-    pub fn any(&self) -> bool {
-        self.mode.is_some() || self.owner.is_some() || self.group.is_some()
-    }
-}
-
-/// Compares requested attributes to the file's (or a new file's).
-pub fn attr_change(attrs: &Attrs, state: &FileState) -> Result<AttrChange, ModuleError> {
-    let mut change = AttrChange::default();
-    if let Some(mode) = &attrs.mode {
-        let want = parse_mode(mode, state.mode).map_err(ModuleError::failed)?;
-        if want != state.mode {
-            change.before.push(("mode", format!("0{:03o}", state.mode)));
-            change.after.push(("mode", format!("0{want:03o}")));
-            change.mode = Some(want);
-        }
-    }
-    for (key, want, have) in [
-        ("owner", &attrs.owner, &state.owner),
-        ("group", &attrs.group, &state.group),
-    ] {
-        let Some(want) = want else { continue };
-        let same = match want.parse::<u32>() {
-            Ok(id) => id == have.id,
-            Err(_) => *want == have.name,
-        };
-        if !same {
-            change.before.push((key, have.id.to_string()));
-            change.after.push((key, want.clone()));
-            if key == "owner" {
-                change.owner = Some(want.clone());
-            } else {
-                change.group = Some(want.clone());
-            }
-        }
-    }
-    Ok(change)
-}
-
-/// Parses an Ansible mode (octal digits, or symbolic applied to `current`).
-pub fn parse_mode(mode: &str, current: u32) -> Result<u32, String> {
-    let invalid = || format!("mode must be in octal or symbolic form: {mode}");
-    if !mode.is_empty() && mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-        let value = u32::from_str_radix(mode, 8).map_err(|_| invalid())?;
-        return if value > 0o7777 {
-            Err(invalid())
-        } else {
-            Ok(value)
-        };
-    }
-    let mut bits = current & 0o7777;
-    for clause in mode.split(',') {
-        let who_len = clause.bytes().take_while(|b| b"ugoa".contains(b)).count();
-        let who = &clause[..who_len];
-        let mut mask = 0u32;
-        for w in who.bytes() {
-            mask |= match w {
-                b'u' => 0o4700,
-                b'g' => 0o2070,
-                b'o' => 0o1007,
-                _ => 0o7777,
-            };
-        }
-        if who.is_empty() {
-            mask = 0o7777;
-        }
-        let mut rest = &clause[who_len..];
-        if rest.is_empty() {
-            return Err(invalid());
-        }
-        while let Some(op) = rest.chars().next() {
-            if !"+-=".contains(op) {
-                return Err(invalid());
-            }
-            rest = &rest[1..];
-            let perm_len = rest
-                .bytes()
-                .take_while(|b| b"rwxXstugo".contains(b))
-                .count();
-            let perms = &rest[..perm_len];
-            rest = &rest[perm_len..];
-            let mut value = 0u32;
-            for c in perms.bytes() {
-                value |= match c {
-                    b'r' => 0o444,
-                    b'w' => 0o222,
-                    b'x' => 0o111,
-                    b'X' if bits & 0o111 != 0 => 0o111,
-                    b'X' => 0,
-                    b's' => 0o6000,
-                    b't' => 0o1000,
-                    b'u' => ((bits >> 6) & 7) * 0o111,
-                    b'g' => ((bits >> 3) & 7) * 0o111,
-                    _ => (bits & 7) * 0o111,
-                };
-            }
-            let value = value & mask;
-            bits = match op {
-                '+' => bits | value,
-                '-' => bits & !value,
-                _ => (bits & !mask) | value,
-            };
-        }
-    }
-    Ok(bits)
-}
-
-/// The atomic write: temp file in the destination's directory, attributes
-/// copied from the old file (or `0666 & ~umask`), requested attributes set,
-/// validated, renamed over the real path (symlinks followed). The content is
-/// the script's standard input. Prints `__tend_backup PATH` after a backup
-/// and `__tend_invalid RC` (exit 0) when validation fails.
-///
-/// TODO: switch to the shared atomic-write helper in `crate::fileops` once it exists.
-pub(crate) fn atomic_write_script(w: &WriteSpec) -> String {
-    let mut s = format!("p={}\n", quote(&w.path));
-    if w.create_parent {
-        let parent = parent_dir(&w.path);
-        if !parent.is_empty() {
-            s.push_str(&format!(
-                "[ -d {0} ] || mkdir -p -- {0} || exit 1\n",
-                quote(parent)
-            ));
-        }
-    }
-    s.push_str("d=$(readlink -f -- \"$p\" 2>/dev/null) && [ -n \"$d\" ] || d=$p\n");
-    if w.backup {
-        s.push_str(
-            "if [ -e \"$p\" ]; then b=\"$p.$$.$(date +%Y-%m-%d@%H:%M:%S~)\"; \
-             cp -p -- \"$p\" \"$b\" || exit 1; printf '__tend_backup %s\\n' \"$b\"; fi\n",
-        );
-    }
-    s.push_str(
-        "t=$(mktemp -- \"$(dirname -- \"$d\")/.tend-XXXXXXXXXX\") || exit 1\n\
-         fail() { rm -f -- \"$t\"; exit 1; }\n\
-         cat > \"$t\" || fail\n\
-         if [ -e \"$d\" ]; then chmod --reference=\"$d\" -- \"$t\" || fail; chown --reference=\"$d\" -- \"$t\" 2>/dev/null\n\
-         else chmod \"$(printf '%o' $(( 0666 & ~0$(umask) )))\" -- \"$t\" || fail; fi\n",
-    );
-    s.push_str(&attr_commands(&w.attrs, "\"$t\"", "fail"));
-    if let Some(words) = &w.validate {
-        let cmd: Vec<String> = words
-            .iter()
-            .map(|word| {
-                word.split("%s")
-                    .map(|piece| quote(piece).into_owned())
-                    .collect::<Vec<_>>()
-                    .join("\"$t\"")
-            })
-            .collect();
-        s.push_str(&format!(
-            "{} >/dev/null\nv=$?\nif [ \"$v\" -ne 0 ]; then rm -f -- \"$t\"; printf '__tend_invalid %s\\n' \"$v\"; exit 0; fi\n",
-            cmd.join(" ")
-        ));
-    }
-    s.push_str("mv -f -- \"$t\" \"$d\" || fail\n");
-    s
-}
-
-fn attr_commands(change: &AttrChange, target: &str, fail: &str) -> String {
-    let mut s = String::new();
-    if let Some(owner) = &change.owner {
-        s.push_str(&format!("chown -- {} {target} || {fail}\n", quote(owner)));
-    }
-    if let Some(group) = &change.group {
-        s.push_str(&format!("chgrp -- {} {target} || {fail}\n", quote(group)));
-    }
-    if let Some(mode) = change.mode {
-        s.push_str(&format!("chmod -- {mode:04o} {target} || {fail}\n"));
-    }
-    s
-}
-
-fn parent_dir(path: &str) -> &str {
-    match path.rfind('/') {
-        Some(0) => "/",
-        Some(i) => &path[..i],
-        None => "",
-    }
-}
-
-/// What the write script does.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct WriteSpec {
-    pub path: String,
-    pub create_parent: bool,
-    pub backup: bool,
-    pub validate: Option<Vec<String>>,
-    pub attrs: AttrChange,
-}
-
-pub(crate) fn failed_rc(msg: String, rc: i64) -> ModuleError {
-    let mut values = Map::new();
-    values.insert("rc".into(), rc.into());
-    ModuleError::Failed { msg, values }
-}
-
-pub(crate) struct FinishInput<'a> {
+/// An edit of a file's content, as lineinfile and blockinfile plan it.
+pub(crate) struct Edit<'a> {
+    /// The path as given.
     pub path: &'a str,
-    pub state: &'a FileState,
-    pub content_changed: bool,
-    pub before: &'a [u8],
+    /// The new content.
     pub after: Vec<u8>,
+    /// The module's message; empty when the content is unchanged.
     pub msg: String,
-    pub attrs: &'a Attrs,
+    /// `mode`, `owner`, `group`.
+    pub want: WantAttrs,
+    /// `backup`.
     pub backup: bool,
+    /// `validate`.
     pub validate: Option<&'a str>,
-    pub create_parent: bool,
-    pub values: &'a mut Map<String, Value>,
 }
 
-/// Builds the plan shared by lineinfile and blockinfile: content diff,
-/// attribute changes (Ansible's "ownership, perms or SE linux context
-/// changed"), and the one apply script.
-pub(crate) fn finish_plan(f: FinishInput) -> Result<Plan, ModuleError> {
-    let attrs = attr_change(f.attrs, f.state)?;
-    let mut msg = f.msg;
-    if attrs.any() {
-        if f.content_changed {
+/// The plan shared by lineinfile and blockinfile: content diff, attribute
+/// changes (Ansible's "ownership, perms or SE linux context changed"), and
+/// one [`AtomicWrite`] to the file a symlink points to, or one script that
+/// only changes attributes.
+pub(crate) fn plan_edit(st: &FileState, e: Edit) -> Result<Plan, ModuleError> {
+    let exists = st.exists();
+    let cur = if exists {
+        CurAttrs::of(&st.file)
+    } else {
+        st.env.new_attrs(false)
+    };
+    let ids = Ids::resolve(&st.probe, &e.want, e.path)?;
+    let attrs = fileops::plan_attrs(&cur, &e.want, &ids, st.env.umask)?;
+    let content_changed = !e.msg.is_empty();
+    let mut msg = e.msg;
+    if attrs.changes() {
+        if content_changed {
             msg.push_str(" and ");
         }
         msg.push_str("ownership, perms or SE linux context changed");
     }
     let mut plan = Plan::noop();
-    let header = format!("{} (content)", f.path);
-    if f.content_changed {
+    if content_changed {
+        let header = format!("{} (content)", e.path);
         plan.diff.push(Diff {
             before_header: Some(header.clone()),
             after_header: Some(header),
-            before: String::from_utf8_lossy(f.before).into_owned(),
-            after: String::from_utf8_lossy(&f.after).into_owned(),
+            before: String::from_utf8_lossy(st.content()).into_owned(),
+            after: String::from_utf8_lossy(&e.after).into_owned(),
         });
     }
-    if attrs.any() {
-        let mut d = Diff::attributes(f.path, &attrs.before, &attrs.after);
-        d.before_header = Some(format!("{} (file attributes)", f.path));
+    if attrs.changes() {
+        let mut d = Diff::attributes(e.path, &attrs.before, &attrs.after);
+        d.before_header = Some(format!("{} (file attributes)", e.path));
         d.after_header = d.before_header.clone();
         plan.diff.push(d);
     }
-    if f.content_changed {
-        let validate = match f.validate {
-            Some(v) => Some(crate::command::shlex_split(v).map_err(ModuleError::failed)?),
-            None => None,
+    if content_changed {
+        let write = AtomicWrite {
+            dest: (st.file.real.clone())
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| e.path.to_string()),
+            source: Source::Bytes(e.after),
+            mode: attrs.mode,
+            uid: attrs.chown,
+            gid: attrs.chgrp,
+            keep_ids: exists.then_some((cur.uid, cur.gid)),
+            validate: e.validate.map(str::to_string),
+            validation: Validation::Words,
+            backup: (e.backup && exists).then(|| st.env.backup_name(e.path)),
+            mkdirs: if exists {
+                Vec::new()
+            } else {
+                ancestors(&dirname(e.path))
+            },
+            dir_mode: None,
         };
-        let spec = WriteSpec {
-            path: f.path.to_string(),
-            create_parent: f.create_parent,
-            backup: f.backup && f.state.kind == Kind::File,
-            validate,
-            attrs: attrs.clone(),
-        };
-        plan.action = if f.state.kind == Kind::File {
+        plan.action = if exists {
             Action::Update
         } else {
             Action::Create
         };
-        plan.apply
-            .push(Exec::with_stdin(atomic_write_script(&spec), f.after));
-    } else if attrs.any() {
+        plan.apply.push(write.exec()?);
+    } else if attrs.changes() {
         plan.action = Action::Update;
-        let script = format!(
-            "p={}\nfail() {{ exit 1; }}\n{}",
-            quote(f.path),
-            attr_commands(&attrs, "\"$p\"", "fail")
-        );
-        plan.apply.push(Exec::script(script));
+        plan.apply
+            .push(Exec::script(attrs.script(&quote(e.path), false)));
     }
     plan.msg = Some(msg);
-    plan.values = std::mem::take(f.values);
     Ok(plan)
 }
 
-/// Probe, plan, and (unless in check mode) the one apply script, reading
-/// its backup path (`backup_key`) and validation result.
-pub(crate) async fn run_file_module<C>(
-    module: &C,
-    args: &C::Args,
-    ctx: &Context,
-    host: &dyn Host,
-    backup_key: &str,
-) -> Result<Outcome, ModuleError>
-where
-    C: Converge,
-{
-    let out = host.exec(module.probe(args)).await?;
-    let state = module.parse(args, &out)?;
-    let plan = module.plan(args, &state, ctx)?;
-    let mut values = plan.values;
-    if backup_key == "backup" {
-        values.insert("backup".into(), "".into());
+/// Puts the backup a write made (if any) under `key`.
+pub(crate) fn record_backup(
+    out: &ExecOutput,
+    plan: &mut Plan,
+    key: &str,
+) -> Result<(), ModuleError> {
+    if let Some(b) = fileops::written(out)? {
+        plan.values.insert(key.into(), b.into());
     }
-    if !ctx.check_mode {
-        for step in &plan.apply {
-            let out = host.exec(step.clone()).await?;
-            if out.status != 0 {
-                return Err(ModuleError::script("writing the file failed", &out));
-            }
-            for line in out.stdout_text().lines() {
-                if let Some(b) = line.strip_prefix("__tend_backup ") {
-                    values.insert(backup_key.into(), b.into());
-                } else if let Some(rc) = line.strip_prefix("__tend_invalid ") {
-                    return Err(ModuleError::failed(format!(
-                        "failed to validate: rc:{rc} error:{}",
-                        out.stderr_text()
-                    )));
-                }
-            }
-        }
-    }
-    Ok(Outcome {
-        changed: plan.action.changes(),
-        failed: false,
-        skipped: false,
-        msg: plan.msg,
-        diff: if ctx.diff { plan.diff } else { Vec::new() },
-        values,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1726,6 +1409,12 @@ mod tests {
         assert!(e(r"\9").is_err());
         assert!(e(r"\q").is_err());
         assert_eq!(e(r"\10").unwrap_err(), "invalid group reference 10");
+    }
+
+    /// A mode as lineinfile resolves it for a regular file (umask 022).
+    fn parse_mode(mode: &str, current: u32) -> Result<u32, String> {
+        let spec = ModeSpec::parse_str(mode)?;
+        Ok(spec.resolve(current, false, 0o022)?.unwrap_or(current))
     }
 
     #[test]

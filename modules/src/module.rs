@@ -33,6 +33,10 @@ pub struct Context {
     pub diff: bool,
 }
 
+/// Prefix of the stderr line an apply script uses to give Ansible's `msg`
+/// when it fails (the last such line wins).
+pub const MSG_PREFIX: &str = "tend: ";
+
 /// A module could not do its work.
 #[derive(Debug, Error)]
 pub enum ModuleError {
@@ -75,6 +79,29 @@ impl ModuleError {
             format!("{msg}: {}", stderr.trim())
         };
         ModuleError::Failed { msg, values }
+    }
+
+    /// Adds a return value to a [`ModuleError::Failed`] (other errors are kept as they are).
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        if let ModuleError::Failed { values, .. } = &mut self {
+            values.insert(key.to_string(), value.into());
+        }
+        self
+    }
+
+    /// A failed apply script: its last `tend: ...` stderr line is the message
+    /// (else `msg` and the stderr), with `rc`, `stdout` and `stderr`.
+    pub fn applying(msg: &str, out: &ExecOutput) -> Self {
+        let stderr = out.stderr_text();
+        let line = stderr
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(MSG_PREFIX))
+            .map(str::to_string);
+        match (ModuleError::script(msg, out), line) {
+            (ModuleError::Failed { values, .. }, Some(msg)) => ModuleError::Failed { msg, values },
+            (err, _) => err,
+        }
     }
 }
 
@@ -206,8 +233,10 @@ pub trait Converge: Send + Sync {
     type Args: Send + Sync;
     /// What the probe found.
     type State: Send;
+    /// The message of a failed apply script that gives no `tend: ...` line.
+    const APPLY_FAILED: &'static str = "applying the change failed";
     /// The read-only script that observes the current state (one round trip).
-    fn probe(&self, args: &Self::Args) -> Exec;
+    fn probe(&self, args: &Self::Args, ctx: &Context) -> Exec;
     /// Reads the probe's output.
     fn parse(&self, args: &Self::Args, out: &ExecOutput) -> Result<Self::State, ModuleError>;
     /// Decides the change: pure, no I/O.
@@ -217,6 +246,16 @@ pub trait Converge: Send + Sync {
         state: &Self::State,
         ctx: &Context,
     ) -> Result<Plan, ModuleError>;
+    /// Reads what a successful apply script printed into the plan (a backup's
+    /// name, a failed validation). By default, nothing.
+    fn applied(
+        &self,
+        _args: &Self::Args,
+        _out: &ExecOutput,
+        _plan: &mut Plan,
+    ) -> Result<(), ModuleError> {
+        Ok(())
+    }
 }
 
 /// Runs a [`Converge`] module: probe, plan, and (unless in check mode) apply.
@@ -226,15 +265,16 @@ pub async fn converge<C: Converge>(
     ctx: &Context,
     host: &dyn Host,
 ) -> Result<Outcome, ModuleError> {
-    let out = host.exec(module.probe(args)).await?;
+    let out = host.exec(module.probe(args, ctx)).await?;
     let state = module.parse(args, &out)?;
-    let plan = module.plan(args, &state, ctx)?;
+    let mut plan = module.plan(args, &state, ctx)?;
     if !ctx.check_mode {
-        for step in &plan.apply {
-            let out = host.exec(step.clone()).await?;
+        for step in std::mem::take(&mut plan.apply) {
+            let out = host.exec(step).await?;
             if out.status != 0 {
-                return Err(ModuleError::script("applying the change failed", &out));
+                return Err(ModuleError::applying(C::APPLY_FAILED, &out));
             }
+            module.applied(args, &out, &mut plan)?;
         }
     }
     Ok(Outcome {

@@ -3,9 +3,8 @@
 //! with content (same probe, plan and atomic write, see [`crate::copy`]).
 
 use crate::args::{ArgsError, de, is_templated};
-use crate::copy::{Desired, check_common, converge_content};
-use crate::file::reject_unsupported;
-use crate::fileops::{ModeSpec, WantAttrs};
+use crate::copy::{Desired, converge_content};
+use crate::fileops::{self, ModeSpec, WantAttrs};
 use crate::host::Host;
 use crate::module::{Context, ModuleError, TypedModule};
 use crate::outcome::Outcome;
@@ -127,15 +126,9 @@ impl TypedModule for Template {
     const NAME: &'static str = "template";
 
     fn validate(a: &Args) -> Result<(), ArgsError> {
-        reject_unsupported(
+        fileops::reject_unsupported(
             "template",
-            &[
-                ("attributes", &a.attributes),
-                ("selevel", &a.selevel),
-                ("serole", &a.serole),
-                ("setype", &a.setype),
-                ("seuser", &a.seuser),
-            ],
+            [&a.attributes, &a.selevel, &a.serole, &a.setype, &a.seuser],
         )?;
         if !matches!(a.newline_sequence.as_str(), "\n" | "\r" | "\r\n")
             && !is_templated(&a.newline_sequence)
@@ -160,7 +153,7 @@ impl TypedModule for Template {
                 format!("template: output_encoding `{enc}` is not supported yet (only utf-8)"),
             ));
         }
-        check_common(&a.validate)
+        fileops::check_validate(&a.validate)
     }
 
     async fn run(&self, a: Args, ctx: &Context, host: &dyn Host) -> Result<Outcome, ModuleError> {

@@ -2,30 +2,16 @@
 
 mod support;
 
-use async_trait::async_trait;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use support::LocalSh;
-use tend_modules::{
-    Context, Diff, Exec, ExecOutput, Host, HostError, ModuleError, Outcome, lookup,
-};
-
-struct Counting(AtomicUsize);
-
-#[async_trait]
-impl Host for Counting {
-    async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        LocalSh.exec(request).await
-    }
-}
+use support::Counting;
+use tend_modules::{Context, Diff, ModuleError, Outcome, lookup};
 
 async fn run_counted(args: Value, ctx: &Context) -> (Result<Outcome, ModuleError>, usize) {
     let m = lookup("blockinfile").unwrap();
     m.check(&args).unwrap();
-    let host = Counting(AtomicUsize::new(0));
+    let host = Counting::default();
     let out = m.run(&args, ctx, &host).await;
-    (out, host.0.load(Ordering::SeqCst))
+    (out, host.take())
 }
 
 async fn run(args: Value, ctx: &Context) -> Result<Outcome, ModuleError> {

@@ -2,45 +2,17 @@
 
 mod support;
 
-use async_trait::async_trait;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use support::LocalSh;
-use tend_modules::{Context, Exec, ExecOutput, Host, HostError, ModuleError, Outcome, lookup};
-
-/// Counts round trips.
-struct Counting {
-    inner: LocalSh,
-    calls: AtomicUsize,
-}
-
-impl Counting {
-    fn new() -> Self {
-        Counting {
-            inner: LocalSh,
-            calls: AtomicUsize::new(0),
-        }
-    }
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl Host for Counting {
-    async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.exec(request).await
-    }
-}
+use support::Counting;
+use tend_modules::{Context, ModuleError, Outcome, lookup};
 
 async fn run_ctx(module: &str, args: Value, ctx: &Context) -> Result<Outcome, ModuleError> {
-    let host = Counting::new();
+    let host = Counting::default();
     let m = lookup(module).unwrap();
     m.check(&args).unwrap();
     let out = m.run(&args, ctx, &host).await;
     assert_eq!(
-        host.calls(),
+        host.take(),
         if module == "raw" && ctx.check_mode {
             0
         } else {

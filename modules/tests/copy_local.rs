@@ -2,33 +2,11 @@
 
 mod support;
 
-use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use support::LocalSh;
-use tend_modules::{Context, Exec, ExecOutput, Host, HostError, ModuleError, Outcome};
-
-/// Counts round trips.
-#[derive(Default)]
-struct Counting {
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl Host for Counting {
-    async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        LocalSh.exec(request).await
-    }
-}
-
-impl Counting {
-    fn take(&self) -> usize {
-        self.calls.swap(0, Ordering::SeqCst)
-    }
-}
+use support::{Counting, InDir, LocalSh, mode};
+use tend_modules::{Host, ModuleError, Outcome};
 
 async fn run(
     args: Value,
@@ -36,23 +14,12 @@ async fn run(
     diff: bool,
     host: &dyn Host,
 ) -> Result<Outcome, ModuleError> {
-    let ctx = Context {
-        check_mode: check,
-        diff,
-    };
-    tend_modules::lookup("copy")
-        .unwrap()
-        .run(&args, &ctx, host)
-        .await
+    support::run("copy", args, check, diff, host).await
 }
 
 fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn mode(p: &Path) -> u32 {
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
 }
 
 fn leftovers(dir: &Path) -> Vec<String> {
@@ -444,17 +411,6 @@ async fn remote_src_force_and_follow() {
         err.to_string(),
         "Copied file does not match the expected checksum. Transfer failed."
     );
-}
-
-/// Runs every script from inside a directory, for relative paths.
-struct InDir(std::path::PathBuf);
-
-#[async_trait]
-impl Host for InDir {
-    async fn exec(&self, mut request: Exec) -> Result<ExecOutput, HostError> {
-        request.script = format!("cd '{}' || exit 1\n{}", self.0.display(), request.script);
-        LocalSh.exec(request).await
-    }
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ mod support;
 
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
-use support::LocalSh;
+use support::{LocalSh, mode};
 use tend_modules::{Context, Diff, ModuleError, Outcome, lookup};
 
 async fn run(args: Value, ctx: &Context) -> Result<Outcome, ModuleError> {
@@ -14,14 +14,7 @@ async fn run(args: Value, ctx: &Context) -> Result<Outcome, ModuleError> {
 }
 
 fn diff_ctx(check_mode: bool) -> Context {
-    Context {
-        check_mode,
-        diff: true,
-    }
-}
-
-fn mode_of(p: &std::path::Path) -> u32 {
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    support::ctx(check_mode, true)
 }
 
 #[tokio::test]
@@ -56,7 +49,7 @@ async fn converges_check_mode_predicts_and_diff_is_exact() {
         std::fs::read_to_string(&f).unwrap(),
         "# comment\nSELINUX=enforcing\n"
     );
-    assert_eq!(mode_of(&f), 0o640, "mode of the replaced file is kept");
+    assert_eq!(mode(&f), 0o640, "mode of the replaced file is kept");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "no temp file left");
 
@@ -107,7 +100,7 @@ async fn missing_file() {
         Some("line added and ownership, perms or SE linux context changed")
     );
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "x\n");
-    assert_eq!(mode_of(&f), 0o600);
+    assert_eq!(mode(&f), 0o600);
     assert!(!run(args, &Context::default()).await.unwrap().changed);
 }
 
@@ -158,7 +151,7 @@ async fn attributes_only_change_and_symbolic_mode() {
     assert_eq!(o.diff.len(), 1);
     assert_eq!(o.diff[0].before, "mode: 0644\n");
     assert_eq!(o.diff[0].after, "mode: 0600\n");
-    assert_eq!(mode_of(&f), 0o600);
+    assert_eq!(mode(&f), 0o600);
     assert!(!run(args, &Context::default()).await.unwrap().changed);
 }
 

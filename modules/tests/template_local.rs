@@ -6,17 +6,10 @@ mod support;
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use support::LocalSh;
-use tend_modules::{Context, ModuleError, Outcome};
+use tend_modules::{ModuleError, Outcome};
 
 async fn run(args: Value, check: bool, diff: bool) -> Result<Outcome, ModuleError> {
-    let ctx = Context {
-        check_mode: check,
-        diff,
-    };
-    tend_modules::lookup("template")
-        .unwrap()
-        .run(&args, &ctx, &LocalSh)
-        .await
+    support::run("template", args, check, diff, &LocalSh).await
 }
 
 #[tokio::test]

@@ -18,7 +18,10 @@ pub(crate) struct BuiltinResult {
 }
 
 impl BuiltinResult {
-    fn ok(result: Value) -> Self {
+    fn ok(mut result: Value) -> Self {
+        if let Value::Object(m) = &mut result {
+            m.entry("failed").or_insert(Value::Bool(false));
+        }
         BuiltinResult {
             result,
             failed: false,

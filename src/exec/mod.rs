@@ -115,6 +115,7 @@ pub async fn run_playbook(
     reporter: &mut dyn Reporter,
 ) -> RunSummary {
     let mut summary = RunSummary::default();
+    crate::template::set_search_dirs(vec![book.dir.join("files"), book.dir.clone()]);
     for play in &book.plays {
         run_play(book, play, inventory, opts, templar, reporter, &mut summary).await;
     }
@@ -416,6 +417,34 @@ fn run_steps<'a>(
                                 s.failed = true;
                                 summary.recap.entry(s.name.clone()).or_default().failed += 1;
                             }
+                        }
+                    }
+                    let include_name = inc
+                        .task
+                        .task
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| "include_tasks".into());
+                    reporter.task_start(&include_name, &inc.task.task.span.location(), false);
+                    for (i, s) in states.iter().enumerate() {
+                        if !live[i] || s.failed {
+                            continue;
+                        }
+                        let counts = summary.recap.entry(s.name.clone()).or_default();
+                        if per_host[i].is_empty() {
+                            counts.skipped += 1;
+                            reporter.host_result(&crate::report::HostResult {
+                                host: &s.name,
+                                status: crate::report::Status::Skipped,
+                                result: &serde_json::json!({"changed": false, "skipped": true}),
+                                item_label: None,
+                                diffs: &[],
+                                is_loop_summary: false,
+                                no_log: false,
+                                verbose_always: false,
+                            });
+                        } else {
+                            counts.ok += per_host[i].len() as u32;
                         }
                     }
                     if !included.is_empty() {

@@ -49,36 +49,49 @@ pub fn truthy(v: &Value) -> bool {
 
 /// Whether `--tags`/`--skip-tags` select this task.
 pub fn selected_by_tags(t: &CompiledTask, play_tags: &[String], opts: &RunOptions) -> bool {
-    let mut tags: Vec<&str> = t
-        .task
-        .tags
+    tags_select(&t.task.tags, play_tags, &opts.tags, &opts.skip_tags)
+}
+
+/// Ansible's tag selection (`Taggable.evaluate_tags`): `always` runs unless
+/// skipped by name, `never` only when asked for by one of its tags, `all`,
+/// `tagged` and `untagged` as documented.
+pub fn tags_select(
+    task_tags: &[String],
+    play_tags: &[String],
+    only: &[String],
+    skip: &[String],
+) -> bool {
+    let tags: Vec<&str> = task_tags
         .iter()
+        .chain(play_tags)
         .map(String::as_str)
-        .chain(play_tags.iter().map(String::as_str))
         .collect();
-    if tags.is_empty() {
-        tags.push("untagged");
-    }
     let has = |name: &str| tags.contains(&name);
-    if !opts.skip_tags.is_empty() {
-        let skip = opts
-            .skip_tags
-            .iter()
-            .any(|s| has(s) || s == "all" && !has("always") || (s == "tagged" && !has("untagged")));
-        if skip {
-            return false;
+    let untagged = tags.is_empty();
+    let mut run = if only.is_empty() || only.iter().any(|o| o == "all") {
+        // Everything, except `never` tasks (unless `always` too).
+        !has("never") || has("always")
+    } else {
+        has("always")
+            || only.iter().any(|o| {
+                (o == "tagged" && !untagged && !has("never"))
+                    || (o == "untagged" && untagged)
+                    || (o != "never" && has(o))
+                    || (o == "never" && has("never"))
+            })
+    };
+    if run && !skip.is_empty() {
+        let skipped = skip.iter().any(|k| {
+            (k == "all" && !has("always"))
+                || (k == "tagged" && !untagged && !has("always"))
+                || (k == "untagged" && untagged)
+                || has(k)
+        });
+        if skipped {
+            run = false;
         }
     }
-    if has("never") && !opts.tags.iter().any(|s| has(s) && s != "never") {
-        return opts.tags.iter().any(|s| s == "never");
-    }
-    if opts.tags.is_empty() || opts.tags.iter().any(|s| s == "all") {
-        return true;
-    }
-    has("always")
-        || opts.tags.iter().any(|s| {
-            has(s) || (s == "tagged" && !has("untagged")) || (s == "untagged" && has("untagged"))
-        })
+    run
 }
 
 /// The meta action of a `meta` task, if it is known statically.
@@ -365,8 +378,7 @@ pub(crate) async fn run_on_host(
     );
     if item_results.is_empty() {
         registered.insert("skipped_reason".into(), "No items in the list".into());
-    }
-    if failed || any(Status::Ignored) {
+    } else if failed || any(Status::Ignored) {
         registered.insert("failed".into(), Value::Bool(true));
         registered.insert("msg".into(), "One or more items failed".into());
     } else {
@@ -456,20 +468,46 @@ async fn run_item(
         return item;
     };
     // until / retries / delay: run again until the condition holds.
-    let retries = match t.task.retries.as_ref().map(|r| ctx.templar.render_value(r, scope)) {
+    let retries = match t
+        .task
+        .retries
+        .as_ref()
+        .map(|r| ctx.templar.render_value(r, scope))
+    {
         None => 3,
-        Some(Ok(v)) => match v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
+        Some(Ok(v)) => match v
+            .as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        {
             Some(n) if n > 0 => n + 1,
             Some(_) => 1,
-            None => return ItemResult::failed(label, format!("retries must be an integer, got {}", text(&v))),
+            None => {
+                return ItemResult::failed(
+                    label,
+                    format!("retries must be an integer, got {}", text(&v)),
+                );
+            }
         },
         Some(Err(e)) => return ItemResult::failed(label, e.message),
     };
-    let delay = match t.task.delay.as_ref().map(|d| ctx.templar.render_value(d, scope)) {
+    let delay = match t
+        .task
+        .delay
+        .as_ref()
+        .map(|d| ctx.templar.render_value(d, scope))
+    {
         None => 5.0,
-        Some(Ok(v)) => match v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
+        Some(Ok(v)) => match v
+            .as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        {
             Some(d) if d >= 0.0 => d,
-            _ => return ItemResult::failed(label, format!("delay must be a number, got {}", text(&v))),
+            _ => {
+                return ItemResult::failed(
+                    label,
+                    format!("delay must be a number, got {}", text(&v)),
+                );
+            }
         },
         Some(Err(e)) => return ItemResult::failed(label, e.message),
     };
@@ -489,7 +527,14 @@ async fn run_item(
         let done = match ctx.templar.eval_condition(&until.value, &s2) {
             Ok(done) => done,
             Err(e) => {
-                let mut r = ItemResult::failed(label, format!("The conditional check '{}' failed. The error was: {}", text(&until.value), e.message));
+                let mut r = ItemResult::failed(
+                    label,
+                    format!(
+                        "The conditional check '{}' failed. The error was: {}",
+                        text(&until.value),
+                        e.message
+                    ),
+                );
                 r.status = failed_status;
                 return r;
             }
@@ -789,6 +834,7 @@ fn prepare_local_content(
                 .render_file(&text, scope, &extra)
                 .map_err(|e| format!("{}: {}", path.display(), e.message))?;
             m.insert("_content".into(), Value::String(rendered));
+            insert_src_mode(m, &path);
         }
         "copy" if !remote => {
             let path =
@@ -802,6 +848,7 @@ fn prepare_local_content(
             }
             let bytes = std::fs::read(&path)
                 .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+            insert_src_mode(m, &path);
             m.insert(
                 "_content_b64".into(),
                 Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
@@ -810,6 +857,17 @@ fn prepare_local_content(
         _ => {}
     }
     Ok(())
+}
+
+/// `mode: preserve` needs the controller-side source's mode.
+fn insert_src_mode(args: &mut Map<String, Value>, path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        args.insert(
+            "_src_mode".into(),
+            Value::String(format!("{:04o}", meta.permissions().mode() & 0o7777)),
+        );
+    }
 }
 
 fn escalation(
@@ -931,6 +989,18 @@ pub(crate) fn apply_outcome(
             s.ended = true;
         }
     }
+    if outcome.looped && outcome.items.is_empty() {
+        reporter.host_result(&HostResult {
+            host: &s.name,
+            status: Status::Skipped,
+            result: &outcome.registered,
+            item_label: None,
+            diffs: &[],
+            is_loop_summary: true,
+            no_log: outcome.no_log,
+            verbose_always: false,
+        });
+    }
     if outcome.looped && matches!(outcome.status, Status::Failed) {
         reporter.host_result(&HostResult {
             host: &s.name,
@@ -959,6 +1029,9 @@ pub(crate) fn apply_outcome(
         Status::Ignored => {
             counts.ok += 1;
             counts.ignored += 1;
+            if outcome.registered.get("changed") == Some(&Value::Bool(true)) {
+                counts.changed += 1;
+            }
         }
         Status::Unreachable => {
             counts.unreachable += 1;

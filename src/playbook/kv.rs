@@ -3,14 +3,28 @@
 /// Splits an argument string on whitespace, keeping quoted parts and Jinja
 /// blocks (`{{ a b }}`) together, as Ansible's `split_args` does.
 pub fn split_args(s: &str) -> Result<Vec<String>, String> {
+    Ok(split_args_spans(s)?.into_iter().map(|(t, _)| t).collect())
+}
+
+/// [`split_args`], with each token's byte range in `s`.
+fn split_args_spans(s: &str) -> Result<Vec<(String, std::ops::Range<usize>)>, String> {
     let mut tokens = Vec::new();
     let mut cur = String::new();
+    let mut start = 0usize;
     let mut quote: Option<char> = None;
     let mut depth = 0usize;
     let chars: Vec<char> = s.chars().collect();
+    let offsets: Vec<usize> = s
+        .char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(s.len()))
+        .collect();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        if cur.is_empty() {
+            start = offsets[i];
+        }
         let next = chars.get(i + 1).copied();
         if quote.is_none() && c == '{' && matches!(next, Some('{') | Some('%') | Some('#')) {
             depth += 1;
@@ -38,7 +52,7 @@ pub fn split_args(s: &str) -> Result<Vec<String>, String> {
             }
             None if c.is_whitespace() && depth == 0 => {
                 if !cur.is_empty() {
-                    tokens.push(std::mem::take(&mut cur));
+                    tokens.push((std::mem::take(&mut cur), start..offsets[i]));
                 }
             }
             None => cur.push(c),
@@ -54,7 +68,7 @@ pub fn split_args(s: &str) -> Result<Vec<String>, String> {
         ));
     }
     if !cur.is_empty() {
-        tokens.push(cur);
+        tokens.push((cur, start..s.len()));
     }
     Ok(tokens)
 }
@@ -69,14 +83,70 @@ fn escaped(chars: &[char], i: usize) -> bool {
     n % 2 == 1
 }
 
+/// A `k=v` value: surrounding quotes removed, Python escapes decoded (`\n`,
+/// `\t`, `\\`, `\"`, `\xNN`, `\uNNNN`...), as Ansible's `parse_kv` does.
 fn unquote(v: &str) -> String {
     let b = v.as_bytes();
-    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
-        let inner = &v[1..v.len() - 1];
-        let q = b[0] as char;
-        return inner.replace(&format!("\\{q}"), &q.to_string());
+    let inner = if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        &v[1..v.len() - 1]
+    } else {
+        v
+    };
+    decode_escapes(inner)
+}
+
+fn decode_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(&next) = chars.peek() else {
+            out.push('\\');
+            break;
+        };
+        let simple = match next {
+            'n' => Some('\n'),
+            't' => Some('\t'),
+            'r' => Some('\r'),
+            'a' => Some('\u{7}'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'v' => Some('\u{b}'),
+            '\\' => Some('\\'),
+            '\'' => Some('\''),
+            '"' => Some('"'),
+            _ => None,
+        };
+        if let Some(ch) = simple {
+            chars.next();
+            out.push(ch);
+            continue;
+        }
+        let width = match next {
+            'x' => 2,
+            'u' => 4,
+            'U' => 8,
+            _ => 0,
+        };
+        if width > 0 {
+            let hex: String = chars.clone().skip(1).take(width).collect();
+            if hex.len() == width
+                && let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+            {
+                for _ in 0..=width {
+                    chars.next();
+                }
+                out.push(ch);
+                continue;
+            }
+        }
+        // Unknown escapes stay as written (Python keeps them too).
+        out.push('\\');
     }
-    v.to_string()
+    out
 }
 
 /// A parsed argument string: the `k=v` pairs and the rest (free-form text).
@@ -92,8 +162,12 @@ pub struct KeyValues {
 /// keys are split off; everything else stays in the free-form text.
 pub fn parse_kv(s: &str, only: Option<&[&str]>) -> Result<KeyValues, String> {
     let mut out = KeyValues::default();
-    let mut raw = Vec::new();
-    for token in split_args(s)? {
+    // The free-form text keeps its original layout (newlines, repeated
+    // spaces): only the `k=v` tokens (and the blanks before them) are cut out.
+    let mut raw = String::new();
+    let mut last = 0usize;
+    let mut any_raw = false;
+    for (token, range) in split_args_spans(s)? {
         let key_end = token.find('=').filter(|&i| {
             let key = &token[..i];
             !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -102,12 +176,15 @@ pub fn parse_kv(s: &str, only: Option<&[&str]>) -> Result<KeyValues, String> {
             Some(i) if only.is_none_or(|keys| keys.contains(&&token[..i])) => {
                 out.pairs
                     .push((token[..i].to_string(), unquote(&token[i + 1..])));
+                raw.push_str(s[last..range.start].trim_end_matches([' ', '\t']));
+                last = range.end;
             }
-            _ => raw.push(token),
+            _ => any_raw = true,
         }
     }
-    if !raw.is_empty() {
-        out.raw = Some(raw.join(" "));
+    if any_raw {
+        raw.push_str(&s[last..]);
+        out.raw = Some(raw.trim().to_string());
     }
     Ok(out)
 }
@@ -134,6 +211,16 @@ mod tests {
         let kv = parse_kv("echo a=b chdir=/tmp", Some(&["chdir", "creates"])).unwrap();
         assert_eq!(kv.pairs, [("chdir".into(), "/tmp".into())]);
         assert_eq!(kv.raw.as_deref(), Some("echo a=b"));
+        let kv = parse_kv("x=\"1   2\"\necho  \"$x\"\n", Some(&["chdir"])).unwrap();
+        assert_eq!(kv.raw.as_deref(), Some("x=\"1   2\"\necho  \"$x\""));
+        let kv = parse_kv("content=\"a\\nb\\t\\x41\" dest='c\\'d'", None).unwrap();
+        assert_eq!(
+            kv.pairs,
+            [
+                ("content".into(), "a\nb\tA".into()),
+                ("dest".into(), "c'd".into())
+            ]
+        );
         assert!(split_args("a='b").is_err());
     }
 }

@@ -733,7 +733,12 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                 })
             }
             "ignore_errors" => task.ignore_errors = Some(v.to_value()),
-            "until" => task.until = Some(Located { value: v.to_value(), span: v.span.clone() }),
+            "until" => {
+                task.until = Some(Located {
+                    value: v.to_value(),
+                    span: v.span.clone(),
+                })
+            }
             "retries" => task.retries = Some(v.to_value()),
             "delay" => task.delay = Some(v.to_value()),
             "tags" => task.tags = tags(v, diags),
@@ -749,17 +754,32 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             "args" => extra_args = Some(v),
             "action" => match v.as_str() {
                 Some(text) => {
-                    let (module, rest) = text.trim().split_once(char::is_whitespace).unwrap_or((text.trim(), ""));
-                    let rest_node = Node { span: v.span.clone(), tag: None, kind: Kind::Str(rest.to_string()) };
-                    task.module = Located { value: module.to_string(), span: v.span.clone() };
+                    let (module, rest) = text
+                        .trim()
+                        .split_once(char::is_whitespace)
+                        .unwrap_or((text.trim(), ""));
+                    let rest_node = Node {
+                        span: v.span.clone(),
+                        tag: None,
+                        kind: Kind::Str(rest.to_string()),
+                    };
+                    task.module = Located {
+                        value: module.to_string(),
+                        span: v.span.clone(),
+                    };
                     set_args(&mut task, &rest_node, diags);
                     module_nodes.push((k, v));
                 }
                 None => match v.get("module").and_then(Node::key_text) {
                     // `action: {module: copy, src: a, dest: b}`
                     Some(module) => {
-                        let module_span = v.get("module").map_or_else(|| v.span.clone(), |m| m.span.clone());
-                        task.module = Located { value: module, span: module_span };
+                        let module_span = v
+                            .get("module")
+                            .map_or_else(|| v.span.clone(), |m| m.span.clone());
+                        task.module = Located {
+                            value: module,
+                            span: module_span,
+                        };
                         let rest: Vec<(Node, Node)> = v
                             .as_map()
                             .unwrap_or_default()
@@ -767,7 +787,11 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                             .filter(|(k, _)| k.key_text().as_deref() != Some("module"))
                             .cloned()
                             .collect();
-                        let rest = Node { span: v.span.clone(), tag: None, kind: Kind::Map(rest) };
+                        let rest = Node {
+                            span: v.span.clone(),
+                            tag: None,
+                            kind: Kind::Map(rest),
+                        };
                         set_args(&mut task, &rest, diags);
                         module_nodes.push((k, v));
                     }

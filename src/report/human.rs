@@ -48,9 +48,6 @@ pub fn unified_diff(diff: &tend_modules::Diff) -> String {
         .header(&format!("before: {before_h}"), &format!("after: {after_h}"))
         .to_string();
     out.push_str(&body);
-    if !diff.after.is_empty() && !diff.after.ends_with('\n') && diff.before != diff.after {
-        out.push_str("\\ No newline at end of file\n");
-    }
     out
 }
 
@@ -102,9 +99,26 @@ fn pretty(value: &Value) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// Keys sorted at every level, as Ansible's callback dumps results.
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 /// The result as the default callback shows it: internal keys dropped.
 fn shown(result: &Value, drop_changed: bool) -> Value {
-    let mut v = result.clone();
+    let mut v = sorted(result);
     if let Value::Object(m) = &mut v {
         m.retain(|k, _| {
             !k.starts_with("_ansible") && k != "diff" && k != "ansible_loop_var"
@@ -138,7 +152,7 @@ impl<W: Write> Reporter for Human<W> {
     fn host_result(&mut self, r: &HostResult<'_>) {
         for d in r.diffs {
             let text = unified_diff(d);
-            let _ = write!(self.out, "{text}");
+            let _ = writeln!(self.out, "{text}");
         }
         let (word, code) = match r.status {
             Status::Ok => ("ok", "32"),

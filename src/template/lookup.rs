@@ -3,27 +3,51 @@
 use minijinja::value::{Kwargs, Rest};
 use minijinja::{Environment, Error, ErrorKind, Value};
 
+static SEARCH_DIRS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Directories searched for relative paths in `lookup('file')` (the
+/// playbook's `files/`, then the playbook's directory), set at run start.
+pub fn set_search_dirs(dirs: Vec<std::path::PathBuf>) {
+    if let Ok(mut d) = SEARCH_DIRS.lock() {
+        *d = dirs;
+    }
+}
+
+fn find_file(term: &str) -> std::path::PathBuf {
+    let p = std::path::Path::new(term);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    let dirs = SEARCH_DIRS.lock().map(|d| d.clone()).unwrap_or_default();
+    dirs.iter()
+        .map(|d| d.join(p))
+        .find(|c| c.exists())
+        .unwrap_or_else(|| p.to_path_buf())
+}
+
 fn fail(msg: String) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg)
 }
 
-fn run(name: &str, terms: &[Value]) -> Result<Vec<Value>, Error> {
+fn run(name: &str, terms: &[Value], default: Option<&Value>) -> Result<Vec<Value>, Error> {
+    let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
     let mut out = Vec::new();
-    for term in terms {
-        let term = term
+    for value in terms {
+        let term = value
             .as_str()
             .map(str::to_string)
-            .unwrap_or_else(|| term.to_string());
-        match name {
-            "env" | "ansible.builtin.env" => {
-                out.push(Value::from(std::env::var(&term).unwrap_or_default()))
-            }
-            "file" | "ansible.builtin.file" => {
-                let text = std::fs::read_to_string(&term)
+            .unwrap_or_else(|| value.to_string());
+        match short {
+            "env" => out.push(match std::env::var(&term) {
+                Ok(v) => Value::from(v),
+                Err(_) => default.cloned().unwrap_or_else(|| Value::from("")),
+            }),
+            "file" => {
+                let text = std::fs::read_to_string(find_file(&term))
                     .map_err(|e| fail(format!("lookup('file'): could not read '{term}': {e}")))?;
                 out.push(Value::from(text.trim_end_matches('\n').to_string()));
             }
-            "pipe" | "ansible.builtin.pipe" => {
+            "pipe" => {
                 let output = std::process::Command::new("/bin/sh")
                     .arg("-c")
                     .arg(&term)
@@ -41,7 +65,7 @@ fn run(name: &str, terms: &[Value]) -> Result<Vec<Value>, Error> {
                         .to_string(),
                 ));
             }
-            "items" | "ansible.builtin.items" | "list" => out.push(Value::from(term)),
+            "items" | "list" => out.push(value.clone()),
             other => {
                 return Err(fail(format!(
                     "lookup plugin '{other}' is not supported yet"
@@ -72,8 +96,9 @@ pub fn register(env: &mut Environment<'_>) {
         |name: String, terms: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
             let wantlist: Option<bool> = kwargs.get("wantlist")?;
             let _: Option<Value> = kwargs.get("errors")?;
+            let default: Option<Value> = kwargs.get("default")?;
             kwargs.assert_all_used()?;
-            let values = run(&name, &flatten_terms(terms))?;
+            let values = run(&name, &flatten_terms(terms), default.as_ref())?;
             if wantlist.unwrap_or(false) {
                 return Ok(Value::from(values));
             }
@@ -89,8 +114,15 @@ pub fn register(env: &mut Environment<'_>) {
             })
         },
     );
-    let query = |name: String, terms: Rest<Value>| -> Result<Value, Error> {
-        Ok(Value::from(run(&name, &flatten_terms(terms))?))
+    let query = |name: String, terms: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
+        let default: Option<Value> = kwargs.get("default")?;
+        let _: Option<Value> = kwargs.get("errors")?;
+        kwargs.assert_all_used()?;
+        Ok(Value::from(run(
+            &name,
+            &flatten_terms(terms),
+            default.as_ref(),
+        )?))
     };
     env.add_function("query", query);
     env.add_function("q", query);

@@ -9,6 +9,8 @@ pub mod filters;
 pub mod jinja_tests;
 mod lookup;
 
+pub use lookup::set_search_dirs;
+
 use crate::vars::Vars;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value;
@@ -51,6 +53,56 @@ fn unsafe_text(map: &serde_json::Map<String, Value>) -> Option<&str> {
         (1, Some(Value::String(s))) => Some(s),
         _ => None,
     }
+}
+
+/// Doubles backslashes inside string literals of `{{ ... }}` blocks, as
+/// Ansible does for strings written in playbooks: a YAML `'\1'` reaches the
+/// regex filter as `\1`, not as the control character Jinja would make of it.
+/// (`whole_expression`: the text is a bare expression, e.g. a `when:`.)
+pub fn escape_backslashes(source: &str, whole_expression: bool) -> std::borrow::Cow<'_, str> {
+    if !source.contains('\\') {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    let mut out = String::with_capacity(source.len() + 8);
+    let mut in_expr = whole_expression;
+    let mut quote: Option<char> = None;
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                if c == '\\' {
+                    out.push_str("\\\\");
+                    if let Some(n) = chars.next() {
+                        if n == '\\' {
+                            out.push_str("\\\\");
+                        } else {
+                            out.push(n);
+                        }
+                    }
+                    continue;
+                }
+                if c == q {
+                    quote = None;
+                }
+                out.push(c);
+            }
+            None => {
+                out.push(c);
+                if !whole_expression && c == '{' && chars.peek() == Some(&'{') {
+                    out.push('{');
+                    chars.next();
+                    in_expr = true;
+                } else if !whole_expression && c == '}' && chars.peek() == Some(&'}') {
+                    out.push('}');
+                    chars.next();
+                    in_expr = false;
+                } else if in_expr && (c == '"' || c == '\'') {
+                    quote = Some(c);
+                }
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// True when a string holds a Jinja expression, statement or comment.
@@ -178,6 +230,8 @@ impl Templar {
         if !is_template(source) {
             return Ok(Value::String(source.to_string()));
         }
+        let escaped = escape_backslashes(source, false);
+        let source: &str = &escaped;
         if let Some(expr) = single_expression(source) {
             let compiled = self
                 .env
@@ -255,7 +309,8 @@ impl Templar {
                 Ok(truthy_str(unsafe_text(map).unwrap_or_default()))
             }
             Value::String(s) => {
-                let expr = strip_braces(s);
+                let escaped = escape_backslashes(strip_braces(s), true);
+                let expr: &str = &escaped;
                 let compiled = self
                     .env
                     .compile_expression(expr)
@@ -633,6 +688,32 @@ mod tests {
         assert_eq!(
             t.render_string("{{ none }}-{{ d.k }}", &scope).unwrap(),
             json!("None-1")
+        );
+    }
+
+    #[test]
+    fn backslashes_in_playbook_strings_reach_filters_verbatim() {
+        assert_eq!(
+            escape_backslashes(
+                r#"{{ "a-b" | regex_replace("^(.)-(.)$", "\2-\1") }}"#,
+                false
+            ),
+            r#"{{ "a-b" | regex_replace("^(.)-(.)$", "\\2-\\1") }}"#
+        );
+        assert_eq!(
+            escape_backslashes(r"x\n {{ 'a' }}", false),
+            r"x\n {{ 'a' }}"
+        );
+        let t = Templar::new();
+        let v = Vars::new();
+        let scope = Scope::new(vec![&v]);
+        assert_eq!(
+            t.render_string(
+                r#"{{ "a-b" | regex_replace("^(.)-(.)$", "\2-\1") }}"#,
+                &scope
+            )
+            .unwrap(),
+            json!("b-a")
         );
     }
 

@@ -1,0 +1,372 @@
+//! Test harness for the SSH tests: a lab of real OpenSSH hosts (`lab/lab`),
+//! the real `tend` binary run against it, and direct access to each host's
+//! state (its own mount namespace, entered with `nsenter`), never through tend.
+//!
+//! The lab needs root (network, mount and UTS namespaces) and sshd. Without
+//! them a test prints why and returns (skips); under CI (`CI` set) a missing
+//! sshd is a failure, since `.ci/run` installs it.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The lab script.
+pub fn lab_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("lab/lab")
+}
+
+/// Why the lab cannot run here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !is_root {
+        return Some("the lab's namespaced hosts need root".into());
+    }
+    for bin in [
+        "/usr/sbin/sshd",
+        "/usr/bin/ssh",
+        "/usr/bin/sudo",
+        "/usr/bin/nsenter",
+    ] {
+        if !Path::new(bin).exists() {
+            let why = format!("{bin} is missing (apt-get install -y openssh-server sudo iproute2)");
+            if std::env::var_os("CI").is_some() {
+                panic!("CI must install the lab's packages: {why}");
+            }
+            return Some(why);
+        }
+    }
+    None
+}
+
+/// Skips the calling test (returns) when the lab cannot run, saying why.
+#[macro_export]
+macro_rules! lab_or_skip {
+    ($n:expr) => {
+        match $crate::lab::unavailable() {
+            Some(why) => {
+                eprintln!("SKIPPED: {why}");
+                return;
+            }
+            None => $crate::lab::Lab::up($n),
+        }
+    };
+}
+
+/// A running lab; torn down on drop.
+pub struct Lab {
+    dir: tempfile::TempDir,
+    /// `DIR/inventory.ini`.
+    pub inventory: PathBuf,
+    /// Number of hosts.
+    pub n: usize,
+}
+
+/// What a finished command left.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The PLAY RECAP counters of one host, e.g. `changed` → 0.
+    pub fn recap(&self, host: &str, counter: &str) -> usize {
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(host) && l.contains(" : "))
+            .unwrap_or_else(|| panic!("no recap line for {host}:\n{}", self.stdout));
+        let needle = format!("{counter}=");
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&needle))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {counter} in `{line}`"))
+    }
+
+    /// Asserts success with a readable dump.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+fn wait_output(mut child: std::process::Child, timeout: Duration) -> Run {
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    assert!(
+        status.is_some(),
+        "timed out after {timeout:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    Run {
+        code: status.unwrap().code(),
+        stdout,
+        stderr,
+    }
+}
+
+impl Lab {
+    /// Starts `n` hosts.
+    pub fn up(n: usize) -> Lab {
+        let dir = tempfile::Builder::new()
+            .prefix("tend-lab-")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let started = Instant::now();
+        let out = Command::new(lab_script())
+            .arg("up")
+            .arg(n.to_string())
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run lab/lab");
+        assert!(
+            out.status.success(),
+            "lab up failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("lab: {n} hosts up in {:?}", started.elapsed());
+        let inventory = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        assert!(
+            inventory.exists(),
+            "no inventory at {}",
+            inventory.display()
+        );
+        Lab { dir, inventory, n }
+    }
+
+    /// The lab directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs the real `tend` binary inside the lab's network namespace.
+    pub fn tend_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        let child = Command::new(lab_script())
+            .arg("run")
+            .arg(self.dir())
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_tend"))
+            .args(args)
+            .current_dir(cwd)
+            .env("NO_COLOR", "1")
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run tend");
+        wait_output(child, Duration::from_secs(120))
+    }
+
+    /// `tend playbook -i <lab inventory> <playbook> <extra...>`, from the
+    /// playbook's directory.
+    pub fn playbook(&self, playbook: &Path, extra: &[&str]) -> Run {
+        let inv = self.inventory.to_string_lossy().into_owned();
+        let pb = playbook.to_string_lossy().into_owned();
+        let mut args = vec!["playbook", "-i", &inv, &pb];
+        args.extend_from_slice(extra);
+        let started = Instant::now();
+        let run = self.tend_in(playbook.parent().unwrap(), &args);
+        eprintln!(
+            "tend {extra:?} on {} hosts: {:?}",
+            self.n,
+            started.elapsed()
+        );
+        run
+    }
+
+    /// Like [`Lab::playbook`] with environment variables set for tend.
+    pub fn playbook_env(&self, playbook: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(lab_script());
+        cmd.arg("run")
+            .arg(self.dir())
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_tend"))
+            .arg("playbook")
+            .arg("-i")
+            .arg(&self.inventory)
+            .arg(playbook)
+            .args(extra)
+            .current_dir(playbook.parent().unwrap())
+            .env("NO_COLOR", "1")
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        wait_output(cmd.spawn().expect("run tend"), Duration::from_secs(120))
+    }
+
+    /// Starts tend in the background (for faults injected mid-run).
+    pub fn playbook_spawn(&self, playbook: &Path, extra: &[&str]) -> std::process::Child {
+        Command::new(lab_script())
+            .arg("run")
+            .arg(self.dir())
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_tend"))
+            .arg("playbook")
+            .arg("-i")
+            .arg(&self.inventory)
+            .arg(playbook)
+            .args(extra)
+            .current_dir(playbook.parent().unwrap())
+            .env("NO_COLOR", "1")
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run tend")
+    }
+
+    /// Waits for a spawned tend.
+    pub fn finish(child: std::process::Child) -> Run {
+        wait_output(child, Duration::from_secs(120))
+    }
+
+    /// Runs `sh -c script` as root on host `i` (1-based), directly in its
+    /// namespaces: the host's real state, not tend's view of it.
+    pub fn sh(&self, i: usize, script: &str) -> Run {
+        let child = Command::new(lab_script())
+            .arg("exec")
+            .arg(self.dir())
+            .arg(i.to_string())
+            .args(["--", "/bin/sh", "-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lab exec");
+        wait_output(child, Duration::from_secs(30))
+    }
+
+    /// stdout of [`Lab::sh`], asserting it succeeded.
+    pub fn sh_ok(&self, i: usize, script: &str) -> String {
+        let r = self.sh(i, script);
+        assert_eq!(r.code, Some(0), "host{i}: `{script}` failed: {r:?}");
+        r.stdout
+    }
+
+    /// Kills host `i` (its sshd and every session).
+    pub fn stop(&self, i: usize) {
+        let st = Command::new(lab_script())
+            .arg("stop")
+            .arg(self.dir())
+            .arg(i.to_string())
+            .status()
+            .expect("lab stop");
+        assert!(st.success());
+    }
+
+    /// SSH sessions (channels) each host has served, from sshd's logs.
+    pub fn sessions(&self) -> Vec<usize> {
+        let out = Command::new(lab_script())
+            .arg("sessions")
+            .arg(self.dir())
+            .output()
+            .expect("lab sessions");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+            .collect()
+    }
+
+    /// Replaces host `i`'s key in the lab's known_hosts with a fresh one, as
+    /// if the host had been reinstalled (or impersonated).
+    pub fn forge_host_key(&self, i: usize) {
+        let tmp = self.dir().join("forged_key");
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp.with_extension("pub"));
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&tmp)
+            .status()
+            .expect("ssh-keygen");
+        assert!(st.success());
+        let forged = std::fs::read_to_string(self.dir().join("forged_key.pub")).unwrap();
+        let forged: Vec<&str> = forged.split_whitespace().take(2).collect();
+        let addr = std::fs::read_to_string(self.dir().join(format!("hosts/{i}/address")))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        let kh = self.dir().join("known_hosts");
+        let text = std::fs::read_to_string(&kh).unwrap();
+        let mut found = false;
+        let new: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.split_whitespace().next() == Some(addr.as_str()) {
+                    found = true;
+                    format!("{addr} {} {}", forged[0], forged[1])
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert!(found, "host{i} ({addr}) not in known_hosts");
+        std::fs::write(&kh, new.join("\n") + "\n").unwrap();
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new(lab_script())
+            .arg("down")
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+/// Writes `files` (relative path, content) under a fresh directory.
+pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, content) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    dir
+}

@@ -1,0 +1,82 @@
+//! `become` over SSH on lab hosts: the `deploy` user escalates to root with
+//! passwordless sudo and to another user with `become_user`; ownership is
+//! checked on each host directly.
+
+mod lab;
+
+const PLAYBOOK: &str = r#"
+- hosts: lab
+  gather_facts: no
+  tasks:
+    - command: id -un
+      register: plain
+    - command: id -un
+      become: yes
+      register: as_root
+    - command: id -un
+      become: yes
+      become_user: app
+      register: as_app
+    - name: As root, with what each identity saw
+      copy:
+        dest: /etc/tend-become.txt
+        content: "{{ plain.stdout }} {{ as_root.stdout }} {{ as_app.stdout }} {{ greeting }}\n"
+      become: yes
+    - name: As app
+      copy:
+        dest: /home/app/note.txt
+        content: "from app\n"
+        mode: "0600"
+      become: yes
+      become_user: app
+    - name: Without become
+      file:
+        path: /home/deploy/plain.txt
+        state: touch
+    - name: Without become, root's files are out of reach
+      copy:
+        dest: /etc/not-allowed.txt
+        content: "no\n"
+      ignore_errors: yes
+"#;
+
+#[test]
+fn become_root_and_another_user_from_the_deploy_user() {
+    let lab = lab_or_skip!(3);
+    let proj = lab::project(&[
+        ("site.yml", PLAYBOOK),
+        ("host_vars/host1.yml", "greeting: hello\n"),
+        ("host_vars/host2.yml", "greeting: bonjour\n"),
+        ("host_vars/host3.yml", "greeting: hallo\n"),
+    ]);
+    let site = proj.path().join("site.yml");
+    let run = lab.playbook(&site, &[]);
+    run.assert_code(0);
+    for (i, greeting) in [(1, "hello"), (2, "bonjour"), (3, "hallo")] {
+        let h = format!("host{i}");
+        assert_eq!(run.recap(&h, "failed"), 0);
+        assert_eq!(run.recap(&h, "ignored"), 1, "{}", run.stdout);
+        assert_eq!(
+            lab.sh_ok(
+                i,
+                "cat /etc/tend-become.txt; stat -c '%U %a' /etc/tend-become.txt"
+            ),
+            format!("deploy root app {greeting}\nroot 644\n")
+        );
+        assert_eq!(
+            lab.sh_ok(
+                i,
+                "cat /home/app/note.txt; stat -c '%U:%G %a' /home/app/note.txt"
+            ),
+            "from app\napp:app 600\n"
+        );
+        assert_eq!(
+            lab.sh_ok(i, "stat -c '%U:%G' /home/deploy/plain.txt"),
+            "deploy:deploy\n"
+        );
+        assert_eq!(
+            lab.sh_ok(i, "test -e /etc/not-allowed.txt && echo yes || echo no"),
+            "no\n"
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The real `tend` binary over SSH against real lab hosts: converge, re-run
+//! all ok, check mode changes nothing and predicts drift, host vars differ per
+//! host. Host state is read directly on each host, not through tend.
+
+mod lab;
+
+const PLAYBOOK: &str = r#"
+- name: Configure the app
+  hosts: lab
+  gather_facts: yes
+  become: yes
+  vars:
+    app_root: /srv/tendtest
+  tasks:
+    - name: Directories
+      file:
+        path: "{{ app_root }}/{{ item }}"
+        state: directory
+        mode: "0755"
+      loop: [etc, www, log]
+
+    - name: Landing page
+      copy:
+        dest: "{{ app_root }}/www/index.html"
+        content: "<h1>{{ inventory_hostname }} is {{ ansible_facts.hostname }}</h1>\n"
+        mode: "0644"
+
+    - name: Static file
+      copy:
+        src: files/robots.txt
+        dest: "{{ app_root }}/www/robots.txt"
+
+    - name: Configuration
+      template:
+        src: templates/app.conf.j2
+        dest: "{{ app_root }}/etc/app.conf"
+        owner: app
+        group: deploy
+        mode: "0640"
+      notify: Restart app
+
+    - name: Environment
+      lineinfile:
+        path: /etc/environment
+        regexp: '^APP_COLOR='
+        line: "APP_COLOR={{ color }}"
+        create: yes
+
+    - name: Deploy once
+      command: touch {{ app_root }}/log/deployed
+      args:
+        creates: "{{ app_root }}/log/deployed"
+
+  handlers:
+    - name: Restart app
+      shell: echo restarted >> {{ app_root }}/log/restarts
+"#;
+
+const TEMPLATE: &str = "# managed by tend
+name = {{ inventory_hostname }}
+color = {{ color }}
+port = {{ port }}
+{% for f in features %}
+feature.{{ f }} = on
+{% endfor %}
+";
+
+fn project(n: usize) -> tempfile::TempDir {
+    let mut files: Vec<(String, String)> = vec![
+        ("site.yml".into(), PLAYBOOK.into()),
+        ("templates/app.conf.j2".into(), TEMPLATE.into()),
+        (
+            "files/robots.txt".into(),
+            "User-agent: *\nDisallow:\n".into(),
+        ),
+        (
+            "group_vars/lab.yml".into(),
+            "features: [gzip, cache]\n".into(),
+        ),
+    ];
+    for i in 1..=n {
+        files.push((
+            format!("host_vars/host{i}.yml"),
+            format!("color: color-{i}\nport: {}\n", 8000 + i),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    lab::project(&refs)
+}
+
+#[test]
+fn converges_is_idempotent_and_check_mode_changes_nothing() {
+    let n = 10;
+    let lab = lab_or_skip!(n);
+    let proj = project(n);
+    let site = proj.path().join("site.yml");
+
+    // Check mode on fresh hosts (the directories exist, with the wrong
+    // mode, as Ansible's copy cannot predict into a missing directory):
+    // predicts every change, changes nothing.
+    let state = "stat -c '%a' /srv/tendtest/www; find /srv/tendtest -type f | wc -l; grep -c APP_COLOR /etc/environment || true";
+    for i in 1..=n {
+        lab.sh_ok(
+            i,
+            "mkdir -p -m 700 /srv/tendtest/etc /srv/tendtest/www /srv/tendtest/log",
+        );
+        assert_eq!(lab.sh_ok(i, state), "700\n0\n0\n");
+    }
+    let check = lab.playbook(&site, &["--check"]);
+    check.assert_code(0);
+    for i in 1..=n {
+        // Directories, 2 copies, template, lineinfile, command (the
+        // notified handler, a shell command, is skipped in check mode).
+        assert_eq!(
+            check.recap(&format!("host{i}"), "changed"),
+            6,
+            "{}",
+            check.stdout
+        );
+        assert_eq!(
+            lab.sh_ok(i, state),
+            "700\n0\n0\n",
+            "host{i}: check mode wrote"
+        );
+    }
+
+    // Converge.
+    let before = lab.sessions();
+    let first = lab.playbook(&site, &[]);
+    first.assert_code(0);
+    let after_first = lab.sessions();
+    for i in 1..=n {
+        let h = format!("host{i}");
+        // The six tasks and the handler.
+        assert_eq!(first.recap(&h, "changed"), 7, "{}", first.stdout);
+        assert_eq!(first.recap(&h, "failed"), 0);
+        let conf = lab.sh_ok(i, "cat /srv/tendtest/etc/app.conf");
+        assert_eq!(
+            conf,
+            format!(
+                "# managed by tend\nname = host{i}\ncolor = color-{i}\nport = {}\nfeature.gzip = on\nfeature.cache = on\n",
+                8000 + i
+            ),
+            "host{i}"
+        );
+        assert_eq!(
+            lab.sh_ok(i, "stat -c '%U:%G %a' /srv/tendtest/etc/app.conf")
+                .trim(),
+            "app:deploy 640"
+        );
+        assert_eq!(
+            lab.sh_ok(i, "cat /srv/tendtest/www/index.html"),
+            format!("<h1>host{i} is host{i}</h1>\n"),
+            "facts come from the host itself"
+        );
+        assert_eq!(
+            lab.sh_ok(i, "cat /srv/tendtest/www/robots.txt"),
+            "User-agent: *\nDisallow:\n"
+        );
+        assert_eq!(
+            lab.sh_ok(i, "grep '^APP_COLOR=' /etc/environment"),
+            format!("APP_COLOR=color-{i}\n")
+        );
+        assert_eq!(
+            lab.sh_ok(i, "cat /srv/tendtest/log/restarts"),
+            "restarted\n"
+        );
+        lab.sh_ok(i, "test -f /srv/tendtest/log/deployed");
+    }
+    assert!(
+        !std::path::Path::new("/srv/tendtest").exists(),
+        "a lab host's change leaked onto the machine"
+    );
+
+    // Re-run: nothing to do.
+    let second = lab.playbook(&site, &[]);
+    second.assert_code(0);
+    let after_second = lab.sessions();
+    for i in 1..=n {
+        let h = format!("host{i}");
+        assert_eq!(second.recap(&h, "changed"), 0, "{}", second.stdout);
+        assert_eq!(second.recap(&h, "ok"), first.recap(&h, "ok") - 1);
+    }
+    // Round trips: facts + 3 directory items + 2 copies + template +
+    // lineinfile + command(creates) = 9 channels per host for a no-op run.
+    let noop: Vec<usize> = (0..n).map(|i| after_second[i] - after_first[i]).collect();
+    let apply: Vec<usize> = (0..n).map(|i| after_first[i] - before[i]).collect();
+    eprintln!("ssh channels per host: first apply {apply:?}, no-op re-run {noop:?}");
+    for c in &noop {
+        assert!(*c <= 9, "a no-op run took {c} channels on one host");
+    }
+
+    // Check mode after converging: all ok.
+    let check = lab.playbook(&site, &["--check", "--diff"]);
+    check.assert_code(0);
+    for i in 1..=n {
+        assert_eq!(check.recap(&format!("host{i}"), "changed"), 0);
+    }
+
+    // Drift on one host: check mode shows it and leaves it; apply repairs it.
+    lab.sh_ok(2, "echo drift >> /srv/tendtest/etc/app.conf");
+    let check = lab.playbook(&site, &["--check", "--diff"]);
+    check.assert_code(0);
+    assert_eq!(check.recap("host2", "changed"), 1, "{}", check.stdout);
+    assert_eq!(check.recap("host1", "changed"), 0);
+    assert!(check.stdout.contains("-drift"), "{}", check.stdout);
+    assert!(
+        lab.sh_ok(2, "cat /srv/tendtest/etc/app.conf")
+            .contains("drift")
+    );
+    let fix = lab.playbook(&site, &[]);
+    fix.assert_code(0);
+    assert_eq!(fix.recap("host2", "changed"), 2, "template and handler");
+    assert!(
+        !lab.sh_ok(2, "cat /srv/tendtest/etc/app.conf")
+            .contains("drift")
+    );
+    assert_eq!(
+        lab.sh_ok(2, "cat /srv/tendtest/log/restarts"),
+        "restarted\nrestarted\n"
+    );
+}

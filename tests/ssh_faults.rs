@@ -1,0 +1,106 @@
+//! Faults over SSH: a changed host key and a host that is down make those
+//! hosts UNREACHABLE (exit code 4) while the others complete; host key
+//! checking can be turned off; an sshd killed mid-task makes its host
+//! UNREACHABLE and the others finish.
+
+mod lab;
+
+use std::time::{Duration, Instant};
+
+const PLAYBOOK: &str = r#"
+- hosts: lab
+  gather_facts: yes
+  tasks:
+    - copy:
+        dest: /tmp/done
+        content: "{{ inventory_hostname }}\n"
+"#;
+
+fn unreachable_line<'a>(out: &'a str, host: &str) -> &'a str {
+    let prefix = format!("fatal: [{host}]: UNREACHABLE!");
+    out.lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("{host} not reported unreachable:\n{out}"))
+}
+
+#[test]
+fn changed_host_key_and_down_host_are_unreachable_while_others_complete() {
+    let lab = lab_or_skip!(4);
+    let proj = lab::project(&[("site.yml", PLAYBOOK)]);
+    let site = proj.path().join("site.yml");
+    lab.forge_host_key(2);
+    lab.stop(3);
+
+    let run = lab.playbook(&site, &[]);
+    run.assert_code(4);
+    for h in ["host1", "host4"] {
+        assert_eq!(run.recap(h, "changed"), 1, "{}", run.stdout);
+        assert_eq!(run.recap(h, "unreachable"), 0);
+    }
+    for h in ["host2", "host3"] {
+        assert_eq!(run.recap(h, "unreachable"), 1, "{}", run.stdout);
+        assert_eq!(run.recap(h, "ok"), 0);
+    }
+    assert_eq!(lab.sh_ok(1, "cat /tmp/done"), "host1\n");
+    assert_eq!(lab.sh_ok(4, "cat /tmp/done"), "host4\n");
+    assert_eq!(
+        lab.sh_ok(2, "test -e /tmp/done && echo yes || echo no"),
+        "no\n",
+        "host2 was reached despite its changed key"
+    );
+    let key = unreachable_line(&run.stdout, "host2");
+    let known_hosts = format!("{}/known_hosts:", lab.dir().display());
+    assert!(key.contains("(host2 as deploy@127.0.1.2"), "{key}");
+    assert!(key.contains("IDENTIFICATION HAS CHANGED"), "{key}");
+    assert!(
+        key.contains(&known_hosts),
+        "names the known_hosts line: {key}"
+    );
+    let down = unreachable_line(&run.stdout, "host3");
+    assert!(down.contains("host3"), "{down}");
+    assert!(down.contains("Connection refused"), "{down}");
+
+    // Opting out of host key checking reaches host2 (host3 is still down).
+    let run = lab.playbook_env(&site, &[], &[("ANSIBLE_HOST_KEY_CHECKING", "False")]);
+    run.assert_code(4);
+    assert_eq!(run.recap("host2", "changed"), 1, "{}", run.stdout);
+    assert_eq!(run.recap("host3", "unreachable"), 1);
+    assert_eq!(lab.sh_ok(2, "cat /tmp/done"), "host2\n");
+}
+
+#[test]
+fn host_killed_mid_task_is_unreachable_and_the_others_finish() {
+    let lab = lab_or_skip!(3);
+    let proj = lab::project(&[(
+        "site.yml",
+        r#"
+- hosts: lab
+  gather_facts: no
+  tasks:
+    - command: sleep 2
+    - copy:
+        dest: /tmp/after
+        content: "{{ inventory_hostname }}\n"
+"#,
+    )]);
+    let site = proj.path().join("site.yml");
+    let child = lab.playbook_spawn(&site, &[]);
+    // Wait until host2 runs the sleep, then kill the whole host.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lab.sessions()[1] == 0 {
+        assert!(Instant::now() < deadline, "host2 never got a session");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    lab.stop(2);
+    let run = lab::Lab::finish(child);
+    run.assert_code(4);
+    assert_eq!(run.recap("host2", "unreachable"), 1, "{}", run.stdout);
+    let line = unreachable_line(&run.stdout, "host2");
+    assert!(line.contains("host2"), "{line}");
+    for i in [1, 3] {
+        let h = format!("host{i}");
+        assert_eq!(run.recap(&h, "unreachable"), 0, "{}", run.stdout);
+        assert_eq!(lab.sh_ok(i, "cat /tmp/after"), format!("{h}\n"));
+    }
+}
