@@ -258,6 +258,8 @@ fn options() -> serde_saphyr::Options {
     options.legacy_octal_numbers = true;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     options.with_snippet = false;
+    // `.inf` / `.nan` are YAML 1.1 floats (PyYAML reads them).
+    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::PassThrough;
     options
 }
 

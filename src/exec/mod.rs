@@ -87,6 +87,9 @@ pub(crate) struct HostState {
     pub last_failure: Option<(Value, Value)>,
     /// Variables of the `include_tasks` being run (loop item, include vars).
     pub include_layers: Vec<Vars>,
+    /// How many enclosing blocks would rescue a failure now: Ansible counts
+    /// such a failure as `rescued` rather than `failed` in the recap.
+    pub rescue_depth: u32,
 }
 
 impl HostState {
@@ -223,6 +226,7 @@ async fn run_play(
             conn,
             last_failure: None,
             include_layers: Vec::new(),
+            rescue_depth: 0,
         });
     }
     let mut magic = Vars::new();
@@ -477,6 +481,12 @@ fn run_steps<'a>(
                     }
                 }
                 CompiledStep::Block(b) => {
+                    let guarded = !b.rescue.is_empty();
+                    for (i, s) in states.iter_mut().enumerate() {
+                        if guarded && live[i] {
+                            s.rescue_depth += 1;
+                        }
+                    }
                     run_steps(
                         ctx,
                         &b.block,
@@ -487,6 +497,11 @@ fn run_steps<'a>(
                         end_play,
                     )
                     .await;
+                    for (i, s) in states.iter_mut().enumerate() {
+                        if guarded && live[i] {
+                            s.rescue_depth -= 1;
+                        }
+                    }
                     let failed: Vec<bool> = states
                         .iter()
                         .enumerate()
@@ -516,9 +531,6 @@ fn run_steps<'a>(
                         for (i, s) in states.iter_mut().enumerate() {
                             if failed[i] && !s.failed && !s.unreachable {
                                 rescued[i] = true;
-                                let c = summary.recap.entry(s.name.clone()).or_default();
-                                c.rescued += 1;
-                                c.failed = c.failed.saturating_sub(1);
                             }
                         }
                     }

@@ -313,9 +313,9 @@ pub(crate) async fn run_on_host(
             Some(l) => ctx
                 .templar
                 .render_value(l, &item_scope)
-                .map(|v| text(&v))
-                .unwrap_or_else(|_| text(&item)),
-            None => text(&item),
+                .map(|v| label_text(&v))
+                .unwrap_or_else(|_| label_text(&item)),
+            None => label_text(&item),
         };
         let mut r = run_item(ctx, t, host, &item_scope, Some(label)).await;
         if let Value::Object(m) = &mut r.result {
@@ -948,6 +948,60 @@ fn kind_name(v: &Value) -> &'static str {
     }
 }
 
+/// A value as Python's `repr` shows it (`{'a': 1, 'b': True}`): how Ansible
+/// labels loop items.
+pub(crate) fn py_repr(v: &Value) -> String {
+    fn quote(s: &str) -> String {
+        let q = if s.contains('\'') && !s.contains('"') {
+            '"'
+        } else {
+            '\''
+        };
+        let mut out = String::from(q);
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c == q => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push(q);
+        out
+    }
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => quote(s),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", quote(k), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A loop item's label: strings as they are, everything else as Python shows it.
+fn label_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => py_repr(other),
+    }
+}
+
 /// Text of a value as Ansible shows it in messages and labels.
 pub(crate) fn text(v: &Value) -> String {
     match v {
@@ -1001,10 +1055,10 @@ pub(crate) fn apply_outcome(
             verbose_always: false,
         });
     }
-    if outcome.looped && matches!(outcome.status, Status::Failed) {
+    if outcome.looped && matches!(outcome.status, Status::Failed | Status::Ignored) {
         reporter.host_result(&HostResult {
             host: &s.name,
-            status: Status::Failed,
+            status: outcome.status,
             result: &outcome.registered,
             item_label: None,
             diffs: &[],
@@ -1021,7 +1075,12 @@ pub(crate) fn apply_outcome(
         }
         Status::Skipped => counts.skipped += 1,
         Status::Failed => {
-            counts.failed += 1;
+            // A failure that an enclosing block will rescue counts as rescued.
+            if s.rescue_depth > 0 {
+                counts.rescued += 1;
+            } else {
+                counts.failed += 1;
+            }
             s.failed = true;
             let task = json!({"name": t.display_name(), "action": t.task.module.value});
             s.last_failure = Some((task, outcome.registered.clone()));

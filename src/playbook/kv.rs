@@ -184,7 +184,8 @@ pub fn parse_kv(s: &str, only: Option<&[&str]>) -> Result<KeyValues, String> {
     }
     if any_raw {
         raw.push_str(&s[last..]);
-        out.raw = Some(raw.trim().to_string());
+        // Leading blanks go (YAML drops them anyway); trailing ones stay, as Ansible keeps them.
+        out.raw = Some(raw.trim_start().to_string());
     }
     Ok(out)
 }
@@ -212,7 +213,7 @@ mod tests {
         assert_eq!(kv.pairs, [("chdir".into(), "/tmp".into())]);
         assert_eq!(kv.raw.as_deref(), Some("echo a=b"));
         let kv = parse_kv("x=\"1   2\"\necho  \"$x\"\n", Some(&["chdir"])).unwrap();
-        assert_eq!(kv.raw.as_deref(), Some("x=\"1   2\"\necho  \"$x\""));
+        assert_eq!(kv.raw.as_deref(), Some("x=\"1   2\"\necho  \"$x\"\n"));
         let kv = parse_kv("content=\"a\\nb\\t\\x41\" dest='c\\'d'", None).unwrap();
         assert_eq!(
             kv.pairs,

@@ -576,6 +576,10 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
         None => None,
     };
     let (path, docs) = cx.load_import(&name, &file_node.span, "include_tasks")?;
+    let shown = std::fs::canonicalize(&path)
+        .unwrap_or_else(|_| path.clone())
+        .display()
+        .to_string();
     cx.stack.push(path);
     let steps = match docs.first() {
         None => Vec::new(),
@@ -589,7 +593,7 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
     Some(Step::Include(Include {
         task,
         file: Located {
-            value: name,
+            value: shown,
             span: file_node.span.clone(),
         },
         steps,

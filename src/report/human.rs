@@ -171,20 +171,21 @@ impl<W: Write> Reporter for Human<W> {
         } else {
             r.result.clone()
         };
+        let failed = matches!(r.status, Status::Failed | Status::Ignored);
         let line = match r.status {
-            Status::Failed | Status::Ignored if !r.is_loop_summary || r.item_label.is_none() => {
-                let word = if r.item_label.is_some() {
-                    "failed"
-                } else {
-                    "fatal"
-                };
+            _ if failed && r.item_label.is_some() => {
                 format!(
-                    "{word}: [{}]{}: FAILED! => {}",
+                    "failed: [{}] (item={}) => {}",
                     r.host,
-                    item.trim_start_matches(" =>"),
+                    r.item_label.as_deref().unwrap_or_default(),
                     compact(&shown(&result, false))
                 )
             }
+            _ if failed => format!(
+                "fatal: [{}]: FAILED! => {}",
+                r.host,
+                compact(&shown(&result, false))
+            ),
             Status::Unreachable => {
                 format!(
                     "fatal: [{}]: UNREACHABLE! => {}",
@@ -192,19 +193,31 @@ impl<W: Write> Reporter for Human<W> {
                     compact(&shown(&result, false))
                 )
             }
-            _ if r.verbose_always || self.verbosity > 0 => {
-                let body = shown(&result, r.verbose_always);
-                let body = if r.verbose_always {
-                    body
-                } else {
-                    shown(&result, false)
-                };
+            _ if r.verbose_always => {
+                // `debug` shows its message only, not the loop bookkeeping.
+                let mut body = shown(&result, true);
+                if let Value::Object(m) = &mut body {
+                    m.retain(|k, _| {
+                        !matches!(
+                            k.as_str(),
+                            "item"
+                                | "ansible_loop_var"
+                                | "ansible_index_var"
+                                | "_ansible_item_label"
+                        )
+                    });
+                }
                 format!("{word}: [{}]{item} => {}", r.host, pretty(&body))
             }
+            _ if self.verbosity > 0 => format!(
+                "{word}: [{}]{item} => {}",
+                r.host,
+                pretty(&shown(&result, false))
+            ),
             _ => format!("{word}: [{}]{item}", r.host),
         };
         let _ = writeln!(self.out, "{}", self.paint(code, &line));
-        if r.status == Status::Ignored {
+        if r.status == Status::Ignored && r.item_label.is_none() {
             let _ = writeln!(self.out, "{}", self.paint("36", "...ignoring"));
         }
     }

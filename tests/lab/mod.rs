@@ -286,6 +286,33 @@ impl Lab {
         r.stdout
     }
 
+    /// Re-runs test `name` of the current test binary inside the lab's
+    /// network namespace, where the hosts are reachable, with [`IN_LAB`]
+    /// naming the lab directory; the re-run's output is echoed and it must
+    /// pass. For tests that drive tend's library (a connection) directly.
+    pub fn rerun_inside(&self, name: &str, timeout: Duration) {
+        let exe = std::env::current_exe().expect("test binary");
+        let child = Command::new(lab_script())
+            .arg("run")
+            .arg(self.dir())
+            .arg("--")
+            .arg(exe)
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(IN_LAB, self.dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("re-run the test in the lab");
+        let run = wait_output(child, timeout);
+        eprintln!("--- {name} inside the lab\n{}{}", run.stdout, run.stderr);
+        assert!(
+            run.code == Some(0) && run.stdout.contains("1 passed"),
+            "{name} failed inside the lab ({:?})",
+            run.code
+        );
+    }
+
     /// Kills host `i` (its sshd and every session).
     pub fn stop(&self, i: usize) {
         let st = Command::new(lab_script())
@@ -358,6 +385,43 @@ impl Drop for Lab {
             .stdout(Stdio::null())
             .status();
     }
+}
+
+/// Set (to the lab directory) in a test re-run by [`Lab::rerun_inside`].
+pub const IN_LAB: &str = "TEND_TEST_IN_LAB";
+
+/// In a test re-run by [`Lab::rerun_inside`]: the lab's directory.
+pub fn inside() -> Option<PathBuf> {
+    std::env::var_os(IN_LAB).map(PathBuf::from)
+}
+
+/// The inventory variables of host `i` (1-based) of the lab in `dir`, as
+/// `lab/lab up` writes them: for building a connection directly.
+pub fn host_vars(dir: &Path, i: usize) -> serde_json::Map<String, serde_json::Value> {
+    let address = std::fs::read_to_string(dir.join(format!("hosts/{i}/address")))
+        .unwrap_or_else(|e| panic!("no host {i} in {}: {e}", dir.display()));
+    let mut words = address.split_whitespace();
+    let (host, port) = (words.next().unwrap(), words.next().unwrap());
+    let mut vars = serde_json::Map::new();
+    for (k, v) in [
+        ("ansible_host", host.to_string()),
+        ("ansible_port", port.to_string()),
+        ("ansible_user", "deploy".to_string()),
+        (
+            "ansible_ssh_private_key_file",
+            dir.join("client_key").display().to_string(),
+        ),
+        (
+            "ansible_ssh_common_args",
+            format!(
+                "-o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes",
+                dir.join("known_hosts").display()
+            ),
+        ),
+    ] {
+        vars.insert(k.into(), serde_json::Value::String(v));
+    }
+    vars
 }
 
 /// Writes `files` (relative path, content) under a fresh directory.
