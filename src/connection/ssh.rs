@@ -14,7 +14,7 @@
 //!   the rest of the channel's stdin, i.e. the request's own bytes:
 //!
 //!   ```text
-//!   /bin/sh -c 'IFS= read -r n; s=$(head -c "$n"); (eval "$s"); exit $?'
+//!   /bin/sh -c 'IFS= read -r n; s=$(dd bs="$n" count=1 iflag=fullblock); (eval "$s"); exit $?'
 //!   ```
 //!
 //!   A script killed by a signal therefore reports 128 + the signal number,
@@ -53,8 +53,16 @@ pub const DEFAULT_TIMEOUT: u64 = 10;
 /// The fixed remote command: reads `<len>\n<script>` from stdin and runs the
 /// script with the rest of stdin. Quoted for any login shell (sh, bash, csh,
 /// fish): one single-quoted word, no newline.
+///
+/// The script must be read exactly, leaving the request's stdin in the pipe
+/// for the script: `head -c` may not (busybox's and the BSDs' read ahead
+/// through stdio and swallow the stdin), while `dd` never asks for more than
+/// a block and `iflag=fullblock` (GNU, busybox) makes it one exact block.
+/// Without that flag the operand is refused before any read, and a byte at
+/// a time (exact, slow: about 1.5 µs a byte) is the fallback.
 pub const BOOTSTRAP: &str = "/bin/sh -c 'IFS= read -r __tend_n || exit 125; \
-__tend_s=$(head -c \"$__tend_n\") || exit 125; \
+__tend_s=$(dd bs=\"$__tend_n\" count=1 iflag=fullblock 2>/dev/null) || \
+__tend_s=$(dd bs=1 count=\"$__tend_n\" 2>/dev/null) || exit 125; \
 (eval \"unset __tend_n __tend_s; $__tend_s\"); exit $?'";
 
 /// Every channel opened by this process (all hosts), for measurements.
@@ -454,7 +462,18 @@ impl Ssh {
             let mut buf = Vec::new();
             stderr.read_to_end(&mut buf).await.map(|_| buf)
         };
-        let (_, status, out, err) = tokio::join!(feed, established.wait(), read_out, read_err);
+        // All output first, the status after. The master reports the exit
+        // status as soon as the remote sends it, typically before the last
+        // output (sshd reads what the script wrote after seeing it exit), and
+        // `wait` closes our mux connection on return; a master whose client
+        // is gone stops writing the channel's output to our pipes, dropping
+        // whatever had not been written yet: the tail of stdout and stderr.
+        // The master closes the pipes when the channel closes (remote EOF,
+        // every byte written), or when it dies (then `wait` sees no status).
+        // Like `ssh` and the local connection, output still held open by a
+        // process the script left running is waited for.
+        let (_, out, err) = tokio::join!(feed, read_out, read_err);
+        let status = established.wait().await;
         let out = out.map_err(|e| HostError::Io(format!("reading stdout: {e}")))?;
         let err = err.map_err(|e| HostError::Io(format!("reading stderr: {e}")))?;
         match status {
@@ -606,6 +625,104 @@ mod tests {
             HostKeyChecking::parse(&json!("False")).unwrap(),
             HostKeyChecking::Off
         );
+    }
+
+    /// Runs [`BOOTSTRAP`] as sshd would (through a shell), with `path_dir`
+    /// first in `PATH`, feeding the frame in pieces so that reads come up
+    /// short; returns (status, stdout).
+    fn run_bootstrap(path_dir: Option<&Path>, script: &str, stdin: &[u8]) -> (i32, Vec<u8>) {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c").arg(BOOTSTRAP);
+        if let Some(dir) = path_dir {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", dir.display()));
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("/bin/sh");
+        let mut frame = format!("{}\n", script.len()).into_bytes();
+        frame.extend_from_slice(script.as_bytes());
+        frame.extend_from_slice(stdin);
+        let mut w = child.stdin.take().unwrap();
+        let feeder = std::thread::spawn(move || {
+            // The header and part of the script, then the rest later.
+            let first = frame.len().min(script_split(&frame));
+            let _ = w.write_all(&frame[..first]);
+            let _ = w.flush();
+            std::thread::sleep(Duration::from_millis(30));
+            let _ = w.write_all(&frame[first..]);
+        });
+        let out = child.wait_with_output().expect("wait");
+        feeder.join().unwrap();
+        (out.status.code().unwrap_or(-1), out.stdout)
+    }
+
+    /// Where to cut the frame: inside the script when it has a few bytes.
+    fn script_split(frame: &[u8]) -> usize {
+        let header = frame.iter().position(|&b| b == b'\n').unwrap() + 1;
+        header + 3
+    }
+
+    fn bytes(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    /// The bootstrap reads exactly the script and leaves every byte of the
+    /// request's stdin to the script, with the system's tools, busybox's
+    /// (when present; its `head -c` reads ahead) and a dd without
+    /// `iflag=fullblock` (as on macOS), whose fallback reads a byte at a time.
+    #[test]
+    fn bootstrap_reads_the_script_exactly_and_leaves_stdin_intact() {
+        let tools = tempfile::tempdir().unwrap();
+        let mut variants: Vec<(&str, Option<PathBuf>)> = vec![("system dd", None)];
+        let busybox = Path::new("/bin/busybox");
+        if busybox.exists() {
+            let dir = tools.path().join("busybox");
+            std::fs::create_dir(&dir).unwrap();
+            for tool in ["dd", "head", "cat"] {
+                std::os::unix::fs::symlink(busybox, dir.join(tool)).unwrap();
+            }
+            variants.push(("busybox", Some(dir)));
+        }
+        let dir = tools.path().join("plain");
+        std::fs::create_dir(&dir).unwrap();
+        let fake = dir.join("dd");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\ncase \"$*\" in *iflag=*) echo 'dd: unknown operand iflag' >&2; exit 1;; esac\n\
+             exec /bin/dd \"$@\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        variants.push(("dd without iflag", Some(dir)));
+
+        let big_script = format!("# {}\ncat; exit 3", "x".repeat(150_000));
+        for (name, dir) in &variants {
+            for (script, status) in [("cat", 0), ("cat\n\n", 0), (big_script.as_str(), 3)] {
+                if name == &"dd without iflag" && script.len() > 1000 {
+                    continue; // a byte at a time: correct, but slow
+                }
+                for len in [0, 1, 5, 4096, 70_000, 300_000] {
+                    let input = bytes(len);
+                    let (code, out) = run_bootstrap(dir.as_deref(), script, &input);
+                    assert_eq!(code, status, "{name}: script of {} bytes", script.len());
+                    assert!(
+                        out == input,
+                        "{name}: script of {} bytes, {len} bytes of stdin: {} arrived",
+                        script.len(),
+                        out.len()
+                    );
+                }
+            }
+            // An empty script runs (and ignores its stdin).
+            assert_eq!(run_bootstrap(dir.as_deref(), "", b"x").0, 0, "{name}");
+        }
     }
 
     #[test]

@@ -451,8 +451,32 @@ fn run_steps<'a>(
                             counts.ok += per_host[i].len() as u32;
                         }
                     }
-                    if !included.is_empty() {
-                        reporter.included(&inc.file, &included);
+                    if inc.task.task.loop_.is_none() {
+                        if !included.is_empty() {
+                            reporter.included(&inc.file, &included, None);
+                        }
+                    } else {
+                        let loop_var = &inc.task.task.loop_control.loop_var;
+                        let rounds = per_host.iter().map(Vec::len).max().unwrap_or(0);
+                        for round in 0..rounds {
+                            // Hosts with the same item share a line, as Ansible prints them.
+                            let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+                            for (i, s) in states.iter().enumerate() {
+                                if let Some(layer) = per_host[i].get(round) {
+                                    let label = layer
+                                        .get(loop_var)
+                                        .map(task::label_text)
+                                        .unwrap_or_default();
+                                    match lines.iter_mut().find(|(l, _)| *l == label) {
+                                        Some((_, hosts)) => hosts.push(s.name.clone()),
+                                        None => lines.push((label, vec![s.name.clone()])),
+                                    }
+                                }
+                            }
+                            for (label, hosts) in lines {
+                                reporter.included(&inc.file, &hosts, Some(&label));
+                            }
+                        }
                     }
                     let rounds = per_host.iter().map(Vec::len).max().unwrap_or(0);
                     for round in 0..rounds {

@@ -121,18 +121,21 @@ fn layers<'a>(
     host: &'a HostState,
     loop_layer: Option<&'a Vars>,
     magic: &'a Vars,
-) -> Vec<&'a Vars> {
-    let mut layers: Vec<&Vars> = vec![
-        &host.inventory_vars,
-        &host.facts,
-        &ctx.play_vars,
-        &t.task.vars,
+) -> Vec<(&'a Vars, bool)> {
+    // `true`: written in inventory/playbook text, may hold templates.
+    // `false`: run-time data (facts, registered results, rendered include
+    // vars and loop items), never templated again.
+    let mut layers: Vec<(&Vars, bool)> = vec![
+        (&host.inventory_vars, true),
+        (&host.facts, false),
+        (&ctx.play_vars, true),
+        (&t.task.vars, true),
     ];
-    layers.extend(host.include_layers.iter());
-    layers.push(&host.registered);
-    layers.extend(loop_layer);
-    layers.push(&ctx.opts.extra_vars);
-    layers.push(magic);
+    layers.extend(host.include_layers.iter().map(|l| (l, false)));
+    layers.push((&host.registered, false));
+    layers.extend(loop_layer.map(|l| (l, false)));
+    layers.push((&ctx.opts.extra_vars, true));
+    layers.push((magic, false));
     layers
 }
 
@@ -146,8 +149,8 @@ pub(crate) fn include_items(
 ) -> Result<Vec<Vars>, String> {
     let mut magic = ctx.magic.clone();
     magic.extend(ctx.inventory.magic_vars(&host.name));
-    let scope =
-        Scope::new(layers(ctx, t, host, None, &magic)).with_special("hostvars", hostvars.clone());
+    let scope = Scope::with_layers(layers(ctx, t, host, None, &magic))
+        .with_special("hostvars", hostvars.clone());
     // The include's own vars are templated here, once, in its scope.
     let mut base = Vars::new();
     for (k, v) in &t.task.vars {
@@ -200,7 +203,7 @@ pub(crate) fn include_items(
             layer.insert(iv.clone(), index.into());
         }
         if let Some(when) = &t.task.when {
-            let item_scope = Scope::new(layers(ctx, t, host, Some(&layer), &magic))
+            let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
                 .with_special("hostvars", hostvars.clone());
             if !ctx
                 .templar
@@ -224,8 +227,8 @@ pub(crate) async fn run_on_host(
 ) -> TaskOutcome {
     let mut magic = ctx.magic.clone();
     magic.extend(ctx.inventory.magic_vars(&host.name));
-    let scope =
-        Scope::new(layers(ctx, t, host, None, &magic)).with_special("hostvars", hostvars.clone());
+    let scope = Scope::with_layers(layers(ctx, t, host, None, &magic))
+        .with_special("hostvars", hostvars.clone());
     let no_log = match keyword_bool(
         ctx,
         &scope,
@@ -307,7 +310,7 @@ pub(crate) async fn run_on_host(
             layer.insert("ansible_index_var".into(), iv.clone().into());
         }
         let _ = total;
-        let item_scope = Scope::new(layers(ctx, t, host, Some(&layer), &magic))
+        let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
             .with_special("hostvars", hostvars.clone());
         let label = match &lc.label {
             Some(l) => ctx
@@ -522,8 +525,7 @@ async fn run_item(
         if let Some(reg) = &t.task.register {
             layer.insert(reg.clone(), item.result.clone());
         }
-        let flat = scope.flatten();
-        let s2 = Scope::new(vec![&flat, &layer]).with_special("hostvars", hostvars_of(scope));
+        let s2 = scope.child(&layer);
         let done = match ctx.templar.eval_condition(&until.value, &s2) {
             Ok(done) => done,
             Err(e) => {
@@ -724,8 +726,7 @@ async fn attempt(
                 layer.entry(k.clone()).or_insert(v.clone());
             }
         }
-        let flat = scope.flatten();
-        let s2 = Scope::new(vec![&flat, &layer]).with_special("hostvars", hostvars_of(scope));
+        let s2 = scope.child(&layer);
         if let Some(cw) = &t.task.changed_when {
             match ctx.templar.eval_condition(&cw.value, &s2) {
                 Ok(c) => {
@@ -778,10 +779,6 @@ async fn attempt(
         }
     }
     item
-}
-
-fn hostvars_of(scope: &Scope<'_>) -> minijinja::Value {
-    scope.special_value("hostvars").unwrap_or_default()
 }
 
 fn set(result: &mut Value, key: &str, v: Value) {
@@ -995,7 +992,7 @@ pub(crate) fn py_repr(v: &Value) -> String {
 }
 
 /// A loop item's label: strings as they are, everything else as Python shows it.
-fn label_text(v: &Value) -> String {
+pub(crate) fn label_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => py_repr(other),
@@ -1055,17 +1052,8 @@ pub(crate) fn apply_outcome(
             verbose_always: false,
         });
     }
-    if outcome.looped && matches!(outcome.status, Status::Failed | Status::Ignored) {
-        reporter.host_result(&HostResult {
-            host: &s.name,
-            status: outcome.status,
-            result: &outcome.registered,
-            item_label: None,
-            diffs: &[],
-            is_loop_summary: true,
-            no_log: outcome.no_log,
-            verbose_always: false,
-        });
+    if outcome.looped && outcome.status == Status::Ignored {
+        reporter.ignoring();
     }
     match outcome.status {
         Status::Ok => counts.ok += 1,

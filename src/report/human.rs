@@ -222,12 +222,16 @@ impl<W: Write> Reporter for Human<W> {
         }
     }
 
-    fn included(&mut self, file: &str, hosts: &[String]) {
-        let _ = writeln!(
-            self.out,
-            "{}",
-            self.paint("36", &format!("included: {file} for {}", hosts.join(", ")))
-        );
+    fn included(&mut self, file: &str, hosts: &[String], item_label: Option<&str>) {
+        let item = item_label
+            .map(|l| format!(" => (item={l})"))
+            .unwrap_or_default();
+        let line = format!("included: {file} for {}{item}", hosts.join(", "));
+        let _ = writeln!(self.out, "{}", self.paint("36", &line));
+    }
+
+    fn ignoring(&mut self) {
+        let _ = writeln!(self.out, "{}", self.paint("36", "...ignoring"));
     }
 
     fn warning(&mut self, message: &str) {

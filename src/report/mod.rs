@@ -76,8 +76,10 @@ pub trait Reporter {
     fn task_start(&mut self, name: &str, location: &str, handler: bool);
     /// One host's result.
     fn host_result(&mut self, result: &HostResult<'_>);
-    /// An `include_tasks` file was included for these hosts.
-    fn included(&mut self, file: &str, hosts: &[String]);
+    /// An `include_tasks` file was included for these hosts (once per loop item).
+    fn included(&mut self, file: &str, hosts: &[String], item_label: Option<&str>);
+    /// A failure was ignored (`ignore_errors`), after a loop's items.
+    fn ignoring(&mut self);
     /// A warning.
     fn warning(&mut self, message: &str);
     /// A play matched no hosts.

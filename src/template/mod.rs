@@ -16,7 +16,6 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use thiserror::Error;
 
 /// The placeholder `omit` renders to; arguments equal to it are dropped.
@@ -405,9 +404,18 @@ impl Templar {
         if let Some(v) = scope.special(name) {
             return Ok(Some(v));
         }
-        let Some(raw) = scope.raw(name) else {
+        let Some((raw, templated)) = scope.lookup(name) else {
             return Ok(None);
         };
+        if !templated {
+            let value = from_json(raw);
+            scope
+                .cache
+                .borrow_mut()
+                .insert(name.to_string(), value.clone());
+            return Ok(Some(value));
+        }
+        let raw = raw.clone();
         if scope.resolving.borrow().iter().any(|n| n == name) {
             return Err(TemplateError::new(format!(
                 "recursive loop detected in template string: variable '{name}' refers to itself"
@@ -534,25 +542,60 @@ fn strip_braces(s: &str) -> &str {
     single_expression(s.trim()).unwrap_or(s)
 }
 
+/// One source of variables in a [`Scope`].
+#[derive(Clone, Copy)]
+struct Layer<'a> {
+    vars: &'a Vars,
+    /// Playbook/inventory text may hold templates; data produced at run time
+    /// (registered results, facts, loop items) is never templated again.
+    templated: bool,
+}
+
 /// The variables one task on one host sees, lowest precedence first.
 pub struct Scope<'a> {
-    layers: Vec<&'a Vars>,
+    layers: Vec<Layer<'a>>,
     specials: HashMap<&'static str, minijinja::Value>,
     cache: RefCell<HashMap<String, minijinja::Value>>,
     resolving: RefCell<Vec<String>>,
-    /// Directory searched by relative lookups (`lookup('file', ...)`).
-    pub search_dir: Option<PathBuf>,
 }
 
 impl<'a> Scope<'a> {
-    /// A scope over layers given from lowest to highest precedence.
+    /// A scope over layers of playbook/inventory variables (their values may
+    /// be templates), lowest precedence first.
     pub fn new(layers: Vec<&'a Vars>) -> Self {
+        Scope::with_layers(layers.into_iter().map(|v| (v, true)).collect())
+    }
+
+    /// A scope over `(variables, may_hold_templates)` layers, lowest first.
+    /// Run-time data (registered results, facts, loop items) is `false`.
+    pub fn with_layers(layers: Vec<(&'a Vars, bool)>) -> Self {
         Scope {
-            layers,
+            layers: layers
+                .into_iter()
+                .map(|(vars, templated)| Layer { vars, templated })
+                .collect(),
             specials: HashMap::new(),
             cache: RefCell::new(HashMap::new()),
             resolving: RefCell::new(Vec::new()),
-            search_dir: None,
+        }
+    }
+
+    /// This scope with one more data layer on top (e.g. a registered result
+    /// under its name, for `changed_when`/`until`).
+    pub fn child<'b>(&'b self, data: &'b Vars) -> Scope<'b>
+    where
+        'a: 'b,
+    {
+        let mut layers: Vec<Layer<'b>> = self.layers.to_vec();
+        layers.push(Layer {
+            vars: data,
+            templated: false,
+        });
+        Scope {
+            layers,
+            specials: self.specials.clone(),
+            cache: RefCell::new(HashMap::new()),
+            resolving: RefCell::new(Vec::new()),
         }
     }
 
@@ -562,40 +605,26 @@ impl<'a> Scope<'a> {
         self
     }
 
-    /// Pushes a layer on top (task vars, loop variables).
-    pub fn push(&mut self, layer: &'a Vars) {
-        self.layers.push(layer);
-        self.cache.borrow_mut().clear();
-    }
-
-    /// A value added with [`Scope::with_special`].
-    pub fn special_value(&self, name: &str) -> Option<minijinja::Value> {
-        self.specials.get(name).cloned()
-    }
-
     fn special(&self, name: &str) -> Option<minijinja::Value> {
         self.specials.get(name).cloned()
     }
 
+    /// The raw value of a variable, and whether it may hold templates.
+    fn lookup(&self, name: &str) -> Option<(&Value, bool)> {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|l| l.vars.get(name).map(|v| (v, l.templated)))
+    }
+
     /// The raw (untemplated) value of a variable.
     pub fn raw(&self, name: &str) -> Option<Value> {
-        self.layers.iter().rev().find_map(|l| l.get(name)).cloned()
+        self.lookup(name).map(|(v, _)| v.clone())
     }
 
     /// Whether a variable is defined.
     pub fn defined(&self, name: &str) -> bool {
-        self.specials.contains_key(name) || self.layers.iter().any(|l| l.contains_key(name))
-    }
-
-    /// All variable names, highest precedence wins (for `vars`, `hostvars`).
-    pub fn flatten(&self) -> Vars {
-        let mut out = Vars::new();
-        for layer in &self.layers {
-            for (k, v) in layer.iter() {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-        out
+        self.specials.contains_key(name) || self.layers.iter().any(|l| l.vars.contains_key(name))
     }
 }
 
