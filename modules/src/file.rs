@@ -969,8 +969,14 @@ mod tests {
             .unwrap();
         assert_eq!(plan.action, Action::Update);
         assert!(plan.apply[0].script.contains("chmod -- 0744 /x"));
-        assert_eq!(plan.diff[0].before, "path: /x\nmode: 0644\n");
-        assert_eq!(plan.diff[0].after, "path: /x\nmode: 0744\n");
+        assert_eq!(
+            plan.diff[0].before,
+            "{\n    \"mode\": \"0644\",\n    \"path\": \"/x\"\n}"
+        );
+        assert_eq!(
+            plan.diff[0].after,
+            "{\n    \"mode\": \"0744\",\n    \"path\": \"/x\"\n}"
+        );
         let absent = state(b"@path\0path=/x\0type=absent\0");
         let err = File
             .plan(
@@ -1009,8 +1015,14 @@ mod tests {
                 && s.contains("chmod -- 0750 /a/b"),
             "{s}"
         );
-        assert_eq!(plan.diff[0].before, "path: /a/b\nstate: absent\n");
-        assert_eq!(plan.diff[0].after, "path: /a/b\nstate: directory\n");
+        assert_eq!(
+            plan.diff[0].before,
+            "{\n    \"path\": \"/a/b\",\n    \"state\": \"absent\"\n}"
+        );
+        assert_eq!(
+            plan.diff[0].after,
+            "{\n    \"path\": \"/a/b\",\n    \"state\": \"directory\"\n}"
+        );
         assert_eq!(plan.values["mode"], "0750");
         let plan = File
             .plan(
@@ -1057,7 +1069,10 @@ mod tests {
             )
             .unwrap();
         assert_eq!(plan.action, Action::Update);
-        assert_eq!(plan.diff[0].before, "path: /l\nsrc: /t\n");
+        assert_eq!(
+            plan.diff[0].before,
+            "{\n    \"path\": \"/l\",\n    \"src\": \"/t\"\n}"
+        );
         assert!(plan.apply[0].script.contains("ln -s -- /u "));
         let plan = File
             .plan(&parse(json!({"path": "/l"})).unwrap(), &st, &ctx)

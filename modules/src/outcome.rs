@@ -29,17 +29,28 @@ impl Diff {
         }
     }
 
-    /// A diff of attributes (`path`, `state`, `mode`, ...), one `key: value` per line.
-    pub fn attributes(path: &str, before: &[(&str, String)], after: &[(&str, String)]) -> Self {
+    /// A diff of attributes (`path`, `state`, `mode`, ...), shown as Ansible
+    /// shows its before/after dicts: JSON, keys sorted, 4-space indent.
+    pub fn attributes(_path: &str, before: &[(&str, String)], after: &[(&str, String)]) -> Self {
         let render = |pairs: &[(&str, String)]| {
-            pairs
+            let mut sorted: Vec<&(&str, String)> = pairs.iter().collect();
+            sorted.sort_by_key(|(k, _)| *k);
+            let body = sorted
                 .iter()
-                .map(|(k, v)| format!("{k}: {v}\n"))
-                .collect::<String>()
+                .map(|(k, v)| {
+                    format!(
+                        "    {}: {}",
+                        serde_json::Value::from(*k),
+                        serde_json::Value::from(v.as_str())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(",\n");
+            format!("{{\n{body}\n}}")
         };
         Diff {
-            before_header: Some(path.to_string()),
-            after_header: Some(path.to_string()),
+            before_header: None,
+            after_header: None,
             before: render(before),
             after: render(after),
         }

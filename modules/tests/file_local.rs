@@ -52,11 +52,17 @@ async fn directories_with_parents_and_modes() {
     );
     assert_eq!(
         out.diff[0].before,
-        format!("path: {}\nstate: absent\n", path.display())
+        format!(
+            "{{\n    \"path\": \"{}\",\n    \"state\": \"absent\"\n}}",
+            path.display()
+        )
     );
     assert_eq!(
         out.diff[0].after,
-        format!("path: {}\nstate: directory\n", path.display())
+        format!(
+            "{{\n    \"path\": \"{}\",\n    \"state\": \"directory\"\n}}",
+            path.display()
+        )
     );
     let v = out.to_value();
     assert_eq!(v["state"], "directory");
@@ -67,11 +73,17 @@ async fn directories_with_parents_and_modes() {
     assert_eq!(mode(&path), 0o751);
     assert_eq!(
         out.diff[0].before,
-        format!("path: {}\nmode: 0750\n", path.display())
+        format!(
+            "{{\n    \"mode\": \"0750\",\n    \"path\": \"{}\"\n}}",
+            path.display()
+        )
     );
     assert_eq!(
         out.diff[0].after,
-        format!("path: {}\nmode: 0751\n", path.display())
+        format!(
+            "{{\n    \"mode\": \"0751\",\n    \"path\": \"{}\"\n}}",
+            path.display()
+        )
     );
 
     let err = run(
@@ -161,7 +173,10 @@ async fn touch_absent_and_file() {
     );
     assert_eq!(
         out.diff[0].before,
-        format!("path: {}\nowner: 0\ngroup: 0\n", path.display())
+        format!(
+            "{{\n    \"group\": \"0\",\n    \"owner\": \"0\",\n    \"path\": \"{}\"\n}}",
+            path.display()
+        )
     );
 
     // Absent: file, then a whole tree.
@@ -169,7 +184,10 @@ async fn touch_absent_and_file() {
     assert!(out.changed && !path.exists());
     assert_eq!(
         out.diff[0].after,
-        format!("path: {}\nstate: absent\n", path.display())
+        format!(
+            "{{\n    \"path\": \"{}\",\n    \"state\": \"absent\"\n}}",
+            path.display()
+        )
     );
     let tree = dir.path().join("tree");
     std::fs::create_dir_all(tree.join("a/b")).unwrap();
@@ -220,7 +238,7 @@ async fn symlinks_and_hard_links() {
     assert!(
         out.diff[0]
             .before
-            .contains(&format!("src: {}\n", target.display()))
+            .contains(&format!("\"src\": \"{}\"", target.display()))
     );
 
     // Mode through the link (follow) changes the target.

@@ -162,7 +162,8 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
                     if e.message.contains("is undefined")
                         || e.message.contains("has no attribute") =>
                 {
-                    Value::String("VARIABLE IS NOT DEFINED!".into())
+                    // ansible-core 2.19's rendering of an undefined `var`.
+                    Value::String(format!("<< error 1 - {} >>", e.message))
                 }
                 Err(e) => return failed(e.message),
             };

@@ -826,9 +826,27 @@ fn prepare_local_content(
                     .into(),
             );
             extra.insert("ansible_managed".into(), "Ansible managed".into());
+            for unsupported in [
+                "variable_start_string",
+                "variable_end_string",
+                "block_start_string",
+                "block_end_string",
+                "comment_start_string",
+                "comment_end_string",
+            ] {
+                if m.contains_key(unsupported) {
+                    return Err(format!("template: `{unsupported}` is not supported yet"));
+                }
+            }
+            let flag = |k: &str, default: bool| m.get(k).map(truthy).unwrap_or(default);
+            let options = crate::template::FileOptions {
+                trim_blocks: flag("trim_blocks", true),
+                lstrip_blocks: flag("lstrip_blocks", false),
+                keep_trailing_newline: true,
+            };
             let rendered = ctx
                 .templar
-                .render_file(&text, scope, &extra)
+                .render_file_with(&text, scope, &extra, options)
                 .map_err(|e| format!("{}: {}", path.display(), e.message))?;
             m.insert("_content".into(), Value::String(rendered));
             insert_src_mode(m, &path);

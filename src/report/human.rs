@@ -38,14 +38,20 @@ impl<W: Write> Human<W> {
 
 /// Renders a unified diff the way `ansible-playbook --diff` shows it.
 pub fn unified_diff(diff: &tend_modules::Diff) -> String {
-    let before_h = diff.before_header.clone().unwrap_or_default();
-    let after_h = diff.after_header.clone().unwrap_or_default();
+    let before_h = diff
+        .before_header
+        .as_ref()
+        .map_or_else(|| "before".to_string(), |h| format!("before: {h}"));
+    let after_h = diff
+        .after_header
+        .as_ref()
+        .map_or_else(|| "after".to_string(), |h| format!("after: {h}"));
     let text = TextDiff::from_lines(&diff.before, &diff.after);
     let mut out = String::new();
     let body = text
         .unified_diff()
         .context_radius(3)
-        .header(&format!("before: {before_h}"), &format!("after: {after_h}"))
+        .header(&before_h, &after_h)
         .to_string();
     out.push_str(&body);
     out

@@ -144,11 +144,83 @@ fn configure(env: &mut Environment<'static>) {
 }
 
 fn syntax(trim_blocks: bool) -> minijinja::syntax::SyntaxConfig {
+    syntax_with(&FileOptions {
+        trim_blocks,
+        ..FileOptions::default()
+    })
+}
+
+fn syntax_with(o: &FileOptions) -> minijinja::syntax::SyntaxConfig {
     minijinja::syntax::SyntaxConfig::builder()
-        .trim_blocks(trim_blocks)
-        .keep_trailing_newline(true)
+        .trim_blocks(o.trim_blocks)
+        .lstrip_blocks(o.lstrip_blocks)
+        .keep_trailing_newline(o.keep_trailing_newline)
         .build()
         .unwrap_or_default()
+}
+
+/// Jinja options of the template module (and of a `#jinja2:` header line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileOptions {
+    /// `trim_blocks` (Ansible's default: on).
+    pub trim_blocks: bool,
+    /// `lstrip_blocks` (default off).
+    pub lstrip_blocks: bool,
+    /// `keep_trailing_newline` (Ansible keeps it).
+    pub keep_trailing_newline: bool,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            trim_blocks: true,
+            lstrip_blocks: false,
+            keep_trailing_newline: true,
+        }
+    }
+}
+
+/// Applies a leading `#jinja2: trim_blocks: False, lstrip_blocks: True` line
+/// (which is removed from the output), as Ansible's template module does.
+pub fn apply_header(
+    source: &str,
+    mut o: FileOptions,
+) -> Result<(FileOptions, &str), TemplateError> {
+    let Some(rest) = source.strip_prefix("#jinja2:") else {
+        return Ok((o, source));
+    };
+    let (line, body) = rest.split_once('\n').unwrap_or((rest, ""));
+    for part in line.split(',') {
+        let Some((k, v)) = part.split_once(':') else {
+            continue;
+        };
+        let v = match v
+            .trim()
+            .trim_matches(['"', '\''])
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "true" | "yes" => true,
+            "false" | "no" => false,
+            other => {
+                return Err(TemplateError::new(format!(
+                    "#jinja2 header: `{}` expects True or False, got `{other}`",
+                    k.trim()
+                )));
+            }
+        };
+        match k.trim() {
+            "trim_blocks" => o.trim_blocks = v,
+            "lstrip_blocks" => o.lstrip_blocks = v,
+            "keep_trailing_newline" => o.keep_trailing_newline = v,
+            other => {
+                return Err(TemplateError::new(format!(
+                    "#jinja2 header: option `{other}` is not supported yet"
+                )));
+            }
+        }
+    }
+    Ok((o, body))
 }
 
 impl Templar {
@@ -265,8 +337,29 @@ impl Templar {
         scope: &Scope,
         extra: &Vars,
     ) -> Result<String, TemplateError> {
-        let tmpl = self
-            .file_env
+        self.render_file_with(source, scope, extra, FileOptions::default())
+    }
+
+    /// Renders a template file with the template module's Jinja options.
+    pub fn render_file_with(
+        &self,
+        source: &str,
+        scope: &Scope,
+        extra: &Vars,
+        options: FileOptions,
+    ) -> Result<String, TemplateError> {
+        let (options, source) = apply_header(source, options)?;
+        let custom;
+        let env = if options == FileOptions::default() {
+            &self.file_env
+        } else {
+            let mut env = Environment::new();
+            configure(&mut env);
+            env.set_syntax(syntax_with(&options));
+            custom = env;
+            &custom
+        };
+        let tmpl = env
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
         let names = tmpl.undeclared_variables(false);
@@ -744,6 +837,38 @@ mod tests {
             .unwrap(),
             json!("b-a")
         );
+    }
+
+    #[test]
+    fn template_file_options_and_header() {
+        let t = Templar::new();
+        let v = vars(json!({"xs": [1, 2]}));
+        let scope = Scope::new(vec![&v]);
+        let src = "a\n  {% for x in xs %}\n{{ x }}\n  {% endfor %}\nb\n";
+        assert_eq!(
+            t.render_file(src, &scope, &Vars::new()).unwrap(),
+            "a\n  1\n  2\n  b\n"
+        );
+        let header = format!("#jinja2: lstrip_blocks: True\n{src}");
+        assert_eq!(
+            t.render_file(&header, &scope, &Vars::new()).unwrap(),
+            "a\n1\n2\nb\n"
+        );
+        let notrim = FileOptions {
+            trim_blocks: false,
+            ..FileOptions::default()
+        };
+        assert_eq!(
+            t.render_file_with(
+                "{% if true %}\nx\n{% endif %}\n",
+                &scope,
+                &Vars::new(),
+                notrim
+            )
+            .unwrap(),
+            "\nx\n\n"
+        );
+        assert!(apply_header("#jinja2: bogus: True\n", FileOptions::default()).is_err());
     }
 
     #[test]
