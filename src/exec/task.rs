@@ -899,7 +899,15 @@ fn escalation(
                 .render_value(v, scope)
                 .map(Some)
                 .map_err(|e| e.message),
-            None => Ok(host.inventory_vars.get(var).cloned()),
+            // `ansible_become*` from any variable source (inventory, play vars, -e).
+            None => match scope.raw(var) {
+                Some(v) => ctx
+                    .templar
+                    .render_value(&v, scope)
+                    .map(Some)
+                    .map_err(|e| e.message),
+                None => Ok(None),
+            },
         }
     };
     let enabled = render(&spec.enabled, "ansible_become")?
