@@ -187,3 +187,59 @@ fn bad_options_exit_5() {
     let out = tend(&["playbook", "--no-such-flag", "x.yml"], &root());
     assert_eq!(out.status.code(), Some(5));
 }
+
+#[test]
+fn delegate_to_localhost_sequences_and_looped_includes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let ev = format!("out={out}");
+    let run = tend(
+        &[
+            "playbook",
+            "-i",
+            "web.ini",
+            "delegate_and_loops.yml",
+            "-e",
+            ev.as_str(),
+        ],
+        &root().join("tests/fixtures"),
+    );
+    let stdout = text(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&run.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("web1-delegated")).unwrap(),
+        "frontend\n"
+    );
+    for n in ["01", "02", "03"] {
+        assert!(dir.path().join(format!("seq-{n}")).exists(), "seq-{n}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("inc-a")).unwrap(),
+        "a\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("inc-b")).unwrap(),
+        "b\n"
+    );
+    assert!(stdout.contains("included: "), "{stdout}");
+    assert!(
+        stdout.contains("inc_item.yml for web1 => (item=a)\n"),
+        "{stdout}"
+    );
+    let recap = stdout
+        .lines()
+        .find(|l| l.starts_with("web1 "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(
+        recap,
+        "web1 : ok=6 changed=4 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0"
+    );
+}

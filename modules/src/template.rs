@@ -108,8 +108,20 @@ pub struct Args {
     pub seuser: Option<Value>,
 }
 
+/// `newline_sequence` as given, with the escaped spellings (`'\r\n'` written
+/// in single quotes) decoded, as Ansible's template action does.
+fn newline_seq(given: &str) -> &str {
+    match given {
+        "\\n" => "\n",
+        "\\r" => "\r",
+        "\\r\\n" => "\r\n",
+        other => other,
+    }
+}
+
 /// Converts `\n` line ends of rendered text to `newline_sequence`.
 pub fn apply_newlines(text: &str, seq: &str) -> String {
+    let seq = newline_seq(seq);
     if seq == "\n" {
         text.to_string()
     } else {
@@ -130,7 +142,7 @@ impl TypedModule for Template {
             "template",
             [&a.attributes, &a.selevel, &a.serole, &a.setype, &a.seuser],
         )?;
-        if !matches!(a.newline_sequence.as_str(), "\n" | "\r" | "\r\n")
+        if !matches!(newline_seq(&a.newline_sequence), "\n" | "\r" | "\r\n")
             && !is_templated(&a.newline_sequence)
         {
             return Err(ArgsError::field(

@@ -126,7 +126,7 @@ pub async fn run_playbook(
     summary
 }
 
-fn connection_for(host: &str, vars: &Vars) -> Result<Arc<dyn Host>, String> {
+pub(crate) fn connection_for(host: &str, vars: &Vars) -> Result<Arc<dyn Host>, String> {
     match vars
         .get("ansible_connection")
         .and_then(Value::as_str)

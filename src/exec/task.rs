@@ -114,6 +114,216 @@ fn keyword_bool(
     }
 }
 
+/// The items a loop keyword yields for its (templated) value, as Ansible's
+/// `loop` and `with_*` lookups produce them.
+pub(crate) fn loop_items(kind: LoopKind, value: Value) -> Result<Vec<Value>, String> {
+    let list = |v: Value, what: &str| -> Result<Vec<Value>, String> {
+        match v {
+            Value::Array(a) => Ok(a),
+            Value::Null => Ok(Vec::new()),
+            other => Err(format!("{what} expects a list, got {}", kind_name(&other))),
+        }
+    };
+    let flatten_one = |a: Vec<Value>| -> Vec<Value> {
+        a.into_iter()
+            .flat_map(|i| match i {
+                Value::Array(inner) => inner,
+                other => vec![other],
+            })
+            .collect()
+    };
+    Ok(match (kind, value) {
+        (LoopKind::WithDict, Value::Object(m)) => m
+            .into_iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+        (LoopKind::WithDict, other) => {
+            return Err(format!(
+                "with_dict expects a dict, got {}",
+                kind_name(&other)
+            ));
+        }
+        (LoopKind::WithItems, Value::Array(a)) => flatten_one(a),
+        (LoopKind::WithItems | LoopKind::WithList, Value::Null) => Vec::new(),
+        (LoopKind::WithItems | LoopKind::WithList, Value::String(s)) => vec![Value::String(s)],
+        (LoopKind::WithFlattened, v) => {
+            fn deep(v: Value, out: &mut Vec<Value>) {
+                match v {
+                    Value::Array(a) => a.into_iter().for_each(|i| deep(i, out)),
+                    other => out.push(other),
+                }
+            }
+            let mut out = Vec::new();
+            deep(v, &mut out);
+            out
+        }
+        (LoopKind::WithIndexedItems, v) => flatten_one(list(v, "with_indexed_items")?)
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| json!([i, x]))
+            .collect(),
+        (LoopKind::WithTogether, v) => {
+            let lists: Vec<Vec<Value>> = list(v, "with_together")?
+                .into_iter()
+                .map(|l| list(l, "with_together"))
+                .collect::<Result<_, _>>()?;
+            let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
+            (0..longest)
+                .map(|i| {
+                    Value::Array(
+                        lists
+                            .iter()
+                            .map(|l| l.get(i).cloned().unwrap_or(Value::Null))
+                            .collect(),
+                    )
+                })
+                .collect()
+        }
+        (LoopKind::WithNested, v) => {
+            let lists: Vec<Vec<Value>> = list(v, "with_nested")?
+                .into_iter()
+                .map(|l| match l {
+                    Value::Array(a) => Ok(a),
+                    other => Ok(vec![other]),
+                })
+                .collect::<Result<_, String>>()?;
+            let mut out: Vec<Vec<Value>> = vec![Vec::new()];
+            for l in &lists {
+                out = out
+                    .into_iter()
+                    .flat_map(|prefix| {
+                        l.iter().map(move |x| {
+                            let mut p = prefix.clone();
+                            p.push(x.clone());
+                            p
+                        })
+                    })
+                    .collect();
+            }
+            if lists.is_empty() {
+                Vec::new()
+            } else {
+                out.into_iter().map(Value::Array).collect()
+            }
+        }
+        (LoopKind::WithSequence, v) => sequence(&text(&v))?,
+        (_, Value::Array(a)) => a,
+        (_, other) => {
+            return Err(format!(
+                "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",
+                text(&other)
+            ));
+        }
+    })
+}
+
+/// `with_sequence`: `start=1 end=10 stride=2 format=host%02d`, `count=3`, or `1-10/2`.
+fn sequence(spec: &str) -> Result<Vec<Value>, String> {
+    let (mut start, mut end, mut stride, mut count, mut format) =
+        (1i64, None, 1i64, None, None::<String>);
+    let num = |k: &str, v: &str| -> Result<i64, String> {
+        let v = v.trim();
+        let parsed = if let Some(h) = v.strip_prefix("0x") {
+            i64::from_str_radix(h, 16)
+        } else if let Some(o) = v.strip_prefix("0o") {
+            i64::from_str_radix(o, 8)
+        } else {
+            v.parse()
+        };
+        parsed.map_err(|_| format!("with_sequence: can't parse {k}={v} as an integer"))
+    };
+    for part in spec.split_whitespace() {
+        match part.split_once('=') {
+            Some(("start", v)) => start = num("start", v)?,
+            Some(("end", v)) => end = Some(num("end", v)?),
+            Some(("stride", v)) => stride = num("stride", v)?,
+            Some(("count", v)) => count = Some(num("count", v)?),
+            Some(("format", v)) => format = Some(v.to_string()),
+            Some((k, _)) => return Err(format!("with_sequence: unrecognized parameter `{k}`")),
+            None => {
+                // shortcut: [start-]end[/stride][:format]
+                let (body, fmt) = part
+                    .split_once(':')
+                    .map_or((part, None), |(b, f)| (b, Some(f.to_string())));
+                let (range, st) = body
+                    .split_once('/')
+                    .map_or((body, None), |(r, s)| (r, Some(s)));
+                match range.split_once('-') {
+                    Some((a, b)) => {
+                        start = num("start", a)?;
+                        end = Some(num("end", b)?);
+                    }
+                    None => end = Some(num("end", range)?),
+                }
+                if let Some(st) = st {
+                    stride = num("stride", st)?;
+                }
+                if fmt.is_some() {
+                    format = fmt;
+                }
+            }
+        }
+    }
+    let end = match (count, end) {
+        (Some(_), Some(_)) => return Err("with_sequence: can't specify both count and end".into()),
+        (Some(c), None) => {
+            if c == 0 {
+                return Ok(Vec::new());
+            }
+            start + (c - 1) * stride
+        }
+        (None, Some(e)) => e,
+        (None, None) => return Err("with_sequence: must specify count or end".into()),
+    };
+    if stride == 0 {
+        return Err("with_sequence: stride must not be 0".into());
+    }
+    if (stride > 0 && end < start) || (stride < 0 && end > start) {
+        return Err("with_sequence: to count backwards make stride negative".into());
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+        out.push(Value::String(match &format {
+            Some(f) => python_int_format(f, i)?,
+            None => i.to_string(),
+        }));
+        i += stride;
+    }
+    Ok(out)
+}
+
+/// `%d`, `%02d`, `%x`, `%o` formats of `with_sequence` (one integer conversion).
+fn python_int_format(f: &str, n: i64) -> Result<String, String> {
+    let Some(pos) = f.find('%') else {
+        return Ok(f.to_string());
+    };
+    let rest = &f[pos + 1..];
+    let spec_len = rest
+        .find(|c: char| c.is_ascii_alphabetic())
+        .ok_or_else(|| format!("with_sequence: bad format `{f}`"))?;
+    let (flags, conv) = (&rest[..spec_len], &rest[spec_len..spec_len + 1]);
+    let zero = flags.starts_with('0');
+    let width: usize = flags.trim_start_matches('0').parse().unwrap_or(0);
+    let body = match conv {
+        "d" | "i" => n.to_string(),
+        "x" => format!("{n:x}"),
+        "X" => format!("{n:X}"),
+        "o" => format!("{n:o}"),
+        other => {
+            return Err(format!(
+                "with_sequence: format conversion `%{other}` is not supported yet"
+            ));
+        }
+    };
+    let padded = if zero {
+        format!("{body:0>width$}")
+    } else {
+        format!("{body:>width$}")
+    };
+    Ok(format!("{}{}{}", &f[..pos], padded, &rest[spec_len + 1..]))
+}
+
 /// The variable layers a task sees on a host, lowest precedence first.
 fn layers<'a>(
     ctx: &'a PlayCtx<'_>,
@@ -168,31 +378,11 @@ pub(crate) fn include_items(
         }
         return Ok(vec![base]);
     };
-    let items = match ctx
+    let rendered = ctx
         .templar
         .render_value(&lp.items, &scope)
-        .map_err(|e| e.message)?
-    {
-        Value::Array(a) if lp.kind == LoopKind::WithItems => a
-            .into_iter()
-            .flat_map(|i| match i {
-                Value::Array(inner) => inner,
-                other => vec![other],
-            })
-            .collect(),
-        Value::Array(a) => a,
-        Value::Object(m) if lp.kind == LoopKind::WithDict => m
-            .into_iter()
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect(),
-        Value::Null => Vec::new(),
-        other => {
-            return Err(format!(
-                "Invalid data passed to 'loop', it requires a list, got this instead: {}",
-                text(&other)
-            ));
-        }
-    };
+        .map_err(|e| e.message)?;
+    let items = loop_items(lp.kind, rendered)?;
     let lc = &t.task.loop_control;
     let mut out = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
@@ -267,33 +457,9 @@ pub(crate) async fn run_on_host(
             ));
         }
     };
-    let items = match (lp.kind, items) {
-        (LoopKind::WithDict, Value::Object(m)) => m
-            .into_iter()
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect(),
-        (LoopKind::WithDict, other) => {
-            return fail_early(format!(
-                "with_dict expects a dict, got {}",
-                kind_name(&other)
-            ));
-        }
-        (LoopKind::WithItems, Value::Array(a)) => a
-            .into_iter()
-            .flat_map(|i| match i {
-                Value::Array(inner) => inner,
-                other => vec![other],
-            })
-            .collect::<Vec<_>>(),
-        (LoopKind::WithItems | LoopKind::WithList, Value::Null) => Vec::new(),
-        (LoopKind::WithItems | LoopKind::WithList, Value::String(s)) => vec![Value::String(s)],
-        (_, Value::Array(a)) => a,
-        (_, other) => {
-            return fail_early(format!(
-                "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",
-                text(&other)
-            ));
-        }
+    let items = match loop_items(lp.kind, items) {
+        Ok(items) => items,
+        Err(msg) => return fail_early(msg),
     };
     let lc = &t.task.loop_control;
     let mut results = Vec::new();
@@ -952,11 +1118,37 @@ fn escalation(
         Value::Object(m) => m.into_iter().map(|(k, v)| (k, text(&v))).collect(),
         _ => Vec::new(),
     };
+    let inner = match &t.task.delegate_to {
+        None => Arc::clone(&host.conn),
+        Some(d) => {
+            let target = ctx.templar.render_value(d, scope).map_err(|e| e.message)?;
+            delegated_connection(ctx, host, &text(&target))?
+        }
+    };
     Ok(Escalated {
-        inner: Arc::clone(&host.conn),
+        inner,
         escalation: become_spec,
         environment,
     })
+}
+
+/// The connection for `delegate_to`: the implicit localhost runs locally;
+/// an inventory host is reached with its own connection variables.
+fn delegated_connection(
+    ctx: &PlayCtx<'_>,
+    host: &HostState,
+    target: &str,
+) -> Result<Arc<dyn tend_modules::Host>, String> {
+    if target == host.name {
+        return Ok(Arc::clone(&host.conn));
+    }
+    if ctx.inventory.contains_host(target) {
+        return super::connection_for(target, &ctx.inventory.host_vars(target));
+    }
+    if matches!(target, "localhost" | "127.0.0.1" | "::1") {
+        return Ok(Arc::new(crate::connection::local::Local));
+    }
+    super::connection_for(target, &Vars::new())
 }
 
 fn kind_name(v: &Value) -> &'static str {
@@ -1118,5 +1310,95 @@ pub(crate) fn apply_outcome(
         for n in &t.task.notify {
             s.notified.insert(n.value.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(kind: LoopKind, v: Value) -> Value {
+        Value::Array(loop_items(kind, v).unwrap())
+    }
+
+    #[test]
+    fn loop_keywords_yield_ansibles_items() {
+        assert_eq!(
+            items(LoopKind::WithItems, json!([1, [2, [3]]])),
+            json!([1, 2, [3]])
+        );
+        assert_eq!(
+            items(LoopKind::WithFlattened, json!([1, [2, [3]]])),
+            json!([1, 2, 3])
+        );
+        assert_eq!(
+            items(LoopKind::WithDict, json!({"a": 1})),
+            json!([{"key": "a", "value": 1}])
+        );
+        assert_eq!(
+            items(LoopKind::WithTogether, json!([[1, 2], ["a"]])),
+            json!([[1, "a"], [2, null]])
+        );
+        assert_eq!(
+            items(LoopKind::WithNested, json!([["x", "y"], [1]])),
+            json!([["x", 1], ["y", 1]])
+        );
+        assert_eq!(
+            items(LoopKind::WithIndexedItems, json!(["a", "b"])),
+            json!([[0, "a"], [1, "b"]])
+        );
+        assert_eq!(
+            items(
+                LoopKind::WithSequence,
+                json!("start=1 end=5 stride=2 format=h%02d")
+            ),
+            json!(["h01", "h03", "h05"])
+        );
+        assert_eq!(
+            items(LoopKind::WithSequence, json!("count=3")),
+            json!(["1", "2", "3"])
+        );
+        assert_eq!(
+            items(LoopKind::WithSequence, json!("0x0a-0x0c")),
+            json!(["10", "11", "12"])
+        );
+        assert!(loop_items(LoopKind::WithSequence, json!("start=5 end=1")).is_err());
+        assert!(loop_items(LoopKind::Loop, json!("a string")).is_err());
+    }
+
+    #[test]
+    fn python_repr_labels() {
+        assert_eq!(
+            py_repr(&json!({"name": "one", "on": true, "n": null})),
+            "{'name': 'one', 'on': True, 'n': None}"
+        );
+        assert_eq!(py_repr(&json!(["it's", 1])), "[\"it's\", 1]");
+    }
+
+    fn sv(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tag_selection_follows_ansible() {
+        assert!(tags_select(&sv(&["always", "never"]), &[], &[], &[]));
+        assert!(!tags_select(&sv(&["never"]), &[], &[], &[]));
+        assert!(tags_select(
+            &sv(&["never", "debug"]),
+            &[],
+            &sv(&["debug"]),
+            &[]
+        ));
+        assert!(tags_select(&sv(&["always"]), &[], &sv(&["web"]), &[]));
+        assert!(!tags_select(&sv(&["always"]), &[], &[], &sv(&["always"])));
+        assert!(tags_select(&[], &[], &sv(&["untagged"]), &[]));
+        assert!(!tags_select(&sv(&["web"]), &[], &sv(&["untagged"]), &[]));
+        assert!(!tags_select(&sv(&["web"]), &[], &[], &sv(&["tagged"])));
+        assert!(tags_select(
+            &sv(&["web"]),
+            &sv(&["play"]),
+            &sv(&["play"]),
+            &[]
+        ));
     }
 }

@@ -104,6 +104,16 @@ pub enum LoopKind {
     WithList,
     /// `with_dict:` (items are `{key, value}`)
     WithDict,
+    /// `with_flattened:` (flattened all the way down)
+    WithFlattened,
+    /// `with_indexed_items:` (items are `[index, item]`)
+    WithIndexedItems,
+    /// `with_together:` (zip, padded with null)
+    WithTogether,
+    /// `with_nested:` / `with_cartesian:` (cartesian product)
+    WithNested,
+    /// `with_sequence:` (`start=1 end=5`, `count=3`, `1-10/2`)
+    WithSequence,
 }
 
 /// A task's loop.
@@ -245,6 +255,8 @@ pub struct Task {
     pub listen: Vec<String>,
     /// `changed_when`.
     pub changed_when: Option<Located<Value>>,
+    /// `delegate_to`: run on this host instead (with this task's variables).
+    pub delegate_to: Option<Value>,
     /// `until`: retry until this holds.
     pub until: Option<Located<Value>>,
     /// `retries` (with `until`; default 3).

@@ -35,13 +35,22 @@ const TASK_KEYWORDS: &[&str] = &[
     "until",
     "retries",
     "delay",
+    "delegate_to",
+    "with_items",
+    "with_list",
+    "with_dict",
+    "with_flattened",
+    "with_indexed_items",
+    "with_together",
+    "with_nested",
+    "with_cartesian",
+    "with_sequence",
 ];
 
 /// Ansible task keywords tend does not implement yet: an error, never ignored.
 const TASK_UNSUPPORTED: &[&str] = &[
     "rescue",
     "always",
-    "delegate_to",
     "delegate_facts",
     "run_once",
     "local_action",
@@ -58,13 +67,8 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "debugger",
     "port",
     "with_fileglob",
-    "with_sequence",
     "with_subelements",
-    "with_nested",
-    "with_together",
     "with_first_found",
-    "with_indexed_items",
-    "with_flattened",
     "with_random_choice",
     "with_lines",
     "with_inventory_hostnames",
@@ -73,7 +77,6 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "with_env",
     "with_pipe",
     "with_password",
-    "with_cartesian",
     "with_url",
     "with_vars",
     "become_exe",
@@ -635,6 +638,7 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
     t.check_mode = t.check_mode.or_else(|| parent.check_mode.clone());
     t.diff = t.diff.or_else(|| parent.diff.clone());
     t.environment = t.environment.or_else(|| parent.environment.clone());
+    t.delegate_to = t.delegate_to.or_else(|| parent.delegate_to.clone());
     t
 }
 
@@ -669,6 +673,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         notify: Vec::new(),
         listen: Vec::new(),
         changed_when: None,
+        delegate_to: None,
         until: None,
         retries: None,
         delay: None,
@@ -699,7 +704,9 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                     span: v.span.clone(),
                 })
             }
-            "loop" | "with_items" | "with_list" | "with_dict" => {
+            "loop" | "with_items" | "with_list" | "with_dict" | "with_flattened"
+            | "with_indexed_items" | "with_together" | "with_nested" | "with_cartesian"
+            | "with_sequence" => {
                 if task.loop_.is_some() {
                     diags.push(
                         Diagnostic::error("a task can have only one loop").at(k.span.clone()),
@@ -710,6 +717,11 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                     "loop" => LoopKind::Loop,
                     "with_items" => LoopKind::WithItems,
                     "with_list" => LoopKind::WithList,
+                    "with_flattened" => LoopKind::WithFlattened,
+                    "with_indexed_items" => LoopKind::WithIndexedItems,
+                    "with_together" => LoopKind::WithTogether,
+                    "with_nested" | "with_cartesian" => LoopKind::WithNested,
+                    "with_sequence" => LoopKind::WithSequence,
                     _ => LoopKind::WithDict,
                 };
                 task.loop_ = Some(Loop {
@@ -737,6 +749,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                 })
             }
             "ignore_errors" => task.ignore_errors = Some(v.to_value()),
+            "delegate_to" => task.delegate_to = Some(v.to_value()),
             "until" => {
                 task.until = Some(Located {
                     value: v.to_value(),
