@@ -323,7 +323,8 @@ impl Ctx<'_> {
         let mut ok = true;
         let mut deferred_error = None;
         if let Err(err) = check {
-            let tolerant = task.ignore_errors.is_some() || task.failed_when.is_some();
+            let tolerant =
+                task.ignore_errors.is_some() || task.failed_when.is_some() || task.rescued;
             let span = err
                 .field
                 .as_ref()
@@ -339,7 +340,7 @@ impl Ctx<'_> {
                 diags.push(
                     Diagnostic::warning(format!("{name}: {}", err.message))
                         .at(span)
-                        .label("this task expects failure (ignore_errors/failed_when): it will fail when it runs"),
+                        .label("this task expects failure (ignore_errors/failed_when/rescue): it will fail when it runs"),
                 );
                 deferred_error = Some(err.message.clone());
             } else {

@@ -204,6 +204,23 @@ impl Step {
         }
     }
 
+    /// Marks every task inside as guarded by a `rescue`.
+    pub fn mark_rescued(&mut self) {
+        match self {
+            Step::Task(t) => t.rescued = true,
+            Step::Block(b) => b
+                .block
+                .iter_mut()
+                .chain(&mut b.rescue)
+                .chain(&mut b.always)
+                .for_each(Step::mark_rescued),
+            Step::Include(i) => {
+                i.task.rescued = true;
+                i.steps.iter_mut().for_each(Step::mark_rescued);
+            }
+        }
+    }
+
     /// Applies parent keywords to every task inside.
     pub fn inherit(self, parent: &Task) -> Step {
         match self {
@@ -255,6 +272,9 @@ pub struct Task {
     pub listen: Vec<String>,
     /// `changed_when`.
     pub changed_when: Option<Located<Value>>,
+    /// Inside the `block` section of a block that has a `rescue`: a failure
+    /// here is expected to be handled at run time.
+    pub rescued: bool,
     /// `delegate_to`: run on this host instead (with this task's variables).
     pub delegate_to: Option<Value>,
     /// `until`: retry until this holds.

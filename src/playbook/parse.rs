@@ -489,7 +489,14 @@ fn parse_block(item: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
             .map(|s| s.inherit(&parent))
             .collect()
     };
-    let block = section("block", cx);
+    let mut block = section("block", cx);
+    if item
+        .get("rescue")
+        .and_then(Node::as_seq)
+        .is_some_and(|r| !r.is_empty())
+    {
+        block.iter_mut().for_each(Step::mark_rescued);
+    }
     let rescue = section("rescue", cx);
     let always = section("always", cx);
     Some(Step::Block(Block {
@@ -673,6 +680,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         notify: Vec::new(),
         listen: Vec::new(),
         changed_when: None,
+        rescued: false,
         delegate_to: None,
         until: None,
         retries: None,
