@@ -10,7 +10,7 @@ use crate::fileops::{self, ModeSpec, WantAttrs};
 use crate::host::{Exec, ExecOutput, Host};
 use crate::lineinfile::{
     Edit, FileState, State, WRITE_FAILED, plan_edit, present_state, probe_file, py_regex,
-    py_regex_is_multiline, record_backup,
+    record_backup,
 };
 use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
 use crate::outcome::Outcome;
@@ -241,12 +241,12 @@ pub fn edit(original: Option<&[u8]>, b: &Block) -> Result<(Vec<u8>, String), Str
             lines.drain(z..=a);
             z
         }
-        _ => match (&insertre, insert_pattern) {
-            (Some(re), Some(pattern)) => {
+        _ => match &insertre {
+            Some(re) => {
                 let mut found = None;
-                if py_regex_is_multiline(pattern) {
+                if re.multiline() {
                     let text = original.unwrap_or_default();
-                    if let Some(m) = re.find(text) {
+                    if let Some(m) = re.search(text)? {
                         let upto = if insertafter.is_some() {
                             m.end()
                         } else {
@@ -256,7 +256,7 @@ pub fn edit(original: Option<&[u8]>, b: &Block) -> Result<(Vec<u8>, String), Str
                     }
                 } else {
                     for (i, line) in lines.iter().enumerate() {
-                        if re.is_match(line) {
+                        if re.is_match(line.as_slice())? {
                             found = Some(i);
                         }
                     }
@@ -350,6 +350,8 @@ impl Converge for BlockInFile {
                 },
                 backup: a.backup,
                 validate: a.validate.as_deref(),
+                header: Edit::content_header(path),
+                attr_diff: true,
             },
         )
     }
@@ -427,6 +429,21 @@ mod tests {
         assert_eq!(run("a\nb\nc\nb\n", b).0, format!("a\nb\nc\n{B}x\n{E}b\n"));
         b.insertbefore = Some("^nomatch");
         assert_eq!(run("a", b).0, format!("a\n{B}x\n{E}"));
+    }
+
+    #[test]
+    fn insert_patterns_with_lookaround_and_backreferences() {
+        let mut b = block("x");
+        // after the last live (uncommented) Listen line
+        b.insertafter = Some(r"^(?!#)Listen ");
+        assert_eq!(
+            run("Listen 80\n#Listen 81\n", b).0,
+            format!("Listen 80\n{B}x\n{E}#Listen 81\n")
+        );
+        // before a line whose two words are the same
+        b.insertafter = None;
+        b.insertbefore = Some(r"^(\w+) \1$");
+        assert_eq!(run("a b\nc c\n", b).0, format!("a b\n{B}x\n{E}c c\n"));
     }
 
     #[test]

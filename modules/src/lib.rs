@@ -12,6 +12,7 @@ pub mod fileops;
 pub mod host;
 pub mod module;
 pub mod outcome;
+pub mod pyregex;
 pub mod registry;
 pub mod sh;
 
@@ -20,6 +21,7 @@ pub mod command;
 pub mod copy;
 pub mod file;
 pub mod lineinfile;
+pub mod replace;
 pub mod stat;
 pub mod template;
 

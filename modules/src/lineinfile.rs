@@ -20,6 +20,7 @@ use crate::fileops::{
 use crate::host::{Exec, ExecOutput, Host};
 use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
 use crate::outcome::{Action, Diff, Outcome};
+use crate::pyregex::Regex;
 use crate::sh::quote;
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -193,12 +194,38 @@ impl Converge for LineInFile {
 
     fn plan(&self, a: &Args, state: &FileState, _ctx: &Context) -> Result<Plan, ModuleError> {
         // Ansible's lineinfile always returns `backup` (empty unless one was made).
-        plan_lines(a, state).map(|plan| plan.with("backup", ""))
+        let mut plan = plan_lines(a, state)?.with("backup", "");
+        let warnings = warnings(a);
+        if !warnings.is_empty() {
+            plan = plan.with("warnings", warnings);
+        }
+        Ok(plan)
     }
 
     fn applied(&self, _a: &Args, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
         record_backup(out, plan, "backup")
     }
+}
+
+/// Ansible's warnings about an empty `regexp` or `search_string` (they match every line).
+fn warnings(a: &Args) -> Vec<String> {
+    let mut w = Vec::new();
+    if a.regexp.as_deref() == Some("") {
+        w.push(
+            "The regular expression is an empty string, which will match every line in the file. \
+             This may have unintended consequences, such as replacing the last line in the file rather than appending. \
+             If this is desired, use '^' to match every line in the file and avoid this warning."
+                .to_string(),
+        );
+    }
+    if a.search_string.as_deref() == Some("") {
+        w.push(
+            "The search string is an empty string, which will match every line in the file. \
+             This may have unintended consequences, such as replacing the last line in the file rather than appending."
+                .to_string(),
+        );
+    }
+    w
 }
 
 fn plan_lines(a: &Args, state: &FileState) -> Result<Plan, ModuleError> {
@@ -220,7 +247,8 @@ fn plan_lines(a: &Args, state: &FileState) -> Result<Plan, ModuleError> {
                     ..Plan::noop()
                 });
             }
-            let (kept, found) = absent(&lines, regexp.as_ref(), a.search_string.as_deref(), &line);
+            let (kept, found) = absent(&lines, regexp.as_ref(), a.search_string.as_deref(), &line)
+                .map_err(ModuleError::failed)?;
             let msg = if found > 0 {
                 format!("{found} line(s) removed")
             } else {
@@ -271,6 +299,8 @@ fn plan_lines(a: &Args, state: &FileState) -> Result<Plan, ModuleError> {
             },
             backup: a.backup,
             validate: a.validate.as_deref(),
+            header: Edit::content_header(path),
+            attr_diff: true,
         },
     )?;
     plan.values.append(&mut values);
@@ -313,7 +343,7 @@ pub struct Insert<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Present<'a> {
     /// Compiled `regexp`.
-    pub regexp: Option<&'a regex::bytes::Regex>,
+    pub regexp: Option<&'a Regex>,
     /// `search_string`.
     pub search_string: Option<&'a str>,
     /// `line`.
@@ -342,12 +372,18 @@ pub fn present(lines: &mut Vec<Vec<u8>>, p: &Present) -> Result<String, String> 
     let mut expanded: Option<Vec<u8>> = None;
 
     if let Some(re) = p.regexp {
+        let mut template = None;
         for (lineno, cur) in lines.iter().enumerate() {
-            if let Some(caps) = re.captures(cur) {
+            if let Some(m) = re.search(cur.as_slice())? {
                 index[0] = lineno as isize;
                 matched = true;
                 expanded = if p.backrefs {
-                    Some(expand_template(b_line, &caps)?)
+                    // Python's `match.expand(line)`: checked on the first match.
+                    let t = match &template {
+                        Some(t) => t,
+                        None => template.insert(re.template(p.line)?),
+                    };
+                    Some(t.expand(&m, cur))
                 } else {
                     None
                 };
@@ -373,7 +409,7 @@ pub fn present(lines: &mut Vec<Vec<u8>>, p: &Present) -> Result<String, String> 
             if b_line == strip_eol(cur) {
                 index[0] = lineno as isize;
             } else if let Some(re) = &ins_re
-                && re.is_match(cur)
+                && re.is_match(cur.as_slice())?
             {
                 if insertafter.is_some() {
                     index[1] = lineno as isize + 1;
@@ -453,392 +489,35 @@ pub fn present(lines: &mut Vec<Vec<u8>>, p: &Present) -> Result<String, String> 
 /// Ansible's `lineinfile` `state=absent`: the kept lines and how many were removed.
 pub fn absent(
     lines: &[Vec<u8>],
-    regexp: Option<&regex::bytes::Regex>,
+    regexp: Option<&Regex>,
     search_string: Option<&str>,
     line: &str,
-) -> (Vec<Vec<u8>>, usize) {
+) -> Result<(Vec<Vec<u8>>, usize), String> {
     let mut found = 0;
-    let kept = lines
-        .iter()
-        .filter(|cur| {
-            let hit = match (regexp, search_string) {
-                (Some(re), _) => re.is_match(cur),
-                (None, Some(s)) => contains(cur, s.as_bytes()),
-                (None, None) => line.as_bytes() == strip_eol(cur),
-            };
-            if hit {
-                found += 1;
-            }
-            !hit
-        })
-        .cloned()
-        .collect();
-    (kept, found)
+    let mut kept = Vec::with_capacity(lines.len());
+    for cur in lines {
+        let hit = match (regexp, search_string) {
+            (Some(re), _) => re.is_match(cur.as_slice())?,
+            (None, Some(s)) => contains(cur, s.as_bytes()),
+            (None, None) => line.as_bytes() == strip_eol(cur),
+        };
+        if hit {
+            found += 1;
+        } else {
+            kept.push(cur.clone());
+        }
+    }
+    Ok((kept, found))
 }
 
 // ---------------------------------------------------------------------------
-// Python `re` on bytes, with the `regex` crate.
+// Python `re` on bytes.
 
 /// Compiles a Python `re` pattern as Ansible does (a bytes pattern: ASCII
-/// classes, `.` any byte but `\n`). `$` keeps Python's meaning (end, or
-/// before a final `\n`); `\Z`, `(?P<n>...)`, `{` literals, `(?#...)` are
-/// translated. Backreferences and lookaround are rejected.
-pub fn py_regex(pattern: &str) -> Result<regex::bytes::Regex, String> {
-    let translated = translate_py_regex(pattern)?;
-    regex::bytes::RegexBuilder::new(&translated)
-        .unicode(false)
-        .build()
-        .map_err(|e| format!("invalid regular expression `{pattern}`: {e}"))
-}
-
-/// Whether a Python pattern turns on `re.MULTILINE` with a leading `(?m)`-style group.
-pub fn py_regex_is_multiline(pattern: &str) -> bool {
-    let mut rest = pattern;
-    while let Some(after) = rest.strip_prefix("(?") {
-        let Some(close) = after.find(')') else {
-            return false;
-        };
-        let flags = &after[..close];
-        if !flags.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return false;
-        }
-        if flags.contains('m') {
-            return true;
-        }
-        rest = &after[close + 1..];
-    }
-    false
-}
-
-fn push_byte_escapes(out: &mut String, c: char) {
-    let mut buf = [0u8; 4];
-    for b in c.encode_utf8(&mut buf).bytes() {
-        out.push_str(&format!("\\x{b:02X}"));
-    }
-}
-
-fn translate_py_regex(p: &str) -> Result<String, String> {
-    let chars: Vec<char> = p.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    let unsupported = |what: &str| {
-        Err(format!(
-            "regular expression `{p}`: {what} not supported yet"
-        ))
-    };
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '\\' => {
-                let Some(&n) = chars.get(i + 1) else {
-                    return Err(format!("bad escape (end of pattern) in `{p}`"));
-                };
-                i += 2;
-                match n {
-                    'Z' => out.push_str("\\z"),
-                    'A' | 'b' | 'B' | 'd' | 'D' | 's' | 'S' | 'w' | 'W' | 'a' | 'f' | 'n' | 'r'
-                    | 't' | 'v' => {
-                        out.push('\\');
-                        out.push(n);
-                    }
-                    'x' => {
-                        let hex: String = chars.iter().skip(i).take(2).collect();
-                        if hex.len() != 2 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                            return Err(format!("incomplete escape \\x{hex} in `{p}`"));
-                        }
-                        out.push_str(&format!("\\x{hex}"));
-                        i += 2;
-                    }
-                    '0' => {
-                        let mut value = 0u32;
-                        let mut taken = 0;
-                        while taken < 2 && chars.get(i).is_some_and(|c| ('0'..='7').contains(c)) {
-                            value = value * 8 + chars[i].to_digit(8).unwrap_or(0);
-                            i += 1;
-                            taken += 1;
-                        }
-                        out.push_str(&format!("\\x{value:02X}"));
-                    }
-                    '1'..='9' => return unsupported("backreferences (\\1) in a pattern are"),
-                    c if c.is_ascii_alphabetic() => {
-                        return Err(format!("bad escape \\{c} in `{p}`"));
-                    }
-                    c if c.is_ascii() => out.push_str(&regex::escape(&c.to_string())),
-                    c => push_byte_escapes(&mut out, c),
-                }
-            }
-            '$' => {
-                out.push_str("(?m:$)");
-                i += 1;
-            }
-            '[' => {
-                i = translate_class(&chars, i, &mut out, p)?;
-            }
-            '{' => {
-                // A quantifier `{m}`, `{m,}`, `{,n}`, `{m,n}`, else a literal.
-                let rest: String = chars[i + 1..].iter().collect();
-                let close = rest.find('}');
-                let body = close.map(|c| &rest[..c]);
-                let is_quant = body.is_some_and(|b| {
-                    let (lo, hi) = b.split_once(',').unwrap_or((b, b));
-                    (!lo.is_empty() || b.contains(','))
-                        && lo.bytes().all(|c| c.is_ascii_digit())
-                        && hi.bytes().all(|c| c.is_ascii_digit())
-                });
-                match (is_quant, body) {
-                    (true, Some(b)) => {
-                        out.push('{');
-                        if b.starts_with(',') {
-                            out.push('0');
-                        }
-                        out.push_str(b);
-                        out.push('}');
-                        i += b.len() + 2;
-                    }
-                    _ => {
-                        out.push_str("\\{");
-                        i += 1;
-                    }
-                }
-            }
-            '}' => {
-                out.push_str("\\}");
-                i += 1;
-            }
-            '(' if chars.get(i + 1) == Some(&'?') => {
-                let rest: String = chars[i + 2..].iter().collect();
-                if rest.starts_with('#') {
-                    let end = rest
-                        .find(')')
-                        .ok_or_else(|| format!("missing ), unterminated comment in `{p}`"))?;
-                    i += 2 + rest[..=end].chars().count();
-                } else if rest.starts_with('=')
-                    || rest.starts_with('!')
-                    || rest.starts_with("<=")
-                    || rest.starts_with("<!")
-                {
-                    return unsupported("lookaround assertions are");
-                } else if rest.starts_with("P=") {
-                    return unsupported("named backreferences (?P=name) are");
-                } else if rest.starts_with('>') {
-                    return unsupported("atomic groups are");
-                } else if rest.starts_with('(') {
-                    return unsupported("conditional groups are");
-                } else if rest.starts_with('P') || rest.starts_with('<') || rest.starts_with(':') {
-                    out.push_str("(?");
-                    i += 2;
-                } else {
-                    // Flags: drop Python's `a`, `L`, `u` (bytes patterns are ASCII already).
-                    let flags: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
-                        .collect();
-                    let kept: String = flags
-                        .chars()
-                        .filter(|c| !matches!(c, 'a' | 'L' | 'u'))
-                        .collect();
-                    out.push_str("(?");
-                    out.push_str(&kept);
-                    i += 2 + flags.len();
-                    if kept.is_empty() && chars.get(i) == Some(&')') {
-                        // `(?a)` alone: nothing left, drop the group.
-                        out.truncate(out.len() - 2);
-                        i += 1;
-                    }
-                }
-            }
-            '*' | '+' | '?' if chars.get(i + 1) == Some(&'+') => {
-                return unsupported("possessive quantifiers are");
-            }
-            c if !c.is_ascii() => {
-                push_byte_escapes(&mut out, c);
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Translates a `[...]` class starting at `start`; returns the index after it.
-fn translate_class(
-    chars: &[char],
-    start: usize,
-    out: &mut String,
-    p: &str,
-) -> Result<usize, String> {
-    let mut i = start + 1;
-    out.push('[');
-    if chars.get(i) == Some(&'^') {
-        out.push('^');
-        i += 1;
-    }
-    let mut first = true;
-    loop {
-        let Some(&c) = chars.get(i) else {
-            return Err(format!("unterminated character set in `{p}`"));
-        };
-        match c {
-            ']' if !first => {
-                out.push(']');
-                return Ok(i + 1);
-            }
-            ']' => out.push_str("\\]"),
-            '\\' => {
-                let Some(&n) = chars.get(i + 1) else {
-                    return Err(format!("bad escape (end of pattern) in `{p}`"));
-                };
-                i += 1;
-                match n {
-                    'd' | 'D' | 's' | 'S' | 'w' | 'W' | 'a' | 'f' | 'n' | 'r' | 't' | 'v' => {
-                        out.push('\\');
-                        out.push(n);
-                    }
-                    'b' => out.push_str("\\x08"),
-                    'x' => {
-                        let hex: String = chars.iter().skip(i + 1).take(2).collect();
-                        if hex.len() != 2 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                            return Err(format!("incomplete escape \\x{hex} in `{p}`"));
-                        }
-                        out.push_str(&format!("\\x{hex}"));
-                        i += 2;
-                    }
-                    '0'..='7' => {
-                        let mut value = n.to_digit(8).unwrap_or(0);
-                        let mut taken = 1;
-                        while taken < 3 && chars.get(i + 1).is_some_and(|c| ('0'..='7').contains(c))
-                        {
-                            value = value * 8 + chars[i + 1].to_digit(8).unwrap_or(0);
-                            i += 1;
-                            taken += 1;
-                        }
-                        out.push_str(&format!("\\x{:02X}", value & 0xff));
-                    }
-                    c if c.is_ascii_alphanumeric() => {
-                        return Err(format!("bad escape \\{c} in `{p}`"));
-                    }
-                    c if c.is_ascii() => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c => push_byte_escapes(out, c),
-                }
-            }
-            '[' | '&' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '-' if chars.get(i + 1) == Some(&'-') => out.push_str("\\-"),
-            c if !c.is_ascii() => push_byte_escapes(out, c),
-            c => out.push(c),
-        }
-        first = false;
-        i += 1;
-    }
-}
-
-/// Python's `match.expand(template)`: `\1`..`\99`, `\g<1>`, `\g<name>`, the
-/// escapes `\n \t \r \f \v \a \b \\` and octal `\0`; other punctuation
-/// escapes are kept as is; unmatched (and unknown named) groups expand to nothing.
-pub fn expand_template(template: &[u8], caps: &regex::bytes::Captures) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let group = |out: &mut Vec<u8>, index: Option<usize>, name: &str| -> Result<(), String> {
-        let m = match index {
-            Some(n) if n < caps.len() => caps.get(n),
-            Some(n) => return Err(format!("invalid group reference {n}")),
-            None => caps.name(name),
-        };
-        if let Some(m) = m {
-            out.extend_from_slice(m.as_bytes());
-        }
-        Ok(())
-    };
-    while i < template.len() {
-        let c = template[i];
-        if c != b'\\' {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        let Some(&n) = template.get(i + 1) else {
-            return Err("bad escape (end of pattern)".into());
-        };
-        i += 2;
-        match n {
-            b'g' => {
-                let rest = &template[i..];
-                if rest.first() != Some(&b'<') {
-                    return Err("missing <".into());
-                }
-                let close = rest
-                    .iter()
-                    .position(|b| *b == b'>')
-                    .ok_or("missing >, unterminated name")?;
-                let name = String::from_utf8_lossy(&rest[1..close]).into_owned();
-                i += close + 1;
-                match name.parse::<usize>() {
-                    Ok(n) => group(&mut out, Some(n), &name)?,
-                    Err(_) => group(&mut out, None, &name)?,
-                }
-            }
-            b'0' => {
-                let mut value = 0u32;
-                let mut taken = 0;
-                while taken < 2 && template.get(i).is_some_and(|c| (b'0'..=b'7').contains(c)) {
-                    value = value * 8 + u32::from(template[i] - b'0');
-                    i += 1;
-                    taken += 1;
-                }
-                out.push(value as u8);
-            }
-            b'1'..=b'9' => {
-                let d2 = template.get(i).copied().filter(u8::is_ascii_digit);
-                let d3 = template.get(i + 1).copied();
-                let octal = |c: u8| (b'0'..=b'7').contains(&c);
-                if let (Some(a), Some(b)) = (d2, d3)
-                    && octal(n)
-                    && octal(a)
-                    && octal(b)
-                {
-                    let value =
-                        u32::from(n - b'0') * 64 + u32::from(a - b'0') * 8 + u32::from(b - b'0');
-                    if value > 0o377 {
-                        return Err(format!(
-                            "octal escape value \\{}{}{} outside of range 0-0o377",
-                            n as char, a as char, b as char
-                        ));
-                    }
-                    out.push(value as u8);
-                    i += 2;
-                } else {
-                    let mut number = usize::from(n - b'0');
-                    if let Some(a) = d2 {
-                        number = number * 10 + usize::from(a - b'0');
-                        i += 1;
-                    }
-                    group(&mut out, Some(number), "")?;
-                }
-            }
-            b'a' => out.push(7),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'v' => out.push(11),
-            b'\\' => out.push(b'\\'),
-            c if c.is_ascii_alphabetic() => return Err(format!("bad escape \\{}", c as char)),
-            c => {
-                out.push(b'\\');
-                out.push(c);
-            }
-        }
-    }
-    Ok(out)
+/// classes, `.` any byte but `\n`), with [`crate::pyregex`]: backreferences
+/// and look-around included.
+pub fn py_regex(pattern: &str) -> Result<Regex, String> {
+    Regex::bytes(pattern).map_err(|e| format!("invalid regular expression `{pattern}`: {e}"))
 }
 
 // ---------------------------------------------------------------------------
@@ -926,6 +605,18 @@ pub(crate) struct Edit<'a> {
     pub backup: bool,
     /// `validate`.
     pub validate: Option<&'a str>,
+    /// The content diff's header (Ansible's lineinfile and blockinfile say
+    /// `PATH (content)`, replace just `PATH`).
+    pub header: String,
+    /// Whether changed attributes get a diff of their own (replace: no).
+    pub attr_diff: bool,
+}
+
+impl Edit<'_> {
+    /// The content diff header lineinfile and blockinfile use.
+    pub fn content_header(path: &str) -> String {
+        format!("{path} (content)")
+    }
 }
 
 /// The plan shared by lineinfile and blockinfile: content diff, attribute
@@ -951,7 +642,7 @@ pub(crate) fn plan_edit(st: &FileState, e: Edit) -> Result<Plan, ModuleError> {
     }
     let mut plan = Plan::noop();
     if content_changed {
-        let header = format!("{} (content)", e.path);
+        let header = e.header.clone();
         plan.diff.push(Diff {
             before_header: Some(header.clone()),
             after_header: Some(header),
@@ -959,7 +650,7 @@ pub(crate) fn plan_edit(st: &FileState, e: Edit) -> Result<Plan, ModuleError> {
             after: String::from_utf8_lossy(&e.after).into_owned(),
         });
     }
-    if attrs.changes() {
+    if attrs.changes() && e.attr_diff {
         let mut d = Diff::attributes(e.path, &attrs.before, &attrs.after);
         d.before_header = Some(format!("{} (file attributes)", e.path));
         d.after_header = d.before_header.clone();
@@ -1352,18 +1043,22 @@ mod tests {
     fn absent_removes_all_matches() {
         let f = "%wheel ALL\nroot ALL\n%wheel2 x\n";
         let re = py_regex("^%wheel").unwrap();
-        let (kept, found) = absent(&lines(f), Some(&re), None, "");
+        let (kept, found) = absent(&lines(f), Some(&re), None, "").unwrap();
         assert_eq!((text(&kept).as_str(), found), ("root ALL\n", 2));
-        let (kept, found) = absent(&lines(f), None, Some("ALL"), "");
+        let (kept, found) = absent(&lines(f), None, Some("ALL"), "").unwrap();
         assert_eq!((text(&kept).as_str(), found), ("%wheel2 x\n", 2));
-        let (kept, found) = absent(&lines("a\r\nb\n"), None, None, "a");
+        let (kept, found) = absent(&lines("a\r\nb\n"), None, None, "a").unwrap();
         assert_eq!((text(&kept).as_str(), found), ("b\n", 1));
-        assert_eq!(absent(&lines("a\n"), None, None, "z").1, 0);
+        assert_eq!(absent(&lines("a\n"), None, None, "z").unwrap().1, 0);
+        // backreference: lines whose first and last words are the same
+        let re = py_regex(r"^(\w+) .* \1$").unwrap();
+        let (kept, found) = absent(&lines("REF a REF\nREF b XYZ\n"), Some(&re), None, "").unwrap();
+        assert_eq!((text(&kept).as_str(), found), ("REF b XYZ\n", 1));
     }
 
     #[test]
     fn python_regex_semantics() {
-        let m = |p: &str, s: &str| py_regex(p).unwrap().is_match(s.as_bytes());
+        let m = |p: &str, s: &str| py_regex(p).unwrap().is_match(s.as_bytes()).unwrap();
         assert!(m("foo$", "foo\n"));
         assert!(m("foo$", "foo"));
         assert!(!m("foo$", "foo\r\n"));
@@ -1382,33 +1077,70 @@ mod tests {
         assert!(m("é+", "é"));
         assert!(m("caf[é]", "caf\u{e9}"));
         assert!(m(r"\0", "\0"));
-        assert!(
-            py_regex(r"(a)\1")
-                .unwrap_err()
-                .contains("not supported yet")
-        );
-        assert!(
-            py_regex(r"a(?=b)")
-                .unwrap_err()
-                .contains("not supported yet")
-        );
+        assert!(m(r"(a)\1", "aa"));
+        assert!(!m(r"(a)\1", "ab"));
+        assert!(m(r"(?P<x>a)(?P=x)", "aa"));
+        assert!(m(r"a(?=b)", "ab"));
+        assert!(!m(r"a(?!b)", "ab"));
+        assert!(m(r"(?<=a)b", "ab"));
+        assert!(!m(r"(?<!a)b", "ab"));
         assert!(py_regex(r"\q").is_err());
-        assert!(py_regex_is_multiline("(?m)a\nb"));
-        assert!(!py_regex_is_multiline("a(?m)"));
+        assert!(
+            py_regex(r"(a)\2")
+                .unwrap_err()
+                .contains("invalid group reference 2")
+        );
+        assert!(py_regex("(?m)a\nb").unwrap().multiline());
+        assert!(!py_regex("a").unwrap().multiline());
+        assert!(py_regex("a(?m)").is_err(), "global flags not at the start");
     }
 
     #[test]
     fn template_expansion_is_pythons() {
         let re = py_regex("(a)(b)?(?P<n>c)").unwrap();
-        let caps = re.captures(b"ac").unwrap();
-        let e =
-            |t: &str| expand_template(t.as_bytes(), &caps).map(|v| String::from_utf8(v).unwrap());
+        let m = re.search(&b"ac"[..]).unwrap().unwrap();
+        let e = |t: &str| {
+            re.template(t)
+                .map(|t| String::from_utf8(t.expand(&m, b"ac")).unwrap())
+        };
         assert_eq!(e(r"\1-\2-\3-\g<n>-\g<1>").unwrap(), "a--c-c-a");
         assert_eq!(e(r"\n\\\.").unwrap(), "\n\\\\.");
         assert_eq!(e(r"\101").unwrap(), "A");
         assert!(e(r"\9").is_err());
         assert!(e(r"\q").is_err());
-        assert_eq!(e(r"\10").unwrap_err(), "invalid group reference 10");
+        assert_eq!(
+            e(r"\10").unwrap_err(),
+            "invalid group reference 10 at position 1"
+        );
+    }
+
+    #[test]
+    fn backrefs_with_backreferences_in_the_pattern() {
+        // Ansible's lineinfile test: `regexp: '^(REF) .* \1$'` with backrefs.
+        let f = "REF this is a line for backrefs REF\nother\n";
+        let (out, msg) = run(
+            f,
+            P {
+                regexp: Some(r"^(REF) .* \1$"),
+                line: r"\1 after backref \1",
+                backrefs: true,
+                ..P::default()
+            },
+        );
+        assert_eq!(
+            (out.as_str(), msg.as_str()),
+            ("REF after backref REF\nother\n", "line replaced")
+        );
+        // look-ahead keeps the commented line, replaces the live one
+        let (out, _) = run(
+            "#Port 22\nPort 22\n",
+            P {
+                regexp: Some(r"^(?!#)Port\s"),
+                line: "Port 2222",
+                ..P::default()
+            },
+        );
+        assert_eq!(out, "#Port 22\nPort 2222\n");
     }
 
     /// A mode as lineinfile resolves it for a regular file (umask 022).

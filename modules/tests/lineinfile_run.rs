@@ -248,3 +248,87 @@ fn arguments() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn backreferences_and_lookaround_in_regexp() {
+    // Ansible's lineinfile test: `regexp: '^(REF) .* \1$'` with backrefs.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("refs");
+    std::fs::write(&f, "REF this is a line for backrefs REF\nREF keep XYZ\n").unwrap();
+    let args = json!({
+        "path": f,
+        "regexp": r"^(REF) .* \1$",
+        "line": r"\1 replaced \1",
+        "backrefs": true,
+    });
+    let o = run(args.clone(), &Context::default()).await.unwrap();
+    assert!(o.changed);
+    assert_eq!(o.msg.as_deref(), Some("line replaced"));
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        "REF replaced REF\nREF keep XYZ\n"
+    );
+    assert!(!run(args, &Context::default()).await.unwrap().changed);
+
+    // look-ahead: remove the live setting, keep the commented one
+    let o = run(
+        json!({"path": f, "state": "absent", "regexp": r"^(?!#)REF (?=keep)"}),
+        &Context::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.values["found"], 1);
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "REF replaced REF\n");
+
+    // look-behind in insertafter
+    let o = run(
+        json!({"path": f, "line": "after", "insertafter": r"(?<=replaced )REF"}),
+        &Context::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.msg.as_deref(), Some("line added"));
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        "REF replaced REF\nafter\n"
+    );
+}
+
+#[tokio::test]
+async fn empty_regexp_and_search_string_warn() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    std::fs::write(&f, "a\nb\n").unwrap();
+    let o = run(
+        json!({"path": f, "regexp": "", "line": "c"}),
+        &Context::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "a\nc\n");
+    assert_eq!(
+        o.values["warnings"],
+        json!([
+            "The regular expression is an empty string, which will match every line in the file. \
+             This may have unintended consequences, such as replacing the last line in the file rather than appending. \
+             If this is desired, use '^' to match every line in the file and avoid this warning."
+        ])
+    );
+    let o = run(
+        json!({"path": f, "search_string": "", "line": "d"}),
+        &Context::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "a\nd\n");
+    assert!(
+        o.values["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("The search string is an empty string")
+    );
+    let o = run(json!({"path": f, "line": "d"}), &Context::default())
+        .await
+        .unwrap();
+    assert!(o.values.get("warnings").is_none());
+}

@@ -51,12 +51,24 @@ pub struct CompiledTask {
 }
 
 impl CompiledTask {
-    /// The name shown in output: `name`, or the module name.
+    /// The name shown in output: `name`, or the module name; a role's
+    /// task as `role : name`, as Ansible shows it.
     pub fn display_name(&self) -> String {
-        self.task
-            .name
-            .clone()
-            .unwrap_or_else(|| self.task.module.value.clone())
+        let name = self.task.name.as_ref().unwrap_or(&self.task.module.value);
+        match &self.task.role {
+            Some(r) => format!("{} : {name}", r.name),
+            None => name.clone(),
+        }
+    }
+
+    /// The names a handler answers to: `name`, `role : name`, `listen` topics.
+    pub fn handler_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.task.name.iter().cloned().collect();
+        if let (Some(n), Some(r)) = (&self.task.name, &self.task.role) {
+            names.push(format!("{} : {n}", r.name));
+        }
+        names.extend(self.task.listen.iter().cloned());
+        names
     }
 }
 
@@ -150,11 +162,7 @@ pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, 
         dir
     };
     let mut diags = Vec::new();
-    let mut cx = playbook::Cx {
-        diags: &mut diags,
-        stack: Vec::new(),
-        playbook_dir: dir.clone(),
-    };
+    let mut cx = playbook::Cx::new(&mut diags, dir.clone());
     let book = playbook::parse_playbook_file(path, &docs, &mut cx);
     let compiled = compile(book, &dir, templar, &mut diags);
     if diags
@@ -192,10 +200,7 @@ fn compile(
             .collect();
         let mut handler_names: Vec<String> = Vec::new();
         for h in &handlers {
-            if let Some(name) = &h.task.name {
-                handler_names.push(name.clone());
-            }
-            handler_names.extend(h.task.listen.iter().cloned());
+            handler_names.extend(h.handler_names());
         }
         let pre_tasks = ctx.steps(&play.pre_tasks, diags);
         let tasks = ctx.steps(&play.tasks, diags);
@@ -486,21 +491,25 @@ impl Ctx<'_> {
             .find(|(k, _)| k == "src")
             .map(|(_, s)| s.clone())
             .unwrap_or_else(|| task.module.span.clone());
-        match find_local_file(self.dir, kind, src) {
-            Some(path) => {
+        let role = task.role.as_ref().map(|r| r.path.as_path());
+        match find_src(role, self.dir, kind, src) {
+            Ok(path) => {
                 if kind == "templates" {
                     return check_template_file(&path, self.templar, diags);
                 }
                 true
             }
-            None => {
+            Err(tried) => {
                 diags.push(
                     Diagnostic::error(format!("could not find src file `{src}`"))
                         .at(span)
                         .label(format!(
-                            "searched {}/{kind}/{src} and {}/{src}",
-                            self.dir.display(),
-                            self.dir.display()
+                            "searched {}",
+                            tried
+                                .iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )),
                 );
                 false
@@ -524,13 +533,35 @@ fn value_text(v: &Value) -> String {
 
 /// Finds a controller-side file: absolute, or `DIR/files|templates/NAME`, or `DIR/NAME`.
 pub fn find_local_file(dir: &Path, kind: &str, name: &str) -> Option<PathBuf> {
+    find_src(None, dir, kind, name).ok()
+}
+
+/// Finds the `src` of copy/template: inside a role first (`ROLE/files|templates/NAME`,
+/// `ROLE/NAME`, `ROLE/tasks/NAME`), then the playbook's `DIR/files|templates/NAME`
+/// and `DIR/NAME`. On failure, the paths tried.
+pub fn find_src(
+    role: Option<&Path>,
+    dir: &Path,
+    kind: &str,
+    name: &str,
+) -> Result<PathBuf, Vec<PathBuf>> {
     let p = Path::new(name);
     if p.is_absolute() {
-        return p.exists().then(|| p.to_path_buf());
+        return if p.exists() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(vec![p.to_path_buf()])
+        };
     }
-    [dir.join(kind).join(p), dir.join(p)]
-        .into_iter()
-        .find(|c| c.exists())
+    let mut candidates = Vec::new();
+    if let Some(r) = role {
+        candidates.extend([r.join(kind).join(p), r.join(p), r.join("tasks").join(p)]);
+    }
+    candidates.extend([dir.join(kind).join(p), dir.join(p)]);
+    match candidates.iter().find(|c| c.exists()) {
+        Some(c) => Ok(c.clone()),
+        None => Err(candidates),
+    }
 }
 
 fn check_template_file(path: &Path, templar: &Templar, diags: &mut Vec<Diagnostic>) -> bool {

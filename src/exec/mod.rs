@@ -119,8 +119,21 @@ pub async fn run_playbook(
 ) -> RunSummary {
     let mut summary = RunSummary::default();
     crate::template::set_search_dirs(vec![book.dir.join("files"), book.dir.clone()]);
+    // Facts, set_fact and registered values outlive the play, as Ansible's
+    // fact caches do: later plays of the run see them.
+    let mut carried: std::collections::HashMap<String, (Vars, Vars)> = Default::default();
     for play in &book.plays {
-        run_play(book, play, inventory, opts, templar, reporter, &mut summary).await;
+        run_play(
+            book,
+            play,
+            inventory,
+            opts,
+            templar,
+            reporter,
+            &mut summary,
+            &mut carried,
+        )
+        .await;
     }
     reporter.recap(&summary.recap);
     summary
@@ -143,6 +156,7 @@ pub(crate) fn connection_for(host: &str, vars: &Vars) -> Result<Arc<dyn Host>, S
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_play(
     book: &CompiledPlaybook,
     play: &CompiledPlay,
@@ -151,6 +165,7 @@ async fn run_play(
     templar: &Templar,
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
+    carried: &mut std::collections::HashMap<String, (Vars, Vars)>,
 ) {
     let name = play
         .play
@@ -214,11 +229,12 @@ async fn run_play(
             }
         };
         summary.recap.entry(h.clone()).or_default();
+        let (facts, registered) = carried.remove(h).unwrap_or_default();
         states.push(HostState {
             name: h.clone(),
             inventory_vars,
-            facts: Vars::new(),
-            registered: Vars::new(),
+            facts,
+            registered,
             failed: false,
             unreachable: false,
             ended: false,
@@ -240,6 +256,14 @@ async fn run_play(
         serde_json::to_value(inventory.groups()).unwrap_or_default(),
     );
     magic.insert("playbook_dir".into(), Value::from(absolute(&book.dir)));
+    magic.insert(
+        "role_names".into(),
+        Value::from(play.play.role_names.clone()),
+    );
+    magic.insert(
+        "ansible_play_role_names".into(),
+        Value::from(play.play.role_names.clone()),
+    );
     magic.insert("omit".into(), Value::from(crate::template::OMIT));
     magic.insert("ansible_check_mode".into(), Value::Bool(opts.check));
     magic.insert("ansible_diff_mode".into(), Value::Bool(opts.diff));
@@ -335,6 +359,16 @@ async fn run_play(
     }
     if states.iter().any(|s| s.failed) {
         summary.any_failed = true;
+    }
+    save_host_data(states, carried);
+}
+
+fn save_host_data(
+    states: Vec<HostState>,
+    carried: &mut std::collections::HashMap<String, (Vars, Vars)>,
+) {
+    for s in states {
+        carried.insert(s.name, (s.facts, s.registered));
     }
 }
 
@@ -451,7 +485,9 @@ fn run_steps<'a>(
                             counts.ok += per_host[i].len() as u32;
                         }
                     }
-                    if inc.task.task.loop_.is_none() {
+                    if inc.file.is_empty() {
+                        // include_role: no "included:" line, as Ansible.
+                    } else if inc.task.task.loop_.is_none() {
                         if !included.is_empty() {
                             reporter.included(&inc.file, &included, None);
                         }
@@ -683,7 +719,7 @@ async fn run_handlers(
     summary: &mut RunSummary,
 ) {
     for h in &ctx.play.handlers {
-        let names: Vec<&String> = h.task.name.iter().chain(h.task.listen.iter()).collect();
+        let names = h.handler_names();
         let subset: Vec<bool> = states
             .iter()
             .map(|s| {
@@ -711,6 +747,7 @@ async fn run_task_subset(
         return;
     }
     reporter.task_start(&t.display_name(), &t.task.span.location(), handler);
+    set_lookup_dirs(ctx, t);
     let hostvars = hostvars::HostVars::snapshot(states, ctx);
     let forks = ctx.opts.forks.max(1);
     let outcomes: Vec<(usize, TaskOutcome)> = {
@@ -732,12 +769,41 @@ async fn run_task_subset(
     }
 }
 
+/// `lookup('file')` searches the task's role (`files/`, the role) before the
+/// playbook's `files/` and directory. Set per task: tasks run one at a time.
+fn set_lookup_dirs(ctx: &PlayCtx<'_>, t: &CompiledTask) {
+    let mut dirs = Vec::with_capacity(4);
+    if let Some(r) = &t.task.role {
+        dirs.push(r.path.join("files"));
+        dirs.push(r.path.clone());
+    }
+    dirs.push(ctx.book.dir.join("files"));
+    dirs.push(ctx.book.dir.clone());
+    crate::template::set_search_dirs(dirs);
+}
+
 /// Reads a YAML vars file (vars_files, -e @file).
 pub fn load_vars_file(path: &std::path::Path) -> Result<Vars, String> {
     let (_, docs) = crate::yaml::load(path).map_err(|d| d.to_string())?;
     match docs.first().map(crate::yaml::Node::to_value) {
         None | Some(Value::Null) => Ok(Vars::new()),
         Some(Value::Object(m)) => Ok(m),
+        // A list of mappings is merged in order, as Ansible's `preprocess_vars`.
+        Some(Value::Array(items)) => {
+            let mut out = Vars::new();
+            for item in items {
+                match item {
+                    Value::Object(m) => out.extend(m),
+                    _ => {
+                        return Err(format!(
+                            "{}: variable files must contain either a dictionary of variables, or a list of dictionaries",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+            Ok(out)
+        }
         Some(_) => Err(format!("{}: a vars file must be a mapping", path.display())),
     }
 }

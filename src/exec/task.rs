@@ -335,17 +335,40 @@ fn layers<'a>(
     // `true`: written in inventory/playbook text, may hold templates.
     // `false`: run-time data (facts, registered results, rendered include
     // vars and loop items), never templated again.
-    let mut layers: Vec<(&Vars, bool)> = vec![
-        (&host.inventory_vars, true),
-        (&host.facts, false),
-        (&ctx.play_vars, true),
-        (&t.task.vars, true),
-    ];
+    // Ansible's order (VariableManager.get_vars): public role defaults, the
+    // task's role defaults, inventory, facts, play vars and vars_files, public
+    // role vars, the task's role vars, task vars, include vars, set_fact and
+    // register, role params, loop, extra vars, magic variables.
+    let role = t.task.role.as_deref();
+    let play = &ctx.play.play;
+    let mut layers: Vec<(&Vars, bool)> = Vec::with_capacity(16);
+    if !play.role_defaults.is_empty() {
+        layers.push((&play.role_defaults, true));
+    }
+    if let Some(r) = role {
+        layers.push((&r.defaults, true));
+    }
+    layers.push((&host.inventory_vars, true));
+    layers.push((&host.facts, false));
+    layers.push((&ctx.play_vars, true));
+    if !play.role_exports.is_empty() {
+        layers.push((&play.role_exports, true));
+    }
+    if let Some(r) = role {
+        layers.push((&r.vars, true));
+    }
+    layers.push((&t.task.vars, true));
     layers.extend(host.include_layers.iter().map(|l| (l, false)));
     layers.push((&host.registered, false));
+    if let Some(r) = role {
+        layers.push((&r.params, true));
+    }
     layers.extend(loop_layer.map(|l| (l, false)));
     layers.push((&ctx.opts.extra_vars, true));
     layers.push((magic, false));
+    if let Some(r) = role {
+        layers.push((&r.magic, false));
+    }
     layers
 }
 
@@ -816,7 +839,13 @@ async fn attempt(
             }
         }
         Action::Module(m) => {
-            if let Err(msg) = prepare_local_content(ctx, m.name(), &mut args, scope) {
+            if let Err(msg) = prepare_local_content(
+                ctx,
+                t.task.role.as_ref().map(|r| r.path.as_path()),
+                m.name(),
+                &mut args,
+                scope,
+            ) {
                 let mut r = ItemResult::failed(label, msg);
                 r.status = failed_status;
                 return r;
@@ -962,6 +991,7 @@ fn drop_omitted(args: &mut Value) {
 /// copy/template: read the controller-side source and pass its content.
 fn prepare_local_content(
     ctx: &PlayCtx<'_>,
+    role: Option<&std::path::Path>,
     module: &str,
     args: &mut Value,
     scope: &Scope<'_>,
@@ -975,8 +1005,8 @@ fn prepare_local_content(
     };
     match module {
         "template" => {
-            let path = crate::compile::find_local_file(&ctx.book.dir, "templates", &src)
-                .ok_or_else(|| format!("Could not find or access '{src}'"))?;
+            let path = crate::compile::find_src(role, &ctx.book.dir, "templates", &src)
+                .map_err(|_| format!("Could not find or access '{src}'"))?;
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
             let mut extra = Vars::new();
@@ -1019,7 +1049,7 @@ fn prepare_local_content(
         }
         "copy" if !remote => {
             let path =
-                crate::compile::find_local_file(&ctx.book.dir, "files", &src).ok_or_else(|| {
+                crate::compile::find_src(role, &ctx.book.dir, "files", &src).map_err(|_| {
                     format!("Could not find or access '{src}' on the Ansible Controller.")
                 })?;
             if path.is_dir() {

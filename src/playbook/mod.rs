@@ -6,12 +6,15 @@
 
 pub mod kv;
 pub mod parse;
+pub mod role;
 
 pub use parse::{Cx, parse_playbook_file};
+pub use role::RoleInfo;
 
 use crate::vars::Vars;
 use crate::yaml::{Node, Span};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// A value that came from a spot in a file.
 #[derive(Debug, Clone)]
@@ -64,8 +67,18 @@ pub struct Play {
     pub tasks: Vec<Step>,
     /// `post_tasks`.
     pub post_tasks: Vec<Step>,
-    /// `handlers`.
+    /// `handlers` (the handlers of `roles:` first, then the play's, then
+    /// those of `import_role`/`include_role`, as Ansible orders them).
     pub handlers: Vec<Step>,
+    /// `roles:` (and their dependencies) are compiled into the front of
+    /// `tasks`; these are the names of the `roles:` entries (`role_names`).
+    pub role_names: Vec<String>,
+    /// Defaults of the play's public roles (`roles:`, `import_role`, with
+    /// their dependencies): the lowest variable precedence, play-wide.
+    pub role_defaults: Vars,
+    /// The `vars/` of the play's public roles (with their dependencies):
+    /// above play vars and `vars_files`, play-wide.
+    pub role_exports: Vars,
 }
 
 /// `become`, `become_user`, `become_method`, `become_flags`.
@@ -221,6 +234,56 @@ impl Step {
         }
     }
 
+    /// Sets `role` on every task inside that has none yet (tasks of a nested
+    /// `include_role` already belong to their own role).
+    pub fn set_role(&mut self, role: &Arc<RoleInfo>) {
+        let set = |t: &mut Task| {
+            if t.role.is_none() {
+                t.role = Some(Arc::clone(role));
+            }
+        };
+        match self {
+            Step::Task(t) => set(t),
+            Step::Block(b) => b
+                .block
+                .iter_mut()
+                .chain(&mut b.rescue)
+                .chain(&mut b.always)
+                .for_each(|s| s.set_role(role)),
+            Step::Include(i) => {
+                set(&mut i.task);
+                i.steps.iter_mut().for_each(|s| s.set_role(role));
+            }
+        }
+    }
+
+    /// Applies a role's (or `import_role`'s) keywords to every task inside,
+    /// the tasks of includes too: they are the role's tasks.
+    pub fn inherit_all(self, parent: &Task) -> Step {
+        match self {
+            Step::Include(i) => Step::Include(Include {
+                task: parse::inherit(i.task, parent),
+                steps: i.steps.into_iter().map(|s| s.inherit_all(parent)).collect(),
+                ..i
+            }),
+            Step::Block(b) => Step::Block(Block {
+                block: b.block.into_iter().map(|s| s.inherit_all(parent)).collect(),
+                rescue: b
+                    .rescue
+                    .into_iter()
+                    .map(|s| s.inherit_all(parent))
+                    .collect(),
+                always: b
+                    .always
+                    .into_iter()
+                    .map(|s| s.inherit_all(parent))
+                    .collect(),
+                ..b
+            }),
+            other => other.inherit(parent),
+        }
+    }
+
     /// Applies parent keywords to every task inside.
     pub fn inherit(self, parent: &Task) -> Step {
         match self {
@@ -301,4 +364,6 @@ pub struct Task {
     pub environment: Option<Value>,
     /// Privilege escalation.
     pub escalation: Become,
+    /// The role this task belongs to (its variables, `role_name`, `role_path`).
+    pub role: Option<Arc<RoleInfo>>,
 }

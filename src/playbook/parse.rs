@@ -82,8 +82,6 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "become_exe",
     "vars_files",
     "include",
-    "include_role",
-    "import_role",
     "include_vars",
     "environment_vars",
 ];
@@ -106,12 +104,12 @@ const PLAY_KEYWORDS: &[&str] = &[
     "tasks",
     "post_tasks",
     "handlers",
+    "roles",
     "ignore_errors",
     "no_log",
 ];
 
 const PLAY_UNSUPPORTED: &[&str] = &[
-    "roles",
     "serial",
     "strategy",
     "max_fail_percentage",
@@ -155,6 +153,27 @@ pub struct Cx<'a> {
     pub stack: Vec<PathBuf>,
     /// The top-level playbook's directory.
     pub playbook_dir: PathBuf,
+    /// `roles_path` (searched after `roles/` beside the playbook).
+    pub(crate) roles_path: Vec<PathBuf>,
+    /// Role state of the play being parsed.
+    pub(crate) roles: super::role::PlayRoles,
+    /// The roles whose files are being parsed, per nesting (parents of an
+    /// `import_role`/`include_role` met there).
+    pub(crate) role_chain: Vec<Vec<super::role::Instance>>,
+}
+
+impl<'a> Cx<'a> {
+    /// A parsing context for the playbook in `playbook_dir`.
+    pub fn new(diags: &'a mut Vec<Diagnostic>, playbook_dir: PathBuf) -> Self {
+        Cx {
+            diags,
+            stack: Vec::new(),
+            roles_path: super::role::roles_path(&playbook_dir),
+            playbook_dir,
+            roles: Default::default(),
+            role_chain: Vec::new(),
+        }
+    }
 }
 
 impl Cx<'_> {
@@ -182,6 +201,15 @@ impl Cx<'_> {
             let mut c = vec![self.current_dir().join(p)];
             let cur = self.current_dir();
             c.push(cur.join("tasks").join(p));
+            // Inside a role (its handlers too): the role's tasks/ and handlers/.
+            if let Some(role) = self.role_chain.last().and_then(|c| c.last()) {
+                for sub in ["tasks", "handlers"] {
+                    let r = role.path.join(sub).join(p);
+                    if !c.contains(&r) {
+                        c.push(r);
+                    }
+                }
+            }
             c.push(self.playbook_dir.join(p));
             c
         };
@@ -331,7 +359,11 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         tasks: Vec::new(),
         post_tasks: Vec::new(),
         handlers: Vec::new(),
+        role_names: Vec::new(),
+        role_defaults: Vars::new(),
+        role_exports: Vars::new(),
     };
+    let mut roles_node: Option<&Node> = None;
     let mut saw_hosts = false;
     let mut sections: Vec<(u8, &Node)> = Vec::new();
     for (k, v) in entries {
@@ -373,6 +405,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "tasks" => sections.push((1, v)),
             "post_tasks" => sections.push((2, v)),
             "handlers" => sections.push((3, v)),
+            "roles" => roles_node = Some(v),
             other if PLAY_UNSUPPORTED.contains(&other) => diags.push(
                 Diagnostic::error(format!("play keyword `{other}` is not supported yet"))
                     .at(k.span.clone())
@@ -395,6 +428,20 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
                 .label("`hosts` is required"),
         );
     }
+    // Roles are per play: `roles/` beside the file that holds the play.
+    let play_dir = cx.current_dir();
+    let outer = std::mem::replace(
+        &mut cx.roles,
+        super::role::PlayRoles {
+            dir: play_dir,
+            ..Default::default()
+        },
+    );
+    // `roles:` run after `pre_tasks` (and their handlers), before `tasks`.
+    let role_steps = match roles_node {
+        Some(n) => super::role::play_roles(n, cx, &mut play.role_names),
+        None => Vec::new(),
+    };
     for (which, v) in sections {
         let tasks = task_list(v, cx, which == 3);
         match which {
@@ -404,16 +451,39 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             _ => play.handlers = tasks,
         }
     }
+    let roles = std::mem::replace(&mut cx.roles, outer);
+    if !role_steps.is_empty() {
+        let mut tasks = role_steps;
+        tasks.append(&mut play.tasks);
+        play.tasks = tasks;
+    }
+    let mut handlers = roles.front_handlers;
+    handlers.append(&mut play.handlers);
+    handlers.extend(roles.back_handlers);
+    play.handlers = handlers;
+    play.role_defaults = roles.defaults;
+    play.role_exports = roles.exports;
     Some(play)
 }
 
-fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
+/// Parses a list of tasks (imports, includes, blocks, roles resolved).
+pub(crate) fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
     match &node.kind {
         Kind::Null => Vec::new(),
         Kind::Seq(items) => {
             let mut out = Vec::new();
             for item in items {
-                if let Some(target) = item.get("import_tasks") {
+                let role_key = [
+                    "import_role",
+                    "ansible.builtin.import_role",
+                    "include_role",
+                    "ansible.builtin.include_role",
+                ]
+                .into_iter()
+                .find(|k| item.get(k).is_some());
+                if let Some(key) = role_key {
+                    out.extend(super::role::task_role(item, key, cx, handlers));
+                } else if let Some(target) = item.get("import_tasks") {
                     out.extend(import_tasks(item, target, cx, handlers));
                 } else if let Some(target) = item
                     .get("include_tasks")
@@ -443,7 +513,12 @@ fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
 
 /// Parses the keywords of an import or block (everything but `skip`) as a task
 /// with a placeholder action, so they are validated like a task's.
-fn keywords_holder(item: &Node, skip: &[&str], cx: &mut Cx<'_>, handlers: bool) -> Option<Task> {
+pub(crate) fn keywords_holder(
+    item: &Node,
+    skip: &[&str],
+    cx: &mut Cx<'_>,
+    handlers: bool,
+) -> Option<Task> {
     let mut keywords = Vec::new();
     for (k, v) in item.as_map().unwrap_or_default() {
         match k.key_text().as_deref() {
@@ -694,6 +769,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         no_log: None,
         environment: None,
         escalation: Become::default(),
+        role: None,
     };
     let mut module_nodes: Vec<(&Node, &Node)> = Vec::new();
     let mut extra_args: Option<&Node> = None;
@@ -1033,7 +1109,7 @@ fn tags(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<String> {
         .collect()
 }
 
-fn vars_map(node: &Node, diags: &mut Vec<Diagnostic>) -> Vars {
+pub(crate) fn vars_map(node: &Node, diags: &mut Vec<Diagnostic>) -> Vars {
     match &node.kind {
         Kind::Map(_) => match node.to_value() {
             Value::Object(m) => m,

@@ -12,6 +12,7 @@ use minijinja::{Error, ErrorKind, Value};
 
 pub(crate) mod collections;
 pub(crate) mod encode;
+pub(crate) mod extra;
 pub(crate) mod paths;
 pub(crate) mod pyregex;
 pub(crate) mod text;
@@ -29,6 +30,7 @@ pub fn register(env: &mut minijinja::Environment<'_>) {
     yaml::register(env);
     collections::register(env);
     paths::register(env);
+    extra::register(env);
 }
 
 /// An error of filter (or test) `name`: `name: msg`.

@@ -1,13 +1,11 @@
-//! Python `re` compatibility on top of the `regex` crate, and the regex
-//! filters: `regex_replace`, `regex_search`, `regex_findall`, `regex_escape`.
-//!
-//! Patterns are translated from Python's syntax where the two differ
-//! (`\Z`, a literal `{`, a `[` inside a class); features the `regex` crate
-//! lacks (look-around, backreferences) are reported as errors.
+//! The regex filters `regex_replace`, `regex_search`, `regex_findall`,
+//! `regex_escape`, on Python's `re` as [`tend_modules::pyregex`] implements
+//! it (the modules use the same translation): Python's syntax, `$`/`\Z`,
+//! backreferences, look-around, and `re.sub` replacement templates.
 
 use minijinja::value::{Kwargs, Rest};
 use minijinja::{Error, Value};
-use regex::{Captures, Regex, RegexBuilder};
+use tend_modules::pyregex::{self as py, Flags};
 
 use super::{Params, fail, text_of};
 
@@ -19,130 +17,58 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("regex_escape", regex_escape);
 }
 
-/// Whether `{` at byte `i` of `p` starts a valid `{m}`, `{m,}`, `{,n}` or
-/// `{m,n}` quantifier.
-fn is_quantifier(p: &[char], i: usize) -> bool {
-    let mut j = i + 1;
-    let mut digits = 0;
-    while j < p.len() && p[j].is_ascii_digit() {
-        j += 1;
-        digits += 1;
-    }
-    if j < p.len() && p[j] == '}' {
-        return digits > 0;
-    }
-    if j < p.len() && p[j] == ',' {
-        j += 1;
-        while j < p.len() && p[j].is_ascii_digit() {
-            j += 1;
-            digits += 1;
-        }
-        return j < p.len() && p[j] == '}' && digits > 0;
-    }
-    false
+/// A compiled text pattern for filter/test `name`.
+pub(crate) struct Regex {
+    name: String,
+    re: py::Regex,
 }
 
-/// Translates a Python regular expression into the `regex` crate's syntax.
-pub(crate) fn translate(pattern: &str) -> Result<String, String> {
-    let p: Vec<char> = pattern.chars().collect();
-    let mut out = String::with_capacity(pattern.len() + 8);
-    let mut i = 0;
-    let mut in_class = false;
-    let mut class_start = 0;
-    while i < p.len() {
-        let c = p[i];
-        match c {
-            '\\' => {
-                let Some(&n) = p.get(i + 1) else {
-                    return Err("bad escape (end of pattern)".into());
-                };
-                match n {
-                    'Z' if !in_class => out.push_str("\\z"),
-                    '1'..='9' if !in_class => {
-                        return Err("backreferences (\\1) are not supported".into());
-                    }
-                    _ => {
-                        out.push('\\');
-                        out.push(n);
-                    }
-                }
-                i += 2;
-                continue;
-            }
-            '[' if !in_class => {
-                in_class = true;
-                out.push('[');
-                i += 1;
-                // a leading `^` and a leading `]` belong to the class
-                if p.get(i) == Some(&'^') {
-                    out.push('^');
-                    i += 1;
-                }
-                if p.get(i) == Some(&']') {
-                    out.push_str("\\]");
-                    i += 1;
-                }
-                class_start = i;
-                continue;
-            }
-            '[' if in_class => out.push_str("\\["),
-            ']' if in_class => {
-                in_class = false;
-                out.push(']');
-            }
-            '&' | '~' if in_class && p.get(i + 1) == Some(&c) => {
-                out.push('\\');
-                out.push(c);
-            }
-            '-' if in_class && i > class_start && p.get(i + 1) == Some(&'-') => {
-                out.push_str("-\\-");
-                i += 2;
-                continue;
-            }
-            '{' if !in_class && !is_quantifier(&p, i) => out.push_str("\\{"),
-            '}' if !in_class => {
-                // a `}` closing a quantifier was consumed with it
-                out.push_str("\\}");
-            }
-            '(' if !in_class && p.get(i + 1) == Some(&'?') => {
-                let rest: String = p[i + 2..].iter().take(3).collect();
-                if rest.starts_with('=')
-                    || rest.starts_with('!')
-                    || rest.starts_with("<=")
-                    || rest.starts_with("<!")
-                {
-                    return Err("look-around assertions are not supported".into());
-                }
-                if rest.starts_with("P=") {
-                    return Err("backreferences (?P=name) are not supported".into());
-                }
-                if rest.starts_with('#') {
-                    // a comment group: drop it
-                    let mut j = i + 2;
-                    while j < p.len() && p[j] != ')' {
-                        j += 1;
-                    }
-                    i = j + 1;
-                    continue;
-                }
-                out.push('(');
-            }
-            _ => out.push(c),
-        }
-        if c == '{' && !in_class && is_quantifier(&p, i) {
-            // copy the whole quantifier
-            let mut j = i + 1;
-            while j < p.len() && p[j] != '}' {
-                out.push(p[j]);
-                j += 1;
-            }
-            out.push('}');
-            i = j + 1;
-            continue;
-        }
-        i += 1;
+/// Where a match is, for the Jinja tests.
+pub(crate) struct Span {
+    start: usize,
+}
+
+impl Span {
+    /// Where the match starts.
+    pub(crate) fn start(&self) -> usize {
+        self.start
     }
-    Ok(out)
+}
+
+impl Regex {
+    fn runtime(&self, e: String) -> Error {
+        fail(&self.name, e)
+    }
+
+    /// `re.search(...) is not None`; a pattern that exhausts the matcher
+    /// (catastrophic backtracking) counts as no match.
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        self.re.is_match(text).unwrap_or(false)
+    }
+
+    /// The matches in order (the first is `re.search`'s).
+    pub(crate) fn find_iter<'a>(&'a self, text: &'a str) -> impl Iterator<Item = Span> + 'a {
+        let mut pos = Some(0);
+        std::iter::from_fn(move || {
+            let from = pos?;
+            match self.re.search_from(text, from) {
+                Ok(Some(m)) => {
+                    pos = if m.end() > m.start() {
+                        Some(m.end())
+                    } else if m.end() < text.len() {
+                        Some(m.end() + text[m.end()..].chars().next().map_or(1, char::len_utf8))
+                    } else {
+                        None
+                    };
+                    Some(Span { start: m.start() })
+                }
+                _ => {
+                    pos = None;
+                    None
+                }
+            }
+        })
+    }
 }
 
 /// Compiles a Python pattern for filter/test `name`.
@@ -152,206 +78,29 @@ pub(crate) fn compile(
     ignorecase: bool,
     multiline: bool,
 ) -> Result<Regex, Error> {
-    let invalid = |e: String| fail(name, format!("invalid regular expression '{pattern}': {e}"));
-    let translated = translate(pattern).map_err(invalid)?;
-    RegexBuilder::new(&translated)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
-        .map_err(|e| invalid(e.to_string()))
-}
-
-/// A piece of a Python replacement template.
-enum Piece {
-    Lit(String),
-    Group(usize),
-    Named(String),
-}
-
-/// Parses a Python `re.sub` replacement template.
-fn parse_template(name: &str, repl: &str, re: &Regex) -> Result<Vec<Piece>, Error> {
-    let mut pieces = Vec::new();
-    let mut lit = String::new();
-    let chars: Vec<char> = repl.chars().collect();
-    let mut i = 0;
-    let bad_group = |g: &str| fail(name, format!("invalid group reference {g} in replacement"));
-    while i < chars.len() {
-        let c = chars[i];
-        if c != '\\' {
-            lit.push(c);
-            i += 1;
-            continue;
-        }
-        let Some(&n) = chars.get(i + 1) else {
-            return Err(fail(name, "bad escape (end of replacement)"));
-        };
-        i += 2;
-        let group = match n {
-            'g' => {
-                if chars.get(i) != Some(&'<') {
-                    return Err(fail(name, "missing '<' after \\g in replacement"));
-                }
-                let end = chars[i..]
-                    .iter()
-                    .position(|c| *c == '>')
-                    .ok_or_else(|| fail(name, "missing '>' after \\g< in replacement"))?;
-                let g: String = chars[i + 1..i + end].iter().collect();
-                i += end + 1;
-                if let Ok(idx) = g.parse::<usize>() {
-                    if idx >= re.captures_len() {
-                        return Err(bad_group(&g));
-                    }
-                    Some(Piece::Group(idx))
-                } else {
-                    if !re.capture_names().any(|n| n == Some(g.as_str())) {
-                        return Err(fail(
-                            name,
-                            format!("unknown group name '{g}' in replacement"),
-                        ));
-                    }
-                    Some(Piece::Named(g))
-                }
-            }
-            '0' => {
-                // octal escape
-                let mut v = 0u32;
-                let mut k = 0;
-                while k < 2 && chars.get(i).is_some_and(|c| ('0'..='7').contains(c)) {
-                    v = v * 8 + chars[i].to_digit(8).unwrap_or(0);
-                    i += 1;
-                    k += 1;
-                }
-                lit.push(char::from_u32(v).unwrap_or('\0'));
-                None
-            }
-            '1'..='9' => {
-                let mut g = String::from(n);
-                if chars.get(i).is_some_and(|c| c.is_ascii_digit()) {
-                    g.push(chars[i]);
-                    i += 1;
-                }
-                let idx: usize = g.parse().unwrap_or(usize::MAX);
-                if idx >= re.captures_len() {
-                    return Err(bad_group(&g));
-                }
-                Some(Piece::Group(idx))
-            }
-            'n' => {
-                lit.push('\n');
-                None
-            }
-            't' => {
-                lit.push('\t');
-                None
-            }
-            'r' => {
-                lit.push('\r');
-                None
-            }
-            'f' => {
-                lit.push('\x0c');
-                None
-            }
-            'v' => {
-                lit.push('\x0b');
-                None
-            }
-            'a' => {
-                lit.push('\x07');
-                None
-            }
-            'b' => {
-                lit.push('\x08');
-                None
-            }
-            '\\' => {
-                lit.push('\\');
-                None
-            }
-            c if c.is_ascii_alphabetic() => {
-                return Err(fail(name, format!("bad escape \\{c} in replacement")));
-            }
-            c => {
-                lit.push('\\');
-                lit.push(c);
-                None
-            }
-        };
-        if let Some(g) = group {
-            if !lit.is_empty() {
-                pieces.push(Piece::Lit(std::mem::take(&mut lit)));
-            }
-            pieces.push(g);
-        }
-    }
-    if !lit.is_empty() {
-        pieces.push(Piece::Lit(lit));
-    }
-    Ok(pieces)
-}
-
-fn expand(pieces: &[Piece], caps: &Captures<'_>, out: &mut String) {
-    for piece in pieces {
-        match piece {
-            Piece::Lit(s) => out.push_str(s),
-            Piece::Group(i) => out.push_str(caps.get(*i).map_or("", |m| m.as_str())),
-            Piece::Named(n) => out.push_str(caps.name(n).map_or("", |m| m.as_str())),
-        }
-    }
-}
-
-/// All matches the way Python's `re.finditer` reports them: like the
-/// `regex` crate, but an empty match right after a non-empty one counts.
-pub(crate) fn py_matches<'t>(re: &Regex, text: &'t str) -> Vec<Captures<'t>> {
-    let mut rv = Vec::new();
-    let mut pos = 0;
-    let mut last_empty: Option<usize> = None;
-    while pos <= text.len() {
-        let Some(caps) = re.captures_at(text, pos) else {
-            break;
-        };
-        let Some(m) = caps.get(0) else { break };
-        if m.is_empty() && last_empty == Some(m.start()) {
-            match text[pos..].chars().next() {
-                Some(c) => {
-                    pos += c.len_utf8();
-                    continue;
-                }
-                None => break,
-            }
-        }
-        last_empty = m.is_empty().then_some(m.end());
-        pos = m.end();
-        rv.push(caps);
-    }
-    rv
+    let flags = Flags::str().ignorecase(ignorecase).multiline(multiline);
+    let re = py::Regex::new(pattern, flags)
+        .map_err(|e| fail(name, format!("invalid regular expression '{pattern}': {e}")))?;
+    Ok(Regex {
+        name: name.to_string(),
+        re,
+    })
 }
 
 /// Python's `re.sub` with `count` (0 = all); returns the text and the number
 /// of substitutions.
 pub(crate) fn py_sub(
-    name: &str,
     re: &Regex,
     repl: &str,
     text: &str,
     count: usize,
 ) -> Result<(String, usize), Error> {
-    let pieces = parse_template(name, repl, re)?;
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    let mut n = 0;
-    for caps in py_matches(re, text) {
-        if count > 0 && n >= count {
-            break;
-        }
-        let Some(m) = caps.get(0) else { continue };
-        out.push_str(&text[last..m.start()]);
-        expand(&pieces, &caps, &mut out);
-        last = m.end();
-        n += 1;
-    }
-    out.push_str(&text[last..]);
-    Ok((out, n))
+    re.re.subn(repl, text, count).map_err(|e| re.runtime(e))
+}
+
+/// Python's `re.escape`.
+pub(crate) fn py_escape(s: &str) -> String {
+    py::escape(s)
 }
 
 /// `regex_replace(pattern='', replacement='', ignorecase=False,
@@ -381,7 +130,7 @@ fn regex_replace(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Str
         p.flag("multiline", false),
     )?;
     let count = usize::try_from(p.int("count")?.unwrap_or(0)).unwrap_or(0);
-    let (out, n) = py_sub(NAME, &re, &replacement, &text, count)?;
+    let (out, n) = py_sub(&re, &replacement, &text, count)?;
     let mandatory = p.int("mandatory_count")?.unwrap_or(0);
     if mandatory != 0 && usize::try_from(mandatory).ok() != Some(n) {
         return Err(fail(
@@ -446,23 +195,22 @@ fn regex_search(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Valu
     }
     let text = text_of(NAME, value)?;
     let re = compile(NAME, &pattern, ignorecase, multiline)?;
-    let Some(caps) = re.captures(&text) else {
+    let Some(m) = re.re.search(text.as_str()).map_err(|e| re.runtime(e))? else {
         return Ok(Value::from(()));
     };
-    let as_value =
-        |m: Option<regex::Match<'_>>| m.map_or(Value::from(()), |m| Value::from(m.as_str()));
+    let as_value = |i: usize| m.group(&text, i).map_or(Value::from(()), Value::from);
     if groups.is_empty() {
-        return Ok(as_value(caps.get(0)));
+        return Ok(as_value(0));
     }
     let mut rv = Vec::new();
     for g in groups {
         rv.push(match g {
-            G::Idx(i) if i < re.captures_len() => as_value(caps.get(i)),
+            G::Idx(i) if i <= re.re.groups() => as_value(i),
             G::Idx(i) => return Err(fail(NAME, format!("no such group: {i}"))),
-            G::Name(n) if re.capture_names().any(|x| x == Some(n.as_str())) => {
-                as_value(caps.name(&n))
-            }
-            G::Name(n) => return Err(fail(NAME, format!("no such group: '{n}'"))),
+            G::Name(n) => match re.re.group_index(&n) {
+                Some(i) => as_value(i),
+                None => return Err(fail(NAME, format!("no such group: '{n}'"))),
+            },
         });
     }
     Ok(Value::from(rv))
@@ -481,31 +229,22 @@ fn regex_findall(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Val
         p.flag("ignorecase", false),
         p.flag("multiline", false),
     )?;
-    let ngroups = re.captures_len() - 1;
-    let grab = |caps: &Captures<'_>, i: usize| Value::from(caps.get(i).map_or("", |m| m.as_str()));
-    let rv: Vec<Value> = py_matches(&re, &text)
-        .into_iter()
-        .map(|caps| match ngroups {
-            0 => grab(&caps, 0),
-            1 => grab(&caps, 1),
+    let ngroups = re.re.groups();
+    let grab = |m: &py::Match, i: usize| Value::from(m.group(&text, i).unwrap_or(""));
+    let rv: Vec<Value> = re
+        .re
+        .find_all(text.as_str())
+        .map_err(|e| re.runtime(e))?
+        .iter()
+        .map(|m| match ngroups {
+            0 => grab(m, 0),
+            1 => grab(m, 1),
             n => Value::from(minijinja::value::Tuple::from(
-                (1..=n).map(|i| grab(&caps, i)).collect::<Vec<_>>(),
+                (1..=n).map(|i| grab(m, i)).collect::<Vec<_>>(),
             )),
         })
         .collect();
     Ok(Value::from(rv))
-}
-
-/// Python's `re.escape`.
-pub(crate) fn py_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 2);
-    for c in s.chars() {
-        if "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// `regex_escape(re_type='python')`.

@@ -25,6 +25,14 @@ fn err(src: &str) -> String {
     }
 }
 
+/// Renders a template and compares it with `want` (reporting the source).
+fn check(src: &str, want: &str) {
+    match env().render_str(src, context! {}) {
+        Ok(got) => assert_eq!(got, want, "{src}"),
+        Err(e) => panic!("{src}: {e:#}"),
+    }
+}
+
 /// Evaluates an expression.
 fn ev(expr: &str) -> Value {
     let env = env();
@@ -168,11 +176,63 @@ fn regex_replace() {
         "{e}"
     );
     assert!(err("{{ 'abc' | regex_replace('b', '\\\\3') }}").contains("invalid group reference 3"));
-    assert!(err("{{ 'abc' | regex_replace('(?<=a)b', 'x') }}").contains("look-around"));
     assert!(
         err("{{ 'ab' | regex_replace('a', 'x', mandatory_count=2) }}")
             .contains("should match 2 times")
     );
+}
+
+#[test]
+fn regex_backreferences_and_lookaround() {
+    // backreferences: numbered and named, in patterns
+    assert_eq!(
+        r("{{ 'say hello hello' | regex_replace('(\\\\w+) \\\\1', '<\\\\1>') }}"),
+        "say <hello>"
+    );
+    assert_eq!(
+        r("{{ 'abccd' | regex_search('(?P<c>\\\\w)(?P=c)') }}"),
+        "cc"
+    );
+    assert_eq!(
+        r("{{ 'aabbcd' | regex_findall('(\\\\w)\\\\1') }}"),
+        "['a', 'b']"
+    );
+    // look-ahead and look-behind
+    assert_eq!(r("{{ 'abc' | regex_replace('(?<=a)b', 'x') }}"), "axc");
+    assert_eq!(r("{{ 'ab cb' | regex_replace('(?<!a)b', 'x') }}"), "ab cx");
+    assert_eq!(
+        r("{{ 'foobaz foobar' | regex_replace('foo(?=bar)', 'X') }}"),
+        "foobaz Xbar"
+    );
+    assert_eq!(
+        r("{{ 'foobar foobaz' | regex_replace('foo(?!bar)', 'X') }}"),
+        "foobar Xbaz"
+    );
+    assert_eq!(
+        r("{{ 'cost: $42' | regex_search('(?<=\\\\$)\\\\d+') }}"),
+        "42"
+    );
+    // the tests use the same engine
+    assert_eq!(r("{{ 'REF x REF' is match('^(REF) .* \\\\1$') }}"), "True");
+    assert_eq!(r("{{ 'REF x XYZ' is match('^(REF) .* \\\\1$') }}"), "False");
+    assert_eq!(r("{{ 'foobar' is search('foo(?=bar)') }}"), "True");
+    assert_eq!(r("{{ 'foobaz' is regex('foo(?=bar)') }}"), "False");
+    assert_eq!(
+        r("{{ 'ab' is regex('(?<=a)b', match_type='fullmatch') }}"),
+        "False"
+    );
+    // Python's `$`: the end or before a final newline, not before any newline
+    assert_eq!(r("{{ 'a\\nb' | regex_replace('a$', 'X') }}"), "a\nb");
+    assert_eq!(r("{{ 'a\\n' | regex_replace('a$', 'X') }}"), "X\n");
+    assert_eq!(
+        r("{{ 'a\\nb' | regex_replace('a$', 'X', multiline=true) }}"),
+        "X\nb"
+    );
+    // errors read as Python's
+    assert!(
+        err("{{ 'abc' | regex_replace('(a)\\\\2', 'x') }}").contains("invalid group reference 2")
+    );
+    assert!(err("{{ 'abc' | regex_replace('(?P=n)', 'x') }}").contains("unknown group name 'n'"));
 }
 
 #[test]
@@ -720,4 +780,545 @@ fn no_panics_on_odd_input() {
             let _ = e.eval(context! {});
         }
     }
+}
+
+/// Outputs of Jinja2 3.1 for the builtins minijinja lacks (`truncate`,
+/// `center`, `wordcount`, `wordwrap`, `format`, `xmlattr`, `filesizeformat`).
+#[test]
+fn jinja2_string_builtins() {
+    for (src, want) in [
+        ("{{ 'foo bar baz qux' | truncate(9) }}", "foo..."),
+        ("{{ 'foo bar baz qux' | truncate(9, leeway=0) }}", "foo..."),
+        (
+            "{{ 'foo bar baz qux' | truncate(9, True, leeway=0) }}",
+            "foo ba...",
+        ),
+        (
+            "{{ 'foo bar baz qux' | truncate(11, False, '!', 0) }}",
+            "foo bar!",
+        ),
+        (
+            "{{ 'hello world' | truncate(7, leeway=0, end='') }}",
+            "hello",
+        ),
+        (
+            "{{ 'abcdefghijklmnop' | truncate(10, leeway=0) }}",
+            "abcdefg...",
+        ),
+        ("{{ 'short' | truncate(3, leeway=5) }}", "short"),
+        ("{{ ('x ' * 200) | truncate | length }}", "254"),
+        ("[{{ 'ab' | center(7) }}]", "[   ab  ]"),
+        ("[{{ 'ab' | center(8) }}]", "[   ab   ]"),
+        ("[{{ 'abc' | center(8) }}]", "[  abc   ]"),
+        ("[{{ 'abc' | center(2) }}]", "[abc]"),
+        (
+            "[{{ 'a' | center }}]",
+            "[                                       a                                        ]",
+        ),
+        ("{{ 'Hello, world! foo_bar x-y 42' | wordcount }}", "6"),
+        ("{{ '' | wordcount }}", "0"),
+        (
+            "{{ 'The quick brown fox jumps over the lazy dog' | wordwrap(10) }}",
+            "The quick\nbrown fox\njumps over\nthe lazy\ndog",
+        ),
+        (
+            "{{ 'The quick brown fox jumps over the lazy dog' | wordwrap(10, wrapstring='<br>') }}",
+            "The quick<br>brown fox<br>jumps over<br>the lazy<br>dog",
+        ),
+        (
+            "{{ 'aaaaaaaaaaaaaaaaaaaaaaaaa bb' | wordwrap(10) }}",
+            "aaaaaaaaaa\naaaaaaaaaa\naaaaa bb",
+        ),
+        (
+            "{{ 'aaaaaaaaaaaaaaaaaaaaaaaaa bb' | wordwrap(10, False) }}",
+            "aaaaaaaaaaaaaaaaaaaaaaaaa\nbb",
+        ),
+        (
+            "{{ 'a well-known self-contained long-winded thing' | wordwrap(12) }}",
+            "a well-known\nself-\ncontained\nlong-winded\nthing",
+        ),
+        (
+            "{{ 'a well-known self-contained long-winded thing' | wordwrap(12, break_on_hyphens=False) }}",
+            "a well-known\nself-contain\ned\nlong-winded\nthing",
+        ),
+        (
+            "{{ 'first line\nsecond line is longer here\n\nafter blank' | wordwrap(12) }}",
+            "first line\nsecond line\nis longer\nhere\n\nafter blank",
+        ),
+        (
+            "{{ 'word--dash and   spaces    here' | wordwrap(9) }}",
+            "word--\ndash and\nspaces\nhere",
+        ),
+        (
+            "{{ 'x-y-z-abcdefghijkl-mnop' | wordwrap(8) }}",
+            "x-y-z-ab\ncdefghij\nkl-mnop",
+        ),
+        (
+            "{{ 'Hello there -- you goof-ball, use the -b option!' | wordwrap(11) }}",
+            "Hello there\n-- you\ngoof-ball,\nuse the -b\noption!",
+        ),
+        ("{{ 'a\tb  c' | wordwrap(3) }}", "a\tb\nc"),
+        ("{{ '%s-%d' | format('a', 5) }}", "a-5"),
+        (
+            "{{ '%05.2f|%x|%X|%o|%e|%g' | format(3.14159, 255, 255, 8, 12345.678, 0.00001) }}",
+            "03.14|ff|FF|10|1.234568e+04|1e-05",
+        ),
+        (
+            "{{ '%r %r %a' | format('it', 5, '\u{e9}') }}",
+            "'it' 5 '\\xe9'",
+        ),
+        ("{{ '%d %i' | format(3.7, -2.5) }}", "3 -2"),
+        (
+            "{{ '%(a)s and %(b)05d' | format(a='x', b=42) }}",
+            "x and 00042",
+        ),
+        (
+            "{{ '%s' | format([1, 'a', none, true]) }}",
+            "[1, 'a', None, True]",
+        ),
+        (
+            "{{ '%-5s|%5s|%.2s' | format('ab', 'cd', 'efgh') }}",
+            "ab   |   cd|ef",
+        ),
+        ("{{ '%*d|%-*d|' | format(5, 42, 4, 7) }}", "   42|7   |"),
+        (
+            "{{ '%+d % d %#x %#o' | format(5, 5, 255, 8) }}",
+            "+5  5 0xff 0o10",
+        ),
+        ("{{ '%s %%' | format(1.0) }}", "1.0 %"),
+        ("{{ '%c%c' | format(65, 'b') }}", "Ab"),
+        (
+            "{{ '%.5d|%06.3d|%#06x|%-#6x|%+06d|% 06d|%#o|%x|%#X|%*d|%u' | format(42, 5, 5, 5, 5, -5, 0, -255, -255, -4, 7, 1e20) }}",
+            "00042|000005|0x0005|0x5   |+00005|-00005|0o0|-ff|-0XFF|7   |100000000000000000000",
+        ),
+        (
+            "{{ '%.3g|%10.4f|%G' | format(1234567.0, 2.5, 1e-10) }}",
+            "1.23e+06|    2.5000|1E-10",
+        ),
+        (
+            "{{ {'id': 'x\"y', 'class': 'a&b', 'n': none, 'v': 1} | xmlattr }}",
+            " id=\"x&#34;y\" class=\"a&amp;b\" v=\"1\"",
+        ),
+        ("{{ {'a': 'b'} | xmlattr(false) }}", "a=\"b\""),
+        (
+            "{{ 1 | filesizeformat }}|{{ 999 | filesizeformat }}|{{ 1000 | filesizeformat }}|{{ 1500000 | filesizeformat }}",
+            "1 Byte|999 Bytes|1.0 kB|1.5 MB",
+        ),
+        (
+            "{{ 1024 | filesizeformat(true) }}|{{ 123456789 | filesizeformat(true) }}|{{ 0 | filesizeformat }}|{{ '2048' | filesizeformat }}",
+            "1.0 KiB|117.7 MiB|0 Bytes|2.0 kB",
+        ),
+        (
+            "{{ 1e30 | filesizeformat }}|{{ 12.7 | filesizeformat }}|{{ 1250 | filesizeformat }}|{{ 1050 | filesizeformat }}",
+            "1000000.0 YB|12 Bytes|1.2 kB|1.1 kB",
+        ),
+    ] {
+        check(src, want);
+    }
+}
+
+/// Ansible's `random` and `shuffle` with a seed give what CPython's
+/// `random.Random(seed)` gives.
+#[test]
+fn random_and_shuffle_like_python() {
+    for (src, want) in [
+        ("{{ 60 | random(seed='host1') }}", "31"),
+        ("{{ 60 | random(seed='web01') }}", "22"),
+        (
+            "{{ 100 | random(seed=42) }} {{ 100 | random(seed=-42) }}",
+            "81 81",
+        ),
+        ("{{ 1000 | random(seed=2 ** 70 + 5) }}", "478"),
+        (
+            "{{ 1000 | random(seed=1.5) }} {{ 1000 | random(seed=2.0) }}",
+            "565 978",
+        ),
+        ("{{ 100 | random(10, 10, seed=1) }}", "30"),
+        ("{{ 0 | random(start=100, step=-7, seed=1) }}", "86"),
+        ("{{ ['a', 'b', 'c', 'd', 'e'] | random(seed='x') }}", "c"),
+        ("{{ 'abcdef' | random(seed='x') }}", "f"),
+        ("{{ 1099511627776 | random(seed='x') }}", "694198947283"),
+        (
+            "{{ 9223372036854775807 | random(seed='x') }}",
+            "2906793547489037779",
+        ),
+        (
+            "{{ 60 | random(seed='') }} {{ 60 | random(seed=true) }} {{ 60 | random(seed=0) }}",
+            "29 8 54",
+        ),
+        ("{{ 1000 | random(seed='h\u{e9}llo') }}", "13"),
+        (
+            "{{ range(10) | shuffle(seed='host1') }}",
+            "[0, 9, 4, 8, 1, 6, 5, 2, 3, 7]",
+        ),
+        (
+            "{{ 'abcde' | shuffle(seed=7) }}",
+            "['e', 'a', 'd', 'b', 'c']",
+        ),
+        ("{{ 5 | shuffle }}", "5"),
+    ] {
+        check(src, want);
+    }
+    // Unseeded: in range, and every value turns up.
+    let seen: std::collections::BTreeSet<String> =
+        (0..200).map(|_| r("{{ 4 | random }}")).collect();
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["0", "1", "2", "3"]);
+    assert_eq!(r("{{ 10 | random(start=5, step=5) }}"), "5");
+    assert_eq!(r("{{ [7] | random }}"), "7");
+    assert_eq!(r("{{ [1, 2, 3] | shuffle | sort }}"), "[1, 2, 3]");
+    assert!(err("{{ [] | random }}").contains("random: Cannot choose from an empty sequence"));
+    assert!(err("{{ 0 | random }}").contains("random: empty range in randrange(0, 0)"));
+    assert!(
+        err("{{ 1.5 | random }}").contains("random can only be used on sequences and integers")
+    );
+    assert!(err("{{ [1] | random(start=1) }}").contains("start and step can only be used"));
+}
+
+/// `strftime` is Python's `time.strftime` on glibc; with `utc=true` the
+/// results do not depend on the machine's time zone.
+#[test]
+fn strftime_like_python() {
+    for (src, want) in [
+        (
+            "{{ '%Y-%m-%d %H:%M:%S' | strftime(1700000000.7, utc=true) }}",
+            "2023-11-14 22:13:20",
+        ),
+        (
+            "{{ '%a %A %b %B %h %p %P' | strftime(1700000000.7, utc=true) }}",
+            "Tue Tuesday Nov November Nov PM pm",
+        ),
+        (
+            "{{ '%c|%x|%X|%D|%F|%T|%R|%r' | strftime(1700000000.7, utc=true) }}",
+            "Tue Nov 14 22:13:20 2023|11/14/23|22:13:20|11/14/23|2023-11-14|22:13:20|22:13|10:13:20 PM",
+        ),
+        (
+            "{{ '%C %y %j %U %W %V %G %g %u %w %e %k %l %I' | strftime(1700000000.7, utc=true) }}",
+            "20 23 318 46 46 46 2023 23 2 2 14 22 10 10",
+        ),
+        (
+            "{{ '%-d %-m %_H %05Y %^a %#b %#p %10A|%-10A|' | strftime(1700000000.7, utc=true) }}",
+            "14 11 22 02023 TUE NOV pm    Tuesday|   Tuesday|",
+        ),
+        (
+            "{{ '%z %Z %%' | strftime(1700000000.7, utc=true) }}",
+            "+0000 GMT %",
+        ),
+        (
+            "{{ '%n%t|%q|%Ec %Oy|%5%|%' | strftime(1700000000.7, utc=true) }}",
+            "\n\t|%q|Tue Nov 14 22:13:20 2023 23|    %|%",
+        ),
+        ("{{ '%f' | strftime(1700000000.7, utc=true) }}", "%f"),
+        (
+            "{{ '%Y-%m-%d %j %U %W %V %G %u %a' | strftime(0, utc=true) }}",
+            "1970-01-01 001 00 00 01 1970 4 Thu",
+        ),
+        (
+            "{{ '%Y-%m-%d %j %U %W %V %G %u %a' | strftime(86399, utc=true) }}",
+            "1970-01-01 001 00 00 01 1970 4 Thu",
+        ),
+        (
+            "{{ '%Y-%m-%d %j %U %W %V %G %u %a' | strftime(951782400, utc=true) }}",
+            "2000-02-29 060 09 09 09 2000 2 Tue",
+        ),
+        (
+            "{{ '%Y-%m-%d %j %U %W %V %G %u %a' | strftime(-31622400, utc=true) }}",
+            "1968-12-31 366 52 53 01 1969 2 Tue",
+        ),
+        (
+            "{{ '%Y-%m-%d %j %U %W %V %G %u %a' | strftime(1231027200, utc=true) }}",
+            "2009-01-04 004 01 00 01 2009 7 Sun",
+        ),
+        ("{{ '%Y' | strftime('1700000000', utc=true) }}", "2023"),
+        (
+            "{{ '%-5d|%-5H|%_5d|%05e|%-5Z|%_10A|%010A|%3Y|%-3j|%_3d|%^10b' | strftime(1700000000, utc=true) }}",
+            "   14|   22|   14|00014|  GMT|   Tuesday|000Tuesday|2023|318| 14|       NOV",
+        ),
+    ] {
+        check(src, want);
+    }
+    // Local time by default: the epoch round-trips through %s.
+    assert_eq!(r("{{ '%s' | strftime(1700000000) }}"), "1700000000");
+    assert_eq!(r("{{ '%Y' | strftime }}").len(), 4);
+    assert!(
+        err("{{ '%Y' | strftime('x') }}").contains("strftime: Invalid value for epoch value (x)")
+    );
+}
+
+/// `to_datetime` is Python's `datetime.strptime`; the datetime object has
+/// Python's attributes and methods (`a.__sub__(b)` standing for `a - b`).
+#[test]
+fn to_datetime_like_python() {
+    for (src, want) in [
+        (
+            "{{ '2016-08-14 20:00:12' | to_datetime }}",
+            "2016-08-14 20:00:12",
+        ),
+        (
+            "{{ '2015-12-25' | to_datetime('%Y-%m-%d') }}",
+            "2015-12-25 00:00:00",
+        ),
+        (
+            "{{ '14/08/16 8:05 pm' | to_datetime('%d/%m/%y %I:%M %p') }}",
+            "2016-08-14 20:05:00",
+        ),
+        (
+            "{{ '12 AM 1/2/1999' | to_datetime('%I %p %m/%d/%Y') }}",
+            "1999-01-02 00:00:00",
+        ),
+        (
+            "{{ 'Mon, 05 Feb 2024 10:11:12.5 +0130' | to_datetime('%a, %d %b %Y %H:%M:%S.%f %z') }}",
+            "2024-02-05 10:11:12.500000+01:30",
+        ),
+        (
+            "{{ '2024-02-05T10:11:12Z' | to_datetime('%Y-%m-%dT%H:%M:%S%z') }}",
+            "2024-02-05 10:11:12+00:00",
+        ),
+        (
+            "{{ '2024-02-05T10:11:12-05:00' | to_datetime('%Y-%m-%dT%H:%M:%S%z') }}",
+            "2024-02-05 10:11:12-05:00",
+        ),
+        (
+            "{{ '2024  060' | to_datetime('%Y %j') }}",
+            "2024-02-29 00:00:00",
+        ),
+        (
+            "{{ 'december 3 69' | to_datetime('%B %d %y') }}",
+            "1969-12-03 00:00:00",
+        ),
+        (
+            "{{ '2024 10 3' | to_datetime('%Y %W %w') }}",
+            "2024-03-06 00:00:00",
+        ),
+        (
+            "{{ '2024 10 3' | to_datetime('%Y %U %w') }}",
+            "2024-03-13 00:00:00",
+        ),
+        (
+            "{{ '2020 53 5' | to_datetime('%G %V %u') }}",
+            "2021-01-01 00:00:00",
+        ),
+        (
+            "{{ 'Tue Nov 14 22:13:20 2023' | to_datetime('%c') }}",
+            "2023-11-14 22:13:20",
+        ),
+        (
+            "{% set a = '2016-08-14 20:00:12' | to_datetime %}{% set b = '2015-12-25' | to_datetime('%Y-%m-%d') %}{{ a.__sub__(b).days }} {{ a.__sub__(b).seconds }} {{ a.__sub__(b).total_seconds() }} {{ a.__sub__(b) }} {{ b.__sub__(a) }}",
+            "233 72012 20203212.0 233 days, 20:00:12 -234 days, 3:59:48",
+        ),
+        (
+            "{% set a = '2016-08-14 20:00:12' | to_datetime %}{% set b = '2015-12-25' | to_datetime('%Y-%m-%d') %}{{ a.year }} {{ a.month }} {{ a.day }} {{ a.hour }} {{ a.minute }} {{ a.second }} {{ a.microsecond }} {{ a.weekday() }} {{ a.isoweekday() }} {{ a.toordinal() }} {{ a.isoformat() }} {{ a.date() }}",
+            "2016 8 14 20 0 12 0 6 7 736190 2016-08-14T20:00:12 2016-08-14",
+        ),
+        (
+            "{% set a = '2016-08-14 20:00:12' | to_datetime %}{% set b = '2015-12-25' | to_datetime('%Y-%m-%d') %}{{ a > b }} {{ a < b }} {{ a == a }} {{ a.strftime('%d.%m.%Y %H:%M %f %z|%Z|%j') }} {{ a.replace(year=2020, microsecond=5) }}",
+            "True False True 14.08.2016 20:00 000000 ||227 2020-08-14 20:00:12.000005",
+        ),
+        (
+            "{% set c = '2024-02-05T10:11:12+0130' | to_datetime('%Y-%m-%dT%H:%M:%S%z') %}{% set d = '2024-02-05T10:11:12Z' | to_datetime('%Y-%m-%dT%H:%M:%S%z') %}{{ c.timestamp() }} {{ d.timestamp() }} {{ d.__sub__(c) }} {{ c.strftime('%z %Z') }} {{ d.strftime('%z %Z') }} {{ c.tzinfo }}",
+            "1707122472.0 1707127872.0 1:30:00 +0130 UTC+01:30 +0000 UTC UTC+01:30",
+        ),
+    ] {
+        check(src, want);
+    }
+    assert!(
+        err("{{ '2016-13-01' | to_datetime }}").contains(
+            "to_datetime: time data '2016-13-01' does not match format '%Y-%m-%d %H:%M:%S'"
+        )
+    );
+    assert!(
+        err("{{ '2016-02-30 00:00:00' | to_datetime }}").contains("day is out of range for month")
+    );
+    assert!(err("{{ '02/29' | to_datetime('%m/%d') }}").contains("day is out of range for month"));
+    assert!(
+        err("{{ '2016-01-01 00:00:00x' | to_datetime }}").contains("unconverted data remains: x")
+    );
+    assert!(
+        err("{{ 'x' | to_datetime('%Y %Q') }}")
+            .contains("'Q' is a bad directive in format '%Y %Q'")
+    );
+    assert!(err("{{ 5 | to_datetime }}").contains("must be str, not int"));
+    // A naive datetime's timestamp() reads it as local time.
+    assert_eq!(
+        r(
+            "{% set t = ('%Y-%m-%d %H:%M:%S' | strftime(1700000000)) | to_datetime %}{{ t.timestamp() }}"
+        ),
+        "1700000000.0"
+    );
+}
+
+#[test]
+fn now_global() {
+    let year = r("{{ now().year }}");
+    assert_eq!(year.len(), 4);
+    assert_eq!(r("{{ now(fmt='%Y') }}"), year);
+    assert_eq!(r("{{ now(true, '%Y') }}").len(), 4);
+    // str(datetime): 'YYYY-MM-DD HH:MM:SS[.ffffff]'
+    let s = r("{{ now(utc=true) }}");
+    assert!(s.len() == 19 || s.len() == 26, "{s}");
+    assert_eq!(
+        r("{{ now() > ('2020-01-01' | to_datetime('%Y-%m-%d')) }}"),
+        "True"
+    );
+    assert_eq!(r("{{ now().__sub__(now()).days <= 0 }}"), "True");
+}
+
+#[test]
+fn subelements_filter() {
+    let users = "[{'name': 'alice', 'groups': ['wheel', 'docker'], 'auth': {'keys': ['k1']}}, \
+                 {'name': 'bob', 'groups': [], 'auth': {}}]";
+    assert_eq!(
+        r(&format!("{{{{ {users} | subelements('groups') }}}}")),
+        "[({'name': 'alice', 'groups': ['wheel', 'docker'], 'auth': {'keys': ['k1']}}, 'wheel'), \
+         ({'name': 'alice', 'groups': ['wheel', 'docker'], 'auth': {'keys': ['k1']}}, 'docker')]"
+    );
+    assert_eq!(
+        r(&format!(
+            "{{% for u, k in {users} | subelements('auth.keys', skip_missing=True) %}}{{{{ u.name }}}}:{{{{ k }}}} {{% endfor %}}"
+        )),
+        "alice:k1 "
+    );
+    assert_eq!(
+        r("{{ {'a': {'l': [1, 2]}, 'b': {'l': [3]}} | subelements(['l']) | map('last') | list }}"),
+        "[1, 2, 3]"
+    );
+    assert!(
+        err(&format!("{{{{ {users} | subelements('auth.keys') }}}}"))
+            .contains("subelements: could not find 'keys' key in iterated item {}")
+    );
+    assert!(
+        err("{{ [{'a': 1}] | subelements('a') }}")
+            .contains("the key 'a' should point to a list, got 1")
+    );
+    assert!(
+        err("{{ 'x' | subelements('a') }}")
+            .contains("obj must be a list of dicts or a nested dict")
+    );
+}
+
+#[test]
+fn extract_filter() {
+    let hostvars = "{'h1': {'ip': '10.0.0.1', 'net': {'if': 'eth0'}}, 'h2': {'ip': '10.0.0.2'}}";
+    assert_eq!(
+        r(&format!(
+            "{{{{ ['h1', 'h2'] | map('extract', {hostvars}, 'ip') | list }}}}"
+        )),
+        "['10.0.0.1', '10.0.0.2']"
+    );
+    assert_eq!(
+        r(&format!(
+            "{{{{ 'h1' | extract({hostvars}, ['net', 'if']) }}}}"
+        )),
+        "eth0"
+    );
+    assert_eq!(
+        r("{{ [0, 2] | map('extract', ['x', 'y', 'z']) | list }}"),
+        "['x', 'z']"
+    );
+    assert_eq!(
+        r(&format!(
+            "{{{{ 'h2' | extract({hostvars}, 'net') is undefined }}}}"
+        )),
+        "True"
+    );
+    assert_eq!(r("{{ 'k' | extract({'k': {'a': 1}}, morekeys='a') }}"), "1");
+}
+
+#[test]
+fn dict_global() {
+    assert_eq!(r("{{ dict(a=1, b='x') }}"), "{'a': 1, 'b': 'x'}");
+    assert_eq!(r("{{ dict([['a', 1], ('b', 2)]) }}"), "{'a': 1, 'b': 2}");
+    assert_eq!(r("{{ dict(['ab', 'cd']) }}"), "{'a': 'b', 'c': 'd'}");
+    assert_eq!(r("{{ dict({'a': 1}, b=2) }}"), "{'a': 1, 'b': 2}");
+    assert_eq!(
+        r("{{ dict(['a', 'b'] | zip([1, 2])) }}"),
+        "{'a': 1, 'b': 2}"
+    );
+    assert_eq!(r("{{ dict() }}"), "{}");
+    assert!(err("{{ dict([[1, 2, 3]]) }}").contains("element #0 has length 3; 2 is required"));
+    assert!(
+        err("{{ dict([1]) }}").contains("cannot convert dictionary update sequence element #0")
+    );
+}
+
+/// `password_hash` gives what crypt(3) (and passlib) give for a salt.
+#[test]
+fn password_hash_sha_crypt() {
+    for (src, want) in [
+        (
+            "{{ 'secret' | password_hash('sha512', 'mysalt') }}",
+            "$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1",
+        ),
+        (
+            "{{ 'secret' | password_hash('sha512', 'mysalt', rounds=5000) }}",
+            "$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1",
+        ),
+        (
+            "{{ 'secret' | password_hash('sha512', salt='abcdefghijklmnop', rounds=10000) }}",
+            "$6$rounds=10000$abcdefghijklmnop$6QctMxoh6hR78vLc/SVxX1W5gSiammzcZKdjANEs7hkTBmDgTkY4Fa37dUzcj6zGJ59nWEt3rB3ztKoIHQcES.",
+        ),
+        (
+            "{{ 'secret' | password_hash('sha256', 'mysalt') }}",
+            "$5$mysalt$I2SNajjJ3Gc5gIR/tkrLOGngF8wqv59buJCqxh.o9s8",
+        ),
+        (
+            "{{ 'a much longer password of more than sixty-four bytes, to wrap the digest around' | password_hash('sha512_crypt', 'x./9') }}",
+            "$6$x./9$GNjNR8inzEx932Y2IoxP9yIdrUYoUcOe7GVJuhOExeLMl69F.BGbhLaDyMXb6e/leS.yc7Q7NnNfFlryw9DjW.",
+        ),
+        (
+            "{{ 'a much longer password of more than thirty-two bytes' | password_hash('sha256', 'saltsaltsaltsalt') }}",
+            "$5$saltsaltsaltsalt$F8vkNcGm9sCCp626rnvBxLL90Np0fM3dpukrz1U6Du6",
+        ),
+        (
+            "{{ '' | password_hash('sha512', 'e') }}",
+            "$6$e$w0atmQHNF8i.6K6R4EGZnL8BtYlQO1Dx5ByCl4DpL6V/pk4m00oTWcFc4jPqz1sbzJzZChJtMgzlJhvMI8Xvw1",
+        ),
+    ] {
+        check(src, want);
+    }
+    let random_salt = r("{{ 'secret' | password_hash }}");
+    assert!(
+        random_salt.starts_with("$6$") && random_salt.len() == 3 + 16 + 1 + 86,
+        "{random_salt}"
+    );
+    assert!(r("{{ 'x' | password_hash('sha256', salt_size=8) }}").len() == 3 + 8 + 1 + 43);
+    assert!(
+        err("{{ 'x' | password_hash('sha512', 'a*b') }}").contains("invalid characters in salt")
+    );
+    assert!(
+        err("{{ 'x' | password_hash('sha512', 'saltsaltsaltsaltsalt') }}")
+            .contains("salt too large")
+    );
+    assert!(err("{{ 'x' | password_hash('blowfish') }}").contains("not a supported hash type"));
+}
+
+#[test]
+fn format_errors_like_python() {
+    assert!(
+        err("{{ '%s %s' | format(1) }}").contains("format: not enough arguments for format string")
+    );
+    assert!(
+        err("{{ '%s' | format(1, 2) }}")
+            .contains("not all arguments converted during string formatting")
+    );
+    assert!(
+        err("{{ '%d' | format('x') }}").contains("%d format: a real number is required, not str")
+    );
+    assert!(
+        err("{{ '%s %(a)s' | format(1, a=2) }}")
+            .contains("can't handle positional and keyword arguments")
+    );
+    assert!(err("{{ '100%' | format }}").contains("format: incomplete format"));
+    assert!(err("{{ '%s' | format(nope) }}").contains("format: argument is undefined"));
+    assert!(err("{{ 'x' | truncate(2) }}").contains("truncate: expected length >= 3, got 2"));
+    assert!(
+        err("{{ '%99999999999d' | format(1) }}").contains("format: width or precision too big")
+    );
+    assert!(
+        err("{{ '%*d' | format(99999999999, 1) }}").contains("format: width or precision too big")
+    );
+    assert!(err("{{ 'x' | center(99999999999) }}").contains("center: width too big"));
+    assert!(err("{{ 'x' | wordwrap(0) }}").contains("wordwrap: invalid width 0 (must be > 0)"));
+    assert!(
+        err("{{ {'a b': 1} | xmlattr }}").contains("Invalid character in attribute name: 'a b'")
+    );
 }

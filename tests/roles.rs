@@ -1,0 +1,206 @@
+//! Integration tests: roles (`roles:`, dependencies, `import_role`,
+//! `include_role`) run by the `tend` binary on localhost.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/roles")
+}
+
+fn tend(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend"));
+    cmd.args(args)
+        .current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_ROLES_PATH")
+        .env_remove("ANSIBLE_CONFIG");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run tend")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run_ok(playbook: &str, out: &Path, envs: &[(&str, &str)]) -> String {
+    let ev = format!("out={}", out.display());
+    let o = tend(
+        &["playbook", "-i", "hosts.ini", playbook, "-e", ev.as_str()],
+        envs,
+    );
+    let stdout = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", text(&o.stderr));
+    stdout
+}
+
+fn read(p: PathBuf) -> String {
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn roles_run_between_pre_tasks_and_tasks_with_dependencies_once_and_handlers() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = run_ok("site.yml", dir.path(), &[]);
+    // pre_tasks and their handlers, then roles (dependencies first, `base`
+    // only once, `dup` each time as it allows duplicates, the repeated
+    // `roles:` entries with the same params not at all), then tasks, then
+    // the role handlers at the end of the section.
+    assert_eq!(
+        read(dir.path().join("order.log")),
+        "pre_task\npre_handler\nbase\ndup\ncommon\ncommon_extra\ndup\nweb\ntask\ncommon_handler\nweb_handler\n"
+    );
+    assert!(stdout.contains("TASK [common : record common]"), "{stdout}");
+    assert!(
+        stdout.contains("RUNNING HANDLER [web : restart web]"),
+        "{stdout}"
+    );
+    // Second run: converged; only the shell tasks and their handlers report changes.
+    let again = run_ok("site.yml", dir.path(), &[]);
+    assert!(again.contains("changed=10"), "{again}");
+}
+
+#[test]
+fn role_variables_follow_ansible_precedence() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok("site.yml", dir.path(), &[]);
+    // defaults < inventory < play vars < role vars < task vars; params; magic vars.
+    assert_eq!(
+        read(dir.path().join("precedence.txt")),
+        "d_only=default_value d_vs_inv=inventory d_vs_play=play v_vs_play=role_vars v_vs_task=task param=param_value role_name=common role_dir=common\n"
+    );
+    // A public role's vars and defaults are seen by the play's tasks too.
+    assert_eq!(
+        read(dir.path().join("play_sees.txt")),
+        "role_vars default_value play\n"
+    );
+    // Extra vars beat everything.
+    let dir2 = tempfile::tempdir().unwrap();
+    let ev = format!("out={}", dir2.path().display());
+    let o = tend(
+        &[
+            "playbook",
+            "-i",
+            "hosts.ini",
+            "site.yml",
+            "-e",
+            ev.as_str(),
+            "-e",
+            "v_vs_task=extra d_only=extra",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    let p = read(dir2.path().join("precedence.txt"));
+    assert!(
+        p.starts_with("d_only=extra ") && p.contains("v_vs_task=extra "),
+        "{p}"
+    );
+}
+
+#[test]
+fn role_files_and_templates_are_searched_before_the_playbooks() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok("site.yml", dir.path(), &[]);
+    assert_eq!(read(dir.path().join("motd.txt")), "role motd\n");
+    assert_eq!(
+        read(dir.path().join("only_playbook.txt")),
+        "from the playbook's files\n"
+    );
+    assert_eq!(
+        read(dir.path().join("app.conf")),
+        "role=common param=param_value\n"
+    );
+}
+
+#[test]
+fn role_tags_are_inherited_by_its_tasks_and_dependencies() {
+    let o = tend(
+        &["playbook", "-i", "hosts.ini", "site.yml", "--list-tasks"],
+        &[],
+    );
+    let stdout = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}{}", text(&o.stderr));
+    assert!(
+        stdout.contains("      web : record web\tTAGS: [webtag]\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("      common : record common\tTAGS: []\n"),
+        "{stdout}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ev = format!("out={}", dir.path().display());
+    let o = tend(
+        &[
+            "playbook",
+            "-i",
+            "hosts.ini",
+            "site.yml",
+            "-e",
+            &ev,
+            "--tags",
+            "webtag",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert_eq!(
+        read(dir.path().join("order.log")),
+        "dup\nweb\nweb_handler\n"
+    );
+}
+
+#[test]
+fn import_role_and_include_role_with_loop_and_roles_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = run_ok(
+        "import_include.yml",
+        dir.path(),
+        &[("ANSIBLE_ROLES_PATH", "/nonexistent:extra_roles")],
+    );
+    // import_role runs the role's dependencies, then `tasks_from`; the
+    // include with `when: false` is skipped; `fromenv` is on the roles path.
+    assert_eq!(
+        read(dir.path().join("order.log")),
+        "first\nbase\ndup\nlooped_a\nlooped_b\nfromenv\n"
+    );
+    assert_eq!(
+        read(dir.path().join("other.txt")),
+        "common default_value role_vars\n"
+    );
+    assert!(stdout.contains("TASK [looped : record item]"), "{stdout}");
+    assert!(!stdout.contains("included:"), "{stdout}");
+}
+
+#[test]
+fn a_missing_role_is_a_compile_error_listing_the_paths_searched() {
+    let o = tend(
+        &["playbook", "-i", "hosts.ini", "missing_role.yml"],
+        &[("ANSIBLE_ROLES_PATH", "/srv/tend-roles")],
+    );
+    assert_eq!(o.status.code(), Some(4));
+    assert!(!text(&o.stdout).contains("PLAY ["), "{}", text(&o.stdout));
+    let stderr = text(&o.stderr);
+    let expected = "\
+error: the role `nosuchrole` was not found
+ --> missing_role.yml:4:7
+  |
+4 |     - nosuchrole
+  |       ^^^^^^^^^^ role not found
+  |
+help: searched: roles/nosuchrole, /srv/tend-roles/nosuchrole, nosuchrole
+";
+    assert!(stderr.contains(expected), "{stderr}");
+    let unsupported = "\
+error: include_role: option `rolespec_validate` is not supported yet
+ --> missing_role.yml:8:9
+";
+    assert!(stderr.contains(unsupported), "{stderr}");
+    assert!(
+        stderr.ends_with("2 errors found; no host was contacted.\n"),
+        "{stderr}"
+    );
+}
