@@ -243,3 +243,35 @@ fn delegate_to_localhost_sequences_and_looped_includes() {
         "web1 : ok=6 changed=4 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0"
     );
 }
+
+#[test]
+fn a_task_past_its_timeout_fails_and_the_play_goes_on() {
+    let run = tend(
+        &["playbook", "-i", "web.ini", "timeout.yml"],
+        &root().join("tests/fixtures"),
+    );
+    let stdout = text(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&run.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "The command action failed to execute in the expected time frame (1) and was terminated"
+        ),
+        "{stdout}"
+    );
+    let recap = stdout
+        .lines()
+        .find(|l| l.starts_with("web1 "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(
+        recap,
+        "web1 : ok=2 changed=0 unreachable=0 failed=0 skipped=0 rescued=0 ignored=1"
+    );
+}

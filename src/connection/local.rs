@@ -15,12 +15,16 @@ impl Host for Local {
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(&request.script)
+            // Its own process group, so that an abandoned request (a task past
+            // its `timeout`) takes every process it started with it.
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| HostError::Io(format!("cannot start /bin/sh: {e}")))?;
+        let _group = child.id().map(GroupGuard::new);
         let mut stdin = child.stdin.take();
         let input = request.stdin;
         let feed = async move {
@@ -32,6 +36,9 @@ impl Host for Local {
         };
         let (_, output) = tokio::join!(feed, child.wait_with_output());
         let output = output.map_err(|e| HostError::Io(format!("waiting for /bin/sh: {e}")))?;
+        if let Some(g) = &_group {
+            g.finished();
+        }
         let status = output.status.code().unwrap_or_else(|| {
             use std::os::unix::process::ExitStatusExt;
             128 + output.status.signal().unwrap_or(0)
@@ -41,6 +48,37 @@ impl Host for Local {
             stdout: output.stdout,
             stderr: output.stderr,
         })
+    }
+}
+
+/// Kills a request's whole process group if the request is dropped before
+/// its script finished (the future was cancelled, e.g. by a task timeout).
+struct GroupGuard {
+    pgid: i32,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl GroupGuard {
+    fn new(pid: u32) -> Self {
+        GroupGuard {
+            pgid: pid as i32,
+            done: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn finished(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if !self.done.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(self.pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 }
 
@@ -57,5 +95,37 @@ mod tests {
         assert_eq!(out.stdout, b"hi");
         assert_eq!(out.stderr, b"err\n");
         assert_eq!(out.status, 3);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_kills_everything_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!("sleep 60 & echo $! > '{}'; wait", pidfile.display());
+        let cancelled = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            Local.exec(Exec::script(script)),
+        )
+        .await;
+        assert!(cancelled.is_err(), "the request should still be running");
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Give the kernel a moment to deliver SIGKILL and the init process to reap.
+        let mut alive = true;
+        for _ in 0..50 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            if stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z") {
+                alive = false;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(
+            !alive,
+            "the background sleep {pid} survived the cancelled request"
+        );
     }
 }

@@ -139,6 +139,22 @@ pub async fn run_playbook(
     summary
 }
 
+/// Host variables for the connection, with `remote_user` where the inventory
+/// sets no `ansible_user`.
+pub(crate) fn with_remote_user<'a>(
+    vars: &'a Vars,
+    remote_user: Option<&str>,
+) -> std::borrow::Cow<'a, Vars> {
+    match remote_user {
+        Some(u) if !vars.contains_key("ansible_user") => {
+            let mut v = vars.clone();
+            v.insert("ansible_user".into(), Value::from(u));
+            std::borrow::Cow::Owned(v)
+        }
+        _ => std::borrow::Cow::Borrowed(vars),
+    }
+}
+
 pub(crate) fn connection_for(host: &str, vars: &Vars) -> Result<Arc<dyn Host>, String> {
     match vars
         .get("ansible_connection")
@@ -207,10 +223,31 @@ async fn run_play(
         reporter.no_hosts();
         return;
     }
+    // `remote_user` on the play: the login user where the inventory sets none
+    // (`ansible_user` takes precedence, as in Ansible).
+    let remote_user = match &play.play.remote_user {
+        None => None,
+        Some(u) => {
+            let scope = crate::template::Scope::new(vec![&play.play.vars, &opts.extra_vars]);
+            match templar.render_value(u, &scope) {
+                Ok(v) => Some(task::text(&v)),
+                Err(e) => {
+                    reporter.warning(&format!(
+                        "{}: remote_user: {}",
+                        play.play.span.location(),
+                        e.message
+                    ));
+                    summary.any_failed = true;
+                    return;
+                }
+            }
+        }
+    };
     let mut states = Vec::new();
     for h in &hosts {
         let inventory_vars = inventory.host_vars(h);
-        let conn = match connection_for(h, &inventory_vars) {
+        let conn_vars = with_remote_user(&inventory_vars, remote_user.as_deref());
+        let conn = match connection_for(h, &conn_vars) {
             Ok(c) => c,
             Err(msg) => {
                 reporter.host_result(&crate::report::HostResult {

@@ -858,7 +858,54 @@ async fn attempt(
                 check_mode: check,
                 diff,
             };
-            match m.run(&args, &mctx, &conn).await {
+            let timeout = match t
+                .task
+                .timeout
+                .as_ref()
+                .map(|v| ctx.templar.render_value(v, scope))
+            {
+                None => None,
+                Some(Ok(v)) => match v
+                    .as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                {
+                    Some(secs) if secs > 0.0 => Some(std::time::Duration::from_secs_f64(secs)),
+                    Some(_) => None,
+                    None => {
+                        return ItemResult::failed(
+                            label,
+                            format!("timeout must be a number of seconds, got {}", text(&v)),
+                        );
+                    }
+                },
+                Some(Err(e)) => return ItemResult::failed(label, e.message),
+            };
+            let run = m.run(&args, &mctx, &conn);
+            let result = match timeout {
+                None => run.await,
+                Some(limit) => match tokio::time::timeout(limit, run).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        // Dropping the future ends the remote command (its channel or process).
+                        let mut r = ItemResult::failed(
+                            label,
+                            format!(
+                                "The {} action failed to execute in the expected time frame ({}) and was terminated",
+                                m.name(),
+                                limit.as_secs_f64()
+                            ),
+                        );
+                        set(
+                            &mut r.result,
+                            "timedout",
+                            json!({"frame": limit.as_secs_f64(), "period": limit.as_secs_f64()}),
+                        );
+                        r.status = failed_status;
+                        return r;
+                    }
+                },
+            };
+            match result {
                 Ok(outcome) => {
                     let status = if outcome.failed {
                         Status::Failed
@@ -1149,6 +1196,26 @@ fn escalation(
         _ => Vec::new(),
     };
     let inner = match &t.task.delegate_to {
+        // A task-level `remote_user` needs its own login (unless the
+        // inventory pins `ansible_user`, which wins as in Ansible).
+        None if t.task.remote_user.is_some()
+            && !host.inventory_vars.contains_key("ansible_user") =>
+        {
+            let user = t
+                .task
+                .remote_user
+                .as_ref()
+                .map(|u| ctx.templar.render_value(u, scope))
+                .transpose()
+                .map_err(|e| e.message)?;
+            let user = user.map(|u| text(&u));
+            let vars = super::with_remote_user(&host.inventory_vars, user.as_deref());
+            if vars.get("ansible_connection").and_then(Value::as_str) == Some("local") {
+                Arc::clone(&host.conn)
+            } else {
+                super::connection_for(&host.name, &vars)?
+            }
+        }
         None => Arc::clone(&host.conn),
         Some(d) => {
             let target = ctx.templar.render_value(d, scope).map_err(|e| e.message)?;

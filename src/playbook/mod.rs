@@ -61,6 +61,8 @@ pub struct Play {
     pub ignore_errors: Option<Value>,
     /// `no_log`.
     pub no_log: Option<Value>,
+    /// `remote_user` (used when the inventory sets no `ansible_user`).
+    pub remote_user: Option<Value>,
     /// `pre_tasks`.
     pub pre_tasks: Vec<Step>,
     /// `tasks`.
@@ -338,6 +340,10 @@ pub struct Task {
     /// Inside the `block` section of a block that has a `rescue`: a failure
     /// here is expected to be handled at run time.
     pub rescued: bool,
+    /// `timeout`: seconds the action may take before it is failed.
+    pub timeout: Option<Value>,
+    /// `remote_user` (used when the inventory sets no `ansible_user`).
+    pub remote_user: Option<Value>,
     /// `delegate_to`: run on this host instead (with this task's variables).
     pub delegate_to: Option<Value>,
     /// `until`: retry until this holds.

@@ -36,6 +36,8 @@ const TASK_KEYWORDS: &[&str] = &[
     "retries",
     "delay",
     "delegate_to",
+    "timeout",
+    "remote_user",
     "with_items",
     "with_list",
     "with_dict",
@@ -57,9 +59,7 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "async",
     "poll",
     "throttle",
-    "timeout",
     "connection",
-    "remote_user",
     "any_errors_fatal",
     "ignore_unreachable",
     "module_defaults",
@@ -107,6 +107,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "roles",
     "ignore_errors",
     "no_log",
+    "remote_user",
 ];
 
 const PLAY_UNSUPPORTED: &[&str] = &[
@@ -116,7 +117,6 @@ const PLAY_UNSUPPORTED: &[&str] = &[
     "any_errors_fatal",
     "force_handlers",
     "connection",
-    "remote_user",
     "vars_prompt",
     "order",
     "throttle",
@@ -355,6 +355,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         tags: Vec::new(),
         ignore_errors: None,
         no_log: None,
+        remote_user: None,
         pre_tasks: Vec::new(),
         tasks: Vec::new(),
         post_tasks: Vec::new(),
@@ -395,6 +396,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "become_user" => play.escalation.user = Some(v.to_value()),
             "become_method" => play.escalation.method = Some(v.to_value()),
             "become_flags" => play.escalation.flags = Some(v.to_value()),
+            "remote_user" => play.remote_user = Some(v.to_value()),
             "check_mode" => play.check_mode = Some(v.to_value()),
             "diff" => play.diff = Some(v.to_value()),
             "environment" => play.environment = Some(v.to_value()),
@@ -721,6 +723,8 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
     t.diff = t.diff.or_else(|| parent.diff.clone());
     t.environment = t.environment.or_else(|| parent.environment.clone());
     t.delegate_to = t.delegate_to.or_else(|| parent.delegate_to.clone());
+    t.timeout = t.timeout.or_else(|| parent.timeout.clone());
+    t.remote_user = t.remote_user.or_else(|| parent.remote_user.clone());
     t
 }
 
@@ -756,6 +760,8 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         listen: Vec::new(),
         changed_when: None,
         rescued: false,
+        timeout: None,
+        remote_user: None,
         delegate_to: None,
         until: None,
         retries: None,
@@ -834,6 +840,8 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             }
             "ignore_errors" => task.ignore_errors = Some(v.to_value()),
             "delegate_to" => task.delegate_to = Some(v.to_value()),
+            "timeout" => task.timeout = Some(v.to_value()),
+            "remote_user" => task.remote_user = Some(v.to_value()),
             "until" => {
                 task.until = Some(Located {
                     value: v.to_value(),
