@@ -423,20 +423,33 @@ impl Ssh {
         let (out_r, out_w) = std::io::pipe().map_err(|e| HostError::Io(format!("pipe: {e}")))?;
         let (err_r, err_w) = std::io::pipe().map_err(|e| HostError::Io(format!("pipe: {e}")))?;
         let ctl = master.session.control_socket();
-        let conn = Connection::connect(ctl)
-            .await
-            .map_err(|e| self.unreachable(&format!("the ssh master is gone: {e}")))?;
         let cmd = NonZeroByteSlice::new(BOOTSTRAP.as_bytes()).expect("non-empty, no NUL");
         let session = openssh_mux_client::Session::builder()
             .cmd(Cow::Borrowed(cmd))
             .build();
         let fds = [in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
-        self.opened.fetch_add(1, Ordering::Relaxed);
-        CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed);
-        let established = conn
-            .open_new_session(&session, &fds)
-            .await
-            .map_err(|e| self.unreachable(&format!("cannot open a channel: {e}")))?;
+        // sshd frees a finished session's slot a little after its exit status
+        // reaches us, so under load an open can briefly exceed MaxSessions:
+        // "Session open refused by peer" is retried with a short backoff.
+        let mut attempt = 0u32;
+        let established = loop {
+            let conn = Connection::connect(ctl)
+                .await
+                .map_err(|e| self.unreachable(&format!("the ssh master is gone: {e}")))?;
+            match conn.open_new_session(&session, &fds).await {
+                Ok(established) => {
+                    self.opened.fetch_add(1, Ordering::Relaxed);
+                    CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed);
+                    break established;
+                }
+                Err(e) if attempt < 40 && e.to_string().contains("refused") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt.min(10))))
+                        .await;
+                }
+                Err(e) => return Err(self.unreachable(&format!("cannot open a channel: {e}"))),
+            }
+        };
         // The master has its own copies now; ours must close for EOF.
         drop((in_r, out_w, err_w));
         let mut stdin = tokio::net::unix::pipe::Sender::from_owned_fd(OwnedFd::from(in_w))
