@@ -210,11 +210,7 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
                 return r;
             }
             Err(e) => {
-                let mut r = failed(format!(
-                    "The conditional check '{}' failed. The error was: {}",
-                    text(cond),
-                    e.message
-                ));
+                let mut r = failed(super::task::conditional_failure(cond, &e));
                 if let Value::Object(m) = &mut r.result {
                     m.insert("assertion".into(), cond.clone());
                 }

@@ -597,7 +597,23 @@ fn ignore(ctx: &PlayCtx<'_>, t: &CompiledTask, scope: &Scope<'_>) -> bool {
     .unwrap_or(false)
 }
 
+/// Ansible's message for a conditional that could not be evaluated.
+pub(crate) fn conditional_failure(cond: &Value, e: &TemplateError) -> String {
+    format!(
+        "The conditional check '{}' failed. The error was: {}",
+        text(cond),
+        e.message
+    )
+}
+
 impl ItemResult {
+    /// Turns this result into a failure with `msg`.
+    fn fail(&mut self, msg: String) {
+        set(&mut self.result, "failed", Value::Bool(true));
+        set(&mut self.result, "msg", Value::String(msg));
+        self.status = Status::Failed;
+    }
+
     fn failed(label: Option<String>, msg: String) -> Self {
         ItemResult {
             label,
@@ -639,14 +655,7 @@ async fn run_item(
                 };
             }
             Err(e) => {
-                let mut r = ItemResult::failed(
-                    label,
-                    format!(
-                        "The conditional check '{}' failed. The error was: {}",
-                        text(&when.value),
-                        e.message
-                    ),
-                );
+                let mut r = ItemResult::failed(label, conditional_failure(&when.value, &e));
                 r.status = failed_status;
                 return r;
             }
@@ -718,14 +727,7 @@ async fn run_item(
         let done = match ctx.templar.eval_condition(&until.value, &s2) {
             Ok(done) => done,
             Err(e) => {
-                let mut r = ItemResult::failed(
-                    label,
-                    format!(
-                        "The conditional check '{}' failed. The error was: {}",
-                        text(&until.value),
-                        e.message
-                    ),
-                );
+                let mut r = ItemResult::failed(label, conditional_failure(&until.value, &e));
                 r.status = failed_status;
                 return r;
             }
@@ -977,19 +979,7 @@ async fn attempt(
                         item.status = if c { Status::Changed } else { Status::Ok };
                     }
                 }
-                Err(e) => {
-                    set(&mut item.result, "failed", Value::Bool(true));
-                    set(
-                        &mut item.result,
-                        "msg",
-                        Value::String(format!(
-                            "The conditional check '{}' failed. The error was: {}",
-                            text(&cw.value),
-                            e.message
-                        )),
-                    );
-                    item.status = Status::Failed;
-                }
+                Err(e) => item.fail(conditional_failure(&cw.value, &e)),
             }
         }
         if let Some(fw) = &t.task.failed_when {
@@ -1004,19 +994,7 @@ async fn attempt(
                         item.status = if changed { Status::Changed } else { Status::Ok };
                     }
                 }
-                Err(e) => {
-                    set(&mut item.result, "failed", Value::Bool(true));
-                    set(
-                        &mut item.result,
-                        "msg",
-                        Value::String(format!(
-                            "The conditional check '{}' failed. The error was: {}",
-                            text(&fw.value),
-                            e.message
-                        )),
-                    );
-                    item.status = Status::Failed;
-                }
+                Err(e) => item.fail(conditional_failure(&fw.value, &e)),
             }
         }
     }
