@@ -275,3 +275,48 @@ fn a_task_past_its_timeout_fails_and_the_play_goes_on() {
         "web1 : ok=2 changed=0 unreachable=0 failed=0 skipped=0 rescued=0 ignored=1"
     );
 }
+
+#[test]
+fn connection_options_on_the_command_line() {
+    // `-c local` overrides the default (ssh) for a host whose inventory says nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let ev = format!("out={}", dir.path().display());
+    let run = tend(
+        &[
+            "playbook",
+            "-i",
+            "web_ssh.ini",
+            "-c",
+            "local",
+            "delegate_and_loops.yml",
+            "-e",
+            ev.as_str(),
+        ],
+        &root().join("tests/fixtures"),
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+    assert!(dir.path().join("web1-delegated").exists());
+    // Password prompts are refused up front, like any bad option.
+    let run = tend(
+        &[
+            "playbook",
+            "-i",
+            "web_ssh.ini",
+            "-K",
+            "delegate_and_loops.yml",
+        ],
+        &root().join("tests/fixtures"),
+    );
+    assert_eq!(run.status.code(), Some(5));
+    assert!(
+        text(&run.stderr).contains(
+            "password prompts (-K/--ask-become-pass, -k/--ask-pass) are not supported yet"
+        )
+    );
+}

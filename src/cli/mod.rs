@@ -85,6 +85,89 @@ struct PlaybookArgs {
     /// Run handlers even on hosts that failed.
     #[arg(long)]
     force_handlers: bool,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+/// ansible-playbook's connection and privilege escalation options.
+#[derive(Debug, Args)]
+struct ConnectionArgs {
+    /// Connect as this user (default: as ~/.ssh/config says).
+    #[arg(short = 'u', long = "user")]
+    user: Option<String>,
+    /// Use this private key file.
+    #[arg(long = "private-key", alias = "key-file")]
+    private_key: Option<String>,
+    /// Connection type (ssh, local).
+    #[arg(short = 'c', long = "connection")]
+    connection: Option<String>,
+    /// Connection timeout in seconds.
+    #[arg(short = 'T', long = "timeout")]
+    timeout: Option<u64>,
+    /// Extra arguments for every ssh invocation.
+    #[arg(long = "ssh-common-args")]
+    ssh_common_args: Option<String>,
+    /// Extra arguments for ssh only.
+    #[arg(long = "ssh-extra-args")]
+    ssh_extra_args: Option<String>,
+    /// Run operations with become.
+    #[arg(short = 'b', long = "become")]
+    r#become: bool,
+    /// Become this user (default root).
+    #[arg(long = "become-user")]
+    become_user: Option<String>,
+    /// Privilege escalation method (sudo, su).
+    #[arg(long = "become-method")]
+    become_method: Option<String>,
+    /// Ask for the privilege escalation password (not supported yet).
+    #[arg(short = 'K', long = "ask-become-pass")]
+    ask_become_pass: bool,
+    /// Ask for the connection password (not supported yet).
+    #[arg(short = 'k', long = "ask-pass")]
+    ask_pass: bool,
+}
+
+impl ConnectionArgs {
+    /// The options as `ansible_*` variables, or what is not supported.
+    fn vars(&self) -> Result<Vars, String> {
+        if self.ask_become_pass || self.ask_pass {
+            return Err("password prompts (-K/--ask-become-pass, -k/--ask-pass) are not supported yet: use key-based SSH and passwordless sudo".into());
+        }
+        let mut v = Vars::new();
+        let mut put = |k: &str, val: Option<Value>| {
+            if let Some(val) = val {
+                v.insert(k.to_string(), val);
+            }
+        };
+        put("ansible_user", self.user.clone().map(Value::from));
+        put(
+            "ansible_ssh_private_key_file",
+            self.private_key.clone().map(Value::from),
+        );
+        put(
+            "ansible_connection",
+            self.connection.clone().map(Value::from),
+        );
+        put("ansible_timeout", self.timeout.map(Value::from));
+        put(
+            "ansible_ssh_common_args",
+            self.ssh_common_args.clone().map(Value::from),
+        );
+        put(
+            "ansible_ssh_extra_args",
+            self.ssh_extra_args.clone().map(Value::from),
+        );
+        put("ansible_become", self.r#become.then_some(Value::Bool(true)));
+        put(
+            "ansible_become_user",
+            self.become_user.clone().map(Value::from),
+        );
+        put(
+            "ansible_become_method",
+            self.become_method.clone().map(Value::from),
+        );
+        Ok(v)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +316,13 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
             return 5;
         }
     };
+    let cli_vars = match a.connection.vars() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            return 5;
+        }
+    };
     let mut inventory = match load_inventory(&a.inventory) {
         Ok(i) => i,
         Err(e) => {
@@ -265,6 +355,7 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
         skip_tags: split_tags(&a.skip_tags),
         verbosity: a.verbose,
         force_handlers: a.force_handlers,
+        cli_vars,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -46,6 +46,10 @@ pub struct RunOptions {
     pub verbosity: u8,
     /// `--force-handlers`.
     pub force_handlers: bool,
+    /// Connection and privilege defaults from the command line (`-u`, `-b`,
+    /// `--private-key`, ...) as `ansible_*` variables: below every inventory
+    /// and playbook source, as in Ansible.
+    pub cli_vars: Vars,
 }
 
 /// How a run ended, for the exit code.
@@ -245,7 +249,8 @@ async fn run_play(
     };
     let mut states = Vec::new();
     for h in &hosts {
-        let inventory_vars = inventory.host_vars(h);
+        let mut inventory_vars = opts.cli_vars.clone();
+        inventory_vars.extend(inventory.host_vars(h));
         let conn_vars = with_remote_user(&inventory_vars, remote_user.as_deref());
         let conn = match connection_for(h, &conn_vars) {
             Ok(c) => c,
