@@ -475,8 +475,9 @@ pub(crate) async fn run_on_host(
         Ok(v) => v,
         Err(e) => {
             return fail_early(format!(
-                "Error while evaluating the loop items: {}",
-                e.message
+                "Error while evaluating the loop items: {} (in {})",
+                e.message,
+                lp.span.location()
             ));
         }
     };
@@ -655,7 +656,14 @@ async fn run_item(
                 };
             }
             Err(e) => {
-                let mut r = ItemResult::failed(label, conditional_failure(&when.value, &e));
+                let mut r = ItemResult::failed(
+                    label,
+                    format!(
+                        "{} (in {})",
+                        conditional_failure(&when.value, &e),
+                        when.span.location()
+                    ),
+                );
                 r.status = failed_status;
                 return r;
             }

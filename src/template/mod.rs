@@ -450,22 +450,13 @@ impl Templar {
         ctx: &std::collections::BTreeMap<String, minijinja::Value>,
         source: &str,
     ) -> Result<(), TemplateError> {
-        const GUARDS: &[&str] = &[
-            "default",
-            "defined",
-            "undefined",
-            "d(",
-            "mandatory",
-            "omit",
-            "is none",
-        ];
         let mut missing: Vec<&String> = names
             .iter()
             .filter(|n| {
                 !ctx.contains_key(n.as_str()) && self.env.globals().all(|(g, _)| g != n.as_str())
             })
             .collect();
-        if missing.is_empty() || GUARDS.iter().any(|g| source.contains(g)) {
+        if missing.is_empty() || guarded(source) {
             return Ok(());
         }
         missing.sort();
@@ -562,6 +553,21 @@ impl Templar {
         }
         TemplateError::new(describe(&err))
     }
+}
+
+/// Whether an expression guards against undefined values itself
+/// (`x is defined`, `x | default(..)`, `x | d(..)`, `mandatory`, `omit`...).
+fn guarded(source: &str) -> bool {
+    static GUARD: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    GUARD
+        .get_or_init(|| {
+            regex::Regex::new(
+                r"\bis\s+(not\s+)?(defined|undefined|none)\b|\|\s*(default|d|mandatory)\b|\b(default|mandatory)\s*\(|\bomit\b|\bvars\b|\bhostvars\b",
+            )
+            .ok()
+        })
+        .as_ref()
+        .is_none_or(|re| re.is_match(source))
 }
 
 /// Python's type name of a value, for messages.
