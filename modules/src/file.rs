@@ -971,11 +971,11 @@ mod tests {
         assert!(plan.apply[0].script.contains("chmod -- 0744 /x"));
         assert_eq!(
             plan.diff[0].before,
-            "{\n    \"mode\": \"0644\",\n    \"path\": \"/x\"\n}"
+            "{\n    \"mode\": \"0644\",\n    \"path\": \"/x\"\n}\n"
         );
         assert_eq!(
             plan.diff[0].after,
-            "{\n    \"mode\": \"0744\",\n    \"path\": \"/x\"\n}"
+            "{\n    \"mode\": \"0744\",\n    \"path\": \"/x\"\n}\n"
         );
         let absent = state(b"@path\0path=/x\0type=absent\0");
         let err = File
@@ -1017,11 +1017,11 @@ mod tests {
         );
         assert_eq!(
             plan.diff[0].before,
-            "{\n    \"path\": \"/a/b\",\n    \"state\": \"absent\"\n}"
+            "{\n    \"path\": \"/a/b\",\n    \"state\": \"absent\"\n}\n"
         );
         assert_eq!(
             plan.diff[0].after,
-            "{\n    \"path\": \"/a/b\",\n    \"state\": \"directory\"\n}"
+            "{\n    \"path\": \"/a/b\",\n    \"state\": \"directory\"\n}\n"
         );
         assert_eq!(plan.values["mode"], "0750");
         let plan = File
@@ -1071,7 +1071,7 @@ mod tests {
         assert_eq!(plan.action, Action::Update);
         assert_eq!(
             plan.diff[0].before,
-            "{\n    \"path\": \"/l\",\n    \"src\": \"/t\"\n}"
+            "{\n    \"path\": \"/l\",\n    \"src\": \"/t\"\n}\n"
         );
         assert!(plan.apply[0].script.contains("ln -s -- /u "));
         let plan = File

@@ -46,7 +46,7 @@ impl Diff {
                 })
                 .collect::<Vec<_>>()
                 .join(",\n");
-            format!("{{\n{body}\n}}")
+            format!("{{\n{body}\n}}\n")
         };
         Diff {
             before_header: None,

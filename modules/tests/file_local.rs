@@ -53,14 +53,14 @@ async fn directories_with_parents_and_modes() {
     assert_eq!(
         out.diff[0].before,
         format!(
-            "{{\n    \"path\": \"{}\",\n    \"state\": \"absent\"\n}}",
+            "{{\n    \"path\": \"{}\",\n    \"state\": \"absent\"\n}}\n",
             path.display()
         )
     );
     assert_eq!(
         out.diff[0].after,
         format!(
-            "{{\n    \"path\": \"{}\",\n    \"state\": \"directory\"\n}}",
+            "{{\n    \"path\": \"{}\",\n    \"state\": \"directory\"\n}}\n",
             path.display()
         )
     );
@@ -74,14 +74,14 @@ async fn directories_with_parents_and_modes() {
     assert_eq!(
         out.diff[0].before,
         format!(
-            "{{\n    \"mode\": \"0750\",\n    \"path\": \"{}\"\n}}",
+            "{{\n    \"mode\": \"0750\",\n    \"path\": \"{}\"\n}}\n",
             path.display()
         )
     );
     assert_eq!(
         out.diff[0].after,
         format!(
-            "{{\n    \"mode\": \"0751\",\n    \"path\": \"{}\"\n}}",
+            "{{\n    \"mode\": \"0751\",\n    \"path\": \"{}\"\n}}\n",
             path.display()
         )
     );
@@ -174,7 +174,7 @@ async fn touch_absent_and_file() {
     assert_eq!(
         out.diff[0].before,
         format!(
-            "{{\n    \"group\": \"0\",\n    \"owner\": \"0\",\n    \"path\": \"{}\"\n}}",
+            "{{\n    \"group\": \"0\",\n    \"owner\": \"0\",\n    \"path\": \"{}\"\n}}\n",
             path.display()
         )
     );
@@ -185,7 +185,7 @@ async fn touch_absent_and_file() {
     assert_eq!(
         out.diff[0].after,
         format!(
-            "{{\n    \"path\": \"{}\",\n    \"state\": \"absent\"\n}}",
+            "{{\n    \"path\": \"{}\",\n    \"state\": \"absent\"\n}}\n",
             path.display()
         )
     );

@@ -149,8 +149,8 @@ async fn attributes_only_change_and_symbolic_mode() {
         Some("ownership, perms or SE linux context changed")
     );
     assert_eq!(o.diff.len(), 1);
-    assert_eq!(o.diff[0].before, "{\n    \"mode\": \"0644\"\n}");
-    assert_eq!(o.diff[0].after, "{\n    \"mode\": \"0600\"\n}");
+    assert_eq!(o.diff[0].before, "{\n    \"mode\": \"0644\"\n}\n");
+    assert_eq!(o.diff[0].after, "{\n    \"mode\": \"0600\"\n}\n");
     assert_eq!(mode(&f), 0o600);
     assert!(!run(args, &Context::default()).await.unwrap().changed);
 }

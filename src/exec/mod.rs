@@ -447,6 +447,11 @@ fn run_steps<'a>(
                     {
                         match task::meta_action(t) {
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
+                                reporter.task_start(
+                                    &t.display_name(),
+                                    &t.task.span.location(),
+                                    false,
+                                );
                                 run_handlers(ctx, states, reporter, summary).await;
                                 continue;
                             }

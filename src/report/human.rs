@@ -130,13 +130,13 @@ fn shown(result: &Value, drop_changed: bool) -> Value {
             !k.starts_with("_ansible") && k != "diff" && k != "ansible_loop_var"
                 || k == "_ansible_no_log"
         });
-        m.remove("_ansible_no_log");
+        m.shift_remove("_ansible_no_log");
         if drop_changed {
-            m.remove("changed");
+            m.shift_remove("changed");
         }
-        m.remove("failed");
+        m.shift_remove("failed");
         if m.get("skipped") == Some(&Value::Bool(false)) {
-            m.remove("skipped");
+            m.shift_remove("skipped");
         }
     }
     v
