@@ -12,22 +12,3 @@ pub fn merge_into(base: &mut Vars, overlay: &Vars) {
         base.insert(k.clone(), v.clone());
     }
 }
-
-/// Recursively merges `overlay` into `base` (the `combine(recursive=True)` rule).
-pub fn deep_merge(base: &mut Value, overlay: &Value) {
-    match (base, overlay) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(k) {
-                    Some(existing) if existing.is_object() && v.is_object() => {
-                        deep_merge(existing, v)
-                    }
-                    _ => {
-                        b.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o.clone(),
-    }
-}

@@ -114,10 +114,6 @@ pub trait Module: Send + Sync {
     fn free_form(&self) -> FreeForm;
     /// Checks raw arguments at compile time (templated strings stand in for any value).
     fn check(&self, args: &Value) -> Result<(), ArgsError>;
-    /// Whether `args` name a local source file (`src` of copy/template) to check at compile time.
-    fn local_src<'a>(&self, _args: &'a Value) -> Option<&'a str> {
-        None
-    }
     /// Runs the module with fully templated arguments.
     async fn run(
         &self,

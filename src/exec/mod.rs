@@ -19,7 +19,7 @@ use crate::vars::Vars;
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tend_modules::Host;
 
@@ -868,9 +868,4 @@ fn absolute(p: &std::path::Path) -> String {
         .unwrap_or_else(|_| p.to_path_buf())
         .display()
         .to_string()
-}
-
-/// Hosts' recap as plain data (tests, JSON).
-pub fn recap_map(summary: &RunSummary) -> BTreeMap<String, Counts> {
-    summary.recap.clone()
 }

@@ -721,11 +721,6 @@ impl<'a> Scope<'a> {
     pub fn raw(&self, name: &str) -> Option<Value> {
         self.lookup(name).map(|(v, _)| v.clone())
     }
-
-    /// Whether a variable is defined.
-    pub fn defined(&self, name: &str) -> bool {
-        self.specials.contains_key(name) || self.layers.iter().any(|l| l.vars.contains_key(name))
-    }
 }
 
 #[cfg(test)]
