@@ -84,6 +84,8 @@ pub trait Reporter {
     fn warning(&mut self, message: &str);
     /// A play matched no hosts.
     fn no_hosts(&mut self);
+    /// A play was aborted (`max_fail_percentage`): no host is left to run.
+    fn no_more_hosts(&mut self) {}
     /// The run ended.
     fn recap(&mut self, recap: &Recap);
 }
