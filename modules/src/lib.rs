@@ -21,6 +21,7 @@ pub mod command;
 pub mod copy;
 pub mod file;
 pub mod lineinfile;
+pub mod ping;
 pub mod replace;
 pub mod stat;
 pub mod template;

@@ -10,6 +10,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::copy::Copy,
     &crate::file::File,
     &crate::lineinfile::LineInFile,
+    &crate::ping::Ping,
     &crate::replace::Replace,
     &crate::stat::Stat,
     &crate::template::Template,

@@ -1,6 +1,8 @@
 //! The command line: `tend playbook`, `tend plan`, `tend inventory`, ...
 //! Flags that mean the same as ansible-playbook's have the same names.
 
+mod adhoc;
+
 use crate::compile::{self, CompiledPlaybook};
 use crate::diagnostic::Diagnostic;
 use crate::exec::{self, RunOptions};
@@ -27,6 +29,10 @@ enum Command {
     Playbook(PlaybookArgs),
     /// Show what a run would change: `playbook --check --diff`.
     Plan(PlaybookArgs),
+    /// Run one module on many hosts (like ansible's ad-hoc commands).
+    Run(adhoc::RunArgs),
+    /// Check that every host can be logged in to and run a shell.
+    Ping(adhoc::PingArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
     /// Print the version.
@@ -225,6 +231,8 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Playbook(a) => playbook(a, false),
         Command::Plan(a) => playbook(a, true),
+        Command::Run(a) => adhoc::run(a),
+        Command::Ping(a) => adhoc::ping(a),
         Command::Inventory(a) => inventory(a),
         Command::Version => {
             println!("tend {}", env!("CARGO_PKG_VERSION"));
@@ -309,26 +317,13 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
         print_diags(&all_diags);
         return 4;
     }
-    let extra_vars = match parse_extra_vars(&a.extra_vars) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("ERROR! {e}");
-            return 5;
-        }
-    };
-    let cli_vars = match a.connection.vars() {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("ERROR! {e}");
-            return 5;
-        }
-    };
-    let mut inventory = match load_inventory(&a.inventory) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("ERROR! {e}");
-            return 4;
-        }
+    let (extra_vars, cli_vars, mut inventory) = match (
+        exit_on(parse_extra_vars(&a.extra_vars), 5),
+        exit_on(a.connection.vars(), 5),
+        exit_on(load_inventory(&a.inventory), 4),
+    ) {
+        (Ok(e), Ok(c), Ok(i)) => (e, c, i),
+        (Err(code), ..) | (_, Err(code), _) | (.., Err(code)) => return code,
     };
     if a.syntax_check {
         for p in &a.playbooks {
@@ -357,16 +352,9 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
         force_handlers: a.force_handlers,
         cli_vars,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("ERROR! cannot start the async runtime: {e}");
-            return 1;
-        }
+        Err(code) => return code,
     };
     let stdout = std::io::stdout();
     let color = color_for(&stdout);
@@ -383,6 +371,26 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
         code = code.max(summary.exit_code());
     }
     code
+}
+
+/// An error printed as ansible-playbook prints it, turned into an exit code.
+fn exit_on<T>(r: Result<T, String>, code: i32) -> Result<T, i32> {
+    r.map_err(|e| {
+        eprintln!("ERROR! {e}");
+        code
+    })
+}
+
+/// The async runtime runs use; on failure, the exit code.
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("ERROR! cannot start the async runtime: {e}");
+            1
+        })
 }
 
 fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> i32 {

@@ -161,9 +161,31 @@ pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, 
     } else {
         dir
     };
+    compile_docs(path, dir, &docs, templar)
+}
+
+/// Compiles a playbook held in memory (an ad-hoc command's one-task play):
+/// `name` stands for its file in positions, `dir` is where relative paths
+/// (`files/`, `templates/`) are looked up.
+pub fn compile_source(
+    name: &str,
+    text: &str,
+    dir: PathBuf,
+    templar: &Templar,
+) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
+    let docs = yaml::parse_str(name, text).map_err(|d| vec![*d])?;
+    compile_docs(Path::new(name), dir, &docs, templar)
+}
+
+fn compile_docs(
+    path: &Path,
+    dir: PathBuf,
+    docs: &[yaml::Node],
+    templar: &Templar,
+) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut cx = playbook::Cx::new(&mut diags, dir.clone());
-    let book = playbook::parse_playbook_file(path, &docs, &mut cx);
+    let book = playbook::parse_playbook_file(path, docs, &mut cx);
     let compiled = compile(book, &dir, templar, &mut diags);
     if diags
         .iter()

@@ -96,7 +96,7 @@ pub fn compact(value: &Value) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-fn pretty(value: &Value) -> String {
+pub(crate) fn pretty(value: &Value) -> String {
     // Python's json.dumps(indent=4) layout, which Ansible's default callback uses.
     let mut buf = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
@@ -123,7 +123,7 @@ fn sorted(value: &Value) -> Value {
 }
 
 /// The result as the default callback shows it: internal keys dropped.
-fn shown(result: &Value, drop_changed: bool) -> Value {
+pub(crate) fn shown(result: &Value, drop_changed: bool) -> Value {
     let mut v = sorted(result);
     if let Value::Object(m) = &mut v {
         m.retain(|k, _| {

@@ -1,7 +1,9 @@
 //! Reports: one event stream, one printer per output format.
 
+mod adhoc;
 mod human;
 
+pub use adhoc::AdHoc;
 pub use human::Human;
 
 use serde_json::Value;
