@@ -302,22 +302,20 @@ fn connection_options_on_the_command_line() {
         text(&run.stderr)
     );
     assert!(dir.path().join("web1-delegated").exists());
-    // Password prompts are refused up front, like any bad option.
+    // SSH password prompts are refused up front, like any bad option.
     let run = tend(
         &[
             "playbook",
             "-i",
             "web_ssh.ini",
-            "-K",
+            "-k",
             "delegate_and_loops.yml",
         ],
         &root().join("tests/fixtures"),
     );
     assert_eq!(run.status.code(), Some(5));
     assert!(
-        text(&run.stderr).contains(
-            "password prompts (-K/--ask-become-pass, -k/--ask-pass) are not supported yet"
-        )
+        text(&run.stderr).contains("SSH password prompts (-k/--ask-pass) are not supported yet")
     );
 }
 

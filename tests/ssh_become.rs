@@ -80,3 +80,77 @@ fn become_root_and_another_user_from_the_deploy_user() {
         );
     }
 }
+
+const PASSWORD_PLAYBOOK: &str = r#"
+- hosts: lab
+  gather_facts: no
+  tasks:
+    - command: id -un
+      become: yes
+      register: who
+    - name: Standard input reaches the escalated script intact
+      shell: "ps -eo args > /tmp/ps.txt; cat"
+      args:
+        stdin: "payload line"
+      become: yes
+      register: piped
+    - copy:
+        dest: /root/escalated.txt
+        content: "{{ who.stdout }} {{ piped.stdout }}\n"
+      become: yes
+"#;
+
+/// sudo that wants a password: the right one works (and stdin still reaches
+/// the script), a wrong one and a missing one fail that host with Ansible's
+/// messages, and the password is in no process's arguments on the target
+/// nor in tend's output.
+#[test]
+fn become_password_goes_through_stdin_only() {
+    let lab = lab_or_skip!(3);
+    let password = "s3cret-Become-pw";
+    for i in 1..=3 {
+        lab.sh_ok(
+            i,
+            &format!(
+                "echo 'deploy ALL=(ALL:ALL) ALL' >/etc/sudoers.d/tend-lab; \
+                 echo 'deploy:{password}' | chpasswd"
+            ),
+        );
+    }
+    let proj = lab::project(&[
+        ("site.yml", PASSWORD_PLAYBOOK),
+        (
+            "host_vars/host1.yml",
+            &format!("ansible_become_password: {password}\n"),
+        ),
+        (
+            "host_vars/host2.yml",
+            "ansible_become_password: wrong-one\n",
+        ),
+    ]);
+    let run = lab.playbook(&proj.path().join("site.yml"), &[]);
+    run.assert_code(2);
+    assert_eq!(run.recap("host1", "failed"), 0, "{}", run.stdout);
+    assert_eq!(
+        lab.sh_ok(1, "cat /root/escalated.txt"),
+        "root payload line\n"
+    );
+    let ps = lab.sh_ok(1, "cat /tmp/ps.txt");
+    assert!(ps.contains("sudo"), "ps ran under sudo: {ps}");
+    assert!(!ps.contains(password), "the password is in an argv: {ps}");
+    assert!(
+        run.stdout.contains(
+            r#"fatal: [host2]: FAILED! => {"changed": false, "msg": "Incorrect sudo password"}"#
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            r#"fatal: [host3]: FAILED! => {"changed": false, "msg": "Missing sudo password"}"#
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains(password) && !run.stderr.contains(password));
+}

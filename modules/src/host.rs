@@ -70,7 +70,7 @@ pub enum HostError {
     #[error("{0}")]
     Io(String),
     /// Privilege escalation was refused (wrong or missing password).
-    #[error("privilege escalation failed: {0}")]
+    #[error("{0}")]
     Become(String),
 }
 

@@ -125,7 +125,8 @@ struct ConnectionArgs {
     /// Privilege escalation method (sudo, su).
     #[arg(long = "become-method")]
     become_method: Option<String>,
-    /// Ask for the privilege escalation password (not supported yet).
+    /// Ask for the privilege escalation password (read from the terminal;
+    /// sent to sudo on standard input, never in an argument or a file).
     #[arg(short = 'K', long = "ask-become-pass")]
     ask_become_pass: bool,
     /// Ask for the connection password (not supported yet).
@@ -136,10 +137,15 @@ struct ConnectionArgs {
 impl ConnectionArgs {
     /// The options as `ansible_*` variables, or what is not supported.
     fn vars(&self) -> Result<Vars, String> {
-        if self.ask_become_pass || self.ask_pass {
-            return Err("password prompts (-K/--ask-become-pass, -k/--ask-pass) are not supported yet: use key-based SSH and passwordless sudo".into());
+        if self.ask_pass {
+            return Err("SSH password prompts (-k/--ask-pass) are not supported yet: use key-based SSH (ssh-agent, --private-key)".into());
         }
         let mut v = Vars::new();
+        if self.ask_become_pass {
+            let password = rpassword::prompt_password("BECOME password: ")
+                .map_err(|e| format!("cannot read the become password from the terminal: {e}"))?;
+            v.insert("ansible_become_password".into(), Value::from(password));
+        }
         let mut put = |k: &str, val: Option<Value>| {
             if let Some(val) = val {
                 v.insert(k.to_string(), val);

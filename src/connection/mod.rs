@@ -21,7 +21,24 @@ pub struct BecomeSpec {
     pub user: String,
     /// `become_flags`.
     pub flags: Option<String>,
+    /// `ansible_become_password` / `--ask-become-pass`: sent on the script's
+    /// standard input, never in an argument or a file.
+    pub password: Option<Password>,
 }
+
+/// A password that never shows in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(********)")
+    }
+}
+
+/// Exit status and stderr prefix of the wrapper when sudo refuses the password.
+const BECOME_FAILED_STATUS: i32 = 126;
+const BECOME_FAILED_MARK: &str = "tend-become-failed: ";
 
 /// A host with a task's `become` and `environment` applied to every script.
 pub struct Escalated {
@@ -50,31 +67,68 @@ impl Escalated {
             return Ok(body);
         };
         let flags = spec.flags.clone().unwrap_or_default();
-        Ok(match spec.method.as_str() {
-            "sudo" => {
+        let user = quote(&spec.user);
+        Ok(match (spec.method.as_str(), &spec.password) {
+            ("sudo", None) => {
                 let flags = if flags.is_empty() {
                     "-H -S -n".to_string()
                 } else {
                     flags
                 };
-                format!(
-                    "sudo {flags} -u {} /bin/sh -c {}",
-                    quote(&spec.user),
-                    quote(&body)
-                )
+                format!("sudo {flags} -u {user} /bin/sh -c {}", quote(&body))
             }
-            "su" => format!(
-                "su {flags} {} -s /bin/sh -c {}",
-                quote(&spec.user),
-                quote(&body)
-            ),
-            other => {
+            ("sudo", Some(_)) => sudo_with_password(&flags, &user, &body),
+            ("su", None) => format!("su {flags} {user} -s /bin/sh -c {}", quote(&body)),
+            ("su", Some(_)) => {
+                return Err(HostError::Become(
+                    "become_method su with a password needs a terminal, which tend never \
+                     opens: use sudo, or passwordless su (as root)"
+                        .into(),
+                ));
+            }
+            (other, _) => {
                 return Err(HostError::Become(format!(
                     "become_method `{other}` is not supported yet"
                 )));
             }
         })
     }
+}
+
+/// The script that escalates with sudo and a password. The password is the
+/// first line of the script's standard input; the script reads it into a
+/// shell variable (never exported, never in an argument: `printf` is a
+/// builtin) and pipes it to `sudo -S` ahead of the rest of the input:
+///
+/// 1. if sudo needs no password for this user (NOPASSWD), the password is
+///    dropped and the body gets standard input untouched;
+/// 2. else the password is tried alone first (`-k`: never a cached ticket),
+///    so a wrong one is refused before any input is consumed;
+/// 3. then sudo reads exactly the password line and the body the rest.
+fn sudo_with_password(flags: &str, user: &str, body: &str) -> String {
+    let user_flags: Vec<&str> = flags
+        .split_whitespace()
+        .filter(|f| !matches!(*f, "-n" | "-S" | "--non-interactive" | "--stdin"))
+        .collect();
+    let user_flags = if user_flags.is_empty() {
+        "-H".to_string()
+    } else {
+        user_flags.join(" ")
+    };
+    let body = quote(body);
+    format!(
+        "IFS= read -r __tend_pw || __tend_pw=\n\
+         if sudo -n -u {user} /bin/sh -c : 2>/dev/null; then\n\
+         \x20 unset __tend_pw\n\
+         \x20 exec sudo {user_flags} -n -u {user} /bin/sh -c {body}\n\
+         fi\n\
+         if ! printf '%s\\n' \"$__tend_pw\" | sudo -k -S -p '' -u {user} /bin/sh -c : 2>/dev/null; then\n\
+         \x20 unset __tend_pw\n\
+         \x20 echo '{BECOME_FAILED_MARK}Incorrect sudo password' >&2\n\
+         \x20 exit {BECOME_FAILED_STATUS}\n\
+         fi\n\
+         {{ printf '%s\\n' \"$__tend_pw\"; exec cat; }} | sudo {user_flags} -k -S -p '' -u {user} /bin/sh -c {body}\n"
+    )
 }
 
 #[async_trait]
@@ -84,11 +138,40 @@ impl Host for Escalated {
             return self.inner.exec(request).await;
         }
         let script = self.wrap(&request.script)?;
-        self.inner
-            .exec(Exec {
-                script,
-                stdin: request.stdin,
-            })
-            .await
+        let password = self.escalation.as_ref().and_then(|e| e.password.as_ref());
+        let stdin = match password {
+            Some(Password(pw)) => {
+                if pw.contains('\n') {
+                    return Err(HostError::Become(
+                        "the become password contains a newline".into(),
+                    ));
+                }
+                let mut input = Vec::with_capacity(pw.len() + 1 + request.stdin.len());
+                input.extend_from_slice(pw.as_bytes());
+                input.push(b'\n');
+                input.extend_from_slice(&request.stdin);
+                input
+            }
+            None => request.stdin,
+        };
+        let out = self.inner.exec(Exec { script, stdin }).await?;
+        if let Some(spec) = &self.escalation {
+            let stderr = out.stderr_text();
+            if out.status == BECOME_FAILED_STATUS
+                && let Some(msg) = stderr
+                    .lines()
+                    .find_map(|l| l.strip_prefix(BECOME_FAILED_MARK))
+            {
+                return Err(HostError::Become(msg.to_string()));
+            }
+            if spec.method == "sudo"
+                && spec.password.is_none()
+                && out.status == 1
+                && stderr.trim() == "sudo: a password is required"
+            {
+                return Err(HostError::Become("Missing sudo password".into()));
+            }
+        }
+        Ok(out)
     }
 }

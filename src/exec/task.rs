@@ -1150,10 +1150,17 @@ fn escalation(
             .map(|v| text(&v))
             .unwrap_or_else(|| "sudo".into());
         let flags = render(&spec.flags, "ansible_become_flags")?.map(|v| text(&v));
+        let password = match render(&None, "ansible_become_password")? {
+            Some(v) => Some(v),
+            None => render(&None, "ansible_become_pass")?,
+        }
+        .filter(|v| !v.is_null())
+        .map(|v| crate::connection::Password(text(&v)));
         Some(BecomeSpec {
             method,
             user,
             flags,
+            password,
         })
     } else {
         None
