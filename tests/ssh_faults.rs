@@ -104,3 +104,66 @@ fn host_killed_mid_task_is_unreachable_and_the_others_finish() {
         assert_eq!(lab.sh_ok(i, "cat /tmp/after"), format!("{h}\n"));
     }
 }
+
+/// A task that hangs past its `timeout` fails on its host, and its remote
+/// processes are gone (also those run as root under sudo): nothing is left
+/// running on the target. The next task runs.
+#[test]
+fn a_hung_task_is_killed_on_the_target_at_its_timeout() {
+    let lab = lab_or_skip!(2);
+    let proj = lab::project(&[(
+        "site.yml",
+        r#"
+- hosts: lab
+  gather_facts: no
+  tasks:
+    - shell: "sleep 389 & echo $! > /tmp/child.pid; echo $$ > /tmp/hang.pid; wait"
+      timeout: 2
+      ignore_errors: yes
+    - shell: "echo $$ > /tmp/root-hang.pid; exec sleep 397"
+      become: yes
+      timeout: 1
+      ignore_errors: yes
+    - copy:
+        dest: /tmp/after
+        content: "next\n"
+"#,
+    )]);
+    let started = Instant::now();
+    let run = lab.playbook(&proj.path().join("site.yml"), &[]);
+    run.assert_code(0);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        run.stdout.contains(
+            "The shell action failed to execute in the expected time frame (2) and was terminated"
+        ),
+        "{}",
+        run.stdout
+    );
+    for i in 1..=2 {
+        assert_eq!(
+            run.recap(&format!("host{i}"), "ignored"),
+            2,
+            "{}",
+            run.stdout
+        );
+        assert_eq!(lab.sh_ok(i, "cat /tmp/after"), "next\n");
+        // Give the target a moment to reap, then nothing may be left.
+        std::thread::sleep(Duration::from_millis(300));
+        for pidfile in ["/tmp/hang.pid", "/tmp/child.pid", "/tmp/root-hang.pid"] {
+            // A zombie waiting for the machine's init to reap it is not running.
+            let alive = lab.sh_ok(
+                i,
+                &format!(
+                    "s=$(ps -o stat= -p $(cat {pidfile}) 2>/dev/null); \
+                     case \"$s\" in ''|Z*) echo gone ;; *) echo \"alive: $s\" ;; esac"
+                ),
+            );
+            assert_eq!(
+                alive, "gone\n",
+                "host{i}: {pidfile} still runs\n{}",
+                run.stdout
+            );
+        }
+    }
+}

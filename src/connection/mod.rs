@@ -48,6 +48,11 @@ pub struct Escalated {
     pub escalation: Option<BecomeSpec>,
     /// `environment` for the task.
     pub environment: Vec<(String, String)>,
+    /// The task's `timeout`: every script is run under coreutils `timeout`
+    /// with what is left of it, so that a hung command and everything it
+    /// started (its process group, under `become` too) is killed on the
+    /// target, not just abandoned by the controller.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Escalated {
@@ -63,6 +68,12 @@ impl Escalated {
             body.push_str(&format!("export {k}={}\n", quote(v)));
         }
         body.push_str(script);
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            // TERM to the whole process group, KILL a second later.
+            body = format!("timeout -k 1 {} /bin/sh -c {}", secs.max(1), quote(&body));
+        }
         let Some(spec) = &self.escalation else {
             return Ok(body);
         };
@@ -134,7 +145,7 @@ fn sudo_with_password(flags: &str, user: &str, body: &str) -> String {
 #[async_trait]
 impl Host for Escalated {
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
-        if self.escalation.is_none() && self.environment.is_empty() {
+        if self.escalation.is_none() && self.environment.is_empty() && self.deadline.is_none() {
             return self.inner.exec(request).await;
         }
         let script = self.wrap(&request.script)?;

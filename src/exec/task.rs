@@ -860,7 +860,7 @@ async fn attempt(
                 r.status = failed_status;
                 return r;
             }
-            let conn = match escalation(ctx, t, host, scope) {
+            let mut conn = match escalation(ctx, t, host, scope) {
                 Ok(c) => c,
                 Err(msg) => return ItemResult::failed(label, msg),
             };
@@ -890,13 +890,15 @@ async fn attempt(
                 },
                 Some(Err(e)) => return ItemResult::failed(label, e.message),
             };
+            conn.deadline = timeout.map(|limit| std::time::Instant::now() + limit);
             let run = m.run(&args, &mctx, &conn);
             let result = match timeout {
                 None => run.await,
                 Some(limit) => match tokio::time::timeout(limit, run).await {
                     Ok(r) => r,
                     Err(_) => {
-                        // Dropping the future ends the remote command (its channel or process).
+                        // The remote command was started under `timeout` (see
+                        // `Escalated::deadline`), which kills it there too.
                         let mut r = ItemResult::failed(
                             label,
                             format!(
@@ -1219,6 +1221,7 @@ fn escalation(
         inner,
         escalation: become_spec,
         environment,
+        deadline: None,
     })
 }
 
