@@ -16,11 +16,14 @@ pub mod pyregex;
 pub mod registry;
 pub mod sh;
 
+pub mod apt;
+pub mod apt_repository;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod file;
 pub mod lineinfile;
+pub mod package;
 pub mod replace;
 pub mod stat;
 pub mod template;

@@ -3,6 +3,8 @@
 use crate::module::Module;
 
 static MODULES: &[&dyn Module] = &[
+    &crate::apt::Apt,
+    &crate::apt_repository::AptRepository,
     &crate::blockinfile::BlockInFile,
     &crate::command::Command,
     &crate::command::Shell,
@@ -10,6 +12,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::copy::Copy,
     &crate::file::File,
     &crate::lineinfile::LineInFile,
+    &crate::package::Package,
     &crate::replace::Replace,
     &crate::stat::Stat,
     &crate::template::Template,
