@@ -25,7 +25,9 @@ pub mod file;
 pub mod lineinfile;
 pub mod package;
 pub mod replace;
+pub mod service;
 pub mod stat;
+pub mod systemd;
 pub mod template;
 
 pub use host::{Exec, ExecOutput, Host, HostError};

@@ -14,7 +14,10 @@ static MODULES: &[&dyn Module] = &[
     &crate::lineinfile::LineInFile,
     &crate::package::Package,
     &crate::replace::Replace,
+    &crate::service::Service,
     &crate::stat::Stat,
+    &crate::systemd::Systemd,
+    &crate::systemd::SystemdService,
     &crate::template::Template,
 ];
 
