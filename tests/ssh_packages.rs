@@ -144,10 +144,14 @@ fn packages_from_a_local_repository() {
     // tendlib came in as a dependency, then `package` asked for it: marked manual.
     assert_eq!(lab.sh_ok(1, "apt-mark showauto tendlib"), "");
 
-    // Re-run: nothing to do.
+    // Re-run: nothing to do, one round trip per task.
+    let before = lab.sessions();
     let second = lab.playbook(&install, &[]);
     second.assert_code(0);
     assert_eq!(second.recap("host1", "changed"), 0, "{}", second.stdout);
+    let channels = lab.sessions()[0] - before[0];
+    eprintln!("ssh channels for 4 unchanged package tasks: {channels}");
+    assert!(channels <= 4, "{channels} channels for 4 unchanged tasks");
 
     // latest: check mode predicts the upgrade (apt-get --simulate), changes nothing.
     let upgrade = proj.path().join("upgrade.yml");

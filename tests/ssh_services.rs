@@ -139,10 +139,16 @@ fn init_script_service_start_restart_stop_enable() {
             || first.stdout.contains("changed: [host1]")
     );
 
-    // Again: nothing to do.
+    // Again: nothing to do, in one round trip.
+    let before = lab.sessions();
     let second = run("start.yml", &[]);
     second.assert_code(0);
     assert_eq!(second.recap("host1", "changed"), 0);
+    assert_eq!(
+        lab.sessions()[0] - before[0],
+        1,
+        "one channel for an unchanged service"
+    );
     assert_eq!(pid(&lab).as_deref(), Some(started.as_str()));
 
     // Restart (stop, sleep, start): a new process, every time.
