@@ -318,7 +318,7 @@ pub fn edit(sources: &Sources, a: &Args) -> Result<Sources, ModuleError> {
     Ok(out)
 }
 
-/// What the probe found: the sources, and each file's symlink target.
+/// What the probe found: the sources.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Probed {
     /// The sources.

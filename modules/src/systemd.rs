@@ -1,4 +1,4 @@
-//! The `systemd` module (also `systemd_service`): control systemd units.
+//! The `systemd` module: control systemd units (also available as `systemd_service`).
 //!
 //! As Ansible's module: one probe reads `systemctl show UNIT` and
 //! `systemctl is-enabled UNIT -l`; `daemon_reload` runs
