@@ -202,6 +202,75 @@ fn packages_from_a_local_repository() {
 }
 
 #[test]
+fn upgrade_and_autoremove_are_simulated_first() {
+    let lab = lab_or_skip!(1);
+    lab.sh_ok(1, SETUP);
+    let proj = lab::project(&[
+        (
+            "old.yml",
+            &playbook(
+                "    - apt_repository:\n        repo: deb [trusted=yes] file:/srv/repo ./\n    - apt:\n        name: tendapp=1.0\n",
+            ),
+        ),
+        (
+            "upgrade.yml",
+            &playbook("    - apt:\n        upgrade: dist\n"),
+        ),
+        (
+            "remove.yml",
+            &playbook("    - apt:\n        name: tendapp\n        state: absent\n"),
+        ),
+        (
+            "autoremove.yml",
+            &playbook("    - apt:\n        autoremove: yes\n"),
+        ),
+    ]);
+    let pb = |name: &str| proj.path().join(name);
+    lab.playbook(&pb("old.yml"), &[]).assert_code(0);
+    assert_eq!(installed(&lab), "tendapp 1.0\ntendlib 1.0\n");
+    assert_eq!(
+        lab.sh_ok(1, "cat /etc/apt/sources.list.d/file_srv_repo.list"),
+        format!("{REPO}\n"),
+        "Ansible's file name from the URI"
+    );
+
+    // upgrade: dist. Check mode predicts from apt-get's simulation.
+    let check = lab.playbook(&pb("upgrade.yml"), &["--check", "--diff"]);
+    check.assert_code(0);
+    assert_eq!(check.recap("host1", "changed"), 1, "{}", check.stdout);
+    assert!(check.stdout.contains("tendapp"), "{}", check.stdout);
+    assert_eq!(installed(&lab), "tendapp 1.0\ntendlib 1.0\n");
+    let up = lab.playbook(&pb("upgrade.yml"), &[]);
+    up.assert_code(0);
+    assert_eq!(up.recap("host1", "changed"), 1);
+    assert_eq!(installed(&lab), "tendapp 2.0\ntendlib 1.0\n");
+    let before = lab.sessions();
+    let again = lab.playbook(&pb("upgrade.yml"), &[]);
+    assert_eq!(again.recap("host1", "changed"), 0, "{}", again.stdout);
+    assert_eq!(
+        lab.sessions()[0] - before[0],
+        1,
+        "an unchanged upgrade is one round trip"
+    );
+
+    // Removing the app leaves its automatically installed dependency...
+    lab.playbook(&pb("remove.yml"), &[]).assert_code(0);
+    assert_eq!(installed(&lab), "tendlib 1.0\n");
+    // ...which autoremove removes; check mode first.
+    let check = lab.playbook(&pb("autoremove.yml"), &["--check"]);
+    assert_eq!(check.recap("host1", "changed"), 1, "{}", check.stdout);
+    assert_eq!(installed(&lab), "tendlib 1.0\n");
+    let auto = lab.playbook(&pb("autoremove.yml"), &[]);
+    assert_eq!(auto.recap("host1", "changed"), 1, "{}", auto.stdout);
+    assert_eq!(installed(&lab), "");
+    assert_eq!(
+        lab.playbook(&pb("autoremove.yml"), &[])
+            .recap("host1", "changed"),
+        0
+    );
+}
+
+#[test]
 fn package_fails_clearly_without_apt() {
     let lab = lab_or_skip!(1);
     // The host's /usr is its own overlay: hide apt, give it a (stub) dnf.
