@@ -863,6 +863,12 @@ fn to_install(a: &Args, st: &AptState) -> Result<Vec<String>, ModuleError> {
             )));
         }
         let installed = p.installed();
+        if p.known && !installed && p.candidate.is_none() && p.versions.is_empty() {
+            return Err(ModuleError::failed(format!(
+                "apt: {name} is a virtual package: name a package that provides it \
+                 (virtual packages are not supported yet)"
+            )));
+        }
         if !installed && a.only_upgrade {
             continue;
         }
@@ -1369,6 +1375,17 @@ mod tests {
         );
         assert!(to_install(&only, &new).unwrap().is_empty());
         assert_eq!(to_install(&only, &old).unwrap(), vec!["hello=2.0"]);
+        let virt = state(&[pkg(
+            "mail-transport-agent",
+            None,
+            "mail-transport-agent:\n  Installed: (none)\n  Candidate: (none)\n  Version table:\n",
+        )]);
+        assert!(
+            to_install(&args(json!({"name": "mail-transport-agent"})), &virt)
+                .unwrap_err()
+                .to_string()
+                .contains("virtual package")
+        );
         let unknown = state(&[pkg("ghost", None, "")]);
         assert_eq!(
             to_install(&args(json!({"name": "ghost"})), &unknown)

@@ -43,6 +43,7 @@
 //! - `name` (str): the service's name.
 //! - `state` (str): `started` or `stopped`, when `state` was given.
 //! - `enabled` (bool): whether the service starts at boot, when `enabled` was given.
+//! - `status` (dict): under systemd, the unit's properties from `systemctl show`.
 
 use crate::args::{ArgsError, de};
 use crate::choice;
@@ -279,6 +280,16 @@ impl Probed {
             .map(|(_, v)| v.as_str())
     }
 
+    /// `systemctl show` as a dictionary (Ansible's `status`).
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.show
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect(),
+        )
+    }
+
     /// systemd knows the unit.
     pub fn is_unit(&self) -> bool {
         self.show_ok && self.prop("LoadState").is_some_and(|s| s != "not-found")
@@ -359,6 +370,10 @@ fn plan_service(
     let mut script = String::new();
     let mut changed = false;
     let mut out = Outcome::ok().with("name", a.name.clone());
+    if st.init == Init::Systemd {
+        // Under systemd Ansible runs the systemd module, which returns the unit's properties.
+        out.values.insert("status".into(), st.status());
+    }
     let found = st.initd || st.is_unit();
 
     if let Some(want) = a.enabled {
@@ -513,10 +528,11 @@ mod tests {
     fn systemd_is_used_when_it_runs() {
         let text = "INIT|systemd\nSHOWOK|1\nSHOW|LoadState=loaded\nSHOW|ActiveState=inactive\nENABLED|1|disabled\n";
         let a = args(json!({"name": "nginx", "state": "started", "enabled": true}));
-        let (_, script) = plan_service(&a, &probed(text), &Context::default()).unwrap();
+        let (o, script) = plan_service(&a, &probed(text), &Context::default()).unwrap();
         let s = script.unwrap();
         assert!(s.contains("systemctl enable nginx"));
         assert!(s.contains("systemctl start nginx"));
+        assert_eq!(o.values["status"]["ActiveState"], json!("inactive"));
         assert!(!s.contains("init.d"));
     }
 

@@ -41,7 +41,7 @@ use crate::outcome::Outcome;
 use crate::service::{Init, Probed, State, probe, state_action, systemctl_cmd};
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Arguments of `systemd`.
 #[derive(Debug, Clone, Deserialize)]
@@ -175,16 +175,11 @@ async fn run(a: &Args, ctx: &Context, host: &dyn Host) -> Result<Outcome, Module
 
 fn plan(a: &Args, st: &Probed, _ctx: &Context) -> Result<(Outcome, String), ModuleError> {
     let mut out = Outcome::ok();
-    let status: Map<String, Value> = st
-        .show
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
     out.values.insert(
         "name".into(),
         a.name.clone().map_or(Value::Null, Value::from),
     );
-    out.values.insert("status".into(), Value::Object(status));
+    out.values.insert("status".into(), st.status());
     let Some(name) = a.name.as_deref() else {
         return Ok((out, String::new()));
     };
