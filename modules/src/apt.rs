@@ -1540,6 +1540,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn deb_files_install_unless_that_version_is_installed() {
+        let probe =
+            format!("{HEAD}DEB|1|hello|1.0|/srv/hello_1.0_all.deb\nDEB|0|tool|2.0|tool.deb\n");
+        let host = Replay::new(vec![out(0, &probe), out(0, APT_OUT)]);
+        let a = args(json!({"deb": "/srv/hello_1.0_all.deb,tool.deb"}));
+        assert!(probe_script(&a).contains("dpkg-deb -f"));
+        let o = run(&a, &ctx(false, false), &host, "apt").await.unwrap();
+        assert!(o.changed);
+        let s = &host.scripts()[1];
+        assert!(s.contains(" install ./tool.deb"), "{s}");
+        assert!(!s.contains("hello_1.0"), "{s}");
+        assert!(!o.values.contains_key("cache_updated"));
+
+        let host = Replay::new(vec![out(0, &format!("{HEAD}DEB|missing|||/nope.deb\n"))]);
+        let err = run(
+            &args(json!({"deb": "/nope.deb"})),
+            &ctx(false, false),
+            &host,
+            "apt",
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Unable to install package: no such file: /nope.deb"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_removal_carries_apt_output() {
+        let old = format!("{HEAD}{}", pkg("hello", Some(("ii ", "1.0")), HELLO_OLD));
+        let failed = ExecOutput {
+            status: 100,
+            stdout: b"Reading package lists...\n".to_vec(),
+            stderr: b"E: Sub-process /usr/bin/dpkg returned an error code (1)\n".to_vec(),
+        };
+        let host = Replay::new(vec![out(0, &old), failed]);
+        let a = args(json!({"name": "hello", "state": "absent"}));
+        match run(&a, &ctx(false, false), &host, "apt").await.unwrap_err() {
+            ModuleError::Failed { msg, values } => {
+                assert_eq!(
+                    msg,
+                    "'apt-get remove 'hello'' failed: E: Sub-process /usr/bin/dpkg returned an error code (1)"
+                );
+                assert_eq!(values["rc"], json!(100));
+                assert_eq!(values["stdout"], json!("Reading package lists...\n"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
     async fn other_package_managers_are_named() {
         let host = Replay::new(vec![out(0, "MGR|dnf\n")]);
         let err = run(
