@@ -1553,19 +1553,23 @@ mod tests {
         assert!(!s.contains("hello_1.0"), "{s}");
         assert!(!o.values.contains_key("cache_updated"));
 
-        let host = Replay::new(vec![out(0, &format!("{HEAD}DEB|missing|||/nope.deb\n"))]);
-        let err = run(
-            &args(json!({"deb": "/nope.deb"})),
-            &ctx(false, false),
-            &host,
-            "apt",
-        )
-        .await
-        .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            failure(
+                &format!("{HEAD}DEB|missing|||/nope.deb\n"),
+                json!({"deb": "/nope.deb"})
+            )
+            .await,
             "Unable to install package: no such file: /nope.deb"
         );
+    }
+
+    /// The message of a run failing right after this probe output.
+    async fn failure(probe: &str, a: Value) -> String {
+        let host = Replay::new(vec![out(0, probe)]);
+        run(&args(a), &ctx(false, false), &host, "apt")
+            .await
+            .unwrap_err()
+            .to_string()
     }
 
     #[tokio::test]
@@ -1593,17 +1597,8 @@ mod tests {
 
     #[tokio::test]
     async fn other_package_managers_are_named() {
-        let host = Replay::new(vec![out(0, "MGR|dnf\n")]);
-        let err = run(
-            &args(json!({"name": "x"})),
-            &ctx(false, false),
-            &host,
-            "apt",
-        )
-        .await
-        .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            failure("MGR|dnf\n", json!({"name": "x"})).await,
             "apt: apt-get and dpkg-query were not found on the target (package manager: dnf)"
         );
     }
