@@ -604,6 +604,7 @@ fn content_diff(d: &Desired, dest: &PathInfo, path: &str, new: Option<&[u8]>) ->
         after_header: Some(d.after_header.clone().unwrap_or_else(|| path.to_string())),
         before,
         after,
+        prepared: None,
     }
 }
 

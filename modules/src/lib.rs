@@ -16,14 +16,19 @@ pub mod pyregex;
 pub mod registry;
 pub mod sh;
 
+pub mod apt;
+pub mod apt_repository;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod file;
 pub mod lineinfile;
+pub mod package;
 pub mod ping;
 pub mod replace;
+pub mod service;
 pub mod stat;
+pub mod systemd;
 pub mod template;
 
 pub use host::{Exec, ExecOutput, Host, HostError};

@@ -648,6 +648,7 @@ pub(crate) fn plan_edit(st: &FileState, e: Edit) -> Result<Plan, ModuleError> {
             after_header: Some(header),
             before: String::from_utf8_lossy(st.content()).into_owned(),
             after: String::from_utf8_lossy(&e.after).into_owned(),
+            prepared: None,
         });
     }
     if attrs.changes() && e.attr_diff {

@@ -16,9 +16,21 @@ pub struct Diff {
     pub before: String,
     /// New text.
     pub after: String,
+    /// Ready-made text shown as it is instead of a before/after diff (the
+    /// package modules' `prepared` summary of what the package manager does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prepared: Option<String>,
 }
 
 impl Diff {
+    /// A ready-made summary (Ansible's `diff.prepared`), shown as it is.
+    pub fn prepared(text: impl Into<String>) -> Self {
+        Diff {
+            prepared: Some(text.into()),
+            ..Diff::default()
+        }
+    }
+
     /// A diff of one file's content.
     pub fn content(path: &str, before: impl Into<String>, after: impl Into<String>) -> Self {
         Diff {
@@ -26,6 +38,7 @@ impl Diff {
             after_header: Some(path.to_string()),
             before: before.into(),
             after: after.into(),
+            prepared: None,
         }
     }
 
@@ -53,6 +66,7 @@ impl Diff {
             after_header: None,
             before: render(before),
             after: render(after),
+            prepared: None,
         }
     }
 }

@@ -3,6 +3,8 @@
 use crate::module::Module;
 
 static MODULES: &[&dyn Module] = &[
+    &crate::apt::Apt,
+    &crate::apt_repository::AptRepository,
     &crate::blockinfile::BlockInFile,
     &crate::command::Command,
     &crate::command::Shell,
@@ -10,9 +12,13 @@ static MODULES: &[&dyn Module] = &[
     &crate::copy::Copy,
     &crate::file::File,
     &crate::lineinfile::LineInFile,
+    &crate::package::Package,
     &crate::ping::Ping,
     &crate::replace::Replace,
+    &crate::service::Service,
     &crate::stat::Stat,
+    &crate::systemd::Systemd,
+    &crate::systemd::SystemdService,
     &crate::template::Template,
 ];
 

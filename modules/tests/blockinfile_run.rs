@@ -54,6 +54,7 @@ async fn insert_update_remove_with_exact_diffs_and_round_trips() {
             after_header: Some(header),
             before: "Port 22\n".into(),
             after: expected.clone(),
+            prepared: None,
         }]
     );
     assert_eq!(std::fs::read_to_string(&f).unwrap(), expected);

@@ -43,6 +43,7 @@ async fn converges_check_mode_predicts_and_diff_is_exact() {
             after_header: Some(header),
             before: "# comment\nSELINUX=permissive\n".into(),
             after: "# comment\nSELINUX=enforcing\n".into(),
+            prepared: None,
         }]
     );
     assert_eq!(

@@ -49,6 +49,7 @@ async fn converges_check_mode_predicts_and_diff_is_exact() {
             after_header: Some(header),
             before: HOSTS.into(),
             after: after.into(),
+            prepared: None,
         }]
     );
     assert_eq!(std::fs::read_to_string(&f).unwrap(), after);

@@ -38,6 +38,9 @@ impl<W: Write> Human<W> {
 
 /// Renders a unified diff the way `ansible-playbook --diff` shows it.
 pub fn unified_diff(diff: &tend_modules::Diff) -> String {
+    if let Some(prepared) = &diff.prepared {
+        return prepared.clone();
+    }
     let before_h = diff
         .before_header
         .as_ref()
