@@ -5,7 +5,10 @@ use crate::compile::{self, CompiledPlaybook};
 use crate::diagnostic::Diagnostic;
 use crate::exec::{self, RunOptions};
 use crate::inventory::Inventory;
-use crate::report::Human;
+use crate::report::{
+    GithubAnnotations, Human, JsonLines, Junit, Markdown, Progress, ProgressWriter, Reporter,
+    Reporters, RunEnd, RunInfo, SummaryFile,
+};
 use crate::template::Templar;
 use crate::vars::Vars;
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -86,7 +89,38 @@ struct PlaybookArgs {
     #[arg(long)]
     force_handlers: bool,
     #[command(flatten)]
+    reports: ReportArgs,
+    #[command(flatten)]
     connection: ConnectionArgs,
+}
+
+/// What standard output shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// ansible-playbook's output.
+    Human,
+    /// JSON lines, one event per line (see docs/json-report.md).
+    Json,
+}
+
+/// Reports: any combination in one run, all from the same events.
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// What standard output shows.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Also write the JSON lines report to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write a JUnit XML report (a testcase per task per host) to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write a Markdown summary for a pull-request comment to this file.
+    #[arg(long = "summary-md", value_name = "FILE")]
+    summary_md: Option<PathBuf>,
+    /// No progress display (it shows only on a terminal, outside CI).
+    #[arg(long)]
+    no_progress: bool,
 }
 
 /// ansible-playbook's connection and privilege escalation options.
@@ -217,14 +251,29 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 5 } else { 0 };
+            // `tend plan` has Terraform's codes: any error is 1.
+            let plan = std::env::args().nth(1).as_deref() == Some("plan");
+            let code = match (e.use_stderr(), plan) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) => 5,
+            };
             let _ = e.print();
             return code;
         }
     };
     match cli.command {
-        Command::Playbook(a) => playbook(a, false),
-        Command::Plan(a) => playbook(a, true),
+        Command::Playbook(a) => match playbook(a, false) {
+            Ok(ran) => ran.code,
+            Err(code) => code,
+        },
+        // 0 nothing to change, 2 changes pending, 1 errors (Terraform's -detailed-exitcode).
+        Command::Plan(a) => match playbook(a, true) {
+            Ok(ran) if ran.code != 0 => 1,
+            Ok(ran) if ran.changes > 0 => 2,
+            Ok(_) => 0,
+            Err(_) => 1,
+        },
         Command::Inventory(a) => inventory(a),
         Command::Version => {
             println!("tend {}", env!("CARGO_PKG_VERSION"));
@@ -287,7 +336,67 @@ fn split_tags(items: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
+/// A run that happened: ansible-playbook's exit code and how many task
+/// results changed (or would change, in check mode).
+struct Ran {
+    code: i32,
+    changes: u32,
+}
+
+/// The reporters the options ask for, fanned out.
+fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
+    let r = &a.reports;
+    let stdout = std::io::stdout();
+    let color = color_for(&stdout);
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    let progress = !r.no_progress
+        && r.format == Format::Human
+        && stdout.is_terminal()
+        && std::io::stderr().is_terminal()
+        && !ci;
+    let mut all = Reporters::new();
+    let progress = progress.then(Progress::new);
+    let writer = || match &progress {
+        Some(p) => p.writer(std::io::stdout()),
+        None => ProgressWriter::plain(std::io::stdout()),
+    };
+    match r.format {
+        Format::Human => all.push(Box::new(Human::new(writer(), color, a.verbose))),
+        Format::Json => all.push(Box::new(JsonLines::new(std::io::stdout()))),
+    }
+    if crate::report::github::wanted() {
+        match r.format {
+            Format::Human => all.push(Box::new(GithubAnnotations::new(writer()))),
+            Format::Json => all.push(Box::new(GithubAnnotations::new(std::io::stderr()))),
+        }
+    }
+    if let Some(path) = &r.json {
+        let file = std::fs::File::create(path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        all.push(Box::new(JsonLines::new(std::io::BufWriter::new(file))));
+    }
+    if let Some(path) = &r.junit {
+        all.push(Box::new(SummaryFile::new(path.clone(), Junit)));
+    }
+    if let Some(path) = &r.summary_md {
+        let hint = match (&r.json, r.format) {
+            (Some(p), _) => format!("`{}`", p.display()),
+            (None, Format::Json) => "the JSON report (`--format json`)".into(),
+            (None, Format::Human) => "the JSON report (`--json FILE`)".into(),
+        };
+        all.push(Box::new(SummaryFile::new(
+            path.clone(),
+            Markdown::new(hint),
+        )));
+    }
+    if let Some(p) = progress {
+        all.push(Box::new(p));
+    }
+    Ok(all)
+}
+
+fn playbook(a: PlaybookArgs, plan: bool) -> Result<Ran, i32> {
+    let started = std::time::Instant::now();
     let templar = Templar::new();
     // Compile everything before touching anything.
     let mut books: Vec<CompiledPlaybook> = Vec::new();
@@ -295,7 +404,7 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
     for path in &a.playbooks {
         if !path.exists() {
             eprintln!("ERROR! the playbook: {} could not be found", path.display());
-            return 1;
+            return Err(1);
         }
         match compile::compile_file(path, &templar) {
             Ok(b) => {
@@ -307,43 +416,49 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
     }
     if !all_diags.is_empty() {
         print_diags(&all_diags);
-        return 4;
+        return Err(4);
     }
     let extra_vars = match parse_extra_vars(&a.extra_vars) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("ERROR! {e}");
-            return 5;
+            return Err(5);
         }
     };
     let cli_vars = match a.connection.vars() {
         Ok(v) => v,
         Err(e) => {
             eprintln!("ERROR! {e}");
-            return 5;
+            return Err(5);
         }
     };
     let mut inventory = match load_inventory(&a.inventory) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("ERROR! {e}");
-            return 4;
+            return Err(4);
         }
     };
     if a.syntax_check {
         for p in &a.playbooks {
             println!("\nplaybook: {}", p.display());
         }
-        return 0;
+        return Ok(Ran {
+            code: 0,
+            changes: 0,
+        });
     }
     for b in &books {
         if let Err(e) = inventory.load_vars_dirs(&b.dir) {
             eprintln!("ERROR! {e}");
-            return 4;
+            return Err(4);
         }
     }
     if a.list_hosts || a.list_tasks || a.list_tags {
-        return list(&books, &inventory, &a);
+        return Ok(Ran {
+            code: list(&books, &inventory, &a),
+            changes: 0,
+        });
     }
     let opts = RunOptions {
         check: a.check || plan,
@@ -365,13 +480,28 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ERROR! cannot start the async runtime: {e}");
-            return 1;
+            return Err(1);
         }
     };
-    let stdout = std::io::stdout();
-    let color = color_for(&stdout);
-    let mut reporter = Human::new(stdout.lock(), color, a.verbose);
+    let mut reporter = match reporters(&a) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            return Err(1);
+        }
+    };
+    reporter.run_start(&RunInfo {
+        command: if plan { "plan" } else { "playbook" }.into(),
+        playbooks: a
+            .playbooks
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        check: opts.check,
+        diff: opts.diff,
+    });
     let mut code = 0;
+    let mut changes = 0;
     for book in &books {
         let summary = runtime.block_on(exec::run_playbook(
             book,
@@ -381,8 +511,17 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
             &mut reporter,
         ));
         code = code.max(summary.exit_code());
+        changes += summary.recap.values().map(|c| c.changed).sum::<u32>();
     }
-    code
+    let end = RunEnd {
+        exit_code: code,
+        elapsed: started.elapsed(),
+    };
+    if let Err(e) = reporter.finish(&end) {
+        eprintln!("ERROR! cannot write a report: {e}");
+        code = code.max(1);
+    }
+    Ok(Ran { code, changes })
 }
 
 fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> i32 {

@@ -5,6 +5,7 @@
 //! `environment` on top of either.
 
 pub mod local;
+pub mod record;
 pub mod ssh;
 
 use async_trait::async_trait;
@@ -80,15 +81,27 @@ impl Escalated {
 #[async_trait]
 impl Host for Escalated {
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
-        if self.escalation.is_none() && self.environment.is_empty() {
-            return self.inner.exec(request).await;
+        let started = record::start();
+        let shown = started.map(|_| (request.script.clone(), request.stdin.len()));
+        let result = if self.escalation.is_none() && self.environment.is_empty() {
+            self.inner.exec(request).await
+        } else {
+            match self.wrap(&request.script) {
+                Ok(script) => {
+                    self.inner
+                        .exec(Exec {
+                            script,
+                            stdin: request.stdin,
+                        })
+                        .await
+                }
+                Err(e) => Err(e),
+            }
+        };
+        if let Some((script, stdin_len)) = shown {
+            let user = self.escalation.as_ref().map(|b| b.user.as_str());
+            record::finish(started, &script, user, stdin_len, &result);
         }
-        let script = self.wrap(&request.script)?;
-        self.inner
-            .exec(Exec {
-                script,
-                stdin: request.stdin,
-            })
-            .await
+        result
     }
 }

@@ -13,7 +13,7 @@ mod task;
 use crate::compile::{CompiledPlay, CompiledPlaybook, CompiledStep, CompiledTask};
 use crate::connection::local::Local;
 use crate::inventory::Inventory;
-use crate::report::{Counts, Recap, Reporter};
+use crate::report::{Counts, Recap, Reporter, TaskInfo};
 use crate::template::Templar;
 use crate::vars::Vars;
 use futures::StreamExt;
@@ -264,6 +264,8 @@ async fn run_play(
                     is_loop_summary: false,
                     no_log: false,
                     verbose_always: false,
+                    duration: None,
+                    commands: &[],
                 });
                 summary.recap.entry(h.clone()).or_default().unreachable += 1;
                 summary.any_unreachable = true;
@@ -372,7 +374,13 @@ async fn run_play(
     };
     // The implicit fact-gathering task is tagged `always`, as in Ansible.
     if gather && !opts.skip_tags.iter().any(|t| t == "always") {
-        reporter.task_start("Gathering Facts", "", false);
+        reporter.task_start(&TaskInfo {
+            name: "Gathering Facts",
+            span: None,
+            action: "gather_facts",
+            handler: false,
+            hosts: states.iter().filter(|s| s.active()).count(),
+        });
         gather_facts(&ctx, &mut states, reporter, summary).await;
     }
     let sections: [&[CompiledStep]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
@@ -447,11 +455,8 @@ fn run_steps<'a>(
                     {
                         match task::meta_action(t) {
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
-                                reporter.task_start(
-                                    &t.display_name(),
-                                    &t.task.span.location(),
-                                    false,
-                                );
+                                let n = live.iter().filter(|b| **b).count();
+                                reporter.task_start(&task_info(t, &t.display_name(), false, n));
                                 run_handlers(ctx, states, reporter, summary).await;
                                 continue;
                             }
@@ -483,11 +488,8 @@ fn run_steps<'a>(
                                 per_host[i] = items;
                             }
                             Err(msg) => {
-                                reporter.task_start(
-                                    &inc.task.display_name(),
-                                    &inc.task.task.span.location(),
-                                    false,
-                                );
+                                let name = inc.task.display_name();
+                                reporter.task_start(&task_info(&inc.task, &name, false, 1));
                                 let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
                                 reporter.host_result(&crate::report::HostResult {
                                     host: &s.name,
@@ -498,6 +500,8 @@ fn run_steps<'a>(
                                     is_loop_summary: false,
                                     no_log: false,
                                     verbose_always: false,
+                                    duration: None,
+                                    commands: &[],
                                 });
                                 s.failed = true;
                                 summary.recap.entry(s.name.clone()).or_default().failed += 1;
@@ -510,7 +514,8 @@ fn run_steps<'a>(
                         .name
                         .clone()
                         .unwrap_or_else(|| "include_tasks".into());
-                    reporter.task_start(&include_name, &inc.task.task.span.location(), false);
+                    let n = live.iter().filter(|b| **b).count();
+                    reporter.task_start(&task_info(&inc.task, &include_name, false, n));
                     for (i, s) in states.iter().enumerate() {
                         if !live[i] || s.failed {
                             continue;
@@ -527,6 +532,8 @@ fn run_steps<'a>(
                                 is_loop_summary: false,
                                 no_log: false,
                                 verbose_always: false,
+                                duration: None,
+                                commands: &[],
                             });
                         } else {
                             counts.ok += per_host[i].len() as u32;
@@ -686,9 +693,12 @@ async fn gather_facts(
     summary: &mut RunSummary,
 ) {
     let forks = ctx.opts.forks.max(1);
+    let progress = std::cell::RefCell::new(&mut *reporter);
+    let progress = &progress;
     let results: Vec<(usize, Result<Vars, String>)> =
         futures::stream::iter(states.iter().enumerate().filter(|(_, s)| s.active()))
             .map(|(i, s)| async move {
+                progress.borrow_mut().host_start(&s.name);
                 let out = s
                     .conn
                     .exec(tend_modules::Exec::script(facts::gather_script()))
@@ -704,6 +714,7 @@ async fn gather_facts(
                     )),
                     Err(e) => Err(e.to_string()),
                 };
+                progress.borrow_mut().host_done(&s.name);
                 (i, facts)
             })
             .buffer_unordered(forks)
@@ -732,6 +743,8 @@ async fn gather_facts(
                     is_loop_summary: false,
                     no_log: false,
                     verbose_always: false,
+                    duration: None,
+                    commands: &[],
                 });
             }
             Err(msg) => {
@@ -748,6 +761,8 @@ async fn gather_facts(
                     is_loop_summary: false,
                     no_log: false,
                     verbose_always: false,
+                    duration: None,
+                    commands: &[],
                 });
             }
         }
@@ -793,15 +808,25 @@ async fn run_task_subset(
     if !subset.iter().any(|b| *b) {
         return;
     }
-    reporter.task_start(&t.display_name(), &t.task.span.location(), handler);
+    let n = subset.iter().filter(|b| **b).count();
+    reporter.task_start(&task_info(t, &t.display_name(), handler, n));
     set_lookup_dirs(ctx, t);
     let hostvars = hostvars::HostVars::snapshot(states, ctx);
     let forks = ctx.opts.forks.max(1);
     let outcomes: Vec<(usize, TaskOutcome)> = {
         let states_ref: &[HostState] = states;
         let hv = &hostvars;
+        // Progress events while hosts work (borrows end before each await).
+        let progress = std::cell::RefCell::new(&mut *reporter);
+        let progress = &progress;
         futures::stream::iter((0..states_ref.len()).filter(|i| subset[*i]))
-            .map(|i| async move { (i, task::run_on_host(ctx, t, &states_ref[i], hv).await) })
+            .map(|i| async move {
+                let name = &states_ref[i].name;
+                progress.borrow_mut().host_start(name);
+                let outcome = task::run_on_host(ctx, t, &states_ref[i], hv).await;
+                progress.borrow_mut().host_done(name);
+                (i, outcome)
+            })
             .buffered(forks)
             .collect()
             .await
@@ -813,6 +838,17 @@ async fn run_task_subset(
         if s.unreachable {
             summary.any_unreachable = true;
         }
+    }
+}
+
+/// The task-start event for a task, under the name shown.
+fn task_info<'a>(t: &'a CompiledTask, name: &'a str, handler: bool, hosts: usize) -> TaskInfo<'a> {
+    TaskInfo {
+        name,
+        span: Some(&t.task.span),
+        action: &t.task.module.value,
+        handler,
+        hosts,
     }
 }
 
