@@ -263,17 +263,9 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Playbook(a) => match playbook(a, false) {
-            Ok(ran) => ran.code,
-            Err(code) => code,
-        },
-        // 0 nothing to change, 2 changes pending, 1 errors (Terraform's -detailed-exitcode).
-        Command::Plan(a) => match playbook(a, true) {
-            Ok(ran) if ran.code != 0 => 1,
-            Ok(ran) if ran.changes > 0 => 2,
-            Ok(_) => 0,
-            Err(_) => 1,
-        },
+        Command::Playbook(a) => playbook(a, false).unwrap_or_else(|code| code),
+        // Any error before the run is 1 for `tend plan`.
+        Command::Plan(a) => playbook(a, true).unwrap_or(1),
         Command::Inventory(a) => inventory(a),
         Command::Version => {
             println!("tend {}", env!("CARGO_PKG_VERSION"));
@@ -336,13 +328,6 @@ fn split_tags(items: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// A run that happened: ansible-playbook's exit code and how many task
-/// results changed (or would change, in check mode).
-struct Ran {
-    code: i32,
-    changes: u32,
-}
-
 /// The reporters the options ask for, fanned out.
 fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
     let r = &a.reports;
@@ -389,13 +374,18 @@ fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
             Markdown::new(hint),
         )));
     }
+    // First, so it hides before the recap is printed.
     if let Some(p) = progress {
-        all.push(Box::new(p));
+        all.insert_first(Box::new(p));
     }
     Ok(all)
 }
 
-fn playbook(a: PlaybookArgs, plan: bool) -> Result<Ran, i32> {
+/// Runs the playbooks; the exit code, or the code of an error before the run.
+/// `tend playbook` has ansible-playbook's codes (0 ok, 2 a host failed, 4 a
+/// host unreachable); `tend plan` Terraform's `-detailed-exitcode` (0 nothing
+/// to change, 2 changes pending, 1 errors).
+fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
     let started = std::time::Instant::now();
     let templar = Templar::new();
     // Compile everything before touching anything.
@@ -443,10 +433,7 @@ fn playbook(a: PlaybookArgs, plan: bool) -> Result<Ran, i32> {
         for p in &a.playbooks {
             println!("\nplaybook: {}", p.display());
         }
-        return Ok(Ran {
-            code: 0,
-            changes: 0,
-        });
+        return Ok(0);
     }
     for b in &books {
         if let Err(e) = inventory.load_vars_dirs(&b.dir) {
@@ -455,10 +442,7 @@ fn playbook(a: PlaybookArgs, plan: bool) -> Result<Ran, i32> {
         }
     }
     if a.list_hosts || a.list_tasks || a.list_tags {
-        return Ok(Ran {
-            code: list(&books, &inventory, &a),
-            changes: 0,
-        });
+        return Ok(list(&books, &inventory, &a));
     }
     let opts = RunOptions {
         check: a.check || plan,
@@ -513,15 +497,22 @@ fn playbook(a: PlaybookArgs, plan: bool) -> Result<Ran, i32> {
         code = code.max(summary.exit_code());
         changes += summary.recap.values().map(|c| c.changed).sum::<u32>();
     }
+    if plan {
+        code = match (code, changes) {
+            (0, 0) => 0,
+            (0, _) => 2,
+            _ => 1,
+        };
+    }
     let end = RunEnd {
         exit_code: code,
         elapsed: started.elapsed(),
     };
     if let Err(e) = reporter.finish(&end) {
         eprintln!("ERROR! cannot write a report: {e}");
-        code = code.max(1);
+        code = if plan { 1 } else { code.max(1) };
     }
-    Ok(Ran { code, changes })
+    Ok(code)
 }
 
 fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> i32 {

@@ -96,6 +96,11 @@ impl<W: Write> Reporter for JsonLines<W> {
             })
             .collect();
         let task = self.task.clone().unwrap_or(Value::Null);
+        // The diff is above, rendered; not twice.
+        let mut result = r.result.clone();
+        if let Value::Object(m) = &mut result {
+            m.shift_remove("diff");
+        }
         self.emit(
             "host_result",
             json!({
@@ -111,7 +116,7 @@ impl<W: Write> Reporter for JsonLines<W> {
                 "duration": r.duration.map(seconds),
                 "msg": r.msg(),
                 "diff": diff,
-                "result": r.result,
+                "result": result,
             }),
         );
     }

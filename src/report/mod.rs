@@ -289,6 +289,11 @@ impl Reporters {
         self.all.push(r);
     }
 
+    /// Adds a reporter that sees every event before the others.
+    pub fn insert_first(&mut self, r: Box<dyn Reporter>) {
+        self.all.insert(0, r);
+    }
+
     fn each(&mut self, mut f: impl FnMut(&mut dyn Reporter)) {
         for r in &mut self.all {
             f(r.as_mut());

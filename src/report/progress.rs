@@ -27,7 +27,8 @@ impl Progress {
             move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
                 let Ok(hosts) = in_flight.lock() else { return };
                 if let Some((host, since)) = hosts.iter().min_by_key(|(_, t)| *t) {
-                    let _ = write!(w, " · slowest: {host} ({}s)", since.elapsed().as_secs());
+                    let secs = since.elapsed().as_secs_f64();
+                    let _ = write!(w, " · slowest: {host} ({secs:.1}s)");
                 }
             }
         };
@@ -36,9 +37,9 @@ impl Progress {
         )
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
         .with_key("slowest", slowest);
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        // Hidden until the first task, and between playbooks.
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
         bar.set_style(style);
-        bar.enable_steady_tick(Duration::from_millis(200));
         Progress { bar, in_flight }
     }
 
@@ -66,6 +67,10 @@ impl Reporter for Progress {
     fn play_start(&mut self, _name: &str) {}
 
     fn task_start(&mut self, task: &TaskInfo<'_>) {
+        if self.bar.is_hidden() {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.bar.enable_steady_tick(Duration::from_millis(200));
+        }
         self.hosts().clear();
         self.bar.set_length(task.hosts as u64);
         self.bar.set_position(0);
@@ -87,6 +92,8 @@ impl Reporter for Progress {
 
     fn recap(&mut self, _recap: &Recap) {
         self.hosts().clear();
+        self.bar.disable_steady_tick();
+        self.bar.set_draw_target(ProgressDrawTarget::hidden());
     }
 
     fn finish(&mut self, _end: &RunEnd) -> std::io::Result<()> {
