@@ -51,6 +51,71 @@ impl Run {
     }
 }
 
+/// What one run printed and wrote.
+struct Reports {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    json: String,
+    junit: String,
+    markdown: String,
+}
+
+impl Reports {
+    /// Asserts `needle` is in no output.
+    fn assert_nowhere(&self, needle: &str, why: &str) {
+        for (name, body) in [
+            ("stdout", &self.stdout),
+            ("stderr", &self.stderr),
+            ("json", &self.json),
+            ("junit", &self.junit),
+            ("markdown", &self.markdown),
+        ] {
+            assert!(
+                !body.contains(needle),
+                "{why}: `{needle}` in {name}:\n{body}"
+            );
+        }
+    }
+}
+
+/// `tend COMMAND` on the fixture, on localhost, with its work directory.
+fn on_fixture(run: &Run, command: &str, extra: &[&str], envs: &[(&str, &str)]) -> Output {
+    let work = run.work();
+    let mut args = vec![
+        command,
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "reports.yml",
+        "-e",
+        &work,
+    ];
+    args.extend_from_slice(extra);
+    tend(&args, envs)
+}
+
+/// `tend COMMAND` on the fixture, writing every report file.
+fn run_with_reports(run: &Run, command: &str, extra: &[&str], envs: &[(&str, &str)]) -> Reports {
+    let (json, xml, md) = (
+        run.file("report.json"),
+        run.file("junit.xml"),
+        run.file("summary.md"),
+    );
+    let mut args = vec!["--json", &json, "--junit", &xml, "--summary-md", &md];
+    args.extend_from_slice(extra);
+    let out = on_fixture(run, command, &args, envs);
+    Reports {
+        code: out.status.code(),
+        stdout: text(&out.stdout),
+        stderr: text(&out.stderr),
+        json: run.read("report.json"),
+        junit: run.read("junit.xml"),
+        markdown: run.read("summary.md"),
+    }
+}
+
 fn json_lines(s: &str) -> Vec<Value> {
     s.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -112,41 +177,12 @@ fn attr<'a>(attrs: &'a [(String, String)], key: &str) -> &'a str {
 #[test]
 fn plan_writes_json_junit_and_markdown_and_never_the_secret() {
     let run = Run::new();
-    let (json, xml, md) = (
-        run.file("plan.json"),
-        run.file("junit.xml"),
-        run.file("summary.md"),
-    );
-    let out = tend(
-        &[
-            "plan",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "reports.yml",
-            "-e",
-            &run.work(),
-            "--json",
-            &json,
-            "--junit",
-            &xml,
-            "--summary-md",
-            &md,
-            "-vvv",
-        ],
-        &[],
-    );
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "changes pending: {stdout}{}",
-        text(&out.stderr)
-    );
+    let r = run_with_reports(&run, "plan", &["-vvv"], &[]);
+    let stdout = &r.stdout;
+    assert_eq!(r.code, Some(2), "changes pending: {stdout}{}", r.stderr);
 
     // JSON lines: every line parses and carries the documented fields.
-    let lines = json_lines(&run.read("plan.json"));
+    let lines = json_lines(&r.json);
     assert!(lines.iter().all(|l| l["schema_version"] == 1), "{lines:?}");
     assert_eq!(lines[0]["event"], "run_start");
     assert_eq!(lines[0]["command"], "plan");
@@ -214,8 +250,8 @@ fn plan_writes_json_junit_and_markdown_and_never_the_secret() {
     assert_eq!(never["status"], "skipped");
 
     // JUnit: well-formed, a suite for the play, a case per task per host.
-    let junit = run.read("junit.xml");
-    let elements = parse_xml(&junit);
+    let junit = &r.junit;
+    let elements = parse_xml(junit);
     let suites: Vec<_> = elements.iter().filter(|(n, _)| n == "testsuite").collect();
     assert_eq!(suites.len(), 1);
     assert_eq!(attr(&suites[0].1, "name"), "Reports <&> \"demo\"");
@@ -234,7 +270,7 @@ fn plan_writes_json_junit_and_markdown_and_never_the_secret() {
     assert_eq!(attr(&suites[0].1, "failures"), "0");
 
     // Markdown: the headline, a table for the host, the diff in a diff block.
-    let summary = run.read("summary.md");
+    let summary = &r.markdown;
     assert!(
         summary.starts_with("## 📝 tend plan: 5 changes pending on 1 of 1 host\n"),
         "{summary}"
@@ -253,68 +289,34 @@ fn plan_writes_json_junit_and_markdown_and_never_the_secret() {
     // The 600-line diff is cut, with a pointer to the full JSON.
     assert!(summary.contains("+line 190\n"), "{summary}");
     assert!(!summary.contains("+line 590\n"), "{summary}");
-    let pointer = format!("more lines not shown; the full diff is in `{json}`");
+    let pointer = format!(
+        "more lines not shown; the full diff is in `{}`",
+        run.file("report.json")
+    );
     assert!(summary.contains(&pointer), "{summary}");
     assert!(!summary.contains("nodiff-marker"), "diff: false: {summary}");
 
     // -vvv shows the scripts run, never a no_log task's.
     assert!(stdout.contains("<localhost> EXEC [rc=0, "), "{stdout}");
     assert!(stdout.contains("task path: "), "{stdout}");
-    for (name, body) in [
-        ("stdout", stdout.as_str()),
-        ("stderr", &text(&out.stderr)),
-        ("json", &run.read("plan.json")),
-        ("junit", &junit),
-        ("markdown", &summary),
-    ] {
-        assert!(
-            !body.contains(SECRET),
-            "the secret leaked into {name}:\n{body}"
-        );
-    }
+    r.assert_nowhere(SECRET, "the secret leaked");
 }
 
 #[test]
 fn a_failing_run_is_reported_in_every_format_without_the_secret() {
     let run = Run::new();
-    let (json, xml, md) = (
-        run.file("run.json"),
-        run.file("junit.xml"),
-        run.file("summary.md"),
-    );
     let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = tend(
-        &[
-            "playbook",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "reports.yml",
-            "-e",
-            &run.work(),
-            "-e",
-            "fail_at_end=true",
-            "--diff",
-            "-vvv",
-            "--json",
-            &json,
-            "--junit",
-            &xml,
-            "--summary-md",
-            &md,
-        ],
+    let r = run_with_reports(
+        &run,
+        "playbook",
+        &["-e", "fail_at_end=true", "--diff", "-vvv"],
         &[
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_WORKSPACE", ws.to_str().unwrap()),
         ],
     );
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "ansible-playbook's code: {stdout}"
-    );
+    let stdout = &r.stdout;
+    assert_eq!(r.code, Some(2), "ansible-playbook's code: {stdout}");
     // The no_log loop's labels are censored as Ansible does.
     assert!(
         stdout.contains("changed: [localhost] => (item=(censored due to no_log)) ("),
@@ -337,17 +339,16 @@ fn a_failing_run_is_reported_in_every_format_without_the_secret() {
         "ignored failures are not annotated"
     );
 
-    let junit = run.read("junit.xml");
-    let elements = parse_xml(&junit);
+    let elements = parse_xml(&r.junit);
     let failures: Vec<_> = elements.iter().filter(|(n, _)| n == "failure").collect();
-    assert_eq!(failures.len(), 1, "{junit}");
+    assert_eq!(failures.len(), 1, "{}", r.junit);
     assert_eq!(attr(&failures[0].1, "type"), "failed");
     assert_eq!(
         attr(&failures[0].1, "message"),
         "broken <&> \"quoted\" ]]> |"
     );
 
-    let summary = run.read("summary.md");
+    let summary = &r.markdown;
     assert!(summary.starts_with("## ❌ tend playbook: "), "{summary}");
     assert!(
         summary.contains(
@@ -357,7 +358,7 @@ fn a_failing_run_is_reported_in_every_format_without_the_secret() {
     );
     assert!(summary.contains("⚠️ failed (ignored)"), "{summary}");
 
-    let lines = json_lines(&run.read("run.json"));
+    let lines = json_lines(&r.json);
     let failed: Vec<_> = events(&lines, "host_result")
         .into_iter()
         .filter(|r| r["status"] == "failed")
@@ -371,22 +372,8 @@ fn a_failing_run_is_reported_in_every_format_without_the_secret() {
     assert_eq!(ignored.len(), 1);
     assert!(ignored[0]["result"]["censored"].is_string());
 
-    for (name, body) in [
-        ("stdout", stdout.as_str()),
-        ("stderr", &text(&out.stderr)),
-        ("json", &run.read("run.json")),
-        ("junit", &junit),
-        ("markdown", &summary),
-    ] {
-        assert!(
-            !body.contains(SECRET),
-            "the secret leaked into {name}:\n{body}"
-        );
-        assert!(
-            !body.contains("nodiff-marker"),
-            "diff: false in {name}:\n{body}"
-        );
-    }
+    r.assert_nowhere(SECRET, "the secret leaked");
+    r.assert_nowhere("nodiff-marker", "diff: false");
     // The secret did reach the host: no_log hides, it does not skip.
     assert_eq!(
         std::fs::read_to_string(run.dir.path().join("password")).unwrap(),
@@ -397,19 +384,10 @@ fn a_failing_run_is_reported_in_every_format_without_the_secret() {
 #[test]
 fn format_json_puts_only_json_lines_on_stdout() {
     let run = Run::new();
-    let out = tend(
-        &[
-            "playbook",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "reports.yml",
-            "-e",
-            &run.work(),
-            "--format",
-            "json",
-        ],
+    let out = on_fixture(
+        &run,
+        "playbook",
+        &["--format", "json"],
         &[("GITHUB_ACTIONS", "true")],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -420,38 +398,14 @@ fn format_json_puts_only_json_lines_on_stdout() {
 }
 
 fn plan_code(run: &Run, extra: &[&str]) -> Option<i32> {
-    let work = run.work();
-    let mut args = vec![
-        "plan",
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "reports.yml",
-        "-e",
-        work.as_str(),
-    ];
-    args.extend_from_slice(extra);
-    tend(&args, &[]).status.code()
+    on_fixture(run, "plan", extra, &[]).status.code()
 }
 
 #[test]
 fn plan_exit_codes_are_terraforms_detailed_exit_codes() {
     let run = Run::new();
     assert_eq!(plan_code(&run, &[]), Some(2), "changes pending");
-    let apply = tend(
-        &[
-            "playbook",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "reports.yml",
-            "-e",
-            &run.work(),
-        ],
-        &[],
-    );
+    let apply = on_fixture(&run, "playbook", &[], &[]);
     assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stdout));
     assert_eq!(plan_code(&run, &[]), Some(0), "nothing to change");
     assert_eq!(
