@@ -2,6 +2,9 @@
 //! connection): JSON lines, JUnit XML, the Markdown summary, GitHub
 //! annotations, verbosity, `no_log` in every output, `tend plan` exit codes.
 
+mod report_outputs;
+
+use report_outputs::Reports;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -46,37 +49,6 @@ impl Run {
     fn file(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
-    }
-}
-
-/// What one run printed and wrote.
-struct Reports {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    json: String,
-    junit: String,
-    markdown: String,
-}
-
-impl Reports {
-    /// Asserts `needle` is in no output.
-    fn assert_nowhere(&self, needle: &str, why: &str) {
-        for (name, body) in [
-            ("stdout", &self.stdout),
-            ("stderr", &self.stderr),
-            ("json", &self.json),
-            ("junit", &self.junit),
-            ("markdown", &self.markdown),
-        ] {
-            assert!(
-                !body.contains(needle),
-                "{why}: `{needle}` in {name}:\n{body}"
-            );
-        }
-    }
 }
 
 /// `tend COMMAND` on the fixture, on localhost, with its work directory.
@@ -98,22 +70,16 @@ fn on_fixture(run: &Run, command: &str, extra: &[&str], envs: &[(&str, &str)]) -
 
 /// `tend COMMAND` on the fixture, writing every report file.
 fn run_with_reports(run: &Run, command: &str, extra: &[&str], envs: &[(&str, &str)]) -> Reports {
-    let (json, xml, md) = (
-        run.file("report.json"),
-        run.file("junit.xml"),
-        run.file("summary.md"),
-    );
-    let mut args = vec!["--json", &json, "--junit", &xml, "--summary-md", &md];
+    let options = report_outputs::options(run.dir.path());
+    let mut args: Vec<&str> = options.iter().map(String::as_str).collect();
     args.extend_from_slice(extra);
     let out = on_fixture(run, command, &args, envs);
-    Reports {
-        code: out.status.code(),
-        stdout: text(&out.stdout),
-        stderr: text(&out.stderr),
-        json: run.read("report.json"),
-        junit: run.read("junit.xml"),
-        markdown: run.read("summary.md"),
-    }
+    Reports::read(
+        run.dir.path(),
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
 }
 
 fn json_lines(s: &str) -> Vec<Value> {
@@ -291,7 +257,7 @@ fn plan_writes_json_junit_and_markdown_and_never_the_secret() {
     assert!(!summary.contains("+line 590\n"), "{summary}");
     let pointer = format!(
         "more lines not shown; the full diff is in `{}`",
-        run.file("report.json")
+        run.file(report_outputs::JSON)
     );
     assert!(summary.contains(&pointer), "{summary}");
     assert!(!summary.contains("nodiff-marker"), "diff: false: {summary}");
@@ -430,4 +396,82 @@ fn plan_exit_codes_are_terraforms_detailed_exit_codes() {
             .code(),
         Some(5)
     );
+}
+
+/// Runs tend on a pseudo-terminal (util-linux `script`), stdout and stderr
+/// merged as a terminal shows them; `None` without `script`.
+fn on_terminal(run: &Run, extra: &str, envs: &[(&str, &str)]) -> Option<String> {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("SKIPPED: no /usr/bin/script for a pseudo-terminal");
+        return None;
+    }
+    let command = format!(
+        "{} playbook -i localhost, -c local reports.yml -e {} {extra}",
+        env!("CARGO_BIN_EXE_tend"),
+        run.work()
+    );
+    let mut cmd = Command::new("/usr/bin/script");
+    cmd.args(["-qfec", &command, "/dev/null"])
+        .current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run script");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    Some(text(&out.stdout))
+}
+
+/// The text lines a terminal ends up showing: each line's content after the
+/// progress display was last cleared on it.
+fn shown_lines(raw: &str) -> Vec<String> {
+    let mut lines: Vec<String> = raw
+        .split('\n')
+        .map(|l| {
+            let l = l.trim_end_matches('\r');
+            l.rsplit("\x1b[2K")
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches('\r')
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+#[test]
+fn the_progress_display_shows_on_a_terminal_and_never_garbles_lines() {
+    let on_tty = Run::new();
+    let Some(raw) = on_terminal(&on_tty, "", &[]) else {
+        return;
+    };
+    assert!(raw.contains("/1 hosts"), "a progress display: {raw:?}");
+    assert!(raw.contains("Write the app config"), "{raw:?}");
+    // Every line the human output prints is intact once the display is cleared.
+    let piped = on_fixture(&Run::new(), "playbook", &[], &[]);
+    assert_eq!(piped.status.code(), Some(0));
+    let expected: Vec<String> = text(&piped.stdout)
+        .trim_end()
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    assert_eq!(shown_lines(&raw), expected, "raw: {raw:?}");
+
+    // Off in CI, with --no-progress, and with JSON on stdout.
+    for (extra, envs) in [
+        ("", &[("CI", "true")][..]),
+        ("--no-progress", &[][..]),
+        ("--format json", &[][..]),
+    ] {
+        let raw = on_terminal(&Run::new(), extra, envs).unwrap();
+        assert!(!raw.contains("/1 hosts"), "{extra} {envs:?}: {raw:?}");
+        assert!(!raw.contains("\x1b[2K"), "{extra} {envs:?}: {raw:?}");
+    }
 }

@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 
 /// Lines of one diff shown before it is cut.
 const DIFF_LINES: usize = 200;
+/// Hosts without changes named in the summary.
+const QUIET_HOSTS: usize = 50;
 /// Characters of diffs in the whole summary (GitHub comments hold 65536).
 const DIFF_BUDGET: usize = 40_000;
 
@@ -95,8 +97,17 @@ impl SummaryFormat for Markdown {
                 ));
             }
         }
+        let mut quiet = Vec::new();
         for (host, c) in &tally.recap {
             let rows = per_host.remove(host.as_str()).unwrap_or_default();
+            let notable: Vec<_> = rows
+                .iter()
+                .filter(|(_, _, h)| !matches!(h.status, Status::Ok | Status::Skipped))
+                .collect();
+            if notable.is_empty() {
+                quiet.push(format!("`{host}`"));
+                continue;
+            }
             let _ = writeln!(
                 md,
                 "### `{host}`: {} changed, {} ok, {} failed, {} unreachable, {} skipped\n",
@@ -106,14 +117,6 @@ impl SummaryFormat for Markdown {
                 c.unreachable,
                 c.skipped
             );
-            let notable: Vec<_> = rows
-                .iter()
-                .filter(|(_, _, h)| !matches!(h.status, Status::Ok | Status::Skipped))
-                .collect();
-            if notable.is_empty() {
-                md.push_str("No changes.\n\n");
-                continue;
-            }
             md.push_str("| Task | Status | Source | Note |\n|---|---|---|---|\n");
             for (task, location, h) in notable {
                 let status = match h.status {
@@ -124,7 +127,20 @@ impl SummaryFormat for Markdown {
                     Status::Ignored => "⚠️ failed (ignored)",
                     Status::Ok | Status::Skipped => "",
                 };
-                let note = h.messages.join("; ");
+                let note = if h.no_log && h.status == Status::Changed {
+                    "details hidden (`no_log`)".to_string()
+                } else if h.status == Status::Changed {
+                    let code = |t: &String| {
+                        if t.contains('`') {
+                            t.clone()
+                        } else {
+                            format!("`{t}`")
+                        }
+                    };
+                    h.targets.iter().map(code).collect::<Vec<_>>().join(", ")
+                } else {
+                    h.messages.join("; ")
+                };
                 let _ = writeln!(
                     md,
                     "| {} | {status} | `{}` | {} |",
@@ -134,6 +150,22 @@ impl SummaryFormat for Markdown {
                 );
             }
             md.push('\n');
+        }
+        if !quiet.is_empty() {
+            let shown = quiet.len().min(QUIET_HOSTS);
+            let more = quiet.len() - shown;
+            let _ = writeln!(
+                md,
+                "**No changes** on {} host{}: {}{}\n",
+                quiet.len(),
+                plural(quiet.len()),
+                quiet[..shown].join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
         }
         // Diffs, collapsed.
         let diffs: Vec<(&str, &str, &String)> = tasks

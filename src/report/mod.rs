@@ -467,6 +467,10 @@ pub(crate) struct HostTally {
     pub messages: Vec<String>,
     /// Unified diffs, rendered.
     pub diffs: Vec<String>,
+    /// What the diffs are of (their headers: usually paths).
+    pub targets: Vec<String>,
+    /// The task has `no_log`: its details are hidden.
+    pub no_log: bool,
 }
 
 impl Tally {
@@ -502,6 +506,11 @@ impl Tally {
             return;
         };
         let diffs: Vec<String> = r.diffs.iter().map(unified_diff).collect();
+        let targets: Vec<String> = r
+            .diffs
+            .iter()
+            .filter_map(|d| d.after_header.clone().or_else(|| d.before_header.clone()))
+            .collect();
         let message = if r.is_loop_summary {
             None
         } else if matches!(
@@ -523,6 +532,7 @@ impl Tally {
                 h.duration += duration;
                 h.messages.extend(message);
                 h.diffs.extend(diffs);
+                h.targets.extend(targets);
             }
             None => task.hosts.push(HostTally {
                 host: r.host.to_string(),
@@ -530,6 +540,8 @@ impl Tally {
                 duration,
                 messages: message.into_iter().collect(),
                 diffs,
+                targets,
+                no_log: r.no_log,
             }),
         }
     }

@@ -67,14 +67,15 @@ impl Reporter for Progress {
     fn play_start(&mut self, _name: &str) {}
 
     fn task_start(&mut self, task: &TaskInfo<'_>) {
-        if self.bar.is_hidden() {
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
-            self.bar.enable_steady_tick(Duration::from_millis(200));
-        }
         self.hosts().clear();
         self.bar.set_length(task.hosts as u64);
         self.bar.set_position(0);
         self.bar.set_message(task.name.to_string());
+        if self.bar.is_hidden() {
+            self.bar.reset();
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.bar.enable_steady_tick(Duration::from_millis(200));
+        }
     }
 
     fn host_start(&mut self, host: &str) {
@@ -93,6 +94,7 @@ impl Reporter for Progress {
     fn recap(&mut self, _recap: &Recap) {
         self.hosts().clear();
         self.bar.disable_steady_tick();
+        self.bar.finish_and_clear();
         self.bar.set_draw_target(ProgressDrawTarget::hidden());
     }
 
