@@ -117,6 +117,21 @@ fn plan_summary_shows_one_drifted_host_and_hides_the_secret() {
         "plan changes nothing"
     );
 
+    // -vvv: the SSH connection and the scripts each task ran; never the secret.
+    let vvv = lab.playbook(&site, &["-vvv", "--check", "-l", "host1"]);
+    vvv.assert_code(0);
+    assert!(
+        vvv.stdout.contains("<host1> SSH CONNECT [connected, "),
+        "{}",
+        vvv.stdout
+    );
+    assert!(
+        vvv.stdout.contains("<host1> EXEC [rc=0, ") && vvv.stdout.contains(", become root]"),
+        "{}",
+        vvv.stdout
+    );
+    assert!(!vvv.stdout.contains(SECRET_PART), "{}", vvv.stdout);
+
     // An unreachable host: the plan fails, and the reports say why.
     lab.stop(3);
     let broken = plan(&lab, proj.path());

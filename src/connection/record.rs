@@ -8,9 +8,20 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 use tend_modules::{ExecOutput, HostError};
 
-/// One script run on a host.
+/// What was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandKind {
+    /// A script run on the host.
+    Exec,
+    /// A new SSH connection (its master), described by `script`.
+    Connect,
+}
+
+/// One script run on a host (or a connection opened to it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandRecord {
+    /// A script, or a connection.
+    pub kind: CommandKind,
     /// The script, before privilege escalation wraps it.
     pub script: String,
     /// The user it ran as through `become`, if any.
@@ -26,6 +37,9 @@ pub struct CommandRecord {
 impl CommandRecord {
     /// The record with its script hidden (`no_log`).
     pub fn redacted(&self) -> CommandRecord {
+        if self.kind == CommandKind::Connect {
+            return self.clone();
+        }
         CommandRecord {
             script: crate::report::CENSORED_LABEL.into(),
             outcome: self
@@ -51,13 +65,25 @@ pub async fn recording<F: std::future::Future>(fut: F) -> (F::Output, Vec<Comman
     .await
 }
 
+/// Runs `fut`, keeping its scripts only when `on` (`-vvv`).
+pub async fn recording_if<F: std::future::Future>(
+    on: bool,
+    fut: F,
+) -> (F::Output, Vec<CommandRecord>) {
+    if on {
+        recording(fut).await
+    } else {
+        (fut.await, Vec::new())
+    }
+}
+
 /// When a script starts: its start time, if a log is being kept.
-pub(crate) fn start() -> Option<Instant> {
+pub fn start() -> Option<Instant> {
     LOG.try_with(|_| Instant::now()).ok()
 }
 
 /// Appends a finished script to the current log, if one is being kept.
-pub(crate) fn finish(
+pub fn finish(
     started: Option<Instant>,
     script: &str,
     become_user: Option<&str>,
@@ -68,11 +94,31 @@ pub(crate) fn finish(
         return;
     };
     let record = CommandRecord {
+        kind: CommandKind::Exec,
         script: script.to_string(),
         become_user: become_user.map(str::to_string),
         stdin_len,
         outcome: match result {
             Ok(o) => Ok(o.status),
+            Err(e) => Err(e.to_string()),
+        },
+        duration: started.elapsed(),
+    };
+    let _ = LOG.try_with(|l| l.borrow_mut().push(record));
+}
+
+/// Appends a connection attempt to the current log, if one is being kept.
+pub fn connected<T>(started: Option<Instant>, description: &str, result: &Result<T, HostError>) {
+    let Some(started) = started else {
+        return;
+    };
+    let record = CommandRecord {
+        kind: CommandKind::Connect,
+        script: description.to_string(),
+        become_user: None,
+        stdin_len: 0,
+        outcome: match result {
+            Ok(_) => Ok(0),
             Err(e) => Err(e.to_string()),
         },
         duration: started.elapsed(),

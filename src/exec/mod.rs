@@ -12,6 +12,7 @@ mod task;
 
 use crate::compile::{CompiledPlay, CompiledPlaybook, CompiledStep, CompiledTask};
 use crate::connection::local::Local;
+use crate::connection::record::{self, CommandRecord};
 use crate::inventory::Inventory;
 use crate::report::{Counts, Recap, Reporter, TaskInfo};
 use crate::template::Templar;
@@ -21,6 +22,7 @@ use futures::future::LocalBoxFuture;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 use tend_modules::Host;
 
 pub use task::TaskOutcome;
@@ -695,14 +697,21 @@ async fn gather_facts(
     let forks = ctx.opts.forks.max(1);
     let progress = std::cell::RefCell::new(&mut *reporter);
     let progress = &progress;
-    let results: Vec<(usize, Result<Vars, String>)> =
+    let record = ctx.opts.verbosity >= 3;
+    type Gathered = (usize, Result<Vars, String>, Duration, Vec<CommandRecord>);
+    let results: Vec<Gathered> =
         futures::stream::iter(states.iter().enumerate().filter(|(_, s)| s.active()))
             .map(|(i, s)| async move {
                 progress.borrow_mut().host_start(&s.name);
-                let out = s
-                    .conn
-                    .exec(tend_modules::Exec::script(facts::gather_script()))
-                    .await;
+                let started = std::time::Instant::now();
+                let script = facts::gather_script();
+                let exec = async {
+                    let t = record::start();
+                    let out = s.conn.exec(tend_modules::Exec::script(script)).await;
+                    record::finish(t, script, None, 0, &out);
+                    out
+                };
+                let (out, commands) = record::recording_if(record, exec).await;
                 let facts = match out {
                     Ok(o) if o.status == 0 => {
                         facts::parse(&o.stdout_text()).map_err(|e| e.to_string())
@@ -715,14 +724,14 @@ async fn gather_facts(
                     Err(e) => Err(e.to_string()),
                 };
                 progress.borrow_mut().host_done(&s.name);
-                (i, facts)
+                (i, facts, started.elapsed(), commands)
             })
             .buffer_unordered(forks)
             .collect()
             .await;
     let mut results = results;
-    results.sort_by_key(|(i, _)| *i);
-    for (i, r) in results {
+    results.sort_by_key(|(i, ..)| *i);
+    for (i, r, duration, commands) in results {
         let s = &mut states[i];
         let counts = summary.recap.entry(s.name.clone()).or_default();
         match r {
@@ -743,8 +752,8 @@ async fn gather_facts(
                     is_loop_summary: false,
                     no_log: false,
                     verbose_always: false,
-                    duration: None,
-                    commands: &[],
+                    duration: Some(duration),
+                    commands: &commands,
                 });
             }
             Err(msg) => {
@@ -761,8 +770,8 @@ async fn gather_facts(
                     is_loop_summary: false,
                     no_log: false,
                     verbose_always: false,
-                    duration: None,
-                    commands: &[],
+                    duration: Some(duration),
+                    commands: &commands,
                 });
             }
         }

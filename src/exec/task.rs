@@ -5,7 +5,7 @@ use super::builtin;
 use super::{HostState, PlayCtx, RunOptions};
 use crate::compile::actions::{MetaAction, MetaArgs};
 use crate::compile::{Action, CompiledTask};
-use crate::connection::{BecomeSpec, Escalated};
+use crate::connection::{BecomeSpec, Escalated, record};
 use crate::playbook::LoopKind;
 use crate::report::{CommandRecord, Counts, HostResult, Reporter, Status};
 use crate::template::{OMIT, Scope, TemplateError};
@@ -47,11 +47,7 @@ async fn timed_item(
 ) -> (ItemResult, (std::time::Duration, Vec<CommandRecord>)) {
     let started = std::time::Instant::now();
     let run = run_item(ctx, t, host, scope, label);
-    let (item, commands) = if ctx.opts.verbosity >= 3 {
-        crate::connection::record::recording(run).await
-    } else {
-        (run.await, Vec::new())
-    };
+    let (item, commands) = record::recording_if(ctx.opts.verbosity >= 3, run).await;
     (item, (started.elapsed(), commands))
 }
 

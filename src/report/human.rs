@@ -1,6 +1,7 @@
 //! The default output, shaped like ansible-playbook's.
 
 use super::{CENSORED_LABEL, Counts, HostResult, Recap, Reporter, Status, TaskInfo, censored};
+use crate::connection::record::CommandKind;
 use serde_json::Value;
 use similar::TextDiff;
 use std::io::Write;
@@ -33,9 +34,10 @@ impl<W: Write> Human<W> {
     /// `-vvv`: the scripts run on the host, as Ansible shows its `EXEC` lines.
     fn commands(&mut self, r: &HostResult<'_>) {
         for c in r.commands {
-            let mut facts = vec![match &c.outcome {
-                Ok(rc) => format!("rc={rc}"),
-                Err(e) => format!("error: {e}"),
+            let mut facts = vec![match (&c.outcome, c.kind) {
+                (Ok(_), CommandKind::Connect) => "connected".to_string(),
+                (Ok(rc), CommandKind::Exec) => format!("rc={rc}"),
+                (Err(e), _) => format!("error: {e}"),
             }];
             facts.push(format!("{:.3}s", c.duration.as_secs_f64()));
             if c.stdin_len > 0 {
@@ -44,7 +46,11 @@ impl<W: Write> Human<W> {
             if let Some(u) = &c.become_user {
                 facts.push(format!("become {u}"));
             }
-            let _ = writeln!(self.out, "<{}> EXEC [{}]", r.host, facts.join(", "));
+            let what = match c.kind {
+                CommandKind::Exec => "EXEC",
+                CommandKind::Connect => "SSH CONNECT",
+            };
+            let _ = writeln!(self.out, "<{}> {what} [{}]", r.host, facts.join(", "));
             for line in c.script.lines() {
                 let _ = writeln!(self.out, "    {line}");
             }
@@ -255,7 +261,7 @@ impl<W: Write> Reporter for Human<W> {
                 }
                 format!("{word}: [{}]{item} => {}", r.host, pretty(&body))
             }
-            _ if self.verbosity > 0 => format!(
+            _ if self.verbosity > 0 && !result.is_null() => format!(
                 "{word}: [{}]{item} => {}",
                 r.host,
                 pretty(&shown(&result, false))
