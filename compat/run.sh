@@ -12,6 +12,7 @@
 #   # compat-output: yes                     also compare the whole normalized output
 #   # compat-expect-error: yes               ansible is expected to stop before PLAY RECAP
 #   # compat-ignore-keys: diff               result keys not to compare in results.json
+#   # compat-inventory: inventory-3.ini      another inventory under compat/ (default inventory.ini)
 # Env: ANSIBLE_PLAYBOOK (default /opt/ansible-ref/bin/ansible-playbook),
 #      TEND (default target/debug/tend), KEEP=1 keeps the temp dirs,
 #      VERBOSE=1 prints both outputs for failures.
@@ -42,11 +43,13 @@ for case in "${cases[@]}"; do
   base="$(mktemp -d /tmp/compat.XXXXXX)"
   eval "args=($(header compat-args "$case"))"   # shell-quoted, like a command line
   setup="$(header compat-setup "$case")"
+  inventory="$here/$(header compat-inventory "$case")"
+  [ -f "$inventory" ] || inventory="$here/inventory.ini"
   for tool in ansible tend___; do
     run="$base/$tool"; mkdir -p "$run/work"   # equal-length names (ansible/tend___) so path lengths match
     if [ -n "$setup" ]; then (cd "$run" && WORK="$run/work" bash -c "$setup"); fi
     if [ "$tool" = ansible ]; then cmd=("$ANSIBLE_PLAYBOOK"); else cmd=("$TEND" playbook); fi
-    (cd "$run" && timeout 300 "${cmd[@]}" -i "$here/inventory.ini" "$case" -e "work=$run/work" "${args[@]}" \
+    (cd "$run" && timeout 300 "${cmd[@]}" -i "$inventory" "$case" -e "work=$run/work" "${args[@]}" \
         >"$run/out.txt" 2>"$run/err.txt" </dev/null; echo $? >"$run/rc")
   done
   if python3 "$here/compare.py" "$base" "$case" >"$base/report.txt" 2>&1; then

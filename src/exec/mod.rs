@@ -1,9 +1,12 @@
 //! The executor: runs a compiled playbook across the inventory.
 //!
 //! Linear strategy: every host finishes task N before any host starts task
-//! N+1; hosts run concurrently, at most `forks` at a time, on one async task
-//! (no thread per host). Handlers run at the end of each section, once, in
-//! definition order, on the hosts that notified them.
+//! N+1; hosts run concurrently, at most `forks` at a time (`throttle` per
+//! task), on one async task (no thread per host). Handlers run at the end of
+//! each section, once, in definition order, on the hosts that notified them.
+//! `serial` splits the play's hosts into batches that each run the whole
+//! play; `max_fail_percentage` and `any_errors_fatal` stop the play (and, as
+//! ansible-playbook, the run); a host that failed is left out of later plays.
 
 mod builtin;
 pub mod facts;
@@ -104,7 +107,7 @@ impl HostState {
     }
 }
 
-/// Shared, read-only context for a play.
+/// Shared context for one batch of a play.
 pub(crate) struct PlayCtx<'a> {
     pub templar: &'a Templar,
     pub book: &'a CompiledPlaybook,
@@ -113,6 +116,46 @@ pub(crate) struct PlayCtx<'a> {
     pub opts: &'a RunOptions,
     pub play_vars: Vars,
     pub magic: Vars,
+    /// Which of the play's hosts are in the current batch.
+    pub batch: Vec<bool>,
+    /// Set when the play must stop for every host.
+    pub abort: std::cell::Cell<Option<Abort>>,
+    /// `meta: end_play` ran.
+    pub ended_play: std::cell::Cell<bool>,
+}
+
+/// Why a play stopped for every host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Abort {
+    /// A failure under `any_errors_fatal`.
+    AnyErrorsFatal,
+    /// More of the batch failed than `max_fail_percentage` allows.
+    MaxFailPercentage,
+}
+
+/// Whether the run goes on after a play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlayEnd {
+    Continue,
+    /// Every host of a batch failed, or the play was aborted: as
+    /// ansible-playbook, no later play runs.
+    StopRun,
+}
+
+/// Orders the play's hosts by its `order` keyword.
+fn order_hosts(hosts: &mut [String], order: Option<&str>) {
+    match order {
+        Some("reverse_inventory") => hosts.reverse(),
+        Some("sorted") => hosts.sort(),
+        Some("reverse_sorted") => {
+            hosts.sort();
+            hosts.reverse();
+        }
+        Some("shuffle") => {
+            crate::template::filters::extra::PyRandom::unseeded().shuffle(hosts);
+        }
+        _ => {}
+    }
 }
 
 /// Runs every play of a playbook.
@@ -128,8 +171,9 @@ pub async fn run_playbook(
     // Facts, set_fact and registered values outlive the play, as Ansible's
     // fact caches do: later plays of the run see them.
     let mut carried: std::collections::HashMap<String, (Vars, Vars)> = Default::default();
+    let mut dead = HashSet::new();
     for play in &book.plays {
-        run_play(
+        let end = run_play(
             book,
             play,
             inventory,
@@ -138,8 +182,12 @@ pub async fn run_playbook(
             reporter,
             &mut summary,
             &mut carried,
+            &mut dead,
         )
         .await;
+        if end == PlayEnd::StopRun {
+            break;
+        }
     }
     reporter.recap(&summary.recap);
     summary
@@ -188,7 +236,8 @@ async fn run_play(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
     carried: &mut std::collections::HashMap<String, (Vars, Vars)>,
-) {
+    dead: &mut HashSet<String>,
+) -> PlayEnd {
     let name = play
         .play
         .name
@@ -206,7 +255,7 @@ async fn run_play(
                 e.message
             ));
             summary.any_failed = true;
-            return;
+            return PlayEnd::Continue;
         }
     };
     let mut hosts = match inventory.select(&pattern) {
@@ -214,7 +263,7 @@ async fn run_play(
         Err(e) => {
             reporter.warning(&format!("{e}"));
             summary.any_failed = true;
-            return;
+            return PlayEnd::Continue;
         }
     };
     if let Some(limit) = &opts.limit {
@@ -225,9 +274,15 @@ async fn run_play(
             .collect();
         hosts.retain(|h| allowed.contains(h));
     }
+    // Hosts that failed or were unreachable in an earlier play are done.
+    hosts.retain(|h| !dead.contains(h));
+    order_hosts(
+        &mut hosts,
+        play.play.order.as_ref().map(|o| o.value.as_str()),
+    );
     if hosts.is_empty() {
         reporter.no_hosts();
-        return;
+        return PlayEnd::Continue;
     }
     // `remote_user` on the play: the login user where the inventory sets none
     // (`ansible_user` takes precedence, as in Ansible).
@@ -244,7 +299,7 @@ async fn run_play(
                         e.message
                     ));
                     summary.any_failed = true;
-                    return;
+                    return PlayEnd::Continue;
                 }
             }
         }
@@ -274,7 +329,6 @@ async fn run_play(
                 continue;
             }
         };
-        summary.recap.entry(h.clone()).or_default();
         let (facts, registered) = carried.remove(h).unwrap_or_default();
         states.push(HostState {
             name: h.clone(),
@@ -292,10 +346,7 @@ async fn run_play(
         });
     }
     let mut magic = Vars::new();
-    magic.insert("play_hosts".into(), Value::from(hosts.clone()));
-    magic.insert("ansible_play_hosts".into(), Value::from(hosts.clone()));
     magic.insert("ansible_play_hosts_all".into(), Value::from(hosts.clone()));
-    magic.insert("ansible_play_batch".into(), Value::from(hosts.clone()));
     magic.insert("ansible_play_name".into(), Value::from(name.clone()));
     magic.insert(
         "groups".into(),
@@ -340,7 +391,7 @@ async fn run_play(
                     e.message
                 ));
                 summary.any_failed = true;
-                return;
+                return PlayEnd::Continue;
             }
         };
         let path = if std::path::Path::new(&name).is_absolute() {
@@ -356,20 +407,95 @@ async fn run_play(
                 for s in &states {
                     summary.recap.entry(s.name.clone()).or_default().failed += 1;
                 }
-                return;
+                return PlayEnd::Continue;
             }
         }
     }
-    let ctx = PlayCtx {
-        templar,
-        book,
-        play,
-        inventory,
-        opts,
-        play_vars,
-        magic,
+    let batches = match batches(play, templar, opts, states.len()) {
+        Ok(b) => b,
+        Err(msg) => {
+            reporter.warning(&msg);
+            summary.any_failed = true;
+            return PlayEnd::StopRun;
+        }
     };
+    let mut stop = PlayEnd::Continue;
+    for (n, batch) in batches.iter().enumerate() {
+        if n > 0 {
+            reporter.play_start(&name);
+        }
+        let in_batch: Vec<bool> = (0..states.len()).map(|i| batch.contains(&i)).collect();
+        let mut magic = magic.clone();
+        let batch_names: Vec<String> = batch.iter().map(|i| states[*i].name.clone()).collect();
+        let play_hosts: Vec<String> = states
+            .iter()
+            .filter(|s| !s.failed && !s.unreachable)
+            .map(|s| s.name.clone())
+            .collect();
+        magic.insert("play_hosts".into(), Value::from(batch_names.clone()));
+        magic.insert("ansible_play_batch".into(), Value::from(batch_names));
+        magic.insert("ansible_play_hosts".into(), Value::from(play_hosts));
+        let ctx = PlayCtx {
+            templar,
+            book,
+            play,
+            inventory,
+            opts,
+            play_vars: play_vars.clone(),
+            magic,
+            batch: in_batch.clone(),
+            abort: std::cell::Cell::new(None),
+            ended_play: std::cell::Cell::new(false),
+        };
+        run_batch(&ctx, &mut states, &in_batch, reporter, summary).await;
+        if let Some(abort) = ctx.abort.get() {
+            if abort == Abort::MaxFailPercentage {
+                // As ansible-playbook: once from the strategy, once from the batch loop.
+                reporter.no_more_hosts();
+                reporter.no_more_hosts();
+            }
+            stop = PlayEnd::StopRun;
+            break;
+        }
+        // A batch whose every host failed ends the run, as in Ansible.
+        if batch
+            .iter()
+            .all(|i| states[*i].failed || states[*i].unreachable)
+        {
+            stop = PlayEnd::StopRun;
+            break;
+        }
+        if ctx.ended_play.get() {
+            break;
+        }
+    }
+    if states.iter().any(|s| s.failed) {
+        summary.any_failed = true;
+    }
+    for s in &states {
+        if s.failed || s.unreachable {
+            dead.insert(s.name.clone());
+        }
+    }
+    save_host_data(states, carried);
+    stop
+}
 
+/// Runs one batch of a play's hosts: facts, the three sections and their handlers.
+async fn run_batch(
+    ctx: &PlayCtx<'_>,
+    states: &mut [HostState],
+    in_batch: &[bool],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) {
+    let (play, opts) = (ctx.play, ctx.opts);
+    // Hosts of later batches that never ran stay out of the recap, as in Ansible.
+    for (i, s) in states.iter().enumerate() {
+        if in_batch[i] {
+            summary.recap.entry(s.name.clone()).or_default();
+        }
+    }
     let gather = match &play.play.gather_facts {
         None => true,
         Some(v) => task::truthy(v),
@@ -381,38 +507,117 @@ async fn run_play(
             span: None,
             action: "gather_facts",
             handler: false,
-            hosts: states.iter().filter(|s| s.active()).count(),
+            hosts: (0..states.len())
+                .filter(|i| in_batch[*i] && states[*i].active())
+                .count(),
         });
-        gather_facts(&ctx, &mut states, reporter, summary).await;
+        gather_facts(ctx, states, in_batch, reporter, summary).await;
     }
     let sections: [&[CompiledStep]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
     let mut end_play = false;
     for section in sections {
-        let everyone: Vec<bool> = states.iter().map(HostState::active).collect();
+        let everyone: Vec<bool> = states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| in_batch[i] && s.active())
+            .collect();
         run_steps(
-            &ctx,
+            ctx,
             section,
-            &mut states,
+            states,
             everyone,
             reporter,
             summary,
             &mut end_play,
         )
         .await;
+        if ctx.abort.get().is_some() {
+            break;
+        }
         if states
             .iter()
-            .any(|s| s.active() || (s.failed && opts.force_handlers))
+            .enumerate()
+            .any(|(i, s)| in_batch[i] && (s.active() || (s.failed && opts.force_handlers)))
         {
-            run_handlers(&ctx, &mut states, reporter, summary).await;
+            run_handlers(ctx, states, reporter, summary).await;
         }
-        if end_play || !states.iter().any(HostState::active) {
+        if end_play
+            || !states
+                .iter()
+                .enumerate()
+                .any(|(i, s)| in_batch[i] && s.active())
+        {
             break;
         }
     }
-    if states.iter().any(|s| s.failed) {
-        summary.any_failed = true;
+    ctx.ended_play.set(end_play);
+}
+
+/// Splits the play's hosts into `serial` batches (indexes into the host list),
+/// as Ansible: each entry is a count or a percentage of all the play's hosts
+/// (at least 1), the last entry repeating; no `serial` is one batch.
+fn batches(
+    play: &CompiledPlay,
+    templar: &Templar,
+    opts: &RunOptions,
+    n: usize,
+) -> Result<Vec<Vec<usize>>, String> {
+    let Some(serial) = &play.play.serial else {
+        return Ok(vec![(0..n).collect()]);
+    };
+    let scope = crate::template::Scope::new(vec![&play.play.vars, &opts.extra_vars]);
+    let value = templar
+        .render_value(&serial.value, &scope)
+        .map_err(|e| format!("{}: serial: {}", serial.span.location(), e.message))?;
+    let entries = match value {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    let mut sizes = Vec::with_capacity(entries.len());
+    for e in &entries {
+        sizes.push(serial_size(e, n).ok_or_else(|| {
+            format!(
+                "{}: serial must be a number, a percentage such as \"30%\", or a list of them; got {}",
+                serial.span.location(),
+                e
+            )
+        })?);
     }
-    save_host_data(states, carried);
+    if sizes.is_empty() {
+        return Ok(vec![(0..n).collect()]);
+    }
+    let mut out = Vec::new();
+    let mut next = 0;
+    let mut k = 0;
+    while next < n {
+        let size = sizes[k.min(sizes.len() - 1)];
+        if size == 0 {
+            out.push((next..n).collect());
+            break;
+        }
+        let end = (next + size).min(n);
+        out.push((next..end).collect());
+        next = end;
+        k += 1;
+    }
+    Ok(out)
+}
+
+/// One `serial` entry as a batch size (0: all the rest).
+fn serial_size(v: &Value, total: usize) -> Option<usize> {
+    let text = match v {
+        Value::Number(n) => return n.as_u64().map(|n| n as usize),
+        Value::String(s) => s.trim(),
+        _ => return None,
+    };
+    match text.strip_suffix('%') {
+        Some(pct) => {
+            let pct: f64 = pct.trim().parse().ok()?;
+            let size = ((pct / 100.0) * total as f64) as usize;
+            Some(size.max(1))
+        }
+        None => text.parse().ok(),
+    }
 }
 
 fn save_host_data(
@@ -436,7 +641,7 @@ fn run_steps<'a>(
 ) -> LocalBoxFuture<'a, ()> {
     Box::pin(async move {
         for step in steps {
-            if *end_play {
+            if *end_play || ctx.abort.get().is_some() {
                 return;
             }
             let live: Vec<bool> = states
@@ -691,6 +896,7 @@ fn run_steps<'a>(
 async fn gather_facts(
     ctx: &PlayCtx<'_>,
     states: &mut [HostState],
+    in_batch: &[bool],
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) {
@@ -699,36 +905,38 @@ async fn gather_facts(
     let progress = &progress;
     let record = ctx.opts.verbosity >= 3;
     type Gathered = (usize, Result<Vars, String>, Duration, Vec<CommandRecord>);
-    let results: Vec<Gathered> =
-        futures::stream::iter(states.iter().enumerate().filter(|(_, s)| s.active()))
-            .map(|(i, s)| async move {
-                progress.borrow_mut().host_start(&s.name);
-                let started = std::time::Instant::now();
-                let script = facts::gather_script();
-                let exec = async {
-                    let t = record::start();
-                    let out = s.conn.exec(tend_modules::Exec::script(script)).await;
-                    record::finish(t, script, None, 0, &out);
-                    out
-                };
-                let (out, commands) = record::recording_if(record, exec).await;
-                let facts = match out {
-                    Ok(o) if o.status == 0 => {
-                        facts::parse(&o.stdout_text()).map_err(|e| e.to_string())
-                    }
-                    Ok(o) => Err(format!(
-                        "fact gathering failed (rc={}): {}",
-                        o.status,
-                        o.stderr_text()
-                    )),
-                    Err(e) => Err(e.to_string()),
-                };
-                progress.borrow_mut().host_done(&s.name);
-                (i, facts, started.elapsed(), commands)
-            })
-            .buffer_unordered(forks)
-            .collect()
-            .await;
+    let results: Vec<Gathered> = futures::stream::iter(
+        states
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| in_batch[*i] && s.active()),
+    )
+    .map(|(i, s)| async move {
+        progress.borrow_mut().host_start(&s.name);
+        let started = std::time::Instant::now();
+        let script = facts::gather_script();
+        let exec = async {
+            let t = record::start();
+            let out = s.conn.exec(tend_modules::Exec::script(script)).await;
+            record::finish(t, script, None, 0, &out);
+            out
+        };
+        let (out, commands) = record::recording_if(record, exec).await;
+        let facts = match out {
+            Ok(o) if o.status == 0 => facts::parse(&o.stdout_text()).map_err(|e| e.to_string()),
+            Ok(o) => Err(format!(
+                "fact gathering failed (rc={}): {}",
+                o.status,
+                o.stderr_text()
+            )),
+            Err(e) => Err(e.to_string()),
+        };
+        progress.borrow_mut().host_done(&s.name);
+        (i, facts, started.elapsed(), commands)
+    })
+    .buffer_unordered(forks)
+    .collect()
+    .await;
     let mut results = results;
     results.sort_by_key(|(i, ..)| *i);
     for (i, r, duration, commands) in results {
@@ -817,18 +1025,30 @@ async fn run_task_subset(
     if !subset.iter().any(|b| *b) {
         return;
     }
-    let n = subset.iter().filter(|b| **b).count();
+    // `run_once`: the first host runs it; its results go to every host.
+    let run_once = t.task.run_once.as_ref().is_some_and(task::truthy);
+    let runners: Vec<bool> = if run_once {
+        let first = subset.iter().position(|b| *b);
+        (0..subset.len()).map(|i| Some(i) == first).collect()
+    } else {
+        subset.to_vec()
+    };
+    let n = runners.iter().filter(|b| **b).count();
     reporter.task_start(&task_info(t, &t.display_name(), handler, n));
     set_lookup_dirs(ctx, t);
     let hostvars = hostvars::HostVars::snapshot(states, ctx);
-    let forks = ctx.opts.forks.max(1);
+    let forks = match t.task.throttle.as_ref().and_then(throttle_of) {
+        Some(n) if n > 0 => n.min(ctx.opts.forks.max(1)),
+        _ => ctx.opts.forks.max(1),
+    };
+    let was_failed: Vec<bool> = states.iter().map(|s| s.failed).collect();
     let outcomes: Vec<(usize, TaskOutcome)> = {
         let states_ref: &[HostState] = states;
         let hv = &hostvars;
         // Progress events while hosts work (borrows end before each await).
         let progress = std::cell::RefCell::new(&mut *reporter);
         let progress = &progress;
-        futures::stream::iter((0..states_ref.len()).filter(|i| subset[*i]))
+        futures::stream::iter((0..states_ref.len()).filter(|i| runners[*i]))
             .map(|i| async move {
                 let name = &states_ref[i].name;
                 progress.borrow_mut().host_start(name);
@@ -842,11 +1062,121 @@ async fn run_task_subset(
     };
     for (i, outcome) in outcomes {
         let s = &mut states[i];
+        let before = run_once.then(|| s.registered.clone());
         let counts: &mut Counts = summary.recap.entry(s.name.clone()).or_default();
         task::apply_outcome(ctx, t, s, outcome, counts, reporter);
         if s.unreachable {
             summary.any_unreachable = true;
         }
+        if let Some(registered) = before {
+            broadcast(states, i, subset, &registered);
+        }
+    }
+    check_abort(ctx, t, states, subset, &was_failed);
+}
+
+/// `run_once`: what the task set on host `from` (registered values, facts)
+/// is set on every other host of the task. Handlers it notified run on
+/// `from` alone, as in Ansible 2.19.
+fn broadcast(states: &mut [HostState], from: usize, subset: &[bool], registered_before: &Vars) {
+    let set: Vec<(String, Value)> = states[from]
+        .registered
+        .iter()
+        .filter(|(k, v)| registered_before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (i, s) in states.iter_mut().enumerate() {
+        if i == from || !subset[i] || s.unreachable {
+            continue;
+        }
+        for (k, v) in &set {
+            s.registered.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// After a task: `any_errors_fatal` and `max_fail_percentage` may stop the
+/// play for every host.
+///
+/// As Ansible, `any_errors_fatal` marks every host of the batch failed where
+/// it stands: hosts inside a block with a `rescue` go to that rescue (without
+/// counting a failure), the others stop, and an unrescued failure ends the run.
+fn check_abort(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    states: &mut [HostState],
+    subset: &[bool],
+    was_failed: &[bool],
+) {
+    let newly: Vec<usize> = (0..states.len())
+        .filter(|i| subset[*i] && states[*i].failed && !was_failed[*i])
+        .collect();
+    if newly.is_empty() {
+        return;
+    }
+    let fatal = t
+        .task
+        .any_errors_fatal
+        .as_ref()
+        .or(ctx.play.play.any_errors_fatal.as_ref())
+        .is_some_and(task::truthy);
+    if fatal {
+        let unrescued = newly.iter().any(|i| states[*i].rescue_depth == 0);
+        for (i, s) in states.iter_mut().enumerate() {
+            if !ctx.batch[i] || !s.active() {
+                continue;
+            }
+            if s.rescue_depth > 0 && !unrescued {
+                s.failed = true;
+            } else {
+                s.ended = true;
+            }
+        }
+        if unrescued {
+            ctx.abort.set(Some(Abort::AnyErrorsFatal));
+        }
+        return;
+    }
+    let Some(pct) = ctx
+        .play
+        .play
+        .max_fail_percentage
+        .as_ref()
+        .and_then(|m| percentage_of(&m.value))
+    else {
+        return;
+    };
+    let size = ctx.batch.iter().filter(|b| **b).count().max(1);
+    let failed = states
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| ctx.batch[*i] && s.failed && s.rescue_depth == 0)
+        .count();
+    if failed as f64 / size as f64 > pct / 100.0 {
+        ctx.abort.set(Some(Abort::MaxFailPercentage));
+        for (i, s) in states.iter_mut().enumerate() {
+            if ctx.batch[i] {
+                s.ended = true;
+            }
+        }
+    }
+}
+
+/// `max_fail_percentage`: a number (or numeric string) from 0 to 100.
+fn percentage_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().trim_end_matches('%').parse().ok(),
+        _ => None,
+    }
+}
+
+/// `throttle`: a positive number (or numeric string).
+fn throttle_of(v: &Value) -> Option<usize> {
+    match v {
+        Value::Number(n) => n.as_u64().map(|n| n as usize),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 

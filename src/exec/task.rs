@@ -1397,7 +1397,7 @@ pub(crate) fn apply_outcome(
                 counts.failed += 1;
             }
             s.failed = true;
-            let task = json!({"name": t.display_name(), "action": t.task.module.value});
+            let task = json!({"name": t.task.name.clone().unwrap_or_default(), "action": t.task.module.value});
             s.last_failure = Some((task, outcome.registered.clone()));
         }
         Status::Ignored => {

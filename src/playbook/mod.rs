@@ -63,6 +63,16 @@ pub struct Play {
     pub no_log: Option<Value>,
     /// `remote_user` (used when the inventory sets no `ansible_user`).
     pub remote_user: Option<Value>,
+    /// `serial`: rolling batches (a number, a percentage, or a list of them).
+    pub serial: Option<Located<Value>>,
+    /// `max_fail_percentage`: abort when more of a batch failed.
+    pub max_fail_percentage: Option<Located<Value>>,
+    /// `any_errors_fatal`: the first unrescued failure ends the run.
+    pub any_errors_fatal: Option<Value>,
+    /// `order`: the order hosts are run in.
+    pub order: Option<Located<String>>,
+    /// `strategy`: only `linear` is supported.
+    pub strategy: Option<Located<String>>,
     /// `pre_tasks`.
     pub pre_tasks: Vec<Step>,
     /// `tasks`.
@@ -344,6 +354,12 @@ pub struct Task {
     pub timeout: Option<Value>,
     /// `remote_user` (used when the inventory sets no `ansible_user`).
     pub remote_user: Option<Value>,
+    /// `any_errors_fatal`.
+    pub any_errors_fatal: Option<Value>,
+    /// `run_once`: run on the first host of the batch, results to all.
+    pub run_once: Option<Value>,
+    /// `throttle`: at most this many hosts at once for this task.
+    pub throttle: Option<Value>,
     /// `delegate_to`: run on this host instead (with this task's variables).
     pub delegate_to: Option<Value>,
     /// `until`: retry until this holds.

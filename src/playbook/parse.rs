@@ -38,6 +38,9 @@ const TASK_KEYWORDS: &[&str] = &[
     "delegate_to",
     "timeout",
     "remote_user",
+    "any_errors_fatal",
+    "run_once",
+    "throttle",
     "with_items",
     "with_list",
     "with_dict",
@@ -54,13 +57,10 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "rescue",
     "always",
     "delegate_facts",
-    "run_once",
     "local_action",
     "async",
     "poll",
-    "throttle",
     "connection",
-    "any_errors_fatal",
     "ignore_unreachable",
     "module_defaults",
     "collections",
@@ -108,17 +108,17 @@ const PLAY_KEYWORDS: &[&str] = &[
     "ignore_errors",
     "no_log",
     "remote_user",
+    "serial",
+    "max_fail_percentage",
+    "any_errors_fatal",
+    "order",
+    "strategy",
 ];
 
 const PLAY_UNSUPPORTED: &[&str] = &[
-    "serial",
-    "strategy",
-    "max_fail_percentage",
-    "any_errors_fatal",
     "force_handlers",
     "connection",
     "vars_prompt",
-    "order",
     "throttle",
     "run_once",
     "port",
@@ -356,6 +356,11 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         ignore_errors: None,
         no_log: None,
         remote_user: None,
+        serial: None,
+        max_fail_percentage: None,
+        any_errors_fatal: None,
+        order: None,
+        strategy: None,
         pre_tasks: Vec::new(),
         tasks: Vec::new(),
         post_tasks: Vec::new(),
@@ -397,6 +402,11 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "become_method" => play.escalation.method = Some(v.to_value()),
             "become_flags" => play.escalation.flags = Some(v.to_value()),
             "remote_user" => play.remote_user = Some(v.to_value()),
+            "serial" => play.serial = Some(located(v)),
+            "max_fail_percentage" => play.max_fail_percentage = Some(located(v)),
+            "any_errors_fatal" => play.any_errors_fatal = Some(v.to_value()),
+            "order" => play.order = play_order(v, diags),
+            "strategy" => play.strategy = play_strategy(v, diags),
             "check_mode" => play.check_mode = Some(v.to_value()),
             "diff" => play.diff = Some(v.to_value()),
             "environment" => play.environment = Some(v.to_value()),
@@ -725,7 +735,64 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
     t.delegate_to = t.delegate_to.or_else(|| parent.delegate_to.clone());
     t.timeout = t.timeout.or_else(|| parent.timeout.clone());
     t.remote_user = t.remote_user.or_else(|| parent.remote_user.clone());
+    t.any_errors_fatal = t
+        .any_errors_fatal
+        .or_else(|| parent.any_errors_fatal.clone());
+    t.run_once = t.run_once.or_else(|| parent.run_once.clone());
+    t.throttle = t.throttle.or_else(|| parent.throttle.clone());
     t
+}
+
+fn located(v: &Node) -> Located<Value> {
+    Located {
+        value: v.to_value(),
+        span: v.span.clone(),
+    }
+}
+
+/// `order`: one of Ansible's host orders.
+fn play_order(v: &Node, diags: &mut Vec<Diagnostic>) -> Option<Located<String>> {
+    const ORDERS: &[&str] = &[
+        "inventory",
+        "reverse_inventory",
+        "sorted",
+        "reverse_sorted",
+        "shuffle",
+    ];
+    let value = scalar_string(v, diags)?;
+    if ORDERS.contains(&value.as_str()) {
+        return Some(Located {
+            value,
+            span: v.span.clone(),
+        });
+    }
+    diags.push(
+        Diagnostic::error(format!(
+            "`order` must be one of {}, got `{value}`",
+            ORDERS.join(", ")
+        ))
+        .at(v.span.clone()),
+    );
+    None
+}
+
+/// `strategy`: `linear` only, for now.
+fn play_strategy(v: &Node, diags: &mut Vec<Diagnostic>) -> Option<Located<String>> {
+    let value = scalar_string(v, diags)?;
+    match value.as_str() {
+        "linear" => Some(Located {
+            value,
+            span: v.span.clone(),
+        }),
+        other => {
+            diags.push(
+                Diagnostic::error(format!("strategy `{other}` is not supported yet"))
+                    .at(v.span.clone())
+                    .label("only `linear` is supported"),
+            );
+            None
+        }
+    }
 }
 
 /// Parses one task mapping.
@@ -762,6 +829,9 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         rescued: false,
         timeout: None,
         remote_user: None,
+        any_errors_fatal: None,
+        run_once: None,
+        throttle: None,
         delegate_to: None,
         until: None,
         retries: None,
@@ -842,6 +912,9 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             "delegate_to" => task.delegate_to = Some(v.to_value()),
             "timeout" => task.timeout = Some(v.to_value()),
             "remote_user" => task.remote_user = Some(v.to_value()),
+            "any_errors_fatal" => task.any_errors_fatal = Some(v.to_value()),
+            "run_once" => task.run_once = Some(v.to_value()),
+            "throttle" => task.throttle = Some(v.to_value()),
             "until" => {
                 task.until = Some(Located {
                     value: v.to_value(),

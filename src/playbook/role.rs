@@ -116,20 +116,20 @@ const ROLE_KEYWORDS: &[&str] = &[
     "check_mode",
     "diff",
     "delegate_to",
+    "any_errors_fatal",
+    "run_once",
+    "throttle",
 ];
 
 /// Keywords of a role entry tend does not implement yet.
 const ROLE_UNSUPPORTED: &[&str] = &[
     "connection",
     "remote_user",
-    "any_errors_fatal",
     "ignore_unreachable",
     "module_defaults",
     "collections",
     "debugger",
     "port",
-    "run_once",
-    "throttle",
     "timeout",
     "become_exe",
     "delegate_facts",

@@ -298,6 +298,10 @@ impl<W: Write> Reporter for Human<W> {
         let _ = writeln!(self.out, "skipping: no hosts matched");
     }
 
+    fn no_more_hosts(&mut self) {
+        self.banner("NO MORE HOSTS LEFT");
+    }
+
     fn recap(&mut self, recap: &Recap) {
         self.banner("PLAY RECAP");
         for (host, c) in recap {

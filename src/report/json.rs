@@ -136,6 +136,10 @@ impl<W: Write> Reporter for JsonLines<W> {
         self.emit("no_hosts", json!({"play": self.play}));
     }
 
+    fn no_more_hosts(&mut self) {
+        self.emit("no_more_hosts", json!({"play": self.play}));
+    }
+
     fn recap(&mut self, recap: &Recap) {
         let hosts: Map<String, Value> = recap
             .iter()

@@ -250,6 +250,8 @@ pub trait Reporter {
     fn warning(&mut self, message: &str);
     /// A play matched no hosts.
     fn no_hosts(&mut self) {}
+    /// A play was aborted (`max_fail_percentage`): no host is left to run.
+    fn no_more_hosts(&mut self) {}
     /// A playbook ended.
     fn recap(&mut self, recap: &Recap);
     /// The run ended: write files, flush.
@@ -349,6 +351,9 @@ impl Reporter for Reporters {
     }
     fn no_hosts(&mut self) {
         self.each(|r| r.no_hosts());
+    }
+    fn no_more_hosts(&mut self) {
+        self.each(|r| r.no_more_hosts());
     }
     fn recap(&mut self, recap: &Recap) {
         self.each(|r| r.recap(recap));
