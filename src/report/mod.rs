@@ -12,6 +12,7 @@ mod json;
 mod junit;
 mod markdown;
 mod progress;
+pub mod redact;
 
 pub use github::GithubAnnotations;
 pub use human::{Human, compact, unified_diff};
@@ -320,6 +321,67 @@ impl Reporter for Reporters {
         self.each(|r| r.host_done(host));
     }
     fn host_result(&mut self, result: &HostResult<'_>) {
+        if redact::active() {
+            // Secrets masked in everything the event carries.
+            let masked = redact::value(result.result);
+            let diffs: Vec<Diff> = result.diffs.iter().map(redact::diff).collect();
+            let commands: Vec<CommandRecord> = result
+                .commands
+                .iter()
+                .map(|c| CommandRecord {
+                    script: redact::text(&c.script).into_owned(),
+                    ..c.clone()
+                })
+                .collect();
+            let label = result
+                .item_label
+                .as_deref()
+                .map(|l| redact::text(l).into_owned());
+            let clean = HostResult {
+                result: &masked,
+                item_label: label,
+                diffs: &diffs,
+                commands: &commands,
+                ..result.clone()
+            };
+            return self.host_result_unmasked(&clean);
+        }
+        self.host_result_unmasked(result);
+    }
+    fn included(&mut self, file: &str, hosts: &[String], item_label: Option<&str>) {
+        let label = item_label.map(redact::text);
+        self.each(|r| r.included(file, hosts, label.as_deref()));
+    }
+    fn ignoring(&mut self) {
+        self.each(|r| r.ignoring());
+    }
+    fn warning(&mut self, message: &str) {
+        let message = redact::text(message);
+        self.each(|r| r.warning(&message));
+    }
+    fn no_hosts(&mut self) {
+        self.each(|r| r.no_hosts());
+    }
+    fn no_more_hosts(&mut self) {
+        self.each(|r| r.no_more_hosts());
+    }
+    fn recap(&mut self, recap: &Recap) {
+        self.each(|r| r.recap(recap));
+    }
+    fn finish(&mut self, end: &RunEnd) -> std::io::Result<()> {
+        let mut first_error = None;
+        for r in &mut self.all {
+            if let Err(e) = r.finish(end) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Reporters {
+    /// A result after secrets are masked: `no_log` censored, then to everyone.
+    fn host_result_unmasked(&mut self, result: &HostResult<'_>) {
         if !result.no_log {
             self.each(|r| r.host_result(result));
             return;
@@ -339,33 +401,6 @@ impl Reporter for Reporters {
             ..result.clone()
         };
         self.each(|r| r.host_result(&safe));
-    }
-    fn included(&mut self, file: &str, hosts: &[String], item_label: Option<&str>) {
-        self.each(|r| r.included(file, hosts, item_label));
-    }
-    fn ignoring(&mut self) {
-        self.each(|r| r.ignoring());
-    }
-    fn warning(&mut self, message: &str) {
-        self.each(|r| r.warning(message));
-    }
-    fn no_hosts(&mut self) {
-        self.each(|r| r.no_hosts());
-    }
-    fn no_more_hosts(&mut self) {
-        self.each(|r| r.no_more_hosts());
-    }
-    fn recap(&mut self, recap: &Recap) {
-        self.each(|r| r.recap(recap));
-    }
-    fn finish(&mut self, end: &RunEnd) -> std::io::Result<()> {
-        let mut first_error = None;
-        for r in &mut self.all {
-            if let Err(e) = r.finish(end) {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
     }
 }
 
@@ -555,4 +590,93 @@ impl Tally {
 /// Seconds with millisecond precision, for the reports.
 pub(crate) fn seconds(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::{Arc, Mutex};
+
+    /// Keeps what it is shown, as text.
+    struct Capture(Arc<Mutex<Vec<String>>>);
+
+    impl Reporter for Capture {
+        fn play_start(&mut self, _name: &str) {}
+        fn task_start(&mut self, _task: &TaskInfo<'_>) {}
+        fn host_result(&mut self, r: &HostResult<'_>) {
+            let diffs: Vec<String> = r.diffs.iter().map(unified_diff).collect();
+            let scripts: Vec<&str> = r.commands.iter().map(|c| c.script.as_str()).collect();
+            self.0.lock().unwrap().push(format!(
+                "{} {:?} {} {diffs:?} {scripts:?}",
+                r.host, r.item_label, r.result
+            ));
+        }
+        fn warning(&mut self, message: &str) {
+            self.0.lock().unwrap().push(message.to_string());
+        }
+        fn recap(&mut self, _recap: &Recap) {}
+    }
+
+    fn shown(no_log: bool, secret: &str) -> String {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut all = Reporters::new();
+        all.push(Box::new(Capture(Arc::clone(&seen))));
+        all.push(Box::new(Capture(Arc::clone(&seen))));
+        let result = json!({"changed": true, "msg": format!("set to {secret}"), "item": secret});
+        let diffs = [Diff {
+            before_header: Some("/etc/pw".into()),
+            after_header: Some("/etc/pw".into()),
+            before: String::new(),
+            after: format!("pw = {secret}\n"),
+        }];
+        let commands = [CommandRecord {
+            kind: crate::connection::record::CommandKind::Exec,
+            script: format!("printf %s {secret}"),
+            become_user: None,
+            stdin_len: 0,
+            outcome: Ok(0),
+            duration: Duration::ZERO,
+        }];
+        all.host_result(&HostResult {
+            host: "web1",
+            status: Status::Changed,
+            result: &result,
+            item_label: Some(secret.to_string()),
+            diffs: &diffs,
+            is_loop_summary: false,
+            no_log,
+            verbose_always: false,
+            duration: None,
+            commands: &commands,
+        });
+        all.warning(&format!("careful with {secret}"));
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 4, "every reporter sees every event");
+        seen.join("\n")
+    }
+
+    #[test]
+    fn no_log_results_reach_no_reporter() {
+        let out = shown(true, "plain-no-log-value");
+        let results: Vec<&str> = out.lines().filter(|l| l.starts_with("web1")).collect();
+        assert_eq!(results.len(), 2);
+        for line in results {
+            assert!(!line.contains("plain-no-log-value"), "{line}");
+            assert!(line.contains(CENSORED), "{line}");
+            assert!(line.contains(CENSORED_LABEL), "{line}");
+        }
+    }
+
+    #[test]
+    fn registered_secrets_are_masked_for_every_reporter() {
+        redact::register("vault-Secret-42");
+        let out = shown(false, "vault-Secret-42");
+        assert!(!out.contains("vault-Secret-42"), "{out}");
+        assert!(out.contains("set to ********"), "{out}");
+        assert!(out.contains("+pw = ********"), "{out}");
+        assert!(out.contains("printf %s ********"), "{out}");
+        assert!(out.contains("careful with ********"), "{out}");
+        assert!(out.contains("Some(\"********\")"), "{out}");
+    }
 }
