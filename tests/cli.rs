@@ -166,7 +166,7 @@ fn demo_converges_then_is_idempotent_and_plan_shows_exact_diff() {
     ];
     let plan = tend(&plan_args, &root());
     let stdout = text(&plan.stdout);
-    assert_eq!(plan.status.code(), Some(0), "{stdout}");
+    assert_eq!(plan.status.code(), Some(2), "changes pending: {stdout}");
     let path = conf.display().to_string();
     let expected = format!(
         "--- before: {path}\n+++ after: app.conf.j2\n@@ -2,7 +2,7 @@\n [app]\n name = hello\n listen = 0.0.0.0:8080\n-workers = 64\n+workers = 4\n log_level = info\n feature.gzip = on\n feature.cache = on\n"

@@ -7,7 +7,7 @@
 use super::{ConnectionArgs, exit_on, load_inventory, parse_extra_vars, print_diags, runtime};
 use crate::compile;
 use crate::exec::{self, RunOptions};
-use crate::report::AdHoc;
+use crate::report::{AdHoc, Reporters};
 use crate::template::Templar;
 use clap::Args;
 
@@ -127,8 +127,9 @@ fn try_adhoc(pattern: &str, module: &str, args: Option<&str>, a: &CommonArgs) ->
     };
     let inventory = exit_on(load_inventory(&a.inventory), 4)?;
     let runtime = runtime()?;
-    let stdout = std::io::stdout();
-    let mut reporter = AdHoc::new(stdout.lock(), module, a.one_line);
+    // Through the fan-out, so `no_log` results are censored as everywhere.
+    let mut reporter = Reporters::new();
+    reporter.push(Box::new(AdHoc::new(std::io::stdout(), module, a.one_line)));
     let summary = runtime.block_on(exec::run_playbook(
         &book,
         &inventory,

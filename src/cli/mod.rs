@@ -7,7 +7,10 @@ use crate::compile::{self, CompiledPlaybook};
 use crate::diagnostic::Diagnostic;
 use crate::exec::{self, RunOptions};
 use crate::inventory::Inventory;
-use crate::report::Human;
+use crate::report::{
+    GithubAnnotations, Human, JsonLines, Junit, Markdown, Progress, ProgressWriter, Reporter,
+    Reporters, RunEnd, RunInfo, SummaryFile,
+};
 use crate::template::Templar;
 use crate::vars::Vars;
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -92,7 +95,38 @@ struct PlaybookArgs {
     #[arg(long)]
     force_handlers: bool,
     #[command(flatten)]
+    reports: ReportArgs,
+    #[command(flatten)]
     connection: ConnectionArgs,
+}
+
+/// What standard output shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// ansible-playbook's output.
+    Human,
+    /// JSON lines, one event per line (see docs/json-report.md).
+    Json,
+}
+
+/// Reports: any combination in one run, all from the same events.
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// What standard output shows.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Also write the JSON lines report to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write a JUnit XML report (a testcase per task per host) to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write a Markdown summary for a pull-request comment to this file.
+    #[arg(long = "summary-md", value_name = "FILE")]
+    summary_md: Option<PathBuf>,
+    /// No progress display (it shows only on a terminal, outside CI).
+    #[arg(long)]
+    no_progress: bool,
 }
 
 /// ansible-playbook's connection and privilege escalation options.
@@ -229,14 +263,21 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 5 } else { 0 };
+            // `tend plan` has Terraform's codes: any error is 1.
+            let plan = std::env::args().nth(1).as_deref() == Some("plan");
+            let code = match (e.use_stderr(), plan) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) => 5,
+            };
             let _ = e.print();
             return code;
         }
     };
     match cli.command {
-        Command::Playbook(a) => playbook(a, false),
-        Command::Plan(a) => playbook(a, true),
+        Command::Playbook(a) => playbook(a, false).unwrap_or_else(|code| code),
+        // Any error before the run is 1 for `tend plan`.
+        Command::Plan(a) => playbook(a, true).unwrap_or(1),
         Command::Run(a) => adhoc::run(a),
         Command::Ping(a) => adhoc::ping(a),
         Command::Inventory(a) => inventory(a),
@@ -301,7 +342,65 @@ fn split_tags(items: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
+/// The reporters the options ask for, fanned out.
+fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
+    let r = &a.reports;
+    let stdout = std::io::stdout();
+    let color = color_for(&stdout);
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    let progress = !r.no_progress
+        && r.format == Format::Human
+        && stdout.is_terminal()
+        && std::io::stderr().is_terminal()
+        && !ci;
+    let mut all = Reporters::new();
+    let progress = progress.then(Progress::new);
+    let writer = || match &progress {
+        Some(p) => p.writer(std::io::stdout()),
+        None => ProgressWriter::plain(std::io::stdout()),
+    };
+    match r.format {
+        Format::Human => all.push(Box::new(Human::new(writer(), color, a.verbose))),
+        Format::Json => all.push(Box::new(JsonLines::new(std::io::stdout()))),
+    }
+    if crate::report::github::wanted() {
+        match r.format {
+            Format::Human => all.push(Box::new(GithubAnnotations::new(writer()))),
+            Format::Json => all.push(Box::new(GithubAnnotations::new(std::io::stderr()))),
+        }
+    }
+    if let Some(path) = &r.json {
+        let file = std::fs::File::create(path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        all.push(Box::new(JsonLines::new(std::io::BufWriter::new(file))));
+    }
+    if let Some(path) = &r.junit {
+        all.push(Box::new(SummaryFile::new(path.clone(), Junit)));
+    }
+    if let Some(path) = &r.summary_md {
+        let hint = match (&r.json, r.format) {
+            (Some(p), _) => format!("`{}`", p.display()),
+            (None, Format::Json) => "the JSON report (`--format json`)".into(),
+            (None, Format::Human) => "the JSON report (`--json FILE`)".into(),
+        };
+        all.push(Box::new(SummaryFile::new(
+            path.clone(),
+            Markdown::new(hint),
+        )));
+    }
+    // First, so it hides before the recap is printed.
+    if let Some(p) = progress {
+        all.insert_first(Box::new(p));
+    }
+    Ok(all)
+}
+
+/// Runs the playbooks; the exit code, or the code of an error before the run.
+/// `tend playbook` has ansible-playbook's codes (0 ok, 2 a host failed, 4 a
+/// host unreachable); `tend plan` Terraform's `-detailed-exitcode` (0 nothing
+/// to change, 2 changes pending, 1 errors).
+fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
+    let started = std::time::Instant::now();
     let templar = Templar::new();
     // Compile everything before touching anything.
     let mut books: Vec<CompiledPlaybook> = Vec::new();
@@ -309,7 +408,7 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
     for path in &a.playbooks {
         if !path.exists() {
             eprintln!("ERROR! the playbook: {} could not be found", path.display());
-            return 1;
+            return Err(1);
         }
         match compile::compile_file(path, &templar) {
             Ok(b) => {
@@ -321,7 +420,7 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
     }
     if !all_diags.is_empty() {
         print_diags(&all_diags);
-        return 4;
+        return Err(4);
     }
     let (extra_vars, cli_vars, mut inventory) = match (
         exit_on(parse_extra_vars(&a.extra_vars), 5),
@@ -329,22 +428,22 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
         exit_on(load_inventory(&a.inventory), 4),
     ) {
         (Ok(e), Ok(c), Ok(i)) => (e, c, i),
-        (Err(code), ..) | (_, Err(code), _) | (.., Err(code)) => return code,
+        (Err(code), ..) | (_, Err(code), _) | (.., Err(code)) => return Err(code),
     };
     if a.syntax_check {
         for p in &a.playbooks {
             println!("\nplaybook: {}", p.display());
         }
-        return 0;
+        return Ok(0);
     }
     for b in &books {
         if let Err(e) = inventory.load_vars_dirs(&b.dir) {
             eprintln!("ERROR! {e}");
-            return 4;
+            return Err(4);
         }
     }
     if a.list_hosts || a.list_tasks || a.list_tags {
-        return list(&books, &inventory, &a);
+        return Ok(list(&books, &inventory, &a));
     }
     let opts = RunOptions {
         check: a.check || plan,
@@ -358,14 +457,26 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
         force_handlers: a.force_handlers,
         cli_vars,
     };
-    let runtime = match runtime() {
+    let runtime = runtime()?;
+    let mut reporter = match reporters(&a) {
         Ok(r) => r,
-        Err(code) => return code,
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            return Err(1);
+        }
     };
-    let stdout = std::io::stdout();
-    let color = color_for(&stdout);
-    let mut reporter = Human::new(stdout.lock(), color, a.verbose);
+    reporter.run_start(&RunInfo {
+        command: if plan { "plan" } else { "playbook" }.into(),
+        playbooks: a
+            .playbooks
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        check: opts.check,
+        diff: opts.diff,
+    });
     let mut code = 0;
+    let mut changes = 0;
     for book in &books {
         let summary = runtime.block_on(exec::run_playbook(
             book,
@@ -375,8 +486,24 @@ fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
             &mut reporter,
         ));
         code = code.max(summary.exit_code());
+        changes += summary.recap.values().map(|c| c.changed).sum::<u32>();
     }
-    code
+    if plan {
+        code = match (code, changes) {
+            (0, 0) => 0,
+            (0, _) => 2,
+            _ => 1,
+        };
+    }
+    let end = RunEnd {
+        exit_code: code,
+        elapsed: started.elapsed(),
+    };
+    if let Err(e) = reporter.finish(&end) {
+        eprintln!("ERROR! cannot write a report: {e}");
+        code = if plan { 1 } else { code.max(1) };
+    }
+    Ok(code)
 }
 
 /// An error printed as ansible-playbook prints it, turned into an exit code.

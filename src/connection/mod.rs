@@ -5,6 +5,7 @@
 //! `environment` on top of either.
 
 pub mod local;
+pub mod record;
 pub mod ssh;
 
 use async_trait::async_trait;
@@ -106,45 +107,9 @@ impl Escalated {
     }
 }
 
-/// The script that escalates with sudo and a password. The password is the
-/// first line of the script's standard input; the script reads it into a
-/// shell variable (never exported, never in an argument: `printf` is a
-/// builtin) and pipes it to `sudo -S` ahead of the rest of the input:
-///
-/// 1. if sudo needs no password for this user (NOPASSWD), the password is
-///    dropped and the body gets standard input untouched;
-/// 2. else the password is tried alone first (`-k`: never a cached ticket),
-///    so a wrong one is refused before any input is consumed;
-/// 3. then sudo reads exactly the password line and the body the rest.
-fn sudo_with_password(flags: &str, user: &str, body: &str) -> String {
-    let user_flags: Vec<&str> = flags
-        .split_whitespace()
-        .filter(|f| !matches!(*f, "-n" | "-S" | "--non-interactive" | "--stdin"))
-        .collect();
-    let user_flags = if user_flags.is_empty() {
-        "-H".to_string()
-    } else {
-        user_flags.join(" ")
-    };
-    let body = quote(body);
-    format!(
-        "IFS= read -r __tend_pw || __tend_pw=\n\
-         if sudo -n -u {user} /bin/sh -c : 2>/dev/null; then\n\
-         \x20 unset __tend_pw\n\
-         \x20 exec sudo {user_flags} -n -u {user} /bin/sh -c {body}\n\
-         fi\n\
-         if ! printf '%s\\n' \"$__tend_pw\" | sudo -k -S -p '' -u {user} /bin/sh -c : 2>/dev/null; then\n\
-         \x20 unset __tend_pw\n\
-         \x20 echo '{BECOME_FAILED_MARK}Incorrect sudo password' >&2\n\
-         \x20 exit {BECOME_FAILED_STATUS}\n\
-         fi\n\
-         {{ printf '%s\\n' \"$__tend_pw\"; exec cat; }} | sudo {user_flags} -k -S -p '' -u {user} /bin/sh -c {body}\n"
-    )
-}
-
-#[async_trait]
-impl Host for Escalated {
-    async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
+impl Escalated {
+    /// Runs one request with the task's environment, deadline and become.
+    async fn exec_wrapped(&self, request: Exec) -> Result<ExecOutput, HostError> {
         if self.escalation.is_none() && self.environment.is_empty() && self.deadline.is_none() {
             return self.inner.exec(request).await;
         }
@@ -184,5 +149,55 @@ impl Host for Escalated {
             }
         }
         Ok(out)
+    }
+}
+
+/// The script that escalates with sudo and a password. The password is the
+/// first line of the script's standard input; the script reads it into a
+/// shell variable (never exported, never in an argument: `printf` is a
+/// builtin) and pipes it to `sudo -S` ahead of the rest of the input:
+///
+/// 1. if sudo needs no password for this user (NOPASSWD), the password is
+///    dropped and the body gets standard input untouched;
+/// 2. else the password is tried alone first (`-k`: never a cached ticket),
+///    so a wrong one is refused before any input is consumed;
+/// 3. then sudo reads exactly the password line and the body the rest.
+fn sudo_with_password(flags: &str, user: &str, body: &str) -> String {
+    let user_flags: Vec<&str> = flags
+        .split_whitespace()
+        .filter(|f| !matches!(*f, "-n" | "-S" | "--non-interactive" | "--stdin"))
+        .collect();
+    let user_flags = if user_flags.is_empty() {
+        "-H".to_string()
+    } else {
+        user_flags.join(" ")
+    };
+    let body = quote(body);
+    format!(
+        "IFS= read -r __tend_pw || __tend_pw=\n\
+         if sudo -n -u {user} /bin/sh -c : 2>/dev/null; then\n\
+         \x20 unset __tend_pw\n\
+         \x20 exec sudo {user_flags} -n -u {user} /bin/sh -c {body}\n\
+         fi\n\
+         if ! printf '%s\\n' \"$__tend_pw\" | sudo -k -S -p '' -u {user} /bin/sh -c : 2>/dev/null; then\n\
+         \x20 unset __tend_pw\n\
+         \x20 echo '{BECOME_FAILED_MARK}Incorrect sudo password' >&2\n\
+         \x20 exit {BECOME_FAILED_STATUS}\n\
+         fi\n\
+         {{ printf '%s\\n' \"$__tend_pw\"; exec cat; }} | sudo {user_flags} -k -S -p '' -u {user} /bin/sh -c {body}\n"
+    )
+}
+
+#[async_trait]
+impl Host for Escalated {
+    async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
+        let started = record::start();
+        let shown = started.map(|_| (request.script.clone(), request.stdin.len()));
+        let result = self.exec_wrapped(request).await;
+        if let Some((script, stdin_len)) = shown {
+            let user = self.escalation.as_ref().map(|b| b.user.as_str());
+            record::finish(started, &script, user, stdin_len, &result);
+        }
+        result
     }
 }

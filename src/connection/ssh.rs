@@ -363,9 +363,32 @@ impl Ssh {
         if let Some(m) = slot.as_ref() {
             return Ok(m.clone());
         }
-        let m = Arc::new(self.connect().await?);
+        let started = super::record::start();
+        let connected = self.connect().await;
+        if started.is_some() {
+            super::record::connected(started, &self.describe(), &connected);
+        }
+        let m = Arc::new(connected?);
         *slot = Some(m.clone());
         Ok(m)
+    }
+
+    /// The connection as `-vvv` shows it: ssh's destination and options.
+    fn describe(&self) -> String {
+        let mut text = format!("ssh {}", self.opts.address);
+        if let Some(u) = &self.opts.user {
+            text.push_str(&format!(" -l {u}"));
+        }
+        if let Some(p) = self.opts.port {
+            text.push_str(&format!(" -p {p}"));
+        }
+        if let Some(k) = &self.opts.private_key {
+            text.push_str(&format!(" -i {}", k.display()));
+        }
+        for l in &self.opts.config_lines {
+            text.push_str(&format!(" -o '{l}'"));
+        }
+        text
     }
 
     async fn connect(&self) -> Result<Master, HostError> {

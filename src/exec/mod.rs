@@ -15,8 +15,9 @@ mod task;
 
 use crate::compile::{CompiledPlay, CompiledPlaybook, CompiledStep, CompiledTask};
 use crate::connection::local::Local;
+use crate::connection::record::{self, CommandRecord};
 use crate::inventory::Inventory;
-use crate::report::{Counts, Recap, Reporter};
+use crate::report::{Counts, Recap, Reporter, TaskInfo};
 use crate::template::Templar;
 use crate::vars::Vars;
 use futures::StreamExt;
@@ -24,6 +25,7 @@ use futures::future::LocalBoxFuture;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 use tend_modules::Host;
 
 pub use task::TaskOutcome;
@@ -319,6 +321,8 @@ async fn run_play(
                     is_loop_summary: false,
                     no_log: false,
                     verbose_always: false,
+                    duration: None,
+                    commands: &[],
                 });
                 summary.recap.entry(h.clone()).or_default().unreachable += 1;
                 summary.any_unreachable = true;
@@ -498,7 +502,15 @@ async fn run_batch(
     };
     // The implicit fact-gathering task is tagged `always`, as in Ansible.
     if gather && !opts.skip_tags.iter().any(|t| t == "always") {
-        reporter.task_start("Gathering Facts", "", false);
+        reporter.task_start(&TaskInfo {
+            name: "Gathering Facts",
+            span: None,
+            action: "gather_facts",
+            handler: false,
+            hosts: (0..states.len())
+                .filter(|i| in_batch[*i] && states[*i].active())
+                .count(),
+        });
         gather_facts(ctx, states, in_batch, reporter, summary).await;
     }
     let sections: [&[CompiledStep]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
@@ -650,11 +662,8 @@ fn run_steps<'a>(
                     {
                         match task::meta_action(t) {
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
-                                reporter.task_start(
-                                    &t.display_name(),
-                                    &t.task.span.location(),
-                                    false,
-                                );
+                                let n = live.iter().filter(|b| **b).count();
+                                reporter.task_start(&task_info(t, &t.display_name(), false, n));
                                 run_handlers(ctx, states, reporter, summary).await;
                                 continue;
                             }
@@ -686,11 +695,8 @@ fn run_steps<'a>(
                                 per_host[i] = items;
                             }
                             Err(msg) => {
-                                reporter.task_start(
-                                    &inc.task.display_name(),
-                                    &inc.task.task.span.location(),
-                                    false,
-                                );
+                                let name = inc.task.display_name();
+                                reporter.task_start(&task_info(&inc.task, &name, false, 1));
                                 let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
                                 reporter.host_result(&crate::report::HostResult {
                                     host: &s.name,
@@ -701,6 +707,8 @@ fn run_steps<'a>(
                                     is_loop_summary: false,
                                     no_log: false,
                                     verbose_always: false,
+                                    duration: None,
+                                    commands: &[],
                                 });
                                 s.failed = true;
                                 summary.recap.entry(s.name.clone()).or_default().failed += 1;
@@ -713,7 +721,8 @@ fn run_steps<'a>(
                         .name
                         .clone()
                         .unwrap_or_else(|| "include_tasks".into());
-                    reporter.task_start(&include_name, &inc.task.task.span.location(), false);
+                    let n = live.iter().filter(|b| **b).count();
+                    reporter.task_start(&task_info(&inc.task, &include_name, false, n));
                     for (i, s) in states.iter().enumerate() {
                         if !live[i] || s.failed {
                             continue;
@@ -730,6 +739,8 @@ fn run_steps<'a>(
                                 is_loop_summary: false,
                                 no_log: false,
                                 verbose_always: false,
+                                duration: None,
+                                commands: &[],
                             });
                         } else {
                             counts.ok += per_host[i].len() as u32;
@@ -890,17 +901,27 @@ async fn gather_facts(
     summary: &mut RunSummary,
 ) {
     let forks = ctx.opts.forks.max(1);
-    let results: Vec<(usize, Result<Vars, String>)> = futures::stream::iter(
+    let progress = std::cell::RefCell::new(&mut *reporter);
+    let progress = &progress;
+    let record = ctx.opts.verbosity >= 3;
+    type Gathered = (usize, Result<Vars, String>, Duration, Vec<CommandRecord>);
+    let results: Vec<Gathered> = futures::stream::iter(
         states
             .iter()
             .enumerate()
             .filter(|(i, s)| in_batch[*i] && s.active()),
     )
     .map(|(i, s)| async move {
-        let out = s
-            .conn
-            .exec(tend_modules::Exec::script(facts::gather_script()))
-            .await;
+        progress.borrow_mut().host_start(&s.name);
+        let started = std::time::Instant::now();
+        let script = facts::gather_script();
+        let exec = async {
+            let t = record::start();
+            let out = s.conn.exec(tend_modules::Exec::script(script)).await;
+            record::finish(t, script, None, 0, &out);
+            out
+        };
+        let (out, commands) = record::recording_if(record, exec).await;
         let facts = match out {
             Ok(o) if o.status == 0 => facts::parse(&o.stdout_text()).map_err(|e| e.to_string()),
             Ok(o) => Err(format!(
@@ -910,14 +931,15 @@ async fn gather_facts(
             )),
             Err(e) => Err(e.to_string()),
         };
-        (i, facts)
+        progress.borrow_mut().host_done(&s.name);
+        (i, facts, started.elapsed(), commands)
     })
     .buffer_unordered(forks)
     .collect()
     .await;
     let mut results = results;
-    results.sort_by_key(|(i, _)| *i);
-    for (i, r) in results {
+    results.sort_by_key(|(i, ..)| *i);
+    for (i, r, duration, commands) in results {
         let s = &mut states[i];
         let counts = summary.recap.entry(s.name.clone()).or_default();
         match r {
@@ -938,6 +960,8 @@ async fn gather_facts(
                     is_loop_summary: false,
                     no_log: false,
                     verbose_always: false,
+                    duration: Some(duration),
+                    commands: &commands,
                 });
             }
             Err(msg) => {
@@ -954,6 +978,8 @@ async fn gather_facts(
                     is_loop_summary: false,
                     no_log: false,
                     verbose_always: false,
+                    duration: Some(duration),
+                    commands: &commands,
                 });
             }
         }
@@ -999,8 +1025,6 @@ async fn run_task_subset(
     if !subset.iter().any(|b| *b) {
         return;
     }
-    reporter.task_start(&t.display_name(), &t.task.span.location(), handler);
-    set_lookup_dirs(ctx, t);
     // `run_once`: the first host runs it; its results go to every host.
     let run_once = t.task.run_once.as_ref().is_some_and(task::truthy);
     let runners: Vec<bool> = if run_once {
@@ -1009,6 +1033,9 @@ async fn run_task_subset(
     } else {
         subset.to_vec()
     };
+    let n = runners.iter().filter(|b| **b).count();
+    reporter.task_start(&task_info(t, &t.display_name(), handler, n));
+    set_lookup_dirs(ctx, t);
     let hostvars = hostvars::HostVars::snapshot(states, ctx);
     let forks = match t.task.throttle.as_ref().and_then(throttle_of) {
         Some(n) if n > 0 => n.min(ctx.opts.forks.max(1)),
@@ -1018,8 +1045,17 @@ async fn run_task_subset(
     let outcomes: Vec<(usize, TaskOutcome)> = {
         let states_ref: &[HostState] = states;
         let hv = &hostvars;
+        // Progress events while hosts work (borrows end before each await).
+        let progress = std::cell::RefCell::new(&mut *reporter);
+        let progress = &progress;
         futures::stream::iter((0..states_ref.len()).filter(|i| runners[*i]))
-            .map(|i| async move { (i, task::run_on_host(ctx, t, &states_ref[i], hv).await) })
+            .map(|i| async move {
+                let name = &states_ref[i].name;
+                progress.borrow_mut().host_start(name);
+                let outcome = task::run_on_host(ctx, t, &states_ref[i], hv).await;
+                progress.borrow_mut().host_done(name);
+                (i, outcome)
+            })
             .buffered(forks)
             .collect()
             .await
@@ -1141,6 +1177,17 @@ fn throttle_of(v: &Value) -> Option<usize> {
         Value::Number(n) => n.as_u64().map(|n| n as usize),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+/// The task-start event for a task, under the name shown.
+fn task_info<'a>(t: &'a CompiledTask, name: &'a str, handler: bool, hosts: usize) -> TaskInfo<'a> {
+    TaskInfo {
+        name,
+        span: Some(&t.task.span),
+        action: &t.task.module.value,
+        handler,
+        hosts,
     }
 }
 

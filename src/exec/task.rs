@@ -5,9 +5,9 @@ use super::builtin;
 use super::{HostState, PlayCtx, RunOptions};
 use crate::compile::actions::{MetaAction, MetaArgs};
 use crate::compile::{Action, CompiledTask};
-use crate::connection::{BecomeSpec, Escalated};
+use crate::connection::{BecomeSpec, Escalated, record};
 use crate::playbook::LoopKind;
-use crate::report::{Counts, HostResult, Reporter, Status};
+use crate::report::{CommandRecord, Counts, HostResult, Reporter, Status};
 use crate::template::{OMIT, Scope, TemplateError};
 use crate::vars::Vars;
 use base64::Engine;
@@ -33,6 +33,22 @@ pub struct TaskOutcome {
     registered: Value,
     status: Status,
     no_log: bool,
+    /// Per item (parallel to `items`): how long it took, the scripts it ran.
+    timings: Vec<(std::time::Duration, Vec<CommandRecord>)>,
+}
+
+/// Runs one item, timed; its scripts recorded at `-vvv`.
+async fn timed_item(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+    label: Option<String>,
+) -> (ItemResult, (std::time::Duration, Vec<CommandRecord>)) {
+    let started = std::time::Instant::now();
+    let run = run_item(ctx, t, host, scope, label);
+    let (item, commands) = record::recording_if(ctx.opts.verbosity >= 3, run).await;
+    (item, (started.elapsed(), commands))
 }
 
 /// Python-like truthiness for keyword values (`gather_facts: no`).
@@ -457,9 +473,10 @@ pub(crate) async fn run_on_host(
         registered: json!({"failed": true, "msg": msg, "changed": false}),
         status: Status::Failed,
         no_log,
+        timings: Vec::new(),
     };
     let Some(lp) = &t.task.loop_ else {
-        let item = run_item(ctx, t, host, &scope, None).await;
+        let (item, timing) = timed_item(ctx, t, host, &scope, None).await;
         let registered = item.result.clone();
         let status = item.status;
         return TaskOutcome {
@@ -468,6 +485,7 @@ pub(crate) async fn run_on_host(
             registered,
             status,
             no_log,
+            timings: vec![timing],
         };
     };
     // Loops: the items are templated without the loop variable.
@@ -488,6 +506,7 @@ pub(crate) async fn run_on_host(
     let lc = &t.task.loop_control;
     let mut results = Vec::new();
     let mut item_results = Vec::new();
+    let mut timings = Vec::new();
     let total = items.len();
     // Facts set by earlier items (set_fact in a loop) are seen by later ones.
     let mut loop_facts = Vars::new();
@@ -510,7 +529,8 @@ pub(crate) async fn run_on_host(
                 .unwrap_or_else(|_| label_text(&item)),
             None => label_text(&item),
         };
-        let mut r = run_item(ctx, t, host, &item_scope, Some(label)).await;
+        let (mut r, timing) = timed_item(ctx, t, host, &item_scope, Some(label)).await;
+        timings.push(timing);
         if let Value::Object(m) = &mut r.result {
             m.insert(lc.loop_var.clone(), item.clone());
             m.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
@@ -583,6 +603,7 @@ pub(crate) async fn run_on_host(
         registered: Value::Object(registered),
         status,
         no_log,
+        timings,
     }
 }
 
@@ -1328,12 +1349,13 @@ pub(crate) fn apply_outcome(
     reporter: &mut dyn Reporter,
 ) {
     let _ = ctx;
-    for item in &outcome.items {
+    for (n, item) in outcome.items.iter().enumerate() {
         let label = if outcome.looped {
             item.label.clone()
         } else {
             None
         };
+        let timing = outcome.timings.get(n);
         reporter.host_result(&HostResult {
             host: &s.name,
             status: item.status,
@@ -1343,6 +1365,8 @@ pub(crate) fn apply_outcome(
             is_loop_summary: false,
             no_log: outcome.no_log,
             verbose_always: item.verbose_always,
+            duration: timing.map(|(d, _)| *d),
+            commands: timing.map_or(&[], |(_, c)| c.as_slice()),
         });
         for (k, v) in &item.facts {
             s.registered.insert(k.clone(), v.clone());
@@ -1361,6 +1385,8 @@ pub(crate) fn apply_outcome(
             is_loop_summary: true,
             no_log: outcome.no_log,
             verbose_always: false,
+            duration: None,
+            commands: &[],
         });
     }
     if outcome.looped && outcome.status == Status::Ignored {

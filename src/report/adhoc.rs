@@ -3,7 +3,7 @@
 //! with `-o` as its oneline callback.
 
 use super::human::{pretty, shown, unified_diff};
-use super::{HostResult, Recap, Reporter, Status};
+use super::{HostResult, Recap, Reporter, Status, TaskInfo};
 use serde_json::Value;
 use std::io::Write;
 
@@ -101,17 +101,14 @@ fn one_line_json(value: &Value) -> String {
 impl<W: Write> Reporter for AdHoc<W> {
     fn play_start(&mut self, _name: &str) {}
 
-    fn task_start(&mut self, _name: &str, _location: &str, _handler: bool) {}
+    fn task_start(&mut self, _task: &TaskInfo<'_>) {}
 
     fn host_result(&mut self, r: &HostResult<'_>) {
         for d in r.diffs {
             let _ = writeln!(self.out, "{}", unified_diff(d));
         }
-        let result = if r.no_log {
-            serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result", "changed": r.result.get("changed").cloned().unwrap_or(Value::Bool(false))})
-        } else {
-            r.result.clone()
-        };
+        // `no_log` results arrive censored (see `Reporters`).
+        let result = r.result;
         let host = r.host;
         let line = match r.status {
             Status::Skipped => format!("{host} | SKIPPED"),
@@ -122,14 +119,14 @@ impl<W: Write> Reporter for AdHoc<W> {
                     .unwrap_or_default();
                 format!("{host} | UNREACHABLE!: {msg}")
             }
-            Status::Unreachable => self.json_block(host, "UNREACHABLE!", &shown(&result, false)),
+            Status::Unreachable => self.json_block(host, "UNREACHABLE!", &shown(result, false)),
             Status::Failed | Status::Ignored
                 if self.text_module && result.get("module_stderr").is_none() && !r.no_log =>
             {
-                self.text_block(host, "FAILED", &result)
+                self.text_block(host, "FAILED", result)
             }
             Status::Failed | Status::Ignored => {
-                self.json_block(host, "FAILED!", &shown(&result, false))
+                self.json_block(host, "FAILED!", &shown(result, false))
             }
             Status::Ok | Status::Changed => {
                 let caption = if r.status == Status::Changed {
@@ -138,9 +135,9 @@ impl<W: Write> Reporter for AdHoc<W> {
                     "SUCCESS"
                 };
                 if self.text_module && !r.no_log {
-                    self.text_block(host, caption, &result)
+                    self.text_block(host, caption, result)
                 } else {
-                    self.json_block(host, caption, &shown(&result, r.verbose_always))
+                    self.json_block(host, caption, &shown(result, r.verbose_always))
                 }
             }
         };
@@ -179,6 +176,8 @@ mod tests {
             is_loop_summary: false,
             no_log: false,
             verbose_always: false,
+            duration: None,
+            commands: &[],
         });
         String::from_utf8(buf).unwrap()
     }

@@ -1,6 +1,7 @@
 //! The default output, shaped like ansible-playbook's.
 
-use super::{Counts, HostResult, Recap, Reporter, Status};
+use super::{CENSORED_LABEL, Counts, HostResult, Recap, Reporter, Status, TaskInfo, censored};
+use crate::connection::record::CommandKind;
 use serde_json::Value;
 use similar::TextDiff;
 use std::io::Write;
@@ -27,6 +28,32 @@ impl<W: Write> Human<W> {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
             text.to_string()
+        }
+    }
+
+    /// `-vvv`: the scripts run on the host, as Ansible shows its `EXEC` lines.
+    fn commands(&mut self, r: &HostResult<'_>) {
+        for c in r.commands {
+            let mut facts = vec![match (&c.outcome, c.kind) {
+                (Ok(_), CommandKind::Connect) => "connected".to_string(),
+                (Ok(rc), CommandKind::Exec) => format!("rc={rc}"),
+                (Err(e), _) => format!("error: {e}"),
+            }];
+            facts.push(format!("{:.3}s", c.duration.as_secs_f64()));
+            if c.stdin_len > 0 {
+                facts.push(format!("{} bytes on stdin", c.stdin_len));
+            }
+            if let Some(u) = &c.become_user {
+                facts.push(format!("become {u}"));
+            }
+            let what = match c.kind {
+                CommandKind::Exec => "EXEC",
+                CommandKind::Connect => "SSH CONNECT",
+            };
+            let _ = writeln!(self.out, "<{}> {what} [{}]", r.host, facts.join(", "));
+            for line in c.script.lines() {
+                let _ = writeln!(self.out, "    {line}");
+            }
         }
     }
 
@@ -150,18 +177,28 @@ impl<W: Write> Reporter for Human<W> {
         self.banner(&format!("PLAY [{name}]"));
     }
 
-    fn task_start(&mut self, name: &str, location: &str, handler: bool) {
-        let kind = if handler { "RUNNING HANDLER" } else { "TASK" };
-        self.banner(&format!("{kind} [{name}]"));
-        if self.verbosity >= 2 && !location.is_empty() {
+    fn task_start(&mut self, task: &TaskInfo<'_>) {
+        let kind = if task.handler {
+            "RUNNING HANDLER"
+        } else {
+            "TASK"
+        };
+        self.banner(&format!("{kind} [{}]", task.name));
+        let location = task.location();
+        if self.verbosity >= 1 && !location.is_empty() {
             let _ = writeln!(self.out, "task path: {location}");
         }
     }
 
     fn host_result(&mut self, r: &HostResult<'_>) {
-        for d in r.diffs {
-            let text = unified_diff(d);
-            let _ = writeln!(self.out, "{text}");
+        if self.verbosity >= 3 {
+            self.commands(r);
+        }
+        if !r.no_log {
+            for d in r.diffs {
+                let text = unified_diff(d);
+                let _ = writeln!(self.out, "{text}");
+            }
         }
         let (word, code) = match r.status {
             Status::Ok => ("ok", "32"),
@@ -170,23 +207,32 @@ impl<W: Write> Reporter for Human<W> {
             Status::Failed | Status::Ignored => ("failed", "31"),
             Status::Unreachable => ("fatal", "31"),
         };
-        let item = r
-            .item_label
+        let label = if r.no_log {
+            r.item_label.as_ref().map(|_| CENSORED_LABEL.to_string())
+        } else {
+            r.item_label.clone()
+        };
+        let mut item = label
             .as_ref()
             .map(|l| format!(" => (item={l})"))
             .unwrap_or_default();
+        if self.verbosity >= 1
+            && let Some(d) = r.duration
+        {
+            item.push_str(&format!(" ({:.2}s)", d.as_secs_f64()));
+        }
         let result = if r.no_log {
-            serde_json::json!({"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result", "changed": r.result.get("changed").cloned().unwrap_or(Value::Bool(false))})
+            censored(r.result)
         } else {
             r.result.clone()
         };
         let failed = matches!(r.status, Status::Failed | Status::Ignored);
         let line = match r.status {
-            _ if failed && r.item_label.is_some() => {
+            _ if failed && label.is_some() => {
                 format!(
                     "failed: [{}] (item={}) => {}",
                     r.host,
-                    r.item_label.as_deref().unwrap_or_default(),
+                    label.as_deref().unwrap_or_default(),
                     compact(&shown(&result, false))
                 )
             }
@@ -218,7 +264,7 @@ impl<W: Write> Reporter for Human<W> {
                 }
                 format!("{word}: [{}]{item} => {}", r.host, pretty(&body))
             }
-            _ if self.verbosity > 0 => format!(
+            _ if self.verbosity > 0 && !result.is_null() => format!(
                 "{word}: [{}]{item} => {}",
                 r.host,
                 pretty(&shown(&result, false))

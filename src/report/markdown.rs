@@ -1,0 +1,297 @@
+//! `--summary-md FILE`: Markdown for a pull-request comment. A headline
+//! (hosts, tasks, changes), a table per host of what changed or failed, and
+//! the diffs in a collapsible `<details>`, each in a ```diff block; huge
+//! diffs are cut with a pointer to the full JSON report.
+
+use super::{RunEnd, Status, SummaryFormat, Tally};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Lines of one diff shown before it is cut.
+const DIFF_LINES: usize = 200;
+/// Hosts without changes named in the summary.
+const QUIET_HOSTS: usize = 50;
+/// Characters of diffs in the whole summary (GitHub comments hold 65536).
+const DIFF_BUDGET: usize = 40_000;
+
+/// The Markdown format (a [`super::SummaryFile`]).
+pub struct Markdown {
+    /// Where the full report is, for the pointer under cut diffs.
+    json_hint: String,
+}
+
+impl Markdown {
+    /// `json_hint` says where the full JSON report is (a file name, or how to get one).
+    pub fn new(json_hint: String) -> Self {
+        Markdown { json_hint }
+    }
+}
+
+impl SummaryFormat for Markdown {
+    fn render(&self, tally: &Tally, end: &RunEnd) -> String {
+        let check = tally.run.as_ref().is_some_and(|r| r.check);
+        let command = tally
+            .run
+            .as_ref()
+            .map_or("playbook", |r| r.command.as_str());
+        let tasks: Vec<_> = tally
+            .plays
+            .iter()
+            .flat_map(|p| p.tasks.iter().map(move |t| (p, t)))
+            .collect();
+        let changes = tally
+            .recap
+            .values()
+            .map(|c| c.changed as usize)
+            .sum::<usize>();
+        let failures = tasks
+            .iter()
+            .flat_map(|(_, t)| &t.hosts)
+            .filter(|h| h.status.is_failure())
+            .count();
+        let hosts = tally.recap.len();
+        let changed_hosts = tally.recap.values().filter(|c| c.changed > 0).count();
+        let mut md = String::new();
+        let icon = if failures > 0 {
+            "❌"
+        } else if changes > 0 {
+            "📝"
+        } else {
+            "✅"
+        };
+        let what = if check { "pending" } else { "made" };
+        let _ = writeln!(
+            md,
+            "## {icon} tend {command}: {changes} change{} {what} on {changed_hosts} of {hosts} host{}{}\n",
+            plural(changes),
+            plural(hosts),
+            if failures > 0 {
+                format!(", {failures} failure{}", plural(failures))
+            } else {
+                String::new()
+            }
+        );
+        let playbooks = tally
+            .run
+            .as_ref()
+            .map(|r| r.playbooks.join(", "))
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "{} task{} on {hosts} host{} · `{playbooks}`{} · {:.1}s · exit code {}\n",
+            tasks.len(),
+            plural(tasks.len()),
+            plural(hosts),
+            if check { " · check mode" } else { "" },
+            end.elapsed.as_secs_f64(),
+            end.exit_code
+        );
+        // A table per host: what changed or failed; the rest counted.
+        let mut per_host: BTreeMap<&str, Vec<(&str, &str, &super::HostTally)>> = BTreeMap::new();
+        for (_, t) in &tasks {
+            for h in &t.hosts {
+                per_host.entry(h.host.as_str()).or_default().push((
+                    t.name.as_str(),
+                    t.location.as_str(),
+                    h,
+                ));
+            }
+        }
+        let mut quiet = Vec::new();
+        for (host, c) in &tally.recap {
+            let rows = per_host.remove(host.as_str()).unwrap_or_default();
+            let notable: Vec<_> = rows
+                .iter()
+                .filter(|(_, _, h)| !matches!(h.status, Status::Ok | Status::Skipped))
+                .collect();
+            if notable.is_empty() {
+                quiet.push(format!("`{host}`"));
+                continue;
+            }
+            let _ = writeln!(
+                md,
+                "### `{host}`: {} changed, {} ok, {} failed, {} unreachable, {} skipped\n",
+                c.changed,
+                c.ok - c.changed.min(c.ok),
+                c.failed,
+                c.unreachable,
+                c.skipped
+            );
+            md.push_str("| Task | Status | Source | Note |\n|---|---|---|---|\n");
+            for (task, location, h) in notable {
+                let status = match h.status {
+                    Status::Changed if check => "📝 would change",
+                    Status::Changed => "📝 changed",
+                    Status::Failed => "❌ failed",
+                    Status::Unreachable => "❌ unreachable",
+                    Status::Ignored => "⚠️ failed (ignored)",
+                    Status::Ok | Status::Skipped => "",
+                };
+                let note = if h.no_log && h.status == Status::Changed {
+                    "details hidden (`no_log`)".to_string()
+                } else if h.status == Status::Changed {
+                    let code = |t: &String| {
+                        if t.contains('`') {
+                            t.clone()
+                        } else {
+                            format!("`{t}`")
+                        }
+                    };
+                    h.targets.iter().map(code).collect::<Vec<_>>().join(", ")
+                } else {
+                    h.messages.join("; ")
+                };
+                let _ = writeln!(
+                    md,
+                    "| {} | {status} | `{}` | {} |",
+                    cell(task),
+                    cell(location),
+                    cell(&truncate_chars(&note, 300))
+                );
+            }
+            md.push('\n');
+        }
+        if !quiet.is_empty() {
+            let shown = quiet.len().min(QUIET_HOSTS);
+            let more = quiet.len() - shown;
+            let _ = writeln!(
+                md,
+                "**No changes** on {} host{}: {}{}\n",
+                quiet.len(),
+                plural(quiet.len()),
+                quiet[..shown].join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        // Diffs, collapsed.
+        let diffs: Vec<(&str, &str, &String)> = tasks
+            .iter()
+            .flat_map(|(_, t)| {
+                t.hosts.iter().flat_map(move |h| {
+                    h.diffs
+                        .iter()
+                        .map(move |d| (h.host.as_str(), t.name.as_str(), d))
+                })
+            })
+            .filter(|(_, _, d)| !d.trim().is_empty())
+            .collect();
+        if !diffs.is_empty() {
+            let _ = writeln!(md, "<details><summary>Diffs ({})</summary>\n", diffs.len());
+            let mut budget = DIFF_BUDGET;
+            let mut omitted = 0;
+            for (host, task, diff) in &diffs {
+                if budget == 0 {
+                    omitted += 1;
+                    continue;
+                }
+                let (shown, cut) = cut_diff(diff, DIFF_LINES, budget);
+                budget = budget.saturating_sub(shown.len());
+                let fence = fence_for(&shown);
+                let _ = writeln!(
+                    md,
+                    "**{}** · `{host}`\n\n{fence}diff\n{}{}{fence}\n",
+                    cell(task),
+                    shown,
+                    if shown.ends_with('\n') { "" } else { "\n" }
+                );
+                if cut > 0 {
+                    let _ = writeln!(
+                        md,
+                        "_… {cut} more line{} not shown; the full diff is in {}._\n",
+                        plural(cut),
+                        self.json_hint
+                    );
+                }
+            }
+            if omitted > 0 {
+                let _ = writeln!(
+                    md,
+                    "_… {omitted} more diff{} not shown; see {}._\n",
+                    plural(omitted),
+                    self.json_hint
+                );
+            }
+            md.push_str("</details>\n");
+        }
+        md
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Text for a table cell: one line, pipes escaped.
+fn cell(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+fn truncate_chars(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// The first `max_lines` lines of a diff within `budget` bytes, and how many lines were cut.
+fn cut_diff(diff: &str, max_lines: usize, budget: usize) -> (String, usize) {
+    let total = diff.lines().count();
+    let mut out = String::new();
+    let mut kept = 0;
+    for line in diff.lines() {
+        if kept >= max_lines || out.len() + line.len() + 1 > budget {
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+        kept += 1;
+    }
+    (out, total - kept)
+}
+
+/// A code fence longer than any run of backticks in the text.
+fn fence_for(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat(longest.max(2) + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_outgrow_backticks_in_the_diff() {
+        assert_eq!(fence_for("+a\n-b\n"), "```");
+        assert_eq!(fence_for("+```\n"), "````");
+    }
+
+    #[test]
+    fn long_diffs_are_cut_by_lines_and_budget() {
+        let diff: String = (0..10).map(|i| format!("+line {i}\n")).collect();
+        assert_eq!(
+            cut_diff(&diff, 3, 10_000),
+            ("+line 0\n+line 1\n+line 2\n".into(), 7)
+        );
+        assert_eq!(cut_diff(&diff, 100, 17), ("+line 0\n+line 1\n".into(), 8));
+    }
+
+    #[test]
+    fn cells_stay_on_one_line() {
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}
