@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod doc;
 pub mod fileops;
 pub mod host;
 pub mod module;

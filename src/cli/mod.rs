@@ -13,6 +13,8 @@ use serde_json::Value;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+mod doc;
+
 /// tend: Ansible playbooks, compiled ahead of time, applied fast.
 #[derive(Debug, Parser)]
 #[command(name = "tend", version, about, propagate_version = true)]
@@ -29,6 +31,8 @@ enum Command {
     Plan(PlaybookArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
+    /// Show the module reference (like ansible-doc).
+    Doc(doc::DocArgs),
     /// Print the version.
     Version,
     /// Print shell completions.
@@ -226,6 +230,7 @@ pub fn main() -> i32 {
         Command::Playbook(a) => playbook(a, false),
         Command::Plan(a) => playbook(a, true),
         Command::Inventory(a) => inventory(a),
+        Command::Doc(a) => doc::run(a),
         Command::Version => {
             println!("tend {}", env!("CARGO_PKG_VERSION"));
             0
