@@ -67,8 +67,21 @@ fn main() {
     }
     let world = World { sources };
     let mut docs = Vec::new();
+    let mut errors = Vec::new();
     for s in &world.sources {
-        docs.extend(module_docs(&world, s).unwrap_or_else(|e| fail_rel(&s.rel, &e)));
+        match module_docs(&world, s) {
+            Ok(d) => docs.extend(d),
+            Err(e) => errors.push(format!("{}: {e}", s.rel)),
+        }
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("error: module reference: {e}");
+        }
+        eprintln!(
+            "(the module documentation convention is explained at the top of modules/build.rs)"
+        );
+        std::process::exit(1);
     }
     docs.sort_by(|a, b| a.name.cmp(&b.name));
     for w in docs.windows(2) {
@@ -154,31 +167,39 @@ fn module_docs(world: &World, src: &Source) -> Result<Vec<Doc>, String> {
         let Some((_, trait_path, _)) = &imp.trait_ else {
             continue;
         };
-        if trait_path
-            .segments
-            .last()
-            .is_none_or(|s| s.ident != "TypedModule")
-        {
+        let Some(trait_name) = trait_path.segments.last().map(|s| s.ident.to_string()) else {
             continue;
-        }
+        };
         let mut name = None;
         let mut args = None;
         for it in &imp.items {
             match it {
-                syn::ImplItem::Const(c) if c.ident == "NAME" => {
-                    if let Expr::Lit(l) = &c.expr
-                        && let Lit::Str(s) = &l.lit
-                    {
-                        name = Some(s.value());
-                    }
-                }
+                // TypedModule: `const NAME: &str = "x"; type Args = X;`
+                syn::ImplItem::Const(c) if c.ident == "NAME" => name = str_lit(&c.expr),
                 syn::ImplItem::Type(t) if t.ident == "Args" => args = Some(t.ty.clone()),
+                // Module: `fn name(&self) -> &'static str { "x" }`, its args `struct Args`.
+                syn::ImplItem::Fn(f) if f.sig.ident == "name" => {
+                    name = tail_expr(&f.block).and_then(str_lit);
+                }
                 _ => {}
             }
         }
-        let name = name.ok_or("an `impl TypedModule` without a string `const NAME`")?;
-        let args = args.ok_or_else(|| format!("module `{name}`: no `type Args`"))?;
-        impls.push((name, args));
+        let args = match trait_name.as_str() {
+            "TypedModule" => {
+                let name = name
+                    .as_ref()
+                    .ok_or("an `impl TypedModule` without a string `const NAME`")?;
+                args.ok_or_else(|| format!("module `{name}`: no `type Args`"))?
+            }
+            "Module" => {
+                let Some(name) = &name else { continue };
+                syn::parse_str::<Type>("Args").map_err(|e| format!("module `{name}`: {e}"))?
+            }
+            _ => continue,
+        };
+        if let Some(name) = name {
+            impls.push((name, args));
+        }
     }
     if impls.is_empty() {
         return Ok(Vec::new());
@@ -192,7 +213,7 @@ fn module_docs(world: &World, src: &Source) -> Result<Vec<Doc>, String> {
         };
         let (file, strukt) = world
             .find_struct(src, &tp.path)
-            .ok_or_else(|| format!("module `{name}`: cannot find the struct of `type Args`"))?;
+            .ok_or_else(|| format!("module `{name}`: cannot find its `struct Args`"))?;
         let mut options = Vec::new();
         world.fields(file, strukt, &mut options)?;
         options.sort_by(|a, b| a.name.cmp(&b.name));
@@ -285,7 +306,7 @@ impl Header {
         })?;
         let listed = backticked(lead);
         if !lead.starts_with("The ")
-            || !(lead.ends_with(" module") || lead.ends_with(" modules"))
+            || !lead.contains(" module")
             || names.iter().any(|n| !listed.contains(n))
         {
             return Err(format!(
@@ -449,27 +470,75 @@ fn return_values(lines: &[&str]) -> Result<Vec<Ret>, String> {
             last.push_str(t);
         }
     }
-    items
-        .iter()
-        .map(|item| {
-            let bad = || {
-                format!("`# Return values`: \"- {item}\" is not \"- `key` (type): description\"")
-            };
-            let rest = item.strip_prefix('`').ok_or_else(bad)?;
-            let (key, rest) = rest.split_once('`').ok_or_else(bad)?;
-            let rest = rest.trim_start().strip_prefix('(').ok_or_else(bad)?;
-            let (kind, rest) = rest.split_once(')').ok_or_else(bad)?;
-            let description = rest.trim_start().strip_prefix(':').ok_or_else(bad)?.trim();
-            if key.is_empty() || kind.is_empty() || description.is_empty() {
+    let mut out = Vec::new();
+    for item in &items {
+        let bad = || {
+            format!(
+                "`# Return values`: \"- {item}\" is not \"- `key` (type): description\" (or \"- `a` (type), `b` (type): description\")"
+            )
+        };
+        let (head, description) = split_outside_code(item, ": ").ok_or_else(bad)?;
+        // `a` (t), `b`, `c` (t2): keys take the type written after them.
+        let mut keys: Vec<(String, Option<String>)> = Vec::new();
+        let mut rest = head;
+        loop {
+            rest = rest.trim_start_matches([',', ' ']);
+            if let Some(r) = rest.strip_prefix('`') {
+                let (key, r) = r.split_once('`').ok_or_else(bad)?;
+                keys.push((key.to_string(), None));
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix('(') {
+                let (kind, r) = r.split_once(')').ok_or_else(bad)?;
+                for k in keys.iter_mut().rev().take_while(|k| k.1.is_none()) {
+                    k.1 = Some(ansible_type(kind.trim()));
+                }
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("...") {
+                rest = r;
+            } else if rest.is_empty() {
+                break;
+            } else {
                 return Err(bad());
             }
-            Ok(Ret {
-                key: key.to_string(),
-                kind: kind.trim().to_string(),
-                description: unlink(description),
-            })
-        })
-        .collect()
+        }
+        if keys.is_empty() || description.trim().is_empty() {
+            return Err(bad());
+        }
+        for (key, kind) in keys {
+            out.push(Ret {
+                kind: kind.ok_or_else(bad)?,
+                key,
+                description: capitalize(&unlink(description.trim())),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Splits at the first `sep` outside backticks.
+fn split_outside_code<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
+    let mut in_code = false;
+    for (i, c) in s.char_indices() {
+        if c == '`' {
+            in_code = !in_code;
+        } else if !in_code && s[i..].starts_with(sep) {
+            return Some((&s[..i], &s[i + sep.len()..]));
+        }
+    }
+    None
+}
+
+/// Python's type names as Ansible's docs spell them.
+fn ansible_type(kind: &str) -> String {
+    match kind {
+        "string" => "str",
+        "integer" => "int",
+        "boolean" => "bool",
+        "dictionary" | "mapping" => "dict",
+        "any" => "raw",
+        other => other,
+    }
+    .to_string()
 }
 
 /// The example tasks of a file with several modules that use `name`
@@ -530,9 +599,8 @@ impl World {
         self.sources.iter().find(|s| s.module == module)
     }
 
-    /// Where an item named `ident` used in `src` comes from: `src` itself,
-    /// the module a `use crate::m::{.., ident}` names, or the one file that
-    /// defines it.
+    /// Where an item used in `src` may come from: the module its path
+    /// names, `src` itself, the module a `use crate::m::{.., ident}` names.
     fn candidates<'a>(&'a self, src: &'a Source, path: &syn::Path) -> Vec<&'a Source> {
         let segs: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
         let mut out = Vec::new();
@@ -562,7 +630,6 @@ impl World {
                 }
             }
         }
-        out.extend(self.sources.iter());
         out
     }
 
@@ -574,9 +641,14 @@ impl World {
         pick: impl Fn(&'a Source, &'a Item, &syn::Ident) -> Option<T>,
     ) -> Option<T> {
         let ident = &path.segments.last()?.ident;
-        self.candidates(src, path)
-            .into_iter()
-            .find_map(|s| s.ast.items.iter().find_map(|i| pick(s, i, ident)))
+        let in_file = |s: &'a Source| s.ast.items.iter().find_map(|i| pick(s, i, ident));
+        if let Some(found) = self.candidates(src, path).into_iter().find_map(in_file) {
+            return Some(found);
+        }
+        // Else the one file that defines it (a glob import).
+        let mut all = self.sources.iter().filter_map(in_file);
+        let found = all.next()?;
+        all.next().is_none().then_some(found)
     }
 
     fn find_struct<'a>(
@@ -636,10 +708,28 @@ impl World {
         })
     }
 
+    fn find_enum(&self, src: &Source, path: &syn::Path) -> bool {
+        self.find(src, path, |_, i, ident| match i {
+            Item::Enum(e) if e.ident == *ident => Some(()),
+            _ => None,
+        })
+        .is_some()
+    }
+
     /// The spellings of an enum usable as a choice: a `choice!` invocation or
     /// a serde-derived enum of unit variants.
     fn find_choices(&self, src: &Source, path: &syn::Path) -> Option<Choices> {
         self.find(src, path, |_, item, ident| choice_item(item, ident))
+    }
+}
+
+fn str_lit(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Lit(l) => match &l.lit {
+            Lit::Str(s) => Some(s.value()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -747,7 +837,26 @@ fn choice_item(item: &Item, ident: &syn::Ident) -> Option<Choices> {
     }
 }
 
+/// Whether an item derives serde's `Deserialize`.
+fn derives_deserialize(attrs: &[Attribute]) -> bool {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("derive"))
+        .any(|a| {
+            a.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated)
+                .is_ok_and(|paths| {
+                    paths
+                        .iter()
+                        .any(|p| p.segments.last().is_some_and(|s| s.ident == "Deserialize"))
+                })
+        })
+}
+
+/// The spellings of a `#[derive(Deserialize)]` enum of unit variants.
 fn serde_enum(e: &syn::ItemEnum) -> Option<Choices> {
+    if !derives_deserialize(&e.attrs) {
+        return None;
+    }
     let mut rename_all = None;
     for a in serde_attrs(&e.attrs) {
         if let SerdeAttr::RenameAll(r) = a {
@@ -944,6 +1053,8 @@ impl World {
                     ..plain("str", None)
                 },
                 None if self.find_struct(src, path).is_some() => plain("dict", None),
+                // An enum with its own `Deserialize`: a string, see its description.
+                None if self.find_enum(src, path) => plain("str", None),
                 None => plain("raw", None),
             },
         }
@@ -1000,33 +1111,38 @@ impl World {
             }
             let mut description = unlink(&doc.join("\n\n"));
             let kind = self.kind(src, &f.ty);
-            let code_default = match &default {
+            // The code's default (Err: a default function that is not a literal).
+            let code_default: Result<Option<String>, String> = match &default {
                 Some(Some(func)) => {
                     let path: syn::Path = syn::parse_str(func)
                         .map_err(|e| format!("{where_}: default = \"{func}\": {e}"))?;
                     let (fsrc, body) = self.find_fn(src, &path).ok_or_else(|| {
-                        format!("{where_}: cannot find the default function `{func}` (or its body is not one expression)")
+                        format!("{where_}: cannot find the default function `{func}`")
                     })?;
-                    let v = self.eval(fsrc, body, &kind).ok_or_else(|| {
-                        format!("{where_}: the default function `{func}` does not return a literal; make it one, or drop `default = ...` and state it in the doc (\"Default: ...\")")
-                    })?;
-                    Some(v)
+                    self.eval(fsrc, body, &kind).map(Some).ok_or_else(|| {
+                        format!("{where_}: the default function `{func}` does not return a literal: make it one, or state the default in the doc comment (a sentence \"Default: ...\")")
+                    })
                 }
-                Some(None) => self.zero(src, &f.ty, &kind),
-                None if container_default => self.container_default(src, st, &ident, &f.ty, &kind),
-                None => None,
+                Some(None) => Ok(self.zero(src, &f.ty, &kind)),
+                None if container_default => {
+                    Ok(self.container_default(src, st, &ident, &f.ty, &kind))
+                }
+                None => Ok(None),
             }
-            .filter(|v| v != "null");
-            let stated = take_default_sentence(&mut description);
+            .map(|v| v.filter(|v| v != "null"));
+            let explicit = matches!(default, Some(Some(_)));
+            let stated = take_default_sentence(&mut description).map(|s| stated_json(&s));
             let default_json = match (code_default, stated) {
-                (Some(_), Some(s)) => {
+                // A default function and the doc must agree.
+                (Ok(Some(code)), Some(doc)) if explicit && code != doc => {
                     return Err(format!(
-                        "{where_}: the doc states \"Default: {s}\" but the code gives the default; remove the sentence"
+                        "{where_}: the doc says \"Default: {doc}\" but the code's default is {code}"
                     ));
                 }
-                (Some(c), None) => Some(c),
-                (None, Some(s)) => Some(stated_json(&s)),
-                (None, None) => None,
+                // The doc says what a zero default (`[]`, `""`) means, or what a computed one is.
+                (Ok(_) | Err(_), Some(doc)) => Some(doc),
+                (Ok(code), None) => code,
+                (Err(e), None) => return Err(e),
             };
             let required = default.is_none() && !container_default && !kind.optional;
             out.push(Opt {
@@ -1256,4 +1372,306 @@ fn render(docs: &[Doc]) -> String {
     }
     out.push_str("];\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world(files: &[(&str, &str)]) -> World {
+        World {
+            sources: files
+                .iter()
+                .map(|(module, text)| Source {
+                    rel: format!("modules/src/{module}.rs"),
+                    module: module.to_string(),
+                    ast: syn::parse_file(text).expect("parse"),
+                })
+                .collect(),
+        }
+    }
+
+    fn docs(files: &[(&str, &str)]) -> Result<Vec<Doc>, String> {
+        let w = world(files);
+        let mut out = Vec::new();
+        for s in &w.sources {
+            out.extend(module_docs(&w, s)?);
+        }
+        Ok(out)
+    }
+
+    const HEADER: &str = r#"//! The `demo` module: do a demo thing.
+//!
+//! Semantics, with a [`link`].
+//!
+//! # Examples
+//!
+//! ```yaml
+//! - name: Demo
+//!   demo:
+//!     path: /x
+//! ```
+//!
+//! # Return values
+//!
+//! - `path` (string): The path.
+//! - `a` (int), `b` (str): Two keys.
+//!
+//! # Implementation
+//!
+//! Only for developers.
+"#;
+
+    const BODY: &str = r#"
+use crate::lineinfile::State;
+choice! {
+    /// Kinds.
+    pub enum Kind { File = ["file", "f"], Dir = ["directory"] }
+}
+fn yes() -> bool { true }
+fn kind() -> Kind { Kind::Dir }
+const LIMIT: i64 = 12;
+fn limit() -> i64 { LIMIT }
+/// Shared.
+#[derive(Deserialize)]
+pub struct Common {
+    /// The owner.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+/// Args.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The path.
+    #[serde(alias = "dest", deserialize_with = "de::string")]
+    pub path: String,
+    /// Force it.
+    #[serde(default = "yes", deserialize_with = "de::bool")]
+    pub force: bool,
+    /// What it is.
+    #[serde(default = "kind")]
+    pub kind: Kind,
+    /// Whether it is there.
+    #[serde(default = "crate::lineinfile::present_state")]
+    pub state: State,
+    /// How many.
+    #[serde(default = "limit")]
+    pub limit: i64,
+    /// Names. Default: all of them.
+    #[serde(default, deserialize_with = "de::list")]
+    pub names: Vec<String>,
+    /// Extra words.
+    #[serde(default)]
+    pub words: Vec<String>,
+    /// The text.
+    #[serde(rename = "_raw_params", default)]
+    pub raw: Option<String>,
+    /// Set by the engine.
+    #[serde(rename = "_content", default)]
+    pub content: Option<String>,
+    /// Skipped.
+    #[serde(skip)]
+    pub skipped: bool,
+    #[serde(flatten)]
+    pub common: Common,
+}
+pub struct Demo;
+impl TypedModule for Demo {
+    type Args = Args;
+    const NAME: &'static str = "demo";
+}
+"#;
+
+    const LINEINFILE: &str = r#"
+choice! {
+    /// State.
+    pub enum State { Present = ["present"], Absent = ["absent"] }
+}
+pub fn present_state() -> State { State::Present }
+"#;
+
+    fn demo(header: &str, body: &str) -> Result<Vec<Doc>, String> {
+        docs(&[
+            ("demo", &format!("{header}{body}")),
+            ("lineinfile", LINEINFILE),
+        ])
+    }
+
+    fn opt<'a>(d: &'a Doc, name: &str) -> &'a Opt {
+        d.options.iter().find(|o| o.name == name).expect(name)
+    }
+
+    #[test]
+    fn reads_the_header_and_the_args_struct() {
+        let docs = demo(HEADER, BODY).unwrap();
+        let [d] = docs.as_slice() else { panic!() };
+        assert_eq!(d.name, "demo");
+        assert_eq!(d.synopsis, "Do a demo thing");
+        assert_eq!(d.description, ["Semantics, with a `link`."]);
+        assert_eq!(d.examples, "- name: Demo\n  demo:\n    path: /x");
+        let rets: Vec<(&str, &str, &str)> = d
+            .returns
+            .iter()
+            .map(|r| (r.key.as_str(), r.kind.as_str(), r.description.as_str()))
+            .collect();
+        assert_eq!(
+            rets,
+            [
+                ("path", "str", "The path."),
+                ("a", "int", "Two keys."),
+                ("b", "str", "Two keys.")
+            ]
+        );
+        let names: Vec<&str> = d.options.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "force",
+                "free_form",
+                "kind",
+                "limit",
+                "names",
+                "owner",
+                "path",
+                "state",
+                "words"
+            ]
+        );
+        let path = opt(d, "path");
+        assert!(path.required);
+        assert_eq!(
+            (path.kind.as_str(), &path.aliases[..]),
+            ("str", &["dest".to_string()][..])
+        );
+        assert_eq!(opt(d, "force").default.as_deref(), Some("true"));
+        let kind = opt(d, "kind");
+        assert_eq!(kind.choices, ["file", "f", "directory"]);
+        assert_eq!(kind.default.as_deref(), Some("\"directory\""));
+        assert_eq!(opt(d, "state").default.as_deref(), Some("\"present\""));
+        assert_eq!(opt(d, "state").choices, ["present", "absent"]);
+        assert_eq!(opt(d, "limit").default.as_deref(), Some("12"));
+        let names = opt(d, "names");
+        assert_eq!(names.default.as_deref(), Some("\"all of them\""));
+        assert_eq!(names.description, "Names.");
+        assert_eq!(opt(d, "words").default.as_deref(), Some("[]"));
+        assert_eq!(opt(d, "words").elements.as_deref(), Some("str"));
+        assert!(!opt(d, "free_form").required);
+        assert_eq!(opt(d, "owner").description, "The owner.");
+    }
+
+    #[test]
+    fn a_module_without_typed_args_uses_its_files_args_struct() {
+        let body = BODY.replace(
+            "impl TypedModule for Demo {\n    type Args = Args;\n    const NAME: &'static str = \"demo\";\n}",
+            "impl Module for Demo {\n    fn name(&self) -> &'static str { \"demo\" }\n}",
+        );
+        let docs = demo(HEADER, &body).unwrap();
+        assert_eq!(docs[0].name, "demo");
+        assert!(docs[0].options.iter().any(|o| o.name == "path"));
+    }
+
+    #[test]
+    fn several_modules_in_one_file_get_their_own_synopsis_and_examples() {
+        let header = r#"//! The `one` and `two` modules: run things.
+//!
+//! * `one`: run one thing. More about it.
+//! * `two`: run two things.
+//!
+//! # Examples
+//!
+//! ```yaml
+//! # the first
+//! - name: One
+//!   one: x
+//!
+//! - name: Two
+//!   ansible.builtin.two: y
+//! ```
+//!
+//! # Return values
+//!
+//! - `rc` (int): Status.
+"#;
+        let body = r#"
+/// A.
+#[derive(Deserialize)]
+pub struct Args {
+    /// Text.
+    pub text: String,
+}
+pub struct One;
+impl TypedModule for One { type Args = Args; const NAME: &'static str = "one"; }
+pub struct Two;
+impl TypedModule for Two { type Args = Args; const NAME: &'static str = "two"; }
+"#;
+        let docs = docs(&[("m", &format!("{header}{body}"))]).unwrap();
+        assert_eq!(docs[0].synopsis, "Run one thing");
+        assert_eq!(docs[0].examples, "# the first\n- name: One\n  one: x");
+        assert_eq!(docs[1].synopsis, "Run two things");
+        assert_eq!(docs[1].examples, "- name: Two\n  ansible.builtin.two: y");
+    }
+
+    fn error(header: &str, body: &str) -> String {
+        match demo(header, body) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn breaking_the_convention_is_an_error_that_says_what_to_fix() {
+        let e = error(HEADER, &BODY.replace("    /// Force it.\n", ""));
+        assert_eq!(
+            e,
+            "`Args.force` (option `force`) has no doc comment: every argument must be documented"
+        );
+        let e = error(&HEADER.replace("The `demo` module: do", "Does"), BODY);
+        assert!(
+            e.starts_with("the `//!` doc must start with \"The `demo` module: <synopsis>.\""),
+            "{e}"
+        );
+        let e = error(&HEADER.replace("# Examples", "# Samples"), BODY);
+        assert!(e.contains("needs a `# Examples` section"), "{e}");
+        let e = error(&HEADER.replace("# Return values", "# Returns"), BODY);
+        assert!(e.contains("needs a `# Return values` section"), "{e}");
+        let e = error(&HEADER.replace("`path` (string)", "path"), BODY);
+        assert!(e.contains("is not \"- `key` (type): description\""), "{e}");
+        let e = error(
+            HEADER,
+            &BODY.replace("fn yes() -> bool { true }", "fn yes() -> bool { 1 > 0 }"),
+        );
+        assert!(
+            e.contains("the default function `yes` does not return a literal"),
+            "{e}"
+        );
+        let e = error(
+            HEADER,
+            &BODY.replace("/// Force it.", "/// Force it. Default: `false`."),
+        );
+        assert_eq!(
+            e,
+            "`Args.force`: the doc says \"Default: false\" but the code's default is true"
+        );
+        // Saying the same as the code is fine.
+        assert!(
+            demo(
+                HEADER,
+                &BODY.replace("/// Force it.", "/// Force it. Default: `true`.")
+            )
+            .is_ok()
+        );
+        // A computed default stated in the doc.
+        let body = BODY
+            .replace("fn yes() -> bool { true }", "fn yes() -> bool { 1 > 0 }")
+            .replace(
+                "/// Force it.",
+                "/// Force it. Default: `true` on Tuesdays.",
+            );
+        let docs = demo(HEADER, &body).unwrap();
+        assert_eq!(
+            opt(&docs[0], "force").default.as_deref(),
+            Some("\"`true` on Tuesdays\"")
+        );
+    }
 }
