@@ -68,7 +68,7 @@
 //! - `start` (str): `command` and `shell` only: when the command started, `YYYY-MM-DD HH:MM:SS.ffffff` on the target's clock.
 //! - `end` (str): `command` and `shell` only: when the command ended.
 //! - `delta` (str): `command` and `shell` only: how long the command ran, `H:MM:SS.ffffff`.
-//! - `msg` (str): `command` and `shell` only: why the command did not run (`creates`/`removes`, check mode), or "non-zero return code".
+//! - `msg` (str): `command` and `shell` only: empty when the command ran, else why it did not (`creates`/`removes`, check mode), or "non-zero return code".
 //!
 //! # Implementation
 //!

@@ -64,7 +64,7 @@
 //! The probe compares checksums on the target (SHA-1), fetching the old
 //! content only for `--diff`; an unchanged file costs one round trip. The
 //! write is [`fileops::AtomicWrite`]. `template` shares all of this through
-//! [`Desired`] and [`converge_content`].
+//! [`Desired`] and `converge_content`.
 
 use crate::args::{ArgsError, de};
 use crate::fileops::{
@@ -92,8 +92,8 @@ pub struct Args {
     /// a trailing `/`) receives `basename(src)`.
     #[serde(deserialize_with = "de::string")]
     pub dest: String,
-    /// The source file: on the controller (its bytes arrive in
-    /// `_content_b64`) or, with `remote_src`, on the target. Directories are
+    /// The file to copy: a path on the controller (a relative one is looked
+    /// for in `files/`), or on the target with `remote_src`. Directories are
     /// not supported yet.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub src: Option<String>,
@@ -133,13 +133,13 @@ pub struct Args {
     /// Follow a symlink at `dest` and write to its target, instead of replacing the link.
     #[serde(default, deserialize_with = "de::bool")]
     pub follow: bool,
-    /// Follow symlinks in the controller-side source (the engine's concern).
+    /// Follow symlinks in the controller-side `src`.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub local_follow: bool,
-    /// Expected SHA-1 of the content; the task fails if it differs.
+    /// The expected SHA-1 checksum of the content; the task fails when it differs.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub checksum: Option<String>,
-    /// Decrypt vaulted sources (the engine's concern).
+    /// Decrypt a vault-encrypted `src` on the controller (accepted for compatibility; the engine reads `src`).
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub decrypt: bool,
     /// Accepted for compatibility; writes are always atomic.

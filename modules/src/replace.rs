@@ -41,6 +41,7 @@
 //!
 //! - `msg` (str): "N replacements made", "ownership, perms or SE linux context changed", a note that `after`/`before` matched nothing, or empty.
 //! - `backup_file` (str): The backup of the old file, when `backup` made one.
+//! - `rc` (int): 0, as Ansible's module returns it.
 //!
 //! # Implementation
 //!

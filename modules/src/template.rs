@@ -77,7 +77,7 @@ fn lf() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Args {
-    /// The template, on the controller.
+    /// The Jinja2 template on the controller (a relative path is looked for in `templates/`).
     #[serde(deserialize_with = "de::string")]
     pub src: String,
     /// Where to write the result on the target.

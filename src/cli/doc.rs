@@ -207,7 +207,7 @@ fn text(m: &ModuleDoc) -> String {
             let _ = writeln!(s, "{pad}choices: [{}]", o.choices.join(", "));
         }
         if let Some(d) = default_text(o) {
-            let _ = writeln!(s, "{pad}default: {d}");
+            s.push_str(&wrap(&format!("default: {d}"), pad, WIDTH));
         }
         if let Some(e) = o.elements {
             let _ = writeln!(s, "{pad}elements: {e}");
