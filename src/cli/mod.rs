@@ -31,10 +31,10 @@ enum Command {
     Plan(PlaybookArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
-    /// Show the module reference (like ansible-doc).
-    Doc(doc::DocArgs),
     /// Print the version.
     Version,
+    /// Show the module reference (like ansible-doc).
+    Doc(doc::DocArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -230,7 +230,6 @@ pub fn main() -> i32 {
         Command::Playbook(a) => playbook(a, false),
         Command::Plan(a) => playbook(a, true),
         Command::Inventory(a) => inventory(a),
-        Command::Doc(a) => doc::run(a),
         Command::Version => {
             println!("tend {}", env!("CARGO_PKG_VERSION"));
             0
@@ -239,6 +238,7 @@ pub fn main() -> i32 {
             clap_complete::generate(shell, &mut Cli::command(), "tend", &mut std::io::stdout());
             0
         }
+        Command::Doc(a) => doc::run(a),
     }
 }
 
