@@ -8,7 +8,6 @@
 #![deny(missing_docs)]
 
 pub mod args;
-pub mod doc;
 pub mod fileops;
 pub mod host;
 pub mod module;
@@ -25,6 +24,9 @@ pub mod lineinfile;
 pub mod replace;
 pub mod stat;
 pub mod template;
+
+/// The module reference, generated from the sources above.
+pub mod doc;
 
 pub use host::{Exec, ExecOutput, Host, HostError};
 pub use module::{Context, Converge, FreeForm, Module, ModuleError, Plan, TypedModule};
