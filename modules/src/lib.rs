@@ -25,7 +25,6 @@ pub mod replace;
 pub mod stat;
 pub mod template;
 
-/// The module reference, generated from the sources above.
 pub mod doc;
 
 pub use host::{Exec, ExecOutput, Host, HostError};
