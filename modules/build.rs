@@ -293,29 +293,29 @@ impl Header {
             }
         }
         let intro = paragraphs(&sections[0].1);
-        let expected = names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let first = intro.first().ok_or_else(|| {
-            format!("the `//!` doc must start with \"The {expected} module: <synopsis>.\"")
-        })?;
-        let (lead, rest) = first.split_once(": ").ok_or_else(|| {
-            format!("the `//!` doc must start with \"The {expected} module: <synopsis>.\"")
-        })?;
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let expected = match quoted.as_slice() {
+            [one] => format!("The {one} module"),
+            [init @ .., last] => format!("The {} and {last} modules", init.join(", ")),
+            [] => String::new(),
+        };
+        let convention = || format!("the `//!` doc must start with \"{expected}: <synopsis>.\"");
+        let first = intro.first().ok_or_else(convention)?;
+        let (lead, rest) = first.split_once(": ").ok_or_else(convention)?;
+        // Each name is in the lead, or (another name for the same module)
+        // anywhere in the first paragraph.
         let listed = backticked(lead);
+        let mentioned = backticked(first);
         if !lead.starts_with("The ")
             || !lead.contains(" module")
-            || names.iter().any(|n| !listed.contains(n))
+            || !names.iter().any(|n| listed.contains(n))
+            || names.iter().any(|n| !mentioned.contains(n))
         {
-            return Err(format!(
-                "the `//!` doc must start with \"The {expected} module: <synopsis>.\", found \"{lead}:\""
-            ));
+            return Err(format!("{}, found \"{lead}:\"", convention()));
         }
         let (synopsis, after) = first_sentence(rest);
         if synopsis.is_empty() {
-            return Err(format!("module {expected}: the synopsis is empty"));
+            return Err(format!("{expected}: the synopsis is empty"));
         }
         let mut description = Vec::new();
         if !after.is_empty() {
@@ -343,11 +343,9 @@ impl Header {
         };
         let examples = section("examples")
             .and_then(|lines| yaml_block(&lines))
-            .ok_or_else(|| {
-                format!("module {expected}: the `//!` doc needs a `# Examples` section with a ```yaml block")
-            })?;
+            .ok_or("the `//!` doc needs a `# Examples` section with a ```yaml block")?;
         let returns = section("return values")
-            .ok_or_else(|| format!("module {expected}: the `//!` doc needs a `# Return values` section (bullets \"- `key` (type): description\")"))?;
+            .ok_or("the `//!` doc needs a `# Return values` section (bullets \"- `key` (type): description\")")?;
         Ok(Header {
             synopsis: capitalize(synopsis),
             own_synopsis,
