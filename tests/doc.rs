@@ -142,6 +142,27 @@ fn json_has_ansible_docs_shape() {
     );
 }
 
+#[test]
+fn snippet_is_a_task_skeleton_with_every_option() {
+    let text = stdout(&["doc", "-s", "replace"]);
+    assert!(text.starts_with(
+        "- name: Replace all the matches of a regular expression in a file\n  ansible.builtin.replace:\n      after:         # Only replace after"
+    ), "{text}");
+    assert!(
+        text.contains("\n      path:          # (required) The file to modify.\n"),
+        "{text}"
+    );
+    let keys = text
+        .lines()
+        .filter(|l| l.starts_with("      ") && !l.trim_start().starts_with('#'))
+        .count();
+    let json: Value = serde_json::from_str(&stdout(&["doc", "replace", "--json"])).unwrap();
+    assert_eq!(
+        keys,
+        json["replace"]["doc"]["options"].as_object().unwrap().len()
+    );
+}
+
 /// docs/modules.md is `tend doc --markdown`: regenerate it with
 /// `cargo run -q -- doc --markdown > docs/modules.md`.
 #[test]

@@ -21,8 +21,11 @@ pub struct DocArgs {
     #[arg(short = 'j', long, conflicts_with = "markdown")]
     json: bool,
     /// Print Markdown; without a module, the whole reference (docs/modules.md).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "snippet")]
     markdown: bool,
+    /// Print a task skeleton with every option (as ansible-doc -s).
+    #[arg(short = 's', long, conflicts_with = "json")]
+    snippet: bool,
 }
 
 /// Runs `tend doc`; returns the exit code.
@@ -67,6 +70,8 @@ fn render(a: &DocArgs) -> Result<String, (i32, String)> {
         pretty(&Value::Object(out))
     } else if a.markdown {
         module_markdown(m, "#")
+    } else if a.snippet {
+        snippet(m)
     } else {
         text(m)
     })
@@ -224,6 +229,29 @@ fn text(m: &ModuleDoc) -> String {
             s.push_str(&wrap(r.description, pad, WIDTH));
             let _ = writeln!(s, "{pad}type: {}", r.kind);
         }
+    }
+    s
+}
+
+/// A task with every option, required ones marked, descriptions as comments.
+fn snippet(m: &ModuleDoc) -> String {
+    let mut s = format!("- name: {}\n  ansible.builtin.{}:\n", m.synopsis, m.name);
+    let column = 6 + m
+        .options
+        .iter()
+        .map(|o| o.name.len() + 2)
+        .max()
+        .unwrap_or(0);
+    let indent = " ".repeat(column);
+    for o in m.options {
+        let required = if o.required { "(required) " } else { "" };
+        let text = wrap(
+            &format!("{required}{}", o.description.replace('\n', " ")),
+            &format!("{indent}# "),
+            WIDTH,
+        );
+        let key = format!("      {}:", o.name);
+        let _ = write!(s, "{key:column$}{}", &text[column..]);
     }
     s
 }
