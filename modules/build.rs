@@ -8,7 +8,9 @@
 //!   "* `a`: synopsis." each to give one its own synopsis), paragraphs of
 //!   semantics, a `# Examples` section with a ```yaml block (a file with
 //!   several modules: each module gets the tasks that use it), and a
-//!   `# Return values` section of bullets "- `key` (type): description".
+//!   `# Return values` section of bullets "- `key` (type): description"
+//!   ("- `a` (int), `b` (str): ..." for several keys; in a file with several
+//!   modules a description starting "`a` only: " is `a`'s alone).
 //!   Any other `#` section is for developers and left out of the reference;
 //!   rustdoc links (`[`x`]`) lose their brackets.
 //! * the impl's `type Args = X`: struct `X`'s fields (flattened structs are
@@ -227,21 +229,25 @@ fn module_docs(world: &World, src: &Source) -> Result<Vec<Doc>, String> {
         } else {
             header.examples.clone()
         };
+        let returns = header
+            .returns
+            .iter()
+            .filter_map(|r| {
+                let (only, description) = only_for(&r.description, &names);
+                only.is_none_or(|o| o.contains(&name)).then(|| Ret {
+                    key: r.key.clone(),
+                    kind: r.kind.clone(),
+                    description: capitalize(description),
+                })
+            })
+            .collect();
         docs.push(Doc {
             name,
             synopsis,
+            returns,
             description: header.description.clone(),
             options,
             examples,
-            returns: header
-                .returns
-                .iter()
-                .map(|r| Ret {
-                    key: r.key.clone(),
-                    kind: r.kind.clone(),
-                    description: r.description.clone(),
-                })
-                .collect(),
             source: src.rel.clone(),
         });
     }
@@ -511,6 +517,22 @@ fn return_values(lines: &[&str]) -> Result<Vec<Ret>, String> {
         }
     }
     Ok(out)
+}
+
+/// A return value of some of a file's modules: "`a` and `b` only: text"
+/// gives `(Some([a, b]), "text")`.
+fn only_for<'a>(description: &'a str, names: &[String]) -> (Option<Vec<String>>, &'a str) {
+    if let Some((head, text)) = split_outside_code(description, " only: ") {
+        let listed = backticked(head);
+        let rest = head.replace(['`', ','], " ").replace(" and ", " ");
+        let all_names = rest
+            .split_whitespace()
+            .all(|w| listed.iter().any(|l| l == w));
+        if !listed.is_empty() && all_names && listed.iter().all(|l| names.contains(l)) {
+            return (Some(listed), text);
+        }
+    }
+    (None, description)
 }
 
 /// Splits at the first `sep` outside backticks.
@@ -1590,6 +1612,7 @@ pub fn present_state() -> State { State::Present }
 //! # Return values
 //!
 //! - `rc` (int): Status.
+//! - `start` (str): `one` only: when it started.
 "#;
         let body = r#"
 /// A.
@@ -1608,6 +1631,10 @@ impl TypedModule for Two { type Args = Args; const NAME: &'static str = "two"; }
         assert_eq!(docs[0].examples, "# the first\n- name: One\n  one: x");
         assert_eq!(docs[1].synopsis, "Run two things");
         assert_eq!(docs[1].examples, "- name: Two\n  ansible.builtin.two: y");
+        let keys = |d: &Doc| d.returns.iter().map(|r| r.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&docs[0]), ["rc", "start"]);
+        assert_eq!(docs[0].returns[1].description, "When it started.");
+        assert_eq!(keys(&docs[1]), ["rc"]);
     }
 
     fn error(header: &str, body: &str) -> String {

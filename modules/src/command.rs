@@ -60,7 +60,7 @@
 //! # Return values
 //!
 //! - `rc` (int): The command's exit status (0 means success).
-//! - `stdout` (str): The command's standard output (trailing newlines stripped unless `strip_empty_ends` is false).
+//! - `stdout` (str): The command's standard output (`command` and `shell` strip its trailing newlines unless `strip_empty_ends` is false).
 //! - `stdout_lines` (list): `stdout` split into lines.
 //! - `stderr` (str): The command's standard error.
 //! - `stderr_lines` (list): `stderr` split into lines.
