@@ -1,6 +1,58 @@
 //! The `blockinfile` module: insert, update or remove a block of lines
 //! surrounded by marker lines.
 //!
+//! The block is delimited by two marker lines made from `marker` with
+//! `{mark}` replaced by `marker_begin` and `marker_end`, so later runs find
+//! and update it in place. When the markers are not in the file, the block is
+//! inserted after the last line matching `insertafter` (or at the end, `EOF`),
+//! or before the last line matching `insertbefore` (or at the beginning,
+//! `BOF`). `state: absent`, or an empty `block`, removes the block with its
+//! markers. Writes are atomic and `validate` checks the new content first.
+//! Use a different `marker` for each block managed in the same file.
+//!
+//! # Examples
+//!
+//! ```yaml
+//! - name: Add the bastion's SSH settings
+//!   ansible.builtin.blockinfile:
+//!     path: /etc/ssh/sshd_config
+//!     block: |
+//!       Match User deploy
+//!         PasswordAuthentication no
+//!         AllowTcpForwarding no
+//!     validate: /usr/sbin/sshd -t -f %s
+//!     backup: true
+//!
+//! - name: Manage a group of hosts entries
+//!   ansible.builtin.blockinfile:
+//!     path: /etc/hosts
+//!     marker: '# {mark} INTERNAL HOSTS'
+//!     block: |
+//!       10.0.0.5 db.internal
+//!       10.0.0.6 cache.internal
+//!
+//! - name: Put a block in an HTML file
+//!   ansible.builtin.blockinfile:
+//!     path: /var/www/html/index.html
+//!     marker: '<!-- {mark} MAINTENANCE -->'
+//!     insertafter: '<body>'
+//!     block: |
+//!       <p>Maintenance tonight from 22:00.</p>
+//!
+//! - name: Remove the block
+//!   ansible.builtin.blockinfile:
+//!     path: /etc/hosts
+//!     marker: '# {mark} INTERNAL HOSTS'
+//!     state: absent
+//! ```
+//!
+//! # Return values
+//!
+//! - `msg` (str): What changed: "Block inserted", "Block removed", "File created", "ownership, perms or SE linux context changed", or empty.
+//! - `backup_file` (str): The backup of the old file, when `backup` made one.
+//!
+//! # Implementation
+//!
 //! The edit ([`edit`]) is a pure function following Ansible's module line by
 //! line; the probe, attributes and the atomic write are shared with
 //! `lineinfile`.
@@ -30,7 +82,7 @@ pub struct Args {
         deserialize_with = "de::string"
     )]
     pub path: String,
-    /// Whether the block should be there (default `present`).
+    /// Whether the block should be there.
     #[serde(default = "present_state")]
     pub state: State,
     /// The marker line template; `{mark}` becomes `marker_begin` / `marker_end`.
@@ -39,13 +91,13 @@ pub struct Args {
     /// The text between the markers; empty removes the block.
     #[serde(default, alias = "content", deserialize_with = "de::string")]
     pub block: String,
-    /// Without markers in the file, insert after the last line matching this regex, or `EOF` (default).
+    /// Without markers in the file, insert after the last line matching this regex, or at the end (`EOF`). Default: `EOF`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub insertafter: Option<String>,
-    /// Without markers in the file, insert before the last line matching this regex, or `BOF`.
+    /// Without markers in the file, insert before the last line matching this regex, or at the beginning (`BOF`).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub insertbefore: Option<String>,
-    /// Create the file when it is missing (default false: fail).
+    /// Create the file when it is missing (else the task fails).
     #[serde(default, deserialize_with = "de::bool")]
     pub create: bool,
     /// Keep a timestamped copy of the original before changing it.
@@ -54,10 +106,10 @@ pub struct Args {
     /// Command validating the new content before it replaces the file; `%s` is the temp file.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub validate: Option<String>,
-    /// Replaces `{mark}` in the opening marker (default `BEGIN`).
+    /// Replaces `{mark}` in the opening marker.
     #[serde(default = "default_begin", deserialize_with = "de::string")]
     pub marker_begin: String,
-    /// Replaces `{mark}` in the closing marker (default `END`).
+    /// Replaces `{mark}` in the closing marker.
     #[serde(default = "default_end", deserialize_with = "de::string")]
     pub marker_end: String,
     /// Add a blank line after the block unless one (or the end of file) is there.
@@ -78,19 +130,19 @@ pub struct Args {
     /// Accepted for compatibility; writes are always atomic.
     #[serde(default, deserialize_with = "de::bool")]
     pub unsafe_writes: bool,
-    /// Not supported yet.
+    /// Not supported yet (`chattr` attributes).
     #[serde(default)]
     pub attributes: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub seuser: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub serole: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub setype: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub selevel: Option<Value>,
 }

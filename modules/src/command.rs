@@ -1,17 +1,80 @@
-//! The `command`, `shell` and `raw` modules: run a program on the target.
+//! The `command`, `shell` and `raw` modules: run commands on the target.
 //!
-//! * `command` runs a program directly: its command line is split like
-//!   Python's `shlex.split` and every word is quoted into the script, so no
-//!   shell operator (`|`, `;`, `>`, `$()`...) is ever interpreted. Words get
-//!   `$VAR`/`~` expansion on the target as Ansible's `run_command` does
+//! * `command`: execute a program on the target, without a shell. The command
+//!   line is split like Python's `shlex.split` and every word is quoted, so
+//!   `|`, `;`, `>`, `&&` and `$(...)` reach the program as plain text; `$VAR`,
+//!   `${VAR}` and a leading `~` are still expanded on the target
 //!   (`expand_argument_vars`).
-//! * `shell` runs its text with `/bin/sh -c` (or `executable -c`).
-//! * `raw` sends its text as the script itself.
+//! * `shell`: execute shell text on the target. It runs with `/bin/sh -c`
+//!   (or `executable -c`), so pipes, redirections, globs and variables work.
+//! * `raw`: send text to the target as the script itself. It has no `chdir`,
+//!   `creates` or `removes`, always reports changed and is skipped in check
+//!   mode.
 //!
-//! `chdir`, `creates`, `removes` and the command all run in ONE script (one
-//! round trip). The script frames the command's standard output with a start
-//! line (the start time) and an end line (return code and end time), so
-//! `start`/`end`/`delta` are measured on the target as Ansible does.
+//! `command` and `shell` report changed whenever they run the command. When
+//! `creates` matches something, or `removes` matches nothing, they do not run it
+//! and report ok. In check mode nothing runs: with `creates` or `removes` the
+//! task predicts whether the command would run (changed) or not (ok), without
+//! them it is skipped. A non-zero return code fails the task with "non-zero
+//! return code". `chdir`, the `creates`/`removes` tests and the command go to the
+//! target in one script, and `start`, `end` and `delta` are measured there.
+//!
+//! # Examples
+//!
+//! ```yaml
+//! - name: Show the kernel release
+//!   ansible.builtin.command: uname -r
+//!   register: kernel
+//!   changed_when: false
+//!
+//! - name: Initialise the data directory once
+//!   ansible.builtin.command:
+//!     cmd: /usr/local/bin/app-init --data /srv/app
+//!     creates: /srv/app/.initialised
+//!
+//! - name: Pass words that must not be split
+//!   ansible.builtin.command:
+//!     argv:
+//!       - /usr/bin/logger
+//!       - -t
+//!       - deploy
+//!       - release 42 is live
+//!     chdir: /tmp
+//!
+//! - name: Count the lines of a log through a pipe
+//!   ansible.builtin.shell: grep -c error /var/log/app.log || true
+//!   register: errors
+//!   changed_when: false
+//!
+//! - name: Build in a directory with bash
+//!   ansible.builtin.shell:
+//!     cmd: ./configure && make
+//!     chdir: /usr/src/app
+//!     executable: /bin/bash
+//!     creates: /usr/src/app/app
+//!
+//! - name: Run a command without any processing
+//!   ansible.builtin.raw: uptime
+//! ```
+//!
+//! # Return values
+//!
+//! - `rc` (int): The command's exit status (0 means success).
+//! - `stdout` (str): The command's standard output (`command` and `shell` strip its trailing newlines unless `strip_empty_ends` is false).
+//! - `stdout_lines` (list): `stdout` split into lines.
+//! - `stderr` (str): The command's standard error.
+//! - `stderr_lines` (list): `stderr` split into lines.
+//! - `cmd` (list): `command` and `shell` only: the command that ran, as a list of words (`command`) or the text (`shell`).
+//! - `start` (str): `command` and `shell` only: when the command started, `YYYY-MM-DD HH:MM:SS.ffffff` on the target's clock.
+//! - `end` (str): `command` and `shell` only: when the command ended.
+//! - `delta` (str): `command` and `shell` only: how long the command ran, `H:MM:SS.ffffff`.
+//! - `msg` (str): `command` and `shell` only: empty when the command ran, else why it did not (`creates`/`removes`, check mode), or "non-zero return code".
+//!
+//! # Implementation
+//!
+//! The script frames the command's standard output with a start line (the
+//! start time) and an end line (return code and end time), so `start`/`end`/
+//! `delta` are measured on the target as Ansible does.
 
 use crate::args::{ArgsError, de};
 use crate::host::{Exec, ExecOutput, Host};
@@ -47,13 +110,13 @@ pub struct Args {
     /// Text fed to the command's standard input.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub stdin: Option<String>,
-    /// Append a newline to `stdin` (default true).
+    /// Append a newline to `stdin`.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub stdin_add_newline: bool,
-    /// Strip trailing newlines from `stdout`/`stderr` (default true).
+    /// Strip trailing newlines from `stdout`/`stderr`.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub strip_empty_ends: bool,
-    /// Expand `$VAR`, `${VAR}` and a leading `~` in each word, on the target (default true).
+    /// Expand `$VAR`, `${VAR}` and a leading `~` in each word, on the target.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub expand_argument_vars: bool,
 }
@@ -77,16 +140,16 @@ pub struct ShellArgs {
     /// A path or glob: if nothing matches, the command is not run.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub removes: Option<String>,
-    /// The shell to run the text with (absolute path); default `/bin/sh`.
+    /// The shell to run the text with (absolute path). Default: `/bin/sh`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub executable: Option<String>,
     /// Text fed to the command's standard input.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub stdin: Option<String>,
-    /// Append a newline to `stdin` (default true).
+    /// Append a newline to `stdin`.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub stdin_add_newline: bool,
-    /// Strip trailing newlines from `stdout`/`stderr` (default true).
+    /// Strip trailing newlines from `stdout`/`stderr`.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub strip_empty_ends: bool,
 }
@@ -98,7 +161,7 @@ pub struct RawArgs {
     /// The text sent to the target as is.
     #[serde(rename = "_raw_params", default, deserialize_with = "de::opt_string")]
     pub raw_params: Option<String>,
-    /// Run the text with this shell (`EXECUTABLE -c TEXT`) instead of the default one.
+    /// Run the text with this shell (`EXECUTABLE -c TEXT`) instead of sending it as the script.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub executable: Option<String>,
 }

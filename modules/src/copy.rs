@@ -1,11 +1,70 @@
-//! The `copy` module: puts content (given inline, read from a controller
-//! file by the engine, or copied from a file on the target) at `dest`,
-//! atomically, with owner, group and mode.
+//! The `copy` module: copy a file or inline content to a path on the target.
+//!
+//! The content comes from `src` (a file on the controller, or on the target
+//! with `remote_src`) or from `content`. It is written atomically (a temporary
+//! file in the destination directory, attributes set, `validate` run, then
+//! renamed), with `owner`, `group` and `mode`; an existing file whose SHA-1
+//! checksum already matches is left alone and only its attributes are
+//! converged. A `dest` that is a directory (or ends with `/`) receives
+//! `basename(src)`. With `force: false` an existing file is never replaced.
+//! Check mode predicts the change exactly and `--diff` shows the old and new
+//! content. Copying directories is not supported yet.
+//!
+//! # Examples
+//!
+//! ```yaml
+//! - name: Install the application's configuration
+//!   ansible.builtin.copy:
+//!     src: files/app.conf
+//!     dest: /etc/app/app.conf
+//!     owner: root
+//!     group: app
+//!     mode: '0640'
+//!     backup: true
+//!
+//! - name: Write a file from inline content
+//!   ansible.builtin.copy:
+//!     content: |
+//!       # Managed by tend
+//!       nameserver 10.0.0.53
+//!     dest: /etc/resolv.conf
+//!     mode: '0644'
+//!
+//! - name: Check the sudoers fragment before installing it
+//!   ansible.builtin.copy:
+//!     src: files/sudoers-deploy
+//!     dest: /etc/sudoers.d/deploy
+//!     mode: '0440'
+//!     validate: /usr/sbin/visudo -csf %s
+//!
+//! - name: Copy a file that is already on the target
+//!   ansible.builtin.copy:
+//!     src: /etc/app/app.conf
+//!     dest: /etc/app/app.conf.orig
+//!     remote_src: true
+//!     force: false
+//! ```
+//!
+//! # Return values
+//!
+//! - `dest` (str): The file written.
+//! - `src` (str): The source file, when one was given.
+//! - `checksum` (str): SHA-1 checksum of the file after the task.
+//! - `size` (int): Size of the file after the task, in bytes.
+//! - `state` (str): `file`.
+//! - `mode` (str): Permissions of the file after the task, in octal (`0644`).
+//! - `owner` (str): Owner of the file after the task.
+//! - `group` (str): Group of the file after the task.
+//! - `uid` (int): Owner id of the file after the task.
+//! - `gid` (int): Group id of the file after the task.
+//! - `backup_file` (str): The backup of the old file, when `backup` made one.
+//!
+//! # Implementation
 //!
 //! The probe compares checksums on the target (SHA-1), fetching the old
 //! content only for `--diff`; an unchanged file costs one round trip. The
 //! write is [`fileops::AtomicWrite`]. `template` shares all of this through
-//! [`Desired`] and [`converge_content`].
+//! [`Desired`] and `converge_content`.
 
 use crate::args::{ArgsError, de};
 use crate::fileops::{
@@ -33,8 +92,8 @@ pub struct Args {
     /// a trailing `/`) receives `basename(src)`.
     #[serde(deserialize_with = "de::string")]
     pub dest: String,
-    /// The source file: on the controller (its bytes arrive in
-    /// `_content_b64`) or, with `remote_src`, on the target. Directories are
+    /// The file to copy: a path on the controller (a relative one is looked
+    /// for in `files/`), or on the target with `remote_src`. Directories are
     /// not supported yet.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub src: Option<String>,
@@ -47,7 +106,7 @@ pub struct Args {
     /// Internal, set by the engine: the controller-side `src` file's mode (octal), for `mode: preserve`.
     #[serde(default, rename = "_src_mode", deserialize_with = "de::opt_string")]
     pub src_mode: Option<String>,
-    /// Replace a file whose content differs (default); with `no`, only create missing files.
+    /// Replace a file whose content differs; with `false`, only create missing files.
     #[serde(default = "yes", alias = "thirsty", deserialize_with = "de::bool")]
     pub force: bool,
     /// Permissions: octal, symbolic, or `preserve` (the source's mode).
@@ -71,16 +130,16 @@ pub struct Args {
     /// Mode of directories created for a `dest` ending in `/`.
     #[serde(default)]
     pub directory_mode: Option<ModeSpec>,
-    /// Follow a symlink at `dest` and write to its target (default: replace the link).
+    /// Follow a symlink at `dest` and write to its target, instead of replacing the link.
     #[serde(default, deserialize_with = "de::bool")]
     pub follow: bool,
-    /// Follow symlinks in the controller-side source (the engine's concern).
+    /// Follow symlinks in the controller-side `src`.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub local_follow: bool,
-    /// Expected SHA-1 of the content; the task fails if it differs.
+    /// The expected SHA-1 checksum of the content; the task fails when it differs.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub checksum: Option<String>,
-    /// Decrypt vaulted sources (the engine's concern).
+    /// Decrypt a vault-encrypted `src` on the controller (accepted for compatibility; the engine reads `src`).
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub decrypt: bool,
     /// Accepted for compatibility; writes are always atomic.

@@ -1,5 +1,77 @@
-//! The `file` module: sets attributes of files, directories and symlinks,
-//! creates directories, links and empty files, or removes them.
+//! The `file` module: manage files, directories and links and their attributes.
+//!
+//! Depending on `state`, the path is: an existing file whose `owner`, `group`
+//! and `mode` are set (`file`, fails when it is missing); a directory created
+//! with its parents (`directory`); a symbolic or hard link to `src` (`link`,
+//! `hard`); an empty file created when missing, with its times updated
+//! (`touch`); or removed, directories recursively (`absent`). Without `state`,
+//! an existing path keeps its type and a missing one is an error. `recurse`
+//! applies the attributes to everything below a directory; `follow` makes
+//! attributes apply to what a symlink points to. One probe reads the path and
+//! one script makes the change; check mode predicts it exactly and `--diff`
+//! shows the state and attributes before and after. `touch` always reports
+//! changed (its times change), unless `modification_time` and `access_time`
+//! are `preserve`.
+//!
+//! # Examples
+//!
+//! ```yaml
+//! - name: Create the application's directories
+//!   ansible.builtin.file:
+//!     path: /srv/app/releases
+//!     state: directory
+//!     owner: app
+//!     group: app
+//!     mode: '0755'
+//!
+//! - name: Point the current release at the new one
+//!   ansible.builtin.file:
+//!     src: /srv/app/releases/42
+//!     dest: /srv/app/current
+//!     state: link
+//!
+//! - name: Restrict a key file
+//!   ansible.builtin.file:
+//!     path: /etc/ssl/private/app.key
+//!     owner: root
+//!     group: ssl-cert
+//!     mode: u=rw,g=r,o=
+//!
+//! - name: Create a marker file without updating its times afterwards
+//!   ansible.builtin.file:
+//!     path: /var/lib/app/.provisioned
+//!     state: touch
+//!     modification_time: preserve
+//!     access_time: preserve
+//!
+//! - name: Give a whole tree to the app user
+//!   ansible.builtin.file:
+//!     path: /srv/app/shared
+//!     state: directory
+//!     recurse: true
+//!     owner: app
+//!     group: app
+//!
+//! - name: Remove an old release
+//!   ansible.builtin.file:
+//!     path: /srv/app/releases/41
+//!     state: absent
+//! ```
+//!
+//! # Return values
+//!
+//! - `path` (str): The path managed (`state` `file`, `directory` or `absent`).
+//! - `dest` (str): The path managed (`state` `link`, `hard` or `touch`).
+//! - `src` (str): The link target (`state` `link` or `hard`).
+//! - `state` (str): What the path is after the task: `file`, `directory`, `link`, `hard`, or `absent`.
+//! - `mode` (str): Permissions after the task, in octal (`0755`).
+//! - `owner` (str): Owner after the task.
+//! - `group` (str): Group after the task.
+//! - `uid` (int): Owner id after the task.
+//! - `gid` (int): Group id after the task.
+//! - `size` (int): Size in bytes after the task.
+//!
+//! # Implementation
 //!
 //! One probe reports the path (and, as needed, what a symlink resolves to,
 //! the link source, the owner/group ids and, with `recurse`, every entry's
@@ -61,9 +133,8 @@ pub struct Args {
     /// Path to the file being managed.
     #[serde(alias = "dest", alias = "name", deserialize_with = "de::string")]
     pub path: String,
-    /// `file`, `directory`, `link`, `hard`, `touch` or `absent`; by default
-    /// the current state of an existing path, else `directory` with
-    /// `recurse`, else `file`.
+    /// What the path should be.
+    /// Default: the current type of an existing path, else `directory` with `recurse`, else `file`.
     #[serde(default)]
     pub state: Option<State>,
     /// Path to link to (`state=link`/`hard`); relative to the link's directory for `link`.
@@ -88,17 +159,18 @@ pub struct Args {
     /// Group (name or gid).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub group: Option<String>,
-    /// `preserve`, `now` (explicit times are not supported yet); default
-    /// `now` for `touch`, else `preserve`.
+    /// `preserve` or `now` (explicit times are not supported yet).
+    /// Default: `now` for `state=touch`, else `preserve`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub modification_time: Option<String>,
-    /// Format of `modification_time` (only the default is accepted).
+    /// Format of `modification_time` (only the default is accepted). Default: `%Y%m%d%H%M.%S`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub modification_time_format: Option<String>,
     /// Like `modification_time`, for the access time.
+    /// Default: `now` for `state=touch`, else `preserve`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub access_time: Option<String>,
-    /// Format of `access_time` (only the default is accepted).
+    /// Format of `access_time` (only the default is accepted). Default: `%Y%m%d%H%M.%S`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub access_time_format: Option<String>,
     /// Accepted for compatibility; writes are never unsafe here.

@@ -31,6 +31,8 @@ pub mod stat;
 pub mod systemd;
 pub mod template;
 
+pub mod doc;
+
 pub use host::{Exec, ExecOutput, Host, HostError};
 pub use module::{Context, Converge, FreeForm, Module, ModuleError, Plan, TypedModule};
 pub use outcome::{Action, Diff, Outcome};

@@ -1,12 +1,81 @@
-//! The `lineinfile` module: ensure a line is in a file, or is not.
+//! The `lineinfile` module: make sure a line is in a file, or replace the line
+//! a regular expression matches.
+//!
+//! With `state: present`, the last line matching `regexp` (a Python regular
+//! expression, searched in every line) or containing `search_string` is
+//! replaced by `line`; when nothing matches, `line` is inserted after the last
+//! line matching `insertafter` (or at the end, `EOF`), or before the last line
+//! matching `insertbefore` (or at the beginning, `BOF`), unless the file already
+//! has exactly that line. `firstmatch` uses the first matching line instead of
+//! the last. With `backrefs`, `line` may use the match's groups (`\1`,
+//! `\g<name>`) and nothing is inserted when nothing matches. With
+//! `state: absent`, every matching line (or every line equal to `line`) is
+//! removed. The file is read and written as the module does in Ansible; writes
+//! are atomic and `validate` checks the new content first. For several lines
+//! use `blockinfile`; for every match in a file, `replace`.
+//!
+//! # Examples
+//!
+//! ```yaml
+//! - name: Disable password logins for SSH
+//!   ansible.builtin.lineinfile:
+//!     path: /etc/ssh/sshd_config
+//!     regexp: '^#?PasswordAuthentication '
+//!     line: PasswordAuthentication no
+//!     validate: /usr/sbin/sshd -t -f %s
+//!   notify: reload sshd
+//!
+//! - name: Add a hosts entry
+//!   ansible.builtin.lineinfile:
+//!     path: /etc/hosts
+//!     line: 10.0.0.5 db.internal db
+//!     owner: root
+//!     group: root
+//!     mode: '0644'
+//!
+//! - name: Insert a setting in the right section
+//!   ansible.builtin.lineinfile:
+//!     path: /etc/app/app.ini
+//!     insertafter: '^\[server\]'
+//!     line: workers = 4
+//!
+//! - name: Change the port, keeping the rest of the line
+//!   ansible.builtin.lineinfile:
+//!     path: /etc/app/listen.conf
+//!     regexp: '^(listen\s+\S+:)\d+$'
+//!     line: '\g<1>8080'
+//!     backrefs: true
+//!
+//! - name: Remove a user from sudoers
+//!   ansible.builtin.lineinfile:
+//!     path: /etc/sudoers
+//!     regexp: '^olduser\s'
+//!     state: absent
+//!     validate: /usr/sbin/visudo -cf %s
+//!
+//! - name: Create a file with a line if it is missing
+//!   ansible.builtin.lineinfile:
+//!     path: /etc/app/features
+//!     line: beta=on
+//!     create: true
+//!     mode: '0600'
+//! ```
+//!
+//! # Return values
+//!
+//! - `msg` (str): What changed: "line added", "line replaced", "N line(s) removed", "ownership, perms or SE linux context changed", or empty.
+//! - `backup` (str): The backup of the old file when `backup` made one, else empty.
+//! - `found` (int): With `state: absent`, how many lines matched.
+//!
+//! # Implementation
 //!
 //! One probe reads the file (content, mode, owner, group, symlinks followed)
-//! and the defaults a new file would get; [`present`] / [`absent`] edit the content as a pure
-//! function, exactly as Ansible's module does (Python `re` regexes on the
-//! lines with their line ending, backreference expansion, `insertafter` /
-//! `insertbefore` / `firstmatch` rules); one script writes the result
-//! atomically (temp file in the same directory, attributes set, validated,
-//! renamed).
+//! and the defaults a new file would get; [`present`] / [`absent`] edit the
+//! content as a pure function, exactly as Ansible's module does (Python `re`
+//! regexes on the lines with their line ending, backreference expansion,
+//! `insertafter` / `insertbefore` / `firstmatch` rules); one script writes the
+//! result atomically (temp file in the same directory, attributes set,
+//! validated, renamed).
 //!
 //! The file plumbing (probe, attributes, atomic write, backup) is
 //! [`crate::fileops`]'s, used the same way by `blockinfile`.
@@ -54,7 +123,7 @@ pub struct Args {
     /// A literal string searched in every line.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub search_string: Option<String>,
-    /// Whether the line should be there (default `present`).
+    /// Whether the line should be there.
     #[serde(default = "present_state")]
     pub state: State,
     /// The line to insert or replace (required with `state=present`).
@@ -63,13 +132,13 @@ pub struct Args {
     /// Expand `\1`, `\g<name>` in `line` from `regexp`; leave the file alone when it does not match.
     #[serde(default, deserialize_with = "de::bool")]
     pub backrefs: bool,
-    /// Insert after the last line matching this regex, or `EOF` (default) / `BOF`.
+    /// Insert after the last line matching this regex, or at the end (`EOF`). Default: `EOF`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub insertafter: Option<String>,
-    /// Insert before the last line matching this regex, or `BOF`.
+    /// Insert before the last line matching this regex, or at the beginning (`BOF`).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub insertbefore: Option<String>,
-    /// Create the file when it is missing (default false: fail).
+    /// Create the file when it is missing (else the task fails).
     #[serde(default, deserialize_with = "de::bool")]
     pub create: bool,
     /// Keep a timestamped copy of the original before changing it.
@@ -93,19 +162,19 @@ pub struct Args {
     /// Accepted for compatibility; writes are always atomic.
     #[serde(default, deserialize_with = "de::bool")]
     pub unsafe_writes: bool,
-    /// Not supported yet.
+    /// Not supported yet (`chattr` attributes).
     #[serde(default)]
     pub attributes: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub seuser: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub serole: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub setype: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub selevel: Option<Value>,
 }

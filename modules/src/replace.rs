@@ -1,5 +1,49 @@
-//! The `replace` module: replace every match of a Python regular expression
-//! in a file, optionally only between an `after` and a `before` match.
+//! The `replace` module: replace all the matches of a regular expression in a
+//! file.
+//!
+//! `regexp` is a Python regular expression compiled with MULTILINE, so `^` and
+//! `$` match at every line; `.` does not match a newline. Every match is
+//! replaced by `replace`, which may use the match's groups (`\1`, `\g<1>`,
+//! `\g<name>`). `after` and `before` (DOTALL regular expressions) limit the
+//! replacement to the text after the first match of `after` and before the
+//! next match of `before`. It is up to the task to stay idempotent: after the
+//! replacement, `regexp` should no longer match what it produced. The file is
+//! read as UTF-8 text; writes are atomic and `validate` checks the new content
+//! first. A missing file fails the task.
+//!
+//! # Examples
+//!
+//! ```yaml
+//! - name: Rename a host everywhere in /etc/hosts
+//!   ansible.builtin.replace:
+//!     path: /etc/hosts
+//!     regexp: '(\s+)old\.example\.com(\s+.*)?$'
+//!     replace: '\1new.example.com\2'
+//!
+//! - name: Comment out every line of one virtual host
+//!   ansible.builtin.replace:
+//!     path: /etc/apache2/sites-available/default.conf
+//!     after: '(?m)^<VirtualHost \*:80>'
+//!     before: '</VirtualHost>'
+//!     regexp: '^(.+)$'
+//!     replace: '# \1'
+//!
+//! - name: Point the application at the new database, checking the result
+//!   ansible.builtin.replace:
+//!     path: /etc/app/app.conf
+//!     regexp: '^db_host\s*=.*$'
+//!     replace: 'db_host = db2.internal'
+//!     validate: /usr/local/bin/app-check-config %s
+//!     backup: true
+//! ```
+//!
+//! # Return values
+//!
+//! - `msg` (str): "N replacements made", "ownership, perms or SE linux context changed", a note that `after`/`before` matched nothing, or empty.
+//! - `backup_file` (str): The backup of the old file, when `backup` made one.
+//! - `rc` (int): 0, as Ansible's module returns it.
+//!
+//! # Implementation
 //!
 //! As Ansible's module: the file is read as UTF-8 text; `after` and `before`
 //! make one DOTALL pattern `AFTER(?P<subsection>.*?)BEFORE` (or
@@ -35,7 +79,7 @@ pub struct Args {
     /// The Python regular expression to replace (compiled with MULTILINE).
     #[serde(deserialize_with = "de::string")]
     pub regexp: String,
-    /// The replacement: a Python template (`\1`, `\g<name>`); default empty.
+    /// The replacement: a Python template (`\1`, `\g<name>`); matches are removed without it. Default: `""`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub replace: Option<String>,
     /// Only replace after the first match of this regex (DOTALL).
@@ -50,7 +94,7 @@ pub struct Args {
     /// Command validating the new content before it replaces the file; `%s` is the temp file.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub validate: Option<String>,
-    /// The file's encoding; only UTF-8 is supported.
+    /// The file's encoding; only UTF-8 is supported. Default: `utf-8`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub encoding: Option<String>,
     /// Permissions: octal (`'0644'`, `420` as a number) or symbolic (`u=rw,go=r`).
@@ -65,19 +109,19 @@ pub struct Args {
     /// Accepted for compatibility; writes are always atomic.
     #[serde(default, deserialize_with = "de::bool")]
     pub unsafe_writes: bool,
-    /// Not supported yet.
+    /// Not supported yet (`chattr` attributes).
     #[serde(default)]
     pub attributes: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub seuser: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub serole: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub setype: Option<Value>,
-    /// Not supported yet.
+    /// Not supported yet (SELinux).
     #[serde(default)]
     pub selevel: Option<Value>,
 }

@@ -1,5 +1,45 @@
-//! The `stat` module: facts about one path, in one round trip, as Ansible's
-//! `stat` dictionary.
+//! The `stat` module: retrieve facts about a file or file system path.
+//!
+//! It never changes anything. The facts are in the `stat` dictionary of the
+//! registered result; when the path does not exist, `stat.exists` is false and
+//! nothing else is reported. Symlinks are reported as links unless `follow` is
+//! true. The checksum is computed on the target with the `<algorithm>sum`
+//! tool, and the MIME type with `file` when it is installed. One round trip.
+//!
+//! # Examples
+//!
+//! ```yaml
+//! - name: Look at the application's configuration
+//!   ansible.builtin.stat:
+//!     path: /etc/app/app.conf
+//!   register: conf
+//!
+//! - name: Fail when it is world-writable
+//!   ansible.builtin.fail:
+//!     msg: /etc/app/app.conf must not be world-writable
+//!   when: conf.stat.exists and conf.stat.woth
+//!
+//! - name: Find out where a symlink points
+//!   ansible.builtin.stat:
+//!     path: /srv/app/current
+//!   register: current
+//!
+//! - name: Use the link's target
+//!   ansible.builtin.debug:
+//!     msg: "current release: {{ current.stat.lnk_source }}"
+//!   when: current.stat.islnk is defined and current.stat.islnk
+//!
+//! - name: Get a SHA-256 checksum without the MIME type
+//!   ansible.builtin.stat:
+//!     path: /srv/downloads/app.tar.gz
+//!     checksum_algorithm: sha256
+//!     get_mime: false
+//!   register: archive
+//! ```
+//!
+//! # Return values
+//!
+//! - `stat` (dict): The facts: `exists` (bool); and, when the path exists, `path`, `mode` (octal `str`), `isdir`, `isreg`, `islnk`, `ischr`, `isblk`, `isfifo`, `issock`, `uid`, `gid`, `pw_name`, `gr_name`, `size`, `inode`, `dev`, `nlink`, `atime`, `mtime`, `ctime`, the permission bits (`rusr`, `wusr`, `xusr`, `rgrp`, `wgrp`, `xgrp`, `roth`, `woth`, `xoth`, `isuid`, `isgid`), `readable`, `writeable`, `executable`, `blocks`, `block_size`, `device_type` (devices), `lnk_source` and `lnk_target` (symlinks), `checksum` (readable regular files, with `get_checksum`), `mimetype` and `charset` (with `get_mime`).
 
 use crate::args::{ArgsError, de};
 use crate::choice;

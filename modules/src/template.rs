@@ -1,6 +1,58 @@
-//! The `template` module: the engine renders `src` on the controller and
-//! passes the result in `_content`; from there it behaves exactly like `copy`
-//! with content (same probe, plan and atomic write, see [`crate::copy`]).
+//! The `template` module: render a Jinja2 template into a file on the target.
+//!
+//! The template at `src` is rendered on the controller with the host's
+//! variables (plus `template_path`, `template_fullpath`, `template_host`,
+//! `template_uid` and `ansible_managed`), then written
+//! exactly as `copy` writes inline content: atomically, with `owner`, `group` and
+//! `mode`, `validate` and `backup`; an unchanged result changes nothing. Check
+//! mode renders and compares, and `--diff` shows the old and new content.
+//!
+//! # Examples
+//!
+//! ```yaml
+//! - name: Render the nginx site configuration
+//!   ansible.builtin.template:
+//!     src: templates/site.conf.j2
+//!     dest: /etc/nginx/sites-available/app.conf
+//!     owner: root
+//!     group: root
+//!     mode: '0644'
+//!   notify: reload nginx
+//!
+//! - name: Render a configuration and check it before installing it
+//!   ansible.builtin.template:
+//!     src: templates/sshd_config.j2
+//!     dest: /etc/ssh/sshd_config
+//!     mode: '0600'
+//!     validate: /usr/sbin/sshd -t -f %s
+//!     backup: true
+//!
+//! - name: Render a file with Windows line endings
+//!   ansible.builtin.template:
+//!     src: templates/readme.txt.j2
+//!     dest: /srv/share/README.txt
+//!     newline_sequence: '\r\n'
+//! ```
+//!
+//! # Return values
+//!
+//! - `dest` (str): The file written.
+//! - `src` (str): The template, as given.
+//! - `checksum` (str): SHA-1 checksum of the rendered file.
+//! - `size` (int): Size of the rendered file, in bytes.
+//! - `state` (str): `file`.
+//! - `mode` (str): Permissions of the file after the task, in octal (`0644`).
+//! - `owner` (str): Owner of the file after the task.
+//! - `group` (str): Group of the file after the task.
+//! - `uid` (int): Owner id of the file after the task.
+//! - `gid` (int): Group id of the file after the task.
+//! - `backup_file` (str): The backup of the old file, when `backup` made one.
+//!
+//! # Implementation
+//!
+//! The engine renders `src` on the controller and passes the result in
+//! `_content`; from there it behaves exactly like `copy` with content (same
+//! probe, plan and atomic write, see [`crate::copy`]).
 
 use crate::args::{ArgsError, de, is_templated};
 use crate::copy::{Desired, converge_content};
@@ -25,7 +77,7 @@ fn lf() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Args {
-    /// The template, on the controller.
+    /// The Jinja2 template on the controller (a relative path is looked for in `templates/`).
     #[serde(deserialize_with = "de::string")]
     pub src: String,
     /// Where to write the result on the target.
@@ -52,40 +104,40 @@ pub struct Args {
     /// Command that must accept the new file (`%s`) before it replaces `dest`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub validate: Option<String>,
-    /// Replace a file whose content differs (default); with `no`, only create missing files.
+    /// Replace a file whose content differs; with `false`, only create missing files.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub force: bool,
     /// Follow a symlink at `dest` and write to its target.
     #[serde(default, deserialize_with = "de::bool")]
     pub follow: bool,
-    /// Newline sequence of the written file: `\n` (default), `\r` or `\r\n`.
+    /// Newline sequence of the written file: `\n`, `\r` or `\r\n`.
     #[serde(default = "lf", deserialize_with = "de::string")]
     pub newline_sequence: String,
-    /// Jinja `trim_blocks` (engine).
+    /// Remove the first newline after a Jinja block tag.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub trim_blocks: bool,
-    /// Jinja `lstrip_blocks` (engine).
+    /// Strip spaces and tabs before a Jinja block tag at the start of a line.
     #[serde(default, deserialize_with = "de::bool")]
     pub lstrip_blocks: bool,
-    /// Jinja block start marker (engine).
+    /// Not supported yet (Jinja's block start marker).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub block_start_string: Option<String>,
-    /// Jinja block end marker (engine).
+    /// Not supported yet (Jinja's block end marker).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub block_end_string: Option<String>,
-    /// Jinja variable start marker (engine).
+    /// Not supported yet (Jinja's variable start marker).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub variable_start_string: Option<String>,
-    /// Jinja variable end marker (engine).
+    /// Not supported yet (Jinja's variable end marker).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub variable_end_string: Option<String>,
-    /// Jinja comment start marker (engine).
+    /// Not supported yet (Jinja's comment start marker).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub comment_start_string: Option<String>,
-    /// Jinja comment end marker (engine).
+    /// Not supported yet (Jinja's comment end marker).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub comment_end_string: Option<String>,
-    /// Encoding of the written file: only `utf-8` is supported.
+    /// Encoding of the written file: only `utf-8` is supported. Default: `utf-8`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub output_encoding: Option<String>,
     /// Accepted for compatibility; writes are always atomic.

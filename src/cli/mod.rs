@@ -18,6 +18,8 @@ use serde_json::Value;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+mod doc;
+
 /// tend: Ansible playbooks, compiled ahead of time, applied fast.
 #[derive(Debug, Parser)]
 #[command(name = "tend", version, about, propagate_version = true)]
@@ -40,6 +42,8 @@ enum Command {
     Inventory(InventoryArgs),
     /// Print the version.
     Version,
+    /// Show the module reference (like ansible-doc).
+    Doc(doc::DocArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -289,6 +293,7 @@ pub fn main() -> i32 {
             clap_complete::generate(shell, &mut Cli::command(), "tend", &mut std::io::stdout());
             0
         }
+        Command::Doc(a) => doc::run(a),
     }
 }
 
