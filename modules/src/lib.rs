@@ -19,6 +19,7 @@ pub mod sh;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod file;
 pub mod lineinfile;
 pub mod replace;

@@ -8,6 +8,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::command::Shell,
     &crate::command::Raw,
     &crate::copy::Copy,
+    &crate::cron::Cron,
     &crate::file::File,
     &crate::lineinfile::LineInFile,
     &crate::replace::Replace,
