@@ -21,9 +21,12 @@ pub mod command;
 pub mod copy;
 pub mod cron;
 pub mod file;
+pub mod hostname;
 pub mod lineinfile;
 pub mod replace;
+pub mod slurp;
 pub mod stat;
+pub mod sysctl;
 pub mod template;
 
 pub use host::{Exec, ExecOutput, Host, HostError};

@@ -10,9 +10,12 @@ static MODULES: &[&dyn Module] = &[
     &crate::copy::Copy,
     &crate::cron::Cron,
     &crate::file::File,
+    &crate::hostname::Hostname,
     &crate::lineinfile::LineInFile,
     &crate::replace::Replace,
+    &crate::slurp::Slurp,
     &crate::stat::Stat,
+    &crate::sysctl::Sysctl,
     &crate::template::Template,
 ];
 
