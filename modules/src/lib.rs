@@ -21,6 +21,7 @@ pub mod command;
 pub mod copy;
 pub mod cron;
 pub mod file;
+pub mod find;
 pub mod hostname;
 pub mod lineinfile;
 pub mod replace;

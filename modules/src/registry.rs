@@ -10,6 +10,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::copy::Copy,
     &crate::cron::Cron,
     &crate::file::File,
+    &crate::find::Find,
     &crate::hostname::Hostname,
     &crate::lineinfile::LineInFile,
     &crate::replace::Replace,
