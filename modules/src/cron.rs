@@ -247,7 +247,7 @@ pub enum Found {
         /// The text as read (for a `cron_file`: `None` when the file does not exist).
         text: Option<String>,
         /// The cron file as probed (kind, mode, owner).
-        file: Option<PathInfo>,
+        file: Option<Box<PathInfo>>,
     },
     /// The target has no `crontab` command.
     NoCrontab,
@@ -496,12 +496,11 @@ pub fn edit(tab: &mut CronTab, a: &Args) -> Result<Edited, String> {
                 }
                 changed = true;
             }
-            Some(i) if present => {
-                if tab.lines[i] != decl {
-                    tab.update_env(&a.name, Some(&decl));
-                    changed = true;
-                }
+            Some(i) if present && tab.lines[i] != decl => {
+                tab.update_env(&a.name, Some(&decl));
+                changed = true;
             }
+            Some(_) if present => {}
             Some(_) => {
                 tab.update_env(&a.name, None);
                 changed = true;
@@ -584,7 +583,7 @@ impl Converge for Cron {
             return match info.kind() {
                 Kind::Absent => Ok(Found::Text {
                     text: None,
-                    file: Some(info),
+                    file: Some(Box::new(info)),
                 }),
                 Kind::File => {
                     let text = info
@@ -599,7 +598,7 @@ impl Converge for Cron {
                     }
                     Ok(Found::Text {
                         text,
-                        file: Some(info),
+                        file: Some(Box::new(info)),
                     })
                 }
                 k => Err(ModuleError::failed(format!(

@@ -635,18 +635,21 @@ impl Filters {
     }
 
     fn name(&self, name: &str) -> bool {
-        let (inc, exc): (Box<dyn Fn(usize) -> bool>, Box<dyn Fn(usize) -> bool>) =
-            match &self.regexes {
-                Some((p, e)) => (
-                    Box::new(|i| p[i].match_start(name).ok().flatten().is_some()),
-                    Box::new(|i| e[i].match_start(name).ok().flatten().is_some()),
-                ),
-                None => (
-                    Box::new(|i| fnmatch(name, &self.patterns[i])),
-                    Box::new(|i| fnmatch(name, &self.excludes[i])),
-                ),
-            };
-        (0..self.patterns.len()).any(|i| inc(i)) && !(0..self.excludes.len()).any(|i| exc(i))
+        let hit = |p: &str, re: Option<&Regex>| match re {
+            Some(re) => re.match_start(name).ok().flatten().is_some(),
+            None => fnmatch(name, p),
+        };
+        let (inc, exc) = match &self.regexes {
+            Some((i, e)) => (i.iter().map(Some).collect(), e.iter().map(Some).collect()),
+            None => (
+                vec![None; self.patterns.len()],
+                vec![None; self.excludes.len()],
+            ),
+        };
+        let any = |pats: &[String], res: Vec<Option<&Regex>>| {
+            pats.iter().zip(res).any(|(p, r)| hit(p, r))
+        };
+        any(&self.patterns, inc) && !any(&self.excludes, exc)
     }
 
     fn age(&self, e: &Entry, now: f64, stamp: AgeStamp) -> bool {
@@ -693,7 +696,7 @@ struct Candidate {
 }
 
 /// One walked directory's entries, in `os.walk` order, and the directories to walk next.
-fn walk_order<'a>(l: &'a Listing, follow: bool) -> Vec<(String, Vec<&'a Entry>)> {
+fn walk_order(l: &Listing, follow: bool) -> Vec<(String, Vec<&Entry>)> {
     use std::collections::HashMap;
     let mut children: HashMap<&str, Vec<&Entry>> = HashMap::new();
     for e in &l.entries {
@@ -790,11 +793,10 @@ fn walk(a: &Args, listed: &Listed, f: &Filters, contains: Option<&dyn Fn(&str) -
                         needs_content: a.contains.is_some() && a.file_type == FileType::File,
                     });
                 }
-                if contains.is_some() || a.contains.is_none() {
-                    if Some(w.candidates.len()) == limit {
-                        w.limit_reached = true;
-                        break 'walk;
-                    }
+                if (contains.is_some() || a.contains.is_none()) && Some(w.candidates.len()) == limit
+                {
+                    w.limit_reached = true;
+                    break 'walk;
                 }
             }
             if !a.recurse {

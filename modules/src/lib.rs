@@ -29,6 +29,7 @@ pub mod slurp;
 pub mod stat;
 pub mod sysctl;
 pub mod template;
+pub mod wait_for;
 
 pub use host::{Exec, ExecOutput, Host, HostError};
 pub use module::{Context, Converge, FreeForm, Module, ModuleError, Plan, TypedModule};

@@ -18,6 +18,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::stat::Stat,
     &crate::sysctl::Sysctl,
     &crate::template::Template,
+    &crate::wait_for::WaitFor,
 ];
 
 /// Finds a module by short name or by its `ansible.builtin.` / `ansible.legacy.` name.

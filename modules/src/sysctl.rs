@@ -318,14 +318,13 @@ impl Converge for Sysctl {
             (None, false) => {}
             (Some(v), false) if !v.is_empty() => (changed, write_file) = (true, true),
             (Some(v), _) if *v != value => (changed, write_file) = (true, true),
-            _ if a.reload => {
-                if !st
+            _ if a.reload
+                && !st
                     .running
                     .as_deref()
-                    .is_some_and(|r| values_equal(r, &value))
-                {
-                    changed = true;
-                }
+                    .is_some_and(|r| values_equal(r, &value)) =>
+            {
+                changed = true;
             }
             _ => {}
         }
