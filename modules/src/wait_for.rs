@@ -163,8 +163,9 @@ tend_conn() {
   case $tend_tool in
     bash) timeout "$3" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" >/dev/null 2>&1 ;;
     nc) nc -z -w "$3" "$1" "$2" >/dev/null 2>&1 ;;
-    proc) _h=$(tend_hex "$2")
-      cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$_h" '$4 == "0A" { a = $2; if (substr(a, length(a) - 4) == p) { ip = substr(a, 1, length(a) - 5); if (ip ~ /^(0+|0100007F|0+10+|0+FFFF00000100007F)$/) f = 1 } } END { exit !f }' ;;
+    proc) _h=$(tend_hex "$2"); _w=0100007F
+      case $1 in *.*.*.*) _w=$(echo "$1" | awk -F. '{ printf "%02X%02X%02X%02X", $4, $3, $2, $1 }') ;; esac
+      cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=":$_h" -v w="$_w" '$4 == "0A" { a = $2; if (substr(a, length(a) - 4) == p) { ip = substr(a, 1, length(a) - 5); if (ip ~ /^0+$/ || ip == w || ip == "0000000000000000FFFF0000" w || (w == "0100007F" && ip == "00000000000000000000000001000000")) f = 1 } } END { exit !f }' ;;
   esac
 }
 tend_read() {
