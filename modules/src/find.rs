@@ -39,9 +39,7 @@
 //!
 //! # Return values
 //!
-//! - `files` (list): one dictionary per match: `path` and the `stat` keys
-//!   (`mode`, `isdir`, `isreg`, `islnk`, `uid`, `gid`, `size`, `mtime`,
-//!   `pw_name`, ...), plus `checksum` with `get_checksum`.
+//! - `files` (list): one dictionary per match: `path` and the `stat` keys (`mode`, `isdir`, `isreg`, `islnk`, `uid`, `gid`, `size`, `mtime`, `pw_name`, ...), plus `checksum` with `get_checksum`.
 //! - `matched` (int): how many files matched.
 //! - `examined` (int): how many entries were looked at.
 //! - `msg` (str): `All paths examined`, `Limit of matches reached`, or that some paths were skipped.
@@ -825,14 +823,6 @@ impl TypedModule for Find {
     const NAME: &'static str = "find";
 
     fn validate(a: &Args) -> Result<(), ArgsError> {
-        if let Some(l) = a.limit
-            && l <= 0
-        {
-            return Err(ArgsError::field(
-                "limit",
-                format!("limit cannot be {l} (use None for unlimited)"),
-            ));
-        }
         if let Some(enc) = &a.encoding {
             let n = enc.to_ascii_lowercase().replace(['-', '_'], "");
             if n != "utf8" && !is_templated(enc) {
@@ -841,12 +831,6 @@ impl TypedModule for Find {
                     format!("find: encoding `{enc}` is not supported yet (only utf-8)"),
                 ));
             }
-        }
-        if a.paths.is_empty() && !a.paths.iter().any(|p| is_templated(p)) {
-            return Err(ArgsError::field(
-                "paths",
-                "missing required argument `paths`",
-            ));
         }
         Ok(())
     }
@@ -857,6 +841,13 @@ impl TypedModule for Find {
         _ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
+        if let Some(l) = args.limit
+            && l <= 0
+        {
+            return Err(ModuleError::failed(format!(
+                "limit cannot be {l} (use None for unlimited)"
+            )));
+        }
         let f = Filters::new(&args)?;
         let contains = match &args.contains {
             Some(c) => Some(Regex::str(c).map_err(|e| {
@@ -1058,7 +1049,65 @@ mod tests {
         assert!(Filters::new(&bad).is_err());
         let sym: Args = args::parse(&json!({"paths": "/d", "mode": "u=rw,go=r"})).unwrap();
         assert_eq!(Filters::new(&sym).unwrap().mode, Some(0o644));
-        let lim: Args = args::parse(&json!({"paths": "/d", "limit": 0})).unwrap();
-        assert!(Find::validate(&lim).is_err());
+        // Templated values stand in for anything at compile time.
+        let t: Args =
+            args::check(&json!({"paths": "{{ dirs }}", "limit": "{{ n }}", "recurse": "{{ r }}"}))
+                .unwrap();
+        assert!(Find::validate(&t).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+    use crate::host::Replay;
+    use crate::module::Module;
+
+    fn run(args: Value, host: &Replay) -> Result<Outcome, ModuleError> {
+        Replay::block_on(Module::run(&Find, &args, &Context::default(), host))
+    }
+
+    #[test]
+    fn contains_and_checksums_read_the_candidates_once() {
+        let st = |size: usize, path: &str| {
+            format!("81a4 0 0 {size} 1 2 3 1.0 1.0 1.0 root root\0{path}\0")
+        };
+        let listing = format!(
+            "now=100\0@\0{}{}{}@links\0@errors\0",
+            st(4, "/d/a.conf"),
+            st(4, "/d/b.conf"),
+            st(4, "/d/c.txt")
+        );
+        let read = "@env\0umask=0022\0@0\0path=/d/a.conf\0stat=81a4 0 0 4 1 2 3 1 1 1 8 4096 0 0 root root\0sum=aaa\0content=3\0no\n\0@1\0path=/d/b.conf\0stat=81a4 0 0 4 1 2 3 1 1 1 8 4096 0 0 root root\0sum=bbb\0content=4\0yes\n\0";
+        let host = Replay::new(&[listing.as_bytes(), read.as_bytes()]);
+        let out = run(
+            json!({"paths": "/d", "patterns": "*.conf", "contains": "y", "get_checksum": true, "checksum_algorithm": "sha256"}),
+            &host,
+        )
+        .unwrap();
+        assert_eq!(out.values["matched"], 1);
+        assert_eq!(out.values["files"][0]["path"], "/d/b.conf");
+        assert_eq!(out.values["files"][0]["checksum"], "bbb");
+        assert_eq!(out.values["examined"], 3);
+        assert_eq!(out.msg.as_deref(), Some("All paths examined"));
+        let scripts = host.scripts();
+        assert_eq!(scripts.len(), 2);
+        assert!(
+            scripts[1].contains("tend_rec 0 /d/a.conf 0 sha256 3"),
+            "{}",
+            scripts[1]
+        );
+        assert!(!scripts[1].contains("c.txt"));
+        // Without contains or checksums: one round trip.
+        let host = Replay::new(&[listing.as_bytes()]);
+        let out = run(json!({"paths": "/d", "limit": 2}), &host).unwrap();
+        assert_eq!(out.values["matched"], 2);
+        assert_eq!(out.msg.as_deref(), Some("Limit of matches reached"));
+        assert_eq!(host.scripts().len(), 1);
+        let err = run(json!({"paths": "/d", "limit": 0}), &Replay::new(&[])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "limit cannot be 0 (use None for unlimited)"
+        );
     }
 }

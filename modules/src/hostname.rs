@@ -29,9 +29,7 @@
 //! # Return values
 //!
 //! - `name` (str): the name that was set.
-//! - `ansible_facts` (dict): `ansible_hostname` (the first label),
-//!   `ansible_nodename`, `ansible_fqdn` (from the target's `getent hosts`),
-//!   `ansible_domain`.
+//! - `ansible_facts` (dict): `ansible_hostname` (the first label), `ansible_nodename`, `ansible_fqdn` (from the target's `getent hosts`), `ansible_domain`.
 
 use crate::args::{ArgsError, de};
 use crate::choice;

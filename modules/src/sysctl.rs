@@ -43,7 +43,7 @@
 //!
 //! # Return values
 //!
-//! Only `changed` (and `diff` with `--diff`: the file's content before and after).
+//! - `diff` (dict): with `--diff`, the sysctl file's content before and after (Ansible's module returns only `changed`).
 
 use crate::args::{ArgsError, de, is_templated};
 use crate::fileops::{self, Fetch, ModeSpec, Probe, StatOpts, WantAttrs};

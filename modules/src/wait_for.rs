@@ -518,3 +518,57 @@ mod tests {
         assert!(bad(json!({"port": 1, "state": "drained"})).contains("not supported yet"));
     }
 }
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+    use crate::host::Replay;
+    use crate::module::Module;
+    use serde_json::json;
+
+    fn run(args: Value, host: &Replay, check: bool) -> Result<Outcome, ModuleError> {
+        let ctx = Context {
+            check_mode: check,
+            diff: false,
+        };
+        Replay::block_on(Module::run(&WaitFor, &args, &ctx, host))
+    }
+
+    #[test]
+    fn a_file_is_searched_again_only_when_it_changes() {
+        let host = Replay::new(&[b"content\x001 5\0boot\n", b"content\x002 9\0boot\nup 7\n"]);
+        let out = run(
+            json!({"path": "/log", "search_regex": "up (\\d)", "timeout": 30}),
+            &host,
+            false,
+        )
+        .unwrap();
+        assert_eq!(out.values["match_groups"], json!(["7"]));
+        assert_eq!(out.values["match_groupdict"], json!({}));
+        assert_eq!(out.values["path"], "/log");
+        assert_eq!(out.values["port"], Value::Null);
+        assert_eq!(out.values["state"], "started");
+        assert!(!out.changed);
+        let scripts = host.scripts();
+        assert_eq!(scripts.len(), 2);
+        assert!(
+            scripts[1].contains("[ \"$sum\" != '1 5' ]"),
+            "{}",
+            scripts[1]
+        );
+    }
+
+    #[test]
+    fn timeouts_fail_with_the_message_and_check_mode_skips() {
+        let host = Replay::new(&[b"timeout\0"]);
+        let err = run(json!({"port": 81, "timeout": 1}), &host, false).unwrap_err();
+        assert_eq!(err.to_string(), "Timeout when waiting for 127.0.0.1:81");
+        let host = Replay::new(&[b"notool\0"]);
+        let err = run(json!({"port": 81, "host": "10.1.1.1"}), &host, false).unwrap_err();
+        assert!(err.to_string().contains("neither bash"), "{err}");
+        let host = Replay::new(&[]);
+        let out = run(json!({"port": 81}), &host, true).unwrap();
+        assert!(out.skipped);
+        assert!(host.scripts().is_empty());
+    }
+}
