@@ -1061,10 +1061,9 @@ mod tests {
 mod run_tests {
     use super::*;
     use crate::host::Replay;
-    use crate::module::Module;
 
     fn run(args: Value, host: &Replay) -> Result<Outcome, ModuleError> {
-        Replay::block_on(Module::run(&Find, &args, &Context::default(), host))
+        host.run(&Find, args, false)
     }
 
     #[test]

@@ -119,6 +119,20 @@ impl Replay {
             .block_on(f)
     }
 
+    /// Runs `module` with `args` against this host.
+    pub fn run(
+        &self,
+        module: &dyn crate::module::Module,
+        args: serde_json::Value,
+        check_mode: bool,
+    ) -> Result<crate::outcome::Outcome, crate::module::ModuleError> {
+        let ctx = crate::module::Context {
+            check_mode,
+            diff: false,
+        };
+        Replay::block_on(module.run(&args, &ctx, self))
+    }
+
     /// The scripts received so far.
     pub fn scripts(&self) -> Vec<String> {
         self.requests

@@ -523,15 +523,10 @@ mod tests {
 mod run_tests {
     use super::*;
     use crate::host::Replay;
-    use crate::module::Module;
     use serde_json::json;
 
     fn run(args: Value, host: &Replay, check: bool) -> Result<Outcome, ModuleError> {
-        let ctx = Context {
-            check_mode: check,
-            diff: false,
-        };
-        Replay::block_on(Module::run(&WaitFor, &args, &ctx, host))
+        host.run(&WaitFor, args, check)
     }
 
     #[test]
