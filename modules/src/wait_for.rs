@@ -8,8 +8,9 @@
 //! `search_regex` (a Python regex, MULTILINE, on the raw bytes) is matched
 //! on the controller: for a `path`, the script returns the file whenever it
 //! appears or changes (so a round trip happens per change, not per poll);
-//! for a `port`, it returns what the service sent within `connect_timeout`
-//! seconds of each connection. Without `port` and `path` it just sleeps
+//! for a `port`, each attempt connects and returns what the service sent
+//! (one read more per attempt, each within `connect_timeout` seconds), so a
+//! banner comes back at once. Without `port` and `path` it just sleeps
 //! `timeout` seconds. `state: drained` (and so `exclude_hosts`,
 //! `active_connection_states`) is not supported yet. As in Ansible, check
 //! mode skips the task.
@@ -37,12 +38,13 @@
 //! # Return values
 //!
 //! - `elapsed` (int): seconds spent waiting.
-//! - `match_groups` (list): the groups of the `search_regex` match.
-//! - `match_groupdict` (dict): the named groups of the `search_regex` match.
+//! - `match_groups` (list): the groups of the `search_regex` match in a file (empty for a port, as in Ansible).
+//! - `match_groupdict` (dict): the named groups of the `search_regex` match in a file.
 //! - `path` (str): the `path` argument (or null).
 //! - `port` (int): the `port` argument (or null).
 //! - `search_regex` (str): the `search_regex` argument (or null).
-//! - `state` (str): the `state` argument.
+//! - `state` (str): the `state` argument; when `path` exists at the end, its kind (`file`, `directory`, `link`, `hard`), as Ansible reports it.
+//! - `uid`, `gid`, `owner`, `group`, `mode`, `size` (int/str): the attributes of `path`, when it exists at the end.
 
 use crate::args::{ArgsError, de};
 use crate::choice;
@@ -140,20 +142,82 @@ pub struct WaitFor;
 /// The polling script's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// The condition holds.
-    Done,
+    /// The condition holds (with the `path`'s attributes when it exists).
+    Done(Option<PathStat>),
     /// Timed out.
     Timeout,
-    /// The file appeared or changed: its checksum and content.
-    Content(String, Vec<u8>),
+    /// The file appeared or changed: its checksum, attributes and content.
+    Content(String, Option<PathStat>, Vec<u8>),
     /// Bytes a port sent.
     Data(Vec<u8>),
     /// A port cannot be tried: no bash, nc, nor a local host.
     NoTool,
 }
 
+/// What Ansible adds to a result whose `path` exists (`add_path_info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathStat {
+    /// Owner id.
+    pub uid: u64,
+    /// Group id.
+    pub gid: u64,
+    /// Owner name (the id when unknown).
+    pub owner: String,
+    /// Group name (the id when unknown).
+    pub group: String,
+    /// Permissions, `0644`.
+    pub mode: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `file`, `directory`, `link` or `hard`.
+    pub state: String,
+}
+
+impl PathStat {
+    /// From `stat -c '%u %g %U %G %a %s %F'` and the followed link count.
+    pub fn parse(stat: &str, nlink: &str) -> Option<PathStat> {
+        let w: Vec<&str> = stat.splitn(7, ' ').collect();
+        if w.len() < 7 {
+            return None;
+        }
+        let name = |n: &str, id: &str| if n == "UNKNOWN" { id } else { n }.to_string();
+        let state = match w[6] {
+            "symbolic link" => "link",
+            "directory" => "directory",
+            _ if nlink.trim().parse::<u64>().unwrap_or(1) > 1 => "hard",
+            _ => "file",
+        };
+        Some(PathStat {
+            uid: w[0].parse().ok()?,
+            gid: w[1].parse().ok()?,
+            owner: name(w[2], w[0]),
+            group: name(w[3], w[1]),
+            mode: format!("0{:03o}", u32::from_str_radix(w[4], 8).ok()?),
+            size: w[5].parse().ok()?,
+            state: state.into(),
+        })
+    }
+
+    fn add_to(&self, o: Outcome) -> Outcome {
+        o.with("uid", self.uid)
+            .with("gid", self.gid)
+            .with("owner", self.owner.as_str())
+            .with("group", self.group.as_str())
+            .with("mode", self.mode.as_str())
+            .with("size", self.size)
+            .with("state", self.state.as_str())
+    }
+}
+
+/// Prints the attributes of the path in sh word `p` as two NUL-ended fields.
+fn pstat(p: &str) -> String {
+    format!(
+        "printf '%s\\0' \"$(stat -c '%u %g %U %G %a %s %F' -- {p} 2>/dev/null)\" \"$(stat -L -c %h -- {p} 2>/dev/null)\""
+    )
+}
+
 /// Shell functions: `tend_conn HOST PORT SECONDS` succeeds when the port
-/// accepts a connection; `tend_read HOST PORT SECONDS` prints what it sends.
+/// accepts a connection; `tend_read HOST PORT SECONDS READS` prints what it sends in its first READS reads.
 const CONNECT: &str = r#"tend_hex() { printf '%04X' "$1"; }
 tend_local() { case $1 in 127.*|localhost|0.0.0.0|::1|::|ip6-localhost) return 0;; esac; return 1; }
 if command -v bash >/dev/null 2>&1 && bash -c 'exec 3<>/dev/tcp/127.0.0.1/1' 2>&1 | grep -qv 'No such file or directory'; then tend_tool=bash
@@ -170,17 +234,20 @@ tend_conn() {
 }
 tend_read() {
   case $tend_tool in
-    bash) timeout "$3" bash -c 'exec 3<>"/dev/tcp/$0/$1" && cat <&3' "$1" "$2" 2>/dev/null ;;
-    nc) timeout "$3" nc -w "$3" "$1" "$2" </dev/null 2>/dev/null ;;
+    bash) timeout "$3" bash -c 'exec 3<>"/dev/tcp/$0/$1" && dd bs=65536 count="$2" <&3 2>/dev/null' "$1" "$2" "$4" 2>/dev/null ;;
+    nc) timeout "$3" nc -w "$3" "$1" "$2" </dev/null 2>/dev/null | dd bs=65536 count="$4" 2>/dev/null ;;
   esac
 }
 "#;
 
 impl WaitFor {
-    /// The polling script. `seen` is the checksum of the file content the
-    /// controller already searched (wait for it to change); `budget` the
-    /// seconds left.
-    pub fn script(a: &Args, budget: i64, first: bool, seen: Option<&str>) -> Exec {
+    /// The polling script for attempt `attempt` (0 first). `seen` is the
+    /// checksum of the file content the controller already searched (wait
+    /// for it to change); `budget` the seconds left. A port's banner is read
+    /// in `attempt + 1` reads (each returns what has arrived), so a short
+    /// banner comes back at once and a longer one on a later attempt.
+    pub fn script(a: &Args, budget: i64, attempt: usize, seen: Option<&str>) -> Exec {
+        let first = attempt == 0;
         let mut s = format!(
             "LC_ALL=C; export LC_ALL\nend=$(( $(date +%s) + {budget} ))\nsl={}\n",
             a.sleep.max(0)
@@ -189,7 +256,7 @@ impl WaitFor {
             s.push_str(&format!("sleep {}\n", a.delay));
         }
         let host = quote(&a.host);
-        let cond = match (&a.port, &a.path) {
+        let (cond, after) = match (&a.port, &a.path) {
             (None, None) => {
                 s.push_str(&format!("sleep {budget}\nprintf 'done\\0'\n"));
                 return Exec::script(s);
@@ -204,38 +271,44 @@ impl WaitFor {
                     a.connect_timeout, a.connect_timeout
                 );
                 match (a.state, &a.search_regex) {
-                    (State::Stopped | State::Absent, _) => {
-                        format!("! tend_conn {host} {port} {}", a.connect_timeout.max(1))
-                    }
+                    (State::Stopped | State::Absent, _) => (
+                        format!("! tend_conn {host} {port} {}", a.connect_timeout.max(1)),
+                        String::new(),
+                    ),
                     (_, Some(_)) => {
                         if !first {
                             s.push_str("sleep $sl\n");
                         }
+                        let reads = attempt + 1;
                         s.push_str(&format!(
                             "if [ $tend_tool = proc ]; then printf 'notool\\0'; exit 0; fi\n\
                              while [ $(date +%s) -lt $end ]; do\n\
                              t={ct}; [ $t -lt 1 ] && t=1\n\
-                             if tend_conn {host} {port} $t; then printf 'data\\0'; tend_read {host} {port} $t; exit 0; fi\n\
+                             if tend_conn {host} {port} $t; then printf 'data\\0'; tend_read {host} {port} $t {reads}; exit 0; fi\n\
                              sleep $sl\ndone\nprintf 'timeout\\0'\n"
                         ));
                         return Exec::script(s);
                     }
-                    _ => format!("t={ct}; [ $t -lt 1 ] && t=1; tend_conn {host} {port} $t"),
+                    _ => (
+                        format!("t={ct}; [ $t -lt 1 ] && t=1; tend_conn {host} {port} $t"),
+                        String::new(),
+                    ),
                 }
             }
             (None, Some(path)) => {
                 let p = quote(path);
                 match (a.state, &a.search_regex) {
-                    (State::Absent | State::Stopped, _) => format!("[ ! -e {p} ]"),
-                    (_, None) => format!("[ -e {p} ]"),
+                    (State::Absent | State::Stopped, _) => (format!("[ ! -e {p} ]"), String::new()),
+                    (_, None) => (format!("[ -e {p} ]"), format!("{}; ", pstat(&p))),
                     (_, Some(_)) => {
                         let seen = quote(seen.unwrap_or(""));
                         s.push_str(&format!(
                             "while :; do\n\
                              if [ -e {p} ] && sum=$(cksum < {p} 2>/dev/null) && [ \"$sum\" != {seen} ]; then\n\
-                             printf 'content\\0%s\\0' \"$sum\"; cat < {p}; exit 0; fi\n\
+                             printf 'content\\0%s\\0' \"$sum\"; {}; cat < {p}; exit 0; fi\n\
                              [ $(date +%s) -ge $end ] && {{ printf 'timeout\\0'; exit 0; }}\n\
-                             sleep $sl\ndone\n"
+                             sleep $sl\ndone\n",
+                            pstat(&p)
                         ));
                         return Exec::script(s);
                     }
@@ -244,7 +317,7 @@ impl WaitFor {
         };
         s.push_str(&format!(
             "while :; do\n\
-             if {cond}; then printf 'done\\0'; exit 0; fi\n\
+             if {cond}; then printf 'done\\0'; {after}exit 0; fi\n\
              [ $(date +%s) -ge $end ] && {{ printf 'timeout\\0'; exit 0; }}\n\
              sleep $sl\ndone\n"
         ));
@@ -263,17 +336,29 @@ impl WaitFor {
             return Err(bad());
         };
         let rest = &o[i + 1..];
+        let fields = |b: &[u8]| -> Vec<String> {
+            b.split(|&c| c == 0)
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect()
+        };
+        let stat_of = |f: &[String]| match f {
+            [st, nl, ..] => PathStat::parse(st, nl),
+            _ => None,
+        };
         Ok(match &o[..i] {
-            b"done" => Verdict::Done,
+            b"done" => Verdict::Done(stat_of(&fields(rest))),
             b"timeout" => Verdict::Timeout,
             b"notool" => Verdict::NoTool,
             b"data" => Verdict::Data(rest.to_vec()),
             b"content" => {
-                let j = rest.iter().position(|&b| b == 0).ok_or_else(bad)?;
-                Verdict::Content(
-                    String::from_utf8_lossy(&rest[..j]).into_owned(),
-                    rest[j + 1..].to_vec(),
-                )
+                let mut at = 0;
+                let mut head = Vec::new();
+                for _ in 0..3 {
+                    let j = rest[at..].iter().position(|&b| b == 0).ok_or_else(bad)?;
+                    head.push(String::from_utf8_lossy(&rest[at..at + j]).into_owned());
+                    at += j + 1;
+                }
+                Verdict::Content(head[0].clone(), stat_of(&head[1..]), rest[at..].to_vec())
             }
             _ => return Err(bad()),
         })
@@ -367,17 +452,19 @@ impl TypedModule for WaitFor {
         };
         let start = Instant::now();
         let mut seen: Option<String> = None;
-        let mut first = true;
+        let mut stat: Option<PathStat> = None;
         let (mut mg, mut mgd) = (Value::Array(vec![]), Value::Object(Map::new()));
-        loop {
+        for attempt in 0.. {
             let spent = start.elapsed().as_secs() as i64;
             let budget = (args.timeout - spent).max(0);
             let out = host
-                .exec(WaitFor::script(&args, budget, first, seen.as_deref()))
+                .exec(WaitFor::script(&args, budget, attempt, seen.as_deref()))
                 .await?;
-            first = false;
             let found = match WaitFor::verdict(&out)? {
-                Verdict::Done => break,
+                Verdict::Done(st) => {
+                    stat = st;
+                    break;
+                }
                 Verdict::NoTool => {
                     return Err(ModuleError::failed(format!(
                         "wait_for: cannot try {}:{} from the target: it has neither bash (/dev/tcp) nor nc, and the host is not local",
@@ -387,8 +474,9 @@ impl TypedModule for WaitFor {
                     .with("elapsed", start.elapsed().as_secs()));
                 }
                 Verdict::Timeout => None,
-                Verdict::Content(sum, bytes) => {
+                Verdict::Content(sum, st, bytes) => {
                     seen = Some(sum);
+                    stat = st;
                     Some(bytes)
                 }
                 Verdict::Data(bytes) => Some(bytes),
@@ -400,7 +488,10 @@ impl TypedModule for WaitFor {
             if let Some(re) = &re
                 && let Some((g, d)) = groups(re, &bytes)
             {
-                (mg, mgd) = (g, d);
+                // Ansible reports the groups of a match in a file only.
+                if args.path.is_some() {
+                    (mg, mgd) = (g, d);
+                }
                 break;
             }
             if start.elapsed().as_secs() as i64 >= args.timeout {
@@ -409,14 +500,18 @@ impl TypedModule for WaitFor {
             }
         }
         let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::from);
-        Ok(Outcome::ok()
+        let out = Outcome::ok()
             .with("elapsed", start.elapsed().as_secs())
             .with("match_groups", mg)
             .with("match_groupdict", mgd)
             .with("path", opt(&args.path))
             .with("port", args.port.map_or(Value::Null, Value::from))
             .with("search_regex", opt(&args.search_regex))
-            .with("state", args.state.as_str()))
+            .with("state", args.state.as_str());
+        Ok(match stat {
+            Some(st) => st.add_to(out),
+            None => out,
+        })
     }
 }
 
@@ -435,7 +530,7 @@ mod tests {
     #[test]
     fn scripts_poll_on_the_target() {
         let p = a(json!({"port": 8080, "delay": 2, "sleep": 3}));
-        let s = WaitFor::script(&p, 300, true, None).script;
+        let s = WaitFor::script(&p, 300, 0, None).script;
         assert!(
             s.starts_with("LC_ALL=C; export LC_ALL\nend=$(( $(date +%s) + 300 ))\nsl=3\nsleep 2\n"),
             "{s}"
@@ -447,22 +542,22 @@ mod tests {
         assert!(s.contains("/proc/net/tcp"));
         let stop = a(json!({"port": 22, "host": "10.0.0.1", "state": "stopped"}));
         assert!(
-            WaitFor::script(&stop, 5, true, None)
+            WaitFor::script(&stop, 5, 0, None)
                 .script
                 .contains("if ! tend_conn 10.0.0.1 22 5")
         );
         let f = a(json!({"path": "/tmp/x y", "state": "absent"}));
         assert!(
-            WaitFor::script(&f, 5, true, None)
+            WaitFor::script(&f, 5, 0, None)
                 .script
                 .contains("if [ ! -e '/tmp/x y' ]")
         );
         let r = a(json!({"path": "/log", "search_regex": "up"}));
-        let s = WaitFor::script(&r, 5, false, Some("12 3")).script;
+        let s = WaitFor::script(&r, 5, 1, Some("12 3")).script;
         assert!(s.contains("[ \"$sum\" != '12 3' ]"), "{s}");
         let none = a(json!({"timeout": 2}));
         assert!(
-            WaitFor::script(&none, 2, true, None)
+            WaitFor::script(&none, 2, 0, None)
                 .script
                 .contains("sleep 2\nprintf 'done")
         );
@@ -475,10 +570,27 @@ mod tests {
             stdout: b.to_vec(),
             stderr: vec![],
         };
-        assert_eq!(WaitFor::verdict(&out(b"done\0")).unwrap(), Verdict::Done);
         assert_eq!(
-            WaitFor::verdict(&out(b"content\x0012 3\0a\nb")).unwrap(),
-            Verdict::Content("12 3".into(), b"a\nb".to_vec())
+            WaitFor::verdict(&out(b"done\0")).unwrap(),
+            Verdict::Done(None)
+        );
+        let st = PathStat::parse("0 4 root UNKNOWN 4755 12 regular file", "2").unwrap();
+        assert_eq!(
+            (
+                st.owner.as_str(),
+                st.group.as_str(),
+                st.mode.as_str(),
+                st.state.as_str()
+            ),
+            ("root", "4", "04755", "hard")
+        );
+        assert_eq!(
+            WaitFor::verdict(&out(b"done\x000 0 root root 644 3 directory\x002\0")).unwrap(),
+            Verdict::Done(PathStat::parse("0 0 root root 644 3 directory", "2"))
+        );
+        assert_eq!(
+            WaitFor::verdict(&out(b"content\x0012 3\x00\x00\x00a\nb")).unwrap(),
+            Verdict::Content("12 3".into(), None, b"a\nb".to_vec())
         );
         assert_eq!(
             WaitFor::verdict(&out(b"data\0SSH-2.0")).unwrap(),
@@ -531,7 +643,10 @@ mod run_tests {
 
     #[test]
     fn a_file_is_searched_again_only_when_it_changes() {
-        let host = Replay::new(&[b"content\x001 5\0boot\n", b"content\x002 9\0boot\nup 7\n"]);
+        let host = Replay::new(&[
+            b"content\x001 5\x000 0 root root 644 5 regular file\x001\0boot\n",
+            b"content\x002 9\x000 0 root root 640 10 regular file\x001\0boot\nup 7\n",
+        ]);
         let out = run(
             json!({"path": "/log", "search_regex": "up (\\d)", "timeout": 30}),
             &host,
@@ -542,7 +657,11 @@ mod run_tests {
         assert_eq!(out.values["match_groupdict"], json!({}));
         assert_eq!(out.values["path"], "/log");
         assert_eq!(out.values["port"], Value::Null);
-        assert_eq!(out.values["state"], "started");
+        // Ansible's add_path_info: the file's attributes, `state` its kind.
+        assert_eq!(out.values["state"], "file");
+        assert_eq!(out.values["mode"], "0640");
+        assert_eq!(out.values["size"], 10);
+        assert_eq!(out.values["owner"], "root");
         assert!(!out.changed);
         let scripts = host.scripts();
         assert_eq!(scripts.len(), 2);
@@ -551,6 +670,15 @@ mod run_tests {
             "{}",
             scripts[1]
         );
+        let port = Replay::new(&[b"data\0SSH-2.0-OpenSSH_9.2"]);
+        let out = run(
+            json!({"port": 22, "search_regex": "OpenSSH_(\\d)"}),
+            &port,
+            false,
+        )
+        .unwrap();
+        assert_eq!(out.values["match_groups"], json!([]));
+        assert_eq!(out.values["state"], "started");
     }
 
     #[test]
