@@ -377,7 +377,7 @@ fn find_and_slurp_report_what_is_on_the_host() {
          echo '# nothing' > sub/c.conf; echo 'server=old.example.com' > sub/deep/d.conf; \
          echo h > .hidden/e.conf; echo h > .f.conf; ln -s sub link; \
          touch -d '2020-01-01' b.log sub/c.conf; head -c 3000 /dev/zero > sub/big.bin; \
-         printf 'bin\\000\\377ary' > /srv/blob",
+         printf 'bin\\000\\377ary' > /srv/blob; ln -s /srv/f /srv/flink",
     );
     let play = write(
         dir.path(),
@@ -396,6 +396,8 @@ fn find_and_slurp_report_what_is_on_the_host() {
       register: old
     - find: {paths: /srv/f, size: 2k, recurse: yes, follow: yes}
       register: big
+    - find: {paths: /srv/flink, patterns: a.conf}
+      register: linked
     - slurp: {src: /srv/blob}
       register: blob
     - copy:
@@ -408,6 +410,7 @@ fn find_and_slurp_report_what_is_on_the_host() {
               'old_sums': old.files | map(attribute='checksum') | list,
               'old_skipped': old.skipped_paths,
               'big': big.files | map(attribute='path') | list, 'big_matched': big.matched,
+              'linked': linked.files | map(attribute='path') | list,
               'blob': blob.content, 'blob_encoding': blob.encoding, 'blob_source': blob.source,
               'first': confs.files[0]} | to_json }}
 "#,
@@ -493,6 +496,7 @@ fn find_and_slurp_report_what_is_on_the_host() {
         stat
     );
     assert_eq!(first["isreg"], true);
+    assert_eq!(strs("linked"), ["/srv/flink/a.conf"]);
     assert_eq!(v["blob"], lab.sh_ok(1, "base64 -w0 /srv/blob"));
     assert_eq!(v["blob_encoding"], "base64");
     assert_eq!(v["blob_source"], "/srv/blob");

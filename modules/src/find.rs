@@ -435,7 +435,7 @@ fn root_of(path: &str) -> String {
 impl Find {
     /// The listing script: every entry under each path, with `stat` data.
     pub fn list_script(a: &Args) -> Exec {
-        let l = if a.follow { "-L " } else { "" };
+        let l = if a.follow { "-L " } else { "-H " };
         let max = match (a.recurse, a.depth) {
             (false, _) => " -maxdepth 1".to_string(),
             (true, Some(d)) if d > 0 => format!(" -maxdepth {}", d + 1),
@@ -1038,6 +1038,13 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("find -L ./-x"), "{s}");
+        // A symlinked path itself is always followed, as os.walk does.
+        let plain: Args = args::parse(&json!({"paths": "/var/run"})).unwrap();
+        let s = Find::list_script(&plain).script;
+        assert!(
+            s.contains("find -H /var/run -mindepth 1 -maxdepth 1 -exec"),
+            "{s}"
+        );
         let re = Regex::str("foo").unwrap();
         assert!(content_matches(&re, b"x\nfoo bar\n", false));
         assert!(!content_matches(&re, b"x foo\n", false));
