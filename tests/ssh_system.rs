@@ -276,6 +276,16 @@ fn hostname_sets_the_running_and_permanent_name() {
         lab.sh_ok(2, state),
         "web-host2.example.test\nweb-host2.example.test\n"
     );
+
+    // use: alpine sets the running name from the file (hostname -F).
+    let alpine = write(
+        dir.path(),
+        "alpine.yml",
+        &format!("{AS_ROOT}    - hostname: {{name: alp, use: alpine}}\n"),
+    );
+    runs(&lab, &alpine, &[], 1, &[]);
+    assert_eq!(lab.sh_ok(1, state), "alp\nalp\n");
+    runs(&lab, &alpine, &[], 0, &[]);
 }
 
 fn machine_sysctl(key: &str) -> String {
