@@ -387,7 +387,7 @@ fn find_and_slurp_report_what_is_on_the_host() {
          echo '# nothing' > sub/c.conf; echo 'server=old.example.com' > sub/deep/d.conf; \
          echo h > .hidden/e.conf; echo h > .f.conf; ln -s sub link; \
          touch -d '2020-01-01' b.log sub/c.conf; head -c 3000 /dev/zero > sub/big.bin; \
-         printf 'bin\\000\\377ary' > /srv/blob; ln -s /srv/f /srv/flink",
+         printf 'bin\\000\\377ary' > /srv/blob; ln -s /srv/f /srv/flink; touch ~deploy/mark.tendmark",
     );
     let play = write(
         dir.path(),
@@ -408,6 +408,8 @@ fn find_and_slurp_report_what_is_on_the_host() {
       register: big
     - find: {paths: /srv/flink, patterns: a.conf}
       register: linked
+    - find: {paths: "~", patterns: "*.tendmark"}
+      register: home
     - slurp: {src: /srv/blob}
       register: blob
     - copy:
@@ -421,6 +423,7 @@ fn find_and_slurp_report_what_is_on_the_host() {
               'old_skipped': old.skipped_paths,
               'big': big.files | map(attribute='path') | list, 'big_matched': big.matched,
               'linked': linked.files | map(attribute='path') | list,
+              'home': home.files | map(attribute='path') | list,
               'blob': blob.content, 'blob_encoding': blob.encoding, 'blob_source': blob.source,
               'first': confs.files[0]} | to_json }}
 "#,
@@ -507,6 +510,8 @@ fn find_and_slurp_report_what_is_on_the_host() {
     );
     assert_eq!(first["isreg"], true);
     assert_eq!(strs("linked"), ["/srv/flink/a.conf"]);
+    // `~` is the connecting user's home on the target.
+    assert_eq!(strs("home"), ["/home/deploy/mark.tendmark"]);
     assert_eq!(v["blob"], lab.sh_ok(1, "base64 -w0 /srv/blob"));
     assert_eq!(v["blob_encoding"], "base64");
     assert_eq!(v["blob_source"], "/srv/blob");

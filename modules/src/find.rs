@@ -444,16 +444,21 @@ impl Find {
         let mut s =
             String::from("LC_ALL=C; export LC_ALL\nprintf 'now=%s\\0' \"$(date +%s.%N)\"\n");
         for p in &a.paths {
-            let root = dash_safe(&root_of(p));
-            let q = quote(&root);
+            // `~` and `~/...` are the connecting (or become) user's home.
+            let q = match p.strip_prefix('~') {
+                Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                    format!("\"$HOME\"{}", quote(&root_of(&format!("x{rest}"))[1..]))
+                }
+                _ => quote(&dash_safe(&root_of(p))).into_owned(),
+            };
             s.push_str(&format!(
-                "printf '@\\0'\n\
-                 if [ -d {q} ]; then\n\
-                 find {l}{q} -mindepth 1{max} -exec stat --printf '%f %u %g %s %h %i %d %.9X %.9Y %.9Z %U %G\\0%n\\0' -- {{}} + 2>/dev/null\n\
+                "r={q}\nprintf '@\\0%s\\0' \"$r\"\n\
+                 if [ -d \"$r\" ]; then\n\
+                 find {l}\"$r\" -mindepth 1{max} -exec stat --printf '%f %u %g %s %h %i %d %.9X %.9Y %.9Z %U %G\\0%n\\0' -- {{}} + 2>/dev/null\n\
                  printf '@links\\0'\n\
-                 find {l}{q} -mindepth 1{max} -exec sh -c 'for f do if [ -L \"$f\" ] && [ -d \"$f\" ]; then printf \"%s\\0\" \"$f\"; fi; done' sh {{}} + 2>/dev/null\n\
+                 find {l}\"$r\" -mindepth 1{max} -exec sh -c 'for f do if [ -L \"$f\" ] && [ -d \"$f\" ]; then printf \"%s\\0\" \"$f\"; fi; done' sh {{}} + 2>/dev/null\n\
                  printf '@errors\\0'\n\
-                 find {l}{q} -mindepth 1{max} 2>&1 >/dev/null | tr '\\n' '\\0'\n\
+                 find {l}\"$r\" -mindepth 1{max} 2>&1 >/dev/null | tr '\\n' '\\0'\n\
                  else printf '@notdir\\0'; fi\n"
             ));
         }
@@ -485,7 +490,7 @@ impl Find {
             let path = paths.next().ok_or_else(bad)?;
             let mut l = Listing {
                 path: path.clone(),
-                root: dash_safe(&root_of(path)),
+                root: fields.next().ok_or_else(bad)?.to_string(),
                 ..Listing::default()
             };
             let mut section = "entries";
@@ -984,7 +989,7 @@ mod tests {
     fn walks_like_os_walk_and_filters() {
         let a: Args = args::parse(&json!({"paths": "/d", "patterns": "*.log", "recurse": true, "age": "1h", "size": "-100"})).unwrap();
         let body = format!(
-            "now=10000.5\0@\0{}{}{}{}{}{}@links\0/d/ln\0@errors\0find: '/d/priv': Permission denied\0",
+            "now=10000.5\0@\0/d\0{}{}{}{}{}{}@links\0/d/ln\0@errors\0find: '/d/priv': Permission denied\0",
             st("41ed", 0, 0.0, "/d/sub"),
             st("81a4", 10, 0.0, "/d/sub/x.log"),
             st("81a4", 10, 0.0, "/d/a.log"),
@@ -1034,22 +1039,27 @@ mod tests {
         .unwrap();
         let s = Find::list_script(&a).script;
         assert!(
-            s.contains("find -L '/a b' -mindepth 1 -maxdepth 3 -exec stat"),
+            s.contains("r='/a b'\nprintf '@\\0%s\\0' \"$r\"\nif [ -d \"$r\" ]; then\nfind -L \"$r\" -mindepth 1 -maxdepth 3 -exec stat"),
             "{s}"
         );
-        assert!(s.contains("find -L ./-x"), "{s}");
+        assert!(s.contains("r=./-x\n"), "{s}");
         // A symlinked path itself is always followed, as os.walk does.
         let plain: Args = args::parse(&json!({"paths": "/var/run"})).unwrap();
         let s = Find::list_script(&plain).script;
         assert!(
-            s.contains("find -H /var/run -mindepth 1 -maxdepth 1 -exec"),
+            s.contains("find -H \"$r\" -mindepth 1 -maxdepth 1 -exec"),
             "{s}"
         );
+        let home: Args = args::parse(&json!({"paths": ["~", "~/logs/", "~x"]})).unwrap();
+        let s = Find::list_script(&home).script;
+        assert!(s.contains("r=\"$HOME\"''\n"), "{s}");
+        assert!(s.contains("r=\"$HOME\"/logs\n"), "{s}");
+        assert!(s.contains("r='~x'\n"), "{s}");
         let re = Regex::str("foo").unwrap();
         assert!(content_matches(&re, b"x\nfoo bar\n", false));
         assert!(!content_matches(&re, b"x foo\n", false));
         assert!(content_matches(&re, b"x foo\n", true));
-        let notdir = listing(&a, "now=1\0@\0@notdir\0@\0@notdir\0");
+        let notdir = listing(&a, "now=1\0@\0/a b\0@notdir\0@\0./-x\0@notdir\0");
         let w = walk(&a, &notdir, &Filters::new(&a).unwrap(), None);
         assert_eq!(w.skipped.len(), 2);
         let bad: Args = args::parse(&json!({"paths": "/d", "mode": 420})).unwrap();
@@ -1079,7 +1089,7 @@ mod run_tests {
             format!("81a4 0 0 {size} 1 2 3 1.0 1.0 1.0 root root\0{path}\0")
         };
         let listing = format!(
-            "now=100\0@\0{}{}{}@links\0@errors\0",
+            "now=100\0@\0/d\0{}{}{}@links\0@errors\0",
             st(4, "/d/a.conf"),
             st(4, "/d/b.conf"),
             st(4, "/d/c.txt")
