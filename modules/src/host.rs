@@ -81,6 +81,82 @@ pub trait Host: Send + Sync {
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError>;
 }
 
+/// A scripted [`Host`] for module tests: answers each request with the
+/// next canned output and records the requests.
+#[cfg(test)]
+pub(crate) struct Replay {
+    /// Outputs still to give, in order.
+    pub outputs: std::sync::Mutex<std::collections::VecDeque<ExecOutput>>,
+    /// The requests received.
+    pub requests: std::sync::Mutex<Vec<Exec>>,
+}
+
+#[cfg(test)]
+impl Replay {
+    /// A host that answers with these stdouts (status 0), in order.
+    pub fn new(stdouts: &[&[u8]]) -> Replay {
+        Replay {
+            outputs: std::sync::Mutex::new(
+                stdouts
+                    .iter()
+                    .map(|s| ExecOutput {
+                        status: 0,
+                        stdout: s.to_vec(),
+                        stderr: Vec::new(),
+                    })
+                    .collect(),
+            ),
+            requests: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs a future to completion (module tests have no runtime).
+    pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a test runtime")
+            .block_on(f)
+    }
+
+    /// Runs `module` with `args` against this host.
+    pub fn run(
+        &self,
+        module: &dyn crate::module::Module,
+        args: serde_json::Value,
+        check_mode: bool,
+    ) -> Result<crate::outcome::Outcome, crate::module::ModuleError> {
+        let ctx = crate::module::Context {
+            check_mode,
+            diff: false,
+        };
+        Replay::block_on(module.run(&args, &ctx, self))
+    }
+
+    /// The scripts received so far.
+    pub fn scripts(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .map(|r| r.iter().map(|e| e.script.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+#[async_trait]
+impl Host for Replay {
+    async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
+        if let Ok(mut r) = self.requests.lock() {
+            r.push(request);
+        }
+        self.outputs
+            .lock()
+            .ok()
+            .and_then(|mut o| o.pop_front())
+            .ok_or_else(|| HostError::Io("no more canned outputs".into()))
+    }
+}
+
 /// A scripted host for fixture tests: answers each request with the next
 /// canned output and records the scripts it was given.
 #[cfg(test)]

@@ -21,15 +21,21 @@ pub mod apt_repository;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod file;
+pub mod find;
+pub mod hostname;
 pub mod lineinfile;
 pub mod package;
 pub mod ping;
 pub mod replace;
 pub mod service;
+pub mod slurp;
 pub mod stat;
+pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod wait_for;
 
 pub mod doc;
 

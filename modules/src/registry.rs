@@ -10,16 +10,22 @@ static MODULES: &[&dyn Module] = &[
     &crate::command::Shell,
     &crate::command::Raw,
     &crate::copy::Copy,
+    &crate::cron::Cron,
     &crate::file::File,
+    &crate::find::Find,
+    &crate::hostname::Hostname,
     &crate::lineinfile::LineInFile,
     &crate::package::Package,
     &crate::ping::Ping,
     &crate::replace::Replace,
     &crate::service::Service,
+    &crate::slurp::Slurp,
     &crate::stat::Stat,
+    &crate::sysctl::Sysctl,
     &crate::systemd::Systemd,
     &crate::systemd::SystemdService,
     &crate::template::Template,
+    &crate::wait_for::WaitFor,
 ];
 
 /// Finds a module by short name or by its `ansible.builtin.` / `ansible.legacy.` name.
