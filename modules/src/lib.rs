@@ -7,6 +7,7 @@
 //! never see playbooks, inventories or SSH.
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod args;
 pub mod fileops;
 pub mod host;
@@ -20,6 +21,7 @@ pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod file;
+pub mod group;
 pub mod lineinfile;
 pub mod replace;
 pub mod stat;
