@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod args;
+pub mod date;
 pub mod fileops;
 pub mod host;
 pub mod module;
@@ -26,6 +27,7 @@ pub mod lineinfile;
 pub mod replace;
 pub mod stat;
 pub mod template;
+pub mod user;
 
 pub use host::{Exec, ExecOutput, Host, HostError};
 pub use module::{Context, Converge, FreeForm, Module, ModuleError, Plan, TypedModule};
