@@ -18,11 +18,13 @@ pub mod pyregex;
 pub mod registry;
 pub mod sh;
 
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod file;
 pub mod group;
+pub mod known_hosts;
 pub mod lineinfile;
 pub mod replace;
 pub mod stat;

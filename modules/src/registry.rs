@@ -3,6 +3,7 @@
 use crate::module::Module;
 
 static MODULES: &[&dyn Module] = &[
+    &crate::authorized_key::AuthorizedKey,
     &crate::blockinfile::BlockInFile,
     &crate::command::Command,
     &crate::command::Shell,
@@ -10,6 +11,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::copy::Copy,
     &crate::file::File,
     &crate::group::Group,
+    &crate::known_hosts::KnownHosts,
     &crate::lineinfile::LineInFile,
     &crate::replace::Replace,
     &crate::stat::Stat,
