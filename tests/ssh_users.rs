@@ -263,3 +263,203 @@ fn users_and_groups_converge_per_host() {
     );
     assert_eq!(lab.sh_ok(2, STATE), converged[1]);
 }
+
+const KEY_A: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM1AkKQ6jhhEWH3ZU0R9XODTEzRjzxLfvjQFowb97fW9";
+const KEY_B: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOsnAUCgj/u6wlsLNmIbYCWM9siyyLS5YnoGsiBF6O0S";
+const KEY_C: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPCin+u0sU39XW3WyFBVfLsXb5cpX9GaOPmnmsZOusTr";
+const KEY_D: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKwvkFMbeieZ5yMoc4S9VCLAHqbxUhiC1+3plPxGunvk";
+
+const KEYS: &str = r#"
+- name: Keys
+  hosts: lab
+  gather_facts: no
+  become: yes
+  tasks:
+    - name: Carol
+      user:
+        name: carol
+        shell: /bin/bash
+
+    - name: Carol's keys
+      authorized_key:
+        user: carol
+        key: "{{ carol_keys }}"
+        key_options: "{{ carol_options | default(omit) }}"
+
+    - name: Revoke the old key of app
+      authorized_key:
+        user: app
+        key: "{{ key_d }} old@lab"
+        state: absent
+
+    - name: Only the CI key for deploy, in a central place
+      authorized_key:
+        user: deploy
+        path: /srv/keys/deploy
+        manage_dir: no
+        exclusive: yes
+        key: "{{ key_c }} ci@lab"
+
+    - name: The git server, system-wide
+      known_hosts:
+        path: /etc/ssh/ssh_known_hosts
+        name: git.lab
+        key: "git.lab {{ key_a }}"
+
+    - name: The backup server, hashed, for root
+      known_hosts:
+        name: "[backup.lab]:2222"
+        key: "[backup.lab]:2222 {{ key_b }}"
+        hash_host: yes
+
+    - name: Forget the old server
+      known_hosts:
+        path: /etc/ssh/ssh_known_hosts
+        name: old.lab
+        state: absent
+"#;
+
+fn keys_project() -> tempfile::TempDir {
+    let group_vars =
+        format!("key_c: '{KEY_C}'\nkey_d: '{KEY_D}'\nkey_a: '{KEY_A}'\nkey_b: '{KEY_B}'\n");
+    let host1 = format!("carol_keys: '{KEY_A} carol@laptop'\n");
+    let host2 = format!(
+        "carol_keys: |\n  {KEY_A} carol@laptop\n  {KEY_B} carol@desk\ncarol_options: 'no-pty,from=\"127.0.0.0/8\"'\n"
+    );
+    lab::project(&[
+        ("keys.yml", KEYS),
+        ("group_vars/lab.yml", &group_vars),
+        ("host_vars/host1.yml", &host1),
+        ("host_vars/host2.yml", &host2),
+    ])
+}
+
+/// Everything the keys play touches on a host.
+const KEY_STATE: &str = "cat /home/carol/.ssh/authorized_keys /home/app/.ssh/authorized_keys \
+    /srv/keys/deploy /etc/ssh/ssh_known_hosts /root/.ssh/known_hosts 2>&1; \
+    stat -c '%n %U %a' /home/carol/.ssh /home/carol/.ssh/authorized_keys /srv/keys/deploy 2>&1; true";
+
+#[test]
+fn authorized_keys_and_known_hosts() {
+    let n = 2;
+    let lab = lab_or_skip!(n);
+    let proj = keys_project();
+    let site = proj.path().join("keys.yml");
+    for i in 1..=n {
+        lab.sh_ok(
+            i,
+            &format!(
+                "useradd -m -s /bin/sh carol && mkdir -p -m 700 /home/app/.ssh /srv/keys && \
+                 printf '%s\\n' '{KEY_A} app@lab' '{KEY_D} old@lab' > /home/app/.ssh/authorized_keys && \
+                 printf '%s\\n' '# stale' '{KEY_D} stale@lab' > /srv/keys/deploy && \
+                 printf '%s\\n' 'old.lab {KEY_D}' 'old.lab,10.0.0.9 {KEY_C}' 'other.lab {KEY_C}' > /etc/ssh/ssh_known_hosts && \
+                 rm -f /root/.ssh/known_hosts"
+            ),
+        );
+    }
+    let fresh: Vec<String> = (1..=n).map(|i| lab.sh_ok(i, KEY_STATE)).collect();
+
+    let check = lab.playbook(&site, &["--check"]);
+    check.assert_code(0);
+    for i in 1..=n {
+        assert_eq!(
+            check.recap(&format!("host{i}"), "changed"),
+            7,
+            "{}",
+            check.stdout
+        );
+        assert_eq!(
+            lab.sh_ok(i, KEY_STATE),
+            fresh[i - 1],
+            "host{i}: check mode wrote"
+        );
+    }
+
+    let first = lab.playbook(&site, &[]);
+    first.assert_code(0);
+    for i in 1..=n {
+        let h = format!("host{i}");
+        assert_eq!(first.recap(&h, "changed"), 7, "{}", first.stdout);
+        let carol = if i == 1 {
+            format!("{KEY_A} carol@laptop\n")
+        } else {
+            format!(
+                "no-pty,from=\"127.0.0.0/8\" {KEY_A} carol@laptop\nno-pty,from=\"127.0.0.0/8\" {KEY_B} carol@desk\n"
+            )
+        };
+        assert_eq!(lab.sh_ok(i, "cat /home/carol/.ssh/authorized_keys"), carol);
+        assert_eq!(
+            lab.sh_ok(
+                i,
+                "stat -c '%U:%G %a' /home/carol/.ssh /home/carol/.ssh/authorized_keys"
+            ),
+            "carol:carol 700\ncarol:carol 600\n"
+        );
+        assert_eq!(
+            lab.sh_ok(i, "cat /home/app/.ssh/authorized_keys"),
+            format!("{KEY_A} app@lab\n")
+        );
+        assert_eq!(
+            lab.sh_ok(
+                i,
+                "cat /srv/keys/deploy; stat -c '%U %a' /srv/keys/deploy /srv/keys"
+            ),
+            format!("{KEY_C} ci@lab\ndeploy 600\nroot 700\n")
+        );
+        assert_eq!(
+            lab.sh_ok(i, "cat /etc/ssh/ssh_known_hosts"),
+            format!("other.lab {KEY_C}\ngit.lab {KEY_A}\n")
+        );
+        // The hashed entry is found by OpenSSH's own lookup.
+        let kh = lab.sh_ok(i, "cat /root/.ssh/known_hosts");
+        assert!(
+            kh.starts_with("|1|") && kh.ends_with(&format!(" {KEY_B}\n")),
+            "{kh}"
+        );
+        assert!(
+            lab.sh_ok(
+                i,
+                "ssh-keygen -F '[backup.lab]:2222' -f /root/.ssh/known_hosts"
+            )
+            .contains(KEY_B)
+        );
+        lab.sh_ok(i, "test -f /etc/ssh/ssh_known_hosts.old");
+    }
+
+    let converged: Vec<String> = (1..=n).map(|i| lab.sh_ok(i, KEY_STATE)).collect();
+    let second = lab.playbook(&site, &[]);
+    second.assert_code(0);
+    for i in 1..=n {
+        assert_eq!(
+            second.recap(&format!("host{i}"), "changed"),
+            0,
+            "{}",
+            second.stdout
+        );
+        assert_eq!(lab.sh_ok(i, KEY_STATE), converged[i - 1]);
+    }
+
+    // Drift on host2: carol's desk key is gone; check --diff shows it back.
+    lab.sh_ok(2, "sed -i '/carol@desk/d' /home/carol/.ssh/authorized_keys");
+    let drifted = lab.sh_ok(2, KEY_STATE);
+    let check = lab.playbook(&site, &["--check", "--diff"]);
+    check.assert_code(0);
+    assert_eq!(check.recap("host1", "changed"), 0, "{}", check.stdout);
+    assert_eq!(check.recap("host2", "changed"), 1, "{}", check.stdout);
+    assert!(
+        check
+            .stdout
+            .contains(&format!("+no-pty,from=\"127.0.0.0/8\" {KEY_B} carol@desk")),
+        "{}",
+        check.stdout
+    );
+    assert_eq!(lab.sh_ok(2, KEY_STATE), drifted);
+    let fix = lab.playbook(&site, &[]);
+    fix.assert_code(0);
+    assert_eq!(fix.recap("host2", "changed"), 1);
+    assert_eq!(lab.sh_ok(2, KEY_STATE), converged[1]);
+}
