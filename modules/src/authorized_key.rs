@@ -52,7 +52,10 @@
 //! - `key` (string): the `key` argument.
 //! - `keyfile` (string): the file that was checked (and written).
 //! - `path` (string): the `path` argument (null when not given).
-//! - `state` (string): the `state` argument.
+//! - `state` (string): the `state` argument; with `path`, `file` when the
+//!   file exists afterwards (Ansible adds its attributes), else `absent`.
+//! - `uid`, `gid` (integer), `owner`, `group`, `mode` (string), `size` (integer):
+//!   the file's attributes, when `path` is given and the file exists.
 //! - `exclusive` (boolean): the `exclusive` argument.
 //! - `key_options` (string): the `key_options` argument (null when not given).
 //! - `comment` (string): the `comment` argument (null when not given).
@@ -62,7 +65,9 @@
 
 use crate::account;
 use crate::args::{ArgsError, de, is_templated};
-use crate::fileops::{self, AtomicWrite, Fetch, Probe, ProbeOutput, Source, StatOpts, dirname};
+use crate::fileops::{
+    self, AtomicWrite, CurAttrs, Fetch, Probe, ProbeOutput, Source, StatOpts, dirname,
+};
 use crate::group::{State, present};
 use crate::host::{Exec, ExecOutput, Host};
 use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
@@ -365,6 +370,10 @@ pub struct KeysState {
     pub keyfile: String,
     /// The file's current content (empty when missing).
     pub content: Vec<u8>,
+    /// The file's attributes, when it exists.
+    pub attrs: Option<CurAttrs>,
+    /// The name of the user's primary group.
+    pub group_name: Option<String>,
 }
 
 impl Converge for AuthorizedKey {
@@ -375,7 +384,7 @@ impl Converge for AuthorizedKey {
         let mut p = Probe::new();
         p.set("n", &a.user)
             .raw(&account::lookup("passwd", "\"$n\"", "pw"))
-            .raw("printf '@user\\0line=%s\\0' \"$pw\"")
+            .raw("printf '@user\\0line=%s\\0group=%s\\0' \"$pw\" \"$(id -gn -- \"$n\" 2>/dev/null)\"")
             .set("kf", a.path.as_deref().unwrap_or(""))
             .raw("[ -n \"$kf\" ] || kf=$(printf '%s' \"$pw\" | cut -d: -f6)/.ssh/authorized_keys");
         if a.follow {
@@ -395,7 +404,8 @@ impl Converge for AuthorizedKey {
 
     fn parse(&self, _a: &Args, out: &ExecOutput) -> Result<KeysState, ModuleError> {
         let probe = ProbeOutput::parse(out)?;
-        let line = probe.record("user")?.get("line").unwrap_or_default();
+        let user = probe.record("user")?;
+        let line = user.get("line").unwrap_or_default();
         let ids = account::Entry::parse(&line).and_then(|e| {
             let uid = u32::try_from(e.num(2)?).ok()?;
             let gid = u32::try_from(e.num(3)?).ok()?;
@@ -405,7 +415,9 @@ impl Converge for AuthorizedKey {
         Ok(KeysState {
             ids,
             keyfile: info.path.clone(),
+            attrs: info.exists().then(|| CurAttrs::of(&info)),
             content: info.content.unwrap_or_default(),
+            group_name: user.get("group").filter(|g| !g.is_empty()),
         })
     }
 
@@ -437,6 +449,28 @@ impl Converge for AuthorizedKey {
             ("validate_certs", a.validate_certs.into()),
         ];
         let after = edit(&before, a).map_err(ModuleError::failed)?;
+        // Ansible adds the file's attributes to a result with a `path`.
+        let written = CurAttrs {
+            mode: 0o600,
+            uid,
+            gid,
+            owner: Some(a.user.clone()),
+            group: st.group_name.clone(),
+            is_dir: false,
+        };
+        let file_attrs = match &after {
+            Some(after) => Some((&written, after.len())),
+            None => st.attrs.as_ref().map(|at| (at, before.len())),
+        };
+        let mut path_values = serde_json::Map::new();
+        if a.path.is_some() {
+            match file_attrs {
+                Some((at, size)) => at.file_values(size as u64, &mut path_values),
+                None => {
+                    path_values.insert("state".into(), "absent".into());
+                }
+            }
+        }
         let mut plan = match after {
             None => Plan::noop(),
             Some(after) => {
@@ -484,6 +518,7 @@ impl Converge for AuthorizedKey {
         for (k, v) in values {
             plan = plan.with(k, v);
         }
+        plan.values.extend(path_values);
         Ok(plan)
     }
 

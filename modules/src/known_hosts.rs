@@ -41,10 +41,13 @@
 //! - `key` (string): the `key` argument (null when not given).
 //! - `path` (string): the file, `~` expanded.
 //! - `hash_host` (boolean): the `hash_host` argument.
-//! - `state` (string): the `state` argument.
+//! - `state` (string): `file` when the file exists afterwards (Ansible adds
+//!   the file's attributes to a result with a `path`), else `absent`.
+//! - `uid`, `gid` (integer), `owner`, `group`, `mode` (string), `size` (integer):
+//!   the file's attributes, when it exists afterwards.
 
 use crate::args::de;
-use crate::fileops::{self, AtomicWrite, Fetch, Probe, ProbeOutput, Source, StatOpts};
+use crate::fileops::{self, AtomicWrite, CurAttrs, Fetch, Probe, ProbeOutput, Source, StatOpts};
 use crate::group::{State, present};
 use crate::host::{Exec, ExecOutput, Host};
 use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
@@ -291,10 +294,10 @@ pub struct HostsState {
     pub path: String,
     /// Its content, when it exists.
     pub content: Option<String>,
-    /// Its mode, uid and gid, when it exists.
-    pub attrs: Option<(u32, u32, u32)>,
-    /// The mode a new file gets.
-    pub new_mode: u32,
+    /// Its attributes, when it exists.
+    pub attrs: Option<CurAttrs>,
+    /// The attributes a new file gets (the writer's, mode from the umask).
+    pub new_attrs: CurAttrs,
     /// 20 random bytes for a hashed name.
     pub salt: Vec<u8>,
 }
@@ -336,9 +339,9 @@ impl Converge for KnownHosts {
         };
         Ok(HostsState {
             path: info.path.clone(),
-            attrs: info.exists().then_some((info.mode, info.uid, info.gid)),
+            attrs: info.exists().then(|| CurAttrs::of(&info)),
             content,
-            new_mode: 0o666 & !env.umask,
+            new_attrs: env.new_attrs(false),
             salt,
         })
     }
@@ -374,6 +377,12 @@ impl Converge for KnownHosts {
         let unchanged = (!present && found.line.is_none() && key.is_some())
             || !(found.replace_or_add || found.found != present);
         if unchanged {
+            match &st.attrs {
+                Some(attrs) => attrs.file_values(before.len() as u64, &mut plan.values),
+                None => {
+                    plan = plan.with("state", "absent");
+                }
+            }
             return Ok(plan);
         }
         // Without a key every entry of the host goes, as `ssh-keygen -R`.
@@ -397,10 +406,12 @@ impl Converge for KnownHosts {
         if present && let Some(l) = &line {
             after.push_str(l);
         }
-        let (mode, keep) = match st.attrs {
-            Some((mode, uid, gid)) => (mode & 0o7777, Some((uid, gid))),
-            None => (st.new_mode, None),
-        };
+        let attrs = st.attrs.as_ref().unwrap_or(&st.new_attrs);
+        attrs.file_values(after.len() as u64, &mut plan.values);
+        let (mode, keep) = (
+            attrs.mode & 0o7777,
+            st.attrs.as_ref().map(|a| (a.uid, a.gid)),
+        );
         let write = AtomicWrite {
             dest: st.path.clone(),
             source: Source::Bytes(after.clone().into_bytes()),

@@ -132,6 +132,8 @@ fn state(content: &str) -> KeysState {
         ids: Some((1001, 1002)),
         keyfile: "/home/alice/.ssh/authorized_keys".into(),
         content: content.as_bytes().to_vec(),
+        attrs: None,
+        group_name: Some("alice".into()),
     }
 }
 
@@ -204,7 +206,7 @@ fn missing_user() {
 fn parses_the_probe() {
     let a = args(json!({"user": "alice", "key": K1}));
     let mut stdout = b"@env\0umask=0022\0pid=1\0date=x\0id=uid=0(root) gid=0(root)\0".to_vec();
-    stdout.extend_from_slice(b"@user\0line=alice:x:1001:1002::/home/alice:/bin/sh\0");
+    stdout.extend_from_slice(b"@user\0line=alice:x:1001:1002::/home/alice:/bin/sh\0group=staff\0");
     stdout.extend_from_slice(b"@keys\0path=/home/alice/.ssh/authorized_keys\0stat=81a4 1001 1002 4 1 2 3 0 0 0 8 4096 0 0 alice alice\0content=4\0abc\n\0");
     let out = ExecOutput {
         status: 0,
@@ -215,4 +217,6 @@ fn parses_the_probe() {
     assert_eq!(st.ids, Some((1001, 1002)));
     assert_eq!(st.content, b"abc\n");
     assert_eq!(st.keyfile, "/home/alice/.ssh/authorized_keys");
+    assert_eq!(st.group_name.as_deref(), Some("staff"));
+    assert_eq!(st.attrs.as_ref().map(|a| a.mode), Some(0o644));
 }

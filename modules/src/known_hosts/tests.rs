@@ -13,12 +13,23 @@ fn args(v: Value) -> Args {
     args::parse(&v).unwrap()
 }
 
+fn root_file(mode: u32) -> CurAttrs {
+    CurAttrs {
+        mode,
+        uid: 0,
+        gid: 0,
+        owner: Some("root".into()),
+        group: Some("root".into()),
+        is_dir: false,
+    }
+}
+
 fn state(content: Option<&str>) -> HostsState {
     HostsState {
         path: "/root/.ssh/known_hosts".into(),
         content: content.map(str::to_string),
-        attrs: content.map(|_| (0o100600, 0, 0)),
-        new_mode: 0o644,
+        attrs: content.map(|_| root_file(0o600)),
+        new_attrs: root_file(0o644),
         salt: vec![7; 20],
     }
 }
@@ -82,6 +93,10 @@ fn adds_to_a_new_file_and_is_idempotent() {
     assert_eq!(p.action, Action::NoOp);
     assert_eq!(p.values["path"], "/root/.ssh/known_hosts");
     assert_eq!(p.values["name"], "GIT.example.com");
+    assert_eq!(p.values["state"], "file");
+    assert_eq!(p.values["mode"], "0600");
+    assert_eq!(p.values["size"], content.len());
+    assert_eq!(p.values["owner"], "root");
 }
 
 #[test]
@@ -129,6 +144,7 @@ fn removes_one_key_or_every_entry() {
     assert_eq!(p.action, Action::NoOp);
     let p = plan(json!({"name": "git.example.com", "state": "absent"}), None).unwrap();
     assert_eq!(p.action, Action::NoOp);
+    assert_eq!(p.values["state"], "absent");
 }
 
 #[test]
