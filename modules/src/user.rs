@@ -468,6 +468,10 @@ impl Converge for User {
         if let Some(groups) = &a.groups {
             values.insert("groups".into(), groups.join(",").into());
         }
+        let warnings = warnings(a, st);
+        if !warnings.is_empty() {
+            values.insert("warnings".into(), warnings.into());
+        }
         Ok(Plan {
             values: values.into_iter().chain(plan.values).collect(),
             ..plan
@@ -491,6 +495,74 @@ impl Converge for User {
         }
         Ok(())
     }
+}
+
+/// Whether a `password` looks crypted, as Ansible's `check_password_encrypted`.
+fn looks_crypted(p: &str) -> bool {
+    if ["*", "!", "*************"].contains(&p) {
+        return true;
+    }
+    if p.contains([':', '*', '!']) || !p.contains('$') {
+        return false;
+    }
+    let fields: Vec<&str> = p.split('$').collect();
+    let Some(last) = fields.last().filter(|_| fields.len() >= 3) else {
+        return false;
+    };
+    let len_ok = match fields[1] {
+        "1" => last.len() == 22,
+        "5" | "y" => last.len() == 43,
+        "6" => last.len() == 86,
+        _ => true,
+    };
+    len_ok
+        && last
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '='))
+}
+
+/// Ansible's warnings for these arguments and this state.
+fn warnings(a: &Args, st: &UserState) -> Vec<String> {
+    let mut w = Vec::new();
+    if a.password
+        .as_deref()
+        .is_some_and(|p| !p.is_empty() && !looks_crypted(p))
+    {
+        w.push(
+            "The input password appears not to have been hashed. The 'password' argument \
+             must be encrypted for this module to work properly."
+                .to_string(),
+        );
+    }
+    if a.append && a.groups.is_none() {
+        w.push(
+            "'append' is set, but no 'groups' are specified. Use 'groups' for appending new \
+             groups.This will change to an error in Ansible 2.14."
+                .to_string(),
+        );
+    }
+    if a.state == State::Present && wants_key(a) {
+        let k = &st.key;
+        let verb = if a.force { "Overwriting" } else { "Found" };
+        let tail = if a.force {
+            ""
+        } else {
+            ", no force, so skipping ssh-keygen generation"
+        };
+        if k.exists {
+            w.push(format!(
+                "{verb} existing ssh key private file \"{}\"{tail}",
+                k.path
+            ));
+        }
+        if k.pub_exists && (a.force || !k.exists) {
+            w.push(format!(
+                "{verb} existing ssh key public file \"{}.pub\"{tail}",
+                k.path
+            ));
+        }
+    }
+    w
 }
 
 fn passwd_values(pw: &Entry, values: &mut Map<String, Value>) {

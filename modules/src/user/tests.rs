@@ -10,7 +10,7 @@ fn args(v: Value) -> Args {
 }
 
 const ALICE: &str = "alice:x:2001:2001:Alice:/home/alice:/bin/bash";
-const HASH: &str = "$6$salt$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./abcdefghijklmnopqrstuvwxyzABCDEFGH";
+const HASH: &str = "$6$salt$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./abcdefghijklmnopqrstuv";
 
 fn probe_text(extra: &str) -> String {
     format!(
@@ -319,6 +319,12 @@ fn ssh_key_generation() {
     );
     let p = plan(a.clone(), &text);
     assert_eq!(p.action, Action::NoOp);
+    assert_eq!(
+        p.values["warnings"],
+        json!([
+            "Found existing ssh key private file \"/home/alice/.ssh/id_ed25519\", no force, so skipping ssh-keygen generation"
+        ])
+    );
     assert_eq!(p.values["ssh_fingerprint"], "256 SHA256:abc c (ED25519)");
     assert_eq!(p.values["ssh_public_key"], "ssh-ed25519 AAAA c");
     // force regenerates
@@ -380,4 +386,31 @@ fn argument_names_and_unsupported() {
         User.check(&json!({"name": "{{ n }}", "uid": "{{ u }}", "expires": "{{ e }}"}))
             .is_ok()
     );
+}
+
+#[test]
+fn warns_as_ansible() {
+    assert!(looks_crypted(HASH));
+    assert!(looks_crypted("!"));
+    assert!(!looks_crypted("secret"));
+    assert!(!looks_crypted("$6$salt$short"));
+    let p = plan(
+        json!({"name": "alice", "password": "secret", "update_password": "on_create"}),
+        &probe_text(""),
+    );
+    assert!(
+        p.values["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("The input password appears not to have been hashed.")
+    );
+    let p = plan(json!({"name": "alice", "append": true}), &probe_text(""));
+    assert!(
+        p.values["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("'append' is set, but no 'groups'")
+    );
+    let p = plan(json!({"name": "alice"}), &probe_text(""));
+    assert!(!p.values.contains_key("warnings"));
 }
