@@ -52,10 +52,13 @@
 //! - `key` (string): the `key` argument.
 //! - `keyfile` (string): the file that was checked (and written).
 //! - `path` (string): the `path` argument (null when not given).
-//! - `state` (string): the `state` argument; with `path`, `file` when the
-//!   file exists afterwards (Ansible adds its attributes), else `absent`.
-//! - `uid`, `gid` (integer), `owner`, `group`, `mode` (string), `size` (integer):
-//!   the file's attributes, when `path` is given and the file exists.
+//! - `state` (string): the `state` argument; with `path`, `file` when the file exists afterwards (Ansible adds its attributes), else `absent`.
+//! - `uid` (integer): the file's owner's UID, when `path` is given and the file exists.
+//! - `gid` (integer): the file's group's GID, when `path` is given and the file exists.
+//! - `owner` (string): the file's owner's name, when `path` is given and the file exists.
+//! - `group` (string): the file's group's name, when `path` is given and the file exists.
+//! - `mode` (string): the file's permissions (`0600`), when `path` is given and the file exists.
+//! - `size` (integer): the file's size in bytes, when `path` is given and the file exists.
 //! - `exclusive` (boolean): the `exclusive` argument.
 //! - `key_options` (string): the `key_options` argument (null when not given).
 //! - `comment` (string): the `comment` argument (null when not given).

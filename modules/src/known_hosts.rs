@@ -41,10 +41,13 @@
 //! - `key` (string): the `key` argument (null when not given).
 //! - `path` (string): the file, `~` expanded.
 //! - `hash_host` (boolean): the `hash_host` argument.
-//! - `state` (string): `file` when the file exists afterwards (Ansible adds
-//!   the file's attributes to a result with a `path`), else `absent`.
-//! - `uid`, `gid` (integer), `owner`, `group`, `mode` (string), `size` (integer):
-//!   the file's attributes, when it exists afterwards.
+//! - `state` (string): `file` when the file exists afterwards (Ansible adds the file's attributes to a result with a `path`), else `absent`.
+//! - `uid` (integer): the file's owner's UID, when the file exists afterwards.
+//! - `gid` (integer): the file's group's GID, when the file exists afterwards.
+//! - `owner` (string): the file's owner's name, when the file exists afterwards.
+//! - `group` (string): the file's group's name, when the file exists afterwards.
+//! - `mode` (string): the file's permissions (`0600`), when the file exists afterwards.
+//! - `size` (integer): the file's size in bytes, when the file exists afterwards.
 
 use crate::args::de;
 use crate::fileops::{self, AtomicWrite, CurAttrs, Fetch, Probe, ProbeOutput, Source, StatOpts};
