@@ -414,3 +414,33 @@ fn warns_as_ansible() {
     let p = plan(json!({"name": "alice"}), &probe_text(""));
     assert!(!p.values.contains_key("warnings"));
 }
+
+#[test]
+fn password_ageing_with_chage() {
+    // shadow: min 0, max 99999, warn 7
+    let p = plan(
+        json!({"name": "alice", "password_expire_min": 0, "password_expire_max": 90, "password_expire_warn": 7}),
+        &probe_text(""),
+    );
+    assert!(script(&p).contains("chage -M 90 alice"), "{}", script(&p));
+    assert_eq!(
+        p.diff[0].after,
+        "{\n    \"password_expire_max\": \"90\"\n}\n"
+    );
+    let p = plan(
+        json!({"name": "alice", "password_expire_max": 99999}),
+        &probe_text(""),
+    );
+    assert_eq!(p.action, Action::NoOp);
+    // on creation every given value is set
+    let p = plan(
+        json!({"name": "bob", "password_expire_min": 1, "uid_min": 5000, "umask": "077", "skeleton": "/etc/skel.web"}),
+        "passwd=\nhostname=h\n",
+    );
+    let s = script(&p);
+    assert!(
+        s.contains("useradd -m -k /etc/skel.web -K UMASK=077 -K UID_MIN=5000 bob"),
+        "{s}"
+    );
+    assert!(s.contains("chage -m 1 bob"));
+}
