@@ -174,6 +174,42 @@ pub enum Line {
     Other(String),
 }
 
+/// Options as Ansible compares them: each name's values in order; the
+/// order of the names does not matter.
+fn option_map(options: &Options) -> std::collections::BTreeMap<&str, Vec<Option<&str>>> {
+    let mut map: std::collections::BTreeMap<&str, Vec<Option<&str>>> = Default::default();
+    for (k, v) in options {
+        map.entry(k.as_str()).or_default().push(v.as_deref());
+    }
+    map
+}
+
+/// Whether two lines are the same entry for Ansible (blob, type, options, comment).
+fn same_entry(a: &Line, b: &Line) -> bool {
+    match (a, b) {
+        (
+            Line::Key {
+                blob,
+                kind,
+                options,
+                comment,
+            },
+            Line::Key {
+                blob: blob2,
+                kind: kind2,
+                options: options2,
+                comment: comment2,
+            },
+        ) => {
+            blob == blob2
+                && kind == kind2
+                && comment == comment2
+                && option_map(options) == option_map(options2)
+        }
+        _ => a == b,
+    }
+}
+
 impl Line {
     /// The identity under which Ansible files the line: the blob, or the raw line.
     fn id(&self) -> &str {
@@ -233,6 +269,9 @@ const KEY_TYPES: &[&str] = &[
     "ssh-xmss-cert-v01@openssh.com",
     "rsa-sha2-256",
     "rsa-sha2-512",
+    "webauthn-sk-ecdsa-sha2-nistp256@openssh.com",
+    "rsa-sha2-256-cert-v01@openssh.com",
+    "rsa-sha2-512-cert-v01@openssh.com",
 ];
 
 /// Splits options on the commas outside quotes (Ansible's `parseoptions`).
@@ -330,7 +369,7 @@ pub fn edit(existing: &str, a: &Args) -> Result<Option<String>, String> {
         let id = parsed.id().to_string();
         let pos = keys.iter().position(|(l, _)| l.id() == id);
         let matched = match pos {
-            Some(i) => a.state == State::Absent || keys[i].0 == parsed,
+            Some(i) => a.state == State::Absent || same_entry(&keys[i].0, &parsed),
             None => false,
         };
         match a.state {
@@ -425,7 +464,11 @@ impl Converge for AuthorizedKey {
     }
 
     fn plan(&self, a: &Args, st: &KeysState, ctx: &Context) -> Result<Plan, ModuleError> {
-        let Some((uid, gid)) = st.ids else {
+        // In check mode a given `path` needs no user, as Ansible's `keyfile`.
+        let ids = st
+            .ids
+            .or((ctx.check_mode && a.path.is_some()).then_some((0, 0)));
+        let Some((uid, gid)) = ids else {
             if ctx.check_mode && a.path.is_none() {
                 return Err(ModuleError::failed(
                     "Either user must exist or you must provide full path to key file in check mode",

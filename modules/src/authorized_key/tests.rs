@@ -79,6 +79,15 @@ fn replaces_a_key_whose_options_or_comment_differ() {
     assert!(after.ends_with("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1 new\n"));
     // the same key with the same comment: nothing
     assert_eq!(ed(&existing, json!({"user": "a", "key": K1})), None);
+    // options in another order are the same options
+    let existing = format!("no-pty,from=\"10.0.0.0/8\" {K1}\n");
+    assert_eq!(
+        ed(
+            &existing,
+            json!({"user": "a", "key": K1, "key_options": "from=\"10.0.0.0/8\",no-pty"})
+        ),
+        None
+    );
 }
 
 #[test]
@@ -200,6 +209,13 @@ fn missing_user() {
     };
     let e = AuthorizedKey.plan(&a, &st, &check).unwrap_err();
     assert!(e.to_string().starts_with("Either user must exist"));
+    // with a path, check mode needs no user
+    let a = args(json!({"user": "nobody2", "key": K1, "path": "/etc/ssh/keys/nobody2"}));
+    assert_eq!(
+        AuthorizedKey.plan(&a, &st, &check).unwrap().action,
+        Action::Create
+    );
+    assert!(AuthorizedKey.plan(&a, &st, &Context::default()).is_err());
 }
 
 #[test]
