@@ -2,7 +2,10 @@
 //! account databases in a probe, and running the shadow tools in an apply
 //! script so that a failure gives the tool's own message, as Ansible does.
 
+use crate::host::ExecOutput;
+use crate::module::ModuleError;
 use crate::sh::quote;
+use serde_json::{Map, Value};
 
 /// sh text that sets `$var` to the `db` (`passwd`, `group`, `shadow`) entry
 /// whose name is exactly the value of the sh word `name` (a lookup of a
@@ -15,13 +18,46 @@ pub fn lookup(db: &str, name: &str, var: &str) -> String {
     )
 }
 
-/// sh text that runs `words` (already quoted) and, when they fail, stops the
-/// script with their exit status and their output as the `tend:` message.
+/// The line a failed [`step`] prints: `__tend_failed RC`.
+const FAILED: &str = "__tend_failed ";
+
+/// sh text that runs `words` (already quoted), their standard error going to
+/// the script's; when they fail the script stops (exit 0) after printing
+/// their exit status for [`applied`], so that the task fails as Ansible's
+/// does: the tool's standard error is the message.
 pub fn step(words: &str) -> String {
-    format!(
-        "_o=$({words} 2>&1) || {{ _r=$?; printf '%s\\n' \"$_o\" >&2; \
-         printf 'tend: %s\\n' \"$(printf '%s' \"$_o\" | tr '\\n' ' ' | sed 's/ *$//')\" >&2; exit $_r; }}\n"
-    )
+    format!("{words} >/dev/null || {{ printf '{FAILED}%s\\n' \"$?\"; exit 0; }}\n")
+}
+
+/// Reads an apply script made of [`step`]s: a failed step is the task's
+/// failure (`msg` is the tools' standard error, with `name` and, when
+/// `with_rc`, `rc`); a successful one's standard error, if any, becomes
+/// `stderr` and `stderr_lines`, as Ansible returns them.
+pub fn applied(
+    out: &ExecOutput,
+    name: &str,
+    with_rc: bool,
+    values: &mut Map<String, Value>,
+) -> Result<(), ModuleError> {
+    let stdout = out.stdout_text();
+    let stderr = out.stderr_text();
+    if let Some(rc) = stdout.lines().find_map(|l| l.strip_prefix(FAILED)) {
+        let mut failure = Map::new();
+        failure.insert("name".into(), name.into());
+        if with_rc {
+            failure.insert("rc".into(), rc.trim().parse::<i64>().unwrap_or(1).into());
+        }
+        return Err(ModuleError::Failed {
+            msg: stderr,
+            values: failure,
+        });
+    }
+    if !stderr.is_empty() {
+        let lines: Vec<Value> = stderr.lines().map(Value::from).collect();
+        values.insert("stderr".into(), stderr.into());
+        values.insert("stderr_lines".into(), lines.into());
+    }
+    Ok(())
 }
 
 /// Quotes each word and joins them into one command line.
@@ -75,6 +111,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn failed_steps_fail_as_ansible() {
+        let out = ExecOutput {
+            status: 0,
+            stdout: b"__tend_failed 8\n".to_vec(),
+            stderr: b"groupdel: cannot remove the primary group of user 'carl'\n".to_vec(),
+        };
+        let mut values = Map::new();
+        match applied(&out, "team", false, &mut values) {
+            Err(ModuleError::Failed { msg, values }) => {
+                assert_eq!(
+                    msg,
+                    "groupdel: cannot remove the primary group of user 'carl'\n"
+                );
+                assert_eq!(values["name"], "team");
+                assert!(!values.contains_key("rc"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let Err(ModuleError::Failed { values, .. }) = applied(&out, "u", true, &mut values) else {
+            panic!()
+        };
+        assert_eq!(values["rc"], 8);
+        let out = ExecOutput {
+            status: 0,
+            stdout: vec![],
+            stderr: b"userdel: bob mail spool (/var/mail/bob) not found\n".to_vec(),
+        };
+        let mut values = Map::new();
+        applied(&out, "bob", true, &mut values).unwrap();
+        assert_eq!(
+            values["stderr_lines"][0],
+            "userdel: bob mail spool (/var/mail/bob) not found"
+        );
+    }
+
+    #[test]
     fn entries_and_fields() {
         let e = Entry::parse("alice:x:1001:1001:Alice,,,:/home/alice:/bin/bash\n").unwrap();
         assert_eq!(e.field(0), "alice");
@@ -93,8 +165,10 @@ mod tests {
             "groupadd -g 'a b'"
         );
         let s = step("groupdel x");
-        assert!(s.starts_with("_o=$(groupdel x 2>&1) || {"));
-        assert!(s.contains("exit $_r"));
+        assert_eq!(
+            s,
+            "groupdel x >/dev/null || { printf '__tend_failed %s\\n' \"$?\"; exit 0; }\n"
+        );
         let l = lookup("group", "\"$n\"", "g");
         assert!(l.contains("getent group -- \"$n\""));
         assert!(l.contains("/etc/group"));

@@ -235,6 +235,7 @@ impl Converge for Group {
     }
 
     fn applied(&self, a: &Args, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
+        account::applied(out, &a.name, false, &mut plan.values)?;
         if a.state == State::Present
             && let Some(gid) = parse_report(&out.stdout_text()).and_then(|e| e.num(2))
         {
@@ -309,7 +310,7 @@ mod tests {
         assert!(
             p.apply[0]
                 .script
-                .contains("_o=$(groupadd -g 2200 -o -r web 2>&1)"),
+                .contains("groupadd -g 2200 -o -r web >/dev/null"),
             "{}",
             p.apply[0].script
         );

@@ -479,6 +479,7 @@ impl Converge for User {
     }
 
     fn applied(&self, a: &Args, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
+        account::applied(out, &a.name, true, &mut plan.values)?;
         if a.state == State::Present {
             let text = out.stdout_text();
             let f = account::fields(&text);
@@ -644,11 +645,10 @@ impl Script {
     fn password(&mut self, a: &Args, hash: &str) {
         self.stdin
             .extend_from_slice(format!("{}:{hash}\n", a.name).as_bytes());
-        self.text.push_str(
-            "IFS= read -r _pw || exit 1\n\
-             _o=$(printf '%s\\n' \"$_pw\" | chpasswd -e 2>&1) || { _r=$?; printf '%s\\n' \"$_o\" >&2; \
-             printf 'tend: setting the password failed: %s\\n' \"$(printf '%s' \"$_o\" | tr '\\n' ' ')\" >&2; exit $_r; }\nunset _pw\n",
-        );
+        self.text.push_str("IFS= read -r _pw || exit 1\n");
+        self.text
+            .push_str(&account::step("printf '%s\\n' \"$_pw\" | chpasswd -e"));
+        self.text.push_str("unset _pw\n");
     }
 
     fn finish(mut self, a: &Args) -> Exec {
