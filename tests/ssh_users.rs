@@ -121,6 +121,8 @@ fn users_and_groups_converge_per_host() {
         );
     }
 
+    const TEMPS: &str = "find /tmp -maxdepth 1 -name 'tmp.*' | sort";
+    let temps: Vec<String> = (1..=n).map(|i| lab.sh_ok(i, TEMPS)).collect();
     let first = lab.playbook(&site, &[]);
     first.assert_code(0);
     for i in 1..=n {
@@ -213,6 +215,15 @@ fn users_and_groups_converge_per_host() {
         !first.stdout.contains("tendsalt") && !first.stdout.contains("open sesame"),
         "a secret in the output"
     );
+    for i in 1..=n {
+        // No askpass helper or temp file left behind (the host's /tmp is
+        // layered over this machine's: compare with before).
+        assert_eq!(lab.sh_ok(i, TEMPS), temps[i - 1], "host{i}");
+        assert_eq!(
+            lab.sh_ok(i, "find /home/alice /root -name 'tmp.*' -o -name '.tend.*'"),
+            ""
+        );
+    }
 
     // Re-run: nothing changes (the copy of the result differs: `changed`).
     let converged: Vec<String> = (1..=n).map(|i| lab.sh_ok(i, STATE)).collect();
@@ -462,4 +473,55 @@ fn authorized_keys_and_known_hosts() {
     fix.assert_code(0);
     assert_eq!(fix.recap("host2", "changed"), 1);
     assert_eq!(lab.sh_ok(2, KEY_STATE), converged[1]);
+}
+
+const FAILING: &str = r#"
+- name: Failures
+  hosts: lab
+  gather_facts: no
+  become: yes
+  tasks:
+    - name: Team
+      group:
+        name: team
+    - name: Dan in the team
+      user:
+        name: dan
+        group: team
+    - name: The team cannot go while it is dan's group
+      group:
+        name: team
+        state: absent
+      register: gone
+      ignore_errors: yes
+    - name: A user in a group that does not exist
+      user:
+        name: erin
+        groups: [nope]
+      register: erin
+      ignore_errors: yes
+    - name: Keep the results
+      copy:
+        dest: /root/failures.json
+        content: "{{ {'gone': gone, 'erin': erin} | to_json }}"
+"#;
+
+#[test]
+fn failing_tools_fail_the_task_as_ansible() {
+    let lab = lab_or_skip!(1);
+    let proj = lab::project(&[("fail.yml", FAILING)]);
+    let run = lab.playbook(&proj.path().join("fail.yml"), &[]);
+    run.assert_code(0);
+    assert_eq!(run.recap("host1", "ignored"), 2, "{}", run.stdout);
+    let r: Value = serde_json::from_str(&lab.sh_ok(1, "cat /root/failures.json")).unwrap();
+    // groupdel's own message, as Ansible returns it.
+    assert_eq!(
+        r["gone"]["msg"],
+        "groupdel: cannot remove the primary group of user 'dan'\n"
+    );
+    assert_eq!(r["gone"]["name"], "team");
+    assert_eq!(r["gone"]["failed"], true);
+    assert_eq!(r["erin"]["msg"], "Group nope does not exist");
+    lab.sh_ok(1, "getent group team && getent passwd dan");
+    assert_eq!(lab.sh(1, "getent passwd erin").code, Some(2));
 }
