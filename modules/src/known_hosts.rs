@@ -41,6 +41,7 @@
 //! - `key` (string): the `key` argument (null when not given).
 //! - `path` (string): the file, `~` expanded.
 //! - `hash_host` (boolean): the `hash_host` argument.
+//! - `diff` (dictionary): the file's `before` and `after` content with their headers, always (as Ansible's module).
 //! - `state` (string): `file` when the file exists afterwards (Ansible adds the file's attributes to a result with a `path`), else `absent`.
 //! - `uid` (integer): the file's owner's UID, when the file exists afterwards.
 //! - `gid` (integer): the file's group's GID, when the file exists afterwards.
@@ -380,6 +381,7 @@ impl Converge for KnownHosts {
         let unchanged = (!present && found.line.is_none() && key.is_some())
             || !(found.replace_or_add || found.found != present);
         if unchanged {
+            plan = plan.with("diff", diff_value(st, &before, &before));
             match &st.attrs {
                 Some(attrs) => attrs.file_values(before.len() as u64, &mut plan.values),
                 None => {
@@ -429,6 +431,9 @@ impl Converge for KnownHosts {
             (true, false) => Action::Delete,
             (true, true) => Action::Update,
         };
+        // Ansible's returned `diff` leaves out what `ssh-keygen -R` removed.
+        let shown = if remove_all { &before } else { &after };
+        plan = plan.with("diff", diff_value(st, &before, shown));
         let mut diff = Diff::content(&st.path, before, after);
         if st.content.is_none() {
             diff.before_header = Some("/dev/null".into());
@@ -442,6 +447,21 @@ impl Converge for KnownHosts {
     fn applied(&self, _a: &Args, out: &ExecOutput, _plan: &mut Plan) -> Result<(), ModuleError> {
         fileops::written(out).map(|_| ())
     }
+}
+
+/// The `diff` Ansible's module always returns.
+fn diff_value(st: &HostsState, before: &str, after: &str) -> serde_json::Value {
+    let before_header = if st.content.is_some() {
+        st.path.as_str()
+    } else {
+        "/dev/null"
+    };
+    serde_json::json!({
+        "before_header": before_header,
+        "after_header": st.path,
+        "before": before,
+        "after": after,
+    })
 }
 
 /// Ansible's `\S+(\s+)?,(\s+)?` test for a list of names.

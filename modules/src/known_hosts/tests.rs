@@ -83,6 +83,11 @@ fn adds_to_a_new_file_and_is_idempotent() {
     assert_eq!(p.action, Action::Create);
     assert_eq!(after(&p), format!("{ED}\n"));
     assert_eq!(p.diff[0].before_header.as_deref(), Some("/dev/null"));
+    assert_eq!(
+        p.values["diff"],
+        json!({"before_header": "/dev/null", "after_header": "/root/.ssh/known_hosts",
+               "before": "", "after": format!("{ED}\n")})
+    );
     assert!(p.apply[0].script.contains("chmod -- 0644 \"$tmp\""));
     let content = format!("{OTHER}\n{ED}\n");
     let p = plan(
@@ -136,6 +141,8 @@ fn removes_one_key_or_every_entry() {
     .unwrap();
     assert_eq!(after(&p), format!("{OTHER}\n"));
     assert!(p.apply[0].script.contains("/root/.ssh/known_hosts.old"));
+    // Ansible's returned diff does not show what `ssh-keygen -R` removed
+    assert_eq!(p.values["diff"]["after"], content);
     let p = plan(
         json!({"name": "nope.example.com", "state": "absent"}),
         Some(&content),
