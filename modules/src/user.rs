@@ -841,10 +841,22 @@ fn key_step(a: &Args, st: &UserState, s: &mut Script) -> bool {
         .ssh_key_comment
         .clone()
         .unwrap_or_else(|| format!("ansible-generated on {}", st.hostname));
+    if !key_file(a).starts_with('/') {
+        // As Ansible: a key under the home needs the home.
+        let msg = format!("User {} home directory does not exist", a.name);
+        s.text.push_str(&account::step(&format!(
+            "test -d {} || {{ printf '%s' {} >&2; false; }}",
+            quote(&st.home),
+            quote(&msg)
+        )));
+    }
     s.text.push_str(&format!(
         "k={}\nu=$(id -u -- \"$n\") && g=$(id -g -- \"$n\") || exit 1\n\
-         d=$(dirname -- \"$k\")\n[ -d \"$d\" ] || {{ mkdir -m 700 -- \"$d\" && chown -- \"$u:$g\" \"$d\"; }} || exit 1\n",
+         d=$(dirname -- \"$k\")\n",
         quote(&k.path)
+    ));
+    s.text.push_str(&account::step(
+        "{ [ -d \"$d\" ] || { mkdir -m 700 -- \"$d\" && chown -- \"$u:$g\" \"$d\"; }; }",
     ));
     let mut w: Vec<String> = vec![
         "ssh-keygen".into(),

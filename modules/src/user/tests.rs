@@ -307,6 +307,10 @@ fn ssh_key_generation() {
     let s = script(&p);
     assert!(s.contains("mkdir -m 700 -- \"$d\""), "{s}");
     assert!(
+        s.contains("test -d /home/alice || { printf '%s' 'User alice home directory does not exist' >&2; false; }"),
+        "{s}"
+    );
+    assert!(
         s.contains("SSH_ASKPASS=\"$ap\" env SSH_ASKPASS_REQUIRE=force 'DISPLAY=:0' ssh-keygen -q -t ed25519 -C 'ansible-generated on host1' -f /home/alice/.ssh/id_ed25519 </dev/null"),
         "{s}"
     );
