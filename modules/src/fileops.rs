@@ -879,23 +879,15 @@ impl AttrPlan {
 
     /// Ansible's `owner`, `group`, `mode`, `uid`, `gid` return values.
     pub fn values(&self, values: &mut Map<String, Value>) {
-        values.insert("uid".into(), self.uid.into());
-        values.insert("gid".into(), self.gid.into());
-        values.insert(
-            "owner".into(),
-            self.owner
-                .clone()
-                .map(Value::from)
-                .unwrap_or_else(|| self.uid.to_string().into()),
-        );
-        values.insert(
-            "group".into(),
-            self.group
-                .clone()
-                .map(Value::from)
-                .unwrap_or_else(|| self.gid.to_string().into()),
-        );
-        values.insert("mode".into(), fmt_mode(self.mode).into());
+        CurAttrs {
+            mode: self.mode,
+            uid: self.uid,
+            gid: self.gid,
+            owner: self.owner.clone(),
+            group: self.group.clone(),
+            is_dir: false,
+        }
+        .values(values);
     }
 }
 
@@ -927,6 +919,35 @@ impl CurAttrs {
             group: info.group.clone(),
             is_dir: info.kind() == Kind::Directory,
         }
+    }
+
+    /// Ansible's `uid`, `gid`, `owner`, `group` and `mode` return values.
+    pub fn values(&self, values: &mut Map<String, Value>) {
+        values.insert("uid".into(), self.uid.into());
+        values.insert("gid".into(), self.gid.into());
+        values.insert(
+            "owner".into(),
+            self.owner
+                .clone()
+                .map(Value::from)
+                .unwrap_or_else(|| self.uid.to_string().into()),
+        );
+        values.insert(
+            "group".into(),
+            self.group
+                .clone()
+                .map(Value::from)
+                .unwrap_or_else(|| self.gid.to_string().into()),
+        );
+        values.insert("mode".into(), fmt_mode(self.mode).into());
+    }
+
+    /// Ansible's `add_path_info` for a regular file: these attributes, its
+    /// `size` and `state: file`.
+    pub fn file_values(&self, size: u64, values: &mut Map<String, Value>) {
+        self.values(values);
+        values.insert("size".into(), size.into());
+        values.insert("state".into(), "file".into());
     }
 }
 

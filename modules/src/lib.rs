@@ -7,7 +7,9 @@
 //! never see playbooks, inventories or SSH.
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod args;
+pub mod date;
 pub mod fileops;
 pub mod host;
 pub mod module;
@@ -18,13 +20,16 @@ pub mod sh;
 
 pub mod apt;
 pub mod apt_repository;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod cron;
 pub mod file;
 pub mod find;
+pub mod group;
 pub mod hostname;
+pub mod known_hosts;
 pub mod lineinfile;
 pub mod package;
 pub mod ping;
@@ -35,6 +40,7 @@ pub mod stat;
 pub mod sysctl;
 pub mod systemd;
 pub mod template;
+pub mod user;
 pub mod wait_for;
 
 pub mod doc;

@@ -5,6 +5,7 @@ use crate::module::Module;
 static MODULES: &[&dyn Module] = &[
     &crate::apt::Apt,
     &crate::apt_repository::AptRepository,
+    &crate::authorized_key::AuthorizedKey,
     &crate::blockinfile::BlockInFile,
     &crate::command::Command,
     &crate::command::Shell,
@@ -13,7 +14,9 @@ static MODULES: &[&dyn Module] = &[
     &crate::cron::Cron,
     &crate::file::File,
     &crate::find::Find,
+    &crate::group::Group,
     &crate::hostname::Hostname,
+    &crate::known_hosts::KnownHosts,
     &crate::lineinfile::LineInFile,
     &crate::package::Package,
     &crate::ping::Ping,
@@ -25,6 +28,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::systemd::Systemd,
     &crate::systemd::SystemdService,
     &crate::template::Template,
+    &crate::user::User,
     &crate::wait_for::WaitFor,
 ];
 

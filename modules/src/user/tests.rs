@@ -1,0 +1,450 @@
+//! Fixture tests of `user`: arguments and probed state in, plan out.
+
+use super::*;
+use crate::args;
+use crate::module::Module;
+use serde_json::json;
+
+fn args(v: Value) -> Args {
+    args::parse(&v).unwrap()
+}
+
+const ALICE: &str = "alice:x:2001:2001:Alice:/home/alice:/bin/bash";
+const HASH: &str = "$6$salt$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./abcdefghijklmnopqrstuv";
+
+fn probe_text(extra: &str) -> String {
+    format!(
+        "passwd={ALICE}\nhome=/home/alice\nhome_exists=1\nshadow=alice:{HASH}:19000:0:99999:7:::\nown_group=1\nmember=adm\nmember=web\n{extra}hostname=host1\n"
+    )
+}
+
+fn state(a: &Args, text: &str) -> UserState {
+    let out = ExecOutput {
+        status: 0,
+        stdout: text.as_bytes().to_vec(),
+        stderr: vec![],
+    };
+    User.parse(a, &out).unwrap()
+}
+
+fn plan(v: Value, text: &str) -> Plan {
+    let a = args(v);
+    let st = state(&a, text);
+    User.plan(&a, &st, &Context::default()).unwrap()
+}
+
+fn script(p: &Plan) -> &str {
+    &p.apply[0].script
+}
+
+#[test]
+fn parses_the_probe() {
+    let a = args(json!({"name": "alice", "group": "web", "groups": ["adm", "nope"]}));
+    let st = state(&a, &probe_text("g0=web:x:3000:\ng1=adm:x:4:syslog\ng2=\n"));
+    assert_eq!(st.passwd.as_ref().unwrap().num(2), Some(2001));
+    assert_eq!(st.shadow.as_ref().unwrap().field(1), HASH);
+    assert_eq!(st.members, ["adm", "web"]);
+    assert_eq!(st.group.as_ref().unwrap().num(2), Some(3000));
+    assert_eq!(st.groups.len(), 2);
+    assert!(st.groups[1].is_none());
+    assert!(st.own_group && st.home_exists);
+    assert_eq!(st.hostname, "host1");
+}
+
+#[test]
+fn probe_failure_never_returns_stdout() {
+    let a = args(json!({"name": "alice"}));
+    let out = ExecOutput {
+        status: 2,
+        stdout: format!("shadow=alice:{HASH}").into_bytes(),
+        stderr: b"boom".to_vec(),
+    };
+    let e = User.parse(&a, &out).unwrap_err();
+    let ModuleError::Failed { msg, values } = e else {
+        panic!()
+    };
+    assert!(!msg.contains(HASH) && values.is_empty(), "{msg}");
+}
+
+#[test]
+fn unchanged_user_is_a_noop_with_ansible_values() {
+    let p = plan(
+        json!({"name": "alice", "uid": 2001, "shell": "/bin/bash", "comment": "Alice",
+               "groups": "web,adm", "password": HASH, "password_lock": false}),
+        &probe_text("g0=web:x:3000:alice\ng1=adm:x:4:alice\n"),
+    );
+    assert_eq!(p.action, Action::NoOp, "{:?}", p.diff);
+    assert!(p.apply.is_empty());
+    assert_eq!(p.values["uid"], 2001);
+    assert_eq!(p.values["group"], 2001);
+    assert_eq!(p.values["home"], "/home/alice");
+    assert_eq!(p.values["groups"], "web,adm");
+    assert_eq!(p.values["password"], "NOT_LOGGING_PASSWORD");
+    assert_eq!(p.values["append"], false);
+    assert_eq!(p.values["state"], "present");
+}
+
+#[test]
+fn creates_with_useradd_and_password_on_stdin() {
+    let p = plan(
+        json!({"name": "bob", "uid": "2002", "group": "web", "groups": ["adm"], "comment": "Bob B",
+               "home": "/srv/homes/bob", "shell": "/bin/sh", "system": "no", "password": HASH,
+               "password_lock": true, "expires": 1893456000.5}),
+        "passwd=\nhome=/srv/homes/bob\nshadow=\ng0=web:x:3000:\ng1=adm:x:4:\nhostname=h\n",
+    );
+    assert_eq!(p.action, Action::Create);
+    let s = script(&p);
+    assert!(
+        s.contains("useradd -u 2002 -g web -G adm -c 'Bob B' -d /srv/homes/bob -s /bin/sh -e 2030-01-01 -m bob >/dev/null"),
+        "{s}"
+    );
+    assert!(s.contains("[ -d /srv/homes ] || mkdir -p -- /srv/homes"));
+    assert!(s.contains("chpasswd -e"));
+    assert!(!s.contains(HASH), "the hash never is in the script (argv)");
+    assert_eq!(p.apply[0].stdin, format!("bob:!{HASH}\n").into_bytes());
+    assert_eq!(p.values["system"], false);
+    assert_eq!(p.values["create_home"], true);
+    assert!(p.diff[0].after.contains("\"password\": \"(hidden)\""));
+    assert!(!p.diff[0].after.contains(HASH));
+}
+
+#[test]
+fn create_uses_no_user_group_when_one_exists_and_fails_on_missing_groups() {
+    let p = plan(
+        json!({"name": "bob", "create_home": false, "system": true}),
+        "passwd=\nown_group=1\nhostname=h\n",
+    );
+    assert!(
+        script(&p).contains("useradd -N -M -r bob"),
+        "{}",
+        script(&p)
+    );
+    let a = args(json!({"name": "bob", "groups": ["nope"]}));
+    let st = state(&a, "passwd=\ng0=\n");
+    let e = User.plan(&a, &st, &Context::default()).unwrap_err();
+    assert_eq!(e.to_string(), "Group nope does not exist");
+    // check mode predicts the creation (an earlier task may make the group)
+    let check = Context {
+        check_mode: true,
+        ..Context::default()
+    };
+    assert_eq!(User.plan(&a, &st, &check).unwrap().action, Action::Create);
+    let a = args(json!({"name": "alice", "group": "nope"}));
+    let st = state(&a, &probe_text("g0=\n"));
+    let e = User.plan(&a, &st, &Context::default()).unwrap_err();
+    assert_eq!(e.to_string(), "Group nope does not exist");
+}
+
+#[test]
+fn modifies_only_what_differs() {
+    let p = plan(
+        json!({"name": "alice", "uid": 2005, "group": "web", "shell": "/bin/zsh",
+               "comment": "Alice", "home": "/home/alice"}),
+        &probe_text("g0=web:x:3000:\n"),
+    );
+    assert_eq!(p.action, Action::Update);
+    assert!(
+        script(&p).contains("usermod -u 2005 -g 3000 -s /bin/zsh alice"),
+        "{}",
+        script(&p)
+    );
+    assert_eq!(
+        p.diff[0].before,
+        "{\n    \"group\": \"2001\",\n    \"shell\": \"/bin/bash\",\n    \"uid\": \"2001\"\n}\n"
+    );
+    assert_eq!(p.values["uid"], 2005);
+    assert_eq!(p.values["shell"], "/bin/zsh");
+}
+
+#[test]
+fn groups_replace_or_append() {
+    let text = probe_text("g0=web:x:3000:alice\ng1=docker:x:5000:\n");
+    // replace: adm goes, docker comes
+    let p = plan(json!({"name": "alice", "groups": ["web", "docker"]}), &text);
+    assert!(script(&p).contains("usermod -G web,docker alice"));
+    assert_eq!(p.diff[0].before, "{\n    \"groups\": \"adm,web\"\n}\n");
+    assert_eq!(p.diff[0].after, "{\n    \"groups\": \"docker,web\"\n}\n");
+    // append: only adds
+    let p = plan(
+        json!({"name": "alice", "groups": ["web", "docker"], "append": true}),
+        &text,
+    );
+    assert!(script(&p).contains("usermod -a -G web,docker alice"));
+    assert_eq!(
+        p.diff[0].after,
+        "{\n    \"groups\": \"adm,docker,web\"\n}\n"
+    );
+    // append of groups already held: nothing
+    let p = plan(
+        json!({"name": "alice", "groups": ["web"], "append": true}),
+        &probe_text("g0=web:x:3000:alice\n"),
+    );
+    assert_eq!(p.action, Action::NoOp);
+    // empty groups: removed from all
+    let p = plan(json!({"name": "alice", "groups": ""}), &probe_text(""));
+    assert!(script(&p).contains("usermod -G '' alice"));
+    let p = plan(
+        json!({"name": "alice", "groups": [], "append": true}),
+        &probe_text(""),
+    );
+    assert_eq!(p.action, Action::NoOp);
+    // a gid resolves to its name
+    let p = plan(
+        json!({"name": "alice", "groups": ["3000", "adm"]}),
+        &probe_text("g0=web:x:3000:alice\ng1=adm:x:4:alice\n"),
+    );
+    assert_eq!(p.action, Action::NoOp);
+}
+
+#[test]
+fn password_update_lock_and_on_create() {
+    let other =
+        "$6$x$yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy";
+    let p = plan(json!({"name": "alice", "password": other}), &probe_text(""));
+    assert!(!script(&p).contains("usermod"));
+    assert!(script(&p).contains("chpasswd -e"));
+    assert_eq!(p.apply[0].stdin, format!("alice:{other}\n").into_bytes());
+    assert_eq!(
+        p.diff[0].after,
+        "{\n    \"password\": \"(hidden, changed)\"\n}\n"
+    );
+    let p = plan(
+        json!({"name": "alice", "password": other, "update_password": "on_create"}),
+        &probe_text(""),
+    );
+    assert_eq!(p.action, Action::NoOp);
+    // lock without a new password: usermod -L
+    let p = plan(
+        json!({"name": "alice", "password_lock": true}),
+        &probe_text(""),
+    );
+    assert!(script(&p).contains("usermod -L alice"));
+    // lock with a new password: the hash carries the `!`, no -L
+    let p = plan(
+        json!({"name": "alice", "password_lock": true, "password": other}),
+        &probe_text(""),
+    );
+    assert!(!script(&p).contains("usermod"));
+    assert_eq!(p.apply[0].stdin, format!("alice:!{other}\n").into_bytes());
+    // a locked account with the same hash is unchanged
+    let locked = probe_text("").replace(&format!(":{HASH}:"), &format!(":!{HASH}:"));
+    let p = plan(
+        json!({"name": "alice", "password_lock": true, "password": HASH}),
+        &locked,
+    );
+    assert_eq!(p.action, Action::NoOp);
+    let p = plan(json!({"name": "alice", "password_lock": false}), &locked);
+    assert!(script(&p).contains("usermod -U alice"));
+}
+
+#[test]
+fn expires_by_day_and_removal() {
+    let with = |field: &str| probe_text("").replace(":99999:7:::", &format!(":99999:7::{field}:"));
+    // 2030-01-01 is day 21915
+    let p = plan(
+        json!({"name": "alice", "expires": 1893456000}),
+        &with("21915"),
+    );
+    assert_eq!(p.action, Action::NoOp);
+    let p = plan(
+        json!({"name": "alice", "expires": 1893542399.9}),
+        &with("21915"),
+    );
+    assert_eq!(p.action, Action::NoOp, "same day");
+    let p = plan(
+        json!({"name": "alice", "expires": 1893542400}),
+        &with("21915"),
+    );
+    assert!(script(&p).contains("usermod -e 2030-01-02 alice"));
+    let p = plan(json!({"name": "alice", "expires": -1}), &with("21915"));
+    assert!(script(&p).contains("usermod -e '' alice"));
+    let p = plan(json!({"name": "alice", "expires": -1}), &with(""));
+    assert_eq!(p.action, Action::NoOp);
+    assert_eq!(ymd(0), "1970-01-01");
+    assert_eq!(ymd(19782), "2024-02-29");
+}
+
+#[test]
+fn missing_home_is_made_from_the_skeleton() {
+    let text = probe_text("").replace("home_exists=1\n", "");
+    let p = plan(json!({"name": "alice"}), &text);
+    assert_eq!(p.action, Action::Update);
+    let s = script(&p);
+    assert!(s.contains("h=/home/alice\nsk=/etc/skel\n"), "{s}");
+    assert!(s.contains("cp -a -- \"$sk\" \"$h\""));
+    assert!(s.contains("chown -R -- \"$u:$g\" \"$h\""));
+    let p = plan(json!({"name": "alice", "create_home": false}), &text);
+    assert_eq!(p.action, Action::NoOp);
+    // moved by usermod -m: not made again
+    let p = plan(
+        json!({"name": "alice", "home": "/srv/alice", "move_home": true}),
+        &text.replace("home=/home/alice", "home=/srv/alice"),
+    );
+    assert!(script(&p).contains("usermod -d /srv/alice -m alice"));
+    assert!(!script(&p).contains("cp -a"));
+}
+
+#[test]
+fn removes_with_userdel() {
+    let a = json!({"name": "alice", "state": "absent", "remove": true, "force": "yes"});
+    let p = plan(a.clone(), &format!("passwd={ALICE}\n"));
+    assert_eq!(p.action, Action::Delete);
+    assert!(script(&p).contains("userdel -f -r alice"));
+    assert_eq!(p.values["remove"], true);
+    assert_eq!(p.values["force"], true);
+    let p = plan(a, "passwd=\n");
+    assert_eq!(p.action, Action::NoOp);
+    assert!(!p.values.contains_key("remove"));
+}
+
+#[test]
+fn ssh_key_generation() {
+    let a = json!({"name": "alice", "generate_ssh_key": true, "ssh_key_type": "ed25519",
+                   "ssh_key_passphrase": "s3cret pass"});
+    let text = probe_text("key=/home/alice/.ssh/id_ed25519\n");
+    let p = plan(a.clone(), &text);
+    assert_eq!(p.action, Action::Update);
+    let s = script(&p);
+    assert!(s.contains("mkdir -m 700 -- \"$d\""), "{s}");
+    assert!(
+        s.contains("test -d /home/alice || { printf '%s' 'User alice home directory does not exist' >&2; false; }"),
+        "{s}"
+    );
+    assert!(
+        s.contains("SSH_ASKPASS=\"$ap\" env SSH_ASKPASS_REQUIRE=force 'DISPLAY=:0' ssh-keygen -q -t ed25519 -C 'ansible-generated on host1' -f /home/alice/.ssh/id_ed25519 </dev/null"),
+        "{s}"
+    );
+    assert!(!s.contains("s3cret"), "passphrase never in the script");
+    assert_eq!(p.apply[0].stdin, b"s3cret pass\n");
+    assert_eq!(p.values["ssh_key_file"], "/home/alice/.ssh/id_ed25519");
+    // an existing key is kept, and reported
+    let text = probe_text(
+        "key=/home/alice/.ssh/id_ed25519\nkey_dir=1\nkey_exists=1\nfp=256 SHA256:abc c (ED25519)\npub_exists=1\npub=ssh-ed25519 AAAA c \n",
+    );
+    let p = plan(a.clone(), &text);
+    assert_eq!(p.action, Action::NoOp);
+    assert_eq!(
+        p.values["warnings"],
+        json!([
+            "Found existing ssh key private file \"/home/alice/.ssh/id_ed25519\", no force, so skipping ssh-keygen generation"
+        ])
+    );
+    assert_eq!(p.values["ssh_fingerprint"], "256 SHA256:abc c (ED25519)");
+    assert_eq!(p.values["ssh_public_key"], "ssh-ed25519 AAAA c");
+    // force regenerates
+    let mut forced = a.clone();
+    forced["force"] = json!(true);
+    let p = plan(forced, &text);
+    assert_eq!(p.action, Action::Update);
+    // without a passphrase: -N ''
+    let p = plan(
+        json!({"name": "alice", "generate_ssh_key": true, "ssh_key_bits": 2048}),
+        &probe_text("key=/home/alice/.ssh/id_rsa\nkey_dir=1\n"),
+    );
+    assert!(
+        script(&p).contains("ssh-keygen -q -t rsa -b 2048 -C 'ansible-generated on host1' -f /home/alice/.ssh/id_rsa -N ''")
+    );
+    assert!(p.apply[0].stdin.is_empty());
+}
+
+#[test]
+fn reads_the_account_after_applying() {
+    let a = args(json!({"name": "bob", "generate_ssh_key": true}));
+    let mut p = plan(
+        json!({"name": "bob", "generate_ssh_key": true}),
+        "passwd=\nkey=/home/bob/.ssh/id_rsa\n",
+    );
+    let out = ExecOutput {
+        status: 0,
+        stdout: b"passwd=bob:x:1001:1001::/home/bob:/bin/sh\nhome=/home/bob\nkey=/home/bob/.ssh/id_rsa\nfp=3072 SHA256:x c (RSA)\npub=ssh-rsa AAA c \n".to_vec(),
+        stderr: vec![],
+    };
+    User.applied(&a, &out, &mut p).unwrap();
+    assert_eq!(p.values["uid"], 1001);
+    assert_eq!(p.values["shell"], "/bin/sh");
+    assert_eq!(p.values["comment"], "");
+    assert_eq!(p.values["ssh_public_key"], "ssh-rsa AAA c");
+    assert_eq!(p.values["ssh_fingerprint"], "3072 SHA256:x c (RSA)");
+}
+
+#[test]
+fn argument_names_and_unsupported() {
+    let a = args(json!({"user": "x", "createhome": "no", "groups": "a, b", "expires": "12.5"}));
+    assert_eq!(a.name, "x");
+    assert!(!a.create_home);
+    assert_eq!(a.groups, Some(vec!["a".into(), "b".into()]));
+    assert_eq!(a.expires, Some(12.5));
+    let e = User
+        .check(&json!({"name": "x", "local": true}))
+        .unwrap_err();
+    assert_eq!(e.message, "user: argument `local` is not supported yet");
+    let e = User
+        .check(&json!({"name": "x", "login_class": "a"}))
+        .unwrap_err();
+    assert!(e.message.contains("login_class"));
+    assert!(
+        User.check(&json!({"name": "x", "update_password": "never"}))
+            .is_err()
+    );
+    assert!(
+        User.check(&json!({"name": "{{ n }}", "uid": "{{ u }}", "expires": "{{ e }}"}))
+            .is_ok()
+    );
+}
+
+#[test]
+fn warns_as_ansible() {
+    assert!(looks_crypted(HASH));
+    assert!(looks_crypted("!"));
+    assert!(!looks_crypted("secret"));
+    assert!(!looks_crypted("$6$salt$short"));
+    let p = plan(
+        json!({"name": "alice", "password": "secret", "update_password": "on_create"}),
+        &probe_text(""),
+    );
+    assert!(
+        p.values["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("The input password appears not to have been hashed.")
+    );
+    let p = plan(json!({"name": "alice", "append": true}), &probe_text(""));
+    assert!(
+        p.values["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("'append' is set, but no 'groups'")
+    );
+    let p = plan(json!({"name": "alice"}), &probe_text(""));
+    assert!(!p.values.contains_key("warnings"));
+}
+
+#[test]
+fn password_ageing_with_chage() {
+    // shadow: min 0, max 99999, warn 7
+    let p = plan(
+        json!({"name": "alice", "password_expire_min": 0, "password_expire_max": 90, "password_expire_warn": 7}),
+        &probe_text(""),
+    );
+    assert!(script(&p).contains("chage -M 90 alice"), "{}", script(&p));
+    assert_eq!(
+        p.diff[0].after,
+        "{\n    \"password_expire_max\": \"90\"\n}\n"
+    );
+    let p = plan(
+        json!({"name": "alice", "password_expire_max": 99999}),
+        &probe_text(""),
+    );
+    assert_eq!(p.action, Action::NoOp);
+    // on creation every given value is set
+    let p = plan(
+        json!({"name": "bob", "password_expire_min": 1, "uid_min": 5000, "umask": "077", "skeleton": "/etc/skel.web"}),
+        "passwd=\nhostname=h\n",
+    );
+    let s = script(&p);
+    assert!(
+        s.contains("useradd -m -k /etc/skel.web -K UMASK=077 -K UID_MIN=5000 bob"),
+        "{s}"
+    );
+    assert!(s.contains("chage -m 1 bob"));
+}
