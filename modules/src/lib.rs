@@ -10,6 +10,7 @@
 pub mod args;
 pub mod fileops;
 pub mod host;
+pub mod http;
 pub mod module;
 pub mod outcome;
 pub mod pyregex;
@@ -20,6 +21,7 @@ pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod file;
+pub mod get_url;
 pub mod lineinfile;
 pub mod replace;
 pub mod stat;

@@ -9,6 +9,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::command::Raw,
     &crate::copy::Copy,
     &crate::file::File,
+    &crate::get_url::GetUrl,
     &crate::lineinfile::LineInFile,
     &crate::replace::Replace,
     &crate::stat::Stat,
