@@ -538,13 +538,7 @@ fn download(
     s.push_str("tend_part hdrs \"$tmpd/hdrs\"; tend_part err \"$tmpd/err\"\n");
     s.push_str("if [ \"$_r\" != 0 ] || [ \"$_c\" != 200 ]; then exit 0; fi\n");
     if is_dir {
-        s.push_str(
-            "n=$(tr -d '\\r' < \"$tmpd/hdrs\" | sed -n 's/^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Dd][Ii][Ss][Pp][Oo][Ss][Ii][Tt][Ii][Oo][Nn]:.*filename=\"*\\([^\";]*\\).*/\\1/p' | tail -n 1)\n\
-             n=${n##*/}\n\
-             if [ -z \"$n\" ]; then u=${_u%%[?#]*}; u=${u#*://}; case $u in */*) n=${u##*/} ;; *) n= ;; esac; fi\n\
-             [ -n \"$n\" ] || n=index.html\n\
-             case $d in */) d=$d$n ;; *) d=$d/$n ;; esac\n",
-        );
+        s.push_str(http::SH_NAME_IN_DIR);
     }
     s.push_str("printf '__tend_dest %s\\n' \"$d\"\n");
     if let Some((algo, want)) = checksum {

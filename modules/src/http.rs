@@ -174,6 +174,16 @@ pub fn sh_functions() -> String {
     SH_FUNCTIONS.replace("TEND_MSG", MSG_PREFIX)
 }
 
+/// sh: for a directory `$d`, appends the file name of the response (its
+/// `Content-Disposition` filename, else the last segment of the final URL
+/// `$_u`, else `index.html`), reading the headers in `$tmpd/hdrs`.
+pub const SH_NAME_IN_DIR: &str = r#"n=$(tr -d '\r' < "$tmpd/hdrs" | sed -n 's/^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]-[Dd][Ii][Ss][Pp][Oo][Ss][Ii][Tt][Ii][Oo][Nn]:.*filename="*\([^";]*\).*/\1/p' | tail -n 1)
+n=${n##*/}
+if [ -z "$n" ]; then u=${_u%%[?#]*}; u=${u#*://}; case $u in */*) n=${u##*/} ;; *) n= ;; esac; fi
+[ -n "$n" ] || n=index.html
+case $d in */) d=$d$n ;; *) d=$d/$n ;; esac
+"#;
+
 /// What a request returned.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Response {

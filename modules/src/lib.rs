@@ -26,6 +26,7 @@ pub mod lineinfile;
 pub mod replace;
 pub mod stat;
 pub mod template;
+pub mod uri;
 
 pub use host::{Exec, ExecOutput, Host, HostError};
 pub use module::{Context, Converge, FreeForm, Module, ModuleError, Plan, TypedModule};

@@ -14,6 +14,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::replace::Replace,
     &crate::stat::Stat,
     &crate::template::Template,
+    &crate::uri::Uri,
 ];
 
 /// Finds a module by short name or by its `ansible.builtin.` / `ansible.legacy.` name.
