@@ -331,3 +331,128 @@ fn get_url_and_uri_failures_are_clear() {
         "0\n0\n"
     );
 }
+
+#[test]
+fn fetch_and_script() {
+    let lab = lab_or_skip!(2);
+    let proj = lab::project(&[
+        (
+            "files/setup.sh",
+            "#!/bin/sh\necho \"args: $1|$2\"\necho \"in $(pwd)\"\necho oops >&2\ntouch /srv/setup.done\n",
+        ),
+        ("files/fail.sh", "#!/bin/sh\necho failing\nexit 3\n"),
+        (
+            "site.yml",
+            r#"
+- hosts: lab
+  become: yes
+  tasks:
+    - name: Run the setup script once
+      script: setup.sh "first arg" {{ inventory_hostname }}
+      args:
+        chdir: /tmp
+        creates: /srv/setup.done
+      register: setup
+    - name: A failing script
+      script:
+        cmd: fail.sh
+        executable: /bin/sh
+      register: failing
+      failed_when: false
+      when: not ansible_check_mode
+    - assert:
+        that:
+          - "setup.stdout_lines == ['args: first arg|' ~ inventory_hostname, 'in /tmp']"
+          - setup.stderr | trim == 'oops'
+          - setup.rc == 0
+          - failing.rc == 3
+          - failing.stdout | trim == 'failing'
+      when: setup is changed and not ansible_check_mode
+    - name: Collect a file per host
+      fetch:
+        src: /etc/hostname
+        dest: collected
+    - name: One flat file
+      fetch:
+        src: /srv/report.txt
+        dest: "reports/{{ inventory_hostname }}.txt"
+        flat: yes
+    - name: Missing files can be ignored
+      fetch:
+        src: /nope
+        dest: collected
+        fail_on_missing: no
+"#,
+        ),
+    ]);
+    let site = proj.path().join("site.yml");
+    for i in 1..=2 {
+        lab.sh_ok(
+            i,
+            &format!("printf 'report of host{i}\\n' > /srv/report.txt"),
+        );
+    }
+    // Check mode: the script would run (creates decides), fetch is skipped.
+    let check = lab.playbook(&site, &["--check"]);
+    check.assert_code(0);
+    for i in 1..=2 {
+        assert_eq!(
+            check.recap(&format!("host{i}"), "changed"),
+            1,
+            "{}",
+            check.stdout
+        );
+        assert_eq!(
+            lab.sh_ok(i, "ls /srv/setup.done 2>/dev/null | wc -l"),
+            "0\n"
+        );
+    }
+    assert!(!proj.path().join("collected").exists());
+
+    let tmp_before: Vec<String> = (1..=2)
+        .map(|i| lab.sh_ok(i, "ls -A /tmp | grep -c '^tmp\\.' || true"))
+        .collect();
+    let run = lab.playbook(&site, &[]);
+    run.assert_code(0);
+    for i in 1..=2 {
+        let host = format!("host{i}");
+        // script, failing script, two fetches
+        assert_eq!(run.recap(&host, "changed"), 4, "{}", run.stdout);
+        assert_eq!(lab.sh_ok(i, "ls /srv/setup.done"), "/srv/setup.done\n");
+        // The uploaded script is gone.
+        assert_eq!(
+            lab.sh_ok(i, "ls -A /tmp | grep -c '^tmp\\.' || true"),
+            tmp_before[i - 1]
+        );
+        let hostname = lab.sh_ok(i, "cat /etc/hostname");
+        assert_eq!(
+            std::fs::read_to_string(proj.path().join(format!("collected/{host}/etc/hostname")))
+                .unwrap(),
+            hostname
+        );
+        assert_eq!(
+            std::fs::read_to_string(proj.path().join(format!("reports/{host}.txt"))).unwrap(),
+            format!("report of {host}\n")
+        );
+    }
+    let again = lab.playbook(&site, &[]);
+    again.assert_code(0);
+    for i in 1..=2 {
+        // Only the failing script runs again (changed); the rest is ok.
+        assert_eq!(
+            again.recap(&format!("host{i}"), "changed"),
+            1,
+            "{}",
+            again.stdout
+        );
+    }
+    // A changed source is fetched again.
+    lab.sh_ok(2, "echo new > /srv/report.txt");
+    let third = lab.playbook(&site, &[]);
+    assert_eq!(third.recap("host1", "changed"), 1);
+    assert_eq!(third.recap("host2", "changed"), 2);
+    assert_eq!(
+        std::fs::read_to_string(proj.path().join("reports/host2.txt")).unwrap(),
+        "new\n"
+    );
+}
