@@ -456,3 +456,136 @@ fn fetch_and_script() {
         "new\n"
     );
 }
+
+fn sh_here(dir: &Path, script: &str) {
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "`{script}` failed");
+}
+
+#[test]
+fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
+    let lab = lab_or_skip!(2);
+    if !Path::new("/usr/bin/zip").exists() {
+        eprintln!("SKIPPED: zip is needed to build the test archive");
+        return;
+    }
+    let proj = lab::project(&[
+        ("src/app/bin/run", "#!/bin/sh\necho run\n"),
+        ("src/app/etc/app.conf", "port = 80\n"),
+        ("site/index.html", "<h1>hi</h1>\n"),
+        ("site/docs/readme.txt", "docs\n"),
+        (
+            "site.yml",
+            r#"
+- hosts: lab
+  become: yes
+  tasks:
+    - name: Release from the controller
+      unarchive:
+        src: app.tar.gz
+        dest: /opt/app
+        owner: app
+    - name: Site already on the host
+      unarchive:
+        src: /srv/site.zip
+        dest: /srv/www
+        remote_src: yes
+        exclude: ["docs/*"]
+        list_files: yes
+      register: site
+    - assert:
+        that:
+          - site.handler == 'ZipArchive'
+          - "'index.html' in site.files"
+          - "'docs/readme.txt' not in site.files"
+"#,
+        ),
+    ]);
+    let dir = proj.path();
+    sh_here(
+        dir,
+        "chmod +x src/app/bin/run && mkdir files && tar czf files/app.tar.gz -C src app && (cd site && zip -qr ../site.zip .)",
+    );
+    let zip = dir.join("site.zip");
+    for i in 1..=2 {
+        lab.sh_ok(
+            i,
+            &format!(
+                "mkdir -p /opt/app /srv/www && cp {} /srv/site.zip",
+                zip.display()
+            ),
+        );
+    }
+    let site = dir.join("site.yml");
+    let check = lab.playbook(&site, &["--check"]);
+    check.assert_code(0);
+    for i in 1..=2 {
+        assert_eq!(
+            check.recap(&format!("host{i}"), "changed"),
+            2,
+            "{}",
+            check.stdout
+        );
+        assert_eq!(
+            lab.sh_ok(i, "ls -A /opt/app /srv/www | grep -vc : || true"),
+            "1\n"
+        );
+    }
+    let run = lab.playbook(&site, &["--diff"]);
+    run.assert_code(0);
+    for i in 1..=2 {
+        assert_eq!(
+            run.recap(&format!("host{i}"), "changed"),
+            2,
+            "{}",
+            run.stdout
+        );
+        assert_eq!(
+            lab.sh_ok(i, "cat /opt/app/app/etc/app.conf; stat -c %U /opt/app/app/bin/run; /opt/app/app/bin/run"),
+            "port = 80\napp\nrun\n"
+        );
+        assert_eq!(
+            lab.sh_ok(
+                i,
+                "cat /srv/www/index.html; ls /srv/www/docs 2>/dev/null | wc -l"
+            ),
+            "<h1>hi</h1>\n0\n"
+        );
+    }
+    let again = lab.playbook(&site, &[]);
+    again.assert_code(0);
+    for i in 1..=2 {
+        assert_eq!(
+            again.recap(&format!("host{i}"), "changed"),
+            0,
+            "{}",
+            again.stdout
+        );
+    }
+    // Drift on host 2: a changed file and a changed owner.
+    lab.sh_ok(
+        2,
+        "echo 'port = 81' > /opt/app/app/etc/app.conf; echo x > /srv/www/index.html",
+    );
+    let check = lab.playbook(&site, &["--check", "--diff"]);
+    check.assert_code(0);
+    assert_eq!(check.recap("host1", "changed"), 0, "{}", check.stdout);
+    assert_eq!(check.recap("host2", "changed"), 2, "{}", check.stdout);
+    assert!(
+        check.stdout.contains("index.html: Contents differ"),
+        "{}",
+        check.stdout
+    );
+    assert_eq!(lab.sh_ok(2, "cat /opt/app/app/etc/app.conf"), "port = 81\n");
+    let fix = lab.playbook(&site, &[]);
+    assert_eq!(fix.recap("host2", "changed"), 2);
+    assert_eq!(
+        lab.sh_ok(2, "cat /opt/app/app/etc/app.conf /srv/www/index.html"),
+        "port = 80\n<h1>hi</h1>\n"
+    );
+}

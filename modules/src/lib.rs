@@ -28,6 +28,7 @@ pub mod replace;
 pub mod script;
 pub mod stat;
 pub mod template;
+pub mod unarchive;
 pub mod uri;
 
 pub use host::{Exec, ExecOutput, Host, HostError};

@@ -16,6 +16,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::script::Script,
     &crate::stat::Stat,
     &crate::template::Template,
+    &crate::unarchive::Unarchive,
     &crate::uri::Uri,
 ];
 
