@@ -589,3 +589,132 @@ fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
         "port = 80\n<h1>hi</h1>\n"
     );
 }
+
+const MAKE_REPO: &str = "set -e
+g='git -c user.name=t -c user.email=t@example.com -c init.defaultBranch=main'
+rm -rf /srv/repo.git /tmp/work && $g init -q --bare /srv/repo.git && $g -C /srv/repo.git symbolic-ref HEAD refs/heads/main
+$g clone -q /srv/repo.git /tmp/work 2>/dev/null && cd /tmp/work && $g checkout -q -b main
+echo one > file.txt && $g add file.txt && $g commit -qm one && $g tag -a v1 -m v1
+echo two > file.txt && $g commit -qam two && $g push -q origin main v1
+";
+
+fn rev(lab: &lab::Lab, i: usize, repo: &str, what: &str) -> String {
+    lab.sh_ok(i, &format!("git -C {repo} rev-parse {what}"))
+}
+
+#[test]
+fn git_clones_updates_and_checks_out_versions() {
+    let lab = lab_or_skip!(2);
+    for i in 1..=2 {
+        lab.sh_ok(i, MAKE_REPO);
+    }
+    let proj = lab::project(&[(
+        "site.yml",
+        r#"
+- hosts: lab
+  become: yes
+  tasks:
+    - git:
+        repo: file:///srv/repo.git
+        dest: /srv/app
+        version: "{{ ver | default('main') }}"
+        force: "{{ force | default(false) }}"
+      register: g
+    - copy:
+        content: "{{ g.after }}\n"
+        dest: /srv/git.result
+      when: not ansible_check_mode
+"#,
+    )]);
+    let site = proj.path().join("site.yml");
+    let check = lab.playbook(&site, &["--check"]);
+    check.assert_code(0);
+    for i in 1..=2 {
+        assert_eq!(
+            check.recap(&format!("host{i}"), "changed"),
+            1,
+            "{}",
+            check.stdout
+        );
+        assert_eq!(lab.sh_ok(i, "ls /srv/app 2>/dev/null | wc -l"), "0\n");
+    }
+    let run = lab.playbook(&site, &[]);
+    run.assert_code(0);
+    for i in 1..=2 {
+        assert_eq!(
+            run.recap(&format!("host{i}"), "changed"),
+            2,
+            "{}",
+            run.stdout
+        );
+        let main = rev(&lab, i, "/srv/repo.git", "main");
+        assert_eq!(rev(&lab, i, "/srv/app", "HEAD"), main);
+        assert_eq!(lab.sh_ok(i, "cat /srv/app/file.txt"), "two\n");
+        assert_eq!(lab.sh_ok(i, "cat /srv/git.result"), main);
+    }
+    let again = lab.playbook(&site, &[]);
+    again.assert_code(0);
+    for i in 1..=2 {
+        assert_eq!(
+            again.recap(&format!("host{i}"), "changed"),
+            0,
+            "{}",
+            again.stdout
+        );
+    }
+
+    // A new commit upstream on host 1: check mode predicts exactly that.
+    lab.sh_ok(
+        1,
+        "cd /tmp/work && echo three > file.txt && git -c user.name=t -c user.email=t@x commit -qam three && git push -q origin main",
+    );
+    let check = lab.playbook(&site, &["--check", "--diff"]);
+    check.assert_code(0);
+    assert_eq!(check.recap("host1", "changed"), 1, "{}", check.stdout);
+    assert_eq!(check.recap("host2", "changed"), 0, "{}", check.stdout);
+    let new = rev(&lab, 1, "/srv/repo.git", "main");
+    assert!(check.stdout.contains(new.trim()), "{}", check.stdout);
+    assert_eq!(lab.sh_ok(1, "cat /srv/app/file.txt"), "two\n");
+    let run = lab.playbook(&site, &[]);
+    assert_eq!(run.recap("host1", "changed"), 2);
+    assert_eq!(rev(&lab, 1, "/srv/app", "HEAD"), new);
+
+    // A tag (annotated: its commit is checked out).
+    let tag = lab.playbook(&site, &["-e", "ver=v1"]);
+    tag.assert_code(0);
+    for i in 1..=2 {
+        assert_eq!(
+            tag.recap(&format!("host{i}"), "changed"),
+            2,
+            "{}",
+            tag.stdout
+        );
+        assert_eq!(
+            rev(&lab, i, "/srv/app", "HEAD"),
+            rev(&lab, i, "/srv/repo.git", "v1^{commit}")
+        );
+        assert_eq!(lab.sh_ok(i, "cat /srv/app/file.txt"), "one\n");
+    }
+    let again = lab.playbook(&site, &["-e", "ver=v1"]);
+    assert_eq!(again.recap("host1", "changed"), 0, "{}", again.stdout);
+
+    // Local modifications fail the task, unless force discards them.
+    lab.sh_ok(2, "echo local > /srv/app/file.txt");
+    let refused = lab.playbook(&site, &["-e", "ver=main"]);
+    assert_eq!(refused.recap("host2", "failed"), 1, "{}", refused.stdout);
+    assert!(
+        refused
+            .stdout
+            .contains("Local modifications exist in the destination: /srv/app (force=no).")
+    );
+    assert_eq!(lab.sh_ok(2, "cat /srv/app/file.txt"), "local\n");
+    let forced = lab.playbook(&site, &["-e", "ver=main", "-e", "force=true"]);
+    forced.assert_code(0);
+    assert_eq!(
+        lab.sh_ok(
+            2,
+            "cat /srv/app/file.txt; git -C /srv/app status --porcelain | wc -l"
+        ),
+        "two\n0\n"
+    );
+}

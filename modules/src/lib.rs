@@ -23,6 +23,7 @@ pub mod copy;
 pub mod fetch;
 pub mod file;
 pub mod get_url;
+pub mod git;
 pub mod lineinfile;
 pub mod replace;
 pub mod script;

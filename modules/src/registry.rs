@@ -11,6 +11,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::fetch::FetchModule,
     &crate::file::File,
     &crate::get_url::GetUrl,
+    &crate::git::Git,
     &crate::lineinfile::LineInFile,
     &crate::replace::Replace,
     &crate::script::Script,
