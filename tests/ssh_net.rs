@@ -718,3 +718,61 @@ fn git_clones_updates_and_checks_out_versions() {
         "two\n0\n"
     );
 }
+
+#[test]
+fn get_url_falls_back_to_wget_and_says_when_neither_is_there() {
+    let lab = lab_or_skip!(2);
+    if !Path::new("/usr/bin/wget").exists() {
+        eprintln!("SKIPPED: wget is not installed here");
+        return;
+    }
+    let proj = tempfile::tempdir().unwrap();
+    let www = proj.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("secret.txt"), b"top secret\n").unwrap();
+    std::fs::write(www.join("plain.txt"), b"plain\n").unwrap();
+    let Some(_server) = serve(&lab, &www, 8082) else {
+        return;
+    };
+    // Host 1 has wget only; host 2 neither (each host's /usr is its own overlay).
+    lab.sh_ok(1, "rm -f /usr/bin/curl");
+    lab.sh_ok(2, "rm -f /usr/bin/curl /usr/bin/wget");
+    let site = proj.path().join("site.yml");
+    std::fs::write(
+        &site,
+        r#"
+- hosts: lab
+  tasks:
+    - get_url:
+        url: http://127.0.0.1:8082/secret.txt
+        dest: /tmp/secret.txt
+        url_username: me
+        url_password: "s3cr3t pw"
+        mode: "0600"
+    - get_url:
+        url: http://127.0.0.1:8082/plain.txt
+        dest: /tmp/
+"#,
+    )
+    .unwrap();
+    let run = lab.playbook(&site, &[]);
+    assert_eq!(run.recap("host1", "changed"), 2, "{}", run.stdout);
+    assert_eq!(run.recap("host2", "failed"), 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("neither curl nor wget is installed on the target"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lab.sh_ok(
+            1,
+            "cat /tmp/secret.txt /tmp/plain.txt; stat -c %a /tmp/secret.txt"
+        ),
+        "top secret\nplain\n600\n"
+    );
+    assert!(!run.stdout.contains("s3cr3t"));
+    let again = lab.playbook(&site, &["--limit", "host1"]);
+    again.assert_code(0);
+    assert_eq!(again.recap("host1", "changed"), 0, "{}", again.stdout);
+}

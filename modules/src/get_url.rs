@@ -369,7 +369,12 @@ impl Converge for GetUrl {
                 attrs.values(&mut plan.values);
                 plan.values.insert("size".into(), dest.size.into());
                 plan.values.insert("state".into(), "file".into());
-                return Ok(base(plan));
+                let mut plan = base(plan);
+                if checksum.is_none() {
+                    plan.values.remove("checksum_dest");
+                    plan.values.remove("checksum_src");
+                }
+                return Ok(plan);
             }
         } else if !is_dir && !st.parent.exists() {
             return Err(fail(
@@ -441,6 +446,9 @@ impl Converge for GetUrl {
         }
         if resp.status != 200 {
             let mut values = std::mem::take(v);
+            for k in ["checksum_dest", "checksum_src", "src"] {
+                values.remove(k);
+            }
             values.insert("status_code".into(), resp.status.into());
             values.insert("response".into(), resp.msg().into());
             return Err(ModuleError::Failed {

@@ -518,8 +518,9 @@ impl Converge for Unarchive {
             return Ok(());
         };
         let rc: i64 = part("rc").and_then(|r| r.trim().parse().ok()).unwrap_or(0);
+        let words: Vec<&str> = cmd.split('\0').filter(|w| !w.is_empty()).collect();
         let results = json!({
-            "cmd": cmd.trim_end(),
+            "cmd": words,
             "rc": rc,
             "out": part("out").unwrap_or_default(),
             "err": part("err").unwrap_or_default(),
@@ -618,27 +619,53 @@ fn extract(a: &Args, st: &State) -> Result<Exec, ModuleError> {
     let mut s = String::from("LC_ALL=C; export LC_ALL\n");
     s.push_str(http::SH_PART);
     s.push_str(&archive_setup(a));
-    let extra = words(&a.extra_opts);
-    let cmd = if st.kind == "zip" {
-        format!("unzip -o \"$a\"{extra}{} -d \"$d\"", zip_patterns(a))
+    // The command as words: literal, or the archive (`$a`) and `dest` (`$d`).
+    enum W {
+        Lit(String),
+        Archive,
+        Dest,
+    }
+    let lit = |w: &str| W::Lit(w.to_string());
+    let mut argv: Vec<W> = Vec::new();
+    if st.kind == "zip" {
+        argv.extend([lit("unzip"), lit("-o"), W::Archive]);
+        argv.extend(a.extra_opts.iter().map(|w| lit(w)));
+        argv.extend(a.include.iter().map(|w| lit(w)));
+        if !a.exclude.is_empty() {
+            argv.push(lit("-x"));
+            argv.extend(a.exclude.iter().map(|w| lit(w)));
+        }
+        argv.extend([lit("-d"), W::Dest]);
     } else {
-        let keep = if a.keep_newer {
-            " --keep-newer-files"
-        } else {
-            ""
-        };
-        format!(
-            "tar{} --extract -C \"$d\"{keep}{}{extra} -f \"$a\"{}",
-            compression_flag(&st.kind),
-            tar_excludes(a),
-            words(&a.include)
-        )
+        argv.extend([lit("tar"), lit("--extract"), lit("-C"), W::Dest]);
+        let z = compression_flag(&st.kind).trim();
+        if !z.is_empty() {
+            argv.push(lit(z));
+        }
+        if a.keep_newer {
+            argv.push(lit("--keep-newer-files"));
+        }
+        argv.extend(a.exclude.iter().map(|e| W::Lit(format!("--exclude={e}"))));
+        argv.extend(a.extra_opts.iter().map(|w| lit(w)));
+        argv.extend([lit("-f"), W::Archive]);
+        argv.extend(a.include.iter().map(|w| lit(w)));
+    }
+    let render = |w: &W, archive: &str, dest: &str| match w {
+        W::Archive => archive.to_string(),
+        W::Dest => dest.to_string(),
+        W::Lit(l) => quote(l).into_owned(),
     };
+    let cmd: Vec<String> = argv.iter().map(|w| render(w, "\"$a\"", "\"$d\"")).collect();
+    let shown: Vec<String> = argv
+        .iter()
+        .map(|w| render(w, &quote(&a.src), &quote(&a.dest)))
+        .collect();
     s.push_str(&format!(
-        "{cmd} > \"$tmpd/out\" 2> \"$tmpd/err\"\nprintf '%s\\n' $? > \"$tmpd/rc\"\n\
-         printf '%s\\n' {} > \"$tmpd/cmd\"\n\
+        "{} > \"$tmpd/out\" 2> \"$tmpd/err\"\nprintf '%s\\n' $? > \"$tmpd/rc\"\n\
+         printf '%s\\0' {} > \"$tmpd/cmd\"\n\
          tend_part cmd \"$tmpd/cmd\"; tend_part rc \"$tmpd/rc\"; tend_part out \"$tmpd/out\"; tend_part err \"$tmpd/err\"\n",
-        quote(&cmd.replace("\"$a\"", &a.src).replace("\"$d\"", &a.dest))
+        cmd.join(" "),
+        shown.join(" ")
     ));
     if a.wants_attrs() {
         s.push_str("[ \"$(cat \"$tmpd/rc\")\" = 0 ] || exit 0\n");

@@ -318,7 +318,7 @@ impl TypedModule for Uri {
         if ctx.check_mode {
             return Ok(Outcome {
                 skipped: true,
-                msg: Some("remote module (uri) does not support check mode".into()),
+                msg: Some("This action (uri) does not support check mode.".into()),
                 ..Outcome::default()
             });
         }
@@ -646,6 +646,8 @@ fn outcome(a: &Args, out: &ExecOutput) -> Result<Outcome, ModuleError> {
         if !a.return_content {
             v.remove("content");
         }
+        v.remove("cookies");
+        v.remove("cookies_string");
         return Err(ModuleError::Failed {
             msg: format!("Status code was {} and not {list}: {msg}", resp.status),
             values: v,

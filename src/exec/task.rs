@@ -1088,6 +1088,7 @@ fn finish_fetch(outcome: &mut tend_modules::Outcome) -> Result<(), ModuleError> 
         tmp.persist(path)
             .map_err(|e| fail(format!("Failed to fetch the file: {e}")))?;
         outcome.changed = true;
+        outcome.values.remove("file");
         outcome.values.insert("checksum".into(), new_sum.into());
     } else {
         outcome
