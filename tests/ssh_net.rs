@@ -167,6 +167,11 @@ fn get_url_and_uri_against_a_local_http_server() {
         url: {base}/redirect
         return_content: yes
       register: redir
+    - name: Save a response (If-Modified-Since on later runs)
+      uri:
+        url: {base}/hello.txt
+        dest: /srv/dl/uri.txt
+        status_code: [200, 304]
     - name: Only once
       uri:
         url: {base}/hello.txt
@@ -219,8 +224,9 @@ fn get_url_and_uri_against_a_local_http_server() {
     run.assert_code(0);
     for i in 1..=2 {
         let host = format!("host{i}");
-        // directory, three downloads
-        assert_eq!(run.recap(&host, "changed"), 4, "{}", run.stdout);
+        // directory, three downloads, the saved response
+        assert_eq!(run.recap(&host, "changed"), 5, "{}", run.stdout);
+        assert_eq!(lab.sh_ok(i, "cat /srv/dl/uri.txt"), "hello from the lab\n");
         assert_eq!(run.recap(&host, "failed"), 0);
         assert_eq!(
             lab.sh_ok(

@@ -541,7 +541,7 @@ fn download(
     ));
     s.push_str("trap 'rm -rf -- \"$tmpd\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n");
     s.push_str("printf '__tend_src %s\\n' \"$tmpd/body\"\n_t0=$(date +%s)\n");
-    s.push_str("tend_http \"$tmpd/body\" \"$tmpd/hdrs\" \"$tmpd/err\" 1\n");
+    s.push_str("_tc=\ntend_http \"$tmpd/body\" \"$tmpd/hdrs\" \"$tmpd/err\" 1\n");
     s.push_str("printf '__tend_elapsed %s\\n' $(( $(date +%s) - _t0 ))\n");
     s.push_str("tend_part hdrs \"$tmpd/hdrs\"; tend_part err \"$tmpd/err\"\n");
     s.push_str("if [ \"$_r\" != 0 ] || [ \"$_c\" != 200 ]; then exit 0; fi\n");

@@ -143,7 +143,7 @@ impl Request {
 /// used when curl is missing; with neither, the script exits with a message.
 pub const SH_FUNCTIONS: &str = r#"tend_http() {
   if command -v curl >/dev/null 2>&1; then
-    _w=$(sed '/^#__tend_wget__$/,$d' | curl -q -K - -s -S -o "$1" -D "$2" -w '%{http_code} %{num_redirects} %{url_effective}' 2>"$3")
+    _w=$({ sed '/^#__tend_wget__$/,$d'; [ -z "$_tc" ] || printf 'time-cond = %s\n' "$_tc"; } | curl -q -K - -s -S -o "$1" -D "$2" -w '%{http_code} %{num_redirects} %{url_effective}' 2>"$3")
     _r=$?
     _c=${_w%% *}; _u=${_w#* * }
     printf '__tend_http %s %s\n' "$_r" "$_w"

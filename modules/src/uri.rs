@@ -455,16 +455,14 @@ fn script(a: &Args) -> Result<Exec, ModuleError> {
     s.push_str("uri: curl is not installed on the target' >&2; exit 1; }\n");
     s.push_str("_t0=$(date +%s)\n");
     // With `dest`, an existing file's mtime goes out as If-Modified-Since.
-    let cond = match (&a.dest, a.force) {
-        (Some(d), false) => format!(
-            "if [ -f \"$d\" ]; then printf 'time-cond = %s\\n' {}; fi; ",
+    s.push_str("_tc=\n");
+    if let (Some(d), false) = (&a.dest, a.force) {
+        s.push_str(&format!(
+            "if [ -f \"$d\" ]; then _tc={}; fi\n",
             quote(&http::curl_quote(d))
-        ),
-        _ => String::new(),
-    };
-    s.push_str(&format!(
-        "{{ cat; {cond}}} | tend_http \"$tmpd/body\" \"$tmpd/hdrs\" \"$tmpd/err\" 0\n"
-    ));
+        ));
+    }
+    s.push_str("tend_http \"$tmpd/body\" \"$tmpd/hdrs\" \"$tmpd/err\" 0\n");
     s.push_str("printf '__tend_elapsed %s\\n' $(( $(date +%s) - _t0 ))\n");
     s.push_str("tend_part hdrs \"$tmpd/hdrs\"; tend_part err \"$tmpd/err\"\n");
     let ok: Vec<String> = a.status_code.iter().map(i64::to_string).collect();
