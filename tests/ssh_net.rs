@@ -115,6 +115,15 @@ fn get_url_and_uri_against_a_local_http_server() {
     std::fs::write(www.join("hello.txt"), &hello).unwrap();
     let blob: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(www.join("blob.bin"), &blob).unwrap();
+    std::fs::write(
+        www.join("SHA256SUMS"),
+        format!(
+            "{}  hello.txt\n{} *blob.bin\n",
+            sha256(&hello),
+            sha256(&blob)
+        ),
+    )
+    .unwrap();
     std::fs::write(www.join("secret.txt"), b"top secret\n").unwrap();
     std::fs::write(www.join("api.json"), br#"{"name": "lab", "items": [1, 2]}"#).unwrap();
     let Some(_server) = serve(&lab, &www, 8080) else {
@@ -139,6 +148,11 @@ fn get_url_and_uri_against_a_local_http_server() {
       get_url:
         url: {base}/blob.bin
         dest: /srv/dl/
+    - name: Checked against a checksum file
+      get_url:
+        url: {base}/blob.bin
+        dest: /srv/dl/blob2.bin
+        checksum: "sha256:{base}/SHA256SUMS"
     - name: With credentials
       get_url:
         url: {base}/secret.txt
@@ -209,7 +223,7 @@ fn get_url_and_uri_against_a_local_http_server() {
     for i in 1..=2 {
         assert_eq!(
             check.recap(&format!("host{i}"), "changed"),
-            4,
+            5,
             "{}",
             check.stdout
         );
@@ -224,8 +238,12 @@ fn get_url_and_uri_against_a_local_http_server() {
     run.assert_code(0);
     for i in 1..=2 {
         let host = format!("host{i}");
-        // directory, three downloads, the saved response
-        assert_eq!(run.recap(&host, "changed"), 5, "{}", run.stdout);
+        // directory, four downloads, the saved response
+        assert_eq!(run.recap(&host, "changed"), 6, "{}", run.stdout);
+        assert_eq!(
+            lab.sh_ok(i, "sha256sum < /srv/dl/blob2.bin | cut -d' ' -f1"),
+            format!("{}\n", sha256(&blob))
+        );
         assert_eq!(lab.sh_ok(i, "cat /srv/dl/uri.txt"), "hello from the lab\n");
         assert_eq!(run.recap(&host, "failed"), 0);
         assert_eq!(

@@ -42,7 +42,13 @@
 //! - `elapsed` (int): seconds the download took.
 //! - `src` (string): the temporary file the download went to.
 //! - `backup_file` (string): the copy of the old file, with `backup`.
-//! - `size` (int), `mode` (string), `owner` (string), `group` (string), `uid` (int), `gid` (int), `state` (string): the file's attributes after the task.
+//! - `size` (int): the file's size in bytes.
+//! - `mode` (string): the file's permissions, in octal (`0644`).
+//! - `owner` (string): the file's owner.
+//! - `group` (string): the file's group.
+//! - `uid` (int): the owner's id.
+//! - `gid` (int): the group's id.
+//! - `state` (string): `file`.
 
 use crate::args::{ArgsError, de};
 use crate::fileops::{
@@ -169,22 +175,39 @@ pub struct Args {
     pub seuser: Option<Value>,
 }
 
-/// `checksum` split into algorithm and lowercase hex digits.
-fn parse_checksum(s: &str) -> Result<Option<(&'static str, String)>, String> {
+/// What `checksum` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Want {
+    /// These hex digits.
+    Hex(String),
+    /// The line for the URL's file in this checksum file (`SHA256SUMS`).
+    Url(String),
+}
+
+/// `checksum` split into algorithm and lowercase hex digits (or a checksum file's URL).
+fn parse_checksum(s: &str) -> Result<Option<(&'static str, Want)>, String> {
     if s.is_empty() {
         return Ok(None);
     }
     let (algo, hex) = s
         .split_once(':')
         .ok_or("The checksum parameter has to be in format <algorithm>:<checksum>")?;
-    if hex.contains("://") {
-        return Err("get_url: a checksum URL is not supported yet".into());
-    }
     let algo = fileops::ALGORITHMS
         .iter()
         .copied()
         .find(|a| a.eq_ignore_ascii_case(algo))
         .ok_or_else(|| format!("get_url: unsupported checksum algorithm `{algo}`"))?;
+    if ["http://", "https://", "ftp://", "file://"]
+        .iter()
+        .any(|p| hex.starts_with(p))
+    {
+        return Ok(Some((algo, Want::Url(hex.to_string()))));
+    }
+    Ok(Some((algo, Want::Hex(clean_hex(hex)?))))
+}
+
+/// Ansible keeps only the word characters of a checksum, lowercased.
+fn clean_hex(hex: &str) -> Result<String, String> {
     let hex: String = hex
         .chars()
         .filter(|c| c.is_alphanumeric())
@@ -193,7 +216,26 @@ fn parse_checksum(s: &str) -> Result<Option<(&'static str, String)>, String> {
     if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err("The checksum format is invalid".into());
     }
-    Ok(Some((algo, hex)))
+    Ok(hex)
+}
+
+/// The checksum of `filename` in a checksum file (`HEX  NAME`, `HEX *NAME`,
+/// or a single `HEX`), as Ansible's `parse_digest_lines` reads it.
+fn digest_for(text: &str, filename: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if let [one] = lines.as_slice()
+        && one.split_whitespace().count() == 1
+    {
+        return Some(one.trim().to_string());
+    }
+    lines.iter().find_map(|l| {
+        let mut parts = l.split_whitespace();
+        let sum = parts.next()?;
+        let name = parts.next()?;
+        let name = name.trim_start_matches('*');
+        let name = name.strip_prefix("./").unwrap_or(name);
+        (name == filename).then(|| sum.to_string())
+    })
 }
 
 /// The `get_url` module.
@@ -268,9 +310,37 @@ fn request(a: &Args) -> Request {
     }
 }
 
+/// The checksum for the URL's file, from the checksum file the probe read.
+fn resolve_sums(a: &Args, sums_url: &str, probe: &ProbeOutput) -> Result<String, ModuleError> {
+    let masked = http::mask_url(sums_url);
+    let rec = probe.records.get("sums").ok_or_else(|| {
+        ModuleError::failed("get_url: neither curl nor wget is installed on the target")
+    })?;
+    let ok = rec.get("rc").as_deref() == Some("0") && rec.get("code").as_deref() == Some("200");
+    let text = rec
+        .content
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    if !ok {
+        return Err(fail(
+            format!("Request failed: the checksum file {masked} could not be read"),
+            &[("url", &masked)],
+        ));
+    }
+    let filename = http::url_filename(&a.url);
+    let sum = digest_for(&text, &filename).ok_or_else(|| {
+        ModuleError::failed(format!(
+            "Unable to find a checksum for file '{filename}' in '{masked}'"
+        ))
+    })?;
+    clean_hex(&sum).map_err(ModuleError::failed)
+}
+
 /// What the probe found.
 #[derive(Debug, Clone)]
 pub struct State {
+    checksum: Option<(&'static str, String)>,
     probe: ProbeOutput,
     dest: PathInfo,
     parent: PathInfo,
@@ -284,7 +354,8 @@ impl Converge for GetUrl {
     const APPLY_FAILED: &'static str = "get_url: the download failed";
 
     fn probe(&self, a: &Args, _ctx: &Context) -> Exec {
-        let algo = parse_checksum(&a.checksum).ok().flatten().map(|(al, _)| al);
+        let spec = parse_checksum(&a.checksum).ok().flatten();
+        let algo = spec.as_ref().map(|(al, _)| *al);
         let mut p = Probe::new();
         p.path(
             "dest",
@@ -309,12 +380,40 @@ impl Converge for GetUrl {
         );
         p.ids(a.owner.as_deref(), a.group.as_deref());
         p.raw("_t=; command -v curl >/dev/null 2>&1 && _t=curl; [ -z \"$_t\" ] && command -v wget >/dev/null 2>&1 && _t=wget; printf '@tools\\0have=%s\\0' \"$_t\"");
-        p.finish()
+        let Some((_, Want::Url(sums_url))) = spec else {
+            return p.finish();
+        };
+        // The checksum file, read on the target like the download itself.
+        p.raw(&http::sh_functions());
+        p.raw(
+            "if [ -n \"$_t\" ]; then\n\
+             \x20 _ct=$(mktemp -d) || exit 1; trap 'rm -rf -- \"$_ct\"' EXIT\n\
+             \x20 _tc=; tend_http \"$_ct/b\" \"$_ct/h\" \"$_ct/e\" 1 >/dev/null\n\
+             \x20 printf '@sums\\0rc=%s\\0code=%s\\0' \"$_r\" \"$_c\"; [ -f \"$_ct/b\" ] && tend_cat \"$_ct/b\" ''\n\
+             fi",
+        );
+        let mut exec = p.finish();
+        let req = Request {
+            url: sums_url,
+            ..request(a)
+        };
+        let mut stdin = req.curl_config();
+        stdin.push_str(http::WGET_MARK);
+        stdin.push('\n');
+        stdin.push_str(&req.wget_config());
+        exec.stdin = stdin.into_bytes();
+        exec
     }
 
-    fn parse(&self, _a: &Args, out: &ExecOutput) -> Result<State, ModuleError> {
+    fn parse(&self, a: &Args, out: &ExecOutput) -> Result<State, ModuleError> {
         let probe = ProbeOutput::parse(out)?;
+        let checksum = match parse_checksum(&a.checksum).map_err(ModuleError::failed)? {
+            None => None,
+            Some((algo, Want::Hex(h))) => Some((algo, h)),
+            Some((algo, Want::Url(u))) => Some((algo, resolve_sums(a, &u, &probe)?)),
+        };
         Ok(State {
+            checksum,
             dest: probe.path("dest")?,
             parent: probe.path("parent")?,
             tools: probe.record("tools")?.get("have").unwrap_or_default(),
@@ -324,7 +423,7 @@ impl Converge for GetUrl {
     }
 
     fn plan(&self, a: &Args, st: &State, _ctx: &Context) -> Result<Plan, ModuleError> {
-        let checksum = parse_checksum(&a.checksum).map_err(ModuleError::failed)?;
+        let checksum = st.checksum.clone();
         let url = http::mask_url(&a.url);
         let dest = &st.dest;
         let is_dir = dest.kind() == Kind::Directory;
@@ -405,7 +504,7 @@ impl Converge for GetUrl {
         Ok(base(plan))
     }
 
-    fn applied(&self, a: &Args, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
+    fn applied(&self, _a: &Args, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
         let parts = http::parts(&out.stdout);
         let part = |name: &str| {
             parts
@@ -469,10 +568,7 @@ impl Converge for GetUrl {
             dest_sum.map(Value::from).unwrap_or(Value::Null),
         );
         if let Some(bad) = line("__tend_badsum ") {
-            let (_, want) = parse_checksum(&a.checksum)
-                .ok()
-                .flatten()
-                .unwrap_or(("", String::new()));
+            let (bad, want) = bad.split_once(' ').unwrap_or((&bad, ""));
             let src = v
                 .get("src")
                 .and_then(Value::as_str)
@@ -552,7 +648,7 @@ fn download(
     if let Some((algo, want)) = checksum {
         s.push_str(&format!(
             "_s=$({algo}sum < \"$tmpd/body\") || exit 1; _s=${{_s%% *}}\n\
-             if [ \"$_s\" != {want} ]; then printf '__tend_badsum %s\\n' \"$_s\"; exit 0; fi\n",
+             if [ \"$_s\" != {want} ]; then printf '__tend_badsum %s %s\\n' \"$_s\" {want}; exit 0; fi\n",
             want = quote(want)
         ));
     }
@@ -635,8 +731,16 @@ mod tests {
     fn arguments() {
         assert_eq!(
             parse_checksum("SHA256: 9F86").unwrap(),
-            Some(("sha256", "9f86".to_string()))
+            Some(("sha256", Want::Hex("9f86".to_string())))
         );
+        assert_eq!(
+            parse_checksum("sha256:http://h/SHA256SUMS").unwrap(),
+            Some(("sha256", Want::Url("http://h/SHA256SUMS".to_string())))
+        );
+        let sums = "aaa  other.tgz\nBBB *app.tgz\n";
+        assert_eq!(digest_for(sums, "app.tgz").as_deref(), Some("BBB"));
+        assert_eq!(digest_for("ccc\n", "x").as_deref(), Some("ccc"));
+        assert_eq!(digest_for(sums, "nope"), None);
         assert!(parse_checksum("abc").is_err());
         assert!(parse_checksum("sha256:zz").is_err());
         let a: Args = args::parse(&json!({"url": "u", "dest": "/d", "ciphers": ["x"]})).unwrap();
@@ -698,6 +802,12 @@ mod tests {
         assert!(stdin.contains("user = \"me:hunter2\""), "{stdin}");
         assert!(ex.script.contains(&format!("if [ \"$_s\" != {SHA} ]")));
         assert!(
+            ex.script
+                .contains(&format!("__tend_badsum %s %s\\n' \"$_s\" {SHA}")),
+            "{}",
+            ex.script
+        );
+        assert!(
             ex.script.contains("mktemp -d /srv/.tend.XXXXXX"),
             "{}",
             ex.script
@@ -718,6 +828,44 @@ mod tests {
         );
         let err = GetUrl.plan(&a, &st, &Context::default()).unwrap_err();
         assert!(err.to_string().contains("neither curl nor wget"));
+    }
+
+    #[test]
+    fn a_checksum_file_is_read_by_the_probe() {
+        let a = parsed(
+            json!({"url": "http://h/app.tgz", "dest": "/srv/app.tgz", "checksum": "sha256:http://h/SHA256SUMS"}),
+        );
+        let ex = GetUrl.probe(&a, &Context::default());
+        assert!(String::from_utf8_lossy(&ex.stdin).contains("url = \"http://h/SHA256SUMS\""));
+        let rec = format!(
+            "@dest|path=/srv/app.tgz|stat=81a4 0 0 4 1 5 8 1 2 3 8 512 0 0 root root|sum={SHA}|{PARENT}@sums|rc=0|code=200|"
+        );
+        let mut stdout = b"@env\0umask=0022\0".to_vec();
+        stdout.extend_from_slice(rec.replace('|', "\0").as_bytes());
+        let body = format!("{SHA}  app.tgz\n");
+        stdout.extend_from_slice(format!("content={}\0{body}\0", body.len()).as_bytes());
+        let out = ExecOutput {
+            status: 0,
+            stdout,
+            stderr: vec![],
+        };
+        let st = GetUrl.parse(&a, &out).unwrap();
+        assert_eq!(st.checksum, Some(("sha256", SHA.to_string())));
+        assert_eq!(
+            GetUrl.plan(&a, &st, &Context::default()).unwrap().action,
+            Action::NoOp
+        );
+        let missing = ExecOutput {
+            stdout: String::from_utf8_lossy(&out.stdout)
+                .replace("app.tgz\n", "xyz.tgz\n")
+                .into_bytes(),
+            ..out
+        };
+        let err = GetUrl.parse(&a, &missing).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Unable to find a checksum for file 'app.tgz' in 'http://h/SHA256SUMS'"
+        );
     }
 
     #[test]

@@ -37,7 +37,13 @@
 //! - `handler` (string): the archive type (`TgzArchive`, `TarArchive`, `TarBzipArchive`, `TarXzArchive`, `TarZstdArchive`, `ZipArchive`).
 //! - `files` (list): the archive's members, with `list_files`.
 //! - `extract_results` (dict): `cmd`, `rc`, `out`, `err` of the extraction, when it ran.
-//! - `uid` (int), `gid` (int), `owner` (string), `group` (string), `mode` (string), `size` (int), `state` (string): `dest`'s attributes.
+//! - `uid` (int): the id of `dest`'s owner.
+//! - `gid` (int): the id of `dest`'s group.
+//! - `owner` (string): `dest`'s owner.
+//! - `group` (string): `dest`'s group.
+//! - `mode` (string): `dest`'s permissions, in octal (`0755`).
+//! - `size` (int): `dest`'s size.
+//! - `state` (string): `directory`.
 
 use crate::args::{ArgsError, de};
 use crate::fileops::{self, CurAttrs, Ids, ModeSpec, Probe, ProbeOutput, WantAttrs, fail};

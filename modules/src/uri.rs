@@ -45,7 +45,7 @@
 //! - `cookies` (dict): cookies the server set, by name.
 //! - `cookies_string` (string): those cookies as a `Cookie` header value.
 //! - `path` (string): the file written, with `dest`.
-//! - `content_type`, `content_length`, `server`, `date`, ... (string): every response header, lowercased with `-` as `_`.
+//! - `content_type` (string): the `Content-Type` header; every other response header is returned the same way, lowercased with `-` as `_` (`content_length`, `last_modified`, `server`...).
 
 use crate::args::{ArgsError, de};
 use crate::choice;
