@@ -178,6 +178,9 @@ impl Args {
 /// The `unarchive` module.
 pub struct Unarchive;
 
+/// Plan value marking a task skipped by `creates`.
+const SKIPPED: &str = "_skipped";
+
 #[async_trait]
 impl TypedModule for Unarchive {
     type Args = Args;
@@ -209,7 +212,11 @@ impl TypedModule for Unarchive {
         ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
-        converge(&Unarchive, &args, ctx, host).await
+        let mut outcome = converge(&Unarchive, &args, ctx, host).await?;
+        if outcome.values.remove(SKIPPED).is_some() {
+            outcome.skipped = true;
+        }
+        Ok(outcome)
     }
 }
 
@@ -312,19 +319,17 @@ impl Converge for Unarchive {
         let mut s = String::from("LC_ALL=C; export LC_ALL\n");
         s.push_str(http::SH_PART);
         s.push_str("printf '__tend_uid %s\\n' \"$(id -u)\"\n");
+        if let Some(c) = &a.creates {
+            s.push_str(&format!(
+                "if [ -e {} ]; then cat >/dev/null; echo __tend_created; exit 0; fi\n",
+                quote(c)
+            ));
+        }
         s.push_str(&archive_setup(a));
         if a.remote() {
             s.push_str("if [ ! -f \"$a\" ]; then echo __tend_nosrc; exit 0; fi\n");
         }
-        s.push_str(
-            "if [ ! -d \"$d\" ]; then cat >/dev/null 2>&1; echo __tend_nodest; exit 0; fi\n",
-        );
-        if let Some(c) = &a.creates {
-            s.push_str(&format!(
-                "if [ -e {} ]; then echo __tend_created; exit 0; fi\n",
-                quote(c)
-            ));
-        }
+        s.push_str("if [ ! -d \"$d\" ]; then echo __tend_nodest; exit 0; fi\n");
         s.push_str(DETECT);
         s.push_str(&format!(
             "if [ $t = zip ]; then\n\
@@ -436,15 +441,12 @@ impl Converge for Unarchive {
                 ));
             }
             Some("created") => {
-                let mut p = Plan::noop();
-                p.values.insert(
-                    "stdout".into(),
-                    format!(
-                        "skipped, since {} exists",
-                        a.creates.clone().unwrap_or_default()
-                    )
-                    .into(),
-                );
+                // Reported as skipped by `run`, as Ansible's action does.
+                let mut p = Plan::noop().with(SKIPPED, true);
+                p.msg = Some(format!(
+                    "skipped, since {} exists",
+                    a.creates.clone().unwrap_or_default()
+                ));
                 return Ok(p);
             }
             Some("nounzip") => {
@@ -812,6 +814,30 @@ mod tests {
         let plan = Unarchive.plan(&a, &st, &Context::default()).unwrap();
         assert_eq!(plan.action, Action::Update);
         assert_eq!(plan.apply[0].script, "chmod -- 0640 /d/x || exit 1\n");
+    }
+
+    #[tokio::test]
+    async fn creates_skips_the_task() {
+        struct Created;
+        #[async_trait]
+        impl Host for Created {
+            async fn exec(&self, r: Exec) -> Result<ExecOutput, crate::host::HostError> {
+                assert!(r.script.starts_with("LC_ALL=C"), "{}", r.script);
+                Ok(ExecOutput {
+                    status: 0,
+                    stdout: b"__tend_uid 0\n__tend_created\n".to_vec(),
+                    stderr: vec![],
+                })
+            }
+        }
+        let a =
+            parsed(json!({"src": "/a.tgz", "dest": "/d", "remote_src": true, "creates": "/d/x"}));
+        let o = TypedModule::run(&Unarchive, a, &Context::default(), &Created)
+            .await
+            .unwrap();
+        assert!(o.skipped && !o.changed);
+        assert_eq!(o.msg.as_deref(), Some("skipped, since /d/x exists"));
+        assert!(!o.values.contains_key(SKIPPED));
     }
 
     #[test]
