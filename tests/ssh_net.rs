@@ -823,3 +823,48 @@ fn get_url_falls_back_to_wget_and_says_when_neither_is_there() {
     assert_eq!(after[0] - before[0], 4, "round trips of an unchanged run");
     assert_eq!(again.recap("host1", "changed"), 0, "{}", again.stdout);
 }
+
+#[test]
+fn git_over_ssh_with_a_key_and_an_unknown_host_key() {
+    let lab = lab_or_skip!(2);
+    // Host 2 serves the repository over SSH; host 1 clones it as root with
+    // the lab's client key, accepting host 2's key it has never seen.
+    lab.sh_ok(2, MAKE_REPO);
+    let addr = std::fs::read_to_string(lab.dir().join("hosts/2/address")).unwrap();
+    let mut words = addr.split_whitespace();
+    let (ip, port) = (words.next().unwrap(), words.next().unwrap());
+    let key = lab.dir().join("client_key");
+    let proj = lab::project(&[(
+        "site.yml",
+        &format!(
+            r#"
+- hosts: host1
+  become: yes
+  gather_facts: no
+  tasks:
+    - git:
+        repo: ssh://root@{ip}:{port}/srv/repo.git
+        dest: /srv/app
+        version: main
+        accept_hostkey: yes
+        key_file: {key}
+        ssh_opts: -o UserKnownHostsFile=/root/lab_known_hosts
+"#,
+            key = key.display()
+        ),
+    )]);
+    let site = proj.path().join("site.yml");
+    let run = lab.playbook(&site, &[]);
+    run.assert_code(0);
+    assert_eq!(run.recap("host1", "changed"), 1, "{}", run.stdout);
+    assert_eq!(
+        rev(&lab, 1, "/srv/app", "HEAD"),
+        rev(&lab, 2, "/srv/repo.git", "main")
+    );
+    assert_eq!(lab.sh_ok(1, "cat /srv/app/file.txt"), "two\n");
+    // The accepted key was recorded (hashed or not, as ssh is configured).
+    assert_eq!(lab.sh_ok(1, "wc -l < /root/lab_known_hosts"), "1\n");
+    let again = lab.playbook(&site, &[]);
+    again.assert_code(0);
+    assert_eq!(again.recap("host1", "changed"), 0, "{}", again.stdout);
+}
