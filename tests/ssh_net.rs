@@ -502,6 +502,8 @@ fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
         ("src/app/bin/run", "#!/bin/sh\necho run\n"),
         ("src/app/etc/app.conf", "port = 80\n"),
         ("site/index.html", "<h1>hi</h1>\n"),
+        ("src/tools/bin/tool", "tool\n"),
+        ("src/tools/README", "readme\n"),
         ("site/docs/readme.txt", "docs\n"),
         (
             "site.yml",
@@ -523,6 +525,14 @@ fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
         exclude: ["docs/*"]
         list_files: yes
       register: site
+    - name: xz, one member, first path component stripped
+      unarchive:
+        src: /srv/tools.tar.xz
+        dest: /srv/tools
+        remote_src: yes
+        include: [tools/bin/tool]
+        extra_opts: [--strip-components=1]
+        mode: "0750"
     - assert:
         that:
           - site.handler == 'ZipArchive'
@@ -534,15 +544,16 @@ fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
     let dir = proj.path();
     sh_here(
         dir,
-        "chmod +x src/app/bin/run && mkdir files && tar czf files/app.tar.gz -C src app && (cd site && zip -qr ../site.zip .)",
+        "chmod +x src/app/bin/run && mkdir files && tar czf files/app.tar.gz -C src app && (cd site && zip -qr ../site.zip .) && tar cJf tools.tar.xz -C src tools",
     );
     let zip = dir.join("site.zip");
     for i in 1..=2 {
         lab.sh_ok(
             i,
             &format!(
-                "mkdir -p /opt/app /srv/www && cp {} /srv/site.zip",
-                zip.display()
+                "mkdir -p /opt/app /srv/www /srv/tools && cp {} /srv/site.zip && cp {} /srv/",
+                zip.display(),
+                dir.join("tools.tar.xz").display()
             ),
         );
     }
@@ -552,13 +563,13 @@ fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
     for i in 1..=2 {
         assert_eq!(
             check.recap(&format!("host{i}"), "changed"),
-            2,
+            3,
             "{}",
             check.stdout
         );
         assert_eq!(
-            lab.sh_ok(i, "ls -A /opt/app /srv/www | grep -vc : || true"),
-            "1\n"
+            lab.sh_ok(i, "ls -A /opt/app /srv/www /srv/tools | grep -vc : || true"),
+            "2\n"
         );
     }
     let run = lab.playbook(&site, &["--diff"]);
@@ -566,9 +577,13 @@ fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
     for i in 1..=2 {
         assert_eq!(
             run.recap(&format!("host{i}"), "changed"),
-            2,
+            3,
             "{}",
             run.stdout
+        );
+        assert_eq!(
+            lab.sh_ok(i, "cd /srv/tools && find . -type f; stat -c %a bin/tool"),
+            "./bin/tool\n750\n"
         );
         assert_eq!(
             lab.sh_ok(i, "cat /opt/app/app/etc/app.conf; stat -c %U /opt/app/app/bin/run; /opt/app/app/bin/run"),
@@ -596,19 +611,19 @@ fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
         // One probe per unarchive task (the archive travels with it).
         assert_eq!(
             after[i - 1] - before[i - 1],
-            2,
+            3,
             "round trips of an unchanged run"
         );
     }
     // Drift on host 2: a changed file and a changed owner.
     lab.sh_ok(
         2,
-        "echo 'port = 81' > /opt/app/app/etc/app.conf; echo x > /srv/www/index.html",
+        "echo 'port = 81' > /opt/app/app/etc/app.conf; echo x > /srv/www/index.html; chmod 644 /srv/tools/bin/tool",
     );
     let check = lab.playbook(&site, &["--check", "--diff"]);
     check.assert_code(0);
     assert_eq!(check.recap("host1", "changed"), 0, "{}", check.stdout);
-    assert_eq!(check.recap("host2", "changed"), 2, "{}", check.stdout);
+    assert_eq!(check.recap("host2", "changed"), 3, "{}", check.stdout);
     assert!(
         check.stdout.contains("index.html: Contents differ"),
         "{}",
@@ -616,10 +631,13 @@ fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
     );
     assert_eq!(lab.sh_ok(2, "cat /opt/app/app/etc/app.conf"), "port = 81\n");
     let fix = lab.playbook(&site, &[]);
-    assert_eq!(fix.recap("host2", "changed"), 2);
+    assert_eq!(fix.recap("host2", "changed"), 3);
     assert_eq!(
-        lab.sh_ok(2, "cat /opt/app/app/etc/app.conf /srv/www/index.html"),
-        "port = 80\n<h1>hi</h1>\n"
+        lab.sh_ok(
+            2,
+            "cat /opt/app/app/etc/app.conf /srv/www/index.html; stat -c %a /srv/tools/bin/tool"
+        ),
+        "port = 80\n<h1>hi</h1>\n750\n"
     );
 }
 
@@ -677,9 +695,13 @@ fn git_clones_updates_and_checks_out_versions() {
     for i in 1..=2 {
         assert_eq!(
             run.recap(&format!("host{i}"), "changed"),
-            2,
+            3,
             "{}",
             run.stdout
+        );
+        assert_eq!(
+            lab.sh_ok(i, "cd /srv/tools && find . -type f; stat -c %a bin/tool"),
+            "./bin/tool\n750\n"
         );
         let main = rev(&lab, i, "/srv/repo.git", "main");
         assert_eq!(rev(&lab, i, "/srv/app", "HEAD"), main);

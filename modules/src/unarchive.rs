@@ -343,11 +343,12 @@ impl Converge for Unarchive {
              \x20   esac\n\
              \x20 done < \"$tmpd/list\" > \"$tmpd/diff\"\n\
              else\n\
-             \x20 tar $z -tf \"$a\"{ex}{inc} > \"$tmpd/list\" 2>\"$tmpd/lerr\" || {{ echo __tend_badlist; tend_part lerr \"$tmpd/lerr\"; exit 0; }}\n\
-             \x20 (cd -- \"$d\" && tar $z -d -f \"$a\"{ex}{inc}) > \"$tmpd/diff\" 2>&1\n\
+             \x20 tar $z -tf \"$a\" --show-transformed-names{opts}{ex}{inc} > \"$tmpd/list\" 2>\"$tmpd/lerr\" || {{ echo __tend_badlist; tend_part lerr \"$tmpd/lerr\"; exit 0; }}\n\
+             \x20 (cd -- \"$d\" && tar $z -d -f \"$a\"{opts}{ex}{inc}) > \"$tmpd/diff\" 2>&1\n\
              fi\n\
              tend_part list \"$tmpd/list\"; tend_part diff \"$tmpd/diff\"\n",
             zp = zip_patterns(a),
+            opts = words(&a.extra_opts),
             ex = tar_excludes(a),
             inc = words(&a.include),
         ));
@@ -698,8 +699,9 @@ fn extract(a: &Args, st: &State) -> Result<Exec, ModuleError> {
             format!("unzip -Z1 \"$a\"{}", zip_patterns(a))
         } else {
             format!(
-                "tar{} -tf \"$a\"{}{}",
+                "tar{} -tf \"$a\" --show-transformed-names{}{}{}",
                 compression_flag(&st.kind),
+                words(&a.extra_opts),
                 tar_excludes(a),
                 words(&a.include)
             )
