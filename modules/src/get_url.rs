@@ -492,7 +492,7 @@ impl Converge for GetUrl {
         } else {
             Action::Create
         };
-        let mut plan = Plan::change(action, vec![download(a, is_dir, &checksum, &st.env)?]);
+        let mut plan = Plan::change(action, vec![download(a, is_dir, &checksum)?]);
         if !dest.exists() {
             plan = plan.with_diff(Diff::attributes(
                 &a.dest,
@@ -615,7 +615,6 @@ fn download(
     a: &Args,
     is_dir: bool,
     checksum: &Option<(&'static str, String)>,
-    env: &fileops::Env,
 ) -> Result<Exec, ModuleError> {
     let req = request(a);
     let dir = match &a.tmp_dest {
@@ -676,9 +675,7 @@ fn download(
     match &a.mode {
         Some(ModeSpec::Octal(m)) => s.push_str(&format!("chmod -- {m:04o} \"$d\" || exit 1\n")),
         Some(ModeSpec::Symbolic(m)) => {
-            // Resolved like Ansible's symbolic modes, against the file's current mode.
-            let _ = env;
-            s.push_str(&format!("chmod -- {} \"$d\" || exit 1\n", quote(m)));
+            s.push_str(&format!("chmod -- {} \"$d\" || exit 1\n", quote(m)))
         }
         _ => {}
     }

@@ -39,7 +39,7 @@
 use crate::args::{ArgsError, de};
 use crate::host::{Exec, ExecOutput, Host};
 use crate::http;
-use crate::module::{Context, Converge, MSG_PREFIX, ModuleError, Plan, TypedModule, converge};
+use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
 use crate::outcome::{Action, Diff, Outcome};
 use crate::sh::quote;
 use async_trait::async_trait;
@@ -523,11 +523,7 @@ fn clone(a: &Args, version: &Version) -> Exec {
             cmd.push_str(&format!(" --branch {}", quote(v)));
         }
     }
-    s.push_str(&format!(
-        "{cmd} -- {} \"$d\" || {{ echo '{MSG_PREFIX}git clone of {} failed' >&2; exit 1; }}\n",
-        quote(&a.repo),
-        a.repo.replace('\'', "")
-    ));
+    s.push_str(&format!("{cmd} -- {} \"$d\" || exit 1\n", quote(&a.repo)));
     if !matches!(version, Version::Head(_)) {
         s.push_str(&switch(a, version));
     }

@@ -1059,6 +1059,11 @@ fn finish_fetch(outcome: &mut tend_modules::Outcome) -> Result<(), ModuleError> 
     };
     let (dest, remote) = (text("dest"), text("remote_checksum"));
     let path = std::path::Path::new(&dest);
+    if path.is_dir() {
+        return Err(ModuleError::failed(format!(
+            "dest is an existing directory, use a trailing slash if you want to fetch src into that directory: {dest}"
+        )));
+    }
     let local = std::fs::read(path).ok();
     let local_sum = local.as_deref().map(|b| hex(&sha1::Sha1::digest(b)));
     let fail = |msg: String| {
