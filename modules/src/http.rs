@@ -259,17 +259,11 @@ impl Response {
         if self.status < 0 {
             return format!("Request failed: <urlopen error {}>", self.error);
         }
-        if (200..300).contains(&self.status) || self.status == 304 && self.reason.is_empty() {
+        if (200..300).contains(&self.status) {
             let len = self.header("Content-Length").unwrap_or("unknown");
             return format!("OK ({len} bytes)");
         }
-        if self.status >= 400 || self.status == 304 {
-            return format!("HTTP Error {}: {}", self.status, self.reason);
-        }
-        format!(
-            "OK ({} bytes)",
-            self.header("Content-Length").unwrap_or("unknown")
-        )
+        format!("HTTP Error {}: {}", self.status, self.reason)
     }
 
     /// The headers as Ansible's `uri` returns them: lowercased, `-` as `_`.
