@@ -925,10 +925,7 @@ async fn attempt(
                 },
             };
             let result = match (result, m.name()) {
-                (Ok(mut outcome), "fetch") => match finish_fetch(&mut outcome) {
-                    Ok(()) => Ok(outcome),
-                    Err(e) => Err(e),
-                },
+                (Ok(mut outcome), "fetch") => finish_fetch(&mut outcome).map(|()| outcome),
                 (other, _) => other,
             };
             match result {
@@ -1085,11 +1082,11 @@ fn finish_fetch(outcome: &mut tend_modules::Outcome) -> Result<(), ModuleError> 
             .map_err(|e| fail(format!("Failed to fetch the file: {e}")))?;
         std::io::Write::write_all(&mut tmp, &bytes)
             .map_err(|e| fail(format!("Failed to fetch the file: {e}")))?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let umask_default = std::fs::Permissions::from_mode(0o644);
-            let _ = std::fs::set_permissions(tmp.path(), umask_default);
-        }
+        // A new controller file reads like one Ansible writes (0644), not 0600.
+        let _ = std::fs::set_permissions(
+            tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        );
         tmp.persist(path)
             .map_err(|e| fail(format!("Failed to fetch the file: {e}")))?;
         outcome.changed = true;
