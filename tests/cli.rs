@@ -332,3 +332,96 @@ fn an_undefined_variable_names_the_variable_the_host_and_the_place() {
         "{stdout}"
     );
 }
+
+#[test]
+fn script_and_unarchive_sources_are_checked_before_any_host() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: localhost
+  gather_facts: no
+  tasks:
+    - script: missing.sh --flag
+    - unarchive:
+        src: missing.tgz
+        dest: /tmp
+    - unarchive:
+        src: /on/the/host.tgz
+        dest: /tmp
+        remote_src: yes
+",
+    )
+    .unwrap();
+    let out = tend(&["playbook", "-i", "localhost,", "site.yml"], dir.path());
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: could not find src file `missing.sh`\n --> site.yml:4:7"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: could not find src file `missing.tgz`\n --> site.yml:6:9"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("2 errors found; no host was contacted.\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn script_and_fetch_run_on_the_local_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("hello.sh"), "#!/bin/sh\necho \"hello $1\"\n").unwrap();
+    std::fs::write(dir.path().join("data.txt"), "data\n").unwrap();
+    std::fs::write(
+        dir.path().join("inv"),
+        "localhost ansible_connection=local\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data.txt");
+    std::fs::write(
+        dir.path().join("site.yml"),
+        format!(
+            "- hosts: localhost
+  gather_facts: no
+  tasks:
+    - script: hello.sh world
+      register: s
+    - assert:
+        that: s.stdout_lines == ['hello world']
+    - fetch:
+        src: {}
+        dest: out/x.txt
+        flat: yes
+",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = tend(&["playbook", "-i", "inv", "site.yml"], dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        recap_line(&text(&out.stdout)).contains("changed=2"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/x.txt")).unwrap(),
+        "data\n"
+    );
+    let out = tend(&["playbook", "-i", "inv", "site.yml"], dir.path());
+    assert!(
+        recap_line(&text(&out.stdout)).contains("changed=1"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -175,7 +175,7 @@ fn content_text(v: &Value) -> String {
 }
 
 /// Python's `json.dumps` layout (`", "` and `": "` separators).
-fn py_json(v: &Value) -> String {
+pub(crate) fn py_json(v: &Value) -> String {
     match v {
         Value::Object(m) => {
             let items: Vec<String> = m

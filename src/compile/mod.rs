@@ -494,14 +494,20 @@ impl Ctx<'_> {
     ) -> bool {
         let kind = match module.name() {
             "template" => "templates",
-            "copy" => "files",
+            "copy" | "unarchive" | "script" => "files",
             _ => return true,
         };
         let remote = args
             .get("remote_src")
             .map(|v| tend_modules::args::parse_bool(&value_text(v)).unwrap_or(false))
             .unwrap_or(false);
-        let Some(src) = args.get("src").and_then(Value::as_str) else {
+        let script_src = (module.name() == "script")
+            .then(|| script_path(args))
+            .flatten();
+        let Some(src) = script_src
+            .as_deref()
+            .or_else(|| args.get("src").and_then(Value::as_str))
+        else {
             return true;
         };
         if remote || is_template(src) {
@@ -538,6 +544,18 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// The controller-side script of a `script` task: the first word of its command line.
+pub fn script_path(args: &Value) -> Option<String> {
+    let line = args
+        .get("_raw_params")
+        .or_else(|| args.get("cmd"))
+        .and_then(Value::as_str)?;
+    tend_modules::command::shlex_split(line.trim())
+        .ok()?
+        .into_iter()
+        .next()
 }
 
 /// A free-form string that is one `{{ expression }}` and no `k=v` pairs.

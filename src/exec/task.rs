@@ -881,6 +881,15 @@ async fn attempt(
                 r.status = failed_status;
                 return r;
             }
+            if m.name() == "fetch"
+                && let Value::Object(a) = &mut args
+            {
+                a.insert("_hostname".into(), host.name.clone().into());
+                a.insert(
+                    "_base_dir".into(),
+                    ctx.book.dir.display().to_string().into(),
+                );
+            }
             let mut conn = match escalation(ctx, t, host, scope) {
                 Ok(c) => c,
                 Err(msg) => return ItemResult::failed(label, msg),
@@ -937,6 +946,10 @@ async fn attempt(
                         return r;
                     }
                 },
+            };
+            let result = match (result, m.name()) {
+                (Ok(mut outcome), "fetch") => finish_fetch(&mut outcome).map(|()| outcome),
+                (other, _) => other,
             };
             match result {
                 Ok(outcome) => {
@@ -1044,6 +1057,78 @@ fn drop_omitted(args: &mut Value) {
     }
 }
 
+/// fetch: writes the content the module read on the target to its
+/// controller path, atomically, when the controller's copy differs.
+fn finish_fetch(outcome: &mut tend_modules::Outcome) -> Result<(), ModuleError> {
+    use sha1::Digest;
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let Some(Value::String(b64)) = outcome.values.remove("_content_b64") else {
+        return Ok(());
+    };
+    let validate = outcome.values.remove("_validate_checksum") != Some(Value::Bool(false));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| ModuleError::failed(format!("fetch: invalid content: {e}")))?;
+    let text = |k: &str| {
+        outcome
+            .values
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (dest, remote) = (text("dest"), text("remote_checksum"));
+    let path = std::path::Path::new(&dest);
+    if path.is_dir() {
+        return Err(ModuleError::failed(format!(
+            "dest is an existing directory, use a trailing slash if you want to fetch src into that directory: {dest}"
+        )));
+    }
+    let local = std::fs::read(path).ok();
+    let local_sum = local.as_deref().map(|b| hex(&sha1::Sha1::digest(b)));
+    let fail = |msg: String| {
+        ModuleError::failed(msg)
+            .with("file", text("file"))
+            .with("dest", dest.clone())
+    };
+    if local_sum.as_deref() != Some(remote.as_str()) {
+        let new_sum = hex(&sha1::Sha1::digest(&bytes));
+        if validate && new_sum != remote {
+            return Err(fail("checksum mismatch".into())
+                .with("checksum", new_sum)
+                .with("remote_checksum", remote));
+        }
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(format!("Failed to fetch the file: {}: {e}", dir.display())))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| fail(format!("Failed to fetch the file: {e}")))?;
+        std::io::Write::write_all(&mut tmp, &bytes)
+            .map_err(|e| fail(format!("Failed to fetch the file: {e}")))?;
+        // A new controller file reads like one Ansible writes (0644), not 0600.
+        let _ = std::fs::set_permissions(
+            tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        );
+        tmp.persist(path)
+            .map_err(|e| fail(format!("Failed to fetch the file: {e}")))?;
+        outcome.changed = true;
+        outcome.values.remove("file");
+        outcome.values.insert("checksum".into(), new_sum.into());
+    } else {
+        outcome
+            .values
+            .insert("checksum".into(), local_sum.unwrap_or_default().into());
+        outcome.values.remove("remote_md5sum");
+        outcome.values.remove("remote_checksum");
+    }
+    let written = std::fs::read(path).unwrap_or_default();
+    outcome
+        .values
+        .insert("md5sum".into(), hex(&md5::Md5::digest(&written)).into());
+    Ok(())
+}
+
 /// copy/template: read the controller-side source and pass its content.
 fn prepare_local_content(
     ctx: &PlayCtx<'_>,
@@ -1052,6 +1137,22 @@ fn prepare_local_content(
     args: &mut Value,
     scope: &Scope<'_>,
 ) -> Result<(), String> {
+    if module == "script" {
+        let Some(src) = crate::compile::script_path(args) else {
+            return Ok(());
+        };
+        let path = crate::compile::find_src(role, &ctx.book.dir, "files", &src)
+            .map_err(|_| format!("Could not find or access '{src}' on the Ansible Controller."))?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+        if let Value::Object(m) = args {
+            m.insert(
+                "_content_b64".into(),
+                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            );
+        }
+        return Ok(());
+    }
     let Value::Object(m) = args else {
         return Ok(());
     };
@@ -1103,14 +1204,14 @@ fn prepare_local_content(
             m.insert("_content".into(), Value::String(rendered));
             insert_src_mode(m, &path);
         }
-        "copy" if !remote => {
+        "copy" | "unarchive" if !remote => {
             let path =
                 crate::compile::find_src(role, &ctx.book.dir, "files", &src).map_err(|_| {
                     format!("Could not find or access '{src}' on the Ansible Controller.")
                 })?;
             if path.is_dir() {
                 return Err(format!(
-                    "copy: a directory as src ('{src}') is not supported yet"
+                    "{module}: a directory as src ('{src}') is not supported yet"
                 ));
             }
             let bytes = std::fs::read(&path)
