@@ -198,8 +198,15 @@ fn every_example_compiles() {
                     "    - name: {h}\n      ansible.builtin.meta: noop\n"
                 ));
             }
-            // Controller-side files the examples name.
-            if let Some(src) = line.trim().strip_prefix("src: ")
+            // Controller-side files the examples name (`src:`, and the
+            // script of `script: FILE ARGS` / `cmd: FILE ARGS`).
+            let t = line.trim().trim_start_matches("- ");
+            let named = t.strip_prefix("src: ").or_else(|| {
+                t.strip_prefix("script: ")
+                    .or_else(|| t.strip_prefix("cmd: "))
+                    .and_then(|c| c.split_whitespace().next())
+            });
+            if let Some(src) = named
                 && !src.starts_with('/')
             {
                 let path = dir.path().join(src);
