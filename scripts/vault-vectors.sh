@@ -54,7 +54,7 @@ JSON
 
 check() {
   cargo build --quiet --bin tend
-  local tend=target/debug/tend tmp
+  local tend=target/debug/tend
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
   for f in "$DIR"/plain/*; do
     n=$(basename "$f")
@@ -72,7 +72,7 @@ check() {
     "$tend" vault encrypt_string --vault-id "prod@$DIR/prod.pw" --name unicode 'päss wörd ✓ 日本' 2>/dev/null; echo
     printf 'first line\nsecond line\n' | "$tend" vault encrypt_string --vault-id "prod@$DIR/prod.pw" --stdin-name multiline 2>/dev/null; echo
   } >"$tmp/strings.yml"
-  "$ANSIBLE_BIN/ansible" localhost -c local -o -e "@$tmp/strings.yml" \
+  "$ANSIBLE_BIN/ansible" localhost -c local -e "@$tmp/strings.yml" \
     --vault-password-file "$DIR/default.pw" --vault-id "prod@$DIR/prod.pw" \
     -m copy -a "content={{ {'simple': simple, 'unicode': unicode, 'multiline': multiline} | to_json }} dest=$tmp/out.json" >/dev/null
   python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(a!=b)' \

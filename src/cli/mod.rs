@@ -9,6 +9,8 @@ use crate::report::Human;
 use crate::template::Templar;
 use crate::vars::Vars;
 use clap::{Args, CommandFactory, Parser, Subcommand};
+
+mod vault;
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -29,6 +31,9 @@ enum Command {
     Plan(PlaybookArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
+    /// Encrypt and decrypt Ansible Vault files and strings (like ansible-vault).
+    #[command(subcommand)]
+    Vault(vault::VaultCommand),
     /// Print the version.
     Version,
     /// Print shell completions.
@@ -87,6 +92,8 @@ struct PlaybookArgs {
     force_handlers: bool,
     #[command(flatten)]
     connection: ConnectionArgs,
+    #[command(flatten)]
+    vault: vault::VaultArgs,
 }
 
 /// ansible-playbook's connection and privilege escalation options.
@@ -189,6 +196,8 @@ struct InventoryArgs {
     vars: bool,
     /// Group for --graph.
     group: Option<String>,
+    #[command(flatten)]
+    vault: vault::VaultArgs,
 }
 
 fn color_for(stream: &impl IsTerminal) -> bool {
@@ -226,6 +235,7 @@ pub fn main() -> i32 {
         Command::Playbook(a) => playbook(a, false),
         Command::Plan(a) => playbook(a, true),
         Command::Inventory(a) => inventory(a),
+        Command::Vault(v) => vault::run(&v),
         Command::Version => {
             println!("tend {}", env!("CARGO_PKG_VERSION"));
             0
@@ -287,7 +297,24 @@ fn split_tags(items: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Loads and installs the vault secrets of a run; `false` after printing why not.
+fn install_vault_secrets(v: &vault::VaultArgs) -> bool {
+    match v.load(false) {
+        Ok(secrets) => {
+            crate::vault::install(secrets);
+            true
+        }
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            false
+        }
+    }
+}
+
 fn playbook(a: PlaybookArgs, plan: bool) -> i32 {
+    if !install_vault_secrets(&a.vault) {
+        return 1;
+    }
     let templar = Templar::new();
     // Compile everything before touching anything.
     let mut books: Vec<CompiledPlaybook> = Vec::new();
@@ -444,6 +471,9 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
 }
 
 fn inventory(a: InventoryArgs) -> i32 {
+    if !install_vault_secrets(&a.vault) {
+        return 1;
+    }
     let inv = match load_inventory(&a.inventory) {
         Ok(i) => i,
         Err(e) => {

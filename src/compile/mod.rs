@@ -322,8 +322,8 @@ impl Ctx<'_> {
         });
         let check = match (&splat, action) {
             (Some(_), _) => Ok(()),
-            (None, Action::Module(m)) => m.check(&args),
-            (None, Action::Builtin(b)) => b.check(&args),
+            (None, Action::Module(m)) => m.check(&crate::vault::markers_as_placeholders(&args)),
+            (None, Action::Builtin(b)) => b.check(&crate::vault::markers_as_placeholders(&args)),
         };
         let mut ok = true;
         let mut deferred_error = None;

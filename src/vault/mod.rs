@@ -17,6 +17,7 @@
 //! ([`decrypted_file`]).
 
 pub mod crypto;
+pub mod edit;
 pub mod format;
 pub mod source;
 

@@ -206,7 +206,12 @@ fn is_client(path: &Path) -> bool {
 
 fn run_script(path: &Path, label: &str) -> Result<Zeroizing<Vec<u8>>, SourceError> {
     let client = is_client(path);
-    let mut cmd = Command::new(path);
+    // A bare name is a file here, not a command to look up in $PATH.
+    let mut cmd = Command::new(if path.is_relative() {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    });
     if client {
         cmd.args(["--vault-id", label]);
     }
