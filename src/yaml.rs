@@ -409,6 +409,20 @@ mod tests {
     }
 
     #[test]
+    fn vault_values_stay_encrypted_markers() {
+        let docs = parse_str(
+            "v.yml",
+            "pw: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3031\n",
+        )
+        .unwrap();
+        let v = docs[0].to_value();
+        assert_eq!(
+            v["pw"],
+            serde_json::json!({"__ansible_vault": "$ANSIBLE_VAULT;1.1;AES256\n3031\n"})
+        );
+    }
+
+    #[test]
     fn syntax_error_has_position() {
         let err = parse_str("bad.yml", "a: [1, 2\nb: c\n").unwrap_err();
         let span = err.span.as_ref().unwrap();

@@ -515,8 +515,12 @@ fn edit_uses_a_private_temp_file_and_cleans_up() {
     assert_ne!(before, after);
 }
 
-#[test]
-fn edit_interrupted_by_sigterm_removes_the_plaintext() {
+/// Starts `tend vault edit` in its own process group with an editor that
+/// sleeps, waits for the plaintext to appear, sends `signal` to `target`
+/// ("tend" or "group", as a terminal's Ctrl-C does), and checks that the
+/// plaintext is gone and the vault file unchanged. Returns tend's output.
+fn edit_interrupted(signal: &str, target: &str) -> Output {
+    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let tmp = d.join("tmp");
@@ -537,28 +541,52 @@ fn edit_interrupted_by_sigterm_removes_the_plaintext() {
         .env("TMPDIR", &tmp)
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .unwrap();
-    // Wait for the plaintext to appear, then SIGTERM tend.
     let start = std::time::Instant::now();
     while empty_dir(&tmp) && start.elapsed() < std::time::Duration::from_secs(20) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(!empty_dir(&tmp), "the editor never started");
     std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = child.id().to_string();
+    let who = if target == "group" {
+        format!("-{pid}")
+    } else {
+        pid
+    };
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{signal}"), "--", &who])
         .status()
         .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
+    assert!(empty_dir(&tmp), "plaintext left behind");
+    assert_eq!(std::fs::read(d.join("s.yml")).unwrap(), enc);
+    out
+}
+
+#[test]
+fn edit_interrupted_by_sigterm_removes_the_plaintext() {
+    let out = edit_interrupted("TERM", "tend");
     assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stderr),
         "ERROR! interrupted by SIGTERM; nothing was changed\n"
     );
-    assert!(empty_dir(&tmp), "plaintext left behind");
-    assert_eq!(std::fs::read(d.join("s.yml")).unwrap(), enc);
+}
+
+#[test]
+fn edit_interrupted_by_ctrl_c_removes_the_plaintext() {
+    // Ctrl-C reaches the whole foreground group: the editor dies of it.
+    let out = edit_interrupted("INT", "group");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("failed (signal: 2 (SIGINT)); nothing was changed"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -632,10 +660,22 @@ fn project() -> tempfile::TempDir {
         .filter(|l| !l.starts_with('#'))
         .map(|l| format!("    {l}\n"))
         .collect();
+    // A `!vault` value written directly as a module argument.
+    let inline_arg: String = strings
+        .split("\nunicode: ")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        .map(|l| format!("{l}\n      "))
+        .collect();
+    let inline_arg = inline_arg.trim_end();
     std::fs::write(
         d.join("site.yml"),
         format!(
-            "- hosts: web\n  gather_facts: false\n  vars_files: [file_vars.yml]\n  vars:\n{indented}  tasks:\n    - copy:\n        dest: \"{{{{ out }}}}/result.txt\"\n        content: \"{{{{ secret_user }}}}|{{{{ secret_password }}}}|{{{{ from_vars_file }}}}|{{{{ simple }}}}|{{{{ unicode }}}}|{{{{ hostvars[inventory_hostname].simple }}}}\"\n"
+            "- hosts: web\n  gather_facts: false\n  vars_files: [file_vars.yml]\n  vars:\n{indented}  tasks:\n    - copy:\n        dest: \"{{{{ out }}}}/result.txt\"\n        content: \"{{{{ secret_user }}}}|{{{{ secret_password }}}}|{{{{ from_vars_file }}}}|{{{{ simple }}}}|{{{{ unicode }}}}|{{{{ hostvars[inventory_hostname].simple }}}}\"\n    - copy:\n        dest: \"{{{{ out }}}}/inline.txt\"\n        content: {inline_arg}"
         ),
     )
     .unwrap();
@@ -681,6 +721,10 @@ fn a_run_decrypts_group_vars_vars_files_and_inline_values() {
     assert_eq!(
         std::fs::read_to_string(out_dir.path().join("result.txt")).unwrap(),
         "admin|S3cr3t!|filed away|a plain value|päss wörd ✓ 日本|a plain value"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.path().join("inline.txt")).unwrap(),
+        "päss wörd ✓ 日本"
     );
     assert!(!stdout.contains("$ANSIBLE_VAULT"), "{stdout}");
     // The password file may come from the environment, as in Ansible.

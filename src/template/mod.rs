@@ -794,6 +794,20 @@ mod tests {
     }
 
     #[test]
+    fn a_vault_value_without_secrets_is_an_error_never_ciphertext() {
+        let t = Templar::new();
+        let low =
+            vars(json!({"pw": crate::vault::marker("$ANSIBLE_VAULT;1.2;AES256;prod\n3031\n")}));
+        let scope = Scope::new(vec![&low]);
+        let e = t.render_string("x{{ pw }}", &scope).unwrap_err().message;
+        assert!(
+            e.starts_with("while templating variable 'pw': a !vault value: "),
+            "{e}"
+        );
+        assert!(!e.contains("3031"), "{e}");
+    }
+
+    #[test]
     fn precedence_is_highest_layer() {
         let t = Templar::new();
         let low = vars(json!({"x": "low"}));
