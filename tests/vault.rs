@@ -643,6 +643,31 @@ fn project() -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::write(d.join("file_vars.yml"), "from_vars_file: filed away\n").unwrap();
+    // Vault-encrypted files used by copy, template and lookup('file').
+    std::fs::create_dir_all(d.join("files")).unwrap();
+    std::fs::create_dir_all(d.join("templates")).unwrap();
+    std::fs::copy(
+        vectors().join("ansible/binary.bin.v12-prod.vault"),
+        d.join("files/binary.bin"),
+    )
+    .unwrap();
+    std::fs::copy(
+        vectors().join("ansible/multiline.yml.v11.vault"),
+        d.join("files/looked-up.yml"),
+    )
+    .unwrap();
+    std::fs::write(d.join("templates/t.j2"), "user={{ secret_user }}\n").unwrap();
+    let out = tend(
+        &[
+            "vault",
+            "encrypt",
+            "--vault-password-file",
+            &pw("default.pw"),
+            "templates/t.j2",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = tend(
         &[
             "vault",
@@ -675,7 +700,7 @@ fn project() -> tempfile::TempDir {
     std::fs::write(
         d.join("site.yml"),
         format!(
-            "- hosts: web\n  gather_facts: false\n  vars_files: [file_vars.yml]\n  vars:\n{indented}  tasks:\n    - copy:\n        dest: \"{{{{ out }}}}/result.txt\"\n        content: \"{{{{ secret_user }}}}|{{{{ secret_password }}}}|{{{{ from_vars_file }}}}|{{{{ simple }}}}|{{{{ unicode }}}}|{{{{ hostvars[inventory_hostname].simple }}}}\"\n    - copy:\n        dest: \"{{{{ out }}}}/inline.txt\"\n        content: {inline_arg}"
+            "- hosts: web\n  gather_facts: false\n  vars_files: [file_vars.yml]\n  vars:\n{indented}  tasks:\n    - copy:\n        dest: \"{{{{ out }}}}/result.txt\"\n        content: \"{{{{ secret_user }}}}|{{{{ secret_password }}}}|{{{{ from_vars_file }}}}|{{{{ simple }}}}|{{{{ unicode }}}}|{{{{ hostvars[inventory_hostname].simple }}}}\"\n    - copy:\n        dest: \"{{{{ out }}}}/inline.txt\"\n        content: {inline_arg}\n    - copy: src=binary.bin dest={{{{ out }}}}/binary.bin\n    - template: src=t.j2 dest={{{{ out }}}}/t.txt\n    - copy:\n        dest: \"{{{{ out }}}}/lookup.txt\"\n        content: \"{{{{ lookup('file', 'looked-up.yml') }}}}\"\n"
         ),
     )
     .unwrap();
@@ -725,6 +750,20 @@ fn a_run_decrypts_group_vars_vars_files_and_inline_values() {
     assert_eq!(
         std::fs::read_to_string(out_dir.path().join("inline.txt")).unwrap(),
         "päss wörd ✓ 日本"
+    );
+    assert_eq!(
+        std::fs::read(out_dir.path().join("binary.bin")).unwrap(),
+        std::fs::read(vectors().join("plain/binary.bin")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.path().join("t.txt")).unwrap(),
+        "user=admin\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.path().join("lookup.txt")).unwrap(),
+        std::fs::read_to_string(vectors().join("plain/multiline.yml"))
+            .unwrap()
+            .trim_end()
     );
     assert!(!stdout.contains("$ANSIBLE_VAULT"), "{stdout}");
     // The password file may come from the environment, as in Ansible.
