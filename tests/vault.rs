@@ -897,3 +897,25 @@ fn an_inline_value_without_its_secret_fails_at_use_never_as_ciphertext() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert!(out_dir.path().join("plain.txt").exists());
 }
+
+#[test]
+fn a_symlink_is_followed_and_stays_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("real.yml"), "a: 1\n").unwrap();
+    std::os::unix::fs::symlink("real.yml", d.join("link.yml")).unwrap();
+    let out = tend(
+        &[
+            "vault",
+            "encrypt",
+            "--vault-password-file",
+            &pw("default.pw"),
+            "link.yml",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(d.join("link.yml").is_symlink());
+    let enc = std::fs::read(d.join("real.yml")).unwrap();
+    assert_eq!(&both().decrypt(&enc).unwrap().0[..], b"a: 1\n");
+}

@@ -203,7 +203,7 @@ fn read_input(path: &Path) -> Result<Vec<u8>, VaultCliError> {
     if is_stdio(path) {
         let mut data = Vec::new();
         if std::io::stdin().is_terminal() {
-            eprintln!("Reading plaintext input from stdin. (ctrl-d to end input)");
+            eprintln!("Reading input from stdin. (ctrl-d to end input)");
         }
         std::io::stdin()
             .read_to_end(&mut data)
@@ -223,6 +223,14 @@ fn write_output(path: &Path, data: &[u8], mode_of: Option<&Path>) -> Result<(), 
             .and_then(|()| out.flush())
             .map_err(io(Path::new("stdout")));
     }
+    // A symlink is followed: its target is replaced, as ansible-vault does.
+    let real;
+    let path = if path.is_symlink() {
+        real = std::fs::canonicalize(path).map_err(io(path))?;
+        real.as_path()
+    } else {
+        path
+    };
     let mode = mode_of
         .filter(|p| !is_stdio(p))
         .into_iter()
