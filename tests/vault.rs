@@ -822,7 +822,8 @@ fn a_wrong_password_names_the_file_and_the_vault_id() {
         "{stderr}"
     );
     assert!(!out_dir.path().join("result.txt").exists());
-    // No secrets at all: the encrypted group_vars file is an error too.
+    // No secrets at all: the encrypted template is an error before anything
+    // runs, and so is the encrypted group_vars file.
     let out = tend(
         &[
             "playbook",
@@ -834,6 +835,18 @@ fn a_wrong_password_names_the_file_and_the_vault_id() {
         ],
         d,
     );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        text(&out.stderr).contains("error: cannot read template ./templates/t.j2: vault encrypted data but no vault secrets were given"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(
+        d.join("gv.yml"),
+        "- hosts: web\n  gather_facts: false\n  tasks:\n    - debug: var=secret_user\n",
+    )
+    .unwrap();
+    let out = tend(&["playbook", "-i", "inventory/local.ini", "gv.yml"], d);
     assert_eq!(out.status.code(), Some(4));
     assert!(
         text(&out.stderr).contains("web.yml: vault encrypted data (vault id 'prod') but no vault secrets were given (use --vault-id, --vault-password-file or --ask-vault-pass)"),
