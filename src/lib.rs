@@ -18,4 +18,5 @@ pub mod playbook;
 pub mod report;
 pub mod template;
 pub mod vars;
+pub mod vault;
 pub mod yaml;

@@ -145,12 +145,16 @@ impl Node {
     }
 
     /// Converts to a plain value. A `!unsafe` string becomes an unsafe marker
-    /// (see [`crate::template::unsafe_value`]): it is never templated.
+    /// (see [`crate::template::unsafe_value`]): it is never templated. A
+    /// `!vault` string stays encrypted as a vault marker (see
+    /// [`crate::vault::marker`]) until templating decrypts it.
     pub fn to_value(&self) -> Value {
-        if self.tag.as_deref() == Some("!unsafe")
-            && let Kind::Str(s) = &self.kind
-        {
-            return crate::template::unsafe_value(s);
+        if let Kind::Str(s) = &self.kind {
+            match self.tag.as_deref() {
+                Some("!unsafe") => return crate::template::unsafe_value(s),
+                Some("!vault") => return crate::vault::marker(s),
+                _ => {}
+            }
         }
         match &self.kind {
             Kind::Null => Value::Null,
@@ -347,11 +351,20 @@ pub fn parse(file: Arc<SourceFile>) -> Result<Vec<Node>, Box<Diagnostic>> {
     Ok(docs.into_iter().map(|d| convert(d, &file)).collect())
 }
 
-/// Reads and parses a YAML file.
+/// Reads and parses a YAML file; a vault-encrypted file is decrypted with
+/// the run's vault secrets.
 pub fn load(path: &Path) -> Result<(Arc<SourceFile>, Vec<Node>), Box<Diagnostic>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Box::new(Diagnostic::error(format!(
             "cannot read {}: {e}",
+            path.display()
+        )))
+    })?;
+    let bytes = crate::vault::decrypt_file(path, bytes)
+        .map_err(|e| Box::new(Diagnostic::error(e.to_string())))?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+        Box::new(Diagnostic::error(format!(
+            "cannot read {}: stream did not contain valid UTF-8",
             path.display()
         )))
     })?;
@@ -392,6 +405,20 @@ mod tests {
         assert_eq!(
             root.get("l").unwrap().to_value(),
             serde_json::json!([1, 2.5, null])
+        );
+    }
+
+    #[test]
+    fn vault_values_stay_encrypted_markers() {
+        let docs = parse_str(
+            "v.yml",
+            "pw: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3031\n",
+        )
+        .unwrap();
+        let v = docs[0].to_value();
+        assert_eq!(
+            v["pw"],
+            serde_json::json!({"__ansible_vault": "$ANSIBLE_VAULT;1.1;AES256\n3031\n"})
         );
     }
 

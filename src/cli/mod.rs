@@ -14,6 +14,8 @@ use crate::report::{
 use crate::template::Templar;
 use crate::vars::Vars;
 use clap::{Args, CommandFactory, Parser, Subcommand};
+
+mod vault;
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -40,6 +42,9 @@ enum Command {
     Ping(adhoc::PingArgs),
     /// Show the inventory (like ansible-inventory).
     Inventory(InventoryArgs),
+    /// Encrypt and decrypt Ansible Vault files and strings (like ansible-vault).
+    #[command(subcommand)]
+    Vault(vault::VaultCommand),
     /// Print the version.
     Version,
     /// Show the module reference (like ansible-doc).
@@ -102,6 +107,8 @@ struct PlaybookArgs {
     reports: ReportArgs,
     #[command(flatten)]
     connection: ConnectionArgs,
+    #[command(flatten)]
+    vault: vault::VaultArgs,
 }
 
 /// What standard output shows.
@@ -239,6 +246,8 @@ struct InventoryArgs {
     vars: bool,
     /// Group for --graph.
     group: Option<String>,
+    #[command(flatten)]
+    vault: vault::VaultArgs,
 }
 
 fn color_for(stream: &impl IsTerminal) -> bool {
@@ -285,6 +294,7 @@ pub fn main() -> i32 {
         Command::Run(a) => adhoc::run(a),
         Command::Ping(a) => adhoc::ping(a),
         Command::Inventory(a) => inventory(a),
+        Command::Vault(v) => vault::run(&v),
         Command::Version => {
             println!("tend {}", env!("CARGO_PKG_VERSION"));
             0
@@ -400,12 +410,29 @@ fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
     Ok(all)
 }
 
+/// Loads and installs the vault secrets of a run; `false` after printing why not.
+fn install_vault_secrets(v: &vault::VaultArgs) -> bool {
+    match v.load(false) {
+        Ok(secrets) => {
+            crate::vault::install(secrets);
+            true
+        }
+        Err(e) => {
+            eprintln!("ERROR! {e}");
+            false
+        }
+    }
+}
+
 /// Runs the playbooks; the exit code, or the code of an error before the run.
 /// `tend playbook` has ansible-playbook's codes (0 ok, 2 a host failed, 4 a
 /// host unreachable); `tend plan` Terraform's `-detailed-exitcode` (0 nothing
 /// to change, 2 changes pending, 1 errors).
 fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
     let started = std::time::Instant::now();
+    if !install_vault_secrets(&a.vault) {
+        return Err(1);
+    }
     let templar = Templar::new();
     // Compile everything before touching anything.
     let mut books: Vec<CompiledPlaybook> = Vec::new();
@@ -590,6 +617,9 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
 }
 
 fn inventory(a: InventoryArgs) -> i32 {
+    if !install_vault_secrets(&a.vault) {
+        return 1;
+    }
     let inv = match load_inventory(&a.inventory) {
         Ok(i) => i,
         Err(e) => {

@@ -344,8 +344,8 @@ impl Ctx<'_> {
         });
         let check = match (&splat, action) {
             (Some(_), _) => Ok(()),
-            (None, Action::Module(m)) => m.check(&args),
-            (None, Action::Builtin(b)) => b.check(&args),
+            (None, Action::Module(m)) => m.check(&crate::vault::markers_as_placeholders(&args)),
+            (None, Action::Builtin(b)) => b.check(&crate::vault::markers_as_placeholders(&args)),
         };
         let mut ok = true;
         let mut deferred_error = None;
@@ -605,7 +605,12 @@ pub fn find_src(
 }
 
 fn check_template_file(path: &Path, templar: &Templar, diags: &mut Vec<Diagnostic>) -> bool {
-    let text = match std::fs::read_to_string(path) {
+    // A vault-encrypted template is checked decrypted.
+    let text = match std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| crate::vault::decrypt_file(path, b).map_err(|e| e.kind.to_string()))
+        .and_then(|b| String::from_utf8(b.to_vec()).map_err(|_| "not UTF-8 text".to_string()))
+    {
         Ok(t) => t,
         Err(e) => {
             diags.push(Diagnostic::error(format!(

@@ -35,10 +35,12 @@ impl HostVars {
                 "group_names".into(),
                 serde_json::to_value(ctx.inventory.group_names(&s.name)).unwrap_or_default(),
             );
-            hosts.insert(
-                s.name.clone(),
-                crate::template::from_json(&serde_json::Value::Object(all)),
+            // Inline `!vault` values are decrypted here (they are not templated).
+            let all = Value::from_pairs(
+                all.iter()
+                    .map(|(k, v)| (k.clone(), crate::template::from_json_opening_vault(v))),
             );
+            hosts.insert(s.name.clone(), all);
         }
         Value::from_object(HostVars { hosts })
     }

@@ -1164,8 +1164,12 @@ fn prepare_local_content(
         "template" => {
             let path = crate::compile::find_src(role, &ctx.book.dir, "templates", &src)
                 .map_err(|_| format!("Could not find or access '{src}'"))?;
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+            // A vault-encrypted template is decrypted, as Ansible does.
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("Could not read '{}': {e}", path.display()))
+                .and_then(|b| crate::vault::decrypt_file(&path, b).map_err(|e| e.to_string()))?;
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| format!("Could not read '{}': not UTF-8 text", path.display()))?;
             let mut extra = Vars::new();
             extra.insert("template_path".into(), path.display().to_string().into());
             extra.insert("template_host".into(), "localhost".into());
@@ -1214,8 +1218,14 @@ fn prepare_local_content(
                     "{module}: a directory as src ('{src}') is not supported yet"
                 ));
             }
-            let bytes = std::fs::read(&path)
+            let mut bytes = std::fs::read(&path)
                 .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+            // `decrypt` (default yes): a vault-encrypted source is copied decrypted.
+            if m.get("decrypt").is_none_or(truthy) {
+                bytes = crate::vault::decrypt_file(&path, bytes)
+                    .map_err(|e| e.to_string())?
+                    .to_vec();
+            }
             insert_src_mode(m, &path);
             m.insert(
                 "_content_b64".into(),

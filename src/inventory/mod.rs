@@ -434,6 +434,15 @@ fn detect(path: &Path, bytes: &[u8]) -> Format {
 fn parse_file(data: &mut Data, path: &Path) -> Result<(), InventoryError> {
     data.current_source = Some(path.to_path_buf());
     let bytes = std::fs::read(path).map_err(|e| InventoryError::io(path, e))?;
+    // A vault-encrypted inventory file is decrypted first (an executable
+    // one is a script, run as is).
+    let bytes = if crate::vault::is_encrypted(&bytes) {
+        crate::vault::decrypt_file(path, bytes)
+            .map_err(|e| InventoryError::file(path, e.kind.to_string()))?
+            .to_vec()
+    } else {
+        bytes
+    };
     match detect(path, &bytes) {
         Format::Script => script::parse(data, path),
         Format::Ini => ini::parse(data, path, &bytes),

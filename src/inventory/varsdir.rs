@@ -107,7 +107,9 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InventoryError>
 /// Reads one vars file: a YAML/JSON mapping (an empty file is no variables).
 pub(crate) fn load_vars_file(path: &Path) -> Result<Vars, InventoryError> {
     let bytes = std::fs::read(path).map_err(|e| InventoryError::io(path, e))?;
-    let text = String::from_utf8(bytes)
+    let bytes = crate::vault::decrypt_file(path, bytes)
+        .map_err(|e| InventoryError::file(path, e.kind.to_string()))?;
+    let text = String::from_utf8(bytes.to_vec())
         .map_err(|_| InventoryError::file(path, "expected UTF-8 text, found invalid bytes"))?;
     match yaml::load(path, &text)? {
         None => Ok(Vars::new()),

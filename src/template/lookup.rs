@@ -43,8 +43,14 @@ fn run(name: &str, terms: &[Value], default: Option<&Value>) -> Result<Vec<Value
                 Err(_) => default.cloned().unwrap_or_else(|| Value::from("")),
             }),
             "file" => {
-                let text = std::fs::read_to_string(find_file(&term))
+                // A vault-encrypted file is decrypted, as Ansible's file lookup does.
+                let path = find_file(&term);
+                let bytes = std::fs::read(&path)
                     .map_err(|e| fail(format!("lookup('file'): could not read '{term}': {e}")))?;
+                let bytes = crate::vault::decrypt_file(&path, bytes)
+                    .map_err(|e| fail(format!("lookup('file'): {e}")))?;
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| fail(format!("lookup('file'): '{term}' is not UTF-8 text")))?;
                 out.push(Value::from(text.trim_end_matches('\n').to_string()));
             }
             "pipe" => {

@@ -54,6 +54,13 @@ fn unsafe_text(map: &serde_json::Map<String, Value>) -> Option<&str> {
     }
 }
 
+/// Decrypts an inline `!vault` value (the hook where a value becomes secret).
+fn open_vault(vault_text: &str) -> Result<Value, TemplateError> {
+    crate::vault::open_marker(vault_text)
+        .map(Value::String)
+        .map_err(|e| TemplateError::new(e.to_string()))
+}
+
 /// Doubles backslashes inside string literals of `{{ ... }}` blocks, as
 /// Ansible does for strings written in playbooks: a YAML `'\1'` reaches the
 /// regex filter as `\1`, not as the control character Jinja would make of it.
@@ -281,6 +288,10 @@ impl Templar {
             Value::Object(map) if unsafe_text(map).is_some() => Ok(Value::String(
                 unsafe_text(map).unwrap_or_default().to_string(),
             )),
+            // An inline `!vault` value: decrypted here, at use (never shown as ciphertext).
+            Value::Object(map) if crate::vault::marker_text(map).is_some() => {
+                open_vault(crate::vault::marker_text(map).unwrap_or_default())
+            }
             Value::Object(map) => {
                 let mut out = serde_json::Map::new();
                 for (k, v) in map {
@@ -400,6 +411,10 @@ impl Templar {
             }
             Value::Object(map) if unsafe_text(map).is_some() => {
                 Ok(truthy_str(unsafe_text(map).unwrap_or_default()))
+            }
+            Value::Object(map) if crate::vault::marker_text(map).is_some() => {
+                let plain = open_vault(crate::vault::marker_text(map).unwrap_or_default())?;
+                Ok(truthy_str(plain.as_str().unwrap_or_default()))
             }
             Value::String(s) => {
                 let escaped = escape_backslashes(strip_braces(s), true);
@@ -616,6 +631,37 @@ pub fn from_json(value: &Value) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(value))
 }
 
+/// Converts data to a template value, decrypting inline `!vault` values in
+/// it; one that cannot be decrypted becomes an invalid value whose use fails
+/// with the reason (it never shows as ciphertext).
+pub fn from_json_opening_vault(value: &Value) -> minijinja::Value {
+    fn open(v: &Value) -> Result<Value, TemplateError> {
+        match v {
+            Value::Object(m) => match crate::vault::marker_text(m) {
+                Some(text) => open_vault(text),
+                None => m
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), open(v)?)))
+                    .collect::<Result<_, _>>()
+                    .map(Value::Object),
+            },
+            Value::Array(a) => a
+                .iter()
+                .map(open)
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            other => Ok(other.clone()),
+        }
+    }
+    match open(value) {
+        Ok(v) => from_json(&v),
+        Err(e) => minijinja::Value::from(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            e.message,
+        )),
+    }
+}
+
 /// Converts a rendered value back to data.
 pub fn to_json(value: &minijinja::Value) -> Value {
     if value.is_undefined() {
@@ -745,6 +791,20 @@ mod tests {
             json!([1, 2])
         );
         assert_eq!(t.render_string(" {{ a }}", &scope).unwrap(), json!(" 1"));
+    }
+
+    #[test]
+    fn a_vault_value_without_secrets_is_an_error_never_ciphertext() {
+        let t = Templar::new();
+        let low =
+            vars(json!({"pw": crate::vault::marker("$ANSIBLE_VAULT;1.2;AES256;prod\n3031\n")}));
+        let scope = Scope::new(vec![&low]);
+        let e = t.render_string("x{{ pw }}", &scope).unwrap_err().message;
+        assert!(
+            e.starts_with("while templating variable 'pw': a !vault value: "),
+            "{e}"
+        );
+        assert!(!e.contains("3031"), "{e}");
     }
 
     #[test]
