@@ -932,3 +932,58 @@ fn a_symlink_is_followed_and_stays_a_symlink() {
     let enc = std::fs::read(d.join("real.yml")).unwrap();
     assert_eq!(&both().decrypt(&enc).unwrap().0[..], b"a: 1\n");
 }
+
+/// Values from vault files and inline `!vault` values are masked as
+/// `********` in every output of a run: the terminal (diffs, `-v` results)
+/// and the JSON report, while the files on the host get the plaintext.
+#[test]
+fn vault_values_never_reach_any_output() {
+    let dir = project();
+    let d = dir.path();
+    let out_dir = tempfile::tempdir().unwrap();
+    let ev = format!("out={}", out_dir.path().display());
+    let prod = format!("prod@{}", pw("prod.pw"));
+    let json = out_dir.path().join("report.jsonl");
+    let json_arg = json.display().to_string();
+    let out = tend(
+        &[
+            "playbook",
+            "-i",
+            "inventory/local.ini",
+            "--vault-id",
+            &prod,
+            "--vault-password-file",
+            &pw("default.pw"),
+            "site.yml",
+            "-e",
+            &ev,
+            "--diff",
+            "-v",
+            "--json",
+            &json_arg,
+        ],
+        d,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    // The plaintext reached the files...
+    let written = std::fs::read_to_string(out_dir.path().join("result.txt")).unwrap();
+    assert!(written.contains("S3cr3t!") && written.contains("päss wörd ✓ 日本"));
+    // ...and no output.
+    let report = std::fs::read_to_string(&json).unwrap();
+    for (name, output) in [
+        ("stdout", &stdout),
+        ("stderr", &text(&out.stderr)),
+        ("json", &report),
+    ] {
+        for secret in ["S3cr3t!", "päss wörd ✓ 日本", "filed away"] {
+            assert!(!output.contains(secret), "{secret} in {name}:\n{output}");
+        }
+    }
+    assert!(stdout.contains("********"), "{stdout}");
+}

@@ -232,7 +232,36 @@ pub fn decrypt_file(path: &Path, bytes: Vec<u8>) -> Result<Zeroizing<Vec<u8>>, E
     if let Ok(mut d) = DECRYPTED.lock() {
         d.insert(path.to_path_buf(), id);
     }
+    mark_secret_file(&plain);
     Ok(plain)
+}
+
+/// Marks what a decrypted file holds as secret for every report
+/// ([`crate::report::redact`]): each string value of a YAML mapping or list
+/// (a vars file), else the whole text (a key, a certificate...).
+fn mark_secret_file(plain: &[u8]) {
+    fn leaves(v: &Value) {
+        match v {
+            Value::String(s) => crate::report::redact::register(s),
+            Value::Array(a) => a.iter().for_each(leaves),
+            Value::Object(m) => m.values().for_each(leaves),
+            _ => {}
+        }
+    }
+    let Ok(text) = std::str::from_utf8(plain) else {
+        return;
+    };
+    let parsed = crate::yaml::parse_str("<vault>", text)
+        .ok()
+        .and_then(|docs| {
+            docs.first()
+                .map(crate::yaml::Node::to_value)
+                .filter(|v| v.is_object() || v.is_array())
+        });
+    match parsed {
+        Some(v) => leaves(&v),
+        None => crate::report::redact::register(text.trim_end()),
+    }
 }
 
 /// The vault id a file was decrypted with, if it was vault encrypted.
@@ -262,7 +291,11 @@ pub fn open_marker(vault_text: &str) -> Result<String, Error> {
     let (plain, _) = installed()
         .decrypt(vault_text.as_bytes())
         .map_err(|k| Error::new(origin, k))?;
-    String::from_utf8(plain.to_vec()).map_err(|_| Error::new(origin, ErrorKind::NotText))
+    let text =
+        String::from_utf8(plain.to_vec()).map_err(|_| Error::new(origin, ErrorKind::NotText))?;
+    // From here on, every report masks it.
+    crate::report::redact::register(&text);
+    Ok(text)
 }
 
 /// Replaces every marker in `value` by a placeholder template, so that
