@@ -987,3 +987,65 @@ fn vault_values_never_reach_any_output() {
     }
     assert!(stdout.contains("********"), "{stdout}");
 }
+
+/// Ad-hoc commands take the same vault options: `-e @vaultfile` decrypts, and
+/// what it holds is masked in the output.
+#[test]
+fn ad_hoc_commands_read_vault_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tend(
+        &[
+            "run",
+            "-i",
+            "localhost,",
+            "localhost",
+            "-c",
+            "local",
+            "-m",
+            "debug",
+            "-a",
+            "msg={{ (lookup('file', vars_file) | from_yaml).keys() | list | length }}",
+            "-e",
+            &format!(
+                "vars_file={}",
+                vectors()
+                    .join("ansible/multiline.yml.v12-prod.vault")
+                    .display()
+            ),
+            "--vault-id",
+            &format!("prod@{}", pw("prod.pw")),
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with("localhost | SUCCESS => {"),
+        "{}",
+        text(&out.stdout)
+    );
+    let wrong = tend(
+        &[
+            "run",
+            "-i",
+            "localhost,",
+            "all",
+            "-m",
+            "ping",
+            "--vault-password-file",
+            "/nonexistent/pw",
+        ],
+        dir.path(),
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        text(&wrong.stderr).contains("/nonexistent/pw"),
+        "{}",
+        text(&wrong.stderr)
+    );
+}

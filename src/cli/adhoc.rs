@@ -65,6 +65,8 @@ struct CommonArgs {
     verbose: u8,
     #[command(flatten)]
     connection: ConnectionArgs,
+    #[command(flatten)]
+    vault: super::vault::VaultArgs,
 }
 
 pub(super) fn run(a: RunArgs) -> i32 {
@@ -108,6 +110,9 @@ fn adhoc(pattern: &str, module: &str, args: Option<&str>, a: &CommonArgs) -> i32
 }
 
 fn try_adhoc(pattern: &str, module: &str, args: Option<&str>, a: &CommonArgs) -> Result<i32, i32> {
+    if !super::install_vault_secrets(&a.vault) {
+        return Err(1);
+    }
     let templar = Templar::new();
     let source = exit_on(adhoc_play(pattern, module, args), 5)?;
     let book =
