@@ -277,3 +277,17 @@ fn tend_toml_is_found_beside_the_playbook_or_given() {
             .contains("cannot read")
     );
 }
+
+#[test]
+fn a_world_writable_working_directory_is_not_a_source() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    f.write("work/ansible.cfg", "[defaults]\nforks = 4\n");
+    let home = f.write("home/.ansible.cfg", "[defaults]\nforks = 3\n");
+    std::fs::set_permissions(f.path("work"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let c = f.load().unwrap();
+    assert_eq!(c.ansible_cfg, Some(home));
+    assert_eq!(c.forks.value, 3);
+    assert_eq!(c.warnings.len(), 1);
+    assert!(c.warnings[0].contains("world writable"), "{:?}", c.warnings);
+}
