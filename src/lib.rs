@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod compile;
+pub mod config;
 pub mod connection;
 pub mod diagnostic;
 pub mod exec;

@@ -1049,3 +1049,51 @@ fn ad_hoc_commands_read_vault_files() {
         text(&wrong.stderr)
     );
 }
+
+/// `vault_password_file` in ansible.cfg is used when no vault option is given.
+#[test]
+fn ansible_cfg_names_the_vault_password_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ansible.cfg");
+    std::fs::write(
+        &cfg,
+        format!("[defaults]\nvault_password_file = {}\n", pw("default.pw")),
+    )
+    .unwrap();
+    let vars = format!(
+        "@{}",
+        vectors().join("ansible/multiline.yml.v11.vault").display()
+    );
+    let cfg_text = cfg.display().to_string();
+    let out = tend_env(
+        &[
+            "run",
+            "-i",
+            "localhost,",
+            "localhost",
+            "-c",
+            "local",
+            "-m",
+            "debug",
+            "-a",
+            "msg={{ secret_user }}",
+            "-e",
+            &vars,
+        ],
+        dir.path(),
+        &[("ANSIBLE_CONFIG", &cfg_text)],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    // The value is a vault secret: masked in the output.
+    assert!(
+        text(&out.stdout).contains("\"msg\": \"********\""),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -4,12 +4,16 @@
 //! and its arguments go through the same compiler (every mistake reported
 //! before any host is contacted) and executor as a playbook.
 
-use super::{ConnectionArgs, exit_on, load_inventory, parse_extra_vars, print_diags, runtime};
+use super::{
+    ConnectionArgs, exit_on, load_inventory, parse_extra_vars, print_diags, runtime, settings,
+};
 use crate::compile;
+use crate::config::CliOverrides;
 use crate::exec::{self, RunOptions};
 use crate::report::{AdHoc, Reporters};
 use crate::template::Templar;
 use clap::Args;
+use std::path::Path;
 
 /// `tend run`: ansible's ad-hoc command.
 #[derive(Debug, Args)]
@@ -54,9 +58,9 @@ struct CommonArgs {
     /// Further limit the selected hosts to a pattern.
     #[arg(short = 'l', long)]
     limit: Option<String>,
-    /// Hosts to work on at once.
-    #[arg(short = 'f', long, default_value_t = 50)]
-    forks: usize,
+    /// Hosts to work on at once (default 50, or ansible.cfg's/tend.toml's).
+    #[arg(short = 'f', long)]
+    forks: Option<usize>,
     /// One line per host.
     #[arg(short = 'o', long = "one-line")]
     one_line: bool,
@@ -69,12 +73,12 @@ struct CommonArgs {
     vault: super::vault::VaultArgs,
 }
 
-pub(super) fn run(a: RunArgs) -> i32 {
-    adhoc(&a.pattern, &a.module, a.args.as_deref(), &a.common)
+pub(super) fn run(a: RunArgs, toml: Option<&Path>) -> i32 {
+    adhoc(&a.pattern, &a.module, a.args.as_deref(), &a.common, toml)
 }
 
-pub(super) fn ping(a: PingArgs) -> i32 {
-    adhoc(&a.pattern, "ping", None, &a.common)
+pub(super) fn ping(a: PingArgs, toml: Option<&Path>) -> i32 {
+    adhoc(&a.pattern, "ping", None, &a.common, toml)
 }
 
 /// The one-task play for an ad-hoc command, as YAML.
@@ -103,14 +107,33 @@ pub(crate) fn adhoc_play(
     ))
 }
 
-fn adhoc(pattern: &str, module: &str, args: Option<&str>, a: &CommonArgs) -> i32 {
-    match try_adhoc(pattern, module, args, a) {
+fn adhoc(
+    pattern: &str,
+    module: &str,
+    args: Option<&str>,
+    a: &CommonArgs,
+    toml: Option<&Path>,
+) -> i32 {
+    match try_adhoc(pattern, module, args, a, toml) {
         Ok(code) | Err(code) => code,
     }
 }
 
-fn try_adhoc(pattern: &str, module: &str, args: Option<&str>, a: &CommonArgs) -> Result<i32, i32> {
-    if !super::install_vault_secrets(&a.vault) {
+fn try_adhoc(
+    pattern: &str,
+    module: &str,
+    args: Option<&str>,
+    a: &CommonArgs,
+    toml: Option<&Path>,
+) -> Result<i32, i32> {
+    let mut overrides = CliOverrides {
+        inventory: a.inventory.clone(),
+        forks: a.forks,
+        ..CliOverrides::default()
+    };
+    a.connection.overrides(&mut overrides);
+    let cfg = settings(toml, None, overrides)?;
+    if !super::install_vault_secrets(&a.vault, &cfg) {
         return Err(1);
     }
     let templar = Templar::new();
@@ -123,14 +146,15 @@ fn try_adhoc(pattern: &str, module: &str, args: Option<&str>, a: &CommonArgs) ->
     let opts = RunOptions {
         check: a.check,
         diff: a.diff,
-        forks: a.forks.max(1),
+        forks: cfg.forks.value,
         extra_vars: exit_on(parse_extra_vars(&a.extra_vars), 5)?,
         limit: a.limit.clone(),
         verbosity: a.verbose,
-        cli_vars: exit_on(a.connection.vars(), 5)?,
+        cli_vars: exit_on(a.connection.vars(&cfg), 5)?,
+        vault_password_file: cfg.vault_password_file.value.clone(),
         ..RunOptions::default()
     };
-    let inventory = exit_on(load_inventory(&a.inventory), 4)?;
+    let inventory = exit_on(load_inventory(&cfg), 4)?;
     let runtime = runtime()?;
     // Through the fan-out, so `no_log` results are censored as everywhere.
     let mut reporter = Reporters::new();

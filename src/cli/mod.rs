@@ -4,6 +4,7 @@
 mod adhoc;
 
 use crate::compile::{self, CompiledPlaybook};
+use crate::config::{CliOverrides, Config, TendTomlPlace};
 use crate::diagnostic::Diagnostic;
 use crate::exec::{self, RunOptions};
 use crate::inventory::Inventory;
@@ -26,6 +27,9 @@ mod doc;
 #[derive(Debug, Parser)]
 #[command(name = "tend", version, about, propagate_version = true)]
 pub struct Cli {
+    /// tend's settings file (default: ./tend.toml, else beside the playbook).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,10 +53,24 @@ enum Command {
     Version,
     /// Show the module reference (like ansible-doc).
     Doc(doc::DocArgs),
+    /// Show the effective settings (like ansible-config).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print shell completions.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print every setting, its value and where it came from (default,
+    /// ansible.cfg:LINE, env VAR, tend.toml:LINE).
+    Dump {
+        /// Only the settings some source changed.
+        #[arg(long)]
+        only_changed: bool,
     },
 }
 
@@ -82,9 +100,9 @@ struct PlaybookArgs {
     /// Skip tasks with these tags.
     #[arg(long = "skip-tags")]
     skip_tags: Vec<String>,
-    /// Hosts to work on at once.
-    #[arg(short = 'f', long, default_value_t = 50)]
-    forks: usize,
+    /// Hosts to work on at once (default 50, or ansible.cfg's/tend.toml's).
+    #[arg(short = 'f', long)]
+    forks: Option<usize>,
     /// More output (-v, -vv, -vvv).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
@@ -123,9 +141,9 @@ enum Format {
 /// Reports: any combination in one run, all from the same events.
 #[derive(Debug, Args)]
 struct ReportArgs {
-    /// What standard output shows.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
+    /// What standard output shows (default human, or tend.toml's).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Also write the JSON lines report to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -138,6 +156,25 @@ struct ReportArgs {
     /// No progress display (it shows only on a terminal, outside CI).
     #[arg(long)]
     no_progress: bool,
+}
+
+impl ReportArgs {
+    /// Reports the command line does not name come from `tend.toml`.
+    fn default_from(&mut self, cfg: &Config) {
+        let r = &cfg.report;
+        if self.format.is_none() && r.format.value == "json" {
+            self.format = Some(Format::Json);
+        }
+        for (flag, setting) in [
+            (&mut self.json, &r.json),
+            (&mut self.junit, &r.junit),
+            (&mut self.summary_md, &r.summary_md),
+        ] {
+            if flag.is_none() {
+                flag.clone_from(&setting.value);
+            }
+        }
+    }
 }
 
 /// ansible-playbook's connection and privilege escalation options.
@@ -180,13 +217,25 @@ struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
-    /// The options as `ansible_*` variables, or what is not supported.
-    fn vars(&self) -> Result<Vars, String> {
+    /// The flags that are settings (see [`crate::config`]).
+    fn overrides(&self, o: &mut CliOverrides) {
+        o.remote_user.clone_from(&self.user);
+        o.private_key_file.clone_from(&self.private_key);
+        o.timeout = self.timeout;
+        o.r#become = self.r#become;
+        o.become_user.clone_from(&self.become_user);
+        o.become_method.clone_from(&self.become_method);
+        o.become_ask_pass = self.ask_become_pass;
+    }
+
+    /// The connection settings as `ansible_*` variables, or what is not
+    /// supported.
+    fn vars(&self, cfg: &Config) -> Result<Vars, String> {
         if self.ask_pass {
             return Err("SSH password prompts (-k/--ask-pass) are not supported yet: use key-based SSH (ssh-agent, --private-key)".into());
         }
-        let mut v = Vars::new();
-        if self.ask_become_pass {
+        let mut v = cfg.connection_vars();
+        if cfg.become_ask_pass.value {
             let password = rpassword::prompt_password("BECOME password: ")
                 .map_err(|e| format!("cannot read the become password from the terminal: {e}"))?;
             v.insert("ansible_become_password".into(), Value::from(password));
@@ -196,16 +245,10 @@ impl ConnectionArgs {
                 v.insert(k.to_string(), val);
             }
         };
-        put("ansible_user", self.user.clone().map(Value::from));
-        put(
-            "ansible_ssh_private_key_file",
-            self.private_key.clone().map(Value::from),
-        );
         put(
             "ansible_connection",
             self.connection.clone().map(Value::from),
         );
-        put("ansible_timeout", self.timeout.map(Value::from));
         put(
             "ansible_ssh_common_args",
             self.ssh_common_args.clone().map(Value::from),
@@ -213,15 +256,6 @@ impl ConnectionArgs {
         put(
             "ansible_ssh_extra_args",
             self.ssh_extra_args.clone().map(Value::from),
-        );
-        put("ansible_become", self.r#become.then_some(Value::Bool(true)));
-        put(
-            "ansible_become_user",
-            self.become_user.clone().map(Value::from),
-        );
-        put(
-            "ansible_become_method",
-            self.become_method.clone().map(Value::from),
         );
         Ok(v)
     }
@@ -287,13 +321,23 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    let toml = cli.config.as_deref();
     match cli.command {
-        Command::Playbook(a) => playbook(a, false).unwrap_or_else(|code| code),
+        Command::Playbook(a) => playbook(a, false, toml).unwrap_or_else(|code| code),
         // Any error before the run is 1 for `tend plan`.
-        Command::Plan(a) => playbook(a, true).unwrap_or(1),
-        Command::Run(a) => adhoc::run(a),
-        Command::Ping(a) => adhoc::ping(a),
-        Command::Inventory(a) => inventory(a),
+        Command::Plan(a) => playbook(a, true, toml).unwrap_or(1),
+        Command::Run(a) => adhoc::run(a, toml),
+        Command::Ping(a) => adhoc::ping(a, toml),
+        Command::Inventory(a) => inventory(a, toml),
+        Command::Config(ConfigCommand::Dump { only_changed }) => {
+            match settings(toml, None, CliOverrides::default()) {
+                Ok(c) => {
+                    print!("{}", c.dump(only_changed));
+                    0
+                }
+                Err(code) => code,
+            }
+        }
         Command::Vault(v) => vault::run(&v),
         Command::Version => {
             println!("tend {}", env!("CARGO_PKG_VERSION"));
@@ -307,17 +351,38 @@ pub fn main() -> i32 {
     }
 }
 
-fn load_inventory(sources: &[String]) -> Result<Inventory, String> {
-    let sources: Vec<PathBuf> = if sources.is_empty() {
-        let default = PathBuf::from("/etc/ansible/hosts");
-        if default.exists() {
-            vec![default]
-        } else {
-            Vec::new()
-        }
-    } else {
-        sources.iter().map(PathBuf::from).collect()
+/// The effective settings: files and environment, then the command line.
+/// On error, the exit code.
+fn settings(
+    toml: Option<&std::path::Path>,
+    playbook_dir: Option<&std::path::Path>,
+    cli: CliOverrides,
+) -> Result<Config, i32> {
+    let place = TendTomlPlace {
+        explicit: toml,
+        playbook_dir,
     };
+    let mut cfg = Config::load(&place).map_err(|e| {
+        eprintln!("ERROR! {e}");
+        5
+    })?;
+    for w in &cfg.warnings {
+        eprintln!("[WARNING]: {w}");
+    }
+    cfg.apply_cli(cli);
+    Ok(cfg)
+}
+
+/// The inventory the settings name (`/etc/ansible/hosts` by default, when
+/// it exists).
+fn load_inventory(cfg: &Config) -> Result<Inventory, String> {
+    let sources: Vec<PathBuf> = cfg
+        .inventory
+        .value
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| !cfg.inventory.is_default() || p.exists())
+        .collect();
     Inventory::load(&sources).map_err(|e| e.to_string())
 }
 
@@ -363,8 +428,9 @@ fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
     let stdout = std::io::stdout();
     let color = color_for(&stdout);
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    let format = r.format.unwrap_or(Format::Human);
     let progress = !r.no_progress
-        && r.format == Format::Human
+        && format == Format::Human
         && stdout.is_terminal()
         && std::io::stderr().is_terminal()
         && !ci;
@@ -374,12 +440,12 @@ fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
         Some(p) => p.writer(std::io::stdout()),
         None => ProgressWriter::plain(std::io::stdout()),
     };
-    match r.format {
+    match format {
         Format::Human => all.push(Box::new(Human::new(writer(), color, a.verbose))),
         Format::Json => all.push(Box::new(JsonLines::new(std::io::stdout()))),
     }
     if crate::report::github::wanted() {
-        match r.format {
+        match format {
             Format::Human => all.push(Box::new(GithubAnnotations::new(writer()))),
             Format::Json => all.push(Box::new(GithubAnnotations::new(std::io::stderr()))),
         }
@@ -393,7 +459,7 @@ fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
         all.push(Box::new(SummaryFile::new(path.clone(), Junit)));
     }
     if let Some(path) = &r.summary_md {
-        let hint = match (&r.json, r.format) {
+        let hint = match (&r.json, format) {
             (Some(p), _) => format!("`{}`", p.display()),
             (None, Format::Json) => "the JSON report (`--format json`)".into(),
             (None, Format::Human) => "the JSON report (`--json FILE`)".into(),
@@ -410,8 +476,15 @@ fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
     Ok(all)
 }
 
-/// Loads and installs the vault secrets of a run; `false` after printing why not.
-fn install_vault_secrets(v: &vault::VaultArgs) -> bool {
+/// Loads and installs the vault secrets of a run; `false` after printing why
+/// not. Without any vault option, `ansible.cfg`'s `vault_password_file`
+/// (or its environment variable) is used, as in Ansible.
+fn install_vault_secrets(v: &vault::VaultArgs, cfg: &crate::config::Config) -> bool {
+    let mut v = v.clone();
+    if v.vault_ids.is_empty() && v.vault_password_files.is_empty() && !v.ask_vault_pass {
+        v.vault_password_files
+            .extend(cfg.vault_password_file.value.clone());
+    }
     match v.load(false) {
         Ok(secrets) => {
             crate::vault::install(secrets);
@@ -428,9 +501,18 @@ fn install_vault_secrets(v: &vault::VaultArgs) -> bool {
 /// `tend playbook` has ansible-playbook's codes (0 ok, 2 a host failed, 4 a
 /// host unreachable); `tend plan` Terraform's `-detailed-exitcode` (0 nothing
 /// to change, 2 changes pending, 1 errors).
-fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
+fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> Result<i32, i32> {
     let started = std::time::Instant::now();
-    if !install_vault_secrets(&a.vault) {
+    let mut overrides = CliOverrides {
+        inventory: a.inventory.clone(),
+        forks: a.forks,
+        ..CliOverrides::default()
+    };
+    a.connection.overrides(&mut overrides);
+    let playbook_dir = a.playbooks.first().and_then(|p| p.parent());
+    let cfg = settings(toml, playbook_dir, overrides)?;
+    a.reports.default_from(&cfg);
+    if !install_vault_secrets(&a.vault, &cfg) {
         return Err(1);
     }
     let templar = Templar::new();
@@ -456,8 +538,8 @@ fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
     }
     let (extra_vars, cli_vars, mut inventory) = match (
         exit_on(parse_extra_vars(&a.extra_vars), 5),
-        exit_on(a.connection.vars(), 5),
-        exit_on(load_inventory(&a.inventory), 4),
+        exit_on(a.connection.vars(&cfg), 5),
+        exit_on(load_inventory(&cfg), 4),
     ) {
         (Ok(e), Ok(c), Ok(i)) => (e, c, i),
         (Err(code), ..) | (_, Err(code), _) | (.., Err(code)) => return Err(code),
@@ -480,7 +562,7 @@ fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
     let opts = RunOptions {
         check: a.check || plan,
         diff: a.diff || plan,
-        forks: a.forks.max(1),
+        forks: cfg.forks.value,
         extra_vars,
         limit: a.limit.clone(),
         tags: split_tags(&a.tags),
@@ -488,6 +570,7 @@ fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
         verbosity: a.verbose,
         force_handlers: a.force_handlers,
         cli_vars,
+        vault_password_file: cfg.vault_password_file.value.clone(),
     };
     let runtime = runtime()?;
     let mut reporter = match reporters(&a) {
@@ -616,11 +699,19 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
     0
 }
 
-fn inventory(a: InventoryArgs) -> i32 {
-    if !install_vault_secrets(&a.vault) {
+fn inventory(a: InventoryArgs, toml: Option<&std::path::Path>) -> i32 {
+    let overrides = CliOverrides {
+        inventory: a.inventory.clone(),
+        ..CliOverrides::default()
+    };
+    let cfg = match settings(toml, None, overrides) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if !install_vault_secrets(&a.vault, &cfg) {
         return 1;
     }
-    let inv = match load_inventory(&a.inventory) {
+    let inv = match load_inventory(&cfg) {
         Ok(i) => i,
         Err(e) => {
             eprintln!("ERROR! {e}");

@@ -35,7 +35,7 @@ pub enum VaultCommand {
 }
 
 /// Where vault passwords come from (ansible's names).
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct VaultArgs {
     /// A vault identity: `label@source`, where source is a password file, an
     /// executable script, or `prompt` (repeatable).

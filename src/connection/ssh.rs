@@ -164,8 +164,9 @@ impl SshOptions {
     /// The settings for host `name` from its variables: `ansible_host`,
     /// `ansible_port`, `ansible_user`, `ansible_ssh_private_key_file`,
     /// `ansible_ssh_common_args`, `ansible_ssh_extra_args`, `ansible_timeout`,
-    /// `ansible_host_key_checking` (and `ANSIBLE_HOST_KEY_CHECKING` in the
-    /// environment, which the variable overrides). The older `ansible_ssh_host`,
+    /// `ansible_host_key_checking` (`ANSIBLE_HOST_KEY_CHECKING` and
+    /// `ansible.cfg` arrive as low-precedence variables from
+    /// [`crate::config`]). The older `ansible_ssh_host`,
     /// `ansible_ssh_port`, `ansible_ssh_user` names are read too.
     pub fn from_vars(name: &str, vars: &Vars) -> Result<Self, String> {
         let address = var_str(vars, &["ansible_host", "ansible_ssh_host"])
@@ -194,9 +195,18 @@ impl SshOptions {
         )
         .map(|s| expand_tilde(&s));
         let mut config_lines = Vec::new();
-        for var in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+        for var in [
+            "ansible_ssh_common_args",
+            "ansible_ssh_extra_args",
+            "ansible_ssh_args",
+        ] {
             if let Some(args) = var_str(vars, &[var]) {
-                config_lines.extend(ssh_args_to_config(&args).map_err(|e| format!("{var}: {e}"))?);
+                let lines = ssh_args_to_config(&args).map_err(|e| format!("{var}: {e}"))?;
+                // tend runs its own ControlMaster: `ssh_args` of ansible.cfg
+                // usually carries Ansible's (`-o ControlMaster=auto ...`).
+                config_lines.extend(lines.into_iter().filter(|l| {
+                    var != "ansible_ssh_args" || !l.to_ascii_lowercase().starts_with("control")
+                }));
             }
         }
         let timeout = match var_str(vars, &["ansible_timeout", "ansible_ssh_timeout"]) {
@@ -206,11 +216,11 @@ impl SshOptions {
                 .parse::<u64>()
                 .map_err(|_| format!("ansible_timeout `{t}` is not a number of seconds"))?,
         };
-        let host_key_checking = if let Some(v) = vars.get("ansible_host_key_checking") {
+        let host_key_checking = if let Some(v) = vars
+            .get("ansible_host_key_checking")
+            .or_else(|| vars.get("ansible_ssh_host_key_checking"))
+        {
             HostKeyChecking::parse(v).map_err(|e| format!("ansible_host_key_checking: {e}"))?
-        } else if let Ok(v) = std::env::var("ANSIBLE_HOST_KEY_CHECKING") {
-            HostKeyChecking::parse(&Value::String(v))
-                .map_err(|e| format!("ANSIBLE_HOST_KEY_CHECKING: {e}"))?
         } else {
             HostKeyChecking::Strict
         };

@@ -55,6 +55,9 @@ pub struct RunOptions {
     /// `--private-key`, ...) as `ansible_*` variables: below every inventory
     /// and playbook source, as in Ansible.
     pub cli_vars: Vars,
+    /// The vault password file (`--vault-password-file`,
+    /// `ANSIBLE_VAULT_PASSWORD_FILE`, `ansible.cfg`), for the vault code.
+    pub vault_password_file: Option<std::path::PathBuf>,
 }
 
 /// How a run ended, for the exit code.

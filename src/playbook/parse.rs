@@ -168,7 +168,7 @@ impl<'a> Cx<'a> {
         Cx {
             diags,
             stack: Vec::new(),
-            roles_path: super::role::roles_path(&playbook_dir),
+            roles_path: crate::config::roles_path(),
             playbook_dir,
             roles: Default::default(),
             role_chain: Vec::new(),
