@@ -38,11 +38,25 @@ static MODULES: &[&dyn Module] = &[
     &crate::wait_for::WaitFor,
 ];
 
-/// Finds a module by short name or by its `ansible.builtin.` / `ansible.legacy.` name.
+/// Modules that live in a collection rather than in ansible.builtin, by
+/// their fully qualified names (playbooks use those names too).
+const COLLECTION_MODULES: &[(&str, &str)] = &[
+    ("ansible.posix.authorized_key", "authorized_key"),
+    ("ansible.posix.sysctl", "sysctl"),
+];
+
+/// Finds a module by short name, by its `ansible.builtin.` /
+/// `ansible.legacy.` name, or by its collection name (`ansible.posix.sysctl`).
 pub fn lookup(name: &str) -> Option<&'static dyn Module> {
     let short = name
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
+        .or_else(|| {
+            COLLECTION_MODULES
+                .iter()
+                .find(|(fq, _)| *fq == name)
+                .map(|(_, short)| *short)
+        })
         .unwrap_or(name);
     MODULES.iter().copied().find(|m| m.name() == short)
 }
