@@ -55,6 +55,8 @@ pub struct RunOptions {
     /// `--private-key`, ...) as `ansible_*` variables: below every inventory
     /// and playbook source, as in Ansible.
     pub cli_vars: Vars,
+    /// A saved plan being made (`tend plan --out`) or applied (`tend apply`).
+    pub plan: Option<Arc<crate::plan::Session>>,
 }
 
 /// How a run ended, for the exit code.
@@ -1052,7 +1054,8 @@ async fn run_task_subset(
             .map(|i| async move {
                 let name = &states_ref[i].name;
                 progress.borrow_mut().host_start(name);
-                let outcome = task::run_on_host(ctx, t, &states_ref[i], hv).await;
+                let run = task::run_on_host(ctx, t, &states_ref[i], hv);
+                let outcome = crate::plan::observing(ctx.opts.plan.as_ref(), name, t, run).await;
                 progress.borrow_mut().host_done(name);
                 (i, outcome)
             })
