@@ -422,6 +422,57 @@ pub fn inputs(
     }
 }
 
+/// Compares a fresh check-mode run's records with a saved plan's: for each
+/// host whose run differs (its state drifted, its planned changes differ, or
+/// it takes another path through the playbook), why, at its first such task.
+pub fn compare(
+    saved: &BTreeMap<String, Vec<TaskRecord>>,
+    fresh: &BTreeMap<String, Vec<TaskRecord>>,
+) -> BTreeMap<String, String> {
+    let none = Vec::new();
+    let mut out = BTreeMap::new();
+    let hosts: std::collections::BTreeSet<&String> = saved.keys().chain(fresh.keys()).collect();
+    for host in hosts {
+        let (was, now) = (
+            saved.get(host).unwrap_or(&none),
+            fresh.get(host).unwrap_or(&none),
+        );
+        for i in 0..was.len().max(now.len()) {
+            let (a, b) = (was.get(i), now.get(i));
+            let why = match (a, b) {
+                (Some(a), Some(b)) if a.location != b.location || a.occurrence != b.occurrence => {
+                    "the run takes another path than the plan"
+                }
+                (Some(a), Some(b)) if a.fingerprints != b.fingerprints => {
+                    "the probed state differs"
+                }
+                (Some(a), Some(b)) if a.action != b.action || a.diff != b.diff => {
+                    "the planned change differs"
+                }
+                (Some(_), Some(_)) => continue,
+                (None, _) | (_, None) => "the run takes another path than the plan",
+            };
+            let Some(task) = b.or(a) else {
+                continue;
+            };
+            let now = match b {
+                Some(b) if !b.diff.is_empty() => format!("{}\n{}", b.action, b.diff.join("")),
+                Some(b) => b.action.clone(),
+                None => "nothing (the task no longer runs here)".into(),
+            };
+            out.insert(
+                host.clone(),
+                format!(
+                    "drift: {why} on {host} at task '{}' ({}): the state changed since the plan was made, so nothing is applied on this host; make a new plan or apply with --replan; it now plans: {now}",
+                    task.task, task.location
+                ),
+            );
+            break;
+        }
+    }
+    out
+}
+
 /// What a run does with the plan.
 #[derive(Debug)]
 pub enum Mode {
@@ -802,6 +853,46 @@ impl Reporter for Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rec(location: &str, action: &str, fp: &str) -> TaskRecord {
+        TaskRecord {
+            task: format!("task at {location}"),
+            location: location.into(),
+            occurrence: 0,
+            handler: false,
+            action: action.into(),
+            fingerprints: vec![fp.into()],
+            diff: vec![format!("-{fp}\n")],
+            no_log: false,
+        }
+    }
+
+    #[test]
+    fn compare_names_the_first_task_that_differs() {
+        let plan = |fp2: &str| {
+            BTreeMap::from([
+                (
+                    "a".to_string(),
+                    vec![rec("x:1:1", "ok", "f1"), rec("x:2:1", "update", fp2)],
+                ),
+                ("b".to_string(), vec![rec("x:1:1", "ok", "f1")]),
+            ])
+        };
+        assert!(compare(&plan("f2"), &plan("f2")).is_empty());
+        let drift = compare(&plan("f2"), &plan("g2"));
+        assert_eq!(drift.keys().collect::<Vec<_>>(), ["a"]);
+        assert!(
+            drift["a"].contains("the probed state differs on a at task 'task at x:2:1' (x:2:1)")
+        );
+        assert!(drift["a"].contains("update\n-g2"), "{}", drift["a"]);
+        let mut shorter = plan("f2");
+        shorter
+            .get_mut("b")
+            .unwrap()
+            .push(rec("x:3:1", "create", "f3"));
+        let drift = compare(&plan("f2"), &shorter);
+        assert!(drift["b"].contains("another path"), "{}", drift["b"]);
+    }
 
     #[test]
     fn hmac_matches_rfc4231() {

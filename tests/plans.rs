@@ -316,3 +316,22 @@ fn tend_playbook_rejects_out() {
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(!Path::new(&p.path("x.json")).exists());
 }
+
+#[test]
+fn drift_in_a_later_task_refuses_the_whole_host() {
+    let p = Project::new();
+    assert_eq!(p.plan().status.code(), Some(2));
+    // The third task's file changes: tasks before it change things, so
+    // only planning again before applying can tell.
+    std::fs::write(p.path("vault.txt"), "token=rotated\n").unwrap();
+    let out = p.apply(&[]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("harden the token file"), "{shown}");
+    assert!(shown.contains("the probed state differs"), "{shown}");
+    assert!(shown.contains("failed=1"), "{shown}");
+    // Nothing was applied on the host, not even the tasks before.
+    assert_eq!(p.read("app.conf"), "port = 80\n");
+    assert_eq!(p.read("vault.txt"), "token=rotated\n");
+    assert!(!p.path("data").exists());
+}

@@ -682,15 +682,8 @@ fn try_apply(a: ApplyArgs) -> Result<i32, i32> {
         )?;
         cli_vars.insert("ansible_become_password".into(), Value::from(password));
     }
-    let session = plan::Session::new(
-        key,
-        plan::Mode::Apply {
-            hosts: saved.hosts.clone(),
-            replan: a.replan,
-        },
-    );
-    let opts = RunOptions {
-        check: false,
+    let mut opts = RunOptions {
+        check: true,
         // As the plan: the same probes (content fetched for diffs), the same fingerprints.
         diff: true,
         forks: saved.options.forks.max(1),
@@ -701,9 +694,36 @@ fn try_apply(a: ApplyArgs) -> Result<i32, i32> {
         verbosity: a.verbose,
         force_handlers: saved.options.force_handlers,
         cli_vars,
-        plan: Some(Arc::clone(&session)),
+        plan: None,
     };
     let runtime = runtime()?;
+    // First, unless --replan, the plan again (quietly): a host whose run
+    // differs from the saved one anywhere is refused before anything is
+    // applied on it (later tasks' probes would see this run's own changes).
+    let drifted = if a.replan {
+        std::collections::BTreeMap::new()
+    } else {
+        let fresh = plan::Session::new(key.clone(), plan::Mode::Record);
+        opts.plan = Some(Arc::clone(&fresh));
+        let mut quiet = Reporters::new();
+        quiet.push(Box::new(plan::Recorder::new(Arc::clone(&fresh))));
+        run_books(&runtime, &books, &inventory, &opts, &templar, &mut quiet);
+        plan::compare(&saved.hosts, &fresh.records())
+    };
+    let session = plan::Session::new(
+        key,
+        plan::Mode::Apply {
+            hosts: saved.hosts.clone(),
+            replan: a.replan,
+        },
+    );
+    opts.check = false;
+    opts.plan = Some(Arc::clone(&session));
+    if !drifted.is_empty() {
+        let refused: Vec<String> = drifted.keys().map(|h| format!("!{h}")).collect();
+        let base = opts.limit.clone().unwrap_or_else(|| "all".into());
+        opts.limit = Some(format!("{base}:{}", refused.join(":")));
+    }
     let mut reporter = exit_on(reporters(&a.reports, a.verbose), 1)?;
     reporter.push(Box::new(plan::Recorder::new(Arc::clone(&session))));
     reporter.run_start(&RunInfo {
@@ -712,8 +732,48 @@ fn try_apply(a: ApplyArgs) -> Result<i32, i32> {
         check: false,
         diff: true,
     });
-    let (mut code, _) = run_books(&runtime, &books, &inventory, &opts, &templar, &mut reporter);
-    let drifted = session.drifted();
+    let mut recap = crate::report::Recap::new();
+    if !drifted.is_empty() {
+        reporter.play_start("Check the saved plan");
+        reporter.task_start(&crate::report::TaskInfo {
+            name: "Compare each host with the plan",
+            span: None,
+            action: "plan",
+            handler: false,
+            hosts: drifted.len(),
+        });
+        for (host, msg) in &drifted {
+            let result =
+                serde_json::json!({"changed": false, "failed": true, "drifted": true, "msg": msg});
+            reporter.host_result(&crate::report::HostResult {
+                host,
+                status: crate::report::Status::Failed,
+                result: &result,
+                item_label: None,
+                diffs: &[],
+                is_loop_summary: false,
+                no_log: false,
+                verbose_always: false,
+                duration: None,
+                commands: &[],
+            });
+            recap.entry(host.clone()).or_default().failed += 1;
+        }
+    }
+    let mut with_refused = WithRecap {
+        inner: &mut reporter,
+        extra: recap,
+    };
+    let (mut code, _) = run_books(
+        &runtime,
+        &books,
+        &inventory,
+        &opts,
+        &templar,
+        &mut with_refused,
+    );
+    let mut drifted = drifted;
+    drifted.extend(session.drifted());
     if !drifted.is_empty() {
         code = code.max(2);
         eprintln!(
@@ -734,6 +794,56 @@ fn try_apply(a: ApplyArgs) -> Result<i32, i32> {
     Ok(code)
 }
 
+/// Passes events on, adding hosts refused before the run to its first recap.
+struct WithRecap<'a> {
+    inner: &'a mut Reporters,
+    extra: crate::report::Recap,
+}
+
+impl Reporter for WithRecap<'_> {
+    fn run_start(&mut self, run: &RunInfo) {
+        self.inner.run_start(run);
+    }
+    fn play_start(&mut self, name: &str) {
+        self.inner.play_start(name);
+    }
+    fn task_start(&mut self, task: &crate::report::TaskInfo<'_>) {
+        self.inner.task_start(task);
+    }
+    fn host_start(&mut self, host: &str) {
+        self.inner.host_start(host);
+    }
+    fn host_done(&mut self, host: &str) {
+        self.inner.host_done(host);
+    }
+    fn host_result(&mut self, result: &crate::report::HostResult<'_>) {
+        self.inner.host_result(result);
+    }
+    fn included(&mut self, file: &str, hosts: &[String], item_label: Option<&str>) {
+        self.inner.included(file, hosts, item_label);
+    }
+    fn ignoring(&mut self) {
+        self.inner.ignoring();
+    }
+    fn warning(&mut self, message: &str) {
+        self.inner.warning(message);
+    }
+    fn no_hosts(&mut self) {
+        self.inner.no_hosts();
+    }
+    fn no_more_hosts(&mut self) {
+        self.inner.no_more_hosts();
+    }
+    fn recap(&mut self, recap: &crate::report::Recap) {
+        let mut all = recap.clone();
+        all.extend(std::mem::take(&mut self.extra));
+        self.inner.recap(&all);
+    }
+    fn finish(&mut self, end: &RunEnd) -> std::io::Result<()> {
+        self.inner.finish(end)
+    }
+}
+
 /// Runs the playbooks in turn: the worst exit code and the number of changes.
 fn run_books(
     runtime: &tokio::runtime::Runtime,
@@ -741,7 +851,7 @@ fn run_books(
     inventory: &Inventory,
     opts: &RunOptions,
     templar: &Templar,
-    reporter: &mut Reporters,
+    reporter: &mut dyn Reporter,
 ) -> (i32, u32) {
     let (mut code, mut changes) = (0, 0);
     for book in books {
