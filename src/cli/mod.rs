@@ -745,18 +745,11 @@ fn try_apply(a: ApplyArgs) -> Result<i32, i32> {
         for (host, msg) in &drifted {
             let result =
                 serde_json::json!({"changed": false, "failed": true, "drifted": true, "msg": msg});
-            reporter.host_result(&crate::report::HostResult {
+            reporter.host_result(&crate::report::HostResult::simple(
                 host,
-                status: crate::report::Status::Failed,
-                result: &result,
-                item_label: None,
-                diffs: &[],
-                is_loop_summary: false,
-                no_log: false,
-                verbose_always: false,
-                duration: None,
-                commands: &[],
-            });
+                crate::report::Status::Failed,
+                &result,
+            ));
             recap.entry(host.clone()).or_default().failed += 1;
         }
     }
