@@ -414,4 +414,117 @@ mod observer_tests {
             stable_probe_output(&out(b"b"))
         );
     }
+
+    /// A file whose content is `want`; the host's "file" is `state`, which
+    /// the apply script sets only when `sticks`.
+    struct Want;
+
+    impl Converge for Want {
+        type Args = ();
+        type State = String;
+        fn probe(&self, _args: &(), _ctx: &Context) -> Exec {
+            Exec::script("probe")
+        }
+        fn parse(&self, _args: &(), out: &ExecOutput) -> Result<String, ModuleError> {
+            Ok(out.stdout_text())
+        }
+        fn plan(&self, _args: &(), state: &String, _ctx: &Context) -> Result<Plan, ModuleError> {
+            Ok(if state == "want" {
+                Plan::noop()
+            } else {
+                Plan::change(Action::Update, vec![Exec::script("apply")])
+            })
+        }
+    }
+
+    struct Watch {
+        refuse: bool,
+        seen: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl ConvergeObserver for Watch {
+        fn planned(&self, probe: &ExecOutput, plan: &Plan) -> Result<(), ModuleError> {
+            self.seen
+                .lock()
+                .unwrap()
+                .push(format!("{} {:?}", probe.stdout_text(), plan.action));
+            if self.refuse {
+                return Err(ModuleError::failed("drift"));
+            }
+            Ok(())
+        }
+        fn verify_applied(&self) -> bool {
+            true
+        }
+    }
+
+    struct Target {
+        state: std::sync::Mutex<String>,
+        sticks: bool,
+        scripts: std::sync::Mutex<Vec<String>>,
+        watch: std::sync::Arc<Watch>,
+    }
+
+    #[async_trait]
+    impl Host for Target {
+        async fn exec(&self, request: Exec) -> Result<ExecOutput, crate::host::HostError> {
+            self.scripts.lock().unwrap().push(request.script.clone());
+            if request.script == "apply" && self.sticks {
+                *self.state.lock().unwrap() = "want".into();
+            }
+            Ok(out(self.state.lock().unwrap().as_bytes()))
+        }
+        fn observer(&self) -> Option<std::sync::Arc<dyn ConvergeObserver>> {
+            Some(self.watch.clone())
+        }
+    }
+
+    fn target(sticks: bool, refuse: bool) -> Target {
+        Target {
+            state: std::sync::Mutex::new("old".into()),
+            sticks,
+            scripts: std::sync::Mutex::new(Vec::new()),
+            watch: std::sync::Arc::new(Watch {
+                refuse,
+                seen: std::sync::Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    fn run(host: &Target, check_mode: bool) -> Result<Outcome, ModuleError> {
+        let ctx = Context {
+            check_mode,
+            diff: false,
+        };
+        crate::host::Replay::block_on(converge(&Want, &(), &ctx, host))
+    }
+
+    #[test]
+    fn the_observer_sees_each_plan_and_a_change_is_probed_again() {
+        let host = target(true, false);
+        assert!(run(&host, false).unwrap().changed);
+        assert_eq!(*host.scripts.lock().unwrap(), ["probe", "apply", "probe"]);
+        assert_eq!(*host.watch.seen.lock().unwrap(), ["old Update"]);
+        // Check mode: the probe only.
+        let host = target(true, false);
+        assert!(run(&host, true).unwrap().changed);
+        assert_eq!(*host.scripts.lock().unwrap(), ["probe"]);
+    }
+
+    #[test]
+    fn a_change_that_does_not_stick_is_an_inconsistent_result() {
+        let host = target(false, false);
+        let err = run(&host, false).unwrap_err();
+        assert!(err.to_string().starts_with(INCONSISTENT), "{err}");
+        assert_eq!(*host.scripts.lock().unwrap(), ["probe", "apply", "probe"]);
+    }
+
+    #[test]
+    fn a_refusing_observer_stops_the_change_before_it_is_applied() {
+        let host = target(true, true);
+        let err = run(&host, false).unwrap_err();
+        assert_eq!(err.to_string(), "drift");
+        assert_eq!(*host.scripts.lock().unwrap(), ["probe"]);
+        assert_eq!(*host.state.lock().unwrap(), "old");
+    }
 }
