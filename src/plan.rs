@@ -433,10 +433,11 @@ pub fn compare(
     let mut out = BTreeMap::new();
     let hosts: std::collections::BTreeSet<&String> = saved.keys().chain(fresh.keys()).collect();
     for host in hosts {
-        let (was, now) = (
-            saved.get(host).unwrap_or(&none),
-            fresh.get(host).unwrap_or(&none),
-        );
+        // A host that ran no task now (unreachable) is left to the apply to report.
+        let Some(now) = fresh.get(host) else {
+            continue;
+        };
+        let was = saved.get(host).unwrap_or(&none);
         for i in 0..was.len().max(now.len()) {
             let (a, b) = (was.get(i), now.get(i));
             let why = match (a, b) {

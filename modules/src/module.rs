@@ -358,12 +358,20 @@ pub fn stable_probe_output(out: &ExecOutput) -> Vec<u8> {
                 continue;
             }
             if let Some(stat) = field.strip_prefix(b"stat=") {
-                // %f %u %g %s %h %i %d %X %Y %Z ...: drop the three times.
+                // %f %u %g %s %h %i %d %X %Y %Z %b ...: drop the three times;
+                // for a directory also its size, link count and blocks, which
+                // move whenever something is made in it.
                 let text = String::from_utf8_lossy(stat);
+                let is_dir = text
+                    .split(' ')
+                    .next()
+                    .and_then(|m| u32::from_str_radix(m, 16).ok())
+                    .is_some_and(|m| m & 0o170000 == 0o040000);
                 let kept: Vec<&str> = text
                     .split(' ')
                     .enumerate()
                     .filter(|(i, _)| !(7..=9).contains(i))
+                    .filter(|(i, _)| !(is_dir && matches!(i, 3 | 4 | 10)))
                     .map(|(_, w)| w)
                     .collect();
                 stable.extend_from_slice(b"stat=");
@@ -408,6 +416,21 @@ mod observer_tests {
         assert_ne!(stable_probe_output(&a), stable_probe_output(&c));
         let d = out(b"@env\0umask=0022\0pid=7\0date=2024-01-02@03:04:05\0id=uid=0(root)\0@dest\0path=/x\0stat=81ed 0 0 5 1 9 8 1.5 2.5 3.5 8 512 0 0 root root\0content=5\0pid=1\0");
         assert_ne!(stable_probe_output(&a), stable_probe_output(&d));
+        // A directory's size and link count move when entries are made in it.
+        let dir = |stat: &[u8]| {
+            let mut o = b"@env\0umask=0022\0@parent\0path=/etc\0stat=".to_vec();
+            o.extend_from_slice(stat);
+            o.push(0);
+            stable_probe_output(&out(&o))
+        };
+        assert_eq!(
+            dir(b"41ed 0 0 4096 2 5 8 1 2 3 8 512 0 0 root root"),
+            dir(b"41ed 0 0 8192 3 5 8 4 5 6 16 512 0 0 root root")
+        );
+        assert_ne!(
+            dir(b"41ed 0 0 4096 2 5 8 1 2 3 8 512 0 0 root root"),
+            dir(b"41c0 0 0 4096 2 5 8 1 2 3 8 512 0 0 root root")
+        );
         // Other probes count whole.
         assert_ne!(
             stable_probe_output(&out(b"a")),
