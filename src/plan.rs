@@ -290,7 +290,17 @@ impl PlanFile {
             path: path.to_path_buf(),
             msg: e.to_string(),
         })?;
-        std::fs::write(path, format!("{text}\n")).map_err(io(path))
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io(path))?;
+        file.write_all(format!("{text}\n").as_bytes())
+            .map_err(io(path))
     }
 
     /// Whether this plan can be applied with `inputs` and `key`: the reason if not.

@@ -150,4 +150,32 @@ fn a_drifted_host_is_refused_while_the_others_apply() {
         lab.sh_ok(2, "cat /etc/plantest.conf /srv/plantest/index.html"),
         "name=app\ncolor=blue\n<h1>host2</h1>\n"
     );
+
+    // Nothing left: a plan with no change applies with one probe per task
+    // for the quiet re-plan and one for the apply.
+    let plan = lab.tend_in(
+        dir,
+        &[
+            "plan",
+            "-i",
+            &inv,
+            "site.yml",
+            "-e",
+            &secret,
+            "--out",
+            "plan.json",
+        ],
+    );
+    plan.assert_code(0);
+    let before = lab.sessions();
+    let started = std::time::Instant::now();
+    lab.tend_in(dir, &["apply", "plan.json", "-e", &secret])
+        .assert_code(0);
+    let took = started.elapsed();
+    let after = lab.sessions();
+    let channels: Vec<usize> = (0..3).map(|i| after[i] - before[i]).collect();
+    eprintln!("no-change apply: ssh channels per host {channels:?} in {took:?}");
+    for c in channels {
+        assert!(c <= 8, "{c} channels for 4 unchanged tasks");
+    }
 }
