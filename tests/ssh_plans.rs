@@ -47,25 +47,28 @@ fn a_drifted_host_is_refused_while_the_others_apply() {
     let dir = proj.path();
     let inv = lab.inventory.to_string_lossy().into_owned();
     let secret = format!("secret={SECRET}");
+    let make_plan = || {
+        lab.tend_in(
+            dir,
+            &[
+                "plan",
+                "-i",
+                &inv,
+                "site.yml",
+                "-e",
+                &secret,
+                "--out",
+                "plan.json",
+            ],
+        )
+    };
     for i in 1..=3 {
         lab.sh_ok(
             i,
             "printf 'name=app\\ncolor=red\\n' > /etc/plantest.conf; rm -rf /srv/plantest; mkdir -m 700 /srv/plantest",
         );
     }
-    let plan = lab.tend_in(
-        dir,
-        &[
-            "plan",
-            "-i",
-            &inv,
-            "site.yml",
-            "-e",
-            &secret,
-            "--out",
-            "plan.json",
-        ],
-    );
+    let plan = make_plan();
     plan.assert_code(2);
     let raw = std::fs::read_to_string(dir.join("plan.json")).unwrap();
     assert!(!raw.contains(SECRET), "the no_log value is in the plan");
@@ -125,19 +128,7 @@ fn a_drifted_host_is_refused_while_the_others_apply() {
     );
 
     // A new plan: only host2 has changes left; applying it converges host2.
-    let plan = lab.tend_in(
-        dir,
-        &[
-            "plan",
-            "-i",
-            &inv,
-            "site.yml",
-            "-e",
-            &secret,
-            "--out",
-            "plan.json",
-        ],
-    );
+    let plan = make_plan();
     plan.assert_code(2);
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
@@ -153,19 +144,7 @@ fn a_drifted_host_is_refused_while_the_others_apply() {
 
     // Nothing left: a plan with no change applies with one probe per task
     // for the quiet re-plan and one for the apply.
-    let plan = lab.tend_in(
-        dir,
-        &[
-            "plan",
-            "-i",
-            &inv,
-            "site.yml",
-            "-e",
-            &secret,
-            "--out",
-            "plan.json",
-        ],
-    );
+    let plan = make_plan();
     plan.assert_code(0);
     let before = lab.sessions();
     let started = std::time::Instant::now();
