@@ -15,6 +15,7 @@ pub mod connection;
 pub mod diagnostic;
 pub mod exec;
 pub mod inventory;
+pub mod plan;
 pub mod playbook;
 pub mod report;
 pub mod template;

@@ -311,6 +311,17 @@ impl Converge for File {
     type Args = Args;
     type State = FileState;
 
+    fn settles(&self, args: &Args, plan: &Plan) -> bool {
+        // Times set to `now` (`state: touch`) change on every run.
+        let state = args.state.unwrap_or(State::File);
+        let (m, a) = times(args, state);
+        !m && !a
+            && matches!(
+                plan.action,
+                Action::Create | Action::Update | Action::Delete
+            )
+    }
+
     fn probe(&self, args: &Args, _ctx: &Context) -> Exec {
         let mut p = Probe::new();
         let listing = args.recurse;

@@ -351,6 +351,15 @@ pub struct State {
 impl Converge for GetUrl {
     type Args = Args;
     type State = State;
+
+    fn settles(&self, a: &Args, plan: &Plan) -> bool {
+        // `force` downloads again on every run.
+        !a.force
+            && matches!(
+                plan.action,
+                Action::Create | Action::Update | Action::Delete
+            )
+    }
     const APPLY_FAILED: &'static str = "get_url: the download failed";
 
     fn probe(&self, a: &Args, _ctx: &Context) -> Exec {

@@ -79,6 +79,12 @@ pub enum HostError {
 pub trait Host: Send + Sync {
     /// Runs one script on the target: one round trip.
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError>;
+
+    /// Who watches [`crate::module::converge`] on this host for the engine
+    /// (saved plans: `tend plan --out`, `tend apply`). None by default.
+    fn observer(&self) -> Option<std::sync::Arc<dyn crate::module::ConvergeObserver>> {
+        None
+    }
 }
 
 /// A scripted [`Host`] for module tests: answers each request with the

@@ -53,6 +53,8 @@ pub mod wait_for;
 pub mod doc;
 
 pub use host::{Exec, ExecOutput, Host, HostError};
-pub use module::{Context, Converge, FreeForm, Module, ModuleError, Plan, TypedModule};
+pub use module::{
+    Context, Converge, ConvergeObserver, FreeForm, Module, ModuleError, Plan, TypedModule,
+};
 pub use outcome::{Action, Diff, Outcome};
 pub use registry::{lookup, names};

@@ -242,6 +242,17 @@ pub trait Converge: Send + Sync {
         state: &Self::State,
         ctx: &Context,
     ) -> Result<Plan, ModuleError>;
+    /// Whether applying `plan` leaves nothing more to do, so that probing
+    /// again right after must plan [`Action::NoOp`] (`tend apply` checks it:
+    /// Terraform's "inconsistent result after apply"). By default every
+    /// create, update or delete settles; a module whose change is made anew
+    /// every time (`state: touch`, `force: yes`) says no for it.
+    fn settles(&self, _args: &Self::Args, plan: &Plan) -> bool {
+        matches!(
+            plan.action,
+            Action::Create | Action::Update | Action::Delete
+        )
+    }
     /// Reads what a successful apply script printed into the plan (a backup's
     /// name, a failed validation). By default, nothing.
     fn applied(
@@ -254,6 +265,23 @@ pub trait Converge: Send + Sync {
     }
 }
 
+/// Watches [`converge`] for the engine (saved plans), through
+/// [`Host::observer`]: sees what each probe returned and what was planned
+/// from it, and may refuse the change before anything is applied.
+pub trait ConvergeObserver: Send + Sync {
+    /// After the probe and the plan, before anything is applied. An error
+    /// fails the module with nothing applied (the state drifted).
+    fn planned(&self, probe: &ExecOutput, plan: &Plan) -> Result<(), ModuleError>;
+    /// Whether to probe again after applying a change that
+    /// [`Converge::settles`], and fail unless nothing is left to do.
+    fn verify_applied(&self) -> bool {
+        false
+    }
+}
+
+/// The message of a change that did not leave the state it planned.
+pub const INCONSISTENT: &str = "inconsistent result after apply";
+
 /// Runs a [`Converge`] module: probe, plan, and (unless in check mode) apply.
 pub async fn converge<C: Converge>(
     module: &C,
@@ -264,13 +292,32 @@ pub async fn converge<C: Converge>(
     let out = host.exec(module.probe(args, ctx)).await?;
     let state = module.parse(args, &out)?;
     let mut plan = module.plan(args, &state, ctx)?;
+    let observer = host.observer();
+    if let Some(o) = &observer {
+        o.planned(&out, &plan)?;
+    }
     if !ctx.check_mode {
+        let verify = !plan.apply.is_empty()
+            && module.settles(args, &plan)
+            && observer.as_ref().is_some_and(|o| o.verify_applied());
         for step in std::mem::take(&mut plan.apply) {
             let out = host.exec(step).await?;
             if out.status != 0 {
                 return Err(ModuleError::applying(C::APPLY_FAILED, &out));
             }
             module.applied(args, &out, &mut plan)?;
+        }
+        if verify && plan.action != Action::NoOp {
+            let out = host.exec(module.probe(args, ctx)).await?;
+            let state = module.parse(args, &out)?;
+            let again = module.plan(args, &state, ctx)?;
+            if again.action != Action::NoOp {
+                return Err(ModuleError::failed(format!(
+                    "{INCONSISTENT}: the change was applied, but probing again plans {:?} instead of nothing to do",
+                    again.action
+                ))
+                .with("changed", true));
+            }
         }
     }
     Ok(Outcome {
@@ -281,4 +328,226 @@ pub async fn converge<C: Converge>(
         diff: if ctx.diff { plan.diff } else { Vec::new() },
         values: plan.values,
     })
+}
+
+/// The part of a probe's output that is state, for saved plans' fingerprints:
+/// everything, except what changes on its own between two probes of the same
+/// state. The file probes' (`fileops`) `@env` record gives the probe's PID and
+/// the clock, and their `stat=` the access, modification and change times
+/// (reading a file for its diff moves its access time): those are left out.
+pub fn stable_probe_output(out: &ExecOutput) -> Vec<u8> {
+    let mut stable = Vec::with_capacity(out.stdout.len() + out.stderr.len() + 8);
+    stable.extend_from_slice(out.status.to_string().as_bytes());
+    stable.push(0);
+    if !out.stdout.starts_with(b"@env\0") {
+        stable.extend_from_slice(&out.stdout);
+    } else {
+        let mut in_env = false;
+        let mut content_left = 0usize;
+        for field in out.stdout.split_inclusive(|b| *b == 0) {
+            if content_left > 0 {
+                // Inside a `content=N` payload: bytes, not fields.
+                content_left = content_left.saturating_sub(field.len());
+                stable.extend_from_slice(field);
+                continue;
+            }
+            if field.starts_with(b"@") {
+                in_env = field == b"@env\0";
+            }
+            if in_env && (field.starts_with(b"pid=") || field.starts_with(b"date=")) {
+                continue;
+            }
+            if let Some(stat) = field.strip_prefix(b"stat=") {
+                // %f %u %g %s %h %i %d %X %Y %Z %b ...: drop the three times;
+                // for a directory also its size, link count and blocks, which
+                // move whenever something is made in it.
+                let text = String::from_utf8_lossy(stat);
+                let is_dir = text
+                    .split(' ')
+                    .next()
+                    .and_then(|m| u32::from_str_radix(m, 16).ok())
+                    .is_some_and(|m| m & 0o170000 == 0o040000);
+                let kept: Vec<&str> = text
+                    .split(' ')
+                    .enumerate()
+                    .filter(|(i, _)| !(7..=9).contains(i))
+                    .filter(|(i, _)| !(is_dir && matches!(i, 3 | 4 | 10)))
+                    .map(|(_, w)| w)
+                    .collect();
+                stable.extend_from_slice(b"stat=");
+                stable.extend_from_slice(kept.join(" ").as_bytes());
+                continue;
+            }
+            if let Some(n) = field
+                .strip_prefix(b"content=")
+                .and_then(|n| std::str::from_utf8(n.strip_suffix(b"\0").unwrap_or(n)).ok())
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                // The payload and its closing NUL follow.
+                content_left = n + 1;
+            }
+            stable.extend_from_slice(field);
+        }
+    }
+    stable.push(0);
+    stable.extend_from_slice(&out.stderr);
+    stable
+}
+
+#[cfg(test)]
+mod observer_tests {
+    use super::*;
+
+    fn out(stdout: &[u8]) -> ExecOutput {
+        ExecOutput {
+            status: 0,
+            stdout: stdout.to_vec(),
+            stderr: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn stable_output_ignores_clock_pid_and_file_times_only() {
+        let a = out(b"@env\0umask=0022\0pid=7\0date=2024-01-02@03:04:05\0id=uid=0(root)\0@dest\0path=/x\0stat=81a4 0 0 5 1 9 8 1.5 2.5 3.5 8 512 0 0 root root\0content=5\0pid=1\0");
+        let b = out(b"@env\0umask=0022\0pid=99\0date=2025-01-02@03:04:05\0id=uid=0(root)\0@dest\0path=/x\0stat=81a4 0 0 5 1 9 8 7.5 8.5 9.5 8 512 0 0 root root\0content=5\0pid=1\0");
+        assert_eq!(stable_probe_output(&a), stable_probe_output(&b));
+        // Content (even content that looks like a field), mode and size count.
+        let c = out(b"@env\0umask=0022\0pid=7\0date=2024-01-02@03:04:05\0id=uid=0(root)\0@dest\0path=/x\0stat=81a4 0 0 5 1 9 8 1.5 2.5 3.5 8 512 0 0 root root\0content=5\0pid=2\0");
+        assert_ne!(stable_probe_output(&a), stable_probe_output(&c));
+        let d = out(b"@env\0umask=0022\0pid=7\0date=2024-01-02@03:04:05\0id=uid=0(root)\0@dest\0path=/x\0stat=81ed 0 0 5 1 9 8 1.5 2.5 3.5 8 512 0 0 root root\0content=5\0pid=1\0");
+        assert_ne!(stable_probe_output(&a), stable_probe_output(&d));
+        // A directory's size and link count move when entries are made in it.
+        let dir = |stat: &[u8]| {
+            let mut o = b"@env\0umask=0022\0@parent\0path=/etc\0stat=".to_vec();
+            o.extend_from_slice(stat);
+            o.push(0);
+            stable_probe_output(&out(&o))
+        };
+        assert_eq!(
+            dir(b"41ed 0 0 4096 2 5 8 1 2 3 8 512 0 0 root root"),
+            dir(b"41ed 0 0 8192 3 5 8 4 5 6 16 512 0 0 root root")
+        );
+        assert_ne!(
+            dir(b"41ed 0 0 4096 2 5 8 1 2 3 8 512 0 0 root root"),
+            dir(b"41c0 0 0 4096 2 5 8 1 2 3 8 512 0 0 root root")
+        );
+        // Other probes count whole.
+        assert_ne!(
+            stable_probe_output(&out(b"a")),
+            stable_probe_output(&out(b"b"))
+        );
+    }
+
+    /// A file whose content is `want`; the host's "file" is `state`, which
+    /// the apply script sets only when `sticks`.
+    struct Want;
+
+    impl Converge for Want {
+        type Args = ();
+        type State = String;
+        fn probe(&self, _args: &(), _ctx: &Context) -> Exec {
+            Exec::script("probe")
+        }
+        fn parse(&self, _args: &(), out: &ExecOutput) -> Result<String, ModuleError> {
+            Ok(out.stdout_text())
+        }
+        fn plan(&self, _args: &(), state: &String, _ctx: &Context) -> Result<Plan, ModuleError> {
+            Ok(if state == "want" {
+                Plan::noop()
+            } else {
+                Plan::change(Action::Update, vec![Exec::script("apply")])
+            })
+        }
+    }
+
+    struct Watch {
+        refuse: bool,
+        seen: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl ConvergeObserver for Watch {
+        fn planned(&self, probe: &ExecOutput, plan: &Plan) -> Result<(), ModuleError> {
+            self.seen
+                .lock()
+                .unwrap()
+                .push(format!("{} {:?}", probe.stdout_text(), plan.action));
+            if self.refuse {
+                return Err(ModuleError::failed("drift"));
+            }
+            Ok(())
+        }
+        fn verify_applied(&self) -> bool {
+            true
+        }
+    }
+
+    struct Target {
+        state: std::sync::Mutex<String>,
+        sticks: bool,
+        scripts: std::sync::Mutex<Vec<String>>,
+        watch: std::sync::Arc<Watch>,
+    }
+
+    #[async_trait]
+    impl Host for Target {
+        async fn exec(&self, request: Exec) -> Result<ExecOutput, crate::host::HostError> {
+            self.scripts.lock().unwrap().push(request.script.clone());
+            if request.script == "apply" && self.sticks {
+                *self.state.lock().unwrap() = "want".into();
+            }
+            Ok(out(self.state.lock().unwrap().as_bytes()))
+        }
+        fn observer(&self) -> Option<std::sync::Arc<dyn ConvergeObserver>> {
+            Some(self.watch.clone())
+        }
+    }
+
+    fn target(sticks: bool, refuse: bool) -> Target {
+        Target {
+            state: std::sync::Mutex::new("old".into()),
+            sticks,
+            scripts: std::sync::Mutex::new(Vec::new()),
+            watch: std::sync::Arc::new(Watch {
+                refuse,
+                seen: std::sync::Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    fn run(host: &Target, check_mode: bool) -> Result<Outcome, ModuleError> {
+        let ctx = Context {
+            check_mode,
+            diff: false,
+        };
+        crate::host::Replay::block_on(converge(&Want, &(), &ctx, host))
+    }
+
+    #[test]
+    fn the_observer_sees_each_plan_and_a_change_is_probed_again() {
+        let host = target(true, false);
+        assert!(run(&host, false).unwrap().changed);
+        assert_eq!(*host.scripts.lock().unwrap(), ["probe", "apply", "probe"]);
+        assert_eq!(*host.watch.seen.lock().unwrap(), ["old Update"]);
+        // Check mode: the probe only.
+        let host = target(true, false);
+        assert!(run(&host, true).unwrap().changed);
+        assert_eq!(*host.scripts.lock().unwrap(), ["probe"]);
+    }
+
+    #[test]
+    fn a_change_that_does_not_stick_is_an_inconsistent_result() {
+        let host = target(false, false);
+        let err = run(&host, false).unwrap_err();
+        assert!(err.to_string().starts_with(INCONSISTENT), "{err}");
+        assert_eq!(*host.scripts.lock().unwrap(), ["probe", "apply", "probe"]);
+    }
+
+    #[test]
+    fn a_refusing_observer_stops_the_change_before_it_is_applied() {
+        let host = target(true, true);
+        let err = run(&host, false).unwrap_err();
+        assert_eq!(err.to_string(), "drift");
+        assert_eq!(*host.scripts.lock().unwrap(), ["probe"]);
+        assert_eq!(*host.state.lock().unwrap(), "old");
+    }
 }

@@ -8,6 +8,7 @@ use crate::config::{CliOverrides, Config, TendTomlPlace};
 use crate::diagnostic::Diagnostic;
 use crate::exec::{self, RunOptions};
 use crate::inventory::Inventory;
+use crate::plan;
 use crate::report::{
     GithubAnnotations, Human, JsonLines, Junit, Markdown, Progress, ProgressWriter, Reporter,
     Reporters, RunEnd, RunInfo, SummaryFile,
@@ -20,6 +21,7 @@ mod vault;
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 mod doc;
 
@@ -38,8 +40,10 @@ pub struct Cli {
 enum Command {
     /// Run playbooks (like ansible-playbook).
     Playbook(PlaybookArgs),
-    /// Show what a run would change: `playbook --check --diff`.
+    /// Show what a run would change: `playbook --check --diff` (`--out` saves the plan).
     Plan(PlaybookArgs),
+    /// Apply a plan saved by `tend plan --out`, refusing hosts that drifted since.
+    Apply(ApplyArgs),
     /// Run one module on many hosts (like ansible's ad-hoc commands).
     Run(adhoc::RunArgs),
     /// Check that every host can be logged in to and run a shell.
@@ -121,10 +125,32 @@ struct PlaybookArgs {
     /// Run handlers even on hosts that failed.
     #[arg(long)]
     force_handlers: bool,
+    /// `tend plan` only: save the plan to this file, for `tend apply`.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
     #[command(flatten)]
     reports: ReportArgs,
     #[command(flatten)]
     connection: ConnectionArgs,
+    #[command(flatten)]
+    vault: vault::VaultArgs,
+}
+
+#[derive(Debug, Args)]
+struct ApplyArgs {
+    /// The plan file written by `tend plan --out`.
+    plan: PathBuf,
+    /// The same extra variables as given to `tend plan` (they are not saved in the plan).
+    #[arg(short = 'e', long = "extra-vars")]
+    extra_vars: Vec<String>,
+    /// Apply what each probe says now, even where the state drifted since the plan.
+    #[arg(long)]
+    replan: bool,
+    /// More output (-v, -vv, -vvv).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(flatten)]
+    reports: ReportArgs,
     #[command(flatten)]
     vault: vault::VaultArgs,
 }
@@ -339,6 +365,7 @@ pub fn main() -> i32 {
             }
         }
         Command::Vault(v) => vault::run(&v),
+        Command::Apply(a) => apply(a, toml),
         Command::Version => {
             println!("tend {}", env!("CARGO_PKG_VERSION"));
             0
@@ -423,8 +450,7 @@ fn split_tags(items: &[String]) -> Vec<String> {
 }
 
 /// The reporters the options ask for, fanned out.
-fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
-    let r = &a.reports;
+fn reporters(r: &ReportArgs, verbose: u8) -> Result<Reporters, String> {
     let stdout = std::io::stdout();
     let color = color_for(&stdout);
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
@@ -441,7 +467,7 @@ fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
         None => ProgressWriter::plain(std::io::stdout()),
     };
     match format {
-        Format::Human => all.push(Box::new(Human::new(writer(), color, a.verbose))),
+        Format::Human => all.push(Box::new(Human::new(writer(), color, verbose))),
         Format::Json => all.push(Box::new(JsonLines::new(std::io::stdout()))),
     }
     if crate::report::github::wanted() {
@@ -559,7 +585,7 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
     if a.list_hosts || a.list_tasks || a.list_tags {
         return Ok(list(&books, &inventory, &a));
     }
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         check: a.check || plan,
         diff: a.diff || plan,
         forks: cfg.forks.value,
@@ -571,15 +597,48 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
         force_handlers: a.force_handlers,
         cli_vars,
         vault_password_file: cfg.vault_password_file.value.clone(),
+        ..RunOptions::default()
     };
     let runtime = runtime()?;
-    let mut reporter = match reporters(&a) {
+    if a.out.is_some() && !plan {
+        eprintln!("ERROR! --out saves a plan: use it with `tend plan`");
+        return Err(5);
+    }
+    let mut saved = None;
+    if let Some(out) = &a.out {
+        let connection = exit_on(connection_options(&opts.cli_vars), 1)?;
+        let (key, inputs) = plan_inputs(
+            &a.playbooks,
+            &books,
+            &a.inventory,
+            &inventory,
+            &opts.extra_vars,
+            &connection,
+        )?;
+        let session = plan::Session::new(key, plan::Mode::Record);
+        opts.plan = Some(Arc::clone(&session));
+        let options = plan::PlanOptions {
+            limit: a.limit.clone(),
+            tags: opts.tags.clone(),
+            skip_tags: opts.skip_tags.clone(),
+            forks: opts.forks,
+            force_handlers: a.force_handlers,
+            connection,
+            ask_become_pass: a.connection.ask_become_pass,
+            extra_vars: !a.extra_vars.is_empty(),
+        };
+        saved = Some((out.clone(), session, inputs, options));
+    }
+    let mut reporter = match reporters(&a.reports, a.verbose) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ERROR! {e}");
             return Err(1);
         }
     };
+    if let Some((_, session, ..)) = &saved {
+        reporter.push(Box::new(plan::Recorder::new(Arc::clone(session))));
+    }
     reporter.run_start(&RunInfo {
         command: if plan { "plan" } else { "playbook" }.into(),
         playbooks: a
@@ -590,25 +649,44 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
         check: opts.check,
         diff: opts.diff,
     });
-    let mut code = 0;
-    let mut changes = 0;
-    for book in &books {
-        let summary = runtime.block_on(exec::run_playbook(
-            book,
-            &inventory,
-            &opts,
-            &templar,
-            &mut reporter,
-        ));
-        code = code.max(summary.exit_code());
-        changes += summary.recap.values().map(|c| c.changed).sum::<u32>();
-    }
+    let (mut code, changes) =
+        run_books(&runtime, &books, &inventory, &opts, &templar, &mut reporter);
     if plan {
         code = match (code, changes) {
             (0, 0) => 0,
             (0, _) => 2,
             _ => 1,
         };
+    }
+    if let Some((path, session, inputs, options)) = saved {
+        if code == 1 {
+            eprintln!(
+                "ERROR! the plan had errors: no plan was saved to {}",
+                path.display()
+            );
+        } else {
+            let file = session.plan_file(inputs, options);
+            if let Err(e) = file.write(&path) {
+                eprintln!("ERROR! cannot save the plan: {e}");
+                code = 1;
+            } else {
+                let s = &file.summary;
+                println!(
+                    "Plan saved to {}: {} change{} on {} host{} ({} to create, {} to update, {} to delete, {} to run, {} unknown). Apply it with: tend apply {}",
+                    path.display(),
+                    s.changes,
+                    if s.changes == 1 { "" } else { "s" },
+                    s.hosts,
+                    if s.hosts == 1 { "" } else { "s" },
+                    s.create,
+                    s.update,
+                    s.delete,
+                    s.run,
+                    s.unknown,
+                    path.display()
+                );
+            }
+        }
     }
     let end = RunEnd {
         exit_code: code,
@@ -619,6 +697,285 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
         code = if plan { 1 } else { code.max(1) };
     }
     Ok(code)
+}
+
+/// The connection options as saved in a plan: never the become password.
+fn connection_options(
+    cli_vars: &Vars,
+) -> Result<std::collections::BTreeMap<String, Value>, String> {
+    Ok(cli_vars
+        .iter()
+        .filter(|(k, _)| !k.contains("pass"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect())
+}
+
+/// The fingerprint key and the hashes of a plan's inputs.
+fn plan_inputs(
+    playbooks: &[PathBuf],
+    books: &[CompiledPlaybook],
+    inventory_sources: &[String],
+    inventory: &Inventory,
+    extra_vars: &Vars,
+    connection: &std::collections::BTreeMap<String, Value>,
+) -> Result<(plan::Key, plan::Inputs), i32> {
+    let dir = books
+        .first()
+        .map(|b| b.dir.clone())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let key = exit_on(plan::Key::load(&dir).map_err(|e| e.to_string()), 1)?;
+    let names: Vec<String> = playbooks.iter().map(|p| p.display().to_string()).collect();
+    let inputs = plan::inputs(
+        &key,
+        books,
+        &names,
+        inventory_sources,
+        inventory,
+        extra_vars,
+        connection,
+    );
+    Ok((key, inputs))
+}
+
+/// `tend apply PLAN`: the plan's playbooks run for real; each host stops at
+/// the first task whose probed state differs from the plan's (unless
+/// `--replan`), and every change is probed again after it is applied.
+/// ansible-playbook's exit codes: 0 ok, 2 a host failed or drifted, 4 a host
+/// unreachable; 1 when the plan cannot be applied at all.
+fn apply(a: ApplyArgs, toml: Option<&std::path::Path>) -> i32 {
+    match try_apply(a, toml) {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+fn try_apply(a: ApplyArgs, toml: Option<&std::path::Path>) -> Result<i32, i32> {
+    let started = std::time::Instant::now();
+    let saved = exit_on(plan::PlanFile::read(&a.plan).map_err(|e| e.to_string()), 1)?;
+    let templar = Templar::new();
+    let playbooks: Vec<PathBuf> = saved.inputs.playbooks.iter().map(PathBuf::from).collect();
+    let mut books = Vec::new();
+    for path in &playbooks {
+        match compile::compile_file(path, &templar) {
+            Ok(b) => books.push(b),
+            Err(d) => {
+                print_diags(&d);
+                eprintln!(
+                    "ERROR! the plan's playbook {} no longer compiles: make a new plan",
+                    path.display()
+                );
+                return Err(1);
+            }
+        }
+    }
+    let overrides = CliOverrides {
+        inventory: saved.inputs.inventory.clone(),
+        ..CliOverrides::default()
+    };
+    let cfg =
+        settings(toml, playbooks.first().and_then(|p| p.parent()), overrides).map_err(|_| 1)?;
+    if !install_vault_secrets(&a.vault, &cfg) {
+        return Err(1);
+    }
+    let extra_vars = exit_on(parse_extra_vars(&a.extra_vars), 1)?;
+    let mut inventory = exit_on(load_inventory(&cfg), 1)?;
+    for b in &books {
+        exit_on(
+            inventory.load_vars_dirs(&b.dir).map_err(|e| e.to_string()),
+            1,
+        )?;
+    }
+    let connection = saved.options.connection.clone();
+    let (key, inputs) = plan_inputs(
+        &playbooks,
+        &books,
+        &saved.inputs.inventory,
+        &inventory,
+        &extra_vars,
+        &connection,
+    )?;
+    exit_on(saved.check(&key, &inputs).map_err(|e| e.to_string()), 1)?;
+    let mut cli_vars: Vars = connection.into_iter().collect();
+    if saved.options.ask_become_pass {
+        let password = exit_on(
+            rpassword::prompt_password("BECOME password: ")
+                .map_err(|e| format!("cannot read the become password from the terminal: {e}")),
+            1,
+        )?;
+        cli_vars.insert("ansible_become_password".into(), Value::from(password));
+    }
+    let mut opts = RunOptions {
+        check: true,
+        // As the plan: the same probes (content fetched for diffs), the same fingerprints.
+        diff: true,
+        forks: saved.options.forks.max(1),
+        extra_vars,
+        limit: saved.options.limit.clone(),
+        tags: saved.options.tags.clone(),
+        skip_tags: saved.options.skip_tags.clone(),
+        verbosity: a.verbose,
+        force_handlers: saved.options.force_handlers,
+        cli_vars,
+        plan: None,
+        vault_password_file: cfg.vault_password_file.value.clone(),
+    };
+    let runtime = runtime()?;
+    // First, unless --replan, the plan again (quietly): a host whose run
+    // differs from the saved one anywhere is refused before anything is
+    // applied on it (later tasks' probes would see this run's own changes).
+    let drifted = if a.replan {
+        std::collections::BTreeMap::new()
+    } else {
+        let fresh = plan::Session::new(key.clone(), plan::Mode::Record);
+        opts.plan = Some(Arc::clone(&fresh));
+        let mut quiet = Reporters::new();
+        quiet.push(Box::new(plan::Recorder::new(Arc::clone(&fresh))));
+        run_books(&runtime, &books, &inventory, &opts, &templar, &mut quiet);
+        plan::compare(&saved.hosts, &fresh.records())
+    };
+    let session = plan::Session::new(
+        key,
+        plan::Mode::Apply {
+            hosts: saved.hosts.clone(),
+            replan: a.replan,
+        },
+    );
+    opts.check = false;
+    opts.plan = Some(Arc::clone(&session));
+    if !drifted.is_empty() {
+        let refused: Vec<String> = drifted.keys().map(|h| format!("!{h}")).collect();
+        let base = opts.limit.clone().unwrap_or_else(|| "all".into());
+        opts.limit = Some(format!("{base}:{}", refused.join(":")));
+    }
+    let mut reporter = exit_on(reporters(&a.reports, a.verbose), 1)?;
+    reporter.push(Box::new(plan::Recorder::new(Arc::clone(&session))));
+    reporter.run_start(&RunInfo {
+        command: "apply".into(),
+        playbooks: saved.inputs.playbooks.clone(),
+        check: false,
+        diff: true,
+    });
+    let mut recap = crate::report::Recap::new();
+    if !drifted.is_empty() {
+        reporter.play_start("Check the saved plan");
+        reporter.task_start(&crate::report::TaskInfo {
+            name: "Compare each host with the plan",
+            span: None,
+            action: "plan",
+            handler: false,
+            hosts: drifted.len(),
+        });
+        for (host, msg) in &drifted {
+            let result =
+                serde_json::json!({"changed": false, "failed": true, "drifted": true, "msg": msg});
+            reporter.host_result(&crate::report::HostResult::simple(
+                host,
+                crate::report::Status::Failed,
+                &result,
+            ));
+            recap.entry(host.clone()).or_default().failed += 1;
+        }
+    }
+    let mut with_refused = WithRecap {
+        inner: &mut reporter,
+        extra: recap,
+    };
+    let (mut code, _) = run_books(
+        &runtime,
+        &books,
+        &inventory,
+        &opts,
+        &templar,
+        &mut with_refused,
+    );
+    let mut drifted = drifted;
+    drifted.extend(session.drifted());
+    if !drifted.is_empty() {
+        code = code.max(2);
+        eprintln!(
+            "\n{} host{} drifted since the plan and stopped: {}",
+            drifted.len(),
+            if drifted.len() == 1 { "" } else { "s" },
+            drifted.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let end = RunEnd {
+        exit_code: code,
+        elapsed: started.elapsed(),
+    };
+    if let Err(e) = reporter.finish(&end) {
+        eprintln!("ERROR! cannot write a report: {e}");
+        code = code.max(1);
+    }
+    Ok(code)
+}
+
+/// Passes events on, adding hosts refused before the run to its first recap.
+struct WithRecap<'a> {
+    inner: &'a mut Reporters,
+    extra: crate::report::Recap,
+}
+
+impl Reporter for WithRecap<'_> {
+    fn run_start(&mut self, run: &RunInfo) {
+        self.inner.run_start(run);
+    }
+    fn play_start(&mut self, name: &str) {
+        self.inner.play_start(name);
+    }
+    fn task_start(&mut self, task: &crate::report::TaskInfo<'_>) {
+        self.inner.task_start(task);
+    }
+    fn host_start(&mut self, host: &str) {
+        self.inner.host_start(host);
+    }
+    fn host_done(&mut self, host: &str) {
+        self.inner.host_done(host);
+    }
+    fn host_result(&mut self, result: &crate::report::HostResult<'_>) {
+        self.inner.host_result(result);
+    }
+    fn included(&mut self, file: &str, hosts: &[String], item_label: Option<&str>) {
+        self.inner.included(file, hosts, item_label);
+    }
+    fn ignoring(&mut self) {
+        self.inner.ignoring();
+    }
+    fn warning(&mut self, message: &str) {
+        self.inner.warning(message);
+    }
+    fn no_hosts(&mut self) {
+        self.inner.no_hosts();
+    }
+    fn no_more_hosts(&mut self) {
+        self.inner.no_more_hosts();
+    }
+    fn recap(&mut self, recap: &crate::report::Recap) {
+        let mut all = recap.clone();
+        all.extend(std::mem::take(&mut self.extra));
+        self.inner.recap(&all);
+    }
+    fn finish(&mut self, end: &RunEnd) -> std::io::Result<()> {
+        self.inner.finish(end)
+    }
+}
+
+/// Runs the playbooks in turn: the worst exit code and the number of changes.
+fn run_books(
+    runtime: &tokio::runtime::Runtime,
+    books: &[CompiledPlaybook],
+    inventory: &Inventory,
+    opts: &RunOptions,
+    templar: &Templar,
+    reporter: &mut dyn Reporter,
+) -> (i32, u32) {
+    let (mut code, mut changes) = (0, 0);
+    for book in books {
+        let summary =
+            runtime.block_on(exec::run_playbook(book, inventory, opts, templar, reporter));
+        code = code.max(summary.exit_code());
+        changes += summary.recap.values().map(|c| c.changed).sum::<u32>();
+    }
+    (code, changes)
 }
 
 /// An error printed as ansible-playbook prints it, turned into an exit code.

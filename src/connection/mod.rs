@@ -200,4 +200,8 @@ impl Host for Escalated {
         }
         result
     }
+
+    fn observer(&self) -> Option<Arc<dyn tend_modules::ConvergeObserver>> {
+        crate::plan::current_observer()
+    }
 }

@@ -58,6 +58,8 @@ pub struct RunOptions {
     /// The vault password file (`--vault-password-file`,
     /// `ANSIBLE_VAULT_PASSWORD_FILE`, `ansible.cfg`), for the vault code.
     pub vault_password_file: Option<std::path::PathBuf>,
+    /// A saved plan being made (`tend plan --out`) or applied (`tend apply`).
+    pub plan: Option<Arc<crate::plan::Session>>,
 }
 
 /// How a run ended, for the exit code.
@@ -1055,7 +1057,8 @@ async fn run_task_subset(
             .map(|i| async move {
                 let name = &states_ref[i].name;
                 progress.borrow_mut().host_start(name);
-                let outcome = task::run_on_host(ctx, t, &states_ref[i], hv).await;
+                let run = task::run_on_host(ctx, t, &states_ref[i], hv);
+                let outcome = crate::plan::observing(ctx.opts.plan.as_ref(), name, t, run).await;
                 progress.borrow_mut().host_done(name);
                 (i, outcome)
             })

@@ -174,7 +174,23 @@ pub struct HostResult<'a> {
     pub commands: &'a [CommandRecord],
 }
 
-impl HostResult<'_> {
+impl<'a> HostResult<'a> {
+    /// A result with no diff, item, timing or commands (a controller-side verdict).
+    pub fn simple(host: &'a str, status: Status, result: &'a Value) -> Self {
+        HostResult {
+            host,
+            status,
+            result,
+            item_label: None,
+            diffs: &[],
+            is_loop_summary: false,
+            no_log: false,
+            verbose_always: false,
+            duration: None,
+            commands: &[],
+        }
+    }
+
     /// `changed` as the result says.
     pub fn changed(&self) -> bool {
         self.status == Status::Changed || self.result.get("changed") == Some(&Value::Bool(true))
