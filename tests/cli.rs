@@ -425,3 +425,30 @@ fn script_and_fetch_run_on_the_local_connection() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn an_ansible_module_tend_lacks_is_named_not_supported_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: localhost\n  tasks:\n    - ansible.builtin.reboot:\n    - dnf: name=httpd\n",
+    )
+    .unwrap();
+    let run = tend(&["playbook", "-i", "localhost,", "site.yml"], dir.path());
+    assert_eq!(run.status.code(), Some(4));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains(
+            "error: module `ansible.builtin.reboot` is not supported yet\n --> site.yml:3:7\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: module `dnf` is not supported yet"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 errors found; no host was contacted."),
+        "{stderr}"
+    );
+}
