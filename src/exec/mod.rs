@@ -122,6 +122,8 @@ pub(crate) struct PlayCtx<'a> {
     pub abort: std::cell::Cell<Option<Abort>>,
     /// `meta: end_play` ran.
     pub ended_play: std::cell::Cell<bool>,
+    /// `delegate_facts` for hosts outside the play: kept for later plays.
+    pub delegated_facts: std::cell::RefCell<std::collections::HashMap<String, Vars>>,
 }
 
 /// Why a play stopped for every host.
@@ -446,8 +448,12 @@ async fn run_play(
             batch: in_batch.clone(),
             abort: std::cell::Cell::new(None),
             ended_play: std::cell::Cell::new(false),
+            delegated_facts: Default::default(),
         };
         run_batch(&ctx, &mut states, &in_batch, reporter, summary).await;
+        for (h, facts) in ctx.delegated_facts.take() {
+            carried.entry(h).or_default().1.extend(facts);
+        }
         if let Some(abort) = ctx.abort.get() {
             if abort == Abort::MaxFailPercentage {
                 // As ansible-playbook: once from the strategy, once from the batch loop.
@@ -1064,13 +1070,14 @@ async fn run_task_subset(
         let s = &mut states[i];
         let before = run_once.then(|| s.registered.clone());
         let counts: &mut Counts = summary.recap.entry(s.name.clone()).or_default();
-        task::apply_outcome(ctx, t, s, outcome, counts, reporter);
+        let delegated = task::apply_outcome(ctx, t, s, outcome, counts, reporter);
         if s.unreachable {
             summary.any_unreachable = true;
         }
         if let Some(registered) = before {
             broadcast(states, i, subset, &registered);
         }
+        task::store_delegated_facts(ctx, states, delegated);
     }
     check_abort(ctx, t, states, subset, &was_failed);
 }

@@ -35,6 +35,70 @@ pub struct TaskOutcome {
     no_log: bool,
     /// Per item (parallel to `items`): how long it took, the scripts it ran.
     timings: Vec<(std::time::Duration, Vec<CommandRecord>)>,
+    /// `delegate_facts`: facts set for the delegated hosts, by host.
+    delegated: Vec<(String, Map<String, Value>)>,
+}
+
+/// The host a delegated task runs on, when it is not the task's own host.
+fn delegate_target(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+) -> Option<String> {
+    let d = t.task.delegate_to.as_ref()?;
+    let target = text(&ctx.templar.render_value(d, scope).ok()?);
+    (target != host.name).then_some(target)
+}
+
+/// A delegated task's shown result says where it ran (`[a -> b]`), as
+/// Ansible's `_ansible_delegated_vars` (never registered).
+fn mark_delegated(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+    item: &mut ItemResult,
+) {
+    if item.status == Status::Skipped {
+        return;
+    }
+    let Some(target) = delegate_target(ctx, t, host, scope) else {
+        return;
+    };
+    let shown = ctx
+        .inventory
+        .host_vars(&target)
+        .get("ansible_host")
+        .map(text)
+        .unwrap_or_else(|| target.clone());
+    set(
+        &mut item.result,
+        "_ansible_delegated_vars",
+        json!({"ansible_host": shown, "ansible_delegated_host": target}),
+    );
+}
+
+/// `delegate_facts`: takes the facts an item set when they belong to the
+/// delegated host rather than to `host`.
+fn take_delegated_facts(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+    item: &mut ItemResult,
+) -> Option<(String, Map<String, Value>)> {
+    let df = t.task.delegate_facts.as_ref()?;
+    if item.facts.is_empty()
+        || !ctx
+            .templar
+            .render_value(df, scope)
+            .is_ok_and(|v| truthy(&v))
+    {
+        return None;
+    }
+    let target = delegate_target(ctx, t, host, scope)?;
+    Some((target, std::mem::take(&mut item.facts)))
 }
 
 /// Runs one item, timed; its scripts recorded at `-vvv`.
@@ -474,10 +538,13 @@ pub(crate) async fn run_on_host(
         status: Status::Failed,
         no_log,
         timings: Vec::new(),
+        delegated: Vec::new(),
     };
     let Some(lp) = &t.task.loop_ else {
-        let (item, timing) = timed_item(ctx, t, host, &scope, None).await;
+        let (mut item, timing) = timed_item(ctx, t, host, &scope, None).await;
+        let delegated = take_delegated_facts(ctx, t, host, &scope, &mut item);
         let registered = item.result.clone();
+        mark_delegated(ctx, t, host, &scope, &mut item);
         let status = item.status;
         return TaskOutcome {
             items: vec![item],
@@ -486,6 +553,7 @@ pub(crate) async fn run_on_host(
             status,
             no_log,
             timings: vec![timing],
+            delegated: delegated.into_iter().collect(),
         };
     };
     // Loops: the items are templated without the loop variable.
@@ -510,6 +578,7 @@ pub(crate) async fn run_on_host(
     let total = items.len();
     // Facts set by earlier items (set_fact in a loop) are seen by later ones.
     let mut loop_facts = Vars::new();
+    let mut delegated = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let mut layer = loop_facts.clone();
         layer.insert(lc.loop_var.clone(), item.clone());
@@ -531,6 +600,7 @@ pub(crate) async fn run_on_host(
         };
         let (mut r, timing) = timed_item(ctx, t, host, &item_scope, Some(label)).await;
         timings.push(timing);
+        delegated.extend(take_delegated_facts(ctx, t, host, &item_scope, &mut r));
         if let Value::Object(m) = &mut r.result {
             m.insert(lc.loop_var.clone(), item.clone());
             m.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
@@ -548,6 +618,7 @@ pub(crate) async fn run_on_host(
             loop_facts.insert(k.clone(), v.clone());
         }
         results.push(r.result.clone());
+        mark_delegated(ctx, t, host, &item_scope, &mut r);
         let stop = r.status == Status::Unreachable;
         item_results.push(r);
         if stop {
@@ -604,6 +675,7 @@ pub(crate) async fn run_on_host(
         status,
         no_log,
         timings,
+        delegated,
     }
 }
 
@@ -1441,14 +1513,15 @@ pub(crate) fn text(v: &Value) -> String {
 }
 
 /// Applies a host's outcome: report, counters, register, facts, notify.
+/// Returns the facts set for delegated hosts (`delegate_facts`).
 pub(crate) fn apply_outcome(
     ctx: &PlayCtx<'_>,
     t: &CompiledTask,
     s: &mut HostState,
-    outcome: TaskOutcome,
+    mut outcome: TaskOutcome,
     counts: &mut Counts,
     reporter: &mut dyn Reporter,
-) {
+) -> Vec<(String, Map<String, Value>)> {
     let _ = ctx;
     for (n, item) in outcome.items.iter().enumerate() {
         let label = if outcome.looped {
@@ -1476,7 +1549,9 @@ pub(crate) fn apply_outcome(
             s.ended = true;
         }
     }
-    if outcome.looped && outcome.items.is_empty() {
+    // A loop whose items were all skipped (or that had none) ends with a
+    // host line of its own, as Ansible's.
+    if outcome.looped && (outcome.items.is_empty() || outcome.status == Status::Skipped) {
         reporter.host_result(&HostResult {
             host: &s.name,
             status: Status::Skipped,
@@ -1529,6 +1604,27 @@ pub(crate) fn apply_outcome(
     if outcome.status == Status::Changed {
         for n in &t.task.notify {
             s.notified.insert(n.value.clone());
+        }
+    }
+    std::mem::take(&mut outcome.delegated)
+}
+
+/// `delegate_facts`: facts set for another host go to that host's
+/// variables (a host outside the play keeps them for later plays).
+pub(crate) fn store_delegated_facts(
+    ctx: &PlayCtx<'_>,
+    states: &mut [HostState],
+    delegated: Vec<(String, Map<String, Value>)>,
+) {
+    for (target, facts) in delegated {
+        match states.iter_mut().find(|s| s.name == target) {
+            Some(s) => s.registered.extend(facts),
+            None => ctx
+                .delegated_facts
+                .borrow_mut()
+                .entry(target)
+                .or_default()
+                .extend(facts),
         }
     }
 }

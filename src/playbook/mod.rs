@@ -362,6 +362,8 @@ pub struct Task {
     pub throttle: Option<Value>,
     /// `delegate_to`: run on this host instead (with this task's variables).
     pub delegate_to: Option<Value>,
+    /// `delegate_facts`: facts the task sets go to the delegated host.
+    pub delegate_facts: Option<Value>,
     /// `until`: retry until this holds.
     pub until: Option<Located<Value>>,
     /// `retries` (with `until`; default 3).

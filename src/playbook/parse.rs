@@ -36,6 +36,8 @@ const TASK_KEYWORDS: &[&str] = &[
     "retries",
     "delay",
     "delegate_to",
+    "delegate_facts",
+    "local_action",
     "timeout",
     "remote_user",
     "any_errors_fatal",
@@ -56,8 +58,6 @@ const TASK_KEYWORDS: &[&str] = &[
 const TASK_UNSUPPORTED: &[&str] = &[
     "rescue",
     "always",
-    "delegate_facts",
-    "local_action",
     "async",
     "poll",
     "connection",
@@ -733,6 +733,7 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
     t.diff = t.diff.or_else(|| parent.diff.clone());
     t.environment = t.environment.or_else(|| parent.environment.clone());
     t.delegate_to = t.delegate_to.or_else(|| parent.delegate_to.clone());
+    t.delegate_facts = t.delegate_facts.or_else(|| parent.delegate_facts.clone());
     t.timeout = t.timeout.or_else(|| parent.timeout.clone());
     t.remote_user = t.remote_user.or_else(|| parent.remote_user.clone());
     t.any_errors_fatal = t
@@ -833,6 +834,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         run_once: None,
         throttle: None,
         delegate_to: None,
+        delegate_facts: None,
         until: None,
         retries: None,
         delay: None,
@@ -910,6 +912,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             }
             "ignore_errors" => task.ignore_errors = Some(v.to_value()),
             "delegate_to" => task.delegate_to = Some(v.to_value()),
+            "delegate_facts" => task.delegate_facts = Some(v.to_value()),
             "timeout" => task.timeout = Some(v.to_value()),
             "remote_user" => task.remote_user = Some(v.to_value()),
             "any_errors_fatal" => task.any_errors_fatal = Some(v.to_value()),
@@ -934,7 +937,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             "become_method" => task.escalation.method = Some(v.to_value()),
             "become_flags" => task.escalation.flags = Some(v.to_value()),
             "args" => extra_args = Some(v),
-            "action" => match v.as_str() {
+            "action" | "local_action" => match v.as_str() {
                 Some(text) => {
                     let (module, rest) = text
                         .trim()
@@ -997,6 +1000,14 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             _ => module_nodes.push((k, v)),
         }
     }
+    // `local_action`: the action, run on the controller (Ansible's parser
+    // makes it `delegate_to: localhost`, over any `delegate_to` given).
+    if module_nodes
+        .iter()
+        .any(|(k, _)| k.key_text().as_deref() == Some("local_action"))
+    {
+        task.delegate_to = Some(Value::String("localhost".into()));
+    }
     match module_nodes.as_slice() {
         [] => {
             if ok {
@@ -1007,7 +1018,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             return None;
         }
         [(k, v)] => {
-            if k.key_text().as_deref() != Some("action") {
+            if !matches!(k.key_text().as_deref(), Some("action" | "local_action")) {
                 task.module = Located {
                     value: k.key_text().unwrap_or_default(),
                     span: k.span.clone(),
