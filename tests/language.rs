@@ -107,3 +107,75 @@ fn local_action_runs_on_the_controller_and_delegate_facts_go_to_the_delegate() {
     assert_eq!(c["for_c"], "from b", "the last delegating host wins");
     assert_eq!(c["stays"], "unset");
 }
+
+#[test]
+fn loop_control_extended_pause_and_break_when() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - set_fact:
+        seen: "{{ (seen | default([])) + [[item, ansible_loop.index0, ansible_loop.first, ansible_loop.last,
+                  ansible_loop.revindex, ansible_loop.previtem | default(none), ansible_loop.nextitem | default(none),
+                  ansible_loop.allitems | length, i]] }}"
+      loop: [x, y, z]
+      loop_control:
+        extended: yes
+        index_var: i
+      register: r_ext
+    - debug: msg="{{ ansible_loop.allitems is defined }}"
+      loop: [1]
+      loop_control:
+        extended: yes
+        extended_allitems: no
+      register: r_noall
+    - debug: msg="{{ item }}"
+      loop: [1, 2, 3, 4]
+      loop_control:
+        break_when: r_break.msg == 2
+        pause: 0.3
+      register: r_break
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'seen': seen, 'ext0': r_ext.results[0].ansible_loop, 'noall': r_noall.results[0].msg,
+                      'break': r_break.results | map(attribute='item') | list} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(
+        r["seen"],
+        serde_json::json!([
+            ["x", 0, true, false, 3, null, "y", 3, 0],
+            ["y", 1, false, false, 2, "x", "z", 3, 1],
+            ["z", 2, false, true, 1, "y", null, 3, 2]
+        ])
+    );
+    assert_eq!(
+        r["ext0"],
+        serde_json::json!({"index": 1, "index0": 0, "first": true, "last": false, "length": 3,
+                           "revindex": 3, "revindex0": 2, "allitems": ["x", "y", "z"], "nextitem": "y"})
+    );
+    assert_eq!(r["noall"], false);
+    assert_eq!(
+        r["break"],
+        serde_json::json!([1, 2]),
+        "break_when stops after the item"
+    );
+}
+
+#[test]
+fn loop_control_pause_waits_between_items() {
+    let started = std::time::Instant::now();
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - debug: msg={{ item }}\n      loop: [1, 2, 3]\n      loop_control:\n        pause: 0.5\n",
+        &[],
+        &[],
+    );
+    ok(&out);
+    let took = started.elapsed().as_secs_f64();
+    assert!(took >= 1.0, "two pauses of 0.5s, took {took}");
+}

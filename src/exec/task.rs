@@ -487,14 +487,11 @@ pub(crate) fn include_items(
         .map_err(|e| e.message)?;
     let items = loop_items(lp.kind, rendered)?;
     let lc = &t.task.loop_control;
+    let extended = loop_extended(ctx, lc, &scope)?;
     let mut out = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
+    for index in 0..items.len() {
         let mut layer = base.clone();
-        layer.insert(lc.loop_var.clone(), item);
-        layer.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
-        if let Some(iv) = &lc.index_var {
-            layer.insert(iv.clone(), index.into());
-        }
+        layer.extend(loop_item_vars(lc, extended, &items, index));
         if let Some(when) = &t.task.when {
             let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
                 .with_special("hostvars", hostvars.clone());
@@ -509,6 +506,76 @@ pub(crate) fn include_items(
         out.push(layer);
     }
     Ok(out)
+}
+
+/// `loop_control.extended`: `None` when off, else whether `allitems` is shown.
+fn loop_extended(
+    ctx: &PlayCtx<'_>,
+    lc: &crate::playbook::LoopControl,
+    scope: &Scope<'_>,
+) -> Result<Option<bool>, String> {
+    let flag = |v: &Option<Value>, default: bool| -> Result<bool, String> {
+        match v {
+            None => Ok(default),
+            Some(v) => ctx
+                .templar
+                .render_value(v, scope)
+                .map(|v| truthy(&v))
+                .map_err(|e| e.message),
+        }
+    };
+    flag(&lc.extended, false)?
+        .then(|| flag(&lc.extended_allitems, true))
+        .transpose()
+}
+
+/// The variables of loop item `index`: the loop variable, `index_var`, and
+/// with `extended` the `ansible_loop` of Ansible's task executor (recorded in
+/// the item's result too).
+fn loop_item_vars(
+    lc: &crate::playbook::LoopControl,
+    extended: Option<bool>,
+    items: &[Value],
+    index: usize,
+) -> Vars {
+    let mut vars = Vars::new();
+    vars.insert(
+        lc.loop_var.clone(),
+        items.get(index).cloned().unwrap_or_default(),
+    );
+    vars.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
+    if let Some(iv) = &lc.index_var {
+        vars.insert(iv.clone(), index.into());
+        vars.insert("ansible_index_var".into(), iv.clone().into());
+    }
+    if let Some(allitems) = extended {
+        let len = items.len();
+        let mut l = Map::new();
+        l.insert("index".into(), (index + 1).into());
+        l.insert("index0".into(), index.into());
+        l.insert("first".into(), (index == 0).into());
+        l.insert("last".into(), (index + 1 == len).into());
+        l.insert("length".into(), len.into());
+        l.insert("revindex".into(), (len - index).into());
+        l.insert("revindex0".into(), (len - index - 1).into());
+        if allitems {
+            l.insert("allitems".into(), Value::Array(items.to_vec()));
+        }
+        if let Some(next) = items.get(index + 1) {
+            l.insert("nextitem".into(), next.clone());
+        }
+        if let Some(prev) = index.checked_sub(1).and_then(|i| items.get(i)) {
+            l.insert("previtem".into(), prev.clone());
+        }
+        vars.insert("ansible_loop".into(), Value::Object(l));
+    }
+    vars
+}
+
+/// A number given as a number or numeric text.
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 /// Runs the task on one host (all loop items).
@@ -572,22 +639,30 @@ pub(crate) async fn run_on_host(
         Err(msg) => return fail_early(msg),
     };
     let lc = &t.task.loop_control;
+    let (extended, pause) = match loop_extended(ctx, lc, &scope).and_then(|e| {
+        let pause = match &lc.pause {
+            None => 0.0,
+            Some(p) => number(&ctx.templar.render_value(p, &scope).map_err(|e| e.message)?)
+                .ok_or_else(|| "loop_control.pause must be a number of seconds".to_string())?,
+        };
+        Ok((e, pause))
+    }) {
+        Ok(v) => v,
+        Err(msg) => return fail_early(msg),
+    };
     let mut results = Vec::new();
     let mut item_results = Vec::new();
     let mut timings = Vec::new();
-    let total = items.len();
     // Facts set by earlier items (set_fact in a loop) are seen by later ones.
     let mut loop_facts = Vars::new();
     let mut delegated = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let mut layer = loop_facts.clone();
-        layer.insert(lc.loop_var.clone(), item.clone());
-        layer.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
-        if let Some(iv) = &lc.index_var {
-            layer.insert(iv.clone(), index.into());
-            layer.insert("ansible_index_var".into(), iv.clone().into());
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 && pause > 0.0 {
+            tokio::time::sleep(std::time::Duration::from_secs_f64(pause)).await;
         }
-        let _ = total;
+        let item_vars = loop_item_vars(lc, extended, &items, index);
+        let mut layer = loop_facts.clone();
+        layer.extend(item_vars.clone());
         let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
             .with_special("hostvars", hostvars.clone());
         let label = match &lc.label {
@@ -595,31 +670,38 @@ pub(crate) async fn run_on_host(
                 .templar
                 .render_value(l, &item_scope)
                 .map(|v| label_text(&v))
-                .unwrap_or_else(|_| label_text(&item)),
-            None => label_text(&item),
+                .unwrap_or_else(|_| label_text(item)),
+            None => label_text(item),
         };
         let (mut r, timing) = timed_item(ctx, t, host, &item_scope, Some(label)).await;
         timings.push(timing);
         delegated.extend(take_delegated_facts(ctx, t, host, &item_scope, &mut r));
         if let Value::Object(m) = &mut r.result {
-            m.insert(lc.loop_var.clone(), item.clone());
-            m.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
-            if let Some(iv) = &lc.index_var {
-                m.insert(iv.clone(), index.into());
-                m.insert("ansible_index_var".into(), iv.clone().into());
-            }
-            if lc.loop_var != "item" {
-                // Ansible also records the item under its own name only.
-            } else {
-                m.insert("item".into(), item.clone());
-            }
+            m.extend(item_vars);
         }
         for (k, v) in &r.facts {
             loop_facts.insert(k.clone(), v.clone());
         }
         results.push(r.result.clone());
         mark_delegated(ctx, t, host, &item_scope, &mut r);
-        let stop = r.status == Status::Unreachable;
+        let mut stop = r.status == Status::Unreachable;
+        // `break_when`: sees the item's result under the register name.
+        if !stop && let Some(bw) = &lc.break_when {
+            let mut reg = Vars::new();
+            if let Some(name) = &t.task.register {
+                reg.insert(name.clone(), r.result.clone());
+            }
+            match ctx
+                .templar
+                .eval_condition(&bw.value, &item_scope.child(&reg))
+            {
+                Ok(b) => stop = b,
+                Err(e) => {
+                    r.fail(conditional_failure(&bw.value, &e));
+                    stop = true;
+                }
+            }
+        }
         item_results.push(r);
         if stop {
             break;

@@ -161,6 +161,14 @@ pub struct LoopControl {
     pub index_var: Option<String>,
     /// `label`.
     pub label: Option<Value>,
+    /// `extended`: `ansible_loop` with the item's position and neighbours.
+    pub extended: Option<Value>,
+    /// `extended_allitems`: `ansible_loop.allitems` (default on).
+    pub extended_allitems: Option<Value>,
+    /// `pause`: seconds to wait between items.
+    pub pause: Option<Value>,
+    /// `break_when`: stop the loop after the item for which this holds.
+    pub break_when: Option<Located<Value>>,
 }
 
 impl Default for LoopControl {
@@ -169,6 +177,10 @@ impl Default for LoopControl {
             loop_var: "item".into(),
             index_var: None,
             label: None,
+            extended: None,
+            extended_allitems: None,
+            pause: None,
+            break_when: None,
         }
     }
 }

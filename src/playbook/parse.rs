@@ -1127,18 +1127,30 @@ fn loop_control(node: &Node, diags: &mut Vec<Diagnostic>) -> LoopControl {
             }
             Some("index_var") => lc.index_var = scalar_string(v, diags),
             Some("label") => lc.label = Some(v.to_value()),
-            Some(other @ ("pause" | "extended" | "extended_allitems" | "break_when")) => diags
-                .push(
-                    Diagnostic::error(format!("loop_control `{other}` is not supported yet"))
-                        .at(k.span.clone()),
-                ),
+            Some("extended") => lc.extended = Some(v.to_value()),
+            Some("extended_allitems") => lc.extended_allitems = Some(v.to_value()),
+            Some("pause") => lc.pause = Some(v.to_value()),
+            Some("break_when") => {
+                lc.break_when = Some(Located {
+                    value: v.to_value(),
+                    span: v.span.clone(),
+                })
+            }
             Some(other) => {
                 let mut d =
                     Diagnostic::error(format!("`{other}` is not a valid loop_control option"))
                         .at(k.span.clone());
                 if let Some(s) = suggest(
                     other,
-                    ["loop_var", "index_var", "label", "pause", "extended"],
+                    [
+                        "loop_var",
+                        "index_var",
+                        "label",
+                        "pause",
+                        "extended",
+                        "extended_allitems",
+                        "break_when",
+                    ],
                 ) {
                     d = d.label(format!("did you mean `{s}`?"));
                 }
