@@ -179,3 +179,106 @@ fn loop_control_pause_waits_between_items() {
     let took = started.elapsed().as_secs_f64();
     assert!(took >= 1.0, "two pauses of 0.5s, took {took}");
 }
+
+#[test]
+fn lookup_loops_and_lookup_plugins() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  vars:
+    greeting: hi
+    users:
+      - {name: alice, groups: [wheel, docker]}
+      - {name: bob}
+  tasks:
+    - set_fact:
+        globbed: "{{ (globbed | default([])) + [item | basename] }}"
+      with_fileglob: ["files/*.txt"]
+    - set_fact:
+        first: "{{ item | basename }}"
+      with_first_found:
+        - files: [missing.txt, two.txt]
+          paths: [files]
+    - set_fact:
+        subs: "{{ (subs | default([])) + [[item.0, item.1]] }}"
+      with_subelements:
+        - "{{ users }}"
+        - groups
+        - skip_missing: true
+    - set_fact:
+        lines: "{{ (lines | default([])) + [item] }}"
+      with_lines: printf 'l1\nl2\n'
+    - set_fact:
+        contents: "{{ (contents | default([])) + [item] }}"
+      with_file: [one.txt, files/two.txt]
+    - set_fact:
+        rendered: "{{ item }}"
+      with_template: t.j2
+    - set_fact:
+        hosts: "{{ (hosts | default([])) + [item] }}"
+      with_inventory_hostnames: "g:!b"
+    - set_fact:
+        picked: "{{ item }}"
+      with_random_choice: [p, q]
+    - set_fact:
+        q_glob: "{{ query('fileglob', 'files/*.txt') | map('basename') | sort }}"
+        q_first: "{{ query('first_found', ['nope'], skip=True) }}"
+        q_sub: "{{ query('subelements', users, 'groups', {'skip_missing': True}) | map(attribute='1') | list }}"
+        q_lines: "{{ query('lines', 'echo x') }}"
+        q_hosts: "{{ query('inventory_hostnames', 'g') }}"
+        q_file: "{{ lookup('file', 'one.txt', rstrip=False) }}"
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'globbed': globbed | sort, 'first': first, 'subs': subs, 'lines': lines, 'contents': contents,
+                      'rendered': rendered, 'hosts': hosts, 'picked': picked, 'q_glob': q_glob, 'q_first': q_first,
+                      'q_sub': q_sub, 'q_lines': q_lines, 'q_hosts': q_hosts, 'q_file': q_file} | to_json }}"
+"#,
+        &[
+            ("files/one.txt", "one\n"),
+            ("files/two.txt", "two"),
+            ("files/skip.conf", "x"),
+            (
+                "templates/t.j2",
+                "{{ greeting }} {{ inventory_hostname }}\n",
+            ),
+        ],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    let j = |v: serde_json::Value| v;
+    assert_eq!(r["globbed"], j(serde_json::json!(["one.txt", "two.txt"])));
+    assert_eq!(r["first"], "two.txt");
+    assert_eq!(
+        r["subs"],
+        j(serde_json::json!([[{"name": "alice"}, "wheel"], [{"name": "alice"}, "docker"]])),
+        "the element comes without its subelements; bob is skipped"
+    );
+    assert_eq!(r["lines"], j(serde_json::json!(["l1", "l2"])));
+    assert_eq!(r["contents"], j(serde_json::json!(["one", "two"])));
+    assert_eq!(r["rendered"], "hi a\n");
+    assert_eq!(r["hosts"], j(serde_json::json!(["a", "c"])));
+    assert!(r["picked"] == "p" || r["picked"] == "q");
+    assert_eq!(r["q_glob"], j(serde_json::json!(["one.txt", "two.txt"])));
+    assert_eq!(r["q_first"], j(serde_json::json!([])));
+    assert_eq!(r["q_sub"], j(serde_json::json!(["wheel", "docker"])));
+    assert_eq!(r["q_lines"], j(serde_json::json!(["x"])));
+    assert_eq!(r["q_hosts"], j(serde_json::json!(["a", "b", "c"])));
+    assert_eq!(r["q_file"], "one\n");
+}
+
+#[test]
+fn first_found_without_a_file_fails_the_task() {
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - debug: msg={{ item }}\n      with_first_found: [nope.yml]\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).contains("No file was found when using first_found."),
+        "{}",
+        stdout(&out)
+    );
+}

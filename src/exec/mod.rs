@@ -170,6 +170,7 @@ pub async fn run_playbook(
 ) -> RunSummary {
     let mut summary = RunSummary::default();
     crate::template::set_search_dirs(vec![book.dir.join("files"), book.dir.clone()]);
+    crate::template::set_inventory(inventory.clone());
     // Facts, set_fact and registered values outlive the play, as Ansible's
     // fact caches do: later plays of the run see them.
     let mut carried: std::collections::HashMap<String, (Vars, Vars)> = Default::default();

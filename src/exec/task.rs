@@ -297,6 +297,47 @@ pub(crate) fn loop_items(kind: LoopKind, value: Value) -> Result<Vec<Value>, Str
     })
 }
 
+/// The items of a loop: a `with_<lookup>` runs its lookup plugin over the
+/// (templated) terms; the other keywords as [`loop_items`].
+fn items_of(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    kind: LoopKind,
+    value: Value,
+    scope: &Scope<'_>,
+) -> Result<Vec<Value>, String> {
+    let LoopKind::Lookup(name) = kind else {
+        return loop_items(kind, value);
+    };
+    let terms = match value {
+        Value::Array(a) => a,
+        Value::Null => Vec::new(),
+        other => vec![other],
+    };
+    if name != "template" {
+        return crate::template::run_lookup(name, &terms, &Map::new());
+    }
+    // `with_template`: each file rendered with the task's variables.
+    let role = t.task.role.as_ref().map(|r| r.path.as_path());
+    terms
+        .iter()
+        .map(|term| {
+            let name = text(term);
+            let path = crate::compile::find_src(role, &ctx.book.dir, "templates", &name).map_err(
+                |_| format!("the template file {name} could not be found for the lookup"),
+            )?;
+            let source = std::fs::read_to_string(&path)
+                .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+            let mut extra = Vars::new();
+            extra.insert("template_path".into(), path.display().to_string().into());
+            ctx.templar
+                .render_file(&source, scope, &extra)
+                .map(Value::String)
+                .map_err(|e| format!("{}: {}", path.display(), e.message))
+        })
+        .collect()
+}
+
 /// `with_sequence`: `start=1 end=10 stride=2 format=host%02d`, `count=3`, or `1-10/2`.
 fn sequence(spec: &str) -> Result<Vec<Value>, String> {
     let (mut start, mut end, mut stride, mut count, mut format) =
@@ -485,7 +526,7 @@ pub(crate) fn include_items(
         .templar
         .render_value(&lp.items, &scope)
         .map_err(|e| e.message)?;
-    let items = loop_items(lp.kind, rendered)?;
+    let items = items_of(ctx, t, lp.kind, rendered, &scope)?;
     let lc = &t.task.loop_control;
     let extended = loop_extended(ctx, lc, &scope)?;
     let mut out = Vec::new();
@@ -634,7 +675,7 @@ pub(crate) async fn run_on_host(
             ));
         }
     };
-    let items = match loop_items(lp.kind, items) {
+    let items = match items_of(ctx, t, lp.kind, items, &scope) {
         Ok(items) => items,
         Err(msg) => return fail_early(msg),
     };

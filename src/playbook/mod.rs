@@ -139,6 +139,10 @@ pub enum LoopKind {
     WithNested,
     /// `with_sequence:` (`start=1 end=5`, `count=3`, `1-10/2`)
     WithSequence,
+    /// `with_<lookup>:` the items of that lookup plugin (`fileglob`,
+    /// `first_found`, `subelements`, `lines`, `file`, `template`, `env`,
+    /// `random_choice`, `inventory_hostnames`).
+    Lookup(&'static str),
 }
 
 /// A task's loop.

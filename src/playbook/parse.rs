@@ -52,6 +52,28 @@ const TASK_KEYWORDS: &[&str] = &[
     "with_nested",
     "with_cartesian",
     "with_sequence",
+    "with_fileglob",
+    "with_first_found",
+    "with_subelements",
+    "with_lines",
+    "with_file",
+    "with_template",
+    "with_env",
+    "with_random_choice",
+    "with_inventory_hostnames",
+];
+
+/// `with_<lookup>` loops and their lookup plugins.
+const LOOKUP_LOOPS: &[&str] = &[
+    "fileglob",
+    "first_found",
+    "subelements",
+    "lines",
+    "file",
+    "template",
+    "env",
+    "random_choice",
+    "inventory_hostnames",
 ];
 
 /// Ansible task keywords tend does not implement yet: an error, never ignored.
@@ -66,15 +88,6 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "collections",
     "debugger",
     "port",
-    "with_fileglob",
-    "with_subelements",
-    "with_first_found",
-    "with_random_choice",
-    "with_lines",
-    "with_inventory_hostnames",
-    "with_file",
-    "with_template",
-    "with_env",
     "with_pipe",
     "with_password",
     "with_url",
@@ -866,9 +879,22 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                     span: v.span.clone(),
                 })
             }
-            "loop" | "with_items" | "with_list" | "with_dict" | "with_flattened"
-            | "with_indexed_items" | "with_together" | "with_nested" | "with_cartesian"
-            | "with_sequence" => {
+            k2 if matches!(
+                k2,
+                "loop"
+                    | "with_items"
+                    | "with_list"
+                    | "with_dict"
+                    | "with_flattened"
+                    | "with_indexed_items"
+                    | "with_together"
+                    | "with_nested"
+                    | "with_cartesian"
+                    | "with_sequence"
+            ) || k2
+                .strip_prefix("with_")
+                .is_some_and(|l| LOOKUP_LOOPS.contains(&l)) =>
+            {
                 if task.loop_.is_some() {
                     diags.push(
                         Diagnostic::error("a task can have only one loop").at(k.span.clone()),
@@ -884,7 +910,14 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                     "with_together" => LoopKind::WithTogether,
                     "with_nested" | "with_cartesian" => LoopKind::WithNested,
                     "with_sequence" => LoopKind::WithSequence,
-                    _ => LoopKind::WithDict,
+                    "with_dict" => LoopKind::WithDict,
+                    other => LoopKind::Lookup(
+                        LOOKUP_LOOPS
+                            .iter()
+                            .find(|l| other.strip_prefix("with_") == Some(**l))
+                            .copied()
+                            .unwrap_or("items"),
+                    ),
                 };
                 task.loop_ = Some(Loop {
                     kind,
