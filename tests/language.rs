@@ -282,3 +282,82 @@ fn first_found_without_a_file_fails_the_task() {
         stdout(&out)
     );
 }
+
+#[test]
+fn play_force_handlers_runs_handlers_on_failed_hosts() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  force_handlers: true
+  tasks:
+    - command: echo notify
+      notify: h
+    - fail: msg=boom
+  handlers:
+    - name: h
+      copy: {dest: "{{ work }}/forced", content: ran}
+- hosts: b
+  gather_facts: no
+  tasks:
+    - command: echo notify
+      notify: h
+    - fail: msg=boom
+  handlers:
+    - name: h
+      copy: {dest: "{{ work }}/not-forced", content: ran}
+"#,
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(dir.path().join("forced").exists(), "{}", stdout(&out));
+    assert!(!dir.path().join("not-forced").exists());
+}
+
+#[test]
+fn vars_prompt_without_a_terminal_takes_defaults_and_extra_vars_win() {
+    let play = r#"
+- hosts: a
+  gather_facts: no
+  vars_prompt:
+    - name: who
+      prompt: Who are you
+      default: nobody
+      private: no
+    - name: given
+      default: from-prompt
+    - name: none_given
+  tasks:
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'who': who, 'given': given, 'none_given': none_given} | to_json }}"
+"#;
+    let (out, dir) = run(play, &[], &["-e", "given=from-cli"]);
+    ok(&out);
+    assert!(
+        stdout(&out).contains("[WARNING]: Not prompting as we are not in interactive mode"),
+        "{}",
+        stdout(&out)
+    );
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(
+        r,
+        serde_json::json!({"who": "nobody", "given": "from-cli", "none_given": "None"})
+    );
+}
+
+#[test]
+fn vars_prompt_encrypt_is_a_compile_error() {
+    let (out, _dir) = run(
+        "- hosts: a\n  vars_prompt:\n    - name: pw\n      encrypt: sha512_crypt\n  tasks: []\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("vars_prompt `encrypt` is not supported yet") && err.contains("play.yml:4:7"),
+        "{err}"
+    );
+}

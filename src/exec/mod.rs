@@ -11,6 +11,7 @@
 mod builtin;
 pub mod facts;
 mod hostvars;
+mod prompt;
 mod task;
 
 use crate::compile::{CompiledPlay, CompiledPlaybook, CompiledStep, CompiledTask};
@@ -246,6 +247,7 @@ async fn run_play(
         .name
         .clone()
         .unwrap_or_else(|| play.play.hosts.value.clone());
+    let prompted = prompt::ask(&play.play.vars_prompt, &opts.extra_vars, reporter);
     reporter.play_start(&name);
     // The host pattern may use extra vars.
     let base_scope_vars = opts.extra_vars.clone();
@@ -382,6 +384,7 @@ async fn run_play(
         Value::from(opts.skip_tags.clone()),
     );
     let mut play_vars = play.play.vars.clone();
+    play_vars.extend(prompted);
     // vars_files: loaded once, names templated with play and extra vars.
     for vf in &play.play.vars_files {
         let scope = crate::template::Scope::new(vec![&play_vars, &opts.extra_vars]);
@@ -544,7 +547,7 @@ async fn run_batch(
         if states
             .iter()
             .enumerate()
-            .any(|(i, s)| in_batch[i] && (s.active() || (s.failed && opts.force_handlers)))
+            .any(|(i, s)| in_batch[i] && (s.active() || (s.failed && ctx.force_handlers())))
         {
             run_handlers(ctx, states, reporter, summary).await;
         }
@@ -1010,7 +1013,7 @@ async fn run_handlers(
             .iter()
             .map(|s| {
                 names.iter().any(|n| s.notified.contains(n.as_str()))
-                    && (s.active() || (s.failed && ctx.opts.force_handlers))
+                    && (s.active() || (s.failed && ctx.force_handlers()))
             })
             .collect();
         run_task_subset(ctx, h, states, &subset, reporter, summary, true).await;

@@ -115,6 +115,20 @@ async fn timed_item(
     (item, (started.elapsed(), commands))
 }
 
+impl PlayCtx<'_> {
+    /// `--force-handlers`, or the play's `force_handlers`: notified
+    /// handlers run even on hosts that failed.
+    pub(crate) fn force_handlers(&self) -> bool {
+        self.opts.force_handlers
+            || self.play.play.force_handlers.as_ref().is_some_and(|v| {
+                let scope = Scope::new(vec![&self.play_vars, &self.opts.extra_vars]);
+                self.templar
+                    .render_value(v, &scope)
+                    .is_ok_and(|v| truthy(&v))
+            })
+    }
+}
+
 /// Python-like truthiness for keyword values (`gather_facts: no`).
 pub fn truthy(v: &Value) -> bool {
     match v {

@@ -69,6 +69,10 @@ pub struct Play {
     pub max_fail_percentage: Option<Located<Value>>,
     /// `any_errors_fatal`: the first unrescued failure ends the run.
     pub any_errors_fatal: Option<Value>,
+    /// `force_handlers`: notified handlers run on failed hosts too.
+    pub force_handlers: Option<Value>,
+    /// `vars_prompt`: variables asked for before the play runs.
+    pub vars_prompt: Vec<VarsPrompt>,
     /// `order`: the order hosts are run in.
     pub order: Option<Located<String>>,
     /// `strategy`: only `linear` is supported.
@@ -91,6 +95,25 @@ pub struct Play {
     /// The `vars/` of the play's public roles (with their dependencies):
     /// above play vars and `vars_files`, play-wide.
     pub role_exports: Vars,
+}
+
+/// One `vars_prompt` entry.
+#[derive(Debug, Clone)]
+pub struct VarsPrompt {
+    /// `name`: the variable set.
+    pub name: String,
+    /// `prompt`: the question (default: the name).
+    pub prompt: Option<String>,
+    /// `default`: the answer when none is typed, or without a terminal.
+    pub default: Option<Value>,
+    /// `private`: do not echo the answer (default on).
+    pub private: bool,
+    /// `confirm`: ask twice and require the same answer.
+    pub confirm: bool,
+    /// `unsafe`: the answer is never templated.
+    pub unsafe_: bool,
+    /// Where the entry was written.
+    pub span: Span,
 }
 
 /// `become`, `become_user`, `become_method`, `become_flags`.

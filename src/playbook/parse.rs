@@ -126,12 +126,12 @@ const PLAY_KEYWORDS: &[&str] = &[
     "any_errors_fatal",
     "order",
     "strategy",
+    "force_handlers",
+    "vars_prompt",
 ];
 
 const PLAY_UNSUPPORTED: &[&str] = &[
-    "force_handlers",
     "connection",
-    "vars_prompt",
     "throttle",
     "run_once",
     "port",
@@ -372,6 +372,8 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         serial: None,
         max_fail_percentage: None,
         any_errors_fatal: None,
+        force_handlers: None,
+        vars_prompt: Vec::new(),
         order: None,
         strategy: None,
         pre_tasks: Vec::new(),
@@ -418,6 +420,8 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "serial" => play.serial = Some(located(v)),
             "max_fail_percentage" => play.max_fail_percentage = Some(located(v)),
             "any_errors_fatal" => play.any_errors_fatal = Some(v.to_value()),
+            "force_handlers" => play.force_handlers = Some(v.to_value()),
+            "vars_prompt" => play.vars_prompt = vars_prompt(v, diags),
             "order" => play.order = play_order(v, diags),
             "strategy" => play.strategy = play_strategy(v, diags),
             "check_mode" => play.check_mode = Some(v.to_value()),
@@ -755,6 +759,72 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
     t.run_once = t.run_once.or_else(|| parent.run_once.clone());
     t.throttle = t.throttle.or_else(|| parent.throttle.clone());
     t
+}
+
+/// `vars_prompt`: a list of `{name, prompt, default, private, confirm, unsafe}`.
+fn vars_prompt(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<VarsPrompt> {
+    let Some(items) = node.as_seq() else {
+        diags.push(
+            Diagnostic::error(format!(
+                "`vars_prompt` must be a list, found {}",
+                node.kind_name()
+            ))
+            .at(node.span.clone()),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(entries) = item.as_map() else {
+            diags.push(
+                Diagnostic::error("a `vars_prompt` entry must be a mapping with `name`")
+                    .at(item.span.clone()),
+            );
+            continue;
+        };
+        let mut p = VarsPrompt {
+            name: String::new(),
+            prompt: None,
+            default: None,
+            private: true,
+            confirm: false,
+            unsafe_: false,
+            span: item.span.clone(),
+        };
+        let flag = |v: &Node| match v.to_value() {
+            Value::Bool(b) => b,
+            Value::String(s) => tend_modules::args::parse_bool(&s).unwrap_or(!s.is_empty()),
+            other => !other.is_null(),
+        };
+        for (k, v) in entries {
+            match k.key_text().as_deref() {
+                Some("name") => p.name = scalar_string(v, diags).unwrap_or_default(),
+                Some("prompt") => p.prompt = scalar_string(v, diags),
+                Some("default") => p.default = Some(v.to_value()),
+                Some("private") => p.private = flag(v),
+                Some("confirm") => p.confirm = flag(v),
+                Some("unsafe") => p.unsafe_ = flag(v),
+                Some(other @ ("encrypt" | "salt" | "salt_size")) => diags.push(
+                    Diagnostic::error(format!("vars_prompt `{other}` is not supported yet"))
+                        .at(k.span.clone())
+                        .label("not supported yet"),
+                ),
+                Some(other) => diags.push(
+                    Diagnostic::error(format!("`{other}` is not a valid vars_prompt option"))
+                        .at(k.span.clone()),
+                ),
+                None => {}
+            }
+        }
+        if p.name.is_empty() {
+            diags.push(
+                Diagnostic::error("this `vars_prompt` entry has no `name`").at(item.span.clone()),
+            );
+            continue;
+        }
+        out.push(p);
+    }
+    out
 }
 
 fn located(v: &Node) -> Located<Value> {
