@@ -361,3 +361,52 @@ fn vars_prompt_encrypt_is_a_compile_error() {
         "{err}"
     );
 }
+
+#[test]
+fn include_vars_file_dir_and_name() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - include_vars: main.yml
+    - include_vars:
+        file: main.yml
+        name: under
+    - include_vars:
+        dir: confd
+        ignore_unknown_extensions: yes
+      register: r_dir
+    - include_vars: dir=confd depth=1 files_matching=^1 name=shallow
+    - include_vars: missing.yml
+      register: r_missing
+      ignore_errors: yes
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'a': a, 'b': b, 'under': under, 'shared': shared, 'deep': deep, 'shallow': shallow,
+                      'files': r_dir.ansible_included_var_files | map('basename') | list,
+                      'missing': r_missing is failed} | to_json }}"
+"#,
+        &[
+            ("vars/main.yml", "a: 1\nb: \"{{ a + 1 }}\"\n"),
+            ("confd/1-one.yml", "shared: one\n"),
+            ("confd/2-two.json", "{\"shared\": \"two\"}\n"),
+            ("confd/notes.txt", "not vars\n"),
+            ("confd/sub/3-deep.yml", "deep: yes\n"),
+        ],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["a"], 1);
+    assert_eq!(r["b"], 2, "values are templated");
+    assert_eq!(r["under"], serde_json::json!({"a": 1, "b": 2}));
+    assert_eq!(r["shared"], "two", "files load in name order");
+    assert_eq!(r["deep"], true, "subdirectories are read");
+    assert_eq!(r["shallow"], serde_json::json!({"shared": "one"}));
+    assert_eq!(
+        r["files"],
+        serde_json::json!(["1-one.yml", "2-two.json", "3-deep.yml"])
+    );
+    assert_eq!(r["missing"], true);
+}

@@ -11,6 +11,7 @@
 mod builtin;
 pub mod facts;
 mod hostvars;
+mod include_vars;
 mod prompt;
 mod task;
 

@@ -1060,7 +1060,30 @@ async fn attempt(
     let mut item = match t.action {
         Action::Builtin(b) => {
             let raw = if t.splat.is_some() { &args } else { &t.args };
-            let r = builtin::run(b, &args, raw, ctx.templar, scope, ctx.opts.verbosity).await;
+            let r = if b == crate::compile::actions::Builtin::IncludeVars {
+                let role = t.task.role.as_ref().map(|r| r.path.as_path());
+                let mut r = super::include_vars::run(&args, role, &ctx.book.dir);
+                // The loaded values may be templates (referring to each other):
+                // rendered now, in the task's scope; left as written when they
+                // cannot be yet.
+                let loaded = std::mem::take(&mut r.facts);
+                let s2 = scope.child_layer(&loaded, true);
+                for (k, v) in &loaded {
+                    let v = ctx
+                        .templar
+                        .render_value(v, &s2)
+                        .unwrap_or_else(|_| v.clone());
+                    r.facts.insert(k.clone(), v);
+                }
+                if let Value::Object(m) = &mut r.result
+                    && m.contains_key("ansible_facts")
+                {
+                    m.insert("ansible_facts".into(), Value::Object(r.facts.clone()));
+                }
+                r
+            } else {
+                builtin::run(b, &args, raw, ctx.templar, scope, ctx.opts.verbosity).await
+            };
             let status = if r.failed {
                 Status::Failed
             } else if r.skipped {

@@ -95,7 +95,6 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "become_exe",
     "vars_files",
     "include",
-    "include_vars",
     "environment_vars",
 ];
 

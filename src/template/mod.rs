@@ -686,10 +686,19 @@ impl<'a> Scope<'a> {
     where
         'a: 'b,
     {
+        self.child_layer(data, false)
+    }
+
+    /// This scope with one more layer on top, whose values may be templates
+    /// (e.g. variables just read from a file by `include_vars`).
+    pub fn child_layer<'b>(&'b self, data: &'b Vars, templated: bool) -> Scope<'b>
+    where
+        'a: 'b,
+    {
         let mut layers: Vec<Layer<'b>> = self.layers.to_vec();
         layers.push(Layer {
             vars: data,
-            templated: false,
+            templated,
         });
         Scope {
             layers,
