@@ -233,13 +233,17 @@ pub(crate) fn loop_items(kind: LoopKind, value: Value) -> Result<Vec<Value>, Str
             .collect(),
         (LoopKind::WithDict, other) => {
             return Err(format!(
-                "with_dict expects a dict, got {}",
+                "the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
+                py_repr(&other),
                 kind_name(&other)
             ));
         }
         (LoopKind::WithItems, Value::Array(a)) => flatten_one(a),
         (LoopKind::WithItems | LoopKind::WithList, Value::Null) => Vec::new(),
-        (LoopKind::WithItems | LoopKind::WithList, Value::String(s)) => vec![Value::String(s)],
+        // A lone term is a list of one, as the lookups are given it.
+        (LoopKind::WithItems | LoopKind::WithList, v @ (Value::String(_) | Value::Object(_))) => {
+            vec![v]
+        }
         (LoopKind::WithFlattened, v) => {
             fn deep(v: Value, out: &mut Vec<Value>) {
                 match v {
@@ -507,6 +511,26 @@ fn layers<'a>(
     layers
 }
 
+/// The magic variables of a task on a host (`ansible_search_path`: the
+/// task's role, then the playbook's directory).
+fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
+    let mut magic = ctx.magic.clone();
+    magic.extend(ctx.inventory.magic_vars(&host.name));
+    let mut search: Vec<Value> = Vec::new();
+    if let Some(r) = &t.task.role {
+        search.push(r.path.display().to_string().into());
+    }
+    search.push(
+        std::fs::canonicalize(&ctx.book.dir)
+            .unwrap_or_else(|_| ctx.book.dir.clone())
+            .display()
+            .to_string()
+            .into(),
+    );
+    magic.insert("ansible_search_path".into(), Value::Array(search));
+    magic
+}
+
 /// Evaluates an include's `when` and loop on one host: the variable layers
 /// (one per loop item) its tasks run with, or none when it is skipped.
 pub(crate) fn include_items(
@@ -515,8 +539,7 @@ pub(crate) fn include_items(
     host: &HostState,
     hostvars: &minijinja::Value,
 ) -> Result<Vec<Vars>, String> {
-    let mut magic = ctx.magic.clone();
-    magic.extend(ctx.inventory.magic_vars(&host.name));
+    let magic = task_magic(ctx, t, host);
     let scope = Scope::with_layers(layers(ctx, t, host, None, &magic))
         .with_special("hostvars", hostvars.clone());
     // The include's own vars are templated here, once, in its scope.
@@ -542,11 +565,11 @@ pub(crate) fn include_items(
         .map_err(|e| e.message)?;
     let items = items_of(ctx, t, lp.kind, rendered, &scope)?;
     let lc = &t.task.loop_control;
-    let extended = loop_extended(ctx, lc, &scope)?;
+    let settings = loop_settings(ctx, lc, &scope)?;
     let mut out = Vec::new();
     for index in 0..items.len() {
         let mut layer = base.clone();
-        layer.extend(loop_item_vars(lc, extended, &items, index));
+        layer.extend(loop_item_vars(lc, &settings, &items, index));
         if let Some(when) = &t.task.when {
             let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
                 .with_special("hostvars", hostvars.clone());
@@ -563,25 +586,28 @@ pub(crate) fn include_items(
     Ok(out)
 }
 
-/// `loop_control.extended`: `None` when off, else whether `allitems` is shown.
-fn loop_extended(
+/// The loop settings of a task on a host: `loop_var` (templated), and
+/// `extended` (`None` when off, else whether `allitems` is shown).
+struct LoopSettings {
+    var: String,
+    extended: Option<bool>,
+}
+
+fn loop_settings(
     ctx: &PlayCtx<'_>,
     lc: &crate::playbook::LoopControl,
     scope: &Scope<'_>,
-) -> Result<Option<bool>, String> {
+) -> Result<LoopSettings, String> {
+    let render = |v: &Value| ctx.templar.render_value(v, scope).map_err(|e| e.message);
     let flag = |v: &Option<Value>, default: bool| -> Result<bool, String> {
-        match v {
-            None => Ok(default),
-            Some(v) => ctx
-                .templar
-                .render_value(v, scope)
-                .map(|v| truthy(&v))
-                .map_err(|e| e.message),
-        }
+        v.as_ref()
+            .map_or(Ok(default), |v| render(v).map(|v| truthy(&v)))
     };
-    flag(&lc.extended, false)?
+    let extended = flag(&lc.extended, false)?
         .then(|| flag(&lc.extended_allitems, true))
-        .transpose()
+        .transpose()?;
+    let var = text(&render(&Value::String(lc.loop_var.clone()))?);
+    Ok(LoopSettings { var, extended })
 }
 
 /// The variables of loop item `index`: the loop variable, `index_var`, and
@@ -589,21 +615,21 @@ fn loop_extended(
 /// the item's result too).
 fn loop_item_vars(
     lc: &crate::playbook::LoopControl,
-    extended: Option<bool>,
+    settings: &LoopSettings,
     items: &[Value],
     index: usize,
 ) -> Vars {
     let mut vars = Vars::new();
     vars.insert(
-        lc.loop_var.clone(),
+        settings.var.clone(),
         items.get(index).cloned().unwrap_or_default(),
     );
-    vars.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
+    vars.insert("ansible_loop_var".into(), settings.var.clone().into());
     if let Some(iv) = &lc.index_var {
         vars.insert(iv.clone(), index.into());
         vars.insert("ansible_index_var".into(), iv.clone().into());
     }
-    if let Some(allitems) = extended {
+    if let Some(allitems) = settings.extended {
         let len = items.len();
         let mut l = Map::new();
         l.insert("index".into(), (index + 1).into());
@@ -640,8 +666,7 @@ pub(crate) async fn run_on_host(
     host: &HostState,
     hostvars: &minijinja::Value,
 ) -> TaskOutcome {
-    let mut magic = ctx.magic.clone();
-    magic.extend(ctx.inventory.magic_vars(&host.name));
+    let magic = task_magic(ctx, t, host);
     let scope = Scope::with_layers(layers(ctx, t, host, None, &magic))
         .with_special("hostvars", hostvars.clone());
     let no_log = match keyword_bool(
@@ -653,14 +678,22 @@ pub(crate) async fn run_on_host(
         Ok(v) => v.unwrap_or(false),
         Err(_) => true,
     };
-    let fail_early = |msg: String| TaskOutcome {
-        items: vec![ItemResult::failed(None, msg.clone())],
-        looped: false,
-        registered: json!({"failed": true, "msg": msg, "changed": false}),
-        status: Status::Failed,
-        no_log,
-        timings: Vec::new(),
-        delegated: Vec::new(),
+    // A loop that cannot be evaluated fails the task (ignored with
+    // `ignore_errors`, as Ansible's).
+    let fail_early = |msg: String| {
+        let mut item = ItemResult::failed(None, msg.clone());
+        if ignore(ctx, t, &scope) {
+            item.status = Status::Ignored;
+        }
+        TaskOutcome {
+            status: item.status,
+            items: vec![item],
+            looped: false,
+            registered: json!({"failed": true, "msg": msg, "changed": false}),
+            no_log,
+            timings: Vec::new(),
+            delegated: Vec::new(),
+        }
     };
     let Some(lp) = &t.task.loop_ else {
         let (mut item, timing) = timed_item(ctx, t, host, &scope, None).await;
@@ -682,6 +715,22 @@ pub(crate) async fn run_on_host(
     let items = match ctx.templar.render_value(&lp.items, &scope) {
         Ok(v) => v,
         Err(e) => {
+            // As Ansible: a task whose `when` is false is skipped even
+            // when its loop cannot be evaluated.
+            if let Some(when) = &t.task.when
+                && ctx.templar.eval_condition(&when.value, &scope) == Ok(false)
+            {
+                let item = ItemResult::skipped(None, &when.value);
+                return TaskOutcome {
+                    registered: item.result.clone(),
+                    status: Status::Skipped,
+                    items: vec![item],
+                    looped: false,
+                    no_log,
+                    timings: Vec::new(),
+                    delegated: Vec::new(),
+                };
+            }
             return fail_early(format!(
                 "Error while evaluating the loop items: {} (in {})",
                 e.message,
@@ -694,7 +743,7 @@ pub(crate) async fn run_on_host(
         Err(msg) => return fail_early(msg),
     };
     let lc = &t.task.loop_control;
-    let (extended, pause) = match loop_extended(ctx, lc, &scope).and_then(|e| {
+    let (settings, pause) = match loop_settings(ctx, lc, &scope).and_then(|e| {
         let pause = match &lc.pause {
             None => 0.0,
             Some(p) => number(&ctx.templar.render_value(p, &scope).map_err(|e| e.message)?)
@@ -715,7 +764,7 @@ pub(crate) async fn run_on_host(
         if index > 0 && pause > 0.0 {
             tokio::time::sleep(std::time::Duration::from_secs_f64(pause)).await;
         }
-        let item_vars = loop_item_vars(lc, extended, &items, index);
+        let item_vars = loop_item_vars(lc, &settings, &items, index);
         let mut layer = loop_facts.clone();
         layer.extend(item_vars.clone());
         let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
@@ -845,6 +894,19 @@ impl ItemResult {
         self.status = Status::Failed;
     }
 
+    /// Skipped by a false `when`.
+    fn skipped(label: Option<String>, when: &Value) -> Self {
+        ItemResult {
+            label,
+            status: Status::Skipped,
+            result: json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False", "false_condition": when}),
+            diffs: Vec::new(),
+            facts: Map::new(),
+            end_host: false,
+            verbose_always: false,
+        }
+    }
+
     fn failed(label: Option<String>, msg: String) -> Self {
         ItemResult {
             label,
@@ -874,17 +936,7 @@ async fn run_item(
     if let Some(when) = &t.task.when {
         match ctx.templar.eval_condition(&when.value, scope) {
             Ok(true) => {}
-            Ok(false) => {
-                return ItemResult {
-                    label,
-                    status: Status::Skipped,
-                    result: json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False", "false_condition": when.value}),
-                    diffs: Vec::new(),
-                    facts: Map::new(),
-                    end_host: false,
-                    verbose_always: false,
-                };
-            }
+            Ok(false) => return ItemResult::skipped(label, &when.value),
             Err(e) => {
                 let mut r = ItemResult::failed(
                     label,

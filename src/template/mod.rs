@@ -138,7 +138,28 @@ fn configure(env: &mut Environment<'static>) {
     });
     env.set_recursion_limit(200);
     // Python's str/dict/list methods (`d.items()`, `s.split(',')`), as in Jinja2.
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(|state, value, method, args| {
+        // `list.index(x)` / `list.count(x)`, which pycompat lacks.
+        if value.kind() == minijinja::value::ValueKind::Seq
+            && matches!(method, "index" | "count")
+            && let [needle] = args
+        {
+            let items: Vec<minijinja::Value> = value.try_iter()?.collect();
+            if method == "count" {
+                return Ok(minijinja::Value::from(
+                    items.iter().filter(|i| *i == needle).count(),
+                ));
+            }
+            return match items.iter().position(|i| i == needle) {
+                Some(n) => Ok(minijinja::Value::from(n)),
+                None => Err(minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("{needle} is not in list"),
+                )),
+            };
+        }
+        minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+    });
     filters::register(env);
     jinja_tests::register(env);
     lookup::register(env);
