@@ -228,11 +228,12 @@ fn lookup_loops_and_lookup_plugins() {
         q_lines: "{{ query('lines', 'echo x') }}"
         q_hosts: "{{ query('inventory_hostnames', 'g') }}"
         q_file: "{{ lookup('file', 'one.txt', rstrip=False) }}"
+        q_template: "{{ lookup('template', 't.j2') }}"
     - copy:
         dest: "{{ work }}/out.json"
         content: "{{ {'globbed': globbed | sort, 'first': first, 'subs': subs, 'lines': lines, 'contents': contents,
                       'rendered': rendered, 'hosts': hosts, 'picked': picked, 'q_glob': q_glob, 'q_first': q_first,
-                      'q_sub': q_sub, 'q_lines': q_lines, 'q_hosts': q_hosts, 'q_file': q_file} | to_json }}"
+                      'q_sub': q_sub, 'q_lines': q_lines, 'q_hosts': q_hosts, 'q_file': q_file, 'q_template': q_template} | to_json }}"
 "#,
         &[
             ("files/one.txt", "one\n"),
@@ -266,6 +267,7 @@ fn lookup_loops_and_lookup_plugins() {
     assert_eq!(r["q_lines"], j(serde_json::json!(["x"])));
     assert_eq!(r["q_hosts"], j(serde_json::json!(["a", "b", "c"])));
     assert_eq!(r["q_file"], "one\n");
+    assert_eq!(r["q_template"], "hi a\n");
 }
 
 #[test]
@@ -409,4 +411,50 @@ fn include_vars_file_dir_and_name() {
         serde_json::json!(["1-one.yml", "2-two.json", "3-deep.yml"])
     );
     assert_eq!(r["missing"], true);
+}
+
+#[test]
+fn loop_details_follow_ansible() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - debug: msg="{{ item }}"
+      loop: "{{ undefined_list }}"
+      when: false
+      register: r_skip
+    - set_fact:
+        got: "{{ templated_name }}"
+      loop: [v]
+      loop_control:
+        loop_var: "{{ name_of_var }}"
+      vars:
+        name_of_var: templated_name
+    - debug: msg="{{ item }}"
+      with_dict: [1, 2]
+      ignore_errors: yes
+      register: r_dict
+    - set_fact:
+        one: "{{ item }}"
+      with_list: {k: v}
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'skipped': r_skip is skipped, 'got': got, 'dict_msg': r_dict.msg, 'one': one,
+                      'idx': [3, 4].index(4), 'search': ansible_search_path | length} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["skipped"], true);
+    assert_eq!(r["got"], "v");
+    assert_eq!(
+        r["dict_msg"],
+        "the 'dict' lookup plugin expects a dictionary, got '[1, 2]' of type <class 'list'>)"
+    );
+    assert_eq!(r["one"], serde_json::json!({"k": "v"}));
+    assert_eq!(r["idx"], 1);
+    assert_eq!(r["search"], 1);
 }

@@ -336,12 +336,72 @@ fn subelements(terms: &[Value]) -> Result<Vec<Value>, String> {
     Ok(out)
 }
 
+/// Whether an expression calls the `template` lookup (which needs every
+/// variable of the task, not only those the expression names).
+pub(crate) fn wants_all_variables(source: &str) -> bool {
+    ["'template'", "\"template\"", "'ansible.builtin.template'"]
+        .iter()
+        .any(|n| source.contains(n))
+}
+
+/// `lookup('template', name)`: the file from the task's role `templates/`
+/// or the playbook's, rendered with the expression's variables.
+fn template(state: &minijinja::State<'_, '_>, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let dirs: Vec<PathBuf> = search_dirs()
+        .into_iter()
+        .map(|d| match d.file_name() {
+            Some(n) if n == "files" => d.with_file_name("templates"),
+            _ => d,
+        })
+        .collect();
+    let mut ctx = std::collections::BTreeMap::new();
+    for name in state.known_variables() {
+        if let Some(v) = state.lookup(&name) {
+            ctx.insert(name.to_string(), v);
+        }
+    }
+    let mut env = Environment::new();
+    super::configure(&mut env);
+    env.set_syntax(super::syntax(true));
+    let mut out = Vec::new();
+    for t in flat(terms) {
+        let name = term_text(&t);
+        let p = Path::new(&name);
+        let path = if p.is_absolute() {
+            Some(p.to_path_buf())
+        } else {
+            dirs.iter().map(|d| d.join(p)).find(|c| c.is_file())
+        }
+        .ok_or_else(|| {
+            fail(format!(
+                "the template file {name} could not be found for the lookup"
+            ))
+        })?;
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| fail(format!("could not read '{}': {e}", path.display())))?;
+        let rendered = env.render_str(&source, &ctx)?;
+        out.push(Value::String(rendered));
+    }
+    Ok(out)
+}
+
 fn fail(msg: String) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg)
 }
 
-fn call(name: &str, terms: &Rest<minijinja::Value>, kwargs: &Kwargs) -> Result<Vec<Value>, Error> {
+fn call(
+    state: &minijinja::State<'_, '_>,
+    name: &str,
+    terms: &Rest<minijinja::Value>,
+    kwargs: &Kwargs,
+) -> Result<Vec<Value>, Error> {
     let terms: Vec<Value> = terms.iter().map(crate::template::to_json).collect();
+    if matches!(name, "template" | "ansible.builtin.template") {
+        for key in kwargs.args() {
+            let _: minijinja::Value = kwargs.get(key)?;
+        }
+        return template(state, &terms);
+    }
     let mut opts = Map::new();
     for key in kwargs.args() {
         let v: minijinja::Value = kwargs.get(key)?;
@@ -367,12 +427,13 @@ fn call(name: &str, terms: &Rest<minijinja::Value>, kwargs: &Kwargs) -> Result<V
 pub fn register(env: &mut Environment<'_>) {
     env.add_function(
         "lookup",
-        |name: String,
+        |state: &minijinja::State<'_, '_>,
+         name: String,
          terms: Rest<minijinja::Value>,
          kwargs: Kwargs|
          -> Result<minijinja::Value, Error> {
             let wantlist = kwargs.get::<Option<bool>>("wantlist")?.unwrap_or(false);
-            let values = call(&name, &terms, &kwargs)?;
+            let values = call(state, &name, &terms, &kwargs)?;
             if wantlist {
                 return Ok(crate::template::from_json(&Value::Array(values)));
             }
@@ -384,12 +445,13 @@ pub fn register(env: &mut Environment<'_>) {
             })
         },
     );
-    let query = |name: String,
+    let query = |state: &minijinja::State<'_, '_>,
+                 name: String,
                  terms: Rest<minijinja::Value>,
                  kwargs: Kwargs|
      -> Result<minijinja::Value, Error> {
         Ok(crate::template::from_json(&Value::Array(call(
-            &name, &terms, &kwargs,
+            state, &name, &terms, &kwargs,
         )?)))
     };
     env.add_function("query", query);

@@ -457,8 +457,18 @@ impl Templar {
         scope: &Scope,
         source: &str,
     ) -> Result<minijinja::Value, TemplateError> {
-        let ctx = self.context_map(names, scope)?;
+        let mut ctx = self.context_map(names, scope)?;
         self.unguarded_undefined(names, &ctx, source)?;
+        if lookup::wants_all_variables(source) {
+            // `lookup('template', ...)` renders a file with every variable.
+            for name in scope.names() {
+                if !ctx.contains_key(&name)
+                    && let Ok(Some(v)) = self.resolve(&name, scope)
+                {
+                    ctx.insert(name, v);
+                }
+            }
+        }
         Ok(minijinja::Value::from(ctx))
     }
 
@@ -745,6 +755,19 @@ impl<'a> Scope<'a> {
             .iter()
             .rev()
             .find_map(|l| l.vars.get(name).map(|v| (v, l.templated)))
+    }
+
+    /// Every variable name the scope has.
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .layers
+            .iter()
+            .flat_map(|l| l.vars.keys().cloned())
+            .chain(self.specials.keys().map(|k| k.to_string()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The raw (untemplated) value of a variable.
