@@ -21,6 +21,8 @@ pub enum Builtin {
     Meta,
     /// `pause`
     Pause,
+    /// `include_vars`
+    IncludeVars,
 }
 
 impl Builtin {
@@ -37,13 +39,34 @@ impl Builtin {
             "fail" => Builtin::Fail,
             "meta" => Builtin::Meta,
             "pause" => Builtin::Pause,
+            "include_vars" => Builtin::IncludeVars,
             _ => return None,
         })
     }
 
     /// Names, for suggestions.
-    pub const NAMES: &'static [&'static str] =
-        &["debug", "set_fact", "assert", "fail", "meta", "pause"];
+    pub const NAMES: &'static [&'static str] = &[
+        "debug",
+        "set_fact",
+        "assert",
+        "fail",
+        "meta",
+        "pause",
+        "include_vars",
+    ];
+
+    /// The options of `include_vars` (its other free-form text is the file).
+    pub const INCLUDE_VARS_KEYS: &'static [&'static str] = &[
+        "file",
+        "dir",
+        "name",
+        "depth",
+        "files_matching",
+        "ignore_files",
+        "extensions",
+        "ignore_unknown_extensions",
+        "hash_behaviour",
+    ];
 
     /// Checks (possibly templated) arguments.
     pub fn check(self, raw: &Value) -> Result<(), ArgsError> {
@@ -54,6 +77,7 @@ impl Builtin {
             Builtin::Fail => args::check::<FailArgs>(raw).map(drop),
             Builtin::Meta => args::check::<MetaArgs>(raw).and_then(|a| a.action().map(drop)),
             Builtin::Pause => args::check::<PauseArgs>(raw).and_then(|a| a.validate()),
+            Builtin::IncludeVars => args::check::<IncludeVarsArgs>(raw).and_then(|a| a.validate()),
         }
     }
 }
@@ -113,6 +137,58 @@ fn check_set_fact(raw: &Value) -> Result<(), ArgsError> {
         }
     }
     Ok(())
+}
+
+/// `include_vars` arguments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncludeVarsArgs {
+    /// The file to load (free-form text is this too); relative: the
+    /// role's `vars/`, the role, the playbook's `vars/`, the playbook's directory.
+    #[serde(default, alias = "_raw_params", deserialize_with = "de::opt_string")]
+    pub file: Option<String>,
+    /// A directory whose files are loaded, sorted by name, recursively.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub dir: Option<String>,
+    /// Put the variables under this one variable instead of at the top.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub name: Option<String>,
+    /// With `dir`: how deep to go (0: all the way).
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub depth: Option<i64>,
+    /// With `dir`: only files whose name matches this regular expression.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub files_matching: Option<String>,
+    /// With `dir`: file names to skip.
+    #[serde(default)]
+    pub ignore_files: Option<Value>,
+    /// With `dir`: the extensions loaded (default json, yaml, yml).
+    #[serde(default)]
+    pub extensions: Option<Value>,
+    /// With `dir`: skip files of other extensions instead of failing.
+    #[serde(default, deserialize_with = "de::bool")]
+    pub ignore_unknown_extensions: bool,
+    /// `replace` only (`merge` is not supported yet).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub hash_behaviour: Option<String>,
+}
+
+impl IncludeVarsArgs {
+    /// `file` and `dir` are exclusive; `merge` is not supported yet.
+    pub fn validate(self) -> Result<(), ArgsError> {
+        if self.file.is_some() && self.dir.is_some() {
+            return Err(ArgsError::general(
+                "You are mixing file only and dir only arguments, these are incompatible",
+            ));
+        }
+        if self.hash_behaviour.as_deref() == Some("merge") {
+            return Err(ArgsError::field(
+                "hash_behaviour",
+                "hash_behaviour=merge is not supported yet",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `assert` arguments.

@@ -420,10 +420,11 @@ impl Ctx<'_> {
         }
         let raw_module = match action {
             Action::Module(m) => m.free_form() == FreeForm::RawParams,
-            Action::Builtin(b) => b == Builtin::Meta,
+            Action::Builtin(b) => matches!(b, Builtin::Meta | Builtin::IncludeVars),
         };
         let only = match action {
             Action::Builtin(Builtin::Meta) => Some(&[][..]),
+            Action::Builtin(Builtin::IncludeVars) => Some(Builtin::INCLUDE_VARS_KEYS),
             _ if raw_module => Some(RAW_PARAM_KEYS),
             _ => None,
         };
@@ -693,7 +694,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "gather_facts",
     "getent",
     "group_by",
-    "include_vars",
     "iptables",
     "mount",
     "package_facts",

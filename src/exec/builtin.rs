@@ -97,6 +97,8 @@ pub(crate) async fn run(
             },
             Err(e) => failed(e.message),
         },
+        // Needs the playbook's paths: run by the executor (`include_vars.rs`).
+        Builtin::IncludeVars => failed("include_vars: run by the executor".into()),
         Builtin::Pause => match args::parse::<PauseArgs>(templated) {
             Ok(a) => {
                 let d = a.duration();

@@ -11,6 +11,8 @@
 mod builtin;
 pub mod facts;
 mod hostvars;
+mod include_vars;
+mod prompt;
 mod task;
 
 use crate::compile::{CompiledPlay, CompiledPlaybook, CompiledStep, CompiledTask};
@@ -127,6 +129,8 @@ pub(crate) struct PlayCtx<'a> {
     pub abort: std::cell::Cell<Option<Abort>>,
     /// `meta: end_play` ran.
     pub ended_play: std::cell::Cell<bool>,
+    /// `delegate_facts` for hosts outside the play: kept for later plays.
+    pub delegated_facts: std::cell::RefCell<std::collections::HashMap<String, Vars>>,
 }
 
 /// Why a play stopped for every host.
@@ -173,6 +177,7 @@ pub async fn run_playbook(
 ) -> RunSummary {
     let mut summary = RunSummary::default();
     crate::template::set_search_dirs(vec![book.dir.join("files"), book.dir.clone()]);
+    crate::template::set_inventory(inventory.clone());
     // Facts, set_fact and registered values outlive the play, as Ansible's
     // fact caches do: later plays of the run see them.
     let mut carried: std::collections::HashMap<String, (Vars, Vars)> = Default::default();
@@ -248,6 +253,7 @@ async fn run_play(
         .name
         .clone()
         .unwrap_or_else(|| play.play.hosts.value.clone());
+    let prompted = prompt::ask(&play.play.vars_prompt, &opts.extra_vars, reporter);
     reporter.play_start(&name);
     // The host pattern may use extra vars.
     let base_scope_vars = opts.extra_vars.clone();
@@ -384,6 +390,7 @@ async fn run_play(
         Value::from(opts.skip_tags.clone()),
     );
     let mut play_vars = play.play.vars.clone();
+    play_vars.extend(prompted);
     // vars_files: loaded once, names templated with play and extra vars.
     for vf in &play.play.vars_files {
         let scope = crate::template::Scope::new(vec![&play_vars, &opts.extra_vars]);
@@ -451,8 +458,12 @@ async fn run_play(
             batch: in_batch.clone(),
             abort: std::cell::Cell::new(None),
             ended_play: std::cell::Cell::new(false),
+            delegated_facts: Default::default(),
         };
         run_batch(&ctx, &mut states, &in_batch, reporter, summary).await;
+        for (h, facts) in ctx.delegated_facts.take() {
+            carried.entry(h).or_default().1.extend(facts);
+        }
         if let Some(abort) = ctx.abort.get() {
             if abort == Abort::MaxFailPercentage {
                 // As ansible-playbook: once from the strategy, once from the batch loop.
@@ -542,7 +553,7 @@ async fn run_batch(
         if states
             .iter()
             .enumerate()
-            .any(|(i, s)| in_batch[i] && (s.active() || (s.failed && opts.force_handlers)))
+            .any(|(i, s)| in_batch[i] && (s.active() || (s.failed && ctx.force_handlers())))
         {
             run_handlers(ctx, states, reporter, summary).await;
         }
@@ -1008,7 +1019,7 @@ async fn run_handlers(
             .iter()
             .map(|s| {
                 names.iter().any(|n| s.notified.contains(n.as_str()))
-                    && (s.active() || (s.failed && ctx.opts.force_handlers))
+                    && (s.active() || (s.failed && ctx.force_handlers()))
             })
             .collect();
         run_task_subset(ctx, h, states, &subset, reporter, summary, true).await;
@@ -1070,13 +1081,14 @@ async fn run_task_subset(
         let s = &mut states[i];
         let before = run_once.then(|| s.registered.clone());
         let counts: &mut Counts = summary.recap.entry(s.name.clone()).or_default();
-        task::apply_outcome(ctx, t, s, outcome, counts, reporter);
+        let delegated = task::apply_outcome(ctx, t, s, outcome, counts, reporter);
         if s.unreachable {
             summary.any_unreachable = true;
         }
         if let Some(registered) = before {
             broadcast(states, i, subset, &registered);
         }
+        task::store_delegated_facts(ctx, states, delegated);
     }
     check_abort(ctx, t, states, subset, &was_failed);
 }

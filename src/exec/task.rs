@@ -35,6 +35,70 @@ pub struct TaskOutcome {
     no_log: bool,
     /// Per item (parallel to `items`): how long it took, the scripts it ran.
     timings: Vec<(std::time::Duration, Vec<CommandRecord>)>,
+    /// `delegate_facts`: facts set for the delegated hosts, by host.
+    delegated: Vec<(String, Map<String, Value>)>,
+}
+
+/// The host a delegated task runs on, when it is not the task's own host.
+fn delegate_target(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+) -> Option<String> {
+    let d = t.task.delegate_to.as_ref()?;
+    let target = text(&ctx.templar.render_value(d, scope).ok()?);
+    (target != host.name).then_some(target)
+}
+
+/// A delegated task's shown result says where it ran (`[a -> b]`), as
+/// Ansible's `_ansible_delegated_vars` (never registered).
+fn mark_delegated(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+    item: &mut ItemResult,
+) {
+    if item.status == Status::Skipped {
+        return;
+    }
+    let Some(target) = delegate_target(ctx, t, host, scope) else {
+        return;
+    };
+    let shown = ctx
+        .inventory
+        .host_vars(&target)
+        .get("ansible_host")
+        .map(text)
+        .unwrap_or_else(|| target.clone());
+    set(
+        &mut item.result,
+        "_ansible_delegated_vars",
+        json!({"ansible_host": shown, "ansible_delegated_host": target}),
+    );
+}
+
+/// `delegate_facts`: takes the facts an item set when they belong to the
+/// delegated host rather than to `host`.
+fn take_delegated_facts(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+    item: &mut ItemResult,
+) -> Option<(String, Map<String, Value>)> {
+    let df = t.task.delegate_facts.as_ref()?;
+    if item.facts.is_empty()
+        || !ctx
+            .templar
+            .render_value(df, scope)
+            .is_ok_and(|v| truthy(&v))
+    {
+        return None;
+    }
+    let target = delegate_target(ctx, t, host, scope)?;
+    Some((target, std::mem::take(&mut item.facts)))
 }
 
 /// Runs one item, timed; its scripts recorded at `-vvv`.
@@ -49,6 +113,20 @@ async fn timed_item(
     let run = run_item(ctx, t, host, scope, label);
     let (item, commands) = record::recording_if(ctx.opts.verbosity >= 3, run).await;
     (item, (started.elapsed(), commands))
+}
+
+impl PlayCtx<'_> {
+    /// `--force-handlers`, or the play's `force_handlers`: notified
+    /// handlers run even on hosts that failed.
+    pub(crate) fn force_handlers(&self) -> bool {
+        self.opts.force_handlers
+            || self.play.play.force_handlers.as_ref().is_some_and(|v| {
+                let scope = Scope::new(vec![&self.play_vars, &self.opts.extra_vars]);
+                self.templar
+                    .render_value(v, &scope)
+                    .is_ok_and(|v| truthy(&v))
+            })
+    }
 }
 
 /// Python-like truthiness for keyword values (`gather_facts: no`).
@@ -155,13 +233,17 @@ pub(crate) fn loop_items(kind: LoopKind, value: Value) -> Result<Vec<Value>, Str
             .collect(),
         (LoopKind::WithDict, other) => {
             return Err(format!(
-                "with_dict expects a dict, got {}",
+                "the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
+                py_repr(&other),
                 kind_name(&other)
             ));
         }
         (LoopKind::WithItems, Value::Array(a)) => flatten_one(a),
         (LoopKind::WithItems | LoopKind::WithList, Value::Null) => Vec::new(),
-        (LoopKind::WithItems | LoopKind::WithList, Value::String(s)) => vec![Value::String(s)],
+        // A lone term is a list of one, as the lookups are given it.
+        (LoopKind::WithItems | LoopKind::WithList, v @ (Value::String(_) | Value::Object(_))) => {
+            vec![v]
+        }
         (LoopKind::WithFlattened, v) => {
             fn deep(v: Value, out: &mut Vec<Value>) {
                 match v {
@@ -231,6 +313,47 @@ pub(crate) fn loop_items(kind: LoopKind, value: Value) -> Result<Vec<Value>, Str
             ));
         }
     })
+}
+
+/// The items of a loop: a `with_<lookup>` runs its lookup plugin over the
+/// (templated) terms; the other keywords as [`loop_items`].
+fn items_of(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    kind: LoopKind,
+    value: Value,
+    scope: &Scope<'_>,
+) -> Result<Vec<Value>, String> {
+    let LoopKind::Lookup(name) = kind else {
+        return loop_items(kind, value);
+    };
+    let terms = match value {
+        Value::Array(a) => a,
+        Value::Null => Vec::new(),
+        other => vec![other],
+    };
+    if name != "template" {
+        return crate::template::run_lookup(name, &terms, &Map::new());
+    }
+    // `with_template`: each file rendered with the task's variables.
+    let role = t.task.role.as_ref().map(|r| r.path.as_path());
+    terms
+        .iter()
+        .map(|term| {
+            let name = text(term);
+            let path = crate::compile::find_src(role, &ctx.book.dir, "templates", &name).map_err(
+                |_| format!("the template file {name} could not be found for the lookup"),
+            )?;
+            let source = std::fs::read_to_string(&path)
+                .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+            let mut extra = Vars::new();
+            extra.insert("template_path".into(), path.display().to_string().into());
+            ctx.templar
+                .render_file(&source, scope, &extra)
+                .map(Value::String)
+                .map_err(|e| format!("{}: {}", path.display(), e.message))
+        })
+        .collect()
 }
 
 /// `with_sequence`: `start=1 end=10 stride=2 format=host%02d`, `count=3`, or `1-10/2`.
@@ -388,6 +511,26 @@ fn layers<'a>(
     layers
 }
 
+/// The magic variables of a task on a host (`ansible_search_path`: the
+/// task's role, then the playbook's directory).
+fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
+    let mut magic = ctx.magic.clone();
+    magic.extend(ctx.inventory.magic_vars(&host.name));
+    let mut search: Vec<Value> = Vec::new();
+    if let Some(r) = &t.task.role {
+        search.push(r.path.display().to_string().into());
+    }
+    search.push(
+        std::fs::canonicalize(&ctx.book.dir)
+            .unwrap_or_else(|_| ctx.book.dir.clone())
+            .display()
+            .to_string()
+            .into(),
+    );
+    magic.insert("ansible_search_path".into(), Value::Array(search));
+    magic
+}
+
 /// Evaluates an include's `when` and loop on one host: the variable layers
 /// (one per loop item) its tasks run with, or none when it is skipped.
 pub(crate) fn include_items(
@@ -396,8 +539,7 @@ pub(crate) fn include_items(
     host: &HostState,
     hostvars: &minijinja::Value,
 ) -> Result<Vec<Vars>, String> {
-    let mut magic = ctx.magic.clone();
-    magic.extend(ctx.inventory.magic_vars(&host.name));
+    let magic = task_magic(ctx, t, host);
     let scope = Scope::with_layers(layers(ctx, t, host, None, &magic))
         .with_special("hostvars", hostvars.clone());
     // The include's own vars are templated here, once, in its scope.
@@ -421,16 +563,13 @@ pub(crate) fn include_items(
         .templar
         .render_value(&lp.items, &scope)
         .map_err(|e| e.message)?;
-    let items = loop_items(lp.kind, rendered)?;
+    let items = items_of(ctx, t, lp.kind, rendered, &scope)?;
     let lc = &t.task.loop_control;
+    let settings = loop_settings(ctx, lc, &scope)?;
     let mut out = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
+    for index in 0..items.len() {
         let mut layer = base.clone();
-        layer.insert(lc.loop_var.clone(), item);
-        layer.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
-        if let Some(iv) = &lc.index_var {
-            layer.insert(iv.clone(), index.into());
-        }
+        layer.extend(loop_item_vars(lc, &settings, &items, index));
         if let Some(when) = &t.task.when {
             let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
                 .with_special("hostvars", hostvars.clone());
@@ -447,6 +586,79 @@ pub(crate) fn include_items(
     Ok(out)
 }
 
+/// The loop settings of a task on a host: `loop_var` (templated), and
+/// `extended` (`None` when off, else whether `allitems` is shown).
+struct LoopSettings {
+    var: String,
+    extended: Option<bool>,
+}
+
+fn loop_settings(
+    ctx: &PlayCtx<'_>,
+    lc: &crate::playbook::LoopControl,
+    scope: &Scope<'_>,
+) -> Result<LoopSettings, String> {
+    let render = |v: &Value| ctx.templar.render_value(v, scope).map_err(|e| e.message);
+    let flag = |v: &Option<Value>, default: bool| -> Result<bool, String> {
+        v.as_ref()
+            .map_or(Ok(default), |v| render(v).map(|v| truthy(&v)))
+    };
+    let extended = flag(&lc.extended, false)?
+        .then(|| flag(&lc.extended_allitems, true))
+        .transpose()?;
+    let var = text(&render(&Value::String(lc.loop_var.clone()))?);
+    Ok(LoopSettings { var, extended })
+}
+
+/// The variables of loop item `index`: the loop variable, `index_var`, and
+/// with `extended` the `ansible_loop` of Ansible's task executor (recorded in
+/// the item's result too).
+fn loop_item_vars(
+    lc: &crate::playbook::LoopControl,
+    settings: &LoopSettings,
+    items: &[Value],
+    index: usize,
+) -> Vars {
+    let mut vars = Vars::new();
+    vars.insert(
+        settings.var.clone(),
+        items.get(index).cloned().unwrap_or_default(),
+    );
+    vars.insert("ansible_loop_var".into(), settings.var.clone().into());
+    if let Some(iv) = &lc.index_var {
+        vars.insert(iv.clone(), index.into());
+        vars.insert("ansible_index_var".into(), iv.clone().into());
+    }
+    if let Some(allitems) = settings.extended {
+        let len = items.len();
+        let mut l = Map::new();
+        l.insert("index".into(), (index + 1).into());
+        l.insert("index0".into(), index.into());
+        l.insert("first".into(), (index == 0).into());
+        l.insert("last".into(), (index + 1 == len).into());
+        l.insert("length".into(), len.into());
+        l.insert("revindex".into(), (len - index).into());
+        l.insert("revindex0".into(), (len - index - 1).into());
+        if allitems {
+            l.insert("allitems".into(), Value::Array(items.to_vec()));
+        }
+        if let Some(next) = items.get(index + 1) {
+            l.insert("nextitem".into(), next.clone());
+        }
+        if let Some(prev) = index.checked_sub(1).and_then(|i| items.get(i)) {
+            l.insert("previtem".into(), prev.clone());
+        }
+        vars.insert("ansible_loop".into(), Value::Object(l));
+    }
+    vars
+}
+
+/// A number given as a number or numeric text.
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
 /// Runs the task on one host (all loop items).
 pub(crate) async fn run_on_host(
     ctx: &PlayCtx<'_>,
@@ -454,8 +666,7 @@ pub(crate) async fn run_on_host(
     host: &HostState,
     hostvars: &minijinja::Value,
 ) -> TaskOutcome {
-    let mut magic = ctx.magic.clone();
-    magic.extend(ctx.inventory.magic_vars(&host.name));
+    let magic = task_magic(ctx, t, host);
     let scope = Scope::with_layers(layers(ctx, t, host, None, &magic))
         .with_special("hostvars", hostvars.clone());
     let no_log = match keyword_bool(
@@ -467,17 +678,28 @@ pub(crate) async fn run_on_host(
         Ok(v) => v.unwrap_or(false),
         Err(_) => true,
     };
-    let fail_early = |msg: String| TaskOutcome {
-        items: vec![ItemResult::failed(None, msg.clone())],
-        looped: false,
-        registered: json!({"failed": true, "msg": msg, "changed": false}),
-        status: Status::Failed,
-        no_log,
-        timings: Vec::new(),
+    // A loop that cannot be evaluated fails the task (ignored with
+    // `ignore_errors`, as Ansible's).
+    let fail_early = |msg: String| {
+        let mut item = ItemResult::failed(None, msg.clone());
+        if ignore(ctx, t, &scope) {
+            item.status = Status::Ignored;
+        }
+        TaskOutcome {
+            status: item.status,
+            items: vec![item],
+            looped: false,
+            registered: json!({"failed": true, "msg": msg, "changed": false}),
+            no_log,
+            timings: Vec::new(),
+            delegated: Vec::new(),
+        }
     };
     let Some(lp) = &t.task.loop_ else {
-        let (item, timing) = timed_item(ctx, t, host, &scope, None).await;
+        let (mut item, timing) = timed_item(ctx, t, host, &scope, None).await;
+        let delegated = take_delegated_facts(ctx, t, host, &scope, &mut item);
         let registered = item.result.clone();
+        mark_delegated(ctx, t, host, &scope, &mut item);
         let status = item.status;
         return TaskOutcome {
             items: vec![item],
@@ -486,12 +708,29 @@ pub(crate) async fn run_on_host(
             status,
             no_log,
             timings: vec![timing],
+            delegated: delegated.into_iter().collect(),
         };
     };
     // Loops: the items are templated without the loop variable.
     let items = match ctx.templar.render_value(&lp.items, &scope) {
         Ok(v) => v,
         Err(e) => {
+            // As Ansible: a task whose `when` is false is skipped even
+            // when its loop cannot be evaluated.
+            if let Some(when) = &t.task.when
+                && ctx.templar.eval_condition(&when.value, &scope) == Ok(false)
+            {
+                let item = ItemResult::skipped(None, &when.value);
+                return TaskOutcome {
+                    registered: item.result.clone(),
+                    status: Status::Skipped,
+                    items: vec![item],
+                    looped: false,
+                    no_log,
+                    timings: Vec::new(),
+                    delegated: Vec::new(),
+                };
+            }
             return fail_early(format!(
                 "Error while evaluating the loop items: {} (in {})",
                 e.message,
@@ -499,26 +738,35 @@ pub(crate) async fn run_on_host(
             ));
         }
     };
-    let items = match loop_items(lp.kind, items) {
+    let items = match items_of(ctx, t, lp.kind, items, &scope) {
         Ok(items) => items,
         Err(msg) => return fail_early(msg),
     };
     let lc = &t.task.loop_control;
+    let (settings, pause) = match loop_settings(ctx, lc, &scope).and_then(|e| {
+        let pause = match &lc.pause {
+            None => 0.0,
+            Some(p) => number(&ctx.templar.render_value(p, &scope).map_err(|e| e.message)?)
+                .ok_or_else(|| "loop_control.pause must be a number of seconds".to_string())?,
+        };
+        Ok((e, pause))
+    }) {
+        Ok(v) => v,
+        Err(msg) => return fail_early(msg),
+    };
     let mut results = Vec::new();
     let mut item_results = Vec::new();
     let mut timings = Vec::new();
-    let total = items.len();
     // Facts set by earlier items (set_fact in a loop) are seen by later ones.
     let mut loop_facts = Vars::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let mut layer = loop_facts.clone();
-        layer.insert(lc.loop_var.clone(), item.clone());
-        layer.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
-        if let Some(iv) = &lc.index_var {
-            layer.insert(iv.clone(), index.into());
-            layer.insert("ansible_index_var".into(), iv.clone().into());
+    let mut delegated = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 && pause > 0.0 {
+            tokio::time::sleep(std::time::Duration::from_secs_f64(pause)).await;
         }
-        let _ = total;
+        let item_vars = loop_item_vars(lc, &settings, &items, index);
+        let mut layer = loop_facts.clone();
+        layer.extend(item_vars.clone());
         let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
             .with_special("hostvars", hostvars.clone());
         let label = match &lc.label {
@@ -526,29 +774,38 @@ pub(crate) async fn run_on_host(
                 .templar
                 .render_value(l, &item_scope)
                 .map(|v| label_text(&v))
-                .unwrap_or_else(|_| label_text(&item)),
-            None => label_text(&item),
+                .unwrap_or_else(|_| label_text(item)),
+            None => label_text(item),
         };
         let (mut r, timing) = timed_item(ctx, t, host, &item_scope, Some(label)).await;
         timings.push(timing);
+        delegated.extend(take_delegated_facts(ctx, t, host, &item_scope, &mut r));
         if let Value::Object(m) = &mut r.result {
-            m.insert(lc.loop_var.clone(), item.clone());
-            m.insert("ansible_loop_var".into(), lc.loop_var.clone().into());
-            if let Some(iv) = &lc.index_var {
-                m.insert(iv.clone(), index.into());
-                m.insert("ansible_index_var".into(), iv.clone().into());
-            }
-            if lc.loop_var != "item" {
-                // Ansible also records the item under its own name only.
-            } else {
-                m.insert("item".into(), item.clone());
-            }
+            m.extend(item_vars);
         }
         for (k, v) in &r.facts {
             loop_facts.insert(k.clone(), v.clone());
         }
         results.push(r.result.clone());
-        let stop = r.status == Status::Unreachable;
+        mark_delegated(ctx, t, host, &item_scope, &mut r);
+        let mut stop = r.status == Status::Unreachable;
+        // `break_when`: sees the item's result under the register name.
+        if !stop && let Some(bw) = &lc.break_when {
+            let mut reg = Vars::new();
+            if let Some(name) = &t.task.register {
+                reg.insert(name.clone(), r.result.clone());
+            }
+            match ctx
+                .templar
+                .eval_condition(&bw.value, &item_scope.child(&reg))
+            {
+                Ok(b) => stop = b,
+                Err(e) => {
+                    r.fail(conditional_failure(&bw.value, &e));
+                    stop = true;
+                }
+            }
+        }
         item_results.push(r);
         if stop {
             break;
@@ -604,6 +861,7 @@ pub(crate) async fn run_on_host(
         status,
         no_log,
         timings,
+        delegated,
     }
 }
 
@@ -636,6 +894,19 @@ impl ItemResult {
         self.status = Status::Failed;
     }
 
+    /// Skipped by a false `when`.
+    fn skipped(label: Option<String>, when: &Value) -> Self {
+        ItemResult {
+            label,
+            status: Status::Skipped,
+            result: json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False", "false_condition": when}),
+            diffs: Vec::new(),
+            facts: Map::new(),
+            end_host: false,
+            verbose_always: false,
+        }
+    }
+
     fn failed(label: Option<String>, msg: String) -> Self {
         ItemResult {
             label,
@@ -665,17 +936,7 @@ async fn run_item(
     if let Some(when) = &t.task.when {
         match ctx.templar.eval_condition(&when.value, scope) {
             Ok(true) => {}
-            Ok(false) => {
-                return ItemResult {
-                    label,
-                    status: Status::Skipped,
-                    result: json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False", "false_condition": when.value}),
-                    diffs: Vec::new(),
-                    facts: Map::new(),
-                    end_host: false,
-                    verbose_always: false,
-                };
-            }
+            Ok(false) => return ItemResult::skipped(label, &when.value),
             Err(e) => {
                 let mut r = ItemResult::failed(
                     label,
@@ -851,7 +1112,30 @@ async fn attempt(
     let mut item = match t.action {
         Action::Builtin(b) => {
             let raw = if t.splat.is_some() { &args } else { &t.args };
-            let r = builtin::run(b, &args, raw, ctx.templar, scope, ctx.opts.verbosity).await;
+            let r = if b == crate::compile::actions::Builtin::IncludeVars {
+                let role = t.task.role.as_ref().map(|r| r.path.as_path());
+                let mut r = super::include_vars::run(&args, role, &ctx.book.dir);
+                // The loaded values may be templates (referring to each other):
+                // rendered now, in the task's scope; left as written when they
+                // cannot be yet.
+                let loaded = std::mem::take(&mut r.facts);
+                let s2 = scope.child_layer(&loaded, true);
+                for (k, v) in &loaded {
+                    let v = ctx
+                        .templar
+                        .render_value(v, &s2)
+                        .unwrap_or_else(|_| v.clone());
+                    r.facts.insert(k.clone(), v);
+                }
+                if let Value::Object(m) = &mut r.result
+                    && m.contains_key("ansible_facts")
+                {
+                    m.insert("ansible_facts".into(), Value::Object(r.facts.clone()));
+                }
+                r
+            } else {
+                builtin::run(b, &args, raw, ctx.templar, scope, ctx.opts.verbosity).await
+            };
             let status = if r.failed {
                 Status::Failed
             } else if r.skipped {
@@ -1451,14 +1735,15 @@ pub(crate) fn text(v: &Value) -> String {
 }
 
 /// Applies a host's outcome: report, counters, register, facts, notify.
+/// Returns the facts set for delegated hosts (`delegate_facts`).
 pub(crate) fn apply_outcome(
     ctx: &PlayCtx<'_>,
     t: &CompiledTask,
     s: &mut HostState,
-    outcome: TaskOutcome,
+    mut outcome: TaskOutcome,
     counts: &mut Counts,
     reporter: &mut dyn Reporter,
-) {
+) -> Vec<(String, Map<String, Value>)> {
     let _ = ctx;
     for (n, item) in outcome.items.iter().enumerate() {
         let label = if outcome.looped {
@@ -1486,7 +1771,9 @@ pub(crate) fn apply_outcome(
             s.ended = true;
         }
     }
-    if outcome.looped && outcome.items.is_empty() {
+    // A loop whose items were all skipped (or that had none) ends with a
+    // host line of its own, as Ansible's.
+    if outcome.looped && (outcome.items.is_empty() || outcome.status == Status::Skipped) {
         reporter.host_result(&HostResult {
             host: &s.name,
             status: Status::Skipped,
@@ -1539,6 +1826,27 @@ pub(crate) fn apply_outcome(
     if outcome.status == Status::Changed {
         for n in &t.task.notify {
             s.notified.insert(n.value.clone());
+        }
+    }
+    std::mem::take(&mut outcome.delegated)
+}
+
+/// `delegate_facts`: facts set for another host go to that host's
+/// variables (a host outside the play keeps them for later plays).
+pub(crate) fn store_delegated_facts(
+    ctx: &PlayCtx<'_>,
+    states: &mut [HostState],
+    delegated: Vec<(String, Map<String, Value>)>,
+) {
+    for (target, facts) in delegated {
+        match states.iter_mut().find(|s| s.name == target) {
+            Some(s) => s.registered.extend(facts),
+            None => ctx
+                .delegated_facts
+                .borrow_mut()
+                .entry(target)
+                .or_default()
+                .extend(facts),
         }
     }
 }

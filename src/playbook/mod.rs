@@ -69,6 +69,10 @@ pub struct Play {
     pub max_fail_percentage: Option<Located<Value>>,
     /// `any_errors_fatal`: the first unrescued failure ends the run.
     pub any_errors_fatal: Option<Value>,
+    /// `force_handlers`: notified handlers run on failed hosts too.
+    pub force_handlers: Option<Value>,
+    /// `vars_prompt`: variables asked for before the play runs.
+    pub vars_prompt: Vec<VarsPrompt>,
     /// `order`: the order hosts are run in.
     pub order: Option<Located<String>>,
     /// `strategy`: only `linear` is supported.
@@ -91,6 +95,25 @@ pub struct Play {
     /// The `vars/` of the play's public roles (with their dependencies):
     /// above play vars and `vars_files`, play-wide.
     pub role_exports: Vars,
+}
+
+/// One `vars_prompt` entry.
+#[derive(Debug, Clone)]
+pub struct VarsPrompt {
+    /// `name`: the variable set.
+    pub name: String,
+    /// `prompt`: the question (default: the name).
+    pub prompt: Option<String>,
+    /// `default`: the answer when none is typed, or without a terminal.
+    pub default: Option<Value>,
+    /// `private`: do not echo the answer (default on).
+    pub private: bool,
+    /// `confirm`: ask twice and require the same answer.
+    pub confirm: bool,
+    /// `unsafe`: the answer is never templated.
+    pub unsafe_: bool,
+    /// Where the entry was written.
+    pub span: Span,
 }
 
 /// `become`, `become_user`, `become_method`, `become_flags`.
@@ -139,6 +162,10 @@ pub enum LoopKind {
     WithNested,
     /// `with_sequence:` (`start=1 end=5`, `count=3`, `1-10/2`)
     WithSequence,
+    /// `with_<lookup>:` the items of that lookup plugin (`fileglob`,
+    /// `first_found`, `subelements`, `lines`, `file`, `template`, `env`,
+    /// `random_choice`, `inventory_hostnames`).
+    Lookup(&'static str),
 }
 
 /// A task's loop.
@@ -161,6 +188,14 @@ pub struct LoopControl {
     pub index_var: Option<String>,
     /// `label`.
     pub label: Option<Value>,
+    /// `extended`: `ansible_loop` with the item's position and neighbours.
+    pub extended: Option<Value>,
+    /// `extended_allitems`: `ansible_loop.allitems` (default on).
+    pub extended_allitems: Option<Value>,
+    /// `pause`: seconds to wait between items.
+    pub pause: Option<Value>,
+    /// `break_when`: stop the loop after the item for which this holds.
+    pub break_when: Option<Located<Value>>,
 }
 
 impl Default for LoopControl {
@@ -169,6 +204,10 @@ impl Default for LoopControl {
             loop_var: "item".into(),
             index_var: None,
             label: None,
+            extended: None,
+            extended_allitems: None,
+            pause: None,
+            break_when: None,
         }
     }
 }
@@ -362,6 +401,8 @@ pub struct Task {
     pub throttle: Option<Value>,
     /// `delegate_to`: run on this host instead (with this task's variables).
     pub delegate_to: Option<Value>,
+    /// `delegate_facts`: facts the task sets go to the delegated host.
+    pub delegate_facts: Option<Value>,
     /// `until`: retry until this holds.
     pub until: Option<Located<Value>>,
     /// `retries` (with `until`; default 3).

@@ -36,6 +36,8 @@ const TASK_KEYWORDS: &[&str] = &[
     "retries",
     "delay",
     "delegate_to",
+    "delegate_facts",
+    "local_action",
     "timeout",
     "remote_user",
     "any_errors_fatal",
@@ -50,14 +52,34 @@ const TASK_KEYWORDS: &[&str] = &[
     "with_nested",
     "with_cartesian",
     "with_sequence",
+    "with_fileglob",
+    "with_first_found",
+    "with_subelements",
+    "with_lines",
+    "with_file",
+    "with_template",
+    "with_env",
+    "with_random_choice",
+    "with_inventory_hostnames",
+];
+
+/// `with_<lookup>` loops and their lookup plugins.
+const LOOKUP_LOOPS: &[&str] = &[
+    "fileglob",
+    "first_found",
+    "subelements",
+    "lines",
+    "file",
+    "template",
+    "env",
+    "random_choice",
+    "inventory_hostnames",
 ];
 
 /// Ansible task keywords tend does not implement yet: an error, never ignored.
 const TASK_UNSUPPORTED: &[&str] = &[
     "rescue",
     "always",
-    "delegate_facts",
-    "local_action",
     "async",
     "poll",
     "connection",
@@ -66,15 +88,6 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "collections",
     "debugger",
     "port",
-    "with_fileglob",
-    "with_subelements",
-    "with_first_found",
-    "with_random_choice",
-    "with_lines",
-    "with_inventory_hostnames",
-    "with_file",
-    "with_template",
-    "with_env",
     "with_pipe",
     "with_password",
     "with_url",
@@ -82,7 +95,6 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "become_exe",
     "vars_files",
     "include",
-    "include_vars",
     "environment_vars",
 ];
 
@@ -113,12 +125,12 @@ const PLAY_KEYWORDS: &[&str] = &[
     "any_errors_fatal",
     "order",
     "strategy",
+    "force_handlers",
+    "vars_prompt",
 ];
 
 const PLAY_UNSUPPORTED: &[&str] = &[
-    "force_handlers",
     "connection",
-    "vars_prompt",
     "throttle",
     "run_once",
     "port",
@@ -359,6 +371,8 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         serial: None,
         max_fail_percentage: None,
         any_errors_fatal: None,
+        force_handlers: None,
+        vars_prompt: Vec::new(),
         order: None,
         strategy: None,
         pre_tasks: Vec::new(),
@@ -405,6 +419,8 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "serial" => play.serial = Some(located(v)),
             "max_fail_percentage" => play.max_fail_percentage = Some(located(v)),
             "any_errors_fatal" => play.any_errors_fatal = Some(v.to_value()),
+            "force_handlers" => play.force_handlers = Some(v.to_value()),
+            "vars_prompt" => play.vars_prompt = vars_prompt(v, diags),
             "order" => play.order = play_order(v, diags),
             "strategy" => play.strategy = play_strategy(v, diags),
             "check_mode" => play.check_mode = Some(v.to_value()),
@@ -733,6 +749,7 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
     t.diff = t.diff.or_else(|| parent.diff.clone());
     t.environment = t.environment.or_else(|| parent.environment.clone());
     t.delegate_to = t.delegate_to.or_else(|| parent.delegate_to.clone());
+    t.delegate_facts = t.delegate_facts.or_else(|| parent.delegate_facts.clone());
     t.timeout = t.timeout.or_else(|| parent.timeout.clone());
     t.remote_user = t.remote_user.or_else(|| parent.remote_user.clone());
     t.any_errors_fatal = t
@@ -741,6 +758,72 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
     t.run_once = t.run_once.or_else(|| parent.run_once.clone());
     t.throttle = t.throttle.or_else(|| parent.throttle.clone());
     t
+}
+
+/// `vars_prompt`: a list of `{name, prompt, default, private, confirm, unsafe}`.
+fn vars_prompt(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<VarsPrompt> {
+    let Some(items) = node.as_seq() else {
+        diags.push(
+            Diagnostic::error(format!(
+                "`vars_prompt` must be a list, found {}",
+                node.kind_name()
+            ))
+            .at(node.span.clone()),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(entries) = item.as_map() else {
+            diags.push(
+                Diagnostic::error("a `vars_prompt` entry must be a mapping with `name`")
+                    .at(item.span.clone()),
+            );
+            continue;
+        };
+        let mut p = VarsPrompt {
+            name: String::new(),
+            prompt: None,
+            default: None,
+            private: true,
+            confirm: false,
+            unsafe_: false,
+            span: item.span.clone(),
+        };
+        let flag = |v: &Node| match v.to_value() {
+            Value::Bool(b) => b,
+            Value::String(s) => tend_modules::args::parse_bool(&s).unwrap_or(!s.is_empty()),
+            other => !other.is_null(),
+        };
+        for (k, v) in entries {
+            match k.key_text().as_deref() {
+                Some("name") => p.name = scalar_string(v, diags).unwrap_or_default(),
+                Some("prompt") => p.prompt = scalar_string(v, diags),
+                Some("default") => p.default = Some(v.to_value()),
+                Some("private") => p.private = flag(v),
+                Some("confirm") => p.confirm = flag(v),
+                Some("unsafe") => p.unsafe_ = flag(v),
+                Some(other @ ("encrypt" | "salt" | "salt_size")) => diags.push(
+                    Diagnostic::error(format!("vars_prompt `{other}` is not supported yet"))
+                        .at(k.span.clone())
+                        .label("not supported yet"),
+                ),
+                Some(other) => diags.push(
+                    Diagnostic::error(format!("`{other}` is not a valid vars_prompt option"))
+                        .at(k.span.clone()),
+                ),
+                None => {}
+            }
+        }
+        if p.name.is_empty() {
+            diags.push(
+                Diagnostic::error("this `vars_prompt` entry has no `name`").at(item.span.clone()),
+            );
+            continue;
+        }
+        out.push(p);
+    }
+    out
 }
 
 fn located(v: &Node) -> Located<Value> {
@@ -833,6 +916,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         run_once: None,
         throttle: None,
         delegate_to: None,
+        delegate_facts: None,
         until: None,
         retries: None,
         delay: None,
@@ -864,9 +948,22 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                     span: v.span.clone(),
                 })
             }
-            "loop" | "with_items" | "with_list" | "with_dict" | "with_flattened"
-            | "with_indexed_items" | "with_together" | "with_nested" | "with_cartesian"
-            | "with_sequence" => {
+            k2 if matches!(
+                k2,
+                "loop"
+                    | "with_items"
+                    | "with_list"
+                    | "with_dict"
+                    | "with_flattened"
+                    | "with_indexed_items"
+                    | "with_together"
+                    | "with_nested"
+                    | "with_cartesian"
+                    | "with_sequence"
+            ) || k2
+                .strip_prefix("with_")
+                .is_some_and(|l| LOOKUP_LOOPS.contains(&l)) =>
+            {
                 if task.loop_.is_some() {
                     diags.push(
                         Diagnostic::error("a task can have only one loop").at(k.span.clone()),
@@ -882,7 +979,14 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                     "with_together" => LoopKind::WithTogether,
                     "with_nested" | "with_cartesian" => LoopKind::WithNested,
                     "with_sequence" => LoopKind::WithSequence,
-                    _ => LoopKind::WithDict,
+                    "with_dict" => LoopKind::WithDict,
+                    other => LoopKind::Lookup(
+                        LOOKUP_LOOPS
+                            .iter()
+                            .find(|l| other.strip_prefix("with_") == Some(**l))
+                            .copied()
+                            .unwrap_or("items"),
+                    ),
                 };
                 task.loop_ = Some(Loop {
                     kind,
@@ -910,6 +1014,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             }
             "ignore_errors" => task.ignore_errors = Some(v.to_value()),
             "delegate_to" => task.delegate_to = Some(v.to_value()),
+            "delegate_facts" => task.delegate_facts = Some(v.to_value()),
             "timeout" => task.timeout = Some(v.to_value()),
             "remote_user" => task.remote_user = Some(v.to_value()),
             "any_errors_fatal" => task.any_errors_fatal = Some(v.to_value()),
@@ -934,7 +1039,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             "become_method" => task.escalation.method = Some(v.to_value()),
             "become_flags" => task.escalation.flags = Some(v.to_value()),
             "args" => extra_args = Some(v),
-            "action" => match v.as_str() {
+            "action" | "local_action" => match v.as_str() {
                 Some(text) => {
                     let (module, rest) = text
                         .trim()
@@ -997,6 +1102,14 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             _ => module_nodes.push((k, v)),
         }
     }
+    // `local_action`: the action, run on the controller (Ansible's parser
+    // makes it `delegate_to: localhost`, over any `delegate_to` given).
+    if module_nodes
+        .iter()
+        .any(|(k, _)| k.key_text().as_deref() == Some("local_action"))
+    {
+        task.delegate_to = Some(Value::String("localhost".into()));
+    }
     match module_nodes.as_slice() {
         [] => {
             if ok {
@@ -1007,7 +1120,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             return None;
         }
         [(k, v)] => {
-            if k.key_text().as_deref() != Some("action") {
+            if !matches!(k.key_text().as_deref(), Some("action" | "local_action")) {
                 task.module = Located {
                     value: k.key_text().unwrap_or_default(),
                     span: k.span.clone(),
@@ -1116,18 +1229,30 @@ fn loop_control(node: &Node, diags: &mut Vec<Diagnostic>) -> LoopControl {
             }
             Some("index_var") => lc.index_var = scalar_string(v, diags),
             Some("label") => lc.label = Some(v.to_value()),
-            Some(other @ ("pause" | "extended" | "extended_allitems" | "break_when")) => diags
-                .push(
-                    Diagnostic::error(format!("loop_control `{other}` is not supported yet"))
-                        .at(k.span.clone()),
-                ),
+            Some("extended") => lc.extended = Some(v.to_value()),
+            Some("extended_allitems") => lc.extended_allitems = Some(v.to_value()),
+            Some("pause") => lc.pause = Some(v.to_value()),
+            Some("break_when") => {
+                lc.break_when = Some(Located {
+                    value: v.to_value(),
+                    span: v.span.clone(),
+                })
+            }
             Some(other) => {
                 let mut d =
                     Diagnostic::error(format!("`{other}` is not a valid loop_control option"))
                         .at(k.span.clone());
                 if let Some(s) = suggest(
                     other,
-                    ["loop_var", "index_var", "label", "pause", "extended"],
+                    [
+                        "loop_var",
+                        "index_var",
+                        "label",
+                        "pause",
+                        "extended",
+                        "extended_allitems",
+                        "break_when",
+                    ],
                 ) {
                     d = d.label(format!("did you mean `{s}`?"));
                 }

@@ -116,6 +116,7 @@ const ROLE_KEYWORDS: &[&str] = &[
     "check_mode",
     "diff",
     "delegate_to",
+    "delegate_facts",
     "any_errors_fatal",
     "run_once",
     "throttle",
@@ -132,7 +133,6 @@ const ROLE_UNSUPPORTED: &[&str] = &[
     "port",
     "timeout",
     "become_exe",
-    "delegate_facts",
 ];
 
 fn not_supported(cx: &mut Cx<'_>, what: String, span: &Span) {

@@ -227,24 +227,34 @@ impl<W: Write> Reporter for Human<W> {
             r.result.clone()
         };
         let failed = matches!(r.status, Status::Failed | Status::Ignored);
+        // A delegated task: `[host -> delegated host]`.
+        let shown_host = match r
+            .result
+            .get("_ansible_delegated_vars")
+            .and_then(|d| d.get("ansible_host"))
+            .and_then(Value::as_str)
+        {
+            Some(d) => format!("{} -> {d}", r.host),
+            None => r.host.to_string(),
+        };
         let line = match r.status {
             _ if failed && label.is_some() => {
                 format!(
                     "failed: [{}] (item={}) => {}",
-                    r.host,
+                    shown_host,
                     label.as_deref().unwrap_or_default(),
                     compact(&shown(&result, false))
                 )
             }
             _ if failed => format!(
                 "fatal: [{}]: FAILED! => {}",
-                r.host,
+                shown_host,
                 compact(&shown(&result, false))
             ),
             Status::Unreachable => {
                 format!(
                     "fatal: [{}]: UNREACHABLE! => {}",
-                    r.host,
+                    shown_host,
                     compact(&shown(&result, false))
                 )
             }
@@ -262,14 +272,14 @@ impl<W: Write> Reporter for Human<W> {
                         )
                     });
                 }
-                format!("{word}: [{}]{item} => {}", r.host, pretty(&body))
+                format!("{word}: [{}]{item} => {}", shown_host, pretty(&body))
             }
             _ if self.verbosity > 0 && !result.is_null() => format!(
                 "{word}: [{}]{item} => {}",
-                r.host,
+                shown_host,
                 pretty(&shown(&result, false))
             ),
-            _ => format!("{word}: [{}]{item}", r.host),
+            _ => format!("{word}: [{}]{item}", shown_host),
         };
         let _ = writeln!(self.out, "{}", self.paint(code, &line));
         if r.status == Status::Ignored && r.item_label.is_none() {

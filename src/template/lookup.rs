@@ -1,134 +1,463 @@
 //! `lookup()` and `query()`: the lookups that need no plugin code on the target.
+//!
+//! The same plugins feed the `with_<lookup>` loops ([`run_lookup`]).
 
 use minijinja::value::{Kwargs, Rest};
-use minijinja::{Environment, Error, ErrorKind, Value};
+use minijinja::{Environment, Error, ErrorKind};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
 
-static SEARCH_DIRS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+static SEARCH_DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+static INVENTORY: std::sync::Mutex<Option<crate::inventory::Inventory>> =
+    std::sync::Mutex::new(None);
 
 /// Directories searched for relative paths in `lookup('file')` (the
 /// playbook's `files/`, then the playbook's directory), set at run start.
-pub fn set_search_dirs(dirs: Vec<std::path::PathBuf>) {
+pub fn set_search_dirs(dirs: Vec<PathBuf>) {
     if let Ok(mut d) = SEARCH_DIRS.lock() {
         *d = dirs;
     }
 }
 
-fn find_file(term: &str) -> std::path::PathBuf {
-    let p = std::path::Path::new(term);
-    if p.is_absolute() {
-        return p.to_path_buf();
+/// The inventory `lookup('inventory_hostnames')` selects from, set at run start.
+pub fn set_inventory(inventory: crate::inventory::Inventory) {
+    if let Ok(mut i) = INVENTORY.lock() {
+        *i = Some(inventory);
     }
-    let dirs = SEARCH_DIRS.lock().map(|d| d.clone()).unwrap_or_default();
-    dirs.iter()
-        .map(|d| d.join(p))
-        .find(|c| c.exists())
-        .unwrap_or_else(|| p.to_path_buf())
 }
 
-fn fail(msg: String) -> Error {
-    Error::new(ErrorKind::InvalidOperation, msg)
+fn search_dirs() -> Vec<PathBuf> {
+    SEARCH_DIRS.lock().map(|d| d.clone()).unwrap_or_default()
 }
 
-fn run(name: &str, terms: &[Value], default: Option<&Value>) -> Result<Vec<Value>, Error> {
+/// A controller file by name: absolute, or the first of the search
+/// directories (the task's role `files/`, the role, the playbook's
+/// `files/`, the playbook's directory) that has it.
+pub fn find_file(term: &str) -> Option<PathBuf> {
+    let p = Path::new(term);
+    if p.is_absolute() {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    search_dirs().iter().map(|d| d.join(p)).find(|c| c.exists())
+}
+
+fn term_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn flag(opts: &Map<String, Value>, key: &str, default: bool) -> bool {
+    match opts.get(key) {
+        None | Some(Value::Null) => default,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => tend_modules::args::parse_bool(s).unwrap_or(default),
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(_) => default,
+    }
+}
+
+/// Terms flattened one level (`query('file', 'a', ['b', 'c'])`).
+fn flat(terms: &[Value]) -> Vec<Value> {
+    terms
+        .iter()
+        .flat_map(|t| match t {
+            Value::Array(a) => a.clone(),
+            other => vec![other.clone()],
+        })
+        .collect()
+}
+
+/// Runs lookup plugin `name` over `terms` with keyword options.
+pub fn run_lookup(
+    name: &str,
+    terms: &[Value],
+    opts: &Map<String, Value>,
+) -> Result<Vec<Value>, String> {
     let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
     let mut out = Vec::new();
-    for value in terms {
-        let term = value
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| value.to_string());
-        match short {
-            "env" => out.push(match std::env::var(&term) {
-                Ok(v) => Value::from(v),
-                Err(_) => default.cloned().unwrap_or_else(|| Value::from("")),
-            }),
-            "file" => {
-                // A vault-encrypted file is decrypted, as Ansible's file lookup does.
-                let path = find_file(&term);
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| fail(format!("lookup('file'): could not read '{term}': {e}")))?;
-                let bytes = crate::vault::decrypt_file(&path, bytes)
-                    .map_err(|e| fail(format!("lookup('file'): {e}")))?;
-                let text = String::from_utf8(bytes.to_vec())
-                    .map_err(|_| fail(format!("lookup('file'): '{term}' is not UTF-8 text")))?;
-                out.push(Value::from(text.trim_end_matches('\n').to_string()));
+    match short {
+        "env" => {
+            for t in flat(terms) {
+                out.push(match std::env::var(term_text(&t)) {
+                    Ok(v) => Value::String(v),
+                    Err(_) => opts
+                        .get("default")
+                        .cloned()
+                        .unwrap_or_else(|| Value::String(String::new())),
+                });
             }
-            "pipe" => {
+        }
+        "file" => {
+            for t in flat(terms) {
+                let term = term_text(&t);
+                let path = find_file(&term).ok_or_else(|| {
+                    format!("The 'file' lookup had an issue accessing the file '{term}'. file not found, use -vvvvv to see paths searched")
+                })?;
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| format!("lookup('file'): could not read '{term}': {e}"))?;
+                // A vault-encrypted file is decrypted, as Ansible's file lookup does.
+                let bytes = crate::vault::decrypt_file(&path, bytes)
+                    .map_err(|e| format!("lookup('file'): {e}"))?;
+                let mut text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| format!("lookup('file'): '{term}' is not UTF-8 text"))?;
+                if flag(opts, "lstrip", false) {
+                    text = text.trim_start().to_string();
+                }
+                if flag(opts, "rstrip", true) {
+                    text = text.trim_end().to_string();
+                }
+                out.push(Value::String(text));
+            }
+        }
+        "pipe" | "lines" => {
+            for t in flat(terms) {
+                let term = term_text(&t);
                 let output = std::process::Command::new("/bin/sh")
                     .arg("-c")
                     .arg(&term)
                     .output()
-                    .map_err(|e| fail(format!("lookup('pipe'): could not run '{term}': {e}")))?;
+                    .map_err(|e| format!("lookup('{short}'): could not run '{term}': {e}"))?;
                 if !output.status.success() {
-                    return Err(fail(format!(
-                        "lookup('pipe'): command '{term}' failed with {}",
-                        output.status
-                    )));
+                    return Err(format!(
+                        "lookup_plugin.{short}(\"{term}\") returned {}",
+                        output.status.code().unwrap_or(-1)
+                    ));
                 }
-                out.push(Value::from(
-                    String::from_utf8_lossy(&output.stdout)
-                        .trim_end()
-                        .to_string(),
+                let text = String::from_utf8_lossy(&output.stdout);
+                if short == "pipe" {
+                    out.push(Value::String(text.trim_end().to_string()));
+                } else {
+                    out.extend(text.lines().map(|l| Value::String(l.to_string())));
+                }
+            }
+        }
+        "items" | "list" => out = flat(terms),
+        "fileglob" => {
+            for t in flat(terms) {
+                out.extend(fileglob(&term_text(&t))?);
+            }
+        }
+        "first_found" => out.extend(first_found(terms, opts)?),
+        "subelements" => out = subelements(terms)?,
+        "random_choice" => {
+            if !terms.is_empty() {
+                let i = crate::template::filters::extra::PyRandom::unseeded()
+                    .randbelow(terms.len() as u64) as usize;
+                out.push(terms[i].clone());
+            }
+        }
+        "inventory_hostnames" => {
+            let pattern = flat(terms)
+                .iter()
+                .map(term_text)
+                .collect::<Vec<_>>()
+                .join(":");
+            let inventory = INVENTORY.lock().map_err(|e| e.to_string())?;
+            let hosts = match inventory.as_ref() {
+                Some(inv) => inv.select(&pattern).map_err(|e| e.to_string())?,
+                None => Vec::new(),
+            };
+            out.extend(hosts.into_iter().map(Value::String));
+        }
+        other => return Err(format!("lookup plugin '{other}' is not supported yet")),
+    }
+    Ok(out)
+}
+
+/// `fileglob`: files (not directories) matching a pattern; a pattern
+/// with a directory is searched for under the search path, a bare one
+/// in each search directory (`files/` first), first match wins.
+fn fileglob(term: &str) -> Result<Vec<Value>, String> {
+    let p = Path::new(term);
+    let base = p
+        .file_name()
+        .map(|b| b.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dirs: Vec<PathBuf> = match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => find_file(&dir.to_string_lossy()).into_iter().collect(),
+        None => search_dirs(),
+    };
+    let matcher = globset::GlobBuilder::new(&base)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("fileglob: bad pattern '{term}': {e}"))?
+        .compile_matcher();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let found: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                // Python's glob: a leading dot is matched only explicitly.
+                (!name.starts_with('.') || base.starts_with('.'))
+                    && matcher.is_match(&*name)
+                    && e.path().is_file()
+            })
+            .map(|e| e.path().display().to_string())
+            .collect();
+        // Directory order, as Python's glob.
+        if !found.is_empty() {
+            return Ok(found.into_iter().map(Value::String).collect());
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// `first_found`: the first existing file of `files` (in each of `paths`).
+fn first_found(terms: &[Value], opts: &Map<String, Value>) -> Result<Vec<Value>, String> {
+    let split = |v: &Value| -> Vec<String> {
+        match v {
+            Value::Array(a) => a.iter().map(term_text).collect(),
+            Value::String(s) => s
+                .split([',', ';'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            Value::Null => Vec::new(),
+            other => vec![term_text(other)],
+        }
+    };
+    let mut skip = flag(opts, "skip", false);
+    let mut candidates: Vec<String> = Vec::new();
+    let mut add = |files: Vec<String>, paths: Vec<String>| {
+        if paths.is_empty() {
+            candidates.extend(files);
+        } else {
+            for p in &paths {
+                for f in &files {
+                    candidates.push(Path::new(p).join(f).display().to_string());
+                }
+            }
+        }
+    };
+    let global_files = opts.get("files").map(split).unwrap_or_default();
+    let global_paths = opts.get("paths").map(split).unwrap_or_default();
+    for t in flat(terms) {
+        match &t {
+            Value::Object(m) => {
+                skip |= flag(m, "skip", false);
+                let files = m.get("files").map(split).unwrap_or_default();
+                let paths = m.get("paths").map(split).unwrap_or_default();
+                add(files, paths);
+            }
+            Value::String(s) => add(split(&Value::String(s.clone())), global_paths.clone()),
+            other => add(vec![term_text(other)], global_paths.clone()),
+        }
+    }
+    if !global_files.is_empty() {
+        add(global_files, global_paths);
+    }
+    for c in candidates {
+        if let Some(path) = find_file(&c).filter(|p| p.is_file()) {
+            return Ok(vec![Value::String(path.display().to_string())]);
+        }
+    }
+    if skip {
+        Ok(Vec::new())
+    } else {
+        Err("No file was found when using first_found.".into())
+    }
+}
+
+/// `subelements`: `[list, 'key.subkey', {skip_missing: bool}]` → `[item, subitem]`.
+fn subelements(terms: &[Value]) -> Result<Vec<Value>, String> {
+    let bad = || {
+        "subelements lookup expects a list of two or three items, the first a list or dict of dicts, the second a key".to_string()
+    };
+    let (list, key) = match terms {
+        [list, Value::String(key)] | [list, Value::String(key), _] => (list, key),
+        _ => return Err(bad()),
+    };
+    let skip_missing = match terms.get(2) {
+        None => false,
+        Some(Value::Object(m)) => {
+            if let Some(k) = m.keys().find(|k| *k != "skip_missing") {
+                return Err(format!(
+                    "the optional third item must contain only the flag 'skip_missing', found '{k}'"
                 ));
             }
-            "items" | "list" => out.push(value.clone()),
-            other => {
-                return Err(fail(format!(
-                    "lookup plugin '{other}' is not supported yet"
-                )));
+            flag(m, "skip_missing", false)
+        }
+        Some(_) => {
+            return Err(
+                "the optional third item must be a dict with the flag 'skip_missing'".into(),
+            );
+        }
+    };
+    let elements: Vec<&Value> = match list {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(m) => m.values().collect(),
+        _ => return Err(bad()),
+    };
+    let mut out = Vec::new();
+    for element in elements {
+        let Value::Object(_) = element else {
+            return Err(bad());
+        };
+        if element.get("skipped") == Some(&Value::Bool(true)) {
+            continue;
+        }
+        let mut sub = Some(element);
+        for part in key.split('.') {
+            sub = sub.and_then(|v| v.get(part));
+        }
+        match sub {
+            Some(Value::Array(items)) => {
+                // The element is given without its subelements, as Ansible's.
+                let mut shown = element.clone();
+                let mut parts: Vec<&str> = key.split('.').collect();
+                let last = parts.pop().unwrap_or_default();
+                let mut inner = Some(&mut shown);
+                for part in parts {
+                    inner = inner.and_then(|v| v.get_mut(part));
+                }
+                if let Some(Value::Object(m)) = inner {
+                    m.shift_remove(last);
+                }
+                for i in items {
+                    out.push(Value::Array(vec![shown.clone(), i.clone()]));
+                }
+            }
+            Some(_) => {
+                return Err(format!(
+                    "the key {key} should point to a list, got '{}'",
+                    term_text(sub.unwrap_or(&Value::Null))
+                ));
+            }
+            None if skip_missing => {}
+            None => {
+                return Err(format!(
+                    "could not find '{key}' key in iterated item '{element}'"
+                ));
             }
         }
     }
     Ok(out)
 }
 
-fn flatten_terms(terms: Rest<Value>) -> Vec<Value> {
-    let mut out = Vec::new();
-    for t in terms.iter() {
-        match t.try_iter() {
-            Ok(iter) if t.as_str().is_none() && t.kind() == minijinja::value::ValueKind::Seq => {
-                out.extend(iter)
-            }
-            _ => out.push(t.clone()),
+/// Whether an expression calls the `template` lookup (which needs every
+/// variable of the task, not only those the expression names).
+pub(crate) fn wants_all_variables(source: &str) -> bool {
+    ["'template'", "\"template\"", "'ansible.builtin.template'"]
+        .iter()
+        .any(|n| source.contains(n))
+}
+
+/// `lookup('template', name)`: the file from the task's role `templates/`
+/// or the playbook's, rendered with the expression's variables.
+fn template(state: &minijinja::State<'_, '_>, terms: &[Value]) -> Result<Vec<Value>, Error> {
+    let dirs: Vec<PathBuf> = search_dirs()
+        .into_iter()
+        .map(|d| match d.file_name() {
+            Some(n) if n == "files" => d.with_file_name("templates"),
+            _ => d,
+        })
+        .collect();
+    let mut ctx = std::collections::BTreeMap::new();
+    for name in state.known_variables() {
+        if let Some(v) = state.lookup(&name) {
+            ctx.insert(name.to_string(), v);
         }
     }
-    out
+    let mut env = Environment::new();
+    super::configure(&mut env);
+    env.set_syntax(super::syntax(true));
+    let mut out = Vec::new();
+    for t in flat(terms) {
+        let name = term_text(&t);
+        let p = Path::new(&name);
+        let path = if p.is_absolute() {
+            Some(p.to_path_buf())
+        } else {
+            dirs.iter().map(|d| d.join(p)).find(|c| c.is_file())
+        }
+        .ok_or_else(|| {
+            fail(format!(
+                "the template file {name} could not be found for the lookup"
+            ))
+        })?;
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| fail(format!("could not read '{}': {e}", path.display())))?;
+        let rendered = env.render_str(&source, &ctx)?;
+        out.push(Value::String(rendered));
+    }
+    Ok(out)
+}
+
+fn fail(msg: String) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg)
+}
+
+fn call(
+    state: &minijinja::State<'_, '_>,
+    name: &str,
+    terms: &Rest<minijinja::Value>,
+    kwargs: &Kwargs,
+) -> Result<Vec<Value>, Error> {
+    let terms: Vec<Value> = terms.iter().map(crate::template::to_json).collect();
+    if matches!(name, "template" | "ansible.builtin.template") {
+        for key in kwargs.args() {
+            let _: minijinja::Value = kwargs.get(key)?;
+        }
+        return template(state, &terms);
+    }
+    let mut opts = Map::new();
+    for key in kwargs.args() {
+        let v: minijinja::Value = kwargs.get(key)?;
+        if key != "wantlist" {
+            opts.insert(key.to_string(), crate::template::to_json(&v));
+        }
+    }
+    match run_lookup(name, &terms, &opts) {
+        // `errors='ignore'` / `'warn'`: a failed lookup yields nothing.
+        Err(_)
+            if matches!(
+                opts.get("errors").and_then(Value::as_str),
+                Some("ignore" | "warn")
+            ) =>
+        {
+            Ok(Vec::new())
+        }
+        other => other.map_err(fail),
+    }
 }
 
 /// Registers `lookup`, `query` and `q`.
 pub fn register(env: &mut Environment<'_>) {
     env.add_function(
         "lookup",
-        |name: String, terms: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
-            let wantlist: Option<bool> = kwargs.get("wantlist")?;
-            let _: Option<Value> = kwargs.get("errors")?;
-            let default: Option<Value> = kwargs.get("default")?;
-            kwargs.assert_all_used()?;
-            let values = run(&name, &flatten_terms(terms), default.as_ref())?;
-            if wantlist.unwrap_or(false) {
-                return Ok(Value::from(values));
+        |state: &minijinja::State<'_, '_>,
+         name: String,
+         terms: Rest<minijinja::Value>,
+         kwargs: Kwargs|
+         -> Result<minijinja::Value, Error> {
+            let wantlist = kwargs.get::<Option<bool>>("wantlist")?.unwrap_or(false);
+            let values = call(state, &name, &terms, &kwargs)?;
+            if wantlist {
+                return Ok(crate::template::from_json(&Value::Array(values)));
             }
             Ok(match values.len() {
-                1 => values.into_iter().next().unwrap_or_default(),
-                _ => Value::from(
-                    values
-                        .iter()
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(","),
+                1 => crate::template::from_json(&values[0]),
+                _ => minijinja::Value::from(
+                    values.iter().map(term_text).collect::<Vec<_>>().join(","),
                 ),
             })
         },
     );
-    let query = |name: String, terms: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
-        let default: Option<Value> = kwargs.get("default")?;
-        let _: Option<Value> = kwargs.get("errors")?;
-        kwargs.assert_all_used()?;
-        Ok(Value::from(run(
-            &name,
-            &flatten_terms(terms),
-            default.as_ref(),
-        )?))
+    let query = |state: &minijinja::State<'_, '_>,
+                 name: String,
+                 terms: Rest<minijinja::Value>,
+                 kwargs: Kwargs|
+     -> Result<minijinja::Value, Error> {
+        Ok(crate::template::from_json(&Value::Array(call(
+            state, &name, &terms, &kwargs,
+        )?)))
     };
     env.add_function("query", query);
     env.add_function("q", query);

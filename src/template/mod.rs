@@ -9,7 +9,7 @@ pub mod filters;
 pub mod jinja_tests;
 mod lookup;
 
-pub use lookup::set_search_dirs;
+pub use lookup::{find_file, run_lookup, set_inventory, set_search_dirs};
 
 use crate::vars::Vars;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
@@ -145,7 +145,28 @@ fn configure(env: &mut Environment<'static>) {
     });
     env.set_recursion_limit(200);
     // Python's str/dict/list methods (`d.items()`, `s.split(',')`), as in Jinja2.
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(|state, value, method, args| {
+        // `list.index(x)` / `list.count(x)`, which pycompat lacks.
+        if value.kind() == minijinja::value::ValueKind::Seq
+            && matches!(method, "index" | "count")
+            && let [needle] = args
+        {
+            let items: Vec<minijinja::Value> = value.try_iter()?.collect();
+            if method == "count" {
+                return Ok(minijinja::Value::from(
+                    items.iter().filter(|i| *i == needle).count(),
+                ));
+            }
+            return match items.iter().position(|i| i == needle) {
+                Some(n) => Ok(minijinja::Value::from(n)),
+                None => Err(minijinja::Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("{needle} is not in list"),
+                )),
+            };
+        }
+        minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+    });
     filters::register(env);
     jinja_tests::register(env);
     lookup::register(env);
@@ -451,8 +472,18 @@ impl Templar {
         scope: &Scope,
         source: &str,
     ) -> Result<minijinja::Value, TemplateError> {
-        let ctx = self.context_map(names, scope)?;
+        let mut ctx = self.context_map(names, scope)?;
         self.unguarded_undefined(names, &ctx, source)?;
+        if lookup::wants_all_variables(source) {
+            // `lookup('template', ...)` renders a file with every variable.
+            for name in scope.names() {
+                if !ctx.contains_key(&name)
+                    && let Ok(Some(v)) = self.resolve(&name, scope)
+                {
+                    ctx.insert(name, v);
+                }
+            }
+        }
         Ok(minijinja::Value::from(ctx))
     }
 
@@ -732,10 +763,19 @@ impl<'a> Scope<'a> {
     where
         'a: 'b,
     {
+        self.child_layer(data, false)
+    }
+
+    /// This scope with one more layer on top, whose values may be templates
+    /// (e.g. variables just read from a file by `include_vars`).
+    pub fn child_layer<'b>(&'b self, data: &'b Vars, templated: bool) -> Scope<'b>
+    where
+        'a: 'b,
+    {
         let mut layers: Vec<Layer<'b>> = self.layers.to_vec();
         layers.push(Layer {
             vars: data,
-            templated: false,
+            templated,
         });
         Scope {
             layers,
@@ -761,6 +801,19 @@ impl<'a> Scope<'a> {
             .iter()
             .rev()
             .find_map(|l| l.vars.get(name).map(|v| (v, l.templated)))
+    }
+
+    /// Every variable name the scope has.
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .layers
+            .iter()
+            .flat_map(|l| l.vars.keys().cloned())
+            .chain(self.specials.keys().map(|k| k.to_string()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The raw (untemplated) value of a variable.

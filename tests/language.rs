@@ -1,0 +1,460 @@
+//! The playbook language on the local connection: delegation, loop
+//! control, lookup loops, play keywords. Each test pins behaviour checked
+//! against ansible-core 2.19 (see the matching `compat/cases/`).
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const INVENTORY: &str = "[g]\na\nb\nc\n[g:vars]\nansible_connection=local\n";
+
+/// Runs `tend playbook` on `play` in a fresh directory (with `files` written
+/// into it first); returns the output and the directory.
+fn run(play: &str, files: &[(&str, &str)], args: &[&str]) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("inv.ini"), INVENTORY).expect("inventory");
+    std::fs::write(dir.path().join("play.yml"), play).expect("play");
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("file");
+    }
+    let work = format!("work={}", dir.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args([
+            "playbook", "-i", "inv.ini", "play.yml", "-f", "1", "-e", &work,
+        ])
+        .args(args)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run tend");
+    (out, dir)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json_file(dir: &Path, name: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join(name)).expect("results file");
+    serde_json::from_str(&text).expect("json")
+}
+
+fn ok(o: &Output) {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn local_action_runs_on_the_controller_and_delegate_facts_go_to_the_delegate() {
+    let (out, dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - local_action: command echo {{ inventory_hostname }}
+      register: r_local
+    - local_action:
+        module: command
+        cmd: echo mapping
+      register: r_map
+    - set_fact:
+        from_{{ inventory_hostname }}: yes
+      delegate_to: b
+      delegate_facts: true
+    - set_fact:
+        stays: "{{ inventory_hostname }}"
+      delegate_to: c
+    - set_fact:
+        for_c: "from {{ inventory_hostname }}"
+      delegate_to: c
+      delegate_facts: yes
+    - copy:
+        dest: "{{ work }}/{{ inventory_hostname }}.json"
+        content: "{{ {'out': r_local.stdout, 'map': r_map.stdout, 'stays': stays,
+                      'from_a': from_a | default('unset'), 'from_b': from_b | default('unset')} | to_json }}"
+- hosts: c
+  gather_facts: no
+  tasks:
+    - copy:
+        dest: "{{ work }}/c.json"
+        content: "{{ {'for_c': for_c | default('unset'), 'stays': stays | default('unset')} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("changed: [a -> localhost]"), "{text}");
+    assert!(text.contains("ok: [a -> b]"), "{text}");
+    assert!(text.contains("ok: [b -> c]"), "{text}");
+    let a = json_file(dir.path(), "a.json");
+    assert_eq!(a["out"], "a");
+    assert_eq!(a["map"], "mapping");
+    assert_eq!(a["stays"], "a", "without delegate_facts the fact stays");
+    assert_eq!(a["from_a"], "unset", "delegated to b, not set on a");
+    let b = json_file(dir.path(), "b.json");
+    assert_eq!(b["from_a"], true);
+    assert_eq!(b["from_b"], true);
+    let c = json_file(dir.path(), "c.json");
+    assert_eq!(c["for_c"], "from b", "the last delegating host wins");
+    assert_eq!(c["stays"], "unset");
+}
+
+#[test]
+fn loop_control_extended_pause_and_break_when() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - set_fact:
+        seen: "{{ (seen | default([])) + [[item, ansible_loop.index0, ansible_loop.first, ansible_loop.last,
+                  ansible_loop.revindex, ansible_loop.previtem | default(none), ansible_loop.nextitem | default(none),
+                  ansible_loop.allitems | length, i]] }}"
+      loop: [x, y, z]
+      loop_control:
+        extended: yes
+        index_var: i
+      register: r_ext
+    - debug: msg="{{ ansible_loop.allitems is defined }}"
+      loop: [1]
+      loop_control:
+        extended: yes
+        extended_allitems: no
+      register: r_noall
+    - debug: msg="{{ item }}"
+      loop: [1, 2, 3, 4]
+      loop_control:
+        break_when: r_break.msg == 2
+        pause: 0.3
+      register: r_break
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'seen': seen, 'ext0': r_ext.results[0].ansible_loop, 'noall': r_noall.results[0].msg,
+                      'break': r_break.results | map(attribute='item') | list} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(
+        r["seen"],
+        serde_json::json!([
+            ["x", 0, true, false, 3, null, "y", 3, 0],
+            ["y", 1, false, false, 2, "x", "z", 3, 1],
+            ["z", 2, false, true, 1, "y", null, 3, 2]
+        ])
+    );
+    assert_eq!(
+        r["ext0"],
+        serde_json::json!({"index": 1, "index0": 0, "first": true, "last": false, "length": 3,
+                           "revindex": 3, "revindex0": 2, "allitems": ["x", "y", "z"], "nextitem": "y"})
+    );
+    assert_eq!(r["noall"], false);
+    assert_eq!(
+        r["break"],
+        serde_json::json!([1, 2]),
+        "break_when stops after the item"
+    );
+}
+
+#[test]
+fn loop_control_pause_waits_between_items() {
+    let started = std::time::Instant::now();
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - debug: msg={{ item }}\n      loop: [1, 2, 3]\n      loop_control:\n        pause: 0.5\n",
+        &[],
+        &[],
+    );
+    ok(&out);
+    let took = started.elapsed().as_secs_f64();
+    assert!(took >= 1.0, "two pauses of 0.5s, took {took}");
+}
+
+#[test]
+fn lookup_loops_and_lookup_plugins() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  vars:
+    greeting: hi
+    users:
+      - {name: alice, groups: [wheel, docker]}
+      - {name: bob}
+  tasks:
+    - set_fact:
+        globbed: "{{ (globbed | default([])) + [item | basename] }}"
+      with_fileglob: ["files/*.txt"]
+    - set_fact:
+        first: "{{ item | basename }}"
+      with_first_found:
+        - files: [missing.txt, two.txt]
+          paths: [files]
+    - set_fact:
+        subs: "{{ (subs | default([])) + [[item.0, item.1]] }}"
+      with_subelements:
+        - "{{ users }}"
+        - groups
+        - skip_missing: true
+    - set_fact:
+        lines: "{{ (lines | default([])) + [item] }}"
+      with_lines: printf 'l1\nl2\n'
+    - set_fact:
+        contents: "{{ (contents | default([])) + [item] }}"
+      with_file: [one.txt, files/two.txt]
+    - set_fact:
+        rendered: "{{ item }}"
+      with_template: t.j2
+    - set_fact:
+        hosts: "{{ (hosts | default([])) + [item] }}"
+      with_inventory_hostnames: "g:!b"
+    - set_fact:
+        picked: "{{ item }}"
+      with_random_choice: [p, q]
+    - set_fact:
+        q_glob: "{{ query('fileglob', 'files/*.txt') | map('basename') | sort }}"
+        q_first: "{{ query('first_found', ['nope'], skip=True) }}"
+        q_sub: "{{ query('subelements', users, 'groups', {'skip_missing': True}) | map(attribute='1') | list }}"
+        q_lines: "{{ query('lines', 'echo x') }}"
+        q_hosts: "{{ query('inventory_hostnames', 'g') }}"
+        q_file: "{{ lookup('file', 'one.txt', rstrip=False) }}"
+        q_template: "{{ lookup('template', 't.j2') }}"
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'globbed': globbed | sort, 'first': first, 'subs': subs, 'lines': lines, 'contents': contents,
+                      'rendered': rendered, 'hosts': hosts, 'picked': picked, 'q_glob': q_glob, 'q_first': q_first,
+                      'q_sub': q_sub, 'q_lines': q_lines, 'q_hosts': q_hosts, 'q_file': q_file, 'q_template': q_template} | to_json }}"
+"#,
+        &[
+            ("files/one.txt", "one\n"),
+            ("files/two.txt", "two"),
+            ("files/skip.conf", "x"),
+            (
+                "templates/t.j2",
+                "{{ greeting }} {{ inventory_hostname }}\n",
+            ),
+        ],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    let j = |v: serde_json::Value| v;
+    assert_eq!(r["globbed"], j(serde_json::json!(["one.txt", "two.txt"])));
+    assert_eq!(r["first"], "two.txt");
+    assert_eq!(
+        r["subs"],
+        j(serde_json::json!([[{"name": "alice"}, "wheel"], [{"name": "alice"}, "docker"]])),
+        "the element comes without its subelements; bob is skipped"
+    );
+    assert_eq!(r["lines"], j(serde_json::json!(["l1", "l2"])));
+    assert_eq!(r["contents"], j(serde_json::json!(["one", "two"])));
+    assert_eq!(r["rendered"], "hi a\n");
+    assert_eq!(r["hosts"], j(serde_json::json!(["a", "c"])));
+    assert!(r["picked"] == "p" || r["picked"] == "q");
+    assert_eq!(r["q_glob"], j(serde_json::json!(["one.txt", "two.txt"])));
+    assert_eq!(r["q_first"], j(serde_json::json!([])));
+    assert_eq!(r["q_sub"], j(serde_json::json!(["wheel", "docker"])));
+    assert_eq!(r["q_lines"], j(serde_json::json!(["x"])));
+    assert_eq!(r["q_hosts"], j(serde_json::json!(["a", "b", "c"])));
+    assert_eq!(r["q_file"], "one\n");
+    assert_eq!(r["q_template"], "hi a\n");
+}
+
+#[test]
+fn first_found_without_a_file_fails_the_task() {
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - debug: msg={{ item }}\n      with_first_found: [nope.yml]\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).contains("No file was found when using first_found."),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn play_force_handlers_runs_handlers_on_failed_hosts() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  force_handlers: true
+  tasks:
+    - command: echo notify
+      notify: h
+    - fail: msg=boom
+  handlers:
+    - name: h
+      copy: {dest: "{{ work }}/forced", content: ran}
+- hosts: b
+  gather_facts: no
+  tasks:
+    - command: echo notify
+      notify: h
+    - fail: msg=boom
+  handlers:
+    - name: h
+      copy: {dest: "{{ work }}/not-forced", content: ran}
+"#,
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(dir.path().join("forced").exists(), "{}", stdout(&out));
+    assert!(!dir.path().join("not-forced").exists());
+}
+
+#[test]
+fn vars_prompt_without_a_terminal_takes_defaults_and_extra_vars_win() {
+    let play = r#"
+- hosts: a
+  gather_facts: no
+  vars_prompt:
+    - name: who
+      prompt: Who are you
+      default: nobody
+      private: no
+    - name: given
+      default: from-prompt
+    - name: none_given
+  tasks:
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'who': who, 'given': given, 'none_given': none_given} | to_json }}"
+"#;
+    let (out, dir) = run(play, &[], &["-e", "given=from-cli"]);
+    ok(&out);
+    assert!(
+        stdout(&out).contains("[WARNING]: Not prompting as we are not in interactive mode"),
+        "{}",
+        stdout(&out)
+    );
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(
+        r,
+        serde_json::json!({"who": "nobody", "given": "from-cli", "none_given": "None"})
+    );
+}
+
+#[test]
+fn vars_prompt_encrypt_is_a_compile_error() {
+    let (out, _dir) = run(
+        "- hosts: a\n  vars_prompt:\n    - name: pw\n      encrypt: sha512_crypt\n  tasks: []\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("vars_prompt `encrypt` is not supported yet") && err.contains("play.yml:4:7"),
+        "{err}"
+    );
+}
+
+#[test]
+fn include_vars_file_dir_and_name() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - include_vars: main.yml
+    - include_vars:
+        file: main.yml
+        name: under
+    - include_vars:
+        dir: confd
+        ignore_unknown_extensions: yes
+      register: r_dir
+    - include_vars: dir=confd depth=1 files_matching=^1 name=shallow
+    - include_vars: missing.yml
+      register: r_missing
+      ignore_errors: yes
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'a': a, 'b': b, 'under': under, 'shared': shared, 'deep': deep, 'shallow': shallow,
+                      'files': r_dir.ansible_included_var_files | map('basename') | list,
+                      'missing': r_missing is failed} | to_json }}"
+"#,
+        &[
+            ("vars/main.yml", "a: 1\nb: \"{{ a + 1 }}\"\n"),
+            ("confd/1-one.yml", "shared: one\n"),
+            ("confd/2-two.json", "{\"shared\": \"two\"}\n"),
+            ("confd/notes.txt", "not vars\n"),
+            ("confd/sub/3-deep.yml", "deep: yes\n"),
+        ],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["a"], 1);
+    assert_eq!(r["b"], 2, "values are templated");
+    assert_eq!(r["under"], serde_json::json!({"a": 1, "b": 2}));
+    assert_eq!(r["shared"], "two", "files load in name order");
+    assert_eq!(r["deep"], true, "subdirectories are read");
+    assert_eq!(r["shallow"], serde_json::json!({"shared": "one"}));
+    assert_eq!(
+        r["files"],
+        serde_json::json!(["1-one.yml", "2-two.json", "3-deep.yml"])
+    );
+    assert_eq!(r["missing"], true);
+}
+
+#[test]
+fn loop_details_follow_ansible() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - debug: msg="{{ item }}"
+      loop: "{{ undefined_list }}"
+      when: false
+      register: r_skip
+    - set_fact:
+        got: "{{ templated_name }}"
+      loop: [v]
+      loop_control:
+        loop_var: "{{ name_of_var }}"
+      vars:
+        name_of_var: templated_name
+    - debug: msg="{{ item }}"
+      with_dict: [1, 2]
+      ignore_errors: yes
+      register: r_dict
+    - set_fact:
+        one: "{{ item }}"
+      with_list: {k: v}
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'skipped': r_skip is skipped, 'got': got, 'dict_msg': r_dict.msg, 'one': one,
+                      'idx': [3, 4].index(4), 'search': ansible_search_path | length} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["skipped"], true);
+    assert_eq!(r["got"], "v");
+    assert_eq!(
+        r["dict_msg"],
+        "the 'dict' lookup plugin expects a dictionary, got '[1, 2]' of type <class 'list'>)"
+    );
+    assert_eq!(r["one"], serde_json::json!({"k": "v"}));
+    assert_eq!(r["idx"], 1);
+    assert_eq!(r["search"], 1);
+}
