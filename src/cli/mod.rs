@@ -17,6 +17,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 mod doc;
 
@@ -98,6 +99,12 @@ struct PlaybookArgs {
     /// Run handlers even on hosts that failed.
     #[arg(long)]
     force_handlers: bool,
+    /// Start at the first task whose name matches (a glob such as `'install *'`).
+    #[arg(long = "start-at-task", value_name = "NAME")]
+    start_at_task: Option<String>,
+    /// Ask before each task: (N)o/(y)es/(c)ontinue (needs a terminal).
+    #[arg(long)]
+    step: bool,
     #[command(flatten)]
     reports: ReportArgs,
     #[command(flatten)]
@@ -354,6 +361,7 @@ fn reporters(a: &PlaybookArgs) -> Result<Reporters, String> {
     let color = color_for(&stdout);
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     let progress = !r.no_progress
+        && !a.step
         && r.format == Format::Human
         && stdout.is_terminal()
         && std::io::stderr().is_terminal()
@@ -450,7 +458,11 @@ fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
     if a.list_hosts || a.list_tasks || a.list_tags {
         return Ok(list(&books, &inventory, &a));
     }
-    let opts = RunOptions {
+    if a.step && !std::io::stdin().is_terminal() {
+        eprintln!("ERROR! --step asks before each task on a terminal: standard input is not one");
+        return Err(5);
+    }
+    let mut opts = RunOptions {
         check: a.check || plan,
         diff: a.diff || plan,
         forks: a.forks.max(1),
@@ -461,6 +473,10 @@ fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
         verbosity: a.verbose,
         force_handlers: a.force_handlers,
         cli_vars,
+        start_at_task: a.start_at_task.clone(),
+        step: a
+            .step
+            .then(|| Arc::new(TerminalStep) as Arc<dyn exec::StepPrompt>),
     };
     let runtime = runtime()?;
     let mut reporter = match reporters(&a) {
@@ -492,6 +508,15 @@ fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
         ));
         code = code.max(summary.exit_code());
         changes += summary.recap.values().map(|c| c.changed).sum::<u32>();
+        if summary.start_at_task_found {
+            opts.start_at_task = None;
+        }
+    }
+    if let Some(name) = &opts.start_at_task {
+        // As ansible-playbook: an error, but not a failed run.
+        eprintln!(
+            "ERROR! No matching task \"{name}\" found. Note: --start-at-task can only follow static includes."
+        );
     }
     if plan {
         code = match (code, changes) {
@@ -509,6 +534,26 @@ fn playbook(a: PlaybookArgs, plan: bool) -> Result<i32, i32> {
         code = if plan { 1 } else { code.max(1) };
     }
     Ok(code)
+}
+
+/// `--step`'s questions, on the terminal (standard output and input).
+#[derive(Debug)]
+struct TerminalStep;
+
+impl exec::StepPrompt for TerminalStep {
+    fn ask(&self, question: &str) -> std::io::Result<String> {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        write!(out, "{question}")?;
+        out.flush()?;
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        // As ansible-playbook, the question again, as a banner.
+        let title = question.trim();
+        let stars = 80usize.saturating_sub(title.chars().count() + 1).max(3);
+        writeln!(out, "\n{title} {}", "*".repeat(stars))?;
+        Ok(line)
+    }
 }
 
 /// An error printed as ansible-playbook prints it, turned into an exit code.
@@ -531,11 +576,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, i32> {
         })
 }
 
+/// `--list-hosts`, `--list-tasks`, `--list-tags`, as ansible-playbook shows
+/// them: the tasks the tags select, with the play's tags; a block's `rescue`
+/// and `always` and an include's file are not listed (the include is).
 fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> i32 {
+    let opts = RunOptions {
+        tags: split_tags(&a.tags),
+        skip_tags: split_tags(&a.skip_tags),
+        ..RunOptions::default()
+    };
     for book in books {
         println!("\nplaybook: {}", book.path.display());
         for (i, play) in book.plays.iter().enumerate() {
-            let name = play.play.name.clone().unwrap_or_default();
+            let name = play
+                .play
+                .name
+                .clone()
+                .unwrap_or_else(|| play.play.hosts.value.clone());
             println!(
                 "\n  play #{} ({}): {}\tTAGS: [{}]",
                 i + 1,
@@ -554,32 +611,34 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
                     println!("      {h}");
                 }
             }
+            if !a.list_tasks && !a.list_tags {
+                continue;
+            }
+            let mut tasks = Vec::new();
+            for steps in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+                listed_tasks(steps, &mut tasks);
+            }
+            tasks.retain(|t| exec::selected_by_tags(t, &play.play.tags, &opts));
+            let tags_of = |t: &crate::compile::CompiledTask| {
+                let mut tags: Vec<String> =
+                    t.task.tags.iter().chain(&play.play.tags).cloned().collect();
+                tags.sort();
+                tags.dedup();
+                tags
+            };
             if a.list_tasks {
                 println!("    tasks:");
-                for t in play
-                    .pre_tasks
-                    .iter()
-                    .chain(&play.tasks)
-                    .chain(&play.post_tasks)
-                    .flat_map(crate::compile::CompiledStep::tasks)
-                {
+                for t in &tasks {
                     println!(
                         "      {}\tTAGS: [{}]",
                         t.display_name(),
-                        t.task.tags.join(", ")
+                        tags_of(t).join(", ")
                     );
                 }
             }
             if a.list_tags {
-                let mut tags: Vec<String> = play
-                    .pre_tasks
-                    .iter()
-                    .chain(&play.tasks)
-                    .chain(&play.post_tasks)
-                    .flat_map(crate::compile::CompiledStep::tasks)
-                    .flat_map(|t| t.task.tags.clone())
-                    .chain(play.play.tags.clone())
-                    .collect();
+                let mut tags: Vec<String> = tasks.iter().flat_map(|t| tags_of(t)).collect();
+                tags.extend(play.play.tags.iter().cloned());
                 tags.sort();
                 tags.dedup();
                 println!("      TASK TAGS: [{}]", tags.join(", "));
@@ -587,6 +646,20 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
         }
     }
     0
+}
+
+/// The tasks `--list-tasks` shows: blocks' `block` sections, includes themselves.
+fn listed_tasks<'a>(
+    steps: &'a [crate::compile::CompiledStep],
+    out: &mut Vec<&'a crate::compile::CompiledTask>,
+) {
+    for step in steps {
+        match step {
+            crate::compile::CompiledStep::Task(t) => out.push(t),
+            crate::compile::CompiledStep::Include(inc) => out.push(&inc.task),
+            crate::compile::CompiledStep::Block(b) => listed_tasks(&b.block, out),
+        }
+    }
 }
 
 fn inventory(a: InventoryArgs) -> i32 {

@@ -71,7 +71,7 @@ pub struct Play {
     pub any_errors_fatal: Option<Value>,
     /// `order`: the order hosts are run in.
     pub order: Option<Located<String>>,
-    /// `strategy`: only `linear` is supported.
+    /// `strategy`: `linear` (the default), `free` or `host_pinned`.
     pub strategy: Option<Located<String>>,
     /// `pre_tasks`.
     pub pre_tasks: Vec<Step>,

@@ -13,12 +13,17 @@ pub fn set_search_dirs(dirs: Vec<std::path::PathBuf>) {
     }
 }
 
+/// The directories [`set_search_dirs`] set last.
+pub fn search_dirs() -> Vec<std::path::PathBuf> {
+    SEARCH_DIRS.lock().map(|d| d.clone()).unwrap_or_default()
+}
+
 fn find_file(term: &str) -> std::path::PathBuf {
     let p = std::path::Path::new(term);
     if p.is_absolute() {
         return p.to_path_buf();
     }
-    let dirs = SEARCH_DIRS.lock().map(|d| d.clone()).unwrap_or_default();
+    let dirs = search_dirs();
     dirs.iter()
         .map(|d| d.join(p))
         .find(|c| c.exists())

@@ -9,7 +9,7 @@ pub mod filters;
 pub mod jinja_tests;
 mod lookup;
 
-pub use lookup::set_search_dirs;
+pub use lookup::{search_dirs, set_search_dirs};
 
 use crate::vars::Vars;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
