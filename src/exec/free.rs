@@ -60,7 +60,12 @@ pub(crate) async fn run(
         };
         let mut summary = RunSummary::default();
         let one = std::slice::from_mut(s);
-        keep_lookup_dirs(run_hosts(ctx, one, &[true], &mut reporter, &mut summary)).await;
+        let dirs = vec![ctx.book.dir.join("files"), ctx.book.dir.clone()];
+        keep_lookup_dirs(
+            dirs,
+            run_hosts(ctx, one, &[true], &mut reporter, &mut summary),
+        )
+        .await;
         summary
     })
     .buffer_unordered(width)
@@ -165,9 +170,11 @@ pub(crate) async fn permits(ctx: &PlayCtx<'_>, t: Option<&CompiledTask>) -> Perm
 
 /// Runs a host's play with its own `lookup('file')` search directories:
 /// they are set per task, and hosts run different tasks at once.
-async fn keep_lookup_dirs<F: std::future::Future>(fut: F) -> F::Output {
+async fn keep_lookup_dirs<F: std::future::Future>(
+    mut dirs: Vec<std::path::PathBuf>,
+    fut: F,
+) -> F::Output {
     let mut fut = std::pin::pin!(fut);
-    let mut dirs = crate::template::search_dirs();
     futures::future::poll_fn(move |cx| {
         crate::template::set_search_dirs(std::mem::take(&mut dirs));
         let out = fut.as_mut().poll(cx);
