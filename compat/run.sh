@@ -13,6 +13,8 @@
 #   # compat-expect-error: yes               ansible is expected to stop before PLAY RECAP
 #   # compat-ignore-keys: diff               result keys not to compare in results.json
 #   # compat-inventory: inventory-3.ini      another inventory under compat/ (default inventory.ini)
+#   # compat-trace: per-host                 compare each host's task/status sequence, not the
+#                                            interleaving (free strategies)
 # Env: ANSIBLE_PLAYBOOK (default /opt/ansible-ref/bin/ansible-playbook),
 #      TEND (default target/debug/tend), KEEP=1 keeps the temp dirs,
 #      VERBOSE=1 prints both outputs for failures.

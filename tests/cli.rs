@@ -452,3 +452,187 @@ fn an_ansible_module_tend_lacks_is_named_not_supported_yet() {
         "{stderr}"
     );
 }
+
+/// Runs `start_at/site.yml` with these arguments; the tasks it logged.
+fn start_at_run(args: &[&str]) -> (Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = format!("out={}", dir.path().display());
+    let mut all = vec!["playbook", "-i", "web.ini", "site.yml", "-e", ev.as_str()];
+    all.extend_from_slice(args);
+    let out = tend(&all, &root().join("tests/fixtures/start_at"));
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    (out, log.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+#[test]
+fn start_at_task_skips_to_the_first_match_as_ansible_does() {
+    // (pattern, the tasks that run): checked against ansible-playbook 2.19.
+    let cases = [
+        // The role-prefixed name, as a glob; earlier plays run nothing,
+        // later plays run whole.
+        (
+            "logrole : role t*",
+            "role-two after-role block always imported included handler p3",
+        ),
+        // The bare name of a role's task matches too.
+        (
+            "role one",
+            "role-one role-two after-role block always imported included handler p3",
+        ),
+        (
+            "after*",
+            "after-role block always imported included handler p3",
+        ),
+        // Into a block's `always`, and an imported file.
+        ("in always", "always imported included p3"),
+        ("imported task", "imported included p3"),
+        // An include itself can be the start.
+        ("include", "included p3"),
+    ];
+    for (pattern, expected) in cases {
+        let (out, log) = start_at_run(&["--start-at-task", pattern]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{pattern}: {}",
+            text(&out.stdout)
+        );
+        assert_eq!(log, expected, "{pattern}");
+        assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+    }
+    let (out, log) = start_at_run(&["--start-at-task", "in always"]);
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("TASK [in block]"), "{stdout}");
+    assert!(stdout.contains("TASK [in always]"), "{stdout}");
+    assert_eq!(log, "always imported included p3");
+}
+
+#[test]
+fn start_at_task_cannot_start_inside_an_include_or_a_rescue() {
+    // Ansible reads an include_tasks file only when it runs; a rescue only
+    // runs on a failure: neither holds a start, nothing runs, and the run
+    // says so on standard error (exit 0, as ansible-playbook).
+    for pattern in ["included task", "in rescue", "no such task"] {
+        let (out, log) = start_at_run(&["--start-at-task", pattern]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(log, "", "{pattern}");
+        let stdout = text(&out.stdout);
+        assert_eq!(stdout.matches("PLAY [web]").count(), 3, "{stdout}");
+        assert!(!stdout.contains("TASK ["), "{stdout}");
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "No matching task \"{pattern}\" found. Note: --start-at-task can only follow static includes."
+            )),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn list_tasks_shows_what_ansible_lists() {
+    // --start-at-task does not change the listing (as ansible-playbook);
+    // a block's rescue and always and an include's file are not listed.
+    let (out, log) = start_at_run(&["--list-tasks", "--start-at-task", "in always"]);
+    assert_eq!(log, "");
+    assert_eq!(
+        text(&out.stdout),
+        "
+playbook: site.yml
+
+  play #1 (web): web\tTAGS: []
+    tasks:
+      first play task\tTAGS: []
+
+  play #2 (web): web\tTAGS: []
+    tasks:
+      logrole : role one\tTAGS: []
+      logrole : role two\tTAGS: []
+      after role\tTAGS: []
+      in block\tTAGS: []
+      imported task\tTAGS: []
+      include\tTAGS: []
+
+  play #3 (web): web\tTAGS: []
+    tasks:
+      last play\tTAGS: []
+"
+    );
+}
+
+#[test]
+fn step_needs_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = format!("out={}", dir.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["playbook", "-i", "web.ini", "site.yml", "-e", &ev, "--step"])
+        .current_dir(root().join("tests/fixtures/start_at"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run tend");
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        text(&out.stderr).contains("--step asks before each task on a terminal"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("log").exists());
+}
+
+#[test]
+fn step_asks_before_each_task_on_a_terminal() {
+    // A pseudo-terminal from util-linux `script`; answers typed ahead.
+    let have_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_script {
+        eprintln!("skipped: no `script` to make a pseudo-terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // (`timeout`: a question too many would wait for an answer forever.)
+    let cmd = format!(
+        "timeout 60 {} playbook -i web.ini site.yml -e out={} --step --start-at-task 'after role'",
+        env!("CARGO_BIN_EXE_tend"),
+        dir.path().display()
+    );
+    // after role: y; in block: n; in always: yes; imported task: N;
+    // include: c (yes, and no more questions in this play); the last play
+    // asks again: y.
+    let mut child = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(root().join("tests/fixtures/start_at"))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"y\nn\nyes\nN\nc\ny\n").unwrap();
+        // Keep the terminal open until tend is done with it.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    assert_eq!(
+        log.split_whitespace().collect::<Vec<_>>(),
+        ["after-role", "always", "included", "handler", "p3"],
+        "{stdout}"
+    );
+    for q in [
+        "Perform task: TASK: after role (N)o/(y)es/(c)ontinue: ",
+        "Perform task: TASK: in block (N)o/(y)es/(c)ontinue: ",
+        "Perform task: TASK: include (N)o/(y)es/(c)ontinue: ",
+        "Perform task: TASK: last play (N)o/(y)es/(c)ontinue: ",
+    ] {
+        assert!(stdout.contains(q), "{q}: {stdout}");
+    }
+    // After `c`, the play's other tasks and its handler run unasked.
+    assert!(!stdout.contains("TASK: included task"), "{stdout}");
+    assert!(!stdout.contains("HANDLER: log handler"), "{stdout}");
+}

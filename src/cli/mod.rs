@@ -128,6 +128,12 @@ struct PlaybookArgs {
     /// `tend plan` only: save the plan to this file, for `tend apply`.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Start at the first task whose name matches (a glob such as `'install *'`).
+    #[arg(long = "start-at-task", value_name = "NAME")]
+    start_at_task: Option<String>,
+    /// Ask before each task: (N)o/(y)es/(c)ontinue (needs a terminal).
+    #[arg(long)]
+    step: bool,
     #[command(flatten)]
     reports: ReportArgs,
     #[command(flatten)]
@@ -585,6 +591,12 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
     if a.list_hosts || a.list_tasks || a.list_tags {
         return Ok(list(&books, &inventory, &a));
     }
+    if a.step && !std::io::stdin().is_terminal() {
+        eprintln!("ERROR! --step asks before each task on a terminal: standard input is not one");
+        return Err(5);
+    }
+    // The questions of --step and a progress display would garble each other.
+    a.reports.no_progress |= a.step;
     let mut opts = RunOptions {
         check: a.check || plan,
         diff: a.diff || plan,
@@ -596,6 +608,10 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
         verbosity: a.verbose,
         force_handlers: a.force_handlers,
         cli_vars,
+        start_at_task: a.start_at_task.clone(),
+        step: a
+            .step
+            .then(|| Arc::new(TerminalStep) as Arc<dyn exec::StepPrompt>),
         vault_password_file: cfg.vault_password_file.value.clone(),
         ..RunOptions::default()
     };
@@ -817,6 +833,7 @@ fn try_apply(a: ApplyArgs, toml: Option<&std::path::Path>) -> Result<i32, i32> {
         cli_vars,
         plan: None,
         vault_password_file: cfg.vault_password_file.value.clone(),
+        ..RunOptions::default()
     };
     let runtime = runtime()?;
     // First, unless --replan, the plan again (quietly): a host whose run
@@ -969,13 +986,44 @@ fn run_books(
     reporter: &mut dyn Reporter,
 ) -> (i32, u32) {
     let (mut code, mut changes) = (0, 0);
+    let mut opts = opts.clone();
     for book in books {
-        let summary =
-            runtime.block_on(exec::run_playbook(book, inventory, opts, templar, reporter));
+        let summary = runtime.block_on(exec::run_playbook(
+            book, inventory, &opts, templar, reporter,
+        ));
         code = code.max(summary.exit_code());
         changes += summary.recap.values().map(|c| c.changed).sum::<u32>();
+        if summary.start_at_task_found {
+            opts.start_at_task = None;
+        }
+    }
+    if let Some(name) = &opts.start_at_task {
+        // As ansible-playbook: an error, but not a failed run.
+        eprintln!(
+            "ERROR! No matching task \"{name}\" found. Note: --start-at-task can only follow static includes."
+        );
     }
     (code, changes)
+}
+
+/// `--step`'s questions, on the terminal (standard output and input).
+#[derive(Debug)]
+struct TerminalStep;
+
+impl exec::StepPrompt for TerminalStep {
+    fn ask(&self, question: &str) -> std::io::Result<String> {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        write!(out, "{question}")?;
+        out.flush()?;
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        // As ansible-playbook, the question again, as a banner.
+        let title = question.trim();
+        let stars = 80usize.saturating_sub(title.chars().count() + 1).max(3);
+        writeln!(out, "\n{title} {}", "*".repeat(stars))?;
+        Ok(line)
+    }
 }
 
 /// An error printed as ansible-playbook prints it, turned into an exit code.
@@ -998,11 +1046,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, i32> {
         })
 }
 
+/// `--list-hosts`, `--list-tasks`, `--list-tags`, as ansible-playbook shows
+/// them: the tasks the tags select, with the play's tags; a block's `rescue`
+/// and `always` and an include's file are not listed (the include is).
 fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> i32 {
+    let opts = RunOptions {
+        tags: split_tags(&a.tags),
+        skip_tags: split_tags(&a.skip_tags),
+        ..RunOptions::default()
+    };
     for book in books {
         println!("\nplaybook: {}", book.path.display());
         for (i, play) in book.plays.iter().enumerate() {
-            let name = play.play.name.clone().unwrap_or_default();
+            let name = play
+                .play
+                .name
+                .clone()
+                .unwrap_or_else(|| play.play.hosts.value.clone());
             println!(
                 "\n  play #{} ({}): {}\tTAGS: [{}]",
                 i + 1,
@@ -1021,32 +1081,34 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
                     println!("      {h}");
                 }
             }
+            if !a.list_tasks && !a.list_tags {
+                continue;
+            }
+            let mut tasks = Vec::new();
+            for steps in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+                listed_tasks(steps, &mut tasks);
+            }
+            tasks.retain(|t| exec::selected_by_tags(t, &play.play.tags, &opts));
+            let tags_of = |t: &crate::compile::CompiledTask| {
+                let mut tags: Vec<String> =
+                    t.task.tags.iter().chain(&play.play.tags).cloned().collect();
+                tags.sort();
+                tags.dedup();
+                tags
+            };
             if a.list_tasks {
                 println!("    tasks:");
-                for t in play
-                    .pre_tasks
-                    .iter()
-                    .chain(&play.tasks)
-                    .chain(&play.post_tasks)
-                    .flat_map(crate::compile::CompiledStep::tasks)
-                {
+                for t in &tasks {
                     println!(
                         "      {}\tTAGS: [{}]",
                         t.display_name(),
-                        t.task.tags.join(", ")
+                        tags_of(t).join(", ")
                     );
                 }
             }
             if a.list_tags {
-                let mut tags: Vec<String> = play
-                    .pre_tasks
-                    .iter()
-                    .chain(&play.tasks)
-                    .chain(&play.post_tasks)
-                    .flat_map(crate::compile::CompiledStep::tasks)
-                    .flat_map(|t| t.task.tags.clone())
-                    .chain(play.play.tags.clone())
-                    .collect();
+                let mut tags: Vec<String> = tasks.iter().flat_map(|t| tags_of(t)).collect();
+                tags.extend(play.play.tags.iter().cloned());
                 tags.sort();
                 tags.dedup();
                 println!("      TASK TAGS: [{}]", tags.join(", "));
@@ -1054,6 +1116,20 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
         }
     }
     0
+}
+
+/// The tasks `--list-tasks` shows: blocks' `block` sections, includes themselves.
+fn listed_tasks<'a>(
+    steps: &'a [crate::compile::CompiledStep],
+    out: &mut Vec<&'a crate::compile::CompiledTask>,
+) {
+    for step in steps {
+        match step {
+            crate::compile::CompiledStep::Task(t) => out.push(t),
+            crate::compile::CompiledStep::Include(inc) => out.push(&inc.task),
+            crate::compile::CompiledStep::Block(b) => listed_tasks(&b.block, out),
+        }
+    }
 }
 
 fn inventory(a: InventoryArgs, toml: Option<&std::path::Path>) -> i32 {

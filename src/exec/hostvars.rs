@@ -14,36 +14,54 @@ pub(crate) struct HostVars {
 
 impl HostVars {
     /// Snapshots the hosts of the play (inventory, facts, registered values).
+    /// Under a free strategy `states` is the one host running; the others
+    /// are as they last published themselves.
     pub fn snapshot(states: &[HostState], ctx: &PlayCtx<'_>) -> Value {
-        let mut hosts = BTreeMap::new();
+        let mut hosts = ctx.peers.borrow().clone();
         for s in states {
-            let mut all = Vars::new();
-            for layer in [
-                &s.inventory_vars,
-                &s.facts,
-                &ctx.play_vars,
-                &s.registered,
-                &ctx.opts.extra_vars,
-            ] {
-                for (k, v) in layer.iter() {
-                    all.insert(k.clone(), v.clone());
-                }
-            }
-            all.insert("inventory_hostname".into(), s.name.clone().into());
-            all.insert("inventory_hostname_short".into(), short(&s.name).into());
-            all.insert(
-                "group_names".into(),
-                serde_json::to_value(ctx.inventory.group_names(&s.name)).unwrap_or_default(),
-            );
-            // Inline `!vault` values are decrypted here (they are not templated).
-            let all = Value::from_pairs(
-                all.iter()
-                    .map(|(k, v)| (k.clone(), crate::template::from_json_opening_vault(v))),
-            );
-            hosts.insert(s.name.clone(), all);
+            hosts.insert(s.name.clone(), host_value(s, ctx));
         }
         Value::from_object(HostVars { hosts })
     }
+}
+
+/// Free strategies: makes the hosts' variables as they are now what the
+/// other hosts see (`force`: whatever the strategy).
+pub(crate) fn publish(states: &[HostState], ctx: &PlayCtx<'_>, force: bool) {
+    if !force && ctx.strategy == super::Strategy::Linear {
+        return;
+    }
+    let mut peers = ctx.peers.borrow_mut();
+    for s in states {
+        peers.insert(s.name.clone(), host_value(s, ctx));
+    }
+}
+
+/// One host's variables, as `hostvars[host]` shows them.
+fn host_value(s: &HostState, ctx: &PlayCtx<'_>) -> Value {
+    let mut all = Vars::new();
+    for layer in [
+        &s.inventory_vars,
+        &s.facts,
+        &ctx.play_vars,
+        &s.registered,
+        &ctx.opts.extra_vars,
+    ] {
+        for (k, v) in layer.iter() {
+            all.insert(k.clone(), v.clone());
+        }
+    }
+    all.insert("inventory_hostname".into(), s.name.clone().into());
+    all.insert("inventory_hostname_short".into(), short(&s.name).into());
+    all.insert(
+        "group_names".into(),
+        serde_json::to_value(ctx.inventory.group_names(&s.name)).unwrap_or_default(),
+    );
+    // Inline `!vault` values are decrypted here (they are not templated).
+    Value::from_pairs(
+        all.iter()
+            .map(|(k, v)| (k.clone(), crate::template::from_json_opening_vault(v))),
+    )
 }
 
 /// `inventory_hostname_short`: up to the first dot.

@@ -2,7 +2,9 @@
 //!
 //! Linear strategy: every host finishes task N before any host starts task
 //! N+1; hosts run concurrently, at most `forks` at a time (`throttle` per
-//! task), on one async task (no thread per host). Handlers run at the end of
+//! task), on one async task (no thread per host). The `free` and
+//! `host_pinned` strategies run each host through the play on its own (see
+//! [`free`]). Handlers run at the end of
 //! each section, once, in definition order, on the hosts that notified them.
 //! `serial` splits the play's hosts into batches that each run the whole
 //! play; `max_fail_percentage` and `any_errors_fatal` stop the play (and, as
@@ -10,9 +12,12 @@
 
 mod builtin;
 pub mod facts;
+mod free;
 mod hostvars;
 mod include_vars;
 mod prompt;
+mod start_at;
+mod step;
 mod task;
 
 use crate::compile::{CompiledPlay, CompiledPlaybook, CompiledStep, CompiledTask};
@@ -25,12 +30,15 @@ use crate::vars::Vars;
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tend_modules::Host;
 
-pub use task::TaskOutcome;
+pub use start_at::matches as start_at_matches;
+pub use step::{StepAnswer, StepPrompt, question as step_question};
+pub use task::{TaskOutcome, selected_by_tags};
 
 /// Options for one run.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +70,10 @@ pub struct RunOptions {
     pub vault_password_file: Option<std::path::PathBuf>,
     /// A saved plan being made (`tend plan --out`) or applied (`tend apply`).
     pub plan: Option<Arc<crate::plan::Session>>,
+    /// `--start-at-task`: skip tasks until the first whose name matches (a glob).
+    pub start_at_task: Option<String>,
+    /// `--step`: what asks before each task.
+    pub step: Option<Arc<dyn StepPrompt>>,
 }
 
 /// How a run ended, for the exit code.
@@ -73,6 +85,8 @@ pub struct RunSummary {
     pub any_failed: bool,
     /// Some host was unreachable.
     pub any_unreachable: bool,
+    /// `--start-at-task` found its task (later playbooks run whole).
+    pub start_at_task_found: bool,
 }
 
 impl RunSummary {
@@ -106,6 +120,10 @@ pub(crate) struct HostState {
     /// How many enclosing blocks would rescue a failure now: Ansible counts
     /// such a failure as `rescued` rather than `failed` in the recap.
     pub rescue_depth: u32,
+    /// `--start-at-task`: the task the host skips to (see [`start_at::key`]).
+    pub start_at: Option<usize>,
+    /// Free strategies: how much of [`PlayCtx::shared_sets`] the host took.
+    pub shared_seen: usize,
 }
 
 impl HostState {
@@ -131,6 +149,52 @@ pub(crate) struct PlayCtx<'a> {
     pub ended_play: std::cell::Cell<bool>,
     /// `delegate_facts` for hosts outside the play: kept for later plays.
     pub delegated_facts: std::cell::RefCell<std::collections::HashMap<String, Vars>>,
+    /// The play's `strategy`.
+    pub strategy: Strategy,
+    /// `free`: slots for the tasks running at once (`forks`).
+    pub slots: Arc<tokio::sync::Semaphore>,
+    /// Free strategies: each `throttle` task's slots, by task.
+    pub throttles: RefCell<HashMap<usize, Arc<tokio::sync::Semaphore>>>,
+    /// Free strategies: every host's variables as it last published them,
+    /// for `hostvars` (empty under `linear`, which snapshots all hosts).
+    pub peers: RefCell<std::collections::BTreeMap<String, minijinja::Value>>,
+    /// Warnings already shown in this run (Ansible shows each once).
+    pub warned: &'a RefCell<HashSet<String>>,
+    /// `--step` still asks (`c` stops it for the rest of the batch).
+    pub stepping: std::cell::Cell<bool>,
+    /// Free strategies: what `run_once` tasks set (registered values,
+    /// facts), in the order they ended; each host takes it in turn.
+    pub shared_sets: RefCell<Vec<(String, Value)>>,
+}
+
+impl PlayCtx<'_> {
+    /// Shows a warning, once per run.
+    pub(crate) fn warn_once(&self, reporter: &mut dyn Reporter, message: &str) {
+        if self.warned.borrow_mut().insert(message.to_string()) {
+            reporter.warning(message);
+        }
+    }
+}
+
+/// How a play's hosts go through its tasks (`strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strategy {
+    /// Task by task, every host finishing a task before the next starts.
+    Linear,
+    /// Each host on its own; at most `forks` tasks at once.
+    Free,
+    /// Each host on its own; at most `forks` hosts at once.
+    HostPinned,
+}
+
+impl Strategy {
+    fn of(play: &CompiledPlay) -> Strategy {
+        match play.play.strategy.as_ref().map(|s| s.value.as_str()) {
+            Some("free") => Strategy::Free,
+            Some("host_pinned") => Strategy::HostPinned,
+            _ => Strategy::Linear,
+        }
+    }
 }
 
 /// Why a play stopped for every host.
@@ -182,23 +246,30 @@ pub async fn run_playbook(
     // fact caches do: later plays of the run see them.
     let mut carried: std::collections::HashMap<String, (Vars, Vars)> = Default::default();
     let mut dead = HashSet::new();
+    let warned = RefCell::new(HashSet::new());
+    let mut start_at = opts.start_at_task.clone();
     for play in &book.plays {
         let end = run_play(
-            book,
-            play,
-            inventory,
-            opts,
-            templar,
+            PlayRun {
+                book,
+                play,
+                inventory,
+                opts,
+                templar,
+                warned: &warned,
+            },
             reporter,
             &mut summary,
             &mut carried,
             &mut dead,
+            &mut start_at,
         )
         .await;
         if end == PlayEnd::StopRun {
             break;
         }
     }
+    summary.start_at_task_found = opts.start_at_task.is_some() && start_at.is_none();
     reporter.recap(&summary.recap);
     summary
 }
@@ -236,18 +307,32 @@ pub(crate) fn connection_for(host: &str, vars: &Vars) -> Result<Arc<dyn Host>, S
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a play runs with, for the whole run.
+struct PlayRun<'a> {
+    book: &'a CompiledPlaybook,
+    play: &'a CompiledPlay,
+    inventory: &'a Inventory,
+    opts: &'a RunOptions,
+    templar: &'a Templar,
+    warned: &'a RefCell<HashSet<String>>,
+}
+
 async fn run_play(
-    book: &CompiledPlaybook,
-    play: &CompiledPlay,
-    inventory: &Inventory,
-    opts: &RunOptions,
-    templar: &Templar,
+    run: PlayRun<'_>,
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
     carried: &mut std::collections::HashMap<String, (Vars, Vars)>,
     dead: &mut HashSet<String>,
+    start_at: &mut Option<String>,
 ) -> PlayEnd {
+    let PlayRun {
+        book,
+        play,
+        inventory,
+        opts,
+        templar,
+        warned,
+    } = run;
     let name = play
         .play
         .name
@@ -255,6 +340,18 @@ async fn run_play(
         .unwrap_or_else(|| play.play.hosts.value.clone());
     let prompted = prompt::ask(&play.play.vars_prompt, &opts.extra_vars, reporter);
     reporter.play_start(&name);
+    // `--start-at-task`: a play without the task runs nothing; the first
+    // with it starts there.
+    let start_task = match start_at.as_deref() {
+        None => None,
+        Some(pattern) => match start_at::find(play, pattern, opts) {
+            None => return PlayEnd::Continue,
+            Some(task) => {
+                *start_at = None;
+                Some(task)
+            }
+        },
+    };
     // The host pattern may use extra vars.
     let base_scope_vars = opts.extra_vars.clone();
     let scope = crate::template::Scope::new(vec![&play.play.vars, &base_scope_vars]);
@@ -354,6 +451,8 @@ async fn run_play(
             last_failure: None,
             include_layers: Vec::new(),
             rescue_depth: 0,
+            start_at: start_task,
+            shared_seen: 0,
         });
     }
     let mut magic = Vars::new();
@@ -458,11 +557,22 @@ async fn run_play(
             batch: in_batch.clone(),
             abort: std::cell::Cell::new(None),
             ended_play: std::cell::Cell::new(false),
+            strategy: Strategy::of(play),
+            slots: Arc::new(tokio::sync::Semaphore::new(opts.forks.max(1))),
+            throttles: RefCell::new(HashMap::new()),
+            peers: RefCell::new(Default::default()),
+            warned,
+            stepping: std::cell::Cell::new(opts.step.is_some()),
+            shared_sets: RefCell::new(Vec::new()),
             delegated_facts: Default::default(),
         };
         run_batch(&ctx, &mut states, &in_batch, reporter, summary).await;
         for (h, facts) in ctx.delegated_facts.take() {
             carried.entry(h).or_default().1.extend(facts);
+        }
+        // Later batches run the whole play, as in Ansible.
+        for s in states.iter_mut() {
+            s.start_at = None;
         }
         if let Some(abort) = ctx.abort.get() {
             if abort == Abort::MaxFailPercentage {
@@ -505,19 +615,42 @@ async fn run_batch(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) {
-    let (play, opts) = (ctx.play, ctx.opts);
     // Hosts of later batches that never ran stay out of the recap, as in Ansible.
     for (i, s) in states.iter().enumerate() {
         if in_batch[i] {
             summary.recap.entry(s.name.clone()).or_default();
         }
     }
+    match ctx.strategy {
+        Strategy::Linear => run_hosts(ctx, states, in_batch, reporter, summary).await,
+        Strategy::Free | Strategy::HostPinned => {
+            free::run(ctx, states, in_batch, reporter, summary).await
+        }
+    }
+}
+
+/// Facts, the three sections and their handlers, on the hosts marked in
+/// `in_batch` (all of the batch, or one under the free strategies).
+async fn run_hosts(
+    ctx: &PlayCtx<'_>,
+    states: &mut [HostState],
+    in_batch: &[bool],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) {
+    let (play, opts) = (ctx.play, ctx.opts);
     let gather = match &play.play.gather_facts {
         None => true,
         Some(v) => task::truthy(v),
     };
     // The implicit fact-gathering task is tagged `always`, as in Ansible.
-    if gather && !opts.skip_tags.iter().any(|t| t == "always") {
+    let first = (0..states.len())
+        .find(|i| in_batch[*i] && states[*i].active())
+        .unwrap_or(0);
+    if gather
+        && !opts.skip_tags.iter().any(|t| t == "always")
+        && step::take_gathering(ctx, &states[first].name)
+    {
         reporter.task_start(&TaskInfo {
             name: "Gathering Facts",
             span: None,
@@ -528,6 +661,7 @@ async fn run_batch(
                 .count(),
         });
         gather_facts(ctx, states, in_batch, reporter, summary).await;
+        hostvars::publish(states, ctx, false);
     }
     let sections: [&[CompiledStep]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
     let mut end_play = false;
@@ -558,6 +692,7 @@ async fn run_batch(
             run_handlers(ctx, states, reporter, summary).await;
         }
         if end_play
+            || ctx.ended_play.get()
             || !states
                 .iter()
                 .enumerate()
@@ -566,7 +701,9 @@ async fn run_batch(
             break;
         }
     }
-    ctx.ended_play.set(end_play);
+    if end_play {
+        ctx.ended_play.set(true);
+    }
 }
 
 /// Splits the play's hosts into `serial` batches (indexes into the host list),
@@ -657,7 +794,7 @@ fn run_steps<'a>(
 ) -> LocalBoxFuture<'a, ()> {
     Box::pin(async move {
         for step in steps {
-            if *end_play || ctx.abort.get().is_some() {
+            if *end_play || ctx.ended_play.get() || ctx.abort.get().is_some() {
                 return;
             }
             let live: Vec<bool> = states
@@ -670,7 +807,9 @@ fn run_steps<'a>(
             }
             match step {
                 CompiledStep::Task(t) => {
-                    if !task::selected_by_tags(t, &ctx.play.play.tags, ctx.opts) {
+                    if !task::selected_by_tags(t, &ctx.play.play.tags, ctx.opts)
+                        || start_at::skips(states, &live, t)
+                    {
                         continue;
                     }
                     if let crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta) =
@@ -684,7 +823,9 @@ fn run_steps<'a>(
                                 continue;
                             }
                             Some(crate::compile::actions::MetaAction::EndPlay) => {
+                                // For every host, even those running on their own.
                                 *end_play = true;
+                                ctx.ended_play.set(true);
                                 continue;
                             }
                             _ => {}
@@ -693,8 +834,17 @@ fn run_steps<'a>(
                     run_task_subset(ctx, t, states, &live, reporter, summary, false).await;
                 }
                 CompiledStep::Include(inc) => {
-                    if !task::selected_by_tags(&inc.task, &ctx.play.play.tags, ctx.opts) {
+                    if !task::selected_by_tags(&inc.task, &ctx.play.play.tags, ctx.opts)
+                        || start_at::skips(states, &live, &inc.task)
+                    {
                         continue;
+                    }
+                    let first = live.iter().position(|b| *b).unwrap_or(0);
+                    if !step::take(ctx, &inc.task, false, &states[first].name) {
+                        continue;
+                    }
+                    if ctx.strategy != Strategy::Linear {
+                        free::catch_up(ctx, states);
                     }
                     let hostvars = hostvars::HostVars::snapshot(states, ctx);
                     let mut per_host: Vec<Vec<Vars>> = vec![Vec::new(); states.len()];
@@ -928,6 +1078,11 @@ async fn gather_facts(
             .filter(|(i, s)| in_batch[*i] && s.active()),
     )
     .map(|(i, s)| async move {
+        let permits = if ctx.strategy != Strategy::Linear {
+            Some(free::permits(ctx, None).await)
+        } else {
+            None
+        };
         progress.borrow_mut().host_start(&s.name);
         let started = std::time::Instant::now();
         let script = facts::gather_script();
@@ -948,6 +1103,7 @@ async fn gather_facts(
             Err(e) => Err(e.to_string()),
         };
         progress.borrow_mut().host_done(&s.name);
+        drop(permits);
         (i, facts, started.elapsed(), commands)
     })
     .buffer_unordered(forks)
@@ -1038,11 +1194,26 @@ async fn run_task_subset(
     summary: &mut RunSummary,
     handler: bool,
 ) {
-    if !subset.iter().any(|b| *b) {
+    let Some(first) = subset.iter().position(|b| *b) else {
+        return;
+    };
+    if !step::take(ctx, t, handler, &states[first].name) {
         return;
     }
+    let free = ctx.strategy != Strategy::Linear;
     // `run_once`: the first host runs it; its results go to every host.
-    let run_once = t.task.run_once.as_ref().is_some_and(task::truthy);
+    // Not under the free strategies (as Ansible: it runs on every host).
+    let asked_once = t.task.run_once.as_ref().is_some_and(task::truthy);
+    if asked_once && free {
+        ctx.warn_once(reporter, free::RUN_ONCE);
+    }
+    if free {
+        free::catch_up(ctx, states);
+    }
+    let run_once = asked_once && !free;
+    if free && fatal(ctx, t) {
+        ctx.warn_once(reporter, free::ANY_ERRORS_FATAL);
+    }
     let runners: Vec<bool> = if run_once {
         let first = subset.iter().position(|b| *b);
         (0..subset.len()).map(|i| Some(i) == first).collect()
@@ -1058,6 +1229,11 @@ async fn run_task_subset(
         _ => ctx.opts.forks.max(1),
     };
     let was_failed: Vec<bool> = states.iter().map(|s| s.failed).collect();
+    let permits = if free {
+        Some(free::permits(ctx, Some(t)).await)
+    } else {
+        None
+    };
     let outcomes: Vec<(usize, TaskOutcome)> = {
         let states_ref: &[HostState] = states;
         let hv = &hostvars;
@@ -1077,20 +1253,55 @@ async fn run_task_subset(
             .collect()
             .await
     };
+    // Under the free strategies Ansible neither shows nor counts the
+    // result of a meta task.
+    let silent = free
+        && matches!(
+            t.action,
+            crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta)
+        );
     for (i, outcome) in outcomes {
         let s = &mut states[i];
-        let before = run_once.then(|| s.registered.clone());
-        let counts: &mut Counts = summary.recap.entry(s.name.clone()).or_default();
-        let delegated = task::apply_outcome(ctx, t, s, outcome, counts, reporter);
+        let before = asked_once.then(|| s.registered.clone());
+        let delegated = if silent {
+            let mut counts = Counts::default();
+            task::apply_outcome(
+                ctx,
+                t,
+                s,
+                outcome,
+                &mut counts,
+                &mut free::SkipsOnly(reporter),
+            )
+        } else {
+            let counts: &mut Counts = summary.recap.entry(s.name.clone()).or_default();
+            task::apply_outcome(ctx, t, s, outcome, counts, reporter)
+        };
         if s.unreachable {
             summary.any_unreachable = true;
         }
-        if let Some(registered) = before {
-            broadcast(states, i, subset, &registered);
+        match before {
+            Some(registered) if free => free::share(ctx, s, &registered),
+            Some(registered) => broadcast(states, i, subset, &registered),
+            None => {}
         }
         task::store_delegated_facts(ctx, states, delegated);
     }
-    check_abort(ctx, t, states, subset, &was_failed);
+    drop(permits);
+    if free {
+        hostvars::publish(states, ctx, false);
+    } else {
+        check_abort(ctx, t, states, subset, &was_failed);
+    }
+}
+
+/// `any_errors_fatal` of the task (or else the play).
+fn fatal(ctx: &PlayCtx<'_>, t: &CompiledTask) -> bool {
+    t.task
+        .any_errors_fatal
+        .as_ref()
+        .or(ctx.play.play.any_errors_fatal.as_ref())
+        .is_some_and(task::truthy)
 }
 
 /// `run_once`: what the task set on host `from` (registered values, facts)
@@ -1132,13 +1343,7 @@ fn check_abort(
     if newly.is_empty() {
         return;
     }
-    let fatal = t
-        .task
-        .any_errors_fatal
-        .as_ref()
-        .or(ctx.play.play.any_errors_fatal.as_ref())
-        .is_some_and(task::truthy);
-    if fatal {
+    if fatal(ctx, t) {
         let unrescued = newly.iter().any(|i| states[*i].rescue_depth == 0);
         for (i, s) in states.iter_mut().enumerate() {
             if !ctx.batch[i] || !s.active() {

@@ -75,7 +75,7 @@ pub struct Play {
     pub vars_prompt: Vec<VarsPrompt>,
     /// `order`: the order hosts are run in.
     pub order: Option<Located<String>>,
-    /// `strategy`: only `linear` is supported.
+    /// `strategy`: `linear` (the default), `free` or `host_pinned`.
     pub strategy: Option<Located<String>>,
     /// `pre_tasks`.
     pub pre_tasks: Vec<Step>,

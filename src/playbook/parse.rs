@@ -859,11 +859,16 @@ fn play_order(v: &Node, diags: &mut Vec<Diagnostic>) -> Option<Located<String>> 
     None
 }
 
-/// `strategy`: `linear` only, for now.
+/// `strategy`: `linear`, `free` or `host_pinned` (with or without the
+/// `ansible.builtin.` prefix).
 fn play_strategy(v: &Node, diags: &mut Vec<Diagnostic>) -> Option<Located<String>> {
     let value = scalar_string(v, diags)?;
+    let value = value
+        .strip_prefix("ansible.builtin.")
+        .map(str::to_string)
+        .unwrap_or(value);
     match value.as_str() {
-        "linear" => Some(Located {
+        "linear" | "free" | "host_pinned" => Some(Located {
             value,
             span: v.span.clone(),
         }),
@@ -871,7 +876,7 @@ fn play_strategy(v: &Node, diags: &mut Vec<Diagnostic>) -> Option<Located<String
             diags.push(
                 Diagnostic::error(format!("strategy `{other}` is not supported yet"))
                     .at(v.span.clone())
-                    .label("only `linear` is supported"),
+                    .label("`linear`, `free` and `host_pinned` are supported"),
             );
             None
         }

@@ -26,7 +26,8 @@ pub fn set_inventory(inventory: crate::inventory::Inventory) {
     }
 }
 
-fn search_dirs() -> Vec<PathBuf> {
+/// The directories [`set_search_dirs`] set last.
+pub fn search_dirs() -> Vec<PathBuf> {
     SEARCH_DIRS.lock().map(|d| d.clone()).unwrap_or_default()
 }
 

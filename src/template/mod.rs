@@ -9,7 +9,7 @@ pub mod filters;
 pub mod jinja_tests;
 mod lookup;
 
-pub use lookup::{find_file, run_lookup, set_inventory, set_search_dirs};
+pub use lookup::{find_file, run_lookup, search_dirs, set_inventory, set_search_dirs};
 
 use crate::vars::Vars;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
