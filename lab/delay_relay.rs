@@ -48,7 +48,10 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
                 break;
             }
             Ok(n) => {
-                if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                if tx
+                    .send((Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+                {
                     break;
                 }
             }
