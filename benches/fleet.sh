@@ -27,8 +27,9 @@
 #   cpu_s     user+sys of the controller's whole process tree, ssh processes
 #             and forks included (benches/measure.py: a subreaper that also
 #             collects daemonised ssh masters when the run ends)
-#   rcpu_s    user+sys spent on the target hosts (sshd sessions and all they
-#             ran: shells, sudo, ansible's python), from the hosts' sshd
+#   rcpu_s    CPU time spent on the target hosts (sshd, sessions and all they
+#             ran: shells, sudo, ansible's python), from the lab's cpuacct
+#             cgroup (`lab/lab cpu`)
 #   ctl_MB    peak RSS of the largest controller process; tree_MB peak of the
 #             summed RSS of the whole local tree (ansible: its forks)
 #   ssh       most local ssh processes at once
@@ -69,15 +70,8 @@ log_count() { # DIR PATTERN: total matching sshd log lines over the lab's hosts
     cat "$1"/hosts/*/sshd.log 2>/dev/null | grep -c "$2" || true
 }
 
-remote_cpu() { # DIR: CPU seconds the hosts' sshd have reaped so far
-    local f pid total=0 ticks
-    ticks=$(getconf CLK_TCK)
-    for f in "$1"/hosts/*/pid; do
-        pid=$(cat "$f")
-        # cutime + cstime: fields 16 and 17 (after the command name).
-        total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $14 + $15}')))
-    done
-    awk -v t="$total" -v k="$ticks" 'BEGIN{printf "%.2f", t / k}'
+remote_cpu() { # DIR: CPU seconds the hosts have used so far ("-": unknown)
+    "$LAB" cpu "$1"
 }
 
 state_of() { # DIR I: host I's end state, one line per path
@@ -154,14 +148,14 @@ for n in "${sizes[@]}"; do
                     set +e
                     run_tool "$tool" "$n" "$dir" "$scenario" "$log" >"$log" 2>&1
                     set -e
-                    sleep 1 # let each host's sshd reap the sessions that just ended
+                    sleep 1 # let the hosts' sshd log and end the sessions that just closed
                     ch1=$(log_count "$dir" 'Starting session:')
                     co1=$(log_count "$dir" 'Accepted publickey')
                     rc1=$(remote_cpu "$dir")
                     read -r code wall cpu ctl tree ssh <"$log.m"
                     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
                         "$tool" "$n" "$lat" "$scenario" "$rep" "$code" "$wall" "$cpu" "$ctl" "$tree" "$ssh" \
-                        "$(awk "BEGIN{printf \"%.2f\", $rc1 - $rc0}")" "$((co1 - co0))" "$((ch1 - ch0))" "$load" >>"$RESULTS"
+                        "$(awk -v a="$rc0" -v b="$rc1" 'BEGIN{if (a == "-" || b == "-") print "-"; else printf "%.2f", b - a}')" "$((co1 - co0))" "$((ch1 - ch0))" "$load" >>"$RESULTS"
                     echo "$tool n=$n ${lat}ms $scenario #$rep: exit $code wall ${wall}s cpu ${cpu}s (load $load)" >&2
                 done
             done

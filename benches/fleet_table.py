@@ -51,7 +51,9 @@ def main():
     for key in sorted(groups, key=lambda k: (k[1], k[2], ORDER.get(k[0], 9), scen_order.index(k[3]))):
         tool, n, lat, scen = key
         rs = groups[key]
-        wall, cpu, rcpu = med(rs, "wall_s"), med(rs, "cpu_s"), med(rs, "rcpu_s")
+        wall, cpu = med(rs, "wall_s"), med(rs, "cpu_s")
+        known = [r for r in rs if r["rcpu_s"] != "-"]
+        rcpu = f"{med(known, 'rcpu_s'):.1f}" if known else "-"
         ch = med(rs, "ch") / n
         conn = med(rs, "conn") / n
         summary[key] = (wall, cpu)
@@ -59,7 +61,7 @@ def main():
         load = f"{loads[0]:.1f}" if len(loads) == 1 else f"{loads[0]:.1f}-{loads[-1]:.1f}"
         exits = ",".join(sorted({r["exit"] for r in rs}))
         walls = "/".join(f"{float(r['wall_s']):.1f}" for r in rs)
-        print(f"| {tool} | {n} | {lat} ms | {SCEN[scen]} | {wall:.2f} | {cpu:.2f} | {rcpu:.1f} "
+        print(f"| {tool} | {n} | {lat} ms | {SCEN[scen]} | {wall:.2f} | {cpu:.2f} | {rcpu} "
               f"| {max(float(r['ctl_MB']) for r in rs):.0f} | {max(float(r['tree_MB']) for r in rs):.0f} "
               f"| {max(int(r['ssh']) for r in rs)} | {conn:.1f} | {ch:.1f} | {ch / TASKS:.2f} "
               f"| {load} | {walls} | {exits} | {state(tool, n, lat) if scen == 'first' else ''} |")
@@ -97,6 +99,9 @@ def main():
             continue
         extra = summary[key][0] - base[0]
         rt = extra / (2 * lat / 1000)
+        if rt < 0:
+            print(f"| {tool} | {n} | {lat} ms | {SCEN[scen]} | {extra:.2f} | (noise) | |")
+            continue
         print(f"| {tool} | {n} | {lat} ms | {SCEN[scen]} | {extra:.2f} | {rt:.0f} | {rt / TASKS:.1f} |")
 
 
