@@ -145,6 +145,12 @@ fn wait_output(mut child: std::process::Child, timeout: Duration) -> Run {
 impl Lab {
     /// Starts `n` hosts.
     pub fn up(n: usize) -> Lab {
+        Lab::up_with_latency(n, 0)
+    }
+
+    /// Starts `n` hosts behind the lab's delaying relay: every byte to and
+    /// from a host is delayed `ms` milliseconds each way (0: no relay).
+    pub fn up_with_latency(n: usize, ms: u64) -> Lab {
         let dir = tempfile::Builder::new()
             .prefix("tend-lab-")
             .tempdir_in("/tmp")
@@ -154,6 +160,7 @@ impl Lab {
             .arg("up")
             .arg(n.to_string())
             .arg(dir.path())
+            .arg(format!("--latency-ms={ms}"))
             .stdin(Stdio::null())
             .output()
             .expect("run lab/lab");
