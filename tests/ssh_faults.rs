@@ -167,3 +167,52 @@ fn a_hung_task_is_killed_on_the_target_at_its_timeout() {
         }
     }
 }
+
+/// A full disk on the target during a copy: the task fails on that host with
+/// the write error, the old file is intact and no temp file is left beside
+/// it; the other host gets the new file.
+#[test]
+fn a_full_disk_fails_the_copy_and_keeps_the_old_file() {
+    let lab = lab_or_skip!(2);
+    for i in 1..=2 {
+        // Each host has its own mount namespace: the small tmpfs is its alone.
+        lab.sh_ok(
+            i,
+            "mkdir -p /srv/full && mount -t tmpfs -o size=256k tmpfs /srv/full && \
+             printf 'old\\n' > /srv/full/app.conf",
+        );
+    }
+    // Fill host1's disk.
+    lab.sh(
+        1,
+        "dd if=/dev/zero of=/srv/full/filler bs=1k count=1024 2>/dev/null; true",
+    );
+    let big = "x".repeat(100 * 1024);
+    let proj = lab::project(&[(
+        "site.yml",
+        &format!(
+            "- hosts: lab\n  gather_facts: no\n  become: yes\n  tasks:\n    - copy:\n        dest: /srv/full/app.conf\n        content: \"{big}\\n\"\n"
+        ),
+    )]);
+    let run = lab.playbook(&proj.path().join("site.yml"), &[]);
+    run.assert_code(2);
+    assert_eq!(run.recap("host1", "failed"), 1, "{}", run.stdout);
+    assert_eq!(run.recap("host2", "changed"), 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("fatal: [host1]: FAILED!")
+                && l.contains("No space left on device")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(lab.sh_ok(1, "cat /srv/full/app.conf"), "old\n");
+    assert_eq!(lab.sh_ok(1, "ls -A /srv/full"), "app.conf\nfiller\n");
+    assert_eq!(
+        lab.sh_ok(2, "wc -c < /srv/full/app.conf; ls -A /srv/full"),
+        format!("{}\napp.conf\n", big.len() + 1)
+    );
+    for i in 1..=2 {
+        lab.sh(i, "umount /srv/full");
+    }
+}
