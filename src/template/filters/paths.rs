@@ -24,6 +24,7 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     });
     env.add_filter("relpath", relpath);
     env.add_filter("path_join", path_join);
+    env.add_filter("commonpath", commonpath);
 }
 
 /// `os.path.basename`.
@@ -225,6 +226,46 @@ pub(crate) fn join(parts: &[String]) -> String {
 }
 
 /// Ansible's `path_join`: a string is returned as is, a list is joined.
+/// `os.path.commonpath` of a list of paths.
+fn commonpath(v: &Value) -> Result<String, Error> {
+    if !matches!(v.kind(), ValueKind::Seq | ValueKind::Iterable) {
+        return Err(fail(
+            "commonpath",
+            format!("expects sequence, got {} instead", py_type(v)),
+        ));
+    }
+    let paths = list_of("commonpath", v)?
+        .iter()
+        .map(|p| text_of("commonpath", p))
+        .collect::<Result<Vec<_>, _>>()?;
+    common_path(&paths).map_err(|e| fail("commonpath", e))
+}
+
+/// The longest common sub-path, as Python's `posixpath.commonpath`.
+fn common_path(paths: &[String]) -> Result<String, String> {
+    let Some(first) = paths.first() else {
+        return Err("commonpath() arg is an empty sequence".into());
+    };
+    let absolute = first.starts_with('/');
+    if paths.iter().any(|p| p.starts_with('/') != absolute) {
+        return Err("Can't mix absolute and relative paths".into());
+    }
+    let parts = |p: &str| -> Vec<String> {
+        p.split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_string)
+            .collect()
+    };
+    let split: Vec<Vec<String>> = paths.iter().map(|p| parts(p)).collect();
+    let mut common = split[0].clone();
+    for other in &split[1..] {
+        let n = common.iter().zip(other).take_while(|(a, b)| a == b).count();
+        common.truncate(n);
+    }
+    let prefix = if absolute { "/" } else { "" };
+    Ok(format!("{prefix}{}", common.join("/")))
+}
+
 fn path_join(v: &Value) -> Result<String, Error> {
     match v.kind() {
         ValueKind::String => text_of("path_join", v),

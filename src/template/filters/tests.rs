@@ -430,6 +430,18 @@ fn paths() {
         "/a/b/c /b/c"
     );
     assert_eq!(r("{{ 'x/y' | path_join }}"), "x/y");
+    // Python's posixpath.commonpath.
+    assert_eq!(
+        r(
+            "{{ ['/usr/lib', '/usr/local/lib', '/usr//lib/x'] | commonpath }}|{{ ['a/./b/c', 'a/b'] | commonpath }}|{{ ['/a', '/b'] | commonpath }}"
+        ),
+        "/usr|a/b|/"
+    );
+    assert!(err("{{ [] | commonpath }}").contains("commonpath() arg is an empty sequence"));
+    assert!(
+        err("{{ ['/a', 'b'] | commonpath }}").contains("Can't mix absolute and relative paths")
+    );
+    assert!(err("{{ '/a' | commonpath }}").contains("expects sequence, got str instead"));
     assert_eq!(
         r("{{ '/a/b/c' | relpath('/a/d') }} {{ '/a' | relpath('/a') }}"),
         "../b/c ."
