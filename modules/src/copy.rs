@@ -533,9 +533,10 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
         if d.dest.ends_with('/') {
             mkdirs = ancestors(&dirname(&path));
         } else {
+            // Ansible returns the new content's checksum here, not `dest`.
             return Err(fail(
                 format!("Destination directory {} does not exist", dirname(&path)),
-                &[("dest", &path)],
+                &[("checksum", &new_sum)],
             ));
         }
     } else if st.parent.kind() != Kind::Directory {
