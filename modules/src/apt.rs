@@ -1278,7 +1278,7 @@ async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::replay::{Replay, out};
+    use crate::host::{Replay, out};
     use serde_json::json;
 
     fn args(v: Value) -> Args {
@@ -1459,7 +1459,7 @@ mod tests {
     #[tokio::test]
     async fn unchanged_is_one_round_trip_and_check_mode_simulates() {
         let old = format!("{HEAD}{}", pkg("hello", Some(("ii ", "1.0")), HELLO_OLD));
-        let host = Replay::new(vec![out(0, &old)]);
+        let host = Replay::outputs(vec![out(0, &old)]);
         let o = run(
             &args(json!({"name": "hello"})),
             &ctx(false, false),
@@ -1474,7 +1474,7 @@ mod tests {
         assert_eq!(o.values["cache_update_time"], json!(900));
 
         // latest in check mode: the probe, then the same command simulated.
-        let host = Replay::new(vec![out(0, &old), out(0, APT_OUT)]);
+        let host = Replay::outputs(vec![out(0, &old), out(0, APT_OUT)]);
         let a = args(json!({"name": "hello", "state": "latest"}));
         let o = run(&a, &ctx(true, true), &host, "apt").await.unwrap();
         assert!(o.changed);
@@ -1500,7 +1500,7 @@ mod tests {
             pkg("hello", None, HELLO_NEW)
         );
         let a = args(json!({"name": "hello", "update_cache": true, "cache_valid_time": 50}));
-        let host = Replay::new(vec![out(0, &probe1), out(0, &probe2), out(0, APT_OUT)]);
+        let host = Replay::outputs(vec![out(0, &probe1), out(0, &probe2), out(0, APT_OUT)]);
         let o = run(&a, &ctx(false, false), &host, "apt").await.unwrap();
         let scripts = host.scripts();
         assert!(scripts[1].contains("apt-get update -q"));
@@ -1512,14 +1512,14 @@ mod tests {
 
         // Fresh enough: no update.
         let a = args(json!({"update_cache": true, "cache_valid_time": 100}));
-        let host = Replay::new(vec![out(0, HEAD)]);
+        let host = Replay::outputs(vec![out(0, HEAD)]);
         let o = run(&a, &ctx(false, false), &host, "apt").await.unwrap();
         assert!(!o.changed);
         assert_eq!(host.scripts().len(), 1);
 
         // Check mode: reported as updated, not done.
         let a = args(json!({"update_cache": true}));
-        let host = Replay::new(vec![out(0, HEAD)]);
+        let host = Replay::outputs(vec![out(0, HEAD)]);
         let o = run(&a, &ctx(true, false), &host, "apt").await.unwrap();
         assert!(o.changed);
         assert_eq!(o.values["cache_updated"], json!(true));
@@ -1530,7 +1530,7 @@ mod tests {
     async fn upgrade_uses_the_probed_simulation() {
         let zero = "Reading package lists...\nBuilding dependency tree...\nReading state information...\nCalculating upgrade...\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n";
         let probe = format!("{HEAD}@@SIM\n{zero}\n@@SIMRC|0\n");
-        let host = Replay::new(vec![out(0, &probe)]);
+        let host = Replay::outputs(vec![out(0, &probe)]);
         let a = args(json!({"upgrade": "dist"}));
         assert!(probe_script(&a).contains("--simulate dist-upgrade"));
         let o = run(&a, &ctx(false, false), &host, "apt").await.unwrap();
@@ -1543,7 +1543,7 @@ mod tests {
     async fn deb_files_install_unless_that_version_is_installed() {
         let probe =
             format!("{HEAD}DEB|1|hello|1.0|/srv/hello_1.0_all.deb\nDEB|0|tool|2.0|tool.deb\n");
-        let host = Replay::new(vec![out(0, &probe), out(0, APT_OUT)]);
+        let host = Replay::outputs(vec![out(0, &probe), out(0, APT_OUT)]);
         let a = args(json!({"deb": "/srv/hello_1.0_all.deb,tool.deb"}));
         assert!(probe_script(&a).contains("dpkg-deb -f"));
         let o = run(&a, &ctx(false, false), &host, "apt").await.unwrap();
@@ -1565,7 +1565,7 @@ mod tests {
 
     /// The message of a run failing right after this probe output.
     async fn failure(probe: &str, a: Value) -> String {
-        let host = Replay::new(vec![out(0, probe)]);
+        let host = Replay::outputs(vec![out(0, probe)]);
         run(&args(a), &ctx(false, false), &host, "apt")
             .await
             .unwrap_err()
@@ -1580,7 +1580,7 @@ mod tests {
             stdout: b"Reading package lists...\n".to_vec(),
             stderr: b"E: Sub-process /usr/bin/dpkg returned an error code (1)\n".to_vec(),
         };
-        let host = Replay::new(vec![out(0, &old), failed]);
+        let host = Replay::outputs(vec![out(0, &old), failed]);
         let a = args(json!({"name": "hello", "state": "absent"}));
         match run(&a, &ctx(false, false), &host, "apt").await.unwrap_err() {
             ModuleError::Failed { msg, values } => {

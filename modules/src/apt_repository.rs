@@ -485,7 +485,7 @@ mod tests {
         AptRepository
             .parse(
                 &args(json!({"repo": "deb x y"})),
-                &crate::host::replay::out(0, &text),
+                &crate::host::out(0, &text),
             )
             .unwrap()
     }

@@ -97,6 +97,16 @@ pub(crate) struct Replay {
     pub requests: std::sync::Mutex<Vec<Exec>>,
 }
 
+/// An answer with this exit status and stdout, for [`Replay::outputs`].
+#[cfg(test)]
+pub(crate) fn out(status: i32, stdout: &str) -> ExecOutput {
+    ExecOutput {
+        status,
+        stdout: stdout.as_bytes().to_vec(),
+        stderr: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 impl Replay {
     /// A host that answers with these stdouts (status 0), in order.
@@ -112,6 +122,14 @@ impl Replay {
                     })
                     .collect(),
             ),
+            requests: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A host that answers with these outputs, in order.
+    pub fn outputs(outputs: Vec<ExecOutput>) -> Replay {
+        Replay {
+            outputs: std::sync::Mutex::new(outputs.into()),
             requests: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -160,65 +178,5 @@ impl Host for Replay {
             .ok()
             .and_then(|mut o| o.pop_front())
             .ok_or_else(|| HostError::Io("no more canned outputs".into()))
-    }
-}
-
-/// A scripted host for fixture tests: answers each request with the next
-/// canned output and records the scripts it was given.
-#[cfg(test)]
-pub(crate) mod replay {
-    use super::{Exec, ExecOutput, Host, HostError};
-    use async_trait::async_trait;
-    use std::sync::Mutex;
-
-    /// Canned answers, in order; the requests seen.
-    #[derive(Default)]
-    pub struct Replay {
-        answers: Mutex<Vec<ExecOutput>>,
-        /// The requests received, in order.
-        pub seen: Mutex<Vec<Exec>>,
-    }
-
-    /// An answer with this exit status and stdout.
-    pub fn out(status: i32, stdout: &str) -> ExecOutput {
-        ExecOutput {
-            status,
-            stdout: stdout.as_bytes().to_vec(),
-            stderr: Vec::new(),
-        }
-    }
-
-    impl Replay {
-        /// A host giving these answers in order.
-        pub fn new(answers: Vec<ExecOutput>) -> Self {
-            let mut answers = answers;
-            answers.reverse();
-            Replay {
-                answers: Mutex::new(answers),
-                seen: Mutex::default(),
-            }
-        }
-
-        /// The scripts received so far.
-        pub fn scripts(&self) -> Vec<String> {
-            self.seen
-                .lock()
-                .map(|s| s.iter().map(|e| e.script.clone()).collect())
-                .unwrap_or_default()
-        }
-    }
-
-    #[async_trait]
-    impl Host for Replay {
-        async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
-            if let Ok(mut seen) = self.seen.lock() {
-                seen.push(request);
-            }
-            self.answers
-                .lock()
-                .ok()
-                .and_then(|mut a| a.pop())
-                .ok_or_else(|| HostError::Io("no more canned answers".into()))
-        }
     }
 }

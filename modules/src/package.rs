@@ -143,7 +143,7 @@ impl Module for Package {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::replay::{Replay, out};
+    use crate::host::{Replay, out};
     use serde_json::json;
 
     #[test]
@@ -172,7 +172,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_managers_fail_clearly() {
-        let host = Replay::new(vec![out(0, "MGR|dnf\n")]);
+        let host = Replay::outputs(vec![out(0, "MGR|dnf\n")]);
         let err = Package
             .run(
                 &json!({"name": "curl", "state": "present"}),

@@ -456,7 +456,7 @@ fn plan_service(
 mod tests {
     use super::*;
     use crate::args;
-    use crate::host::replay::{Replay, out};
+    use crate::host::{Replay, out};
     use crate::module::Module;
     use serde_json::{Value, json};
 
@@ -550,7 +550,7 @@ mod tests {
 
     #[tokio::test]
     async fn check_mode_reports_and_runs_nothing() {
-        let host = Replay::new(vec![out(0, STOPPED)]);
+        let host = Replay::outputs(vec![out(0, STOPPED)]);
         let o = Module::run(
             &Service,
             &json!({"name": "tendd", "state": "started"}),
@@ -566,7 +566,7 @@ mod tests {
         assert_eq!(o.msg.as_deref(), Some("service state changed"));
         assert_eq!(host.scripts().len(), 1);
         // Unchanged: one round trip.
-        let host = Replay::new(vec![out(0, RUNNING_ENABLED)]);
+        let host = Replay::outputs(vec![out(0, RUNNING_ENABLED)]);
         let o = Module::run(
             &Service,
             &json!({"name": "tendd", "state": "started", "enabled": "yes"}),

@@ -280,7 +280,7 @@ impl TypedModule for SystemdService {
 mod tests {
     use super::*;
     use crate::args;
-    use crate::host::replay::{Replay, out};
+    use crate::host::{Replay, out};
     use crate::module::Module;
     use serde_json::json;
 
@@ -289,7 +289,7 @@ mod tests {
 
     #[tokio::test]
     async fn starts_enables_and_reloads_the_daemon() {
-        let host = Replay::new(vec![out(0, INACTIVE), out(0, "")]);
+        let host = Replay::outputs(vec![out(0, INACTIVE), out(0, "")]);
         let o = Module::run(
             &Systemd,
             &json!({"name": "tendd", "state": "started", "enabled": true, "daemon_reload": true}),
@@ -311,7 +311,7 @@ mod tests {
 
     #[tokio::test]
     async fn unchanged_is_one_round_trip() {
-        let host = Replay::new(vec![out(0, ACTIVE)]);
+        let host = Replay::outputs(vec![out(0, ACTIVE)]);
         let o = Module::run(
             &SystemdService,
             &json!({"name": "tendd", "state": "started", "enabled": true}),
@@ -326,7 +326,7 @@ mod tests {
 
     #[tokio::test]
     async fn fails_without_systemd() {
-        let host = Replay::new(vec![out(0, "INIT|sysv\nINITD|1\nSTATUS|0\n")]);
+        let host = Replay::outputs(vec![out(0, "INIT|sysv\nINITD|1\nSTATUS|0\n")]);
         let err = Module::run(
             &Systemd,
             &json!({"name": "tendd", "state": "started"}),
