@@ -420,18 +420,11 @@ async fn run_play(
         let conn = match connection_for(h, &conn_vars) {
             Ok(c) => c,
             Err(msg) => {
-                reporter.host_result(&crate::report::HostResult {
-                    host: h,
-                    status: crate::report::Status::Unreachable,
-                    result: &serde_json::json!({"msg": msg, "unreachable": true, "changed": false}),
-                    item_label: None,
-                    diffs: &[],
-                    is_loop_summary: false,
-                    no_log: false,
-                    verbose_always: false,
-                    duration: None,
-                    commands: &[],
-                });
+                reporter.host_result(&crate::report::HostResult::simple(
+                    h,
+                    crate::report::Status::Unreachable,
+                    &serde_json::json!({"msg": msg, "unreachable": true, "changed": false}),
+                ));
                 summary.recap.entry(h.clone()).or_default().unreachable += 1;
                 summary.any_unreachable = true;
                 continue;
@@ -864,18 +857,11 @@ fn run_steps<'a>(
                                 let name = inc.task.display_name();
                                 reporter.task_start(&task_info(&inc.task, &name, false, 1));
                                 let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
-                                reporter.host_result(&crate::report::HostResult {
-                                    host: &s.name,
-                                    status: crate::report::Status::Failed,
-                                    result: &result,
-                                    item_label: None,
-                                    diffs: &[],
-                                    is_loop_summary: false,
-                                    no_log: false,
-                                    verbose_always: false,
-                                    duration: None,
-                                    commands: &[],
-                                });
+                                reporter.host_result(&crate::report::HostResult::simple(
+                                    &s.name,
+                                    crate::report::Status::Failed,
+                                    &result,
+                                ));
                                 s.failed = true;
                                 summary.recap.entry(s.name.clone()).or_default().failed += 1;
                             }
@@ -896,18 +882,11 @@ fn run_steps<'a>(
                         let counts = summary.recap.entry(s.name.clone()).or_default();
                         if per_host[i].is_empty() {
                             counts.skipped += 1;
-                            reporter.host_result(&crate::report::HostResult {
-                                host: &s.name,
-                                status: crate::report::Status::Skipped,
-                                result: &serde_json::json!({"changed": false, "skipped": true}),
-                                item_label: None,
-                                diffs: &[],
-                                is_loop_summary: false,
-                                no_log: false,
-                                verbose_always: false,
-                                duration: None,
-                                commands: &[],
-                            });
+                            reporter.host_result(&crate::report::HostResult::simple(
+                                &s.name,
+                                crate::report::Status::Skipped,
+                                &serde_json::json!({"changed": false, "skipped": true}),
+                            ));
                         } else {
                             counts.ok += per_host[i].len() as u32;
                         }
@@ -1124,16 +1103,13 @@ async fn gather_facts(
                 s.facts = facts;
                 counts.ok += 1;
                 reporter.host_result(&crate::report::HostResult {
-                    host: &s.name,
-                    status: crate::report::Status::Ok,
-                    result: &Value::Null,
-                    item_label: None,
-                    diffs: &[],
-                    is_loop_summary: false,
-                    no_log: false,
-                    verbose_always: false,
                     duration: Some(duration),
                     commands: &commands,
+                    ..crate::report::HostResult::simple(
+                        &s.name,
+                        crate::report::Status::Ok,
+                        &Value::Null,
+                    )
                 });
             }
             Err(msg) => {
@@ -1142,16 +1118,13 @@ async fn gather_facts(
                 summary.any_unreachable = true;
                 let result = serde_json::json!({"msg": msg, "unreachable": true, "changed": false});
                 reporter.host_result(&crate::report::HostResult {
-                    host: &s.name,
-                    status: crate::report::Status::Unreachable,
-                    result: &result,
-                    item_label: None,
-                    diffs: &[],
-                    is_loop_summary: false,
-                    no_log: false,
-                    verbose_always: false,
                     duration: Some(duration),
                     commands: &commands,
+                    ..crate::report::HostResult::simple(
+                        &s.name,
+                        crate::report::Status::Unreachable,
+                        &result,
+                    )
                 });
             }
         }
