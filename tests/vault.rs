@@ -1097,3 +1097,52 @@ fn ansible_cfg_names_the_vault_password_file() {
         text(&out.stdout)
     );
 }
+
+/// A vault-encrypted `script` source runs decrypted, as Ansible's `script`
+/// does (its `decrypt` defaults to yes).
+#[test]
+fn a_vaulted_script_runs_decrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("hello.sh"), "#!/bin/sh\necho \"hello from $1\"\n").unwrap();
+    let enc = tend(
+        &[
+            "vault",
+            "encrypt",
+            "--vault-password-file",
+            &pw("default.pw"),
+            "hello.sh",
+        ],
+        d,
+    );
+    assert!(enc.status.success(), "{}", text(&enc.stderr));
+    std::fs::write(
+        d.join("site.yml"),
+        "- hosts: localhost\n  gather_facts: no\n  tasks:\n    - script: hello.sh tend\n      register: r\n    - copy:\n        dest: \"{{ playbook_dir }}/out.txt\"\n        content: \"{{ r.stdout }}\"\n",
+    )
+    .unwrap();
+    let out = tend(
+        &[
+            "playbook",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "--vault-password-file",
+            &pw("default.pw"),
+            "site.yml",
+        ],
+        d,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("out.txt")).unwrap(),
+        "hello from tend\n"
+    );
+}

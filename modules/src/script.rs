@@ -70,7 +70,7 @@ pub struct Args {
     /// The program that runs the script (`/usr/bin/python3`), instead of its shebang.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub executable: Option<String>,
-    /// Decrypt a vaulted script (the engine's concern; vault is not supported yet).
+    /// Run a vault-encrypted script decrypted (the engine reads it); `false` sends it as it is.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub decrypt: bool,
     /// Internal, set by the engine: the script's bytes, base64-encoded.

@@ -1427,8 +1427,8 @@ fn prepare_local_content(
         };
         let path = crate::compile::find_src(role, &ctx.book.dir, "files", &src)
             .map_err(|_| format!("Could not find or access '{src}' on the Ansible Controller."))?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+        let decrypt = args.get("decrypt").is_none_or(truthy);
+        let bytes = read_controller_src(&path, decrypt)?;
         if let Value::Object(m) = args {
             m.insert(
                 "_content_b64".into(),
@@ -1502,14 +1502,7 @@ fn prepare_local_content(
                     "{module}: a directory as src ('{src}') is not supported yet"
                 ));
             }
-            let mut bytes = std::fs::read(&path)
-                .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
-            // `decrypt` (default yes): a vault-encrypted source is copied decrypted.
-            if m.get("decrypt").is_none_or(truthy) {
-                bytes = crate::vault::decrypt_file(&path, bytes)
-                    .map_err(|e| e.to_string())?
-                    .to_vec();
-            }
+            let bytes = read_controller_src(&path, m.get("decrypt").is_none_or(truthy))?;
             insert_src_mode(m, &path);
             m.insert(
                 "_content_b64".into(),
@@ -1519,6 +1512,19 @@ fn prepare_local_content(
         _ => {}
     }
     Ok(())
+}
+
+/// A controller-side source (`copy`, `unarchive`, `script`); with `decrypt`
+/// (the modules' default), a vault-encrypted file is read decrypted.
+fn read_controller_src(path: &std::path::Path, decrypt: bool) -> Result<Vec<u8>, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+    if !decrypt {
+        return Ok(bytes);
+    }
+    crate::vault::decrypt_file(path, bytes)
+        .map(|b| b.to_vec())
+        .map_err(|e| e.to_string())
 }
 
 /// `mode: preserve` needs the controller-side source's mode.
