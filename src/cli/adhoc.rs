@@ -151,7 +151,6 @@ fn try_adhoc(
         limit: a.limit.clone(),
         verbosity: a.verbose,
         cli_vars: exit_on(a.connection.vars(&cfg), 5)?,
-        vault_password_file: cfg.vault_password_file.value.clone(),
         ..RunOptions::default()
     };
     let inventory = exit_on(load_inventory(&cfg), 4)?;

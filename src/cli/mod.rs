@@ -612,7 +612,6 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
         step: a
             .step
             .then(|| Arc::new(TerminalStep) as Arc<dyn exec::StepPrompt>),
-        vault_password_file: cfg.vault_password_file.value.clone(),
         ..RunOptions::default()
     };
     let runtime = runtime()?;
@@ -832,7 +831,6 @@ fn try_apply(a: ApplyArgs, toml: Option<&std::path::Path>) -> Result<i32, i32> {
         force_handlers: saved.options.force_handlers,
         cli_vars,
         plan: None,
-        vault_password_file: cfg.vault_password_file.value.clone(),
         ..RunOptions::default()
     };
     let runtime = runtime()?;

@@ -65,9 +65,6 @@ pub struct RunOptions {
     /// `--private-key`, ...) as `ansible_*` variables: below every inventory
     /// and playbook source, as in Ansible.
     pub cli_vars: Vars,
-    /// The vault password file (`--vault-password-file`,
-    /// `ANSIBLE_VAULT_PASSWORD_FILE`, `ansible.cfg`), for the vault code.
-    pub vault_password_file: Option<std::path::PathBuf>,
     /// A saved plan being made (`tend plan --out`) or applied (`tend apply`).
     pub plan: Option<Arc<crate::plan::Session>>,
     /// `--start-at-task`: skip tasks until the first whose name matches (a glob).
