@@ -591,9 +591,12 @@ fn step_asks_before_each_task_on_a_terminal() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // (`timeout`: a question too many would wait for an answer forever.)
+    // (`timeout`: a question too many would wait for an answer forever.
+    // `--foreground`, or timeout moves tend out of the terminal's foreground
+    // process group whenever the shell does not exec it, and the first read
+    // of the terminal stops tend with SIGTTIN.)
     let cmd = format!(
-        "timeout 60 {} playbook -i web.ini site.yml -e out={} --step --start-at-task 'after role'",
+        "timeout --foreground 60 {} playbook -i web.ini site.yml -e out={} --step --start-at-task 'after role'",
         env!("CARGO_BIN_EXE_tend"),
         dir.path().display()
     );
