@@ -597,10 +597,12 @@ fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
             "<h1>hi</h1>\n0\n"
         );
     }
-    let before = lab.sessions();
-    let again = lab.playbook(&site, &[]);
+    let lab::Cost {
+        run: again,
+        requests,
+        channels,
+    } = lab.playbook_cost(&site, &[]);
     again.assert_code(0);
-    let after = lab.sessions();
     for i in 1..=2 {
         assert_eq!(
             again.recap(&format!("host{i}"), "changed"),
@@ -609,11 +611,8 @@ fn unarchive_tar_gz_from_the_controller_and_zip_on_the_host() {
             again.stdout
         );
         // One probe per unarchive task (the archive travels with it).
-        assert_eq!(
-            after[i - 1] - before[i - 1],
-            3,
-            "round trips of an unchanged run"
-        );
+        assert_eq!(requests[i - 1], 3, "round trips of an unchanged run");
+        assert_eq!(channels[i - 1], 1, "one SSH channel for the whole run");
     }
     // Drift on host 2: a changed file and a changed owner.
     lab.sh_ok(
@@ -705,10 +704,12 @@ fn git_clones_updates_and_checks_out_versions() {
         assert_eq!(lab.sh_ok(i, "cat /srv/app/file.txt"), "two\n");
         assert_eq!(lab.sh_ok(i, "cat /srv/git.result"), main);
     }
-    let before = lab.sessions();
-    let again = lab.playbook(&site, &[]);
+    let lab::Cost {
+        run: again,
+        requests,
+        channels,
+    } = lab.playbook_cost(&site, &[]);
     again.assert_code(0);
-    let after = lab.sessions();
     for i in 1..=2 {
         assert_eq!(
             again.recap(&format!("host{i}"), "changed"),
@@ -717,11 +718,8 @@ fn git_clones_updates_and_checks_out_versions() {
             again.stdout
         );
         // One round trip for git (its probe asks the remote too), one for copy.
-        assert_eq!(
-            after[i - 1] - before[i - 1],
-            2,
-            "round trips of an unchanged run"
-        );
+        assert_eq!(requests[i - 1], 2, "round trips of an unchanged run");
+        assert_eq!(channels[i - 1], 1, "one SSH channel for the whole run");
     }
 
     // A new commit upstream on host 1: check mode predicts exactly that.
@@ -833,13 +831,16 @@ fn get_url_falls_back_to_wget_and_says_when_neither_is_there() {
         "top secret\nplain\n600\n"
     );
     assert!(!run.stdout.contains("s3cr3t"));
-    let before = lab.sessions();
-    let again = lab.playbook(&site, &["--limit", "host1"]);
+    let lab::Cost {
+        run: again,
+        requests,
+        channels,
+    } = lab.playbook_cost(&site, &["--limit", "host1"]);
     again.assert_code(0);
-    let after = lab.sessions();
     // Facts (1), the existing file's probe (1), and for the directory
     // download, whose file name only the response gives, probe and fetch (2).
-    assert_eq!(after[0] - before[0], 4, "round trips of an unchanged run");
+    assert_eq!(requests[0], 4, "round trips of an unchanged run");
+    assert_eq!(channels[0], 1, "one SSH channel for the whole run");
     assert_eq!(again.recap("host1", "changed"), 0, "{}", again.stdout);
 }
 

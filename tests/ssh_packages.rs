@@ -145,13 +145,15 @@ fn packages_from_a_local_repository() {
     assert_eq!(lab.sh_ok(1, "apt-mark showauto tendlib"), "");
 
     // Re-run: nothing to do, one round trip per task.
-    let before = lab.sessions();
-    let second = lab.playbook(&install, &[]);
+    let lab::Cost {
+        run: second,
+        requests,
+        channels,
+    } = lab.playbook_cost(&install, &[]);
     second.assert_code(0);
     assert_eq!(second.recap("host1", "changed"), 0, "{}", second.stdout);
-    let channels = lab.sessions()[0] - before[0];
-    eprintln!("ssh channels for 4 unchanged package tasks: {channels}");
-    assert!(channels <= 4, "{channels} channels for 4 unchanged tasks");
+    assert_eq!(requests[0], 4, "round trips for 4 unchanged package tasks");
+    assert_eq!(channels[0], 1, "one SSH channel for the whole run");
 
     // latest: check mode predicts the upgrade (apt-get --simulate), changes nothing.
     let upgrade = proj.path().join("upgrade.yml");
@@ -244,14 +246,14 @@ fn upgrade_and_autoremove_are_simulated_first() {
     up.assert_code(0);
     assert_eq!(up.recap("host1", "changed"), 1);
     assert_eq!(installed(&lab), "tendapp 2.0\ntendlib 1.0\n");
-    let before = lab.sessions();
-    let again = lab.playbook(&pb("upgrade.yml"), &[]);
+    let lab::Cost {
+        run: again,
+        requests,
+        channels,
+    } = lab.playbook_cost(&pb("upgrade.yml"), &[]);
     assert_eq!(again.recap("host1", "changed"), 0, "{}", again.stdout);
-    assert_eq!(
-        lab.sessions()[0] - before[0],
-        1,
-        "an unchanged upgrade is one round trip"
-    );
+    assert_eq!(requests[0], 1, "an unchanged upgrade is one round trip");
+    assert_eq!(channels[0], 1, "one SSH channel for the whole run");
 
     // Removing the app leaves its automatically installed dependency...
     lab.playbook(&pb("remove.yml"), &[]).assert_code(0);

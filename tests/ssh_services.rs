@@ -140,15 +140,15 @@ fn init_script_service_start_restart_stop_enable() {
     );
 
     // Again: nothing to do, in one round trip.
-    let before = lab.sessions();
-    let second = run("start.yml", &[]);
+    let lab::Cost {
+        run: second,
+        requests,
+        channels,
+    } = lab.playbook_cost(&proj.path().join("start.yml"), &[]);
     second.assert_code(0);
     assert_eq!(second.recap("host1", "changed"), 0);
-    assert_eq!(
-        lab.sessions()[0] - before[0],
-        1,
-        "one channel for an unchanged service"
-    );
+    assert_eq!(requests[0], 1, "one round trip for an unchanged service");
+    assert_eq!(channels[0], 1, "one SSH channel for the whole run");
     assert_eq!(pid(&lab).as_deref(), Some(started.as_str()));
 
     // Restart (stop, sleep, start): a new process, every time.

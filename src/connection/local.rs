@@ -9,6 +9,8 @@ use tokio::io::AsyncWriteExt;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Local;
 
+impl super::Connection for Local {}
+
 #[async_trait]
 impl Host for Local {
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {

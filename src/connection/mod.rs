@@ -6,6 +6,7 @@
 
 pub mod local;
 pub mod record;
+pub mod runner;
 pub mod ssh;
 
 use async_trait::async_trait;
@@ -44,7 +45,7 @@ const BECOME_FAILED_MARK: &str = "tend-become-failed: ";
 /// A host with a task's `become` and `environment` applied to every script.
 pub struct Escalated {
     /// The connection.
-    pub inner: Arc<dyn Host>,
+    pub inner: Arc<dyn Connection>,
     /// Become settings, if escalating.
     pub escalation: Option<BecomeSpec>,
     /// `environment` for the task.
@@ -56,9 +57,98 @@ pub struct Escalated {
     pub deadline: Option<std::time::Instant>,
 }
 
+/// A way to reach a host: runs scripts as the login user, and as another
+/// user through `become`. The default [`Connection::exec_as`] wraps each
+/// script in `sudo`/`su`; the SSH connection instead keeps one escalated
+/// shell per become user and feeds it the scripts (no `sudo` per script).
+#[async_trait]
+pub trait Connection: Host {
+    /// Runs `request` (environment and deadline already applied) as
+    /// `escalation` says.
+    async fn exec_as(
+        &self,
+        request: Exec,
+        escalation: &BecomeSpec,
+    ) -> Result<ExecOutput, HostError> {
+        let script = escalate(escalation, &request.script)?;
+        let stdin = password_first(escalation, request.stdin)?;
+        let out = self.exec(Exec { script, stdin }).await?;
+        refused_escalation(escalation, &out).map_or(Ok(out), Err)
+    }
+}
+
+/// The command that runs `body` (a script) as `spec`'s user.
+pub fn escalate(spec: &BecomeSpec, body: &str) -> Result<String, HostError> {
+    let flags = spec.flags.clone().unwrap_or_default();
+    let user = quote(&spec.user);
+    Ok(match (spec.method.as_str(), &spec.password) {
+        ("sudo", None) => {
+            let flags = if flags.is_empty() {
+                "-H -S -n".to_string()
+            } else {
+                flags
+            };
+            format!("sudo {flags} -u {user} /bin/sh -c {}", quote(body))
+        }
+        ("sudo", Some(_)) => sudo_with_password(&flags, &user, body),
+        ("su", None) => format!("su {flags} {user} -s /bin/sh -c {}", quote(body)),
+        ("su", Some(_)) => {
+            return Err(HostError::Become(
+                "become_method su with a password needs a terminal, which tend never \
+                 opens: use sudo, or passwordless su (as root)"
+                    .into(),
+            ));
+        }
+        (other, _) => {
+            return Err(HostError::Become(format!(
+                "become_method `{other}` is not supported yet"
+            )));
+        }
+    })
+}
+
+/// The standard input for [`escalate`]'s command: the password line first
+/// when there is one, then `stdin`.
+pub fn password_first(spec: &BecomeSpec, stdin: Vec<u8>) -> Result<Vec<u8>, HostError> {
+    let Some(Password(pw)) = &spec.password else {
+        return Ok(stdin);
+    };
+    if pw.contains('\n') {
+        return Err(HostError::Become(
+            "the become password contains a newline".into(),
+        ));
+    }
+    let mut input = Vec::with_capacity(pw.len() + 1 + stdin.len());
+    input.extend_from_slice(pw.as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice(&stdin);
+    Ok(input)
+}
+
+/// The become error an [`escalate`]d command's output shows, if sudo refused.
+pub fn refused_escalation(spec: &BecomeSpec, out: &ExecOutput) -> Option<HostError> {
+    let stderr = out.stderr_text();
+    if out.status == BECOME_FAILED_STATUS
+        && let Some(msg) = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(BECOME_FAILED_MARK))
+    {
+        return Some(HostError::Become(msg.to_string()));
+    }
+    if spec.method == "sudo"
+        && spec.password.is_none()
+        && out.status == 1
+        && stderr.trim() == "sudo: a password is required"
+    {
+        return Some(HostError::Become("Missing sudo password".into()));
+    }
+    None
+}
+
 impl Escalated {
-    /// The script as it will run: environment exported, then escalated.
-    pub fn wrap(&self, script: &str) -> Result<String, HostError> {
+    /// The script with the task's environment exported and its deadline
+    /// applied; `become` is the connection's part ([`Connection::exec_as`]).
+    pub fn body(&self, script: &str) -> Result<String, HostError> {
         let mut body = String::new();
         for (k, v) in &self.environment {
             if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
@@ -75,80 +165,23 @@ impl Escalated {
             // TERM to the whole process group, KILL a second later.
             body = format!("timeout -k 1 {} /bin/sh -c {}", secs.max(1), quote(&body));
         }
-        let Some(spec) = &self.escalation else {
-            return Ok(body);
-        };
-        let flags = spec.flags.clone().unwrap_or_default();
-        let user = quote(&spec.user);
-        Ok(match (spec.method.as_str(), &spec.password) {
-            ("sudo", None) => {
-                let flags = if flags.is_empty() {
-                    "-H -S -n".to_string()
-                } else {
-                    flags
-                };
-                format!("sudo {flags} -u {user} /bin/sh -c {}", quote(&body))
-            }
-            ("sudo", Some(_)) => sudo_with_password(&flags, &user, &body),
-            ("su", None) => format!("su {flags} {user} -s /bin/sh -c {}", quote(&body)),
-            ("su", Some(_)) => {
-                return Err(HostError::Become(
-                    "become_method su with a password needs a terminal, which tend never \
-                     opens: use sudo, or passwordless su (as root)"
-                        .into(),
-                ));
-            }
-            (other, _) => {
-                return Err(HostError::Become(format!(
-                    "become_method `{other}` is not supported yet"
-                )));
-            }
-        })
+        Ok(body)
     }
-}
 
-impl Escalated {
     /// Runs one request with the task's environment, deadline and become.
     async fn exec_wrapped(&self, request: Exec) -> Result<ExecOutput, HostError> {
-        if self.escalation.is_none() && self.environment.is_empty() && self.deadline.is_none() {
-            return self.inner.exec(request).await;
-        }
-        let script = self.wrap(&request.script)?;
-        let password = self.escalation.as_ref().and_then(|e| e.password.as_ref());
-        let stdin = match password {
-            Some(Password(pw)) => {
-                if pw.contains('\n') {
-                    return Err(HostError::Become(
-                        "the become password contains a newline".into(),
-                    ));
-                }
-                let mut input = Vec::with_capacity(pw.len() + 1 + request.stdin.len());
-                input.extend_from_slice(pw.as_bytes());
-                input.push(b'\n');
-                input.extend_from_slice(&request.stdin);
-                input
+        let request = if self.environment.is_empty() && self.deadline.is_none() {
+            request
+        } else {
+            Exec {
+                script: self.body(&request.script)?,
+                stdin: request.stdin,
             }
-            None => request.stdin,
         };
-        let out = self.inner.exec(Exec { script, stdin }).await?;
-        if let Some(spec) = &self.escalation {
-            let stderr = out.stderr_text();
-            if out.status == BECOME_FAILED_STATUS
-                && let Some(msg) = stderr
-                    .lines()
-                    .find_map(|l| l.strip_prefix(BECOME_FAILED_MARK))
-            {
-                return Err(HostError::Become(msg.to_string()));
-            }
-            if spec.method == "sudo"
-                && spec.password.is_none()
-                && out.status == 1
-                && stderr.trim() == "sudo: a password is required"
-            {
-                return Err(HostError::Become("Missing sudo password".into()));
-            }
+        match &self.escalation {
+            None => self.inner.exec(request).await,
+            Some(spec) => self.inner.exec_as(request, spec).await,
         }
-        Ok(out)
     }
 }
 

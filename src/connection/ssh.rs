@@ -5,23 +5,28 @@
 //!   the host runs a script, in a short private control directory
 //!   (`/tmp/tend-XXXXXX/`, well under the ~108-byte socket path limit), and is
 //!   shut down when the connection is dropped (at the end of the play).
-//! * Every script is one new session channel on that master, opened through
-//!   the master's mux socket (`openssh-mux-client`, no `ssh` process per
-//!   script): one channel open per [`Host::exec`].
-//! * The remote command is a fixed bootstrap; the script never appears in any
-//!   argv. The bootstrap reads a length-prefixed frame from stdin
-//!   (`<len>\n<script>`), then runs the script in a subshell whose stdin is
-//!   the rest of the channel's stdin, i.e. the request's own bytes:
+//! * Scripts run on [`Runner`]s: long-lived shells, each on one session
+//!   channel of that master (opened through the master's mux socket,
+//!   `openssh-mux-client`: no `ssh` process per channel), fed framed
+//!   requests one after the other. A script is one request and one round
+//!   trip; a host's tasks normally share one runner per user: one for the
+//!   login user and one per `become` user, escalated once (`sudo`/`su`
+//!   runs the shell, not each script). See [`super::runner`].
+//! * The channel's command is a fixed bootstrap; no script ever appears in
+//!   any argv. The bootstrap reads a length-prefixed frame from stdin
+//!   (`<len>\n<script>`), then runs it (the runner's starter) with the rest
+//!   of the channel as its stdin:
 //!
 //!   ```text
 //!   /bin/sh -c 'IFS= read -r n; s=$(dd bs="$n" count=1 iflag=fullblock); (eval "$s"); exit $?'
 //!   ```
 //!
-//!   A script killed by a signal therefore reports 128 + the signal number,
-//!   as with the local connection; a channel that ends without an exit
-//!   status means the connection (or the remote sshd) died: `Unreachable`.
-//! * At most [`MAX_CHANNELS`] channels are open per host at once, under
-//!   sshd's default `MaxSessions=10`.
+//!   A script killed by a signal reports 128 + the signal number, as with
+//!   the local connection; a runner whose channel ends without an answer
+//!   means the connection (or the remote sshd) died: `Unreachable`.
+//! * At most [`MAX_CHANNELS`] channels (runners) are open per host at once,
+//!   under sshd's default `MaxSessions=10`; more concurrent requests wait
+//!   for a runner to come back.
 //!
 //! Connection settings come from the host's inventory variables (see
 //! [`SshOptions::from_vars`]); `~/.ssh/config` and `/etc/ssh/ssh_config`
@@ -29,18 +34,18 @@
 
 use async_trait::async_trait;
 use openssh::{KnownHosts, Session, SessionBuilder};
-use openssh_mux_client::{Connection, NonZeroByteSlice, SessionStatus};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tend_modules::{Exec, ExecOutput, Host, HostError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Mutex, Semaphore};
+
+use super::runner::{self, OpenFailure, Runner, RunnerFailure};
+use super::{BecomeSpec, Connection, refused_escalation};
 
 use crate::vars::Vars;
 
@@ -51,7 +56,7 @@ pub const MAX_CHANNELS: usize = 8;
 pub const DEFAULT_TIMEOUT: u64 = 10;
 
 /// The fixed remote command: reads `<len>\n<script>` from stdin and runs the
-/// script with the rest of stdin. Quoted for any login shell (sh, bash, csh,
+/// script (a runner's starter) with the rest of stdin. Quoted for any login shell (sh, bash, csh,
 /// fish): one single-quoted word, no newline.
 ///
 /// The script must be read exactly, leaving the request's stdin in the pipe
@@ -319,11 +324,19 @@ struct Master {
     _dir: tempfile::TempDir,
 }
 
+/// What a runner runs as: the login user (`None`) or a become user.
+type RunnerKey = Option<BecomeSpec>;
+
 /// A host reached over SSH.
 pub struct Ssh {
+    /// Runners waiting for a request (dropped before the master).
+    idle: std::sync::Mutex<Vec<(RunnerKey, Runner)>>,
     opts: SshOptions,
     master: Mutex<Option<Arc<Master>>>,
-    channels: Semaphore,
+    /// One slot per open channel.
+    channels: Arc<Semaphore>,
+    /// Signalled when a runner goes back to `idle`.
+    returned: tokio::sync::Notify,
     opened: AtomicU64,
 }
 
@@ -337,9 +350,11 @@ impl Ssh {
     /// A connection that will connect on first use.
     pub fn new(opts: SshOptions) -> Self {
         Ssh {
+            idle: std::sync::Mutex::new(Vec::new()),
             opts,
             master: Mutex::new(None),
-            channels: Semaphore::new(MAX_CHANNELS),
+            channels: Arc::new(Semaphore::new(MAX_CHANNELS)),
+            returned: tokio::sync::Notify::new(),
             opened: AtomicU64::new(0),
         }
     }
@@ -451,95 +466,143 @@ impl Ssh {
         Ok(Master { session, _dir: dir })
     }
 
-    async fn run(&self, master: &Master, request: &Exec) -> Result<ExecOutput, HostError> {
-        let (in_r, in_w) = std::io::pipe().map_err(|e| HostError::Io(format!("pipe: {e}")))?;
-        let (out_r, out_w) = std::io::pipe().map_err(|e| HostError::Io(format!("pipe: {e}")))?;
-        let (err_r, err_w) = std::io::pipe().map_err(|e| HostError::Io(format!("pipe: {e}")))?;
-        let ctl = master.session.control_socket();
-        let cmd = NonZeroByteSlice::new(BOOTSTRAP.as_bytes()).expect("non-empty, no NUL");
-        let session = openssh_mux_client::Session::builder()
-            .cmd(Cow::Borrowed(cmd))
-            .build();
-        let fds = [in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
-        // sshd frees a finished session's slot a little after its exit status
-        // reaches us, so under load an open can briefly exceed MaxSessions:
-        // "Session open refused by peer" is retried with a short backoff.
-        let mut attempt = 0u32;
-        let established = loop {
-            let conn = Connection::connect(ctl)
-                .await
-                .map_err(|e| self.unreachable(&format!("the ssh master is gone: {e}")))?;
-            match conn.open_new_session(&session, &fds).await {
-                Ok(established) => {
-                    self.opened.fetch_add(1, Ordering::Relaxed);
-                    CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed);
-                    break established;
-                }
-                Err(e) if attempt < 40 && e.to_string().contains("refused") => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt.min(10))))
-                        .await;
-                }
-                Err(e) => return Err(self.unreachable(&format!("cannot open a channel: {e}"))),
+    /// Runs one request on a runner for `key`: an idle one, or a new one
+    /// (whose starter travels with the request: still one round trip).
+    async fn run(&self, request: &Exec, key: Option<&BecomeSpec>) -> Result<ExecOutput, HostError> {
+        let master = self.master().await?;
+        let mut runner = self.runner(&master, key).await?;
+        match runner.call(request).await {
+            Ok(out) => {
+                self.idle_runners().push((key.cloned(), runner));
+                self.returned.notify_waiters();
+                Ok(out)
             }
-        };
-        // The master has its own copies now; ours must close for EOF.
-        drop((in_r, out_w, err_w));
-        let mut stdin = tokio::net::unix::pipe::Sender::from_owned_fd(OwnedFd::from(in_w))
-            .map_err(|e| HostError::Io(format!("pipe: {e}")))?;
-        let mut stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(out_r))
-            .map_err(|e| HostError::Io(format!("pipe: {e}")))?;
-        let mut stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(err_r))
-            .map_err(|e| HostError::Io(format!("pipe: {e}")))?;
-        let mut frame = Vec::with_capacity(request.script.len() + request.stdin.len() + 16);
-        frame.extend_from_slice(format!("{}\n", request.script.len()).as_bytes());
-        frame.extend_from_slice(request.script.as_bytes());
-        frame.extend_from_slice(&request.stdin);
-        let feed = async move {
-            // A script that does not read its stdin may close it early.
-            let _ = stdin.write_all(&frame).await;
-            drop(stdin);
-        };
-        let read_out = async move {
-            let mut buf = Vec::new();
-            stdout.read_to_end(&mut buf).await.map(|_| buf)
-        };
-        let read_err = async move {
-            let mut buf = Vec::new();
-            stderr.read_to_end(&mut buf).await.map(|_| buf)
-        };
-        // All output first, the status after. The master reports the exit
-        // status as soon as the remote sends it, typically before the last
-        // output (sshd reads what the script wrote after seeing it exit), and
-        // `wait` closes our mux connection on return; a master whose client
-        // is gone stops writing the channel's output to our pipes, dropping
-        // whatever had not been written yet: the tail of stdout and stderr.
-        // The master closes the pipes when the channel closes (remote EOF,
-        // every byte written), or when it dies (then `wait` sees no status).
-        // Like `ssh` and the local connection, output still held open by a
-        // process the script left running is waited for.
-        let (_, out, err) = tokio::join!(feed, read_out, read_err);
-        let status = established.wait().await;
-        let out = out.map_err(|e| HostError::Io(format!("reading stdout: {e}")))?;
-        let err = err.map_err(|e| HostError::Io(format!("reading stderr: {e}")))?;
-        match status {
-            Ok(SessionStatus::Exited {
-                exit_value: Some(v),
-            }) => Ok(ExecOutput {
-                status: v as i32,
-                stdout: out,
-                stderr: err,
-            }),
-            Ok(SessionStatus::Exited { exit_value: None }) => {
-                Err(self.unreachable("the connection closed before the command finished"))
+            Err(RunnerFailure::Io(e)) => Err(self.unreachable(&format!("connection lost: {e}"))),
+            Err(RunnerFailure::Ended { stderr, status }) => {
+                let out = ExecOutput {
+                    status: status.unwrap_or(-1),
+                    stdout: Vec::new(),
+                    stderr,
+                };
+                match (key, status) {
+                    (_, None) => {
+                        Err(self.unreachable("the connection closed before the command finished"))
+                    }
+                    (Some(spec), Some(_)) => {
+                        Err(refused_escalation(spec, &out).unwrap_or_else(|| {
+                            HostError::Become(format!(
+                                "{} as {} failed (exit status {}): {}",
+                                spec.method,
+                                spec.user,
+                                out.status,
+                                out.stderr_text().trim()
+                            ))
+                        }))
+                    }
+                    (None, Some(s)) => Err(HostError::Io(format!(
+                        "the remote shell ended (exit status {s}) before the script finished: {}",
+                        out.stderr_text().trim()
+                    ))),
+                }
             }
-            Ok(SessionStatus::TtyAllocFail(_)) => Err(HostError::Io("unexpected tty".into())),
-            Err((e, _)) => Err(self.unreachable(&format!("connection lost: {e}"))),
         }
+    }
+
+    fn idle_runners(&self) -> std::sync::MutexGuard<'_, Vec<(RunnerKey, Runner)>> {
+        // A panic elsewhere cannot leave the list half-updated: take it as is.
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn take_idle(&self, key: Option<&BecomeSpec>) -> Option<Runner> {
+        let mut idle = self.idle_runners();
+        let at = idle.iter().position(|(k, _)| k.as_ref() == key)?;
+        Some(idle.swap_remove(at).1)
+    }
+
+    /// A runner for `key`: an idle one, else a new one in a free channel
+    /// slot (closing an idle runner of another user when every slot is
+    /// taken), else the first one to come back.
+    async fn runner(&self, master: &Master, key: Option<&BecomeSpec>) -> Result<Runner, HostError> {
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            if let Some(r) = self.take_idle(key) {
+                return Ok(r);
+            }
+            match self.channels.clone().try_acquire_owned() {
+                Ok(slot) => return self.open_runner(master, key, slot).await,
+                Err(tokio::sync::TryAcquireError::Closed) => {
+                    return Err(HostError::Io("connection closed".into()));
+                }
+                Err(tokio::sync::TryAcquireError::NoPermits) => {
+                    let evicted = self.idle_runners().pop();
+                    if evicted.is_none() {
+                        tokio::select! {
+                            () = returned => {}
+                            slot = self.channels.clone().acquire_owned() => {
+                                let slot = slot
+                                    .map_err(|_| HostError::Io("connection closed".into()))?;
+                                return self.open_runner(master, key, slot).await;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A new runner for `key` in `slot`.
+    async fn open_runner(
+        &self,
+        master: &Master,
+        key: Option<&BecomeSpec>,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<Runner, HostError> {
+        let (starter, starter_stdin) = match key {
+            None => (runner::LOOP.to_string(), Vec::new()),
+            Some(spec) => (
+                super::escalate(spec, runner::LOOP)?,
+                super::password_first(spec, Vec::new())?,
+            ),
+        };
+        let runner = Runner::open(
+            master.session.control_socket(),
+            &starter,
+            &starter_stdin,
+            slot,
+        )
+        .await
+        .map_err(|e| match e {
+            OpenFailure::Master(e) => self.unreachable(&format!("the ssh master is gone: {e}")),
+            OpenFailure::Channel(e) => self.unreachable(&format!("cannot open a channel: {e}")),
+            OpenFailure::Local(e) => HostError::Io(format!("pipe: {e}")),
+        })?;
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed);
+        Ok(runner)
+    }
+
+    /// Runs `request` and forgets a master that turned out dead (and its
+    /// runners), so its socket directory goes away now.
+    async fn exec_on(
+        &self,
+        request: &Exec,
+        key: Option<&BecomeSpec>,
+    ) -> Result<ExecOutput, HostError> {
+        let result = self.run(request, key).await;
+        if matches!(result, Err(HostError::Unreachable(_))) {
+            self.idle_runners().clear();
+            *self.master.lock().await = None;
+        }
+        result
     }
 
     /// Shuts the master down now (it is also shut down on drop).
     pub async fn close(&self) {
+        self.idle_runners().clear();
         let m = self.master.lock().await.take();
         if let Some(m) = m
             && let Ok(m) = Arc::try_unwrap(m)
@@ -596,21 +659,18 @@ fn describe_connect_error(e: &openssh::Error) -> String {
 #[async_trait]
 impl Host for Ssh {
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
-        let _permit = self
-            .channels
-            .acquire()
-            .await
-            .map_err(|_| HostError::Io("connection closed".into()))?;
-        let master = self.master().await?;
-        let result = self.run(&master, &request).await;
-        if matches!(result, Err(HostError::Unreachable(_))) {
-            // Forget a dead master so its socket directory goes away now.
-            let mut slot = self.master.lock().await;
-            if slot.as_ref().is_some_and(|m| Arc::ptr_eq(m, &master)) {
-                *slot = None;
-            }
-        }
-        result
+        self.exec_on(&request, None).await
+    }
+}
+
+#[async_trait]
+impl Connection for Ssh {
+    async fn exec_as(
+        &self,
+        request: Exec,
+        escalation: &BecomeSpec,
+    ) -> Result<ExecOutput, HostError> {
+        self.exec_on(&request, Some(escalation)).await
     }
 }
 
@@ -725,29 +785,7 @@ mod tests {
     #[test]
     fn bootstrap_reads_the_script_exactly_and_leaves_stdin_intact() {
         let tools = tempfile::tempdir().unwrap();
-        let mut variants: Vec<(&str, Option<PathBuf>)> = vec![("system dd", None)];
-        let busybox = Path::new("/bin/busybox");
-        if busybox.exists() {
-            let dir = tools.path().join("busybox");
-            std::fs::create_dir(&dir).unwrap();
-            for tool in ["dd", "head", "cat"] {
-                std::os::unix::fs::symlink(busybox, dir.join(tool)).unwrap();
-            }
-            variants.push(("busybox", Some(dir)));
-        }
-        let dir = tools.path().join("plain");
-        std::fs::create_dir(&dir).unwrap();
-        let fake = dir.join("dd");
-        std::fs::write(
-            &fake,
-            "#!/bin/sh\ncase \"$*\" in *iflag=*) echo 'dd: unknown operand iflag' >&2; exit 1;; esac\n\
-             exec /bin/dd \"$@\"\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        variants.push(("dd without iflag", Some(dir)));
-
+        let variants = super::super::runner::dd_variants(tools.path());
         let big_script = format!("# {}\ncat; exit 3", "x".repeat(150_000));
         for (name, dir) in &variants {
             for (script, status) in [("cat", 0), ("cat\n\n", 0), (big_script.as_str(), 3)] {

@@ -34,7 +34,6 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tend_modules::Host;
 
 pub use start_at::matches as start_at_matches;
 pub use step::{StepAnswer, StepPrompt, question as step_question};
@@ -109,7 +108,7 @@ pub(crate) struct HostState {
     pub unreachable: bool,
     pub ended: bool,
     pub notified: HashSet<String>,
-    pub conn: Arc<dyn Host>,
+    pub conn: Arc<dyn crate::connection::Connection>,
     /// The last failed task (`ansible_failed_task`) and its result, for `rescue`.
     pub last_failure: Option<(Value, Value)>,
     /// Variables of the `include_tasks` being run (loop item, include vars).
@@ -287,7 +286,10 @@ pub(crate) fn with_remote_user<'a>(
     }
 }
 
-pub(crate) fn connection_for(host: &str, vars: &Vars) -> Result<Arc<dyn Host>, String> {
+pub(crate) fn connection_for(
+    host: &str,
+    vars: &Vars,
+) -> Result<Arc<dyn crate::connection::Connection>, String> {
     match vars
         .get("ansible_connection")
         .and_then(Value::as_str)

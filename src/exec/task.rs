@@ -1653,7 +1653,7 @@ fn delegated_connection(
     ctx: &PlayCtx<'_>,
     host: &HostState,
     target: &str,
-) -> Result<Arc<dyn tend_modules::Host>, String> {
+) -> Result<Arc<dyn crate::connection::Connection>, String> {
     if target == host.name {
         return Ok(Arc::clone(&host.conn));
     }

@@ -68,6 +68,16 @@ pub struct Lab {
     pub n: usize,
 }
 
+/// A run and what it cost each host (index 0 = host1).
+pub struct Cost {
+    /// The run (with `-vvv` output).
+    pub run: Run,
+    /// Requests sent: one round trip each.
+    pub requests: Vec<usize>,
+    /// SSH channels opened.
+    pub channels: Vec<usize>,
+}
+
 /// What a finished command left.
 #[derive(Debug)]
 pub struct Run {
@@ -342,6 +352,26 @@ impl Lab {
             .lines()
             .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
             .collect()
+    }
+
+    /// Runs `playbook` with `-vvv` and counts what it cost each host: the
+    /// requests tend sent (its `<hostN> EXEC` lines: one round trip each)
+    /// and the SSH channels the host's sshd served.
+    pub fn playbook_cost(&self, playbook: &Path, extra: &[&str]) -> Cost {
+        let before = self.sessions();
+        let mut args = extra.to_vec();
+        args.push("-vvv");
+        let run = self.playbook(playbook, &args);
+        let after = self.sessions();
+        let requests = (1..=self.n)
+            .map(|i| run.stdout.matches(&format!("<host{i}> EXEC [")).count())
+            .collect();
+        let channels = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+        Cost {
+            run,
+            requests,
+            channels,
+        }
     }
 
     /// Replaces host `i`'s key in the lab's known_hosts with a fresh one, as

@@ -1,0 +1,500 @@
+//! A runner: one long-lived shell on an SSH channel that runs scripts one
+//! after the other, so that a script costs one round trip and no new
+//! channel, login shell, or `sudo`.
+//!
+//! The channel's command is the one-shot [`super::ssh::BOOTSTRAP`]; its
+//! first frame is the runner's starter: [`LOOP`] itself, or `sudo`/`su`
+//! running [`LOOP`] as the become user (for sudo with a password, the
+//! password line follows the starter on the channel, read by the starter
+//! and handed to sudo on a pipe: never in an argument, never in a file).
+//! The requests follow at once, without waiting for an answer.
+//!
+//! Each request is a frame on the runner's stdin:
+//!
+//! ```text
+//! <script bytes> <stdin bytes> <marker>\n<script><stdin>
+//! ```
+//!
+//! The loop reads the script exactly (`dd`), runs it in a subshell whose
+//! stdin is exactly the request's bytes (then end of file; `/dev/null` when
+//! there are none) and, when it has exited, writes `\n<marker> <status>\n`
+//! on stdout and `\n<marker>\n` on stderr. The marker is 128 random bits,
+//! new for every request and unset before the script runs, so no output can
+//! forge it. Everything before the marker line (minus the newline put in
+//! front of it) is the script's output, byte for byte.
+//!
+//! A runner whose channel ends without the marker (the connection died,
+//! sudo refused) is discarded, and so is one whose request was abandoned
+//! half-way (its future dropped): the runner is a pipeline with state.
+
+use std::borrow::Cow;
+use std::os::fd::{AsRawFd, OwnedFd};
+use tend_modules::{Exec, ExecOutput};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::unix::pipe::{Receiver, Sender};
+
+/// The runner: reads frames until its stdin closes. POSIX sh (dash, bash,
+/// busybox ash). `dd iflag=fullblock` (GNU, busybox) reads exact blocks in
+/// 64 KiB pieces, so memory stays bounded whatever the size; without that
+/// flag, a byte at a time (exact, slow).
+///
+/// A script's stdout and stderr reach the channel through a `cat` each, and
+/// the answer is written when both have ended: output that a process the
+/// script left running still writes is waited for (as `ssh` waits for the
+/// channel to close), and can never be taken for the next script's. The
+/// status travels on a third pipe (fd 3, captured); fds 5 and 6 keep the
+/// channel's stdout and stderr. The script sees none of 3, 5, 6, no
+/// positional parameter and none of the runner's variables.
+pub const LOOP: &str = r#"exec 5>&1 6>&2
+__tend_fb=0
+dd bs=1 count=0 iflag=fullblock </dev/null >/dev/null 2>&1 && __tend_fb=1
+__tend_rd() {
+  if [ "$__tend_fb" = 1 ]; then
+    [ "$(($1 / 65536))" -gt 0 ] && dd bs=65536 count="$(($1 / 65536))" iflag=fullblock 2>/dev/null
+    [ "$(($1 % 65536))" -gt 0 ] && dd bs="$(($1 % 65536))" count=1 iflag=fullblock 2>/dev/null
+  else
+    [ "$1" -gt 0 ] && dd bs=1 count="$1" 2>/dev/null
+  fi
+  return 0
+}
+__tend_run() {
+  { { { (eval "set --; unset __tend_n __tend_i __tend_m __tend_s __tend_c __tend_fb; $1") 3>&- 5>&- 6>&-
+        echo "$?" >&3
+      } | cat >&5 3>&- 6>&-
+    } 2>&1 | cat >&6 3>&- 5>&-
+  } 3>&1
+}
+while IFS=' ' read -r __tend_n __tend_i __tend_m; do
+  __tend_s=$(__tend_rd "$__tend_n")
+  if [ "$__tend_i" -gt 0 ]; then
+    __tend_c=$(__tend_rd "$__tend_i" | { __tend_run "$__tend_s"; cat >/dev/null; })
+  else
+    __tend_c=$(__tend_run "$__tend_s" </dev/null)
+  fi
+  printf '\n%s %s\n' "$__tend_m" "$__tend_c"
+  printf '\n%s\n' "$__tend_m" >&2
+done
+"#;
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub enum RunnerFailure {
+    /// Sending or reading failed.
+    Io(std::io::Error),
+    /// The channel ended before the answer: what it left on stderr (for a
+    /// starter that failed, e.g. sudo refusing), and the runner's exit
+    /// status when the master reported one.
+    Ended {
+        /// Standard error since the last answer.
+        stderr: Vec<u8>,
+        /// Exit status of the channel's command, if known.
+        status: Option<i32>,
+    },
+}
+
+/// One long-lived shell on one SSH channel.
+pub struct Runner {
+    session: Option<openssh_mux_client::EstablishedSession>,
+    stdin: Sender,
+    stdout: Receiver,
+    stderr: Receiver,
+    /// Bytes to send before the first request: the starter frame (and the
+    /// become password line).
+    preamble: Vec<u8>,
+    /// Holds one of the host's channel slots while the runner lives.
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// Opens a channel on the master behind `control` and starts `starter`
+    /// (a script that runs [`LOOP`], with `starter_stdin` ahead of the
+    /// frames: a become password). Nothing is sent until the first request.
+    pub async fn open(
+        control: &std::path::Path,
+        starter: &str,
+        starter_stdin: &[u8],
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<Runner, OpenFailure> {
+        let (in_r, in_w) = std::io::pipe().map_err(OpenFailure::Local)?;
+        let (out_r, out_w) = std::io::pipe().map_err(OpenFailure::Local)?;
+        let (err_r, err_w) = std::io::pipe().map_err(OpenFailure::Local)?;
+        let cmd = openssh_mux_client::NonZeroByteSlice::new(super::ssh::BOOTSTRAP.as_bytes())
+            .ok_or_else(|| OpenFailure::Local(std::io::Error::other("empty bootstrap")))?;
+        let session = openssh_mux_client::Session::builder()
+            .cmd(Cow::Borrowed(cmd))
+            .build();
+        let fds = [in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
+        // sshd frees a finished session's slot a little after its exit
+        // status reaches us, so under load an open can briefly exceed
+        // MaxSessions: "Session open refused by peer" is retried.
+        let mut attempt = 0u32;
+        let established = loop {
+            let conn = openssh_mux_client::Connection::connect(control)
+                .await
+                .map_err(|e| OpenFailure::Master(e.to_string()))?;
+            match conn.open_new_session(&session, &fds).await {
+                Ok(established) => break established,
+                Err(e) if attempt < 40 && e.to_string().contains("refused") => {
+                    attempt += 1;
+                    let pause = 10 * u64::from(attempt.min(10));
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                Err(e) => return Err(OpenFailure::Channel(e.to_string())),
+            }
+        };
+        // The master has its own copies now; ours must close for EOF.
+        drop((in_r, out_w, err_w));
+        let local = |e: std::io::Error| OpenFailure::Local(e);
+        let stdin = Sender::from_owned_fd(OwnedFd::from(in_w)).map_err(local)?;
+        let stdout = Receiver::from_owned_fd(OwnedFd::from(out_r)).map_err(local)?;
+        let stderr = Receiver::from_owned_fd(OwnedFd::from(err_r)).map_err(local)?;
+        let mut preamble = format!("{}\n", starter.len()).into_bytes();
+        preamble.extend_from_slice(starter.as_bytes());
+        preamble.extend_from_slice(starter_stdin);
+        Ok(Runner {
+            session: Some(established),
+            stdin,
+            stdout,
+            stderr,
+            preamble,
+            _slot: slot,
+        })
+    }
+
+    /// Runs one request: one round trip (the first one also carries the
+    /// starter). On an error the runner must be dropped.
+    pub async fn call(&mut self, request: &Exec) -> Result<ExecOutput, RunnerFailure> {
+        let preamble = std::mem::take(&mut self.preamble);
+        let wire = Wire {
+            stdin: &mut self.stdin,
+            stdout: &mut self.stdout,
+            stderr: &mut self.stderr,
+        };
+        match exchange(wire, preamble, request).await? {
+            Ok(out) => Ok(out),
+            Err(stderr) => {
+                let status = match self.session.take() {
+                    Some(s) => match s.wait().await {
+                        Ok(openssh_mux_client::SessionStatus::Exited {
+                            exit_value: Some(v),
+                        }) => Some(v as i32),
+                        _ => None,
+                    },
+                    None => None,
+                };
+                Err(RunnerFailure::Ended { stderr, status })
+            }
+        }
+    }
+}
+
+/// The three streams of a runner.
+struct Wire<'a, W, R, E> {
+    stdin: &'a mut W,
+    stdout: &'a mut R,
+    stderr: &'a mut E,
+}
+
+/// Sends `preamble` and the request's frame, reads the answer: the output,
+/// or (`Err`) what stderr held when the streams ended without one.
+async fn exchange<W, R, E>(
+    wire: Wire<'_, W, R, E>,
+    mut frame: Vec<u8>,
+    request: &Exec,
+) -> Result<Result<ExecOutput, Vec<u8>>, RunnerFailure>
+where
+    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+    E: AsyncRead + Unpin,
+{
+    let marker = new_marker().map_err(RunnerFailure::Io)?;
+    frame.reserve(request.script.len() + request.stdin.len() + 64);
+    frame.extend_from_slice(
+        format!(
+            "{} {} {marker}\n",
+            request.script.len(),
+            request.stdin.len()
+        )
+        .as_bytes(),
+    );
+    frame.extend_from_slice(request.script.as_bytes());
+    frame.extend_from_slice(&request.stdin);
+    let stdin = wire.stdin;
+    let send = async move {
+        stdin.write_all(&frame).await?;
+        stdin.flush().await
+    };
+    let out_end = format!("\n{marker} ");
+    let err_end = format!("\n{marker}\n");
+    let (sent, out, err) = tokio::join!(
+        send,
+        read_until(wire.stdout, out_end.as_bytes(), true),
+        read_until(wire.stderr, err_end.as_bytes(), false),
+    );
+    let (stdout, status) = out.map_err(RunnerFailure::Io)?;
+    let (stderr, done) = err.map_err(RunnerFailure::Io)?;
+    match (status, done) {
+        (Some(status), Some(_)) => {
+            sent.map_err(RunnerFailure::Io)?;
+            Ok(Ok(ExecOutput {
+                status,
+                stdout,
+                stderr,
+            }))
+        }
+        _ => Ok(Err(stderr)),
+    }
+}
+
+/// Why a runner could not be opened.
+#[derive(Debug)]
+pub enum OpenFailure {
+    /// The master's control socket does not answer: the master is gone.
+    Master(String),
+    /// The master refused the channel.
+    Channel(String),
+    /// A pipe could not be made here.
+    Local(std::io::Error),
+}
+
+/// 128 random bits, hex.
+fn new_marker() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut s = String::from("__tend_");
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    Ok(s)
+}
+
+/// Reads until `end` (and, with `status`, the rest of its line: the exit
+/// status). Returns what came before `end`, and the status (0 without
+/// `status`), or `None` as the status when the stream ended first.
+async fn read_until(
+    stream: &mut (impl AsyncRead + Unpin),
+    end: &[u8],
+    status: bool,
+) -> std::io::Result<(Vec<u8>, Option<i32>)> {
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut searched = 0usize;
+    loop {
+        if let Some(at) = find(&buf[searched..], end).map(|i| i + searched) {
+            let tail_start = at + end.len();
+            if !status {
+                buf.truncate(at);
+                return Ok((buf, Some(0)));
+            }
+            if let Some(nl) = buf[tail_start..].iter().position(|&b| b == b'\n') {
+                let code = std::str::from_utf8(&buf[tail_start..tail_start + nl])
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok())
+                    .ok_or_else(|| std::io::Error::other("the runner sent a bad status line"))?;
+                buf.truncate(at);
+                return Ok((buf, Some(code)));
+            }
+        } else {
+            searched = buf.len().saturating_sub(end.len());
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok((buf, None));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The `dd`s a target may have, as `PATH` directories to put first: the
+/// system's (`None`), busybox's (when present; its `head -c` reads ahead)
+/// and one without `iflag=fullblock` (as on macOS).
+#[cfg(test)]
+pub(crate) fn dd_variants(
+    tools: &std::path::Path,
+) -> Vec<(&'static str, Option<std::path::PathBuf>)> {
+    let mut variants: Vec<(&str, Option<std::path::PathBuf>)> = vec![("system dd", None)];
+    let busybox = std::path::Path::new("/bin/busybox");
+    if busybox.exists() {
+        let dir = tools.join("busybox");
+        std::fs::create_dir(&dir).unwrap();
+        for tool in ["dd", "head", "cat"] {
+            std::os::unix::fs::symlink(busybox, dir.join(tool)).unwrap();
+        }
+        variants.push(("busybox", Some(dir)));
+    }
+    let dir = tools.join("plain");
+    std::fs::create_dir(&dir).unwrap();
+    let fake = dir.join("dd");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$*\" in *iflag=*) echo 'dd: unknown operand iflag' >&2; exit 1;; esac\n\
+         exec /bin/dd \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    variants.push(("dd without iflag", Some(dir)));
+    variants
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Stdio;
+
+    /// A runner on a local `sh` (as sshd would start the bootstrap), with
+    /// `path_dir` first in `PATH`.
+    struct LocalRunner {
+        child: tokio::process::Child,
+        preamble: Vec<u8>,
+    }
+
+    impl LocalRunner {
+        fn start(path_dir: Option<&std::path::Path>, starter: &str) -> LocalRunner {
+            let mut cmd = tokio::process::Command::new("/bin/sh");
+            cmd.arg("-c").arg(super::super::ssh::BOOTSTRAP);
+            if let Some(dir) = path_dir {
+                let path = std::env::var("PATH").unwrap_or_default();
+                cmd.env("PATH", format!("{}:{path}", dir.display()));
+            }
+            let child = cmd
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("/bin/sh");
+            let mut preamble = format!("{}\n", starter.len()).into_bytes();
+            preamble.extend_from_slice(starter.as_bytes());
+            LocalRunner { child, preamble }
+        }
+
+        async fn call(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, Vec<u8>> {
+            let wire = Wire {
+                stdin: self.child.stdin.as_mut().unwrap(),
+                stdout: self.child.stdout.as_mut().unwrap(),
+                stderr: self.child.stderr.as_mut().unwrap(),
+            };
+            let request = Exec::with_stdin(script, stdin.to_vec());
+            exchange(wire, std::mem::take(&mut self.preamble), &request)
+                .await
+                .expect("no i/o error")
+        }
+    }
+
+    fn bytes(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Requests one after the other on one shell: output exact to the byte
+    /// (no trailing newline added or lost, NULs kept), stdin exact and
+    /// closed after the request's bytes, unread stdin skipped, statuses
+    /// (signals too), no state carried from one script to the next, and
+    /// no way for a script to see its marker; with every `dd` a target may
+    /// have.
+    #[test]
+    fn requests_run_in_turn_with_exact_streams() {
+        let tools = tempfile::tempdir().unwrap();
+        for (name, dir) in dd_variants(tools.path()) {
+            rt().block_on(async {
+                let mut r = LocalRunner::start(dir.as_deref(), LOOP);
+                let out = r.call("printf 'a\\nb'", b"").await.unwrap();
+                assert_eq!(
+                    (out.status, out.stdout.as_slice()),
+                    (0, &b"a\nb"[..]),
+                    "{name}"
+                );
+                let big = if name == "dd without iflag" {
+                    3_000
+                } else {
+                    200_000
+                };
+                for len in [1, 4096, 65_536, big] {
+                    let input = bytes(len);
+                    let out = r.call("cat; echo err >&2; exit 3", &input).await.unwrap();
+                    assert_eq!(out.status, 3, "{name}");
+                    assert!(out.stdout == input, "{name}: {len} bytes");
+                    assert_eq!(out.stderr, b"err\n", "{name}");
+                }
+                // A script that reads none of its stdin, then one that reads it all.
+                let out = r.call("echo skipped", &bytes(100_000)).await.unwrap();
+                assert_eq!(out.stdout, b"skipped\n", "{name}");
+                let out = r.call("wc -c", b"").await.unwrap();
+                assert_eq!(out.stdout_text().trim(), "0", "{name}");
+                let out = r
+                    .call(
+                        "cd /; export TEND_X=1; umask 077; echo \"${__tend_m-unset}\"",
+                        b"",
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(out.stdout, b"unset\n", "{name}");
+                let out = r
+                    .call("pwd; echo ${TEND_X-none}; umask", b"")
+                    .await
+                    .unwrap();
+                let cwd = std::env::current_dir().unwrap();
+                let umask = format!("{}\nnone\n", cwd.display());
+                assert!(
+                    out.stdout_text().starts_with(&umask),
+                    "{name}: {}",
+                    out.stdout_text()
+                );
+                assert_ne!(
+                    out.stdout_text().trim_end().rsplit('\n').next(),
+                    Some("0077")
+                );
+                // Output that looks like an answer is output.
+                let fake = "printf '\\n__tend_0123 5\\n'";
+                let out = r.call(fake, b"").await.unwrap();
+                assert_eq!(
+                    (out.status, out.stdout.as_slice()),
+                    (0, &b"\n__tend_0123 5\n"[..])
+                );
+                // Output from a process the script left running is waited for.
+                let out = r
+                    .call(
+                        "(sleep 0.2; echo late; echo late2 >&2) & echo early; exit 4",
+                        b"",
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(out.stdout, b"early\nlate\n", "{name}");
+                assert_eq!((out.status, out.stderr.as_slice()), (4, &b"late2\n"[..]));
+                let out = r.call("sh -c 'kill -9 $$'", b"").await.unwrap();
+                assert_eq!(out.status, 137, "{name}");
+                let out = r.call("", b"x").await.unwrap();
+                assert_eq!((out.status, out.stdout.len()), (0, 0), "{name}");
+            });
+        }
+    }
+
+    /// A starter that fails (sudo refusing) ends the channel: the caller
+    /// gets its stderr, not an answer.
+    #[test]
+    fn a_failed_starter_is_not_an_answer() {
+        rt().block_on(async {
+            let starter = "echo 'tend-become-failed: Incorrect sudo password' >&2; exit 126";
+            let mut r = LocalRunner::start(None, starter);
+            let stderr = r.call("echo never", b"").await.unwrap_err();
+            assert_eq!(stderr, b"tend-become-failed: Incorrect sudo password\n");
+            assert_eq!(r.child.wait().await.unwrap().code(), Some(126));
+        });
+    }
+}
