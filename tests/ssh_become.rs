@@ -154,3 +154,67 @@ fn become_password_goes_through_stdin_only() {
     );
     assert!(!run.stdout.contains(password) && !run.stderr.contains(password));
 }
+
+/// A task-level `remote_user` logs in as that user (its own SSH master),
+/// once per host and user for the play, not once per task; a play-level
+/// one applies to every task.
+#[test]
+fn remote_user_logs_in_once_per_user() {
+    let lab = lab_or_skip!(2);
+    for i in 1..=2 {
+        // Let `app` log in with the lab's client key (on the host only).
+        lab.sh_ok(
+            i,
+            "mkdir -p /home/app/.ssh && cp /home/deploy/.ssh/authorized_keys /home/app/.ssh/ \
+             && chown -R app:app /home/app/.ssh && chmod 700 /home/app/.ssh",
+        );
+    }
+    let playbook = r#"
+- hosts: lab
+  gather_facts: no
+  tasks:
+    - command: id -un
+      register: a
+    - command: id -un
+      remote_user: app
+      register: b
+    - command: id -un
+      remote_user: app
+      register: c
+    - copy:
+        dest: /tmp/users.txt
+        content: "{{ a.stdout }} {{ b.stdout }} {{ c.stdout }}\n"
+- hosts: lab
+  gather_facts: no
+  remote_user: app
+  tasks:
+    - command: id -un
+      register: d
+    - copy:
+        dest: /tmp/play-user.txt
+        content: "{{ d.stdout }}\n"
+"#;
+    // The inventory's `ansible_user` would win over `remote_user` (as in
+    // Ansible): this one leaves the login user to `-u` and the keywords.
+    let inventory = std::fs::read_to_string(&lab.inventory).expect("inventory");
+    assert!(inventory.contains("ansible_user=deploy\n"), "{inventory}");
+    let inventory = inventory.replace("ansible_user=deploy\n", "");
+    let proj = lab::project(&[("site.yml", playbook), ("hosts.ini", &inventory)]);
+    let logins = |user: &str| lab.logins(user);
+    let (deploy0, app0) = (logins("deploy"), logins("app"));
+    let run = lab.tend_in(
+        proj.path(),
+        &["playbook", "-i", "hosts.ini", "site.yml", "-u", "deploy"],
+    );
+    run.assert_code(0);
+    let (deploy1, app1) = (logins("deploy"), logins("app"));
+    for i in 1..=2 {
+        assert_eq!(lab.sh_ok(i, "cat /tmp/users.txt"), "deploy app app\n");
+        assert_eq!(lab.sh_ok(i, "stat -c %U /tmp/users.txt"), "deploy\n");
+        assert_eq!(lab.sh_ok(i, "cat /tmp/play-user.txt"), "app\n");
+        assert_eq!(lab.sh_ok(i, "stat -c %U /tmp/play-user.txt"), "app\n");
+        // deploy: the first play; app: the two tasks, then the second play.
+        assert_eq!(deploy1[i - 1] - deploy0[i - 1], 1, "host{i}: deploy logins");
+        assert_eq!(app1[i - 1] - app0[i - 1], 2, "host{i}: app logins");
+    }
+}

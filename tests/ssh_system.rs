@@ -139,7 +139,10 @@ fn cron_user_crontabs_and_cron_d() {
     install_crontab_shim(&lab, 1);
     // The host's /var starts as this machine's: start from no crontab (on
     // the host's private overlay; the machine's own are untouched).
-    lab.sh_ok(1, "rm -f /var/spool/cron/crontabs/* /etc/cron.d/tend-rotate");
+    lab.sh_ok(
+        1,
+        "rm -f /var/spool/cron/crontabs/* /etc/cron.d/tend-rotate",
+    );
 
     // Check mode: four changes predicted, nothing written.
     runs(&lab, &play, &["--check"], 4, &[]);

@@ -109,6 +109,12 @@ pub(crate) struct HostState {
     pub ended: bool,
     pub notified: HashSet<String>,
     pub conn: Arc<dyn crate::connection::Connection>,
+    /// Connections as other login users (task-level `remote_user`), kept
+    /// for the play like `conn`: one SSH master per user, not per task.
+    pub logins: std::sync::Mutex<HashMap<String, Arc<dyn crate::connection::Connection>>>,
+    /// The inventory sets the login user (`ansible_user`), which wins over
+    /// the `remote_user` keyword; `-u` and ansible.cfg do not.
+    pub login_pinned: bool,
     /// The last failed task (`ansible_failed_task`) and its result, for `rescue`.
     pub last_failure: Option<(Value, Value)>,
     /// Variables of the `include_tasks` being run (loop item, include vars).
@@ -272,12 +278,20 @@ pub async fn run_playbook(
 
 /// Host variables for the connection, with `remote_user` where the inventory
 /// sets no `ansible_user`.
+/// Whether inventory variables name the login user.
+fn login_pinned(vars: &Vars) -> bool {
+    ["ansible_user", "ansible_ssh_user", "ansible_remote_user"]
+        .iter()
+        .any(|k| vars.contains_key(*k))
+}
+
 pub(crate) fn with_remote_user<'a>(
     vars: &'a Vars,
     remote_user: Option<&str>,
+    login_pinned: bool,
 ) -> std::borrow::Cow<'a, Vars> {
     match remote_user {
-        Some(u) if !vars.contains_key("ansible_user") => {
+        Some(u) if !login_pinned => {
             let mut v = vars.clone();
             v.insert("ansible_user".into(), Value::from(u));
             std::borrow::Cow::Owned(v)
@@ -414,8 +428,10 @@ async fn run_play(
     let mut states = Vec::new();
     for h in &hosts {
         let mut inventory_vars = opts.cli_vars.clone();
-        inventory_vars.extend(inventory.host_vars(h));
-        let conn_vars = with_remote_user(&inventory_vars, remote_user.as_deref());
+        let host_vars = inventory.host_vars(h);
+        let login_pinned = login_pinned(&host_vars);
+        inventory_vars.extend(host_vars);
+        let conn_vars = with_remote_user(&inventory_vars, remote_user.as_deref(), login_pinned);
         let conn = match connection_for(h, &conn_vars) {
             Ok(c) => c,
             Err(msg) => {
@@ -440,6 +456,8 @@ async fn run_play(
             ended: false,
             notified: HashSet::new(),
             conn,
+            logins: Default::default(),
+            login_pinned,
             last_failure: None,
             include_layers: Vec::new(),
             rescue_depth: 0,

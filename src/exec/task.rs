@@ -1615,9 +1615,7 @@ fn escalation(
     let inner = match &t.task.delegate_to {
         // A task-level `remote_user` needs its own login (unless the
         // inventory pins `ansible_user`, which wins as in Ansible).
-        None if t.task.remote_user.is_some()
-            && !host.inventory_vars.contains_key("ansible_user") =>
-        {
+        None if t.task.remote_user.is_some() && !host.login_pinned => {
             let user = t
                 .task
                 .remote_user
@@ -1626,11 +1624,22 @@ fn escalation(
                 .transpose()
                 .map_err(|e| e.message)?;
             let user = user.map(|u| text(&u));
-            let vars = super::with_remote_user(&host.inventory_vars, user.as_deref());
+            let vars = super::with_remote_user(&host.inventory_vars, user.as_deref(), false);
             if vars.get("ansible_connection").and_then(Value::as_str) == Some("local") {
                 Arc::clone(&host.conn)
             } else {
-                super::connection_for(&host.name, &vars)?
+                let mut logins = host
+                    .logins
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match logins.get(user.as_deref().unwrap_or_default()) {
+                    Some(conn) => Arc::clone(conn),
+                    None => {
+                        let conn = super::connection_for(&host.name, &vars)?;
+                        logins.insert(user.unwrap_or_default(), Arc::clone(&conn));
+                        conn
+                    }
+                }
             }
         }
         None => Arc::clone(&host.conn),

@@ -354,6 +354,20 @@ impl Lab {
             .collect()
     }
 
+    /// SSH logins each host has accepted for `user`, from sshd's logs.
+    pub fn logins(&self, user: &str) -> Vec<usize> {
+        let needle = format!("Accepted publickey for {user} ");
+        (1..=self.n)
+            .map(|i| {
+                let log = self.dir().join(format!("hosts/{i}/sshd.log"));
+                std::fs::read_to_string(log)
+                    .unwrap_or_default()
+                    .matches(&needle)
+                    .count()
+            })
+            .collect()
+    }
+
     /// Runs `playbook` with `-vvv` and counts what it cost each host: the
     /// requests tend sent (its `<hostN> EXEC` lines: one round trip each)
     /// and the SSH channels the host's sshd served.
