@@ -8,6 +8,7 @@
 pub mod filters;
 pub mod jinja_tests;
 mod lookup;
+mod taint;
 
 pub use lookup::{find_file, run_lookup, search_dirs, set_inventory, set_search_dirs};
 
@@ -141,6 +142,7 @@ fn configure(env: &mut Environment<'static>) {
             // ansible-core 2.19 renders None inside a string as nothing.
             return Ok(());
         }
+        taint::emitted(value);
         minijinja::escape_formatter(out, state, value)
     });
     env.set_recursion_limit(200);
@@ -342,9 +344,9 @@ impl Templar {
                 .compile_expression(expr)
                 .map_err(|e| TemplateError::new(describe(&e)))?;
             let names = compiled.undeclared_variables(false);
-            let ctx = self.context_for(&names, scope, source)?;
-            let result = compiled
-                .eval(ctx)
+            let inputs = self.context_for(&names, scope, source)?;
+            let result = inputs
+                .eval(source, |ctx| compiled.eval(ctx))
                 .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
             if result.is_undefined() {
                 let err = minijinja::Error::from(ErrorKind::UndefinedError);
@@ -357,8 +359,9 @@ impl Templar {
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
         let names = tmpl.undeclared_variables(false);
-        let ctx = self.context_for(&names, scope, source)?;
-        tmpl.render(ctx)
+        let inputs = self.context_for(&names, scope, source)?;
+        inputs
+            .render(source, |ctx| tmpl.render(ctx))
             .map(Value::String)
             .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
     }
@@ -405,7 +408,9 @@ impl Templar {
         for (k, v) in extra {
             ctx.insert(k.clone(), from_json(v));
         }
-        tmpl.render(minijinja::Value::from(ctx))
+        scope
+            .inputs(ctx)
+            .render(source, |ctx| tmpl.render(ctx))
             .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
     }
 
@@ -445,7 +450,7 @@ impl Templar {
                     .compile_expression(expr)
                     .map_err(|e| TemplateError::new(describe(&e)))?;
                 let names = compiled.undeclared_variables(false);
-                let ctx = self.context_for(&names, scope, expr)?;
+                let ctx = self.context_for(&names, scope, expr)?.context();
                 let result = compiled
                     .eval(ctx)
                     .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
@@ -471,7 +476,7 @@ impl Templar {
         names: &HashSet<String>,
         scope: &Scope,
         source: &str,
-    ) -> Result<minijinja::Value, TemplateError> {
+    ) -> Result<taint::Inputs, TemplateError> {
         let mut ctx = self.context_map(names, scope)?;
         self.unguarded_undefined(names, &ctx, source)?;
         if lookup::wants_all_variables(source) {
@@ -484,7 +489,7 @@ impl Templar {
                 }
             }
         }
-        Ok(minijinja::Value::from(ctx))
+        Ok(scope.inputs(ctx))
     }
 
     /// An expression that uses a variable that is not defined, without a
@@ -793,6 +798,16 @@ impl<'a> Scope<'a> {
 
     fn special(&self, name: &str) -> Option<minijinja::Value> {
         self.specials.get(name).cloned()
+    }
+
+    /// The inputs of one evaluation: resolved variables, specials among them.
+    fn inputs(&self, vars: std::collections::BTreeMap<String, minijinja::Value>) -> taint::Inputs {
+        let opaque = vars
+            .keys()
+            .filter(|k| self.specials.contains_key(k.as_str()))
+            .cloned()
+            .collect();
+        taint::Inputs::new(vars, opaque)
     }
 
     /// The raw value of a variable, and whether it may hold templates.
