@@ -65,6 +65,16 @@ __tend_s=$(dd bs=\"$__tend_n\" count=1 iflag=fullblock 2>/dev/null) || \
 __tend_s=$(dd bs=1 count=\"$__tend_n\" 2>/dev/null) || exit 125; \
 (eval \"unset __tend_n __tend_s; $__tend_s\"); exit $?'";
 
+/// What [`BOOTSTRAP`] reads on its stdin: `<len>\n<script>`, then the
+/// script's own stdin.
+pub fn frame(script: &str, stdin: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(script.len() + stdin.len() + 16);
+    frame.extend_from_slice(format!("{}\n", script.len()).as_bytes());
+    frame.extend_from_slice(script.as_bytes());
+    frame.extend_from_slice(stdin);
+    frame
+}
+
 /// Every channel opened by this process (all hosts), for measurements.
 static CHANNELS_OPENED: AtomicU64 = AtomicU64::new(0);
 
@@ -491,10 +501,7 @@ impl Ssh {
             .map_err(|e| HostError::Io(format!("pipe: {e}")))?;
         let mut stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(err_r))
             .map_err(|e| HostError::Io(format!("pipe: {e}")))?;
-        let mut frame = Vec::with_capacity(request.script.len() + request.stdin.len() + 16);
-        frame.extend_from_slice(format!("{}\n", request.script.len()).as_bytes());
-        frame.extend_from_slice(request.script.as_bytes());
-        frame.extend_from_slice(&request.stdin);
+        let frame = frame(&request.script, &request.stdin);
         let feed = async move {
             // A script that does not read its stdin may close it early.
             let _ = stdin.write_all(&frame).await;
