@@ -57,8 +57,12 @@ pub struct Escalated {
 }
 
 impl Escalated {
-    /// The script as it will run: environment exported, then escalated.
-    pub fn wrap(&self, script: &str) -> Result<String, HostError> {
+    /// The request as it will run: environment exported, then under its
+    /// deadline, then escalated. Each wrapper command runs
+    /// [`ssh::BOOTSTRAP`], which reads the script it wraps from stdin
+    /// ([`ssh::frame`]): no script is ever in a process's arguments, where
+    /// `ps` would show a secret in it.
+    pub fn wrap(&self, request: Exec) -> Result<Exec, HostError> {
         let mut body = String::new();
         for (k, v) in &self.environment {
             if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
@@ -68,29 +72,42 @@ impl Escalated {
             }
             body.push_str(&format!("export {k}={}\n", quote(v)));
         }
-        body.push_str(script);
+        body.push_str(&request.script);
+        let mut stdin = request.stdin;
+        let framed = |command: String, body: &str, stdin: &[u8]| Exec {
+            script: command,
+            stdin: ssh::frame(body, stdin),
+        };
         if let Some(deadline) = self.deadline {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
             // TERM to the whole process group, KILL a second later.
-            body = format!("timeout -k 1 {} /bin/sh -c {}", secs.max(1), quote(&body));
+            let timed = framed(
+                format!("timeout -k 1 {} {}", secs.max(1), ssh::BOOTSTRAP),
+                &body,
+                &stdin,
+            );
+            (body, stdin) = (timed.script, timed.stdin);
         }
         let Some(spec) = &self.escalation else {
-            return Ok(body);
+            return Ok(Exec {
+                script: body,
+                stdin,
+            });
         };
         let flags = spec.flags.clone().unwrap_or_default();
         let user = quote(&spec.user);
-        Ok(match (spec.method.as_str(), &spec.password) {
+        let command = match (spec.method.as_str(), &spec.password) {
             ("sudo", None) => {
                 let flags = if flags.is_empty() {
                     "-H -S -n".to_string()
                 } else {
                     flags
                 };
-                format!("sudo {flags} -u {user} /bin/sh -c {}", quote(&body))
+                format!("sudo {flags} -u {user} {}", ssh::BOOTSTRAP)
             }
-            ("sudo", Some(_)) => sudo_with_password(&flags, &user, &body),
-            ("su", None) => format!("su {flags} {user} -s /bin/sh -c {}", quote(&body)),
+            ("sudo", Some(_)) => sudo_with_password(&flags, &user),
+            ("su", None) => format!("su {flags} {user} -s /bin/sh -c {}", quote(ssh::BOOTSTRAP)),
             ("su", Some(_)) => {
                 return Err(HostError::Become(
                     "become_method su with a password needs a terminal, which tend never \
@@ -103,7 +120,8 @@ impl Escalated {
                     "become_method `{other}` is not supported yet"
                 )));
             }
-        })
+        };
+        Ok(framed(command, &body, &stdin))
     }
 }
 
@@ -113,7 +131,7 @@ impl Escalated {
         if self.escalation.is_none() && self.environment.is_empty() && self.deadline.is_none() {
             return self.inner.exec(request).await;
         }
-        let script = self.wrap(&request.script)?;
+        let Exec { script, stdin } = self.wrap(request)?;
         let password = self.escalation.as_ref().and_then(|e| e.password.as_ref());
         let stdin = match password {
             Some(Password(pw)) => {
@@ -122,13 +140,13 @@ impl Escalated {
                         "the become password contains a newline".into(),
                     ));
                 }
-                let mut input = Vec::with_capacity(pw.len() + 1 + request.stdin.len());
+                let mut input = Vec::with_capacity(pw.len() + 1 + stdin.len());
                 input.extend_from_slice(pw.as_bytes());
                 input.push(b'\n');
-                input.extend_from_slice(&request.stdin);
+                input.extend_from_slice(&stdin);
                 input
             }
-            None => request.stdin,
+            None => stdin,
         };
         let out = self.inner.exec(Exec { script, stdin }).await?;
         if let Some(spec) = &self.escalation {
@@ -162,7 +180,7 @@ impl Escalated {
 /// 2. else the password is tried alone first (`-k`: never a cached ticket),
 ///    so a wrong one is refused before any input is consumed;
 /// 3. then sudo reads exactly the password line and the body the rest.
-fn sudo_with_password(flags: &str, user: &str, body: &str) -> String {
+fn sudo_with_password(flags: &str, user: &str) -> String {
     let user_flags: Vec<&str> = flags
         .split_whitespace()
         .filter(|f| !matches!(*f, "-n" | "-S" | "--non-interactive" | "--stdin"))
@@ -172,19 +190,19 @@ fn sudo_with_password(flags: &str, user: &str, body: &str) -> String {
     } else {
         user_flags.join(" ")
     };
-    let body = quote(body);
+    let body = ssh::BOOTSTRAP;
     format!(
         "IFS= read -r __tend_pw || __tend_pw=\n\
          if sudo -n -u {user} /bin/sh -c : 2>/dev/null; then\n\
          \x20 unset __tend_pw\n\
-         \x20 exec sudo {user_flags} -n -u {user} /bin/sh -c {body}\n\
+         \x20 exec sudo {user_flags} -n -u {user} {body}\n\
          fi\n\
          if ! printf '%s\\n' \"$__tend_pw\" | sudo -k -S -p '' -u {user} /bin/sh -c : 2>/dev/null; then\n\
          \x20 unset __tend_pw\n\
          \x20 echo '{BECOME_FAILED_MARK}Incorrect sudo password' >&2\n\
          \x20 exit {BECOME_FAILED_STATUS}\n\
          fi\n\
-         {{ printf '%s\\n' \"$__tend_pw\"; exec cat; }} | sudo {user_flags} -k -S -p '' -u {user} /bin/sh -c {body}\n"
+         {{ printf '%s\\n' \"$__tend_pw\"; exec cat; }} | sudo {user_flags} -k -S -p '' -u {user} {body}\n"
     )
 }
 
