@@ -343,7 +343,7 @@ impl Templar {
                 .env
                 .compile_expression(expr)
                 .map_err(|e| TemplateError::new(describe(&e)))?;
-            let names = compiled.undeclared_variables(false);
+            let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
             let inputs = self.context_for(&names, scope, source)?;
             let result = inputs
                 .eval(source, |ctx| compiled.eval(ctx))
@@ -358,7 +358,7 @@ impl Templar {
             .env
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
-        let names = tmpl.undeclared_variables(false);
+        let names = sliced_names(tmpl.undeclared_variables(false), source, scope);
         let inputs = self.context_for(&names, scope, source)?;
         inputs
             .render(source, |ctx| tmpl.render(ctx))
@@ -398,7 +398,7 @@ impl Templar {
         let tmpl = env
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
-        let names = tmpl.undeclared_variables(false);
+        let names = sliced_names(tmpl.undeclared_variables(false), source, scope);
         let names: HashSet<String> = names
             .into_iter()
             .filter(|n| !extra.contains_key(n))
@@ -449,7 +449,7 @@ impl Templar {
                     .env
                     .compile_expression(expr)
                     .map_err(|e| TemplateError::new(describe(&e)))?;
-                let names = compiled.undeclared_variables(false);
+                let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
                 let ctx = self.context_for(&names, scope, expr)?.context();
                 let result = compiled
                     .eval(ctx)
@@ -604,6 +604,48 @@ impl Templar {
         }
         TemplateError::new(describe(&err))
     }
+}
+
+/// `names` with the variables that are sliced in `source` (`pw[3:]`):
+/// minijinja 3.1's `undeclared_variables` leaves out what a slice applies
+/// to, and a variable left out of the context is undefined (a slice of
+/// undefined is an empty list). Identifiers outside string literals that
+/// name a variable of the scope are added when the source has a slice.
+fn sliced_names(mut names: HashSet<String>, source: &str, scope: &Scope) -> HashSet<String> {
+    if !(source.contains('[') && source.contains(':')) {
+        return names;
+    }
+    let mut quote: Option<char> = None;
+    let mut word = String::new();
+    let mut after_dot = false;
+    for c in source.chars().chain(std::iter::once(' ')) {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            let first = word.chars().next().unwrap_or('0');
+            if !after_dot
+                && !first.is_ascii_digit()
+                && !names.contains(&word)
+                && (scope.lookup(&word).is_some() || scope.specials.contains_key(word.as_str()))
+            {
+                names.insert(std::mem::take(&mut word));
+            }
+            word.clear();
+        }
+        after_dot = c == '.';
+        if c == '\'' || c == '"' {
+            quote = Some(c);
+        }
+    }
+    names
 }
 
 /// Whether an expression guards against undefined values itself
@@ -873,6 +915,33 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains("3031"), "{e}");
+    }
+
+    #[test]
+    fn a_sliced_variable_is_in_the_context() {
+        let t = Templar::new();
+        let low = vars(json!({"pw": "abcdefgh", "xs": [1, 2, 3, 4], "n": 2}));
+        let scope = Scope::new(vec![&low]);
+        assert_eq!(
+            t.render_string("{{ pw[3:] }}", &scope).unwrap(),
+            json!("defgh")
+        );
+        assert_eq!(
+            t.render_string("{{ xs[1:n] }}", &scope).unwrap(),
+            json!([2])
+        );
+        assert_eq!(
+            t.render_string("<{{ pw[:2] }}>", &scope).unwrap(),
+            json!("<ab>")
+        );
+        assert!(
+            t.eval_condition(&json!("xs[2:] == [3, 4]"), &scope)
+                .unwrap()
+        );
+        assert_eq!(
+            t.render_string("{{ 'pw'[1:] ~ pw[-1:] }}", &scope).unwrap(),
+            json!("wh")
+        );
     }
 
     #[test]

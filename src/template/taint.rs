@@ -411,6 +411,7 @@ mod tests {
             "{{ users | to_nice_yaml }}",
             "{{ shout }}",
             "{{ pw | replace('4', 'four') }}",
+            "{{ pw[3:12] }}",
         ] {
             assert_eq!(shown(&t, source, &scope), MASK_STR, "{source}");
         }
