@@ -1321,3 +1321,45 @@ fn values_derived_from_vault_values_reach_no_output_nor_argv() {
         }
     }
 }
+
+/// A compile error in a vault-encrypted file names the place but never shows
+/// its (decrypted) source line.
+#[test]
+fn a_diagnostic_never_shows_a_vault_encrypted_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("tasks.yml"),
+        "- copy: dest=/nonexistent/x content=Task-S3cret-Value bogus=1\n",
+    )
+    .unwrap();
+    let default = pw("default.pw");
+    let enc = tend(
+        &[
+            "vault",
+            "encrypt",
+            "--vault-password-file",
+            &default,
+            "tasks.yml",
+        ],
+        d,
+    );
+    assert_eq!(enc.status.code(), Some(0), "{}", text(&enc.stderr));
+    std::fs::write(
+        d.join("site.yml"),
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - import_tasks: tasks.yml\n",
+    )
+    .unwrap();
+    let out = tend(
+        &["playbook", "--vault-password-file", &default, "site.yml"],
+        d,
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("error: copy: unsupported parameter `bogus`")
+            && stderr.contains("--> tasks.yml:1:9 (vault encrypted: the source is not shown)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("S3cret"), "{stderr}");
+}

@@ -467,6 +467,11 @@ mod tests {
             redact::text(&out),
             "host=db3.example\ntoken=********\nmd5=********\nport=7655\nup=********"
         );
+        let src = "{% filter upper %}k={{ pw }}{% endfilter %}\n{% macro m(x) %}<{{ x | b64encode }}>{% endmacro %}{{ m(pw) }}\n";
+        let out = t.render_file(src, &scope, &Vars::new()).unwrap();
+        // A filter block's and a macro's output is one emission: masked whole.
+        assert_eq!(redact::text(&out), "****************\n");
+        assert!(out.starts_with("K=TR0UB4DOR-TAINT-3<"), "{out}");
         // Control flow that depends on the secret: what was emitted is masked.
         let src =
             "{% if pw.startswith('Tr0') %}{{ pw | b64encode }}{% else %}{{ host }}{% endif %}\n";
