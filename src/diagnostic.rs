@@ -78,9 +78,26 @@ impl Diagnostic {
         } else {
             Renderer::plain()
         };
-        let title = level.primary_title(&self.message);
+        // Secrets are masked; a vault-encrypted file's text is never shown.
+        let message = crate::report::redact::text(&self.message);
+        let secret_source = self
+            .span
+            .as_ref()
+            .filter(|span| crate::vault::decrypted_file(&span.file.path).is_some());
+        let message = match secret_source {
+            Some(span) => format!(
+                "{message}\n --> {} (vault encrypted: the source is not shown)",
+                span.location()
+            ),
+            None => message.into_owned(),
+        };
+        let label = self
+            .label
+            .as_deref()
+            .map(|l| crate::report::redact::text(l).into_owned());
+        let title = level.primary_title(&message);
         let mut groups = Vec::new();
-        let group = match &self.span {
+        let group = match self.span.as_ref().filter(|_| secret_source.is_none()) {
             Some(span) => {
                 let text = span.file.text.as_str();
                 let start = span.offset.min(text.len());
@@ -94,7 +111,7 @@ impl Diagnostic {
                 }
                 let path = span.file.path.display().to_string();
                 let mut annotation = AnnotationKind::Primary.span(start..end);
-                if let Some(label) = &self.label {
+                if let Some(label) = &label {
                     annotation = annotation.label(label.as_str());
                 }
                 let snippet = Snippet::source(text)
@@ -106,7 +123,12 @@ impl Diagnostic {
             None => Group::with_title(title),
         };
         groups.push(group);
-        for note in &self.notes {
+        let notes: Vec<String> = self
+            .notes
+            .iter()
+            .map(|n| crate::report::redact::text(n).into_owned())
+            .collect();
+        for note in &notes {
             groups.push(Group::with_title(
                 Level::HELP.secondary_title(note.as_str()),
             ));

@@ -24,8 +24,13 @@ const PLAYBOOK: &str = r#"
         dest: /etc/app.secret
         content: "password={{ db_password }}\ntoken={{ api_token }}\n"
         mode: "0600"
+    - name: Values derived from the secrets
+      copy:
+        dest: /etc/app.derived
+        content: "{{ db_password | b64encode }}\n{{ {'token': api_token} | to_json }}\n{{ db_password | upper }}\n"
+        mode: "0600"
     - name: Something slow that reads it, while ps looks
-      shell: "sleep 1; grep -c password= /etc/app.secret"
+      shell: "sleep 1; grep -c password= /etc/app.secret # {{ api_token | b64encode }}"
       register: uses
     - debug:
         var: db_password
@@ -184,7 +189,7 @@ fn vault_secrets_converge_and_leak_nowhere() {
             i,
             &format!(
                 "find /tmp /var/tmp /root /home /etc /srv -xdev -type f -newer /srv/.before-runs -print0 \
-                 | xargs -0 -r grep -lsF -e '{FILE_SECRET}' -e '{INLINE_SECRET}' | grep -vx /etc/app.secret"
+                 | xargs -0 -r grep -lsF -e '{FILE_SECRET}' -e '{INLINE_SECRET}' | grep -vx /etc/app.secret | grep -vx /etc/app.derived"
             ),
         );
         assert_eq!(stray.stdout, "", "host{i}: secret left in files");
@@ -211,15 +216,26 @@ fn vault_secrets_converge_and_leak_nowhere() {
             std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")),
         ));
     }
+    // What the hosts got derived from the secrets (base64, JSON, upper case).
+    let derived = lab.sh_ok(1, "cat /etc/app.derived");
+    let mut secrets = vec![FILE_SECRET.to_string(), INLINE_SECRET.to_string()];
+    secrets.extend(derived.lines().map(String::from));
+    let b64 = Command::new("sh")
+        .args(["-c", &format!("printf %s '{INLINE_SECRET}' | base64")])
+        .output()
+        .unwrap();
+    secrets.push(String::from_utf8_lossy(&b64.stdout).trim().to_string());
+    assert_eq!(secrets.len(), 6, "{derived}");
+    assert_eq!(secrets[4], FILE_SECRET.to_uppercase());
     for (name, text) in &outputs {
-        for secret in [FILE_SECRET, INLINE_SECRET] {
+        for secret in &secrets {
             assert!(!text.contains(secret), "{secret} in {name}:\n{text}");
         }
     }
     let samples = samples.lock().unwrap();
     assert!(samples.len() > 10, "too few ps samples: {}", samples.len());
     for s in samples.iter() {
-        for secret in [FILE_SECRET, INLINE_SECRET] {
+        for secret in &secrets {
             assert!(
                 !s.contains(secret),
                 "{secret} in a process's arguments:\n{s}"

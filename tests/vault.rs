@@ -1146,3 +1146,220 @@ fn a_vaulted_script_runs_decrypted() {
         "hello from tend\n"
     );
 }
+
+/// What a playbook derives from vault values by templating.
+const DERIVED: &[(&str, &str)] = &[
+    ("b64", "{{ secret_password | b64encode }}"),
+    ("upper", "{{ secret_password | upper }}"),
+    ("sha1", "{{ from_vars_file | hash('sha1') }}"),
+    (
+        "crypt",
+        "{{ secret_password | password_hash('sha512', 'fixedsaltz') }}",
+    ),
+    (
+        "json",
+        "{{ {'who': secret_user, 'pw': secret_password} | to_json }}",
+    ),
+    ("reversed", "{{ from_vars_file | reverse | join }}"),
+    ("chained", "{{ token | lower }}"),
+];
+
+/// Values derived from vault values by templating (`b64encode`, `upper`,
+/// `hash`, `password_hash`, `to_json`, through `set_fact` and variables)
+/// are masked in every output of a run and of a saved plan, while a
+/// templated file's diff shows its other lines; and no process's arguments
+/// hold a secret or a derived value while the run goes on.
+#[test]
+fn values_derived_from_vault_values_reach_no_output_nor_argv() {
+    let dir = project();
+    let d = dir.path();
+    let out_dir = tempfile::tempdir().unwrap();
+    let o = out_dir.path();
+    let mut tasks = String::from(
+        "    - set_fact:\n        token: \"{{ secret_password | b64encode | upper }}\"\n",
+    );
+    for (name, expr) in DERIVED {
+        tasks.push_str(&format!(
+            "    - copy:\n        dest: \"{{{{ out }}}}/{name}.txt\"\n        content: \"{expr}\"\n"
+        ));
+    }
+    tasks.push_str(concat!(
+        "    - template: src=derived.j2 dest={{ out }}/derived.conf\n",
+        "    - debug: var=token\n",
+        "    - debug:\n        msg: \"prefix-{{ from_vars_file | upper }}\"\n",
+        "    - shell: \"sleep 1; cat {{ out }}/b64.txt # {{ token }}\"\n      register: shown\n",
+        "    - debug: var=shown\n",
+        "    - block:\n        - name: \"check {{ secret_password | upper }}\"\n          fail:\n            msg: \"bad {{ secret_password | b64encode }}\"\n",
+        "      rescue:\n        - debug: msg=rescued\n",
+    ));
+    std::fs::write(
+        d.join("derived.yml"),
+        format!(
+            "- hosts: web\n  gather_facts: false\n  vars_files: [file_vars.yml]\n  vars:\n    ghost: \"{{{{ secret_password | b64encode }}}}\"\n  tasks:\n{tasks}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("templates/derived.j2"),
+        "port={{ 40 + 2 }}\nuser={{ secret_user | length }} chars\ntoken={{ ghost }}\n",
+    )
+    .unwrap();
+    // Every process's arguments, sampled during the runs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(o) = Command::new("ps").args(["-eo", "args"]).output() {
+                    samples.push(text(&o.stdout));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            samples
+        })
+    };
+    let ev = format!("out={}", o.display());
+    let prod = format!("prod@{}", pw("prod.pw"));
+    let default = pw("default.pw");
+    let file = |f: &str| o.join(f).display().to_string();
+    let (plan_out, json, junit, md) = (
+        file("plan.json"),
+        file("r.jsonl"),
+        file("r.xml"),
+        file("r.md"),
+    );
+    let common = [
+        "-i",
+        "inventory/local.ini",
+        "--vault-id",
+        &prod,
+        "--vault-password-file",
+        &default,
+        "derived.yml",
+        "-e",
+        &ev,
+        "-vvv",
+    ];
+    let github = [("GITHUB_ACTIONS", "true")];
+    let plan = tend_env(
+        &[&["plan"][..], &common, &["--out", &plan_out]].concat(),
+        d,
+        &github,
+    );
+    let run = tend_env(
+        &[
+            &["playbook"][..],
+            &common,
+            &[
+                "--diff",
+                "--json",
+                &json,
+                "--junit",
+                &junit,
+                "--summary-md",
+                &md,
+            ],
+        ]
+        .concat(),
+        d,
+        &github,
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let samples = sampler.join().unwrap();
+    let stdout = text(&run.stdout);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&run.stderr)
+    );
+    // The derived values, as the host got them, and the secrets themselves.
+    let mut secrets: Vec<String> = ["S3cr3t!", "filed away"].map(String::from).to_vec();
+    for (name, _) in DERIVED {
+        let v = std::fs::read_to_string(o.join(format!("{name}.txt"))).unwrap();
+        assert!(v.len() >= 7 && !v.contains("{{"), "{name}: {v}");
+        secrets.push(v);
+    }
+    assert_eq!(secrets[2], "UzNjcjN0IQ==");
+    assert_eq!(secrets[3], "S3CR3T!");
+    secrets.push("FILED AWAY".into());
+    secrets.push("UZNJCJN0IQ==".into());
+    let conf = std::fs::read_to_string(o.join("derived.conf")).unwrap();
+    assert_eq!(conf, "port=42\nuser=5 chars\ntoken=UzNjcjN0IQ==\n");
+    // The diff shows the other lines of the templated file.
+    assert!(
+        stdout.contains("+port=42\n+user=5 chars\n+token=********\n"),
+        "{stdout}"
+    );
+    let mut outputs = vec![
+        ("plan stdout", text(&plan.stdout)),
+        ("plan stderr", text(&plan.stderr)),
+        ("stdout", stdout.clone()),
+        ("stderr", text(&run.stderr)),
+    ];
+    for f in [&plan_out, &json, &junit, &md] {
+        outputs.push((f.as_str(), std::fs::read_to_string(f).unwrap()));
+    }
+    assert!(stdout.contains("::error"), "{stdout}");
+    for (name, output) in &outputs {
+        for secret in &secrets {
+            assert!(
+                !output.contains(secret.as_str()),
+                "{secret} in {name}:\n{output}"
+            );
+        }
+    }
+    assert!(samples.len() > 10, "too few ps samples: {}", samples.len());
+    for s in &samples {
+        for secret in &secrets {
+            assert!(
+                !s.contains(secret.as_str()),
+                "{secret} in a process's arguments:\n{s}"
+            );
+        }
+    }
+}
+
+/// A compile error in a vault-encrypted file names the place but never shows
+/// its (decrypted) source line.
+#[test]
+fn a_diagnostic_never_shows_a_vault_encrypted_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("tasks.yml"),
+        "- copy: dest=/nonexistent/x content=Task-S3cret-Value bogus=1\n",
+    )
+    .unwrap();
+    let default = pw("default.pw");
+    let enc = tend(
+        &[
+            "vault",
+            "encrypt",
+            "--vault-password-file",
+            &default,
+            "tasks.yml",
+        ],
+        d,
+    );
+    assert_eq!(enc.status.code(), Some(0), "{}", text(&enc.stderr));
+    std::fs::write(
+        d.join("site.yml"),
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - import_tasks: tasks.yml\n",
+    )
+    .unwrap();
+    let out = tend(
+        &["playbook", "--vault-password-file", &default, "site.yml"],
+        d,
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("error: copy: unsupported parameter `bogus`")
+            && stderr.contains("--> tasks.yml:1:9 (vault encrypted: the source is not shown)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("S3cret"), "{stderr}");
+}

@@ -360,6 +360,15 @@ fn no_command() -> ModuleError {
     }
 }
 
+/// Whether `exe` is a POSIX shell (one that runs `-c 'eval "$VAR"'` as sh does).
+fn posix_shell(exe: &str) -> bool {
+    let name = exe.rsplit('/').next().unwrap_or(exe);
+    matches!(
+        name,
+        "sh" | "bash" | "dash" | "ash" | "ksh" | "mksh" | "zsh"
+    )
+}
+
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Program {
@@ -489,11 +498,18 @@ impl Job {
                     .as_deref()
                     .filter(|e| !e.is_empty())
                     .unwrap_or("/bin/sh");
-                s.push_str(&format!(
-                    "printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n{} -c {}\n",
-                    quote(exe),
-                    quote(text)
-                ));
+                s.push_str(&format!("printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n"));
+                if posix_shell(exe) {
+                    // The text reaches the shell in its environment, not its
+                    // arguments (where `ps` would show a secret in it).
+                    s.push_str(&format!(
+                        "{TAG}_text={} {} -c 'eval \"unset {TAG}_text; ${TAG}_text\"'\n",
+                        quote(text),
+                        quote(exe),
+                    ));
+                } else {
+                    s.push_str(&format!("{} -c {}\n", quote(exe), quote(text)));
+                }
             }
         }
         s.push_str(&format!(

@@ -1,4 +1,5 @@
-//! The local connection: scripts run with `/bin/sh` on the controller.
+//! The local connection: scripts run with `/bin/sh` on the controller,
+//! read from stdin by the same bootstrap as over SSH ([`super::ssh::BOOTSTRAP`]).
 
 use async_trait::async_trait;
 use std::process::Stdio;
@@ -14,9 +15,11 @@ impl super::Connection for Local {}
 #[async_trait]
 impl Host for Local {
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
+        // The script travels on stdin, as over SSH: what it holds (a secret
+        // in a module's arguments) never shows in a process's arguments.
         let mut child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
-            .arg(&request.script)
+            .arg(super::ssh::BOOTSTRAP)
             // Its own process group, so that an abandoned request (a task past
             // its `timeout`) takes every process it started with it.
             .process_group(0)
@@ -28,7 +31,7 @@ impl Host for Local {
             .map_err(|e| HostError::Io(format!("cannot start /bin/sh: {e}")))?;
         let _group = child.id().map(GroupGuard::new);
         let mut stdin = child.stdin.take();
-        let input = request.stdin;
+        let input = super::ssh::frame(&request.script, &request.stdin);
         let feed = async move {
             if let Some(mut s) = stdin.take() {
                 // A script that does not read its stdin closes the pipe early; that is fine.
@@ -97,6 +100,20 @@ mod tests {
         assert_eq!(out.stdout, b"hi");
         assert_eq!(out.stderr, b"err\n");
         assert_eq!(out.status, 3);
+    }
+
+    #[tokio::test]
+    async fn the_script_is_in_no_process_arguments() {
+        // The shell running the script shows its own arguments.
+        let out = Local
+            .exec(Exec::script(
+                "x=argv-canary-71; tr '\\0' ' ' < /proc/$$/cmdline; ps -o args= -p $PPID",
+            ))
+            .await
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(shown.contains("/bin/sh"), "{shown}");
+        assert!(!shown.contains("argv-canary-71"), "{shown}");
     }
 
     #[tokio::test]

@@ -70,28 +70,31 @@ pub trait Connection: Host {
         request: Exec,
         escalation: &BecomeSpec,
     ) -> Result<ExecOutput, HostError> {
-        let script = escalate(escalation, &request.script)?;
-        let stdin = password_first(escalation, request.stdin)?;
+        let Exec { script, stdin } = escalate(escalation, request)?;
+        let stdin = password_first(escalation, stdin)?;
         let out = self.exec(Exec { script, stdin }).await?;
         refused_escalation(escalation, &out).map_or(Ok(out), Err)
     }
 }
 
-/// The command that runs `body` (a script) as `spec`'s user.
-pub fn escalate(spec: &BecomeSpec, body: &str) -> Result<String, HostError> {
+/// The request as it runs as `spec`'s user: the escalating command runs
+/// [`ssh::BOOTSTRAP`], which reads the wrapped script from stdin
+/// ([`ssh::frame`]), so no script is ever in a process's arguments, where
+/// `ps` would show a secret in it.
+pub fn escalate(spec: &BecomeSpec, request: Exec) -> Result<Exec, HostError> {
     let flags = spec.flags.clone().unwrap_or_default();
     let user = quote(&spec.user);
-    Ok(match (spec.method.as_str(), &spec.password) {
+    let command = match (spec.method.as_str(), &spec.password) {
         ("sudo", None) => {
             let flags = if flags.is_empty() {
                 "-H -S -n".to_string()
             } else {
                 flags
             };
-            format!("sudo {flags} -u {user} /bin/sh -c {}", quote(body))
+            format!("sudo {flags} -u {user} {}", ssh::BOOTSTRAP)
         }
-        ("sudo", Some(_)) => sudo_with_password(&flags, &user, body),
-        ("su", None) => format!("su {flags} {user} -s /bin/sh -c {}", quote(body)),
+        ("sudo", Some(_)) => sudo_with_password(&flags, &user),
+        ("su", None) => format!("su {flags} {user} -s /bin/sh -c {}", quote(ssh::BOOTSTRAP)),
         ("su", Some(_)) => {
             return Err(HostError::Become(
                 "become_method su with a password needs a terminal, which tend never \
@@ -104,6 +107,10 @@ pub fn escalate(spec: &BecomeSpec, body: &str) -> Result<String, HostError> {
                 "become_method `{other}` is not supported yet"
             )));
         }
+    };
+    Ok(Exec {
+        script: command,
+        stdin: ssh::frame(&request.script, &request.stdin),
     })
 }
 
@@ -148,7 +155,7 @@ pub fn refused_escalation(spec: &BecomeSpec, out: &ExecOutput) -> Option<HostErr
 impl Escalated {
     /// The script with the task's environment exported and its deadline
     /// applied; `become` is the connection's part ([`Connection::exec_as`]).
-    pub fn body(&self, script: &str) -> Result<String, HostError> {
+    pub fn body(&self, request: Exec) -> Result<Exec, HostError> {
         let mut body = String::new();
         for (k, v) in &self.environment {
             if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty() {
@@ -158,14 +165,21 @@ impl Escalated {
             }
             body.push_str(&format!("export {k}={}\n", quote(v)));
         }
-        body.push_str(script);
-        if let Some(deadline) = self.deadline {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-            // TERM to the whole process group, KILL a second later.
-            body = format!("timeout -k 1 {} /bin/sh -c {}", secs.max(1), quote(&body));
-        }
-        Ok(body)
+        body.push_str(&request.script);
+        let Some(deadline) = self.deadline else {
+            return Ok(Exec {
+                script: body,
+                stdin: request.stdin,
+            });
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        // TERM to the whole process group, KILL a second later; the script
+        // travels on stdin ([`ssh::BOOTSTRAP`]), never in `timeout`'s argv.
+        Ok(Exec {
+            script: format!("timeout -k 1 {} {}", secs.max(1), ssh::BOOTSTRAP),
+            stdin: ssh::frame(&body, &request.stdin),
+        })
     }
 
     /// Runs one request with the task's environment, deadline and become.
@@ -173,10 +187,7 @@ impl Escalated {
         let request = if self.environment.is_empty() && self.deadline.is_none() {
             request
         } else {
-            Exec {
-                script: self.body(&request.script)?,
-                stdin: request.stdin,
-            }
+            self.body(request)?
         };
         match &self.escalation {
             None => self.inner.exec(request).await,
@@ -195,7 +206,7 @@ impl Escalated {
 /// 2. else the password is tried alone first (`-k`: never a cached ticket),
 ///    so a wrong one is refused before any input is consumed;
 /// 3. then sudo reads exactly the password line and the body the rest.
-fn sudo_with_password(flags: &str, user: &str, body: &str) -> String {
+fn sudo_with_password(flags: &str, user: &str) -> String {
     let user_flags: Vec<&str> = flags
         .split_whitespace()
         .filter(|f| !matches!(*f, "-n" | "-S" | "--non-interactive" | "--stdin"))
@@ -205,19 +216,19 @@ fn sudo_with_password(flags: &str, user: &str, body: &str) -> String {
     } else {
         user_flags.join(" ")
     };
-    let body = quote(body);
+    let body = ssh::BOOTSTRAP;
     format!(
         "IFS= read -r __tend_pw || __tend_pw=\n\
          if sudo -n -u {user} /bin/sh -c : 2>/dev/null; then\n\
          \x20 unset __tend_pw\n\
-         \x20 exec sudo {user_flags} -n -u {user} /bin/sh -c {body}\n\
+         \x20 exec sudo {user_flags} -n -u {user} {body}\n\
          fi\n\
          if ! printf '%s\\n' \"$__tend_pw\" | sudo -k -S -p '' -u {user} /bin/sh -c : 2>/dev/null; then\n\
          \x20 unset __tend_pw\n\
          \x20 echo '{BECOME_FAILED_MARK}Incorrect sudo password' >&2\n\
          \x20 exit {BECOME_FAILED_STATUS}\n\
          fi\n\
-         {{ printf '%s\\n' \"$__tend_pw\"; exec cat; }} | sudo {user_flags} -k -S -p '' -u {user} /bin/sh -c {body}\n"
+         {{ printf '%s\\n' \"$__tend_pw\"; exec cat; }} | sudo {user_flags} -k -S -p '' -u {user} {body}\n"
     )
 }
 

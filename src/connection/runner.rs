@@ -154,9 +154,7 @@ impl Runner {
         let stdin = Sender::from_owned_fd(OwnedFd::from(in_w)).map_err(local)?;
         let stdout = Receiver::from_owned_fd(OwnedFd::from(out_r)).map_err(local)?;
         let stderr = Receiver::from_owned_fd(OwnedFd::from(err_r)).map_err(local)?;
-        let mut preamble = format!("{}\n", starter.len()).into_bytes();
-        preamble.extend_from_slice(starter.as_bytes());
-        preamble.extend_from_slice(starter_stdin);
+        let preamble = super::ssh::frame(starter, starter_stdin);
         Ok(Runner {
             session: Some(established),
             stdin,

@@ -70,6 +70,16 @@ __tend_s=$(dd bs=\"$__tend_n\" count=1 iflag=fullblock 2>/dev/null) || \
 __tend_s=$(dd bs=1 count=\"$__tend_n\" 2>/dev/null) || exit 125; \
 (eval \"unset __tend_n __tend_s; $__tend_s\"); exit $?'";
 
+/// What [`BOOTSTRAP`] reads on its stdin: `<len>\n<script>`, then the
+/// script's own stdin.
+pub fn frame(script: &str, stdin: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(script.len() + stdin.len() + 16);
+    frame.extend_from_slice(format!("{}\n", script.len()).as_bytes());
+    frame.extend_from_slice(script.as_bytes());
+    frame.extend_from_slice(stdin);
+    frame
+}
+
 /// Every channel opened by this process (all hosts), for measurements.
 static CHANNELS_OPENED: AtomicU64 = AtomicU64::new(0);
 
@@ -563,10 +573,10 @@ impl Ssh {
     ) -> Result<Runner, HostError> {
         let (starter, starter_stdin) = match key {
             None => (runner::LOOP.to_string(), Vec::new()),
-            Some(spec) => (
-                super::escalate(spec, runner::LOOP)?,
-                super::password_first(spec, Vec::new())?,
-            ),
+            Some(spec) => {
+                let start = super::escalate(spec, Exec::script(runner::LOOP))?;
+                (start.script, super::password_first(spec, start.stdin)?)
+            }
         };
         let runner = Runner::open(
             master.session.control_socket(),

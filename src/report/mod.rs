@@ -327,10 +327,17 @@ impl Reporter for Reporters {
         self.each(|r| r.run_start(run));
     }
     fn play_start(&mut self, name: &str) {
-        self.each(|r| r.play_start(name));
+        let name = redact::text(name);
+        self.each(|r| r.play_start(&name));
     }
     fn task_start(&mut self, task: &TaskInfo<'_>) {
-        self.each(|r| r.task_start(task));
+        // A name templated from a secret is masked too.
+        let name = redact::text(task.name);
+        let task = TaskInfo {
+            name: &name,
+            ..task.clone()
+        };
+        self.each(|r| r.task_start(&task));
     }
     fn host_start(&mut self, host: &str) {
         self.each(|r| r.host_start(host));
@@ -620,8 +627,12 @@ mod tests {
     struct Capture(Arc<Mutex<Vec<String>>>);
 
     impl Reporter for Capture {
-        fn play_start(&mut self, _name: &str) {}
-        fn task_start(&mut self, _task: &TaskInfo<'_>) {}
+        fn play_start(&mut self, name: &str) {
+            self.0.lock().unwrap().push(format!("play {name}"));
+        }
+        fn task_start(&mut self, task: &TaskInfo<'_>) {
+            self.0.lock().unwrap().push(format!("task {}", task.name));
+        }
         fn host_result(&mut self, r: &HostResult<'_>) {
             let diffs: Vec<String> = r.diffs.iter().map(unified_diff).collect();
             let scripts: Vec<&str> = r.commands.iter().map(|c| c.script.as_str()).collect();
@@ -641,6 +652,14 @@ mod tests {
         let mut all = Reporters::new();
         all.push(Box::new(Capture(Arc::clone(&seen))));
         all.push(Box::new(Capture(Arc::clone(&seen))));
+        all.play_start(&format!("deploy {secret}"));
+        all.task_start(&TaskInfo {
+            name: &format!("set {secret}"),
+            span: None,
+            action: "copy",
+            handler: false,
+            hosts: 1,
+        });
         let result = json!({"changed": true, "msg": format!("set to {secret}"), "item": secret});
         let diffs = [Diff {
             before_header: Some("/etc/pw".into()),
@@ -671,7 +690,7 @@ mod tests {
         });
         all.warning(&format!("careful with {secret}"));
         let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 4, "every reporter sees every event");
+        assert_eq!(seen.len(), 8, "every reporter sees every event");
         seen.join("\n")
     }
 
@@ -697,5 +716,7 @@ mod tests {
         assert!(out.contains("printf %s ********"), "{out}");
         assert!(out.contains("careful with ********"), "{out}");
         assert!(out.contains("Some(\"********\")"), "{out}");
+        assert!(out.contains("play deploy ********"), "{out}");
+        assert!(out.contains("task set ********"), "{out}");
     }
 }

@@ -19,11 +19,28 @@ pub const MIN_LEN: usize = 4;
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Marks `secret` as a value never to show. A multi-line secret's lines are
-/// masked on their own too, as diffs show them line by line.
+/// masked on their own too, as diffs show them line by line, and so are the
+/// forms it takes inside a shell script (quoted for sh, as `-vvv` shows
+/// scripts) and inside a JSON string (escaped).
 pub fn register(secret: &str) {
+    if secret.len() < MIN_LEN {
+        return;
+    }
     let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if all.iter().any(|k| k == secret) {
+        return;
+    }
     let lines = secret.lines().map(str::trim).filter(|l| l.len() >= 8);
-    for s in std::iter::once(secret).chain(lines) {
+    let quoted = tend_modules::sh::quote(secret).into_owned();
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json
+        .strip_prefix('"')
+        .and_then(|j| j.strip_suffix('"'))
+        .unwrap_or_default();
+    let forms = std::iter::once(secret)
+        .chain(lines)
+        .chain([quoted.as_str(), json]);
+    for s in forms {
         if s.len() >= MIN_LEN && !all.iter().any(|k| k == s) {
             all.push(s.to_string());
         }
@@ -35,6 +52,18 @@ pub fn register(secret: &str) {
 /// Whether any secret is registered.
 pub fn active() -> bool {
     !SECRETS.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+}
+
+/// Whether `text` holds a registered secret.
+pub fn contains(text: &str) -> bool {
+    let all = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    all.iter().any(|s| text.contains(s.as_str()))
+}
+
+/// Whether `text` is exactly a registered secret.
+fn is_secret(text: &str) -> bool {
+    let all = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    all.iter().any(|s| s == text)
 }
 
 /// `text` with every registered secret masked.
@@ -49,10 +78,12 @@ pub fn text(text: &str) -> Cow<'_, str> {
     out
 }
 
-/// `v` with every string in it masked.
+/// `v` with every string in it masked, and every number whose digits are a
+/// secret (a secret PIN converted by `| int`).
 pub fn value(v: &Value) -> Value {
     match v {
         Value::String(s) => Value::String(text(s).into_owned()),
+        Value::Number(n) if is_secret(&n.to_string()) => Value::String(MASK.into()),
         Value::Array(items) => Value::Array(items.iter().map(value).collect()),
         Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), value(x))).collect()),
         other => other.clone(),
@@ -96,5 +127,24 @@ mod tests {
         });
         assert_eq!(d.after, "x\n********\n");
         assert!(active());
+    }
+
+    #[test]
+    fn a_secret_is_masked_in_the_forms_scripts_and_json_give_it() {
+        register("it's \"quoted\"\tpw");
+        // As a script quotes it for sh, and as JSON text escapes it.
+        let quoted = tend_modules::sh::quote("it's \"quoted\"\tpw");
+        assert_eq!(text(&format!("printf %s {quoted}")), "printf %s ********");
+        assert_eq!(
+            text(r#"{"msg": "it's \"quoted\"\tpw"}"#),
+            r#"{"msg": "********"}"#
+        );
+        assert!(contains("a it's \"quoted\"\tpw b"));
+        // A number whose digits are a secret (`{{ pin | int }}`), only whole.
+        register("80417265");
+        assert_eq!(
+            value(&json!([80417265, 180417265])),
+            json!(["********", 180417265])
+        );
     }
 }

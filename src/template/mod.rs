@@ -8,6 +8,7 @@
 pub mod filters;
 pub mod jinja_tests;
 mod lookup;
+mod taint;
 
 pub use lookup::{find_file, run_lookup, search_dirs, set_inventory, set_search_dirs};
 
@@ -141,6 +142,7 @@ fn configure(env: &mut Environment<'static>) {
             // ansible-core 2.19 renders None inside a string as nothing.
             return Ok(());
         }
+        taint::emitted(value);
         minijinja::escape_formatter(out, state, value)
     });
     env.set_recursion_limit(200);
@@ -341,10 +343,10 @@ impl Templar {
                 .env
                 .compile_expression(expr)
                 .map_err(|e| TemplateError::new(describe(&e)))?;
-            let names = compiled.undeclared_variables(false);
-            let ctx = self.context_for(&names, scope, source)?;
-            let result = compiled
-                .eval(ctx)
+            let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
+            let inputs = self.context_for(&names, scope, source)?;
+            let result = inputs
+                .eval(source, |ctx| compiled.eval(ctx))
                 .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
             if result.is_undefined() {
                 let err = minijinja::Error::from(ErrorKind::UndefinedError);
@@ -356,9 +358,10 @@ impl Templar {
             .env
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
-        let names = tmpl.undeclared_variables(false);
-        let ctx = self.context_for(&names, scope, source)?;
-        tmpl.render(ctx)
+        let names = sliced_names(tmpl.undeclared_variables(false), source, scope);
+        let inputs = self.context_for(&names, scope, source)?;
+        inputs
+            .render(source, |ctx| tmpl.render(ctx))
             .map(Value::String)
             .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
     }
@@ -395,7 +398,7 @@ impl Templar {
         let tmpl = env
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
-        let names = tmpl.undeclared_variables(false);
+        let names = sliced_names(tmpl.undeclared_variables(false), source, scope);
         let names: HashSet<String> = names
             .into_iter()
             .filter(|n| !extra.contains_key(n))
@@ -405,7 +408,9 @@ impl Templar {
         for (k, v) in extra {
             ctx.insert(k.clone(), from_json(v));
         }
-        tmpl.render(minijinja::Value::from(ctx))
+        scope
+            .inputs(ctx)
+            .render(source, |ctx| tmpl.render(ctx))
             .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
     }
 
@@ -444,8 +449,8 @@ impl Templar {
                     .env
                     .compile_expression(expr)
                     .map_err(|e| TemplateError::new(describe(&e)))?;
-                let names = compiled.undeclared_variables(false);
-                let ctx = self.context_for(&names, scope, expr)?;
+                let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
+                let ctx = self.context_for(&names, scope, expr)?.context();
                 let result = compiled
                     .eval(ctx)
                     .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
@@ -471,7 +476,7 @@ impl Templar {
         names: &HashSet<String>,
         scope: &Scope,
         source: &str,
-    ) -> Result<minijinja::Value, TemplateError> {
+    ) -> Result<taint::Inputs, TemplateError> {
         let mut ctx = self.context_map(names, scope)?;
         self.unguarded_undefined(names, &ctx, source)?;
         if lookup::wants_all_variables(source) {
@@ -484,7 +489,7 @@ impl Templar {
                 }
             }
         }
-        Ok(minijinja::Value::from(ctx))
+        Ok(scope.inputs(ctx))
     }
 
     /// An expression that uses a variable that is not defined, without a
@@ -599,6 +604,48 @@ impl Templar {
         }
         TemplateError::new(describe(&err))
     }
+}
+
+/// `names` with the variables that are sliced in `source` (`pw[3:]`):
+/// minijinja 3.1's `undeclared_variables` leaves out what a slice applies
+/// to, and a variable left out of the context is undefined (a slice of
+/// undefined is an empty list). Identifiers outside string literals that
+/// name a variable of the scope are added when the source has a slice.
+fn sliced_names(mut names: HashSet<String>, source: &str, scope: &Scope) -> HashSet<String> {
+    if !(source.contains('[') && source.contains(':')) {
+        return names;
+    }
+    let mut quote: Option<char> = None;
+    let mut word = String::new();
+    let mut after_dot = false;
+    for c in source.chars().chain(std::iter::once(' ')) {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            let first = word.chars().next().unwrap_or('0');
+            if !after_dot
+                && !first.is_ascii_digit()
+                && !names.contains(&word)
+                && (scope.lookup(&word).is_some() || scope.specials.contains_key(word.as_str()))
+            {
+                names.insert(std::mem::take(&mut word));
+            }
+            word.clear();
+        }
+        after_dot = c == '.';
+        if c == '\'' || c == '"' {
+            quote = Some(c);
+        }
+    }
+    names
 }
 
 /// Whether an expression guards against undefined values itself
@@ -795,6 +842,16 @@ impl<'a> Scope<'a> {
         self.specials.get(name).cloned()
     }
 
+    /// The inputs of one evaluation: resolved variables, specials among them.
+    fn inputs(&self, vars: std::collections::BTreeMap<String, minijinja::Value>) -> taint::Inputs {
+        let opaque = vars
+            .keys()
+            .filter(|k| self.specials.contains_key(k.as_str()))
+            .cloned()
+            .collect();
+        taint::Inputs::new(vars, opaque)
+    }
+
     /// The raw value of a variable, and whether it may hold templates.
     fn lookup(&self, name: &str) -> Option<(&Value, bool)> {
         self.layers
@@ -858,6 +915,33 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains("3031"), "{e}");
+    }
+
+    #[test]
+    fn a_sliced_variable_is_in_the_context() {
+        let t = Templar::new();
+        let low = vars(json!({"pw": "abcdefgh", "xs": [1, 2, 3, 4], "n": 2}));
+        let scope = Scope::new(vec![&low]);
+        assert_eq!(
+            t.render_string("{{ pw[3:] }}", &scope).unwrap(),
+            json!("defgh")
+        );
+        assert_eq!(
+            t.render_string("{{ xs[1:n] }}", &scope).unwrap(),
+            json!([2])
+        );
+        assert_eq!(
+            t.render_string("<{{ pw[:2] }}>", &scope).unwrap(),
+            json!("<ab>")
+        );
+        assert!(
+            t.eval_condition(&json!("xs[2:] == [3, 4]"), &scope)
+                .unwrap()
+        );
+        assert_eq!(
+            t.render_string("{{ 'pw'[1:] ~ pw[-1:] }}", &scope).unwrap(),
+            json!("wh")
+        );
     }
 
     #[test]
