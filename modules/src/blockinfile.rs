@@ -355,7 +355,7 @@ impl Converge for BlockInFile {
     const APPLY_FAILED: &'static str = WRITE_FAILED;
 
     fn probe(&self, a: &Args, _ctx: &Context) -> Exec {
-        probe_file(&a.path, a.owner.as_deref(), a.group.as_deref())
+        probe_file(&a.path, a.owner.as_deref(), a.group.as_deref(), a.backup)
     }
 
     fn parse(&self, _args: &Args, out: &ExecOutput) -> Result<FileState, ModuleError> {

@@ -395,7 +395,7 @@ impl Converge for ContentModule {
 
     fn probe(&self, d: &Desired, ctx: &Context) -> Exec {
         let mut p = Probe::new();
-        p.set("d", &d.dest);
+        p.clock(d.backup).set("d", &d.dest);
         if let Some(src) = d.src.as_deref().filter(|_| !d.inline) {
             let joined = join(&d.dest, basename(src));
             if d.dest.ends_with('/') {
@@ -682,7 +682,7 @@ mod tests {
 
     fn state(d: &Desired, records: &[u8]) -> ContentState {
         let mut stdout =
-            b"@env\0umask=0022\0pid=7\0date=2024-01-02@03:04:05\0id=uid=0(root) gid=0(root)\0"
+            b"@env\0umask=0022\0pid=7\0id=uid=0(root) gid=0(root)\0@clock\0date=2024-01-02@03:04:05\0"
                 .to_vec();
         stdout.extend_from_slice(records);
         ContentModule

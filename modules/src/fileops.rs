@@ -273,7 +273,7 @@ tend_rec() {
   fi
   return 0
 }
-printf '@env\0umask=%s\0pid=%s\0date=%s\0id=%s\0' "$(umask)" "$$" "$(date '+%Y-%m-%d@%H:%M:%S')" "$(id)"
+printf '@env\0umask=%s\0pid=%s\0id=%s\0' "$(umask)" "$$" "${__tend_id:-$(id)}"
 "#;
 
 /// Builds one read-only probe script.
@@ -289,11 +289,22 @@ impl Default for Probe {
 }
 
 impl Probe {
-    /// A probe that reports the umask, its PID and the clock (record `env`).
+    /// A probe that reports the umask, its PID and the user (record `env`;
+    /// `id` comes from the SSH runner's `__tend_id` when it runs there:
+    /// one process fewer per probe).
     pub fn new() -> Self {
         Probe {
             script: PRELUDE.replace("MAXSIZE", &MAX_DIFF_SIZE.to_string()),
         }
+    }
+
+    /// Adds the target's clock to `env` (for backup file names), when `on`.
+    pub fn clock(&mut self, on: bool) -> &mut Self {
+        if on {
+            self.script
+                .push_str("printf '@clock\\0date=%s\\0' \"$(date '+%Y-%m-%d@%H:%M:%S')\"\n");
+        }
+        self
     }
 
     /// Sets a shell variable to a literal value.
@@ -499,7 +510,11 @@ impl ProbeOutput {
         Ok(Env {
             umask,
             pid: rec.get("pid").unwrap_or_default(),
-            date: rec.get("date").unwrap_or_default(),
+            date: self
+                .records
+                .get("clock")
+                .and_then(|c| c.get("date"))
+                .unwrap_or_default(),
             user: part("uid="),
             group: part("gid="),
         })
@@ -1410,7 +1425,7 @@ mod tests {
 
     #[test]
     fn parses_probe_output() {
-        let mut stdout = b"@env\0umask=0022\0pid=42\0date=2024-01-02@03:04:05\0id=uid=0(root) gid=0(root) groups=0(root)\0@d\0path=/x y\0".to_vec();
+        let mut stdout = b"@env\0umask=0022\0pid=42\0id=uid=0(root) gid=0(root) groups=0(root)\0@clock\0date=2024-01-02@03:04:05\0@d\0path=/x y\0".to_vec();
         stdout.extend_from_slice(
             b"stat=81a4 0 0 3 1 7 8 1.5 2.5 3.5 8 512 0 0 root root\0sum=abc\0content=3\0a\0b\0",
         );

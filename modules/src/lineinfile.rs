@@ -254,7 +254,7 @@ impl Converge for LineInFile {
     const APPLY_FAILED: &'static str = WRITE_FAILED;
 
     fn probe(&self, a: &Args, _ctx: &Context) -> Exec {
-        probe_file(&a.path, a.owner.as_deref(), a.group.as_deref())
+        probe_file(&a.path, a.owner.as_deref(), a.group.as_deref(), a.backup)
     }
 
     fn parse(&self, _args: &Args, out: &ExecOutput) -> Result<FileState, ModuleError> {
@@ -647,14 +647,16 @@ impl FileState {
 }
 
 /// The probe: the file's kind, attributes and whole content (symlinks
-/// followed), the wanted owner and group, and the defaults for a new file.
-pub fn probe_file(path: &str, owner: Option<&str>, group: Option<&str>) -> Exec {
+/// followed), the wanted owner and group, the defaults for a new file, and
+/// with `backup` the clock (for the backup's name).
+pub fn probe_file(path: &str, owner: Option<&str>, group: Option<&str>, backup: bool) -> Exec {
     let opts = StatOpts {
         follow: true,
         fetch: Fetch::Whole,
         ..StatOpts::default()
     };
     Probe::new()
+        .clock(backup)
         .path("file", path, &opts)
         .ids(owner, group)
         .finish()

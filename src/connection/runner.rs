@@ -38,14 +38,17 @@ use tokio::net::unix::pipe::{Receiver, Sender};
 /// 64 KiB pieces, so memory stays bounded whatever the size; without that
 /// flag, a byte at a time (exact, slow).
 ///
-/// A script's stdout and stderr reach the channel through a `cat` each, and
-/// the answer is written when both have ended: output that a process the
-/// script left running still writes is waited for (as `ssh` waits for the
-/// channel to close), and can never be taken for the next script's. The
-/// status travels on a third pipe (fd 3, captured); fds 5 and 6 keep the
-/// channel's stdout and stderr. The script sees none of 3, 5, 6, no
-/// positional parameter and none of the runner's variables.
-pub const LOOP: &str = r#"exec 5>&1 6>&2
+/// A script's stdout reaches the channel through a `cat`, and the answer
+/// is written when it has ended: output that a process the script left
+/// running still writes is waited for (as `ssh` waits for the channel to
+/// close), and can never be taken for the next script's. (Its stderr goes
+/// straight to the channel: a process that keeps stderr but not stdout is
+/// not waited for.) `__tend_id` (not exported) holds `id`'s output for the
+/// scripts (file probes), which saves them running it. The status travels on a pipe of its own (fd 3,
+/// captured); fd 5 keeps the channel's stdout. The script sees neither 3
+/// nor 5, no positional parameter and none of the runner's variables.
+pub const LOOP: &str = r#"exec 5>&1
+__tend_id=$(id)
 __tend_fb=0
 dd bs=1 count=0 iflag=fullblock </dev/null >/dev/null 2>&1 && __tend_fb=1
 __tend_rd() {
@@ -58,10 +61,9 @@ __tend_rd() {
   return 0
 }
 __tend_run() {
-  { { { (eval "set --; unset __tend_n __tend_i __tend_m __tend_s __tend_c __tend_fb; $1") 3>&- 5>&- 6>&-
-        echo "$?" >&3
-      } | cat >&5 3>&- 6>&-
-    } 2>&1 | cat >&6 3>&- 5>&-
+  { { (eval "set --; unset __tend_n __tend_i __tend_m __tend_s __tend_c __tend_fb; $1") 3>&- 5>&-
+      echo "$?" >&3
+    } | cat >&5 3>&-
   } 3>&1
 }
 while IFS=' ' read -r __tend_n __tend_i __tend_m; do
