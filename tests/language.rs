@@ -458,3 +458,85 @@ fn loop_details_follow_ansible() {
     assert_eq!(r["idx"], 1);
     assert_eq!(r["search"], 1);
 }
+
+#[test]
+fn templated_tags_are_rendered_with_play_variables() {
+    let play = r#"
+- hosts: a
+  gather_facts: no
+  vars:
+    listed: [web, db]
+    csv: "app,extra"
+  tags: "{{ play_tag }}"
+  tasks:
+    - name: from_a_list
+      debug: msg=from_a_list
+      tags: "{{ listed }}"
+    - name: from_a_csv
+      debug: msg=from_a_csv
+      tags: "{{ csv }}"
+    - block:
+        - name: in_block
+          debug: msg=in_block
+      tags: "{{ ['blk'] }}"
+    - name: plain
+      debug: msg=plain
+      tags: plain
+"#;
+    let extra = ["-e", "play_tag=outer"];
+    let picked = |sel: &[&str]| {
+        let args: Vec<&str> = extra.iter().chain(sel).copied().collect();
+        let (out, _dir) = run(play, &[], &args);
+        ok(&out);
+        let text = stdout(&out);
+        ["from_a_list", "from_a_csv", "in_block", "plain"]
+            .into_iter()
+            .filter(|n| text.contains(&format!("\"msg\": \"{n}\"")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(picked(&["--tags", "db"]), ["from_a_list"]);
+    assert_eq!(picked(&["--tags", "extra"]), ["from_a_csv"]);
+    assert_eq!(picked(&["--tags", "blk"]), ["in_block"]);
+    assert_eq!(picked(&["--skip-tags", "web,blk"]), ["from_a_csv", "plain"]);
+    // The play's templated tag is every task's.
+    assert_eq!(
+        picked(&["--tags", "outer"]),
+        ["from_a_list", "from_a_csv", "in_block", "plain"]
+    );
+    assert!(picked(&["--skip-tags", "outer"]).is_empty());
+}
+
+#[test]
+fn an_undefined_variable_in_tags_fails_the_run() {
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - debug: msg=never_shown\n      tags: \"{{ nope }}\"\n",
+        &[],
+        &[],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("nope"), "{all}");
+    assert!(!all.contains("never_shown"), "{all}");
+}
+
+#[test]
+fn reset_connection_on_the_local_connection_is_ok() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - meta: reset_connection
+    - command: echo after
+      register: after
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'after': after.stdout} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let v = json_file(dir.path(), "out.json");
+    assert_eq!(v["after"], "after");
+}

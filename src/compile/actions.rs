@@ -235,6 +235,8 @@ pub enum MetaAction {
     EndHost,
     /// Do nothing.
     Noop,
+    /// Close the host's connection: the next task connects anew.
+    ResetConnection,
 }
 
 impl MetaArgs {
@@ -245,8 +247,9 @@ impl MetaArgs {
             "end_play" => MetaAction::EndPlay,
             "end_host" => MetaAction::EndHost,
             "noop" => MetaAction::Noop,
-            other @ ("clear_facts" | "clear_host_errors" | "refresh_inventory"
-            | "reset_connection" | "end_batch" | "end_role") => {
+            "reset_connection" => MetaAction::ResetConnection,
+            other @ ("clear_facts" | "clear_host_errors" | "refresh_inventory" | "end_batch"
+            | "end_role") => {
                 return Err(ArgsError::general(format!(
                     "meta: {other} is not supported yet"
                 )));

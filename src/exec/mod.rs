@@ -171,6 +171,53 @@ impl PlayCtx<'_> {
             reporter.warning(message);
         }
     }
+
+    /// Whether `--tags`/`--skip-tags` select `t`. Templated tags (the task's,
+    /// its blocks', roles' and the play's) are rendered with the play's
+    /// variables, no host's: Ansible filters a play's tasks by tag once, with
+    /// the play-level variables, before any host runs them.
+    pub(crate) fn selects(&self, t: &CompiledTask) -> Result<bool, String> {
+        let play = &self.play.play;
+        if !t
+            .task
+            .tags
+            .iter()
+            .chain(&play.tags)
+            .any(|s| crate::template::is_template(s))
+        {
+            return Ok(task::selected_by_tags(t, &play.tags, self.opts));
+        }
+        let scope = crate::template::Scope::new(vec![
+            &play.role_defaults,
+            &self.play_vars,
+            &play.role_exports,
+            &self.opts.extra_vars,
+            &self.magic,
+        ]);
+        let task_tags = task::render_tags(&t.task.tags, self.templar, &scope)?;
+        let play_tags = task::render_tags(&play.tags, self.templar, &scope)?;
+        Ok(task::tags_select(
+            &task_tags,
+            &play_tags,
+            &self.opts.tags,
+            &self.opts.skip_tags,
+        ))
+    }
+
+    /// [`PlayCtx::selects`], a tag that cannot be rendered shown as an error:
+    /// the task does not run and the run fails.
+    fn selects_or_report(
+        &self,
+        t: &CompiledTask,
+        reporter: &mut dyn Reporter,
+        summary: &mut RunSummary,
+    ) -> bool {
+        self.selects(t).unwrap_or_else(|msg| {
+            self.warn_once(reporter, &msg);
+            summary.any_failed = true;
+            false
+        })
+    }
 }
 
 /// How a play's hosts go through its tasks (`strategy`).
@@ -797,7 +844,7 @@ fn run_steps<'a>(
             }
             match step {
                 CompiledStep::Task(t) => {
-                    if !task::selected_by_tags(t, &ctx.play.play.tags, ctx.opts)
+                    if !ctx.selects_or_report(t, reporter, summary)
                         || start_at::skips(states, &live, t)
                     {
                         continue;
@@ -824,7 +871,7 @@ fn run_steps<'a>(
                     run_task_subset(ctx, t, states, &live, reporter, summary, false).await;
                 }
                 CompiledStep::Include(inc) => {
-                    if !task::selected_by_tags(&inc.task, &ctx.play.play.tags, ctx.opts)
+                    if !ctx.selects_or_report(&inc.task, reporter, summary)
                         || start_at::skips(states, &live, &inc.task)
                     {
                         continue;

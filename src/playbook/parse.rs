@@ -1307,10 +1307,15 @@ fn string_list(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Located<String>>
     }
 }
 
+/// `tags`: a list, or a comma-separated string; a templated entry is kept
+/// whole and rendered at run time.
 fn tags(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<String> {
     string_list(node, diags)
         .into_iter()
         .flat_map(|t| {
+            if crate::template::is_template(&t.value) {
+                return vec![t.value];
+            }
             t.value
                 .split(',')
                 .map(|s| s.trim().to_string())
