@@ -20,10 +20,15 @@ fn run(play: &str, files: &[(&str, &str)], args: &[&str]) -> (Output, tempfile::
         std::fs::write(p, text).expect("file");
     }
     let work = format!("work={}", dir.path().display());
+    // One fork unless the test asks for more.
+    let forks: &[&str] = if args.contains(&"-f") {
+        &[]
+    } else {
+        &["-f", "1"]
+    };
     let out = Command::new(env!("CARGO_BIN_EXE_tend"))
-        .args([
-            "playbook", "-i", "inv.ini", "play.yml", "-f", "1", "-e", &work,
-        ])
+        .args(["playbook", "-i", "inv.ini", "play.yml", "-e", &work])
+        .args(forks)
         .args(args)
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
@@ -539,4 +544,106 @@ fn reset_connection_on_the_local_connection_is_ok() {
     ok(&out);
     let v = json_file(dir.path(), "out.json");
     assert_eq!(v["after"], "after");
+}
+
+#[test]
+fn a_templated_strategy_is_rendered_with_play_and_extra_vars() {
+    // Under `free`, `b` runs both of its tasks before `a` runs its second
+    // (it sleeps first); under `linear`, every host ends a task first.
+    let play = r#"
+- hosts: a,b
+  gather_facts: no
+  strategy: "{{ how | default('linear') }}"
+  tasks:
+    - command: sleep {{ '0.5' if inventory_hostname == 'a' else '0' }}
+    - shell: date +%s%N > {{ work }}/{{ inventory_hostname }}
+"#;
+    let ends = |args: &[&str]| {
+        let (out, dir) = run(play, &[], args);
+        ok(&out);
+        let at = |h: &str| -> u128 {
+            let t = std::fs::read_to_string(dir.path().join(h)).expect("stamp");
+            t.trim().parse().expect("nanoseconds")
+        };
+        (at("a"), at("b"))
+    };
+    let (a, b) = ends(&["-e", "how=free", "-f", "2"]);
+    assert!(b + 300_000_000 < a, "free: b did not go ahead ({a} {b})");
+    let (a, b) = ends(&["-f", "2"]);
+    assert!(b + 300_000_000 > a, "linear: b went ahead ({a} {b})");
+    let (out, _dir) = run(play, &[], &["-e", "how=debug"]);
+    assert_ne!(out.status.code(), Some(0));
+    let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        all.contains("strategy `debug` is not supported yet"),
+        "{all}"
+    );
+}
+
+#[test]
+fn clear_host_errors_in_always_lets_the_host_go_on() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - block:
+        - fail: msg=boom
+      always:
+        - meta: clear_host_errors
+    - debug: msg=went_on
+- hosts: a
+  gather_facts: no
+  tasks:
+    - debug: msg=next_play
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("\"msg\": \"went_on\""), "{text}");
+    assert!(text.contains("\"msg\": \"next_play\""), "{text}");
+    // Without it, the failure stays.
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - block:\n        - fail: msg=boom\n      always:\n        - debug: msg=always\n    - debug: msg=went_on\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stdout(&out).contains("went_on"));
+}
+
+#[test]
+fn a_blocks_notify_is_its_tasks_and_failed_hosts_leave_play_hosts() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - block:
+        - debug: msg=trigger
+          changed_when: true
+        - debug: msg=own
+          changed_when: true
+          notify: other
+      notify: from_block
+    - fail:
+      when: inventory_hostname == 'a'
+    - debug:
+        msg: "left {{ ansible_play_hosts | join(',') }} batch {{ ansible_play_batch | join(',') }} all {{ ansible_play_hosts_all | join(',') }}"
+  handlers:
+    - name: from_block
+      debug: msg=from_block_ran
+    - name: other
+      debug: msg=other_ran
+"#,
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("left b batch b all a,b"), "{text}");
+    assert!(text.contains("from_block_ran"), "{text}");
+    assert!(text.contains("other_ran"), "{text}");
 }

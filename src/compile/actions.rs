@@ -237,6 +237,8 @@ pub enum MetaAction {
     Noop,
     /// Close the host's connection: the next task connects anew.
     ResetConnection,
+    /// Clear the failures of the play's hosts.
+    ClearHostErrors,
 }
 
 impl MetaArgs {
@@ -248,11 +250,9 @@ impl MetaArgs {
             "end_host" => MetaAction::EndHost,
             "noop" => MetaAction::Noop,
             "reset_connection" => MetaAction::ResetConnection,
-            other @ ("clear_facts" | "clear_host_errors" | "refresh_inventory" | "end_batch"
-            | "end_role") => {
-                return Err(ArgsError::general(format!(
-                    "meta: {other} is not supported yet"
-                )));
+            "clear_host_errors" => MetaAction::ClearHostErrors,
+            other @ ("clear_facts" | "refresh_inventory" | "end_batch" | "end_role") => {
+                return Err(ArgsError::general(format!("{other} is not supported yet")));
             }
             other => {
                 return Err(ArgsError::general(format!(

@@ -121,6 +121,12 @@ pub(crate) struct HostState {
     pub start_at: Option<usize>,
     /// Free strategies: how much of [`PlayCtx::shared_sets`] the host took.
     pub shared_seen: usize,
+    /// `meta: clear_host_errors` ran for the host while it ran an `always`
+    /// section after a failure: the failure is not restored after it.
+    pub errors_cleared: bool,
+    /// `meta: clear_host_errors` ran after the host had stopped on a
+    /// failure: it stays stopped, but is not failed at the end of the play.
+    pub failure_forgiven: bool,
 }
 
 impl HostState {
@@ -162,6 +168,9 @@ pub(crate) struct PlayCtx<'a> {
     /// Free strategies: what `run_once` tasks set (registered values,
     /// facts), in the order they ended; each host takes it in turn.
     pub shared_sets: RefCell<Vec<(String, Value)>>,
+    /// Hosts of the batch that failed or became unreachable so far: gone
+    /// from `ansible_play_hosts`, `ansible_play_batch` and `play_hosts`.
+    pub down: RefCell<HashSet<String>>,
 }
 
 impl PlayCtx<'_> {
@@ -204,6 +213,18 @@ impl PlayCtx<'_> {
         ))
     }
 
+    /// Records which hosts failed or are unreachable by now (see [`PlayCtx::down`]).
+    fn note_down(&self, states: &[HostState]) {
+        let mut down = self.down.borrow_mut();
+        down.clear();
+        down.extend(
+            states
+                .iter()
+                .filter(|s| s.failed || s.unreachable)
+                .map(|s| s.name.clone()),
+        );
+    }
+
     /// [`PlayCtx::selects`], a tag that cannot be rendered shown as an error:
     /// the task does not run and the run fails.
     fn selects_or_report(
@@ -232,11 +253,31 @@ pub(crate) enum Strategy {
 }
 
 impl Strategy {
-    fn of(play: &CompiledPlay) -> Strategy {
-        match play.play.strategy.as_ref().map(|s| s.value.as_str()) {
-            Some("free") => Strategy::Free,
-            Some("host_pinned") => Strategy::HostPinned,
-            _ => Strategy::Linear,
+    /// The play's `strategy`, a templated one rendered with the play-level
+    /// variables (`scope`).
+    fn of(
+        play: &CompiledPlay,
+        templar: &Templar,
+        scope: &crate::template::Scope<'_>,
+    ) -> Result<Strategy, String> {
+        let Some(s) = &play.play.strategy else {
+            return Ok(Strategy::Linear);
+        };
+        let rendered;
+        let mut name = s.value.as_str();
+        if crate::template::is_template(name) {
+            rendered = templar
+                .render_string(name, scope)
+                .map(|v| value_text(&v))
+                .map_err(|e| format!("{}: strategy: {}", s.span.location(), e.message))?;
+            name = &rendered;
+        }
+        match crate::playbook::parse::strategy_name(name)
+            .map_err(|e| format!("{}: {e}", s.span.location()))?
+        {
+            "free" => Ok(Strategy::Free),
+            "host_pinned" => Ok(Strategy::HostPinned),
+            _ => Ok(Strategy::Linear),
         }
     }
 }
@@ -490,6 +531,8 @@ async fn run_play(
             rescue_depth: 0,
             start_at: start_task,
             shared_seen: 0,
+            errors_cleared: false,
+            failure_forgiven: false,
         });
     }
     let mut magic = Vars::new();
@@ -559,6 +602,17 @@ async fn run_play(
             }
         }
     }
+    let strategy = {
+        let scope = crate::template::Scope::new(vec![&play_vars, &opts.extra_vars, &magic]);
+        match Strategy::of(play, templar, &scope) {
+            Ok(s) => s,
+            Err(msg) => {
+                reporter.warning(&msg);
+                summary.any_failed = true;
+                return PlayEnd::StopRun;
+            }
+        }
+    };
     let batches = match batches(play, templar, opts, states.len()) {
         Ok(b) => b,
         Err(msg) => {
@@ -594,7 +648,7 @@ async fn run_play(
             batch: in_batch.clone(),
             abort: std::cell::Cell::new(None),
             ended_play: std::cell::Cell::new(false),
-            strategy: Strategy::of(play),
+            strategy,
             slots: Arc::new(tokio::sync::Semaphore::new(opts.forks.max(1))),
             throttles: RefCell::new(HashMap::new()),
             peers: RefCell::new(Default::default()),
@@ -602,6 +656,7 @@ async fn run_play(
             stepping: std::cell::Cell::new(opts.step.is_some()),
             shared_sets: RefCell::new(Vec::new()),
             delegated_facts: Default::default(),
+            down: Default::default(),
         };
         run_batch(&ctx, &mut states, &in_batch, reporter, summary).await;
         for (h, facts) in ctx.delegated_facts.take() {
@@ -632,11 +687,11 @@ async fn run_play(
             break;
         }
     }
-    if states.iter().any(|s| s.failed) {
+    if states.iter().any(|s| s.failed && !s.failure_forgiven) {
         summary.any_failed = true;
     }
     for s in &states {
-        if s.failed || s.unreachable {
+        if (s.failed && !s.failure_forgiven) || s.unreachable {
             dead.insert(s.name.clone());
         }
     }
@@ -819,6 +874,43 @@ fn save_host_data(
     }
 }
 
+/// `meta: clear_host_errors`: run once (its `when` judged on the first host
+/// running it), it clears the failures of every host of the play. A host
+/// running the task (in an `always` section after a failure, say) goes on
+/// with the play as not failed; a host that had already stopped does not
+/// resume, but its failure no longer counts at the end of the play.
+fn clear_host_errors(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    states: &mut [HostState],
+    live: &[bool],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) {
+    let Some(first) = live.iter().position(|b| *b) else {
+        return;
+    };
+    if t.task.when.is_some() {
+        let hostvars = hostvars::HostVars::snapshot(states, ctx);
+        match task::include_items(ctx, t, &states[first], &hostvars) {
+            Ok(items) if items.is_empty() => return,
+            Ok(_) => {}
+            Err(msg) => {
+                ctx.warn_once(reporter, &format!("{}: {msg}", t.task.span.location()));
+                summary.any_failed = true;
+                return;
+            }
+        }
+    }
+    for (i, s) in states.iter_mut().enumerate() {
+        if live[i] {
+            s.errors_cleared = true;
+        } else if s.failed {
+            s.failure_forgiven = true;
+        }
+    }
+}
+
 /// Runs a list of steps on the hosts marked in `subset`; blocks recurse.
 fn run_steps<'a>(
     ctx: &'a PlayCtx<'a>,
@@ -842,6 +934,7 @@ fn run_steps<'a>(
             if !live.iter().any(|b| *b) {
                 return;
             }
+            ctx.note_down(states);
             match step {
                 CompiledStep::Task(t) => {
                     if !ctx.selects_or_report(t, reporter, summary)
@@ -863,6 +956,12 @@ fn run_steps<'a>(
                                 // For every host, even those running on their own.
                                 *end_play = true;
                                 ctx.ended_play.set(true);
+                                continue;
+                            }
+                            Some(crate::compile::actions::MetaAction::ClearHostErrors) => {
+                                let n = live.iter().filter(|b| **b).count();
+                                reporter.task_start(&task_info(t, &t.display_name(), false, n));
+                                clear_host_errors(ctx, t, states, &live, reporter, summary);
                                 continue;
                             }
                             _ => {}
@@ -1053,6 +1152,7 @@ fn run_steps<'a>(
                         for (i, s) in states.iter_mut().enumerate() {
                             if still_failed[i] {
                                 s.failed = false;
+                                s.errors_cleared = false;
                             }
                         }
                         let always_hosts: Vec<bool> = states
@@ -1071,7 +1171,8 @@ fn run_steps<'a>(
                         )
                         .await;
                         for (i, s) in states.iter_mut().enumerate() {
-                            if still_failed[i] {
+                            // Unless `meta: clear_host_errors` ran meanwhile.
+                            if still_failed[i] && !s.errors_cleared {
                                 s.failed = true;
                             }
                         }

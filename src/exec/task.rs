@@ -553,6 +553,15 @@ fn layers<'a>(
 fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
     let mut magic = ctx.magic.clone();
     magic.extend(ctx.inventory.magic_vars(&host.name));
+    let down = ctx.down.borrow();
+    if !down.is_empty() {
+        for key in ["ansible_play_hosts", "ansible_play_batch", "play_hosts"] {
+            if let Some(Value::Array(hosts)) = magic.get_mut(key) {
+                hosts.retain(|h| h.as_str().is_none_or(|h| !down.contains(h)));
+            }
+        }
+    }
+    drop(down);
     let mut search: Vec<Value> = Vec::new();
     if let Some(r) = &t.task.role {
         search.push(r.path.display().to_string().into());

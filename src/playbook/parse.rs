@@ -578,10 +578,9 @@ pub(crate) fn keywords_holder(
 /// `block`/`rescue`/`always`, with the block's keywords applied to its tasks.
 fn parse_block(item: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
     let parent = keywords_holder(item, &["block", "rescue", "always"], cx, handlers)?;
-    if parent.loop_.is_some() || parent.register.is_some() || !parent.notify.is_empty() {
-        cx.diags.push(
-            Diagnostic::error("a block cannot loop, register or notify").at(item.span.clone()),
-        );
+    if parent.loop_.is_some() || parent.register.is_some() {
+        cx.diags
+            .push(Diagnostic::error("a block cannot loop or register").at(item.span.clone()));
         return None;
     }
     let section = |key: &str, cx: &mut Cx<'_>| -> Vec<Step> {
@@ -739,6 +738,10 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
             t.tags.push(tag.clone());
         }
     }
+    // A block's `notify` is its tasks' unless they have their own.
+    if t.notify.is_empty() {
+        t.notify = parent.notify.clone();
+    }
     let mut vars = parent.vars.clone();
     vars.extend(std::mem::take(&mut t.vars));
     t.vars = vars;
@@ -860,26 +863,37 @@ fn play_order(v: &Node, diags: &mut Vec<Diagnostic>) -> Option<Located<String>> 
 }
 
 /// `strategy`: `linear`, `free` or `host_pinned` (with or without the
-/// `ansible.builtin.` prefix).
+/// `ansible.builtin.` prefix), or a template rendered when the play starts
+/// (with the play's variables, as Ansible does).
 fn play_strategy(v: &Node, diags: &mut Vec<Diagnostic>) -> Option<Located<String>> {
     let value = scalar_string(v, diags)?;
-    let value = value
-        .strip_prefix("ansible.builtin.")
-        .map(str::to_string)
-        .unwrap_or(value);
-    match value.as_str() {
-        "linear" | "free" | "host_pinned" => Some(Located {
+    if crate::template::is_template(&value) {
+        return Some(Located {
             value,
             span: v.span.clone(),
+        });
+    }
+    match strategy_name(&value) {
+        Ok(value) => Some(Located {
+            value: value.to_string(),
+            span: v.span.clone(),
         }),
-        other => {
+        Err(msg) => {
             diags.push(
-                Diagnostic::error(format!("strategy `{other}` is not supported yet"))
+                Diagnostic::error(msg)
                     .at(v.span.clone())
                     .label("`linear`, `free` and `host_pinned` are supported"),
             );
             None
         }
+    }
+}
+
+/// The strategy plugin a `strategy` value names, or why it cannot run.
+pub fn strategy_name(value: &str) -> Result<&str, String> {
+    match value.strip_prefix("ansible.builtin.").unwrap_or(value) {
+        name @ ("linear" | "free" | "host_pinned") => Ok(name),
+        other => Err(format!("strategy `{other}` is not supported yet")),
     }
 }
 
