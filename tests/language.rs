@@ -647,3 +647,87 @@ fn a_blocks_notify_is_its_tasks_and_failed_hosts_leave_play_hosts() {
     assert!(text.contains("from_block_ran"), "{text}");
     assert!(text.contains("other_ran"), "{text}");
 }
+
+#[test]
+fn templated_import_names_use_the_vars_known_when_parsing() {
+    let files = [
+        ("tasks/one.yml", "- debug: msg=one_ran\n"),
+        ("tasks/two.yml", "- debug: msg=two_ran\n"),
+        ("tasks/three.yml", "- debug: msg=three_ran\n"),
+        ("tasks/four.yml", "- debug: msg=four_ran\n"),
+        (
+            "other.yml",
+            "- hosts: a\n  gather_facts: no\n  tasks:\n    - debug: msg={{ greeting }}\n",
+        ),
+    ];
+    let (out, _dir) = run(
+        r#"
+- import_playbook: "{{ which }}.yml"
+  vars:
+    which: other
+    greeting: imported_play_ran
+- hosts: a
+  gather_facts: no
+  vars:
+    dir: "{{ playbook_dir }}/tasks"
+  tasks:
+    - import_tasks: "{{ dir }}/one.yml"
+    - ansible.builtin.import_tasks:
+        file: "tasks/{{ n }}.yml"
+      vars:
+        n: two
+    - import_tasks: "tasks/{{ from_cli }}.yml"
+    - include_tasks: "{{ playbook_dir }}/tasks/{{ from_cli2 }}.yml"
+"#,
+        &files,
+        &["-e", "from_cli=three", "-e", "from_cli2=four"],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    for m in [
+        "imported_play_ran",
+        "one_ran",
+        "two_ran",
+        "three_ran",
+        "four_ran",
+    ] {
+        assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
+    }
+}
+
+#[test]
+fn import_names_that_need_run_time_values_are_compile_errors() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - set_fact:
+        late: x
+    - import_tasks: "{{ late }}.yml"
+    - include_tasks: "{{ item }}"
+      loop: [a.yml]
+    - import_tasks:
+        file: x.yml
+        apply:
+          tags: [t]
+"#,
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("import_tasks: cannot template the file name `{{ late }}.yml`"),
+        "{err}"
+    );
+    assert!(err.contains("play.yml:7:"), "{err}");
+    assert!(
+        err.contains("include_tasks: cannot template the file name `{{ item }}`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Invalid options for import_tasks: apply"),
+        "{err}"
+    );
+}

@@ -10,6 +10,7 @@ pub mod actions;
 use crate::diagnostic::Diagnostic;
 use crate::playbook::{self, Located, Play, Playbook, Step, Task, kv};
 use crate::template::{Templar, is_template};
+use crate::vars::Vars;
 use crate::yaml::{self, Kind, Node, Span};
 use actions::Builtin;
 use serde_json::Value;
@@ -154,6 +155,16 @@ pub struct CompiledPlaybook {
 
 /// Compiles a playbook file. On failure, returns every diagnostic found.
 pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
+    compile_file_with(path, templar, &Vars::new())
+}
+
+/// [`compile_file`] with the run's extra variables (`-e`), which templated
+/// import names may use, as in Ansible.
+pub fn compile_file_with(
+    path: &Path,
+    templar: &Templar,
+    extra_vars: &Vars,
+) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
     let (_, docs) = yaml::load(path).map_err(|d| vec![*d])?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
@@ -161,7 +172,7 @@ pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, 
     } else {
         dir
     };
-    compile_docs(path, dir, &docs, templar)
+    compile_docs(path, dir, &docs, templar, extra_vars)
 }
 
 /// Compiles a playbook held in memory (an ad-hoc command's one-task play):
@@ -174,7 +185,7 @@ pub fn compile_source(
     templar: &Templar,
 ) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
     let docs = yaml::parse_str(name, text).map_err(|d| vec![*d])?;
-    compile_docs(Path::new(name), dir, &docs, templar)
+    compile_docs(Path::new(name), dir, &docs, templar, &Vars::new())
 }
 
 fn compile_docs(
@@ -182,9 +193,11 @@ fn compile_docs(
     dir: PathBuf,
     docs: &[yaml::Node],
     templar: &Templar,
+    extra_vars: &Vars,
 ) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut cx = playbook::Cx::new(&mut diags, dir.clone());
+    cx.extra_vars = extra_vars.clone();
     let book = playbook::parse_playbook_file(path, docs, &mut cx);
     let compiled = compile(book, &dir, templar, &mut diags);
     if diags

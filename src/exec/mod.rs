@@ -542,7 +542,10 @@ async fn run_play(
         "groups".into(),
         serde_json::to_value(inventory.groups()).unwrap_or_default(),
     );
-    magic.insert("playbook_dir".into(), Value::from(absolute(&book.dir)));
+    magic.insert(
+        "playbook_dir".into(),
+        Value::from(crate::playbook::absolute(&book.dir)),
+    );
     magic.insert(
         "role_names".into(),
         Value::from(play.play.role_names.clone()),
@@ -1577,11 +1580,4 @@ fn value_text(v: &Value) -> String {
         Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
-}
-
-fn absolute(p: &std::path::Path) -> String {
-    std::fs::canonicalize(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
 }

@@ -16,6 +16,14 @@ use crate::yaml::{Node, Span};
 use serde_json::Value;
 use std::sync::Arc;
 
+/// A directory as `playbook_dir` shows it: absolute, links resolved.
+pub(crate) fn absolute(p: &std::path::Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// A value that came from a spot in a file.
 #[derive(Debug, Clone)]
 pub struct Located<T> {

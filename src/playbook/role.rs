@@ -39,7 +39,7 @@ pub struct RoleInfo {
 pub struct Instance {
     /// Its directory.
     pub(crate) path: PathBuf,
-    name: String,
+    pub(crate) name: String,
     defaults: Vars,
     vars: Vars,
     keyword_vars: Vars,
