@@ -731,3 +731,41 @@ fn import_names_that_need_run_time_values_are_compile_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn import_playbook_when_and_vars_apply_to_the_imported_plays() {
+    let files = [
+        (
+            "skipped.yml",
+            "- hosts: a\n  tasks:\n    - debug: msg=skipped_ran\n",
+        ),
+        (
+            "taken.yml",
+            "- hosts: a\n  gather_facts: no\n  vars:\n    who: play\n  roles:\n    - role: r\n  tasks:\n    - debug: msg=taken_{{ who }}\n    - import_role:\n        name: \"{{ role_name_var }}\"\n        tasks_from: \"{{ from }}\"\n",
+        ),
+        ("roles/r/tasks/main.yml", "- debug: msg=role_main_ran\n"),
+        ("roles/r/tasks/other.yml", "- debug: msg=role_other_ran\n"),
+    ];
+    let (out, _dir) = run(
+        r#"
+- import_playbook: skipped.yml
+  when: go == 'no'
+- ansible.legacy.import_playbook: taken.yml
+  when: go == 'yes'
+  vars:
+    who: import
+    role_name_var: r
+    from: other.yml
+"#,
+        &files,
+        &["-e", "go=yes"],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    assert!(!text.contains("skipped_ran"), "{text}");
+    // The skipped play gathers no facts either.
+    assert!(!text.contains("Gathering Facts"), "{text}");
+    for m in ["taken_import", "role_main_ran", "role_other_ran"] {
+        assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
+    }
+}

@@ -138,6 +138,9 @@ pub struct CompiledPlay {
     pub post_tasks: Vec<CompiledStep>,
     /// `handlers` (blocks flattened).
     pub handlers: Vec<CompiledTask>,
+    /// The `when` of the `import_playbook` that brought the play in, as a
+    /// task: fact gathering runs only on the hosts for which it holds.
+    pub gather_guard: Option<CompiledTask>,
 }
 
 /// A compiled playbook.
@@ -249,7 +252,9 @@ fn compile(
         {
             check_notify(task, &handler_names, diags);
         }
+        let gather_guard = play.import_when.as_ref().and_then(|t| ctx.task(t, diags));
         plays.push(CompiledPlay {
+            gather_guard,
             play,
             pre_tasks,
             tasks,
@@ -346,7 +351,7 @@ impl Ctx<'_> {
                 ) {
                     Some(s) => d.label(format!("did you mean `{s}`?")),
                     None => d.label("unknown module").help(format!(
-                        "tend supports the modules: {}",
+                        "tend runs its own modules: a Python module from `library/`, a collection or a plugin is not usable (Python plugins are not supported). tend supports the modules: {}",
                         tend_modules::names()
                             .chain(Builtin::NAMES.iter().copied())
                             .collect::<Vec<_>>()

@@ -738,11 +738,34 @@ async fn run_hosts(
         None => true,
         Some(v) => task::truthy(v),
     };
+    // An `import_playbook`'s `when` decides which hosts gather.
+    let gathering = match &play.gather_guard {
+        Some(guard) if gather => {
+            let hostvars = hostvars::HostVars::snapshot(states, ctx);
+            let mut mask = in_batch.to_vec();
+            for (i, s) in states.iter().enumerate() {
+                if !mask[i] || !s.active() {
+                    continue;
+                }
+                match task::include_items(ctx, guard, s, &hostvars) {
+                    Ok(items) => mask[i] = !items.is_empty(),
+                    Err(msg) => {
+                        ctx.warn_once(reporter, &format!("{}: {msg}", guard.task.span.location()));
+                        summary.any_failed = true;
+                        mask[i] = false;
+                    }
+                }
+            }
+            mask
+        }
+        _ => in_batch.to_vec(),
+    };
     // The implicit fact-gathering task is tagged `always`, as in Ansible.
     let first = (0..states.len())
-        .find(|i| in_batch[*i] && states[*i].active())
+        .find(|i| gathering[*i] && states[*i].active())
         .unwrap_or(0);
     if gather
+        && gathering.iter().any(|b| *b)
         && !opts.skip_tags.iter().any(|t| t == "always")
         && step::take_gathering(ctx, &states[first].name)
     {
@@ -752,10 +775,10 @@ async fn run_hosts(
             action: "gather_facts",
             handler: false,
             hosts: (0..states.len())
-                .filter(|i| in_batch[*i] && states[*i].active())
+                .filter(|i| gathering[*i] && states[*i].active())
                 .count(),
         });
-        gather_facts(ctx, states, in_batch, reporter, summary).await;
+        gather_facts(ctx, states, &gathering, reporter, summary).await;
         hostvars::publish(states, ctx, false);
     }
     let sections: [&[CompiledStep]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];

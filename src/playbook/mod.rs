@@ -103,6 +103,9 @@ pub struct Play {
     /// The `vars/` of the play's public roles (with their dependencies):
     /// above play vars and `vars_files`, play-wide.
     pub role_exports: Vars,
+    /// The `when` of the `import_playbook` that brought the play in (a task
+    /// holding it): already on every task, it guards fact gathering too.
+    pub import_when: Option<Box<Task>>,
 }
 
 /// One `vars_prompt` entry.

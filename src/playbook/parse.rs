@@ -177,6 +177,8 @@ pub struct Cx<'a> {
     pub extra_vars: Vars,
     /// The `vars` of the play being parsed.
     pub(crate) play_vars: Vars,
+    /// The `vars` of the `import_playbook`s being parsed (outermost wins).
+    import_vars: Vars,
     /// Renders templated import names.
     templar: crate::template::Templar,
 }
@@ -193,6 +195,7 @@ impl<'a> Cx<'a> {
             role_chain: Vec::new(),
             extra_vars: Vars::new(),
             play_vars: Vars::new(),
+            import_vars: Vars::new(),
             templar: crate::template::Templar::new(),
         }
     }
@@ -377,6 +380,7 @@ fn parse_playbook(docs: &[Node], cx: &mut Cx<'_>) -> Playbook {
         if let Some(target) = item
             .get("import_playbook")
             .or_else(|| item.get("ansible.builtin.import_playbook"))
+            .or_else(|| item.get("ansible.legacy.import_playbook"))
         {
             plays.extend(import_playbook(item, target, cx));
             continue;
@@ -393,7 +397,13 @@ fn import_playbook(item: &Node, target: &Node, cx: &mut Cx<'_>) -> Vec<Play> {
     let mut tags_list = Vec::new();
     for (k, v) in item.as_map().unwrap_or_default() {
         match k.key_text().as_deref() {
-            Some("import_playbook" | "ansible.builtin.import_playbook" | "name") => {}
+            Some(
+                "import_playbook"
+                | "ansible.builtin.import_playbook"
+                | "ansible.legacy.import_playbook"
+                | "name"
+                | "when",
+            ) => {}
             Some("vars") => vars = vars_map(v, cx.diags),
             Some("tags") => tags_list = tags(v, cx.diags),
             Some(other) => cx.diags.push(
@@ -420,14 +430,52 @@ fn import_playbook(item: &Node, target: &Node, cx: &mut Cx<'_>) -> Vec<Play> {
     let Some((path, docs)) = cx.load_import(&name, &target.span, "import_playbook") else {
         return Vec::new();
     };
+    // `when`: a condition on every task of the imported plays (and on their
+    // fact gathering), as Ansible applies it.
+    let guard = match item.get("when") {
+        Some(_) => {
+            let when_only = Node {
+                span: item.span.clone(),
+                tag: None,
+                kind: Kind::Map(
+                    item.as_map()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|(k, _)| k.key_text().as_deref() == Some("when"))
+                        .cloned()
+                        .collect(),
+                ),
+            };
+            match keywords_holder(&when_only, &[], cx, false) {
+                Some(t) => Some(t),
+                None => return Vec::new(),
+            }
+        }
+        None => None,
+    };
+    let mut inner = vars.clone();
+    inner.extend(cx.import_vars.clone());
+    let outer = std::mem::replace(&mut cx.import_vars, inner);
     let book = parse_playbook_file(&path, &docs, cx);
+    cx.import_vars = outer;
     book.plays
         .into_iter()
         .map(|mut p| {
-            let mut merged = vars.clone();
-            merged.extend(std::mem::take(&mut p.vars));
-            p.vars = merged;
+            // The import's vars win over the play's, as in Ansible.
+            p.vars.extend(vars.clone());
             p.tags.extend(tags_list.iter().cloned());
+            if let Some(g) = &guard {
+                for section in [&mut p.pre_tasks, &mut p.tasks, &mut p.post_tasks] {
+                    *section = std::mem::take(section)
+                        .into_iter()
+                        .map(|s| s.inherit_all(g))
+                        .collect();
+                }
+                p.import_when = Some(Box::new(match p.import_when.take() {
+                    Some(inner) => inherit(*inner, g),
+                    None => g.clone(),
+                }));
+            }
             p
         })
         .collect()
@@ -477,6 +525,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         role_names: Vec::new(),
         role_defaults: Vars::new(),
         role_exports: Vars::new(),
+        import_when: None,
     };
     let mut roles_node: Option<&Node> = None;
     let mut saw_hosts = false;
@@ -553,6 +602,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
     }
     // Import names are templated with the play's vars while it is parsed.
     cx.play_vars = play.vars.clone();
+    cx.play_vars.extend(cx.import_vars.clone());
     // Roles are per play: `roles/` beside the file that holds the play.
     let play_dir = cx.current_dir();
     let outer = std::mem::replace(

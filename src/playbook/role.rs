@@ -220,10 +220,13 @@ fn role_ref(name: &str, span: &Span, cx: &mut Cx<'_>) -> Option<RoleRef> {
 }
 
 /// Parses the options of `import_role`/`include_role` (mapping or `k=v`).
+/// Templated `name` and `*_from` values are rendered now (`own`: the task's
+/// `vars`), see [`parse::NameVars`].
 pub(crate) fn parse_task_options(
     kind: &str,
     target: &Node,
     cx: &mut Cx<'_>,
+    own: &Vars,
 ) -> Option<(RoleRef, Option<Node>)> {
     let mut options: Vec<(String, Value, Span, Option<Node>)> = Vec::new();
     match &target.kind {
@@ -265,6 +268,20 @@ pub(crate) fn parse_task_options(
             return None;
         }
     }
+    let which = if kind == "import_role" {
+        parse::NameVars::Parse
+    } else {
+        parse::NameVars::Fixed
+    };
+    for (k, v, span, _) in &mut options {
+        if let (
+            "name" | "tasks_from" | "vars_from" | "defaults_from" | "handlers_from",
+            Value::String(text),
+        ) = (k.as_str(), &*v)
+        {
+            *v = Value::String(cx.file_name(text, span, &format!("{kind} `{k}`"), own, which)?);
+        }
+    }
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -300,21 +317,6 @@ pub(crate) fn parse_task_options(
                 not_supported(cx, format!("{kind}: option `{other}`"), &span);
                 ok = false;
             }
-        }
-    }
-    for (what, v) in [
-        ("tasks_from", &r.tasks_from),
-        ("vars_from", &r.vars_from),
-        ("defaults_from", &r.defaults_from),
-        ("handlers_from", &r.handlers_from),
-    ] {
-        if v.as_deref().is_some_and(crate::template::is_template) {
-            not_supported(
-                cx,
-                format!("{kind}: a templated `{what}` (roles are resolved at compile time)"),
-                &target.span,
-            );
-            ok = false;
         }
     }
     ok.then_some((r, apply))
@@ -663,7 +665,7 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
     let Some(mut holder) = parse::keywords_holder(item, &[key], cx, handlers) else {
         return Vec::new();
     };
-    let Some((r, apply)) = parse_task_options(kind, target, cx) else {
+    let Some((r, apply)) = parse_task_options(kind, target, cx, &holder.vars) else {
         return Vec::new();
     };
     let include = kind == "include_role";
