@@ -769,3 +769,68 @@ fn import_playbook_when_and_vars_apply_to_the_imported_plays() {
         assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
     }
 }
+
+#[test]
+fn collection_roles_and_handler_name_resolution() {
+    let files = [
+        (
+            "collections/ansible_collections/ns/col/roles/r/tasks/main.yml",
+            "- debug: msg=in_{{ role_name }}\n",
+        ),
+        (
+            "collections/ansible_collections/ns/col/roles/r/handlers/main.yml",
+            "- name: role_handler\n  debug: msg=by_fqcn_prefix\n  listen: topic\n",
+        ),
+    ];
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  roles:
+    - ns.col.r
+  tasks:
+    - command: "true"
+      notify:
+        - dup
+        - "r : topic"
+    - meta: flush_handlers
+    - command: "true"
+      notify: "ns.col.r : role_handler"
+  handlers:
+    - name: dup
+      debug: msg=first_dup
+    - name: dup
+      debug: msg=second_dup
+    - name: listener
+      debug: msg=listener_ran
+      listen: dup
+"#,
+        &files,
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    let count = |m: &str| text.matches(&format!("\"msg\": \"{m}\"")).count();
+    assert_eq!(count("in_r"), 1, "{text}");
+    // A name triggers its first handler only; listeners all run.
+    assert_eq!(count("first_dup"), 1, "{text}");
+    assert_eq!(count("second_dup"), 0, "{text}");
+    assert_eq!(count("listener_ran"), 1, "{text}");
+    // `role : topic` and `ns.col.role : name` both reach the role's handler.
+    assert_eq!(count("by_fqcn_prefix"), 2, "{text}");
+}
+
+#[test]
+fn a_missing_collection_role_lists_where_it_was_searched() {
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  roles:\n    - ns.col.nope\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("collections/ansible_collections/ns/col/roles/nope"),
+        "{err}"
+    );
+}

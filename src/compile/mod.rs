@@ -62,15 +62,64 @@ impl CompiledTask {
         }
     }
 
-    /// The names a handler answers to: `name`, `role : name`, `listen` topics.
+    /// The names a handler answers to: `name` and `listen` topics, alone and
+    /// prefixed by its role (see [`CompiledTask::handler_forms`]).
     pub fn handler_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.task.name.iter().cloned().collect();
-        if let (Some(n), Some(r)) = (&self.task.name, &self.task.role) {
-            names.push(format!("{} : {n}", r.name));
-        }
-        names.extend(self.task.listen.iter().cloned());
+        let mut names = self.handler_forms(self.task.name.as_slice());
+        names.extend(self.handler_forms(&self.task.listen));
         names
     }
+
+    /// `names` as notifications may spell them: alone and prefixed by the
+    /// handler's role (`role : name`; a collection's role by its short name
+    /// and its full `ns.col.role` name).
+    pub fn handler_forms(&self, names: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = names.to_vec();
+        if let Some(r) = &self.task.role {
+            let mut prefixes = vec![r.name.as_str()];
+            if r.short_name() != r.name {
+                prefixes.push(r.short_name());
+            }
+            for p in prefixes {
+                out.extend(names.iter().map(|n| format!("{p} : {n}")));
+            }
+        }
+        out
+    }
+}
+
+/// Which of `handlers` the notifications trigger, as Ansible resolves them:
+/// a notification naming a handler triggers the first one of that name
+/// only; one naming a `listen` topic triggers every handler listening to
+/// it, once per handler name.
+pub fn triggered_handlers<'a>(
+    handlers: &[CompiledTask],
+    notified: impl IntoIterator<Item = &'a str>,
+) -> Vec<bool> {
+    let mut on = vec![false; handlers.len()];
+    for n in notified {
+        if let Some(i) = handlers.iter().position(|h| {
+            h.handler_forms(h.task.name.as_slice())
+                .iter()
+                .any(|f| f == n)
+        }) {
+            on[i] = true;
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, h) in handlers.iter().enumerate() {
+            if !h.handler_forms(&h.task.listen).iter().any(|f| f == n) {
+                continue;
+            }
+            if let Some(name) = h.task.name.as_deref() {
+                if seen.contains(&name) {
+                    continue;
+                }
+                seen.push(name);
+            }
+            on[i] = true;
+        }
+    }
+    on
 }
 
 /// A task or a block, ready to run.

@@ -1313,13 +1313,14 @@ async fn run_handlers(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) {
-    for h in &ctx.play.handlers {
-        let names = h.handler_names();
+    for (i, h) in ctx.play.handlers.iter().enumerate() {
         let subset: Vec<bool> = states
             .iter()
             .map(|s| {
-                names.iter().any(|n| s.notified.contains(n.as_str()))
-                    && (s.active() || (s.failed && ctx.force_handlers()))
+                crate::compile::triggered_handlers(
+                    &ctx.play.handlers,
+                    s.notified.iter().map(String::as_str),
+                )[i] && (s.active() || (s.failed && ctx.force_handlers()))
             })
             .collect();
         run_task_subset(ctx, h, states, &subset, reporter, summary, true).await;

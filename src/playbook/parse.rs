@@ -167,6 +167,8 @@ pub struct Cx<'a> {
     pub playbook_dir: PathBuf,
     /// `roles_path` (searched after `roles/` beside the playbook).
     pub(crate) roles_path: Vec<PathBuf>,
+    /// `collections_path` (searched after `collections/` beside the playbook).
+    pub(crate) collections_path: Vec<PathBuf>,
     /// Role state of the play being parsed.
     pub(crate) roles: super::role::PlayRoles,
     /// The roles whose files are being parsed, per nesting (parents of an
@@ -190,6 +192,7 @@ impl<'a> Cx<'a> {
             diags,
             stack: Vec::new(),
             roles_path: crate::config::roles_path(),
+            collections_path: crate::config::collections_path(),
             playbook_dir,
             roles: Default::default(),
             role_chain: Vec::new(),

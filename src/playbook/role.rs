@@ -35,6 +35,28 @@ pub struct RoleInfo {
     pub magic: Vars,
 }
 
+impl RoleInfo {
+    /// Whether the role comes from a collection
+    /// (`.../ansible_collections/NS/COL/roles/NAME`).
+    pub fn in_collection(&self) -> bool {
+        self.path
+            .ancestors()
+            .nth(4)
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "ansible_collections")
+            && self.path.parent().and_then(Path::file_name) == Some("roles".as_ref())
+    }
+
+    /// The role's name without its collection (`ns.col.x` → `x`).
+    pub fn short_name(&self) -> &str {
+        if self.in_collection() {
+            self.name.rsplit('.').next().unwrap_or(&self.name)
+        } else {
+            &self.name
+        }
+    }
+}
+
 /// One role instance, kept for its dependencies' sake.
 pub struct Instance {
     /// Its directory.
@@ -332,6 +354,42 @@ fn find_role(cx: &Cx<'_>, name: &str, parent: Option<&Instance>) -> Result<PathB
         search.push(p.to_path_buf());
     }
     search.push(dir.clone());
+    // A collection's role, `ns.col.role`: `ansible_collections/ns/col/roles/role`
+    // under `collections/` beside the play or the playbook, then `collections_path`.
+    let parts: Vec<&str> = name.split('.').collect();
+    if let [ns, col, role] = parts.as_slice()
+        && !name.contains('/')
+        && parts.iter().all(|p| !p.is_empty())
+    {
+        let mut tried = Vec::new();
+        let bases = [dir.join("collections"), cx.playbook_dir.join("collections")]
+            .into_iter()
+            .chain(cx.collections_path.iter().cloned());
+        for base in bases {
+            let c = base
+                .join("ansible_collections")
+                .join(ns)
+                .join(col)
+                .join("roles")
+                .join(role);
+            if tried.contains(&c) {
+                continue;
+            }
+            if c.is_dir() {
+                return Ok(c);
+            }
+            tried.push(c);
+        }
+        // Else a role directory named so (a legacy `author.role.x`).
+        for s in &search {
+            let c = s.join(name);
+            if c.is_dir() {
+                return Ok(c);
+            }
+            tried.push(c);
+        }
+        return Err(tried);
+    }
     let p = Path::new(name);
     if p.is_absolute() {
         return if p.is_dir() {
@@ -557,7 +615,9 @@ pub(crate) fn load(
     merge_into(&mut info.vars, &me.keyword_vars);
     merge_into(&mut info.params, &me.params);
     let path_text = path.display().to_string();
-    info.magic.insert("role_name".into(), name.clone().into());
+    // A collection's role: `role_name` is its short name.
+    info.magic
+        .insert("role_name".into(), info.short_name().into());
     info.magic
         .insert("ansible_role_name".into(), name.clone().into());
     info.magic.insert("role_path".into(), path_text.into());
