@@ -834,3 +834,42 @@ fn a_missing_collection_role_lists_where_it_was_searched() {
         "{err}"
     );
 }
+
+#[test]
+fn meta_flush_handlers_and_end_play_honour_when() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - command: "true"
+      notify: h
+    - meta: flush_handlers
+      when: inventory_hostname == 'a'
+    - debug: msg=between
+    - meta: end_play
+      when: false
+    - debug: msg=after_end_play_false
+    - meta: end_play
+      when: inventory_hostname == 'b'
+    - debug: msg=never
+  handlers:
+    - name: h
+      debug: msg=handler_on_{{ inventory_hostname }}
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    // `a` flushed at the meta task, before `between`; `b` only at the end
+    // of the play (end_play's `when` judged on `a` was false).
+    let at = |m: &str| {
+        text.find(&format!("\"msg\": \"{m}\""))
+            .unwrap_or(usize::MAX)
+    };
+    assert!(at("handler_on_a") < at("between"), "{text}");
+    assert!(at("handler_on_b") > at("after_end_play_false"), "{text}");
+    assert!(at("handler_on_b") != usize::MAX, "{text}");
+    assert!(text.contains("\"msg\": \"never\""), "{text}");
+}

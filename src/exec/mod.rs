@@ -900,6 +900,36 @@ fn save_host_data(
     }
 }
 
+/// The hosts of `live` for which a meta task's `when` holds (all of them
+/// without one). A condition that cannot be evaluated is shown and fails the run.
+fn when_holds(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    states: &[HostState],
+    live: &[bool],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) -> Vec<bool> {
+    if t.task.when.is_none() {
+        return live.to_vec();
+    }
+    let hostvars = hostvars::HostVars::snapshot(states, ctx);
+    let mut out = vec![false; states.len()];
+    for (i, s) in states.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        match task::include_items(ctx, t, s, &hostvars) {
+            Ok(items) => out[i] = !items.is_empty(),
+            Err(msg) => {
+                ctx.warn_once(reporter, &format!("{}: {msg}", t.task.span.location()));
+                summary.any_failed = true;
+            }
+        }
+    }
+    out
+}
+
 /// `meta: clear_host_errors`: run once (its `when` judged on the first host
 /// running it), it clears the failures of every host of the play. A host
 /// running the task (in an `always` section after a failure, say) goes on
@@ -916,17 +946,8 @@ fn clear_host_errors(
     let Some(first) = live.iter().position(|b| *b) else {
         return;
     };
-    if t.task.when.is_some() {
-        let hostvars = hostvars::HostVars::snapshot(states, ctx);
-        match task::include_items(ctx, t, &states[first], &hostvars) {
-            Ok(items) if items.is_empty() => return,
-            Ok(_) => {}
-            Err(msg) => {
-                ctx.warn_once(reporter, &format!("{}: {msg}", t.task.span.location()));
-                summary.any_failed = true;
-                return;
-            }
-        }
+    if !when_holds(ctx, t, states, live, reporter, summary)[first] {
+        return;
     }
     for (i, s) in states.iter_mut().enumerate() {
         if live[i] {
@@ -975,13 +996,20 @@ fn run_steps<'a>(
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
                                 let n = live.iter().filter(|b| **b).count();
                                 reporter.task_start(&task_info(t, &t.display_name(), false, n));
-                                run_handlers(ctx, states, reporter, summary).await;
+                                // Its `when` is judged per host: the others keep
+                                // their notifications for a later flush.
+                                let hosts = when_holds(ctx, t, states, &live, reporter, summary);
+                                run_handlers_on(ctx, states, &hosts, reporter, summary).await;
                                 continue;
                             }
                             Some(crate::compile::actions::MetaAction::EndPlay) => {
-                                // For every host, even those running on their own.
-                                *end_play = true;
-                                ctx.ended_play.set(true);
+                                // Its `when` judged on the first host; for every
+                                // host, even those running on their own.
+                                let hosts = when_holds(ctx, t, states, &live, reporter, summary);
+                                if live.iter().position(|b| *b).is_some_and(|i| hosts[i]) {
+                                    *end_play = true;
+                                    ctx.ended_play.set(true);
+                                }
                                 continue;
                             }
                             Some(crate::compile::actions::MetaAction::ClearHostErrors) => {
@@ -1313,20 +1341,37 @@ async fn run_handlers(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) {
+    let all = vec![true; states.len()];
+    run_handlers_on(ctx, states, &all, reporter, summary).await;
+}
+
+/// [`run_handlers`] for the hosts marked in `hosts` only.
+async fn run_handlers_on(
+    ctx: &PlayCtx<'_>,
+    states: &mut [HostState],
+    hosts: &[bool],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) {
     for (i, h) in ctx.play.handlers.iter().enumerate() {
         let subset: Vec<bool> = states
             .iter()
-            .map(|s| {
-                crate::compile::triggered_handlers(
-                    &ctx.play.handlers,
-                    s.notified.iter().map(String::as_str),
-                )[i] && (s.active() || (s.failed && ctx.force_handlers()))
+            .enumerate()
+            .map(|(j, s)| {
+                hosts[j]
+                    && crate::compile::triggered_handlers(
+                        &ctx.play.handlers,
+                        s.notified.iter().map(String::as_str),
+                    )[i]
+                    && (s.active() || (s.failed && ctx.force_handlers()))
             })
             .collect();
         run_task_subset(ctx, h, states, &subset, reporter, summary, true).await;
     }
-    for s in states.iter_mut() {
-        s.notified.clear();
+    for (j, s) in states.iter_mut().enumerate() {
+        if hosts[j] {
+            s.notified.clear();
+        }
     }
 }
 
