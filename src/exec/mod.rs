@@ -741,22 +741,12 @@ async fn run_hosts(
     // An `import_playbook`'s `when` decides which hosts gather.
     let gathering = match &play.gather_guard {
         Some(guard) if gather => {
-            let hostvars = hostvars::HostVars::snapshot(states, ctx);
-            let mut mask = in_batch.to_vec();
-            for (i, s) in states.iter().enumerate() {
-                if !mask[i] || !s.active() {
-                    continue;
-                }
-                match task::include_items(ctx, guard, s, &hostvars) {
-                    Ok(items) => mask[i] = !items.is_empty(),
-                    Err(msg) => {
-                        ctx.warn_once(reporter, &format!("{}: {msg}", guard.task.span.location()));
-                        summary.any_failed = true;
-                        mask[i] = false;
-                    }
-                }
-            }
-            mask
+            let active: Vec<bool> = states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| in_batch[i] && s.active())
+                .collect();
+            when_holds(ctx, guard, states, &active, reporter, summary)
         }
         _ => in_batch.to_vec(),
     };
