@@ -873,3 +873,38 @@ fn meta_flush_handlers_and_end_play_honour_when() {
     assert!(at("handler_on_b") != usize::MAX, "{text}");
     assert!(text.contains("\"msg\": \"never\""), "{text}");
 }
+
+#[test]
+fn an_include_tasks_handler_runs_its_files_tasks() {
+    let files = [(
+        "h.yml",
+        "- name: first_included\n  debug: msg=inc1_{{ who }}\n- debug: msg=inc2_{{ who }}\n",
+    )];
+    let play = r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - command: "true"
+      notify: via_include
+      when: inventory_hostname == 'a'
+  handlers:
+    - name: via_include
+      include_tasks: h.yml
+      vars:
+        who: "{{ inventory_hostname }}"
+"#;
+    let (out, _dir) = run(play, &files, &[]);
+    ok(&out);
+    let text = stdout(&out);
+    for m in ["inc1_a", "inc2_a"] {
+        assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
+    }
+    assert!(!text.contains("_b\""), "{text}");
+    // The included tasks are not handlers of their own.
+    let (out, _dir) = run(
+        &play.replace("notify: via_include", "notify: first_included"),
+        &files,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4));
+}

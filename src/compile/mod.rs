@@ -65,9 +65,19 @@ impl CompiledTask {
     /// The names a handler answers to: `name` and `listen` topics, alone and
     /// prefixed by its role (see [`CompiledTask::handler_forms`]).
     pub fn handler_names(&self) -> Vec<String> {
-        let mut names = self.handler_forms(self.task.name.as_slice());
+        let mut names = self.handler_forms(self.own_name());
         names.extend(self.handler_forms(&self.task.listen));
         names
+    }
+
+    /// The name a handler answers to by name (none for the tasks of an
+    /// `include_tasks` handler).
+    fn own_name(&self) -> &[String] {
+        if self.task.listen_only {
+            &[]
+        } else {
+            self.task.name.as_slice()
+        }
     }
 
     /// `names` as notifications may spell them: alone and prefixed by the
@@ -98,11 +108,10 @@ pub fn triggered_handlers<'a>(
 ) -> Vec<bool> {
     let mut on = vec![false; handlers.len()];
     for n in notified {
-        if let Some(i) = handlers.iter().position(|h| {
-            h.handler_forms(h.task.name.as_slice())
-                .iter()
-                .any(|f| f == n)
-        }) {
+        if let Some(i) = handlers
+            .iter()
+            .position(|h| h.handler_forms(h.own_name()).iter().any(|f| f == n))
+        {
             on[i] = true;
         }
         let mut seen: Vec<&str> = Vec::new();
@@ -110,7 +119,8 @@ pub fn triggered_handlers<'a>(
             if !h.handler_forms(&h.task.listen).iter().any(|f| f == n) {
                 continue;
             }
-            if let Some(name) = h.task.name.as_deref() {
+            // (The tasks of an `include_tasks` handler all run.)
+            if let Some(name) = h.task.name.as_deref().filter(|_| !h.task.listen_only) {
                 if seen.contains(&name) {
                     continue;
                 }
@@ -279,10 +289,13 @@ fn compile(
         for vf in &play.vars_files {
             check_string(&vf.value, &vf.span, templar, diags);
         }
-        let handlers: Vec<CompiledTask> = play
+        let handler_list: Vec<Task> = play
             .handlers
             .iter()
-            .flat_map(Step::tasks)
+            .flat_map(|s| handler_tasks(s, diags))
+            .collect();
+        let handlers: Vec<CompiledTask> = handler_list
+            .iter()
             .filter_map(|t| ctx.task(t, diags))
             .collect();
         let mut handler_names: Vec<String> = Vec::new();
@@ -312,6 +325,45 @@ fn compile(
         });
     }
     plays
+}
+
+/// The handlers a handlers section's step stands for. An `include_tasks`
+/// handler is its file's tasks, with the include's keywords, each answering
+/// to the include's name and `listen` topics (notifying it runs them all).
+fn handler_tasks(step: &Step, diags: &mut Vec<Diagnostic>) -> Vec<Task> {
+    match step {
+        Step::Task(t) => vec![t.clone()],
+        Step::Block(b) => b
+            .block
+            .iter()
+            .chain(&b.rescue)
+            .chain(&b.always)
+            .flat_map(|s| handler_tasks(s, diags))
+            .collect(),
+        Step::Include(i) => {
+            if let Some(l) = &i.task.loop_ {
+                diags.push(
+                    Diagnostic::error("a looping include_tasks as a handler is not supported yet")
+                        .at(l.span.clone())
+                        .label("not supported yet"),
+                );
+                return Vec::new();
+            }
+            let topics: Vec<String> = i.task.name.iter().chain(&i.task.listen).cloned().collect();
+            let mut keywords = i.task.clone();
+            keywords.name = None;
+            i.steps
+                .iter()
+                .flat_map(|s| handler_tasks(s, diags))
+                .map(|t| {
+                    let mut t = playbook::parse::inherit(t, &keywords);
+                    t.listen.extend(topics.iter().cloned());
+                    t.listen_only = true;
+                    t
+                })
+                .collect()
+        }
+    }
 }
 
 fn check_notify(task: &CompiledTask, handler_names: &[String], diags: &mut Vec<Diagnostic>) {

@@ -440,4 +440,7 @@ pub struct Task {
     pub escalation: Become,
     /// The role this task belongs to (its variables, `role_name`, `role_path`).
     pub role: Option<Arc<RoleInfo>>,
+    /// A task of an `include_tasks` handler: it answers to the include's
+    /// name and topics (its `listen`), not to its own name.
+    pub listen_only: bool,
 }

@@ -1152,6 +1152,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         environment: None,
         escalation: Become::default(),
         role: None,
+        listen_only: false,
     };
     let mut module_nodes: Vec<(&Node, &Node)> = Vec::new();
     let mut extra_args: Option<&Node> = None;
