@@ -20,10 +20,15 @@ fn run(play: &str, files: &[(&str, &str)], args: &[&str]) -> (Output, tempfile::
         std::fs::write(p, text).expect("file");
     }
     let work = format!("work={}", dir.path().display());
+    // One fork unless the test asks for more.
+    let forks: &[&str] = if args.contains(&"-f") {
+        &[]
+    } else {
+        &["-f", "1"]
+    };
     let out = Command::new(env!("CARGO_BIN_EXE_tend"))
-        .args([
-            "playbook", "-i", "inv.ini", "play.yml", "-f", "1", "-e", &work,
-        ])
+        .args(["playbook", "-i", "inv.ini", "play.yml", "-e", &work])
+        .args(forks)
         .args(args)
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
@@ -457,4 +462,449 @@ fn loop_details_follow_ansible() {
     assert_eq!(r["one"], serde_json::json!({"k": "v"}));
     assert_eq!(r["idx"], 1);
     assert_eq!(r["search"], 1);
+}
+
+#[test]
+fn templated_tags_are_rendered_with_play_variables() {
+    let play = r#"
+- hosts: a
+  gather_facts: no
+  vars:
+    listed: [web, db]
+    csv: "app,extra"
+  tags: "{{ play_tag }}"
+  tasks:
+    - name: from_a_list
+      debug: msg=from_a_list
+      tags: "{{ listed }}"
+    - name: from_a_csv
+      debug: msg=from_a_csv
+      tags: "{{ csv }}"
+    - block:
+        - name: in_block
+          debug: msg=in_block
+      tags: "{{ ['blk'] }}"
+    - name: plain
+      debug: msg=plain
+      tags: plain
+"#;
+    let extra = ["-e", "play_tag=outer"];
+    let picked = |sel: &[&str]| {
+        let args: Vec<&str> = extra.iter().chain(sel).copied().collect();
+        let (out, _dir) = run(play, &[], &args);
+        ok(&out);
+        let text = stdout(&out);
+        ["from_a_list", "from_a_csv", "in_block", "plain"]
+            .into_iter()
+            .filter(|n| text.contains(&format!("\"msg\": \"{n}\"")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(picked(&["--tags", "db"]), ["from_a_list"]);
+    assert_eq!(picked(&["--tags", "extra"]), ["from_a_csv"]);
+    assert_eq!(picked(&["--tags", "blk"]), ["in_block"]);
+    assert_eq!(picked(&["--skip-tags", "web,blk"]), ["from_a_csv", "plain"]);
+    // The play's templated tag is every task's.
+    assert_eq!(
+        picked(&["--tags", "outer"]),
+        ["from_a_list", "from_a_csv", "in_block", "plain"]
+    );
+    assert!(picked(&["--skip-tags", "outer"]).is_empty());
+}
+
+#[test]
+fn an_undefined_variable_in_tags_fails_the_run() {
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - debug: msg=never_shown\n      tags: \"{{ nope }}\"\n",
+        &[],
+        &[],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("nope"), "{all}");
+    assert!(!all.contains("never_shown"), "{all}");
+}
+
+#[test]
+fn reset_connection_on_the_local_connection_is_ok() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - meta: reset_connection
+    - command: echo after
+      register: after
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'after': after.stdout} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let v = json_file(dir.path(), "out.json");
+    assert_eq!(v["after"], "after");
+}
+
+#[test]
+fn a_templated_strategy_is_rendered_with_play_and_extra_vars() {
+    // Under `free`, `b` runs both of its tasks before `a` runs its second
+    // (it sleeps first); under `linear`, every host ends a task first.
+    let play = r#"
+- hosts: a,b
+  gather_facts: no
+  strategy: "{{ how | default('linear') }}"
+  tasks:
+    - command: sleep {{ '0.5' if inventory_hostname == 'a' else '0' }}
+    - shell: date +%s%N > {{ work }}/{{ inventory_hostname }}
+"#;
+    let ends = |args: &[&str]| {
+        let (out, dir) = run(play, &[], args);
+        ok(&out);
+        let at = |h: &str| -> u128 {
+            let t = std::fs::read_to_string(dir.path().join(h)).expect("stamp");
+            t.trim().parse().expect("nanoseconds")
+        };
+        (at("a"), at("b"))
+    };
+    let (a, b) = ends(&["-e", "how=free", "-f", "2"]);
+    assert!(b + 300_000_000 < a, "free: b did not go ahead ({a} {b})");
+    let (a, b) = ends(&["-f", "2"]);
+    assert!(b + 300_000_000 > a, "linear: b went ahead ({a} {b})");
+    let (out, _dir) = run(play, &[], &["-e", "how=debug"]);
+    assert_ne!(out.status.code(), Some(0));
+    let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        all.contains("strategy `debug` is not supported yet"),
+        "{all}"
+    );
+}
+
+#[test]
+fn clear_host_errors_in_always_lets_the_host_go_on() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - block:
+        - fail: msg=boom
+      always:
+        - meta: clear_host_errors
+    - debug: msg=went_on
+- hosts: a
+  gather_facts: no
+  tasks:
+    - debug: msg=next_play
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("\"msg\": \"went_on\""), "{text}");
+    assert!(text.contains("\"msg\": \"next_play\""), "{text}");
+    // Without it, the failure stays.
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - block:\n        - fail: msg=boom\n      always:\n        - debug: msg=always\n    - debug: msg=went_on\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stdout(&out).contains("went_on"));
+}
+
+#[test]
+fn a_blocks_notify_is_its_tasks_and_failed_hosts_leave_play_hosts() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - block:
+        - debug: msg=trigger
+          changed_when: true
+        - debug: msg=own
+          changed_when: true
+          notify: other
+      notify: from_block
+    - fail:
+      when: inventory_hostname == 'a'
+    - debug:
+        msg: "left {{ ansible_play_hosts | join(',') }} batch {{ ansible_play_batch | join(',') }} all {{ ansible_play_hosts_all | join(',') }}"
+  handlers:
+    - name: from_block
+      debug: msg=from_block_ran
+    - name: other
+      debug: msg=other_ran
+"#,
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("left b batch b all a,b"), "{text}");
+    assert!(text.contains("from_block_ran"), "{text}");
+    assert!(text.contains("other_ran"), "{text}");
+}
+
+#[test]
+fn templated_import_names_use_the_vars_known_when_parsing() {
+    let files = [
+        ("tasks/one.yml", "- debug: msg=one_ran\n"),
+        ("tasks/two.yml", "- debug: msg=two_ran\n"),
+        ("tasks/three.yml", "- debug: msg=three_ran\n"),
+        ("tasks/four.yml", "- debug: msg=four_ran\n"),
+        (
+            "other.yml",
+            "- hosts: a\n  gather_facts: no\n  tasks:\n    - debug: msg={{ greeting }}\n",
+        ),
+    ];
+    let (out, _dir) = run(
+        r#"
+- import_playbook: "{{ which }}.yml"
+  vars:
+    which: other
+    greeting: imported_play_ran
+- hosts: a
+  gather_facts: no
+  vars:
+    dir: "{{ playbook_dir }}/tasks"
+  tasks:
+    - import_tasks: "{{ dir }}/one.yml"
+    - ansible.builtin.import_tasks:
+        file: "tasks/{{ n }}.yml"
+      vars:
+        n: two
+    - import_tasks: "tasks/{{ from_cli }}.yml"
+    - include_tasks: "{{ playbook_dir }}/tasks/{{ from_cli2 }}.yml"
+"#,
+        &files,
+        &["-e", "from_cli=three", "-e", "from_cli2=four"],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    for m in [
+        "imported_play_ran",
+        "one_ran",
+        "two_ran",
+        "three_ran",
+        "four_ran",
+    ] {
+        assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
+    }
+}
+
+#[test]
+fn import_names_that_need_run_time_values_are_compile_errors() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - set_fact:
+        late: x
+    - import_tasks: "{{ late }}.yml"
+    - include_tasks: "{{ item }}"
+      loop: [a.yml]
+    - import_tasks:
+        file: x.yml
+        apply:
+          tags: [t]
+"#,
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("import_tasks: cannot template the file name `{{ late }}.yml`"),
+        "{err}"
+    );
+    assert!(err.contains("play.yml:7:"), "{err}");
+    assert!(
+        err.contains("include_tasks: cannot template the file name `{{ item }}`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Invalid options for import_tasks: apply"),
+        "{err}"
+    );
+}
+
+#[test]
+fn import_playbook_when_and_vars_apply_to_the_imported_plays() {
+    let files = [
+        (
+            "skipped.yml",
+            "- hosts: a\n  tasks:\n    - debug: msg=skipped_ran\n",
+        ),
+        (
+            "taken.yml",
+            "- hosts: a\n  gather_facts: no\n  vars:\n    who: play\n  roles:\n    - role: r\n  tasks:\n    - debug: msg=taken_{{ who }}\n    - import_role:\n        name: \"{{ role_name_var }}\"\n        tasks_from: \"{{ from }}\"\n",
+        ),
+        ("roles/r/tasks/main.yml", "- debug: msg=role_main_ran\n"),
+        ("roles/r/tasks/other.yml", "- debug: msg=role_other_ran\n"),
+    ];
+    let (out, _dir) = run(
+        r#"
+- import_playbook: skipped.yml
+  when: go == 'no'
+- ansible.legacy.import_playbook: taken.yml
+  when: go == 'yes'
+  vars:
+    who: import
+    role_name_var: r
+    from: other.yml
+"#,
+        &files,
+        &["-e", "go=yes"],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    assert!(!text.contains("skipped_ran"), "{text}");
+    // The skipped play gathers no facts either.
+    assert!(!text.contains("Gathering Facts"), "{text}");
+    for m in ["taken_import", "role_main_ran", "role_other_ran"] {
+        assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
+    }
+}
+
+#[test]
+fn collection_roles_and_handler_name_resolution() {
+    let files = [
+        (
+            "collections/ansible_collections/ns/col/roles/r/tasks/main.yml",
+            "- debug: msg=in_{{ role_name }}\n",
+        ),
+        (
+            "collections/ansible_collections/ns/col/roles/r/handlers/main.yml",
+            "- name: role_handler\n  debug: msg=by_fqcn_prefix\n  listen: topic\n",
+        ),
+    ];
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  roles:
+    - ns.col.r
+  tasks:
+    - command: "true"
+      notify:
+        - dup
+        - "r : topic"
+    - meta: flush_handlers
+    - command: "true"
+      notify: "ns.col.r : role_handler"
+  handlers:
+    - name: dup
+      debug: msg=first_dup
+    - name: dup
+      debug: msg=second_dup
+    - name: listener
+      debug: msg=listener_ran
+      listen: dup
+"#,
+        &files,
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    let count = |m: &str| text.matches(&format!("\"msg\": \"{m}\"")).count();
+    assert_eq!(count("in_r"), 1, "{text}");
+    // A name triggers its first handler only; listeners all run.
+    assert_eq!(count("first_dup"), 1, "{text}");
+    assert_eq!(count("second_dup"), 0, "{text}");
+    assert_eq!(count("listener_ran"), 1, "{text}");
+    // `role : topic` and `ns.col.role : name` both reach the role's handler.
+    assert_eq!(count("by_fqcn_prefix"), 2, "{text}");
+}
+
+#[test]
+fn a_missing_collection_role_lists_where_it_was_searched() {
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  roles:\n    - ns.col.nope\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("collections/ansible_collections/ns/col/roles/nope"),
+        "{err}"
+    );
+}
+
+#[test]
+fn meta_flush_handlers_and_end_play_honour_when() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - command: "true"
+      notify: h
+    - meta: flush_handlers
+      when: inventory_hostname == 'a'
+    - debug: msg=between
+    - meta: end_play
+      when: false
+    - debug: msg=after_end_play_false
+    - meta: end_play
+      when: inventory_hostname == 'b'
+    - debug: msg=never
+  handlers:
+    - name: h
+      debug: msg=handler_on_{{ inventory_hostname }}
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    // `a` flushed at the meta task, before `between`; `b` only at the end
+    // of the play (end_play's `when` judged on `a` was false).
+    let at = |m: &str| {
+        text.find(&format!("\"msg\": \"{m}\""))
+            .unwrap_or(usize::MAX)
+    };
+    assert!(at("handler_on_a") < at("between"), "{text}");
+    assert!(at("handler_on_b") > at("after_end_play_false"), "{text}");
+    assert!(at("handler_on_b") != usize::MAX, "{text}");
+    assert!(text.contains("\"msg\": \"never\""), "{text}");
+}
+
+#[test]
+fn an_include_tasks_handler_runs_its_files_tasks() {
+    let files = [(
+        "h.yml",
+        "- name: first_included\n  debug: msg=inc1_{{ who }}\n- debug: msg=inc2_{{ who }}\n",
+    )];
+    let play = r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - command: "true"
+      notify: via_include
+      when: inventory_hostname == 'a'
+  handlers:
+    - name: via_include
+      include_tasks: h.yml
+      vars:
+        who: "{{ inventory_hostname }}"
+"#;
+    let (out, _dir) = run(play, &files, &[]);
+    ok(&out);
+    let text = stdout(&out);
+    for m in ["inc1_a", "inc2_a"] {
+        assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
+    }
+    assert!(!text.contains("_b\""), "{text}");
+    // The included tasks are not handlers of their own.
+    let (out, _dir) = run(
+        &play.replace("notify: via_include", "notify: first_included"),
+        &files,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4));
 }

@@ -37,6 +37,33 @@ fn status_output_and_stdin_are_exact() {
     }
 }
 
+/// `meta: reset_connection` closes the host's connection: the tasks before
+/// it share one SSH connection (the same client port), the task after it
+/// connects anew.
+#[test]
+fn reset_connection_reconnects() {
+    let lab = lab_or_skip!(1);
+    let play = r#"
+- hosts: lab
+  gather_facts: no
+  tasks:
+    - shell: echo $SSH_CONNECTION
+      register: first
+    - shell: echo $SSH_CONNECTION
+      register: second
+    - meta: reset_connection
+    - shell: echo $SSH_CONNECTION
+      register: third
+    - copy:
+        dest: /tmp/reset
+        content: "{{ first.stdout == second.stdout }} {{ second.stdout == third.stdout }}\n"
+"#;
+    let proj = lab::project(&[("site.yml", play)]);
+    let run = lab.playbook(&proj.path().join("site.yml"), &[]);
+    run.assert_code(0);
+    assert_eq!(lab.sh_ok(1, "cat /tmp/reset"), "True False\n");
+}
+
 /// Hosts in the stress lab, and how many times each runs the whole mix.
 const STRESS_HOSTS: usize = 5;
 const STRESS_ROUNDS: usize = 3;

@@ -80,6 +80,10 @@ pub trait Host: Send + Sync {
     /// Runs one script on the target: one round trip.
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError>;
 
+    /// Closes the connection (`meta: reset_connection`): the next request
+    /// opens a new one. Nothing to close by default (the local machine).
+    async fn reset(&self) {}
+
     /// Who watches [`crate::module::converge`] on this host for the engine
     /// (saved plans: `tend plan --out`, `tend apply`). None by default.
     fn observer(&self) -> Option<std::sync::Arc<dyn crate::module::ConvergeObserver>> {

@@ -548,6 +548,8 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
         return Err(1);
     }
     let templar = Templar::new();
+    // Extra vars first: templated import names may use them.
+    let extra_vars = exit_on(parse_extra_vars(&a.extra_vars), 5)?;
     // Compile everything before touching anything.
     let mut books: Vec<CompiledPlaybook> = Vec::new();
     let mut all_diags = Vec::new();
@@ -556,7 +558,7 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
             eprintln!("ERROR! the playbook: {} could not be found", path.display());
             return Err(1);
         }
-        match compile::compile_file(path, &templar) {
+        match compile::compile_file_with(path, &templar, &extra_vars) {
             Ok(b) => {
                 print_diags(&b.warnings);
                 books.push(b)
@@ -568,13 +570,12 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
         print_diags(&all_diags);
         return Err(4);
     }
-    let (extra_vars, cli_vars, mut inventory) = match (
-        exit_on(parse_extra_vars(&a.extra_vars), 5),
+    let (cli_vars, mut inventory) = match (
         exit_on(a.connection.vars(&cfg), 5),
         exit_on(load_inventory(&cfg), 4),
     ) {
-        (Ok(e), Ok(c), Ok(i)) => (e, c, i),
-        (Err(code), ..) | (_, Err(code), _) | (.., Err(code)) => return Err(code),
+        (Ok(c), Ok(i)) => (c, i),
+        (Err(code), _) | (_, Err(code)) => return Err(code),
     };
     if a.syntax_check {
         for p in &a.playbooks {
@@ -768,9 +769,19 @@ fn try_apply(a: ApplyArgs, toml: Option<&std::path::Path>) -> Result<i32, i32> {
     let saved = exit_on(plan::PlanFile::read(&a.plan).map_err(|e| e.to_string()), 1)?;
     let templar = Templar::new();
     let playbooks: Vec<PathBuf> = saved.inputs.playbooks.iter().map(PathBuf::from).collect();
+    let overrides = CliOverrides {
+        inventory: saved.inputs.inventory.clone(),
+        ..CliOverrides::default()
+    };
+    let cfg =
+        settings(toml, playbooks.first().and_then(|p| p.parent()), overrides).map_err(|_| 1)?;
+    if !install_vault_secrets(&a.vault, &cfg) {
+        return Err(1);
+    }
+    let extra_vars = exit_on(parse_extra_vars(&a.extra_vars), 1)?;
     let mut books = Vec::new();
     for path in &playbooks {
-        match compile::compile_file(path, &templar) {
+        match compile::compile_file_with(path, &templar, &extra_vars) {
             Ok(b) => books.push(b),
             Err(d) => {
                 print_diags(&d);
@@ -782,16 +793,6 @@ fn try_apply(a: ApplyArgs, toml: Option<&std::path::Path>) -> Result<i32, i32> {
             }
         }
     }
-    let overrides = CliOverrides {
-        inventory: saved.inputs.inventory.clone(),
-        ..CliOverrides::default()
-    };
-    let cfg =
-        settings(toml, playbooks.first().and_then(|p| p.parent()), overrides).map_err(|_| 1)?;
-    if !install_vault_secrets(&a.vault, &cfg) {
-        return Err(1);
-    }
-    let extra_vars = exit_on(parse_extra_vars(&a.extra_vars), 1)?;
     let mut inventory = exit_on(load_inventory(&cfg), 1)?;
     for b in &books {
         exit_on(

@@ -235,6 +235,10 @@ pub enum MetaAction {
     EndHost,
     /// Do nothing.
     Noop,
+    /// Close the host's connection: the next task connects anew.
+    ResetConnection,
+    /// Clear the failures of the play's hosts.
+    ClearHostErrors,
 }
 
 impl MetaArgs {
@@ -245,11 +249,10 @@ impl MetaArgs {
             "end_play" => MetaAction::EndPlay,
             "end_host" => MetaAction::EndHost,
             "noop" => MetaAction::Noop,
-            other @ ("clear_facts" | "clear_host_errors" | "refresh_inventory"
-            | "reset_connection" | "end_batch" | "end_role") => {
-                return Err(ArgsError::general(format!(
-                    "meta: {other} is not supported yet"
-                )));
+            "reset_connection" => MetaAction::ResetConnection,
+            "clear_host_errors" => MetaAction::ClearHostErrors,
+            other @ ("clear_facts" | "refresh_inventory" | "end_batch" | "end_role") => {
+                return Err(ArgsError::general(format!("{other} is not supported yet")));
             }
             other => {
                 return Err(ArgsError::general(format!(

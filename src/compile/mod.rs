@@ -10,6 +10,7 @@ pub mod actions;
 use crate::diagnostic::Diagnostic;
 use crate::playbook::{self, Located, Play, Playbook, Step, Task, kv};
 use crate::template::{Templar, is_template};
+use crate::vars::Vars;
 use crate::yaml::{self, Kind, Node, Span};
 use actions::Builtin;
 use serde_json::Value;
@@ -61,15 +62,74 @@ impl CompiledTask {
         }
     }
 
-    /// The names a handler answers to: `name`, `role : name`, `listen` topics.
+    /// The names a handler answers to: `name` and `listen` topics, alone and
+    /// prefixed by its role (see [`CompiledTask::handler_forms`]).
     pub fn handler_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.task.name.iter().cloned().collect();
-        if let (Some(n), Some(r)) = (&self.task.name, &self.task.role) {
-            names.push(format!("{} : {n}", r.name));
-        }
-        names.extend(self.task.listen.iter().cloned());
+        let mut names = self.handler_forms(self.own_name());
+        names.extend(self.handler_forms(&self.task.listen));
         names
     }
+
+    /// The name a handler answers to by name (none for the tasks of an
+    /// `include_tasks` handler).
+    fn own_name(&self) -> &[String] {
+        if self.task.listen_only {
+            &[]
+        } else {
+            self.task.name.as_slice()
+        }
+    }
+
+    /// `names` as notifications may spell them: alone and prefixed by the
+    /// handler's role (`role : name`; a collection's role by its short name
+    /// and its full `ns.col.role` name).
+    pub fn handler_forms(&self, names: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = names.to_vec();
+        if let Some(r) = &self.task.role {
+            let mut prefixes = vec![r.name.as_str()];
+            if r.short_name() != r.name {
+                prefixes.push(r.short_name());
+            }
+            for p in prefixes {
+                out.extend(names.iter().map(|n| format!("{p} : {n}")));
+            }
+        }
+        out
+    }
+}
+
+/// Which of `handlers` the notifications trigger, as Ansible resolves them:
+/// a notification naming a handler triggers the first one of that name
+/// only; one naming a `listen` topic triggers every handler listening to
+/// it, once per handler name.
+pub fn triggered_handlers<'a>(
+    handlers: &[CompiledTask],
+    notified: impl IntoIterator<Item = &'a str>,
+) -> Vec<bool> {
+    let mut on = vec![false; handlers.len()];
+    for n in notified {
+        if let Some(i) = handlers
+            .iter()
+            .position(|h| h.handler_forms(h.own_name()).iter().any(|f| f == n))
+        {
+            on[i] = true;
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, h) in handlers.iter().enumerate() {
+            if !h.handler_forms(&h.task.listen).iter().any(|f| f == n) {
+                continue;
+            }
+            // (The tasks of an `include_tasks` handler all run.)
+            if let Some(name) = h.task.name.as_deref().filter(|_| !h.task.listen_only) {
+                if seen.contains(&name) {
+                    continue;
+                }
+                seen.push(name);
+            }
+            on[i] = true;
+        }
+    }
+    on
 }
 
 /// A task or a block, ready to run.
@@ -137,6 +197,9 @@ pub struct CompiledPlay {
     pub post_tasks: Vec<CompiledStep>,
     /// `handlers` (blocks flattened).
     pub handlers: Vec<CompiledTask>,
+    /// The `when` of the `import_playbook` that brought the play in, as a
+    /// task: fact gathering runs only on the hosts for which it holds.
+    pub gather_guard: Option<CompiledTask>,
 }
 
 /// A compiled playbook.
@@ -154,6 +217,16 @@ pub struct CompiledPlaybook {
 
 /// Compiles a playbook file. On failure, returns every diagnostic found.
 pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
+    compile_file_with(path, templar, &Vars::new())
+}
+
+/// [`compile_file`] with the run's extra variables (`-e`), which templated
+/// import names may use, as in Ansible.
+pub fn compile_file_with(
+    path: &Path,
+    templar: &Templar,
+    extra_vars: &Vars,
+) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
     let (_, docs) = yaml::load(path).map_err(|d| vec![*d])?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
@@ -161,7 +234,7 @@ pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, 
     } else {
         dir
     };
-    compile_docs(path, dir, &docs, templar)
+    compile_docs(path, dir, &docs, templar, extra_vars)
 }
 
 /// Compiles a playbook held in memory (an ad-hoc command's one-task play):
@@ -174,7 +247,7 @@ pub fn compile_source(
     templar: &Templar,
 ) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
     let docs = yaml::parse_str(name, text).map_err(|d| vec![*d])?;
-    compile_docs(Path::new(name), dir, &docs, templar)
+    compile_docs(Path::new(name), dir, &docs, templar, &Vars::new())
 }
 
 fn compile_docs(
@@ -182,9 +255,11 @@ fn compile_docs(
     dir: PathBuf,
     docs: &[yaml::Node],
     templar: &Templar,
+    extra_vars: &Vars,
 ) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut cx = playbook::Cx::new(&mut diags, dir.clone());
+    cx.extra_vars = extra_vars.clone();
     let book = playbook::parse_playbook_file(path, docs, &mut cx);
     let compiled = compile(book, &dir, templar, &mut diags);
     if diags
@@ -214,10 +289,13 @@ fn compile(
         for vf in &play.vars_files {
             check_string(&vf.value, &vf.span, templar, diags);
         }
-        let handlers: Vec<CompiledTask> = play
+        let handler_list: Vec<Task> = play
             .handlers
             .iter()
-            .flat_map(Step::tasks)
+            .flat_map(|s| handler_tasks(s, diags))
+            .collect();
+        let handlers: Vec<CompiledTask> = handler_list
+            .iter()
             .filter_map(|t| ctx.task(t, diags))
             .collect();
         let mut handler_names: Vec<String> = Vec::new();
@@ -236,7 +314,9 @@ fn compile(
         {
             check_notify(task, &handler_names, diags);
         }
+        let gather_guard = play.import_when.as_ref().and_then(|t| ctx.task(t, diags));
         plays.push(CompiledPlay {
+            gather_guard,
             play,
             pre_tasks,
             tasks,
@@ -245,6 +325,45 @@ fn compile(
         });
     }
     plays
+}
+
+/// The handlers a handlers section's step stands for. An `include_tasks`
+/// handler is its file's tasks, with the include's keywords, each answering
+/// to the include's name and `listen` topics (notifying it runs them all).
+fn handler_tasks(step: &Step, diags: &mut Vec<Diagnostic>) -> Vec<Task> {
+    match step {
+        Step::Task(t) => vec![t.clone()],
+        Step::Block(b) => b
+            .block
+            .iter()
+            .chain(&b.rescue)
+            .chain(&b.always)
+            .flat_map(|s| handler_tasks(s, diags))
+            .collect(),
+        Step::Include(i) => {
+            if let Some(l) = &i.task.loop_ {
+                diags.push(
+                    Diagnostic::error("a looping include_tasks as a handler is not supported yet")
+                        .at(l.span.clone())
+                        .label("not supported yet"),
+                );
+                return Vec::new();
+            }
+            let topics: Vec<String> = i.task.name.iter().chain(&i.task.listen).cloned().collect();
+            let mut keywords = i.task.clone();
+            keywords.name = None;
+            i.steps
+                .iter()
+                .flat_map(|s| handler_tasks(s, diags))
+                .map(|t| {
+                    let mut t = playbook::parse::inherit(t, &keywords);
+                    t.listen.extend(topics.iter().cloned());
+                    t.listen_only = true;
+                    t
+                })
+                .collect()
+        }
+    }
 }
 
 fn check_notify(task: &CompiledTask, handler_names: &[String], diags: &mut Vec<Diagnostic>) {
@@ -333,7 +452,7 @@ impl Ctx<'_> {
                 ) {
                     Some(s) => d.label(format!("did you mean `{s}`?")),
                     None => d.label("unknown module").help(format!(
-                        "tend supports the modules: {}",
+                        "tend runs its own modules: a Python module from `library/`, a collection or a plugin is not usable (Python plugins are not supported). tend supports the modules: {}",
                         tend_modules::names()
                             .chain(Builtin::NAMES.iter().copied())
                             .collect::<Vec<_>>()

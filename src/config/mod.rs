@@ -141,6 +141,9 @@ pub struct Config {
     pub private_key_file: Setting<Option<PathBuf>>,
     /// Where roles are searched after `roles/` beside the playbook.
     pub roles_path: Setting<Vec<PathBuf>>,
+    /// Where collections (`ansible_collections/NS/COL/`) are searched after
+    /// `collections/` beside the playbook, for collection roles (`ns.col.role`).
+    pub collections_path: Setting<Vec<PathBuf>>,
     /// Host key verification.
     pub host_key_checking: Setting<HostKeyChecking>,
     /// The connection timeout in seconds (`-T`).
@@ -166,6 +169,9 @@ pub struct Config {
 /// tend's default `forks` (Ansible's is 5; tend's connections are cheap).
 pub const DEFAULT_FORKS: usize = 50;
 
+/// Ansible's default `collections_path`.
+const DEFAULT_COLLECTIONS_PATH: &str = "~/.ansible/collections:/usr/share/ansible/collections";
+
 /// Ansible's default `roles_path`.
 const DEFAULT_ROLES_PATH: &str = "~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles";
 
@@ -179,6 +185,7 @@ impl Default for Config {
             remote_user: Setting::default(None),
             private_key_file: Setting::default(None),
             roles_path: Setting::default(Vec::new()),
+            collections_path: Setting::default(Vec::new()),
             host_key_checking: Setting::default(HostKeyChecking::Strict),
             timeout: Setting::default(crate::connection::ssh::DEFAULT_TIMEOUT),
             vault_password_file: Setting::default(None),
@@ -384,6 +391,15 @@ const ROLES_PATH: Spec = spec!(
     ["ANSIBLE_ROLES_PATH"],
     false
 );
+const COLLECTIONS_PATH: Spec = spec!(
+    "collections_path",
+    [
+        ("defaults", "collections_path"),
+        ("defaults", "collections_paths")
+    ],
+    ["ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_COLLECTIONS_PATHS"],
+    false
+);
 const HOST_KEY_CHECKING: Spec = spec!(
     "host_key_checking",
     [
@@ -561,6 +577,7 @@ impl Config {
         let home = env.home.as_deref();
         let mut c = Config::default();
         c.roles_path.value = default_roles_path(home);
+        c.collections_path.value = default_path_list(DEFAULT_COLLECTIONS_PATH, home);
         let (cfg_path, warning) = find_ansible_cfg(env);
         c.warnings.extend(warning);
         let cfg = match &cfg_path {
@@ -606,11 +623,13 @@ impl Config {
         })?;
         s.apply(&mut c.remote_user, &REMOTE_USER, text)?;
         s.apply(&mut c.private_key_file, &PRIVATE_KEY_FILE, path)?;
-        s.apply(&mut c.roles_path, &ROLES_PATH, |v, base| {
+        let paths = |v: &str, base: &Path| {
             Ok(split_list(v, ':')
                 .map(|p| resolve_path(p, Some(base), home))
                 .collect())
-        })?;
+        };
+        s.apply(&mut c.roles_path, &ROLES_PATH, paths)?;
+        s.apply(&mut c.collections_path, &COLLECTIONS_PATH, paths)?;
         s.apply(&mut c.host_key_checking, &HOST_KEY_CHECKING, |v, _| {
             parse_host_key_checking(v)
         })?;
@@ -767,6 +786,16 @@ impl Config {
             ),
             ("roles_path", roles.join(":"), &self.roles_path.origin),
             (
+                "collections_path",
+                self.collections_path
+                    .value
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":"),
+                &self.collections_path.origin,
+            ),
+            (
                 "host_key_checking",
                 host_key_checking_str(self.host_key_checking.value).into(),
                 &self.host_key_checking.origin,
@@ -855,9 +884,25 @@ pub fn roles_path() -> Vec<PathBuf> {
 }
 
 fn default_roles_path(home: Option<&Path>) -> Vec<PathBuf> {
-    split_list(DEFAULT_ROLES_PATH, ':')
+    default_path_list(DEFAULT_ROLES_PATH, home)
+}
+
+fn default_path_list(list: &str, home: Option<&Path>) -> Vec<PathBuf> {
+    split_list(list, ':')
         .map(|p| resolve_path(p, None, home))
         .collect()
+}
+
+/// `collections_path` alone (`ANSIBLE_COLLECTIONS_PATH`, else the
+/// `ansible.cfg`'s, else Ansible's default).
+pub fn collections_path() -> Vec<PathBuf> {
+    match Config::load(&TendTomlPlace::default()) {
+        Ok(c) => c.collections_path.value,
+        Err(_) => default_path_list(
+            DEFAULT_COLLECTIONS_PATH,
+            std::env::var_os("HOME").map(PathBuf::from).as_deref(),
+        ),
+    }
 }
 
 #[cfg(test)]

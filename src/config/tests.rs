@@ -55,6 +55,13 @@ fn defaults_when_nothing_is_set() {
     assert_eq!(c.forks, Setting::default(DEFAULT_FORKS));
     assert_eq!(c.inventory.value, vec!["/etc/ansible/hosts".to_string()]);
     assert_eq!(c.roles_path.value[0], f.path("home/.ansible/roles"));
+    assert_eq!(
+        c.collections_path.value,
+        vec![
+            f.path("home/.ansible/collections"),
+            PathBuf::from("/usr/share/ansible/collections")
+        ]
+    );
     assert!(c.connection_vars().is_empty());
     assert!(c.entries().iter().all(|(_, _, o)| **o == Origin::Default));
 }
@@ -290,4 +297,28 @@ fn a_world_writable_working_directory_is_not_a_source() {
     assert_eq!(c.forks.value, 3);
     assert_eq!(c.warnings.len(), 1);
     assert!(c.warnings[0].contains("world writable"), "{:?}", c.warnings);
+}
+
+#[test]
+fn collections_path_from_ansible_cfg_and_environment() {
+    let mut f = Fixture::new();
+    f.write(
+        "work/ansible.cfg",
+        "[defaults]\ncollections_path = cols:/srv/cols\n",
+    );
+    let c = f.load().unwrap();
+    assert_eq!(
+        c.collections_path.value,
+        vec![f.path("work/cols"), PathBuf::from("/srv/cols")]
+    );
+    f.env("ANSIBLE_COLLECTIONS_PATH", "/opt/a:/opt/b");
+    let c = f.load().unwrap();
+    assert_eq!(
+        c.collections_path.value,
+        vec![PathBuf::from("/opt/a"), PathBuf::from("/opt/b")]
+    );
+    assert_eq!(
+        c.collections_path.origin,
+        Origin::Env("ANSIBLE_COLLECTIONS_PATH".into())
+    );
 }

@@ -234,6 +234,10 @@ fn sudo_with_password(flags: &str, user: &str) -> String {
 
 #[async_trait]
 impl Host for Escalated {
+    async fn reset(&self) {
+        self.inner.reset().await;
+    }
+
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
         let started = record::start();
         let shown = started.map(|_| (request.script.clone(), request.stdin.len()));

@@ -668,6 +668,10 @@ fn describe_connect_error(e: &openssh::Error) -> String {
 
 #[async_trait]
 impl Host for Ssh {
+    async fn reset(&self) {
+        self.close().await;
+    }
+
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
         self.exec_on(&request, None).await
     }

@@ -41,6 +41,7 @@ pub(crate) async fn run(
     templar: &Templar,
     scope: &Scope<'_>,
     verbosity: u8,
+    conn: &dyn tend_modules::Host,
 ) -> BuiltinResult {
     match builtin {
         Builtin::Debug => {
@@ -91,6 +92,10 @@ pub(crate) async fn run(
                 end_host: true,
                 ..BuiltinResult::ok(json!({"changed": false, "skipped": true}))
             },
+            Ok(MetaAction::ResetConnection) => {
+                conn.reset().await;
+                BuiltinResult::ok(json!({"changed": false, "msg": "reset connection"}))
+            }
             Ok(_) => BuiltinResult {
                 skipped: true,
                 ..BuiltinResult::ok(json!({"changed": false, "skipped": true}))

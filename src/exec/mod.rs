@@ -126,6 +126,12 @@ pub(crate) struct HostState {
     pub start_at: Option<usize>,
     /// Free strategies: how much of [`PlayCtx::shared_sets`] the host took.
     pub shared_seen: usize,
+    /// `meta: clear_host_errors` ran for the host while it ran an `always`
+    /// section after a failure: the failure is not restored after it.
+    pub errors_cleared: bool,
+    /// `meta: clear_host_errors` ran after the host had stopped on a
+    /// failure: it stays stopped, but is not failed at the end of the play.
+    pub failure_forgiven: bool,
 }
 
 impl HostState {
@@ -167,6 +173,9 @@ pub(crate) struct PlayCtx<'a> {
     /// Free strategies: what `run_once` tasks set (registered values,
     /// facts), in the order they ended; each host takes it in turn.
     pub shared_sets: RefCell<Vec<(String, Value)>>,
+    /// Hosts of the batch that failed or became unreachable so far: gone
+    /// from `ansible_play_hosts`, `ansible_play_batch` and `play_hosts`.
+    pub down: RefCell<HashSet<String>>,
 }
 
 impl PlayCtx<'_> {
@@ -175,6 +184,65 @@ impl PlayCtx<'_> {
         if self.warned.borrow_mut().insert(message.to_string()) {
             reporter.warning(message);
         }
+    }
+
+    /// Whether `--tags`/`--skip-tags` select `t`. Templated tags (the task's,
+    /// its blocks', roles' and the play's) are rendered with the play's
+    /// variables, no host's: Ansible filters a play's tasks by tag once, with
+    /// the play-level variables, before any host runs them.
+    pub(crate) fn selects(&self, t: &CompiledTask) -> Result<bool, String> {
+        let play = &self.play.play;
+        if !t
+            .task
+            .tags
+            .iter()
+            .chain(&play.tags)
+            .any(|s| crate::template::is_template(s))
+        {
+            return Ok(task::selected_by_tags(t, &play.tags, self.opts));
+        }
+        let scope = crate::template::Scope::new(vec![
+            &play.role_defaults,
+            &self.play_vars,
+            &play.role_exports,
+            &self.opts.extra_vars,
+            &self.magic,
+        ]);
+        let task_tags = task::render_tags(&t.task.tags, self.templar, &scope)?;
+        let play_tags = task::render_tags(&play.tags, self.templar, &scope)?;
+        Ok(task::tags_select(
+            &task_tags,
+            &play_tags,
+            &self.opts.tags,
+            &self.opts.skip_tags,
+        ))
+    }
+
+    /// Records which hosts failed or are unreachable by now (see [`PlayCtx::down`]).
+    fn note_down(&self, states: &[HostState]) {
+        let mut down = self.down.borrow_mut();
+        down.clear();
+        down.extend(
+            states
+                .iter()
+                .filter(|s| s.failed || s.unreachable)
+                .map(|s| s.name.clone()),
+        );
+    }
+
+    /// [`PlayCtx::selects`], a tag that cannot be rendered shown as an error:
+    /// the task does not run and the run fails.
+    fn selects_or_report(
+        &self,
+        t: &CompiledTask,
+        reporter: &mut dyn Reporter,
+        summary: &mut RunSummary,
+    ) -> bool {
+        self.selects(t).unwrap_or_else(|msg| {
+            self.warn_once(reporter, &msg);
+            summary.any_failed = true;
+            false
+        })
     }
 }
 
@@ -190,11 +258,31 @@ pub(crate) enum Strategy {
 }
 
 impl Strategy {
-    fn of(play: &CompiledPlay) -> Strategy {
-        match play.play.strategy.as_ref().map(|s| s.value.as_str()) {
-            Some("free") => Strategy::Free,
-            Some("host_pinned") => Strategy::HostPinned,
-            _ => Strategy::Linear,
+    /// The play's `strategy`, a templated one rendered with the play-level
+    /// variables (`scope`).
+    fn of(
+        play: &CompiledPlay,
+        templar: &Templar,
+        scope: &crate::template::Scope<'_>,
+    ) -> Result<Strategy, String> {
+        let Some(s) = &play.play.strategy else {
+            return Ok(Strategy::Linear);
+        };
+        let rendered;
+        let mut name = s.value.as_str();
+        if crate::template::is_template(name) {
+            rendered = templar
+                .render_string(name, scope)
+                .map(|v| value_text(&v))
+                .map_err(|e| format!("{}: strategy: {}", s.span.location(), e.message))?;
+            name = &rendered;
+        }
+        match crate::playbook::parse::strategy_name(name)
+            .map_err(|e| format!("{}: {e}", s.span.location()))?
+        {
+            "free" => Ok(Strategy::Free),
+            "host_pinned" => Ok(Strategy::HostPinned),
+            _ => Ok(Strategy::Linear),
         }
     }
 }
@@ -463,6 +551,8 @@ async fn run_play(
             rescue_depth: 0,
             start_at: start_task,
             shared_seen: 0,
+            errors_cleared: false,
+            failure_forgiven: false,
         });
     }
     let mut magic = Vars::new();
@@ -472,7 +562,10 @@ async fn run_play(
         "groups".into(),
         serde_json::to_value(inventory.groups()).unwrap_or_default(),
     );
-    magic.insert("playbook_dir".into(), Value::from(absolute(&book.dir)));
+    magic.insert(
+        "playbook_dir".into(),
+        Value::from(crate::playbook::absolute(&book.dir)),
+    );
     magic.insert(
         "role_names".into(),
         Value::from(play.play.role_names.clone()),
@@ -532,6 +625,17 @@ async fn run_play(
             }
         }
     }
+    let strategy = {
+        let scope = crate::template::Scope::new(vec![&play_vars, &opts.extra_vars, &magic]);
+        match Strategy::of(play, templar, &scope) {
+            Ok(s) => s,
+            Err(msg) => {
+                reporter.warning(&msg);
+                summary.any_failed = true;
+                return PlayEnd::StopRun;
+            }
+        }
+    };
     let batches = match batches(play, templar, opts, states.len()) {
         Ok(b) => b,
         Err(msg) => {
@@ -567,7 +671,7 @@ async fn run_play(
             batch: in_batch.clone(),
             abort: std::cell::Cell::new(None),
             ended_play: std::cell::Cell::new(false),
-            strategy: Strategy::of(play),
+            strategy,
             slots: Arc::new(tokio::sync::Semaphore::new(opts.forks.max(1))),
             throttles: RefCell::new(HashMap::new()),
             peers: RefCell::new(Default::default()),
@@ -575,6 +679,7 @@ async fn run_play(
             stepping: std::cell::Cell::new(opts.step.is_some()),
             shared_sets: RefCell::new(Vec::new()),
             delegated_facts: Default::default(),
+            down: Default::default(),
         };
         run_batch(&ctx, &mut states, &in_batch, reporter, summary).await;
         for (h, facts) in ctx.delegated_facts.take() {
@@ -605,11 +710,11 @@ async fn run_play(
             break;
         }
     }
-    if states.iter().any(|s| s.failed) {
+    if states.iter().any(|s| s.failed && !s.failure_forgiven) {
         summary.any_failed = true;
     }
     for s in &states {
-        if s.failed || s.unreachable {
+        if (s.failed && !s.failure_forgiven) || s.unreachable {
             dead.insert(s.name.clone());
         }
     }
@@ -653,11 +758,24 @@ async fn run_hosts(
         None => true,
         Some(v) => task::truthy(v),
     };
+    // An `import_playbook`'s `when` decides which hosts gather.
+    let gathering = match &play.gather_guard {
+        Some(guard) if gather => {
+            let active: Vec<bool> = states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| in_batch[i] && s.active())
+                .collect();
+            when_holds(ctx, guard, states, &active, reporter, summary)
+        }
+        _ => in_batch.to_vec(),
+    };
     // The implicit fact-gathering task is tagged `always`, as in Ansible.
     let first = (0..states.len())
-        .find(|i| in_batch[*i] && states[*i].active())
+        .find(|i| gathering[*i] && states[*i].active())
         .unwrap_or(0);
     if gather
+        && gathering.iter().any(|b| *b)
         && !opts.skip_tags.iter().any(|t| t == "always")
         && step::take_gathering(ctx, &states[first].name)
     {
@@ -667,10 +785,10 @@ async fn run_hosts(
             action: "gather_facts",
             handler: false,
             hosts: (0..states.len())
-                .filter(|i| in_batch[*i] && states[*i].active())
+                .filter(|i| gathering[*i] && states[*i].active())
                 .count(),
         });
-        gather_facts(ctx, states, in_batch, reporter, summary).await;
+        gather_facts(ctx, states, &gathering, reporter, summary).await;
         hostvars::publish(states, ctx, false);
     }
     let sections: [&[CompiledStep]; 3] = [&play.pre_tasks, &play.tasks, &play.post_tasks];
@@ -792,6 +910,64 @@ fn save_host_data(
     }
 }
 
+/// The hosts of `live` for which a meta task's `when` holds (all of them
+/// without one). A condition that cannot be evaluated is shown and fails the run.
+fn when_holds(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    states: &[HostState],
+    live: &[bool],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) -> Vec<bool> {
+    if t.task.when.is_none() {
+        return live.to_vec();
+    }
+    let hostvars = hostvars::HostVars::snapshot(states, ctx);
+    let mut out = vec![false; states.len()];
+    for (i, s) in states.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        match task::include_items(ctx, t, s, &hostvars) {
+            Ok(items) => out[i] = !items.is_empty(),
+            Err(msg) => {
+                ctx.warn_once(reporter, &format!("{}: {msg}", t.task.span.location()));
+                summary.any_failed = true;
+            }
+        }
+    }
+    out
+}
+
+/// `meta: clear_host_errors`: run once (its `when` judged on the first host
+/// running it), it clears the failures of every host of the play. A host
+/// running the task (in an `always` section after a failure, say) goes on
+/// with the play as not failed; a host that had already stopped does not
+/// resume, but its failure no longer counts at the end of the play.
+fn clear_host_errors(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    states: &mut [HostState],
+    live: &[bool],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) {
+    let Some(first) = live.iter().position(|b| *b) else {
+        return;
+    };
+    if !when_holds(ctx, t, states, live, reporter, summary)[first] {
+        return;
+    }
+    for (i, s) in states.iter_mut().enumerate() {
+        if live[i] {
+            s.errors_cleared = true;
+        } else if s.failed {
+            s.failure_forgiven = true;
+        }
+    }
+}
+
 /// Runs a list of steps on the hosts marked in `subset`; blocks recurse.
 fn run_steps<'a>(
     ctx: &'a PlayCtx<'a>,
@@ -815,9 +991,10 @@ fn run_steps<'a>(
             if !live.iter().any(|b| *b) {
                 return;
             }
+            ctx.note_down(states);
             match step {
                 CompiledStep::Task(t) => {
-                    if !task::selected_by_tags(t, &ctx.play.play.tags, ctx.opts)
+                    if !ctx.selects_or_report(t, reporter, summary)
                         || start_at::skips(states, &live, t)
                     {
                         continue;
@@ -829,13 +1006,26 @@ fn run_steps<'a>(
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
                                 let n = live.iter().filter(|b| **b).count();
                                 reporter.task_start(&task_info(t, &t.display_name(), false, n));
-                                run_handlers(ctx, states, reporter, summary).await;
+                                // Its `when` is judged per host: the others keep
+                                // their notifications for a later flush.
+                                let hosts = when_holds(ctx, t, states, &live, reporter, summary);
+                                run_handlers_on(ctx, states, &hosts, reporter, summary).await;
                                 continue;
                             }
                             Some(crate::compile::actions::MetaAction::EndPlay) => {
-                                // For every host, even those running on their own.
-                                *end_play = true;
-                                ctx.ended_play.set(true);
+                                // Its `when` judged on the first host; for every
+                                // host, even those running on their own.
+                                let hosts = when_holds(ctx, t, states, &live, reporter, summary);
+                                if live.iter().position(|b| *b).is_some_and(|i| hosts[i]) {
+                                    *end_play = true;
+                                    ctx.ended_play.set(true);
+                                }
+                                continue;
+                            }
+                            Some(crate::compile::actions::MetaAction::ClearHostErrors) => {
+                                let n = live.iter().filter(|b| **b).count();
+                                reporter.task_start(&task_info(t, &t.display_name(), false, n));
+                                clear_host_errors(ctx, t, states, &live, reporter, summary);
                                 continue;
                             }
                             _ => {}
@@ -844,7 +1034,7 @@ fn run_steps<'a>(
                     run_task_subset(ctx, t, states, &live, reporter, summary, false).await;
                 }
                 CompiledStep::Include(inc) => {
-                    if !task::selected_by_tags(&inc.task, &ctx.play.play.tags, ctx.opts)
+                    if !ctx.selects_or_report(&inc.task, reporter, summary)
                         || start_at::skips(states, &live, &inc.task)
                     {
                         continue;
@@ -1026,6 +1216,7 @@ fn run_steps<'a>(
                         for (i, s) in states.iter_mut().enumerate() {
                             if still_failed[i] {
                                 s.failed = false;
+                                s.errors_cleared = false;
                             }
                         }
                         let always_hosts: Vec<bool> = states
@@ -1044,7 +1235,8 @@ fn run_steps<'a>(
                         )
                         .await;
                         for (i, s) in states.iter_mut().enumerate() {
-                            if still_failed[i] {
+                            // Unless `meta: clear_host_errors` ran meanwhile.
+                            if still_failed[i] && !s.errors_cleared {
                                 s.failed = true;
                             }
                         }
@@ -1159,19 +1351,37 @@ async fn run_handlers(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) {
-    for h in &ctx.play.handlers {
-        let names = h.handler_names();
+    let all = vec![true; states.len()];
+    run_handlers_on(ctx, states, &all, reporter, summary).await;
+}
+
+/// [`run_handlers`] for the hosts marked in `hosts` only.
+async fn run_handlers_on(
+    ctx: &PlayCtx<'_>,
+    states: &mut [HostState],
+    hosts: &[bool],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) {
+    for (i, h) in ctx.play.handlers.iter().enumerate() {
         let subset: Vec<bool> = states
             .iter()
-            .map(|s| {
-                names.iter().any(|n| s.notified.contains(n.as_str()))
+            .enumerate()
+            .map(|(j, s)| {
+                hosts[j]
+                    && crate::compile::triggered_handlers(
+                        &ctx.play.handlers,
+                        s.notified.iter().map(String::as_str),
+                    )[i]
                     && (s.active() || (s.failed && ctx.force_handlers()))
             })
             .collect();
         run_task_subset(ctx, h, states, &subset, reporter, summary, true).await;
     }
-    for s in states.iter_mut() {
-        s.notified.clear();
+    for (j, s) in states.iter_mut().enumerate() {
+        if hosts[j] {
+            s.notified.clear();
+        }
     }
 }
 
@@ -1449,11 +1659,4 @@ fn value_text(v: &Value) -> String {
         Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
-}
-
-fn absolute(p: &std::path::Path) -> String {
-    std::fs::canonicalize(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
 }

@@ -146,6 +146,43 @@ pub fn selected_by_tags(t: &CompiledTask, play_tags: &[String], opts: &RunOption
     tags_select(&t.task.tags, play_tags, &opts.tags, &opts.skip_tags)
 }
 
+/// Tags with the templated ones rendered in `scope`: a template may give a
+/// list or a comma-separated string, as a written `tags` value may.
+pub(crate) fn render_tags(
+    tags: &[String],
+    templar: &crate::template::Templar,
+    scope: &Scope<'_>,
+) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if !crate::template::is_template(tag) {
+            out.push(tag.clone());
+            continue;
+        }
+        let rendered = templar
+            .render_string(tag, scope)
+            .map_err(|e| format!("tags `{tag}`: {}", e.message))?;
+        let items = match rendered {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        for item in items {
+            let text = match item {
+                Value::String(s) => s,
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            out.extend(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Ansible's tag selection (`Taggable.evaluate_tags`): `always` runs unless
 /// skipped by name, `never` only when asked for by one of its tags, `all`,
 /// `tagged` and `untagged` as documented.
@@ -516,6 +553,15 @@ fn layers<'a>(
 fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
     let mut magic = ctx.magic.clone();
     magic.extend(ctx.inventory.magic_vars(&host.name));
+    let down = ctx.down.borrow();
+    if !down.is_empty() {
+        for key in ["ansible_play_hosts", "ansible_play_batch", "play_hosts"] {
+            if let Some(Value::Array(hosts)) = magic.get_mut(key) {
+                hosts.retain(|h| h.as_str().is_none_or(|h| !down.contains(h)));
+            }
+        }
+    }
+    drop(down);
     let mut search: Vec<Value> = Vec::new();
     if let Some(r) = &t.task.role {
         search.push(r.path.display().to_string().into());
@@ -1134,7 +1180,16 @@ async fn attempt(
                 }
                 r
             } else {
-                builtin::run(b, &args, raw, ctx.templar, scope, ctx.opts.verbosity).await
+                builtin::run(
+                    b,
+                    &args,
+                    raw,
+                    ctx.templar,
+                    scope,
+                    ctx.opts.verbosity,
+                    host.conn.as_ref(),
+                )
+                .await
             };
             let status = if r.failed {
                 Status::Failed

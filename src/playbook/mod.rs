@@ -16,6 +16,14 @@ use crate::yaml::{Node, Span};
 use serde_json::Value;
 use std::sync::Arc;
 
+/// A directory as `playbook_dir` shows it: absolute, links resolved.
+pub(crate) fn absolute(p: &std::path::Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// A value that came from a spot in a file.
 #[derive(Debug, Clone)]
 pub struct Located<T> {
@@ -95,6 +103,9 @@ pub struct Play {
     /// The `vars/` of the play's public roles (with their dependencies):
     /// above play vars and `vars_files`, play-wide.
     pub role_exports: Vars,
+    /// The `when` of the `import_playbook` that brought the play in (a task
+    /// holding it): already on every task, it guards fact gathering too.
+    pub import_when: Option<Box<Task>>,
 }
 
 /// One `vars_prompt` entry.
@@ -429,4 +440,7 @@ pub struct Task {
     pub escalation: Become,
     /// The role this task belongs to (its variables, `role_name`, `role_path`).
     pub role: Option<Arc<RoleInfo>>,
+    /// A task of an `include_tasks` handler: it answers to the include's
+    /// name and topics (its `listen`), not to its own name.
+    pub listen_only: bool,
 }

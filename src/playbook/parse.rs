@@ -167,11 +167,22 @@ pub struct Cx<'a> {
     pub playbook_dir: PathBuf,
     /// `roles_path` (searched after `roles/` beside the playbook).
     pub(crate) roles_path: Vec<PathBuf>,
+    /// `collections_path` (searched after `collections/` beside the playbook).
+    pub(crate) collections_path: Vec<PathBuf>,
     /// Role state of the play being parsed.
     pub(crate) roles: super::role::PlayRoles,
     /// The roles whose files are being parsed, per nesting (parents of an
     /// `import_role`/`include_role` met there).
     pub(crate) role_chain: Vec<Vec<super::role::Instance>>,
+    /// Extra variables (`-e`): known when the playbook is parsed, as the
+    /// play's `vars` are; import file names may use them.
+    pub extra_vars: Vars,
+    /// The `vars` of the play being parsed.
+    pub(crate) play_vars: Vars,
+    /// The `vars` of the `import_playbook`s being parsed (outermost wins).
+    import_vars: Vars,
+    /// Renders templated import names.
+    templar: crate::template::Templar,
 }
 
 impl<'a> Cx<'a> {
@@ -181,14 +192,99 @@ impl<'a> Cx<'a> {
             diags,
             stack: Vec::new(),
             roles_path: crate::config::roles_path(),
+            collections_path: crate::config::collections_path(),
             playbook_dir,
             roles: Default::default(),
             role_chain: Vec::new(),
+            extra_vars: Vars::new(),
+            play_vars: Vars::new(),
+            import_vars: Vars::new(),
+            templar: crate::template::Templar::new(),
         }
     }
 }
 
+/// Which variables a templated file name may use when tend resolves it at
+/// compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameVars {
+    /// Static imports (`import_playbook`, `import_tasks`): Ansible templates
+    /// their names when it parses the playbook, with the variables known
+    /// then: the play's `vars`, the import's own `vars`, extra vars and the
+    /// magic variables (`playbook_dir`, `role_path`, ...).
+    Parse,
+    /// Dynamic includes (`include_tasks`, `include_role`): Ansible templates
+    /// their names per host at run time. tend resolves them at compile time
+    /// only from what no host can change: extra vars (the highest
+    /// precedence) and the magic variables.
+    Fixed,
+}
+
 impl Cx<'_> {
+    /// A file name as written, or rendered now if it is a template (see
+    /// [`NameVars`]); `own` are the import's own `vars`.
+    pub(crate) fn file_name(
+        &mut self,
+        name: &str,
+        span: &Span,
+        kind: &str,
+        own: &Vars,
+        which: NameVars,
+    ) -> Option<String> {
+        if !crate::template::is_template(name) {
+            return Some(name.to_string());
+        }
+        let mut magic = Vars::new();
+        magic.insert(
+            "playbook_dir".into(),
+            Value::String(super::absolute(&self.playbook_dir)),
+        );
+        if let Some(role) = self.role_chain.last().and_then(|c| c.last()) {
+            magic.insert(
+                "role_path".into(),
+                Value::String(role.path.display().to_string()),
+            );
+            magic.insert("role_name".into(), Value::String(role.name.clone()));
+        }
+        let empty = Vars::new();
+        let (play, own) = match which {
+            NameVars::Parse => (&self.play_vars, own),
+            NameVars::Fixed => (&empty, &empty),
+        };
+        let scope = crate::template::Scope::new(vec![play, own, &self.extra_vars, &magic]);
+        match self.templar.render_string(name, &scope) {
+            Ok(Value::String(s)) => Some(s),
+            Ok(other) => {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "{kind}: the file name must render to a string, got {other}"
+                    ))
+                    .at(span.clone()),
+                );
+                None
+            }
+            Err(e) => {
+                let label = match which {
+                    NameVars::Parse => {
+                        "rendered when the playbook is parsed, with the play's `vars`, the import's `vars`, extra vars and magic variables (as Ansible does)"
+                    }
+                    NameVars::Fixed => {
+                        "tend reads included files at compile time: a templated name may use only extra vars and magic variables (`playbook_dir`, `role_path`); per-host values are not supported yet"
+                    }
+                };
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "{kind}: cannot template the file name `{name}`: {}",
+                        e.message
+                    ))
+                    .at(span.clone())
+                    .label(label),
+                );
+                None
+            }
+        }
+    }
+
     fn current_dir(&self) -> PathBuf {
         self.stack
             .last()
@@ -199,13 +295,6 @@ impl Cx<'_> {
 
     /// Resolves and loads an imported file, guarding against loops.
     fn load_import(&mut self, name: &str, span: &Span, kind: &str) -> Option<(PathBuf, Vec<Node>)> {
-        if crate::template::is_template(name) {
-            self.diags.push(
-                Diagnostic::error(format!("{kind}: a templated file name is not supported yet (imports are resolved at compile time)"))
-                    .at(span.clone()),
-            );
-            return None;
-        }
         let p = Path::new(name);
         let candidates: Vec<PathBuf> = if p.is_absolute() {
             vec![p.to_path_buf()]
@@ -291,7 +380,11 @@ fn parse_playbook(docs: &[Node], cx: &mut Cx<'_>) -> Playbook {
         return Playbook { plays };
     };
     for item in items {
-        if let Some(target) = item.get("import_playbook") {
+        if let Some(target) = item
+            .get("import_playbook")
+            .or_else(|| item.get("ansible.builtin.import_playbook"))
+            .or_else(|| item.get("ansible.legacy.import_playbook"))
+        {
             plays.extend(import_playbook(item, target, cx));
             continue;
         }
@@ -307,7 +400,13 @@ fn import_playbook(item: &Node, target: &Node, cx: &mut Cx<'_>) -> Vec<Play> {
     let mut tags_list = Vec::new();
     for (k, v) in item.as_map().unwrap_or_default() {
         match k.key_text().as_deref() {
-            Some("import_playbook" | "name") => {}
+            Some(
+                "import_playbook"
+                | "ansible.builtin.import_playbook"
+                | "ansible.legacy.import_playbook"
+                | "name"
+                | "when",
+            ) => {}
             Some("vars") => vars = vars_map(v, cx.diags),
             Some("tags") => tags_list = tags(v, cx.diags),
             Some(other) => cx.diags.push(
@@ -322,17 +421,64 @@ fn import_playbook(item: &Node, target: &Node, cx: &mut Cx<'_>) -> Vec<Play> {
             .push(Diagnostic::error("import_playbook expects a file name").at(target.span.clone()));
         return Vec::new();
     };
-    let Some((path, docs)) = cx.load_import(name, &target.span, "import_playbook") else {
+    let Some(name) = cx.file_name(
+        name,
+        &target.span,
+        "import_playbook",
+        &vars,
+        NameVars::Parse,
+    ) else {
         return Vec::new();
     };
+    let Some((path, docs)) = cx.load_import(&name, &target.span, "import_playbook") else {
+        return Vec::new();
+    };
+    // `when`: a condition on every task of the imported plays (and on their
+    // fact gathering), as Ansible applies it.
+    let guard = match item.get("when") {
+        Some(_) => {
+            let when_only = Node {
+                span: item.span.clone(),
+                tag: None,
+                kind: Kind::Map(
+                    item.as_map()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|(k, _)| k.key_text().as_deref() == Some("when"))
+                        .cloned()
+                        .collect(),
+                ),
+            };
+            match keywords_holder(&when_only, &[], cx, false) {
+                Some(t) => Some(t),
+                None => return Vec::new(),
+            }
+        }
+        None => None,
+    };
+    let mut inner = vars.clone();
+    inner.extend(cx.import_vars.clone());
+    let outer = std::mem::replace(&mut cx.import_vars, inner);
     let book = parse_playbook_file(&path, &docs, cx);
+    cx.import_vars = outer;
     book.plays
         .into_iter()
         .map(|mut p| {
-            let mut merged = vars.clone();
-            merged.extend(std::mem::take(&mut p.vars));
-            p.vars = merged;
+            // The import's vars win over the play's, as in Ansible.
+            p.vars.extend(vars.clone());
             p.tags.extend(tags_list.iter().cloned());
+            if let Some(g) = &guard {
+                for section in [&mut p.pre_tasks, &mut p.tasks, &mut p.post_tasks] {
+                    *section = std::mem::take(section)
+                        .into_iter()
+                        .map(|s| s.inherit_all(g))
+                        .collect();
+                }
+                p.import_when = Some(Box::new(match p.import_when.take() {
+                    Some(inner) => inherit(*inner, g),
+                    None => g.clone(),
+                }));
+            }
             p
         })
         .collect()
@@ -382,6 +528,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         role_names: Vec::new(),
         role_defaults: Vars::new(),
         role_exports: Vars::new(),
+        import_when: None,
     };
     let mut roles_node: Option<&Node> = None;
     let mut saw_hosts = false;
@@ -456,6 +603,9 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
                 .label("`hosts` is required"),
         );
     }
+    // Import names are templated with the play's vars while it is parsed.
+    cx.play_vars = play.vars.clone();
+    cx.play_vars.extend(cx.import_vars.clone());
     // Roles are per play: `roles/` beside the file that holds the play.
     let play_dir = cx.current_dir();
     let outer = std::mem::replace(
@@ -480,6 +630,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         }
     }
     let roles = std::mem::replace(&mut cx.roles, outer);
+    cx.play_vars = Vars::new();
     if !role_steps.is_empty() {
         let mut tasks = role_steps;
         tasks.append(&mut play.tasks);
@@ -511,7 +662,10 @@ pub(crate) fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Ste
                 .find(|k| item.get(k).is_some());
                 if let Some(key) = role_key {
                     out.extend(super::role::task_role(item, key, cx, handlers));
-                } else if let Some(target) = item.get("import_tasks") {
+                } else if let Some(target) = item
+                    .get("import_tasks")
+                    .or_else(|| item.get("ansible.builtin.import_tasks"))
+                {
                     out.extend(import_tasks(item, target, cx, handlers));
                 } else if let Some(target) = item
                     .get("include_tasks")
@@ -578,10 +732,9 @@ pub(crate) fn keywords_holder(
 /// `block`/`rescue`/`always`, with the block's keywords applied to its tasks.
 fn parse_block(item: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
     let parent = keywords_holder(item, &["block", "rescue", "always"], cx, handlers)?;
-    if parent.loop_.is_some() || parent.register.is_some() || !parent.notify.is_empty() {
-        cx.diags.push(
-            Diagnostic::error("a block cannot loop, register or notify").at(item.span.clone()),
-        );
+    if parent.loop_.is_some() || parent.register.is_some() {
+        cx.diags
+            .push(Diagnostic::error("a block cannot loop or register").at(item.span.clone()));
         return None;
     }
     let section = |key: &str, cx: &mut Cx<'_>| -> Vec<Step> {
@@ -614,7 +767,12 @@ fn parse_block(item: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
 /// `import_tasks`: the file's tasks, spliced in at compile time, with the
 /// import's keywords (`when`, `tags`, `vars`, `become`...) applied to each.
 fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
-    let Some(parent) = keywords_holder(item, &["import_tasks"], cx, handlers) else {
+    let Some(parent) = keywords_holder(
+        item,
+        &["import_tasks", "ansible.builtin.import_tasks"],
+        cx,
+        handlers,
+    ) else {
         return Vec::new();
     };
     if parent.loop_.is_some() || parent.register.is_some() || !parent.notify.is_empty() {
@@ -624,12 +782,49 @@ fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> 
         );
         return Vec::new();
     }
+    // `import_tasks: file.yml` or `import_tasks: {file: file.yml}`.
+    let target = match target.as_map() {
+        Some(entries) => {
+            let mut file = None;
+            for (k, v) in entries {
+                match k.key_text().as_deref() {
+                    Some("file") => file = Some(v),
+                    other => cx.diags.push(
+                        Diagnostic::error(format!(
+                            "Invalid options for import_tasks: {}",
+                            other.unwrap_or_default()
+                        ))
+                        .at(k.span.clone()),
+                    ),
+                }
+            }
+            match file {
+                Some(f) => f,
+                None => {
+                    cx.diags.push(
+                        Diagnostic::error("import_tasks: no file given").at(target.span.clone()),
+                    );
+                    return Vec::new();
+                }
+            }
+        }
+        None => target,
+    };
     let Some(name) = target.as_str() else {
         cx.diags
             .push(Diagnostic::error("import_tasks expects a file name").at(target.span.clone()));
         return Vec::new();
     };
-    let Some((path, docs)) = cx.load_import(name, &target.span, "import_tasks") else {
+    let Some(name) = cx.file_name(
+        name,
+        &target.span,
+        "import_tasks",
+        &parent.vars,
+        NameVars::Parse,
+    ) else {
+        return Vec::new();
+    };
+    let Some((path, docs)) = cx.load_import(&name, &target.span, "import_tasks") else {
         return Vec::new();
     };
     cx.stack.push(path.clone());
@@ -688,6 +883,13 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
         Some(a) => Some(keywords_holder(&a, &[], cx, handlers)?),
         None => None,
     };
+    let name = cx.file_name(
+        &name,
+        &file_node.span,
+        "include_tasks",
+        &Vars::new(),
+        NameVars::Fixed,
+    )?;
     let (path, docs) = cx.load_import(&name, &file_node.span, "include_tasks")?;
     let shown = std::fs::canonicalize(&path)
         .unwrap_or_else(|_| path.clone())
@@ -738,6 +940,10 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
         if !t.tags.contains(tag) {
             t.tags.push(tag.clone());
         }
+    }
+    // A block's `notify` is its tasks' unless they have their own.
+    if t.notify.is_empty() {
+        t.notify = parent.notify.clone();
     }
     let mut vars = parent.vars.clone();
     vars.extend(std::mem::take(&mut t.vars));
@@ -860,26 +1066,37 @@ fn play_order(v: &Node, diags: &mut Vec<Diagnostic>) -> Option<Located<String>> 
 }
 
 /// `strategy`: `linear`, `free` or `host_pinned` (with or without the
-/// `ansible.builtin.` prefix).
+/// `ansible.builtin.` prefix), or a template rendered when the play starts
+/// (with the play's variables, as Ansible does).
 fn play_strategy(v: &Node, diags: &mut Vec<Diagnostic>) -> Option<Located<String>> {
     let value = scalar_string(v, diags)?;
-    let value = value
-        .strip_prefix("ansible.builtin.")
-        .map(str::to_string)
-        .unwrap_or(value);
-    match value.as_str() {
-        "linear" | "free" | "host_pinned" => Some(Located {
+    if crate::template::is_template(&value) {
+        return Some(Located {
             value,
             span: v.span.clone(),
+        });
+    }
+    match strategy_name(&value) {
+        Ok(value) => Some(Located {
+            value: value.to_string(),
+            span: v.span.clone(),
         }),
-        other => {
+        Err(msg) => {
             diags.push(
-                Diagnostic::error(format!("strategy `{other}` is not supported yet"))
+                Diagnostic::error(msg)
                     .at(v.span.clone())
                     .label("`linear`, `free` and `host_pinned` are supported"),
             );
             None
         }
+    }
+}
+
+/// The strategy plugin a `strategy` value names, or why it cannot run.
+pub fn strategy_name(value: &str) -> Result<&str, String> {
+    match value.strip_prefix("ansible.builtin.").unwrap_or(value) {
+        name @ ("linear" | "free" | "host_pinned") => Ok(name),
+        other => Err(format!("strategy `{other}` is not supported yet")),
     }
 }
 
@@ -935,6 +1152,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         environment: None,
         escalation: Become::default(),
         role: None,
+        listen_only: false,
     };
     let mut module_nodes: Vec<(&Node, &Node)> = Vec::new();
     let mut extra_args: Option<&Node> = None;
@@ -1307,10 +1525,15 @@ fn string_list(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Located<String>>
     }
 }
 
+/// `tags`: a list, or a comma-separated string; a templated entry is kept
+/// whole and rendered at run time.
 fn tags(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<String> {
     string_list(node, diags)
         .into_iter()
         .flat_map(|t| {
+            if crate::template::is_template(&t.value) {
+                return vec![t.value];
+            }
             t.value
                 .split(',')
                 .map(|s| s.trim().to_string())

@@ -35,11 +35,33 @@ pub struct RoleInfo {
     pub magic: Vars,
 }
 
+impl RoleInfo {
+    /// Whether the role comes from a collection
+    /// (`.../ansible_collections/NS/COL/roles/NAME`).
+    pub fn in_collection(&self) -> bool {
+        self.path
+            .ancestors()
+            .nth(4)
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "ansible_collections")
+            && self.path.parent().and_then(Path::file_name) == Some("roles".as_ref())
+    }
+
+    /// The role's name without its collection (`ns.col.x` → `x`).
+    pub fn short_name(&self) -> &str {
+        if self.in_collection() {
+            self.name.rsplit('.').next().unwrap_or(&self.name)
+        } else {
+            &self.name
+        }
+    }
+}
+
 /// One role instance, kept for its dependencies' sake.
 pub struct Instance {
     /// Its directory.
     pub(crate) path: PathBuf,
-    name: String,
+    pub(crate) name: String,
     defaults: Vars,
     vars: Vars,
     keyword_vars: Vars,
@@ -220,10 +242,13 @@ fn role_ref(name: &str, span: &Span, cx: &mut Cx<'_>) -> Option<RoleRef> {
 }
 
 /// Parses the options of `import_role`/`include_role` (mapping or `k=v`).
+/// Templated `name` and `*_from` values are rendered now (`own`: the task's
+/// `vars`), see [`parse::NameVars`].
 pub(crate) fn parse_task_options(
     kind: &str,
     target: &Node,
     cx: &mut Cx<'_>,
+    own: &Vars,
 ) -> Option<(RoleRef, Option<Node>)> {
     let mut options: Vec<(String, Value, Span, Option<Node>)> = Vec::new();
     match &target.kind {
@@ -265,6 +290,20 @@ pub(crate) fn parse_task_options(
             return None;
         }
     }
+    let which = if kind == "import_role" {
+        parse::NameVars::Parse
+    } else {
+        parse::NameVars::Fixed
+    };
+    for (k, v, span, _) in &mut options {
+        if let (
+            "name" | "tasks_from" | "vars_from" | "defaults_from" | "handlers_from",
+            Value::String(text),
+        ) = (k.as_str(), &*v)
+        {
+            *v = Value::String(cx.file_name(text, span, &format!("{kind} `{k}`"), own, which)?);
+        }
+    }
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -302,21 +341,6 @@ pub(crate) fn parse_task_options(
             }
         }
     }
-    for (what, v) in [
-        ("tasks_from", &r.tasks_from),
-        ("vars_from", &r.vars_from),
-        ("defaults_from", &r.defaults_from),
-        ("handlers_from", &r.handlers_from),
-    ] {
-        if v.as_deref().is_some_and(crate::template::is_template) {
-            not_supported(
-                cx,
-                format!("{kind}: a templated `{what}` (roles are resolved at compile time)"),
-                &target.span,
-            );
-            ok = false;
-        }
-    }
     ok.then_some((r, apply))
 }
 
@@ -330,6 +354,42 @@ fn find_role(cx: &Cx<'_>, name: &str, parent: Option<&Instance>) -> Result<PathB
         search.push(p.to_path_buf());
     }
     search.push(dir.clone());
+    // A collection's role, `ns.col.role`: `ansible_collections/ns/col/roles/role`
+    // under `collections/` beside the play or the playbook, then `collections_path`.
+    let parts: Vec<&str> = name.split('.').collect();
+    if let [ns, col, role] = parts.as_slice()
+        && !name.contains('/')
+        && parts.iter().all(|p| !p.is_empty())
+    {
+        let mut tried = Vec::new();
+        let bases = [dir.join("collections"), cx.playbook_dir.join("collections")]
+            .into_iter()
+            .chain(cx.collections_path.iter().cloned());
+        for base in bases {
+            let c = base
+                .join("ansible_collections")
+                .join(ns)
+                .join(col)
+                .join("roles")
+                .join(role);
+            if tried.contains(&c) {
+                continue;
+            }
+            if c.is_dir() {
+                return Ok(c);
+            }
+            tried.push(c);
+        }
+        // Else a role directory named so (a legacy `author.role.x`).
+        for s in &search {
+            let c = s.join(name);
+            if c.is_dir() {
+                return Ok(c);
+            }
+            tried.push(c);
+        }
+        return Err(tried);
+    }
     let p = Path::new(name);
     if p.is_absolute() {
         return if p.is_dir() {
@@ -555,7 +615,9 @@ pub(crate) fn load(
     merge_into(&mut info.vars, &me.keyword_vars);
     merge_into(&mut info.params, &me.params);
     let path_text = path.display().to_string();
-    info.magic.insert("role_name".into(), name.clone().into());
+    // A collection's role: `role_name` is its short name.
+    info.magic
+        .insert("role_name".into(), info.short_name().into());
     info.magic
         .insert("ansible_role_name".into(), name.clone().into());
     info.magic.insert("role_path".into(), path_text.into());
@@ -663,7 +725,7 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
     let Some(mut holder) = parse::keywords_holder(item, &[key], cx, handlers) else {
         return Vec::new();
     };
-    let Some((r, apply)) = parse_task_options(kind, target, cx) else {
+    let Some((r, apply)) = parse_task_options(kind, target, cx, &holder.vars) else {
         return Vec::new();
     };
     let include = kind == "include_role";
