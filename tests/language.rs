@@ -458,3 +458,56 @@ fn loop_details_follow_ansible() {
     assert_eq!(r["idx"], 1);
     assert_eq!(r["search"], 1);
 }
+
+#[test]
+fn failed_when_keeps_the_overridden_exception_and_bad_conditions_fail_the_task() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - command: "false"
+      ignore_errors: yes
+      register: r_fail
+    - command: "false"
+      failed_when: false
+      register: r_suppressed
+    - command: echo hi
+      changed_when: no_such_var
+      ignore_errors: yes
+      register: r_changed
+    - command: echo hi
+      failed_when: no_such_var
+      ignore_errors: yes
+      register: r_failed
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'fail': r_fail, 'suppressed': r_suppressed, 'changed': r_changed,
+                      'failed': r_failed} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert!(r["fail"]["exception"].is_string(), "{r}");
+    assert!(r["suppressed"].get("exception").is_none(), "{r}");
+    assert!(
+        r["suppressed"]["failed_when_suppressed_exception"].is_string(),
+        "{r}"
+    );
+    assert_eq!(r["suppressed"]["failed"], false);
+    for (key, word) in [("changed", "changed_when"), ("failed", "failed_when")] {
+        assert_eq!(r[key]["failed"], true, "{r}");
+        assert_eq!(r[key]["stdout"], "hi", "{r}");
+        let why = r[key][format!("{word}_result")]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            why.contains("The conditional check 'no_such_var' failed"),
+            "{r}"
+        );
+    }
+    // The default output does not show `exception`, as Ansible's.
+    assert!(!stdout(&out).contains("\"exception\""), "{}", stdout(&out));
+}

@@ -235,6 +235,7 @@ fn compile(
             .chain(&handlers)
         {
             check_notify(task, &handler_names, diags);
+            check_host_loop(&play, task, diags);
         }
         plays.push(CompiledPlay {
             play,
@@ -245,6 +246,27 @@ fn compile(
         });
     }
     plays
+}
+
+/// As Ansible: an action that bypasses the host loop (`add_host`, `pause`)
+/// cannot run under the free strategies.
+fn check_host_loop(play: &Play, task: &CompiledTask, diags: &mut Vec<Diagnostic>) {
+    let free = play
+        .strategy
+        .as_ref()
+        .is_some_and(|s| matches!(s.value.as_str(), "free" | "host_pinned"));
+    if free
+        && let Action::Builtin(b) = task.action
+        && b.bypasses_host_loop()
+    {
+        diags.push(
+            Diagnostic::error(format!(
+                "The '{}' module bypasses the host loop, which is currently not supported in the free strategy and would instead execute for every host in the inventory list.",
+                task.task.module.value
+            ))
+            .at(task.task.module.span.clone()),
+        );
+    }
 }
 
 fn check_notify(task: &CompiledTask, handler_names: &[String], diags: &mut Vec<Diagnostic>) {
@@ -683,7 +705,6 @@ fn walk_strings(node: &Node, f: &mut dyn FnMut(&str, &Span)) {
 /// Ansible modules (ansible.builtin and common collections) that tend does
 /// not implement yet: named as such, rather than as unknown.
 const NOT_YET_SUPPORTED: &[&str] = &[
-    "add_host",
     "assemble",
     "async_status",
     "debconf",
@@ -693,7 +714,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "expect",
     "gather_facts",
     "getent",
-    "group_by",
     "iptables",
     "mount",
     "package_facts",

@@ -18,7 +18,7 @@ pub(crate) struct BuiltinResult {
 }
 
 impl BuiltinResult {
-    fn ok(mut result: Value) -> Self {
+    pub(crate) fn ok(mut result: Value) -> Self {
         if let Value::Object(m) = &mut result {
             m.entry("failed").or_insert(Value::Bool(false));
         }
@@ -47,7 +47,7 @@ pub(crate) async fn run(
             if let Some(Value::Object(m)) = raw.get("var")
                 && m.contains_key(crate::template::UNSAFE_KEY)
             {
-                return failed("Refusing to evaluate an untrusted template or expression given as `var` (it is tagged !unsafe)".into());
+                return BuiltinResult::failure("Refusing to evaluate an untrusted template or expression given as `var` (it is tagged !unsafe)".into());
             }
             debug(templated, templar, scope, verbosity)
         }
@@ -59,7 +59,7 @@ pub(crate) async fn run(
                         continue;
                     }
                     if !valid_var_name(k) {
-                        return failed(format!(
+                        return BuiltinResult::failure(format!(
                             "Invalid variable name '{k}'. Variable names must start with a letter or underscore character, and contain only letters, numbers and underscores."
                         ));
                     }
@@ -84,7 +84,7 @@ pub(crate) async fn run(
                     ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg}))
                 }
             }
-            Err(e) => failed(e.message),
+            Err(e) => BuiltinResult::failure(e.message),
         },
         Builtin::Meta => match args::parse::<MetaArgs>(templated).and_then(|a| a.action()) {
             Ok(MetaAction::EndHost) => BuiltinResult {
@@ -95,10 +95,13 @@ pub(crate) async fn run(
                 skipped: true,
                 ..BuiltinResult::ok(json!({"changed": false, "skipped": true}))
             },
-            Err(e) => failed(e.message),
+            Err(e) => BuiltinResult::failure(e.message),
         },
-        // Needs the playbook's paths: run by the executor (`include_vars.rs`).
-        Builtin::IncludeVars => failed("include_vars: run by the executor".into()),
+        // Need the playbook's paths or the run's inventory: run by the
+        // executor (`include_vars.rs`, `live_inventory.rs`).
+        Builtin::IncludeVars | Builtin::AddHost | Builtin::GroupBy => {
+            BuiltinResult::failure(format!("{builtin:?}: run by the executor"))
+        }
         Builtin::Pause => match args::parse::<PauseArgs>(templated) {
             Ok(a) => {
                 let d = a.duration();
@@ -108,7 +111,7 @@ pub(crate) async fn run(
                     json!({"changed": false, "delta": start.elapsed().as_secs(), "stdout": format!("Paused for {} seconds", d.as_secs()), "user_input": ""}),
                 )
             }
-            Err(e) => failed(e.message),
+            Err(e) => BuiltinResult::failure(e.message),
         },
     }
 }
@@ -128,10 +131,14 @@ pub(crate) fn valid_var_name(name: &str) -> bool {
         && !RESERVED.contains(&name)
 }
 
-fn failed(msg: String) -> BuiltinResult {
-    BuiltinResult {
-        failed: true,
-        ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg}))
+impl BuiltinResult {
+    /// A failed action with Ansible's `msg`.
+    pub(crate) fn failure(msg: String) -> BuiltinResult {
+        BuiltinResult {
+            failed: true,
+            ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg,
+                "exception": super::task::NO_TRACEBACK}))
+        }
     }
 }
 
@@ -145,7 +152,7 @@ fn text(v: &Value) -> String {
 fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8) -> BuiltinResult {
     let a: DebugArgs = match args::parse(templated) {
         Ok(a) => a,
-        Err(e) => return failed(e.message),
+        Err(e) => return BuiltinResult::failure(e.message),
     };
     if let Some(v) = a.verbosity
         && i64::from(verbosity) < v
@@ -167,7 +174,7 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
                     // ansible-core 2.19's rendering of an undefined `var`.
                     Value::String(format!("<< error 1 - {} >>", e.message))
                 }
-                Err(e) => return failed(e.message),
+                Err(e) => return BuiltinResult::failure(e.message),
             };
             let mut m = Map::new();
             m.insert(var, value);
@@ -188,7 +195,7 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
 fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) -> BuiltinResult {
     let a: AssertArgs = match args::parse(templated) {
         Ok(a) => a,
-        Err(e) => return failed(e.message),
+        Err(e) => return BuiltinResult::failure(e.message),
     };
     let that = raw.get("that").cloned().unwrap_or(a.that.clone());
     let conditions = match that {
@@ -204,7 +211,7 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
                     .as_ref()
                     .map(text)
                     .unwrap_or_else(|| "Assertion failed".into());
-                let mut r = failed(msg);
+                let mut r = BuiltinResult::failure(msg);
                 if let Value::Object(m) = &mut r.result {
                     m.insert("assertion".into(), cond.clone());
                     m.insert("evaluated_to".into(), Value::Bool(false));
@@ -212,7 +219,7 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
                 return r;
             }
             Err(e) => {
-                let mut r = failed(super::task::conditional_failure(cond, &e));
+                let mut r = BuiltinResult::failure(super::task::conditional_failure(cond, &e));
                 if let Value::Object(m) = &mut r.result {
                     m.insert("assertion".into(), cond.clone());
                 }

@@ -15,6 +15,7 @@ pub mod facts;
 mod free;
 mod hostvars;
 mod include_vars;
+mod live_inventory;
 mod prompt;
 mod start_at;
 mod step;
@@ -29,6 +30,7 @@ use crate::template::Templar;
 use crate::vars::Vars;
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
+use live_inventory::LiveInventory;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -134,7 +136,7 @@ pub(crate) struct PlayCtx<'a> {
     pub templar: &'a Templar,
     pub book: &'a CompiledPlaybook,
     pub play: &'a CompiledPlay,
-    pub inventory: &'a Inventory,
+    pub inventory: &'a LiveInventory,
     pub opts: &'a RunOptions,
     pub play_vars: Vars,
     pub magic: Vars,
@@ -155,6 +157,8 @@ pub(crate) struct PlayCtx<'a> {
     /// Free strategies: every host's variables as it last published them,
     /// for `hostvars` (empty under `linear`, which snapshots all hosts).
     pub peers: RefCell<std::collections::BTreeMap<String, minijinja::Value>>,
+    /// Facts and registered values of the hosts outside the play (for `hostvars`).
+    pub others: Arc<HashMap<String, (Vars, Vars)>>,
     /// Warnings already shown in this run (Ansible shows each once).
     pub warned: &'a RefCell<HashSet<String>>,
     /// `--step` still asks (`c` stops it for the rest of the batch).
@@ -239,6 +243,7 @@ pub async fn run_playbook(
     let mut summary = RunSummary::default();
     crate::template::set_search_dirs(vec![book.dir.join("files"), book.dir.clone()]);
     crate::template::set_inventory(inventory.clone());
+    let inventory = &LiveInventory::new(inventory);
     // Facts, set_fact and registered values outlive the play, as Ansible's
     // fact caches do: later plays of the run see them.
     let mut carried: std::collections::HashMap<String, (Vars, Vars)> = Default::default();
@@ -308,7 +313,7 @@ pub(crate) fn connection_for(host: &str, vars: &Vars) -> Result<Arc<dyn Host>, S
 struct PlayRun<'a> {
     book: &'a CompiledPlaybook,
     play: &'a CompiledPlay,
-    inventory: &'a Inventory,
+    inventory: &'a LiveInventory,
     opts: &'a RunOptions,
     templar: &'a Templar,
     warned: &'a RefCell<HashSet<String>>,
@@ -330,6 +335,9 @@ async fn run_play(
         templar,
         warned,
     } = run;
+    let live = inventory;
+    // The play's hosts: from the inventory as earlier plays left it.
+    let inventory = &*live.get();
     let name = play
         .play
         .name
@@ -448,10 +456,6 @@ async fn run_play(
     let mut magic = Vars::new();
     magic.insert("ansible_play_hosts_all".into(), Value::from(hosts.clone()));
     magic.insert("ansible_play_name".into(), Value::from(name.clone()));
-    magic.insert(
-        "groups".into(),
-        serde_json::to_value(inventory.groups()).unwrap_or_default(),
-    );
     magic.insert("playbook_dir".into(), Value::from(absolute(&book.dir)));
     magic.insert(
         "role_names".into(),
@@ -521,6 +525,8 @@ async fn run_play(
         }
     };
     let mut stop = PlayEnd::Continue;
+    // What earlier plays left on the hosts outside this one (for `hostvars`).
+    let others = Arc::new(carried.clone());
     for (n, batch) in batches.iter().enumerate() {
         if n > 0 {
             reporter.play_start(&name);
@@ -540,7 +546,7 @@ async fn run_play(
             templar,
             book,
             play,
-            inventory,
+            inventory: live,
             opts,
             play_vars: play_vars.clone(),
             magic,
@@ -551,6 +557,7 @@ async fn run_play(
             slots: Arc::new(tokio::sync::Semaphore::new(opts.forks.max(1))),
             throttles: RefCell::new(HashMap::new()),
             peers: RefCell::new(Default::default()),
+            others: Arc::clone(&others),
             warned,
             stepping: std::cell::Cell::new(opts.step.is_some()),
             shared_sets: RefCell::new(Vec::new()),
@@ -1173,7 +1180,9 @@ async fn run_task_subset(
     let free = ctx.strategy != Strategy::Linear;
     // `run_once`: the first host runs it; its results go to every host.
     // Not under the free strategies (as Ansible: it runs on every host).
-    let asked_once = t.task.run_once.as_ref().is_some_and(task::truthy);
+    // Actions that bypass the host loop (`add_host`) run once too.
+    let bypass = matches!(t.action, crate::compile::Action::Builtin(b) if b.bypasses_host_loop());
+    let asked_once = bypass || t.task.run_once.as_ref().is_some_and(task::truthy);
     if asked_once && free {
         ctx.warn_once(reporter, free::RUN_ONCE);
     }

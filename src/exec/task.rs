@@ -3,7 +3,7 @@
 
 use super::builtin;
 use super::{HostState, PlayCtx, RunOptions};
-use crate::compile::actions::{MetaAction, MetaArgs};
+use crate::compile::actions::{Builtin, MetaAction, MetaArgs};
 use crate::compile::{Action, CompiledTask};
 use crate::connection::{BecomeSpec, Escalated, record};
 use crate::playbook::LoopKind;
@@ -68,6 +68,7 @@ fn mark_delegated(
     };
     let shown = ctx
         .inventory
+        .get()
         .host_vars(&target)
         .get("ansible_host")
         .map(text)
@@ -515,7 +516,13 @@ fn layers<'a>(
 /// task's role, then the playbook's directory).
 fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
     let mut magic = ctx.magic.clone();
-    magic.extend(ctx.inventory.magic_vars(&host.name));
+    let inventory = ctx.inventory.get();
+    magic.extend(inventory.magic_vars(&host.name));
+    // As the inventory is now: `add_host` and `group_by` change it.
+    magic.insert(
+        "groups".into(),
+        serde_json::to_value(inventory.groups()).unwrap_or_default(),
+    );
     let mut search: Vec<Value> = Vec::new();
     if let Some(r) = &t.task.role {
         search.push(r.path.display().to_string().into());
@@ -886,7 +893,23 @@ pub(crate) fn conditional_failure(cond: &Value, e: &TemplateError) -> String {
     )
 }
 
+/// What Ansible 2.19 puts in a failed result's `exception` when tracebacks
+/// are not shown (tend has no Python traceback to give).
+pub(crate) const NO_TRACEBACK: &str = "(traceback unavailable)";
+
 impl ItemResult {
+    /// A `changed_when`/`failed_when` that could not be evaluated fails the
+    /// task, the error under `<keyword>_result`, as Ansible does.
+    fn fail_condition(&mut self, keyword: &str, cond: &Value, e: &TemplateError) {
+        set(
+            &mut self.result,
+            &format!("{keyword}_result"),
+            Value::String(conditional_failure(cond, e)),
+        );
+        set(&mut self.result, "failed", Value::Bool(true));
+        self.status = Status::Failed;
+    }
+
     /// Turns this result into a failure with `msg`.
     fn fail(&mut self, msg: String) {
         set(&mut self.result, "failed", Value::Bool(true));
@@ -911,7 +934,7 @@ impl ItemResult {
         ItemResult {
             label,
             status: Status::Failed,
-            result: json!({"failed": true, "msg": msg, "changed": false}),
+            result: json!({"failed": true, "msg": msg, "changed": false, "exception": NO_TRACEBACK}),
             diffs: Vec::new(),
             facts: Map::new(),
             end_host: false,
@@ -1112,7 +1135,11 @@ async fn attempt(
     let mut item = match t.action {
         Action::Builtin(b) => {
             let raw = if t.splat.is_some() { &args } else { &t.args };
-            let r = if b == crate::compile::actions::Builtin::IncludeVars {
+            let r = if b == Builtin::AddHost {
+                ctx.inventory.add_host(&args)
+            } else if b == Builtin::GroupBy {
+                ctx.inventory.group_by(&host.name, &args)
+            } else if b == Builtin::IncludeVars {
                 let role = t.task.role.as_ref().map(|r| r.path.as_path());
                 let mut r = super::include_vars::run(&args, role, &ctx.book.dir);
                 // The loaded values may be templates (referring to each other):
@@ -1140,6 +1167,8 @@ async fn attempt(
                 Status::Failed
             } else if r.skipped {
                 Status::Skipped
+            } else if r.result.get("changed") == Some(&Value::Bool(true)) {
+                Status::Changed
             } else {
                 Status::Ok
             };
@@ -1287,6 +1316,13 @@ async fn attempt(
     if item.status == Status::Unreachable {
         return item;
     }
+    // A module's failure is an exception in Ansible 2.19's results.
+    if item.status == Status::Failed
+        && matches!(t.action, Action::Module(_))
+        && let Value::Object(m) = &mut item.result
+    {
+        m.entry("exception").or_insert(NO_TRACEBACK.into());
+    }
     // changed_when / failed_when see the result under the register name.
     if t.task.changed_when.is_some() || t.task.failed_when.is_some() {
         let mut layer = Vars::new();
@@ -1307,7 +1343,7 @@ async fn attempt(
                         item.status = if c { Status::Changed } else { Status::Ok };
                     }
                 }
-                Err(e) => item.fail(conditional_failure(&cw.value, &e)),
+                Err(e) => item.fail_condition("changed_when", &cw.value, &e),
             }
         }
         if let Some(fw) = &t.task.failed_when {
@@ -1317,12 +1353,20 @@ async fn attempt(
                     set(&mut item.result, "failed", Value::Bool(f));
                     if f {
                         item.status = Status::Failed;
-                    } else if item.status == Status::Failed {
-                        let changed = item.result.get("changed") == Some(&Value::Bool(true));
-                        item.status = if changed { Status::Changed } else { Status::Ok };
+                    } else {
+                        // As Ansible: the error `failed_when` overrode is kept aside.
+                        if let Value::Object(m) = &mut item.result
+                            && let Some(e) = m.shift_remove("exception")
+                        {
+                            m.insert("failed_when_suppressed_exception".into(), e);
+                        }
+                        if item.status == Status::Failed {
+                            let changed = item.result.get("changed") == Some(&Value::Bool(true));
+                            item.status = if changed { Status::Changed } else { Status::Ok };
+                        }
                     }
                 }
-                Err(e) => item.fail(conditional_failure(&fw.value, &e)),
+                Err(e) => item.fail_condition("failed_when", &fw.value, &e),
             }
         }
     }
@@ -1657,8 +1701,9 @@ fn delegated_connection(
     if target == host.name {
         return Ok(Arc::clone(&host.conn));
     }
-    if ctx.inventory.contains_host(target) {
-        return super::connection_for(target, &ctx.inventory.host_vars(target));
+    let inventory = ctx.inventory.get();
+    if inventory.contains_host(target) {
+        return super::connection_for(target, &inventory.host_vars(target));
     }
     if matches!(target, "localhost" | "127.0.0.1" | "::1") {
         return Ok(Arc::new(crate::connection::local::Local));
