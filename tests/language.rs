@@ -511,3 +511,55 @@ fn failed_when_keeps_the_overridden_exception_and_bad_conditions_fail_the_task()
     // The default output does not show `exception`, as Ansible's.
     assert!(!stdout(&out).contains("\"exception\""), "{}", stdout(&out));
 }
+
+#[test]
+fn conditions_from_templates_and_untrusted_text() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  vars:
+    false_conditions: [1 == 0]
+    true_conditions: [1 == 1, "{{ 2 == 2 }}"]
+  tasks:
+    - action:
+        module: assert
+        args:
+          that: "{{ true_conditions }}"
+    - assert:
+        that: "{{ false_conditions }}"
+      ignore_errors: yes
+      register: r_false
+    - debug:
+      when: !unsafe 1 == 1
+      ignore_errors: yes
+      register: r_unsafe
+    - assert:
+        that: "{{ '1 == 1' }}"
+      ignore_errors: yes
+      register: r_computed
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'false': r_false, 'unsafe': r_unsafe.msg, 'computed': r_computed.msg} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["false"]["failed"], true, "{r}");
+    assert_eq!(r["false"]["assertion"], "1 == 0", "{r}");
+    let unsafe_msg = r["unsafe"].as_str().unwrap_or_default();
+    assert!(
+        unsafe_msg.starts_with("The conditional check '1 == 1' failed.")
+            && unsafe_msg.contains("Encountered untrusted template or expression."),
+        "{r}"
+    );
+    assert!(
+        r["computed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Encountered untrusted template or expression."),
+        "{r}"
+    );
+}

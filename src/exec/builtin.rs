@@ -167,10 +167,7 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
         Some(var) => {
             let value = match templar.render_string(&format!("{{{{ {var} }}}}"), scope) {
                 Ok(v) => v,
-                Err(e)
-                    if e.message.contains("is undefined")
-                        || e.message.contains("has no attribute") =>
-                {
+                Err(e) if e.undefined => {
                     // ansible-core 2.19's rendering of an undefined `var`.
                     Value::String(format!("<< error 1 - {} >>", e.message))
                 }
@@ -198,9 +195,13 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
         Err(e) => return BuiltinResult::failure(e.message),
     };
     let that = raw.get("that").cloned().unwrap_or(a.that.clone());
-    let conditions = match that {
-        Value::Array(items) => items,
-        other => vec![other],
+    let conditions = match (that, &a.that) {
+        // `that: "{{ list_of_conditions }}"`: each element is a condition.
+        (Value::String(s), Value::Array(items)) if crate::template::is_template(&s) => {
+            items.clone()
+        }
+        (Value::Array(items), _) => items,
+        (other, _) => vec![other],
     };
     for cond in &conditions {
         match templar.eval_condition(cond, scope) {

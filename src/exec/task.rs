@@ -886,9 +886,9 @@ fn ignore(ctx: &PlayCtx<'_>, t: &CompiledTask, scope: &Scope<'_>) -> bool {
 
 /// Ansible's message for a conditional that could not be evaluated.
 pub(crate) fn conditional_failure(cond: &Value, e: &TemplateError) -> String {
+    let shown = crate::template::unsafe_str(cond).map_or_else(|| text(cond), str::to_string);
     format!(
-        "The conditional check '{}' failed. The error was: {}",
-        text(cond),
+        "The conditional check '{shown}' failed. The error was: {}",
         e.message
     )
 }
