@@ -563,3 +563,62 @@ fn conditions_from_templates_and_untrusted_text() {
         "{r}"
     );
 }
+
+#[test]
+fn set_fact_names_must_render_to_text() {
+    let (out, dir) = run(
+        r#"
+- name: templated fact names
+  hosts: b
+  gather_facts: false
+  tasks:
+    - set_fact:
+        "{{ 1 }}": value
+      ignore_errors: yes
+      register: r_int
+    - set_fact:
+        "{{ 'fact_' ~ 'name' }}": value
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'int': r_int.msg, 'named': fact_name} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["int"], "Invalid variable name '1' of type 'int'.", "{r}");
+    assert_eq!(r["named"], "value", "{r}");
+}
+
+#[test]
+fn loop_label_sees_the_item_result_and_its_error_fails_the_item() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - command: "echo {{ item }}"
+      register: r
+      loop: [ran, skipped]
+      loop_control:
+        label: "{{ r.stdout }}"
+      when: item == "ran"
+      ignore_errors: true
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ r | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    assert!(stdout(&out).contains("(item=ran)"), "{}", stdout(&out));
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["results"][0]["stdout"], "ran", "{r}");
+    assert_eq!(r["results"][1]["failed"], true, "{r}");
+    assert_eq!(
+        r["results"][1]["msg"], "object of type 'dict' has no attribute 'stdout'",
+        "{r}"
+    );
+}

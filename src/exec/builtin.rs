@@ -52,6 +52,23 @@ pub(crate) async fn run(
             debug(templated, templar, scope, verbosity)
         }
         Builtin::SetFact => {
+            // A templated name must render to text (Ansible renders names natively).
+            for key in raw.as_object().into_iter().flat_map(|m| m.keys()) {
+                if !crate::template::is_template(key) {
+                    continue;
+                }
+                match templar.render_string(key, scope) {
+                    Ok(Value::String(_)) => {}
+                    Ok(other) => {
+                        return BuiltinResult::failure(format!(
+                            "Invalid variable name '{}' of type '{}'.",
+                            text(&other),
+                            super::task::kind_name(&other)
+                        ));
+                    }
+                    Err(e) => return BuiltinResult::failure(e.message),
+                }
+            }
             let mut facts = Map::new();
             if let Value::Object(m) = templated {
                 for (k, v) in m {

@@ -776,16 +776,26 @@ pub(crate) async fn run_on_host(
         layer.extend(item_vars.clone());
         let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
             .with_special("hostvars", hostvars.clone());
-        let label = match &lc.label {
-            Some(l) => ctx
-                .templar
-                .render_value(l, &item_scope)
-                .map(|v| label_text(&v))
-                .unwrap_or_else(|_| label_text(item)),
-            None => label_text(item),
-        };
-        let (mut r, timing) = timed_item(ctx, t, host, &item_scope, Some(label)).await;
+        let (mut r, timing) = timed_item(ctx, t, host, &item_scope, Some(label_text(item))).await;
         timings.push(timing);
+        // `loop_control.label` is rendered after the item ran, with its
+        // result under the register name, as Ansible does; an error there
+        // fails the item.
+        if let Some(l) = &lc.label {
+            let mut reg = Vars::new();
+            if let Some(name) = &t.task.register {
+                reg.insert(name.clone(), r.result.clone());
+            }
+            match ctx.templar.render_value(l, &item_scope.child(&reg)) {
+                Ok(v) => r.label = Some(label_text(&v)),
+                Err(e) => {
+                    r.fail(e.message);
+                    if ignore(ctx, t, &item_scope) {
+                        r.status = Status::Ignored;
+                    }
+                }
+            }
+        }
         delegated.extend(take_delegated_facts(ctx, t, host, &item_scope, &mut r));
         if let Value::Object(m) = &mut r.result {
             m.extend(item_vars);
@@ -1711,7 +1721,8 @@ fn delegated_connection(
     super::connection_for(target, &Vars::new())
 }
 
-fn kind_name(v: &Value) -> &'static str {
+/// Python's name for the type of a value (`type(v).__name__`).
+pub(crate) fn kind_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "NoneType",
         Value::Bool(_) => "bool",
