@@ -622,3 +622,39 @@ fn loop_label_sees_the_item_result_and_its_error_fails_the_item() {
         "{r}"
     );
 }
+
+#[test]
+fn template_syntax_errors_in_vars_or_expected_failures_show_when_rendered() {
+    let (out, dir) = run(
+        r#"
+- name: lazy syntax errors
+  hosts: c
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: "{{ broken }}"
+      vars:
+        broken: "{{ #'"
+      ignore_errors: yes
+      register: r_var
+    - debug:
+        msg: "{{ {{ 1 }} }}"
+      register: r_inline
+      ignore_errors: true
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'var': r_var is failed, 'inline': r_inline is failed} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("warning: template syntax error").count(),
+        2,
+        "{stderr}"
+    );
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r, serde_json::json!({"var": true, "inline": true}));
+}

@@ -295,6 +295,9 @@ struct Ctx<'a> {
     templar: &'a Templar,
 }
 
+/// Directories of Python module and action plugins, beside a playbook or in a role.
+const PLUGIN_DIRS: &[&str] = &["library", "action_plugins"];
+
 /// Options a `RawParams` module (command, shell) takes as `k=v` in its free-form text.
 const RAW_PARAM_KEYS: &[&str] = &[
     "chdir",
@@ -343,6 +346,18 @@ impl Ctx<'_> {
                 );
                 return None;
             }
+            (None, None) if let Some(plugin) = self.python_plugin(task, name) => {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "module `{name}` is a Python plugin ({}): Python plugins are not supported",
+                        plugin.display()
+                    ))
+                    .at(task.module.span.clone())
+                    .label("a module or action plugin written in Python")
+                    .help("tend runs its own modules only; `tend doc --list` lists them"),
+                );
+                return None;
+            }
             (None, None) => {
                 let candidates = tend_modules::names()
                     .chain(Builtin::NAMES.iter().copied())
@@ -362,6 +377,12 @@ impl Ctx<'_> {
                             .join(", ")
                     )),
                 };
+                if let Some(dir) = self.plugin_dirs(task).first() {
+                    d = d.help(format!(
+                        "{} holds Python plugins, which tend does not load: Python plugins are not supported",
+                        dir.display()
+                    ));
+                }
                 diags.push(d);
                 self.check_strings(task, diags);
                 return None;
@@ -408,7 +429,9 @@ impl Ctx<'_> {
         }
         let before = diags.len();
         self.check_strings(task, diags);
-        ok &= diags.len() == before;
+        ok &= !diags[before..]
+            .iter()
+            .any(|d| d.severity == crate::diagnostic::Severity::Error);
         if let Action::Module(m) = action {
             ok &= self.check_local_src(task, m, &args, diags);
         }
@@ -418,6 +441,28 @@ impl Ctx<'_> {
             args,
             splat: splat.map(|s| s.value),
             deferred_error,
+        })
+    }
+
+    /// Where Ansible would look for module and action plugins of this task:
+    /// `library/` and `action_plugins/` of its role and of the playbook.
+    fn plugin_dirs(&self, task: &Task) -> Vec<PathBuf> {
+        let roots = task.role.iter().map(|r| r.path.as_path()).chain([self.dir]);
+        roots
+            .flat_map(|root| PLUGIN_DIRS.iter().map(move |d| root.join(d)))
+            .filter(|d| d.is_dir())
+            .collect()
+    }
+
+    /// The Python file of a module or action plugin named like the task's
+    /// action, if the playbook or role ships one.
+    fn python_plugin(&self, task: &Task, name: &str) -> Option<PathBuf> {
+        let short = name.rsplit('.').next().unwrap_or(name);
+        self.plugin_dirs(task).into_iter().find_map(|d| {
+            [format!("{short}.py"), short.to_string()]
+                .iter()
+                .map(|f| d.join(f))
+                .find(|p| p.is_file())
         })
     }
 
@@ -489,6 +534,25 @@ impl Ctx<'_> {
                             diags.push(
                                 Diagnostic::error(format!("invalid conditional: {}", e.message))
                                     .at(span.clone()),
+                            );
+                        }
+                    });
+                } else if key == "vars"
+                    || task.ignore_errors.is_some()
+                    || task.failed_when.is_some()
+                    || task.rescued
+                {
+                    // A variable is only rendered when used, and this task
+                    // expects failure: the error shows when it runs.
+                    walk_strings(v, &mut |s, span| {
+                        if let Err(e) = self.templar.check_syntax(s) {
+                            diags.push(
+                                Diagnostic::warning(format!(
+                                    "template syntax error: {}",
+                                    e.message
+                                ))
+                                .at(span.clone())
+                                .label("fails when it is rendered"),
                             );
                         }
                     });
