@@ -658,3 +658,61 @@ fn template_syntax_errors_in_vars_or_expected_failures_show_when_rendered() {
     let r = json_file(dir.path(), "out.json");
     assert_eq!(r, serde_json::json!({"var": true, "inline": true}));
 }
+
+#[test]
+fn any_errors_fatal_runs_the_failed_hosts_always_and_forced_handlers() {
+    // Both plays fail (exit 2); returns the output.
+    let failing = |play: &str| {
+        let (out, _dir) = run(play, &[], &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        stdout(&out)
+    };
+    let text = failing(
+        r#"
+- name: fatal with always
+  hosts: a
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - block:
+        - block:
+            - fail:
+      always:
+        - debug:
+            msg: ALWAYS-RAN
+- name: never reached
+  hosts: a
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: NEXT-PLAY
+"#,
+    );
+    assert!(text.contains("ALWAYS-RAN"), "{text}");
+    assert!(!text.contains("NEXT-PLAY"), "{text}");
+    let text = failing(
+        r#"
+- name: fatal with forced handlers
+  hosts: a
+  gather_facts: false
+  any_errors_fatal: true
+  force_handlers: true
+  tasks:
+    - command: "true"
+      notify: h
+    - fail:
+    - debug:
+        msg: AFTER-FAIL
+  handlers:
+    - name: h
+      debug:
+        msg: HANDLER-RAN
+"#,
+    );
+    assert_eq!(
+        text.matches("\"msg\": \"HANDLER-RAN\"").count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("AFTER-FAIL"), "{text}");
+}

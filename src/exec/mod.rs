@@ -119,6 +119,9 @@ pub(crate) struct HostState {
     /// How many enclosing blocks would rescue a failure now: Ansible counts
     /// such a failure as `rescued` rather than `failed` in the recap.
     pub rescue_depth: u32,
+    /// How many enclosing blocks have an `always` still to run (the host is
+    /// in their block or rescue part).
+    pub always_depth: u32,
     /// `--start-at-task`: the task the host skips to (see [`start_at::key`]).
     pub start_at: Option<usize>,
     /// Free strategies: how much of [`PlayCtx::shared_sets`] the host took.
@@ -146,6 +149,9 @@ pub(crate) struct PlayCtx<'a> {
     pub abort: std::cell::Cell<Option<Abort>>,
     /// `meta: end_play` ran.
     pub ended_play: std::cell::Cell<bool>,
+    /// `any_errors_fatal` fired while the failed hosts still had `always`
+    /// sections to run: the play stops once they ran.
+    pub fatal_pending: std::cell::Cell<bool>,
     /// `delegate_facts` for hosts outside the play: kept for later plays.
     pub delegated_facts: std::cell::RefCell<std::collections::HashMap<String, Vars>>,
     /// The play's `strategy`.
@@ -449,6 +455,7 @@ async fn run_play(
             last_failure: None,
             include_layers: Vec::new(),
             rescue_depth: 0,
+            always_depth: 0,
             start_at: start_task,
             shared_seen: 0,
         });
@@ -553,6 +560,7 @@ async fn run_play(
             batch: in_batch.clone(),
             abort: std::cell::Cell::new(None),
             ended_play: std::cell::Cell::new(false),
+            fatal_pending: std::cell::Cell::new(false),
             strategy: Strategy::of(play),
             slots: Arc::new(tokio::sync::Semaphore::new(opts.forks.max(1))),
             throttles: RefCell::new(HashMap::new()),
@@ -564,6 +572,9 @@ async fn run_play(
             delegated_facts: Default::default(),
         };
         run_batch(&ctx, &mut states, &in_batch, reporter, summary).await;
+        if ctx.fatal_pending.get() {
+            ctx.abort.set(Some(Abort::AnyErrorsFatal));
+        }
         for (h, facts) in ctx.delegated_facts.take() {
             carried.entry(h).or_default().1.extend(facts);
         }
@@ -679,6 +690,10 @@ async fn run_hosts(
         )
         .await;
         if ctx.abort.get().is_some() {
+            // `force_handlers`: the notified handlers run even so.
+            if ctx.force_handlers() {
+                run_handlers(ctx, states, reporter, summary).await;
+            }
             break;
         }
         if states
@@ -952,9 +967,13 @@ fn run_steps<'a>(
                 }
                 CompiledStep::Block(b) => {
                     let guarded = !b.rescue.is_empty();
+                    let finally = !b.always.is_empty();
                     for (i, s) in states.iter_mut().enumerate() {
                         if guarded && live[i] {
                             s.rescue_depth += 1;
+                        }
+                        if finally && live[i] {
+                            s.always_depth += 1;
                         }
                     }
                     run_steps(
@@ -1004,7 +1023,12 @@ fn run_steps<'a>(
                             }
                         }
                     }
-                    if !b.always.is_empty() {
+                    for (i, s) in states.iter_mut().enumerate() {
+                        if finally && live[i] {
+                            s.always_depth -= 1;
+                        }
+                    }
+                    if finally {
                         let still_failed: Vec<bool> = states
                             .iter()
                             .enumerate()
@@ -1335,7 +1359,13 @@ fn check_abort(
             }
         }
         if unrescued {
-            ctx.abort.set(Some(Abort::AnyErrorsFatal));
+            // As Ansible: a failed host whose next task is in an `always`
+            // runs it before the play stops.
+            if newly.iter().any(|i| states[*i].always_depth > 0) {
+                ctx.fatal_pending.set(true);
+            } else {
+                ctx.abort.set(Some(Abort::AnyErrorsFatal));
+            }
         }
         return;
     }
