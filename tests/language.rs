@@ -716,3 +716,82 @@ fn any_errors_fatal_runs_the_failed_hosts_always_and_forced_handlers() {
     );
     assert!(!text.contains("AFTER-FAIL"), "{text}");
 }
+
+#[test]
+fn debug_var_trust_omit_and_errors_as_ansible_2_19() {
+    let (out, dir) = run(
+        r#"
+- name: debug edge cases
+  hosts: b
+  gather_facts: false
+  vars:
+    plain: hi
+    holds_omit: "{{ omit }}"
+  tasks:
+    - debug:
+        var: !unsafe plain
+      ignore_errors: true
+      register: r_unsafe
+    - debug:
+        var: '{{ "plain" }}'
+      ignore_errors: true
+      register: r_computed
+    - debug:
+        var: "{{ item }}"
+      loop: [plain]
+      register: r_indirect
+    - debug:
+        var: holds_omit
+      register: r_omit
+    - debug:
+        var: not_defined_anywhere
+      register: r_undef
+    - debug:
+        var: {nested: 1}
+      ignore_errors: true
+      register: r_type
+    - debug:
+        msg: "{{ 5 / 0 }}"
+      ignore_errors: true
+      register: r_zero
+    - debug:
+      args: "{{ omit }}"
+      register: r_no_args
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'unsafe': r_unsafe.msg, 'computed': r_computed.msg,
+                      'indirect': r_indirect.results[0].plain, 'omit': r_omit.holds_omit,
+                      'omit_warned': r_omit.warnings | length, 'undef': r_undef.warnings[0],
+                      'type': r_type.msg, 'zero': r_zero.msg, 'no_args': r_no_args.msg} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    let untrusted = "Task failed: Error while resolving `var` expression: Encountered untrusted template or expression.";
+    assert_eq!(r["unsafe"], untrusted, "{r}");
+    assert_eq!(r["computed"], untrusted, "{r}");
+    assert_eq!(r["indirect"], "hi", "{r}");
+    assert_eq!(r["omit"], "<<Omit>>", "{r}");
+    assert_eq!(r["omit_warned"], 1, "{r}");
+    assert!(
+        r["undef"]
+            .as_str()
+            .is_some_and(|w| w.contains("'not_defined_anywhere' is undefined")),
+        "{r}"
+    );
+    assert!(
+        r["type"]
+            .as_str()
+            .is_some_and(|m| m.contains("is not a string and conversion is not allowed")),
+        "{r}"
+    );
+    assert!(
+        r["zero"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("division by zero")),
+        "{r}"
+    );
+    assert_eq!(r["no_args"], "Hello world!", "{r}");
+}

@@ -205,8 +205,8 @@ pub struct DebugArgs {
     /// The message to print.
     pub msg: Option<Value>,
     /// A variable name (or expression) to print.
-    #[serde(default, deserialize_with = "de::opt_string")]
-    pub var: Option<String>,
+    #[serde(default)]
+    pub var: Option<Value>,
     /// Minimum verbosity to print at.
     #[serde(default, deserialize_with = "de::opt_int")]
     pub verbosity: Option<i64>,
@@ -214,16 +214,56 @@ pub struct DebugArgs {
 
 impl DebugArgs {
     /// `msg` and `var` are mutually exclusive.
-    pub fn validate(self) -> Result<(), ArgsError> {
+    pub fn validate(&self) -> Result<(), ArgsError> {
         if self.msg.is_some() && self.var.is_some() {
             return Err(ArgsError::field(
                 "var",
                 "parameters are mutually exclusive: msg|var",
             ));
         }
-        Ok(())
+        self.var_expression().map(drop)
+    }
+
+    /// The `var` expression: text only (Ansible converts nothing to it);
+    /// `!unsafe` text is refused as Ansible 2.19 refuses it.
+    pub fn var_expression(&self) -> Result<Option<String>, ArgsError> {
+        match &self.var {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            // Accepted while checking: the task fails when it runs.
+            Some(Value::Object(m)) if m.contains_key(crate::template::UNSAFE_KEY) => {
+                if args::placeholders_active() {
+                    Ok(None)
+                } else {
+                    Err(ArgsError::general(UNTRUSTED_VAR))
+                }
+            }
+            Some(other) => Err(ArgsError::field(
+                "var",
+                format!(
+                    "argument 'var' is of type {} and we were unable to convert to str: {other} is not a string and conversion is not allowed",
+                    python_type(other)
+                ),
+            )),
+        }
     }
 }
+
+/// Python's name for the type of a value (`type(v).__name__`).
+pub fn python_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// Ansible 2.19's failure of `debug: var:` given untrusted (`!unsafe`) text.
+pub const UNTRUSTED_VAR: &str = "Task failed: Error while resolving `var` expression: Encountered untrusted template or expression.";
 
 fn check_set_fact(raw: &Value) -> Result<(), ArgsError> {
     let Value::Object(map) = raw else {

@@ -44,10 +44,17 @@ pub(crate) async fn run(
 ) -> BuiltinResult {
     match builtin {
         Builtin::Debug => {
-            if let Some(Value::Object(m)) = raw.get("var")
-                && m.contains_key(crate::template::UNSAFE_KEY)
-            {
-                return BuiltinResult::failure("Refusing to evaluate an untrusted template or expression given as `var` (it is tagged !unsafe)".into());
+            // `!unsafe` text, or text a template computed, is not evaluated
+            // (a template passing a variable through is).
+            let untrusted = match raw.get("var") {
+                Some(Value::Object(m)) => m.contains_key(crate::template::UNSAFE_KEY),
+                Some(Value::String(s)) => {
+                    crate::template::is_template(s) && !crate::template::is_indirection(s)
+                }
+                _ => false,
+            };
+            if untrusted {
+                return BuiltinResult::failure(crate::compile::actions::UNTRUSTED_VAR.into());
             }
             debug(templated, templar, scope, verbosity)
         }
@@ -63,7 +70,7 @@ pub(crate) async fn run(
                         return BuiltinResult::failure(format!(
                             "Invalid variable name '{}' of type '{}'.",
                             text(&other),
-                            super::task::kind_name(&other)
+                            crate::compile::actions::python_type(&other)
                         ));
                     }
                     Err(e) => return BuiltinResult::failure(e.message),
@@ -180,19 +187,44 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
         r.skipped = true;
         return r;
     }
-    let mut r = match a.var {
+    if let Err(e) = a.validate() {
+        return BuiltinResult::failure(e.message);
+    }
+    let var = match a.var_expression() {
+        Ok(v) => v,
+        Err(e) => return BuiltinResult::failure(e.message),
+    };
+    let mut r = match var {
         Some(var) => {
+            let mut warnings = Vec::new();
             let value = match templar.render_string(&format!("{{{{ {var} }}}}"), scope) {
                 Ok(v) => v,
                 Err(e) if e.undefined => {
-                    // ansible-core 2.19's rendering of an undefined `var`.
+                    // ansible-core 2.19's rendering of an undefined `var`,
+                    // with a warning.
+                    warnings.push(Value::String(format!(
+                        "Encountered 1 template error.\nerror 1 - {}",
+                        e.message
+                    )));
                     Value::String(format!("<< error 1 - {} >>", e.message))
                 }
                 Err(e) => return BuiltinResult::failure(e.message),
             };
+            // A variable holding `omit` shows a placeholder, as Ansible 2.19.
+            let value = if value.as_str() == Some(crate::template::OMIT) {
+                warnings.push(Value::String(format!(
+                    "The `var` expression '{var}' resolved to `omit`, which could not be omitted here."
+                )));
+                Value::String("<<Omit>>".into())
+            } else {
+                value
+            };
             let mut m = Map::new();
             m.insert(var, value);
             m.insert("changed".into(), Value::Bool(false));
+            if !warnings.is_empty() {
+                m.insert("warnings".into(), Value::Array(warnings));
+            }
             BuiltinResult::ok(Value::Object(m))
         }
         None => {

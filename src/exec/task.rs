@@ -216,7 +216,10 @@ pub(crate) fn loop_items(kind: LoopKind, value: Value) -> Result<Vec<Value>, Str
         match v {
             Value::Array(a) => Ok(a),
             Value::Null => Ok(Vec::new()),
-            other => Err(format!("{what} expects a list, got {}", kind_name(&other))),
+            other => Err(format!(
+                "{what} expects a list, got {}",
+                crate::compile::actions::python_type(&other)
+            )),
         }
     };
     let flatten_one = |a: Vec<Value>| -> Vec<Value> {
@@ -236,7 +239,7 @@ pub(crate) fn loop_items(kind: LoopKind, value: Value) -> Result<Vec<Value>, Str
             return Err(format!(
                 "the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
                 py_repr(&other),
-                kind_name(&other)
+                crate::compile::actions::python_type(&other)
             ));
         }
         (LoopKind::WithItems, Value::Array(a)) => flatten_one(a),
@@ -1115,6 +1118,8 @@ async fn attempt(
     };
     if let Some(splat) = &t.splat {
         match ctx.templar.render_string(splat, scope) {
+            // `args: "{{ omit }}"`: no arguments from there.
+            Ok(Value::String(s)) if s == OMIT => {}
             Ok(Value::Object(extra)) => {
                 if let Value::Object(m) = &mut args {
                     for (k, v) in extra {
@@ -1126,9 +1131,9 @@ async fn attempt(
                 let mut r = ItemResult::failed(
                     label,
                     format!(
-                        "the arguments of `{}` must render to a mapping, got {}",
+                        "Finalization of task args for '{}' failed: the arguments must render to a mapping, got {}",
                         t.task.module.value,
-                        kind_name(&other)
+                        crate::compile::actions::python_type(&other)
                     ),
                 );
                 r.status = failed_status;
@@ -1654,7 +1659,7 @@ fn escalation(
                     other => {
                         return Err(format!(
                             "environment must be a dictionary, got {}",
-                            kind_name(&other)
+                            crate::compile::actions::python_type(&other)
                         ));
                     }
                 }
@@ -1719,19 +1724,6 @@ fn delegated_connection(
         return Ok(Arc::new(crate::connection::local::Local));
     }
     super::connection_for(target, &Vars::new())
-}
-
-/// Python's name for the type of a value (`type(v).__name__`).
-pub(crate) fn kind_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 /// A value as Python's `repr` shows it (`{'a': 1, 'b': True}`): how Ansible

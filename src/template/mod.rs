@@ -532,7 +532,8 @@ impl Templar {
         if missing.is_empty() || guarded(source) {
             return Ok(());
         }
-        missing.sort();
+        // The first one written, as Ansible meets them rendering in order.
+        missing.sort_by_key(|n| (first_use(source, n), n.to_string()));
         Err(TemplateError::undefined(format!(
             "'{}' is undefined",
             missing[0]
@@ -642,6 +643,12 @@ impl Templar {
 /// out of a template or a module result.
 pub const UNTRUSTED: &str = "Encountered untrusted template or expression.";
 
+/// `{{ name }}` (or `{{ a.b }}`, `{{ a['b'] }}`): a template that only
+/// passes a variable's value through, so trusted text stays trusted.
+pub fn is_indirection(s: &str) -> bool {
+    single_expression(s).is_some_and(is_variable_path)
+}
+
 /// A bare variable reference: `name`, `a.b`, `a['b']`, `a[0]`.
 fn is_variable_path(expr: &str) -> bool {
     static PATH: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
@@ -725,13 +732,56 @@ pub fn truthy_str(text: &str) -> bool {
 
 fn describe(err: &minijinja::Error) -> String {
     let mut msg = match err.detail() {
-        Some(detail) => format!("{}: {detail}", err.kind()),
+        Some(detail) => match zero_division(detail) {
+            Some(python) => python.to_string(),
+            None => format!("{}: {detail}", err.kind()),
+        },
         None => err.kind().to_string(),
     };
     if let Some(line) = err.line() {
         msg.push_str(&format!(" (line {line} of the template)"));
     }
     msg
+}
+
+/// Where `name` is first used as a whole word in `source`.
+fn first_use(source: &str, name: &str) -> usize {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    source
+        .match_indices(name)
+        .find(|(i, _)| {
+            !word(source[..*i].chars().next_back())
+                && !word(source[i + name.len()..].chars().next())
+        })
+        .map_or(usize::MAX, |(i, _)| i)
+}
+
+/// Python's message for a division by zero that minijinja reports as
+/// `unable to calculate a / 0`.
+fn zero_division(detail: &str) -> Option<&'static str> {
+    let op = detail.strip_prefix("unable to calculate ")?;
+    let (_, rest) = op.rsplit_once(' ')?;
+    if rest.parse::<f64>().ok()? != 0.0 {
+        return None;
+    }
+    let float = op.contains('.');
+    Some(if op.contains(" // ") {
+        if float {
+            "float floor division by zero"
+        } else {
+            "integer division or modulo by zero"
+        }
+    } else if op.contains(" % ") {
+        if float {
+            "float modulo"
+        } else {
+            "integer modulo by zero"
+        }
+    } else if op.contains(" / ") {
+        "division by zero"
+    } else {
+        return None;
+    })
 }
 
 fn value_to_key(v: Value) -> String {
@@ -955,6 +1005,32 @@ mod tests {
         }
         assert_eq!(t.eval_condition(&json!("flag"), &scope), Ok(true));
         assert_eq!(t.eval_condition(&json!("{{ d['k'] }}"), &scope), Ok(false));
+    }
+
+    #[test]
+    fn the_first_undefined_name_written_is_reported() {
+        let t = Templar::new();
+        let empty = Vars::new();
+        let scope = Scope::new(vec![&empty]);
+        let e = t
+            .render_string("a {{ zeta }} {{ alpha_zeta }} {{ alpha }}", &scope)
+            .unwrap_err();
+        assert_eq!(e.message, "'zeta' is undefined");
+    }
+
+    #[test]
+    fn division_by_zero_reads_as_python() {
+        let t = Templar::new();
+        let empty = Vars::new();
+        let scope = Scope::new(vec![&empty]);
+        let msg = |src: &str| t.render_string(src, &scope).unwrap_err().message;
+        assert!(
+            msg("{{ 5 / 0 }}").starts_with("division by zero"),
+            "{}",
+            msg("{{ 5 / 0 }}")
+        );
+        assert!(msg("x {{ 5 // 0 }}").starts_with("integer division or modulo by zero"));
+        assert!(msg("{{ 5 % 0 }}").starts_with("integer modulo by zero"));
     }
 
     #[test]
