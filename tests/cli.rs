@@ -426,17 +426,22 @@ fn script_and_fetch_run_on_the_local_connection() {
     );
 }
 
+/// Writes `site.yml` into `dir`, runs it (it must not compile: exit 4) and
+/// returns stderr.
+fn compile_errors(dir: &std::path::Path, site: &str) -> String {
+    std::fs::write(dir.join("site.yml"), site).unwrap();
+    let run = tend(&["playbook", "-i", "localhost,", "site.yml"], dir);
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run.stdout));
+    text(&run.stderr)
+}
+
 #[test]
 fn an_ansible_module_tend_lacks_is_named_not_supported_yet() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("site.yml"),
+    let stderr = compile_errors(
+        dir.path(),
         "- hosts: localhost\n  tasks:\n    - ansible.builtin.reboot:\n    - dnf: name=httpd\n",
-    )
-    .unwrap();
-    let run = tend(&["playbook", "-i", "localhost,", "site.yml"], dir.path());
-    assert_eq!(run.status.code(), Some(4));
-    let stderr = text(&run.stderr);
+    );
     assert!(
         stderr.contains(
             "error: module `ansible.builtin.reboot` is not supported yet\n --> site.yml:3:7\n"
@@ -638,4 +643,32 @@ fn step_asks_before_each_task_on_a_terminal() {
     // After `c`, the play's other tasks and its handler run unasked.
     assert!(!stdout.contains("TASK: included task"), "{stdout}");
     assert!(!stdout.contains("HANDLER: log handler"), "{stdout}");
+}
+
+#[test]
+fn a_python_module_plugin_is_named_as_not_supported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("library")).unwrap();
+    std::fs::write(dir.path().join("library/my_mod.py"), "# a module\n").unwrap();
+    let stderr = compile_errors(
+        dir.path(),
+        "- hosts: localhost\n  tasks:\n    - my_mod: a=1\n    - other_mod: b=2\n",
+    );
+    assert!(
+        stderr.contains(
+            "error: module `my_mod` is a Python plugin (./library/my_mod.py): Python plugins are not supported\n --> site.yml:3:7\n"
+        ),
+        "{stderr}"
+    );
+    // An action with no plugin file stays unresolved, with a note on the directory.
+    assert!(
+        stderr.contains("error: couldn't resolve module/action `other_mod`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "./library holds Python plugins, which tend does not load: Python plugins are not supported"
+        ),
+        "{stderr}"
+    );
 }

@@ -908,3 +908,340 @@ fn an_include_tasks_handler_runs_its_files_tasks() {
     );
     assert_eq!(out.status.code(), Some(4));
 }
+
+#[test]
+fn failed_when_keeps_the_overridden_exception_and_bad_conditions_fail_the_task() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - command: "false"
+      ignore_errors: yes
+      register: r_fail
+    - command: "false"
+      failed_when: false
+      register: r_suppressed
+    - command: echo hi
+      changed_when: no_such_var
+      ignore_errors: yes
+      register: r_changed
+    - command: echo hi
+      failed_when: no_such_var
+      ignore_errors: yes
+      register: r_failed
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'fail': r_fail, 'suppressed': r_suppressed, 'changed': r_changed,
+                      'failed': r_failed} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert!(r["fail"]["exception"].is_string(), "{r}");
+    assert!(r["suppressed"].get("exception").is_none(), "{r}");
+    assert!(
+        r["suppressed"]["failed_when_suppressed_exception"].is_string(),
+        "{r}"
+    );
+    assert_eq!(r["suppressed"]["failed"], false);
+    for (key, word) in [("changed", "changed_when"), ("failed", "failed_when")] {
+        assert_eq!(r[key]["failed"], true, "{r}");
+        assert_eq!(r[key]["stdout"], "hi", "{r}");
+        let why = r[key][format!("{word}_result")]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            why.contains("The conditional check 'no_such_var' failed"),
+            "{r}"
+        );
+    }
+    // The default output does not show `exception`, as Ansible's.
+    assert!(!stdout(&out).contains("\"exception\""), "{}", stdout(&out));
+}
+
+#[test]
+fn conditions_from_templates_and_untrusted_text() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  vars:
+    false_conditions: [1 == 0]
+    true_conditions: [1 == 1, "{{ 2 == 2 }}"]
+  tasks:
+    - action:
+        module: assert
+        args:
+          that: "{{ true_conditions }}"
+    - assert:
+        that: "{{ false_conditions }}"
+      ignore_errors: yes
+      register: r_false
+    - debug:
+      when: !unsafe 1 == 1
+      ignore_errors: yes
+      register: r_unsafe
+    - assert:
+        that: "{{ '1 == 1' }}"
+      ignore_errors: yes
+      register: r_computed
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'false': r_false, 'unsafe': r_unsafe.msg, 'computed': r_computed.msg} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["false"]["failed"], true, "{r}");
+    assert_eq!(r["false"]["assertion"], "1 == 0", "{r}");
+    let unsafe_msg = r["unsafe"].as_str().unwrap_or_default();
+    assert!(
+        unsafe_msg.starts_with("The conditional check '1 == 1' failed.")
+            && unsafe_msg.contains("Encountered untrusted template or expression."),
+        "{r}"
+    );
+    assert!(
+        r["computed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Encountered untrusted template or expression."),
+        "{r}"
+    );
+}
+
+#[test]
+fn set_fact_names_must_render_to_text() {
+    let (out, dir) = run(
+        r#"
+- name: templated fact names
+  hosts: b
+  gather_facts: false
+  tasks:
+    - set_fact:
+        "{{ 1 }}": value
+      ignore_errors: yes
+      register: r_int
+    - set_fact:
+        "{{ 'fact_' ~ 'name' }}": value
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'int': r_int.msg, 'named': fact_name} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["int"], "Invalid variable name '1' of type 'int'.", "{r}");
+    assert_eq!(r["named"], "value", "{r}");
+}
+
+#[test]
+fn loop_label_sees_the_item_result_and_its_error_fails_the_item() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - command: "echo {{ item }}"
+      register: r
+      loop: [ran, skipped]
+      loop_control:
+        label: "{{ r.stdout }}"
+      when: item == "ran"
+      ignore_errors: true
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ r | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    assert!(stdout(&out).contains("(item=ran)"), "{}", stdout(&out));
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["results"][0]["stdout"], "ran", "{r}");
+    assert_eq!(r["results"][1]["failed"], true, "{r}");
+    assert_eq!(
+        r["results"][1]["msg"], "object of type 'dict' has no attribute 'stdout'",
+        "{r}"
+    );
+}
+
+#[test]
+fn template_syntax_errors_in_vars_or_expected_failures_show_when_rendered() {
+    let (out, dir) = run(
+        r#"
+- name: lazy syntax errors
+  hosts: c
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: "{{ broken }}"
+      vars:
+        broken: "{{ #'"
+      ignore_errors: yes
+      register: r_var
+    - debug:
+        msg: "{{ {{ 1 }} }}"
+      register: r_inline
+      ignore_errors: true
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'var': r_var is failed, 'inline': r_inline is failed} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("warning: template syntax error").count(),
+        2,
+        "{stderr}"
+    );
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r, serde_json::json!({"var": true, "inline": true}));
+}
+
+#[test]
+fn any_errors_fatal_runs_the_failed_hosts_always_and_forced_handlers() {
+    // Both plays fail (exit 2); returns the output.
+    let failing = |play: &str| {
+        let (out, _dir) = run(play, &[], &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        stdout(&out)
+    };
+    let text = failing(
+        r#"
+- name: fatal with always
+  hosts: a
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - block:
+        - block:
+            - fail:
+      always:
+        - debug:
+            msg: ALWAYS-RAN
+- name: never reached
+  hosts: a
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: NEXT-PLAY
+"#,
+    );
+    assert!(text.contains("ALWAYS-RAN"), "{text}");
+    assert!(!text.contains("NEXT-PLAY"), "{text}");
+    let text = failing(
+        r#"
+- name: fatal with forced handlers
+  hosts: a
+  gather_facts: false
+  any_errors_fatal: true
+  force_handlers: true
+  tasks:
+    - command: "true"
+      notify: h
+    - fail:
+    - debug:
+        msg: AFTER-FAIL
+  handlers:
+    - name: h
+      debug:
+        msg: HANDLER-RAN
+"#,
+    );
+    assert_eq!(
+        text.matches("\"msg\": \"HANDLER-RAN\"").count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("AFTER-FAIL"), "{text}");
+}
+
+#[test]
+fn debug_var_trust_omit_and_errors_as_ansible_2_19() {
+    let (out, dir) = run(
+        r#"
+- name: debug edge cases
+  hosts: b
+  gather_facts: false
+  vars:
+    plain: hi
+    holds_omit: "{{ omit }}"
+  tasks:
+    - debug:
+        var: !unsafe plain
+      ignore_errors: true
+      register: r_unsafe
+    - debug:
+        var: '{{ "plain" }}'
+      ignore_errors: true
+      register: r_computed
+    - debug:
+        var: "{{ item }}"
+      loop: [plain]
+      register: r_indirect
+    - debug:
+        var: holds_omit
+      register: r_omit
+    - debug:
+        var: not_defined_anywhere
+      register: r_undef
+    - debug:
+        var: {nested: 1}
+      ignore_errors: true
+      register: r_type
+    - debug:
+        msg: "{{ 5 / 0 }}"
+      ignore_errors: true
+      register: r_zero
+    - debug:
+      args: "{{ omit }}"
+      register: r_no_args
+    - copy:
+        dest: "{{ work }}/out.json"
+        content: "{{ {'unsafe': r_unsafe.msg, 'computed': r_computed.msg,
+                      'indirect': r_indirect.results[0].plain, 'omit': r_omit.holds_omit,
+                      'omit_warned': r_omit.warnings | length, 'undef': r_undef.warnings[0],
+                      'type': r_type.msg, 'zero': r_zero.msg, 'no_args': r_no_args.msg} | to_json }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let r = json_file(dir.path(), "out.json");
+    let untrusted = "Task failed: Error while resolving `var` expression: Encountered untrusted template or expression.";
+    assert_eq!(r["unsafe"], untrusted, "{r}");
+    assert_eq!(r["computed"], untrusted, "{r}");
+    assert_eq!(r["indirect"], "hi", "{r}");
+    assert_eq!(r["omit"], "<<Omit>>", "{r}");
+    assert_eq!(r["omit_warned"], 1, "{r}");
+    assert!(
+        r["undef"]
+            .as_str()
+            .is_some_and(|w| w.contains("'not_defined_anywhere' is undefined")),
+        "{r}"
+    );
+    assert!(
+        r["type"]
+            .as_str()
+            .is_some_and(|m| m.contains("is not a string and conversion is not allowed")),
+        "{r}"
+    );
+    assert!(
+        r["zero"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("division by zero")),
+        "{r}"
+    );
+    assert_eq!(r["no_args"], "Hello world!", "{r}");
+}

@@ -23,6 +23,10 @@ pub enum Builtin {
     Pause,
     /// `include_vars`
     IncludeVars,
+    /// `add_host`: adds a host to the run's inventory (once per task, not per host).
+    AddHost,
+    /// `group_by`: puts each host in a group named by a template.
+    GroupBy,
 }
 
 impl Builtin {
@@ -40,6 +44,8 @@ impl Builtin {
             "meta" => Builtin::Meta,
             "pause" => Builtin::Pause,
             "include_vars" => Builtin::IncludeVars,
+            "add_host" => Builtin::AddHost,
+            "group_by" => Builtin::GroupBy,
             _ => return None,
         })
     }
@@ -53,6 +59,8 @@ impl Builtin {
         "meta",
         "pause",
         "include_vars",
+        "add_host",
+        "group_by",
     ];
 
     /// The options of `include_vars` (its other free-form text is the file).
@@ -78,7 +86,115 @@ impl Builtin {
             Builtin::Meta => args::check::<MetaArgs>(raw).and_then(|a| a.action().map(drop)),
             Builtin::Pause => args::check::<PauseArgs>(raw).and_then(|a| a.validate()),
             Builtin::IncludeVars => args::check::<IncludeVarsArgs>(raw).and_then(|a| a.validate()),
+            Builtin::AddHost => AddHostArgs::from_value(raw).map(drop),
+            Builtin::GroupBy => args::check::<GroupByArgs>(raw).map(drop),
         }
+    }
+
+    /// Runs once per task rather than once per host (Ansible's
+    /// `BYPASS_HOST_LOOP`), like a task with `run_once`.
+    pub fn bypasses_host_loop(self) -> bool {
+        matches!(self, Builtin::AddHost | Builtin::Pause)
+    }
+}
+
+/// `add_host` arguments: every other key is a variable of the host.
+#[derive(Debug)]
+pub struct AddHostArgs {
+    /// `name` (aliases `host`, `hostname`): the host, maybe with `:port`.
+    pub name: String,
+    /// `groups` (aliases `group`, `groupname`): a list or comma-separated text.
+    pub groups: Vec<String>,
+    /// The host's variables.
+    pub vars: serde_json::Map<String, Value>,
+}
+
+impl AddHostArgs {
+    /// Reads (possibly templated) arguments, as Ansible's action does.
+    pub fn from_value(raw: &Value) -> Result<AddHostArgs, ArgsError> {
+        let Value::Object(map) = raw else {
+            return Err(ArgsError::general("add_host takes a mapping of arguments"));
+        };
+        let first = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| map.get(*k).filter(|v| !v.is_null()))
+        };
+        let name = match first(&["name", "hostname", "host"]) {
+            None => {
+                return Err(ArgsError::general(
+                    "name, host or hostname needs to be provided",
+                ));
+            }
+            Some(Value::String(s)) => s.clone(),
+            Some(v @ Value::Number(_)) => v.to_string(),
+            Some(_) => return Err(ArgsError::field("name", "name must be a string")),
+        };
+        let groups = match first(&["groupname", "groups", "group"]) {
+            None => Vec::new(),
+            Some(Value::String(s)) => s.split(',').map(|g| g.trim().to_string()).collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|g| match g {
+                    Value::String(s) => s.trim().to_string(),
+                    other => other.to_string(),
+                })
+                .collect(),
+            Some(_) => {
+                return Err(ArgsError::field(
+                    "groups",
+                    "Groups must be specified as a list.",
+                ));
+            }
+        };
+        let mut unique: Vec<String> = Vec::new();
+        for g in groups {
+            if !g.is_empty() && !unique.contains(&g) {
+                unique.push(g);
+            }
+        }
+        let special = ["name", "hostname", "host", "groupname", "groups", "group"];
+        let vars = map
+            .iter()
+            .filter(|(k, _)| !special.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(AddHostArgs {
+            name,
+            groups: unique,
+            vars,
+        })
+    }
+}
+
+/// `group_by` arguments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupByArgs {
+    /// The group to put the host in (spaces become `-`).
+    #[serde(deserialize_with = "de::string")]
+    pub key: String,
+    /// The groups the group goes under: a name or a list (default `all`).
+    #[serde(default)]
+    pub parents: Option<Value>,
+}
+
+impl GroupByArgs {
+    /// The group's name and its parents', spaces replaced by `-` as Ansible does.
+    pub fn names(&self) -> (String, Vec<String>) {
+        let dashed = |s: &str| s.replace(' ', "-");
+        let parents = match &self.parents {
+            None | Some(Value::Null) => vec!["all".to_string()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|p| match p {
+                    Value::String(s) => dashed(s),
+                    other => dashed(&other.to_string()),
+                })
+                .collect(),
+            Some(Value::String(s)) => vec![dashed(s)],
+            Some(other) => vec![dashed(&other.to_string())],
+        };
+        (dashed(&self.key), parents)
     }
 }
 
@@ -89,8 +205,8 @@ pub struct DebugArgs {
     /// The message to print.
     pub msg: Option<Value>,
     /// A variable name (or expression) to print.
-    #[serde(default, deserialize_with = "de::opt_string")]
-    pub var: Option<String>,
+    #[serde(default)]
+    pub var: Option<Value>,
     /// Minimum verbosity to print at.
     #[serde(default, deserialize_with = "de::opt_int")]
     pub verbosity: Option<i64>,
@@ -98,16 +214,56 @@ pub struct DebugArgs {
 
 impl DebugArgs {
     /// `msg` and `var` are mutually exclusive.
-    pub fn validate(self) -> Result<(), ArgsError> {
+    pub fn validate(&self) -> Result<(), ArgsError> {
         if self.msg.is_some() && self.var.is_some() {
             return Err(ArgsError::field(
                 "var",
                 "parameters are mutually exclusive: msg|var",
             ));
         }
-        Ok(())
+        self.var_expression().map(drop)
+    }
+
+    /// The `var` expression: text only (Ansible converts nothing to it);
+    /// `!unsafe` text is refused as Ansible 2.19 refuses it.
+    pub fn var_expression(&self) -> Result<Option<String>, ArgsError> {
+        match &self.var {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            // Accepted while checking: the task fails when it runs.
+            Some(Value::Object(m)) if m.contains_key(crate::template::UNSAFE_KEY) => {
+                if args::placeholders_active() {
+                    Ok(None)
+                } else {
+                    Err(ArgsError::general(UNTRUSTED_VAR))
+                }
+            }
+            Some(other) => Err(ArgsError::field(
+                "var",
+                format!(
+                    "argument 'var' is of type {} and we were unable to convert to str: {other} is not a string and conversion is not allowed",
+                    python_type(other)
+                ),
+            )),
+        }
     }
 }
+
+/// Python's name for the type of a value (`type(v).__name__`).
+pub fn python_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// Ansible 2.19's failure of `debug: var:` given untrusted (`!unsafe`) text.
+pub const UNTRUSTED_VAR: &str = "Task failed: Error while resolving `var` expression: Encountered untrusted template or expression.";
 
 fn check_set_fact(raw: &Value) -> Result<(), ArgsError> {
     let Value::Object(map) = raw else {

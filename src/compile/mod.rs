@@ -313,6 +313,7 @@ fn compile(
             .chain(&handlers)
         {
             check_notify(task, &handler_names, diags);
+            check_host_loop(&play, task, diags);
         }
         let gather_guard = play.import_when.as_ref().and_then(|t| ctx.task(t, diags));
         plays.push(CompiledPlay {
@@ -366,6 +367,27 @@ fn handler_tasks(step: &Step, diags: &mut Vec<Diagnostic>) -> Vec<Task> {
     }
 }
 
+/// As Ansible: an action that bypasses the host loop (`add_host`, `pause`)
+/// cannot run under the free strategies.
+fn check_host_loop(play: &Play, task: &CompiledTask, diags: &mut Vec<Diagnostic>) {
+    let free = play
+        .strategy
+        .as_ref()
+        .is_some_and(|s| matches!(s.value.as_str(), "free" | "host_pinned"));
+    if free
+        && let Action::Builtin(b) = task.action
+        && b.bypasses_host_loop()
+    {
+        diags.push(
+            Diagnostic::error(format!(
+                "The '{}' module bypasses the host loop, which is currently not supported in the free strategy and would instead execute for every host in the inventory list.",
+                task.task.module.value
+            ))
+            .at(task.task.module.span.clone()),
+        );
+    }
+}
+
 fn check_notify(task: &CompiledTask, handler_names: &[String], diags: &mut Vec<Diagnostic>) {
     for n in &task.task.notify {
         if is_template(&n.value) || handler_names.iter().any(|h| h == &n.value) {
@@ -391,6 +413,9 @@ struct Ctx<'a> {
     dir: &'a Path,
     templar: &'a Templar,
 }
+
+/// Directories of Python module and action plugins, beside a playbook or in a role.
+const PLUGIN_DIRS: &[&str] = &["library", "action_plugins"];
 
 /// Options a `RawParams` module (command, shell) takes as `k=v` in its free-form text.
 const RAW_PARAM_KEYS: &[&str] = &[
@@ -440,6 +465,18 @@ impl Ctx<'_> {
                 );
                 return None;
             }
+            (None, None) if let Some(plugin) = self.python_plugin(task, name) => {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "module `{name}` is a Python plugin ({}): Python plugins are not supported",
+                        plugin.display()
+                    ))
+                    .at(task.module.span.clone())
+                    .label("a module or action plugin written in Python")
+                    .help("tend runs its own modules only; `tend doc --list` lists them"),
+                );
+                return None;
+            }
             (None, None) => {
                 let candidates = tend_modules::names()
                     .chain(Builtin::NAMES.iter().copied())
@@ -459,6 +496,12 @@ impl Ctx<'_> {
                             .join(", ")
                     )),
                 };
+                if let Some(dir) = self.plugin_dirs(task).first() {
+                    d = d.help(format!(
+                        "{} holds Python plugins, which tend does not load: Python plugins are not supported",
+                        dir.display()
+                    ));
+                }
                 diags.push(d);
                 self.check_strings(task, diags);
                 return None;
@@ -505,7 +548,9 @@ impl Ctx<'_> {
         }
         let before = diags.len();
         self.check_strings(task, diags);
-        ok &= diags.len() == before;
+        ok &= !diags[before..]
+            .iter()
+            .any(|d| d.severity == crate::diagnostic::Severity::Error);
         if let Action::Module(m) = action {
             ok &= self.check_local_src(task, m, &args, diags);
         }
@@ -515,6 +560,28 @@ impl Ctx<'_> {
             args,
             splat: splat.map(|s| s.value),
             deferred_error,
+        })
+    }
+
+    /// Where Ansible would look for module and action plugins of this task:
+    /// `library/` and `action_plugins/` of its role and of the playbook.
+    fn plugin_dirs(&self, task: &Task) -> Vec<PathBuf> {
+        let roots = task.role.iter().map(|r| r.path.as_path()).chain([self.dir]);
+        roots
+            .flat_map(|root| PLUGIN_DIRS.iter().map(move |d| root.join(d)))
+            .filter(|d| d.is_dir())
+            .collect()
+    }
+
+    /// The Python file of a module or action plugin named like the task's
+    /// action, if the playbook or role ships one.
+    fn python_plugin(&self, task: &Task, name: &str) -> Option<PathBuf> {
+        let short = name.rsplit('.').next().unwrap_or(name);
+        self.plugin_dirs(task).into_iter().find_map(|d| {
+            [format!("{short}.py"), short.to_string()]
+                .iter()
+                .map(|f| d.join(f))
+                .find(|p| p.is_file())
         })
     }
 
@@ -586,6 +653,25 @@ impl Ctx<'_> {
                             diags.push(
                                 Diagnostic::error(format!("invalid conditional: {}", e.message))
                                     .at(span.clone()),
+                            );
+                        }
+                    });
+                } else if key == "vars"
+                    || task.ignore_errors.is_some()
+                    || task.failed_when.is_some()
+                    || task.rescued
+                {
+                    // A variable is only rendered when used, and this task
+                    // expects failure: the error shows when it runs.
+                    walk_strings(v, &mut |s, span| {
+                        if let Err(e) = self.templar.check_syntax(s) {
+                            diags.push(
+                                Diagnostic::warning(format!(
+                                    "template syntax error: {}",
+                                    e.message
+                                ))
+                                .at(span.clone())
+                                .label("fails when it is rendered"),
                             );
                         }
                     });
@@ -802,7 +888,6 @@ fn walk_strings(node: &Node, f: &mut dyn FnMut(&str, &Span)) {
 /// Ansible modules (ansible.builtin and common collections) that tend does
 /// not implement yet: named as such, rather than as unknown.
 const NOT_YET_SUPPORTED: &[&str] = &[
-    "add_host",
     "assemble",
     "async_status",
     "debconf",
@@ -812,7 +897,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "expect",
     "gather_facts",
     "getent",
-    "group_by",
     "iptables",
     "mount",
     "package_facts",

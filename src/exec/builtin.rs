@@ -18,7 +18,7 @@ pub(crate) struct BuiltinResult {
 }
 
 impl BuiltinResult {
-    fn ok(mut result: Value) -> Self {
+    pub(crate) fn ok(mut result: Value) -> Self {
         if let Value::Object(m) = &mut result {
             m.entry("failed").or_insert(Value::Bool(false));
         }
@@ -45,14 +45,38 @@ pub(crate) async fn run(
 ) -> BuiltinResult {
     match builtin {
         Builtin::Debug => {
-            if let Some(Value::Object(m)) = raw.get("var")
-                && m.contains_key(crate::template::UNSAFE_KEY)
-            {
-                return failed("Refusing to evaluate an untrusted template or expression given as `var` (it is tagged !unsafe)".into());
+            // `!unsafe` text, or text a template computed, is not evaluated
+            // (a template passing a variable through is).
+            let untrusted = match raw.get("var") {
+                Some(Value::Object(m)) => m.contains_key(crate::template::UNSAFE_KEY),
+                Some(Value::String(s)) => {
+                    crate::template::is_template(s) && !crate::template::is_indirection(s)
+                }
+                _ => false,
+            };
+            if untrusted {
+                return BuiltinResult::failure(crate::compile::actions::UNTRUSTED_VAR.into());
             }
             debug(templated, templar, scope, verbosity)
         }
         Builtin::SetFact => {
+            // A templated name must render to text (Ansible renders names natively).
+            for key in raw.as_object().into_iter().flat_map(|m| m.keys()) {
+                if !crate::template::is_template(key) {
+                    continue;
+                }
+                match templar.render_string(key, scope) {
+                    Ok(Value::String(_)) => {}
+                    Ok(other) => {
+                        return BuiltinResult::failure(format!(
+                            "Invalid variable name '{}' of type '{}'.",
+                            text(&other),
+                            crate::compile::actions::python_type(&other)
+                        ));
+                    }
+                    Err(e) => return BuiltinResult::failure(e.message),
+                }
+            }
             let mut facts = Map::new();
             if let Value::Object(m) = templated {
                 for (k, v) in m {
@@ -60,7 +84,7 @@ pub(crate) async fn run(
                         continue;
                     }
                     if !valid_var_name(k) {
-                        return failed(format!(
+                        return BuiltinResult::failure(format!(
                             "Invalid variable name '{k}'. Variable names must start with a letter or underscore character, and contain only letters, numbers and underscores."
                         ));
                     }
@@ -85,7 +109,7 @@ pub(crate) async fn run(
                     ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg}))
                 }
             }
-            Err(e) => failed(e.message),
+            Err(e) => BuiltinResult::failure(e.message),
         },
         Builtin::Meta => match args::parse::<MetaArgs>(templated).and_then(|a| a.action()) {
             Ok(MetaAction::EndHost) => BuiltinResult {
@@ -100,10 +124,13 @@ pub(crate) async fn run(
                 skipped: true,
                 ..BuiltinResult::ok(json!({"changed": false, "skipped": true}))
             },
-            Err(e) => failed(e.message),
+            Err(e) => BuiltinResult::failure(e.message),
         },
-        // Needs the playbook's paths: run by the executor (`include_vars.rs`).
-        Builtin::IncludeVars => failed("include_vars: run by the executor".into()),
+        // Need the playbook's paths or the run's inventory: run by the
+        // executor (`include_vars.rs`, `live_inventory.rs`).
+        Builtin::IncludeVars | Builtin::AddHost | Builtin::GroupBy => {
+            BuiltinResult::failure(format!("{builtin:?}: run by the executor"))
+        }
         Builtin::Pause => match args::parse::<PauseArgs>(templated) {
             Ok(a) => {
                 let d = a.duration();
@@ -113,7 +140,7 @@ pub(crate) async fn run(
                     json!({"changed": false, "delta": start.elapsed().as_secs(), "stdout": format!("Paused for {} seconds", d.as_secs()), "user_input": ""}),
                 )
             }
-            Err(e) => failed(e.message),
+            Err(e) => BuiltinResult::failure(e.message),
         },
     }
 }
@@ -133,10 +160,14 @@ pub(crate) fn valid_var_name(name: &str) -> bool {
         && !RESERVED.contains(&name)
 }
 
-fn failed(msg: String) -> BuiltinResult {
-    BuiltinResult {
-        failed: true,
-        ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg}))
+impl BuiltinResult {
+    /// A failed action with Ansible's `msg`.
+    pub(crate) fn failure(msg: String) -> BuiltinResult {
+        BuiltinResult {
+            failed: true,
+            ..BuiltinResult::ok(json!({"changed": false, "failed": true, "msg": msg,
+                "exception": super::task::NO_TRACEBACK}))
+        }
     }
 }
 
@@ -150,7 +181,7 @@ fn text(v: &Value) -> String {
 fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8) -> BuiltinResult {
     let a: DebugArgs = match args::parse(templated) {
         Ok(a) => a,
-        Err(e) => return failed(e.message),
+        Err(e) => return BuiltinResult::failure(e.message),
     };
     if let Some(v) = a.verbosity
         && i64::from(verbosity) < v
@@ -161,22 +192,44 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
         r.skipped = true;
         return r;
     }
-    let mut r = match a.var {
+    if let Err(e) = a.validate() {
+        return BuiltinResult::failure(e.message);
+    }
+    let var = match a.var_expression() {
+        Ok(v) => v,
+        Err(e) => return BuiltinResult::failure(e.message),
+    };
+    let mut r = match var {
         Some(var) => {
+            let mut warnings = Vec::new();
             let value = match templar.render_string(&format!("{{{{ {var} }}}}"), scope) {
                 Ok(v) => v,
-                Err(e)
-                    if e.message.contains("is undefined")
-                        || e.message.contains("has no attribute") =>
-                {
-                    // ansible-core 2.19's rendering of an undefined `var`.
+                Err(e) if e.undefined => {
+                    // ansible-core 2.19's rendering of an undefined `var`,
+                    // with a warning.
+                    warnings.push(Value::String(format!(
+                        "Encountered 1 template error.\nerror 1 - {}",
+                        e.message
+                    )));
                     Value::String(format!("<< error 1 - {} >>", e.message))
                 }
-                Err(e) => return failed(e.message),
+                Err(e) => return BuiltinResult::failure(e.message),
+            };
+            // A variable holding `omit` shows a placeholder, as Ansible 2.19.
+            let value = if value.as_str() == Some(crate::template::OMIT) {
+                warnings.push(Value::String(format!(
+                    "The `var` expression '{var}' resolved to `omit`, which could not be omitted here."
+                )));
+                Value::String("<<Omit>>".into())
+            } else {
+                value
             };
             let mut m = Map::new();
             m.insert(var, value);
             m.insert("changed".into(), Value::Bool(false));
+            if !warnings.is_empty() {
+                m.insert("warnings".into(), Value::Array(warnings));
+            }
             BuiltinResult::ok(Value::Object(m))
         }
         None => {
@@ -193,12 +246,16 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
 fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) -> BuiltinResult {
     let a: AssertArgs = match args::parse(templated) {
         Ok(a) => a,
-        Err(e) => return failed(e.message),
+        Err(e) => return BuiltinResult::failure(e.message),
     };
     let that = raw.get("that").cloned().unwrap_or(a.that.clone());
-    let conditions = match that {
-        Value::Array(items) => items,
-        other => vec![other],
+    let conditions = match (that, &a.that) {
+        // `that: "{{ list_of_conditions }}"`: each element is a condition.
+        (Value::String(s), Value::Array(items)) if crate::template::is_template(&s) => {
+            items.clone()
+        }
+        (Value::Array(items), _) => items,
+        (other, _) => vec![other],
     };
     for cond in &conditions {
         match templar.eval_condition(cond, scope) {
@@ -209,7 +266,7 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
                     .as_ref()
                     .map(text)
                     .unwrap_or_else(|| "Assertion failed".into());
-                let mut r = failed(msg);
+                let mut r = BuiltinResult::failure(msg);
                 if let Value::Object(m) = &mut r.result {
                     m.insert("assertion".into(), cond.clone());
                     m.insert("evaluated_to".into(), Value::Bool(false));
@@ -217,7 +274,7 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
                 return r;
             }
             Err(e) => {
-                let mut r = failed(super::task::conditional_failure(cond, &e));
+                let mut r = BuiltinResult::failure(super::task::conditional_failure(cond, &e));
                 if let Value::Object(m) = &mut r.result {
                     m.insert("assertion".into(), cond.clone());
                 }

@@ -3,13 +3,20 @@
 use super::{HostState, PlayCtx};
 use crate::vars::Vars;
 use minijinja::value::{Object, ObjectRepr, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// A snapshot of all hosts' variables, taken before a task starts.
+/// A snapshot of all hosts' variables, taken before a task starts: the
+/// play's hosts as they are now, every other inventory host (added ones
+/// included) computed when asked for.
 #[derive(Debug)]
 pub(crate) struct HostVars {
     hosts: BTreeMap<String, Value>,
+    inventory: Arc<crate::inventory::Inventory>,
+    /// Facts and registered values of hosts outside the play, from earlier plays.
+    others: Arc<HashMap<String, (Vars, Vars)>>,
+    extra_vars: Vars,
+    cli_vars: Vars,
 }
 
 impl HostVars {
@@ -21,7 +28,31 @@ impl HostVars {
         for s in states {
             hosts.insert(s.name.clone(), host_value(s, ctx));
         }
-        Value::from_object(HostVars { hosts })
+        Value::from_object(HostVars {
+            hosts,
+            inventory: ctx.inventory.get(),
+            others: Arc::clone(&ctx.others),
+            extra_vars: ctx.opts.extra_vars.clone(),
+            cli_vars: ctx.opts.cli_vars.clone(),
+        })
+    }
+
+    /// A host outside the play, as Ansible shows it: its inventory
+    /// variables, facts and registered values, extra vars (no play vars).
+    fn other(&self, name: &str) -> Option<Value> {
+        if !self.inventory.contains_host(name) && !self.inventory.is_implicit_localhost(name) {
+            return None;
+        }
+        let mut inventory_vars = self.cli_vars.clone();
+        inventory_vars.extend(self.inventory.host_vars(name));
+        let empty = (Vars::new(), Vars::new());
+        let (facts, registered) = self.others.get(name).unwrap_or(&empty);
+        let mut all = Vars::new();
+        for layer in [&inventory_vars, facts, registered, &self.extra_vars] {
+            all.extend(layer.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        all.extend(self.inventory.magic_vars(name));
+        Some(to_value(&all))
     }
 }
 
@@ -55,8 +86,12 @@ fn host_value(s: &HostState, ctx: &PlayCtx<'_>) -> Value {
     all.insert("inventory_hostname_short".into(), short(&s.name).into());
     all.insert(
         "group_names".into(),
-        serde_json::to_value(ctx.inventory.group_names(&s.name)).unwrap_or_default(),
+        serde_json::to_value(ctx.inventory.get().group_names(&s.name)).unwrap_or_default(),
     );
+    to_value(&all)
+}
+
+fn to_value(all: &Vars) -> Value {
     // Inline `!vault` values are decrypted here (they are not templated).
     Value::from_pairs(
         all.iter()
@@ -75,12 +110,19 @@ impl Object for HostVars {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.hosts.get(key.as_str()?).cloned()
+        let name = key.as_str()?;
+        self.hosts.get(name).cloned().or_else(|| self.other(name))
     }
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
-        minijinja::value::Enumerator::Values(
-            self.hosts.keys().map(|k| Value::from(k.as_str())).collect(),
-        )
+        let mut names: Vec<Value> = self.hosts.keys().map(|k| Value::from(k.as_str())).collect();
+        names.extend(
+            self.inventory
+                .hosts()
+                .into_iter()
+                .filter(|h| !self.hosts.contains_key(h))
+                .map(Value::from),
+        );
+        minijinja::value::Enumerator::Values(names)
     }
 }

@@ -15,6 +15,7 @@ pub mod facts;
 mod free;
 mod hostvars;
 mod include_vars;
+mod live_inventory;
 mod prompt;
 mod start_at;
 mod step;
@@ -29,6 +30,7 @@ use crate::template::Templar;
 use crate::vars::Vars;
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
+use live_inventory::LiveInventory;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -122,6 +124,9 @@ pub(crate) struct HostState {
     /// How many enclosing blocks would rescue a failure now: Ansible counts
     /// such a failure as `rescued` rather than `failed` in the recap.
     pub rescue_depth: u32,
+    /// How many enclosing blocks have an `always` still to run (the host is
+    /// in their block or rescue part).
+    pub always_depth: u32,
     /// `--start-at-task`: the task the host skips to (see [`start_at::key`]).
     pub start_at: Option<usize>,
     /// Free strategies: how much of [`PlayCtx::shared_sets`] the host took.
@@ -145,7 +150,7 @@ pub(crate) struct PlayCtx<'a> {
     pub templar: &'a Templar,
     pub book: &'a CompiledPlaybook,
     pub play: &'a CompiledPlay,
-    pub inventory: &'a Inventory,
+    pub inventory: &'a LiveInventory,
     pub opts: &'a RunOptions,
     pub play_vars: Vars,
     pub magic: Vars,
@@ -155,6 +160,9 @@ pub(crate) struct PlayCtx<'a> {
     pub abort: std::cell::Cell<Option<Abort>>,
     /// `meta: end_play` ran.
     pub ended_play: std::cell::Cell<bool>,
+    /// `any_errors_fatal` fired while the failed hosts still had `always`
+    /// sections to run: the play stops once they ran.
+    pub fatal_pending: std::cell::Cell<bool>,
     /// `delegate_facts` for hosts outside the play: kept for later plays.
     pub delegated_facts: std::cell::RefCell<std::collections::HashMap<String, Vars>>,
     /// The play's `strategy`.
@@ -166,6 +174,8 @@ pub(crate) struct PlayCtx<'a> {
     /// Free strategies: every host's variables as it last published them,
     /// for `hostvars` (empty under `linear`, which snapshots all hosts).
     pub peers: RefCell<std::collections::BTreeMap<String, minijinja::Value>>,
+    /// Facts and registered values of the hosts outside the play (for `hostvars`).
+    pub others: Arc<HashMap<String, (Vars, Vars)>>,
     /// Warnings already shown in this run (Ansible shows each once).
     pub warned: &'a RefCell<HashSet<String>>,
     /// `--step` still asks (`c` stops it for the rest of the batch).
@@ -332,6 +342,7 @@ pub async fn run_playbook(
     let mut summary = RunSummary::default();
     crate::template::set_search_dirs(vec![book.dir.join("files"), book.dir.clone()]);
     crate::template::set_inventory(inventory.clone());
+    let inventory = &LiveInventory::new(inventory);
     // Facts, set_fact and registered values outlive the play, as Ansible's
     // fact caches do: later plays of the run see them.
     let mut carried: std::collections::HashMap<String, (Vars, Vars)> = Default::default();
@@ -412,7 +423,7 @@ pub(crate) fn connection_for(
 struct PlayRun<'a> {
     book: &'a CompiledPlaybook,
     play: &'a CompiledPlay,
-    inventory: &'a Inventory,
+    inventory: &'a LiveInventory,
     opts: &'a RunOptions,
     templar: &'a Templar,
     warned: &'a RefCell<HashSet<String>>,
@@ -434,6 +445,9 @@ async fn run_play(
         templar,
         warned,
     } = run;
+    let live = inventory;
+    // The play's hosts: from the inventory as earlier plays left it.
+    let inventory = &*live.get();
     let name = play
         .play
         .name
@@ -549,6 +563,7 @@ async fn run_play(
             last_failure: None,
             include_layers: Vec::new(),
             rescue_depth: 0,
+            always_depth: 0,
             start_at: start_task,
             shared_seen: 0,
             errors_cleared: false,
@@ -558,10 +573,6 @@ async fn run_play(
     let mut magic = Vars::new();
     magic.insert("ansible_play_hosts_all".into(), Value::from(hosts.clone()));
     magic.insert("ansible_play_name".into(), Value::from(name.clone()));
-    magic.insert(
-        "groups".into(),
-        serde_json::to_value(inventory.groups()).unwrap_or_default(),
-    );
     magic.insert(
         "playbook_dir".into(),
         Value::from(crate::playbook::absolute(&book.dir)),
@@ -645,6 +656,8 @@ async fn run_play(
         }
     };
     let mut stop = PlayEnd::Continue;
+    // What earlier plays left on the hosts outside this one (for `hostvars`).
+    let others = Arc::new(carried.clone());
     for (n, batch) in batches.iter().enumerate() {
         if n > 0 {
             reporter.play_start(&name);
@@ -664,17 +677,19 @@ async fn run_play(
             templar,
             book,
             play,
-            inventory,
+            inventory: live,
             opts,
             play_vars: play_vars.clone(),
             magic,
             batch: in_batch.clone(),
             abort: std::cell::Cell::new(None),
             ended_play: std::cell::Cell::new(false),
+            fatal_pending: std::cell::Cell::new(false),
             strategy,
             slots: Arc::new(tokio::sync::Semaphore::new(opts.forks.max(1))),
             throttles: RefCell::new(HashMap::new()),
             peers: RefCell::new(Default::default()),
+            others: Arc::clone(&others),
             warned,
             stepping: std::cell::Cell::new(opts.step.is_some()),
             shared_sets: RefCell::new(Vec::new()),
@@ -682,6 +697,9 @@ async fn run_play(
             down: Default::default(),
         };
         run_batch(&ctx, &mut states, &in_batch, reporter, summary).await;
+        if ctx.fatal_pending.get() {
+            ctx.abort.set(Some(Abort::AnyErrorsFatal));
+        }
         for (h, facts) in ctx.delegated_facts.take() {
             carried.entry(h).or_default().1.extend(facts);
         }
@@ -810,6 +828,10 @@ async fn run_hosts(
         )
         .await;
         if ctx.abort.get().is_some() {
+            // `force_handlers`: the notified handlers run even so.
+            if ctx.force_handlers() {
+                run_handlers(ctx, states, reporter, summary).await;
+            }
             break;
         }
         if states
@@ -1155,9 +1177,13 @@ fn run_steps<'a>(
                 }
                 CompiledStep::Block(b) => {
                     let guarded = !b.rescue.is_empty();
+                    let finally = !b.always.is_empty();
                     for (i, s) in states.iter_mut().enumerate() {
                         if guarded && live[i] {
                             s.rescue_depth += 1;
+                        }
+                        if finally && live[i] {
+                            s.always_depth += 1;
                         }
                     }
                     run_steps(
@@ -1207,7 +1233,12 @@ fn run_steps<'a>(
                             }
                         }
                     }
-                    if !b.always.is_empty() {
+                    for (i, s) in states.iter_mut().enumerate() {
+                        if finally && live[i] {
+                            s.always_depth -= 1;
+                        }
+                    }
+                    if finally {
                         let still_failed: Vec<bool> = states
                             .iter()
                             .enumerate()
@@ -1403,7 +1434,9 @@ async fn run_task_subset(
     let free = ctx.strategy != Strategy::Linear;
     // `run_once`: the first host runs it; its results go to every host.
     // Not under the free strategies (as Ansible: it runs on every host).
-    let asked_once = t.task.run_once.as_ref().is_some_and(task::truthy);
+    // Actions that bypass the host loop (`add_host`) run once too.
+    let bypass = matches!(t.action, crate::compile::Action::Builtin(b) if b.bypasses_host_loop());
+    let asked_once = bypass || t.task.run_once.as_ref().is_some_and(task::truthy);
     if asked_once && free {
         ctx.warn_once(reporter, free::RUN_ONCE);
     }
@@ -1556,7 +1589,13 @@ fn check_abort(
             }
         }
         if unrescued {
-            ctx.abort.set(Some(Abort::AnyErrorsFatal));
+            // As Ansible: a failed host whose next task is in an `always`
+            // runs it before the play stops.
+            if newly.iter().any(|i| states[*i].always_depth > 0) {
+                ctx.fatal_pending.set(true);
+            } else {
+                ctx.abort.set(Some(Abort::AnyErrorsFatal));
+            }
         }
         return;
     }

@@ -3,7 +3,7 @@
 
 use super::builtin;
 use super::{HostState, PlayCtx, RunOptions};
-use crate::compile::actions::{MetaAction, MetaArgs};
+use crate::compile::actions::{Builtin, MetaAction, MetaArgs};
 use crate::compile::{Action, CompiledTask};
 use crate::connection::{BecomeSpec, Escalated, record};
 use crate::playbook::LoopKind;
@@ -68,6 +68,7 @@ fn mark_delegated(
     };
     let shown = ctx
         .inventory
+        .get()
         .host_vars(&target)
         .get("ansible_host")
         .map(text)
@@ -252,7 +253,10 @@ pub(crate) fn loop_items(kind: LoopKind, value: Value) -> Result<Vec<Value>, Str
         match v {
             Value::Array(a) => Ok(a),
             Value::Null => Ok(Vec::new()),
-            other => Err(format!("{what} expects a list, got {}", kind_name(&other))),
+            other => Err(format!(
+                "{what} expects a list, got {}",
+                crate::compile::actions::python_type(&other)
+            )),
         }
     };
     let flatten_one = |a: Vec<Value>| -> Vec<Value> {
@@ -272,7 +276,7 @@ pub(crate) fn loop_items(kind: LoopKind, value: Value) -> Result<Vec<Value>, Str
             return Err(format!(
                 "the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
                 py_repr(&other),
-                kind_name(&other)
+                crate::compile::actions::python_type(&other)
             ));
         }
         (LoopKind::WithItems, Value::Array(a)) => flatten_one(a),
@@ -552,7 +556,13 @@ fn layers<'a>(
 /// task's role, then the playbook's directory).
 fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
     let mut magic = ctx.magic.clone();
-    magic.extend(ctx.inventory.magic_vars(&host.name));
+    let inventory = ctx.inventory.get();
+    magic.extend(inventory.magic_vars(&host.name));
+    // As the inventory is now: `add_host` and `group_by` change it.
+    magic.insert(
+        "groups".into(),
+        serde_json::to_value(inventory.groups()).unwrap_or_default(),
+    );
     let down = ctx.down.borrow();
     if !down.is_empty() {
         for key in ["ansible_play_hosts", "ansible_play_batch", "play_hosts"] {
@@ -815,16 +825,26 @@ pub(crate) async fn run_on_host(
         layer.extend(item_vars.clone());
         let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
             .with_special("hostvars", hostvars.clone());
-        let label = match &lc.label {
-            Some(l) => ctx
-                .templar
-                .render_value(l, &item_scope)
-                .map(|v| label_text(&v))
-                .unwrap_or_else(|_| label_text(item)),
-            None => label_text(item),
-        };
-        let (mut r, timing) = timed_item(ctx, t, host, &item_scope, Some(label)).await;
+        let (mut r, timing) = timed_item(ctx, t, host, &item_scope, Some(label_text(item))).await;
         timings.push(timing);
+        // `loop_control.label` is rendered after the item ran, with its
+        // result under the register name, as Ansible does; an error there
+        // fails the item.
+        if let Some(l) = &lc.label {
+            let mut reg = Vars::new();
+            if let Some(name) = &t.task.register {
+                reg.insert(name.clone(), r.result.clone());
+            }
+            match ctx.templar.render_value(l, &item_scope.child(&reg)) {
+                Ok(v) => r.label = Some(label_text(&v)),
+                Err(e) => {
+                    r.fail(e.message);
+                    if ignore(ctx, t, &item_scope) {
+                        r.status = Status::Ignored;
+                    }
+                }
+            }
+        }
         delegated.extend(take_delegated_facts(ctx, t, host, &item_scope, &mut r));
         if let Value::Object(m) = &mut r.result {
             m.extend(item_vars);
@@ -925,14 +945,30 @@ fn ignore(ctx: &PlayCtx<'_>, t: &CompiledTask, scope: &Scope<'_>) -> bool {
 
 /// Ansible's message for a conditional that could not be evaluated.
 pub(crate) fn conditional_failure(cond: &Value, e: &TemplateError) -> String {
+    let shown = crate::template::unsafe_str(cond).map_or_else(|| text(cond), str::to_string);
     format!(
-        "The conditional check '{}' failed. The error was: {}",
-        text(cond),
+        "The conditional check '{shown}' failed. The error was: {}",
         e.message
     )
 }
 
+/// What Ansible 2.19 puts in a failed result's `exception` when tracebacks
+/// are not shown (tend has no Python traceback to give).
+pub(crate) const NO_TRACEBACK: &str = "(traceback unavailable)";
+
 impl ItemResult {
+    /// A `changed_when`/`failed_when` that could not be evaluated fails the
+    /// task, the error under `<keyword>_result`, as Ansible does.
+    fn fail_condition(&mut self, keyword: &str, cond: &Value, e: &TemplateError) {
+        set(
+            &mut self.result,
+            &format!("{keyword}_result"),
+            Value::String(conditional_failure(cond, e)),
+        );
+        set(&mut self.result, "failed", Value::Bool(true));
+        self.status = Status::Failed;
+    }
+
     /// Turns this result into a failure with `msg`.
     fn fail(&mut self, msg: String) {
         set(&mut self.result, "failed", Value::Bool(true));
@@ -957,7 +993,7 @@ impl ItemResult {
         ItemResult {
             label,
             status: Status::Failed,
-            result: json!({"failed": true, "msg": msg, "changed": false}),
+            result: json!({"failed": true, "msg": msg, "changed": false, "exception": NO_TRACEBACK}),
             diffs: Vec::new(),
             facts: Map::new(),
             end_host: false,
@@ -1128,6 +1164,8 @@ async fn attempt(
     };
     if let Some(splat) = &t.splat {
         match ctx.templar.render_string(splat, scope) {
+            // `args: "{{ omit }}"`: no arguments from there.
+            Ok(Value::String(s)) if s == OMIT => {}
             Ok(Value::Object(extra)) => {
                 if let Value::Object(m) = &mut args {
                     for (k, v) in extra {
@@ -1139,9 +1177,9 @@ async fn attempt(
                 let mut r = ItemResult::failed(
                     label,
                     format!(
-                        "the arguments of `{}` must render to a mapping, got {}",
+                        "Finalization of task args for '{}' failed: the arguments must render to a mapping, got {}",
                         t.task.module.value,
-                        kind_name(&other)
+                        crate::compile::actions::python_type(&other)
                     ),
                 );
                 r.status = failed_status;
@@ -1158,7 +1196,11 @@ async fn attempt(
     let mut item = match t.action {
         Action::Builtin(b) => {
             let raw = if t.splat.is_some() { &args } else { &t.args };
-            let r = if b == crate::compile::actions::Builtin::IncludeVars {
+            let r = if b == Builtin::AddHost {
+                ctx.inventory.add_host(&args)
+            } else if b == Builtin::GroupBy {
+                ctx.inventory.group_by(&host.name, &args)
+            } else if b == Builtin::IncludeVars {
                 let role = t.task.role.as_ref().map(|r| r.path.as_path());
                 let mut r = super::include_vars::run(&args, role, &ctx.book.dir);
                 // The loaded values may be templates (referring to each other):
@@ -1195,6 +1237,8 @@ async fn attempt(
                 Status::Failed
             } else if r.skipped {
                 Status::Skipped
+            } else if r.result.get("changed") == Some(&Value::Bool(true)) {
+                Status::Changed
             } else {
                 Status::Ok
             };
@@ -1342,6 +1386,13 @@ async fn attempt(
     if item.status == Status::Unreachable {
         return item;
     }
+    // A module's failure is an exception in Ansible 2.19's results.
+    if item.status == Status::Failed
+        && matches!(t.action, Action::Module(_))
+        && let Value::Object(m) = &mut item.result
+    {
+        m.entry("exception").or_insert(NO_TRACEBACK.into());
+    }
     // changed_when / failed_when see the result under the register name.
     if t.task.changed_when.is_some() || t.task.failed_when.is_some() {
         let mut layer = Vars::new();
@@ -1362,7 +1413,7 @@ async fn attempt(
                         item.status = if c { Status::Changed } else { Status::Ok };
                     }
                 }
-                Err(e) => item.fail(conditional_failure(&cw.value, &e)),
+                Err(e) => item.fail_condition("changed_when", &cw.value, &e),
             }
         }
         if let Some(fw) = &t.task.failed_when {
@@ -1372,12 +1423,20 @@ async fn attempt(
                     set(&mut item.result, "failed", Value::Bool(f));
                     if f {
                         item.status = Status::Failed;
-                    } else if item.status == Status::Failed {
-                        let changed = item.result.get("changed") == Some(&Value::Bool(true));
-                        item.status = if changed { Status::Changed } else { Status::Ok };
+                    } else {
+                        // As Ansible: the error `failed_when` overrode is kept aside.
+                        if let Value::Object(m) = &mut item.result
+                            && let Some(e) = m.shift_remove("exception")
+                        {
+                            m.insert("failed_when_suppressed_exception".into(), e);
+                        }
+                        if item.status == Status::Failed {
+                            let changed = item.result.get("changed") == Some(&Value::Bool(true));
+                            item.status = if changed { Status::Changed } else { Status::Ok };
+                        }
                     }
                 }
-                Err(e) => item.fail(conditional_failure(&fw.value, &e)),
+                Err(e) => item.fail_condition("failed_when", &fw.value, &e),
             }
         }
     }
@@ -1655,7 +1714,7 @@ fn escalation(
                     other => {
                         return Err(format!(
                             "environment must be a dictionary, got {}",
-                            kind_name(&other)
+                            crate::compile::actions::python_type(&other)
                         ));
                     }
                 }
@@ -1721,25 +1780,14 @@ fn delegated_connection(
     if target == host.name {
         return Ok(Arc::clone(&host.conn));
     }
-    if ctx.inventory.contains_host(target) {
-        return super::connection_for(target, &ctx.inventory.host_vars(target));
+    let inventory = ctx.inventory.get();
+    if inventory.contains_host(target) {
+        return super::connection_for(target, &inventory.host_vars(target));
     }
     if matches!(target, "localhost" | "127.0.0.1" | "::1") {
         return Ok(Arc::new(crate::connection::local::Local));
     }
     super::connection_for(target, &Vars::new())
-}
-
-fn kind_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
 }
 
 /// A value as Python's `repr` shows it (`{'a': 1, 'b': True}`): how Ansible

@@ -307,40 +307,110 @@ impl Inventory {
         &self.data.warnings
     }
 
-    /// Adds a host at run time (the `add_host` module): creates it if new,
-    /// puts it in `groups` (new groups go under `all`) and sets `vars` on it.
+    /// Adds a host at run time, as Ansible's `add_host` does: a new host
+    /// goes directly into `all` (and so into `ungrouped` unless `groups`
+    /// names others); `vars` are merged over its inventory variables; each
+    /// of `groups` is created under `all` when new and gets the host.
+    /// Returns whether anything changed.
     pub fn add_host(
         &mut self,
         host: &str,
         groups: &[String],
         vars: &Vars,
-    ) -> Result<(), InventoryError> {
+    ) -> Result<bool, InventoryError> {
         let err = InventoryError::Invalid;
-        self.data.add_host(host, None, None).map_err(err)?;
-        for g in groups {
-            self.data.add_group(g).map_err(err)?;
-            self.data.add_host(host, Some(g), None).map_err(err)?;
+        let mut changed = false;
+        let mut new_names = false;
+        if !self.data.hosts.contains_key(host) {
+            let saved = self.data.current_source.take();
+            self.data.add_host(host, Some("all"), None).map_err(err)?;
+            self.data.current_source = saved;
+            changed = true;
+            new_names = true;
         }
         for (k, v) in vars {
-            self.data.set_host_var(host, k, v.clone()).map_err(err)?;
+            if self.data.hosts[host].vars.get(k) != Some(v) {
+                self.data.set_host_var(host, k, v.clone()).map_err(err)?;
+                changed = true;
+            }
         }
-        self.refresh()
+        for g in groups {
+            let created = self.create_group(g)?;
+            new_names |= created;
+            changed |= created | self.join_group(host, g)?;
+        }
+        if changed {
+            self.refresh(new_names)?;
+        }
+        Ok(changed)
     }
 
-    /// Puts an existing host into a group, creating the group under `all`
-    /// if needed (the `group_by` module).
-    pub fn add_to_group(&mut self, host: &str, group: &str) -> Result<(), InventoryError> {
+    /// Puts an existing host into `group`, as Ansible's `group_by` does:
+    /// the group and its `parents` are created when new (top-level groups go
+    /// under `all`) and the group becomes a child of each parent. Returns
+    /// whether anything changed.
+    pub fn add_to_group(
+        &mut self,
+        host: &str,
+        group: &str,
+        parents: &[String],
+    ) -> Result<bool, InventoryError> {
         let err = InventoryError::Invalid;
         if !self.data.hosts.contains_key(host) {
-            return Err(err(format!("host '{host}' is not in the inventory")));
+            return Err(err(format!("{host} cannot be matched in inventory")));
         }
-        self.data.add_group(group).map_err(err)?;
-        self.data.add_host(host, Some(group), None).map_err(err)?;
-        self.refresh()
+        let mut changed = false;
+        let mut new_names = self.create_group(group)?;
+        for p in parents {
+            let created = self.create_group(p)?;
+            new_names |= created;
+            changed |= created;
+            if !self.data.groups[p.as_str()]
+                .children
+                .iter()
+                .any(|c| c == group)
+            {
+                self.data.add_child(p, group).map_err(err)?;
+                changed = true;
+            }
+        }
+        changed |= self.join_group(host, group)?;
+        if changed || new_names {
+            self.refresh(new_names)?;
+        }
+        Ok(changed)
     }
 
-    fn refresh(&mut self) -> Result<(), InventoryError> {
+    /// Creates a group if it is new; true if it was.
+    fn create_group(&mut self, group: &str) -> Result<bool, InventoryError> {
+        if self.data.groups.contains_key(group) {
+            return Ok(false);
+        }
+        self.data
+            .add_group(group)
+            .map_err(InventoryError::Invalid)?;
+        Ok(true)
+    }
+
+    /// Puts a host directly in a group; true if it was not there yet.
+    fn join_group(&mut self, host: &str, group: &str) -> Result<bool, InventoryError> {
+        if self.data.groups[group].hosts.iter().any(|h| h == host) {
+            return Ok(false);
+        }
+        self.data
+            .add_host(host, Some(group), None)
+            .map_err(InventoryError::Invalid)?;
+        Ok(true)
+    }
+
+    /// Re-establishes the inventory's rules after a run-time change; the
+    /// `group_vars/`/`host_vars/` files are read again when a new host or
+    /// group name may have some.
+    fn refresh(&mut self, new_names: bool) -> Result<(), InventoryError> {
         self.data.reconcile();
+        if !new_names {
+            return Ok(());
+        }
         let inv: Vec<PathBuf> = self.inventory_vars.iter().map(|v| v.dir.clone()).collect();
         let play: Vec<PathBuf> = self.playbook_vars.iter().map(|v| v.dir.clone()).collect();
         self.inventory_vars = inv
@@ -353,6 +423,12 @@ impl Inventory {
             .collect::<Result<_, _>>()?;
         Ok(())
     }
+}
+
+/// Ansible's `parse_address` without ranges: a host name or address and
+/// the port written after it (`db1:2222`); `None` when it is neither.
+pub fn parse_address(address: &str) -> Option<(String, Option<u64>)> {
+    range::parse_address(address, false)
 }
 
 fn parse_host_list(data: &mut Data, text: &str) -> Result<(), InventoryError> {

@@ -716,7 +716,7 @@ fn runtime_add_host_and_group_by() {
     let mut inv = example();
     let mut vars = Vars::new();
     vars.insert("k".into(), json!("v"));
-    inv.add_host("new1", &["fresh".to_string()], &vars).unwrap();
+    assert!(inv.add_host("new1", &["fresh".to_string()], &vars).unwrap());
     assert_eq!(inv.select("fresh").unwrap(), ["new1"]);
     assert_eq!(inv.host_vars("new1")["k"], json!("v"));
     assert_eq!(
@@ -729,12 +729,60 @@ fn runtime_add_host_and_group_by() {
             .unwrap()
             .contains(&json!("fresh"))
     );
-    inv.add_to_group("db1.example.com", "web").unwrap();
+    // The same again changes nothing; another value does.
+    assert!(!inv.add_host("new1", &["fresh".to_string()], &vars).unwrap());
+    vars.insert("k".into(), json!("w"));
+    assert!(inv.add_host("new1", &[], &vars).unwrap());
+    assert_eq!(inv.host_vars("new1")["k"], json!("w"));
+    assert!(inv.add_to_group("db1.example.com", "web", &[]).unwrap());
     assert_eq!(
         inv.host_vars("db1.example.com")["nginx_worker_processes"],
         json!(4)
     );
-    assert!(inv.add_to_group("ghost", "web").is_err());
+    assert!(!inv.add_to_group("db1.example.com", "web", &[]).unwrap());
+    assert!(inv.add_to_group("ghost", "web", &[]).is_err());
+}
+
+#[test]
+fn add_host_without_groups_is_first_in_all_and_ungrouped() {
+    // As Ansible: the new host is a direct member of `all`, so `all` lists
+    // it before the hosts of its child groups; it is also `ungrouped`.
+    let mut inv = example();
+    let before = inv.select("all").unwrap();
+    assert!(inv.add_host("late", &[], &Vars::new()).unwrap());
+    let after = inv.select("all").unwrap();
+    assert_eq!(after[0], "late");
+    assert_eq!(&after[1..], &before[..]);
+    assert!(
+        inv.select("ungrouped")
+            .unwrap()
+            .contains(&"late".to_string())
+    );
+    assert_eq!(inv.group_names("late"), ["ungrouped"]);
+}
+
+#[test]
+fn group_by_creates_group_under_its_parents() {
+    let mut inv = example();
+    let parents = vec!["by_os".to_string()];
+    assert!(
+        inv.add_to_group("db1.example.com", "debian", &parents)
+            .unwrap()
+    );
+    assert_eq!(inv.select("by_os").unwrap(), ["db1.example.com"]);
+    assert_eq!(inv.select("debian").unwrap(), ["db1.example.com"]);
+    let groups = inv.groups();
+    assert_eq!(groups["debian"], ["db1.example.com"]);
+    // `by_os` is top-level (under `all`); `debian` is only under `by_os`.
+    let list = inv.to_list_json();
+    let all_children = list["all"]["children"].as_array().unwrap();
+    assert!(all_children.contains(&json!("by_os")));
+    assert!(!all_children.contains(&json!("debian")));
+    // A loop through parents is refused.
+    assert!(
+        inv.add_to_group("db1.example.com", "by_os", &["debian".to_string()])
+            .is_err()
+    );
 }
 
 #[test]

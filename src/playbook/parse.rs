@@ -1290,12 +1290,17 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                             value: module,
                             span: module_span,
                         };
+                        // An `args` mapping inside is merged in, as Ansible's
+                        // argument parser does.
                         let rest: Vec<(Node, Node)> = v
                             .as_map()
                             .unwrap_or_default()
                             .iter()
                             .filter(|(k, _)| k.key_text().as_deref() != Some("module"))
-                            .cloned()
+                            .flat_map(|(k, v)| match (k.key_text().as_deref(), v.as_map()) {
+                                (Some("args"), Some(inner)) => inner.to_vec(),
+                                _ => vec![(k.clone(), v.clone())],
+                            })
                             .collect();
                         let rest = Node {
                             span: v.span.clone(),

@@ -157,7 +157,8 @@ pub(crate) fn shown(result: &Value, drop_changed: bool) -> Value {
     let mut v = sorted(result);
     if let Value::Object(m) = &mut v {
         m.retain(|k, _| {
-            !k.starts_with("_ansible") && k != "diff" && k != "ansible_loop_var"
+            !k.starts_with("_ansible")
+                && !matches!(k.as_str(), "diff" | "ansible_loop_var" | "exception")
                 || k == "_ansible_no_log"
         });
         m.shift_remove("_ansible_no_log");

@@ -28,12 +28,22 @@ pub const OMIT: &str = "__omit_place_holder__tend";
 pub struct TemplateError {
     /// What went wrong, naming the undefined variable when that is the cause.
     pub message: String,
+    /// The cause is an undefined variable, attribute or element.
+    pub undefined: bool,
 }
 
 impl TemplateError {
     fn new(message: impl Into<String>) -> Self {
         TemplateError {
             message: message.into(),
+            undefined: false,
+        }
+    }
+
+    fn undefined(message: impl Into<String>) -> Self {
+        TemplateError {
+            undefined: true,
+            ..TemplateError::new(message)
         }
     }
 }
@@ -46,6 +56,14 @@ pub fn unsafe_value(text: &str) -> Value {
     let mut m = serde_json::Map::new();
     m.insert(UNSAFE_KEY.into(), Value::String(text.to_string()));
     Value::Object(m)
+}
+
+/// The text of a `!unsafe` value, if `v` is one.
+pub fn unsafe_str(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(m) => unsafe_text(m),
+        _ => None,
+    }
 }
 
 fn unsafe_text(map: &serde_json::Map<String, Value>) -> Option<&str> {
@@ -347,10 +365,10 @@ impl Templar {
             let inputs = self.context_for(&names, scope, source)?;
             let result = inputs
                 .eval(source, |ctx| compiled.eval(ctx))
-                .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
+                .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), source, scope))?;
             if result.is_undefined() {
                 let err = minijinja::Error::from(ErrorKind::UndefinedError);
-                return Err(self.explain(err, &compiled.undeclared_variables(true), scope));
+                return Err(self.explain(err, &compiled.undeclared_variables(true), source, scope));
             }
             return Ok(to_json(&result));
         }
@@ -363,7 +381,7 @@ impl Templar {
         inputs
             .render(source, |ctx| tmpl.render(ctx))
             .map(Value::String)
-            .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
+            .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), source, scope))
     }
 
     /// Renders a template file (the `template` module, `lookup('template')`).
@@ -411,7 +429,7 @@ impl Templar {
         scope
             .inputs(ctx)
             .render(source, |ctx| tmpl.render(ctx))
-            .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), scope))
+            .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), source, scope))
     }
 
     /// Evaluates a condition (`when:`): a bare expression, a boolean, or a list (all must hold).
@@ -435,9 +453,8 @@ impl Templar {
                     other => self.eval_condition(&other, scope),
                 }
             }
-            Value::Object(map) if unsafe_text(map).is_some() => {
-                Ok(truthy_str(unsafe_text(map).unwrap_or_default()))
-            }
+            // `!unsafe` text is never evaluated as a condition.
+            Value::Object(map) if unsafe_text(map).is_some() => Err(TemplateError::new(UNTRUSTED)),
             Value::Object(map) if crate::vault::marker_text(map).is_some() => {
                 let plain = open_vault(crate::vault::marker_text(map).unwrap_or_default())?;
                 Ok(truthy_str(plain.as_str().unwrap_or_default()))
@@ -453,14 +470,24 @@ impl Templar {
                 let ctx = self.context_for(&names, scope, expr)?.context();
                 let result = compiled
                     .eval(ctx)
-                    .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), scope))?;
+                    .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), expr, scope))?;
                 if result.is_undefined() {
                     let err = minijinja::Error::from(ErrorKind::UndefinedError);
-                    return Err(self.explain(err, &compiled.undeclared_variables(true), scope));
+                    return Err(self.explain(
+                        err,
+                        &compiled.undeclared_variables(true),
+                        expr,
+                        scope,
+                    ));
                 }
                 // A condition that renders to a string is evaluated again (Ansible's
                 // conditional templating of e.g. `when: flag` where flag = "x == 1").
                 if let Some(text) = result.as_str() {
+                    // A string the expression computed (not a variable's own
+                    // value) is not trusted as a condition, as in Ansible 2.19.
+                    if !is_variable_path(expr) {
+                        return Err(TemplateError::new(UNTRUSTED));
+                    }
                     return Ok(crate::template::truthy_str(text));
                 }
                 Ok(result.is_true())
@@ -510,8 +537,12 @@ impl Templar {
         if missing.is_empty() || guarded(source) {
             return Ok(());
         }
-        missing.sort();
-        Err(TemplateError::new(format!("'{}' is undefined", missing[0])))
+        // The first one written, as Ansible meets them rendering in order.
+        missing.sort_by_key(|n| (first_use(source, n), n.to_string()));
+        Err(TemplateError::undefined(format!(
+            "'{}' is undefined",
+            missing[0]
+        )))
     }
 
     fn context_map(
@@ -560,8 +591,9 @@ impl Templar {
         scope.resolving.borrow_mut().push(name.to_string());
         let rendered = self.render_value(&raw, scope);
         scope.resolving.borrow_mut().pop();
-        let rendered = rendered.map_err(|e| {
-            TemplateError::new(format!("while templating variable '{name}': {}", e.message))
+        let rendered = rendered.map_err(|e| TemplateError {
+            message: format!("while templating variable '{name}': {}", e.message),
+            undefined: e.undefined,
         })?;
         let value = from_json(&rendered);
         scope
@@ -575,22 +607,25 @@ impl Templar {
         &self,
         err: minijinja::Error,
         paths: &HashSet<String>,
+        source: &str,
         scope: &Scope,
     ) -> TemplateError {
         if err.kind() == ErrorKind::UndefinedError {
-            let mut paths: Vec<&String> = paths.iter().collect();
+            let mut paths: Vec<String> = paths.iter().cloned().collect();
+            paths.extend(subscript_paths(source));
             paths.sort();
+            paths.dedup();
             for path in paths {
                 let mut parts = path.split('.');
                 let root = parts.next().unwrap_or_default();
                 match self.resolve(root, scope) {
-                    Ok(None) => return TemplateError::new(format!("'{root}' is undefined")),
+                    Ok(None) => return TemplateError::undefined(format!("'{root}' is undefined")),
                     Ok(Some(mut value)) => {
                         for part in parts {
                             match value.get_attr(part) {
                                 Ok(v) if !v.is_undefined() => value = v,
                                 _ => {
-                                    return TemplateError::new(format!(
+                                    return TemplateError::undefined(format!(
                                         "object of type '{}' has no attribute '{part}'",
                                         python_type(&value)
                                     ));
@@ -602,7 +637,10 @@ impl Templar {
                 }
             }
         }
-        TemplateError::new(describe(&err))
+        TemplateError {
+            undefined: err.kind() == ErrorKind::UndefinedError,
+            ..TemplateError::new(describe(&err))
+        }
     }
 }
 
@@ -648,6 +686,59 @@ fn sliced_names(mut names: HashSet<String>, source: &str, scope: &Scope) -> Hash
     names
 }
 
+/// Ansible 2.19's refusal to evaluate a template or expression that came
+/// out of a template or a module result.
+pub const UNTRUSTED: &str = "Encountered untrusted template or expression.";
+
+/// `{{ name }}` (or `{{ a.b }}`, `{{ a['b'] }}`): a template that only
+/// passes a variable's value through, so trusted text stays trusted.
+pub fn is_indirection(s: &str) -> bool {
+    single_expression(s).is_some_and(is_variable_path)
+}
+
+/// A bare variable reference: `name`, `a.b`, `a['b']`, `a[0]`.
+fn is_variable_path(expr: &str) -> bool {
+    static PATH: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"^\s*[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\s*(?:'[^']*'|"[^"]*"|\d+)\s*\])*\s*$"#,
+        )
+        .ok()
+    });
+    PATH.as_ref().is_some_and(|re| re.is_match(expr))
+}
+
+/// Variable paths written with constant subscripts (`d['k']`, `d["k"].x`),
+/// as dotted paths (`d.k`), to name what is undefined.
+fn subscript_paths(source: &str) -> Vec<String> {
+    static SUBSCRIPT: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)((?:\[\s*(?:'[^'.]*'|"[^".]*")\s*\](?:\.[A-Za-z_]\w*)*)+)"#,
+        )
+        .ok()
+    });
+    static KEY: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"\[\s*(?:'([^'.]*)'|"([^".]*)")\s*\]|\.([A-Za-z_]\w*)"#).ok()
+    });
+    let (Some(re), Some(key)) = (SUBSCRIPT.as_ref(), KEY.as_ref()) else {
+        return Vec::new();
+    };
+    re.captures_iter(source)
+        .map(|c| {
+            let mut path = c[1].to_string();
+            for k in key.captures_iter(&c[2]) {
+                let part = k
+                    .get(1)
+                    .or(k.get(2))
+                    .or(k.get(3))
+                    .map_or("", |m| m.as_str());
+                path.push('.');
+                path.push_str(part);
+            }
+            path
+        })
+        .collect()
+}
+
 /// Whether an expression guards against undefined values itself
 /// (`x is defined`, `x | default(..)`, `x | d(..)`, `mandatory`, `omit`...).
 fn guarded(source: &str) -> bool {
@@ -688,13 +779,56 @@ pub fn truthy_str(text: &str) -> bool {
 
 fn describe(err: &minijinja::Error) -> String {
     let mut msg = match err.detail() {
-        Some(detail) => format!("{}: {detail}", err.kind()),
+        Some(detail) => match zero_division(detail) {
+            Some(python) => python.to_string(),
+            None => format!("{}: {detail}", err.kind()),
+        },
         None => err.kind().to_string(),
     };
     if let Some(line) = err.line() {
         msg.push_str(&format!(" (line {line} of the template)"));
     }
     msg
+}
+
+/// Where `name` is first used as a whole word in `source`.
+fn first_use(source: &str, name: &str) -> usize {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    source
+        .match_indices(name)
+        .find(|(i, _)| {
+            !word(source[..*i].chars().next_back())
+                && !word(source[i + name.len()..].chars().next())
+        })
+        .map_or(usize::MAX, |(i, _)| i)
+}
+
+/// Python's message for a division by zero that minijinja reports as
+/// `unable to calculate a / 0`.
+fn zero_division(detail: &str) -> Option<&'static str> {
+    let op = detail.strip_prefix("unable to calculate ")?;
+    let (_, rest) = op.rsplit_once(' ')?;
+    if rest.parse::<f64>().ok()? != 0.0 {
+        return None;
+    }
+    let float = op.contains('.');
+    Some(if op.contains(" // ") {
+        if float {
+            "float floor division by zero"
+        } else {
+            "integer division or modulo by zero"
+        }
+    } else if op.contains(" % ") {
+        if float {
+            "float modulo"
+        } else {
+            "integer modulo by zero"
+        }
+    } else if op.contains(" / ") {
+        "division by zero"
+    } else {
+        return None;
+    })
 }
 
 fn value_to_key(v: Value) -> String {
@@ -945,6 +1079,45 @@ mod tests {
     }
 
     #[test]
+    fn a_computed_string_is_not_trusted_as_a_condition() {
+        let t = Templar::new();
+        let low = vars(json!({"flag": "yes", "d": {"k": "no"}}));
+        let scope = Scope::new(vec![&low]);
+        for cond in ["{{ '1 == 1' }}", "'a' ~ 'b'"] {
+            let e = t.eval_condition(&json!(cond), &scope).unwrap_err();
+            assert_eq!(e.message, UNTRUSTED, "{cond}");
+        }
+        assert_eq!(t.eval_condition(&json!("flag"), &scope), Ok(true));
+        assert_eq!(t.eval_condition(&json!("{{ d['k'] }}"), &scope), Ok(false));
+    }
+
+    #[test]
+    fn the_first_undefined_name_written_is_reported() {
+        let t = Templar::new();
+        let empty = Vars::new();
+        let scope = Scope::new(vec![&empty]);
+        let e = t
+            .render_string("a {{ zeta }} {{ alpha_zeta }} {{ alpha }}", &scope)
+            .unwrap_err();
+        assert_eq!(e.message, "'zeta' is undefined");
+    }
+
+    #[test]
+    fn division_by_zero_reads_as_python() {
+        let t = Templar::new();
+        let empty = Vars::new();
+        let scope = Scope::new(vec![&empty]);
+        let msg = |src: &str| t.render_string(src, &scope).unwrap_err().message;
+        assert!(
+            msg("{{ 5 / 0 }}").starts_with("division by zero"),
+            "{}",
+            msg("{{ 5 / 0 }}")
+        );
+        assert!(msg("x {{ 5 // 0 }}").starts_with("integer division or modulo by zero"));
+        assert!(msg("{{ 5 % 0 }}").starts_with("integer modulo by zero"));
+    }
+
+    #[test]
     fn precedence_is_highest_layer() {
         let t = Templar::new();
         let low = vars(json!({"x": "low"}));
@@ -967,6 +1140,26 @@ mod tests {
                 .unwrap_err()
                 .message,
             "object of type 'dict' has no attribute 'missing'"
+        );
+        // Constant subscripts are named the same way.
+        let low2 = vars(json!({"d": {"k": {"x": 1}}}));
+        let scope2 = Scope::new(vec![&low2]);
+        for src in [
+            "{{ d['missing'] }}",
+            "x {{ d[\"k\"]['y'] }}",
+            "{{ d['k'].y }}",
+        ] {
+            let e = t.render_string(src, &scope2).unwrap_err().message;
+            assert!(
+                e.starts_with("object of type 'dict' has no attribute"),
+                "{src}: {e}"
+            );
+        }
+        assert_eq!(
+            t.eval_condition(&json!("d['k']['y']"), &scope2)
+                .unwrap_err()
+                .message,
+            "object of type 'dict' has no attribute 'y'"
         );
         let cyc = vars(json!({"p": "{{ q }}", "q": "{{ p }}"}));
         let scope = Scope::new(vec![&cyc]);
