@@ -119,6 +119,9 @@ pub struct Args {
     /// Expand `$VAR`, `${VAR}` and a leading `~` in each word, on the target.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub expand_argument_vars: bool,
+    /// Not used: `command` runs no shell. Given, it is ignored with a warning, as Ansible does.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub executable: Option<String>,
 }
 
 /// Arguments of `shell`.
@@ -255,7 +258,16 @@ impl TypedModule for Command {
             stdin_add_newline: args.stdin_add_newline,
             strip: args.strip_empty_ends,
         };
-        job.run(ctx, host).await
+        let mut outcome = job.run(ctx, host).await?;
+        if let Some(exe) = &args.executable {
+            outcome = outcome.with(
+                "warnings",
+                vec![format!(
+                    "As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{exe}'."
+                )],
+            );
+        }
+        Ok(outcome)
     }
 }
 
@@ -1089,5 +1101,23 @@ mod tests {
             script.contains("set -- rm -rf '$(x); y' '>z'\n"),
             "{script}"
         );
+    }
+
+    #[test]
+    fn command_ignores_executable_with_a_warning() {
+        let host = crate::host::Replay::new(&[b"__tend_cmd-start 1704110400 0 2024-01-01 12:00:00\n/dev/null\n\n__tend_cmd-end 0 1704110400 1000 2024-01-01 12:00:00\n"]);
+        let o = host
+            .run(
+                &Command,
+                serde_json::json!({"_raw_params": "ls /dev/null", "executable": "/bogus"}),
+                false,
+            )
+            .unwrap();
+        assert_eq!(o.values["stdout"], "/dev/null");
+        let w = o.values["warnings"].as_array().unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].as_str().unwrap().contains("no longer supported"));
+        assert!(w[0].as_str().unwrap().contains("'/bogus'"));
+        assert!(!host.scripts()[0].contains("/bogus"));
     }
 }

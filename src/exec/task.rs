@@ -1773,6 +1773,12 @@ pub(crate) fn apply_outcome(
         for (k, v) in &item.facts {
             s.registered.insert(k.clone(), v.clone());
         }
+        if matches!(t.action, Action::Module(_))
+            && matches!(item.status, Status::Ok | Status::Changed)
+            && let Some(Value::Object(f)) = item.result.get("ansible_facts")
+        {
+            merge_module_facts(&mut s.facts, f);
+        }
         if item.end_host {
             s.ended = true;
         }
@@ -1835,6 +1841,27 @@ pub(crate) fn apply_outcome(
         }
     }
     std::mem::take(&mut outcome.delegated)
+}
+
+/// The `ansible_facts` a module returned (`getent`, `hostname`) become the
+/// host's facts, as Ansible injects them: each as a variable under the name
+/// the module gave, and in `ansible_facts` without the `ansible_` prefix.
+fn merge_module_facts(facts: &mut Vars, returned: &Map<String, Value>) {
+    for (k, v) in returned {
+        facts.insert(k.clone(), v.clone());
+    }
+    let dict = facts
+        .entry("ansible_facts".to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !dict.is_object() {
+        *dict = Value::Object(Map::new());
+    }
+    if let Value::Object(d) = dict {
+        for (k, v) in returned {
+            let short = k.strip_prefix("ansible_").unwrap_or(k);
+            d.insert(short.to_string(), v.clone());
+        }
+    }
 }
 
 /// `delegate_facts`: facts set for another host go to that host's
