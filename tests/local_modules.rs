@@ -1,5 +1,6 @@
-//! Modules on the local connection, end to end: what they return, the facts
-//! they set and what they leave on this machine. Each test pins behaviour of
+//! Modules (and the task forms that reach them) on the local connection,
+//! end to end: what they return, the facts they set and what they leave on
+//! this machine. Each test pins behaviour of
 //! ansible-core 2.19 (its integration targets check the same).
 
 use std::process::{Command, Output};
@@ -7,7 +8,17 @@ use std::process::{Command, Output};
 /// Runs `tend playbook` on `play` in a fresh directory against `localhost`
 /// on the local connection; returns the output and the directory.
 fn run(play: &str) -> (Output, tempfile::TempDir) {
+    run_with(play, &[])
+}
+
+/// [`run`], with `files` written into the directory first.
+fn run_with(play: &str, files: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("file");
+    }
     std::fs::write(
         dir.path().join("inv.ini"),
         "localhost ansible_connection=local\n",
@@ -108,4 +119,53 @@ fn tempfile_creates_a_new_private_file_or_directory_each_run() {
         })
         .count();
     assert_eq!(made, 1);
+}
+
+#[test]
+fn include_and_import_tasks_take_their_file_as_k_v_text() {
+    let (out, _dir) = run_with(
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_tasks: file=inc.yml
+      vars:
+        who: included
+    - import_tasks: file=inc.yml
+      vars:
+        who: imported
+    - assert:
+        that:
+          - seen == ['included', 'imported']
+"#,
+        &[(
+            "inc.yml",
+            "- set_fact:\n    seen: \"{{ (seen | default([])) + [who] }}\"\n",
+        )],
+    );
+    ok(&out);
+}
+
+#[test]
+fn include_vars_free_form_template_is_the_file_name() {
+    let (out, _dir) = run_with(
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_vars: "{{ lookup('first_found', search) }}"
+      vars:
+        search:
+          files:
+            - 'no-such-system.yml'
+            - default.yml
+          paths:
+            - vars
+    - assert:
+        that:
+          - from_default == 'yes'
+"#,
+        &[("vars/default.yml", "from_default: 'yes'\n")],
+    );
+    ok(&out);
 }

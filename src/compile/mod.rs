@@ -347,9 +347,10 @@ impl Ctx<'_> {
         };
         let args = self.merge_free_form(task, action, diags)?;
         let splat = task.splat.clone().or_else(|| {
-            task.free_form.clone().filter(|f| is_splat(&f.value)).filter(|_| {
-            !matches!(action, Action::Module(m) if m.free_form() == FreeForm::RawParams)
-        })
+            task.free_form
+                .clone()
+                .filter(|f| is_splat(&f.value))
+                .filter(|_| !takes_raw_params(action))
         });
         let check = match (&splat, action) {
             (Some(_), _) => Ok(()),
@@ -412,16 +413,11 @@ impl Ctx<'_> {
         let Some(Located { value: text, span }) = &task.free_form else {
             return Some(Value::Object(args));
         };
-        if is_splat(text)
-            && !matches!(action, Action::Module(m) if m.free_form() == FreeForm::RawParams)
-        {
+        let raw_module = takes_raw_params(action);
+        if is_splat(text) && !raw_module {
             // `module: "{{ dict_of_args }}"`: merged at run time.
             return Some(Value::Object(args));
         }
-        let raw_module = match action {
-            Action::Module(m) => m.free_form() == FreeForm::RawParams,
-            Action::Builtin(b) => matches!(b, Builtin::Meta | Builtin::IncludeVars),
-        };
         let only = match action {
             Action::Builtin(Builtin::Meta) => Some(&[][..]),
             Action::Builtin(Builtin::IncludeVars) => Some(Builtin::INCLUDE_VARS_KEYS),
@@ -569,6 +565,17 @@ pub fn script_path(args: &Value) -> Option<String> {
 }
 
 /// A free-form string that is one `{{ expression }}` and no `k=v` pairs.
+/// Whether the action reads free-form text as `_raw_params` (command,
+/// shell, `meta`, `include_vars`): a whole-template free form
+/// (`include_vars: "{{ file }}"`) is then that text, rendered at run time,
+/// rather than a mapping of arguments.
+fn takes_raw_params(action: Action) -> bool {
+    match action {
+        Action::Module(m) => m.free_form() == FreeForm::RawParams,
+        Action::Builtin(b) => matches!(b, Builtin::Meta | Builtin::IncludeVars),
+    }
+}
+
 fn is_splat(text: &str) -> bool {
     let t = text.trim();
     t.starts_with("{{") && t.ends_with("}}") && t[2..t.len() - 2].find("}}").is_none()

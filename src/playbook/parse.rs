@@ -624,6 +624,7 @@ fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> 
         );
         return Vec::new();
     }
+    let target = &kv_file(target);
     let Some(name) = target.as_str() else {
         cx.diags
             .push(Diagnostic::error("import_tasks expects a file name").at(target.span.clone()));
@@ -639,6 +640,25 @@ fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> 
     };
     cx.stack.pop();
     tasks.into_iter().map(|t| t.inherit(&parent)).collect()
+}
+
+/// The file of `import_tasks`/`include_tasks` written as `k=v` text
+/// (`include_tasks: file=other.yml`), as Ansible's argument parser reads it;
+/// any other text is the file name itself.
+fn kv_file(target: &Node) -> Node {
+    let file = target
+        .as_str()
+        .and_then(|text| super::kv::parse_kv(text, Some(&["file"])).ok())
+        .filter(|kv| kv.raw.is_none() && kv.pairs.len() == 1)
+        .and_then(|kv| kv.pairs.into_iter().next())
+        .map(|(_, file)| file);
+    match file {
+        Some(file) => Node {
+            kind: Kind::Str(file),
+            ..target.clone()
+        },
+        None => target.clone(),
+    }
 }
 
 /// `include_tasks`: the file is parsed now; the include runs at run time.
@@ -664,7 +684,7 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
             }
             (target.get("file").cloned(), target.get("apply").cloned())
         }
-        _ => (Some(target.clone()), None),
+        _ => (Some(kv_file(target)), None),
     };
     let Some(file_node) = file_node else {
         cx.diags
