@@ -169,3 +169,29 @@ fn include_vars_free_form_template_is_the_file_name() {
     );
     ok(&out);
 }
+
+#[test]
+fn a_templated_module_name_is_resolved_when_the_task_runs() {
+    let (out, _dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  vars:
+    which: stat
+  tasks:
+    - action: "{{ which }}"
+      args:
+        path: "{{ work }}"
+      register: st
+    - action: "{{ 'no_such_' ~ which }}"
+      args:
+        path: /
+      register: bad
+      ignore_errors: true
+    - assert:
+        that:
+          - st.stat.isdir
+          - bad is failed
+          - "bad.msg is search(\"couldn't resolve module/action 'no_such_stat'\")"
+"#);
+    ok(&out);
+}

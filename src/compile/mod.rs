@@ -311,6 +311,9 @@ impl Ctx<'_> {
         let name = task.module.value.as_str();
         let action = match (Builtin::lookup(name), tend_modules::lookup(name)) {
             (Some(b), _) => Action::Builtin(b),
+            // `action: "{{ ansible_facts.pkg_mgr }}"`: the module is known
+            // only when the task runs (its arguments are checked then).
+            (None, None) if is_template(name) => Action::Module(&tend_modules::registry::Templated),
             (None, Some(m)) => Action::Module(m),
             (None, None) if not_yet_supported(name) => {
                 diags.push(
@@ -345,7 +348,15 @@ impl Ctx<'_> {
                 return None;
             }
         };
-        let args = self.merge_free_form(task, action, diags)?;
+        let mut args = self.merge_free_form(task, action, diags)?;
+        if is_template(name)
+            && let Value::Object(m) = &mut args
+        {
+            m.insert(
+                tend_modules::registry::TEMPLATED_NAME_KEY.into(),
+                Value::String(name.to_string()),
+            );
+        }
         let splat = task.splat.clone().or_else(|| {
             task.free_form
                 .clone()

@@ -661,6 +661,25 @@ fn kv_file(target: &Node) -> Node {
     }
 }
 
+/// The module name of an `action: NAME ARGS` string and the rest: the first
+/// word, where a Jinja expression (`{{ mod }} a=b`) counts as one word.
+fn split_module_word(text: &str) -> (&str, &str) {
+    let mut from = 0;
+    while text[from..].starts_with("{{") {
+        match text[from..].find("}}") {
+            Some(close) => from += close + 2,
+            None => break,
+        }
+    }
+    match text[from..].find(char::is_whitespace) {
+        Some(i) => {
+            let (module, rest) = text.split_at(from + i);
+            (module, rest.trim_start())
+        }
+        None => (text, ""),
+    }
+}
+
 /// `include_tasks`: the file is parsed now; the include runs at run time.
 fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
     let task = keywords_holder(
@@ -1066,10 +1085,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             "args" => extra_args = Some(v),
             "action" | "local_action" => match v.as_str() {
                 Some(text) => {
-                    let (module, rest) = text
-                        .trim()
-                        .split_once(char::is_whitespace)
-                        .unwrap_or((text.trim(), ""));
+                    let (module, rest) = split_module_word(text.trim());
                     let rest_node = Node {
                         span: v.span.clone(),
                         tag: None,
