@@ -195,3 +195,47 @@ fn a_templated_module_name_is_resolved_when_the_task_runs() {
 "#);
     ok(&out);
 }
+
+#[test]
+fn failed_when_judges_an_argument_error_found_at_compile_time() {
+    let (out, _dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - group:
+        name: tend_never_created
+        gid_min: 1000
+        local: true
+      register: r
+      failed_when: not r.failed
+    - assert:
+        that:
+          - r.msg == "'gid_min' can not be used with 'local'"
+          - r is not failed
+"#);
+    ok(&out);
+}
+
+#[test]
+fn chdir_resolves_symlinks_as_pythons_chdir() {
+    let (out, _dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ work }}/real/site", state: directory}
+    - file: {path: "{{ work }}/link", src: "{{ work }}/real", state: link}
+    - shell: dirname "$PWD"
+      args:
+        chdir: "{{ work }}/link/site"
+      register: via_chdir
+    - command: pwd
+      args:
+        chdir: "{{ work }}/link/site"
+      register: pwd
+    - assert:
+        that:
+          - via_chdir.stdout.endswith('/real')
+          - pwd.stdout.endswith('/real/site')
+"#);
+    ok(&out);
+}

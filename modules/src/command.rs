@@ -439,7 +439,7 @@ impl Job {
             s.push_str(&format!(
                 "{TAG}_d={dir_word}\n\
                  case ${TAG}_d in /*) ;; *) {TAG}_d=./${TAG}_d ;; esac\n\
-                 if ! cd -- \"${TAG}_d\" 2>/dev/null; then\n\
+                 if ! cd -P -- \"${TAG}_d\" 2>/dev/null; then\n\
                  \x20 if [ ! -e \"${TAG}_d\" ]; then {TAG}_e=2; elif [ ! -d \"${TAG}_d\" ]; then {TAG}_e=20; else {TAG}_e=13; fi\n\
                  \x20 printf '{TAG}-chdir %s %s\\n' \"${TAG}_e\" \"${TAG}_d\"; exit 1\n\
                  fi\n"

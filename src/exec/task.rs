@@ -1065,9 +1065,9 @@ async fn attempt(
         Err(e) => return ItemResult::failed(label, e.message),
     };
     if let Some(msg) = &t.deferred_error {
-        let mut r = ItemResult::failed(label, msg.clone());
-        r.status = failed_status;
-        return r;
+        // The module's argument error, found at compile time: the task
+        // fails as the module would, and `failed_when` still judges it.
+        return judged(ctx, t, scope, ItemResult::failed(label, msg.clone()));
     }
     let mut args = match ctx.templar.render_value(&t.args, scope) {
         Ok(v) => v,
@@ -1109,7 +1109,7 @@ async fn attempt(
         }
     }
     drop_omitted(&mut args);
-    let mut item = match t.action {
+    let item = match t.action {
         Action::Builtin(b) => {
             let raw = if t.splat.is_some() { &args } else { &t.args };
             let r = if b == crate::compile::actions::Builtin::IncludeVars {
@@ -1284,6 +1284,16 @@ async fn attempt(
             }
         }
     };
+    judged(ctx, t, scope, item)
+}
+
+/// An item's result with `changed_when` and `failed_when` applied.
+fn judged(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    scope: &Scope<'_>,
+    mut item: ItemResult,
+) -> ItemResult {
     if item.status == Status::Unreachable {
         return item;
     }
