@@ -239,3 +239,22 @@ fn chdir_resolves_symlinks_as_pythons_chdir() {
 "#);
     ok(&out);
 }
+
+#[test]
+fn a_command_that_leaves_a_process_in_the_background_returns() {
+    let start = std::time::Instant::now();
+    let (out, _dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - shell: "sleep 20 & echo started; echo oops >&2"
+      register: bg
+      timeout: 10
+    - assert:
+        that:
+          - bg.stdout == 'started'
+          - bg.stderr == 'oops'
+"#);
+    ok(&out);
+    assert!(start.elapsed() < std::time::Duration::from_secs(8));
+}

@@ -155,6 +155,10 @@ pub struct ShellArgs {
     /// Strip trailing newlines from `stdout`/`stderr`.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub strip_empty_ends: bool,
+    /// Not accepted (it is `command`'s): the shell expands variables itself.
+    /// Given, the task fails, as Ansible's.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub expand_argument_vars: Option<String>,
 }
 
 /// Arguments of `raw`.
@@ -278,6 +282,12 @@ impl TypedModule for Shell {
     const FREE_FORM: FreeForm = FreeForm::RawParams;
 
     fn validate(args: &ShellArgs) -> Result<(), ArgsError> {
+        if args.expand_argument_vars.is_some() {
+            return Err(ArgsError::field(
+                "expand_argument_vars",
+                "Unsupported parameters for (shell) module: expand_argument_vars",
+            ));
+        }
         exclusive_command(&args.raw_params, &args.cmd, None)
     }
 
@@ -492,8 +502,7 @@ impl Job {
                      \x20 done; exit $e )\n\
                      {TAG}_which \"$1\"; {TAG}_e=$?\n\
                      if [ \"${TAG}_e\" -ne 0 ]; then printf '{TAG}-noexec %s\\n' \"${TAG}_e\"; exit 1; fi\n\
-                     printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n\
-                     (exec \"$@\")\n"
+                     {TAG}_run() {{ (exec \"$@\"); }}\n"
                 ));
             }
             Program::Shell { text, executable } => {
@@ -502,14 +511,26 @@ impl Job {
                     .filter(|e| !e.is_empty())
                     .unwrap_or("/bin/sh");
                 s.push_str(&format!(
-                    "printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n{} -c {}\n",
+                    "{TAG}_run() {{ {} -c {}\n}}\n",
                     quote(exe),
                     quote(text)
                 ));
             }
         }
+        // The output goes through files, not straight to the connection: a
+        // process the command leaves in the background keeps them open, and
+        // the task ends when the command does, as Ansible's (which stops
+        // reading once the command has exited).
         s.push_str(&format!(
-            "{TAG}_rc=$?\nprintf '\\n{TAG}-end %s %s\\n' \"${TAG}_rc\" \"$({TAG}_t)\"\nexit \"${TAG}_rc\"\n"
+            "printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n\
+             if {TAG}_o=$(mktemp 2>/dev/null) && {TAG}_e=$(mktemp 2>/dev/null); then\n\
+             \x20 {TAG}_run \"$@\" >\"${TAG}_o\" 2>\"${TAG}_e\"; {TAG}_rc=$?; {TAG}_end=$({TAG}_t)\n\
+             \x20 cat \"${TAG}_o\"; cat \"${TAG}_e\" >&2; rm -f \"${TAG}_o\" \"${TAG}_e\"\n\
+             else\n\
+             \x20 [ -n \"${{{TAG}_o-}}\" ] && rm -f \"${TAG}_o\"\n\
+             \x20 {TAG}_run \"$@\"; {TAG}_rc=$?; {TAG}_end=$({TAG}_t)\n\
+             fi\n\
+             printf '\\n{TAG}-end %s %s\\n' \"${TAG}_rc\" \"${TAG}_end\"\nexit \"${TAG}_rc\"\n"
         ));
         s
     }
@@ -1119,5 +1140,18 @@ mod tests {
         assert!(w[0].as_str().unwrap().contains("no longer supported"));
         assert!(w[0].as_str().unwrap().contains("'/bogus'"));
         assert!(!host.scripts()[0].contains("/bogus"));
+    }
+
+    #[test]
+    fn shell_refuses_expand_argument_vars() {
+        let err = crate::module::Module::check(
+            &Shell,
+            &serde_json::json!({"_raw_params": "echo", "expand_argument_vars": false}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Unsupported parameters for (shell) module: expand_argument_vars"
+        );
     }
 }
