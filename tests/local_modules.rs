@@ -258,3 +258,27 @@ fn a_command_that_leaves_a_process_in_the_background_returns() {
     ok(&out);
     assert!(start.elapsed() < std::time::Duration::from_secs(8));
 }
+
+/// A play copying a controller file that does not exist, then `extra` task keywords.
+fn copy_missing_src(extra: &str) -> String {
+    format!(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy:\n        src: no_such_file_for_tend\n        dest: \"{{{{ work }}}}/x\"\n{extra}"
+    )
+}
+
+#[test]
+fn a_missing_src_fails_when_the_task_runs_if_it_expects_failure() {
+    let (out, _dir) = run(&copy_missing_src(
+        r#"      register: r
+      ignore_errors: true
+    - assert:
+        that:
+          - r is failed
+          - "'no_such_file_for_tend' in r.msg"
+"#,
+    ));
+    ok(&out);
+    let (out, _dir) = run(&copy_missing_src(""));
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not find src file"));
+}

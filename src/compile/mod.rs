@@ -400,7 +400,27 @@ impl Ctx<'_> {
         self.check_strings(task, diags);
         ok &= diags.len() == before;
         if let Action::Module(m) = action {
-            ok &= self.check_local_src(task, m, &args, diags);
+            match self.check_local_src(task, m, &args, diags) {
+                Ok(src_ok) => ok &= src_ok,
+                Err(missing) => {
+                    let (missing, runtime_msg) = *missing;
+                    // A task that expects failure fails when it runs, as Ansible's
+                    // (which looks for `src` only then); any other is an error now.
+                    let tolerant =
+                        task.ignore_errors.is_some() || task.failed_when.is_some() || task.rescued;
+                    if tolerant {
+                        deferred_error.get_or_insert(runtime_msg);
+                        diags.push(Diagnostic {
+                        severity: crate::diagnostic::Severity::Warning,
+                        label: Some("this task expects failure (ignore_errors/failed_when/rescue): it will fail when it runs".into()),
+                        ..missing
+                    });
+                    } else {
+                        diags.push(missing);
+                        ok = false;
+                    }
+                }
+            }
         }
         ok.then(|| CompiledTask {
             task: task.clone(),
@@ -508,11 +528,11 @@ impl Ctx<'_> {
         module: &dyn Module,
         args: &Value,
         diags: &mut Vec<Diagnostic>,
-    ) -> bool {
+    ) -> Result<bool, Box<(Diagnostic, String)>> {
         let kind = match module.name() {
             "template" => "templates",
             "copy" | "unarchive" | "script" => "files",
-            _ => return true,
+            _ => return Ok(true),
         };
         let remote = args
             .get("remote_src")
@@ -525,10 +545,10 @@ impl Ctx<'_> {
             .as_deref()
             .or_else(|| args.get("src").and_then(Value::as_str))
         else {
-            return true;
+            return Ok(true);
         };
         if remote || is_template(src) {
-            return true;
+            return Ok(true);
         }
         let span = task
             .arg_spans
@@ -540,25 +560,23 @@ impl Ctx<'_> {
         match find_src(role, self.dir, kind, src) {
             Ok(path) => {
                 if kind == "templates" {
-                    return check_template_file(&path, self.templar, diags);
+                    return Ok(check_template_file(&path, self.templar, diags));
                 }
-                true
+                Ok(true)
             }
-            Err(tried) => {
-                diags.push(
-                    Diagnostic::error(format!("could not find src file `{src}`"))
-                        .at(span)
-                        .label(format!(
-                            "searched {}",
-                            tried
-                                .iter()
-                                .map(|p| p.display().to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )),
-                );
-                false
-            }
+            Err(tried) => Err(Box::new((
+                Diagnostic::error(format!("could not find src file `{src}`"))
+                    .at(span)
+                    .label(format!(
+                        "searched {}",
+                        tried
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                format!("Could not find or access '{src}' on the Ansible Controller."),
+            ))),
         }
     }
 }
