@@ -119,6 +119,9 @@ pub struct Args {
     /// Expand `$VAR`, `${VAR}` and a leading `~` in each word, on the target.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub expand_argument_vars: bool,
+    /// Not used: `command` runs no shell. Given, it is ignored with a warning, as Ansible does.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub executable: Option<String>,
 }
 
 /// Arguments of `shell`.
@@ -152,6 +155,10 @@ pub struct ShellArgs {
     /// Strip trailing newlines from `stdout`/`stderr`.
     #[serde(default = "yes", deserialize_with = "de::bool")]
     pub strip_empty_ends: bool,
+    /// Not accepted (it is `command`'s): the shell expands variables itself.
+    /// Given, the task fails, as Ansible's.
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub expand_argument_vars: Option<String>,
 }
 
 /// Arguments of `raw`.
@@ -255,7 +262,16 @@ impl TypedModule for Command {
             stdin_add_newline: args.stdin_add_newline,
             strip: args.strip_empty_ends,
         };
-        job.run(ctx, host).await
+        let mut outcome = job.run(ctx, host).await?;
+        if let Some(exe) = &args.executable {
+            outcome = outcome.with(
+                "warnings",
+                vec![format!(
+                    "As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{exe}'."
+                )],
+            );
+        }
+        Ok(outcome)
     }
 }
 
@@ -266,6 +282,12 @@ impl TypedModule for Shell {
     const FREE_FORM: FreeForm = FreeForm::RawParams;
 
     fn validate(args: &ShellArgs) -> Result<(), ArgsError> {
+        if args.expand_argument_vars.is_some() {
+            return Err(ArgsError::field(
+                "expand_argument_vars",
+                "Unsupported parameters for (shell) module: expand_argument_vars",
+            ));
+        }
         exclusive_command(&args.raw_params, &args.cmd, None)
     }
 
@@ -436,7 +458,7 @@ impl Job {
             s.push_str(&format!(
                 "{TAG}_d={dir_word}\n\
                  case ${TAG}_d in /*) ;; *) {TAG}_d=./${TAG}_d ;; esac\n\
-                 if ! cd -- \"${TAG}_d\" 2>/dev/null; then\n\
+                 if ! cd -P -- \"${TAG}_d\" 2>/dev/null; then\n\
                  \x20 if [ ! -e \"${TAG}_d\" ]; then {TAG}_e=2; elif [ ! -d \"${TAG}_d\" ]; then {TAG}_e=20; else {TAG}_e=13; fi\n\
                  \x20 printf '{TAG}-chdir %s %s\\n' \"${TAG}_e\" \"${TAG}_d\"; exit 1\n\
                  fi\n"
@@ -489,8 +511,7 @@ impl Job {
                      \x20 done; exit $e )\n\
                      {TAG}_which \"$1\"; {TAG}_e=$?\n\
                      if [ \"${TAG}_e\" -ne 0 ]; then printf '{TAG}-noexec %s\\n' \"${TAG}_e\"; exit 1; fi\n\
-                     printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n\
-                     (exec \"$@\")\n"
+                     {TAG}_run() {{ (exec \"$@\"); }}\n"
                 ));
             }
             Program::Shell { text, executable } => {
@@ -498,22 +519,42 @@ impl Job {
                     .as_deref()
                     .filter(|e| !e.is_empty())
                     .unwrap_or("/bin/sh");
-                s.push_str(&format!("printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n"));
                 if posix_shell(exe) {
                     // The text reaches the shell in its environment, not its
                     // arguments (where `ps` would show a secret in it).
                     s.push_str(&format!(
-                        "{TAG}_text={} {} -c 'eval \"unset {TAG}_text; ${TAG}_text\"'\n",
+                        "{TAG}_run() {{ {TAG}_text={} {} -c 'eval \"unset {TAG}_text; ${TAG}_text\"'\n}}\n",
                         quote(text),
                         quote(exe),
                     ));
                 } else {
-                    s.push_str(&format!("{} -c {}\n", quote(exe), quote(text)));
+                    s.push_str(&format!(
+                        "{TAG}_run() {{ {} -c {}\n}}\n",
+                        quote(exe),
+                        quote(text)
+                    ));
                 }
             }
         }
+        // The output goes through files, not straight to the connection: a
+        // process the command leaves in the background keeps them open, and
+        // the task ends when the command does, as Ansible's (which stops
+        // reading once the command has exited). Each file is unlinked before
+        // the command starts (it is read back through a second descriptor),
+        // so nothing the command printed outlives the task, even if the
+        // connection drops.
         s.push_str(&format!(
-            "{TAG}_rc=$?\nprintf '\\n{TAG}-end %s %s\\n' \"${TAG}_rc\" \"$({TAG}_t)\"\nexit \"${TAG}_rc\"\n"
+            "printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n\
+             if {TAG}_o=$(mktemp 2>/dev/null) && {TAG}_e=$(mktemp 2>/dev/null) \
+             && exec 7>\"${TAG}_o\" 8<\"${TAG}_o\" 5>\"${TAG}_e\" 6<\"${TAG}_e\"; then\n\
+             \x20 rm -f \"${TAG}_o\" \"${TAG}_e\"\n\
+             \x20 {TAG}_run \"$@\" >&7 2>&5 7>&- 8<&- 5>&- 6<&-; {TAG}_rc=$?; {TAG}_end=$({TAG}_t)\n\
+             \x20 exec 7>&- 5>&-; cat <&8; cat <&6 >&2; exec 8<&- 6<&-\n\
+             else\n\
+             \x20 rm -f ${{{TAG}_o:+\"${TAG}_o\"}} ${{{TAG}_e:+\"${TAG}_e\"}}\n\
+             \x20 {TAG}_run \"$@\"; {TAG}_rc=$?; {TAG}_end=$({TAG}_t)\n\
+             fi\n\
+             printf '\\n{TAG}-end %s %s\\n' \"${TAG}_rc\" \"${TAG}_end\"\nexit \"${TAG}_rc\"\n"
         ));
         s
     }
@@ -1104,6 +1145,37 @@ mod tests {
         assert!(
             script.contains("set -- rm -rf '$(x); y' '>z'\n"),
             "{script}"
+        );
+    }
+
+    #[test]
+    fn command_ignores_executable_with_a_warning() {
+        let host = crate::host::Replay::new(&[b"__tend_cmd-start 1704110400 0 2024-01-01 12:00:00\n/dev/null\n\n__tend_cmd-end 0 1704110400 1000 2024-01-01 12:00:00\n"]);
+        let o = host
+            .run(
+                &Command,
+                serde_json::json!({"_raw_params": "ls /dev/null", "executable": "/bogus"}),
+                false,
+            )
+            .unwrap();
+        assert_eq!(o.values["stdout"], "/dev/null");
+        let w = o.values["warnings"].as_array().unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].as_str().unwrap().contains("no longer supported"));
+        assert!(w[0].as_str().unwrap().contains("'/bogus'"));
+        assert!(!host.scripts()[0].contains("/bogus"));
+    }
+
+    #[test]
+    fn shell_refuses_expand_argument_vars() {
+        let err = crate::module::Module::check(
+            &Shell,
+            &serde_json::json!({"_raw_params": "echo", "expand_argument_vars": false}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Unsupported parameters for (shell) module: expand_argument_vars"
         );
     }
 }

@@ -191,6 +191,10 @@ pub struct Args {
     /// Not supported yet (SELinux).
     #[serde(default)]
     pub seuser: Option<Value>,
+    /// Internal (Ansible's diff machinery): only report whether the file
+    /// looks binary (`appears_binary`), change nothing.
+    #[serde(default, rename = "_diff_peek", deserialize_with = "de::opt_bool")]
+    pub diff_peek: Option<bool>,
 }
 
 const DEFAULT_TIME_FORMAT: &str = "%Y%m%d%H%M.%S";
@@ -260,8 +264,24 @@ impl TypedModule for File {
         ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
+        if args.diff_peek.is_some() {
+            let out = host.exec(diff_peek_script(&args.path)).await?;
+            return Ok(Outcome::ok()
+                .with("path", args.path.as_str())
+                .with("appears_binary", out.stdout_text().trim() == "1"));
+        }
         converge(self, &args, ctx, host).await
     }
+}
+
+/// Whether the first 8 KiB of a file hold a NUL byte (`1`), as Ansible's
+/// diff peek tells binary files; an unreadable file is not binary.
+fn diff_peek_script(path: &str) -> Exec {
+    Exec::script(format!(
+        "n=$(head -c 8192 -- {} 2>/dev/null | tr -d -c '\\000' | wc -c)\n\
+         [ \"${{n:-0}}\" -gt 0 ] && echo 1 || echo 0\n",
+        quote(path)
+    ))
 }
 
 /// What the `file` probe found.
@@ -1162,5 +1182,25 @@ mod tests {
             .unwrap();
         assert_eq!(plan.action, Action::NoOp);
         assert_eq!(plan.values["state"], "link");
+    }
+
+    #[test]
+    fn diff_peek_only_tells_binary_files() {
+        let host = crate::host::Replay::new(&[b"1\n"]);
+        let o = host
+            .run(&File, json!({"path": "/a b", "_diff_peek": true}), false)
+            .unwrap();
+        assert!(!o.changed);
+        assert_eq!(o.values["appears_binary"], true);
+        assert_eq!(o.values["path"], "/a b");
+        assert!(!o.values.contains_key("warnings"));
+        let s = &host.scripts()[0];
+        assert!(s.contains("head -c 8192 -- '/a b'"), "{s}");
+        let host = crate::host::Replay::new(&[b"0\n"]);
+        let o = host
+            .run(&File, json!({"path": "/t", "_diff_peek": true}), false)
+            .unwrap();
+        assert_eq!(o.values["appears_binary"], false);
+        assert_eq!(host.scripts().len(), 1);
     }
 }

@@ -8,6 +8,12 @@
 //! only matters when the group is created. A failing tool's message is the
 //! task's `msg`. With `--diff` the changed attributes are shown before and after.
 //!
+//! With `local: true` the group is looked up in the local `/etc/group` only
+//! (not through the name service) and managed with libuser's `lgroupadd`,
+//! `lgroupmod` and `lgroupdel`, which must be installed; a `gid` that another
+//! group already has is refused before anything runs. `local` cannot be
+//! combined with `force`, `gid_min` or `gid_max`.
+//!
 //! # Examples
 //!
 //! ```yaml
@@ -37,7 +43,6 @@
 use crate::account::{self, Entry};
 use crate::args::{ArgsError, de};
 use crate::choice;
-use crate::fileops::unsupported;
 use crate::host::{Exec, ExecOutput, Host};
 use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
 use crate::outcome::{Action, Diff, Outcome};
@@ -88,7 +93,8 @@ pub struct Args {
     /// Highest GID to pick from when creating (`-K GID_MAX=`).
     #[serde(default, deserialize_with = "de::opt_int")]
     pub gid_max: Option<i64>,
-    /// Use the `lgroupadd` family of tools (libuser): not supported yet.
+    /// Manage the group in the local `/etc/group` with libuser's
+    /// `lgroupadd`/`lgroupmod`/`lgroupdel` (for hosts bound to a directory).
     #[serde(default, deserialize_with = "de::bool")]
     pub local: bool,
 }
@@ -103,7 +109,19 @@ impl TypedModule for Group {
 
     fn validate(a: &Args) -> Result<(), ArgsError> {
         if a.local {
-            return Err(unsupported("group", "local"));
+            if a.force {
+                return Err(ArgsError::general(
+                    "force is not a valid option for local, force=True and local=True are mutually exclusive",
+                ));
+            }
+            for (name, v) in [("gid_min", a.gid_min), ("gid_max", a.gid_max)] {
+                if v.is_some() {
+                    return Err(ArgsError::field(
+                        name,
+                        format!("'{name}' can not be used with 'local'"),
+                    ));
+                }
+            }
         }
         if a.non_unique && a.gid.is_none() {
             return Err(ArgsError::general(
@@ -128,14 +146,29 @@ impl TypedModule for Group {
 pub struct GroupState {
     /// `name:x:gid:members`.
     pub entry: Option<Entry>,
+    /// With `local`: another group that already has the wanted `gid`.
+    pub gid_owner: Option<String>,
 }
 
-fn report(name: &str) -> String {
-    format!(
-        "LC_ALL=C; export LC_ALL\nn={}\n{}printf 'group=%s\\n' \"$g\"\n",
-        quote(name),
+fn report(a: &Args) -> String {
+    let lookup = if a.local {
+        // The local file only, its last line for the name (as Ansible reads it).
+        "g=$(awk -F: -v n=\"$n\" '$1==n{l=$0}END{print l}' /etc/group 2>/dev/null)\n".to_string()
+    } else {
         account::lookup("group", "\"$n\"", "g")
-    )
+    };
+    let mut s = format!(
+        "LC_ALL=C; export LC_ALL\nn={}\n{lookup}printf 'group=%s\\n' \"$g\"\n",
+        quote(&a.name),
+    );
+    if a.local
+        && let Some(gid) = a.gid.filter(|g| *g != 0)
+    {
+        s.push_str(&format!(
+            "printf 'gidowner=%s\\n' \"$(getent group 2>/dev/null | awk -F: -v n=\"$n\" '$3=={gid} && $1!=n{{print $1; exit}}')\"\n"
+        ));
+    }
+    s
 }
 
 fn parse_report(text: &str) -> Option<Entry> {
@@ -147,7 +180,7 @@ impl Converge for Group {
     type State = GroupState;
 
     fn probe(&self, a: &Args, _ctx: &Context) -> Exec {
-        Exec::script(report(&a.name))
+        Exec::script(report(a))
     }
 
     fn parse(&self, _a: &Args, out: &ExecOutput) -> Result<GroupState, ModuleError> {
@@ -157,20 +190,38 @@ impl Converge for Group {
                 out,
             ));
         }
+        let text = out.stdout_text();
         Ok(GroupState {
-            entry: parse_report(&out.stdout_text()),
+            entry: parse_report(&text),
+            gid_owner: account::field(&account::fields(&text), "gidowner")
+                .filter(|o| !o.is_empty())
+                .map(str::to_string),
         })
     }
 
     fn plan(&self, a: &Args, st: &GroupState, _ctx: &Context) -> Result<Plan, ModuleError> {
         let cur_gid = st.entry.as_ref().and_then(|e| e.num(2));
+        let tool = |name: &str| {
+            if a.local {
+                format!("l{name}")
+            } else {
+                name.to_string()
+            }
+        };
+        let creates_or_sets_gid =
+            a.state == State::Present && (st.entry.is_none() || gid_differs(a, cur_gid));
+        if let (true, Some(owner), Some(gid)) = (creates_or_sets_gid, &st.gid_owner, a.gid) {
+            return Err(ModuleError::failed(format!(
+                "GID '{gid}' already exists with group '{owner}'"
+            )));
+        }
         let mut words: Vec<String> = Vec::new();
         let (action, before, after) = match (a.state, &st.entry) {
             (State::Absent, None) | (State::Present, Some(_)) if !gid_differs(a, cur_gid) => {
                 (Action::NoOp, vec![], vec![])
             }
             (State::Absent, Some(_)) => {
-                words.push("groupdel".into());
+                words.push(tool("groupdel"));
                 if a.force {
                     words.push("-f".into());
                 }
@@ -181,7 +232,7 @@ impl Converge for Group {
                 )
             }
             (State::Present, None) => {
-                words.push("groupadd".into());
+                words.push(tool("groupadd"));
                 push_gid(&mut words, a);
                 if a.system {
                     words.push("-r".into());
@@ -198,7 +249,7 @@ impl Converge for Group {
                 (Action::Create, vec![("state", "absent".to_string())], after)
             }
             (State::Present, Some(_)) | (State::Absent, None) => {
-                words.push("groupmod".into());
+                words.push(tool("groupmod"));
                 push_gid(&mut words, a);
                 let show = |g: Option<i64>| g.map(|g| g.to_string()).unwrap_or_default();
                 (
@@ -217,7 +268,7 @@ impl Converge for Group {
                 account::step(&account::command(&words))
             );
             if a.state == State::Present {
-                script.push_str(&report(&a.name));
+                script.push_str(&report(a));
             }
             Plan::change(action, vec![Exec::script(script)])
                 .with_diff(Diff::attributes(&a.name, &before, &after))
@@ -272,6 +323,7 @@ mod tests {
     fn state(line: &str) -> GroupState {
         GroupState {
             entry: Entry::parse(line),
+            gid_owner: None,
         }
     }
 
@@ -354,9 +406,13 @@ mod tests {
     #[test]
     fn rejects_unsupported_and_incomplete() {
         let e = Group
-            .check(&json!({"name": "g", "local": true}))
+            .check(&json!({"name": "g", "local": true, "gid_min": 1000}))
             .unwrap_err();
-        assert_eq!(e.message, "group: argument `local` is not supported yet");
+        assert_eq!(e.message, "'gid_min' can not be used with 'local'");
+        let e = Group
+            .check(&json!({"name": "g", "local": true, "force": true}))
+            .unwrap_err();
+        assert!(e.message.contains("mutually exclusive"));
         let e = Group
             .check(&json!({"name": "g", "non_unique": true}))
             .unwrap_err();
@@ -376,5 +432,47 @@ mod tests {
         };
         Group.applied(&a, &out, &mut p).unwrap();
         assert_eq!(p.values["gid"], 999);
+    }
+
+    #[test]
+    fn local_groups_use_the_local_file_and_libuser() {
+        let a = json!({"name": "web", "gid": 1337, "local": true});
+        let probe = Group.probe(&args(a.clone()), &Context::default()).script;
+        assert!(probe.contains("/etc/group"), "{probe}");
+        assert!(!probe.contains("getent group -- "), "{probe}");
+        assert!(probe.contains("$3==1337 && $1!=n"), "{probe}");
+        let p = plan(a.clone(), "");
+        assert!(
+            p.apply[0]
+                .script
+                .contains("lgroupadd -g 1337 web >/dev/null")
+        );
+        let p = plan(a.clone(), "web:x:1000:");
+        assert!(p.apply[0].script.contains("lgroupmod -g 1337 web"));
+        let p = plan(
+            json!({"name": "web", "local": true, "state": "absent"}),
+            "web:x:1000:",
+        );
+        assert!(p.apply[0].script.contains("lgroupdel web"));
+        let out = ExecOutput {
+            status: 0,
+            stdout: b"group=\ngidowner=other\n".to_vec(),
+            stderr: vec![],
+        };
+        let st = Group.parse(&args(a.clone()), &out).unwrap();
+        let err = Group
+            .plan(&args(a.clone()), &st, &Context::default())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GID '1337' already exists with group 'other'"
+        );
+        // The group that has the GID already is no conflict.
+        let st = GroupState {
+            entry: Entry::parse("web:x:1337:"),
+            gid_owner: None,
+        };
+        let p = Group.plan(&args(a), &st, &Context::default()).unwrap();
+        assert_eq!(p.action, Action::NoOp);
     }
 }

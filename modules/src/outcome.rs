@@ -134,6 +134,18 @@ impl Outcome {
         }
     }
 
+    /// What a module without check mode support gives in check mode: skipped,
+    /// with Ansible's message.
+    pub fn no_check_mode(module: &str) -> Self {
+        Outcome {
+            skipped: true,
+            msg: Some(format!(
+                "remote module ({module}) does not support check mode"
+            )),
+            ..Outcome::default()
+        }
+    }
+
     /// Sets `msg`.
     pub fn with_msg(mut self, msg: impl Into<String>) -> Self {
         self.msg = Some(msg.into());

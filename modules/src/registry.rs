@@ -16,6 +16,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::file::File,
     &crate::find::Find,
     &crate::get_url::GetUrl,
+    &crate::getent::Getent,
     &crate::git::Git,
     &crate::group::Group,
     &crate::hostname::Hostname,
@@ -32,6 +33,7 @@ static MODULES: &[&dyn Module] = &[
     &crate::systemd::Systemd,
     &crate::systemd::SystemdService,
     &crate::template::Template,
+    &crate::tempfile::TempFile,
     &crate::unarchive::Unarchive,
     &crate::uri::Uri,
     &crate::user::User,
@@ -64,4 +66,104 @@ pub fn lookup(name: &str) -> Option<&'static dyn Module> {
 /// Short names of all modules.
 pub fn names() -> impl Iterator<Item = &'static str> {
     MODULES.iter().map(|m| m.name())
+}
+
+/// The module of a task whose module name is a template (`action: "{{
+/// ansible_facts.pkg_mgr }}"`): the name, rendered with the other arguments
+/// under [`TEMPLATED_NAME_KEY`], picks the module when the task runs, and
+/// that module then checks and runs the rest of the arguments.
+pub struct Templated;
+
+/// What [`Templated`] is called before its name is rendered.
+const TEMPLATED_ACTION: &str = "action";
+
+/// The argument that carries a [`Templated`] task's module name.
+pub const TEMPLATED_NAME_KEY: &str = "_tend_module_name";
+
+#[async_trait::async_trait]
+impl Module for Templated {
+    fn name(&self) -> &'static str {
+        // Not a module of its own (the reference leaves it out): it stands
+        // for the one its name renders to.
+        TEMPLATED_ACTION
+    }
+
+    fn free_form(&self) -> crate::module::FreeForm {
+        crate::module::FreeForm::KeyValue
+    }
+
+    /// Nothing to check before the module is known.
+    fn check(&self, _args: &serde_json::Value) -> Result<(), crate::args::ArgsError> {
+        Ok(())
+    }
+
+    async fn run(
+        &self,
+        args: &serde_json::Value,
+        ctx: &crate::module::Context,
+        host: &dyn crate::host::Host,
+    ) -> Result<crate::outcome::Outcome, crate::module::ModuleError> {
+        let mut rest = args.as_object().cloned().unwrap_or_default();
+        let name = match rest.remove(TEMPLATED_NAME_KEY) {
+            Some(serde_json::Value::String(n)) => n.trim().to_string(),
+            other => {
+                return Err(crate::module::ModuleError::failed(format!(
+                    "the module name must render to a string, got {}",
+                    other.unwrap_or_default()
+                )));
+            }
+        };
+        let module = lookup(&name).ok_or_else(|| {
+            crate::module::ModuleError::failed(format!(
+                "couldn't resolve module/action '{name}' (a templated module name must name one of the modules tend supports)"
+            ))
+        })?;
+        module
+            .run(&serde_json::Value::Object(rest), ctx, host)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Replay;
+    use serde_json::json;
+
+    #[test]
+    fn a_templated_name_picks_the_module_at_run_time() {
+        let host = Replay::new(&[b"ok\0hi"]);
+        let o = host
+            .run(
+                &Templated,
+                json!({TEMPLATED_NAME_KEY: "ansible.builtin.slurp", "src": "/etc/motd"}),
+                false,
+            )
+            .unwrap();
+        assert_eq!(o.values["content"], "aGk=");
+        assert!(host.scripts()[0].contains("cat < /etc/motd"));
+
+        let host = Replay::new(&[]);
+        let err = host
+            .run(
+                &Templated,
+                json!({TEMPLATED_NAME_KEY: "nosuch", "a": 1}),
+                false,
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("couldn't resolve module/action 'nosuch'")
+        );
+        let err = host
+            .run(
+                &Templated,
+                json!({TEMPLATED_NAME_KEY: "slurp", "bogus": 1}),
+                false,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+        assert!(host.scripts().is_empty());
+        assert!(Templated.check(&json!({"anything": 1})).is_ok());
+    }
 }

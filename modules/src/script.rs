@@ -139,7 +139,7 @@ fn build(a: &Args, check_mode: bool) -> Result<String, ModuleError> {
     ));
     if let Some(dir) = &a.chdir {
         s.push_str(&format!(
-            "cd -- {} || {{ echo '{MSG_PREFIX}cannot change into {}' >&2; exit 1; }}\n",
+            "cd -P -- {} || {{ echo '{MSG_PREFIX}cannot change into {}' >&2; exit 1; }}\n",
             quote(dir),
             dir.replace('\'', "")
         ));
@@ -277,7 +277,7 @@ mod tests {
         let s = build(&a, false).unwrap();
         assert!(s.starts_with("if [ -e /done ]; then"), "{s}");
         assert!(s.contains("cat > \"$tmpd\"/run.sh"), "{s}");
-        assert!(s.contains("cd -- /srv ||"), "{s}");
+        assert!(s.contains("cd -P -- /srv ||"), "{s}");
         assert!(s.contains("\"$tmpd\"/run.sh 'a b' $HOME </dev/null"), "{s}");
         let a = parsed(json!({"cmd": "r.py x", "executable": "/usr/bin/python3"}));
         assert!(

@@ -255,9 +255,10 @@ pub struct Args {
     /// Not supported yet (Solaris/illumos).
     #[serde(default)]
     pub role: Option<Value>,
-    /// Not supported yet (`useradd -f`).
-    #[serde(default)]
-    pub password_expire_account_disable: Option<Value>,
+    /// Days after the password expires until the account is disabled
+    /// (the shadow `inactive` field, set with `chage -I`; -1 removes it).
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub password_expire_account_disable: Option<i64>,
 }
 
 /// The `user` module.
@@ -279,10 +280,6 @@ impl TypedModule for User {
             ("profile", &a.profile),
             ("authorization", &a.authorization),
             ("role", &a.role),
-            (
-                "password_expire_account_disable",
-                &a.password_expire_account_disable,
-            ),
         ] {
             if given.is_some() {
                 return Err(unsupported("user", name));
@@ -668,6 +665,12 @@ fn chage_words(
         ("-m", "password_expire_min", a.password_expire_min, 3),
         ("-M", "password_expire_max", a.password_expire_max, 4),
         ("-W", "password_expire_warn", a.password_expire_warn, 5),
+        (
+            "-I",
+            "password_expire_account_disable",
+            a.password_expire_account_disable,
+            6,
+        ),
     ] {
         let Some(want) = want else { continue };
         let cur = shadow.map(|s| s.field(i).to_string());

@@ -437,11 +437,7 @@ impl TypedModule for WaitFor {
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
         if ctx.check_mode {
-            return Ok(Outcome {
-                skipped: true,
-                ..Outcome::ok()
-            }
-            .with_msg("remote module (wait_for) does not support check mode"));
+            return Ok(Outcome::no_check_mode(Self::NAME));
         }
         let re = match &args.search_regex {
             Some(r) => Some(

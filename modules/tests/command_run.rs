@@ -392,10 +392,11 @@ fn arguments_are_checked() {
             .is_err()
     );
     assert!(command.check(&json!({"chdir": "/"})).is_err());
+    // Accepted and ignored with a warning when it runs, as Ansible's.
     assert!(
         command
             .check(&json!({"cmd": "ls", "executable": "/bin/bash"}))
-            .is_err()
+            .is_ok()
     );
     assert!(
         lookup("shell")

@@ -75,6 +75,7 @@ pub fn parse(stdout: &str) -> Result<Vars, FactsError> {
     hardware::dmi(&raw, &mut facts);
     hardware::virtualization(&raw, &mut facts);
     system::chroot(&raw, &mut facts);
+    system::python(&raw, &mut facts);
     network::network(&raw, &mut facts);
 
     let mut entries: Vec<(String, Value)> = facts.into_iter().collect();

@@ -1147,9 +1147,9 @@ async fn attempt(
         Err(e) => return ItemResult::failed(label, e.message),
     };
     if let Some(msg) = &t.deferred_error {
-        let mut r = ItemResult::failed(label, msg.clone());
-        r.status = failed_status;
-        return r;
+        // The module's argument error, found at compile time: the task
+        // fails as the module would, and `failed_when` still judges it.
+        return judged(ctx, t, scope, ItemResult::failed(label, msg.clone()));
     }
     let mut args = match ctx.templar.render_value(&t.args, scope) {
         Ok(v) => v,
@@ -1193,7 +1193,7 @@ async fn attempt(
         }
     }
     drop_omitted(&mut args);
-    let mut item = match t.action {
+    let item = match t.action {
         Action::Builtin(b) => {
             let raw = if t.splat.is_some() { &args } else { &t.args };
             let r = if b == Builtin::AddHost {
@@ -1383,6 +1383,16 @@ async fn attempt(
             }
         }
     };
+    judged(ctx, t, scope, item)
+}
+
+/// An item's result with `changed_when` and `failed_when` applied.
+fn judged(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    scope: &Scope<'_>,
+    mut item: ItemResult,
+) -> ItemResult {
     if item.status == Status::Unreachable {
         return item;
     }
@@ -1885,6 +1895,12 @@ pub(crate) fn apply_outcome(
         for (k, v) in &item.facts {
             s.registered.insert(k.clone(), v.clone());
         }
+        if matches!(t.action, Action::Module(_))
+            && matches!(item.status, Status::Ok | Status::Changed)
+            && let Some(Value::Object(f)) = item.result.get("ansible_facts")
+        {
+            merge_module_facts(&mut s.facts, f);
+        }
         if item.end_host {
             s.ended = true;
         }
@@ -1947,6 +1963,27 @@ pub(crate) fn apply_outcome(
         }
     }
     std::mem::take(&mut outcome.delegated)
+}
+
+/// The `ansible_facts` a module returned (`getent`, `hostname`) become the
+/// host's facts, as Ansible injects them: each as a variable under the name
+/// the module gave, and in `ansible_facts` without the `ansible_` prefix.
+fn merge_module_facts(facts: &mut Vars, returned: &Map<String, Value>) {
+    for (k, v) in returned {
+        facts.insert(k.clone(), v.clone());
+    }
+    let dict = facts
+        .entry("ansible_facts".to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !dict.is_object() {
+        *dict = Value::Object(Map::new());
+    }
+    if let Value::Object(d) = dict {
+        for (k, v) in returned {
+            let short = k.strip_prefix("ansible_").unwrap_or(k);
+            d.insert(short.to_string(), v.clone());
+        }
+    }
 }
 
 /// `delegate_facts`: facts set for another host go to that host's

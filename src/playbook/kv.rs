@@ -168,6 +168,19 @@ pub fn parse_kv(s: &str, only: Option<&[&str]>) -> Result<KeyValues, String> {
     let mut last = 0usize;
     let mut any_raw = false;
     for (token, range) in split_args_spans(s)? {
+        if token == "\\" {
+            // A lone backslash outside quotes continues the line: it goes,
+            // and so does the line break after it (Ansible's `split_args`).
+            raw.push_str(s[last..range.start].trim_end_matches([' ', '\t']));
+            last = range.end;
+            let rest = &s[last..];
+            let blanks = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+            if rest[blanks..].starts_with('\n') {
+                raw.push(' ');
+                last += blanks + 1;
+            }
+            continue;
+        }
         let key_end = token.find('=').filter(|&i| {
             let key = &token[..i];
             !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -223,5 +236,20 @@ mod tests {
             ]
         );
         assert!(split_args("a='b").is_err());
+    }
+
+    #[test]
+    fn a_lone_backslash_continues_the_line() {
+        let text = "echo this is a \\\n\"multi line\" \\\n\"with a new line\nin quotes\" \\\n| wc -c\necho done\n";
+        let kv = parse_kv(text, Some(&["chdir"])).unwrap();
+        assert_eq!(
+            kv.raw.as_deref(),
+            Some(
+                "echo this is a \"multi line\" \"with a new line\nin quotes\" | wc -c\necho done\n"
+            )
+        );
+        // Escaped characters and backslashes inside words or quotes stay.
+        let kv = parse_kv("printf 'a \\\nb' x\\ y", Some(&["chdir"])).unwrap();
+        assert_eq!(kv.raw.as_deref(), Some("printf 'a \\\nb' x\\ y"));
     }
 }

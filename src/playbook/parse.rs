@@ -782,6 +782,7 @@ fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> 
         );
         return Vec::new();
     }
+    let target = &kv_file(target);
     // `import_tasks: file.yml` or `import_tasks: {file: file.yml}`.
     let target = match target.as_map() {
         Some(entries) => {
@@ -836,6 +837,44 @@ fn import_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> 
     tasks.into_iter().map(|t| t.inherit(&parent)).collect()
 }
 
+/// The file of `import_tasks`/`include_tasks` written as `k=v` text
+/// (`include_tasks: file=other.yml`), as Ansible's argument parser reads it;
+/// any other text is the file name itself.
+fn kv_file(target: &Node) -> Node {
+    let file = target
+        .as_str()
+        .and_then(|text| super::kv::parse_kv(text, Some(&["file"])).ok())
+        .filter(|kv| kv.raw.is_none() && kv.pairs.len() == 1)
+        .and_then(|kv| kv.pairs.into_iter().next())
+        .map(|(_, file)| file);
+    match file {
+        Some(file) => Node {
+            kind: Kind::Str(file),
+            ..target.clone()
+        },
+        None => target.clone(),
+    }
+}
+
+/// The module name of an `action: NAME ARGS` string and the rest: the first
+/// word, where a Jinja expression (`{{ mod }} a=b`) counts as one word.
+fn split_module_word(text: &str) -> (&str, &str) {
+    let mut from = 0;
+    while text[from..].starts_with("{{") {
+        match text[from..].find("}}") {
+            Some(close) => from += close + 2,
+            None => break,
+        }
+    }
+    match text[from..].find(char::is_whitespace) {
+        Some(i) => {
+            let (module, rest) = text.split_at(from + i);
+            (module, rest.trim_start())
+        }
+        None => (text, ""),
+    }
+}
+
 /// `include_tasks`: the file is parsed now; the include runs at run time.
 fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
     let task = keywords_holder(
@@ -859,7 +898,7 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
             }
             (target.get("file").cloned(), target.get("apply").cloned())
         }
-        _ => (Some(target.clone()), None),
+        _ => (Some(kv_file(target)), None),
     };
     let Some(file_node) = file_node else {
         cx.diags
@@ -1264,10 +1303,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             "args" => extra_args = Some(v),
             "action" | "local_action" => match v.as_str() {
                 Some(text) => {
-                    let (module, rest) = text
-                        .trim()
-                        .split_once(char::is_whitespace)
-                        .unwrap_or((text.trim(), ""));
+                    let (module, rest) = split_module_word(text.trim());
                     let rest_node = Node {
                         span: v.span.clone(),
                         tag: None,

@@ -460,7 +460,12 @@ impl Templar {
                 Ok(truthy_str(plain.as_str().unwrap_or_default()))
             }
             Value::String(s) => {
-                let escaped = escape_backslashes(strip_braces(s), true);
+                // Ansible escapes backslashes in string literals inside `{{ }}`
+                // only: a bare conditional (`x == '\\z'`) is read as written.
+                let escaped = match single_expression(s.trim()) {
+                    Some(inner) => escape_backslashes(inner, true),
+                    None => std::borrow::Cow::Borrowed(s.as_str()),
+                };
                 let expr: &str = &escaped;
                 let compiled = self
                     .env
@@ -1228,6 +1233,23 @@ mod tests {
             )
             .unwrap(),
             json!("b-a")
+        );
+    }
+
+    #[test]
+    fn bare_conditionals_keep_their_backslash_escapes() {
+        let t = Templar::new();
+        let v = vars(json!({"x": "\\z"}));
+        let scope = Scope::new(vec![&v]);
+        assert!(t.eval_condition(&json!(r"x == '\\z'"), &scope).unwrap());
+        assert!(!t.eval_condition(&json!(r"x == '\\\\z'"), &scope).unwrap());
+        assert!(
+            t.eval_condition(&json!(r"{{ x == '\z' }}"), &scope)
+                .unwrap()
+        );
+        assert!(
+            !t.eval_condition(&json!(r"{{ x == '\\z' }}"), &scope)
+                .unwrap()
         );
     }
 

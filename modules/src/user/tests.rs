@@ -448,3 +448,24 @@ fn password_ageing_with_chage() {
     );
     assert!(s.contains("chage -m 1 bob"));
 }
+
+#[test]
+fn account_disable_days_are_the_shadow_inactive_field() {
+    // shadow: inactive empty
+    let p = plan(
+        json!({"name": "alice", "password_expire_account_disable": 15}),
+        &probe_text(""),
+    );
+    assert!(script(&p).contains("chage -I 15 alice"), "{}", script(&p));
+    let set = probe_text("").replace(":99999:7:::", ":99999:7:15::");
+    let p = plan(
+        json!({"name": "alice", "password_expire_account_disable": 15}),
+        &set,
+    );
+    assert_eq!(p.action, Action::NoOp);
+    let p = plan(
+        json!({"name": "bob", "password_expire_account_disable": 10}),
+        "passwd=\nhostname=h\n",
+    );
+    assert!(script(&p).contains("chage -I 10 bob"));
+}

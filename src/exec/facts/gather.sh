@@ -67,6 +67,19 @@ else
     done <"$f"
   done
 fi
+s python
+for p in python3 python; do
+  if has "$p"; then
+    to 5 "$p" -c 'import sys, platform
+try:
+    import ssl; c = hasattr(ssl, "SSLContext")
+except Exception:
+    c = False
+print(sys.executable); print(platform.python_implementation()); print(c)
+print(" ".join(str(v) for v in sys.version_info))'
+    break
+  fi
+done
 if has ip; then
   s ip_addr; ip addr show
   s ip_route4; ip -4 route get 8.8.8.8

@@ -497,3 +497,38 @@ pub(super) fn chroot(raw: &Raw<'_>, facts: &mut Vars) {
         facts.insert("is_chroot".into(), json!(c));
     }
 }
+
+/// `python`: the target's Python (`python3`, else `python`, on `PATH`), as
+/// Ansible reports the interpreter that ran its fact module: `executable`,
+/// `type`, `has_sslcontext`, `version` and `version_info`. No Python, no fact.
+pub(super) fn python(raw: &Raw<'_>, facts: &mut Vars) {
+    let lines: Vec<&str> = raw
+        .section("python")
+        .iter()
+        .map(|l| l.text.trim())
+        .collect();
+    let [executable, kind, ssl, version, ..] = lines.as_slice() else {
+        return;
+    };
+    let parts: Vec<&str> = version.split(' ').collect();
+    let [major, minor, micro, level, serial] = parts.as_slice() else {
+        return;
+    };
+    let num = |s: &str| s.parse::<u64>().map(Value::from).unwrap_or(Value::Null);
+    facts.insert(
+        "python".into(),
+        json!({
+            "executable": executable,
+            "type": kind,
+            "has_sslcontext": *ssl == "True",
+            "version": {
+                "major": num(major),
+                "minor": num(minor),
+                "micro": num(micro),
+                "releaselevel": level,
+                "serial": num(serial),
+            },
+            "version_info": [num(major), num(minor), num(micro), level, num(serial)],
+        }),
+    );
+}

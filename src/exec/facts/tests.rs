@@ -577,6 +577,28 @@ fn missing_tools_give_empty_values() {
     assert_eq!(f["processor_vcpus"], 0);
     assert!(f.get("memtotal_mb").is_none());
     assert!(f.get("is_chroot").is_none());
+    assert!(f.get("python").is_none());
+}
+
+#[test]
+fn python_is_the_interpreter_on_the_path() {
+    let f = parse(&output(&[(
+        "python",
+        "/usr/bin/python3\nCPython\nTrue\n3 11 2 final 0\n",
+    )]))
+    .unwrap();
+    assert_eq!(
+        f["python"],
+        json!({
+            "executable": "/usr/bin/python3",
+            "type": "CPython",
+            "has_sslcontext": true,
+            "version": {"major": 3, "minor": 11, "micro": 2, "releaselevel": "final", "serial": 0},
+            "version_info": [3, 11, 2, "final", 0],
+        })
+    );
+    let f = parse(&output(&[("python", "/usr/bin/python3\nCPython\n")])).unwrap();
+    assert!(f.get("python").is_none());
 }
 
 #[test]

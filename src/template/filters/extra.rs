@@ -27,6 +27,7 @@ use super::{Params, as_int, fail, list_of, map_items, py_str, py_type, text_of};
 /// Registers the filters and globals of this module.
 pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("truncate", truncate);
+    env.add_filter("ansible._protomatter.finalize", finalize);
     env.add_filter("center", center);
     env.add_filter("wordcount", wordcount);
     env.add_filter("wordwrap", wordwrap);
@@ -2495,4 +2496,18 @@ fn password_hash(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Str
         )
     };
     Ok(prefix + &encoded)
+}
+
+/// `ansible._protomatter.finalize` (the filter Ansible's own tests use to
+/// compare a template result as plain data): values here are plain data
+/// already, so it gives its input back; an undefined value is an error, as
+/// finalizing one is in Ansible.
+fn finalize(value: Value) -> Result<Value, Error> {
+    if value.is_undefined() {
+        return Err(fail(
+            "ansible._protomatter.finalize",
+            "the value is undefined",
+        ));
+    }
+    Ok(value)
 }

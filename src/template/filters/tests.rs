@@ -1334,3 +1334,12 @@ fn format_errors_like_python() {
         err("{{ {'a b': 1} | xmlattr }}").contains("Invalid character in attribute name: 'a b'")
     );
 }
+
+#[test]
+fn protomatter_finalize_gives_plain_data_back() {
+    check(
+        "{{ ([1, {'a': [2, 3]}] | ansible._protomatter.finalize) == [1, {'a': [2, 3]}] }}",
+        "True",
+    );
+    assert!(err("{{ nope | ansible._protomatter.finalize }}").contains("undefined"));
+}

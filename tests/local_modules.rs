@@ -1,0 +1,284 @@
+//! Modules (and the task forms that reach them) on the local connection,
+//! end to end: what they return, the facts they set and what they leave on
+//! this machine. Each test pins behaviour of
+//! ansible-core 2.19 (its integration targets check the same).
+
+use std::process::{Command, Output};
+
+/// Runs `tend playbook` on `play` in a fresh directory against `localhost`
+/// on the local connection; returns the output and the directory.
+fn run(play: &str) -> (Output, tempfile::TempDir) {
+    run_with(play, &[])
+}
+
+/// [`run`], with `files` written into the directory first.
+fn run_with(play: &str, files: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("file");
+    }
+    std::fs::write(
+        dir.path().join("inv.ini"),
+        "localhost ansible_connection=local\n",
+    )
+    .expect("inventory");
+    std::fs::write(dir.path().join("play.yml"), play).expect("play");
+    let work = format!("work={}", dir.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["playbook", "-i", "inv.ini", "play.yml", "-e", &work])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run tend");
+    (out, dir)
+}
+
+fn ok(o: &Output) {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn getent_sets_facts_as_variables_and_in_ansible_facts() {
+    let (out, _dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - getent:
+        database: passwd
+        key: root
+    - assert:
+        that:
+          - getent_passwd.root[1] == '0'
+          - ansible_facts.getent_passwd.root[4] == '/root'
+    - getent:
+        database: passwd
+        key: no-such-user-for-tend
+        fail_key: false
+      register: missing
+    - assert:
+        that:
+          - missing is not changed
+          - missing.msg == 'One or more supplied key could not be found in the database.'
+          - "getent_passwd == {'no-such-user-for-tend': None}"
+"#);
+    ok(&out);
+}
+
+#[test]
+fn tempfile_creates_a_new_private_file_or_directory_each_run() {
+    let (out, dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - tempfile:
+        path: "{{ work }}"
+        prefix: pre.
+        suffix: .txt
+      register: f
+    - tempfile:
+        state: directory
+        path: "{{ work }}"
+      register: d
+    - stat:
+        path: "{{ f.path }}"
+      register: fs
+    - stat:
+        path: "{{ d.path }}"
+      register: ds
+    - assert:
+        that:
+          - f is changed and d is changed
+          - f.path is match(work ~ '/pre\.[^/]{8}\.txt$')
+          - d.path is match(work ~ '/ansible\.[^/]{8}$')
+          - fs.stat.isreg and fs.stat.mode == '0600'
+          - ds.stat.isdir and ds.stat.mode == '0700'
+    - tempfile:
+        path: "{{ work }}/missing"
+      register: bad
+      ignore_errors: true
+    - assert:
+        that:
+          - bad is failed
+          - "'No such file or directory' in bad.msg"
+"#);
+    ok(&out);
+    let made = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("pre."))
+        })
+        .count();
+    assert_eq!(made, 1);
+}
+
+#[test]
+fn include_and_import_tasks_take_their_file_as_k_v_text() {
+    let (out, _dir) = run_with(
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_tasks: file=inc.yml
+      vars:
+        who: included
+    - import_tasks: file=inc.yml
+      vars:
+        who: imported
+    - assert:
+        that:
+          - seen == ['included', 'imported']
+"#,
+        &[(
+            "inc.yml",
+            "- set_fact:\n    seen: \"{{ (seen | default([])) + [who] }}\"\n",
+        )],
+    );
+    ok(&out);
+}
+
+#[test]
+fn include_vars_free_form_template_is_the_file_name() {
+    let (out, _dir) = run_with(
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_vars: "{{ lookup('first_found', search) }}"
+      vars:
+        search:
+          files:
+            - 'no-such-system.yml'
+            - default.yml
+          paths:
+            - vars
+    - assert:
+        that:
+          - from_default == 'yes'
+"#,
+        &[("vars/default.yml", "from_default: 'yes'\n")],
+    );
+    ok(&out);
+}
+
+#[test]
+fn a_templated_module_name_is_resolved_when_the_task_runs() {
+    let (out, _dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  vars:
+    which: stat
+  tasks:
+    - action: "{{ which }}"
+      args:
+        path: "{{ work }}"
+      register: st
+    - action: "{{ 'no_such_' ~ which }}"
+      args:
+        path: /
+      register: bad
+      ignore_errors: true
+    - assert:
+        that:
+          - st.stat.isdir
+          - bad is failed
+          - "bad.msg is search(\"couldn't resolve module/action 'no_such_stat'\")"
+"#);
+    ok(&out);
+}
+
+#[test]
+fn failed_when_judges_an_argument_error_found_at_compile_time() {
+    let (out, _dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - group:
+        name: tend_never_created
+        gid_min: 1000
+        local: true
+      register: r
+      failed_when: not r.failed
+    - assert:
+        that:
+          - r.msg == "'gid_min' can not be used with 'local'"
+          - r is not failed
+"#);
+    ok(&out);
+}
+
+#[test]
+fn chdir_resolves_symlinks_as_pythons_chdir() {
+    let (out, _dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ work }}/real/site", state: directory}
+    - file: {path: "{{ work }}/link", src: "{{ work }}/real", state: link}
+    - shell: dirname "$PWD"
+      args:
+        chdir: "{{ work }}/link/site"
+      register: via_chdir
+    - command: pwd
+      args:
+        chdir: "{{ work }}/link/site"
+      register: pwd
+    - assert:
+        that:
+          - via_chdir.stdout.endswith('/real')
+          - pwd.stdout.endswith('/real/site')
+"#);
+    ok(&out);
+}
+
+#[test]
+fn a_command_that_leaves_a_process_in_the_background_returns() {
+    let start = std::time::Instant::now();
+    let (out, _dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - shell: "sleep 20 & echo started; echo oops >&2"
+      register: bg
+      timeout: 10
+    - assert:
+        that:
+          - bg.stdout == 'started'
+          - bg.stderr == 'oops'
+"#);
+    ok(&out);
+    assert!(start.elapsed() < std::time::Duration::from_secs(8));
+}
+
+/// A play copying a controller file that does not exist, then `extra` task keywords.
+fn copy_missing_src(extra: &str) -> String {
+    format!(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy:\n        src: no_such_file_for_tend\n        dest: \"{{{{ work }}}}/x\"\n{extra}"
+    )
+}
+
+#[test]
+fn a_missing_src_fails_when_the_task_runs_if_it_expects_failure() {
+    let (out, _dir) = run(&copy_missing_src(
+        r#"      register: r
+      ignore_errors: true
+    - assert:
+        that:
+          - r is failed
+          - "'no_such_file_for_tend' in r.msg"
+"#,
+    ));
+    ok(&out);
+    let (out, _dir) = run(&copy_missing_src(""));
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not find src file"));
+}
