@@ -363,9 +363,9 @@ impl Templar {
                 .map_err(|e| TemplateError::new(describe(&e)))?;
             let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
             let inputs = self.context_for(&names, scope, source)?;
-            let result = inputs
-                .eval(source, |ctx| compiled.eval(ctx))
-                .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), source, scope))?;
+            let result = inputs.eval(source, |ctx| compiled.eval(ctx)).map_err(|e| {
+                self.explain(e, &compiled.undeclared_variables(true), source, scope)
+            })?;
             if result.is_undefined() {
                 let err = minijinja::Error::from(ErrorKind::UndefinedError);
                 return Err(self.explain(err, &compiled.undeclared_variables(true), source, scope));
@@ -473,9 +473,9 @@ impl Templar {
                     .map_err(|e| TemplateError::new(describe(&e)))?;
                 let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
                 let ctx = self.context_for(&names, scope, expr)?.context();
-                let result = compiled
-                    .eval(ctx)
-                    .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), expr, scope))?;
+                let result = compiled.eval(ctx).map_err(|e| {
+                    self.explain(e, &compiled.undeclared_variables(true), expr, scope)
+                })?;
                 if result.is_undefined() {
                     let err = minijinja::Error::from(ErrorKind::UndefinedError);
                     return Err(self.explain(
