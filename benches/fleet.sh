@@ -34,9 +34,11 @@
 #             summed RSS of the whole local tree (ansible: its forks)
 #   ssh       most local ssh processes at once
 #   conn/h    SSH connections per host (sshd "Accepted publickey")
-#   ch/h      SSH session channels (= remote commands = round trips of
-#             request and reply) per host, counted by the hosts' sshd, not by
-#             the tools; ch/task: the same per task, T=16 (15 tasks reach the
+#   ch/h      SSH session channels per host, counted by the hosts' sshd,
+#             not by the tools: for ansible and pyinfra one per remote
+#             command (each a round trip or more); for tend the runners (one
+#             per login and become user, each serving every request of the
+#             play); ch/task: the same per task, T=16 (15 tasks reach the
 #             host, plus fact gathering)
 #   load      1-minute load average before the run (the machine is shared)
 # Then the ratios ansible/tend and pyinfra/tend (wall and CPU), and the

@@ -151,18 +151,21 @@ fn cases() -> Vec<Case> {
         stdout: b"out\n".to_vec(),
         stderr: b"err\n".to_vec(),
     });
-    // Output written after the script's shell has exited (by a process
-    // that still holds stdout and stderr): the exit status reaches tend
-    // first, the output must still be waited for, as ssh does.
+    // Output written after a lingering script's shell has exited (by a
+    // process that still holds stdout and stderr): the exit status reaches
+    // tend first, the output must still be waited for, as ssh does.
     cases.push(Case {
         name: "output after exit".into(),
-        exec: Exec::script("(sleep 0.3; seq 1 5000; echo late >&2) & echo early; exit 4"),
+        exec: Exec::script("(sleep 0.3; seq 1 5000; echo late >&2) & echo early; exit 4")
+            .lingering(),
         status: 4,
         stdout: [b"early\n".to_vec(), lines(1, 5000)].concat(),
         stderr: b"late\n".to_vec(),
     });
     // The request's stdin, byte-exact, at sizes around pipe and buffer
-    // boundaries: the bootstrap must read the script and nothing more.
+    // boundaries, inline in the request (up to 1 MiB) and on a channel of
+    // its own (beyond), where the bootstrap must read the script and
+    // nothing more.
     for (k, len) in [
         0,
         1,

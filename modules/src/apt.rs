@@ -948,7 +948,8 @@ async fn exec_cmd(
     extra: &str,
 ) -> Result<ExecOutput, ModuleError> {
     let script = format!("{ENV}{} </dev/null || exit $?\n{extra}", line(words));
-    Ok(host.exec(Exec::script(script)).await?)
+    // dpkg's maintainer scripts start services.
+    Ok(host.exec(Exec::script(script).lingering()).await?)
 }
 
 fn cmd_failed(msg: String, out: &ExecOutput) -> ModuleError {

@@ -348,7 +348,7 @@ impl TypedModule for Raw {
             });
         }
         let script = raw_script(&text, args.executable.as_deref());
-        let out = host.exec(Exec::script(script)).await?;
+        let out = host.exec(Exec::script(script).lingering()).await?;
         let stdout = out.stdout_text();
         let stderr = out.stderr_text();
         let mut outcome = Outcome::changed()
@@ -573,7 +573,9 @@ impl Job {
         }
     }
 
-    /// Runs the job: one round trip.
+    /// Runs the job: one round trip. Not [`Exec::lingering`]: the
+    /// command's output goes through files of its own ([`Job::script`]), so
+    /// a process it leaves running holds nothing of the connection's.
     pub async fn run(&self, ctx: &Context, host: &dyn Host) -> Result<Outcome, ModuleError> {
         let out = host
             .exec(Exec::with_stdin(

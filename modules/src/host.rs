@@ -17,6 +17,12 @@ pub struct Exec {
     pub script: String,
     /// Bytes fed to the script's standard input (content to write, secrets).
     pub stdin: Vec<u8>,
+    /// The script may leave processes running that keep its output open
+    /// (user commands, init scripts starting daemons): the connection waits
+    /// for their output to end, as `ssh` waits for a channel to close, so
+    /// none of it is taken for a later script's. The engine's own scripts
+    /// leave nothing running and are answered as soon as they exit.
+    pub lingering: bool,
 }
 
 impl Exec {
@@ -25,6 +31,7 @@ impl Exec {
         Exec {
             script: script.into(),
             stdin: Vec::new(),
+            lingering: false,
         }
     }
 
@@ -33,7 +40,16 @@ impl Exec {
         Exec {
             script: script.into(),
             stdin: stdin.into(),
+            lingering: false,
         }
+    }
+
+    /// The same request, marked [`Exec::lingering`]: it runs user commands
+    /// or init scripts, which may leave processes holding its output.
+    #[must_use]
+    pub fn lingering(mut self) -> Self {
+        self.lingering = true;
+        self
     }
 }
 

@@ -201,7 +201,7 @@ impl TypedModule for Script {
         };
         let stdin = if ctx.check_mode { Vec::new() } else { bytes };
         let out = host
-            .exec(Exec::with_stdin(build(&a, ctx.check_mode)?, stdin))
+            .exec(Exec::with_stdin(build(&a, ctx.check_mode)?, stdin).lingering())
             .await?;
         outcome(&a, &out)
     }

@@ -139,7 +139,7 @@ impl TypedModule for Service {
         if let Some(script) = script
             && !ctx.check_mode
         {
-            let out = host.exec(Exec::script(script)).await?;
+            let out = host.exec(Exec::script(script).lingering()).await?;
             if out.status != 0 {
                 return Err(ModuleError::applying("service: the change failed", &out));
             }

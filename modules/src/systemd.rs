@@ -165,7 +165,7 @@ async fn run(a: &Args, ctx: &Context, host: &dyn Host) -> Result<Outcome, Module
     if !script.is_empty() && !ctx.check_mode {
         let flags = systemctl_flags(a);
         let script = script.replace("systemctl ", &format!("systemctl{flags} "));
-        let out = host.exec(Exec::script(script)).await?;
+        let out = host.exec(Exec::script(script).lingering()).await?;
         if out.status != 0 {
             return Err(ModuleError::applying("systemd: the change failed", &out));
         }

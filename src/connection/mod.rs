@@ -70,9 +70,9 @@ pub trait Connection: Host {
         request: Exec,
         escalation: &BecomeSpec,
     ) -> Result<ExecOutput, HostError> {
-        let Exec { script, stdin } = escalate(escalation, request)?;
-        let stdin = password_first(escalation, stdin)?;
-        let out = self.exec(Exec { script, stdin }).await?;
+        let mut request = escalate(escalation, request)?;
+        request.stdin = password_first(escalation, std::mem::take(&mut request.stdin))?;
+        let out = self.exec(request).await?;
         refused_escalation(escalation, &out).map_or(Ok(out), Err)
     }
 }
@@ -111,6 +111,7 @@ pub fn escalate(spec: &BecomeSpec, request: Exec) -> Result<Exec, HostError> {
     Ok(Exec {
         script: command,
         stdin: ssh::frame(&request.script, &request.stdin),
+        lingering: request.lingering,
     })
 }
 
@@ -170,6 +171,7 @@ impl Escalated {
             return Ok(Exec {
                 script: body,
                 stdin: request.stdin,
+                lingering: request.lingering,
             });
         };
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -179,6 +181,7 @@ impl Escalated {
         Ok(Exec {
             script: format!("timeout -k 1 {} {}", secs.max(1), ssh::BOOTSTRAP),
             stdin: ssh::frame(&body, &request.stdin),
+            lingering: request.lingering,
         })
     }
 

@@ -3,80 +3,125 @@
 //! channel, login shell, or `sudo`.
 //!
 //! The channel's command is the one-shot [`super::ssh::BOOTSTRAP`]; its
-//! first frame is the runner's starter: [`LOOP`] itself, or `sudo`/`su`
-//! running [`LOOP`] as the become user (for sudo with a password, the
+//! first frame is the runner's starter: [`START`] itself, or `sudo`/`su`
+//! running [`START`] as the become user (for sudo with a password, the
 //! password line follows the starter on the channel, read by the starter
 //! and handed to sudo on a pipe: never in an argument, never in a file).
+//! [`START`] replaces itself with a shell that reads the rest of the
+//! channel as its script: [`PRELUDE`], then one line of shell per request.
 //! The requests follow at once, without waiting for an answer.
 //!
-//! Each request is a frame on the runner's stdin:
+//! A request is a call of the prelude's function, its arguments quoted:
 //!
 //! ```text
-//! <script bytes> <stdin bytes> <marker>\n<script><stdin>
+//! __tend_x <marker> <d|w> '<script>' '<stdin>' <''|r|b>
 //! ```
 //!
-//! The loop reads the script exactly (`dd`), runs it in a subshell whose
-//! stdin is exactly the request's bytes (then end of file; `/dev/null` when
-//! there are none) and, when it has exited, writes `\n<marker> <status>\n`
-//! on stdout and `\n<marker>\n` on stderr. The marker is 128 random bits,
-//! new for every request and unset before the script runs, so no output can
-//! forge it. Everything before the marker line (minus the newline put in
-//! front of it) is the script's output, byte for byte.
+//! The shell parses it from its buffered input: no `dd`, no `cat`, no
+//! process but the script's own subshell (a `read` loop would cost a
+//! system call per byte, `dd` a process start per request; this is a
+//! tenth of their cost). The script runs in a subshell with its
+//! positional parameters and the runner's variables cleared; its stdin
+//! is the request's bytes (`r`: as quoted; `b`: base64, for bytes a shell
+//! word cannot hold, a NUL) or `/dev/null`. When it has exited the runner
+//! writes `\n<marker> <status>\n` on stdout and `\n<marker>\n` on stderr.
+//! The marker is 128 random bits, new for every request and out of the
+//! script's sight, so no output can forge it. Everything before the
+//! marker line (minus the newline put in front of it) is the script's
+//! output, byte for byte.
+//!
+//! `w` ([`Exec::lingering`]: user commands, init scripts) sends the
+//! script's stdout through a `cat` and answers when that ends: output that
+//! a process the script left running still writes is waited for (as `ssh`
+//! waits for a channel to close) and can never be taken for the next
+//! request's. The engine's own scripts (`d`) leave nothing running, and
+//! write straight to the channel.
 //!
 //! A runner whose channel ends without the marker (the connection died,
 //! sudo refused) is discarded, and so is one whose request was abandoned
 //! half-way (its future dropped): the runner is a pipeline with state.
 
+use base64::Engine as _;
 use std::borrow::Cow;
 use std::os::fd::{AsRawFd, OwnedFd};
 use tend_modules::{Exec, ExecOutput};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::unix::pipe::{Receiver, Sender};
 
-/// The runner: reads frames until its stdin closes. POSIX sh (dash, bash,
-/// busybox ash). `dd iflag=fullblock` (GNU, busybox) reads exact blocks in
-/// 64 KiB pieces, so memory stays bounded whatever the size; without that
-/// flag, a byte at a time (exact, slow).
-///
-/// A script's stdout reaches the channel through a `cat`, and the answer
-/// is written when it has ended: output that a process the script left
-/// running still writes is waited for (as `ssh` waits for the channel to
-/// close), and can never be taken for the next script's. (Its stderr goes
-/// straight to the channel: a process that keeps stderr but not stdout is
-/// not waited for.) `__tend_id` (not exported) holds `id`'s output for the
-/// scripts (file probes), which saves them running it. The status travels on a pipe of its own (fd 3,
-/// captured); fd 5 keeps the channel's stdout. The script sees neither 3
-/// nor 5, no positional parameter and none of the runner's variables.
-pub const LOOP: &str = r#"exec 5>&1
+/// The starter: a shell that reads its script from the channel. A shell
+/// reading its script from a pipe parses it in blocks (dash, busybox ash)
+/// or a byte at a time (bash, to leave the rest for its commands); the
+/// requests' commands never read the channel, so both are right.
+pub const START: &str = "exec /bin/sh -s";
+
+/// The runner's definitions, sent once ahead of the first request. fd 5
+/// keeps the channel's stdout for `w` requests; `__tend_id` (not exported)
+/// holds `id`'s output for the scripts (file probes), which saves them
+/// running it.
+pub const PRELUDE: &str = r#"exec 5>&1
 __tend_id=$(id)
-__tend_fb=0
-dd bs=1 count=0 iflag=fullblock </dev/null >/dev/null 2>&1 && __tend_fb=1
-__tend_rd() {
-  if [ "$__tend_fb" = 1 ]; then
-    [ "$(($1 / 65536))" -gt 0 ] && dd bs=65536 count="$(($1 / 65536))" iflag=fullblock 2>/dev/null
-    [ "$(($1 % 65536))" -gt 0 ] && dd bs="$(($1 % 65536))" count=1 iflag=fullblock 2>/dev/null
+__tend_x() {
+  if [ "$2" = w ]; then
+    __tend_r=$( { { __tend_y "$3" "$4" "$5" 3>&- 5>&-; echo "$?" >&3; } | cat >&5 3>&-; } 3>&1 )
   else
-    [ "$1" -gt 0 ] && dd bs=1 count="$1" 2>/dev/null
+    __tend_y "$3" "$4" "$5" 5>&-; __tend_r=$?
   fi
-  return 0
+  printf '
+%s %s
+' "$1" "$__tend_r"
+  printf '
+%s
+' "$1" >&2
 }
-__tend_run() {
-  { { (eval "set --; unset __tend_n __tend_i __tend_m __tend_s __tend_c __tend_fb; $1") 3>&- 5>&-
-      echo "$?" >&3
-    } | cat >&5 3>&-
-  } 3>&1
+__tend_y() {
+  case $3 in
+  r) printf %s "$2" | (eval "set --; unset __tend_r; $1") ;;
+  b) printf %s "$2" | base64 -d | (eval "set --; unset __tend_r; $1") ;;
+  *) (eval "set --; unset __tend_r; $1") </dev/null ;;
+  esac
 }
-while IFS=' ' read -r __tend_n __tend_i __tend_m; do
-  __tend_s=$(__tend_rd "$__tend_n")
-  if [ "$__tend_i" -gt 0 ]; then
-    __tend_c=$(__tend_rd "$__tend_i" | { __tend_run "$__tend_s"; cat >/dev/null; })
-  else
-    __tend_c=$(__tend_run "$__tend_s" </dev/null)
-  fi
-  printf '\n%s %s\n' "$__tend_m" "$__tend_c"
-  printf '\n%s\n' "$__tend_m" >&2
-done
 "#;
+
+/// The most bytes of stdin a request carries inline (quoted in its line);
+/// a larger request gets a channel of its own ([`Runner::finish`]).
+pub const INLINE_STDIN_MAX: usize = 1 << 20;
+
+/// `bytes` as one single-quoted shell word.
+fn quote_word(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'\'');
+    for &b in bytes {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'\'');
+}
+
+/// The request's line for [`PRELUDE`]'s `__tend_x`.
+fn request_line(marker: &str, request: &Exec) -> Vec<u8> {
+    let mut line = Vec::with_capacity(request.script.len() + request.stdin.len() + 80);
+    line.extend_from_slice(b"__tend_x ");
+    line.extend_from_slice(marker.as_bytes());
+    line.extend_from_slice(if request.lingering { b" w " } else { b" d " });
+    quote_word(&mut line, request.script.as_bytes());
+    line.push(b' ');
+    let kind: &[u8] = if request.stdin.is_empty() {
+        quote_word(&mut line, b"");
+        b""
+    } else if request.stdin.contains(&0) {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&request.stdin);
+        quote_word(&mut line, b64.as_bytes());
+        b" b"
+    } else {
+        quote_word(&mut line, &request.stdin);
+        b" r"
+    };
+    line.extend_from_slice(kind);
+    line.push(b'\n');
+    line
+}
 
 /// Why a request got no answer.
 #[derive(Debug)]
@@ -179,19 +224,62 @@ impl Runner {
         match exchange(wire, preamble, request).await? {
             Ok(out) => Ok(out),
             Err(stderr) => {
-                let status = match self.session.take() {
-                    Some(s) => match s.wait().await {
-                        Ok(openssh_mux_client::SessionStatus::Exited {
-                            exit_value: Some(v),
-                        }) => Some(v as i32),
-                        _ => None,
-                    },
-                    None => None,
-                };
+                let status = exit_status(self.session.take()).await;
                 Err(RunnerFailure::Ended { stderr, status })
             }
         }
     }
+}
+
+impl Runner {
+    /// Runs the starter alone to its end, as a one-shot channel (a request
+    /// too large to carry inline, [`INLINE_STDIN_MAX`]): its whole output
+    /// and its exit status.
+    pub async fn finish(mut self) -> Result<ExecOutput, RunnerFailure> {
+        let preamble = std::mem::take(&mut self.preamble);
+        let mut stdin = self.stdin;
+        let send = async move {
+            // A script that does not read all of its stdin closes the pipe
+            // early; that is its business, not a failure.
+            let _ = stdin.write_all(&preamble).await;
+            drop(stdin);
+        };
+        let (_, out, err) = tokio::join!(
+            send,
+            read_to_end(&mut self.stdout),
+            read_to_end(&mut self.stderr)
+        );
+        let stdout = out.map_err(RunnerFailure::Io)?;
+        let stderr = err.map_err(RunnerFailure::Io)?;
+        match exit_status(self.session.take()).await {
+            Some(status) => Ok(ExecOutput {
+                status,
+                stdout,
+                stderr,
+            }),
+            None => Err(RunnerFailure::Ended {
+                stderr,
+                status: None,
+            }),
+        }
+    }
+}
+
+/// A channel's exit status, once it has ended (None when the master
+/// reported none).
+async fn exit_status(session: Option<openssh_mux_client::EstablishedSession>) -> Option<i32> {
+    match session?.wait().await {
+        Ok(openssh_mux_client::SessionStatus::Exited {
+            exit_value: Some(v),
+        }) => Some(v as i32),
+        _ => None,
+    }
+}
+
+async fn read_to_end(stream: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await?;
+    Ok(buf)
 }
 
 /// The three streams of a runner.
@@ -214,17 +302,7 @@ where
     E: AsyncRead + Unpin,
 {
     let marker = new_marker().map_err(RunnerFailure::Io)?;
-    frame.reserve(request.script.len() + request.stdin.len() + 64);
-    frame.extend_from_slice(
-        format!(
-            "{} {} {marker}\n",
-            request.script.len(),
-            request.stdin.len()
-        )
-        .as_bytes(),
-    );
-    frame.extend_from_slice(request.script.as_bytes());
-    frame.extend_from_slice(&request.stdin);
+    frame.extend_from_slice(&request_line(&marker, request));
     let stdin = wire.stdin;
     let send = async move {
         stdin.write_all(&frame).await?;
@@ -378,14 +456,25 @@ mod tests {
             LocalRunner { child, preamble }
         }
 
+        /// A runner as [`super::super::ssh::Ssh`] starts one.
+        fn runner(path_dir: Option<&std::path::Path>) -> LocalRunner {
+            let mut r = LocalRunner::start(path_dir, START);
+            r.preamble.extend_from_slice(PRELUDE.as_bytes());
+            r
+        }
+
         async fn call(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, Vec<u8>> {
+            self.call_exec(&Exec::with_stdin(script, stdin.to_vec()))
+                .await
+        }
+
+        async fn call_exec(&mut self, request: &Exec) -> Result<ExecOutput, Vec<u8>> {
             let wire = Wire {
                 stdin: self.child.stdin.as_mut().unwrap(),
                 stdout: self.child.stdout.as_mut().unwrap(),
                 stderr: self.child.stderr.as_mut().unwrap(),
             };
-            let request = Exec::with_stdin(script, stdin.to_vec());
-            exchange(wire, std::mem::take(&mut self.preamble), &request)
+            exchange(wire, std::mem::take(&mut self.preamble), request)
                 .await
                 .expect("no i/o error")
         }
@@ -403,29 +492,25 @@ mod tests {
     }
 
     /// Requests one after the other on one shell: output exact to the byte
-    /// (no trailing newline added or lost, NULs kept), stdin exact and
-    /// closed after the request's bytes, unread stdin skipped, statuses
-    /// (signals too), no state carried from one script to the next, and
-    /// no way for a script to see its marker; with every `dd` a target may
-    /// have.
+    /// (no trailing newline added or lost, NULs kept), stdin exact (quotes,
+    /// NULs, bytes that are not UTF-8) and closed after the request's
+    /// bytes, unread stdin skipped, statuses (signals and syntax errors
+    /// too), no state carried from one script to the next, and no way for a
+    /// script to see its marker or the runner's variables; with every `dd`
+    /// a target may have (the bootstrap reads the starter with it).
     #[test]
     fn requests_run_in_turn_with_exact_streams() {
         let tools = tempfile::tempdir().unwrap();
         for (name, dir) in dd_variants(tools.path()) {
             rt().block_on(async {
-                let mut r = LocalRunner::start(dir.as_deref(), LOOP);
+                let mut r = LocalRunner::runner(dir.as_deref());
                 let out = r.call("printf 'a\\nb'", b"").await.unwrap();
                 assert_eq!(
                     (out.status, out.stdout.as_slice()),
                     (0, &b"a\nb"[..]),
                     "{name}"
                 );
-                let big = if name == "dd without iflag" {
-                    3_000
-                } else {
-                    200_000
-                };
-                for len in [1, 4096, 65_536, big] {
+                for len in [1, 4096, 65_536, 200_000] {
                     let input = bytes(len);
                     let out = r.call("cat; echo err >&2; exit 3", &input).await.unwrap();
                     assert_eq!(out.status, 3, "{name}");
@@ -439,12 +524,19 @@ mod tests {
                 assert_eq!(out.stdout_text().trim(), "0", "{name}");
                 let out = r
                     .call(
-                        "cd /; export TEND_X=1; umask 077; echo \"${__tend_m-unset}\"",
+                        "cd /; export TEND_X=1; umask 077; echo \"${__tend_r-unset} $#\"",
                         b"",
                     )
                     .await
                     .unwrap();
-                assert_eq!(out.stdout, b"unset\n", "{name}");
+                assert_eq!(out.stdout, b"unset 0\n", "{name}");
+                let text = b"it's \"quoted\" \\ $HOME `x` \xff\xfe\n\n'";
+                let out = r.call("cat", text).await.unwrap();
+                assert_eq!(out.stdout, text, "{name}");
+                let out = r.call("if then; fi", b"").await.unwrap();
+                assert_eq!(out.status, 2, "{name}: a syntax error is the script's");
+                let out = r.call("echo \"$__tend_id\"", b"").await.unwrap();
+                assert!(out.stdout_text().starts_with("uid="), "{name}");
                 let out = r
                     .call("pwd; echo ${TEND_X-none}; umask", b"")
                     .await
@@ -467,14 +559,12 @@ mod tests {
                     (out.status, out.stdout.as_slice()),
                     (0, &b"\n__tend_0123 5\n"[..])
                 );
-                // Output from a process the script left running is waited for.
-                let out = r
-                    .call(
-                        "(sleep 0.2; echo late; echo late2 >&2) & echo early; exit 4",
-                        b"",
-                    )
-                    .await
-                    .unwrap();
+                // Output from a process a lingering script left running is
+                // waited for.
+                let request =
+                    Exec::script("(sleep 0.2; echo late; echo late2 >&2) & echo early; exit 4")
+                        .lingering();
+                let out = r.call_exec(&request).await.unwrap();
                 assert_eq!(out.stdout, b"early\nlate\n", "{name}");
                 assert_eq!((out.status, out.stderr.as_slice()), (4, &b"late2\n"[..]));
                 let out = r.call("sh -c 'kill -9 $$'", b"").await.unwrap();

@@ -480,6 +480,9 @@ impl Ssh {
     /// (whose starter travels with the request: still one round trip).
     async fn run(&self, request: &Exec, key: Option<&BecomeSpec>) -> Result<ExecOutput, HostError> {
         let master = self.master().await?;
+        if request.stdin.len() > runner::INLINE_STDIN_MAX {
+            return self.run_alone(&master, request, key).await;
+        }
         let mut runner = self.runner(&master, key).await?;
         match runner.call(request).await {
             Ok(out) => {
@@ -535,15 +538,30 @@ impl Ssh {
     /// slot (closing an idle runner of another user when every slot is
     /// taken), else the first one to come back.
     async fn runner(&self, master: &Master, key: Option<&BecomeSpec>) -> Result<Runner, HostError> {
+        match self.idle_or_slot(Some(key)).await? {
+            Ok(runner) => Ok(runner),
+            Err(slot) => self.open_runner(master, key, slot).await,
+        }
+    }
+
+    /// An idle runner for `reuse`'s key (none with `reuse` None), else a
+    /// free channel slot, closing idle runners (of other keys, or any when
+    /// not reusing) to free one, else whatever comes back first.
+    async fn idle_or_slot(
+        &self,
+        reuse: Option<Option<&BecomeSpec>>,
+    ) -> Result<Result<Runner, tokio::sync::OwnedSemaphorePermit>, HostError> {
         loop {
             let returned = self.returned.notified();
             tokio::pin!(returned);
             returned.as_mut().enable();
-            if let Some(r) = self.take_idle(key) {
-                return Ok(r);
+            if let Some(key) = reuse
+                && let Some(r) = self.take_idle(key)
+            {
+                return Ok(Ok(r));
             }
             match self.channels.clone().try_acquire_owned() {
-                Ok(slot) => return self.open_runner(master, key, slot).await,
+                Ok(slot) => return Ok(Err(slot)),
                 Err(tokio::sync::TryAcquireError::Closed) => {
                     return Err(HostError::Io("connection closed".into()));
                 }
@@ -555,12 +573,63 @@ impl Ssh {
                             slot = self.channels.clone().acquire_owned() => {
                                 let slot = slot
                                     .map_err(|_| HostError::Io("connection closed".into()))?;
-                                return self.open_runner(master, key, slot).await;
+                                return Ok(Err(slot));
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Runs a request too large to carry inline on a channel of its own:
+    /// the script (escalated for `key`) reads its stdin from the channel,
+    /// as [`BOOTSTRAP`] frames it.
+    async fn run_alone(
+        &self,
+        master: &Master,
+        request: &Exec,
+        key: Option<&BecomeSpec>,
+    ) -> Result<ExecOutput, HostError> {
+        let request = match key {
+            None => request.clone(),
+            Some(spec) => {
+                let mut e = super::escalate(spec, request.clone())?;
+                e.stdin = super::password_first(spec, std::mem::take(&mut e.stdin))?;
+                e
+            }
+        };
+        let slot = match self.idle_or_slot(None).await? {
+            Err(slot) => slot,
+            Ok(_) => return Err(HostError::Io("no channel slot".into())),
+        };
+        let runner = Runner::open(
+            master.session.control_socket(),
+            &request.script,
+            &request.stdin,
+            slot,
+        )
+        .await
+        .map_err(|e| self.open_failure(e))?;
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed);
+        match runner.finish().await {
+            Ok(out) => match key.and_then(|spec| refused_escalation(spec, &out)) {
+                Some(refused) => Err(refused),
+                None => Ok(out),
+            },
+            Err(RunnerFailure::Io(e)) => Err(self.unreachable(&format!("connection lost: {e}"))),
+            Err(RunnerFailure::Ended { .. }) => {
+                Err(self.unreachable("the connection closed before the command finished"))
+            }
+        }
+    }
+
+    fn open_failure(&self, e: OpenFailure) -> HostError {
+        match e {
+            OpenFailure::Master(e) => self.unreachable(&format!("the ssh master is gone: {e}")),
+            OpenFailure::Channel(e) => self.unreachable(&format!("cannot open a channel: {e}")),
+            OpenFailure::Local(e) => HostError::Io(format!("pipe: {e}")),
         }
     }
 
@@ -572,9 +641,13 @@ impl Ssh {
         slot: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<Runner, HostError> {
         let (starter, starter_stdin) = match key {
-            None => (runner::LOOP.to_string(), Vec::new()),
+            None => (
+                runner::START.to_string(),
+                runner::PRELUDE.as_bytes().to_vec(),
+            ),
             Some(spec) => {
-                let start = super::escalate(spec, Exec::script(runner::LOOP))?;
+                let start =
+                    super::escalate(spec, Exec::with_stdin(runner::START, runner::PRELUDE))?;
                 (start.script, super::password_first(spec, start.stdin)?)
             }
         };
@@ -585,11 +658,7 @@ impl Ssh {
             slot,
         )
         .await
-        .map_err(|e| match e {
-            OpenFailure::Master(e) => self.unreachable(&format!("the ssh master is gone: {e}")),
-            OpenFailure::Channel(e) => self.unreachable(&format!("cannot open a channel: {e}")),
-            OpenFailure::Local(e) => HostError::Io(format!("pipe: {e}")),
-        })?;
+        .map_err(|e| self.open_failure(e))?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed);
         Ok(runner)
