@@ -237,3 +237,56 @@ fn converges_is_idempotent_and_check_mode_changes_nothing() {
         "restarted\nrestarted\n"
     );
 }
+
+/// A loop's probes are sent ahead together; an item that changes the host
+/// drops the answers kept for the items after it, which are probed again:
+/// items that edit the same file each see the edits before them.
+#[test]
+fn loop_items_see_the_changes_of_the_items_before_them() {
+    let lab = lab_or_skip!(2);
+    let play = r#"
+- hosts: lab
+  gather_facts: no
+  become: yes
+  tasks:
+    - lineinfile:
+        path: /srv/ahead.conf
+        line: "{{ item }}"
+        create: yes
+      loop: [a, b, c, d]
+    - file:
+        path: "/srv/ahead-{{ item }}"
+        state: directory
+      loop: [x, y, z]
+"#;
+    let proj = lab::project(&[("site.yml", play)]);
+    let book = proj.path().join("site.yml");
+    for i in 1..=2 {
+        lab.sh_ok(
+            i,
+            "rm -rf /srv/ahead*; printf 'a\\n' > /srv/ahead.conf; mkdir /srv/ahead-y",
+        );
+    }
+    let run = lab.playbook(&book, &[]);
+    run.assert_code(0);
+    for i in 1..=2 {
+        let host = format!("host{i}");
+        // b, c, d, then x and z: five changed items in two changed tasks.
+        assert_eq!(run.recap(&host, "changed"), 2, "{host}");
+        assert_eq!(lab.sh_ok(i, "cat /srv/ahead.conf"), "a\nb\nc\nd\n");
+        assert_eq!(
+            lab.sh_ok(i, "ls -d /srv/ahead-*"),
+            "/srv/ahead-x\n/srv/ahead-y\n/srv/ahead-z\n"
+        );
+    }
+    let again = lab.playbook(&book, &[]);
+    again.assert_code(0);
+    for i in 1..=2 {
+        assert_eq!(again.recap(&format!("host{i}"), "changed"), 0);
+    }
+    assert!(
+        again.stdout.contains("ok: [host1] => (item=d)"),
+        "{}",
+        again.stdout
+    );
+}

@@ -64,6 +64,79 @@ fn reset_connection_reconnects() {
     assert_eq!(lab.sh_ok(1, "cat /tmp/reset"), "True False\n");
 }
 
+/// Read-only probes sent ahead together are one round trip, and each is
+/// answered when asked for in order; any other request drops the answers
+/// still kept (it may change what they read), and a script that is not
+/// read-only is never sent ahead.
+#[test]
+fn probes_sent_ahead_cost_one_round_trip() {
+    if let Some(dir) = lab::inside() {
+        return sent_ahead(&dir);
+    }
+    let lab = lab_or_skip!(1);
+    lab.rerun_inside(
+        "probes_sent_ahead_cost_one_round_trip",
+        std::time::Duration::from_secs(120),
+    );
+}
+
+fn sent_ahead(dir: &std::path::Path) {
+    use tend::connection::Connection;
+    use tend::connection::ssh::{Ssh, SshOptions};
+    use tend_modules::{Exec, Host};
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let opts = SshOptions::from_vars("host1", &lab::host_vars(dir, 1)).unwrap();
+        let ssh = Ssh::new(opts);
+        let probe = |n: u32| {
+            Exec::script(format!(
+                "echo probe {n}; cat /tmp/ahead 2>/dev/null; hostname"
+            ))
+            .read_only()
+        };
+        let answer = |out: tend_modules::ExecOutput| (out.status, out.stdout_text());
+        ssh.exec(Exec::script("rm -f /tmp/ahead /tmp/w1"))
+            .await
+            .unwrap();
+        let base = ssh.round_trips();
+        ssh.prefetch((1..=3).map(|n| (probe(n), None)).collect())
+            .await;
+        assert_eq!(ssh.round_trips(), base + 1);
+        for n in 1..=2 {
+            let out = ssh.exec(probe(n)).await.unwrap();
+            assert_eq!(answer(out), (0, format!("probe {n}\nhost1\n")));
+        }
+        assert_eq!(
+            ssh.round_trips(),
+            base + 1,
+            "answered from what was sent ahead"
+        );
+        ssh.exec(Exec::script("echo changed > /tmp/ahead"))
+            .await
+            .unwrap();
+        let out = ssh.exec(probe(3)).await.unwrap();
+        assert_eq!(answer(out), (0, "probe 3\nchanged\nhost1\n".to_string()));
+        assert_eq!(ssh.round_trips(), base + 3, "asked again after a change");
+        ssh.prefetch(vec![
+            (Exec::script("echo x > /tmp/w1"), None),
+            (Exec::script("echo x > /tmp/w1"), None),
+        ])
+        .await;
+        assert_eq!(
+            ssh.round_trips(),
+            base + 3,
+            "nothing but probes is sent ahead"
+        );
+        let out = ssh.exec(Exec::script("test -e /tmp/w1")).await.unwrap();
+        assert_eq!(out.status, 1);
+        ssh.close().await;
+    });
+}
+
 /// Hosts in the stress lab, and how many times each runs the whole mix.
 const STRESS_HOSTS: usize = 5;
 const STRESS_ROUNDS: usize = 3;

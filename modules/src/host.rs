@@ -23,6 +23,10 @@ pub struct Exec {
     /// none of it is taken for a later script's. The engine's own scripts
     /// leave nothing running and are answered as soon as they exit.
     pub lingering: bool,
+    /// The script only reads the host's state (a probe): running it early,
+    /// or once more, changes nothing. The engine may send such scripts
+    /// ahead, several in one round trip.
+    pub read_only: bool,
 }
 
 impl Exec {
@@ -32,6 +36,7 @@ impl Exec {
             script: script.into(),
             stdin: Vec::new(),
             lingering: false,
+            read_only: false,
         }
     }
 
@@ -41,6 +46,7 @@ impl Exec {
             script: script.into(),
             stdin: stdin.into(),
             lingering: false,
+            read_only: false,
         }
     }
 
@@ -49,6 +55,13 @@ impl Exec {
     #[must_use]
     pub fn lingering(mut self) -> Self {
         self.lingering = true;
+        self
+    }
+
+    /// The same request, marked [`Exec::read_only`].
+    #[must_use]
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
         self
     }
 }

@@ -289,7 +289,7 @@ pub async fn converge<C: Converge>(
     ctx: &Context,
     host: &dyn Host,
 ) -> Result<Outcome, ModuleError> {
-    let out = host.exec(module.probe(args, ctx)).await?;
+    let out = host.exec(module.probe(args, ctx).read_only()).await?;
     let state = module.parse(args, &out)?;
     let mut plan = module.plan(args, &state, ctx)?;
     let observer = host.observer();
@@ -308,7 +308,7 @@ pub async fn converge<C: Converge>(
             module.applied(args, &out, &mut plan)?;
         }
         if verify && plan.action != Action::NoOp {
-            let out = host.exec(module.probe(args, ctx)).await?;
+            let out = host.exec(module.probe(args, ctx).read_only()).await?;
             let state = module.parse(args, &out)?;
             let again = module.plan(args, &state, ctx)?;
             if again.action != Action::NoOp {

@@ -7,6 +7,7 @@
 pub mod local;
 pub mod record;
 pub mod runner;
+pub mod speculation;
 pub mod ssh;
 
 use async_trait::async_trait;
@@ -75,6 +76,12 @@ pub trait Connection: Host {
         let out = self.exec(request).await?;
         refused_escalation(escalation, &out).map_or(Ok(out), Err)
     }
+
+    /// Runs read-only `probes` now, together where the connection can (one
+    /// round trip over SSH), and keeps their answers for when they are
+    /// asked for in this order ([`speculation`]); an empty list drops what
+    /// was kept. Nothing by default: each probe runs when asked.
+    async fn prefetch(&self, _probes: Vec<(Exec, Option<BecomeSpec>)>) {}
 }
 
 /// The request as it runs as `spec`'s user: the escalating command runs
@@ -112,6 +119,7 @@ pub fn escalate(spec: &BecomeSpec, request: Exec) -> Result<Exec, HostError> {
         script: command,
         stdin: ssh::frame(&request.script, &request.stdin),
         lingering: request.lingering,
+        read_only: request.read_only,
     })
 }
 
@@ -172,6 +180,7 @@ impl Escalated {
                 script: body,
                 stdin: request.stdin,
                 lingering: request.lingering,
+                read_only: request.read_only,
             });
         };
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -182,6 +191,7 @@ impl Escalated {
             script: format!("timeout -k 1 {} {}", secs.max(1), ssh::BOOTSTRAP),
             stdin: ssh::frame(&body, &request.stdin),
             lingering: request.lingering,
+            read_only: request.read_only,
         })
     }
 
@@ -192,6 +202,13 @@ impl Escalated {
         } else {
             self.body(request)?
         };
+        if speculation::intercept(
+            speculation::connection_id(self.inner.as_ref()),
+            &request,
+            self.escalation.as_ref(),
+        ) {
+            return Err(HostError::Io("speculating: not run".into()));
+        }
         match &self.escalation {
             None => self.inner.exec(request).await,
             Some(spec) => self.inner.exec_as(request, spec).await,

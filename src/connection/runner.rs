@@ -215,13 +215,20 @@ impl Runner {
     /// Runs one request: one round trip (the first one also carries the
     /// starter). On an error the runner must be dropped.
     pub async fn call(&mut self, request: &Exec) -> Result<ExecOutput, RunnerFailure> {
+        let mut answers = self.call_many(std::slice::from_ref(request)).await?;
+        Ok(answers.swap_remove(0))
+    }
+
+    /// Runs `requests` in one round trip: their lines are sent together and
+    /// the answers read in order. On an error the runner must be dropped.
+    pub async fn call_many(&mut self, requests: &[Exec]) -> Result<Vec<ExecOutput>, RunnerFailure> {
         let preamble = std::mem::take(&mut self.preamble);
         let wire = Wire {
             stdin: &mut self.stdin,
             stdout: &mut self.stdout,
             stderr: &mut self.stderr,
         };
-        match exchange(wire, preamble, request).await? {
+        match exchange_many(wire, preamble, requests).await? {
             Ok(out) => Ok(out),
             Err(stderr) => {
                 let status = exit_status(self.session.take()).await;
@@ -229,9 +236,7 @@ impl Runner {
             }
         }
     }
-}
 
-impl Runner {
     /// Runs the starter alone to its end, as a one-shot channel (a request
     /// too large to carry inline, [`INLINE_STDIN_MAX`]): its whole output
     /// and its exit status.
@@ -289,11 +294,12 @@ struct Wire<'a, W, R, E> {
     stderr: &'a mut E,
 }
 
-/// Sends `preamble` and the request's frame, reads the answer: the output,
+/// Sends `preamble` and the request's line, reads the answer: the output,
 /// or (`Err`) what stderr held when the streams ended without one.
+#[cfg(test)]
 async fn exchange<W, R, E>(
     wire: Wire<'_, W, R, E>,
-    mut frame: Vec<u8>,
+    frame: Vec<u8>,
     request: &Exec,
 ) -> Result<Result<ExecOutput, Vec<u8>>, RunnerFailure>
 where
@@ -301,33 +307,80 @@ where
     R: AsyncRead + Unpin,
     E: AsyncRead + Unpin,
 {
-    let marker = new_marker().map_err(RunnerFailure::Io)?;
-    frame.extend_from_slice(&request_line(&marker, request));
+    Ok(exchange_many(wire, frame, std::slice::from_ref(request))
+        .await?
+        .map(|mut answers| answers.swap_remove(0)))
+}
+
+/// Sends `preamble` and every request's line at once (one write: one round
+/// trip for them all), then reads the answers in order: all the outputs,
+/// or (`Err`) what stderr held when the streams ended first.
+async fn exchange_many<W, R, E>(
+    wire: Wire<'_, W, R, E>,
+    mut frame: Vec<u8>,
+    requests: &[Exec],
+) -> Result<Result<Vec<ExecOutput>, Vec<u8>>, RunnerFailure>
+where
+    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+    E: AsyncRead + Unpin,
+{
+    let mut markers = Vec::with_capacity(requests.len());
+    for request in requests {
+        let marker = new_marker().map_err(RunnerFailure::Io)?;
+        frame.extend_from_slice(&request_line(&marker, request));
+        markers.push(marker);
+    }
     let stdin = wire.stdin;
     let send = async move {
         stdin.write_all(&frame).await?;
         stdin.flush().await
     };
-    let out_end = format!("\n{marker} ");
-    let err_end = format!("\n{marker}\n");
-    let (sent, out, err) = tokio::join!(
-        send,
-        read_until(wire.stdout, out_end.as_bytes(), true),
-        read_until(wire.stderr, err_end.as_bytes(), false),
-    );
-    let (stdout, status) = out.map_err(RunnerFailure::Io)?;
-    let (stderr, done) = err.map_err(RunnerFailure::Io)?;
-    match (status, done) {
-        (Some(status), Some(_)) => {
-            sent.map_err(RunnerFailure::Io)?;
-            Ok(Ok(ExecOutput {
-                status,
-                stdout,
-                stderr,
-            }))
+    let read_out = async {
+        let mut reader = Carry::new(wire.stdout);
+        let mut answers = Vec::with_capacity(markers.len());
+        for marker in &markers {
+            let (stdout, status) = reader
+                .read_until(format!("\n{marker} ").as_bytes(), true)
+                .await?;
+            let Some(status) = status else { break };
+            answers.push((stdout, status));
         }
-        _ => Ok(Err(stderr)),
+        Ok::<_, std::io::Error>(answers)
+    };
+    let read_err = async {
+        let mut reader = Carry::new(wire.stderr);
+        let mut answers = Vec::with_capacity(markers.len());
+        for marker in &markers {
+            let (stderr, done) = reader
+                .read_until(format!("\n{marker}\n").as_bytes(), false)
+                .await?;
+            if done.is_none() {
+                return Ok((answers, Some(stderr)));
+            }
+            answers.push(stderr);
+        }
+        Ok::<_, std::io::Error>((answers, None))
+    };
+    let (sent, out, err) = tokio::join!(send, read_out, read_err);
+    let outs = out.map_err(RunnerFailure::Io)?;
+    let (errs, ended) = err.map_err(RunnerFailure::Io)?;
+    if let Some(stderr) = ended {
+        return Ok(Err(stderr));
     }
+    if outs.len() < markers.len() {
+        return Ok(Err(Vec::new()));
+    }
+    sent.map_err(RunnerFailure::Io)?;
+    Ok(Ok(outs
+        .into_iter()
+        .zip(errs)
+        .map(|((stdout, status), stderr)| ExecOutput {
+            status,
+            stdout,
+            stderr,
+        })
+        .collect()))
 }
 
 /// Why a runner could not be opened.
@@ -352,40 +405,62 @@ fn new_marker() -> std::io::Result<String> {
     Ok(s)
 }
 
-/// Reads until `end` (and, with `status`, the rest of its line: the exit
-/// status). Returns what came before `end`, and the status (0 without
-/// `status`), or `None` as the status when the stream ended first.
-async fn read_until(
-    stream: &mut (impl AsyncRead + Unpin),
-    end: &[u8],
-    status: bool,
-) -> std::io::Result<(Vec<u8>, Option<i32>)> {
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut searched = 0usize;
-    loop {
-        if let Some(at) = find(&buf[searched..], end).map(|i| i + searched) {
-            let tail_start = at + end.len();
-            if !status {
-                buf.truncate(at);
-                return Ok((buf, Some(0)));
-            }
-            if let Some(nl) = buf[tail_start..].iter().position(|&b| b == b'\n') {
-                let code = std::str::from_utf8(&buf[tail_start..tail_start + nl])
-                    .ok()
-                    .and_then(|s| s.trim().parse::<i32>().ok())
-                    .ok_or_else(|| std::io::Error::other("the runner sent a bad status line"))?;
-                buf.truncate(at);
-                return Ok((buf, Some(code)));
-            }
-        } else {
-            searched = buf.len().saturating_sub(end.len());
+/// A stream and what was read from it past the last answer (the next
+/// answers' bytes, when requests are pipelined).
+struct Carry<'a, S> {
+    stream: &'a mut S,
+    buf: Vec<u8>,
+}
+
+impl<'a, S: AsyncRead + Unpin> Carry<'a, S> {
+    fn new(stream: &'a mut S) -> Self {
+        Carry {
+            stream,
+            buf: Vec::new(),
         }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok((buf, None));
+    }
+
+    /// Reads until `end` (and, with `status`, the rest of its line: the
+    /// exit status). Returns what came before `end`, and the status (0
+    /// without `status`), or `None` as the status when the stream ended
+    /// first. What follows stays for the next call.
+    async fn read_until(
+        &mut self,
+        end: &[u8],
+        status: bool,
+    ) -> std::io::Result<(Vec<u8>, Option<i32>)> {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut searched = 0usize;
+        loop {
+            if let Some(at) = find(&self.buf[searched..], end).map(|i| i + searched) {
+                let tail_start = at + end.len();
+                if !status {
+                    let rest = self.buf.split_off(tail_start);
+                    let mut out = std::mem::replace(&mut self.buf, rest);
+                    out.truncate(at);
+                    return Ok((out, Some(0)));
+                }
+                if let Some(nl) = self.buf[tail_start..].iter().position(|&b| b == b'\n') {
+                    let code = std::str::from_utf8(&self.buf[tail_start..tail_start + nl])
+                        .ok()
+                        .and_then(|s| s.trim().parse::<i32>().ok())
+                        .ok_or_else(|| {
+                            std::io::Error::other("the runner sent a bad status line")
+                        })?;
+                    let rest = self.buf.split_off(tail_start + nl + 1);
+                    let mut out = std::mem::replace(&mut self.buf, rest);
+                    out.truncate(at);
+                    return Ok((out, Some(code)));
+                }
+            } else {
+                searched = self.buf.len().saturating_sub(end.len());
+            }
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok((std::mem::take(&mut self.buf), None));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 

@@ -348,6 +348,10 @@ pub struct Ssh {
     /// Signalled when a runner goes back to `idle`.
     returned: tokio::sync::Notify,
     opened: AtomicU64,
+    /// Writes of requests answered (one or several requests each).
+    round_trips: AtomicU64,
+    /// Answers of probes sent ahead ([`super::speculation`]).
+    prefetched: std::sync::Mutex<super::speculation::Prefetched>,
 }
 
 impl std::fmt::Debug for Ssh {
@@ -366,6 +370,8 @@ impl Ssh {
             channels: Arc::new(Semaphore::new(MAX_CHANNELS)),
             returned: tokio::sync::Notify::new(),
             opened: AtomicU64::new(0),
+            round_trips: AtomicU64::new(0),
+            prefetched: std::sync::Mutex::new(Default::default()),
         }
     }
 
@@ -377,6 +383,12 @@ impl Ssh {
     /// Channels this connection has opened.
     pub fn channels_opened(&self) -> u64 {
         self.opened.load(Ordering::Relaxed)
+    }
+
+    /// Round trips so far: requests sent and answered, a batch of probes
+    /// sent ahead counting once.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     fn unreachable(&self, what: &str) -> HostError {
@@ -484,6 +496,7 @@ impl Ssh {
             return self.run_alone(&master, request, key).await;
         }
         let mut runner = self.runner(&master, key).await?;
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         match runner.call(request).await {
             Ok(out) => {
                 self.idle_runners().push((key.cloned(), runner));
@@ -519,6 +532,12 @@ impl Ssh {
                 }
             }
         }
+    }
+
+    fn prefetched(&self) -> std::sync::MutexGuard<'_, super::speculation::Prefetched> {
+        self.prefetched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn idle_runners(&self) -> std::sync::MutexGuard<'_, Vec<(RunnerKey, Runner)>> {
@@ -613,6 +632,7 @@ impl Ssh {
         .map_err(|e| self.open_failure(e))?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed);
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         match runner.finish().await {
             Ok(out) => match key.and_then(|spec| refused_escalation(spec, &out)) {
                 Some(refused) => Err(refused),
@@ -671,6 +691,9 @@ impl Ssh {
         request: &Exec,
         key: Option<&BecomeSpec>,
     ) -> Result<ExecOutput, HostError> {
+        if let Some(out) = self.prefetched().take(request, key) {
+            return Ok(out);
+        }
         let result = self.run(request, key).await;
         if matches!(result, Err(HostError::Unreachable(_))) {
             self.idle_runners().clear();
@@ -681,6 +704,7 @@ impl Ssh {
 
     /// Shuts the master down now (it is also shut down on drop).
     pub async fn close(&self) {
+        self.prefetched().clear();
         self.idle_runners().clear();
         let m = self.master.lock().await.take();
         if let Some(m) = m
@@ -754,6 +778,44 @@ impl Connection for Ssh {
         escalation: &BecomeSpec,
     ) -> Result<ExecOutput, HostError> {
         self.exec_on(&request, Some(escalation)).await
+    }
+
+    /// Sends the leading probes that run as the same user in one write on
+    /// one runner, and keeps their answers. A failure keeps nothing: each
+    /// probe then runs, and meets the failure, when it is asked for.
+    async fn prefetch(&self, probes: Vec<(Exec, Option<BecomeSpec>)>) {
+        self.prefetched().clear();
+        let Some(key) = probes.first().map(|(_, k)| k.clone()) else {
+            return;
+        };
+        let batch: Vec<Exec> = probes
+            .into_iter()
+            .take_while(|(e, k)| {
+                *k == key && e.read_only && e.stdin.len() <= runner::INLINE_STDIN_MAX
+            })
+            .map(|(e, _)| e)
+            .collect();
+        if batch.len() < 2 {
+            return;
+        }
+        let Ok(master) = self.master().await else {
+            return;
+        };
+        let Ok(mut runner) = self.runner(&master, key.as_ref()).await else {
+            return;
+        };
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        if let Ok(answers) = runner.call_many(&batch).await {
+            self.idle_runners().push((key.clone(), runner));
+            self.returned.notify_waiters();
+            self.prefetched().keep(
+                batch
+                    .into_iter()
+                    .zip(answers)
+                    .map(|(e, out)| (e, key.clone(), out))
+                    .collect(),
+            );
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use super::builtin;
 use super::{HostState, PlayCtx, RunOptions};
 use crate::compile::actions::{Builtin, MetaAction, MetaArgs};
 use crate::compile::{Action, CompiledTask};
-use crate::connection::{BecomeSpec, Escalated, record};
+use crate::connection::{BecomeSpec, Escalated, record, speculation};
 use crate::playbook::LoopKind;
 use crate::report::{CommandRecord, Counts, HostResult, Reporter, Status};
 use crate::template::{OMIT, Scope, TemplateError};
@@ -100,6 +100,23 @@ fn take_delegated_facts(
     }
     let target = delegate_target(ctx, t, host, scope)?;
     Some((target, std::mem::take(&mut item.facts)))
+}
+
+/// How many loop items' probes are sent ahead together.
+const SPECULATED_ITEMS: usize = 32;
+
+/// Whether a loop's items' probes may be sent ahead together
+/// ([`speculation`]): a module on the host's own connection, the same
+/// scripts when they run as when they were discovered (no deadline, no
+/// pause), run once each (no `until`).
+fn speculates(t: &CompiledTask, pause: f64, items: usize) -> bool {
+    matches!(t.action, Action::Module(_))
+        && items > 1
+        && pause == 0.0
+        && t.task.until.is_none()
+        && t.task.delegate_to.is_none()
+        && t.task.remote_user.is_none()
+        && t.task.timeout.is_none()
 }
 
 /// Runs one item, timed; its scripts recorded at `-vvv`.
@@ -816,9 +833,40 @@ pub(crate) async fn run_on_host(
     // Facts set by earlier items (set_fact in a loop) are seen by later ones.
     let mut loop_facts = Vars::new();
     let mut delegated = Vec::new();
+    let mut speculate = speculates(t, pause, items.len());
+    let speculated = speculate;
     for (index, item) in items.iter().enumerate() {
         if index > 0 && pause > 0.0 {
             tokio::time::sleep(std::time::Duration::from_secs_f64(pause)).await;
+        }
+        if speculate && index % SPECULATED_ITEMS == 0 {
+            let ahead = (index..items.len().min(index + SPECULATED_ITEMS)).map(|j| {
+                let mut layer = loop_facts.clone();
+                layer.extend(loop_item_vars(lc, &settings, &items, j));
+                layer
+            });
+            let at = speculation::connection_id(host.conn.as_ref());
+            let mut probes = Vec::new();
+            for layer in ahead.collect::<Vec<_>>() {
+                let scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
+                    .with_special("hostvars", hostvars.clone());
+                match speculation::discover(run_item(ctx, t, host, &scope, None)).await {
+                    Some(first) if first.request.read_only && first.connection == at => {
+                        probes.push((first.request, first.escalation));
+                    }
+                    // Not a probe first (a command), or elsewhere: the items
+                    // run as they come.
+                    Some(_) => {
+                        speculate = false;
+                        break;
+                    }
+                    // Skipped (`when`): asks nothing.
+                    None => {}
+                }
+            }
+            if speculate {
+                host.conn.prefetch(probes).await;
+            }
         }
         let item_vars = loop_item_vars(lc, &settings, &items, index);
         let mut layer = loop_facts.clone();
@@ -876,6 +924,10 @@ pub(crate) async fn run_on_host(
         if stop {
             break;
         }
+    }
+    if speculated {
+        // Whatever was sent ahead and not asked for (a `break_when`).
+        host.conn.prefetch(Vec::new()).await;
     }
     let any = |s: Status| item_results.iter().any(|r| r.status == s);
     let changed = any(Status::Changed)
