@@ -282,3 +282,29 @@ fn a_missing_src_fails_when_the_task_runs_if_it_expects_failure() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("could not find src file"));
 }
+
+/// `file: state=link force=yes` replaces an empty directory by the link,
+/// and refuses a directory holding anything (a dot file counts).
+#[test]
+fn a_link_replaces_only_an_empty_directory() {
+    let (out, dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file: path={{ work }}/empty state=directory
+    - file: path={{ work }}/dotted state=directory
+    - copy: dest={{ work }}/dotted/.hidden content=x
+    - file: path={{ work }}/empty src=/tmp state=link force=yes
+    - file: path={{ work }}/dotted src=/tmp state=link force=yes
+      register: refused
+      ignore_errors: true
+    - assert:
+        that:
+          - refused is failed
+          - "'is not empty' in refused.msg"
+"#);
+    ok(&out);
+    let empty = dir.path().join("empty");
+    assert!(empty.symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(dir.path().join("dotted/.hidden").is_file());
+}

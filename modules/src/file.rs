@@ -365,7 +365,19 @@ impl Converge for File {
             p.path_word("real", "\"$r\"", &opts);
             p.raw("fi");
         }
-        p.raw("if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then e=$(ls -A -- \"$p\" 2>/dev/null | head -n 1); [ -z \"$e\" ] && printf '@empty\\0'; fi");
+        // Whether a directory is empty matters only to replacing it by a
+        // link; the shell's globs tell (no process).
+        if !matches!(
+            args.state,
+            Some(State::Directory | State::File | State::Touch | State::Absent)
+        ) {
+            p.raw(
+                "if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then e=1\n\
+                 for f in \"$p\"/* \"$p\"/.[!.]* \"$p\"/..?*; do\n\
+                 \x20 if [ -e \"$f\" ] || [ -L \"$f\" ]; then e=; break; fi\n\
+                 done; [ -n \"$e\" ] && printf '@empty\\0'; fi",
+            );
+        }
         match (args.state, &args.src) {
             (Some(State::Link) | None, Some(src)) => {
                 let in_dir = join(&args.path, src);

@@ -507,28 +507,47 @@ pub(super) fn python(raw: &Raw<'_>, facts: &mut Vars) {
         .iter()
         .map(|l| l.text.trim())
         .collect();
-    let [executable, kind, ssl, version, ..] = lines.as_slice() else {
+    let [executable, version, rest @ ..] = lines.as_slice() else {
         return;
     };
-    let parts: Vec<&str> = version.split(' ').collect();
-    let [major, minor, micro, level, serial] = parts.as_slice() else {
+    // `Python 3.11.2`, `Python 3.13.0rc1`, `Python 3.9.18 (...)` + `[PyPy ...]`.
+    static VERSION: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^Python (\d+)\.(\d+)\.(\d+)(?:(a|b|rc)(\d+))?").ok()
+    });
+    let Some(c) = VERSION.as_ref().and_then(|re| re.captures(version)) else {
         return;
     };
-    let num = |s: &str| s.parse::<u64>().map(Value::from).unwrap_or(Value::Null);
+    let num = |i: usize| {
+        c.get(i)
+            .and_then(|m| m.as_str().parse::<u64>().ok())
+            .map_or(Value::from(0), Value::from)
+    };
+    let level = match c.get(4).map(|m| m.as_str()) {
+        Some("a") => "alpha",
+        Some("b") => "beta",
+        Some("rc") => "candidate",
+        _ => "final",
+    };
+    let pypy = std::iter::once(version)
+        .chain(rest)
+        .any(|l| l.contains("PyPy"));
+    let (major, minor, micro, serial) = (num(1), num(2), num(3), num(5));
     facts.insert(
         "python".into(),
         json!({
             "executable": executable,
-            "type": kind,
-            "has_sslcontext": *ssl == "True",
+            "type": if pypy { "PyPy" } else { "CPython" },
+            // Every Python 3 build with its ssl module has it; asking would
+            // start the interpreter.
+            "has_sslcontext": true,
             "version": {
-                "major": num(major),
-                "minor": num(minor),
-                "micro": num(micro),
+                "major": major,
+                "minor": minor,
+                "micro": micro,
                 "releaselevel": level,
-                "serial": num(serial),
+                "serial": serial,
             },
-            "version_info": [num(major), num(minor), num(micro), level, num(serial)],
+            "version_info": [major, minor, micro, level, serial],
         }),
     );
 }

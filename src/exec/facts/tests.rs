@@ -582,11 +582,7 @@ fn missing_tools_give_empty_values() {
 
 #[test]
 fn python_is_the_interpreter_on_the_path() {
-    let f = parse(&output(&[(
-        "python",
-        "/usr/bin/python3\nCPython\nTrue\n3 11 2 final 0\n",
-    )]))
-    .unwrap();
+    let f = parse(&output(&[("python", "/usr/bin/python3\nPython 3.11.2\n")])).unwrap();
     assert_eq!(
         f["python"],
         json!({
@@ -597,7 +593,25 @@ fn python_is_the_interpreter_on_the_path() {
             "version_info": [3, 11, 2, "final", 0],
         })
     );
-    let f = parse(&output(&[("python", "/usr/bin/python3\nCPython\n")])).unwrap();
+    let f = parse(&output(&[(
+        "python",
+        "/opt/pypy/bin/python3\nPython 3.10.14 (75b3de9d9035, Apr 21 2024)\n[PyPy 7.3.16]\n",
+    )]))
+    .unwrap();
+    assert_eq!(f["python"]["type"], "PyPy");
+    assert_eq!(f["python"]["version_info"], json!([3, 10, 14, "final", 0]));
+    let f = parse(&output(&[(
+        "python",
+        "/usr/bin/python3\nPython 3.13.0rc2\n",
+    )]))
+    .unwrap();
+    assert_eq!(
+        f["python"]["version_info"],
+        json!([3, 13, 0, "candidate", 2])
+    );
+    let f = parse(&output(&[("python", "/usr/bin/python3\n")])).unwrap();
+    assert!(f.get("python").is_none());
+    let f = parse(&output(&[("python", "/usr/bin/python3\nnot a version\n")])).unwrap();
     assert!(f.get("python").is_none());
 }
 
