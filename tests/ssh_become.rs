@@ -218,3 +218,37 @@ fn remote_user_logs_in_once_per_user() {
         assert_eq!(app1[i - 1] - app0[i - 1], 2, "host{i}: app logins");
     }
 }
+
+/// Facts are gathered under the play's become, as Ansible's implicit setup
+/// task: the become user's identity and environment; a become that sudo
+/// refuses fails the host at fact gathering with Ansible's message (failed,
+/// not unreachable) while the others go on.
+#[test]
+fn facts_are_gathered_as_the_play_become_user() {
+    let lab = lab_or_skip!(2);
+    lab.sh_ok(
+        2,
+        "rm -f /etc/sudoers.d/*; echo 'deploy ALL=(ALL:ALL) ALL' >/etc/sudoers.d/tend-lab",
+    );
+    let play = r#"
+- hosts: lab
+  become: yes
+  tasks:
+    - copy:
+        dest: /root/facts.txt
+        content: "{{ ansible_facts.user_id }} {{ ansible_facts.user_dir }} {{ ansible_facts.env.HOME }}\n"
+"#;
+    let proj = lab::project(&[("site.yml", play)]);
+    let run = lab.playbook(&proj.path().join("site.yml"), &[]);
+    run.assert_code(2);
+    assert_eq!(lab.sh_ok(1, "cat /root/facts.txt"), "root /root /root\n");
+    assert_eq!(run.recap("host2", "failed"), 1, "{}", run.stdout);
+    assert_eq!(run.recap("host2", "unreachable"), 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            r#"fatal: [host2]: FAILED! => {"changed": false, "msg": "Missing sudo password"}"#
+        ),
+        "{}",
+        run.stdout
+    );
+}

@@ -1289,7 +1289,14 @@ async fn gather_facts(
     let progress = std::cell::RefCell::new(&mut *reporter);
     let progress = &progress;
     let record = ctx.opts.verbosity >= 3;
-    type Gathered = (usize, Result<Vars, String>, Duration, Vec<CommandRecord>);
+    /// The facts, or why not and whether the host is unreachable (else
+    /// failed: become refused, facts unreadable).
+    type Gathered = (
+        usize,
+        Result<Vars, (bool, String)>,
+        Duration,
+        Vec<CommandRecord>,
+    );
     let results: Vec<Gathered> = futures::stream::iter(
         states
             .iter()
@@ -1305,21 +1312,38 @@ async fn gather_facts(
         progress.borrow_mut().host_start(&s.name);
         let started = std::time::Instant::now();
         let script = facts::gather_script();
+        let escalation = task::play_become(ctx, s);
         let exec = async {
             let t = record::start();
-            let out = s.conn.exec(tend_modules::Exec::script(script)).await;
-            record::finish(t, script, None, 0, &out);
+            let request = tend_modules::Exec::script(script).read_only();
+            let out = match &escalation {
+                Ok(None) => s.conn.exec(request).await,
+                Ok(Some(spec)) => s.conn.exec_as(request, spec).await,
+                Err(msg) => Err(tend_modules::HostError::Become(msg.clone())),
+            };
+            let user = escalation
+                .as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .map(|b| b.user.as_str());
+            record::finish(t, script, user, 0, &out);
             out
         };
         let (out, commands) = record::recording_if(record, exec).await;
         let facts = match out {
-            Ok(o) if o.status == 0 => facts::parse(&o.stdout_text()).map_err(|e| e.to_string()),
-            Ok(o) => Err(format!(
-                "fact gathering failed (rc={}): {}",
-                o.status,
-                o.stderr_text()
+            Ok(o) if o.status == 0 => {
+                facts::parse(&o.stdout_text()).map_err(|e| (true, e.to_string()))
+            }
+            Ok(o) => Err((
+                true,
+                format!(
+                    "fact gathering failed (rc={}): {}",
+                    o.status,
+                    o.stderr_text()
+                ),
             )),
-            Err(e) => Err(e.to_string()),
+            Err(e @ tend_modules::HostError::Unreachable(_)) => Err((true, e.to_string())),
+            Err(e) => Err((false, e.to_string())),
         };
         progress.borrow_mut().host_done(&s.name);
         drop(permits);
@@ -1352,7 +1376,22 @@ async fn gather_facts(
                     )
                 });
             }
-            Err(msg) => {
+            Err((false, msg)) => {
+                s.failed = true;
+                counts.failed += 1;
+                summary.any_failed = true;
+                let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
+                reporter.host_result(&crate::report::HostResult {
+                    duration: Some(duration),
+                    commands: &commands,
+                    ..crate::report::HostResult::simple(
+                        &s.name,
+                        crate::report::Status::Failed,
+                        &result,
+                    )
+                });
+            }
+            Err((true, msg)) => {
                 s.unreachable = true;
                 counts.unreachable += 1;
                 summary.any_unreachable = true;

@@ -1714,13 +1714,13 @@ fn insert_src_mode(args: &mut Map<String, Value>, path: &std::path::Path) {
     }
 }
 
-fn escalation(
+/// The become settings `spec` (keywords) and the `ansible_become*`
+/// variables of `scope` give: None without become.
+pub(crate) fn become_spec(
     ctx: &PlayCtx<'_>,
-    t: &CompiledTask,
-    host: &HostState,
+    spec: &crate::playbook::Become,
     scope: &Scope<'_>,
-) -> Result<Escalated, String> {
-    let spec = t.task.escalation.inherit(&ctx.play.play.escalation);
+) -> Result<Option<BecomeSpec>, String> {
     let render = |v: &Option<Value>, var: &str| -> Result<Option<Value>, String> {
         match v {
             Some(v) => ctx
@@ -1742,7 +1742,7 @@ fn escalation(
     let enabled = render(&spec.enabled, "ansible_become")?
         .map(|v| truthy(&v))
         .unwrap_or(false);
-    let become_spec = if enabled {
+    Ok(if enabled {
         let user = render(&spec.user, "ansible_become_user")?
             .map(|v| text(&v))
             .unwrap_or_else(|| "root".into());
@@ -1764,7 +1764,36 @@ fn escalation(
         })
     } else {
         None
-    };
+    })
+}
+
+/// The play's become for `host`, from its keywords and the variables known
+/// before any task (inventory, play, extra, magic): fact gathering runs
+/// under it, as Ansible's implicit `setup` task does.
+pub(crate) fn play_become(
+    ctx: &PlayCtx<'_>,
+    host: &HostState,
+) -> Result<Option<BecomeSpec>, String> {
+    let magic = ctx.inventory.get().magic_vars(&host.name);
+    let scope = Scope::with_layers(vec![
+        (&host.inventory_vars, true),
+        (&ctx.play_vars, true),
+        (&ctx.opts.extra_vars, true),
+        (&magic, false),
+    ]);
+    become_spec(ctx, &ctx.play.play.escalation, &scope)
+}
+
+/// The connection an item's module runs on: become, environment, deadline,
+/// delegation and a task-level login.
+fn escalation(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+) -> Result<Escalated, String> {
+    let spec = t.task.escalation.inherit(&ctx.play.play.escalation);
+    let become_spec = become_spec(ctx, &spec, scope)?;
     let env_value = match (&t.task.environment, &ctx.play.play.environment) {
         (None, None) => Value::Null,
         (task_env, play_env) => {
