@@ -1376,34 +1376,28 @@ async fn gather_facts(
                     )
                 });
             }
-            Err((false, msg)) => {
-                s.failed = true;
-                counts.failed += 1;
-                summary.any_failed = true;
-                let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
-                reporter.host_result(&crate::report::HostResult {
-                    duration: Some(duration),
-                    commands: &commands,
-                    ..crate::report::HostResult::simple(
-                        &s.name,
-                        crate::report::Status::Failed,
-                        &result,
-                    )
-                });
-            }
-            Err((true, msg)) => {
-                s.unreachable = true;
-                counts.unreachable += 1;
-                summary.any_unreachable = true;
-                let result = serde_json::json!({"msg": msg, "unreachable": true, "changed": false});
-                reporter.host_result(&crate::report::HostResult {
-                    duration: Some(duration),
-                    commands: &commands,
-                    ..crate::report::HostResult::simple(
-                        &s.name,
+            Err((unreachable, msg)) => {
+                let (status, result) = if unreachable {
+                    s.unreachable = true;
+                    counts.unreachable += 1;
+                    summary.any_unreachable = true;
+                    (
                         crate::report::Status::Unreachable,
-                        &result,
+                        serde_json::json!({"msg": msg, "unreachable": true, "changed": false}),
                     )
+                } else {
+                    s.failed = true;
+                    counts.failed += 1;
+                    summary.any_failed = true;
+                    (
+                        crate::report::Status::Failed,
+                        serde_json::json!({"failed": true, "msg": msg, "changed": false}),
+                    )
+                };
+                reporter.host_result(&crate::report::HostResult {
+                    duration: Some(duration),
+                    commands: &commands,
+                    ..crate::report::HostResult::simple(&s.name, status, &result)
                 });
             }
         }
