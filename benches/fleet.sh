@@ -162,6 +162,14 @@ for n in "${sizes[@]}"; do
                 done
             done
             { state_of "$dir" 1; state_of "$dir" "$n"; } >"$OUT/state-$tool-$n-$lat.txt"
+            if [ "$tool" = tend ]; then
+                # Round trips as tend counts them (-v), on one more no-op run
+                # (not timed): "<hostN> SSH: R round trips, C channels".
+                (cd "$ROOT/benches" && "$LAB" run "$dir" -- "$TEND" playbook -v \
+                    -i "$dir/inventory.ini" -f "$n" bench.yml) 2>&1 |
+                    sed -n 's/^<\(host[0-9]*\)> SSH: \([0-9]*\) round trips\{0,1\}, \([0-9]*\) channels\{0,1\}$/\1 \2 \3/p' \
+                    >"$OUT/roundtrips-$n-$lat.txt" || true
+            fi
             "$LAB" down "$dir"
         done
     done

@@ -6,6 +6,7 @@
 Medians over the repeated runs for times; maxima for memory and processes.
 """
 
+import glob
 import os
 import statistics
 import sys
@@ -103,6 +104,22 @@ def main():
             print(f"| {tool} | {n} | {lat} ms | {SCEN[scen]} | {extra:.2f} | (noise) | |")
             continue
         print(f"| {tool} | {n} | {lat} ms | {SCEN[scen]} | {extra:.2f} | {rt:.0f} | {rt / TASKS:.1f} |")
+
+    counted = sorted(glob.glob(os.path.join(out, "roundtrips-*.txt")))
+    if counted:
+        print()
+        print("Round trips tend counts itself (`-v`) in a no-op run, per host:")
+        print()
+        print("| hosts | latency | round trips (min-max over hosts) | per task (T=16) | channels |")
+        print("|---|---|---|---|---|")
+        for path in counted:
+            n, lat = os.path.basename(path)[len("roundtrips-"):-len(".txt")].split("-")
+            rows = [line.split() for line in open(path) if line.strip()]
+            if not rows:
+                continue
+            rts = sorted(int(r[1]) for r in rows)
+            chs = sorted(int(r[2]) for r in rows)
+            print(f"| {n} | {lat} ms | {rts[0]}-{rts[-1]} | {rts[-1] / TASKS:.2f} | {chs[0]}-{chs[-1]} |")
 
 
 if __name__ == "__main__":

@@ -200,6 +200,9 @@ fn converges_is_idempotent_and_check_mode_changes_nothing() {
     );
     for i in 0..n {
         assert_eq!(noop[i], 9, "host{}: requests of a no-op run", i + 1);
+        // The directory items' probes go together: 7 round trips.
+        let line = format!("<host{}> SSH: 7 round trips, 1 channel\n", i + 1);
+        assert!(second.stdout.contains(&line), "{line}{}", second.stdout);
         assert_eq!(
             noop_channels[i],
             1,

@@ -82,6 +82,21 @@ pub trait Connection: Host {
     /// asked for in this order ([`speculation`]); an empty list drops what
     /// was kept. Nothing by default: each probe runs when asked.
     async fn prefetch(&self, _probes: Vec<(Exec, Option<BecomeSpec>)>) {}
+
+    /// What the connection cost so far, where it counts (SSH).
+    fn traffic(&self) -> Option<Traffic> {
+        None
+    }
+}
+
+/// What a connection to a host cost: round trips (requests sent and
+/// answered; probes sent ahead together count once) and channels opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Traffic {
+    /// Round trips.
+    pub round_trips: u64,
+    /// SSH channels opened.
+    pub channels: u64,
 }
 
 /// The request as it runs as `spec`'s user: the escalating command runs

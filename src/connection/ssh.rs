@@ -780,6 +780,13 @@ impl Connection for Ssh {
         self.exec_on(&request, Some(escalation)).await
     }
 
+    fn traffic(&self) -> Option<super::Traffic> {
+        Some(super::Traffic {
+            round_trips: self.round_trips(),
+            channels: self.channels_opened(),
+        })
+    }
+
     /// Sends the leading probes that run as the same user in one write on
     /// one runner, and keeps their answers. A failure keeps nothing: each
     /// probe then runs, and meets the failure, when it is asked for.

@@ -735,6 +735,9 @@ async fn run_play(
         if (s.failed && !s.failure_forgiven) || s.unreachable {
             dead.insert(s.name.clone());
         }
+        if let Some(traffic) = s.conn.traffic() {
+            reporter.traffic(&s.name, &traffic);
+        }
     }
     save_host_data(states, carried);
     stop

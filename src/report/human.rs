@@ -316,6 +316,20 @@ impl<W: Write> Reporter for Human<W> {
         self.banner("NO MORE HOSTS LEFT");
     }
 
+    fn traffic(&mut self, host: &str, traffic: &crate::connection::Traffic) {
+        if self.verbosity >= 1 {
+            let plural = |n: u64| if n == 1 { "" } else { "s" };
+            let _ = writeln!(
+                self.out,
+                "<{host}> SSH: {} round trip{}, {} channel{}",
+                traffic.round_trips,
+                plural(traffic.round_trips),
+                traffic.channels,
+                plural(traffic.channels)
+            );
+        }
+    }
+
     fn recap(&mut self, recap: &Recap) {
         self.banner("PLAY RECAP");
         for (host, c) in recap {

@@ -271,6 +271,8 @@ pub trait Reporter {
     fn no_hosts(&mut self) {}
     /// A play was aborted (`max_fail_percentage`): no host is left to run.
     fn no_more_hosts(&mut self) {}
+    /// What a host's connection cost in a play (at its end).
+    fn traffic(&mut self, _host: &str, _traffic: &crate::connection::Traffic) {}
     /// A playbook ended.
     fn recap(&mut self, recap: &Recap);
     /// The run ended: write files, flush.
@@ -323,6 +325,9 @@ impl Reporters {
 }
 
 impl Reporter for Reporters {
+    fn traffic(&mut self, host: &str, traffic: &crate::connection::Traffic) {
+        self.each(|r| r.traffic(host, traffic));
+    }
     fn run_start(&mut self, run: &RunInfo) {
         self.each(|r| r.run_start(run));
     }
