@@ -308,3 +308,65 @@ fn a_link_replaces_only_an_empty_directory() {
     assert!(empty.symlink_metadata().unwrap().file_type().is_symlink());
     assert!(dir.path().join("dotted/.hidden").is_file());
 }
+
+#[test]
+fn file_sets_attributes_and_explicit_times_once() {
+    let (out, dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "x\n"
+        dest: "{{ work }}/f"
+    - file:
+        path: "{{ work }}/f"
+        modification_time: "202202081414.00"
+      register: first
+      diff: true
+    - file:
+        path: "{{ work }}/f"
+        modification_time: "202202081414.00"
+      register: again
+      diff: true
+    - assert:
+        that:
+          - first is changed
+          - first.diff.after.mtime is defined
+          - again is not changed
+          - again.diff.after | length == 1
+    - command: lsattr -d "{{ work }}/f"
+      register: probe
+      ignore_errors: true
+      changed_when: false
+    - block:
+        - file:
+            path: "{{ work }}/f"
+            attributes: +A
+          register: add
+        - command: lsattr -d "{{ work }}/f"
+          register: flags
+          changed_when: false
+        - file:
+            path: "{{ work }}/f"
+            attributes: -A
+          register: remove
+        - assert:
+            that:
+              - add is changed
+              - add.diff is not defined
+              - "'A' in flags.stdout.split()[0]"
+              - remove is changed
+      when: probe is success
+"#);
+    ok(&out);
+    let meta = std::fs::metadata(dir.path().join("f")).expect("f");
+    let local = Command::new("date")
+        .args(["-d", "2022-02-08 14:14:00", "+%s"])
+        .output()
+        .expect("date");
+    let want: i64 = String::from_utf8_lossy(&local.stdout)
+        .trim()
+        .parse()
+        .expect("epoch");
+    assert_eq!(std::os::unix::fs::MetadataExt::mtime(&meta), want);
+}

@@ -413,6 +413,7 @@ impl Converge for AptRepository {
                 before: b.unwrap_or_default(),
                 after: af.unwrap_or_default(),
                 prepared: None,
+                dicts: None,
             });
         }
         let mode = match &a.mode {

@@ -665,6 +665,7 @@ fn content_diff(d: &Desired, dest: &PathInfo, path: &str, new: Option<&[u8]>) ->
         before,
         after,
         prepared: None,
+        dicts: None,
     }
 }
 

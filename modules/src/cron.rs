@@ -676,6 +676,7 @@ impl Converge for Cron {
                 before,
                 after: String::new(),
                 prepared: None,
+                dicts: None,
             });
             return Ok(plan
                 .with("cron_file", a.cron_file.clone().unwrap_or_default())
@@ -694,6 +695,7 @@ impl Converge for Cron {
                 before,
                 after: after.clone(),
                 prepared: None,
+                dicts: None,
             });
             let exec = match (&path, file) {
                 (Some(path), Some(info)) => {

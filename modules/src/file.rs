@@ -13,6 +13,11 @@
 //! changed (its times change), unless `modification_time` and `access_time`
 //! are `preserve`.
 //!
+//! `attributes` manages the file attribute flags with `lsattr`/`chattr`
+//! (from e2fsprogs), as Ansible does: a file system that does not support a
+//! flag fails the task with `chattr failed`; without `chattr` on the target
+//! the flags are left alone.
+//!
 //! # Examples
 //!
 //! ```yaml
@@ -176,9 +181,11 @@ pub struct Args {
     /// Accepted for compatibility; writes are never unsafe here.
     #[serde(default, deserialize_with = "de::opt_bool")]
     pub unsafe_writes: Option<bool>,
-    /// Not supported yet (`chattr` attributes).
-    #[serde(default, alias = "attr")]
-    pub attributes: Option<Value>,
+    /// File attributes as `lsattr` shows them (`A`, `+i`, `-a`): `=`
+    /// (the default) sets exactly these flags, `+`/`-` adds or removes them;
+    /// set with `chattr`. Empty leaves them alone.
+    #[serde(default, alias = "attr", deserialize_with = "de::opt_string")]
+    pub attributes: Option<String>,
     /// Not supported yet (SELinux).
     #[serde(default)]
     pub selevel: Option<Value>,
@@ -199,15 +206,88 @@ pub struct Args {
 
 const DEFAULT_TIME_FORMAT: &str = "%Y%m%d%H%M.%S";
 
-fn check_time(name: &str, v: &Option<String>) -> Result<(), ArgsError> {
+fn check_time(name: &str, v: &Option<String>, format: &Option<String>) -> Result<(), ArgsError> {
+    let format = format.as_deref().unwrap_or(DEFAULT_TIME_FORMAT);
     match v.as_deref() {
         None | Some("preserve") | Some("now") => Ok(()),
-        Some(s) if is_templated(s) => Ok(()),
-        Some(_) => Err(ArgsError::field(
-            name,
-            format!("file: `{name}` other than `preserve` or `now` is not supported yet"),
-        )),
+        Some(s) if is_templated(s) || is_templated(format) => Ok(()),
+        Some(s) => strptime(s, format)
+            .map(|_| ())
+            .map_err(|e| ArgsError::field(name, e)),
     }
+}
+
+/// A time to set (`modification_time`, `access_time`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TimeSpec {
+    /// Leave it.
+    Preserve,
+    /// The current time.
+    Now,
+    /// This local time on the target, `YYYY-MM-DD hh:mm:ss` (as `date -d` reads it).
+    At(String),
+}
+
+/// Python's `time.strptime` for the directives Ansible's time formats use
+/// (`%Y %y %m %d %H %M %S %%`), to `YYYY-MM-DD hh:mm:ss`.
+fn strptime(text: &str, format: &str) -> Result<String, String> {
+    let err = || {
+        format!(
+            "Error while obtaining timestamp for time {text} using format {format}: time data {text:?} does not match format {format:?}"
+        )
+    };
+    let (mut y, mut mo, mut d, mut h, mut mi, mut sec) = (1900i64, 1i64, 1i64, 0i64, 0i64, 0i64);
+    let mut rest = text;
+    let mut f = format.chars();
+    while let Some(c) = f.next() {
+        if c != '%' {
+            rest = rest.strip_prefix(c).ok_or_else(err)?;
+            continue;
+        }
+        let dir = f.next().ok_or_else(err)?;
+        let width = match dir {
+            'Y' => 4,
+            'y' | 'm' | 'd' | 'H' | 'M' | 'S' => 2,
+            '%' => {
+                rest = rest.strip_prefix('%').ok_or_else(err)?;
+                continue;
+            }
+            other => {
+                return Err(format!(
+                    "file: the time format directive %{other} is not supported yet"
+                ));
+            }
+        };
+        let n = rest
+            .chars()
+            .take(width)
+            .take_while(char::is_ascii_digit)
+            .count();
+        if n == 0 {
+            return Err(err());
+        }
+        let v: i64 = rest[..n].parse().map_err(|_| err())?;
+        rest = &rest[n..];
+        match dir {
+            'Y' => y = v,
+            'y' => y = if v < 69 { 2000 + v } else { 1900 + v },
+            'm' => mo = v,
+            'd' => d = v,
+            'H' => h = v,
+            'M' => mi = v,
+            _ => sec = v,
+        }
+    }
+    if !rest.is_empty()
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || sec > 61
+    {
+        return Err(err());
+    }
+    Ok(format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{sec:02}"))
 }
 
 /// The `file` module.
@@ -219,26 +299,13 @@ impl TypedModule for File {
     const NAME: &'static str = "file";
 
     fn validate(a: &Args) -> Result<(), ArgsError> {
-        fileops::reject_unsupported(
-            "file",
-            [&a.attributes, &a.selevel, &a.serole, &a.setype, &a.seuser],
+        fileops::reject_unsupported("file", [&None, &a.selevel, &a.serole, &a.setype, &a.seuser])?;
+        check_time(
+            "modification_time",
+            &a.modification_time,
+            &a.modification_time_format,
         )?;
-        check_time("modification_time", &a.modification_time)?;
-        check_time("access_time", &a.access_time)?;
-        for (name, f) in [
-            ("modification_time_format", &a.modification_time_format),
-            ("access_time_format", &a.access_time_format),
-        ] {
-            if let Some(f) = f
-                && f != DEFAULT_TIME_FORMAT
-                && !is_templated(f)
-            {
-                return Err(ArgsError::field(
-                    name,
-                    format!("file: a custom `{name}` is not supported yet"),
-                ));
-            }
-        }
+        check_time("access_time", &a.access_time, &a.access_time_format)?;
         fileops::reject_preserve(&a.mode)?;
         if a.recurse && a.state.is_some_and(|s| s != State::Directory) {
             return Err(ArgsError::field(
@@ -299,6 +366,9 @@ pub struct FileState {
     pub empty_dir: bool,
     /// The umask, clock and connecting user.
     pub env: Env,
+    /// Explicit `modification_time`/`access_time` as epochs on the target
+    /// (`mtime`, `atime`).
+    pub times: std::collections::BTreeMap<String, i64>,
 }
 
 fn want(args: &Args) -> WantAttrs {
@@ -309,13 +379,26 @@ fn want(args: &Args) -> WantAttrs {
     }
 }
 
-/// Modification/access times to set: `(mtime_now, atime_now)`.
-fn times(args: &Args, state: State) -> (bool, bool) {
-    let now = |v: &Option<String>| match v.as_deref() {
-        None => state == State::Touch,
-        Some(s) => s == "now",
+/// Modification/access times to set: `(mtime, atime)` (`touch` defaults to `now`).
+fn time_specs(args: &Args, state: State) -> (TimeSpec, TimeSpec) {
+    let spec = |v: &Option<String>, f: &Option<String>| match v.as_deref() {
+        None if state == State::Touch => TimeSpec::Now,
+        None | Some("preserve") => TimeSpec::Preserve,
+        Some("now") => TimeSpec::Now,
+        Some(s) => strptime(s, f.as_deref().unwrap_or(DEFAULT_TIME_FORMAT))
+            .map(TimeSpec::At)
+            .unwrap_or(TimeSpec::Preserve),
     };
-    (now(&args.modification_time), now(&args.access_time))
+    (
+        spec(&args.modification_time, &args.modification_time_format),
+        spec(&args.access_time, &args.access_time_format),
+    )
+}
+
+/// Whether times are set to `now`: `(mtime, atime)`.
+fn times(args: &Args, state: State) -> (bool, bool) {
+    let (m, a) = time_specs(args, state);
+    (m == TimeSpec::Now, a == TimeSpec::Now)
 }
 
 fn touch_cmd(word: &str, (m, a): (bool, bool)) -> String {
@@ -325,6 +408,26 @@ fn touch_cmd(word: &str, (m, a): (bool, bool)) -> String {
         (false, true) => format!("touch -c -a -- {word} || exit 1\n"),
         (false, false) => String::new(),
     }
+}
+
+/// Ansible's `update_timestamp_for_file` for explicit times: the epochs the
+/// probe computed (record `times`) against the object's. Whether they
+/// change, the script, and the diff lines.
+fn explicit_times(st: &FileState, target: &PathInfo, word: &str) -> (bool, String, DiffPairs) {
+    let mut script = String::new();
+    let mut diff: DiffPairs = (Vec::new(), Vec::new());
+    for (key, flag, cur) in [("mtime", "-m", target.mtime), ("atime", "-a", target.atime)] {
+        let Some(want) = st.times.get(key) else {
+            continue;
+        };
+        if (*want as f64 - cur).abs() < 1e-9 {
+            continue;
+        }
+        script.push_str(&format!("touch -c {flag} -d @{want} -- {word} || exit 1\n"));
+        diff.0.push((key, format!("{cur}")));
+        diff.1.push((key, format!("{want}")));
+    }
+    (!script.is_empty(), script, diff)
 }
 
 impl Converge for File {
@@ -357,6 +460,7 @@ impl Converge for File {
         }
         let opts = StatOpts {
             listing,
+            attrs: args.attributes.is_some(),
             ..StatOpts::default()
         };
         p.path_word("path", "\"$p\"", &opts);
@@ -365,12 +469,10 @@ impl Converge for File {
             p.path_word("real", "\"$r\"", &opts);
             p.raw("fi");
         }
-        // Whether a directory is empty matters only to replacing it by a
-        // link; the shell's globs tell (no process).
-        if !matches!(
-            args.state,
-            Some(State::Directory | State::File | State::Touch | State::Absent)
-        ) {
+        // Only a link may replace an empty directory: the shell's globs tell
+        // (no process). Reading a directory moves its access time, which
+        // other states leave alone.
+        if args.state == Some(State::Link) || (args.state.is_none() && args.src.is_some()) {
             p.raw(
                 "if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then e=1\n\
                  for f in \"$p\"/* \"$p\"/.[!.]* \"$p\"/..?*; do\n\
@@ -402,6 +504,7 @@ impl Converge for File {
                     src,
                     &StatOpts {
                         follow: true,
+                        attrs: args.attributes.is_some(),
                         ..StatOpts::default()
                     },
                 );
@@ -409,6 +512,18 @@ impl Converge for File {
             _ => {}
         }
         p.ids(args.owner.as_deref(), args.group.as_deref());
+        let (m, a) = time_specs(args, args.state.unwrap_or(State::File));
+        if matches!((&m, &a), (TimeSpec::At(_), _) | (_, TimeSpec::At(_))) {
+            p.raw("printf '@times\\0'");
+            for (key, spec) in [("mtime", &m), ("atime", &a)] {
+                if let TimeSpec::At(t) = spec {
+                    p.raw(&format!(
+                        "_t=$(date -d {} +%s 2>/dev/null) && printf '{key}=%s\\0' \"$_t\"",
+                        quote(t)
+                    ));
+                }
+            }
+        }
         p.finish()
     }
 
@@ -427,6 +542,19 @@ impl Converge for File {
         };
         let empty_dir = probe.records.contains_key("empty");
         let env = probe.env()?;
+        let times = probe
+            .records
+            .get("times")
+            .map(|r| {
+                r.fields
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let n = String::from_utf8_lossy(v).trim().parse::<i64>().ok()?;
+                        Some((k.clone(), n))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(FileState {
             probe,
             path,
@@ -434,6 +562,7 @@ impl Converge for File {
             src,
             empty_dir,
             env,
+            times,
         })
     }
 
@@ -494,6 +623,11 @@ fn initial_diff(path: &str, state: &str, prev: &str) -> DiffPairs {
     (before, after)
 }
 
+fn extend_diff(diff: &mut DiffPairs, more: DiffPairs) {
+    diff.0.extend(more.0);
+    diff.1.extend(more.1);
+}
+
 /// A plan with Ansible's path info (`state`, `mode`, owner...) as values.
 fn finish(
     action: Action,
@@ -521,9 +655,8 @@ fn finish(
             plan.values.insert("state".into(), "absent".into());
         }
     }
-    if action.changes() {
-        plan.diff.push(Diff::attributes(path, &diff.0, &diff.1));
-    }
+    // Ansible's file module returns its diff whether or not anything changed.
+    plan.diff.push(Diff::attributes(path, &diff.0, &diff.1));
     plan
 }
 
@@ -572,22 +705,26 @@ fn plan_file(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
     if prev != "file" && prev != "hard" {
         return Err(fail(
             format!("file ({path}) is {prev}, cannot continue"),
-            &[("path", &path)],
+            &[("path", &path), ("state", prev)],
         ));
     }
-    let attrs = fileops::plan_attrs(&CurAttrs::of(target), &want(args), ids, st.env.umask)
+    let mut attrs = fileops::plan_attrs(&CurAttrs::of(target), &want(args), ids, st.env.umask)
         .map_err(map_err(&path))?;
+    attrs.set_attributes(target, args.attributes.as_deref());
     let t = times(args, State::File);
     let q = quote(&path);
     let mut script = attrs.script(&q, false);
     script.push_str(&touch_cmd(&q, t));
-    let changed = attrs.changes() || t.0 || t.1;
+    let (tchanged, tscript, tdiff) = explicit_times(st, target, &q);
+    script.push_str(&tscript);
+    let changed = attrs.changes() || t.0 || t.1 || tchanged;
     let action = if changed {
         Action::Update
     } else {
         Action::NoOp
     };
-    let diff = initial_diff(&path, "file", prev);
+    let mut diff = initial_diff(&path, "file", prev);
+    extend_diff(&mut diff, tdiff);
     Ok(finish(
         action,
         script,
@@ -620,6 +757,9 @@ fn plan_directory(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, Module
         let gid = ids.group.as_ref().map(|g| g.0);
         let mut script = fileops::mkdirs_script(&ancestors(&path), mode, uid, gid);
         script.push_str(&touch_cmd(&q, t));
+        let mut chattr = AttrPlan::default();
+        chattr.set_attributes(target, args.attributes.as_deref());
+        script.push_str(&chattr.script(&q, false));
         // Created: report the new directory's attributes, diff only the state.
         let shown = attrs.without_diff();
         return Ok(finish(
@@ -638,11 +778,16 @@ fn plan_directory(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, Module
         ));
     }
     let w = want(args);
-    let attrs = fileops::plan_attrs(&CurAttrs::of(target), &w, ids, st.env.umask)
+    let mut attrs = fileops::plan_attrs(&CurAttrs::of(target), &w, ids, st.env.umask)
         .map_err(map_err(&path))?;
+    attrs.set_attributes(target, args.attributes.as_deref());
     let mut script = attrs.script(&q, false);
     script.push_str(&touch_cmd(&q, t));
-    let mut changed = attrs.changes() || t.0 || t.1;
+    let (tchanged, tscript, tdiff) = explicit_times(st, target, &q);
+    script.push_str(&tscript);
+    let mut diff = diff;
+    extend_diff(&mut diff, tdiff);
+    let mut changed = attrs.changes() || t.0 || t.1 || tchanged;
     if args.recurse {
         let (rchanged, rscript) = plan_recurse(&path, target, &w, ids, st.env.umask)?;
         changed |= rchanged;
@@ -741,10 +886,16 @@ fn plan_touch(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleErro
     let t = times(args, State::Touch);
     let diff = initial_diff(&path, "touch", prev);
     if !p.exists() {
-        let attrs = fileops::plan_attrs(&st.env.new_attrs(false), &want(args), ids, st.env.umask)
-            .map_err(map_err(&path))?;
+        let mut attrs =
+            fileops::plan_attrs(&st.env.new_attrs(false), &want(args), ids, st.env.umask)
+                .map_err(map_err(&path))?;
+        attrs.set_attributes(p, args.attributes.as_deref());
+        // A file made here is removed again when its attributes cannot be set.
         let mut script = format!("touch -- {q} || exit 1\n");
-        script.push_str(&attrs.script(&q, false));
+        let set = attrs.script(&q, false);
+        if !set.is_empty() {
+            script.push_str(&format!("(\n{set}) || {{ rm -f -- {q}; exit 1; }}\n"));
+        }
         let shown = attrs.without_diff();
         return Ok(finish(
             Action::Create,
@@ -755,11 +906,16 @@ fn plan_touch(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleErro
             Some((&shown, "file", 0)),
         ));
     }
-    let attrs = fileops::plan_attrs(&CurAttrs::of(target), &want(args), ids, st.env.umask)
+    let mut attrs = fileops::plan_attrs(&CurAttrs::of(target), &want(args), ids, st.env.umask)
         .map_err(map_err(&path))?;
+    attrs.set_attributes(target, args.attributes.as_deref());
     let mut script = attrs.script(&q, false);
     script.push_str(&touch_cmd(&q, t));
-    let changed = attrs.changes() || t.0 || t.1;
+    let (tchanged, tscript, tdiff) = explicit_times(st, target, &q);
+    script.push_str(&tscript);
+    let mut diff = diff;
+    extend_diff(&mut diff, tdiff);
+    let changed = attrs.changes() || t.0 || t.1 || tchanged;
     let action = if changed {
         Action::Update
     } else {
@@ -802,21 +958,21 @@ fn plan_link(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
     let path = p.path.clone();
     let prev = p.state();
     let follow_existing = args.src.is_none() && args.follow && p.kind() == Kind::Link;
+    // Without `src`, an existing link is kept as it is (with `follow`, its
+    // target stands for `src`); anything else needs one.
     let src = match (&args.src, &p.target) {
-        (Some(s), _) => s.clone(),
+        (Some(s), _) => Some(s.clone()),
         (None, Some(t)) if follow_existing && st.real.as_ref().is_some_and(PathInfo::exists) => {
-            t.clone()
+            Some(t.clone())
         }
-        _ => {
-            return Err(fail(
-                "src is required for creating new symlinks",
-                &[("path", &path)],
-            ));
-        }
+        _ => None,
     };
     let src_info = st.src.as_ref();
     let src_exists = follow_existing || src_info.is_some_and(PathInfo::exists);
-    if !args.force && !src_exists {
+    if let Some(src) = &src
+        && !args.force
+        && !src_exists
+    {
         let absrc = src_info
             .map(|s| s.path.clone())
             .unwrap_or_else(|| src.clone());
@@ -824,7 +980,7 @@ fn plan_link(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
             format!(
                 "src file does not exist, use \"force=yes\" if you really want to create the link: {absrc}"
             ),
-            &[("path", &path), ("src", &src)],
+            &[("path", &path), ("src", src)],
         ));
     }
     match prev {
@@ -850,15 +1006,23 @@ fn plan_link(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
     }
     let (mut before, mut after) = initial_diff(&path, "link", prev);
     let mut changed = prev != "link";
-    if prev == "link" && p.target.as_deref() != Some(src.as_str()) {
+    if changed && src.is_none() {
+        return Err(fail(
+            "src is required for creating new symlinks",
+            &[("path", &path)],
+        ));
+    }
+    if let Some(src) = &src
+        && prev == "link"
+        && p.target.as_deref() != Some(src.as_str())
+    {
         before.push(("src", p.target.clone().unwrap_or_default()));
         after.push(("src", src.clone()));
         changed = true;
     }
-    let mut script = if changed {
-        link_script(&path, prev, &format!("-s -- {}", quote(&src)))
-    } else {
-        String::new()
+    let mut script = match &src {
+        Some(src) if changed => link_script(&path, prev, &format!("-s -- {}", quote(src))),
+        _ => String::new(),
     };
     let w = want(args);
     let has_attrs = w.mode.is_some() || w.owner.is_some() || w.group.is_some();
@@ -921,9 +1085,14 @@ fn plan_link(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
         "dest",
         &path,
         (before, after),
-        Some((&link_attrs, "link", src.len() as u64)),
+        Some((
+            &link_attrs,
+            "link",
+            src.as_deref().or(p.target.as_deref()).map_or(0, str::len) as u64,
+        )),
     );
-    plan.values.insert("src".into(), src.into());
+    plan.values
+        .insert("src".into(), src.map_or(Value::Null, Value::from));
     plan.msg = plan_msg;
     Ok(plan)
 }
@@ -992,8 +1161,9 @@ fn plan_hard(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
         String::new()
     };
     // After linking, path and src are one inode: compare against src's attributes.
-    let attrs = fileops::plan_attrs(&CurAttrs::of(s), &want(args), ids, st.env.umask)
+    let mut attrs = fileops::plan_attrs(&CurAttrs::of(s), &want(args), ids, st.env.umask)
         .map_err(map_err(&path))?;
+    attrs.set_attributes(s, args.attributes.as_deref());
     script.push_str(&attrs.script(&quote(&path), false));
     let changed = changed || attrs.changes();
     let mut plan = finish(
@@ -1029,15 +1199,29 @@ mod tests {
         assert!(a.follow);
         let e = parse(json!({"path": "/x", "selevel": "s0"})).unwrap_err();
         assert!(e.message.contains("not supported yet"), "{}", e.message);
-        let e = parse(json!({"path": "/x", "attr": "+i"})).unwrap_err();
-        assert!(e.message.contains("not supported yet"), "{}", e.message);
+        assert_eq!(
+            parse(json!({"path": "/x", "attr": "+i"}))
+                .unwrap()
+                .attributes
+                .as_deref(),
+            Some("+i")
+        );
+        let e = parse(json!({"path": "/x", "modification_time": "2022"})).unwrap_err();
+        assert!(e.message.contains("does not match format"), "{}", e.message);
+        assert_eq!(
+            strptime("202202081414.00", DEFAULT_TIME_FORMAT).unwrap(),
+            "2022-02-08 14:14:00"
+        );
+        assert_eq!(
+            strptime("08/02/22 1:02", "%d/%m/%y %H:%M").unwrap(),
+            "2022-02-08 01:02:00"
+        );
         let e = parse(json!({"path": "/x", "state": "file", "src": "/y"})).unwrap_err();
         assert_eq!(
             e.message,
             "src option requires state to be 'link' or 'hard'"
         );
-        let e = parse(json!({"path": "/x", "modification_time": "202401010000.00"})).unwrap_err();
-        assert!(e.message.contains("not supported yet"));
+        assert!(parse(json!({"path": "/x", "modification_time": "202401010000.00"})).is_ok());
         assert!(parse(json!({"path": "/x", "bogus": 1})).is_err());
         assert!(
             args::check::<Args>(&json!({"path": "{{ p }}", "mode": "{{ m }}", "state": "{{ s }}"}))
@@ -1156,6 +1340,88 @@ mod tests {
             )
             .unwrap();
         assert_eq!(plan.action, Action::NoOp);
+    }
+
+    #[test]
+    fn attribute_and_time_plans() {
+        let ctx = Context::default();
+        let plan_for =
+            |args: Value, out: &[u8]| File.plan(&parse(args).unwrap(), &state(out), &ctx);
+        let with = |extra: &[u8]| {
+            let mut o =
+                b"@path\0path=/x\0chattr=1\0stat=81a4 0 0 5 1 7 8 1 2 3 8 512 0 0 root root\0"
+                    .to_vec();
+            o.extend_from_slice(extra);
+            o
+        };
+        // `=` flags already there: nothing; `+`/`=` of others and any `-`: chattr.
+        let attr = |want: &str, flags: &str| {
+            let lsattr = format!("lsattr={flags}\0");
+            plan_for(
+                json!({"path": "/x", "attributes": want}),
+                &with(lsattr.as_bytes()),
+            )
+            .unwrap()
+        };
+        assert_eq!(attr("A", "-------A------").action, Action::NoOp);
+        let add = attr("+A", "--------------e-");
+        assert_eq!(add.action, Action::Update);
+        assert!(
+            add.apply[0].script.contains("chattr +A -- /x"),
+            "{}",
+            add.apply[0].script
+        );
+        assert!(add.apply[0].script.contains("tend: chattr failed"));
+        assert_eq!(attr("-A", "-----").action, Action::Update);
+        assert_eq!(attr("", "---A--").action, Action::NoOp);
+        // Without chattr on the target the flags are left alone.
+        let none = plan_for(
+            json!({"path": "/x", "attributes": "A"}),
+            b"@path\0path=/x\0stat=81a4 0 0 5 1 7 8 1 2 3 8 512 0 0 root root\0",
+        )
+        .unwrap();
+        assert_eq!(none.action, Action::NoOp);
+        // Explicit times: the probe's epoch against the file's mtime (2 here).
+        let args = json!({"path": "/x", "modification_time": "202202081414.00"});
+        assert_eq!(
+            plan_for(args.clone(), &with(b"@times\0mtime=2\0"))
+                .unwrap()
+                .action,
+            Action::NoOp
+        );
+        let t = plan_for(args, &with(b"@times\0mtime=1644329640\0")).unwrap();
+        assert_eq!(t.action, Action::Update);
+        assert!(
+            t.apply[0]
+                .script
+                .contains("touch -c -m -d @1644329640 -- /x")
+        );
+        let diff = t.diff[0].to_value();
+        assert_eq!(diff["after"]["mtime"], json!(1644329640.0));
+        assert_eq!(diff["before"]["path"], "/x");
+    }
+
+    #[test]
+    fn an_existing_link_without_src_keeps_its_target() {
+        let out = b"@path\0path=/l\0stat=a1ff 0 0 2 1 7 8 1 2 3 0 512 0 0 root root\0target=/t\0real=/t\0";
+        let plan = File
+            .plan(
+                &parse(json!({"path": "/l", "state": "link", "follow": false})).unwrap(),
+                &state(out),
+                &Context::default(),
+            )
+            .unwrap();
+        assert_eq!(plan.action, Action::NoOp);
+        assert_eq!(plan.values["src"], Value::Null);
+        let err = File
+            .plan(
+                &parse(json!({"path": "/x", "state": "link", "follow": false, "force": true}))
+                    .unwrap(),
+                &state(FILE_644),
+                &Context::default(),
+            )
+            .unwrap_err();
+        assert_eq!(err.to_string(), "src is required for creating new symlinks");
     }
 
     #[test]

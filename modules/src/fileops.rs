@@ -211,6 +211,8 @@ pub struct StatOpts {
     pub listing: bool,
     /// Report the MIME type and charset (with `file`, when installed).
     pub mime: bool,
+    /// Report the file attributes (`lsattr`) and whether `chattr` is installed.
+    pub attrs: bool,
 }
 
 impl Default for StatOpts {
@@ -222,6 +224,7 @@ impl Default for StatOpts {
             access: false,
             listing: false,
             mime: false,
+            attrs: false,
         }
     }
 }
@@ -239,6 +242,7 @@ tend_cat() {
 tend_rec() {
   printf '@%s\0path=%s\0' "$1" "$2"
   _p=$2; sum=
+  if [ "${10}" = 1 ] && command -v chattr >/dev/null 2>&1; then printf 'chattr=1\0'; fi
   if [ ! -e "$_p" ] && [ ! -L "$_p" ]; then printf 'type=absent\0'; return 0; fi
   _f=
   if [ "$3" = 1 ] && [ -e "$_p" ]; then _f=-L; fi
@@ -267,6 +271,9 @@ tend_rec() {
     case $_p in -*) _q=./$_p ;; *) _q=$_p ;; esac
     _l=$(find "$_q" -exec stat -c '%f %u %g %U %G' -- {} + 2>/dev/null)
     printf 'list=%s\0' "$_l"
+  fi
+  if [ "${10}" = 1 ] && command -v lsattr >/dev/null 2>&1 && _a=$(lsattr -d -- "$_p" 2>/dev/null); then
+    printf 'lsattr=%s\0' "${_a%% *}"
   fi
   if [ "$9" = 1 ] && command -v file >/dev/null 2>&1; then
     printf 'mime=%s\0' "$(file -b --mime-type -- "$_p" 2>/dev/null)" "$(file -b --mime-encoding -- "$_p" 2>/dev/null)"
@@ -330,13 +337,14 @@ impl Probe {
             Fetch::Whole => ("3", "''".to_string()),
         };
         self.script.push_str(&format!(
-            "tend_rec {} {word} {} {} {mode} {expected} {} {} {}\n",
+            "tend_rec {} {word} {} {} {mode} {expected} {} {} {} {}\n",
             quote(tag),
             flag(opts.follow),
             quote(opts.checksum.unwrap_or("")),
             flag(opts.access),
             flag(opts.listing),
             flag(opts.mime),
+            flag(opts.attrs),
         ));
         self
     }
@@ -682,6 +690,11 @@ pub struct PathInfo {
     pub listing: Vec<Entry>,
     /// MIME type and charset, when asked and `file` is installed.
     pub mime: Option<(String, String)>,
+    /// The file attribute flags (`lsattr -d`, dashes removed), when asked
+    /// and `lsattr` could read them.
+    pub attr_flags: Option<String>,
+    /// `chattr` is installed on the target (reported when attributes are asked).
+    pub chattr: bool,
 }
 
 impl PathInfo {
@@ -689,6 +702,7 @@ impl PathInfo {
     pub fn from_record(rec: &Record) -> Result<PathInfo, ModuleError> {
         let mut info = PathInfo {
             path: rec.get("path").unwrap_or_default(),
+            chattr: rec.fields.contains_key("chattr"),
             ..PathInfo::default()
         };
         if rec.get("type").as_deref() == Some("absent") {
@@ -741,6 +755,9 @@ impl PathInfo {
         info.checksum = rec.get("sum").filter(|s| !s.is_empty());
         info.content = rec.content.clone();
         info.too_large = rec.fields.contains_key("toolarge");
+        info.attr_flags = rec
+            .get("lsattr")
+            .map(|f| f.replace('-', "").trim().to_string());
         if let Some(list) = rec.get("list") {
             for line in list.lines() {
                 let p: Vec<&str> = line.split_whitespace().collect();
@@ -864,12 +881,47 @@ pub struct AttrPlan {
     pub owner: Option<String>,
     /// Final group name.
     pub group: Option<String>,
+    /// The `chattr` argument (`=A`, `+i`, `-a`), when the attributes change.
+    pub chattr: Option<String>,
 }
 
 impl AttrPlan {
     /// Whether anything changes.
     pub fn changes(&self) -> bool {
-        self.chown.is_some() || self.chgrp.is_some() || self.chmod.is_some()
+        self.chown.is_some()
+            || self.chgrp.is_some()
+            || self.chmod.is_some()
+            || self.chattr.is_some()
+    }
+
+    /// Ansible's `set_attributes_if_different`: `attributes` (`A`, `+A`,
+    /// `-A`; empty means leave them) against the flags `lsattr` reported for
+    /// `info`, probed with [`StatOpts::attrs`]. `=` flags that already match
+    /// change nothing; `-` always runs `chattr`; without `chattr` on the
+    /// target nothing is changed. An object about to be created (`info`
+    /// absent) gets `chattr` after it is made.
+    pub fn set_attributes(&mut self, info: &PathInfo, attributes: Option<&str>) {
+        let Some(want) = attributes else {
+            return;
+        };
+        let (op, flags) = match want.chars().next() {
+            Some(c @ ('+' | '-')) => (c, &want[1..]),
+            _ => ('=', want),
+        };
+        if flags.is_empty() || !info.chattr {
+            return;
+        }
+        let existing = info
+            .exists()
+            .then(|| info.attr_flags.clone().unwrap_or_default());
+        if existing.as_deref() == Some(flags) && op != '-' {
+            return;
+        }
+        let arg = format!("{op}{flags}");
+        self.before
+            .push(("attributes", existing.unwrap_or_default()));
+        self.after.push(("attributes", arg.clone()));
+        self.chattr = Some(arg);
     }
 
     /// The sh commands that apply it to the path in sh word `word`.
@@ -879,6 +931,9 @@ impl AttrPlan {
         let mut s = chown_script(self.chown, self.chgrp, h, word);
         if let Some(m) = self.chmod {
             s.push_str(&format!("chmod -- {m:04o} {word} || exit 1\n"));
+        }
+        if let Some(a) = &self.chattr {
+            s.push_str(&chattr_script(a, word));
         }
         s
     }
@@ -964,6 +1019,16 @@ impl CurAttrs {
         values.insert("size".into(), size.into());
         values.insert("state".into(), "file".into());
     }
+}
+
+/// `chattr ARG -- PATH`; like Ansible, a non-zero exit or any output fails
+/// with `chattr failed` (the output in `details`).
+pub fn chattr_script(arg: &str, word: &str) -> String {
+    format!(
+        "_e=$(chattr {} -- {word} 2>&1); _r=$?\n\
+         if [ $_r -ne 0 ] || [ -n \"$_e\" ]; then printf '%s\\n' \"$_e\" >&2; printf '{MSG_PREFIX}chattr failed\\n' >&2; exit 1; fi\n",
+        quote(arg)
+    )
 }
 
 /// Compares current attributes with the wanted ones (Ansible's

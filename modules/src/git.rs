@@ -399,6 +399,7 @@ impl Converge for Git {
                 .unwrap_or_default(),
             after: format!("{remote_sha}\n"),
             prepared: None,
+            dicts: None,
         };
         if !st.repo {
             let mut plan = Plan::change(Action::Create, vec![clone(a, &version)])

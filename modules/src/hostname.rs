@@ -287,6 +287,7 @@ impl Converge for Hostname {
                 before: format!("hostname = {before}\n"),
                 after: format!("hostname = {name}\n"),
                 prepared: None,
+                dicts: None,
             });
         }
         Ok(plan)

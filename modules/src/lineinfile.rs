@@ -720,6 +720,7 @@ pub(crate) fn plan_edit(st: &FileState, e: Edit) -> Result<Plan, ModuleError> {
             before: String::from_utf8_lossy(st.content()).into_owned(),
             after: String::from_utf8_lossy(&e.after).into_owned(),
             prepared: None,
+            dicts: None,
         });
     }
     if attrs.changes() && e.attr_diff {

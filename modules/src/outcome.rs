@@ -20,13 +20,29 @@ pub struct Diff {
     /// package modules' `prepared` summary of what the package manager does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prepared: Option<String>,
+    /// The before/after dictionaries a module without an action plugin
+    /// returns (`file`'s `{path, state, mode, ...}`): registered results
+    /// give these as `before`/`after`, the text above is only for display.
+    #[serde(skip)]
+    pub dicts: Option<Box<(Value, Value)>>,
 }
 
 impl Diff {
+    /// The registered form: [`Diff::dicts`] when there are any, else the texts.
+    pub fn to_value(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let (Some(d), Value::Object(m)) = (&self.dicts, &mut v) {
+            m.insert("before".into(), d.0.clone());
+            m.insert("after".into(), d.1.clone());
+        }
+        v
+    }
+
     /// A ready-made summary (Ansible's `diff.prepared`), shown as it is.
     pub fn prepared(text: impl Into<String>) -> Self {
         Diff {
             prepared: Some(text.into()),
+            dicts: None,
             ..Diff::default()
         }
     }
@@ -39,6 +55,7 @@ impl Diff {
             before: before.into(),
             after: after.into(),
             prepared: None,
+            dicts: None,
         }
     }
 
@@ -61,12 +78,26 @@ impl Diff {
                 .join(",\n");
             format!("{{\n{body}\n}}\n")
         };
+        // Ansible's file diffs hold uids and gids as numbers.
+        let dict = |pairs: &[(&str, String)]| {
+            let mut m = Map::new();
+            for (k, v) in pairs {
+                let value = match (*k, v.parse::<u64>(), v.parse::<f64>()) {
+                    ("owner" | "group", Ok(n), _) => Value::from(n),
+                    ("mtime" | "atime", _, Ok(f)) => Value::from(f),
+                    _ => Value::from(v.as_str()),
+                };
+                m.insert(k.to_string(), value);
+            }
+            Value::Object(m)
+        };
         Diff {
             before_header: None,
             after_header: None,
             before: render(before),
             after: render(after),
             prepared: None,
+            dicts: Some(Box::new((dict(before), dict(after)))),
         }
     }
 }
@@ -175,8 +206,8 @@ impl Outcome {
         }
         if !self.diff.is_empty() {
             let diff = match self.diff.as_slice() {
-                [one] => serde_json::to_value(one).unwrap_or(Value::Null),
-                many => serde_json::to_value(many).unwrap_or(Value::Null),
+                [one] => one.to_value(),
+                many => Value::Array(many.iter().map(Diff::to_value).collect()),
             };
             map.insert("diff".into(), diff);
         }

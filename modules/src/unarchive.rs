@@ -501,6 +501,7 @@ impl Converge for Unarchive {
                     before,
                     after,
                     prepared: None,
+                    dicts: None,
                 })
             };
             plan.values = values;
@@ -512,6 +513,7 @@ impl Converge for Unarchive {
             before: differs.iter().map(|l| format!("{l}\n")).collect(),
             after: st.list.iter().map(|l| format!("{l}\n")).collect(),
             prepared: None,
+            dicts: None,
         });
         plan.values = values;
         Ok(plan)

@@ -55,6 +55,7 @@ async fn insert_update_remove_with_exact_diffs_and_round_trips() {
             before: "Port 22\n".into(),
             after: expected.clone(),
             prepared: None,
+            dicts: None,
         }]
     );
     assert_eq!(std::fs::read_to_string(&f).unwrap(), expected);

@@ -44,6 +44,7 @@ async fn converges_check_mode_predicts_and_diff_is_exact() {
             before: "# comment\nSELINUX=permissive\n".into(),
             after: "# comment\nSELINUX=enforcing\n".into(),
             prepared: None,
+            dicts: None,
         }]
     );
     assert_eq!(

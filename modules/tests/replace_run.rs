@@ -50,6 +50,7 @@ async fn converges_check_mode_predicts_and_diff_is_exact() {
             before: HOSTS.into(),
             after: after.into(),
             prepared: None,
+            dicts: None,
         }]
     );
     assert_eq!(std::fs::read_to_string(&f).unwrap(), after);

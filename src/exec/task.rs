@@ -1401,7 +1401,13 @@ async fn attempt(
                         label,
                         status,
                         result: outcome.to_value(),
-                        diffs: outcome.diff,
+                        // Shown only for a change, as Ansible's callbacks do
+                        // (`file` returns its diff either way).
+                        diffs: if outcome.changed {
+                            outcome.diff
+                        } else {
+                            Vec::new()
+                        },
                         facts: Map::new(),
                         end_host: false,
                         verbose_always: false,

@@ -672,6 +672,7 @@ mod tests {
             before: String::new(),
             after: format!("pw = {secret}\n"),
             prepared: None,
+            dicts: None,
         }];
         let commands = [CommandRecord {
             kind: crate::connection::record::CommandKind::Exec,

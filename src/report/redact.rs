@@ -99,6 +99,10 @@ pub fn diff(d: &Diff) -> Diff {
         before: text(&d.before).into_owned(),
         after: text(&d.after).into_owned(),
         prepared: d.prepared.as_deref().map(|p| text(p).into_owned()),
+        dicts: d
+            .dicts
+            .as_ref()
+            .map(|b| Box::new((value(&b.0), value(&b.1)))),
     }
 }
 
@@ -124,6 +128,7 @@ mod tests {
             before: String::new(),
             after: "x\nAAAAB3NzaC1yc2EAAAADAQABAAABAQ\n".into(),
             prepared: None,
+            dicts: None,
         });
         assert_eq!(d.after, "x\n********\n");
         assert!(active());
