@@ -152,6 +152,9 @@ pub struct CompiledInclude {
     pub file: String,
     /// Its steps.
     pub steps: Vec<CompiledStep>,
+    /// A name templated per host: the file is read and compiled when the
+    /// include runs ([`compile_deferred`]); `steps` is empty.
+    pub deferred: Option<Box<playbook::Deferred>>,
 }
 
 /// A block ready to run.
@@ -215,6 +218,30 @@ pub struct CompiledPlaybook {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// Reads and compiles a deferred include for one host (see
+/// [`playbook::Deferred`]): `render` templates its names with the host's
+/// variables, `role` is the role it was written in, `dir` the playbook's
+/// directory. Returns the included file as shown (empty for a role) and the
+/// compiled steps, or every diagnostic found.
+pub fn compile_deferred(
+    deferred: &playbook::Deferred,
+    role: Option<&std::sync::Arc<playbook::RoleInfo>>,
+    dir: &Path,
+    templar: &Templar,
+    render: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<(String, Vec<CompiledStep>), Vec<Diagnostic>> {
+    let (file, steps) = playbook::parse::load_deferred(deferred, role, render)?;
+    let mut diags = Vec::new();
+    let compiled = Ctx { dir, templar }.steps(&steps, &mut diags);
+    if diags
+        .iter()
+        .any(|d| d.severity == crate::diagnostic::Severity::Error)
+    {
+        return Err(diags);
+    }
+    Ok((file, compiled))
+}
+
 /// Compiles a playbook file. On failure, returns every diagnostic found.
 pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
     compile_file_with(path, templar, &Vars::new())
@@ -261,7 +288,7 @@ fn compile_docs(
     let mut cx = playbook::Cx::new(&mut diags, dir.clone());
     cx.extra_vars = extra_vars.clone();
     let book = playbook::parse_playbook_file(path, docs, &mut cx);
-    let compiled = compile(book, &dir, templar, &mut diags);
+    let compiled = compile(book, &dir, templar, extra_vars, &mut diags);
     if diags
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error)
@@ -280,6 +307,7 @@ fn compile(
     book: Playbook,
     dir: &Path,
     templar: &Templar,
+    extra_vars: &Vars,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<CompiledPlay> {
     let mut plays = Vec::new();
@@ -294,10 +322,13 @@ fn compile(
             .iter()
             .flat_map(|s| handler_tasks(s, diags))
             .collect();
-        let handlers: Vec<CompiledTask> = handler_list
+        let mut handlers: Vec<CompiledTask> = handler_list
             .iter()
             .filter_map(|t| ctx.task(t, diags))
             .collect();
+        for h in &mut handlers {
+            template_handler_name(h, &play, extra_vars, templar, diags);
+        }
         let mut handler_names: Vec<String> = Vec::new();
         for h in &handlers {
             handler_names.extend(h.handler_names());
@@ -388,12 +419,50 @@ fn check_host_loop(play: &Play, task: &CompiledTask, diags: &mut Vec<Diagnostic>
     }
 }
 
+/// A templated handler name is rendered with the play's `vars` and extra
+/// vars, as Ansible renders it (no host's variables). One that cannot be
+/// rendered answers to its `listen` topics only, with Ansible's warning.
+fn template_handler_name(
+    h: &mut CompiledTask,
+    play: &Play,
+    extra_vars: &Vars,
+    templar: &Templar,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(name) = h.task.name.clone().filter(|n| is_template(n)) else {
+        return;
+    };
+    if h.task.listen_only {
+        return;
+    }
+    let scope = crate::template::Scope::new(vec![&play.vars, extra_vars]);
+    match templar.render_string(&name, &scope) {
+        Ok(Value::String(text)) => h.task.name = Some(text),
+        Ok(other) => h.task.name = Some(other.to_string()),
+        Err(e) => {
+            h.task.listen_only = true;
+            if h.task.listen.is_empty() {
+                diags.push(
+                    Diagnostic::warning(format!(
+                        "Handler '{name}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {}",
+                        e.message
+                    ))
+                    .at(h.task.span.clone()),
+                );
+            }
+        }
+    }
+}
+
+/// A notification no handler answers to: a warning here, and as in Ansible
+/// an error that ends the run when a task actually notifies it (a task that
+/// never runs, by its tags say, may name one).
 fn check_notify(task: &CompiledTask, handler_names: &[String], diags: &mut Vec<Diagnostic>) {
     for n in &task.task.notify {
         if is_template(&n.value) || handler_names.iter().any(|h| h == &n.value) {
             continue;
         }
-        let mut d = Diagnostic::error(format!(
+        let mut d = Diagnostic::warning(format!(
             "the task notifies `{}`, but this play has no handler with that name or `listen` topic",
             n.value
         ))
@@ -440,6 +509,7 @@ impl Ctx<'_> {
                     task: self.task(&inc.task, diags)?,
                     file: inc.file.value.clone(),
                     steps: self.steps(&inc.steps, diags),
+                    deferred: inc.deferred.clone(),
                 })),
                 Step::Block(b) => Some(CompiledStep::Block(CompiledBlock {
                     name: b.name.clone(),

@@ -587,6 +587,28 @@ fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
     magic
 }
 
+/// Renders a templated name of a deferred include (`include_tasks: "{{ item }}"`)
+/// on a host, in the include's scope with `layer` (its vars and loop item).
+pub(crate) fn render_include_name(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    hostvars: &minijinja::Value,
+    layer: &Vars,
+    text: &str,
+) -> Result<String, String> {
+    let magic = task_magic(ctx, t, host);
+    let scope = Scope::with_layers(layers(ctx, t, host, Some(layer), &magic))
+        .with_special("hostvars", hostvars.clone());
+    match ctx.templar.render_string(text, &scope) {
+        Ok(Value::String(s)) => Ok(s),
+        Ok(other) => Err(format!(
+            "the file name must render to a string, got {other}"
+        )),
+        Err(e) => Err(e.message),
+    }
+}
+
 /// Evaluates an include's `when` and loop on one host: the variable layers
 /// (one per loop item) its tasks run with, or none when it is skipped.
 pub(crate) fn include_items(
@@ -1872,7 +1894,6 @@ pub(crate) fn apply_outcome(
     counts: &mut Counts,
     reporter: &mut dyn Reporter,
 ) -> Vec<(String, Map<String, Value>)> {
-    let _ = ctx;
     for (n, item) in outcome.items.iter().enumerate() {
         let label = if outcome.looped {
             item.label.clone()
@@ -1959,6 +1980,24 @@ pub(crate) fn apply_outcome(
     }
     if outcome.status == Status::Changed {
         for n in &t.task.notify {
+            if !crate::template::is_template(&n.value)
+                && !ctx
+                    .play
+                    .handlers
+                    .iter()
+                    .any(|h| h.handler_names().contains(&n.value))
+            {
+                // As Ansible: an error that ends the run.
+                reporter.warning(&format!(
+                    "{}: ERROR: The requested handler '{}' was not found in either the main handlers list nor in the listening handlers list",
+                    n.span.location(),
+                    n.value
+                ));
+                s.failed = true;
+                counts.failed += 1;
+                ctx.abort.set(Some(super::Abort::UnknownHandler));
+                continue;
+            }
             s.notified.insert(n.value.clone());
         }
     }

@@ -234,18 +234,7 @@ impl Cx<'_> {
         if !crate::template::is_template(name) {
             return Some(name.to_string());
         }
-        let mut magic = Vars::new();
-        magic.insert(
-            "playbook_dir".into(),
-            Value::String(super::absolute(&self.playbook_dir)),
-        );
-        if let Some(role) = self.role_chain.last().and_then(|c| c.last()) {
-            magic.insert(
-                "role_path".into(),
-                Value::String(role.path.display().to_string()),
-            );
-            magic.insert("role_name".into(), Value::String(role.name.clone()));
-        }
+        let magic = self.magic_vars();
         let empty = Vars::new();
         let (play, own) = match which {
             NameVars::Parse => (&self.play_vars, own),
@@ -283,6 +272,53 @@ impl Cx<'_> {
                 None
             }
         }
+    }
+
+    /// Whether a dynamic include's templated name renders now, from what no
+    /// host can change (see [`NameVars::Fixed`]). If not, the include is
+    /// deferred: its name is templated per host when it runs, as Ansible does.
+    pub(crate) fn renders_fixed(&self, name: &str) -> bool {
+        if !crate::template::is_template(name) {
+            return true;
+        }
+        let magic = self.magic_vars();
+        let scope = crate::template::Scope::new(vec![&self.extra_vars, &magic]);
+        self.templar.render_string(name, &scope).is_ok()
+    }
+
+    /// The magic variables a templated file name may use at compile time.
+    fn magic_vars(&self) -> Vars {
+        let mut magic = Vars::new();
+        magic.insert(
+            "playbook_dir".into(),
+            Value::String(super::absolute(&self.playbook_dir)),
+        );
+        if let Some(role) = self.role_chain.last().and_then(|c| c.last()) {
+            magic.insert(
+                "role_path".into(),
+                Value::String(role.path.display().to_string()),
+            );
+            magic.insert("role_name".into(), Value::String(role.name.clone()));
+        }
+        magic
+    }
+
+    /// What reading the include `item` (action `key`) later needs of the
+    /// parsing state here (see [`Deferred`]).
+    pub(crate) fn defer(&self, item: &Node, key: &str, handlers: bool) -> Box<Deferred> {
+        Box::new(Deferred {
+            node: item.clone(),
+            key: key.to_string(),
+            handlers,
+            stack: self.stack.clone(),
+            playbook_dir: self.playbook_dir.clone(),
+            roles_dir: self.roles.dir.clone(),
+            role_chain: self.role_chain.clone(),
+            extra_vars: self.extra_vars.clone(),
+            play_vars: self.play_vars.clone(),
+            inherits: Vec::new(),
+            rescued: false,
+        })
     }
 
     fn current_dir(&self) -> PathBuf {
@@ -922,6 +958,22 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
         Some(a) => Some(keywords_holder(&a, &[], cx, handlers)?),
         None => None,
     };
+    if !cx.renders_fixed(&name) {
+        let key = if item.get("include_tasks").is_some() {
+            "include_tasks"
+        } else {
+            "ansible.builtin.include_tasks"
+        };
+        return Some(Step::Include(Include {
+            task,
+            file: Located {
+                value: name,
+                span: file_node.span.clone(),
+            },
+            steps: Vec::new(),
+            deferred: Some(cx.defer(item, key, handlers)),
+        }));
+    }
     let name = cx.file_name(
         &name,
         &file_node.span,
@@ -951,7 +1003,157 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
             span: file_node.span.clone(),
         },
         steps,
+        deferred: None,
     }))
+}
+
+/// The names an include's target may template (`include_tasks: NAME`,
+/// `file:`, `include_role`'s `name:` and `*_from:`).
+const INCLUDE_NAME_KEYS: &[&str] = &[
+    "file",
+    "name",
+    "tasks_from",
+    "vars_from",
+    "defaults_from",
+    "handlers_from",
+];
+
+/// Whether every templated name of an include's target renders at compile
+/// time (see [`Cx::renders_fixed`]).
+pub(crate) fn target_names_fixed(target: &Node, cx: &Cx<'_>) -> bool {
+    match &target.kind {
+        Kind::Str(text) => cx.renders_fixed(text),
+        Kind::Map(entries) => entries.iter().all(|(k, v)| {
+            !k.key_text()
+                .is_some_and(|k| INCLUDE_NAME_KEYS.contains(&k.as_str()))
+                || v.as_str().is_none_or(|text| cx.renders_fixed(text))
+        }),
+        _ => true,
+    }
+}
+
+/// Reads a deferred include (see [`Deferred`]) for one host: `render`
+/// templates its names with the host's variables. Returns the included
+/// file as shown (empty for a role) and its steps, with the keywords of the
+/// enclosing roles and imports applied and `role` (the role the include was
+/// written in) set on them.
+pub fn load_deferred(
+    d: &Deferred,
+    role: Option<&std::sync::Arc<super::RoleInfo>>,
+    render: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<(String, Vec<Step>), Vec<Diagnostic>> {
+    let mut node = d.node.clone();
+    let mut diags = Vec::new();
+    for_each_name(&mut node, &d.key, &mut |v| {
+        render_name(v, &d.key, render, &mut diags)
+    });
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let list = Node {
+        span: node.span.clone(),
+        tag: None,
+        kind: Kind::Seq(vec![node]),
+    };
+    let steps = {
+        let mut cx = Cx::new(&mut diags, d.playbook_dir.clone());
+        cx.stack = d.stack.clone();
+        cx.roles.dir = d.roles_dir.clone();
+        cx.role_chain = d.role_chain.clone();
+        cx.extra_vars = d.extra_vars.clone();
+        cx.play_vars = d.play_vars.clone();
+        task_list(&list, &mut cx, d.handlers)
+    };
+    if diags
+        .iter()
+        .any(|x| x.severity == crate::diagnostic::Severity::Error)
+    {
+        return Err(diags);
+    }
+    let Some(Step::Include(inc)) = steps.into_iter().next() else {
+        return Ok((String::new(), Vec::new()));
+    };
+    if inc.deferred.is_some() {
+        return Err(vec![
+            Diagnostic::error(format!(
+                "{}: the file name `{}` is still a template once rendered",
+                d.key, inc.file.value
+            ))
+            .at(inc.file.span.clone()),
+        ]);
+    }
+    let mut steps = inc.steps;
+    for parent in &d.inherits {
+        steps = steps.into_iter().map(|s| s.inherit_all(parent)).collect();
+    }
+    if let Some(r) = role {
+        steps.iter_mut().for_each(|s| s.set_role(r));
+    }
+    if d.rescued {
+        steps.iter_mut().for_each(Step::mark_rescued);
+    }
+    Ok((inc.file.value, steps))
+}
+
+/// The templated names of a deferred include, in the order
+/// [`load_deferred`] renders them.
+pub fn deferred_templates(d: &Deferred) -> Vec<String> {
+    let mut node = d.node.clone();
+    let mut out = Vec::new();
+    for_each_name(&mut node, &d.key, &mut |v| {
+        if let Some(text) = v.as_str().filter(|t| crate::template::is_template(t)) {
+            out.push(text.to_string());
+        }
+    });
+    out
+}
+
+/// Calls `f` on each name node of the include `node` (action `key`).
+fn for_each_name(node: &mut Node, key: &str, f: &mut dyn FnMut(&mut Node)) {
+    let Kind::Map(entries) = &mut node.kind else {
+        return;
+    };
+    for (k, v) in entries.iter_mut() {
+        if k.key_text().as_deref() != Some(key) {
+            continue;
+        }
+        match &mut v.kind {
+            Kind::Map(options) => {
+                for (k, v) in options.iter_mut() {
+                    if k.key_text()
+                        .is_some_and(|k| INCLUDE_NAME_KEYS.contains(&k.as_str()))
+                    {
+                        f(v);
+                    }
+                }
+            }
+            _ => f(v),
+        }
+    }
+}
+
+/// Templates one name of a deferred include in place.
+fn render_name(
+    v: &mut Node,
+    key: &str,
+    render: &mut dyn FnMut(&str) -> Result<String, String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Kind::Str(text) = &mut v.kind else {
+        return;
+    };
+    if !crate::template::is_template(text) {
+        return;
+    }
+    match render(text) {
+        Ok(r) => *text = r,
+        Err(e) => diags.push(
+            Diagnostic::error(format!(
+                "{key}: cannot template the file name `{text}`: {e}"
+            ))
+            .at(v.span.clone()),
+        ),
+    }
 }
 
 /// Applies a parent's (import or block) keywords to a child task.

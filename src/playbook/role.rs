@@ -58,6 +58,7 @@ impl RoleInfo {
 }
 
 /// One role instance, kept for its dependencies' sake.
+#[derive(Debug, Clone)]
 pub struct Instance {
     /// Its directory.
     pub(crate) path: PathBuf,
@@ -725,10 +726,37 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
     let Some(mut holder) = parse::keywords_holder(item, &[key], cx, handlers) else {
         return Vec::new();
     };
+    let include = kind == "include_role";
+    if include && !parse::target_names_fixed(target, cx) {
+        if holder.register.is_some() || !holder.notify.is_empty() {
+            not_supported(
+                cx,
+                "include_role: `register` and `notify`".into(),
+                &item.span,
+            );
+            return Vec::new();
+        }
+        if holder.name.is_none() {
+            let name = target
+                .get("name")
+                .and_then(Node::as_str)
+                .or_else(|| target.as_str())
+                .unwrap_or_default();
+            holder.name = Some(format!("include_role : {name}"));
+        }
+        return vec![Step::Include(Include {
+            task: holder,
+            file: Located {
+                value: String::new(),
+                span: target.span.clone(),
+            },
+            steps: Vec::new(),
+            deferred: Some(cx.defer(item, key, handlers)),
+        })];
+    }
     let Some((r, apply)) = parse_task_options(kind, target, cx, &holder.vars) else {
         return Vec::new();
     };
-    let include = kind == "include_role";
     if !include
         && (holder.loop_.is_some() || holder.register.is_some() || !holder.notify.is_empty())
     {
@@ -791,5 +819,6 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
             span: r.span.clone(),
         },
         steps,
+        deferred: None,
     })]
 }
