@@ -1389,3 +1389,51 @@ fn templated_handler_names_and_unknown_notifications() {
         "{all}"
     );
 }
+
+#[test]
+fn failures_show_the_error_and_its_origin_as_ansible_2_19() {
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - name: boom\n      fail: msg=went_wrong\n      ignore_errors: true\n    - command: \"false\"\n      ignore_errors: true\n",
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    let expected = "[ERROR]: Task failed: Action failed: went_wrong\nOrigin: play.yml:4:7\n\n2   gather_facts: no\n3   tasks:\n4     - name: boom\n        ^ column 7\n\nfatal: [a]: FAILED!";
+    assert!(text.contains(expected), "{text}");
+    assert!(
+        text.contains(
+            "[ERROR]: Task failed: Module failed: non-zero return code\nOrigin: play.yml:7:7\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_templated_run_once_is_rendered_per_task() {
+    let play = r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - debug:
+      changed_when: true
+      notify: handler
+  handlers:
+    - name: handler
+      debug:
+        msg: "handler {{ inventory_hostname }}"
+      run_once: "{{ once | default(False) }}"
+"#;
+    let (out, _dir) = run(play, &[], &[]);
+    ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("\"msg\": \"handler a\""), "{text}");
+    assert!(text.contains("\"msg\": \"handler b\""), "{text}");
+    let (out, _dir) = run(play, &[], &["-e", "once=true"]);
+    ok(&out);
+    assert!(
+        !stdout(&out).contains("\"msg\": \"handler b\""),
+        "{}",
+        stdout(&out)
+    );
+}

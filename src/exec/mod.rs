@@ -1619,7 +1619,11 @@ async fn run_task_subset(
     // Not under the free strategies (as Ansible: it runs on every host).
     // Actions that bypass the host loop (`add_host`) run once too.
     let bypass = matches!(t.action, crate::compile::Action::Builtin(b) if b.bypasses_host_loop());
-    let asked_once = bypass || t.task.run_once.as_ref().is_some_and(task::truthy);
+    let asked_once = bypass
+        || t.task
+            .run_once
+            .as_ref()
+            .is_some_and(|v| task::keyword_truthy(ctx, t, &states[first], v));
     if asked_once && free {
         ctx.warn_once(reporter, free::RUN_ONCE);
     }

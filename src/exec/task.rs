@@ -142,6 +142,29 @@ pub fn truthy(v: &Value) -> bool {
     }
 }
 
+/// A boolean keyword of `t` (`run_once`) on `host`: a template is rendered
+/// in the task's scope first, as Ansible templates keywords (one that
+/// cannot be rendered counts as its text).
+pub(crate) fn keyword_truthy(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    v: &Value,
+) -> bool {
+    let Value::String(text) = v else {
+        return truthy(v);
+    };
+    if !crate::template::is_template(text) {
+        return truthy(v);
+    }
+    let magic = task_magic(ctx, t, host);
+    let scope = Scope::with_layers(layers(ctx, t, host, None, &magic));
+    match ctx.templar.render_string(text, &scope) {
+        Ok(rendered) => truthy(&rendered),
+        Err(_) => truthy(v),
+    }
+}
+
 /// Whether `--tags`/`--skip-tags` select this task.
 pub fn selected_by_tags(t: &CompiledTask, play_tags: &[String], opts: &RunOptions) -> bool {
     tags_select(&t.task.tags, play_tags, &opts.tags, &opts.skip_tags)
