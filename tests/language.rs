@@ -1437,3 +1437,35 @@ fn a_templated_run_once_is_rendered_per_task() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_looping_or_per_host_include_tasks_handler_runs_as_an_include() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - command: echo
+      notify: [looping, per host]
+  handlers:
+    - name: looping
+      include_tasks: "{{ item }}"
+      with_first_found:
+        - missing.yml
+        - h.yml
+    - name: per host
+      include_tasks: "{{ inventory_hostname }}.yml"
+"#,
+        &[
+            ("h.yml", "- debug: msg=h_{{ inventory_hostname }}\n"),
+            ("a.yml", "- debug: msg=own_a\n"),
+            ("b.yml", "- debug: msg=own_b\n"),
+        ],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    for m in ["h_a", "h_b", "own_a", "own_b"] {
+        assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
+    }
+}

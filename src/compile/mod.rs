@@ -200,6 +200,10 @@ pub struct CompiledPlay {
     pub post_tasks: Vec<CompiledStep>,
     /// `handlers` (blocks flattened).
     pub handlers: Vec<CompiledTask>,
+    /// Handlers that are a looping or per-host `include_tasks` (by index
+    /// into `handlers`, which holds the include's keywords): the include
+    /// runs when the handler does.
+    pub handler_includes: Vec<(usize, CompiledStep)>,
     /// The `when` of the `import_playbook` that brought the play in, as a
     /// task: fact gathering runs only on the hosts for which it holds.
     pub gather_guard: Option<CompiledTask>,
@@ -317,15 +321,21 @@ fn compile(
         for vf in &play.vars_files {
             check_string(&vf.value, &vf.span, templar, diags);
         }
-        let handler_list: Vec<Task> = play
-            .handlers
-            .iter()
-            .flat_map(|s| handler_tasks(s, diags))
-            .collect();
-        let mut handlers: Vec<CompiledTask> = handler_list
-            .iter()
-            .filter_map(|t| ctx.task(t, diags))
-            .collect();
+        let handler_list: Vec<(Task, Option<Step>)> =
+            play.handlers.iter().flat_map(handler_tasks).collect();
+        let mut handlers: Vec<CompiledTask> = Vec::new();
+        let mut handler_includes = Vec::new();
+        for (t, include) in &handler_list {
+            let Some(c) = ctx.task(t, diags) else {
+                continue;
+            };
+            if let Some(step) = include
+                && let Some(compiled) = ctx.steps(std::slice::from_ref(step), diags).pop()
+            {
+                handler_includes.push((handlers.len(), compiled));
+            }
+            handlers.push(c);
+        }
         for h in &mut handlers {
             template_handler_name(h, &play, extra_vars, templar, diags);
         }
@@ -348,6 +358,7 @@ fn compile(
         }
         let gather_guard = play.import_when.as_ref().and_then(|t| ctx.task(t, diags));
         plays.push(CompiledPlay {
+            handler_includes,
             gather_guard,
             play,
             pre_tasks,
@@ -361,37 +372,34 @@ fn compile(
 
 /// The handlers a handlers section's step stands for. An `include_tasks`
 /// handler is its file's tasks, with the include's keywords, each answering
-/// to the include's name and `listen` topics (notifying it runs them all).
-fn handler_tasks(step: &Step, diags: &mut Vec<Diagnostic>) -> Vec<Task> {
+/// to the include's name and `listen` topics (notifying it runs them all);
+/// a looping one, or one whose file name needs per-host values, is one
+/// handler (its keywords) that runs the include (the step beside it).
+fn handler_tasks(step: &Step) -> Vec<(Task, Option<Step>)> {
     match step {
-        Step::Task(t) => vec![t.clone()],
+        Step::Task(t) => vec![(t.clone(), None)],
         Step::Block(b) => b
             .block
             .iter()
             .chain(&b.rescue)
             .chain(&b.always)
-            .flat_map(|s| handler_tasks(s, diags))
+            .flat_map(handler_tasks)
             .collect(),
         Step::Include(i) => {
-            if let Some(l) = &i.task.loop_ {
-                diags.push(
-                    Diagnostic::error("a looping include_tasks as a handler is not supported yet")
-                        .at(l.span.clone())
-                        .label("not supported yet"),
-                );
-                return Vec::new();
+            if i.task.loop_.is_some() || i.deferred.is_some() {
+                return vec![(i.task.clone(), Some(step.clone()))];
             }
             let topics: Vec<String> = i.task.name.iter().chain(&i.task.listen).cloned().collect();
             let mut keywords = i.task.clone();
             keywords.name = None;
             i.steps
                 .iter()
-                .flat_map(|s| handler_tasks(s, diags))
-                .map(|t| {
+                .flat_map(handler_tasks)
+                .map(|(t, include)| {
                     let mut t = playbook::parse::inherit(t, &keywords);
                     t.listen.extend(topics.iter().cloned());
                     t.listen_only = true;
-                    t
+                    (t, include)
                 })
                 .collect()
         }

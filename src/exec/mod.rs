@@ -1577,7 +1577,27 @@ async fn run_handlers_on(
                 due[j][i] = false;
             }
         }
-        run_task_subset(ctx, h, states, &subset, reporter, summary, true).await;
+        match ctx.play.handler_includes.iter().find(|(k, _)| *k == i) {
+            // A looping or per-host include: it runs as an include.
+            Some((_, include)) if subset.iter().any(|b| *b) => {
+                let mut end_play = false;
+                run_steps(
+                    ctx,
+                    std::slice::from_ref(include),
+                    states,
+                    subset,
+                    reporter,
+                    summary,
+                    &mut end_play,
+                )
+                .await;
+                if end_play {
+                    ctx.ended_play.set(true);
+                }
+            }
+            Some(_) => {}
+            None => run_task_subset(ctx, h, states, &subset, reporter, summary, true).await,
+        }
     }
     for (j, s) in states.iter_mut().enumerate() {
         if hosts[j] {
