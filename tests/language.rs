@@ -1469,3 +1469,48 @@ fn a_looping_or_per_host_include_tasks_handler_runs_as_an_include() {
         assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
     }
 }
+
+#[test]
+fn includes_register_skip_fail_and_inherit_keywords_from_above() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - name: skipped include with an undefined loop
+      include_tasks: nowhere.yml
+      loop: "{{ not_defined_anywhere }}"
+      when: false
+      register: skipped_include
+    - include_tasks: nowhere.yml
+      ignore_errors: true
+      register: failed_include
+      when: not_defined_either == 'yes'
+    - include_tasks: nowhere.yml
+      when: false
+    - name: check_mode reaches the included tasks
+      check_mode: true
+      block:
+        - include_tasks: inc.yml
+    - copy:
+        dest: "{{ work }}/results.json"
+        content: "{{ {'skipped': skipped_include, 'failed': failed_include, 'inner': inner} | to_json }}"
+    - include_tasks: nowhere.yml
+"#,
+        &[(
+            "inc.yml",
+            "- command: touch {{ work }}/touched\n  register: inner\n",
+        )],
+        &[],
+    );
+    // The last include fails when it runs: its file is missing.
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    let all = all_output(&out);
+    assert!(all.contains("could not find `nowhere.yml` now"), "{all}");
+    let r = json_file(dir.path(), "results.json");
+    assert_eq!(r["skipped"]["skipped"], true, "{r}");
+    assert!(r["skipped"].get("results").is_none(), "{r}");
+    assert_eq!(r["failed"]["failed"], true, "{r}");
+    assert_eq!(r["inner"]["skipped"], true, "{r}");
+    assert!(!dir.path().join("touched").exists());
+}

@@ -1079,6 +1079,7 @@ fn run_steps<'a>(
                     }
                     let hostvars = hostvars::HostVars::snapshot(states, ctx);
                     let mut per_host: Vec<Vec<Vars>> = vec![Vec::new(); states.len()];
+                    let mut errored = vec![false; states.len()];
                     let mut included = Vec::new();
                     for (i, s) in states.iter_mut().enumerate() {
                         if !live[i] {
@@ -1094,8 +1095,44 @@ fn run_steps<'a>(
                             Err(msg) => {
                                 let name = inc.task.display_name();
                                 reporter.task_start(&task_info(&inc.task, &name, false, 1));
-                                fail_include(&inc.task, s, msg, reporter, summary);
+                                errored[i] = true;
+                                let ignored =
+                                    inc.task.task.ignore_errors.as_ref().is_some_and(|v| {
+                                        task::keyword_truthy(ctx, &inc.task, s, v)
+                                    });
+                                let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
+                                if let Some(reg) = &inc.task.task.register {
+                                    s.registered.insert(reg.clone(), result.clone());
+                                }
+                                if ignored {
+                                    reporter.host_result(&crate::report::HostResult::simple(
+                                        &s.name,
+                                        crate::report::Status::Ignored,
+                                        &result,
+                                    ));
+                                    let counts = summary.recap.entry(s.name.clone()).or_default();
+                                    counts.ok += 1;
+                                    counts.ignored += 1;
+                                } else {
+                                    fail_include(&inc.task, s, msg, reporter, summary);
+                                }
                             }
+                        }
+                    }
+                    if let Some(reg) = &inc.task.task.register {
+                        // As Ansible registers an include's result.
+                        for (i, s) in states.iter_mut().enumerate() {
+                            if !live[i] || errored[i] {
+                                continue;
+                            }
+                            let result = if per_host[i].is_empty() {
+                                serde_json::json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False"})
+                            } else if inc.task.task.loop_.is_some() {
+                                serde_json::json!({"changed": false, "results": per_host[i].iter().map(|_| serde_json::json!({"changed": false, "include": inc.file})).collect::<Vec<_>>()})
+                            } else {
+                                serde_json::json!({"changed": false, "include": inc.file, "include_args": {}})
+                            };
+                            s.registered.insert(reg.clone(), result);
                         }
                     }
                     let include_name = inc
@@ -1107,7 +1144,7 @@ fn run_steps<'a>(
                     let n = live.iter().filter(|b| **b).count();
                     reporter.task_start(&task_info(&inc.task, &include_name, false, n));
                     for (i, s) in states.iter().enumerate() {
-                        if !live[i] || s.failed {
+                        if !live[i] || s.failed || errored[i] {
                             continue;
                         }
                         let counts = summary.recap.entry(s.name.clone()).or_default();

@@ -660,10 +660,19 @@ pub(crate) fn include_items(
         }
         return Ok(vec![base]);
     };
-    let rendered = ctx
-        .templar
-        .render_value(&lp.items, &scope)
-        .map_err(|e| e.message)?;
+    let rendered = match ctx.templar.render_value(&lp.items, &scope) {
+        Ok(v) => v,
+        // As Ansible: a loop that cannot be rendered is an error unless the
+        // `when` (judged without an item) skips the include.
+        Err(e) => {
+            if let Some(when) = &t.task.when
+                && matches!(ctx.templar.eval_condition(&when.value, &scope), Ok(false))
+            {
+                return Ok(Vec::new());
+            }
+            return Err(e.message);
+        }
+    };
     let items = items_of(ctx, t, lp.kind, rendered, &scope)?;
     let lc = &t.task.loop_control;
     let settings = loop_settings(ctx, lc, &scope)?;
@@ -819,7 +828,7 @@ pub(crate) async fn run_on_host(
             // As Ansible: a task whose `when` is false is skipped even
             // when its loop cannot be evaluated.
             if let Some(when) = &t.task.when
-                && ctx.templar.eval_condition(&when.value, &scope) == Ok(false)
+                && matches!(ctx.templar.eval_condition(&when.value, &scope), Ok(false))
             {
                 let item = ItemResult::skipped(None, &when.value);
                 return TaskOutcome {

@@ -393,10 +393,18 @@ impl Step {
                 always: b.always.into_iter().map(|s| s.inherit(parent)).collect(),
                 ..b
             }),
-            Step::Include(i) => Step::Include(Include {
-                task: parse::inherit(i.task, parent),
-                ..i
-            }),
+            Step::Include(i) => {
+                let through = parse::through_include(parent);
+                Step::Include(Include {
+                    task: parse::inherit(i.task, parent),
+                    steps: i.steps.into_iter().map(|s| s.inherit(&through)).collect(),
+                    deferred: i.deferred.map(|mut d| {
+                        d.inherits.push(through);
+                        d
+                    }),
+                    ..i
+                })
+            }
         }
     }
 }

@@ -183,6 +183,8 @@ pub struct Cx<'a> {
     import_vars: Vars,
     /// Renders templated import names.
     templar: crate::template::Templar,
+    /// Reading a deferred include when it runs (see [`Deferred`]).
+    pub(crate) run_time: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -200,6 +202,7 @@ impl<'a> Cx<'a> {
             play_vars: Vars::new(),
             import_vars: Vars::new(),
             templar: crate::template::Templar::new(),
+            run_time: false,
         }
     }
 }
@@ -329,10 +332,15 @@ impl Cx<'_> {
             .unwrap_or_else(|| self.playbook_dir.clone())
     }
 
-    /// Resolves and loads an imported file, guarding against loops.
-    fn load_import(&mut self, name: &str, span: &Span, kind: &str) -> Option<(PathBuf, Vec<Node>)> {
+    /// Whether an imported file can be found (see [`Cx::load_import`]).
+    fn import_exists(&self, name: &str) -> bool {
+        self.import_candidates(name).iter().any(|c| c.is_file())
+    }
+
+    /// Where an imported file is looked for, in order.
+    fn import_candidates(&self, name: &str) -> Vec<PathBuf> {
         let p = Path::new(name);
-        let candidates: Vec<PathBuf> = if p.is_absolute() {
+        if p.is_absolute() {
             vec![p.to_path_buf()]
         } else {
             let mut c = vec![self.current_dir().join(p)];
@@ -349,7 +357,12 @@ impl Cx<'_> {
             }
             c.push(self.playbook_dir.join(p));
             c
-        };
+        }
+    }
+
+    /// Resolves and loads an imported file, guarding against loops.
+    fn load_import(&mut self, name: &str, span: &Span, kind: &str) -> Option<(PathBuf, Vec<Node>)> {
+        let candidates = self.import_candidates(name);
         let Some(path) = candidates.iter().find(|c| c.is_file()).cloned() else {
             self.diags.push(
                 Diagnostic::error(format!("{kind}: could not find `{name}`"))
@@ -947,10 +960,9 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
         );
         return None;
     };
-    if task.register.is_some() || !task.notify.is_empty() {
+    if !task.notify.is_empty() {
         cx.diags.push(
-            Diagnostic::error("include_tasks: `register` and `notify` are not supported yet")
-                .at(item.span.clone()),
+            Diagnostic::error("include_tasks: `notify` is not supported yet").at(item.span.clone()),
         );
         return None;
     }
@@ -958,7 +970,18 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
         Some(a) => Some(keywords_holder(&a, &[], cx, handlers)?),
         None => None,
     };
-    if !cx.renders_fixed(&name) {
+    // A file that cannot be found yet (it may be written by the play, or
+    // the include may never run): read when the include runs, as Ansible.
+    let missing = !cx.run_time && !crate::template::is_template(&name) && !cx.import_exists(&name);
+    if missing {
+        cx.diags.push(
+            Diagnostic::warning(format!(
+                "include_tasks: could not find `{name}` now; the include fails if it runs without it"
+            ))
+            .at(file_node.span.clone()),
+        );
+    }
+    if missing || !cx.renders_fixed(&name) {
         let key = if item.get("include_tasks").is_some() {
             "include_tasks"
         } else {
@@ -1062,6 +1085,7 @@ pub fn load_deferred(
         cx.role_chain = d.role_chain.clone();
         cx.extra_vars = d.extra_vars.clone();
         cx.play_vars = d.play_vars.clone();
+        cx.run_time = true;
         task_list(&list, &mut cx, d.handlers)
     };
     if diags
@@ -1154,6 +1178,19 @@ fn render_name(
             .at(v.span.clone()),
         ),
     }
+}
+
+/// What the tasks of a dynamic include inherit of a keyword holder above
+/// the include (a block, an import, a role): as in Ansible, its keywords
+/// through the include (`check_mode`, `become`, `environment`, ...), but not
+/// its `when`, `tags` or `notify`, which the include itself takes.
+pub(crate) fn through_include(parent: &Task) -> Task {
+    let mut p = parent.clone();
+    p.when = None;
+    p.tags = Vec::new();
+    p.notify = Vec::new();
+    p.vars = Vars::new();
+    p
 }
 
 /// Applies a parent's (import or block) keywords to a child task.

@@ -727,13 +727,28 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
         return Vec::new();
     };
     let include = kind == "include_role";
-    if include && !parse::target_names_fixed(target, cx) {
-        if holder.register.is_some() || !holder.notify.is_empty() {
-            not_supported(
-                cx,
-                "include_role: `register` and `notify`".into(),
-                &item.span,
-            );
+    // A role that cannot be found yet: looked up when the include runs (it
+    // may never run), as Ansible.
+    let missing = include
+        && !cx.run_time
+        && target
+            .get("name")
+            .and_then(Node::as_str)
+            .filter(|n| !crate::template::is_template(n))
+            .is_some_and(|n| {
+                find_role(cx, n, cx.role_chain.last().and_then(|c| c.last())).is_err()
+            });
+    if missing {
+        cx.diags.push(
+            Diagnostic::warning(
+                "include_role: the role cannot be found now; the include fails if it runs without it",
+            )
+            .at(target.span.clone()),
+        );
+    }
+    if include && (missing || !parse::target_names_fixed(target, cx)) {
+        if !holder.notify.is_empty() {
+            not_supported(cx, "include_role: `notify`".into(), &item.span);
             return Vec::new();
         }
         if holder.name.is_none() {
@@ -766,12 +781,8 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
         );
         return Vec::new();
     }
-    if include && (holder.register.is_some() || !holder.notify.is_empty()) {
-        not_supported(
-            cx,
-            "include_role: `register` and `notify`".into(),
-            &item.span,
-        );
+    if include && !holder.notify.is_empty() {
+        not_supported(cx, "include_role: `notify`".into(), &item.span);
         return Vec::new();
     }
     let apply = match apply {
