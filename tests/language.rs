@@ -1258,6 +1258,9 @@ fn include_tasks_and_include_role_names_are_templated_per_host_when_they_run() {
     - include_role:
         name: "{{ item }}"
       loop: [r1]
+    - include_role:
+        name: r2
+        tasks_from: "{{ omit }}"
     - block:
         - include_tasks: "{{ missing_on_b }}"
           vars:
@@ -1281,6 +1284,10 @@ fn include_tasks_and_include_role_names_are_templated_per_host_when_they_run() {
                 "- copy:\n    dest: \"{{ work }}/own_b\"\n    content: b\n",
             ),
             (
+                "roles/r2/tasks/main.yml",
+                "- copy:\n    dest: \"{{ work }}/omitted_{{ inventory_hostname }}\"\n    content: r\n",
+            ),
+            (
                 "roles/r1/tasks/main.yml",
                 "- copy:\n    dest: \"{{ work }}/role_{{ inventory_hostname }}_{{ role_name }}\"\n    content: r\n",
             ),
@@ -1289,7 +1296,15 @@ fn include_tasks_and_include_role_names_are_templated_per_host_when_they_run() {
     );
     ok(&out);
     let d = dir.path();
-    for f in ["one_a", "one_b", "own_a", "own_b", "role_a_r1", "role_b_r1"] {
+    for f in [
+        "one_a",
+        "one_b",
+        "own_a",
+        "own_b",
+        "role_a_r1",
+        "role_b_r1",
+        "omitted_a",
+    ] {
         assert!(d.join(f).exists(), "{f} missing\n{}", stdout(&out));
     }
     assert!(!d.join("rescued_a").exists(), "{}", stdout(&out));
@@ -1513,4 +1528,19 @@ fn includes_register_skip_fail_and_inherit_keywords_from_above() {
     assert_eq!(r["failed"]["failed"], true, "{r}");
     assert_eq!(r["inner"]["skipped"], true, "{r}");
     assert!(!dir.path().join("touched").exists());
+}
+
+#[test]
+fn a_failed_include_under_any_errors_fatal_stops_the_play() {
+    let (out, _dir) = run(
+        "- hosts: a,b\n  gather_facts: no\n  any_errors_fatal: yes\n  tasks:\n    - include_tasks: missing.yml\n      when: inventory_hostname == 'b'\n    - debug: msg=never_reached\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(
+        !stdout(&out).contains("never_reached\""),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -1078,6 +1078,7 @@ fn run_steps<'a>(
                         free::catch_up(ctx, states);
                     }
                     let hostvars = hostvars::HostVars::snapshot(states, ctx);
+                    let was_failed: Vec<bool> = states.iter().map(|s| s.failed).collect();
                     let mut per_host: Vec<Vec<Vars>> = vec![Vec::new(); states.len()];
                     let mut errored = vec![false; states.len()];
                     let mut included = Vec::new();
@@ -1118,6 +1119,11 @@ fn run_steps<'a>(
                                 }
                             }
                         }
+                    }
+                    // `any_errors_fatal` applies to a failed include too.
+                    check_abort(ctx, &inc.task, states, &live, &was_failed);
+                    if ctx.abort.get().is_some() {
+                        return;
                     }
                     if let Some(reg) = &inc.task.task.register {
                         // As Ansible registers an include's result.
@@ -1361,6 +1367,7 @@ fn deferred_groups(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) -> Vec<(String, Vec<CompiledStep>, Vec<bool>)> {
+    let was_failed: Vec<bool> = states.iter().map(|s| s.failed).collect();
     let templates = crate::playbook::parse::deferred_templates(deferred);
     // (rendered names, file, steps, hosts)
     type Group = (Vec<String>, String, Vec<CompiledStep>, Vec<bool>);
@@ -1430,6 +1437,7 @@ fn deferred_groups(
         for (i, msg) in failed {
             fail_include(&inc.task, &mut states[i], msg, reporter, summary);
         }
+        check_abort(ctx, &inc.task, states, subset, &was_failed);
     }
     groups
         .into_iter()

@@ -1070,6 +1070,16 @@ pub fn load_deferred(
     for_each_name(&mut node, &d.key, &mut |v| {
         render_name(v, &d.key, render, &mut diags)
     });
+    // An option rendered to `omit` is left out, as in Ansible.
+    if let Kind::Map(entries) = &mut node.kind {
+        for (k, v) in entries.iter_mut() {
+            if k.key_text().as_deref() == Some(d.key.as_str())
+                && let Kind::Map(options) = &mut v.kind
+            {
+                options.retain(|(_, o)| o.as_str() != Some(crate::template::OMIT));
+            }
+        }
+    }
     if !diags.is_empty() {
         return Err(diags);
     }
