@@ -42,6 +42,11 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Standard output and standard error together.
+fn all_output(o: &Output) -> String {
+    format!("{}{}", stdout(o), String::from_utf8_lossy(&o.stderr))
+}
+
 fn json_file(dir: &Path, name: &str) -> Value {
     let text = std::fs::read_to_string(dir.join(name)).expect("results file");
     serde_json::from_str(&text).expect("json")
@@ -519,7 +524,7 @@ fn an_undefined_variable_in_tags_fails_the_run() {
         &[],
     );
     assert_ne!(out.status.code(), Some(0));
-    let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    let all = all_output(&out);
     assert!(all.contains("nope"), "{all}");
     assert!(!all.contains("never_shown"), "{all}");
 }
@@ -573,7 +578,7 @@ fn a_templated_strategy_is_rendered_with_play_and_extra_vars() {
     assert!(b + 300_000_000 > a, "linear: b went ahead ({a} {b})");
     let (out, _dir) = run(play, &[], &["-e", "how=debug"]);
     assert_ne!(out.status.code(), Some(0));
-    let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    let all = all_output(&out);
     assert!(
         all.contains("strategy `debug` is not supported yet"),
         "{all}"
@@ -582,28 +587,21 @@ fn a_templated_strategy_is_rendered_with_play_and_extra_vars() {
 
 #[test]
 fn clear_host_errors_in_always_lets_the_host_go_on() {
-    let (out, _dir) = run(
-        r#"
-- hosts: a
-  gather_facts: no
-  tasks:
-    - block:
-        - fail: msg=boom
-      always:
-        - meta: clear_host_errors
-    - debug: msg=went_on
-- hosts: a
-  gather_facts: no
-  tasks:
-    - debug: msg=next_play
-"#,
-        &[],
-        &[],
-    );
-    ok(&out);
-    let text = stdout(&out);
-    assert!(text.contains("\"msg\": \"went_on\""), "{text}");
-    assert!(text.contains("\"msg\": \"next_play\""), "{text}");
+    // Also after a failure under `any_errors_fatal` in a nested block (as
+    // ansible-core 2.19, blocks target, issue 35148): the run goes on.
+    for failing in [
+        "        - fail: msg=boom\n",
+        "        - block:\n            - fail: msg=boom\n          any_errors_fatal: true\n",
+    ] {
+        let play = format!(
+            "- hosts: a\n  gather_facts: no\n  tasks:\n    - block:\n{failing}      always:\n        - meta: clear_host_errors\n    - debug: msg=went_on\n- hosts: a\n  gather_facts: no\n  tasks:\n    - debug: msg=next_play\n"
+        );
+        let (out, _dir) = run(&play, &[], &[]);
+        ok(&out);
+        let text = stdout(&out);
+        assert!(text.contains("\"msg\": \"went_on\""), "{text}");
+        assert!(text.contains("\"msg\": \"next_play\""), "{text}");
+    }
     // Without it, the failure stays.
     let (out, _dir) = run(
         "- hosts: a\n  gather_facts: no\n  tasks:\n    - block:\n        - fail: msg=boom\n      always:\n        - debug: msg=always\n    - debug: msg=went_on\n",
@@ -705,8 +703,6 @@ fn import_names_that_need_run_time_values_are_compile_errors() {
     - set_fact:
         late: x
     - import_tasks: "{{ late }}.yml"
-    - include_tasks: "{{ item }}"
-      loop: [a.yml]
     - import_tasks:
         file: x.yml
         apply:
@@ -722,10 +718,6 @@ fn import_names_that_need_run_time_values_are_compile_errors() {
         "{err}"
     );
     assert!(err.contains("play.yml:7:"), "{err}");
-    assert!(
-        err.contains("include_tasks: cannot template the file name `{{ item }}`"),
-        "{err}"
-    );
     assert!(
         err.contains("Invalid options for import_tasks: apply"),
         "{err}"
@@ -900,13 +892,19 @@ fn an_include_tasks_handler_runs_its_files_tasks() {
         assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
     }
     assert!(!text.contains("_b\""), "{text}");
-    // The included tasks are not handlers of their own.
+    // The included tasks are not handlers of their own: notifying one
+    // fails the run when it happens (as ansible-core 2.19).
     let (out, _dir) = run(
         &play.replace("notify: via_include", "notify: first_included"),
         &files,
         &[],
     );
-    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(out.status.code(), Some(2));
+    let all = all_output(&out);
+    assert!(
+        all.contains("The requested handler 'first_included' was not found"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -1244,4 +1242,305 @@ fn debug_var_trust_omit_and_errors_as_ansible_2_19() {
         "{r}"
     );
     assert_eq!(r["no_args"], "Hello world!", "{r}");
+}
+
+#[test]
+fn include_tasks_and_include_role_names_are_templated_per_host_when_they_run() {
+    let (out, dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - include_tasks: "{{ item }}"
+      loop:
+        - one.yml
+        - "{{ inventory_hostname }}.yml"
+    - include_role:
+        name: "{{ item }}"
+      loop: [r1]
+    - include_role:
+        name: r2
+        tasks_from: "{{ omit }}"
+    - block:
+        - include_tasks: "{{ missing_on_b }}"
+          vars:
+            missing_on_b: "{{ 'one.yml' if inventory_hostname == 'a' else 'nope.yml' }}"
+      rescue:
+        - copy:
+            dest: "{{ work }}/rescued_{{ inventory_hostname }}"
+            content: "{{ ansible_failed_result.msg }}"
+"#,
+        &[
+            (
+                "one.yml",
+                "- copy:\n    dest: \"{{ work }}/one_{{ inventory_hostname }}\"\n    content: one\n",
+            ),
+            (
+                "a.yml",
+                "- copy:\n    dest: \"{{ work }}/own_a\"\n    content: a\n",
+            ),
+            (
+                "b.yml",
+                "- copy:\n    dest: \"{{ work }}/own_b\"\n    content: b\n",
+            ),
+            (
+                "roles/r2/tasks/main.yml",
+                "- copy:\n    dest: \"{{ work }}/omitted_{{ inventory_hostname }}\"\n    content: r\n",
+            ),
+            (
+                "roles/r1/tasks/main.yml",
+                "- copy:\n    dest: \"{{ work }}/role_{{ inventory_hostname }}_{{ role_name }}\"\n    content: r\n",
+            ),
+        ],
+        &[],
+    );
+    ok(&out);
+    let d = dir.path();
+    for f in [
+        "one_a",
+        "one_b",
+        "own_a",
+        "own_b",
+        "role_a_r1",
+        "role_b_r1",
+        "omitted_a",
+    ] {
+        assert!(d.join(f).exists(), "{f} missing\n{}", stdout(&out));
+    }
+    assert!(!d.join("rescued_a").exists(), "{}", stdout(&out));
+    let why = std::fs::read_to_string(d.join("rescued_b")).expect("b rescued");
+    assert!(why.contains("nope.yml"), "{why}");
+}
+
+#[test]
+fn handlers_notified_by_later_handlers_or_again_run_at_the_next_flush() {
+    // As ansible-core 2.19: a handler notified by a later handler (or by
+    // itself) runs at the next flush (here after post_tasks), once per flush.
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - command: echo
+      notify: [h2, self]
+  post_tasks:
+    - debug: msg=post
+  handlers:
+    - name: h1
+      debug: msg=h1_ran
+    - name: h2
+      debug: msg=h2_ran
+      changed_when: true
+      notify: h1
+    - name: self
+      debug: msg=self_ran
+      changed_when: true
+      notify: self
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    let order: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("\"msg\": \""))
+        .map(|m| m.trim_end_matches('"'))
+        .collect();
+    assert_eq!(
+        order,
+        ["h2_ran", "self_ran", "post", "h1_ran", "self_ran"],
+        "{text}"
+    );
+}
+
+#[test]
+fn templated_handler_names_and_unknown_notifications() {
+    let play = r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - command: echo
+      notify: handler x
+      tags: [var]
+    - command: echo
+      notify: plain
+      tags: [plain]
+    - command: echo
+      notify: nowhere
+      tags: [unknown]
+    - debug: msg=after_unknown
+      tags: [unknown]
+  handlers:
+    - name: "handler {{ which }}"
+      debug: msg=templated_ran
+    - name: plain
+      debug: msg=plain_ran
+"#;
+    // With `which` known (extra vars), the name is rendered.
+    let (out, _dir) = run(play, &[], &["--tags", "var", "-e", "which=x"]);
+    ok(&out);
+    assert!(stdout(&out).contains("templated_ran"), "{}", stdout(&out));
+    // Without it, the handler is unusable (a warning), the others work.
+    let (out, _dir) = run(play, &[], &["--tags", "plain"]);
+    ok(&out);
+    let all = all_output(&out);
+    assert!(all.contains("plain_ran"), "{all}");
+    assert!(
+        all.contains("is unusable because it has no listen topics"),
+        "{all}"
+    );
+    // A task that notifies a handler the play lacks ends the run.
+    let (out, _dir) = run(play, &[], &["--tags", "unknown"]);
+    let all = all_output(&out);
+    let error = "The requested handler 'nowhere' was not found";
+    assert_eq!(
+        (
+            out.status.code(),
+            all.contains(error),
+            all.contains("after_unknown\"")
+        ),
+        (Some(2), true, false),
+        "{all}"
+    );
+}
+
+#[test]
+fn failures_show_the_error_and_its_origin_as_ansible_2_19() {
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - name: boom\n      fail: msg=went_wrong\n      ignore_errors: true\n    - command: \"false\"\n      ignore_errors: true\n",
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    let expected = "[ERROR]: Task failed: Action failed: went_wrong\nOrigin: play.yml:4:7\n\n2   gather_facts: no\n3   tasks:\n4     - name: boom\n        ^ column 7\n\nfatal: [a]: FAILED!";
+    assert!(text.contains(expected), "{text}");
+    assert!(
+        text.contains(
+            "[ERROR]: Task failed: Module failed: non-zero return code\nOrigin: play.yml:7:7\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_templated_run_once_is_rendered_per_task() {
+    let play = r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - debug:
+      changed_when: true
+      notify: handler
+  handlers:
+    - name: handler
+      debug:
+        msg: "handler {{ inventory_hostname }}"
+      run_once: "{{ once | default(False) }}"
+"#;
+    let (out, _dir) = run(play, &[], &[]);
+    ok(&out);
+    let text = stdout(&out);
+    assert!(text.contains("\"msg\": \"handler a\""), "{text}");
+    assert!(text.contains("\"msg\": \"handler b\""), "{text}");
+    let (out, _dir) = run(play, &[], &["-e", "once=true"]);
+    ok(&out);
+    assert!(
+        !stdout(&out).contains("\"msg\": \"handler b\""),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_looping_or_per_host_include_tasks_handler_runs_as_an_include() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - command: echo
+      notify: [looping, per host]
+  handlers:
+    - name: looping
+      include_tasks: "{{ item }}"
+      with_first_found:
+        - missing.yml
+        - h.yml
+    - name: per host
+      include_tasks: "{{ inventory_hostname }}.yml"
+"#,
+        &[
+            ("h.yml", "- debug: msg=h_{{ inventory_hostname }}\n"),
+            ("a.yml", "- debug: msg=own_a\n"),
+            ("b.yml", "- debug: msg=own_b\n"),
+        ],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    for m in ["h_a", "h_b", "own_a", "own_b"] {
+        assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
+    }
+}
+
+#[test]
+fn includes_register_skip_fail_and_inherit_keywords_from_above() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - name: skipped include with an undefined loop
+      include_tasks: nowhere.yml
+      loop: "{{ not_defined_anywhere }}"
+      when: false
+      register: skipped_include
+    - include_tasks: nowhere.yml
+      ignore_errors: true
+      register: failed_include
+      when: not_defined_either == 'yes'
+    - include_tasks: nowhere.yml
+      when: false
+    - name: check_mode reaches the included tasks
+      check_mode: true
+      block:
+        - include_tasks: inc.yml
+    - copy:
+        dest: "{{ work }}/results.json"
+        content: "{{ {'skipped': skipped_include, 'failed': failed_include, 'inner': inner} | to_json }}"
+    - include_tasks: nowhere.yml
+"#,
+        &[(
+            "inc.yml",
+            "- command: touch {{ work }}/touched\n  register: inner\n",
+        )],
+        &[],
+    );
+    // The last include fails when it runs: its file is missing.
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    let all = all_output(&out);
+    assert!(all.contains("could not find `nowhere.yml` now"), "{all}");
+    let r = json_file(dir.path(), "results.json");
+    assert_eq!(r["skipped"]["skipped"], true, "{r}");
+    assert!(r["skipped"].get("results").is_none(), "{r}");
+    assert_eq!(r["failed"]["failed"], true, "{r}");
+    assert_eq!(r["inner"]["skipped"], true, "{r}");
+    assert!(!dir.path().join("touched").exists());
+}
+
+#[test]
+fn a_failed_include_under_any_errors_fatal_stops_the_play() {
+    let (out, _dir) = run(
+        "- hosts: a,b\n  gather_facts: no\n  any_errors_fatal: yes\n  tasks:\n    - include_tasks: missing.yml\n      when: inventory_hostname == 'b'\n    - debug: msg=never_reached\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    assert!(
+        !stdout(&out).contains("never_reached\""),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -152,6 +152,9 @@ pub struct CompiledInclude {
     pub file: String,
     /// Its steps.
     pub steps: Vec<CompiledStep>,
+    /// A name templated per host: the file is read and compiled when the
+    /// include runs ([`compile_deferred`]); `steps` is empty.
+    pub deferred: Option<Box<playbook::Deferred>>,
 }
 
 /// A block ready to run.
@@ -197,6 +200,10 @@ pub struct CompiledPlay {
     pub post_tasks: Vec<CompiledStep>,
     /// `handlers` (blocks flattened).
     pub handlers: Vec<CompiledTask>,
+    /// Handlers that are a looping or per-host `include_tasks` (by index
+    /// into `handlers`, which holds the include's keywords): the include
+    /// runs when the handler does.
+    pub handler_includes: Vec<(usize, CompiledStep)>,
     /// The `when` of the `import_playbook` that brought the play in, as a
     /// task: fact gathering runs only on the hosts for which it holds.
     pub gather_guard: Option<CompiledTask>,
@@ -213,6 +220,30 @@ pub struct CompiledPlaybook {
     pub plays: Vec<CompiledPlay>,
     /// Warnings found while compiling.
     pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads and compiles a deferred include for one host (see
+/// [`playbook::Deferred`]): `render` templates its names with the host's
+/// variables, `role` is the role it was written in, `dir` the playbook's
+/// directory. Returns the included file as shown (empty for a role) and the
+/// compiled steps, or every diagnostic found.
+pub fn compile_deferred(
+    deferred: &playbook::Deferred,
+    role: Option<&std::sync::Arc<playbook::RoleInfo>>,
+    dir: &Path,
+    templar: &Templar,
+    render: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<(String, Vec<CompiledStep>), Vec<Diagnostic>> {
+    let (file, steps) = playbook::parse::load_deferred(deferred, role, render)?;
+    let mut diags = Vec::new();
+    let compiled = Ctx { dir, templar }.steps(&steps, &mut diags);
+    if diags
+        .iter()
+        .any(|d| d.severity == crate::diagnostic::Severity::Error)
+    {
+        return Err(diags);
+    }
+    Ok((file, compiled))
 }
 
 /// Compiles a playbook file. On failure, returns every diagnostic found.
@@ -261,7 +292,7 @@ fn compile_docs(
     let mut cx = playbook::Cx::new(&mut diags, dir.clone());
     cx.extra_vars = extra_vars.clone();
     let book = playbook::parse_playbook_file(path, docs, &mut cx);
-    let compiled = compile(book, &dir, templar, &mut diags);
+    let compiled = compile(book, &dir, templar, extra_vars, &mut diags);
     if diags
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error)
@@ -280,6 +311,7 @@ fn compile(
     book: Playbook,
     dir: &Path,
     templar: &Templar,
+    extra_vars: &Vars,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<CompiledPlay> {
     let mut plays = Vec::new();
@@ -289,15 +321,24 @@ fn compile(
         for vf in &play.vars_files {
             check_string(&vf.value, &vf.span, templar, diags);
         }
-        let handler_list: Vec<Task> = play
-            .handlers
-            .iter()
-            .flat_map(|s| handler_tasks(s, diags))
-            .collect();
-        let handlers: Vec<CompiledTask> = handler_list
-            .iter()
-            .filter_map(|t| ctx.task(t, diags))
-            .collect();
+        let handler_list: Vec<(Task, Option<Step>)> =
+            play.handlers.iter().flat_map(handler_tasks).collect();
+        let mut handlers: Vec<CompiledTask> = Vec::new();
+        let mut handler_includes = Vec::new();
+        for (t, include) in &handler_list {
+            let Some(c) = ctx.task(t, diags) else {
+                continue;
+            };
+            if let Some(step) = include
+                && let Some(compiled) = ctx.steps(std::slice::from_ref(step), diags).pop()
+            {
+                handler_includes.push((handlers.len(), compiled));
+            }
+            handlers.push(c);
+        }
+        for h in &mut handlers {
+            template_handler_name(h, &play, extra_vars, templar, diags);
+        }
         let mut handler_names: Vec<String> = Vec::new();
         for h in &handlers {
             handler_names.extend(h.handler_names());
@@ -317,6 +358,7 @@ fn compile(
         }
         let gather_guard = play.import_when.as_ref().and_then(|t| ctx.task(t, diags));
         plays.push(CompiledPlay {
+            handler_includes,
             gather_guard,
             play,
             pre_tasks,
@@ -330,37 +372,34 @@ fn compile(
 
 /// The handlers a handlers section's step stands for. An `include_tasks`
 /// handler is its file's tasks, with the include's keywords, each answering
-/// to the include's name and `listen` topics (notifying it runs them all).
-fn handler_tasks(step: &Step, diags: &mut Vec<Diagnostic>) -> Vec<Task> {
+/// to the include's name and `listen` topics (notifying it runs them all);
+/// a looping one, or one whose file name needs per-host values, is one
+/// handler (its keywords) that runs the include (the step beside it).
+fn handler_tasks(step: &Step) -> Vec<(Task, Option<Step>)> {
     match step {
-        Step::Task(t) => vec![t.clone()],
+        Step::Task(t) => vec![(t.clone(), None)],
         Step::Block(b) => b
             .block
             .iter()
             .chain(&b.rescue)
             .chain(&b.always)
-            .flat_map(|s| handler_tasks(s, diags))
+            .flat_map(handler_tasks)
             .collect(),
         Step::Include(i) => {
-            if let Some(l) = &i.task.loop_ {
-                diags.push(
-                    Diagnostic::error("a looping include_tasks as a handler is not supported yet")
-                        .at(l.span.clone())
-                        .label("not supported yet"),
-                );
-                return Vec::new();
+            if i.task.loop_.is_some() || i.deferred.is_some() {
+                return vec![(i.task.clone(), Some(step.clone()))];
             }
             let topics: Vec<String> = i.task.name.iter().chain(&i.task.listen).cloned().collect();
             let mut keywords = i.task.clone();
             keywords.name = None;
             i.steps
                 .iter()
-                .flat_map(|s| handler_tasks(s, diags))
-                .map(|t| {
+                .flat_map(handler_tasks)
+                .map(|(t, include)| {
                     let mut t = playbook::parse::inherit(t, &keywords);
                     t.listen.extend(topics.iter().cloned());
                     t.listen_only = true;
-                    t
+                    (t, include)
                 })
                 .collect()
         }
@@ -388,12 +427,50 @@ fn check_host_loop(play: &Play, task: &CompiledTask, diags: &mut Vec<Diagnostic>
     }
 }
 
+/// A templated handler name is rendered with the play's `vars` and extra
+/// vars, as Ansible renders it (no host's variables). One that cannot be
+/// rendered answers to its `listen` topics only, with Ansible's warning.
+fn template_handler_name(
+    h: &mut CompiledTask,
+    play: &Play,
+    extra_vars: &Vars,
+    templar: &Templar,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(name) = h.task.name.clone().filter(|n| is_template(n)) else {
+        return;
+    };
+    if h.task.listen_only {
+        return;
+    }
+    let scope = crate::template::Scope::new(vec![&play.vars, extra_vars]);
+    match templar.render_string(&name, &scope) {
+        Ok(Value::String(text)) => h.task.name = Some(text),
+        Ok(other) => h.task.name = Some(other.to_string()),
+        Err(e) => {
+            h.task.listen_only = true;
+            if h.task.listen.is_empty() {
+                diags.push(
+                    Diagnostic::warning(format!(
+                        "Handler '{name}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {}",
+                        e.message
+                    ))
+                    .at(h.task.span.clone()),
+                );
+            }
+        }
+    }
+}
+
+/// A notification no handler answers to: a warning here, and as in Ansible
+/// an error that ends the run when a task actually notifies it (a task that
+/// never runs, by its tags say, may name one).
 fn check_notify(task: &CompiledTask, handler_names: &[String], diags: &mut Vec<Diagnostic>) {
     for n in &task.task.notify {
         if is_template(&n.value) || handler_names.iter().any(|h| h == &n.value) {
             continue;
         }
-        let mut d = Diagnostic::error(format!(
+        let mut d = Diagnostic::warning(format!(
             "the task notifies `{}`, but this play has no handler with that name or `listen` topic",
             n.value
         ))
@@ -440,6 +517,7 @@ impl Ctx<'_> {
                     task: self.task(&inc.task, diags)?,
                     file: inc.file.value.clone(),
                     steps: self.steps(&inc.steps, diags),
+                    deferred: inc.deferred.clone(),
                 })),
                 Step::Block(b) => Some(CompiledStep::Block(CompiledBlock {
                     name: b.name.clone(),

@@ -110,6 +110,9 @@ pub(crate) struct HostState {
     pub unreachable: bool,
     pub ended: bool,
     pub notified: HashSet<String>,
+    /// Handlers (indexes into the play's handlers) notified again after
+    /// they ran in a flush, or by a later handler: they run at the next flush.
+    pub pending_handlers: HashSet<usize>,
     pub conn: Arc<dyn crate::connection::Connection>,
     /// Connections as other login users (task-level `remote_user`), kept
     /// for the play like `conn`: one SSH master per user, not per task.
@@ -302,6 +305,8 @@ impl Strategy {
 pub(crate) enum Abort {
     /// A failure under `any_errors_fatal`.
     AnyErrorsFatal,
+    /// A task notified a handler the play does not have.
+    UnknownHandler,
     /// More of the batch failed than `max_fail_percentage` allows.
     MaxFailPercentage,
 }
@@ -557,6 +562,7 @@ async fn run_play(
             unreachable: false,
             ended: false,
             notified: HashSet::new(),
+            pending_handlers: HashSet::new(),
             conn,
             logins: Default::default(),
             login_pinned,
@@ -984,6 +990,9 @@ fn clear_host_errors(
     if !when_holds(ctx, t, states, live, reporter, summary)[first] {
         return;
     }
+    // The failures that were to stop the play once their `always` ran are
+    // cleared too: the play goes on.
+    ctx.fatal_pending.set(false);
     for (i, s) in states.iter_mut().enumerate() {
         if live[i] {
             s.errors_cleared = true;
@@ -1072,7 +1081,9 @@ fn run_steps<'a>(
                         free::catch_up(ctx, states);
                     }
                     let hostvars = hostvars::HostVars::snapshot(states, ctx);
+                    let was_failed: Vec<bool> = states.iter().map(|s| s.failed).collect();
                     let mut per_host: Vec<Vec<Vars>> = vec![Vec::new(); states.len()];
+                    let mut errored = vec![false; states.len()];
                     let mut included = Vec::new();
                     for (i, s) in states.iter_mut().enumerate() {
                         if !live[i] {
@@ -1088,15 +1099,49 @@ fn run_steps<'a>(
                             Err(msg) => {
                                 let name = inc.task.display_name();
                                 reporter.task_start(&task_info(&inc.task, &name, false, 1));
+                                errored[i] = true;
+                                let ignored =
+                                    inc.task.task.ignore_errors.as_ref().is_some_and(|v| {
+                                        task::keyword_truthy(ctx, &inc.task, s, v)
+                                    });
                                 let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
-                                reporter.host_result(&crate::report::HostResult::simple(
-                                    &s.name,
-                                    crate::report::Status::Failed,
-                                    &result,
-                                ));
-                                s.failed = true;
-                                summary.recap.entry(s.name.clone()).or_default().failed += 1;
+                                if let Some(reg) = &inc.task.task.register {
+                                    s.registered.insert(reg.clone(), result.clone());
+                                }
+                                if ignored {
+                                    reporter.host_result(&crate::report::HostResult::simple(
+                                        &s.name,
+                                        crate::report::Status::Ignored,
+                                        &result,
+                                    ));
+                                    let counts = summary.recap.entry(s.name.clone()).or_default();
+                                    counts.ok += 1;
+                                    counts.ignored += 1;
+                                } else {
+                                    fail_include(&inc.task, s, msg, reporter, summary);
+                                }
                             }
+                        }
+                    }
+                    // `any_errors_fatal` applies to a failed include too.
+                    check_abort(ctx, &inc.task, states, &live, &was_failed);
+                    if ctx.abort.get().is_some() {
+                        return;
+                    }
+                    if let Some(reg) = &inc.task.task.register {
+                        // As Ansible registers an include's result.
+                        for (i, s) in states.iter_mut().enumerate() {
+                            if !live[i] || errored[i] {
+                                continue;
+                            }
+                            let result = if per_host[i].is_empty() {
+                                serde_json::json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False"})
+                            } else if inc.task.task.loop_.is_some() {
+                                serde_json::json!({"changed": false, "results": per_host[i].iter().map(|_| serde_json::json!({"changed": false, "include": inc.file})).collect::<Vec<_>>()})
+                            } else {
+                                serde_json::json!({"changed": false, "include": inc.file, "include_args": {}})
+                            };
+                            s.registered.insert(reg.clone(), result);
                         }
                     }
                     let include_name = inc
@@ -1108,7 +1153,7 @@ fn run_steps<'a>(
                     let n = live.iter().filter(|b| **b).count();
                     reporter.task_start(&task_info(&inc.task, &include_name, false, n));
                     for (i, s) in states.iter().enumerate() {
-                        if !live[i] || s.failed {
+                        if !live[i] || s.failed || errored[i] {
                             continue;
                         }
                         let counts = summary.recap.entry(s.name.clone()).or_default();
@@ -1161,16 +1206,45 @@ fn run_steps<'a>(
                                 subset[i] = true;
                             }
                         }
-                        run_steps(
-                            ctx,
-                            &inc.steps,
-                            states,
-                            subset.clone(),
-                            reporter,
-                            summary,
-                            end_play,
-                        )
-                        .await;
+                        if let Some(deferred) = &inc.deferred {
+                            // Each host reads the file its names render to;
+                            // hosts including the same file run it together.
+                            let groups = deferred_groups(
+                                ctx, inc, deferred, states, &subset, &hostvars, reporter, summary,
+                            );
+                            for (file, steps, hosts) in &groups {
+                                if !file.is_empty() {
+                                    let names: Vec<String> = states
+                                        .iter()
+                                        .enumerate()
+                                        .filter(|(i, _)| hosts[*i])
+                                        .map(|(_, s)| s.name.clone())
+                                        .collect();
+                                    reporter.included(file, &names, None);
+                                }
+                                run_steps(
+                                    ctx,
+                                    steps,
+                                    states,
+                                    hosts.clone(),
+                                    reporter,
+                                    summary,
+                                    end_play,
+                                )
+                                .await;
+                            }
+                        } else {
+                            run_steps(
+                                ctx,
+                                &inc.steps,
+                                states,
+                                subset.clone(),
+                                reporter,
+                                summary,
+                                end_play,
+                            )
+                            .await;
+                        }
                         for (i, s) in states.iter_mut().enumerate() {
                             if subset[i] {
                                 s.include_layers.pop();
@@ -1279,6 +1353,130 @@ fn run_steps<'a>(
             }
         }
     })
+}
+
+/// A deferred include's hosts grouped by the file they include (see
+/// [`crate::playbook::Deferred`]): the file as shown, its compiled steps,
+/// and the hosts running them. A host whose names cannot be rendered or
+/// whose file cannot be read or compiled fails the include.
+#[allow(clippy::too_many_arguments)]
+fn deferred_groups(
+    ctx: &PlayCtx<'_>,
+    inc: &crate::compile::CompiledInclude,
+    deferred: &crate::playbook::Deferred,
+    states: &mut [HostState],
+    subset: &[bool],
+    hostvars: &minijinja::Value,
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) -> Vec<(String, Vec<CompiledStep>, Vec<bool>)> {
+    let was_failed: Vec<bool> = states.iter().map(|s| s.failed).collect();
+    let templates = crate::playbook::parse::deferred_templates(deferred);
+    // (rendered names, file, steps, hosts)
+    type Group = (Vec<String>, String, Vec<CompiledStep>, Vec<bool>);
+    let mut groups: Vec<Group> = Vec::new();
+    let mut failed: Vec<(usize, String)> = Vec::new();
+    let mut errors: Vec<(Vec<String>, String)> = Vec::new();
+    for (i, s) in states.iter().enumerate() {
+        if !subset[i] {
+            continue;
+        }
+        let layer = s.include_layers.last().cloned().unwrap_or_default();
+        let rendered: Result<Vec<String>, String> = templates
+            .iter()
+            .map(|text| task::render_include_name(ctx, &inc.task, s, hostvars, &layer, text))
+            .collect();
+        let names = match rendered {
+            Ok(names) => names,
+            Err(msg) => {
+                failed.push((i, msg));
+                continue;
+            }
+        };
+        if let Some(g) = groups.iter_mut().find(|g| g.0 == names) {
+            g.3[i] = true;
+            continue;
+        }
+        if let Some((_, msg)) = errors.iter().find(|e| e.0 == names) {
+            failed.push((i, msg.clone()));
+            continue;
+        }
+        let mut lookup = |text: &str| {
+            templates
+                .iter()
+                .position(|t| t == text)
+                .map(|k| names[k].clone())
+                .ok_or_else(|| format!("`{text}` was not rendered"))
+        };
+        match crate::compile::compile_deferred(
+            deferred,
+            inc.task.task.role.as_ref(),
+            &ctx.book.dir,
+            ctx.templar,
+            &mut lookup,
+        ) {
+            Ok((file, steps)) => {
+                let mut hosts = vec![false; states.len()];
+                hosts[i] = true;
+                groups.push((names, file, steps, hosts));
+            }
+            Err(diags) => {
+                let msg = diags
+                    .iter()
+                    .map(|d| match &d.span {
+                        Some(span) => format!("{}: {}", span.location(), d.message),
+                        None => d.message.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                failed.push((i, msg.clone()));
+                errors.push((names, msg));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        let name = inc.task.display_name();
+        reporter.task_start(&task_info(&inc.task, &name, false, failed.len()));
+        for (i, msg) in failed {
+            fail_include(&inc.task, &mut states[i], msg, reporter, summary);
+        }
+        check_abort(ctx, &inc.task, states, subset, &was_failed);
+    }
+    groups
+        .into_iter()
+        .map(|(_, file, steps, hosts)| (file, steps, hosts))
+        .collect()
+}
+
+/// An include failed on a host (its `when`, loop or file): shown, counted
+/// (as rescued inside a block that rescues it), and the host fails.
+fn fail_include(
+    t: &CompiledTask,
+    s: &mut HostState,
+    msg: String,
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) {
+    let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
+    reporter.host_result(&crate::report::HostResult::simple(
+        &s.name,
+        crate::report::Status::Failed,
+        &result,
+    ));
+    s.failed = true;
+    s.last_failure = Some((
+        serde_json::json!({
+            "name": t.task.name.clone().unwrap_or_default(),
+            "action": t.task.module.value,
+        }),
+        result,
+    ));
+    let counts = summary.recap.entry(s.name.clone()).or_default();
+    if s.rescue_depth > 0 {
+        counts.rescued += 1;
+    } else {
+        counts.failed += 1;
+    }
 }
 
 async fn gather_facts(
@@ -1409,9 +1607,10 @@ async fn gather_facts(
 
 /// Runs notified handlers: one pass in definition order. Every handler whose
 /// name or `listen` topic was notified runs once on the hosts that notified
-/// it; a handler notified by an earlier handler runs in the same pass; each
-/// handler runs at most once per flush, so handlers that notify each other
-/// cannot loop. Notifications are consumed by the flush.
+/// it; a handler notified by an earlier handler runs in the same pass. As
+/// in Ansible, a handler notified by a later handler (or by itself, or
+/// again after it ran) runs at the next flush: each handler runs at most
+/// once per flush, so handlers that notify each other cannot loop.
 async fn run_handlers(
     ctx: &PlayCtx<'_>,
     states: &mut [HostState],
@@ -1430,26 +1629,75 @@ async fn run_handlers_on(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) {
-    for (i, h) in ctx.play.handlers.iter().enumerate() {
+    let handlers = &ctx.play.handlers;
+    // Per host, the handlers due in this flush; the flags of handlers
+    // already passed, set again, wait for the next flush.
+    let mut due: Vec<Vec<bool>> = states
+        .iter()
+        .map(|s| {
+            (0..handlers.len())
+                .map(|i| s.pending_handlers.contains(&i))
+                .collect()
+        })
+        .collect();
+    for (i, h) in handlers.iter().enumerate() {
+        for (j, s) in states.iter_mut().enumerate() {
+            if hosts[j] {
+                take_notifications(handlers, s, &mut due[j]);
+            }
+        }
         let subset: Vec<bool> = states
             .iter()
             .enumerate()
             .map(|(j, s)| {
-                hosts[j]
-                    && crate::compile::triggered_handlers(
-                        &ctx.play.handlers,
-                        s.notified.iter().map(String::as_str),
-                    )[i]
-                    && (s.active() || (s.failed && ctx.force_handlers()))
+                hosts[j] && due[j][i] && (s.active() || (s.failed && ctx.force_handlers()))
             })
             .collect();
-        run_task_subset(ctx, h, states, &subset, reporter, summary, true).await;
+        for (j, run) in subset.iter().enumerate() {
+            if *run {
+                due[j][i] = false;
+            }
+        }
+        match ctx.play.handler_includes.iter().find(|(k, _)| *k == i) {
+            // A looping or per-host include: it runs as an include.
+            Some((_, include)) if subset.iter().any(|b| *b) => {
+                let mut end_play = false;
+                run_steps(
+                    ctx,
+                    std::slice::from_ref(include),
+                    states,
+                    subset,
+                    reporter,
+                    summary,
+                    &mut end_play,
+                )
+                .await;
+                if end_play {
+                    ctx.ended_play.set(true);
+                }
+            }
+            Some(_) => {}
+            None => run_task_subset(ctx, h, states, &subset, reporter, summary, true).await,
+        }
     }
     for (j, s) in states.iter_mut().enumerate() {
         if hosts[j] {
-            s.notified.clear();
+            take_notifications(handlers, s, &mut due[j]);
+            s.pending_handlers = (0..handlers.len()).filter(|i| due[j][*i]).collect();
         }
     }
+}
+
+/// Turns a host's notifications into due handlers (see [`run_handlers`]).
+fn take_notifications(handlers: &[CompiledTask], s: &mut HostState, due: &mut [bool]) {
+    if s.notified.is_empty() {
+        return;
+    }
+    let on = crate::compile::triggered_handlers(handlers, s.notified.iter().map(String::as_str));
+    for (d, o) in due.iter_mut().zip(on) {
+        *d |= o;
+    }
+    s.notified.clear();
 }
 
 async fn run_task_subset(
@@ -1472,7 +1720,11 @@ async fn run_task_subset(
     // Not under the free strategies (as Ansible: it runs on every host).
     // Actions that bypass the host loop (`add_host`) run once too.
     let bypass = matches!(t.action, crate::compile::Action::Builtin(b) if b.bypasses_host_loop());
-    let asked_once = bypass || t.task.run_once.as_ref().is_some_and(task::truthy);
+    let asked_once = bypass
+        || t.task
+            .run_once
+            .as_ref()
+            .is_some_and(|v| task::keyword_truthy(ctx, t, &states[first], v));
     if asked_once && free {
         ctx.warn_once(reporter, free::RUN_ONCE);
     }

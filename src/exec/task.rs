@@ -159,6 +159,29 @@ pub fn truthy(v: &Value) -> bool {
     }
 }
 
+/// A boolean keyword of `t` (`run_once`) on `host`: a template is rendered
+/// in the task's scope first, as Ansible templates keywords (one that
+/// cannot be rendered counts as its text).
+pub(crate) fn keyword_truthy(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    v: &Value,
+) -> bool {
+    let Value::String(text) = v else {
+        return truthy(v);
+    };
+    if !crate::template::is_template(text) {
+        return truthy(v);
+    }
+    let magic = task_magic(ctx, t, host);
+    let scope = Scope::with_layers(layers(ctx, t, host, None, &magic));
+    match ctx.templar.render_string(text, &scope) {
+        Ok(rendered) => truthy(&rendered),
+        Err(_) => truthy(v),
+    }
+}
+
 /// Whether `--tags`/`--skip-tags` select this task.
 pub fn selected_by_tags(t: &CompiledTask, play_tags: &[String], opts: &RunOptions) -> bool {
     tags_select(&t.task.tags, play_tags, &opts.tags, &opts.skip_tags)
@@ -604,6 +627,28 @@ fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
     magic
 }
 
+/// Renders a templated name of a deferred include (`include_tasks: "{{ item }}"`)
+/// on a host, in the include's scope with `layer` (its vars and loop item).
+pub(crate) fn render_include_name(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    hostvars: &minijinja::Value,
+    layer: &Vars,
+    text: &str,
+) -> Result<String, String> {
+    let magic = task_magic(ctx, t, host);
+    let scope = Scope::with_layers(layers(ctx, t, host, Some(layer), &magic))
+        .with_special("hostvars", hostvars.clone());
+    match ctx.templar.render_string(text, &scope) {
+        Ok(Value::String(s)) => Ok(s),
+        Ok(other) => Err(format!(
+            "the file name must render to a string, got {other}"
+        )),
+        Err(e) => Err(e.message),
+    }
+}
+
 /// Evaluates an include's `when` and loop on one host: the variable layers
 /// (one per loop item) its tasks run with, or none when it is skipped.
 pub(crate) fn include_items(
@@ -632,10 +677,19 @@ pub(crate) fn include_items(
         }
         return Ok(vec![base]);
     };
-    let rendered = ctx
-        .templar
-        .render_value(&lp.items, &scope)
-        .map_err(|e| e.message)?;
+    let rendered = match ctx.templar.render_value(&lp.items, &scope) {
+        Ok(v) => v,
+        // As Ansible: a loop that cannot be rendered is an error unless the
+        // `when` (judged without an item) skips the include.
+        Err(e) => {
+            if let Some(when) = &t.task.when
+                && matches!(ctx.templar.eval_condition(&when.value, &scope), Ok(false))
+            {
+                return Ok(Vec::new());
+            }
+            return Err(e.message);
+        }
+    };
     let items = items_of(ctx, t, lp.kind, rendered, &scope)?;
     let lc = &t.task.loop_control;
     let settings = loop_settings(ctx, lc, &scope)?;
@@ -791,7 +845,7 @@ pub(crate) async fn run_on_host(
             // As Ansible: a task whose `when` is false is skipped even
             // when its loop cannot be evaluated.
             if let Some(when) = &t.task.when
-                && ctx.templar.eval_condition(&when.value, &scope) == Ok(false)
+                && matches!(ctx.templar.eval_condition(&when.value, &scope), Ok(false))
             {
                 let item = ItemResult::skipped(None, &when.value);
                 return TaskOutcome {
@@ -1959,7 +2013,6 @@ pub(crate) fn apply_outcome(
     counts: &mut Counts,
     reporter: &mut dyn Reporter,
 ) -> Vec<(String, Map<String, Value>)> {
-    let _ = ctx;
     for (n, item) in outcome.items.iter().enumerate() {
         let label = if outcome.looped {
             item.label.clone()
@@ -2046,6 +2099,24 @@ pub(crate) fn apply_outcome(
     }
     if outcome.status == Status::Changed {
         for n in &t.task.notify {
+            if !crate::template::is_template(&n.value)
+                && !ctx
+                    .play
+                    .handlers
+                    .iter()
+                    .any(|h| h.handler_names().contains(&n.value))
+            {
+                // As Ansible: an error that ends the run.
+                reporter.warning(&format!(
+                    "{}: ERROR: The requested handler '{}' was not found in either the main handlers list nor in the listening handlers list",
+                    n.span.location(),
+                    n.value
+                ));
+                s.failed = true;
+                counts.failed += 1;
+                ctx.abort.set(Some(super::Abort::UnknownHandler));
+                continue;
+            }
             s.notified.insert(n.value.clone());
         }
     }

@@ -245,6 +245,36 @@ pub struct Include {
     pub file: Located<String>,
     /// The file's steps (with `apply` keywords applied).
     pub steps: Vec<Step>,
+    /// A file name that depends on per-host values: the file is read when
+    /// the include runs (`steps` is empty).
+    pub deferred: Option<Box<Deferred>>,
+}
+
+/// An include whose file (or role) name needs per-host values
+/// (`include_tasks: "{{ item }}"`, `include_role: name="{{ r }}"`): as
+/// Ansible, the name is templated for each host when the include runs, and
+/// the file is read then (see [`parse::load_deferred`]).
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    /// The include task's mapping, as written.
+    pub node: Node,
+    /// Its action key (`include_tasks`, `ansible.builtin.include_role`, ...).
+    pub key: String,
+    /// An include in a handlers section.
+    pub handlers: bool,
+    /// The files being parsed where it was written, outermost first.
+    pub(crate) stack: Vec<std::path::PathBuf>,
+    pub(crate) playbook_dir: std::path::PathBuf,
+    /// The play's directory (`roles/` is looked up there).
+    pub(crate) roles_dir: std::path::PathBuf,
+    pub(crate) role_chain: Vec<Vec<role::Instance>>,
+    pub(crate) extra_vars: Vars,
+    pub(crate) play_vars: Vars,
+    /// Keywords of the enclosing roles and imports, innermost first: applied
+    /// to the included steps as to a static include's.
+    pub(crate) inherits: Vec<Task>,
+    /// Inside the `block` of a block with a `rescue`.
+    pub(crate) rescued: bool,
 }
 
 /// A `block` with its `rescue` and `always` sections. The block's keywords
@@ -292,6 +322,9 @@ impl Step {
             Step::Include(i) => {
                 i.task.rescued = true;
                 i.steps.iter_mut().for_each(Step::mark_rescued);
+                if let Some(d) = &mut i.deferred {
+                    d.rescued = true;
+                }
             }
         }
     }
@@ -326,6 +359,10 @@ impl Step {
             Step::Include(i) => Step::Include(Include {
                 task: parse::inherit(i.task, parent),
                 steps: i.steps.into_iter().map(|s| s.inherit_all(parent)).collect(),
+                deferred: i.deferred.map(|mut d| {
+                    d.inherits.push(parent.clone());
+                    d
+                }),
                 ..i
             }),
             Step::Block(b) => Step::Block(Block {
@@ -356,10 +393,18 @@ impl Step {
                 always: b.always.into_iter().map(|s| s.inherit(parent)).collect(),
                 ..b
             }),
-            Step::Include(i) => Step::Include(Include {
-                task: parse::inherit(i.task, parent),
-                ..i
-            }),
+            Step::Include(i) => {
+                let through = parse::through_include(parent);
+                Step::Include(Include {
+                    task: parse::inherit(i.task, parent),
+                    steps: i.steps.into_iter().map(|s| s.inherit(&through)).collect(),
+                    deferred: i.deferred.map(|mut d| {
+                        d.inherits.push(through);
+                        d
+                    }),
+                    ..i
+                })
+            }
         }
     }
 }

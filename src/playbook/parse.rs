@@ -183,6 +183,8 @@ pub struct Cx<'a> {
     import_vars: Vars,
     /// Renders templated import names.
     templar: crate::template::Templar,
+    /// Reading a deferred include when it runs (see [`Deferred`]).
+    pub(crate) run_time: bool,
 }
 
 impl<'a> Cx<'a> {
@@ -200,6 +202,7 @@ impl<'a> Cx<'a> {
             play_vars: Vars::new(),
             import_vars: Vars::new(),
             templar: crate::template::Templar::new(),
+            run_time: false,
         }
     }
 }
@@ -234,18 +237,7 @@ impl Cx<'_> {
         if !crate::template::is_template(name) {
             return Some(name.to_string());
         }
-        let mut magic = Vars::new();
-        magic.insert(
-            "playbook_dir".into(),
-            Value::String(super::absolute(&self.playbook_dir)),
-        );
-        if let Some(role) = self.role_chain.last().and_then(|c| c.last()) {
-            magic.insert(
-                "role_path".into(),
-                Value::String(role.path.display().to_string()),
-            );
-            magic.insert("role_name".into(), Value::String(role.name.clone()));
-        }
+        let magic = self.magic_vars();
         let empty = Vars::new();
         let (play, own) = match which {
             NameVars::Parse => (&self.play_vars, own),
@@ -285,6 +277,53 @@ impl Cx<'_> {
         }
     }
 
+    /// Whether a dynamic include's templated name renders now, from what no
+    /// host can change (see [`NameVars::Fixed`]). If not, the include is
+    /// deferred: its name is templated per host when it runs, as Ansible does.
+    pub(crate) fn renders_fixed(&self, name: &str) -> bool {
+        if !crate::template::is_template(name) {
+            return true;
+        }
+        let magic = self.magic_vars();
+        let scope = crate::template::Scope::new(vec![&self.extra_vars, &magic]);
+        self.templar.render_string(name, &scope).is_ok()
+    }
+
+    /// The magic variables a templated file name may use at compile time.
+    fn magic_vars(&self) -> Vars {
+        let mut magic = Vars::new();
+        magic.insert(
+            "playbook_dir".into(),
+            Value::String(super::absolute(&self.playbook_dir)),
+        );
+        if let Some(role) = self.role_chain.last().and_then(|c| c.last()) {
+            magic.insert(
+                "role_path".into(),
+                Value::String(role.path.display().to_string()),
+            );
+            magic.insert("role_name".into(), Value::String(role.name.clone()));
+        }
+        magic
+    }
+
+    /// What reading the include `item` (action `key`) later needs of the
+    /// parsing state here (see [`Deferred`]).
+    pub(crate) fn defer(&self, item: &Node, key: &str, handlers: bool) -> Box<Deferred> {
+        Box::new(Deferred {
+            node: item.clone(),
+            key: key.to_string(),
+            handlers,
+            stack: self.stack.clone(),
+            playbook_dir: self.playbook_dir.clone(),
+            roles_dir: self.roles.dir.clone(),
+            role_chain: self.role_chain.clone(),
+            extra_vars: self.extra_vars.clone(),
+            play_vars: self.play_vars.clone(),
+            inherits: Vec::new(),
+            rescued: false,
+        })
+    }
+
     fn current_dir(&self) -> PathBuf {
         self.stack
             .last()
@@ -293,10 +332,15 @@ impl Cx<'_> {
             .unwrap_or_else(|| self.playbook_dir.clone())
     }
 
-    /// Resolves and loads an imported file, guarding against loops.
-    fn load_import(&mut self, name: &str, span: &Span, kind: &str) -> Option<(PathBuf, Vec<Node>)> {
+    /// Whether an imported file can be found (see [`Cx::load_import`]).
+    fn import_exists(&self, name: &str) -> bool {
+        self.import_candidates(name).iter().any(|c| c.is_file())
+    }
+
+    /// Where an imported file is looked for, in order.
+    fn import_candidates(&self, name: &str) -> Vec<PathBuf> {
         let p = Path::new(name);
-        let candidates: Vec<PathBuf> = if p.is_absolute() {
+        if p.is_absolute() {
             vec![p.to_path_buf()]
         } else {
             let mut c = vec![self.current_dir().join(p)];
@@ -313,7 +357,12 @@ impl Cx<'_> {
             }
             c.push(self.playbook_dir.join(p));
             c
-        };
+        }
+    }
+
+    /// Resolves and loads an imported file, guarding against loops.
+    fn load_import(&mut self, name: &str, span: &Span, kind: &str) -> Option<(PathBuf, Vec<Node>)> {
+        let candidates = self.import_candidates(name);
         let Some(path) = candidates.iter().find(|c| c.is_file()).cloned() else {
             self.diags.push(
                 Diagnostic::error(format!("{kind}: could not find `{name}`"))
@@ -911,10 +960,9 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
         );
         return None;
     };
-    if task.register.is_some() || !task.notify.is_empty() {
+    if !task.notify.is_empty() {
         cx.diags.push(
-            Diagnostic::error("include_tasks: `register` and `notify` are not supported yet")
-                .at(item.span.clone()),
+            Diagnostic::error("include_tasks: `notify` is not supported yet").at(item.span.clone()),
         );
         return None;
     }
@@ -922,6 +970,33 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
         Some(a) => Some(keywords_holder(&a, &[], cx, handlers)?),
         None => None,
     };
+    // A file that cannot be found yet (it may be written by the play, or
+    // the include may never run): read when the include runs, as Ansible.
+    let missing = !cx.run_time && !crate::template::is_template(&name) && !cx.import_exists(&name);
+    if missing {
+        cx.diags.push(
+            Diagnostic::warning(format!(
+                "include_tasks: could not find `{name}` now; the include fails if it runs without it"
+            ))
+            .at(file_node.span.clone()),
+        );
+    }
+    if missing || !cx.renders_fixed(&name) {
+        let key = if item.get("include_tasks").is_some() {
+            "include_tasks"
+        } else {
+            "ansible.builtin.include_tasks"
+        };
+        return Some(Step::Include(Include {
+            task,
+            file: Located {
+                value: name,
+                span: file_node.span.clone(),
+            },
+            steps: Vec::new(),
+            deferred: Some(cx.defer(item, key, handlers)),
+        }));
+    }
     let name = cx.file_name(
         &name,
         &file_node.span,
@@ -951,7 +1026,181 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
             span: file_node.span.clone(),
         },
         steps,
+        deferred: None,
     }))
+}
+
+/// The names an include's target may template (`include_tasks: NAME`,
+/// `file:`, `include_role`'s `name:` and `*_from:`).
+const INCLUDE_NAME_KEYS: &[&str] = &[
+    "file",
+    "name",
+    "tasks_from",
+    "vars_from",
+    "defaults_from",
+    "handlers_from",
+];
+
+/// Whether every templated name of an include's target renders at compile
+/// time (see [`Cx::renders_fixed`]).
+pub(crate) fn target_names_fixed(target: &Node, cx: &Cx<'_>) -> bool {
+    match &target.kind {
+        Kind::Str(text) => cx.renders_fixed(text),
+        Kind::Map(entries) => entries.iter().all(|(k, v)| {
+            !k.key_text()
+                .is_some_and(|k| INCLUDE_NAME_KEYS.contains(&k.as_str()))
+                || v.as_str().is_none_or(|text| cx.renders_fixed(text))
+        }),
+        _ => true,
+    }
+}
+
+/// Reads a deferred include (see [`Deferred`]) for one host: `render`
+/// templates its names with the host's variables. Returns the included
+/// file as shown (empty for a role) and its steps, with the keywords of the
+/// enclosing roles and imports applied and `role` (the role the include was
+/// written in) set on them.
+pub fn load_deferred(
+    d: &Deferred,
+    role: Option<&std::sync::Arc<super::RoleInfo>>,
+    render: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<(String, Vec<Step>), Vec<Diagnostic>> {
+    let mut node = d.node.clone();
+    let mut diags = Vec::new();
+    for_each_name(&mut node, &d.key, &mut |v| {
+        render_name(v, &d.key, render, &mut diags)
+    });
+    // An option rendered to `omit` is left out, as in Ansible.
+    if let Kind::Map(entries) = &mut node.kind {
+        for (k, v) in entries.iter_mut() {
+            if k.key_text().as_deref() == Some(d.key.as_str())
+                && let Kind::Map(options) = &mut v.kind
+            {
+                options.retain(|(_, o)| o.as_str() != Some(crate::template::OMIT));
+            }
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let list = Node {
+        span: node.span.clone(),
+        tag: None,
+        kind: Kind::Seq(vec![node]),
+    };
+    let steps = {
+        let mut cx = Cx::new(&mut diags, d.playbook_dir.clone());
+        cx.stack = d.stack.clone();
+        cx.roles.dir = d.roles_dir.clone();
+        cx.role_chain = d.role_chain.clone();
+        cx.extra_vars = d.extra_vars.clone();
+        cx.play_vars = d.play_vars.clone();
+        cx.run_time = true;
+        task_list(&list, &mut cx, d.handlers)
+    };
+    if diags
+        .iter()
+        .any(|x| x.severity == crate::diagnostic::Severity::Error)
+    {
+        return Err(diags);
+    }
+    let Some(Step::Include(inc)) = steps.into_iter().next() else {
+        return Ok((String::new(), Vec::new()));
+    };
+    if inc.deferred.is_some() {
+        return Err(vec![
+            Diagnostic::error(format!(
+                "{}: the file name `{}` is still a template once rendered",
+                d.key, inc.file.value
+            ))
+            .at(inc.file.span.clone()),
+        ]);
+    }
+    let mut steps = inc.steps;
+    for parent in &d.inherits {
+        steps = steps.into_iter().map(|s| s.inherit_all(parent)).collect();
+    }
+    if let Some(r) = role {
+        steps.iter_mut().for_each(|s| s.set_role(r));
+    }
+    if d.rescued {
+        steps.iter_mut().for_each(Step::mark_rescued);
+    }
+    Ok((inc.file.value, steps))
+}
+
+/// The templated names of a deferred include, in the order
+/// [`load_deferred`] renders them.
+pub fn deferred_templates(d: &Deferred) -> Vec<String> {
+    let mut node = d.node.clone();
+    let mut out = Vec::new();
+    for_each_name(&mut node, &d.key, &mut |v| {
+        if let Some(text) = v.as_str().filter(|t| crate::template::is_template(t)) {
+            out.push(text.to_string());
+        }
+    });
+    out
+}
+
+/// Calls `f` on each name node of the include `node` (action `key`).
+fn for_each_name(node: &mut Node, key: &str, f: &mut dyn FnMut(&mut Node)) {
+    let Kind::Map(entries) = &mut node.kind else {
+        return;
+    };
+    for (k, v) in entries.iter_mut() {
+        if k.key_text().as_deref() != Some(key) {
+            continue;
+        }
+        match &mut v.kind {
+            Kind::Map(options) => {
+                for (k, v) in options.iter_mut() {
+                    if k.key_text()
+                        .is_some_and(|k| INCLUDE_NAME_KEYS.contains(&k.as_str()))
+                    {
+                        f(v);
+                    }
+                }
+            }
+            _ => f(v),
+        }
+    }
+}
+
+/// Templates one name of a deferred include in place.
+fn render_name(
+    v: &mut Node,
+    key: &str,
+    render: &mut dyn FnMut(&str) -> Result<String, String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Kind::Str(text) = &mut v.kind else {
+        return;
+    };
+    if !crate::template::is_template(text) {
+        return;
+    }
+    match render(text) {
+        Ok(r) => *text = r,
+        Err(e) => diags.push(
+            Diagnostic::error(format!(
+                "{key}: cannot template the file name `{text}`: {e}"
+            ))
+            .at(v.span.clone()),
+        ),
+    }
+}
+
+/// What the tasks of a dynamic include inherit of a keyword holder above
+/// the include (a block, an import, a role): as in Ansible, its keywords
+/// through the include (`check_mode`, `become`, `environment`, ...), but not
+/// its `when`, `tags` or `notify`, which the include itself takes.
+pub(crate) fn through_include(parent: &Task) -> Task {
+    let mut p = parent.clone();
+    p.when = None;
+    p.tags = Vec::new();
+    p.notify = Vec::new();
+    p.vars = Vars::new();
+    p
 }
 
 /// Applies a parent's (import or block) keywords to a child task.

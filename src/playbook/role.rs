@@ -58,6 +58,7 @@ impl RoleInfo {
 }
 
 /// One role instance, kept for its dependencies' sake.
+#[derive(Debug, Clone)]
 pub struct Instance {
     /// Its directory.
     pub(crate) path: PathBuf,
@@ -725,10 +726,52 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
     let Some(mut holder) = parse::keywords_holder(item, &[key], cx, handlers) else {
         return Vec::new();
     };
+    let include = kind == "include_role";
+    // A role that cannot be found yet: looked up when the include runs (it
+    // may never run), as Ansible.
+    let missing = include
+        && !cx.run_time
+        && target
+            .get("name")
+            .and_then(Node::as_str)
+            .filter(|n| !crate::template::is_template(n))
+            .is_some_and(|n| {
+                find_role(cx, n, cx.role_chain.last().and_then(|c| c.last())).is_err()
+            });
+    if missing {
+        cx.diags.push(
+            Diagnostic::warning(
+                "include_role: the role cannot be found now; the include fails if it runs without it",
+            )
+            .at(target.span.clone()),
+        );
+    }
+    if include && (missing || !parse::target_names_fixed(target, cx)) {
+        if !holder.notify.is_empty() {
+            not_supported(cx, "include_role: `notify`".into(), &item.span);
+            return Vec::new();
+        }
+        if holder.name.is_none() {
+            let name = target
+                .get("name")
+                .and_then(Node::as_str)
+                .or_else(|| target.as_str())
+                .unwrap_or_default();
+            holder.name = Some(format!("include_role : {name}"));
+        }
+        return vec![Step::Include(Include {
+            task: holder,
+            file: Located {
+                value: String::new(),
+                span: target.span.clone(),
+            },
+            steps: Vec::new(),
+            deferred: Some(cx.defer(item, key, handlers)),
+        })];
+    }
     let Some((r, apply)) = parse_task_options(kind, target, cx, &holder.vars) else {
         return Vec::new();
     };
-    let include = kind == "include_role";
     if !include
         && (holder.loop_.is_some() || holder.register.is_some() || !holder.notify.is_empty())
     {
@@ -738,12 +781,8 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
         );
         return Vec::new();
     }
-    if include && (holder.register.is_some() || !holder.notify.is_empty()) {
-        not_supported(
-            cx,
-            "include_role: `register` and `notify`".into(),
-            &item.span,
-        );
+    if include && !holder.notify.is_empty() {
+        not_supported(cx, "include_role: `notify`".into(), &item.span);
         return Vec::new();
     }
     let apply = match apply {
@@ -791,5 +830,6 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
             span: r.span.clone(),
         },
         steps,
+        deferred: None,
     })]
 }

@@ -11,6 +11,9 @@ pub struct Human<W: Write> {
     out: W,
     color: bool,
     verbosity: u8,
+    /// The current task: where it is written and whether it is a
+    /// controller action (for the error display of its failures).
+    task: Option<(crate::yaml::Span, bool)>,
 }
 
 impl<W: Write> Human<W> {
@@ -20,7 +23,49 @@ impl<W: Write> Human<W> {
             out,
             color,
             verbosity,
+            task: None,
         }
+    }
+
+    /// Ansible 2.19's display of a failed task result, shown before the
+    /// `fatal:`/`failed:` line: the error (`Task failed: Action failed: MSG`
+    /// for a controller action, `Module failed` for a module) and its
+    /// origin, the task's position with up to two lines before it.
+    fn error_origin(&mut self, result: &Value) {
+        let Some((span, action)) = &self.task else {
+            return;
+        };
+        let kind = if *action { "Action" } else { "Module" };
+        let message = match result.get("msg") {
+            Some(Value::String(m)) => format!("Task failed: {kind} failed: {m}"),
+            Some(other) if !other.is_null() => format!("Task failed: {kind} failed: {other}"),
+            _ => format!("Task failed: {kind} failed."),
+        };
+        let message = crate::report::redact::text(&message);
+        let mut text = format!("[ERROR]: {message}\nOrigin: {}\n", span.location());
+        // A vault-encrypted file's text is never shown.
+        if crate::vault::decrypted_file(&span.file.path).is_some() {
+            let _ = writeln!(self.out, "{}", self.paint("31", &text));
+            return;
+        }
+        text.push('\n');
+        let line = span.line as usize;
+        let first = line.saturating_sub(2).max(1);
+        let width = line.to_string().len();
+        for (n, l) in span
+            .file
+            .text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .skip(first - 1)
+            .take(line + 1 - first)
+        {
+            text.push_str(&format!("{n:>width$} {l}\n"));
+        }
+        let pad = " ".repeat(width + span.col as usize);
+        text.push_str(&format!("{pad}^ column {}\n", span.col));
+        let _ = writeln!(self.out, "{}", self.paint("31", &text));
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -185,6 +230,12 @@ impl<W: Write> Reporter for Human<W> {
             "TASK"
         };
         self.banner(&format!("{kind} [{}]", task.name));
+        self.task = task.span.map(|span| {
+            (
+                span.clone(),
+                crate::compile::actions::Builtin::lookup(task.action).is_some(),
+            )
+        });
         let location = task.location();
         if self.verbosity >= 1 && !location.is_empty() {
             let _ = writeln!(self.out, "task path: {location}");
@@ -238,6 +289,9 @@ impl<W: Write> Reporter for Human<W> {
             Some(d) => format!("{} -> {d}", r.host),
             None => r.host.to_string(),
         };
+        if failed {
+            self.error_origin(&result);
+        }
         let line = match r.status {
             _ if failed && label.is_some() => {
                 format!(
