@@ -1245,3 +1245,57 @@ fn debug_var_trust_omit_and_errors_as_ansible_2_19() {
     );
     assert_eq!(r["no_args"], "Hello world!", "{r}");
 }
+
+#[test]
+fn retries_count_runs_and_attempts_as_ansible() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - name: until never holds; 1 run + 5 retries, attempts reported as 5
+      shell: echo run >> {{ work }}/runs
+      until: 1 == 0
+      retries: 5
+      delay: 0
+      register: r
+      ignore_errors: true
+    - shell: wc -l < {{ work }}/runs
+      register: lines
+    - assert:
+        that:
+          - r is failed
+          - r.attempts == 5
+          - lines.stdout | int == 6
+    - name: attempts is visible to failed_when
+      command: "true"
+      register: a
+      until: 1 == 0
+      retries: 2
+      delay: 0
+      failed_when: a.attempts > 6
+    - assert:
+        that:
+          - a.attempts == 2
+          - a.failed
+    - name: retries without until retries until the task succeeds
+      fail:
+      retries: 3
+      delay: 0
+      register: f
+      ignore_errors: true
+    - assert:
+        that: f.attempts == 3
+    - name: fail once, then succeed
+      shell: "[ -f {{ work }}/flag ] || (touch {{ work }}/flag && false)"
+      retries: 5
+      delay: 0
+      register: s
+    - assert:
+        that: s.attempts == 2
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+}
