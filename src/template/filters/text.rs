@@ -27,6 +27,9 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("urlsplit", urlsplit);
 }
 
+/// `mandatory`'s message for an undefined value (the templar names the variable).
+pub(crate) const MANDATORY: &str = "Mandatory variable not defined.";
+
 /// `default(default_value='', boolean=False)`: the default for undefined
 /// values (and for falsy ones when `boolean` is true).
 fn default(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
@@ -360,7 +363,7 @@ fn mandatory(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, 
     if value.is_undefined() {
         return Err(match p.string("msg")? {
             Some(msg) => Error::new(minijinja::ErrorKind::InvalidOperation, msg),
-            None => fail("mandatory", "Mandatory variable not defined."),
+            None => fail("mandatory", MANDATORY),
         });
     }
     Ok(value.clone())
