@@ -1299,3 +1299,37 @@ fn retries_count_runs_and_attempts_as_ansible() {
     );
     ok(&out);
 }
+
+#[test]
+fn assert_conditions_listed_in_a_variable_keep_their_trust() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - name: an !unsafe condition reached through a template is refused
+      vars:
+        conds:
+          - true
+          - !unsafe 1 == 0
+      assert:
+        that: '{{ conds }}'
+      register: r
+      ignore_errors: true
+    - assert:
+        that:
+          - r is failed
+          - r.msg is contains 'untrusted template or expression'
+          - r.assertion == '1 == 0'
+    - name: trusted conditions listed in a variable are evaluated
+      vars:
+        nested:
+          conds: ['1 == 1', '{{ 2 == 2 }}']
+      assert:
+        that: '{{ nested.conds }}'
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+}

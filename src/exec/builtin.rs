@@ -251,8 +251,13 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
     let that = raw.get("that").cloned().unwrap_or(a.that.clone());
     let conditions = match (that, &a.that) {
         // `that: "{{ list_of_conditions }}"`: each element is a condition.
+        // Listed in a playbook variable, they are taken as written there, so
+        // an `!unsafe` one is refused as Ansible refuses it.
         (Value::String(s), Value::Array(items)) if crate::template::is_template(&s) => {
-            items.clone()
+            match scope.passed_through(&s) {
+                Some(Value::Array(raw)) if raw.len() == items.len() => raw,
+                _ => items.clone(),
+            }
         }
         (Value::Array(items), _) => items,
         (other, _) => vec![other],
@@ -275,8 +280,12 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
             }
             Err(e) => {
                 let mut r = BuiltinResult::failure(super::task::conditional_failure(cond, &e));
+                let shown = match crate::template::unsafe_str(cond) {
+                    Some(text) => Value::String(text.to_string()),
+                    None => cond.clone(),
+                };
                 if let Value::Object(m) = &mut r.result {
-                    m.insert("assertion".into(), cond.clone());
+                    m.insert("assertion".into(), shown);
                 }
                 return r;
             }

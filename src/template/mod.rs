@@ -1048,6 +1048,37 @@ impl<'a> Scope<'a> {
     pub fn raw(&self, name: &str) -> Option<Value> {
         self.lookup(name).map(|(v, _)| v.clone())
     }
+
+    /// What a `{{ path }}` template passes through, as written (templates
+    /// and `!unsafe` markers kept), when `path` reaches into a variable of
+    /// a playbook or inventory: conditions listed there keep their trust.
+    pub fn passed_through(&self, template: &str) -> Option<Value> {
+        static PART: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"^\.?([A-Za-z_]\w*)|^\[\s*(?:'([^']*)'|"([^"]*)"|(\d+))\s*\]"#).ok()
+        });
+        let path = single_expression(template).filter(|e| is_variable_path(e))?;
+        let part = PART.as_ref()?;
+        let mut rest = path.trim();
+        let mut value: Option<&Value> = None;
+        while !rest.is_empty() {
+            let c = part.captures(rest)?;
+            rest = rest[c.get(0)?.end()..].trim_start();
+            let key = c.get(1).or(c.get(2)).or(c.get(3));
+            value = match (value, key) {
+                (None, Some(k)) => match self.lookup(k.as_str())? {
+                    (v, true) => Some(v),
+                    (_, false) => return None,
+                },
+                (Some(v), Some(k)) => Some(v.as_object()?.get(k.as_str())?),
+                (Some(v), None) => {
+                    let i: usize = c.get(4)?.as_str().parse().ok()?;
+                    Some(v.as_array()?.get(i)?)
+                }
+                (None, None) => return None,
+            };
+        }
+        value.cloned()
+    }
 }
 
 #[cfg(test)]
