@@ -1333,3 +1333,31 @@ fn assert_conditions_listed_in_a_variable_keep_their_trust() {
     );
     ok(&out);
 }
+
+#[test]
+fn assert_refuses_missing_and_empty_conditions_with_ansibles_messages() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - assert: {that: }
+      register: r1
+      ignore_errors: true
+    - assert: {}
+      register: r2
+      ignore_errors: true
+    - assert: {that: ""}
+      register: r3
+      ignore_errors: true
+    - assert:
+        that:
+          - r1.msg is contains 'Empty conditional expressions are not allowed.'
+          - r2.msg is contains 'missing required arguments'
+          - r3.msg is contains 'Empty conditional expressions are not allowed.'
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+}

@@ -244,6 +244,24 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
 }
 
 fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) -> BuiltinResult {
+    // Ansible's argument spec and conditional checks, with its messages.
+    match templated.get("that") {
+        None => return BuiltinResult::failure("missing required arguments: that".into()),
+        Some(Value::Null) => {
+            return BuiltinResult::failure(crate::compile::actions::EMPTY_CONDITIONAL.into());
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            return BuiltinResult::failure(crate::compile::actions::EMPTY_CONDITIONAL.into());
+        }
+        Some(Value::Array(items))
+            if items
+                .iter()
+                .any(|c| c.is_null() || c.as_str().is_some_and(|s| s.trim().is_empty())) =>
+        {
+            return BuiltinResult::failure(crate::compile::actions::EMPTY_CONDITIONAL.into());
+        }
+        Some(_) => {}
+    }
     let a: AssertArgs = match args::parse(templated) {
         Ok(a) => a,
         Err(e) => return BuiltinResult::failure(e.message),
