@@ -1544,3 +1544,119 @@ fn a_failed_include_under_any_errors_fatal_stops_the_play() {
         stdout(&out)
     );
 }
+
+#[test]
+fn retries_count_runs_and_attempts_as_ansible() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - name: until never holds; 1 run + 5 retries, attempts reported as 5
+      shell: echo run >> {{ work }}/runs
+      until: 1 == 0
+      retries: 5
+      delay: 0
+      register: r
+      ignore_errors: true
+    - shell: wc -l < {{ work }}/runs
+      register: lines
+    - assert:
+        that:
+          - r is failed
+          - r.attempts == 5
+          - lines.stdout | int == 6
+    - name: attempts is visible to failed_when
+      command: "true"
+      register: a
+      until: 1 == 0
+      retries: 2
+      delay: 0
+      failed_when: a.attempts > 6
+    - assert:
+        that:
+          - a.attempts == 2
+          - a.failed
+    - name: retries without until retries until the task succeeds
+      fail:
+      retries: 3
+      delay: 0
+      register: f
+      ignore_errors: true
+    - assert:
+        that: f.attempts == 3
+    - name: fail once, then succeed
+      shell: "[ -f {{ work }}/flag ] || (touch {{ work }}/flag && false)"
+      retries: 5
+      delay: 0
+      register: s
+    - assert:
+        that: s.attempts == 2
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+}
+
+#[test]
+fn assert_conditions_listed_in_a_variable_keep_their_trust() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - name: an !unsafe condition reached through a template is refused
+      vars:
+        conds:
+          - true
+          - !unsafe 1 == 0
+      assert:
+        that: '{{ conds }}'
+      register: r
+      ignore_errors: true
+    - assert:
+        that:
+          - r is failed
+          - r.msg is contains 'untrusted template or expression'
+          - r.assertion == '1 == 0'
+    - name: trusted conditions listed in a variable are evaluated
+      vars:
+        nested:
+          conds: ['1 == 1', '{{ 2 == 2 }}']
+      assert:
+        that: '{{ nested.conds }}'
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+}
+
+#[test]
+fn assert_refuses_missing_and_empty_conditions_with_ansibles_messages() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: no
+  tasks:
+    - assert: {that: }
+      register: r1
+      ignore_errors: true
+    - assert: {}
+      register: r2
+      ignore_errors: true
+    - assert: {that: ""}
+      register: r3
+      ignore_errors: true
+    - assert:
+        that:
+          - r1.msg is contains 'Empty conditional expressions are not allowed.'
+          - r2.msg is contains 'missing required arguments'
+          - r3.msg is contains 'Empty conditional expressions are not allowed.'
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+}

@@ -81,7 +81,14 @@ impl Builtin {
         match self {
             Builtin::Debug => args::check::<DebugArgs>(raw).and_then(|a| a.validate()),
             Builtin::SetFact => check_set_fact(raw),
-            Builtin::Assert => args::check::<AssertArgs>(raw).map(drop),
+            Builtin::Assert => match raw.get("that") {
+                // Ansible's messages (argument spec, then its conditional check).
+                None if raw.is_object() => {
+                    Err(ArgsError::general("missing required arguments: that"))
+                }
+                Some(Value::Null) => Err(ArgsError::general(EMPTY_CONDITIONAL)),
+                _ => args::check::<AssertArgs>(raw).map(drop),
+            },
             Builtin::Fail => args::check::<FailArgs>(raw).map(drop),
             Builtin::Meta => args::check::<MetaArgs>(raw).and_then(|a| a.action().map(drop)),
             Builtin::Pause => args::check::<PauseArgs>(raw).and_then(|a| a.validate()),
@@ -261,6 +268,9 @@ pub fn python_type(v: &Value) -> &'static str {
         Value::Object(_) => "dict",
     }
 }
+
+/// Ansible 2.19's refusal of a null or blank condition.
+pub const EMPTY_CONDITIONAL: &str = "Task failed: Empty conditional expressions are not allowed.";
 
 /// Ansible 2.19's failure of `debug: var:` given untrusted (`!unsafe`) text.
 pub const UNTRUSTED_VAR: &str = "Task failed: Error while resolving `var` expression: Encountered untrusted template or expression.";

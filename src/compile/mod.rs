@@ -794,6 +794,10 @@ impl Ctx<'_> {
                 .and_then(|a| a.get("that"))
             {
                 walk_strings(that, &mut |s, span| {
+                    // A blank condition fails when the task runs, with Ansible's message.
+                    if s.trim().is_empty() {
+                        return;
+                    }
                     if let Err(e) = self.templar.check_expression(s) {
                         diags.push(
                             Diagnostic::error(format!("invalid conditional: {}", e.message))

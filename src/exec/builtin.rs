@@ -244,6 +244,24 @@ fn debug(templated: &Value, templar: &Templar, scope: &Scope<'_>, verbosity: u8)
 }
 
 fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) -> BuiltinResult {
+    // Ansible's argument spec and conditional checks, with its messages.
+    match templated.get("that") {
+        None => return BuiltinResult::failure("missing required arguments: that".into()),
+        Some(Value::Null) => {
+            return BuiltinResult::failure(crate::compile::actions::EMPTY_CONDITIONAL.into());
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            return BuiltinResult::failure(crate::compile::actions::EMPTY_CONDITIONAL.into());
+        }
+        Some(Value::Array(items))
+            if items
+                .iter()
+                .any(|c| c.is_null() || c.as_str().is_some_and(|s| s.trim().is_empty())) =>
+        {
+            return BuiltinResult::failure(crate::compile::actions::EMPTY_CONDITIONAL.into());
+        }
+        Some(_) => {}
+    }
     let a: AssertArgs = match args::parse(templated) {
         Ok(a) => a,
         Err(e) => return BuiltinResult::failure(e.message),
@@ -251,8 +269,13 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
     let that = raw.get("that").cloned().unwrap_or(a.that.clone());
     let conditions = match (that, &a.that) {
         // `that: "{{ list_of_conditions }}"`: each element is a condition.
+        // Listed in a playbook variable, they are taken as written there, so
+        // an `!unsafe` one is refused as Ansible refuses it.
         (Value::String(s), Value::Array(items)) if crate::template::is_template(&s) => {
-            items.clone()
+            match scope.passed_through(&s) {
+                Some(Value::Array(raw)) if raw.len() == items.len() => raw,
+                _ => items.clone(),
+            }
         }
         (Value::Array(items), _) => items,
         (other, _) => vec![other],
@@ -275,8 +298,12 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
             }
             Err(e) => {
                 let mut r = BuiltinResult::failure(super::task::conditional_failure(cond, &e));
+                let shown = match crate::template::unsafe_str(cond) {
+                    Some(text) => Value::String(text.to_string()),
+                    None => cond.clone(),
+                };
                 if let Value::Object(m) = &mut r.result {
-                    m.insert("assertion".into(), cond.clone());
+                    m.insert("assertion".into(), shown);
                 }
                 return r;
             }

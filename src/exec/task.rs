@@ -1139,27 +1139,22 @@ async fn run_item(
             }
         }
     }
-    let Some(until) = &t.task.until else {
-        let mut item = attempt(ctx, t, host, scope, label, failed_status).await;
-        if item.status == Status::Failed && ignore_errors {
-            item.status = Status::Ignored;
-        }
-        return item;
-    };
-    // until / retries / delay: run again until the condition holds.
+    // until / retries / delay, as Ansible's task executor: the task runs once
+    // plus `retries` more times (3 when only `until` is set) until the
+    // condition holds (`until`, else the task not failing).
     let retries = match t
         .task
         .retries
         .as_ref()
         .map(|r| ctx.templar.render_value(r, scope))
     {
-        None => 3,
+        None if t.task.until.is_some() => 4,
+        None => 1,
         Some(Ok(v)) => match v
             .as_i64()
             .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
         {
-            Some(n) if n > 0 => n + 1,
-            Some(_) => 1,
+            Some(n) => 1 + n.max(0),
             None => {
                 return ItemResult::failed(
                     label,
@@ -1169,6 +1164,13 @@ async fn run_item(
         },
         Some(Err(e)) => return ItemResult::failed(label, e.message),
     };
+    if retries <= 1 {
+        let mut item = attempt(ctx, t, host, scope, label, failed_status, None).await;
+        if item.status == Status::Failed && ignore_errors {
+            item.status = Status::Ignored;
+        }
+        return item;
+    }
     let delay = match t
         .task
         .delay
@@ -1192,28 +1194,39 @@ async fn run_item(
     };
     let mut n = 1;
     loop {
-        let mut item = attempt(ctx, t, host, scope, label.clone(), failed_status).await;
-        set(&mut item.result, "attempts", n.into());
+        let mut item = attempt(ctx, t, host, scope, label.clone(), failed_status, Some(n)).await;
         if item.status == Status::Unreachable {
             return item;
         }
-        let mut layer = Vars::new();
-        if let Some(reg) = &t.task.register {
-            layer.insert(reg.clone(), item.result.clone());
-        }
-        let s2 = scope.child(&layer);
-        let done = match ctx.templar.eval_condition(&until.value, &s2) {
-            Ok(done) => done,
-            Err(e) => {
-                let mut r = ItemResult::failed(label, conditional_failure(&until.value, &e));
-                r.status = failed_status;
-                return r;
+        let done = match &t.task.until {
+            Some(until) => {
+                let mut layer = Vars::new();
+                if let Some(reg) = &t.task.register {
+                    layer.insert(reg.clone(), item.result.clone());
+                }
+                let s2 = scope.child(&layer);
+                match ctx.templar.eval_condition(&until.value, &s2) {
+                    Ok(done) => done,
+                    Err(e) => {
+                        let mut r =
+                            ItemResult::failed(label, conditional_failure(&until.value, &e));
+                        r.status = failed_status;
+                        return r;
+                    }
+                }
             }
+            None => item.status != Status::Failed,
         };
         if done || n >= retries {
             if !done {
+                // Out of attempts: Ansible reports `retries` (one less than the runs).
+                set(&mut item.result, "attempts", (retries - 1).into());
                 set(&mut item.result, "failed", Value::Bool(true));
-                item.status = Status::Failed;
+                // As Ansible's TaskResult: a `failed_when` that held false
+                // decides, even over the exhausted retries.
+                if item.result.get("failed_when_result") != Some(&Value::Bool(false)) {
+                    item.status = Status::Failed;
+                }
             }
             if item.status == Status::Failed && ignore_errors {
                 item.status = Status::Ignored;
@@ -1233,6 +1246,7 @@ async fn attempt(
     scope: &Scope<'_>,
     label: Option<String>,
     failed_status: Status,
+    attempts: Option<i64>,
 ) -> ItemResult {
     let check = match keyword_bool(
         ctx,
@@ -1255,7 +1269,13 @@ async fn attempt(
     if let Some(msg) = &t.deferred_error {
         // The module's argument error, found at compile time: the task
         // fails as the module would, and `failed_when` still judges it.
-        return judged(ctx, t, scope, ItemResult::failed(label, msg.clone()));
+        return judged(
+            ctx,
+            t,
+            scope,
+            ItemResult::failed(label, msg.clone()),
+            attempts,
+        );
     }
     let mut args = match ctx.templar.render_value(&t.args, scope) {
         Ok(v) => v,
@@ -1495,7 +1515,7 @@ async fn attempt(
             }
         }
     };
-    judged(ctx, t, scope, item)
+    judged(ctx, t, scope, item, attempts)
 }
 
 /// An item's result with `changed_when` and `failed_when` applied.
@@ -1504,9 +1524,14 @@ fn judged(
     t: &CompiledTask,
     scope: &Scope<'_>,
     mut item: ItemResult,
+    attempts: Option<i64>,
 ) -> ItemResult {
     if item.status == Status::Unreachable {
         return item;
+    }
+    // With retries, `attempts` is there for changed_when/failed_when (and until).
+    if let Some(n) = attempts {
+        set(&mut item.result, "attempts", n.into());
     }
     // A module's failure is an exception in Ansible 2.19's results.
     if item.status == Status::Failed

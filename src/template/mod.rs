@@ -642,10 +642,42 @@ impl Templar {
                 }
             }
         }
+        let mut message = describe(&err);
+        if message.contains(filters::text::MANDATORY)
+            && let Some(name) = self.mandatory_name(source, scope)
+        {
+            message = message.replace(
+                filters::text::MANDATORY,
+                &format!("Mandatory variable '{name}' not defined."),
+            );
+        }
         TemplateError {
             undefined: err.kind() == ErrorKind::UndefinedError,
-            ..TemplateError::new(describe(&err))
+            ..TemplateError::new(message)
         }
+    }
+
+    /// The undefined name under `path | mandatory` in `source` (the
+    /// variable, or the missing attribute), as Ansible's message names it.
+    fn mandatory_name(&self, source: &str, scope: &Scope) -> Option<String> {
+        static MANDATORY: std::sync::LazyLock<Option<regex::Regex>> =
+            std::sync::LazyLock::new(|| {
+                regex::Regex::new(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\|\s*mandatory\b").ok()
+            });
+        for c in MANDATORY.as_ref()?.captures_iter(source) {
+            let mut parts = c[1].split('.');
+            let root = parts.next().unwrap_or_default();
+            let Ok(Some(mut value)) = self.resolve(root, scope) else {
+                return Some(root.to_string());
+            };
+            for part in parts {
+                match value.get_attr(part) {
+                    Ok(v) if !v.is_undefined() => value = v,
+                    _ => return Some(part.to_string()),
+                }
+            }
+        }
+        None
     }
 }
 
@@ -1016,6 +1048,37 @@ impl<'a> Scope<'a> {
     pub fn raw(&self, name: &str) -> Option<Value> {
         self.lookup(name).map(|(v, _)| v.clone())
     }
+
+    /// What a `{{ path }}` template passes through, as written (templates
+    /// and `!unsafe` markers kept), when `path` reaches into a variable of
+    /// a playbook or inventory: conditions listed there keep their trust.
+    pub fn passed_through(&self, template: &str) -> Option<Value> {
+        static PART: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r#"^\.?([A-Za-z_]\w*)|^\[\s*(?:'([^']*)'|"([^"]*)"|(\d+))\s*\]"#).ok()
+        });
+        let path = single_expression(template).filter(|e| is_variable_path(e))?;
+        let part = PART.as_ref()?;
+        let mut rest = path.trim();
+        let mut value: Option<&Value> = None;
+        while !rest.is_empty() {
+            let c = part.captures(rest)?;
+            rest = rest[c.get(0)?.end()..].trim_start();
+            let key = c.get(1).or(c.get(2)).or(c.get(3));
+            value = match (value, key) {
+                (None, Some(k)) => match self.lookup(k.as_str())? {
+                    (v, true) => Some(v),
+                    (_, false) => return None,
+                },
+                (Some(v), Some(k)) => Some(v.as_object()?.get(k.as_str())?),
+                (Some(v), None) => {
+                    let i: usize = c.get(4)?.as_str().parse().ok()?;
+                    Some(v.as_array()?.get(i)?)
+                }
+                (None, None) => return None,
+            };
+        }
+        value.cloned()
+    }
 }
 
 #[cfg(test)]
@@ -1094,6 +1157,26 @@ mod tests {
         }
         assert_eq!(t.eval_condition(&json!("flag"), &scope), Ok(true));
         assert_eq!(t.eval_condition(&json!("{{ d['k'] }}"), &scope), Ok(false));
+    }
+
+    #[test]
+    fn mandatory_names_the_undefined_variable() {
+        let t = Templar::new();
+        let low = vars(json!({"d": {"a": 1}, "n": 2}));
+        let scope = Scope::new(vec![&low]);
+        for (src, name) in [
+            ("{{ hey | mandatory }}", "hey"),
+            ("{{ d.b|mandatory }}", "b"),
+        ] {
+            let e = t.render_string(src, &scope).unwrap_err();
+            assert!(
+                e.message
+                    .contains(&format!("Mandatory variable '{name}' not defined.")),
+                "{src}: {}",
+                e.message
+            );
+        }
+        assert_eq!(t.render_string("{{ n | mandatory }}", &scope), Ok(json!(2)));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `intersect`, `difference`, `symmetric_difference`, `flatten`, `zip`,
 //! `zip_longest`, `product`, `sort`, `dict`, `unique`.
 
-use minijinja::value::{Kwargs, Rest, ValueKind};
+use minijinja::value::{Kwargs, Rest, ValueKind, ValueOrKwargs};
 use minijinja::{Error, State, Value};
 
 use super::{Params, fail, is_list, list_of, map_items, py_type};
@@ -23,6 +23,65 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("product", product);
     env.add_filter("sort", sort);
     env.add_filter("dict", dict);
+    // Ansible wraps Jinja's `map`, `select`, `reject`, `selectattr` and
+    // `rejectattr` so that an undefined input stays undefined (and can be
+    // tested or defaulted) instead of iterating as an empty list.
+    env.add_filter(
+        "map",
+        |state: &mut State, v: Value, args: Rest<ValueOrKwargs>| {
+            keep_undefined(v, |v| minijinja::filters::map(state, v, args))
+        },
+    );
+    env.add_filter("select", test_filter(false));
+    env.add_filter("reject", test_filter(true));
+    env.add_filter("selectattr", attr_filter(false));
+    env.add_filter("rejectattr", attr_filter(true));
+}
+
+type Tail = Rest<ValueOrKwargs>;
+
+/// `select` (or `reject`) keeping an undefined input undefined.
+fn test_filter(
+    reject: bool,
+) -> impl Fn(&mut State, Value, Option<String>, Tail) -> Result<Value, Error> {
+    move |state, v, test, args| {
+        keep_undefined(v, |v| {
+            let test = test.map(Into::into);
+            if reject {
+                minijinja::filters::reject(state, v, test, args)
+            } else {
+                minijinja::filters::select(state, v, test, args)
+            }
+        })
+    }
+}
+
+/// `selectattr` (or `rejectattr`) keeping an undefined input undefined.
+fn attr_filter(
+    reject: bool,
+) -> impl Fn(&mut State, Value, String, Option<String>, Tail) -> Result<Value, Error> {
+    move |state, v, attr, test, args| {
+        keep_undefined(v, |v| {
+            let test = test.map(Into::into);
+            if reject {
+                minijinja::filters::rejectattr(state, v, attr.into(), test, args)
+            } else {
+                minijinja::filters::selectattr(state, v, attr.into(), test, args)
+            }
+        })
+    }
+}
+
+/// Runs a Jinja builtin list filter, except on an undefined input, which
+/// stays undefined.
+fn keep_undefined(
+    v: Value,
+    f: impl FnOnce(Value) -> Result<Vec<Value>, Error>,
+) -> Result<Value, Error> {
+    if v.is_undefined() {
+        return Ok(Value::UNDEFINED);
+    }
+    f(v).map(Value::from)
 }
 
 type Pairs = Vec<(Value, Value)>;
@@ -126,25 +185,45 @@ fn combine(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Er
             "'list_merge' argument can only be equal to 'replace', 'keep', 'append', 'prepend', 'append_rp' or 'prepend_rp'",
         ));
     }
+    // Ansible's `flatten(terms, levels=1)`: `[d1, d2] | combine` works,
+    // and null items (`None`, 'None', 'null') are dropped.
+    let null = |v: &Value| v.is_none() || matches!(v.as_str(), Some("None" | "null"));
     let mut dicts = Vec::new();
     for term in std::iter::once(value.clone()).chain(args.0) {
+        if null(&term) {
+            continue;
+        }
         if is_list(&term) {
-            dicts.extend(list_of("combine", &term)?);
+            dicts.extend(list_of("combine", &term)?.into_iter().filter(|v| !null(v)));
         } else {
             dicts.push(term);
         }
     }
-    let mut acc: Pairs = Vec::new();
-    for d in dicts {
-        if d.kind() != ValueKind::Map {
+    // Merged from the highest precedence (last) to the lowest, as Ansible.
+    let mut high_to_low = dicts.into_iter().rev();
+    let Some(mut result) = high_to_low.next() else {
+        return Ok(Value::from_pairs(Pairs::new()));
+    };
+    for d in high_to_low {
+        if d.kind() != ValueKind::Map || result.kind() != ValueKind::Map {
             return Err(fail(
                 "combine",
-                format!("expected dictionaries, got {} ({})", py_type(&d), d),
+                format!(
+                    "failed to combine variables, expected dicts but got a '{}' and a '{}': \n{d}\n{result}",
+                    py_type(&d),
+                    py_type(&result)
+                ),
             ));
         }
-        acc = merge_hash(acc, map_items(&d)?, recursive, &list_merge, 0)?;
+        result = Value::from_pairs(merge_hash(
+            map_items(&d)?,
+            map_items(&result)?,
+            recursive,
+            &list_merge,
+            0,
+        )?);
     }
-    Ok(Value::from_pairs(acc))
+    Ok(result)
 }
 
 /// `dict2items(key_name='key', value_name='value')`.

@@ -2440,13 +2440,28 @@ fn password_hash(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Str
     let (id, default_salt) = match hashtype.as_str() {
         "sha512" | "sha512_crypt" => ("6", 16),
         "sha256" | "sha256_crypt" => ("5", 16),
+        "md5" | "md5_crypt" | "blowfish" | "bcrypt" => {
+            return Err(fail(
+                "password_hash",
+                format!("{hashtype} is not supported yet (tend supports sha512 and sha256)"),
+            ));
+        }
+        // Ansible's refusal of what passlib's mapping does not name.
         other => {
             return Err(fail(
                 "password_hash",
-                format!("{other} is not a supported hash type (tend supports sha512 and sha256)"),
+                format!(
+                    "{other} is not in the list of supported passlib algorithms: md5, blowfish, sha256, sha512"
+                ),
             ));
         }
     };
+    // Ansible (utils/encrypt.py) wants an int, not something int() accepts.
+    if let Some(size) = p.some("salt_size")
+        && !(size.kind() == ValueKind::Number && size.is_integer())
+    {
+        return Err(fail("password_hash", "salt_size must be an integer"));
+    }
     let salt = match p.string("salt")?.filter(|s| !s.is_empty()) {
         Some(s) => {
             if let Some(c) = s
@@ -2478,7 +2493,18 @@ fn password_hash(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Str
         }
     };
     let rounds = p.int("rounds")?.unwrap_or(5000);
-    let rounds = u32::try_from(rounds.clamp(1000, 999_999_999)).unwrap_or(5000);
+    // passlib refuses rounds outside sha-crypt's range (Ansible: "Could not hash the secret.").
+    let rounds = match u32::try_from(rounds) {
+        Ok(r) if (1000..=999_999_999).contains(&r) => r,
+        _ => {
+            return Err(fail(
+                "password_hash",
+                format!(
+                    "Could not hash the secret. rounds must be between 1000 and 999999999, got {rounds}"
+                ),
+            ));
+        }
+    };
     let prefix = if rounds == 5000 {
         format!("${id}${salt}$")
     } else {

@@ -25,6 +25,54 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("relpath", relpath);
     env.add_filter("path_join", path_join);
     env.add_filter("commonpath", commonpath);
+    env.add_filter("fileglob", |v: &Value| {
+        let pattern = text_of("fileglob", v)?;
+        fileglob(&pattern).map(|found| found.into_iter().map(Value::from).collect::<Vec<_>>())
+    });
+}
+
+/// Ansible's `fileglob` filter: the regular files Python's `glob.glob`
+/// matches (relative patterns against the working directory), sorted.
+fn fileglob(pattern: &str) -> Result<Vec<String>, Error> {
+    let wild = |c: &str| c.contains(['*', '?', '[']);
+    let mut paths = vec![if pattern.starts_with('/') {
+        "/".to_string()
+    } else {
+        String::new()
+    }];
+    for part in pattern.split('/').filter(|c| !c.is_empty()) {
+        let mut next = Vec::new();
+        for base in &paths {
+            if !wild(part) {
+                next.push(format!("{base}{part}/"));
+                continue;
+            }
+            let matcher = globset::GlobBuilder::new(part)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| fail("fileglob", format!("bad pattern '{pattern}': {e}")))?
+                .compile_matcher();
+            let dir = if base.is_empty() { "." } else { base.as_str() };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in entries.filter_map(Result::ok) {
+                let name = e.file_name().to_string_lossy().into_owned();
+                // Python's glob: a leading dot is matched only explicitly.
+                if (!name.starts_with('.') || part.starts_with('.')) && matcher.is_match(&name) {
+                    next.push(format!("{base}{name}/"));
+                }
+            }
+        }
+        paths = next;
+    }
+    let mut found: Vec<String> = paths
+        .into_iter()
+        .map(|p| p.trim_end_matches('/').to_string())
+        .filter(|p| !p.is_empty() && std::path::Path::new(p).is_file())
+        .collect();
+    found.sort();
+    Ok(found)
 }
 
 /// `os.path.basename`.

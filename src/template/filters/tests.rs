@@ -369,6 +369,8 @@ fn yaml_load() {
         "[{'a': 1}, {'b': 2}]"
     );
     assert_eq!(ev("'' | from_yaml"), Value::from(()));
+    assert_eq!(ev("None | from_yaml"), Value::from(()));
+    assert_eq!(ev("None | from_yaml_all"), ev("[]"));
     assert_eq!(ev("{'a': 1} | from_yaml"), ev("{'a': 1}"));
     assert!(err("{{ 'a: [' | from_yaml }}").contains("from_yaml: invalid YAML"));
 }
@@ -491,7 +493,15 @@ fn combine() {
         ),
         "{'x': {'a': [1, 2]}}"
     );
-    assert!(err("{{ {'a': 1} | combine(1) }}").contains("combine: expected dictionaries"));
+    assert!(
+        err("{{ {'a': 1} | combine(1) }}")
+            .contains("failed to combine variables, expected dicts but got a 'dict' and a 'int'")
+    );
+    // Null items are dropped (Ansible's `flatten`): `None | combine` is `{}`.
+    assert_eq!(
+        r("{{ None | combine }}|{{ [{'a': 1}, None] | combine }}"),
+        "{}|{'a': 1}"
+    );
     assert!(err("{{ {'a': 1} | combine({}, list_merge='x') }}").contains("list_merge"));
     assert!(err("{{ {'a': 1} | combine({}, foo=1) }}").contains("foo"));
 }
@@ -694,6 +704,15 @@ fn uuid_url_sizes() {
     assert_eq!(
         r("{{ 'www.example.com' | to_uuid(namespace='6ba7b810-9dad-11d1-80b4-00c04fd430c8') }}"),
         "2ed6657d-e927-568b-95e1-2665a8aea6a2"
+    );
+    assert!(
+        err("{{ 'x' | to_uuid(namespace=22) }}").contains(
+            "Invalid value '22' for 'namespace': 'int' object has no attribute 'replace'"
+        )
+    );
+    assert!(
+        err("{{ 'x' | to_uuid(namespace='zz') }}")
+            .contains("Invalid value 'zz' for 'namespace': badly formed hexadecimal UUID string")
     );
     assert_eq!(
         r("{{ 'https://user:pw@Example.com:8080/p/a?q=1#frag' | urlsplit }}"),
@@ -1300,7 +1319,15 @@ fn password_hash_sha_crypt() {
         err("{{ 'x' | password_hash('sha512', 'saltsaltsaltsaltsalt') }}")
             .contains("salt too large")
     );
-    assert!(err("{{ 'x' | password_hash('blowfish') }}").contains("not a supported hash type"));
+    assert!(err("{{ 'x' | password_hash('blowfish') }}").contains("not supported yet"));
+    assert!(
+        err("{{ 'x' | password_hash('msdcc') }}")
+            .contains("msdcc is not in the list of supported passlib algorithms")
+    );
+    assert!(
+        err("{{ 'x' | password_hash(salt_size=[9]) }}").contains("salt_size must be an integer")
+    );
+    assert!(err("{{ 'x' | password_hash(rounds=1) }}").contains("Could not hash the secret"));
 }
 
 #[test]
@@ -1342,4 +1369,53 @@ fn protomatter_finalize_gives_plain_data_back() {
         "True",
     );
     assert!(err("{{ nope | ansible._protomatter.finalize }}").contains("undefined"));
+}
+
+#[test]
+fn jinja_list_builtins_keep_an_undefined_input_undefined() {
+    let mut env = env();
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    for f in [
+        "map('upper')",
+        "select('odd')",
+        "reject('odd')",
+        "selectattr('a')",
+        "rejectattr('a')",
+    ] {
+        let src = format!("nope | {f} is undefined");
+        let e = env.compile_expression(&src).expect("compiles");
+        assert_eq!(
+            e.eval(context! {}).expect("evaluates"),
+            Value::from(true),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        r("{{ ['a'] | map('upper') | list }} {{ [1, 2] | reject('odd') | list }}"),
+        "['A'] [2]"
+    );
+}
+
+#[test]
+fn fileglob_lists_the_regular_files_a_pattern_matches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display().to_string();
+    for f in [
+        "sub/one.txt",
+        "sub/two.txt",
+        "sub/.hidden.txt",
+        "other/three.txt",
+    ] {
+        let p = dir.path().join(f);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, "x").expect("write");
+    }
+    std::fs::create_dir_all(dir.path().join("sub/dir.txt")).expect("mkdir");
+    let got = env()
+        .render_str(
+            "{{ (d ~ '/sub/*.txt') | fileglob | map('basename') | join(',') }}|{{ (d ~ '/*/t*') | fileglob | length }}|{{ (d ~ '/none/*') | fileglob }}",
+            context! { d => d },
+        )
+        .expect("renders");
+    assert_eq!(got, "one.txt,two.txt|2|[]");
 }

@@ -27,6 +27,9 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("urlsplit", urlsplit);
 }
 
+/// `mandatory`'s message for an undefined value (the templar names the variable).
+pub(crate) const MANDATORY: &str = "Mandatory variable not defined.";
+
 /// `default(default_value='', boolean=False)`: the default for undefined
 /// values (and for falsy ones when `boolean` is true).
 fn default(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
@@ -360,7 +363,7 @@ fn mandatory(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, 
     if value.is_undefined() {
         return Err(match p.string("msg")? {
             Some(msg) => Error::new(minijinja::ErrorKind::InvalidOperation, msg),
-            None => fail("mandatory", "Mandatory variable not defined."),
+            None => fail("mandatory", MANDATORY),
         });
     }
     Ok(value.clone())
@@ -509,9 +512,21 @@ fn human_to_bytes(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Va
 fn to_uuid(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, Error> {
     use sha1::Digest;
     let p = Params::bind("to_uuid", &["namespace"], args, kwargs)?;
-    let ns = p
-        .string("namespace")?
-        .unwrap_or_else(|| "361E6D51-FAEC-444A-9079-341386DA8E2E".into());
+    // Ansible: "Invalid value '<ns>' for 'namespace': <uuid.UUID's error>".
+    let ns = match p.some("namespace") {
+        None => "361E6D51-FAEC-444A-9079-341386DA8E2E".to_string(),
+        Some(v) if v.kind() == ValueKind::String => py_str(&v),
+        Some(v) => {
+            return Err(fail(
+                "to_uuid",
+                format!(
+                    "Invalid value '{}' for 'namespace': '{}' object has no attribute 'replace'",
+                    py_str(&v),
+                    py_type(&v)
+                ),
+            ));
+        }
+    };
     let hex: String = ns
         .trim_start_matches("urn:uuid:")
         .chars()
@@ -520,7 +535,7 @@ fn to_uuid(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, E
     if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(fail(
             "to_uuid",
-            format!("badly formed namespace UUID '{ns}'"),
+            format!("Invalid value '{ns}' for 'namespace': badly formed hexadecimal UUID string"),
         ));
     }
     let mut bytes = Vec::with_capacity(16);

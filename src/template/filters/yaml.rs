@@ -835,6 +835,10 @@ fn from_yaml(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, 
 /// `from_yaml_all`: parses a multi-document YAML stream into a list.
 fn from_yaml_all(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     Params::bind("from_yaml_all", &[], args, kwargs)?;
+    if value.is_none() {
+        // Ansible: None gives an empty list (as an empty string does).
+        return Ok(Value::from(Vec::<Value>::new()));
+    }
     if !matches!(
         value.kind(),
         ValueKind::String | ValueKind::Bytes | ValueKind::Undefined
