@@ -31,7 +31,7 @@ fn recap_line(stdout: &str) -> String {
 }
 
 #[test]
-fn mistakes_are_all_reported_with_positions_and_no_host_is_contacted() {
+fn three_mistakes_are_all_reported_with_positions_and_no_host_is_contacted() {
     let out = tend(
         &["playbook", "-i", "localhost,", "three_mistakes.yml"],
         &root().join("tests/fixtures"),
@@ -61,11 +61,8 @@ error: couldn't resolve module/action `cpy`
    |         ^^^^^^
 ";
     assert!(stderr.contains(expected_arg_snippet), "{stderr}");
-    // A notification no handler answers to is a warning up front (a task
-    // that never runs may name one, as in Ansible); it fails the run when
-    // a task actually notifies it.
     let expected_notify = "\
-warning: the task notifies `Restart nginx`, but this play has no handler with that name or `listen` topic
+error: the task notifies `Restart nginx`, but this play has no handler with that name or `listen` topic
   --> three_mistakes.yml:17:15
    |
 17 |       notify: Restart nginx
@@ -73,7 +70,7 @@ warning: the task notifies `Restart nginx`, but this play has no handler with th
 ";
     assert!(stderr.contains(expected_notify), "{stderr}");
     assert!(
-        stderr.ends_with("2 errors found; no host was contacted.\n"),
+        stderr.ends_with("3 errors found; no host was contacted.\n"),
         "{stderr}"
     );
 }

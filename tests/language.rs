@@ -1377,11 +1377,22 @@ fn templated_handler_names_and_unknown_notifications() {
     - name: plain
       debug: msg=plain_ran
 "#;
-    // With `which` known (extra vars), the name is rendered.
+    // With `which` known (extra vars), the name is rendered; every handler
+    // name is then known before the run, and a notification none answers
+    // to is an error found before any host is contacted.
     let (out, _dir) = run(play, &[], &["--tags", "var", "-e", "which=x"]);
+    assert_eq!(out.status.code(), Some(4), "{}", all_output(&out));
+    assert!(
+        all_output(&out).contains("error: the task notifies `nowhere`"),
+        "{}",
+        all_output(&out)
+    );
+    let known = play.replace("notify: nowhere", "notify: plain");
+    let (out, _dir) = run(&known, &[], &["--tags", "var", "-e", "which=x"]);
     ok(&out);
     assert!(stdout(&out).contains("templated_ran"), "{}", stdout(&out));
-    // Without it, the handler is unusable (a warning), the others work.
+    // Without it, the handler is unusable (a warning), the others work, and
+    // which names a notification may reach is known only when it runs.
     let (out, _dir) = run(play, &[], &["--tags", "plain"]);
     ok(&out);
     let all = all_output(&out);

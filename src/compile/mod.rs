@@ -343,6 +343,23 @@ fn compile(
         for h in &handlers {
             handler_names.extend(h.handler_names());
         }
+        // What a notification may name that is decided only when it runs:
+        // the tasks of an included handler file (not handlers themselves:
+        // notifying one fails then, as in Ansible), and anything at all when
+        // a handler's file or name is known only at run time (a per-host
+        // include, a name whose template cannot be rendered up front).
+        let notify_scope = NotifyScope {
+            handlers: handler_names,
+            included_tasks: handlers
+                .iter()
+                .filter(|h| h.task.listen_only)
+                .filter_map(|h| h.task.name.clone())
+                .collect(),
+            open: !handler_includes.is_empty()
+                || handlers
+                    .iter()
+                    .any(|h| h.task.listen_only && h.task.name.as_deref().is_some_and(is_template)),
+        };
         let pre_tasks = ctx.steps(&play.pre_tasks, diags);
         let tasks = ctx.steps(&play.tasks, diags);
         let post_tasks = ctx.steps(&play.post_tasks, diags);
@@ -353,7 +370,7 @@ fn compile(
             .flat_map(CompiledStep::tasks)
             .chain(&handlers)
         {
-            check_notify(task, &handler_names, diags);
+            check_notify(task, &notify_scope, diags);
             check_host_loop(&play, task, diags);
         }
         let gather_guard = play.import_when.as_ref().and_then(|t| ctx.task(t, diags));
@@ -465,18 +482,36 @@ fn template_handler_name(
 /// A notification no handler answers to: a warning here, and as in Ansible
 /// an error that ends the run when a task actually notifies it (a task that
 /// never runs, by its tags say, may name one).
-fn check_notify(task: &CompiledTask, handler_names: &[String], diags: &mut Vec<Diagnostic>) {
+/// The names a play's notifications are checked against.
+struct NotifyScope {
+    /// Every name and `listen` topic of the play's handlers.
+    handlers: Vec<String>,
+    /// Names of tasks of included handler files.
+    included_tasks: Vec<String>,
+    /// Some handler is included from a file known only at run time.
+    open: bool,
+}
+
+/// A notification naming no handler is an error, found before any host is
+/// contacted; a warning where only the run can tell (see [`NotifyScope`]):
+/// then it fails when a task sends it, as in Ansible.
+fn check_notify(task: &CompiledTask, scope: &NotifyScope, diags: &mut Vec<Diagnostic>) {
     for n in &task.task.notify {
-        if is_template(&n.value) || handler_names.iter().any(|h| h == &n.value) {
+        if is_template(&n.value) || scope.handlers.iter().any(|h| h == &n.value) {
             continue;
         }
-        let mut d = Diagnostic::warning(format!(
+        let message = format!(
             "the task notifies `{}`, but this play has no handler with that name or `listen` topic",
             n.value
-        ))
+        );
+        let mut d = if scope.open || scope.included_tasks.contains(&n.value) {
+            Diagnostic::warning(message)
+        } else {
+            Diagnostic::error(message)
+        }
         .at(n.span.clone());
         if let Some(s) =
-            playbook::parse::suggest(&n.value, handler_names.iter().map(String::as_str))
+            playbook::parse::suggest(&n.value, scope.handlers.iter().map(String::as_str))
         {
             d = d.label(format!("did you mean `{s}`?"));
         } else {
