@@ -10,10 +10,11 @@ use serde_json::{Map, Value};
 /// sh text that sets `$var` to the `db` (`passwd`, `group`, `shadow`) entry
 /// whose name is exactly the value of the sh word `name` (a lookup of a
 /// numeric name through `getent` that finds an id instead is not taken),
-/// falling back to reading `/etc/<db>` when `getent` is missing.
+/// falling back to reading `/etc/<db>` when `getent` is missing. (`getent`
+/// answers a key with one entry: no `head`, one process fewer.)
 pub fn lookup(db: &str, name: &str, var: &str) -> String {
     format!(
-        "{var}=$(getent {db} -- {name} 2>/dev/null | head -n 1)\n\
+        "{var}=$(getent {db} -- {name} 2>/dev/null)\n\
          case ${var} in {name}:*) ;; *) {var}=$(awk -F: -v n={name} '$1==n{{print;exit}}' /etc/{db} 2>/dev/null) ;; esac\n"
     )
 }

@@ -356,7 +356,7 @@ fn report_script(a: &Args, key_path: bool) -> String {
     s.push_str("printf 'passwd=%s\\n' \"$pw\"\n");
     if key_path {
         s.push_str(&format!(
-            "h={}\n[ -n \"$h\" ] || h=$(printf '%s' \"$pw\" | cut -d: -f6)\n\
+            "h={}\n[ -n \"$h\" ] || {{ h=${{pw#*:*:*:*:*:}}; h=${{h%%:*}}; }}\n\
              [ -n \"$h\" ] || {{ h=$(useradd -D 2>/dev/null | sed -n 's/^HOME=//p'); h=${{h:-/home}}/$n; }}\n\
              printf 'home=%s\\n' \"$h\"\n[ -e \"$h\" ] && printf 'home_exists=1\\n'\n",
             quote(a.home.as_deref().unwrap_or(""))
@@ -393,13 +393,17 @@ impl Converge for User {
             let specs = a.group.iter().chain(a.groups.iter().flatten());
             for (i, spec) in specs.enumerate() {
                 s.push_str(&format!(
-                    "s={}\ngl=$(getent group -- \"$s\" 2>/dev/null | head -n 1)\n\
+                    "s={}\ngl=$(getent group -- \"$s\" 2>/dev/null)\n\
                      [ -n \"$gl\" ] || gl=$(awk -F: -v n=\"$s\" '$1==n||$3==n{{print;exit}}' /etc/group 2>/dev/null)\n\
                      printf 'g{i}=%s\\n' \"$gl\"\n",
                     quote(spec)
                 ));
             }
-            s.push_str("printf 'hostname=%s\\n' \"$(uname -n)\"\n");
+            // The kernel's node name, without a process where /proc has it.
+            s.push_str(
+                "{ read -r hn </proc/sys/kernel/hostname; } 2>/dev/null || hn=$(uname -n)\n\
+                 printf 'hostname=%s\\n' \"$hn\"\n",
+            );
         }
         s.push_str("exit 0\n");
         Exec::script(s)
