@@ -294,3 +294,37 @@ fn loop_items_see_the_changes_of_the_items_before_them() {
         again.stdout
     );
 }
+
+/// The read-only modules' requests are sent ahead too: a `stat` loop of
+/// four items is one round trip (tend counts them at `-v`), and each item
+/// still gets its own path's result.
+#[test]
+fn a_stat_loop_is_one_round_trip() {
+    let lab = lab_or_skip!(1);
+    let play = r#"
+- hosts: lab
+  gather_facts: no
+  tasks:
+    - stat:
+        path: "{{ item }}"
+      loop: [/etc/hostname, /etc/passwd, /nonexistent, /srv]
+      register: st
+    - copy:
+        dest: /tmp/stat-loop.txt
+        content: "{{ st.results | map(attribute='stat.exists') | list }} {{ st.results[3].stat.isdir }}\n"
+"#;
+    let proj = lab::project(&[("site.yml", play)]);
+    let run = lab.playbook(&proj.path().join("site.yml"), &["-v"]);
+    run.assert_code(0);
+    assert_eq!(
+        lab.sh_ok(1, "cat /tmp/stat-loop.txt"),
+        "[True, True, False, True] True\n"
+    );
+    // One for the four stats, two for the copy (probe, then write).
+    assert!(
+        run.stdout
+            .contains("<host1> SSH: 3 round trips, 1 channel\n"),
+        "{}",
+        run.stdout
+    );
+}

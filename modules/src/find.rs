@@ -860,7 +860,7 @@ impl TypedModule for Find {
             })?),
             None => None,
         };
-        let out = host.exec(Find::list_script(&args)).await?;
+        let out = host.exec(Find::list_script(&args).read_only()).await?;
         let listed = Find::parse_listing(&args, &out)?;
         let mut w = walk(&args, &listed, &f, None);
         let needs_read = w

@@ -197,7 +197,7 @@ impl TypedModule for Getent {
         _ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
-        let out = host.exec(Getent::script(&args)).await?;
+        let out = host.exec(Getent::script(&args).read_only()).await?;
         Getent::outcome(&args, &out)
     }
 }

@@ -99,7 +99,7 @@ impl TypedModule for Slurp {
         _ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
-        let out = host.exec(Slurp::script(&args.src)).await?;
+        let out = host.exec(Slurp::script(&args.src).read_only()).await?;
         Slurp::outcome(&args.src, &out)
     }
 }

@@ -238,7 +238,7 @@ impl TypedModule for Stat {
         _ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
-        let out = host.exec(Stat::probe(&args)).await?;
+        let out = host.exec(Stat::probe(&args).read_only()).await?;
         let probe = ProbeOutput::parse(&out)?;
         let info = probe.path("stat").map_err(|e| match e {
             ModuleError::Failed { msg, mut values } => {
