@@ -294,24 +294,6 @@ struct Wire<'a, W, R, E> {
     stderr: &'a mut E,
 }
 
-/// Sends `preamble` and the request's line, reads the answer: the output,
-/// or (`Err`) what stderr held when the streams ended without one.
-#[cfg(test)]
-async fn exchange<W, R, E>(
-    wire: Wire<'_, W, R, E>,
-    frame: Vec<u8>,
-    request: &Exec,
-) -> Result<Result<ExecOutput, Vec<u8>>, RunnerFailure>
-where
-    W: AsyncWrite + Unpin,
-    R: AsyncRead + Unpin,
-    E: AsyncRead + Unpin,
-{
-    Ok(exchange_many(wire, frame, std::slice::from_ref(request))
-        .await?
-        .map(|mut answers| answers.swap_remove(0)))
-}
-
 /// Sends `preamble` and every request's line at once (one write: one round
 /// trip for them all), then reads the answers in order: all the outputs,
 /// or (`Err`) what stderr held when the streams ended first.
@@ -549,9 +531,26 @@ mod tests {
                 stdout: self.child.stdout.as_mut().unwrap(),
                 stderr: self.child.stderr.as_mut().unwrap(),
             };
-            exchange(wire, std::mem::take(&mut self.preamble), request)
+            exchange_many(
+                wire,
+                std::mem::take(&mut self.preamble),
+                std::slice::from_ref(request),
+            )
+            .await
+            .expect("no i/o error")
+            .map(|mut answers| answers.swap_remove(0))
+        }
+
+        async fn call_many(&mut self, requests: &[Exec]) -> Vec<ExecOutput> {
+            let wire = Wire {
+                stdin: self.child.stdin.as_mut().unwrap(),
+                stdout: self.child.stdout.as_mut().unwrap(),
+                stderr: self.child.stderr.as_mut().unwrap(),
+            };
+            exchange_many(wire, std::mem::take(&mut self.preamble), requests)
                 .await
                 .expect("no i/o error")
+                .expect("answers")
         }
     }
 
@@ -585,6 +584,21 @@ mod tests {
                     (0, &b"a\nb"[..]),
                     "{name}"
                 );
+                // Several requests in one write: each answer whole and in order,
+                // however their output and the next one's arrive together.
+                let many: Vec<Exec> = (0..5)
+                    .map(|n| {
+                        Exec::with_stdin(format!("cat; printf ' {n}'; exit {n}"), bytes(n * 3000))
+                    })
+                    .collect();
+                let answers = r.call_many(&many).await;
+                assert_eq!(answers.len(), 5, "{name}");
+                for (n, out) in answers.iter().enumerate() {
+                    let mut want = bytes(n * 3000);
+                    want.extend_from_slice(format!(" {n}").as_bytes());
+                    assert!(out.stdout == want, "{name}: request {n}");
+                    assert_eq!(out.status, n as i32, "{name}");
+                }
                 for len in [1, 4096, 65_536, 200_000] {
                     let input = bytes(len);
                     let out = r.call("cat; echo err >&2; exit 3", &input).await.unwrap();
