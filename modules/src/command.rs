@@ -545,11 +545,15 @@ impl Job {
         // connection drops.
         s.push_str(&format!(
             "printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n\
-             if {TAG}_o=$(mktemp 2>/dev/null) && {TAG}_e=$(mktemp 2>/dev/null) \
+             {TAG}_e=\n\
+             if {TAG}_o=$(mktemp 2>/dev/null) && (set -C; umask 077; : >\"${TAG}_o.e\") 2>/dev/null && {TAG}_e=${TAG}_o.e \
              && exec 7>\"${TAG}_o\" 8<\"${TAG}_o\" 5>\"${TAG}_e\" 6<\"${TAG}_e\"; then\n\
              \x20 rm -f \"${TAG}_o\" \"${TAG}_e\"\n\
              \x20 {TAG}_run \"$@\" >&7 2>&5 7>&- 8<&- 5>&- 6<&-; {TAG}_rc=$?; {TAG}_end=$({TAG}_t)\n\
-             \x20 exec 7>&- 5>&-; cat <&8; cat <&6 >&2; exec 8<&- 6<&-\n\
+             \x20 exec 7>&- 5>&-\n\
+             \x20 if [ -s /dev/fd/8 ] || [ ! -e /dev/fd/8 ]; then cat <&8; fi\n\
+             \x20 if [ -s /dev/fd/6 ] || [ ! -e /dev/fd/6 ]; then cat <&6 >&2; fi\n\
+             \x20 exec 8<&- 6<&-\n\
              else\n\
              \x20 rm -f ${{{TAG}_o:+\"${TAG}_o\"}} ${{{TAG}_e:+\"${TAG}_e\"}}\n\
              \x20 {TAG}_run \"$@\"; {TAG}_rc=$?; {TAG}_end=$({TAG}_t)\n\

@@ -441,6 +441,9 @@ impl Converge for ContentModule {
                 ..StatOpts::default()
             },
         );
+        // The parent matters only when the destination is not there (an
+        // existing path's parent is a directory): one process fewer.
+        p.raw("if [ ! -e \"$d\" ] && [ ! -L \"$d\" ]; then");
         p.raw("case $d in */*) pd=${d%/*}; [ -n \"$pd\" ] || pd=/ ;; *) pd=. ;; esac");
         p.path_word(
             "parent",
@@ -450,6 +453,7 @@ impl Converge for ContentModule {
                 ..StatOpts::default()
             },
         );
+        p.raw("fi");
         p.ids(d.want.owner.as_deref(), d.want.group.as_deref());
         p.finish()
     }
@@ -457,7 +461,15 @@ impl Converge for ContentModule {
     fn parse(&self, _d: &Desired, out: &ExecOutput) -> Result<ContentState, ModuleError> {
         let probe = ProbeOutput::parse(out)?;
         let dest = probe.path("dest")?;
-        let parent = probe.path("parent")?;
+        let parent = if probe.records.contains_key("parent") {
+            probe.path("parent")?
+        } else {
+            PathInfo {
+                path: dirname(&dest.path),
+                kind: Some(Kind::Directory),
+                ..PathInfo::default()
+            }
+        };
         let src = if probe.records.contains_key("src") {
             Some(probe.path("src")?)
         } else {

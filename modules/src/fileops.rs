@@ -234,7 +234,7 @@ impl Default for StatOpts {
 /// `content=<length>` followed by exactly that many bytes and a NUL.
 const PRELUDE: &str = r#"LC_ALL=C; export LC_ALL
 tend_cat() {
-  _n=$(wc -c < "$1") || return 0
+  _n=$3; [ -n "$_n" ] || _n=$(wc -c < "$1") || return 0
   _n=$((_n))
   if [ -z "$2" ] || [ "$_n" -le "$2" ]; then printf 'content=%s\0' "$_n"; cat < "$1"; printf '\0'
   else printf 'toolarge=%s\0' "$_n"; fi
@@ -249,6 +249,11 @@ tend_rec() {
   if _s=$(stat $_f -c '%f %u %g %s %h %i %d %.9X %.9Y %.9Z %b %B %t %T %U %G' -- "$_p" 2>&1); then
     printf 'stat=%s\0' "$_s"
   else printf 'error=%s\0' "$_s"; return 0; fi
+  # The size, and the owner's and group's ids and names: tend_user and
+  # tend_group resolve a name or id seen here without running a process.
+  _z=${_s#* * * }; _z=${_z%% *}
+  _ou=${_s#* }; _gu=${_ou#* }; _ou=${_ou%% *}; _gu=${_gu%% *}
+  _gn=${_s##* }; _on=${_s% *}; _on=${_on##* }
   if [ -L "$_p" ]; then
     if [ -z "$_f" ]; then _t=$(readlink -- "$_p"; echo x); printf 'target=%s\0' "${_t%??}"; fi
     _t=$(readlink -f -- "$_p"; echo x) && printf 'real=%s\0' "${_t%??}"
@@ -262,9 +267,9 @@ tend_rec() {
       if sum=$("$4"sum < "$_p"); then sum=${sum%% *}; printf 'sum=%s\0' "$sum"; else sum=; fi
     fi
     case $5 in
-      1) [ -r "$_p" ] && tend_cat "$_p" MAXSIZE ;;
-      2) [ -r "$_p" ] && [ "$sum" != "$6" ] && tend_cat "$_p" MAXSIZE ;;
-      3) [ -r "$_p" ] && tend_cat "$_p" ;;
+      1) [ -r "$_p" ] && tend_cat "$_p" MAXSIZE "$_z" ;;
+      2) [ -r "$_p" ] && [ "$sum" != "$6" ] && tend_cat "$_p" MAXSIZE "$_z" ;;
+      3) [ -r "$_p" ] && tend_cat "$_p" '' "$_z" ;;
     esac
   fi
   if [ "$8" = 1 ] && [ -d "$_p" ]; then
@@ -276,11 +281,32 @@ tend_rec() {
     printf 'lsattr=%s\0' "${_a%% *}"
   fi
   if [ "$9" = 1 ] && command -v file >/dev/null 2>&1; then
-    printf 'mime=%s\0' "$(file -b --mime-type -- "$_p" 2>/dev/null)" "$(file -b --mime-encoding -- "$_p" 2>/dev/null)"
+    _m=$(file -b --mime -- "$_p" 2>/dev/null)
+    case $_m in *'; charset='*) _c=${_m##*; charset=} ;; *) _c= ;; esac
+    printf 'mime=%s\0' "${_m%%;*}" "$_c"
   fi
   return 0
 }
-printf '@env\0umask=%s\0pid=%s\0id=%s\0' "$(umask)" "$$" "${__tend_id:-$(id)}"
+tend_user() {
+  printf '@%s\0' "$1"
+  if [ -n "${_ou:-}" ] && { [ "$2" = "$_ou" ] || [ "$2" = "$_on" ]; } && [ "$_on" != UNKNOWN ]; then
+    printf 'id=%s\0name=%s\0' "$_ou" "$_on"
+  else
+    _u=$(id -u -- "$2" 2>/dev/null) && printf 'id=%s\0' "$_u"
+    _u=$(id -nu -- "$2" 2>/dev/null) && printf 'name=%s\0' "$_u"
+  fi
+  return 0
+}
+tend_group() {
+  printf '@%s\0' "$1"
+  if [ -n "${_gu:-}" ] && { [ "$2" = "$_gu" ] || [ "$2" = "$_gn" ]; } && [ "$_gn" != UNKNOWN ]; then
+    printf 'name=%s\0id=%s\0' "$_gn" "$_gu"; return 0
+  fi
+  _l=$(getent group -- "$2" 2>/dev/null) || _l=$(awk -F: -v n="$2" '$1==n||$3==n{print; exit}' /etc/group 2>/dev/null)
+  if [ -n "$_l" ]; then _r=${_l#*:}; _r=${_r#*:}; printf 'name=%s\0id=%s\0' "${_l%%:*}" "${_r%%:*}"; fi
+  return 0
+}
+printf '@env\0umask=%s\0pid=%s\0id=%s\0' "${__tend_umask:-$(umask)}" "$$" "${__tend_id:-$(id)}"
 "#;
 
 /// Builds one read-only probe script.
@@ -297,8 +323,8 @@ impl Default for Probe {
 
 impl Probe {
     /// A probe that reports the umask, its PID and the user (record `env`;
-    /// `id` comes from the SSH runner's `__tend_id` when it runs there:
-    /// one process fewer per probe).
+    /// `id` and the umask come from the SSH runner's `__tend_id` and
+    /// `__tend_umask` when it runs there: two processes fewer per probe).
     pub fn new() -> Self {
         Probe {
             script: PRELUDE.replace("MAXSIZE", &MAX_DIFF_SIZE.to_string()),
@@ -355,25 +381,26 @@ impl Probe {
         self.path_word(tag, &word, opts)
     }
 
-    /// Resolves a user (name or uid) as record `user:<spec>` with `id` and `name`.
+    /// Resolves a user (name or uid) as record `user:<spec>` with `id` and
+    /// `name`: from the owner of a path probed before, when it is that
+    /// user, else with `id`.
     pub fn user(&mut self, spec: &str) -> &mut Self {
-        let q = quote(spec);
         self.script.push_str(&format!(
-            "printf '@%s\\0' {tag}\n_u=$(id -u -- {q} 2>/dev/null) && printf 'id=%s\\0' \"$_u\"\n\
-             _u=$(id -nu -- {q} 2>/dev/null) && printf 'name=%s\\0' \"$_u\"\n",
-            tag = quote(&format!("user:{spec}")),
+            "tend_user {} {}\n",
+            quote(&format!("user:{spec}")),
+            quote(spec)
         ));
         self
     }
 
-    /// Resolves a group (name or gid) as record `group:<spec>` with `id` and `name`.
+    /// Resolves a group (name or gid) as record `group:<spec>` with `id`
+    /// and `name`: from the group of a path probed before, when it is that
+    /// group, else with `getent` (or `/etc/group`).
     pub fn group(&mut self, spec: &str) -> &mut Self {
-        let q = quote(spec);
         self.script.push_str(&format!(
-            "printf '@%s\\0' {tag}\n\
-             _l=$(getent group -- {q} 2>/dev/null) || _l=$(awk -F: -v n={q} '$1==n||$3==n{{print; exit}}' /etc/group 2>/dev/null)\n\
-             if [ -n \"$_l\" ]; then _r=${{_l#*:}}; _r=${{_r#*:}}; printf 'name=%s\\0id=%s\\0' \"${{_l%%:*}}\" \"${{_r%%:*}}\"; fi\n",
-            tag = quote(&format!("group:{spec}")),
+            "tend_group {} {}\n",
+            quote(&format!("group:{spec}")),
+            quote(spec)
         ));
         self
     }
@@ -1486,6 +1513,101 @@ mod tests {
             "echo 100% F"
         );
         assert!(validate_command("true", "F").is_err());
+    }
+
+    /// Runs `probe` under `/bin/sh` with a PATH that holds only `tools`
+    /// (symlinks to the real ones).
+    fn run_with_only(probe: &Probe, tools: &[&str]) -> ProbeOutput {
+        let bin = tempfile::tempdir().unwrap();
+        for tool in tools {
+            let real = ["/usr/bin", "/bin"]
+                .iter()
+                .map(|d| std::path::Path::new(d).join(tool))
+                .find(|p| p.exists())
+                .unwrap();
+            std::os::unix::fs::symlink(real, bin.path().join(tool)).unwrap();
+        }
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(probe.finish().script)
+            .env("PATH", bin.path())
+            .env("__tend_id", "uid=0(root) gid=0(root) groups=0(root)")
+            .output()
+            .unwrap();
+        ProbeOutput::parse(&ExecOutput {
+            status: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn owner_and_group_seen_by_stat_need_no_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "hello\n").unwrap();
+        let meta = std::fs::metadata(&file).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let (uid, gid) = (meta.uid(), meta.gid());
+        let fetch = StatOpts {
+            checksum: Some("sha1"),
+            fetch: Fetch::Always,
+            ..StatOpts::default()
+        };
+        let mut probe = Probe::new();
+        probe.path("f", file.to_str().unwrap(), &fetch);
+        probe.ids(Some(&uid.to_string()), Some(&gid.to_string()));
+        // Neither `id`, `getent`, `awk` nor `wc` can run: what the probe
+        // reports comes from `stat` alone (and `sha1sum` for the sum).
+        let p = run_with_only(&probe, &["stat", "sha1sum", "cat"]);
+        let info = p.path("f").unwrap();
+        assert_eq!(info.content.as_deref(), Some(&b"hello\n"[..]));
+        assert_eq!(info.size, 6);
+        let user = p.id("user", &uid.to_string()).unwrap();
+        assert_eq!(user.0, uid);
+        assert_eq!(user.1, info.owner);
+        let group = p.id("group", &gid.to_string()).unwrap();
+        assert_eq!(group.0, gid);
+        assert_eq!(group.1, info.group);
+        // By name, too, when the names are known.
+        if let (Some(owner), Some(group)) = (info.owner.clone(), info.group.clone()) {
+            let mut probe = Probe::new();
+            probe.path("f", file.to_str().unwrap(), &StatOpts::default());
+            probe.ids(Some(&owner), Some(&group));
+            let p = run_with_only(&probe, &["stat"]);
+            assert_eq!(p.id("user", &owner), Some((uid, Some(owner.clone()))));
+            assert_eq!(p.id("group", &group), Some((gid, Some(group.clone()))));
+        }
+        // A user the stat did not show still needs `id`: without it, no answer.
+        let mut probe = Probe::new();
+        probe.path("f", file.to_str().unwrap(), &StatOpts::default());
+        probe.user("no-such-user-tend");
+        let p = run_with_only(&probe, &["stat"]);
+        assert_eq!(p.id("user", "no-such-user-tend"), None);
+    }
+
+    #[test]
+    fn mime_type_and_charset_come_from_one_file_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.txt");
+        std::fs::write(&file, "plain text\n").unwrap();
+        let mut probe = Probe::new();
+        let opts = StatOpts {
+            mime: true,
+            ..StatOpts::default()
+        };
+        probe.path("t", file.to_str().unwrap(), &opts);
+        probe.path("d", dir.path().to_str().unwrap(), &opts);
+        let p = run_with_only(&probe, &["stat", "file"]);
+        assert_eq!(
+            p.path("t").unwrap().mime,
+            Some(("text/plain".to_string(), "us-ascii".to_string()))
+        );
+        assert_eq!(
+            p.path("d").unwrap().mime,
+            Some(("inode/directory".to_string(), "binary".to_string()))
+        );
     }
 
     #[test]

@@ -104,38 +104,60 @@ pub struct Traffic {
 /// ([`ssh::frame`]), so no script is ever in a process's arguments, where
 /// `ps` would show a secret in it.
 pub fn escalate(spec: &BecomeSpec, request: Exec) -> Result<Exec, HostError> {
+    Ok(Exec {
+        script: escalation_command(spec, ssh::BOOTSTRAP)?,
+        stdin: ssh::frame(&request.script, &request.stdin),
+        lingering: request.lingering,
+        read_only: request.read_only,
+    })
+}
+
+/// The channel command that starts a runner's shell (`/bin/sh -s`, reading
+/// the rest of the channel as its script) directly, as `spec`'s user when
+/// given: no bootstrap frame, three processes fewer on the target than
+/// [`escalate`]. `None` when the escalation needs a script of its own (a
+/// become password, `su`): those start through [`escalate`]. The command
+/// is one simple command (`exec` and words without a secret), which any
+/// login shell (sh, bash, zsh, csh, fish) runs the same.
+pub fn runner_command(spec: Option<&BecomeSpec>) -> Option<String> {
+    match spec {
+        None => Some(format!("exec {RUNNER_SHELL}")),
+        Some(spec) if spec.method == "sudo" && spec.password.is_none() => {
+            escalation_command(spec, RUNNER_SHELL)
+                .ok()
+                .map(|c| format!("exec {c}"))
+        }
+        Some(_) => None,
+    }
+}
+
+/// The shell a runner is: reads its script from stdin.
+const RUNNER_SHELL: &str = "/bin/sh -s";
+
+/// The command that runs `body` (a command line) as `spec`'s user.
+fn escalation_command(spec: &BecomeSpec, body: &str) -> Result<String, HostError> {
     let flags = spec.flags.clone().unwrap_or_default();
     let user = quote(&spec.user);
-    let command = match (spec.method.as_str(), &spec.password) {
+    match (spec.method.as_str(), &spec.password) {
         ("sudo", None) => {
             let flags = if flags.is_empty() {
                 "-H -S -n".to_string()
             } else {
                 flags
             };
-            format!("sudo {flags} -u {user} {}", ssh::BOOTSTRAP)
+            Ok(format!("sudo {flags} -u {user} {body}"))
         }
-        ("sudo", Some(_)) => sudo_with_password(&flags, &user),
-        ("su", None) => format!("su {flags} {user} -s /bin/sh -c {}", quote(ssh::BOOTSTRAP)),
-        ("su", Some(_)) => {
-            return Err(HostError::Become(
-                "become_method su with a password needs a terminal, which tend never \
-                 opens: use sudo, or passwordless su (as root)"
-                    .into(),
-            ));
-        }
-        (other, _) => {
-            return Err(HostError::Become(format!(
-                "become_method `{other}` is not supported yet"
-            )));
-        }
-    };
-    Ok(Exec {
-        script: command,
-        stdin: ssh::frame(&request.script, &request.stdin),
-        lingering: request.lingering,
-        read_only: request.read_only,
-    })
+        ("sudo", Some(_)) => Ok(sudo_with_password(&flags, &user)),
+        ("su", None) => Ok(format!("su {flags} {user} -s /bin/sh -c {}", quote(body))),
+        ("su", Some(_)) => Err(HostError::Become(
+            "become_method su with a password needs a terminal, which tend never \
+             opens: use sudo, or passwordless su (as root)"
+                .into(),
+        )),
+        (other, _) => Err(HostError::Become(format!(
+            "become_method `{other}` is not supported yet"
+        ))),
+    }
 }
 
 /// The standard input for [`escalate`]'s command: the password line first
@@ -286,5 +308,37 @@ impl Host for Escalated {
 
     fn observer(&self) -> Option<Arc<dyn tend_modules::ConvergeObserver>> {
         crate::plan::current_observer()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(method: &str, flags: Option<&str>, password: Option<&str>) -> BecomeSpec {
+        BecomeSpec {
+            method: method.into(),
+            user: "app user".into(),
+            flags: flags.map(Into::into),
+            password: password.map(|p| Password(p.into())),
+        }
+    }
+
+    #[test]
+    fn a_runner_starts_its_shell_straight_from_the_channel_command() {
+        assert_eq!(runner_command(None).as_deref(), Some("exec /bin/sh -s"));
+        assert_eq!(
+            runner_command(Some(&spec("sudo", None, None))).as_deref(),
+            Some("exec sudo -H -S -n -u 'app user' /bin/sh -s")
+        );
+        assert_eq!(
+            runner_command(Some(&spec("sudo", Some("-E -n"), None))).as_deref(),
+            Some("exec sudo -E -n -u 'app user' /bin/sh -s")
+        );
+        // A password is read by a script first; su gets its command as an
+        // argument: both go through the bootstrap frame.
+        assert_eq!(runner_command(Some(&spec("sudo", None, Some("pw")))), None);
+        assert_eq!(runner_command(Some(&spec("su", None, None))), None);
+        assert_eq!(runner_command(Some(&spec("doas", None, None))), None);
     }
 }

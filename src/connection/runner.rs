@@ -55,11 +55,12 @@ use tokio::net::unix::pipe::{Receiver, Sender};
 pub const START: &str = "exec /bin/sh -s";
 
 /// The runner's definitions, sent once ahead of the first request. fd 5
-/// keeps the channel's stdout for `w` requests; `__tend_id` (not exported)
-/// holds `id`'s output for the scripts (file probes), which saves them
-/// running it.
+/// keeps the channel's stdout for `w` requests; `__tend_id` and
+/// `__tend_umask` (not exported) hold `id`'s and `umask`'s output for the
+/// scripts (file probes), which saves each of them a process.
 pub const PRELUDE: &str = r#"exec 5>&1
 __tend_id=$(id)
+__tend_umask=$(umask)
 __tend_x() {
   if [ "$2" = w ]; then
     __tend_r=$( { { __tend_y "$3" "$4" "$5" 3>&- 5>&-; echo "$?" >&3; } | cat >&5 3>&-; } 3>&1 )
@@ -159,20 +160,20 @@ impl std::fmt::Debug for Runner {
 }
 
 impl Runner {
-    /// Opens a channel on the master behind `control` and starts `starter`
-    /// (a script that runs [`LOOP`], with `starter_stdin` ahead of the
-    /// frames: a become password). Nothing is sent until the first request.
+    /// Opens a channel on the master behind `control` running `command`;
+    /// `preamble` goes ahead of the first request (nothing is sent until
+    /// then). [`Runner::framed`] gives both for a starter script.
     pub async fn open(
         control: &std::path::Path,
-        starter: &str,
-        starter_stdin: &[u8],
+        command: &str,
+        preamble: Vec<u8>,
         slot: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<Runner, OpenFailure> {
         let (in_r, in_w) = std::io::pipe().map_err(OpenFailure::Local)?;
         let (out_r, out_w) = std::io::pipe().map_err(OpenFailure::Local)?;
         let (err_r, err_w) = std::io::pipe().map_err(OpenFailure::Local)?;
-        let cmd = openssh_mux_client::NonZeroByteSlice::new(super::ssh::BOOTSTRAP.as_bytes())
-            .ok_or_else(|| OpenFailure::Local(std::io::Error::other("empty bootstrap")))?;
+        let cmd = openssh_mux_client::NonZeroByteSlice::new(command.as_bytes())
+            .ok_or_else(|| OpenFailure::Local(std::io::Error::other("empty command")))?;
         let session = openssh_mux_client::Session::builder()
             .cmd(Cow::Borrowed(cmd))
             .build();
@@ -201,7 +202,6 @@ impl Runner {
         let stdin = Sender::from_owned_fd(OwnedFd::from(in_w)).map_err(local)?;
         let stdout = Receiver::from_owned_fd(OwnedFd::from(out_r)).map_err(local)?;
         let stderr = Receiver::from_owned_fd(OwnedFd::from(err_r)).map_err(local)?;
-        let preamble = super::ssh::frame(starter, starter_stdin);
         Ok(Runner {
             session: Some(established),
             stdin,
@@ -210,6 +210,16 @@ impl Runner {
             preamble,
             _slot: slot,
         })
+    }
+
+    /// The channel command and preamble that start `starter` (a script
+    /// that ends up running [`START`], with `starter_stdin` ahead of the
+    /// requests: a become password) through [`super::ssh::BOOTSTRAP`].
+    pub fn framed(starter: &str, starter_stdin: &[u8]) -> (&'static str, Vec<u8>) {
+        (
+            super::ssh::BOOTSTRAP,
+            super::ssh::frame(starter, starter_stdin),
+        )
     }
 
     /// Runs one request: one round trip (the first one also carries the

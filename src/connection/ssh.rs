@@ -622,14 +622,10 @@ impl Ssh {
             Err(slot) => slot,
             Ok(_) => return Err(HostError::Io("no channel slot".into())),
         };
-        let runner = Runner::open(
-            master.session.control_socket(),
-            &request.script,
-            &request.stdin,
-            slot,
-        )
-        .await
-        .map_err(|e| self.open_failure(e))?;
+        let (command, preamble) = Runner::framed(&request.script, &request.stdin);
+        let runner = Runner::open(master.session.control_socket(), command, preamble, slot)
+            .await
+            .map_err(|e| self.open_failure(e))?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed);
         self.round_trips.fetch_add(1, Ordering::Relaxed);
@@ -660,25 +656,26 @@ impl Ssh {
         key: Option<&BecomeSpec>,
         slot: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<Runner, HostError> {
-        let (starter, starter_stdin) = match key {
-            None => (
-                runner::START.to_string(),
-                runner::PRELUDE.as_bytes().to_vec(),
-            ),
-            Some(spec) => {
+        // The runner's shell starts straight from the channel command when
+        // no script is needed to escalate (three processes fewer on the
+        // target), else through the bootstrap frame.
+        let (command, preamble) = match (super::runner_command(key), key) {
+            (Some(command), _) => (command, runner::PRELUDE.as_bytes().to_vec()),
+            (None, None) => {
+                let (c, p) = Runner::framed(runner::START, runner::PRELUDE.as_bytes());
+                (c.to_string(), p)
+            }
+            (None, Some(spec)) => {
                 let start =
                     super::escalate(spec, Exec::with_stdin(runner::START, runner::PRELUDE))?;
-                (start.script, super::password_first(spec, start.stdin)?)
+                let stdin = super::password_first(spec, start.stdin)?;
+                let (c, p) = Runner::framed(&start.script, &stdin);
+                (c.to_string(), p)
             }
         };
-        let runner = Runner::open(
-            master.session.control_socket(),
-            &starter,
-            &starter_stdin,
-            slot,
-        )
-        .await
-        .map_err(|e| self.open_failure(e))?;
+        let runner = Runner::open(master.session.control_socket(), &command, preamble, slot)
+            .await
+            .map_err(|e| self.open_failure(e))?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         CHANNELS_OPENED.fetch_add(1, Ordering::Relaxed);
         Ok(runner)

@@ -8,7 +8,7 @@ to() { if has timeout; then timeout "$@"; else shift; "$@"; fi; }
 s 'begin 1'
 s uname; uname -s -n -r -v -m
 s fqdn; has hostname && to 3 hostname -f
-s id; t=$(id); printf '%s\n' "$t"
+s id; t=${__tend_id:-$(id)}; printf '%s\n' "$t"
 u=${t#uid=}; u=${u%%[!0-9]*}
 s passwd
 if [ -n "$u" ]; then
@@ -23,7 +23,12 @@ case ${TZ-} in
     tail -n 1 "$t" ;;
   *) printf '%s\n' "$TZ" ;;
 esac
-s stat; stat -c '%d:%i' / /proc/1/root/.
+s stat
+# `/` against init's root: the shell's own test when it may look there
+# (root), else the inode of `/`.
+if [ -e /proc/1/root/. ]; then
+  if [ / -ef /proc/1/root/. ]; then echo same; else echo differ; fi
+else stat -c '%d:%i' /; fi
 s statfs
 set --
 [ -r /proc/mounts ] && while read -r d m r; do
@@ -71,12 +76,12 @@ s python
 # The interpreter on PATH, for the `python` fact: its path and `--version`
 # (no interpreter start-up: importing modules costs ~30 ms of target CPU).
 for p in python3 python; do
-  if has "$p"; then command -v "$p"; to 5 "$p" --version 2>&1; break; fi
+  if has "$p"; then command -v "$p"; "$p" --version 2>&1; break; fi
 done
 if has ip; then
-  s ip_addr; ip addr show
-  s ip_route4; ip -4 route get 8.8.8.8
-  s ip_route6; ip -6 route get 2404:6800:400a:800::1012
+  # One process for the three: the routes' answers start with the address.
+  s ip; printf '%s\n' 'addr show' 'route get 8.8.8.8' \
+    'route get 2404:6800:400a:800::1012' | ip -force -batch -
 fi
 if [ -r /proc/$$/environ ] && has od; then
   s env_hex; od -An -v -tx1 /proc/$$/environ

@@ -10,9 +10,9 @@ use super::raw::Raw;
 use crate::vars::Vars;
 
 /// Address Ansible asks the IPv4 routing table about.
-const V4_PROBE: &str = "8.8.8.8";
+pub(super) const V4_PROBE: &str = "8.8.8.8";
 /// Address Ansible asks the IPv6 routing table about.
-const V6_PROBE: &str = "2404:6800:400a:800::1012";
+pub(super) const V6_PROBE: &str = "2404:6800:400a:800::1012";
 
 type Obj = Map<String, Value>;
 

@@ -74,6 +74,9 @@ impl<'a> Raw<'a> {
             return Err(FactsError::Truncated { last_line });
         }
 
+        if let Some(ip) = raw.sections.remove("ip") {
+            split_ip_batch(ip, &mut raw.sections);
+        }
         for line in raw.section("files").to_vec() {
             let Some((path, text)) = line.text.split_once(':') else {
                 return Err(malformed(&line, "files", "expected `PATH:CONTENT`"));
@@ -220,4 +223,21 @@ pub(super) fn unquote(value: &str) -> String {
         }
     }
     out
+}
+
+/// Splits the output of the one `ip -batch` run (`addr show`, then `route
+/// get` for each probe address) into the sections `ip_addr`, `ip_route4`
+/// and `ip_route6`: a route's answer starts with the address asked about.
+fn split_ip_batch<'a>(lines: Vec<Line<'a>>, sections: &mut HashMap<&'a str, Vec<Line<'a>>>) {
+    use super::network::{V4_PROBE, V6_PROBE};
+    let mut name = "ip_addr";
+    for line in lines {
+        let first = line.text.split_whitespace().next();
+        if first == Some(V4_PROBE) {
+            name = "ip_route4";
+        } else if first == Some(V6_PROBE) {
+            name = "ip_route6";
+        }
+        sections.entry(name).or_default().push(line);
+    }
 }

@@ -476,6 +476,10 @@ pub(super) fn chroot(raw: &Raw<'_>, facts: &mut Vars) {
     let stats: Vec<&str> = raw.section("stat").iter().map(|l| l.text.trim()).collect();
     let is_chroot = if env_chroot {
         Some(true)
+    } else if let ["same"] = stats[..] {
+        Some(false)
+    } else if let ["differ"] = stats[..] {
+        Some(true)
     } else if let [root, init_root] = stats[..] {
         Some(root != init_root)
     } else if let [root] = stats[..] {
