@@ -706,11 +706,22 @@ impl Job {
             );
             values.insert("stdout_lines".into(), Value::Array(Vec::new()));
             values.insert("stderr_lines".into(), Value::Array(Vec::new()));
-            let msg = format!(
-                "[Errno {errno}] {}: {}",
-                strerror(errno),
-                py_bytes_repr(program.as_bytes())
+            // Ansible 2.19's message; the OS error is its `exception`.
+            values.insert(
+                "exception".into(),
+                format!(
+                    "{}: [Errno {errno}] {}: {}",
+                    match errno {
+                        2 => "FileNotFoundError",
+                        13 => "PermissionError",
+                        _ => "OSError",
+                    },
+                    strerror(errno),
+                    py_bytes_repr(program.as_bytes())
+                )
+                .into(),
             );
+            let msg = "Error executing command.".to_string();
             return Err(ModuleError::Failed { msg, values });
         }
         let mut rc = out.status;

@@ -277,13 +277,12 @@ tend_rec() {
     _l=$(find "$_q" -exec stat -c '%f %u %g %U %G' -- {} + 2>/dev/null)
     printf 'list=%s\0' "$_l"
   fi
-  if [ "${10}" = 1 ] && command -v lsattr >/dev/null 2>&1 && _a=$(lsattr -d -- "$_p" 2>/dev/null); then
-    printf 'lsattr=%s\0' "${_a%% *}"
+  if [ "${10}" = 1 ] && command -v lsattr >/dev/null 2>&1 && _a=$(lsattr -vd -- "$_p" 2>/dev/null); then
+    _r=${_a#* }; _r=${_r#"${_r%%[! ]*}"}
+    printf 'lsattr=%s\0lsver=%s\0' "${_r%% *}" "${_a%% *}"
   fi
-  if [ "$9" = 1 ] && command -v file >/dev/null 2>&1; then
-    _m=$(file -b --mime -- "$_p" 2>/dev/null)
-    case $_m in *'; charset='*) _c=${_m##*; charset=} ;; *) _c= ;; esac
-    printf 'mime=%s\0' "${_m%%;*}" "$_c"
+  if [ "$9" = 1 ] && command -v file >/dev/null 2>&1 && _m=$(file -b --mime-type --mime-encoding -- "$_p" 2>/dev/null); then
+    printf 'mime=%s\0' "$_m"
   fi
   return 0
 }
@@ -422,13 +421,61 @@ impl Probe {
     }
 }
 
+/// Ansible's names of the `lsattr` flags.
+const FILE_ATTRIBUTES: &[(char, &str)] = &[
+    ('A', "noatime"),
+    ('a', "append"),
+    ('c', "compressed"),
+    ('C', "nocow"),
+    ('d', "nodump"),
+    ('D', "dirsync"),
+    ('e', "extents"),
+    ('E', "encrypted"),
+    ('h', "blocksize"),
+    ('i', "immutable"),
+    ('I', "indexed"),
+    ('j', "journalled"),
+    ('N', "inline"),
+    ('s', "zero"),
+    ('S', "synchronous"),
+    ('t', "notail"),
+    ('T', "blockroot"),
+    ('u', "undelete"),
+    ('X', "compressedraw"),
+    ('Z', "compresseddirty"),
+];
+
+/// The names of the flags in `flags` (as `lsattr` prints them, dashes
+/// removed), in their order; flags without a name are left out (Ansible's
+/// `format_attributes`).
+pub fn attribute_names(flags: &str) -> Vec<&'static str> {
+    flags
+        .chars()
+        .filter_map(|f| {
+            FILE_ATTRIBUTES
+                .iter()
+                .find(|(c, _)| *c == f)
+                .map(|(_, n)| *n)
+        })
+        .collect()
+}
+
+/// `file --mime-type --mime-encoding` output read as Ansible's `stat`
+/// reads it: `TYPE; charset=CHARSET`, anything else is no answer.
+fn parse_mime(text: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = text.split(';').collect();
+    let [mime, charset] = parts[..] else {
+        return None;
+    };
+    let charset = charset.split('=').nth(1)?;
+    Some((mime.trim().to_string(), charset.trim().to_string()))
+}
+
 /// One record of a probe's output: `key=value` fields and optional content.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {
     /// Fields by key (last one wins).
     pub fields: BTreeMap<String, Vec<u8>>,
-    /// Multi-valued fields (`mime`).
-    pub extra: Vec<(String, Vec<u8>)>,
     /// The file's content, when fetched.
     pub content: Option<Vec<u8>>,
 }
@@ -500,9 +547,6 @@ impl ProbeOutput {
                 rec.content = Some(bytes[i..i + n].to_vec());
                 i += n + 1;
                 continue;
-            }
-            if key == "mime" {
-                rec.extra.push((key.clone(), value.clone()));
             }
             rec.fields.insert(key, value);
         }
@@ -715,8 +759,12 @@ pub struct PathInfo {
     pub too_large: bool,
     /// Entries below a directory, when listed (including the directory itself).
     pub listing: Vec<Entry>,
-    /// MIME type and charset, when asked and `file` is installed.
+    /// MIME type and charset, when asked, `file` is installed and its
+    /// answer reads as `TYPE; charset=CHARSET` (Ansible's rule).
     pub mime: Option<(String, String)>,
+    /// The inode's version/generation number (`lsattr -v`), when
+    /// attributes were asked and `lsattr` could read them.
+    pub attr_version: Option<String>,
     /// The file attribute flags (`lsattr -d`, dashes removed), when asked
     /// and `lsattr` could read them.
     pub attr_flags: Option<String>,
@@ -800,14 +848,8 @@ impl PathInfo {
                 });
             }
         }
-        let mime: Vec<String> = rec
-            .extra
-            .iter()
-            .map(|(_, v)| String::from_utf8_lossy(v).trim().to_string())
-            .collect();
-        if mime.len() == 2 {
-            info.mime = Some((mime[0].clone(), mime[1].clone()));
-        }
+        info.attr_version = rec.get("lsver").filter(|v| !v.is_empty());
+        info.mime = rec.get("mime").as_deref().and_then(parse_mime);
         Ok(info)
     }
 

@@ -39,7 +39,7 @@
 //!
 //! # Return values
 //!
-//! - `stat` (dict): The facts: `exists` (bool); and, when the path exists, `path`, `mode` (octal `str`), `isdir`, `isreg`, `islnk`, `ischr`, `isblk`, `isfifo`, `issock`, `uid`, `gid`, `pw_name`, `gr_name`, `size`, `inode`, `dev`, `nlink`, `atime`, `mtime`, `ctime`, the permission bits (`rusr`, `wusr`, `xusr`, `rgrp`, `wgrp`, `xgrp`, `roth`, `woth`, `xoth`, `isuid`, `isgid`), `readable`, `writeable`, `executable`, `blocks`, `block_size`, `device_type` (devices), `lnk_source` and `lnk_target` (symlinks), `checksum` (readable regular files, with `get_checksum`), `mimetype` and `charset` (with `get_mime`).
+//! - `stat` (dict): The facts: `exists` (bool); and, when the path exists, `path`, `mode` (octal `str`), `isdir`, `isreg`, `islnk`, `ischr`, `isblk`, `isfifo`, `issock`, `uid`, `gid`, `pw_name`, `gr_name`, `size`, `inode`, `dev`, `nlink`, `atime`, `mtime`, `ctime`, the permission bits (`rusr`, `wusr`, `xusr`, `rgrp`, `wgrp`, `xgrp`, `roth`, `woth`, `xoth`, `isuid`, `isgid`), `readable`, `writeable`, `executable`, `blocks`, `block_size`, `device_type` (0 unless a device), `lnk_source` and `lnk_target` (symlinks), `checksum` (readable regular files, with `get_checksum`), `mimetype` and `charset` (with `get_mime`; `unknown` when `file` cannot tell), `version`, `attributes` and `attr_flags` (with `get_attributes`).
 
 use crate::args::{ArgsError, de};
 use crate::choice;
@@ -102,7 +102,8 @@ pub struct Args {
         deserialize_with = "de::bool"
     )]
     pub get_mime: bool,
-    /// Accepted; `lsattr` attributes are not reported yet.
+    /// Return `version`, `attributes` and `attr_flags` (using `lsattr -vd`
+    /// on the target when installed).
     #[serde(
         default = "yes",
         alias = "attr",
@@ -126,6 +127,7 @@ impl Stat {
                 .then_some(args.checksum_algorithm.as_str()),
             access: true,
             mime: args.get_mime,
+            attrs: args.get_attributes,
             ..StatOpts::default()
         };
         p.path("stat", &args.path, &opts);
@@ -175,12 +177,16 @@ impl Stat {
         m.insert("isgid".into(), bit(0o2000));
         m.insert("blocks".into(), info.blocks.into());
         m.insert("block_size".into(), info.block_size.into());
-        if matches!(kind, Kind::Char | Kind::Block) {
-            m.insert(
-                "device_type".into(),
-                ((info.rdev.0 << 8) | info.rdev.1).into(),
-            );
-        }
+        // Python's `st_rdev` (0 for what is not a device), glibc's encoding.
+        let (major, minor) = info.rdev;
+        m.insert(
+            "device_type".into(),
+            (((major & 0xffff_f000) << 32)
+                | ((major & 0xfff) << 8)
+                | ((minor & 0xffff_ff00) << 12)
+                | (minor & 0xff))
+                .into(),
+        );
         m.insert("readable".into(), access.contains('r').into());
         m.insert("writeable".into(), access.contains('w').into());
         m.insert("executable".into(), access.contains('x').into());
@@ -218,6 +224,15 @@ impl Stat {
                 .unwrap_or(("unknown".into(), "unknown".into()));
             m.insert("mimetype".into(), mime.into());
             m.insert("charset".into(), charset.into());
+        }
+        if args.get_attributes {
+            let flags = info.attr_flags.clone().unwrap_or_default();
+            m.insert(
+                "version".into(),
+                info.attr_version.clone().map_or(Value::Null, Value::from),
+            );
+            m.insert("attributes".into(), fileops::attribute_names(&flags).into());
+            m.insert("attr_flags".into(), flags.into());
         }
         m
     }
