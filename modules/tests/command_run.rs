@@ -132,7 +132,11 @@ async fn builtins_are_not_used_the_program_is() {
         .unwrap_err();
     match o {
         ModuleError::Failed { msg, values } => {
-            assert_eq!(msg, "[Errno 2] No such file or directory: b'cd'");
+            assert_eq!(msg, "Error executing command.");
+            assert_eq!(
+                values["exception"],
+                "FileNotFoundError: [Errno 2] No such file or directory: b'cd'"
+            );
             assert_eq!(values["rc"], 2);
             assert_eq!(values["cmd"], "cd /tmp");
         }
