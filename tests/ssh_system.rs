@@ -601,3 +601,63 @@ fn wait_for_ports_and_files_opened_on_the_host() {
     check.assert_code(0);
     assert_eq!(check.recap("host1", "skipped"), 1, "{}", check.stdout);
 }
+
+#[test]
+fn local_facts_and_host_identity_facts_come_from_the_host() {
+    let lab = lab_or_skip!(2);
+    let dir = tempfile::tempdir().unwrap();
+    // Host 1 has local facts: JSON, INI, an executable and a broken one.
+    lab.sh_ok(
+        1,
+        "set -e; mkdir -p /etc/ansible/facts.d; cd /etc/ansible/facts.d; \
+         echo '{\"role\": \"web\", \"n\": 3}' > app.fact; \
+         printf '[db]\\nHost = db1\\n' > conf.fact; \
+         printf '#!/bin/sh\\necho \"{\\\\\"from\\\\\": \\\\\"$(hostname)\\\\\"}\"\\n' > dyn.fact; \
+         chmod +x dyn.fact; echo 'neither json nor ini' > bad.fact",
+    );
+    let key1 = lab.sh_ok(
+        1,
+        "cat /etc/ssh/ssh_host_ed25519_key.pub 2>/dev/null || true",
+    );
+    let play = write(
+        dir.path(),
+        "facts.yml",
+        r#"
+- hosts: lab
+  tasks:
+    - copy:
+        dest: /tmp/facts.json
+        content: "{{ {'local': ansible_local, 'key': ansible_facts.ssh_host_key_ed25519_public | default('none'), 'reach': ansible_facts.locally_reachable_ips, 'setup': ansible_facts.module_setup} | to_json }}"
+"#,
+    );
+    runs(&lab, &play, &[], 1, &[]);
+    let facts = |i: usize| -> serde_json::Value {
+        serde_json::from_str(&lab.sh_ok(i, "cat /tmp/facts.json")).unwrap()
+    };
+    let f1 = facts(1);
+    assert_eq!(
+        f1["local"]["app"],
+        serde_json::json!({"role": "web", "n": 3})
+    );
+    assert_eq!(
+        f1["local"]["conf"],
+        serde_json::json!({"db": {"host": "db1"}})
+    );
+    assert_eq!(f1["local"]["dyn"], serde_json::json!({"from": "host1"}));
+    assert_eq!(
+        f1["local"]["bad"],
+        "error loading facts as JSON or ini - please check content: /etc/ansible/facts.d/bad.fact"
+    );
+    assert_eq!(f1["setup"], true);
+    let expected_key = key1.split_whitespace().nth(1).unwrap_or("none");
+    assert_eq!(f1["key"], expected_key);
+    // The host's own address is locally reachable, and only on that host.
+    let addr1 = lab.sh_ok(1, "hostname -I 2>/dev/null || true");
+    let reach = f1["reach"]["ipv4"].as_array().unwrap().clone();
+    assert!(reach.iter().any(|a| a == "127.0.0.1"), "{reach:?}");
+    for a in addr1.split_whitespace().filter(|a| !a.contains(':')) {
+        assert!(reach.iter().any(|r| r == a), "{a} not in {reach:?}");
+    }
+    // Host 2 has no local facts.
+    assert_eq!(facts(2)["local"], serde_json::json!({}));
+}

@@ -19,6 +19,7 @@
 
 mod distro;
 mod hardware;
+mod local;
 mod network;
 mod raw;
 mod system;
@@ -77,6 +78,12 @@ pub fn parse(stdout: &str) -> Result<Vars, FactsError> {
     system::chroot(&raw, &mut facts);
     system::python(&raw, &mut facts);
     network::network(&raw, &mut facts);
+    system::identity(&raw, &mut facts);
+    local::local_facts(&raw, &mut facts);
+    // What Ansible's `setup` and `gather_facts` add about the run itself.
+    facts.insert("module_setup".into(), Value::Bool(true));
+    facts.insert("gather_subset".into(), serde_json::json!(["all"]));
+    facts.insert("_ansible_facts_gathered".into(), Value::Bool(true));
 
     let mut entries: Vec<(String, Value)> = facts.into_iter().collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));

@@ -1562,7 +1562,13 @@ async fn gather_facts(
             Ok(f) => {
                 let mut facts = Vars::new();
                 for (k, v) in &f {
-                    facts.insert(format!("ansible_{k}"), v.clone());
+                    // `ansible_local` keeps its name; `_ansible_*` marks
+                    // are no variables.
+                    if k.starts_with("ansible_") {
+                        facts.insert(k.clone(), v.clone());
+                    } else if !k.starts_with('_') {
+                        facts.insert(format!("ansible_{k}"), v.clone());
+                    }
                 }
                 facts.insert("ansible_facts".into(), Value::Object(f));
                 s.facts = facts;

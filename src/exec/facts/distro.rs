@@ -219,6 +219,32 @@ pub(super) fn distribution(raw: &Raw<'_>, facts: &mut Vars) {
     facts.insert("distribution".into(), json!(name));
     facts.insert("distribution_version".into(), json!(version));
     facts.insert("distribution_major_version".into(), json!(major));
+    if os_family == "Debian" && name == "Debian" {
+        // Ansible's Debian rule: the second number of /etc/debian_version.
+        static MINOR: std::sync::LazyLock<Option<regex::Regex>> =
+            std::sync::LazyLock::new(|| regex::Regex::new(r"(\d+)\.(\d+)").ok());
+        if let Some(minor) = raw.file("/etc/debian_version").iter().find_map(|l| {
+            MINOR
+                .as_ref()
+                .and_then(|re| re.captures(l.text.trim()))
+                .and_then(|c| c.get(2))
+                .map(|m| m.as_str())
+        }) {
+            facts.insert("distribution_minor_version".into(), json!(minor));
+        }
+    }
+    // Which file told the distribution, for the families whose files
+    // Ansible reads the same way.
+    let file = match os_family.as_str() {
+        "Debian" if !os_release.is_empty() => Some(("/etc/os-release", "Debian")),
+        "Alpine" if alpine_release.is_some() => Some(("/etc/alpine-release", "Alpine")),
+        _ => None,
+    };
+    if let Some((path, variety)) = file {
+        facts.insert("distribution_file_path".into(), json!(path));
+        facts.insert("distribution_file_variety".into(), json!(variety));
+        facts.insert("distribution_file_parsed".into(), json!(true));
+    }
     facts.insert("distribution_release".into(), json!(release));
     facts.insert("os_family".into(), json!(os_family));
 

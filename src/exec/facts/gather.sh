@@ -7,7 +7,14 @@ has() { command -v "$1" >/dev/null; }
 to() { if has timeout; then timeout "$@"; else shift; "$@"; fi; }
 s 'begin 1'
 s uname; uname -s -n -r -v -m
-s fqdn; has hostname && to 3 hostname -f
+s fqdn
+# Python's socket.getfqdn(), as Ansible's: the host name resolved, then the
+# address resolved back ("ADDRESS NAME ALIAS..."); `hostname -f` without
+# getent.
+n=; read -r n </proc/sys/kernel/hostname
+if [ -n "$n" ] && has getent; then
+  a=$(to 3 getent hosts "$n") && to 3 getent hosts "${a%%[ 	]*}"
+elif has hostname; then to 3 hostname -f; fi
 s id; t=${__tend_id:-$(id)}; printf '%s\n' "$t"
 u=${t#uid=}; u=${u%%[!0-9]*}
 s passwd
@@ -45,7 +52,7 @@ for p in /usr/bin/apt-get /usr/bin/dnf5 /usr/bin/dnf /usr/bin/yum /sbin/apk \
   /sys/class/net/*/bridge /sys/class/net/*/bonding; do
   [ -e "$p" ] && printf '%s\n' "$p"
 done
-for p in systemctl initctl lsb_release ip; do has "$p" && printf 'cmd:%s\n' "$p"; done
+for p in systemctl initctl lsb_release ip vgs; do has "$p" && printf 'cmd:%s\n' "$p"; done
 [ -r /proc/1/comm ] || { [ -L /sbin/init ] && printf 'init:%s\n' "$(readlink /sbin/init)"; }
 s files
 o=/etc/os-release; [ -r $o ] || o=/usr/lib/os-release
@@ -56,6 +63,9 @@ set -- $o /etc/debian_version /etc/alpine-release /etc/redhat-release \
   /proc/loadavg /proc/cmdline /proc/1/comm /proc/1/cgroup /proc/self/status \
   /proc/xen/capabilities /proc/sys/crypto/fips_enabled /run/systemd/container \
   /sys/fs/selinux/enforce /sys/fs/selinux/policyvers /sys/hypervisor/type \
+  /etc/ssh/ssh_host_dsa_key.pub /etc/ssh/ssh_host_rsa_key.pub \
+  /etc/ssh/ssh_host_ecdsa_key.pub /etc/ssh/ssh_host_ed25519_key.pub \
+  /etc/nvme/hostnqn /etc/iscsi/initiatorname.iscsi /sys/class/fc_host/*/port_name \
   $d/sys_vendor $d/product_name $d/product_version \
   $d/product_serial $d/product_uuid $d/bios_vendor $d/bios_version \
   $d/bios_date $d/board_vendor $d/board_name $d/board_version $d/board_serial \
@@ -79,10 +89,24 @@ for p in python3 python; do
   if has "$p"; then command -v "$p"; "$p" --version 2>&1; break; fi
 done
 if has ip; then
-  # One process for the three: the routes' answers start with the address.
+  # One process for these: the routes' answers start with the address, the
+  # local table's lines with the route type.
   s ip; printf '%s\n' 'addr show' 'route get 8.8.8.8' \
-    'route get 2404:6800:400a:800::1012' | ip -force -batch -
+    'route get 2404:6800:400a:800::1012' 'route show table local' | ip -force -batch -
+  s ip_local6; ip -6 route show table local
 fi
+s cpuflags; has grep && grep -m 1 '^flags[[:space:]]*:' /proc/cpuinfo
+s local
+# Local facts (Ansible's fact_path default): executables run, others read.
+for f in /etc/ansible/facts.d/*.fact; do
+  [ -f "$f" ] || continue
+  if [ -x "$f" ]; then
+    o=$("$f" 2>/dev/null); r=$?
+    printf '::tend-fact:: %s %s\n%s\n' "$r" "$f" "$o"
+  else
+    printf '::tend-fact:: 0 %s\n' "$f"; cat "$f"; echo
+  fi
+done
 if [ -r /proc/$$/environ ] && has od; then
   s env_hex; od -An -v -tx1 /proc/$$/environ
 else

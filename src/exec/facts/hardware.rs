@@ -12,6 +12,14 @@ use crate::vars::Vars;
 /// `processor_threads_per_core`, `processor_vcpus`, `processor_nproc`, with
 /// Ansible's /proc/cpuinfo arithmetic.
 pub(super) fn cpu(raw: &Raw<'_>, platform: &Platform, facts: &mut Vars) {
+    // `flags`: the first processor's flags line (x86).
+    if let Some(flags) = raw
+        .first("cpuflags")
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, f)| f.split_whitespace().map(Value::from).collect::<Vec<_>>())
+    {
+        facts.insert("flags".into(), Value::Array(flags));
+    }
     let mut processor = Vec::new();
     let (mut i, mut vendor_ids, mut model_names, mut processors) = (0_i64, 0_i64, 0_i64, 0_i64);
     // Insertion-ordered maps: physical id → cores per socket, core id → siblings.

@@ -237,6 +237,9 @@ pub(super) fn network(raw: &Raw<'_>, facts: &mut Vars) {
     facts.insert("default_ipv6".into(), Value::Object(default_ipv6));
     facts.insert("all_ipv4_addresses".into(), Value::Array(all_v4));
     facts.insert("all_ipv6_addresses".into(), Value::Array(all_v6));
+    if raw.exists("cmd:ip") {
+        facts.insert("locally_reachable_ips".into(), locally_reachable(raw));
+    }
 }
 
 /// `interface`, `address`, `gateway` from `ip route get PROBE`, accepted only
@@ -273,4 +276,32 @@ fn push(obj: &mut Obj, key: &str, value: Value) {
     if let Value::Array(a) = obj.entry(key).or_insert_with(|| json!([])) {
         a.push(value);
     }
+}
+
+/// `locally_reachable_ips`: the `local` routes of both local tables (a
+/// whole prefix routed to the host counts), first seen first.
+fn locally_reachable(raw: &Raw<'_>) -> Value {
+    let (mut v4, mut v6): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
+    for line in raw
+        .section("ip_local4")
+        .iter()
+        .chain(raw.section("ip_local6"))
+    {
+        let mut words = line.text.split_whitespace();
+        if words.next() != Some("local") {
+            continue;
+        }
+        let Some(address) = words.next() else {
+            continue;
+        };
+        let list = if address.contains(':') {
+            &mut v6
+        } else {
+            &mut v4
+        };
+        if !list.iter().any(|a| a == address) {
+            list.push(json!(address));
+        }
+    }
+    json!({"ipv4": v4, "ipv6": v6})
 }

@@ -139,6 +139,19 @@ impl<'a> Raw<'a> {
             .filter_map(move |e| e.strip_prefix(prefix))
     }
 
+    /// The first line of each file whose path starts with `prefix` and
+    /// ends with `suffix` (a glob of the script's `files`), by path.
+    pub fn files_matching(&self, prefix: &str, suffix: &str) -> Vec<&'a str> {
+        let mut found: Vec<(&str, &str)> = self
+            .files
+            .iter()
+            .filter(|(path, _)| path.starts_with(prefix) && path.ends_with(suffix))
+            .filter_map(|(path, lines)| lines.first().map(|l| (*path, l.text)))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, text)| text).collect()
+    }
+
     /// `/sys/class/net/IFACE/ATTR` values: iface → attr → first line.
     pub fn sys_net(&self) -> BTreeMap<&'a str, BTreeMap<&'a str, &'a str>> {
         let mut out: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
@@ -225,11 +238,25 @@ pub(super) fn unquote(value: &str) -> String {
     out
 }
 
-/// Splits the output of the one `ip -batch` run (`addr show`, then `route
-/// get` for each probe address) into the sections `ip_addr`, `ip_route4`
-/// and `ip_route6`: a route's answer starts with the address asked about.
+/// Splits the output of the one `ip -batch` run (`addr show`, `route get`
+/// for each probe address, `route show table local`) into the sections
+/// `ip_addr`, `ip_route4`, `ip_route6` and `ip_local4`: a route's answer
+/// starts with the address asked about, a local route with its type.
 fn split_ip_batch<'a>(lines: Vec<Line<'a>>, sections: &mut HashMap<&'a str, Vec<Line<'a>>>) {
     use super::network::{V4_PROBE, V6_PROBE};
+    /// How a line of `ip route show table local` starts.
+    const ROUTE_TYPES: &[&str] = &[
+        "local",
+        "broadcast",
+        "anycast",
+        "multicast",
+        "unicast",
+        "blackhole",
+        "unreachable",
+        "prohibit",
+        "throw",
+        "nat",
+    ];
     let mut name = "ip_addr";
     for line in lines {
         let first = line.text.split_whitespace().next();
@@ -237,6 +264,8 @@ fn split_ip_batch<'a>(lines: Vec<Line<'a>>, sections: &mut HashMap<&'a str, Vec<
             name = "ip_route4";
         } else if first == Some(V6_PROBE) {
             name = "ip_route6";
+        } else if first.is_some_and(|w| ROUTE_TYPES.contains(&w)) {
+            name = "ip_local4";
         }
         sections.entry(name).or_default().push(line);
     }

@@ -56,8 +56,18 @@ pub(super) fn platform(raw: &Raw<'_>, facts: &mut Vars) -> Result<Platform, Fact
         machine.clone()
     };
     let hostname = nodename.split('.').next().unwrap_or_default().to_owned();
-    let fqdn = match raw.first("fqdn") {
-        Some(f) if !f.contains(char::is_whitespace) => f.to_owned(),
+    // `ADDRESS NAME ALIAS...` (getent): the first name with a dot, else
+    // the name (Python's getfqdn); one word: `hostname -f`.
+    let fqdn = match raw
+        .first("fqdn")
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+    {
+        Some(words) if words.len() == 1 => words[0].to_owned(),
+        Some(words) if words.len() > 1 => words[1..]
+            .iter()
+            .find(|n| n.contains('.'))
+            .unwrap_or(&words[1])
+            .to_string(),
         _ => nodename.clone(),
     };
     let domain = fqdn
@@ -291,6 +301,9 @@ pub(super) fn misc(raw: &Raw<'_>, facts: &mut Vars) {
         json!({"status": "disabled"})
     };
     facts.insert("selinux".into(), selinux);
+    // The SELinux state is read from /sys, as if Ansible's Python bindings
+    // were there (what Ansible says on a host that has them).
+    facts.insert("selinux_python_present".into(), json!(true));
     let apparmor = if raw.exists("/sys/kernel/security/apparmor") {
         "enabled"
     } else {
@@ -536,6 +549,12 @@ pub(super) fn python(raw: &Raw<'_>, facts: &mut Vars) {
         .chain(rest)
         .any(|l| l.contains("PyPy"));
     let (major, minor, micro, serial) = (num(1), num(2), num(3), num(5));
+    // `platform.python_version()`: "3.11.2", "3.13.0rc1".
+    let short = c
+        .get(0)
+        .map_or("", |m| m.as_str())
+        .trim_start_matches("Python ");
+    facts.insert("python_version".into(), json!(short));
     facts.insert(
         "python".into(),
         json!({
@@ -554,4 +573,42 @@ pub(super) fn python(raw: &Raw<'_>, facts: &mut Vars) {
             "version_info": [major, minor, micro, level, serial],
         }),
     );
+}
+
+/// `ssh_host_key_<type>_public` and `..._keytype` for each host key in
+/// /etc/ssh, `hostnqn`, `iscsi_iqn`, `fibre_channel_wwn`, and `lvm` as
+/// `N/A` when LVM's tools are missing (what Ansible says without them).
+pub(super) fn identity(raw: &Raw<'_>, facts: &mut Vars) {
+    for kind in ["dsa", "rsa", "ecdsa", "ed25519"] {
+        let Some(line) = raw.file_first(&format!("/etc/ssh/ssh_host_{kind}_key.pub")) else {
+            continue;
+        };
+        let mut words = line.split_whitespace();
+        if let (Some(keytype), Some(key)) = (words.next(), words.next()) {
+            facts.insert(format!("ssh_host_key_{kind}_public"), json!(key));
+            facts.insert(
+                format!("ssh_host_key_{kind}_public_keytype"),
+                json!(keytype),
+            );
+        }
+    }
+    facts.insert(
+        "hostnqn".into(),
+        json!(raw.file_first("/etc/nvme/hostnqn").unwrap_or_default()),
+    );
+    let iqn = raw
+        .file("/etc/iscsi/initiatorname.iscsi")
+        .iter()
+        .find_map(|l| l.text.trim().strip_prefix("InitiatorName="))
+        .unwrap_or_default();
+    facts.insert("iscsi_iqn".into(), json!(iqn.trim()));
+    let wwn: Vec<Value> = raw
+        .files_matching("/sys/class/fc_host/", "/port_name")
+        .into_iter()
+        .filter_map(|l| l.trim().strip_prefix("0x").map(|w| json!(w)))
+        .collect();
+    facts.insert("fibre_channel_wwn".into(), Value::Array(wwn));
+    if !raw.exists("cmd:vgs") {
+        facts.insert("lvm".into(), json!("N/A"));
+    }
 }

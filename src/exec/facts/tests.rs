@@ -154,7 +154,7 @@ fn debian_output() -> String {
             "uname",
             "Linux web1.example.com 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64\n",
         ),
-        ("fqdn", "web1.example.com\n"),
+        ("fqdn", "10.0.2.15       web1 web1.example.com\n"),
         (
             "id",
             "uid=1000(deploy) gid=1000(deploy) groups=1000(deploy),27(sudo)\n",
@@ -338,7 +338,11 @@ fn debian_host() {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
-    assert!(keys.iter().all(|k| !k.starts_with("ansible_")));
+    assert!(
+        keys.iter()
+            .all(|k| !k.starts_with("ansible_") || *k == "ansible_local")
+    );
+    assert_eq!(f["ansible_local"], json!({}));
 }
 
 #[test]
