@@ -127,9 +127,17 @@ if header("compat-output").lower() in ("yes", "true", "1"):
     def full(out, run):
         keep = []
         skip_json = False
+        in_warning = False
         for line in out.splitlines():
+            # A warning and its continuation lines (details, Origin, the
+            # source snippet) up to the next status line or header.
             if line.startswith("[WARNING]") or line.startswith("[DEPRECATION"):
+                in_warning = True
                 continue
+            if in_warning:
+                if not re.match(r"(ok|changed|fatal|failed|skipping|included|TASK|PLAY|RUNNING|\[)", line):
+                    continue
+                in_warning = False
             line = norm_str(line, run)
             line = re.sub(r" \*+$", "", line)
             line = TS.sub("TIMESTAMP", line)

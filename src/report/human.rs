@@ -203,7 +203,10 @@ pub(crate) fn shown(result: &Value, drop_changed: bool) -> Value {
     if let Value::Object(m) = &mut v {
         m.retain(|k, _| {
             !k.starts_with("_ansible")
-                && !matches!(k.as_str(), "diff" | "ansible_loop_var" | "exception")
+                && !matches!(
+                    k.as_str(),
+                    "diff" | "ansible_loop_var" | "exception" | "warnings" | "deprecations"
+                )
                 || k == "_ansible_no_log"
         });
         m.shift_remove("_ansible_no_log");
@@ -289,6 +292,32 @@ impl<W: Write> Reporter for Human<W> {
             Some(d) => format!("{} -> {d}", r.host),
             None => r.host.to_string(),
         };
+        // Warnings and deprecations the result carries are shown as such,
+        // ahead of it, never inside it (as Ansible's default callback).
+        for (key, prefix) in [
+            ("warnings", "[WARNING]"),
+            ("deprecations", "[DEPRECATION WARNING]"),
+        ] {
+            for w in result
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let text = match w {
+                    Value::String(s) => s.clone(),
+                    other => other
+                        .get("msg")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| other.to_string(), str::to_string),
+                };
+                let _ = writeln!(
+                    self.out,
+                    "{}",
+                    self.paint("35", &format!("{prefix}: {text}"))
+                );
+            }
+        }
         if failed {
             self.error_origin(&result);
         }
