@@ -24,6 +24,9 @@ pub struct ItemResult {
     facts: Map<String, Value>,
     end_host: bool,
     verbose_always: bool,
+    /// For each failed attempt of an `until` loop that is retried: the
+    /// retries left after it (Ansible's `FAILED - RETRYING` lines).
+    retries_left: Vec<i64>,
 }
 
 /// What a task did on one host.
@@ -1092,6 +1095,7 @@ impl ItemResult {
             facts: Map::new(),
             end_host: false,
             verbose_always: false,
+            retries_left: Vec::new(),
         }
     }
 
@@ -1104,6 +1108,7 @@ impl ItemResult {
             facts: Map::new(),
             end_host: false,
             verbose_always: false,
+            retries_left: Vec::new(),
         }
     }
 }
@@ -1193,6 +1198,7 @@ async fn run_item(
         Some(Err(e)) => return ItemResult::failed(label, e.message),
     };
     let mut n = 1;
+    let mut retries_left = Vec::new();
     loop {
         let mut item = attempt(ctx, t, host, scope, label.clone(), failed_status, Some(n)).await;
         if item.status == Status::Unreachable {
@@ -1231,8 +1237,10 @@ async fn run_item(
             if item.status == Status::Failed && ignore_errors {
                 item.status = Status::Ignored;
             }
+            item.retries_left = retries_left;
             return item;
         }
+        retries_left.push(retries - n);
         n += 1;
         tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
     }
@@ -1376,6 +1384,7 @@ async fn attempt(
                 facts: r.facts,
                 end_host: r.end_host,
                 verbose_always: r.verbose_always,
+                retries_left: Vec::new(),
             }
         }
         Action::Module(m) => {
@@ -1485,6 +1494,7 @@ async fn attempt(
                         facts: Map::new(),
                         end_host: false,
                         verbose_always: false,
+                        retries_left: Vec::new(),
                     }
                 }
                 Err(ModuleError::Host(tend_modules::HostError::Unreachable(msg))) => ItemResult {
@@ -1495,6 +1505,7 @@ async fn attempt(
                     facts: Map::new(),
                     end_host: false,
                     verbose_always: false,
+                    retries_left: Vec::new(),
                 },
                 Err(ModuleError::Failed { msg, values }) => {
                     let mut m = values;
@@ -1509,6 +1520,7 @@ async fn attempt(
                         facts: Map::new(),
                         end_host: false,
                         verbose_always: false,
+                        retries_left: Vec::new(),
                     }
                 }
                 Err(other) => ItemResult::failed(label, other.to_string()),
@@ -2045,6 +2057,9 @@ pub(crate) fn apply_outcome(
             None
         };
         let timing = outcome.timings.get(n);
+        for left in &item.retries_left {
+            reporter.retrying(&s.name, &t.display_name(), *left);
+        }
         reporter.host_result(&HostResult {
             host: &s.name,
             status: item.status,

@@ -391,6 +391,11 @@ impl<W: Write> Reporter for Human<W> {
         );
     }
 
+    fn retrying(&mut self, host: &str, task: &str, left: i64) {
+        let line = format!("FAILED - RETRYING: [{host}]: {task} ({left} retries left).");
+        let _ = writeln!(self.out, "{}", self.paint("1;30", &line));
+    }
+
     fn no_hosts(&mut self) {
         let _ = writeln!(self.out, "skipping: no hosts matched");
     }

@@ -267,6 +267,9 @@ pub trait Reporter {
     fn ignoring(&mut self) {}
     /// A warning.
     fn warning(&mut self, message: &str);
+    /// An `until` loop's attempt failed on `host` and is retried: `left`
+    /// retries remain.
+    fn retrying(&mut self, _host: &str, _task: &str, _left: i64) {}
     /// A play matched no hosts.
     fn no_hosts(&mut self) {}
     /// A play was aborted (`max_fail_percentage`): no host is left to run.
@@ -388,6 +391,10 @@ impl Reporter for Reporters {
     fn warning(&mut self, message: &str) {
         let message = redact::text(message);
         self.each(|r| r.warning(&message));
+    }
+    fn retrying(&mut self, host: &str, task: &str, left: i64) {
+        let task = redact::text(task);
+        self.each(|r| r.retrying(host, &task, left));
     }
     fn no_hosts(&mut self) {
         self.each(|r| r.no_hosts());
