@@ -119,22 +119,22 @@ pub struct Args {
     /// Strip spaces and tabs before a Jinja block tag at the start of a line.
     #[serde(default, deserialize_with = "de::bool")]
     pub lstrip_blocks: bool,
-    /// Not supported yet (Jinja's block start marker).
+    /// Jinja's block start marker, e.g. `<%`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub block_start_string: Option<String>,
-    /// Not supported yet (Jinja's block end marker).
+    /// Jinja's block end marker.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub block_end_string: Option<String>,
-    /// Not supported yet (Jinja's variable start marker).
+    /// Jinja's variable start marker, e.g. `<<`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub variable_start_string: Option<String>,
-    /// Not supported yet (Jinja's variable end marker).
+    /// Jinja's variable end marker.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub variable_end_string: Option<String>,
-    /// Not supported yet (Jinja's comment start marker).
+    /// Jinja's comment start marker, e.g. `[#`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub comment_start_string: Option<String>,
-    /// Not supported yet (Jinja's comment end marker).
+    /// Jinja's comment end marker.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub comment_end_string: Option<String>,
     /// Encoding of the written file: only `utf-8` is supported. Default: `utf-8`.

@@ -429,8 +429,9 @@ fn items_of(
                 .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
             let mut extra = Vars::new();
             extra.insert("template_path".into(), path.display().to_string().into());
+            let dirs = crate::template::include_dirs(&path);
             ctx.templar
-                .render_file(&source, scope, &extra)
+                .render_file_with(&source, scope, &extra, Default::default(), &dirs)
                 .map(Value::String)
                 .map_err(|e| format!("{}: {}", path.display(), e.message))
         })
@@ -1728,7 +1729,13 @@ fn prepare_local_content(
                     .into(),
             );
             extra.insert("ansible_managed".into(), "Ansible managed".into());
-            for unsupported in [
+            let flag = |k: &str, default: bool| m.get(k).map(truthy).unwrap_or(default);
+            let mut options = crate::template::FileOptions {
+                trim_blocks: flag("trim_blocks", true),
+                lstrip_blocks: flag("lstrip_blocks", false),
+                ..crate::template::FileOptions::default()
+            };
+            for key in [
                 "variable_start_string",
                 "variable_end_string",
                 "block_start_string",
@@ -1736,19 +1743,16 @@ fn prepare_local_content(
                 "comment_start_string",
                 "comment_end_string",
             ] {
-                if m.contains_key(unsupported) {
-                    return Err(format!("template: `{unsupported}` is not supported yet"));
+                if let Some(v) = m.get(key).and_then(Value::as_str) {
+                    options
+                        .set(key, v)
+                        .map_err(|e| format!("template: {}", e.message))?;
                 }
             }
-            let flag = |k: &str, default: bool| m.get(k).map(truthy).unwrap_or(default);
-            let options = crate::template::FileOptions {
-                trim_blocks: flag("trim_blocks", true),
-                lstrip_blocks: flag("lstrip_blocks", false),
-                keep_trailing_newline: true,
-            };
+            let dirs = crate::template::include_dirs(&path);
             let rendered = ctx
                 .templar
-                .render_file_with(&text, scope, &extra, options)
+                .render_file_with(&text, scope, &extra, options, &dirs)
                 .map_err(|e| format!("{}: {}", path.display(), e.message))?;
             m.insert("_content".into(), Value::String(rendered));
             insert_src_mode(m, &path);

@@ -366,9 +366,6 @@ fn template(state: &minijinja::State<'_, '_>, terms: &[Value]) -> Result<Vec<Val
             ctx.insert(name.to_string(), v);
         }
     }
-    let mut env = Environment::new();
-    super::configure(&mut env);
-    env.set_syntax(super::syntax(true));
     let mut out = Vec::new();
     for t in flat(terms) {
         let name = term_text(&t);
@@ -385,7 +382,19 @@ fn template(state: &minijinja::State<'_, '_>, terms: &[Value]) -> Result<Vec<Val
         })?;
         let source = std::fs::read_to_string(&path)
             .map_err(|e| fail(format!("could not read '{}': {e}", path.display())))?;
-        let rendered = env.render_str(&source, &ctx)?;
+        let (options, source) = super::apply_header(&source, super::FileOptions::default())
+            .map_err(|e| fail(format!("{}: {}", path.display(), e.message)))?;
+        let (env, loaded) = super::file_environment(&options, super::include_dirs(&path))
+            .map_err(|e| fail(e.message))?;
+        let rendered =
+            env.render_str(source, &ctx).map_err(|e| {
+                match super::undefined_included(&env, &loaded, |n| ctx.contains_key(n)) {
+                    Some(name) if super::caused_by_undefined(&e) => {
+                        fail(format!("'{name}' is undefined"))
+                    }
+                    _ => e,
+                }
+            })?;
         out.push(Value::String(rendered));
     }
     Ok(out)

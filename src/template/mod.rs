@@ -130,6 +130,62 @@ pub fn escape_backslashes(source: &str, whole_expression: bool) -> std::borrow::
     std::borrow::Cow::Owned(out)
 }
 
+/// Drops the unary `+` of number literals inside `{{ ... }}` (or in a bare
+/// expression): Jinja reads `+2.5` as `2.5`, minijinja has no unary plus.
+pub fn unary_plus(source: &str, whole_expression: bool) -> std::borrow::Cow<'_, str> {
+    if !source.contains('+') {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len());
+    let mut in_expr = whole_expression;
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match quote {
+            Some(q) => {
+                if c == '\\' {
+                    out.push(c);
+                    if let Some(n) = next {
+                        out.push(n);
+                    }
+                    i += 2;
+                    continue;
+                }
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if !whole_expression && c == '{' && next == Some('{') => in_expr = true,
+            None if !whole_expression && c == '}' && next == Some('}') => in_expr = false,
+            None if in_expr && (c == '"' || c == '\'') => quote = Some(c),
+            None if in_expr && c == '+' => {
+                let before = out.trim_end().chars().next_back();
+                let unary = before.is_none_or(|b| "([{,:=+-*/%<>!~|".contains(b))
+                    || out.trim_end().ends_with(" in")
+                    || out.trim_end().ends_with(" not")
+                    || out.trim_end().ends_with(" and")
+                    || out.trim_end().ends_with(" or");
+                let after = chars[i + 1..].iter().find(|c| !c.is_whitespace());
+                if unary && after.is_some_and(|a| a.is_ascii_digit() || *a == '.') {
+                    i += 1;
+                    continue;
+                }
+            }
+            None => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    if out == source {
+        std::borrow::Cow::Borrowed(source)
+    } else {
+        std::borrow::Cow::Owned(out)
+    }
+}
+
 /// True when a string holds a Jinja expression, statement or comment.
 pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
@@ -200,16 +256,29 @@ fn syntax(trim_blocks: bool) -> minijinja::syntax::SyntaxConfig {
 }
 
 fn syntax_with(o: &FileOptions) -> minijinja::syntax::SyntaxConfig {
-    minijinja::syntax::SyntaxConfig::builder()
-        .trim_blocks(o.trim_blocks)
+    try_syntax(o).unwrap_or_default()
+}
+
+fn try_syntax(o: &FileOptions) -> Result<minijinja::syntax::SyntaxConfig, TemplateError> {
+    let mut b = minijinja::syntax::SyntaxConfig::builder();
+    b.trim_blocks(o.trim_blocks)
         .lstrip_blocks(o.lstrip_blocks)
         .keep_trailing_newline(o.keep_trailing_newline)
-        .build()
-        .unwrap_or_default()
+        .block_delimiters(o.block.0.clone(), o.block.1.clone())
+        .variable_delimiters(o.variable.0.clone(), o.variable.1.clone())
+        .comment_delimiters(o.comment.0.clone(), o.comment.1.clone());
+    if let Some(p) = &o.line_statement_prefix {
+        b.line_statement_prefix(p.clone());
+    }
+    if let Some(p) = &o.line_comment_prefix {
+        b.line_comment_prefix(p.clone());
+    }
+    b.build()
+        .map_err(|e| TemplateError::new(format!("invalid Jinja delimiters: {}", describe(&e))))
 }
 
 /// Jinja options of the template module (and of a `#jinja2:` header line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileOptions {
     /// `trim_blocks` (Ansible's default: on).
     pub trim_blocks: bool,
@@ -217,6 +286,16 @@ pub struct FileOptions {
     pub lstrip_blocks: bool,
     /// `keep_trailing_newline` (Ansible keeps it).
     pub keep_trailing_newline: bool,
+    /// `block_start_string`, `block_end_string` (`{%`, `%}`).
+    pub block: (String, String),
+    /// `variable_start_string`, `variable_end_string` (`{{`, `}}`).
+    pub variable: (String, String),
+    /// `comment_start_string`, `comment_end_string` (`{#`, `#}`).
+    pub comment: (String, String),
+    /// `line_statement_prefix` (none by default).
+    pub line_statement_prefix: Option<String>,
+    /// `line_comment_prefix` (none by default).
+    pub line_comment_prefix: Option<String>,
 }
 
 impl Default for FileOptions {
@@ -225,12 +304,67 @@ impl Default for FileOptions {
             trim_blocks: true,
             lstrip_blocks: false,
             keep_trailing_newline: true,
+            block: ("{%".into(), "%}".into()),
+            variable: ("{{".into(), "}}".into()),
+            comment: ("{#".into(), "#}".into()),
+            line_statement_prefix: None,
+            line_comment_prefix: None,
         }
     }
 }
 
-/// Applies a leading `#jinja2: trim_blocks: False, lstrip_blocks: True` line
-/// (which is removed from the output), as Ansible's template module does.
+impl FileOptions {
+    /// Sets one option by its Ansible name (`variable_start_string`, ...)
+    /// from text; booleans accept Python's and YAML's spellings.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), TemplateError> {
+        let flag = || match value.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(true),
+            "false" | "no" | "off" | "0" => Ok(false),
+            other => Err(TemplateError::new(format!(
+                "`{key}` expects True or False, got `{other}`"
+            ))),
+        };
+        let text = || value.to_string();
+        match key {
+            "trim_blocks" => self.trim_blocks = flag()?,
+            "lstrip_blocks" => self.lstrip_blocks = flag()?,
+            "keep_trailing_newline" => self.keep_trailing_newline = flag()?,
+            "block_start_string" => self.block.0 = text(),
+            "block_end_string" => self.block.1 = text(),
+            "variable_start_string" => self.variable.0 = text(),
+            "variable_end_string" => self.variable.1 = text(),
+            "comment_start_string" => self.comment.0 = text(),
+            "comment_end_string" => self.comment.1 = text(),
+            "line_statement_prefix" => self.line_statement_prefix = Some(text()),
+            "line_comment_prefix" => self.line_comment_prefix = Some(text()),
+            other => {
+                return Err(TemplateError::new(format!(
+                    "option `{other}` is not supported yet"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The value of a `#jinja2:` override: a Python literal (`'<<'`, `":"`, `True`).
+fn header_literal(key: &str, val: &str) -> Result<String, TemplateError> {
+    let v = val.trim();
+    for q in ['\'', '"'] {
+        if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
+            return Ok(v[1..v.len() - 1].to_string());
+        }
+    }
+    match v {
+        "True" | "False" => Ok(v.to_string()),
+        _ => Err(TemplateError::new(format!(
+            "Invalid '#jinja2:' override value for {key:?}: {v:?} is not a Python literal."
+        ))),
+    }
+}
+
+/// Applies a leading `#jinja2: trim_blocks: False, variable_start_string: '<<'`
+/// line (which is removed from the output), as Ansible's template module does.
 pub fn apply_header(
     source: &str,
     mut o: FileOptions,
@@ -238,38 +372,133 @@ pub fn apply_header(
     let Some(rest) = source.strip_prefix("#jinja2:") else {
         return Ok((o, source));
     };
-    let (line, body) = rest.split_once('\n').unwrap_or((rest, ""));
-    for part in line.split(',') {
-        let Some((k, v)) = part.split_once(':') else {
-            continue;
+    let Some((line, body)) = rest.split_once('\n') else {
+        return Err(TemplateError::new(
+            "Missing newline after '#jinja2:' override.",
+        ));
+    };
+    for pair in line.split(',') {
+        if pair.trim().is_empty() {
+            return Err(TemplateError::new(
+                "Empty '#jinja2:' override pair not allowed.",
+            ));
+        }
+        let Some((k, v)) = pair.split_once(':') else {
+            return Err(TemplateError::new(format!(
+                "Missing key-value separator `:` in '#jinja2:' override pair '{pair}'."
+            )));
         };
-        let v = match v
-            .trim()
-            .trim_matches(['"', '\''])
-            .to_ascii_lowercase()
-            .as_str()
+        let k = k.trim();
+        let v = header_literal(k, v)?;
+        o.set(k, &v).map_err(|e| TemplateError {
+            message: format!("Invalid '#jinja2:' override key '{k}': {}", e.message),
+            ..e
+        })?;
+    }
+    Ok((o, body))
+}
+
+/// The sources of the templates a file environment's loader read.
+type Loaded = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// An environment for template files with `options`, whose `{% include %}`,
+/// `{% import %}`, `{% from %}` and `{% extends %}` read templates by name
+/// from the first of `dirs` that has them; what it read is recorded.
+pub(crate) fn file_environment(
+    options: &FileOptions,
+    dirs: Vec<std::path::PathBuf>,
+) -> Result<(Environment<'static>, Loaded), TemplateError> {
+    let mut env = Environment::new();
+    configure(&mut env);
+    env.set_syntax(try_syntax(options)?);
+    let loaded = Loaded::default();
+    let record = loaded.clone();
+    env.set_loader(move |name| {
+        let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("could not read template '{}': {e}", path.display()),
+            )
+        })?;
+        if let Ok(mut r) = record.lock() {
+            r.push(text.clone());
+        }
+        Ok(Some(text))
+    });
+    Ok((env, loaded))
+}
+
+/// Whether an undefined value caused `err` (also through an include).
+pub(crate) fn caused_by_undefined(err: &minijinja::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if e.downcast_ref::<minijinja::Error>()
+            .is_some_and(|e| e.kind() == ErrorKind::UndefinedError)
         {
-            "true" | "yes" => true,
-            "false" | "no" => false,
-            other => {
-                return Err(TemplateError::new(format!(
-                    "#jinja2 header: `{}` expects True or False, got `{other}`",
-                    k.trim()
-                )));
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// The undefined variable an included or imported template used, to name
+/// it in the error (minijinja's undefined error does not): the first
+/// variable of the templates `loaded` read that `known` does not have.
+pub(crate) fn undefined_included(
+    env: &Environment<'static>,
+    loaded: &Loaded,
+    known: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let sources = loaded.lock().map(|l| l.clone()).unwrap_or_default();
+    sources.iter().find_map(|src| {
+        let tmpl = env.template_from_str(src).ok()?;
+        let mut names: Vec<String> = tmpl
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|n| !known(n) && env.globals().all(|(g, _)| g != n.as_str()))
+            .collect();
+        names.sort_by_key(|n| (first_use(src, n), n.clone()));
+        names.into_iter().next()
+    })
+}
+
+/// Where a template file's `{% include %}` and `{% import %}` look, as
+/// Ansible's template module and lookup: the template's own directory,
+/// then `templates/` and the directory itself of the task's role and of
+/// the playbook.
+pub fn include_dirs(template: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<std::path::PathBuf> = template
+        .parent()
+        .map(|p| p.to_path_buf())
+        .into_iter()
+        .collect();
+    for d in search_dirs() {
+        let base = match d.file_name() {
+            Some(n) if n == "files" || n == "templates" => {
+                d.parent().map(|p| p.to_path_buf()).unwrap_or(d)
             }
+            _ => d,
         };
-        match k.trim() {
-            "trim_blocks" => o.trim_blocks = v,
-            "lstrip_blocks" => o.lstrip_blocks = v,
-            "keep_trailing_newline" => o.keep_trailing_newline = v,
-            other => {
-                return Err(TemplateError::new(format!(
-                    "#jinja2 header: option `{other}` is not supported yet"
-                )));
+        for p in [base.join("templates"), base] {
+            if !dirs.contains(&p) {
+                dirs.push(p);
             }
         }
     }
-    Ok((o, body))
+    dirs
+}
+
+/// Whether a template reads other templates (`include`, `import`, `from`,
+/// `extends`): their variables are not known before rendering.
+fn uses_other_templates(source: &str) -> bool {
+    static TAG: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{%[-+]?\s*(include|import|from|extends)\b").ok()
+    });
+    TAG.as_ref().is_some_and(|re| re.is_match(source))
 }
 
 impl Templar {
@@ -291,7 +520,7 @@ impl Templar {
             return Ok(());
         }
         self.env
-            .template_from_str(source)
+            .template_from_str(&unary_plus(source, false))
             .map(|_| ())
             .map_err(|e| TemplateError::new(describe(&e)))
     }
@@ -303,7 +532,7 @@ impl Templar {
         }
         let expr = strip_braces(expr);
         self.env
-            .compile_expression(expr)
+            .compile_expression(&unary_plus(expr, true))
             .map(|_| ())
             .map_err(|e| TemplateError::new(describe(&e)))
     }
@@ -355,6 +584,7 @@ impl Templar {
             return Ok(Value::String(source.to_string()));
         }
         let escaped = escape_backslashes(source, false);
+        let escaped = unary_plus(&escaped, false).into_owned();
         let source: &str = &escaped;
         if let Some(expr) = single_expression(source) {
             let compiled = self
@@ -363,7 +593,10 @@ impl Templar {
                 .map_err(|e| TemplateError::new(describe(&e)))?;
             let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
             let inputs = self.context_for(&names, scope, source)?;
-            let result = inputs.eval(source, |ctx| compiled.eval(ctx)).map_err(|e| {
+            let watch = Watch::new(scope, &names);
+            let result = inputs.eval(source, |ctx| compiled.eval(watch.wrap(ctx)));
+            watch.check(scope, source)?;
+            let result = result.map_err(|e| {
                 self.explain(e, &compiled.undeclared_variables(true), source, scope)
             })?;
             if result.is_undefined() {
@@ -391,28 +624,26 @@ impl Templar {
         scope: &Scope,
         extra: &Vars,
     ) -> Result<String, TemplateError> {
-        self.render_file_with(source, scope, extra, FileOptions::default())
+        self.render_file_with(source, scope, extra, FileOptions::default(), &[])
     }
 
-    /// Renders a template file with the template module's Jinja options.
+    /// Renders a template file with the template module's Jinja options;
+    /// the templates it includes or imports are read from `dirs`.
     pub fn render_file_with(
         &self,
         source: &str,
         scope: &Scope,
         extra: &Vars,
         options: FileOptions,
+        dirs: &[std::path::PathBuf],
     ) -> Result<String, TemplateError> {
         let (options, source) = apply_header(source, options)?;
-        let custom;
-        let env = if options == FileOptions::default() {
-            &self.file_env
+        let owned = if options == FileOptions::default() && dirs.is_empty() {
+            None
         } else {
-            let mut env = Environment::new();
-            configure(&mut env);
-            env.set_syntax(syntax_with(&options));
-            custom = env;
-            &custom
+            Some(file_environment(&options, dirs.to_vec())?)
         };
+        let env = owned.as_ref().map_or(&self.file_env, |(env, _)| env);
         let tmpl = env
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
@@ -422,14 +653,34 @@ impl Templar {
             .filter(|n| !extra.contains_key(n))
             .collect();
         let mut ctx = self.context_map(&names, scope)?;
-        self.unguarded_undefined(&names, &ctx, source)?;
+        self.unguarded_undefined(scope, &names, &ctx, source)?;
+        if uses_other_templates(source) {
+            // What included templates use is known only as they render.
+            for name in scope.names() {
+                if !ctx.contains_key(&name)
+                    && !extra.contains_key(&name)
+                    && let Ok(Some(v)) = self.resolve(&name, scope)
+                {
+                    ctx.insert(name, v);
+                }
+            }
+        }
         for (k, v) in extra {
             ctx.insert(k.clone(), from_json(v));
         }
+        let known: HashSet<String> = ctx.keys().cloned().collect();
         scope
             .inputs(ctx)
             .render(source, |ctx| tmpl.render(ctx))
-            .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), source, scope))
+            .map_err(|e| {
+                if caused_by_undefined(&e)
+                    && let Some((env, loaded)) = &owned
+                    && let Some(name) = undefined_included(env, loaded, |n| known.contains(n))
+                {
+                    return TemplateError::undefined(format!("'{name}' is undefined"));
+                }
+                self.explain(e, &tmpl.undeclared_variables(true), source, scope)
+            })
     }
 
     /// Evaluates a condition (`when:`): a bare expression, a boolean, or a list (all must hold).
@@ -466,6 +717,7 @@ impl Templar {
                     Some(inner) => escape_backslashes(inner, true),
                     None => std::borrow::Cow::Borrowed(s.as_str()),
                 };
+                let escaped = unary_plus(&escaped, true);
                 let expr: &str = &escaped;
                 let compiled = self
                     .env
@@ -473,7 +725,10 @@ impl Templar {
                     .map_err(|e| TemplateError::new(describe(&e)))?;
                 let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
                 let ctx = self.context_for(&names, scope, expr)?.context();
-                let result = compiled.eval(ctx).map_err(|e| {
+                let watch = Watch::new(scope, &names);
+                let result = compiled.eval(watch.wrap(ctx));
+                watch.check(scope, expr)?;
+                let result = result.map_err(|e| {
                     self.explain(e, &compiled.undeclared_variables(true), expr, scope)
                 })?;
                 if result.is_undefined() {
@@ -510,7 +765,7 @@ impl Templar {
         source: &str,
     ) -> Result<taint::Inputs, TemplateError> {
         let mut ctx = self.context_map(names, scope)?;
-        self.unguarded_undefined(names, &ctx, source)?;
+        self.unguarded_undefined(scope, names, &ctx, source)?;
         if lookup::wants_all_variables(source) {
             // `lookup('template', ...)` renders a file with every variable.
             for name in scope.names() {
@@ -529,14 +784,19 @@ impl Templar {
     /// Ansible's strict undefined does.
     fn unguarded_undefined(
         &self,
+        scope: &Scope,
         names: &HashSet<String>,
         ctx: &std::collections::BTreeMap<String, minijinja::Value>,
         source: &str,
     ) -> Result<(), TemplateError> {
+        let lazy = lazy_spans(source);
         let mut missing: Vec<&String> = names
             .iter()
             .filter(|n| {
-                !ctx.contains_key(n.as_str()) && self.env.globals().all(|(g, _)| g != n.as_str())
+                !ctx.contains_key(n.as_str())
+                    && !scope.deferred.borrow().contains_key(n.as_str())
+                    && self.env.globals().all(|(g, _)| g != n.as_str())
+                    && !only_within(source, n, &lazy)
             })
             .collect();
         if missing.is_empty() || guarded(source) {
@@ -557,8 +817,17 @@ impl Templar {
     ) -> Result<std::collections::BTreeMap<String, minijinja::Value>, TemplateError> {
         let mut ctx = std::collections::BTreeMap::new();
         for name in names {
-            if let Some(v) = self.resolve(name, scope)? {
-                ctx.insert(name.clone(), v);
+            match self.resolve(name, scope) {
+                Ok(Some(v)) => {
+                    ctx.insert(name.clone(), v);
+                }
+                Ok(None) => {}
+                // A variable whose value is undefined is undefined (Ansible's
+                // lazy templating): an error only where it is used.
+                Err(e) if e.undefined => {
+                    scope.deferred.borrow_mut().insert(name.clone(), e);
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(ctx)
@@ -623,6 +892,9 @@ impl Templar {
             for path in paths {
                 let mut parts = path.split('.');
                 let root = parts.next().unwrap_or_default();
+                if self.env.globals().any(|(g, _)| g == root) {
+                    continue;
+                }
                 match self.resolve(root, scope) {
                     Ok(None) => return TemplateError::undefined(format!("'{root}' is undefined")),
                     Ok(Some(mut value)) => {
@@ -642,6 +914,11 @@ impl Templar {
                 }
             }
         }
+        if err.kind() == ErrorKind::UndefinedError
+            && let Some(msg) = self.missing_element(source, scope)
+        {
+            return TemplateError::undefined(msg);
+        }
         let mut message = describe(&err);
         if message.contains(filters::text::MANDATORY)
             && let Some(name) = self.mandatory_name(source, scope)
@@ -655,6 +932,32 @@ impl Templar {
             undefined: err.kind() == ErrorKind::UndefinedError,
             ..TemplateError::new(message)
         }
+    }
+
+    /// `list object has no element N` for the first `path[N]` of `source`
+    /// whose list is shorter, as Ansible words it.
+    fn missing_element(&self, source: &str, scope: &Scope) -> Option<String> {
+        static INDEX: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\[\s*(-?\d+)\s*\]").ok()
+        });
+        for c in INDEX.as_ref()?.captures_iter(source) {
+            let mut parts = c[1].split('.');
+            let Ok(Some(mut value)) = self.resolve(parts.next().unwrap_or_default(), scope) else {
+                continue;
+            };
+            for part in parts {
+                value = value.get_attr(part).ok()?;
+            }
+            let n: i64 = c[2].parse().ok()?;
+            if value.kind() == minijinja::value::ValueKind::Seq
+                && value
+                    .get_item(&minijinja::Value::from(n))
+                    .is_ok_and(|v| v.is_undefined())
+            {
+                return Some(format!("list object has no element {n}"));
+            }
+        }
+        None
     }
 
     /// The undefined name under `path | mandatory` in `source` (the
@@ -723,6 +1026,87 @@ fn sliced_names(mut names: HashSet<String>, source: &str, scope: &Scope) -> Hash
     names
 }
 
+/// The variables of an evaluation whose value was undefined (see
+/// `Scope::deferred`), and which of them the evaluation read: reading one
+/// outside a guard (`default`, `is defined`) is the variable's error.
+struct Watch {
+    names: HashSet<String>,
+    read: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Watch {
+    fn new(scope: &Scope, names: &HashSet<String>) -> Watch {
+        let deferred = scope.deferred.borrow();
+        Watch {
+            names: names
+                .iter()
+                .filter(|n| deferred.contains_key(n.as_str()))
+                .cloned()
+                .collect(),
+            read: Default::default(),
+        }
+    }
+
+    /// The context, noting reads of the watched variables.
+    fn wrap(&self, ctx: minijinja::Value) -> minijinja::Value {
+        if self.names.is_empty() {
+            return ctx;
+        }
+        minijinja::Value::from_object(Watched {
+            ctx,
+            names: self.names.clone(),
+            read: self.read.clone(),
+        })
+    }
+
+    /// The error of the first watched variable read outside a guard.
+    fn check(&self, scope: &Scope, source: &str) -> Result<(), TemplateError> {
+        if self.names.is_empty() || guarded(source) {
+            return Ok(());
+        }
+        let mut read = self.read.lock().map(|r| r.clone()).unwrap_or_default();
+        read.sort_by_key(|n| (first_use(source, n), n.clone()));
+        match read
+            .first()
+            .and_then(|n| scope.deferred.borrow().get(n).cloned())
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A context that notes which of `names` are read.
+#[derive(Debug)]
+struct Watched {
+    ctx: minijinja::Value,
+    names: HashSet<String>,
+    read: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl minijinja::value::Object for Watched {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        if let Some(k) = key.as_str()
+            && self.names.contains(k)
+            && let Ok(mut r) = self.read.lock()
+        {
+            r.push(k.to_string());
+        }
+        self.ctx.get_item(key).ok().filter(|v| !v.is_undefined())
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        match self.ctx.try_iter() {
+            Ok(keys) => minijinja::value::Enumerator::Values(keys.collect()),
+            Err(_) => minijinja::value::Enumerator::NonEnumerable,
+        }
+    }
+}
+
 /// Ansible 2.19's refusal to evaluate a template or expression that came
 /// out of a template or a module result.
 pub const UNTRUSTED: &str = "Encountered untrusted template or expression.";
@@ -774,6 +1158,55 @@ fn subscript_paths(source: &str) -> Vec<String> {
             path
         })
         .collect()
+}
+
+/// The argument lists of `ternary(...)` in `source`: Ansible evaluates
+/// only the value `ternary` picks, so the other may be undefined.
+fn lazy_spans(source: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    for (at, _) in source.match_indices("ternary") {
+        let rest = &source[at + "ternary".len()..];
+        let Some(open) = rest.find(|c: char| !c.is_whitespace()) else {
+            continue;
+        };
+        if !rest[open..].starts_with('(') {
+            continue;
+        }
+        let start = at + "ternary".len() + open;
+        let (mut depth, mut quote) = (0usize, None::<char>);
+        for (i, c) in source[start..].char_indices() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '(' | '[' | '{') => depth += 1,
+                (None, ')' | ']' | '}') => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        spans.push(start..start + i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    spans
+}
+
+/// Whether every use of `name` as a whole word in `source` is inside `spans`.
+fn only_within(source: &str, name: &str, spans: &[std::ops::Range<usize>]) -> bool {
+    if spans.is_empty() {
+        return false;
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    source
+        .match_indices(name)
+        .filter(|(i, _)| {
+            !word(source[..*i].chars().next_back())
+                && !word(source[i + name.len()..].chars().next())
+        })
+        .all(|(i, _)| spans.iter().any(|s| s.contains(&i)))
 }
 
 /// Whether an expression guards against undefined values itself
@@ -952,6 +1385,9 @@ pub struct Scope<'a> {
     specials: HashMap<&'static str, minijinja::Value>,
     cache: RefCell<HashMap<String, minijinja::Value>>,
     resolving: RefCell<Vec<String>>,
+    /// Variables whose value is undefined, with the reason: undefined where
+    /// they are used (Ansible's lazy templating).
+    deferred: RefCell<HashMap<String, TemplateError>>,
 }
 
 impl<'a> Scope<'a> {
@@ -972,6 +1408,7 @@ impl<'a> Scope<'a> {
             specials: HashMap::new(),
             cache: RefCell::new(HashMap::new()),
             resolving: RefCell::new(Vec::new()),
+            deferred: RefCell::new(HashMap::new()),
         }
     }
 
@@ -1000,6 +1437,7 @@ impl<'a> Scope<'a> {
             specials: self.specials.clone(),
             cache: RefCell::new(HashMap::new()),
             resolving: RefCell::new(Vec::new()),
+            deferred: RefCell::new(HashMap::new()),
         }
     }
 
@@ -1360,12 +1798,179 @@ mod tests {
                 "{% if true %}\nx\n{% endif %}\n",
                 &scope,
                 &Vars::new(),
-                notrim
+                notrim,
+                &[]
             )
             .unwrap(),
             "\nx\n\n"
         );
         assert!(apply_header("#jinja2: bogus: True\n", FileOptions::default()).is_err());
+    }
+
+    #[test]
+    fn the_unused_ternary_value_may_be_undefined() {
+        let t = Templar::new();
+        let low = vars(json!({"d": {}}));
+        let scope = Scope::new(vec![&low]);
+        assert!(
+            t.eval_condition(
+                &json!("(false | ternary(undefined_variable, 'seven')) == (false | ternary(d.no_such_key, 'seven'))"),
+                &scope
+            )
+            .unwrap()
+        );
+        let e = t
+            .render_string("{{ true | ternary(undefined_variable, 'seven') }}", &scope)
+            .unwrap_err();
+        assert_eq!(e.message, "'undefined_variable' is undefined");
+        // Outside ternary's arguments the name is still checked.
+        let e = t
+            .render_string("{{ nope ~ (false | ternary(nope, 1)) }}", &scope)
+            .unwrap_err();
+        assert_eq!(e.message, "'nope' is undefined");
+    }
+
+    #[test]
+    fn undef_fails_only_where_it_is_used() {
+        let t = Templar::new();
+        let low = vars(json!({
+            "plain": "{{ undef() }}",
+            "hinted": "{{ undef(hint='give me a value') }}",
+            "ok": 1,
+        }));
+        let scope = Scope::new(vec![&low]);
+        let e = t.render_string("{{ plain }}", &scope).unwrap_err();
+        assert!(e.undefined, "{e:?}");
+        assert!(
+            e.message.contains(filters::text::UNDEF_HINT),
+            "{}",
+            e.message
+        );
+        let e = t.render_string("x {{ hinted }}", &scope).unwrap_err();
+        assert!(e.message.contains("give me a value"), "{}", e.message);
+        assert_eq!(t.render_string("{{ ok }}", &scope), Ok(json!(1)));
+        assert_eq!(
+            t.render_string("{{ hinted | default('d') }}", &scope),
+            Ok(json!("d"))
+        );
+    }
+
+    #[test]
+    fn a_variable_whose_value_is_undefined_fails_only_when_used() {
+        let t = Templar::new();
+        let low = vars(json!({"deep": "{{ nested_undefined }}", "yes": true}));
+        let scope = Scope::new(vec![&low]);
+        assert!(t.eval_condition(&json!("yes or deep"), &scope).unwrap());
+        assert!(
+            t.eval_condition(&json!("deep is undefined"), &scope)
+                .unwrap()
+        );
+        assert_eq!(
+            t.render_string("{{ deep | default('defaulted') }}", &scope),
+            Ok(json!("defaulted"))
+        );
+        for used in ["deep == 1", "{{ deep }}", "x {{ deep }}"] {
+            let e = t.eval_condition(&json!(used), &scope).unwrap_err();
+            assert!(
+                e.message.contains("'nested_undefined' is undefined"),
+                "{used}: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_list_element_is_named() {
+        let t = Templar::new();
+        let low = vars(json!({"foo": [], "bar": "{{ foo[0] }}"}));
+        let scope = Scope::new(vec![&low]);
+        let e = t.render_string("echo {{ bar }}", &scope).unwrap_err();
+        assert!(
+            e.message.contains("object has no element 0"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn a_unary_plus_on_a_number_is_dropped() {
+        let t = Templar::new();
+        let v = Vars::new();
+        let scope = Scope::new(vec![&v]);
+        assert_eq!(
+            t.render_string("[1 + 2] + {{ [-2.5, +2.5, 1 + 2.5, (+3)] }}", &scope),
+            Ok(json!("[1 + 2] + [-2.5, 2.5, 3.5, 3]"))
+        );
+        assert_eq!(
+            t.render_string("{{ '+1' ~ 'x' }}", &scope),
+            Ok(json!("+1x"))
+        );
+        assert!(t.eval_condition(&json!("+1 == 1"), &scope).unwrap());
+        assert_eq!(
+            unary_plus("a + +1 {{ 1 + +2 }}", false),
+            "a + +1 {{ 1 + 2 }}"
+        );
+    }
+
+    #[test]
+    fn jinja2_header_overrides_delimiters() {
+        let t = Templar::new();
+        let v = vars(json!({"a": "value", "c": "<< a >>"}));
+        let scope = Scope::new(vec![&v]);
+        let src = "#jinja2:variable_start_string:'<<' , variable_end_string:'>>'\na: << a >> {{ a }}\nc: << c >>\n";
+        assert_eq!(
+            t.render_file(src, &scope, &Vars::new()).unwrap(),
+            "a: value {{ a }}\nc: << a >>\n"
+        );
+        let src = "#jinja2: line_statement_prefix:\":\"\n: if true\nfoo\n: endif\n";
+        assert_eq!(t.render_file(src, &scope, &Vars::new()).unwrap(), "foo\n");
+        let e = t
+            .render_file("#jinja2: lstrip_blocks=True\nx", &scope, &Vars::new())
+            .unwrap_err();
+        assert!(
+            e.message.contains("Missing key-value separator"),
+            "{}",
+            e.message
+        );
+        let mut o = FileOptions::default();
+        o.set("comment_start_string", "[#").unwrap();
+        o.set("comment_end_string", "#]").unwrap();
+        assert_eq!(
+            t.render_file_with("a[# hidden #]b {# shown #}", &scope, &Vars::new(), o, &[])
+                .unwrap(),
+            "ab {# shown #}"
+        );
+    }
+
+    #[test]
+    fn included_and_imported_templates_are_found_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("inc.j2", "[{{ x }}|{{ shared }}]");
+        write("mac.j2", "{% macro m(v) %}<{{ v }}>{% endmacro %}");
+        write("bad.j2", "{{ undefined_variable }}");
+        let t = Templar::new();
+        let v = vars(json!({"xs": [1, 2], "shared": "s", "unused": "{{ nope }}"}));
+        let scope = Scope::new(vec![&v]);
+        let dirs = vec![dir.path().to_path_buf()];
+        let src = "{% for x in xs %}{% include 'inc.j2' %}{% endfor %}{% from 'mac.j2' import m %}{{ m(1) }}";
+        assert_eq!(
+            t.render_file_with(src, &scope, &Vars::new(), FileOptions::default(), &dirs)
+                .unwrap(),
+            "[1|s][2|s]<1>"
+        );
+        let e = t
+            .render_file_with(
+                "{% import 'bad.j2' as b %}{{ b }}",
+                &scope,
+                &Vars::new(),
+                FileOptions::default(),
+                &dirs,
+            )
+            .unwrap_err();
+        assert_eq!(e.message, "'undefined_variable' is undefined");
+        // Without the directories the include is not found.
+        assert!(t.render_file(src, &scope, &Vars::new()).is_err());
     }
 
     #[test]
