@@ -1671,3 +1671,56 @@ fn assert_refuses_missing_and_empty_conditions_with_ansibles_messages() {
     );
     ok(&out);
 }
+
+/// The template module as Ansible 2.19: a play's `ansible_managed`,
+/// `template_destpath`, `{% include %}` beside the template, delimiters
+/// from the task, `md5sum`, an `output_encoding`, and `lookup('template')`
+/// of one expression giving its value.
+#[test]
+fn template_module_variables_includes_delimiters_and_encodings() {
+    let play = r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - template: {src: managed.j2, dest: "{{ work }}/managed.txt"}
+      vars:
+        ansible_managed: '{{ "a " ~ "dynamic" }}'
+      register: managed
+    - template: {src: main.j2, dest: "{{ work }}/main.txt"}
+    - template:
+        src: angle.j2
+        dest: "{{ work }}/angle.txt"
+        variable_start_string: '<<'
+        variable_end_string: '>>'
+        output_encoding: windows-1252
+    - set_fact:
+        data: "{{ lookup('template', 'data.j2') }}"
+    - assert:
+        that:
+          - managed.md5sum | length == 32
+          - data.foo == 'bar'
+"#;
+    let (o, dir) = run(
+        play,
+        &[
+            (
+                "templates/managed.j2",
+                "{{ ansible_managed }} {{ template_destpath }}\n",
+            ),
+            ("templates/main.j2", "{% include 'part.j2' %}\n"),
+            ("templates/part.j2", "part"),
+            ("templates/angle.j2", "<< '\u{20AC}' >> {{ kept }}\n"),
+            ("templates/data.j2", "{{ {'foo': 'bar'} }}\n"),
+        ],
+        &["-l", "a"],
+    );
+    ok(&o);
+    let read = |n: &str| std::fs::read(dir.path().join(n)).expect(n);
+    let dest = dir.path().join("managed.txt");
+    assert_eq!(
+        String::from_utf8(read("managed.txt")).unwrap(),
+        format!("a dynamic {}\n", dest.display())
+    );
+    assert_eq!(read("main.txt"), b"part\n");
+    assert_eq!(read("angle.txt"), b"\x80 {{ kept }}\n");
+}

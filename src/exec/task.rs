@@ -1728,7 +1728,13 @@ fn prepare_local_content(
                     .to_string()
                     .into(),
             );
-            extra.insert("ansible_managed".into(), "Ansible managed".into());
+            // The default `ansible_managed`, unless the play or task sets one.
+            if scope.raw("ansible_managed").is_none() {
+                extra.insert("ansible_managed".into(), "Ansible managed".into());
+            }
+            if let Some(dest) = m.get("dest").and_then(Value::as_str) {
+                extra.insert("template_destpath".into(), dest.into());
+            }
             let flag = |k: &str, default: bool| m.get(k).map(truthy).unwrap_or(default);
             let mut options = crate::template::FileOptions {
                 trim_blocks: flag("trim_blocks", true),

@@ -386,8 +386,9 @@ fn template(state: &minijinja::State<'_, '_>, terms: &[Value]) -> Result<Vec<Val
             .map_err(|e| fail(format!("{}: {}", path.display(), e.message)))?;
         let (env, loaded) = super::file_environment(&options, super::include_dirs(&path))
             .map_err(|e| fail(e.message))?;
-        let rendered =
-            env.render_str(source, &ctx).map_err(|e| {
+        let rendered = env
+            .render_str(&super::macro_closures(source), &ctx)
+            .map_err(|e| {
                 match super::undefined_included(&env, &loaded, |n| ctx.contains_key(n)) {
                     Some(name) if super::caused_by_undefined(&e) => {
                         fail(format!("'{name}' is undefined"))
@@ -395,9 +396,35 @@ fn template(state: &minijinja::State<'_, '_>, terms: &[Value]) -> Result<Vec<Val
                     _ => e,
                 }
             })?;
-        out.push(Value::String(rendered));
+        let rendered = super::trailing_newlines(source, rendered);
+        out.push(native_result(source, rendered));
     }
     Ok(out)
+}
+
+/// What a rendered template file is as a value: as in Ansible 2.19, a
+/// template that outputs one expression (macros aside) gives its value, a
+/// list or dict; other output is text.
+fn native_result(source: &str, rendered: String) -> Value {
+    static MACRO: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?s)\{%-?\s*macro\b.*?\{%-?\s*endmacro\s*-?%\}").ok()
+    });
+    static TAG: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(?s)\{%.*?%\}|\{#.*?#\}").ok());
+    let (Some(m), Some(tag)) = (MACRO.as_ref(), TAG.as_ref()) else {
+        return Value::String(rendered);
+    };
+    let body = m.replace_all(source, "");
+    let body = tag.replace_all(&body, "");
+    let body = body.trim();
+    let single = body.starts_with("{{") && body.ends_with("}}") && body.matches("{{").count() == 1;
+    if !single {
+        return Value::String(rendered);
+    }
+    match crate::inventory::pyliteral::literal_eval(rendered.trim_end_matches('\n')) {
+        Some(v @ (Value::Array(_) | Value::Object(_))) => v,
+        _ => Value::String(rendered),
+    }
 }
 
 fn fail(msg: String) -> Error {
@@ -471,4 +498,33 @@ pub fn register(env: &mut Environment<'_>) {
     };
     env.add_function("query", query);
     env.add_function("q", query);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_template_of_one_expression_is_its_value() {
+        let macro_src = "{% macro m() %}{{ {\"foo\":\"bar\"} }}{% endmacro %}\n{{ m() }}\n";
+        assert_eq!(
+            native_result(macro_src, "{'foo': 'bar'}\n".into()),
+            json!({"foo": "bar"})
+        );
+        assert_eq!(
+            native_result("{{ [1,2] }}\n", "[1, 2]\n".into()),
+            json!([1, 2])
+        );
+        // Text around the expression, or text that is no literal: a string.
+        assert_eq!(
+            native_result("a: {{ 1 }}\n", "a: 1\n".into()),
+            json!("a: 1\n")
+        );
+        assert_eq!(
+            native_result("{{ x }}{{ y }}", "[1][2]".into()),
+            json!("[1][2]")
+        );
+        assert_eq!(native_result("{{ s }}", "text".into()), json!("text"));
+    }
 }

@@ -284,7 +284,8 @@ pub struct FileOptions {
     pub trim_blocks: bool,
     /// `lstrip_blocks` (default off).
     pub lstrip_blocks: bool,
-    /// `keep_trailing_newline` (Ansible keeps it).
+    /// `keep_trailing_newline` (off: as Ansible, the newlines that end
+    /// the template are added back to its output, see [`trailing_newlines`]).
     pub keep_trailing_newline: bool,
     /// `block_start_string`, `block_end_string` (`{%`, `%}`).
     pub block: (String, String),
@@ -303,7 +304,7 @@ impl Default for FileOptions {
         FileOptions {
             trim_blocks: true,
             lstrip_blocks: false,
-            keep_trailing_newline: true,
+            keep_trailing_newline: false,
             block: ("{%".into(), "%}".into()),
             variable: ("{{".into(), "}}".into()),
             comment: ("{#".into(), "#}".into()),
@@ -426,9 +427,77 @@ pub(crate) fn file_environment(
         if let Ok(mut r) = record.lock() {
             r.push(text.clone());
         }
-        Ok(Some(text))
+        Ok(Some(macro_closures(&text).into_owned()))
     });
     Ok((env, loaded))
+}
+
+/// `out` ending with as many newlines as `source` at least, as Ansible
+/// renders a template file (Jinja drops the last one, and block tags eat
+/// those after them; included templates keep none).
+pub(crate) fn trailing_newlines(source: &str, mut out: String) -> String {
+    let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
+    let missing = count(source).saturating_sub(count(&out));
+    out.push_str(&"\n".repeat(missing));
+    out
+}
+
+/// `path is [not] ansible._protomatter.tagged_with('TrustedAsTemplate')`
+/// replaced by its answer: tend keeps no tags on values, but knows where a
+/// variable comes from (see [`trusted_as_template`]). Other tags are not
+/// supported yet.
+fn trust_tests<'s>(
+    source: &'s str,
+    scope: &Scope,
+) -> Result<std::borrow::Cow<'s, str>, TemplateError> {
+    static TEST: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\s*(?:'[^']*'|"[^"]*"|\d+)\s*\])*)\s+is\s+(not\s+)?ansible\._protomatter\.tagged_with\(\s*(?:'(\w+)'|"(\w+)")\s*\)"#,
+        )
+        .ok()
+    });
+    if !source.contains("tagged_with") {
+        return Ok(std::borrow::Cow::Borrowed(source));
+    }
+    let Some(re) = TEST.as_ref() else {
+        return Ok(std::borrow::Cow::Borrowed(source));
+    };
+    let mut out = String::with_capacity(source.len());
+    let mut last = 0;
+    for c in re.captures_iter(source) {
+        let (Some(all), Some(path)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        let tag = c.get(3).or(c.get(4)).map_or("", |m| m.as_str());
+        if tag != "TrustedAsTemplate" {
+            return Err(TemplateError::new(format!(
+                "the tagged_with test knows only the TrustedAsTemplate tag; '{tag}' is not supported yet"
+            )));
+        }
+        let answer = trusted_as_template(scope, path.as_str(), 0) != c.get(2).is_some();
+        out.push_str(&source[last..all.start()]);
+        out.push_str(if answer { "true" } else { "false" });
+        last = all.end();
+    }
+    out.push_str(&source[last..]);
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// Whether the value at `path` is trusted as a template in Ansible 2.19:
+/// text written in a playbook or inventory (not `!unsafe`), directly or
+/// through `{{ other_path }}` indirections; never a value computed by a
+/// template or produced at run time (facts, registered results, lookups).
+fn trusted_as_template(scope: &Scope, path: &str, depth: usize) -> bool {
+    match scope.passed_through(&format!("{{{{ {path} }}}}")) {
+        Some(Value::String(s)) if is_template(&s) => {
+            depth < 20
+                && single_expression(&s)
+                    .filter(|p| is_variable_path(p))
+                    .is_some_and(|p| trusted_as_template(scope, p, depth + 1))
+        }
+        Some(Value::String(_)) => true,
+        _ => false,
+    }
 }
 
 /// Whether an undefined value caused `err` (also through an include).
@@ -443,6 +512,74 @@ pub(crate) fn caused_by_undefined(err: &minijinja::Error) -> bool {
         cause = e.source();
     }
     false
+}
+
+/// `source` with the names a template assigns (`set`, `import ... as`,
+/// `from ... import`) made visible to the `{% include %}` of a macro
+/// defined after them, as in Jinja2: minijinja's macros see only the
+/// names their own body uses, so each such macro body first mentions them
+/// (`{% if false %}{{ name }}{% endif %}`, which outputs nothing).
+pub(crate) fn macro_closures(source: &str) -> std::borrow::Cow<'_, str> {
+    static ASSIGN: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"\{%[-+]?\s*(?:set\s+([A-Za-z_]\w*)|import\s+.*?\s+as\s+([A-Za-z_]\w*)(?:\s+with(?:out)?\s+context)?|from\s+.*?\s+import\s+(.*?))\s*[-+]?%\}",
+        )
+        .ok()
+    });
+    static MACRO: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?s)\{%[-+]?\s*macro\b.*?%\}(.*?)\{%[-+]?\s*endmacro").ok()
+    });
+    let (Some(assign), Some(macro_re)) = (ASSIGN.as_ref(), MACRO.as_ref()) else {
+        return std::borrow::Cow::Borrowed(source);
+    };
+    if !source.contains("macro") || !source.contains("include") {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    let mut assigned: Vec<(usize, String)> = Vec::new();
+    for c in assign.captures_iter(source) {
+        let at = c.get(0).map_or(0, |m| m.start());
+        if let Some(n) = c.get(1).or(c.get(2)) {
+            assigned.push((at, n.as_str().to_string()));
+        } else if let Some(list) = c.get(3) {
+            let list = list
+                .as_str()
+                .trim_end_matches("with context")
+                .trim_end_matches("without context");
+            for item in list.split(',') {
+                if let Some(name) = item.split_whitespace().last() {
+                    assigned.push((at, name.to_string()));
+                }
+            }
+        }
+    }
+    let mut out = String::with_capacity(source.len());
+    let mut last = 0;
+    for c in macro_re.captures_iter(source) {
+        let (Some(all), Some(body)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        let names: Vec<&str> = assigned
+            .iter()
+            .filter(|(at, _)| *at < all.start())
+            .map(|(_, n)| n.as_str())
+            .filter(|n| n.chars().all(|c| c.is_alphanumeric() || c == '_'))
+            .collect();
+        if names.is_empty() || !body.as_str().contains("include") {
+            continue;
+        }
+        out.push_str(&source[last..body.start()]);
+        out.push_str("{% if false %}");
+        for n in names {
+            out.push_str(&format!("{{{{ {n} }}}}"));
+        }
+        out.push_str("{% endif %}");
+        last = body.start();
+    }
+    if last == 0 {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    out.push_str(&source[last..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// The undefined variable an included or imported template used, to name
@@ -506,7 +643,11 @@ impl Templar {
     pub fn new() -> Self {
         let mut env = Environment::new();
         configure(&mut env);
-        env.set_syntax(syntax(false));
+        env.set_syntax(syntax_with(&FileOptions {
+            trim_blocks: false,
+            keep_trailing_newline: true,
+            ..FileOptions::default()
+        }));
         let mut file_env = Environment::new();
         configure(&mut file_env);
         // The template module's defaults: trim_blocks on, trailing newline kept.
@@ -585,6 +726,7 @@ impl Templar {
         }
         let escaped = escape_backslashes(source, false);
         let escaped = unary_plus(&escaped, false).into_owned();
+        let escaped = trust_tests(&escaped, scope)?.into_owned();
         let source: &str = &escaped;
         if let Some(expr) = single_expression(source) {
             let compiled = self
@@ -644,6 +786,7 @@ impl Templar {
             Some(file_environment(&options, dirs.to_vec())?)
         };
         let env = owned.as_ref().map_or(&self.file_env, |(env, _)| env);
+        let source: &str = &macro_closures(source);
         let tmpl = env
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
@@ -672,6 +815,7 @@ impl Templar {
         scope
             .inputs(ctx)
             .render(source, |ctx| tmpl.render(ctx))
+            .map(|out| trailing_newlines(source, out))
             .map_err(|e| {
                 if caused_by_undefined(&e)
                     && let Some((env, loaded)) = &owned
@@ -718,6 +862,7 @@ impl Templar {
                     None => std::borrow::Cow::Borrowed(s.as_str()),
                 };
                 let escaped = unary_plus(&escaped, true);
+                let escaped = trust_tests(&escaped, scope)?;
                 let expr: &str = &escaped;
                 let compiled = self
                     .env
@@ -1802,7 +1947,7 @@ mod tests {
                 &[]
             )
             .unwrap(),
-            "\nx\n\n"
+            "\nx\n"
         );
         assert!(apply_header("#jinja2: bogus: True\n", FileOptions::default()).is_err());
     }
@@ -1890,6 +2035,85 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn trusted_as_template_follows_where_a_value_comes_from() {
+        let t = Templar::new();
+        let book = vars(json!({
+            "plain": "hello",
+            "alias": "{{ plain }}",
+            "computed": "{{ plain | upper }}",
+            "marked": unsafe_value("{{ x }}"),
+            "items": ["a"],
+        }));
+        let facts = vars(json!({"fact": "hello"}));
+        let scope = Scope::with_layers(vec![(&book, true), (&facts, false)]);
+        let trusted = |path: &str| {
+            t.eval_condition(
+                &json!(format!(
+                    "{path} is ansible._protomatter.tagged_with('TrustedAsTemplate')"
+                )),
+                &scope,
+            )
+            .unwrap()
+        };
+        assert!(trusted("plain"));
+        assert!(trusted("alias"));
+        assert!(trusted("items[0]"));
+        assert!(!trusted("computed"));
+        assert!(!trusted("marked"));
+        assert!(!trusted("fact"));
+        assert!(
+            t.eval_condition(
+                &json!("fact is not ansible._protomatter.tagged_with(\"TrustedAsTemplate\")"),
+                &scope
+            )
+            .unwrap()
+        );
+        let e = t
+            .eval_condition(
+                &json!("plain is ansible._protomatter.tagged_with('Origin')"),
+                &scope,
+            )
+            .unwrap_err();
+        assert!(e.message.contains("not supported yet"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_macro_includes_with_the_names_the_template_assigned() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("vars.j2", "{% set test = \"I'm test variable\" %}");
+        write("included.j2", "{{ vars.test }}");
+        let t = Templar::new();
+        let v = Vars::new();
+        let scope = Scope::new(vec![&v]);
+        let src = "{% import 'vars.j2' as vars with context %}\n{% macro included() %}{% include 'included.j2' %}{% endmacro %}\n{{ included()|indent }}\n";
+        let dirs = vec![dir.path().to_path_buf()];
+        assert_eq!(
+            t.render_file_with(src, &scope, &Vars::new(), FileOptions::default(), &dirs)
+                .unwrap(),
+            "I'm test variable\n"
+        );
+        // Only macros that include are touched.
+        let plain = "{% set a = 1 %}{% macro m() %}{{ a }}{% endmacro %}";
+        assert_eq!(macro_closures(plain), plain);
+    }
+
+    #[test]
+    fn a_template_file_ends_with_its_newlines() {
+        let t = Templar::new();
+        let v = Vars::new();
+        let scope = Scope::new(vec![&v]);
+        let src = "{% for i in [1, 2] %}\n    {{ i }}\n{% endfor %}\n\n";
+        assert_eq!(
+            t.render_file(src, &scope, &Vars::new()).unwrap(),
+            "    1\n    2\n\n"
+        );
+        assert_eq!(t.render_file("x", &scope, &Vars::new()).unwrap(), "x");
+        // Strings keep their trailing newline as written.
+        assert_eq!(t.render_string("{{ 1 }}\n", &scope).unwrap(), json!("1\n"));
     }
 
     #[test]
