@@ -1724,3 +1724,36 @@ fn template_module_variables_includes_delimiters_and_encodings() {
     assert_eq!(read("main.txt"), b"part\n");
     assert_eq!(read("angle.txt"), b"\x80 {{ kept }}\n");
 }
+
+/// `assert` as Ansible 2.19: `that` is evaluated as conditionals, not
+/// templated as an argument first (a lookup's term templates are the
+/// lookup's), and a condition inside `{{ }}` is reported as deprecated.
+#[test]
+fn assert_conditions_and_their_deprecations() {
+    let play = r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - assert:
+        that: "{{ true }}"
+      register: wrapped
+    - assert:
+        that: '{{ thats }}'
+      vars:
+        thats: ['{{ 1 == 1 }}', '2 == 2']
+      register: listed
+    - assert:
+        that: lookup('nonesuch', '{{ never_defined }}') == 1
+      ignore_errors: true
+      register: missing
+    - assert:
+        that:
+          - wrapped.deprecations | length == 1
+          - wrapped.deprecations[0].msg is contains 'should not be surrounded by templating delimiters'
+          - listed.deprecations | length == 1
+          - missing.msg is contains "The lookup plugin 'nonesuch' was not found."
+          - (false | ternary(never_defined, 'seven')) == 'seven'
+"#;
+    let (o, _dir) = run(play, &[], &["-l", "a"]);
+    ok(&o);
+}

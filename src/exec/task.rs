@@ -1278,7 +1278,28 @@ async fn attempt(
             attempts,
         );
     }
-    let mut args = match ctx.templar.render_value(&t.args, scope) {
+    // `assert`'s `that` holds expressions, evaluated as conditionals (not
+    // templated as an argument), unless it is wholly a template.
+    let expressions = match (&t.action, t.args.get("that")) {
+        (Action::Builtin(Builtin::Assert), Some(Value::String(s))) => {
+            !crate::template::all_template(s.trim())
+        }
+        (Action::Builtin(Builtin::Assert), Some(Value::Array(_))) => true,
+        _ => false,
+    };
+    let rendered = if expressions {
+        let mut rest = t.args.clone();
+        let that = rest.as_object_mut().and_then(|m| m.remove("that"));
+        ctx.templar.render_value(&rest, scope).map(|mut v| {
+            if let (Value::Object(m), Some(that)) = (&mut v, that) {
+                m.insert("that".into(), that);
+            }
+            v
+        })
+    } else {
+        ctx.templar.render_value(&t.args, scope)
+    };
+    let mut args = match rendered {
         Ok(v) => v,
         Err(e) => {
             let mut r = ItemResult::failed(

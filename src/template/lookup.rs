@@ -162,7 +162,10 @@ pub fn run_lookup(
             };
             out.extend(hosts.into_iter().map(Value::String));
         }
-        other => return Err(format!("lookup plugin '{other}' is not supported yet")),
+        other if ANSIBLE_LOOKUPS.contains(&other) => {
+            return Err(format!("lookup plugin '{other}' is not supported yet"));
+        }
+        other => return Err(format!("The lookup plugin '{other}' was not found.")),
     }
     Ok(out)
 }
@@ -427,6 +430,57 @@ fn native_result(source: &str, rendered: String) -> Value {
     }
 }
 
+/// ansible-core's lookup plugins (those tend lacks are "not supported yet";
+/// any other name is not found, as in Ansible).
+const ANSIBLE_LOOKUPS: &[&str] = &[
+    "config",
+    "csvfile",
+    "dict",
+    "env",
+    "file",
+    "fileglob",
+    "first_found",
+    "indexed_items",
+    "ini",
+    "inventory_hostnames",
+    "items",
+    "lines",
+    "list",
+    "nested",
+    "password",
+    "pipe",
+    "random_choice",
+    "sequence",
+    "subelements",
+    "template",
+    "together",
+    "unvault",
+    "url",
+    "varnames",
+    "vars",
+];
+
+/// A lookup term: a string holding a template (`'echo {{ "x" }}'`) is
+/// rendered with the expression's variables first, as Ansible 2.19 still
+/// does for lookup terms (deprecated there).
+fn embedded_template(
+    state: &minijinja::State<'_, '_>,
+    term: &minijinja::Value,
+) -> Result<Value, Error> {
+    match term.as_str() {
+        Some(text) if super::is_template(text) => {
+            let mut ctx = std::collections::BTreeMap::new();
+            for name in state.known_variables() {
+                if let Some(v) = state.lookup(&name) {
+                    ctx.insert(name.to_string(), v);
+                }
+            }
+            state.env().render_str(text, ctx).map(Value::String)
+        }
+        _ => Ok(crate::template::to_json(term)),
+    }
+}
+
 fn fail(msg: String) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg)
 }
@@ -437,7 +491,14 @@ fn call(
     terms: &Rest<minijinja::Value>,
     kwargs: &Kwargs,
 ) -> Result<Vec<Value>, Error> {
-    let terms: Vec<Value> = terms.iter().map(crate::template::to_json).collect();
+    let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    if !ANSIBLE_LOOKUPS.contains(&short) {
+        return Err(fail(format!("The lookup plugin '{name}' was not found.")));
+    }
+    let terms = terms
+        .iter()
+        .map(|t| embedded_template(state, t))
+        .collect::<Result<Vec<Value>, Error>>()?;
     if matches!(name, "template" | "ansible.builtin.template") {
         for key in kwargs.args() {
             let _: minijinja::Value = kwargs.get(key)?;

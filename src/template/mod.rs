@@ -841,12 +841,22 @@ impl Templar {
                 Ok(true)
             }
             Value::Number(n) => Ok(n.as_f64() != Some(0.0)),
-            Value::String(s) if is_template(s) && single_expression(s.trim()).is_none() => {
-                let rendered = self.render_string(s, scope)?;
-                match rendered {
-                    Value::String(text) => Ok(truthy_str(&text)),
+            // Wholly a template of several parts (`{{ a }} == {{ b }}`):
+            // Ansible 2.19 renders it, and a string result is an untrusted
+            // expression (meta-templating).
+            Value::String(s)
+                if all_template(s.trim()) && one_expression_block(s.trim()).is_none() =>
+            {
+                match self.render_string(s, scope)? {
+                    Value::String(_) => Err(TemplateError::new(UNTRUSTED)),
                     other => self.eval_condition(&other, scope),
                 }
+            }
+            // An expression whose string constants hold templates
+            // (`x == "du{{ 'de' }}"`): those are rendered first.
+            Value::String(s) if is_template(s) && one_expression_block(s.trim()).is_none() => {
+                let expr = self.render_constants(s, scope)?;
+                self.eval_expression(&expr, scope)
             }
             // `!unsafe` text is never evaluated as a condition.
             Value::Object(map) if unsafe_text(map).is_some() => Err(TemplateError::new(UNTRUSTED)),
@@ -854,53 +864,108 @@ impl Templar {
                 let plain = open_vault(crate::vault::marker_text(map).unwrap_or_default())?;
                 Ok(truthy_str(plain.as_str().unwrap_or_default()))
             }
-            Value::String(s) => {
-                // Ansible escapes backslashes in string literals inside `{{ }}`
-                // only: a bare conditional (`x == '\\z'`) is read as written.
-                let escaped = match single_expression(s.trim()) {
-                    Some(inner) => escape_backslashes(inner, true),
-                    None => std::borrow::Cow::Borrowed(s.as_str()),
-                };
-                let escaped = unary_plus(&escaped, true);
-                let escaped = trust_tests(&escaped, scope)?;
-                let expr: &str = &escaped;
-                let compiled = self
-                    .env
-                    .compile_expression(expr)
-                    .map_err(|e| TemplateError::new(describe(&e)))?;
-                let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
-                let ctx = self.context_for(&names, scope, expr)?.context();
-                let watch = Watch::new(scope, &names);
-                let result = compiled.eval(watch.wrap(ctx));
-                watch.check(scope, expr)?;
-                let result = result.map_err(|e| {
-                    self.explain(e, &compiled.undeclared_variables(true), expr, scope)
-                })?;
-                if result.is_undefined() {
-                    let err = minijinja::Error::from(ErrorKind::UndefinedError);
-                    return Err(self.explain(
-                        err,
-                        &compiled.undeclared_variables(true),
-                        expr,
-                        scope,
-                    ));
-                }
-                // A condition that renders to a string is evaluated again (Ansible's
-                // conditional templating of e.g. `when: flag` where flag = "x == 1").
-                if let Some(text) = result.as_str() {
-                    // A string the expression computed (not a variable's own
-                    // value) is not trusted as a condition, as in Ansible 2.19.
-                    if !is_variable_path(expr) {
-                        return Err(TemplateError::new(UNTRUSTED));
-                    }
-                    return Ok(crate::template::truthy_str(text));
-                }
-                Ok(result.is_true())
-            }
+            Value::String(s) => self.eval_expression(s, scope),
             Value::Object(_) => Err(TemplateError::new(
                 "a conditional must be an expression, not a mapping",
             )),
         }
+    }
+
+    /// Evaluates a conditional expression (bare, or one `{{ expression }}`).
+    fn eval_expression(&self, s: &str, scope: &Scope) -> Result<bool, TemplateError> {
+        // Ansible escapes backslashes in string literals inside `{{ }}`
+        // only: a bare conditional (`x == '\\z'`) is read as written.
+        let escaped = match one_expression_block(s.trim()) {
+            Some(inner) => escape_backslashes(inner, true),
+            None => std::borrow::Cow::Borrowed(s),
+        };
+        let escaped = unary_plus(&escaped, true);
+        let escaped = trust_tests(&escaped, scope)?;
+        let expr: &str = &escaped;
+        let compiled = self
+            .env
+            .compile_expression(expr)
+            .map_err(|e| TemplateError::new(describe(&e)))?;
+        let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
+        let ctx = self.context_for(&names, scope, expr)?.context();
+        let watch = Watch::new(scope, &names);
+        let result = compiled.eval(watch.wrap(ctx));
+        watch.check(scope, expr)?;
+        let result = result
+            .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), expr, scope))?;
+        if result.is_undefined() {
+            let err = minijinja::Error::from(ErrorKind::UndefinedError);
+            return Err(self.explain(err, &compiled.undeclared_variables(true), expr, scope));
+        }
+        // A condition that renders to a string is evaluated again (Ansible's
+        // conditional templating of e.g. `when: flag` where flag = "x == 1").
+        if let Some(text) = result.as_str() {
+            // A string the expression computed (not a variable's own
+            // value) is not trusted as a condition, as in Ansible 2.19.
+            if !is_variable_path(expr) {
+                return Err(TemplateError::new(UNTRUSTED));
+            }
+            return Ok(crate::template::truthy_str(text));
+        }
+        Ok(result.is_true())
+    }
+
+    /// `expr` with each string constant that holds a template replaced by
+    /// the rendered text (Ansible 2.19 renders those in conditionals).
+    fn render_constants(&self, expr: &str, scope: &Scope) -> Result<String, TemplateError> {
+        let chars: Vec<char> = expr.chars().collect();
+        let mut out = String::with_capacity(expr.len());
+        // The calls the scan is inside: a lookup renders its own terms.
+        let mut calls: Vec<bool> = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c != '\'' && c != '"' {
+                match c {
+                    '(' => {
+                        let name: String = out
+                            .chars()
+                            .rev()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect();
+                        let name = name.rsplit('.').next().unwrap_or_default();
+                        calls.push(matches!(name, "lookup" | "query" | "q"));
+                    }
+                    ')' => {
+                        calls.pop();
+                    }
+                    _ => {}
+                }
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            let mut text = String::new();
+            while j < chars.len() && chars[j] != c {
+                if chars[j] == '\\' && j + 1 < chars.len() {
+                    text.push(chars[j]);
+                    j += 1;
+                }
+                text.push(chars[j]);
+                j += 1;
+            }
+            let literal: String = chars[i..(j + 1).min(chars.len())].iter().collect();
+            if is_template(&text) && !text.contains('\\') && !calls.contains(&true) {
+                let rendered = match self.render_string(&text, scope)? {
+                    Value::String(t) => t,
+                    other => other.to_string(),
+                };
+                out.push_str(&serde_json::to_string(&rendered).unwrap_or(literal));
+            } else {
+                out.push_str(&literal);
+            }
+            i = j + 1;
+        }
+        Ok(out)
     }
 
     fn context_for(
@@ -1497,6 +1562,41 @@ pub fn to_json(value: &minijinja::Value) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// Whether a conditional is wholly a template: it starts and ends with
+/// template delimiters (Ansible's `is_possibly_all_template`).
+pub fn all_template(s: &str) -> bool {
+    (s.starts_with("{{") || s.starts_with("{%") || s.starts_with("{#"))
+        && (s.ends_with("}}") || s.ends_with("%}") || s.ends_with("#}"))
+}
+
+/// `{{ expr }}` that is one expression block, whose `expr` may hold `{{`
+/// or `}}` inside string constants → `Some(expr)`.
+fn one_expression_block(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix("{{")?;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in inner.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if inner[i..].starts_with("}}") => {
+                return (i + 2 == inner.len()).then(|| {
+                    inner[..i]
+                        .trim()
+                        .trim_start_matches('-')
+                        .trim_end_matches('-')
+                });
+            }
+            None if inner[i..].starts_with("{{") || inner[i..].starts_with("{%") => return None,
+            None => {}
+        }
+    }
+    None
+}
+
 /// `{{ expr }}` alone → `Some(expr)`.
 fn single_expression(s: &str) -> Option<&str> {
     let t = s.trim();
@@ -2014,8 +2114,16 @@ mod tests {
             t.render_string("{{ deep | default('defaulted') }}", &scope),
             Ok(json!("defaulted"))
         );
-        for used in ["deep == 1", "{{ deep }}", "x {{ deep }}"] {
+        for used in ["deep == 1", "{{ deep }}"] {
             let e = t.eval_condition(&json!(used), &scope).unwrap_err();
+            assert!(
+                e.message.contains("'nested_undefined' is undefined"),
+                "{used}: {}",
+                e.message
+            );
+        }
+        for used in ["x {{ deep }}", "{{ deep }}"] {
+            let e = t.render_string(used, &scope).unwrap_err();
             assert!(
                 e.message.contains("'nested_undefined' is undefined"),
                 "{used}: {}",
@@ -2114,6 +2222,49 @@ mod tests {
         assert_eq!(t.render_file("x", &scope, &Vars::new()).unwrap(), "x");
         // Strings keep their trailing newline as written.
         assert_eq!(t.render_string("{{ 1 }}\n", &scope).unwrap(), json!("1\n"));
+    }
+
+    #[test]
+    fn conditionals_as_ansible_2_19_reads_them() {
+        let t = Templar::new();
+        let v = vars(json!({"dude": "dude"}));
+        let scope = Scope::new(vec![&v]);
+        let cond = |c: &str| t.eval_condition(&json!(c), &scope);
+        // Templates in string constants of an expression are rendered...
+        assert_eq!(cond(r#""dude" == "du{{'de'}}""#), Ok(true));
+        assert_eq!(
+            cond(r#"dict({"d": "{{ 'dude' }}"})["d"] == "dude""#),
+            Ok(true)
+        );
+        // ...and lookup terms render their own, after the plugin is known.
+        assert_eq!(
+            cond(r#"lookup('pipe', 'echo {{ "dude" }}') == "dude""#),
+            Ok(true)
+        );
+        let e = cond("lookup('nonesuch', '{{ nope }}')").unwrap_err();
+        assert!(
+            e.message
+                .contains("The lookup plugin 'nonesuch' was not found."),
+            "{}",
+            e.message
+        );
+        // ...but not inside a template.
+        assert_eq!(cond(r#"{{ "du{" + "{'de'}}" == "du{{'de'}}" }}"#), Ok(true));
+        assert_eq!(
+            cond(r#"{{ lookup('pipe', 'echo {{ "dude" }}') == "dude" }}"#),
+            Ok(true)
+        );
+        // A template of several parts is meta-templating: untrusted.
+        assert_eq!(
+            cond("{{ 'hello' }} == {{ 'world' }}").unwrap_err().message,
+            UNTRUSTED
+        );
+        assert_eq!(one_expression_block("{{ a }} == {{ b }}"), None);
+        assert_eq!(one_expression_block("{{ 'x}}' ~ a }}"), Some("'x}}' ~ a"));
+        assert_eq!(
+            t.render_string("{% set p = joiner('|') %}{{ p() }}a{{ p() }}b", &scope),
+            Ok(json!("a|b"))
+        );
     }
 
     #[test]
