@@ -1757,3 +1757,36 @@ fn assert_conditions_and_their_deprecations() {
     let (o, _dir) = run(play, &[], &["-l", "a"]);
     ok(&o);
 }
+
+/// Loop items written in the playbook keep their trust: `that: "{{ item }}"`
+/// evaluates an item as the expression it is; an item that was a template
+/// where it was written, rendered to text, is refused as a condition.
+#[test]
+fn loop_items_keep_the_trust_of_where_they_were_written() {
+    let play = r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - assert:
+        that: '{{ item }}'
+      loop: ["1 == 1", "1 == 42"]
+      ignore_errors: true
+      register: cond
+    - assert: '{{ item }}'
+      loop:
+        - that: |
+            "hi" == '{{ "hi" }}'
+        - that: '{{ 1 == 1 }}'
+      ignore_errors: true
+      register: splat
+    - assert:
+        that:
+          - cond.results[0] is success
+          - cond.results[1] is failed
+          - cond.results[1].msg is contains 'Assertion failed'
+          - splat.results[0].msg is contains 'untrusted'
+          - splat.results[1] is success
+"#;
+    let (o, _dir) = run(play, &[], &["-l", "a"]);
+    ok(&o);
+}

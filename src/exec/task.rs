@@ -870,6 +870,17 @@ pub(crate) async fn run_on_host(
         Ok(items) => items,
         Err(msg) => return fail_early(msg),
     };
+    // The items as written in the playbook (a literal `loop:` list, or one
+    // `{{ var }}` of the play's): what passes them through stays trusted.
+    let written: Option<Vec<Value>> = match (&lp.kind, &lp.items) {
+        (LoopKind::Loop | LoopKind::WithList, Value::Array(raw)) => Some(raw.clone()),
+        (LoopKind::Loop | LoopKind::WithList, Value::String(s)) => match scope.passed_through(s) {
+            Some(Value::Array(raw)) => Some(raw),
+            _ => None,
+        },
+        _ => None,
+    }
+    .filter(|raw| raw.len() == items.len());
     let lc = &t.task.loop_control;
     let (settings, pause) = match loop_settings(ctx, lc, &scope).and_then(|e| {
         let pause = match &lc.pause {
@@ -926,8 +937,11 @@ pub(crate) async fn run_on_host(
         let item_vars = loop_item_vars(lc, &settings, &items, index);
         let mut layer = loop_facts.clone();
         layer.extend(item_vars.clone());
-        let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
+        let mut item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
             .with_special("hostvars", hostvars.clone());
+        if let Some(raw) = written.as_ref().and_then(|w| w.get(index)) {
+            item_scope = item_scope.with_written(&settings.var, raw.clone());
+        }
         let (mut r, timing) = timed_item(ctx, t, host, &item_scope, Some(label_text(item))).await;
         timings.push(timing);
         // `loop_control.label` is rendered after the item ran, with its
@@ -1239,6 +1253,36 @@ async fn run_item(
     }
 }
 
+/// `assert` arguments from a template (`assert: "{{ item }}"`): a condition
+/// that was a template where it was written (`written`, the arguments as
+/// written in the playbook) and rendered to text is marked untrusted, as
+/// Ansible 2.19 refuses it; unknown origins are left as they are.
+fn untrusted_conditions(args: &Value, written: Option<Value>) -> Value {
+    let Some(written_that) = written.as_ref().and_then(|w| w.get("that")) else {
+        return args.clone();
+    };
+    let mark = |rendered: &Value, raw: Option<&Value>| match (rendered, raw) {
+        (Value::String(text), Some(Value::String(raw))) if crate::template::is_template(raw) => {
+            crate::template::unsafe_value(text)
+        }
+        _ => rendered.clone(),
+    };
+    let mut out = args.clone();
+    if let Some(that) = out.get_mut("that") {
+        *that = match (&*that, written_that) {
+            (Value::Array(items), Value::Array(raw)) if items.len() == raw.len() => Value::Array(
+                items
+                    .iter()
+                    .zip(raw)
+                    .map(|(i, r)| mark(i, Some(r)))
+                    .collect(),
+            ),
+            (one, raw) => mark(one, Some(raw)),
+        };
+    }
+    out
+}
+
 /// One run of a task's action on one host, with changed_when/failed_when applied.
 async fn attempt(
     ctx: &PlayCtx<'_>,
@@ -1343,7 +1387,15 @@ async fn attempt(
     drop_omitted(&mut args);
     let item = match t.action {
         Action::Builtin(b) => {
-            let raw = if t.splat.is_some() { &args } else { &t.args };
+            let splat_raw;
+            let raw = match &t.splat {
+                Some(splat) if b == Builtin::Assert => {
+                    splat_raw = untrusted_conditions(&args, scope.passed_through(splat));
+                    &splat_raw
+                }
+                Some(_) => &args,
+                None => &t.args,
+            };
             let r = if b == Builtin::AddHost {
                 ctx.inventory.add_host(&args)
             } else if b == Builtin::GroupBy {

@@ -905,6 +905,15 @@ impl Templar {
             if !is_variable_path(expr) {
                 return Err(TemplateError::new(UNTRUSTED));
             }
+            // `{{ path }}` to an expression written in the playbook:
+            // that expression is the condition (Ansible's indirection).
+            if one_expression_block(s.trim()).is_some()
+                && let Some(Value::String(raw)) = scope.passed_through(&format!("{{{{ {expr} }}}}"))
+                && !is_template(&raw)
+                && raw == text
+            {
+                return self.eval_expression(&raw, scope);
+            }
             return Ok(crate::template::truthy_str(text));
         }
         Ok(result.is_true())
@@ -1633,6 +1642,10 @@ pub struct Scope<'a> {
     /// Variables whose value is undefined, with the reason: undefined where
     /// they are used (Ansible's lazy templating).
     deferred: RefCell<HashMap<String, TemplateError>>,
+    /// Run-time variables whose value was written in the playbook, as
+    /// written (a loop item of a literal loop list): what they pass through
+    /// keeps its trust.
+    written: HashMap<String, Value>,
 }
 
 impl<'a> Scope<'a> {
@@ -1654,6 +1667,7 @@ impl<'a> Scope<'a> {
             cache: RefCell::new(HashMap::new()),
             resolving: RefCell::new(Vec::new()),
             deferred: RefCell::new(HashMap::new()),
+            written: HashMap::new(),
         }
     }
 
@@ -1683,12 +1697,20 @@ impl<'a> Scope<'a> {
             cache: RefCell::new(HashMap::new()),
             resolving: RefCell::new(Vec::new()),
             deferred: RefCell::new(HashMap::new()),
+            written: self.written.clone(),
         }
     }
 
     /// Adds a value that is exposed as is (already resolved objects like `hostvars`).
     pub fn with_special(mut self, name: &'static str, value: minijinja::Value) -> Self {
         self.specials.insert(name, value);
+        self
+    }
+
+    /// Notes that run-time variable `name` holds `raw` as written in the
+    /// playbook (a loop item of a literal list), for [`Scope::passed_through`].
+    pub fn with_written(mut self, name: &str, raw: Value) -> Self {
+        self.written.insert(name.to_string(), raw);
         self
     }
 
@@ -1750,7 +1772,7 @@ impl<'a> Scope<'a> {
             value = match (value, key) {
                 (None, Some(k)) => match self.lookup(k.as_str())? {
                     (v, true) => Some(v),
-                    (_, false) => return None,
+                    (_, false) => Some(self.written.get(k.as_str())?),
                 },
                 (Some(v), Some(k)) => Some(v.as_object()?.get(k.as_str())?),
                 (Some(v), None) => {
