@@ -1854,14 +1854,22 @@ mod tests {
     #[test]
     fn a_computed_string_is_not_trusted_as_a_condition() {
         let t = Templar::new();
-        let low = vars(json!({"flag": "yes", "d": {"k": "no"}}));
+        let low = vars(json!({"flag": "yes", "d": {"k": "no"}, "e": "1 == 2"}));
         let scope = Scope::new(vec![&low]);
         for cond in ["{{ '1 == 1' }}", "'a' ~ 'b'"] {
             let e = t.eval_condition(&json!(cond), &scope).unwrap_err();
             assert_eq!(e.message, UNTRUSTED, "{cond}");
         }
         assert_eq!(t.eval_condition(&json!("flag"), &scope), Ok(true));
-        assert_eq!(t.eval_condition(&json!("{{ d['k'] }}"), &scope), Ok(false));
+        // `{{ path }}` to text written in the playbook: that text is the
+        // expression, as Ansible 2.19 evaluates it.
+        assert_eq!(t.eval_condition(&json!("{{ e }}"), &scope), Ok(false));
+        assert_eq!(
+            t.eval_condition(&json!("{{ d['k'] }}"), &scope)
+                .unwrap_err()
+                .message,
+            "'no' is undefined"
+        );
     }
 
     #[test]
