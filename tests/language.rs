@@ -1671,3 +1671,122 @@ fn assert_refuses_missing_and_empty_conditions_with_ansibles_messages() {
     );
     ok(&out);
 }
+
+/// The template module as Ansible 2.19: a play's `ansible_managed`,
+/// `template_destpath`, `{% include %}` beside the template, delimiters
+/// from the task, `md5sum`, an `output_encoding`, and `lookup('template')`
+/// of one expression giving its value.
+#[test]
+fn template_module_variables_includes_delimiters_and_encodings() {
+    let play = r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - template: {src: managed.j2, dest: "{{ work }}/managed.txt"}
+      vars:
+        ansible_managed: '{{ "a " ~ "dynamic" }}'
+      register: managed
+    - template: {src: main.j2, dest: "{{ work }}/main.txt"}
+    - template:
+        src: angle.j2
+        dest: "{{ work }}/angle.txt"
+        variable_start_string: '<<'
+        variable_end_string: '>>'
+        output_encoding: windows-1252
+    - set_fact:
+        data: "{{ lookup('template', 'data.j2') }}"
+    - assert:
+        that:
+          - managed.md5sum | length == 32
+          - data.foo == 'bar'
+"#;
+    let (o, dir) = run(
+        play,
+        &[
+            (
+                "templates/managed.j2",
+                "{{ ansible_managed }} {{ template_destpath }}\n",
+            ),
+            ("templates/main.j2", "{% include 'part.j2' %}\n"),
+            ("templates/part.j2", "part"),
+            ("templates/angle.j2", "<< '\u{20AC}' >> {{ kept }}\n"),
+            ("templates/data.j2", "{{ {'foo': 'bar'} }}\n"),
+        ],
+        &["-l", "a"],
+    );
+    ok(&o);
+    let read = |n: &str| std::fs::read(dir.path().join(n)).expect(n);
+    let dest = dir.path().join("managed.txt");
+    assert_eq!(
+        String::from_utf8(read("managed.txt")).unwrap(),
+        format!("a dynamic {}\n", dest.display())
+    );
+    assert_eq!(read("main.txt"), b"part\n");
+    assert_eq!(read("angle.txt"), b"\x80 {{ kept }}\n");
+}
+
+/// `assert` as Ansible 2.19: `that` is evaluated as conditionals, not
+/// templated as an argument first (a lookup's term templates are the
+/// lookup's), and a condition inside `{{ }}` is reported as deprecated.
+#[test]
+fn assert_conditions_and_their_deprecations() {
+    let play = r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - assert:
+        that: "{{ true }}"
+      register: wrapped
+    - assert:
+        that: '{{ thats }}'
+      vars:
+        thats: ['{{ 1 == 1 }}', '2 == 2']
+      register: listed
+    - assert:
+        that: lookup('nonesuch', '{{ never_defined }}') == 1
+      ignore_errors: true
+      register: missing
+    - assert:
+        that:
+          - wrapped.deprecations | length == 1
+          - wrapped.deprecations[0].msg is contains 'should not be surrounded by templating delimiters'
+          - listed.deprecations | length == 1
+          - missing.msg is contains "The lookup plugin 'nonesuch' was not found."
+          - (false | ternary(never_defined, 'seven')) == 'seven'
+"#;
+    let (o, _dir) = run(play, &[], &["-l", "a"]);
+    ok(&o);
+}
+
+/// Loop items written in the playbook keep their trust: `that: "{{ item }}"`
+/// evaluates an item as the expression it is; an item that was a template
+/// where it was written, rendered to text, is refused as a condition.
+#[test]
+fn loop_items_keep_the_trust_of_where_they_were_written() {
+    let play = r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - assert:
+        that: '{{ item }}'
+      loop: ["1 == 1", "1 == 42"]
+      ignore_errors: true
+      register: cond
+    - assert: '{{ item }}'
+      loop:
+        - that: |
+            "hi" == '{{ "hi" }}'
+        - that: '{{ 1 == 1 }}'
+      ignore_errors: true
+      register: splat
+    - assert:
+        that:
+          - cond.results[0] is success
+          - cond.results[1] is failed
+          - cond.results[1].msg is contains 'Assertion failed'
+          - splat.results[0].msg is contains 'untrusted'
+          - splat.results[1] is success
+"#;
+    let (o, _dir) = run(play, &[], &["-l", "a"]);
+    ok(&o);
+}

@@ -616,6 +616,13 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
         st.env.new_attrs(false)
     };
     let attrs = fileops::plan_attrs(&base, &want, &ids, umask)?;
+    if let Some(bytes) = new_bytes {
+        // Ansible reports the MD5 of what it writes.
+        use md5::Digest;
+        let digest = md5::Md5::digest(bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        values.insert("md5sum".into(), hex.into());
+    }
     let keep_ids = is_file;
     let uid = ids
         .user

@@ -119,22 +119,22 @@ pub struct Args {
     /// Strip spaces and tabs before a Jinja block tag at the start of a line.
     #[serde(default, deserialize_with = "de::bool")]
     pub lstrip_blocks: bool,
-    /// Not supported yet (Jinja's block start marker).
+    /// Jinja's block start marker, e.g. `<%`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub block_start_string: Option<String>,
-    /// Not supported yet (Jinja's block end marker).
+    /// Jinja's block end marker.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub block_end_string: Option<String>,
-    /// Not supported yet (Jinja's variable start marker).
+    /// Jinja's variable start marker, e.g. `<<`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub variable_start_string: Option<String>,
-    /// Not supported yet (Jinja's variable end marker).
+    /// Jinja's variable end marker.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub variable_end_string: Option<String>,
-    /// Not supported yet (Jinja's comment start marker).
+    /// Jinja's comment start marker, e.g. `[#`.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub comment_start_string: Option<String>,
-    /// Not supported yet (Jinja's comment end marker).
+    /// Jinja's comment end marker.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub comment_end_string: Option<String>,
     /// Encoding of the written file: only `utf-8` is supported. Default: `utf-8`.
@@ -169,6 +169,73 @@ fn newline_seq(given: &str) -> &str {
         "\\r\\n" => "\r\n",
         other => other,
     }
+}
+
+/// Windows-1252's characters at 0x80..=0x9F (`None`: unassigned).
+const CP1252_HIGH: [Option<char>; 32] = [
+    Some('\u{20AC}'),
+    None,
+    Some('\u{201A}'),
+    Some('\u{0192}'),
+    Some('\u{201E}'),
+    Some('\u{2026}'),
+    Some('\u{2020}'),
+    Some('\u{2021}'),
+    Some('\u{02C6}'),
+    Some('\u{2030}'),
+    Some('\u{0160}'),
+    Some('\u{2039}'),
+    Some('\u{0152}'),
+    None,
+    Some('\u{017D}'),
+    None,
+    None,
+    Some('\u{2018}'),
+    Some('\u{2019}'),
+    Some('\u{201C}'),
+    Some('\u{201D}'),
+    Some('\u{2022}'),
+    Some('\u{2013}'),
+    Some('\u{2014}'),
+    Some('\u{02DC}'),
+    Some('\u{2122}'),
+    Some('\u{0161}'),
+    Some('\u{203A}'),
+    Some('\u{0153}'),
+    None,
+    Some('\u{017E}'),
+    Some('\u{0178}'),
+];
+
+/// `text` in `output_encoding` (empty: utf-8): utf-8, latin-1 or
+/// windows-1252; a character the encoding lacks is an error, as Python's.
+pub fn encode(text: &str, encoding: &str) -> Result<Vec<u8>, String> {
+    let name = encoding.to_ascii_lowercase().replace('_', "-");
+    let cp1252 = match name.as_str() {
+        "" | "utf-8" | "utf8" => return Ok(text.as_bytes().to_vec()),
+        "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" => false,
+        "windows-1252" | "cp1252" => true,
+        _ => {
+            return Err(format!(
+                "template: output_encoding `{encoding}` is not supported yet"
+            ));
+        }
+    };
+    text.char_indices()
+        .map(|(i, c)| {
+            let code = c as u32;
+            let high = cp1252
+                .then(|| CP1252_HIGH.iter().position(|h| *h == Some(c)))
+                .flatten();
+            match high {
+                Some(n) => Ok(0x80 + n as u8),
+                None if code < 0x80 || (code < 0x100 && !(cp1252 && code < 0xA0)) => Ok(code as u8),
+                None => Err(format!(
+                    "'{encoding}' codec can't encode character '\\u{code:04x}' in position {i}"
+                )),
+            }
+        })
+        .collect()
 }
 
 /// Converts `\n` line ends of rendered text to `newline_sequence`.
@@ -206,15 +273,14 @@ impl TypedModule for Template {
             ));
         }
         if let Some(enc) = &a.output_encoding
-            && !matches!(
-                enc.to_ascii_lowercase().replace('_', "-").as_str(),
-                "utf-8" | "utf8"
-            )
+            && encode("", enc).is_err()
             && !is_templated(enc)
         {
             return Err(ArgsError::field(
                 "output_encoding",
-                format!("template: output_encoding `{enc}` is not supported yet (only utf-8)"),
+                format!(
+                    "template: output_encoding `{enc}` is not supported yet (utf-8, latin-1 and windows-1252 are)"
+                ),
             ));
         }
         fileops::check_validate(&a.validate)
@@ -227,7 +293,11 @@ impl TypedModule for Template {
                 a.src
             ))
         })?;
-        let content = apply_newlines(rendered, &a.newline_sequence).into_bytes();
+        let content = encode(
+            &apply_newlines(rendered, &a.newline_sequence),
+            a.output_encoding.as_deref().unwrap_or(""),
+        )
+        .map_err(ModuleError::failed)?;
         let want = WantAttrs {
             mode: a.mode.clone(),
             owner: a.owner.clone(),
@@ -255,6 +325,19 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn output_encodings() {
+        assert_eq!(encode("a\u{20AC}é", "").unwrap(), "a\u{20AC}é".as_bytes());
+        assert_eq!(encode("a\u{20AC}é", "windows-1252").unwrap(), b"a\x80\xe9");
+        assert_eq!(encode("é", "latin-1").unwrap(), b"\xe9");
+        assert!(encode("\u{20AC}", "latin-1").is_err());
+        assert!(
+            encode("x", "ebcdic")
+                .unwrap_err()
+                .contains("not supported yet")
+        );
+    }
+
+    #[test]
     fn arguments() {
         let a: Args = args::parse(
             &json!({"src": "t.j2", "dest": "/x", "_content": "a\n", "newline_sequence": "\r\n"}),
@@ -266,7 +349,7 @@ mod tests {
             "a\r\n"
         );
         let a: Args =
-            args::parse(&json!({"src": "t", "dest": "/x", "output_encoding": "latin-1"})).unwrap();
+            args::parse(&json!({"src": "t", "dest": "/x", "output_encoding": "ebcdic"})).unwrap();
         assert!(
             Template::validate(&a)
                 .unwrap_err()

@@ -315,6 +315,44 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
         .map(text)
         .unwrap_or_else(|| "All assertions passed".into());
     let mut r = BuiltinResult::ok(json!({"changed": false, "msg": msg}));
+    let deprecations = delimited_conditionals(&conditions, templar, scope);
+    if !deprecations.is_empty()
+        && let Value::Object(m) = &mut r.result
+    {
+        m.insert("deprecations".into(), Value::Array(deprecations));
+    }
     r.verbose_always = !a.quiet;
     r
+}
+
+/// Ansible 2.19's deprecation of conditionals written inside `{{ }}` or
+/// `{% %}`, one per such condition (unless `ansible_deprecation_warnings`
+/// is false).
+fn delimited_conditionals(
+    conditions: &[Value],
+    templar: &Templar,
+    scope: &Scope<'_>,
+) -> Vec<Value> {
+    let enabled = templar
+        .render_string("{{ ansible_deprecation_warnings | default(true) }}", scope)
+        .map_or(true, |v| v != Value::Bool(false));
+    if !enabled {
+        return Vec::new();
+    }
+    conditions
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::trim)
+        .filter(|c| {
+            (c.starts_with("{{") || c.starts_with("{%")) && (c.ends_with("}}") || c.ends_with("%}"))
+        })
+        .map(|_| {
+            json!({
+                "msg": "Conditionals should not be surrounded by templating delimiters such as {{ }} or {% %}.",
+                "version": "2.23",
+                "collection_name": "ansible.builtin",
+                "deprecator": {"resolved_name": "ansible.builtin", "type": null},
+            })
+        })
+        .collect()
 }

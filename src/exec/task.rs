@@ -432,8 +432,9 @@ fn items_of(
                 .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
             let mut extra = Vars::new();
             extra.insert("template_path".into(), path.display().to_string().into());
+            let dirs = crate::template::include_dirs(&path);
             ctx.templar
-                .render_file(&source, scope, &extra)
+                .render_file_with(&source, scope, &extra, Default::default(), &dirs)
                 .map(Value::String)
                 .map_err(|e| format!("{}: {}", path.display(), e.message))
         })
@@ -872,6 +873,17 @@ pub(crate) async fn run_on_host(
         Ok(items) => items,
         Err(msg) => return fail_early(msg),
     };
+    // The items as written in the playbook (a literal `loop:` list, or one
+    // `{{ var }}` of the play's): what passes them through stays trusted.
+    let written: Option<Vec<Value>> = match (&lp.kind, &lp.items) {
+        (LoopKind::Loop | LoopKind::WithList, Value::Array(raw)) => Some(raw.clone()),
+        (LoopKind::Loop | LoopKind::WithList, Value::String(s)) => match scope.passed_through(s) {
+            Some(Value::Array(raw)) => Some(raw),
+            _ => None,
+        },
+        _ => None,
+    }
+    .filter(|raw| raw.len() == items.len());
     let lc = &t.task.loop_control;
     let (settings, pause) = match loop_settings(ctx, lc, &scope).and_then(|e| {
         let pause = match &lc.pause {
@@ -928,8 +940,11 @@ pub(crate) async fn run_on_host(
         let item_vars = loop_item_vars(lc, &settings, &items, index);
         let mut layer = loop_facts.clone();
         layer.extend(item_vars.clone());
-        let item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
+        let mut item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
             .with_special("hostvars", hostvars.clone());
+        if let Some(raw) = written.as_ref().and_then(|w| w.get(index)) {
+            item_scope = item_scope.with_written(&settings.var, raw.clone());
+        }
         let (mut r, timing) = timed_item(ctx, t, host, &item_scope, Some(label_text(item))).await;
         timings.push(timing);
         // `loop_control.label` is rendered after the item ran, with its
@@ -1246,6 +1261,36 @@ async fn run_item(
     }
 }
 
+/// `assert` arguments from a template (`assert: "{{ item }}"`): a condition
+/// that was a template where it was written (`written`, the arguments as
+/// written in the playbook) and rendered to text is marked untrusted, as
+/// Ansible 2.19 refuses it; unknown origins are left as they are.
+fn untrusted_conditions(args: &Value, written: Option<Value>) -> Value {
+    let Some(written_that) = written.as_ref().and_then(|w| w.get("that")) else {
+        return args.clone();
+    };
+    let mark = |rendered: &Value, raw: Option<&Value>| match (rendered, raw) {
+        (Value::String(text), Some(Value::String(raw))) if crate::template::is_template(raw) => {
+            crate::template::unsafe_value(text)
+        }
+        _ => rendered.clone(),
+    };
+    let mut out = args.clone();
+    if let Some(that) = out.get_mut("that") {
+        *that = match (&*that, written_that) {
+            (Value::Array(items), Value::Array(raw)) if items.len() == raw.len() => Value::Array(
+                items
+                    .iter()
+                    .zip(raw)
+                    .map(|(i, r)| mark(i, Some(r)))
+                    .collect(),
+            ),
+            (one, raw) => mark(one, Some(raw)),
+        };
+    }
+    out
+}
+
 /// One run of a task's action on one host, with changed_when/failed_when applied.
 async fn attempt(
     ctx: &PlayCtx<'_>,
@@ -1285,7 +1330,28 @@ async fn attempt(
             attempts,
         );
     }
-    let mut args = match ctx.templar.render_value(&t.args, scope) {
+    // `assert`'s `that` holds expressions, evaluated as conditionals (not
+    // templated as an argument), unless it is wholly a template.
+    let expressions = match (&t.action, t.args.get("that")) {
+        (Action::Builtin(Builtin::Assert), Some(Value::String(s))) => {
+            !crate::template::all_template(s.trim())
+        }
+        (Action::Builtin(Builtin::Assert), Some(Value::Array(_))) => true,
+        _ => false,
+    };
+    let rendered = if expressions {
+        let mut rest = t.args.clone();
+        let that = rest.as_object_mut().and_then(|m| m.remove("that"));
+        ctx.templar.render_value(&rest, scope).map(|mut v| {
+            if let (Value::Object(m), Some(that)) = (&mut v, that) {
+                m.insert("that".into(), that);
+            }
+            v
+        })
+    } else {
+        ctx.templar.render_value(&t.args, scope)
+    };
+    let mut args = match rendered {
         Ok(v) => v,
         Err(e) => {
             let mut r = ItemResult::failed(
@@ -1329,7 +1395,15 @@ async fn attempt(
     drop_omitted(&mut args);
     let item = match t.action {
         Action::Builtin(b) => {
-            let raw = if t.splat.is_some() { &args } else { &t.args };
+            let splat_raw;
+            let raw = match &t.splat {
+                Some(splat) if b == Builtin::Assert => {
+                    splat_raw = untrusted_conditions(&args, scope.passed_through(splat));
+                    &splat_raw
+                }
+                Some(_) => &args,
+                None => &t.args,
+            };
             let r = if b == Builtin::AddHost {
                 ctx.inventory.add_host(&args)
             } else if b == Builtin::GroupBy {
@@ -1739,8 +1813,20 @@ fn prepare_local_content(
                     .to_string()
                     .into(),
             );
-            extra.insert("ansible_managed".into(), "Ansible managed".into());
-            for unsupported in [
+            // The default `ansible_managed`, unless the play or task sets one.
+            if scope.raw("ansible_managed").is_none() {
+                extra.insert("ansible_managed".into(), "Ansible managed".into());
+            }
+            if let Some(dest) = m.get("dest").and_then(Value::as_str) {
+                extra.insert("template_destpath".into(), dest.into());
+            }
+            let flag = |k: &str, default: bool| m.get(k).map(truthy).unwrap_or(default);
+            let mut options = crate::template::FileOptions {
+                trim_blocks: flag("trim_blocks", true),
+                lstrip_blocks: flag("lstrip_blocks", false),
+                ..crate::template::FileOptions::default()
+            };
+            for key in [
                 "variable_start_string",
                 "variable_end_string",
                 "block_start_string",
@@ -1748,19 +1834,16 @@ fn prepare_local_content(
                 "comment_start_string",
                 "comment_end_string",
             ] {
-                if m.contains_key(unsupported) {
-                    return Err(format!("template: `{unsupported}` is not supported yet"));
+                if let Some(v) = m.get(key).and_then(Value::as_str) {
+                    options
+                        .set(key, v)
+                        .map_err(|e| format!("template: {}", e.message))?;
                 }
             }
-            let flag = |k: &str, default: bool| m.get(k).map(truthy).unwrap_or(default);
-            let options = crate::template::FileOptions {
-                trim_blocks: flag("trim_blocks", true),
-                lstrip_blocks: flag("lstrip_blocks", false),
-                keep_trailing_newline: true,
-            };
+            let dirs = crate::template::include_dirs(&path);
             let rendered = ctx
                 .templar
-                .render_file_with(&text, scope, &extra, options)
+                .render_file_with(&text, scope, &extra, options, &dirs)
                 .map_err(|e| format!("{}: {}", path.display(), e.message))?;
             m.insert("_content".into(), Value::String(rendered));
             insert_src_mode(m, &path);

@@ -13,7 +13,7 @@ mod error;
 mod ini;
 mod output;
 mod pattern;
-mod pyliteral;
+pub(crate) mod pyliteral;
 mod range;
 mod script;
 mod varsdir;

@@ -162,7 +162,10 @@ pub fn run_lookup(
             };
             out.extend(hosts.into_iter().map(Value::String));
         }
-        other => return Err(format!("lookup plugin '{other}' is not supported yet")),
+        other if ANSIBLE_LOOKUPS.contains(&other) => {
+            return Err(format!("lookup plugin '{other}' is not supported yet"));
+        }
+        other => return Err(format!("The lookup plugin '{other}' was not found.")),
     }
     Ok(out)
 }
@@ -366,9 +369,6 @@ fn template(state: &minijinja::State<'_, '_>, terms: &[Value]) -> Result<Vec<Val
             ctx.insert(name.to_string(), v);
         }
     }
-    let mut env = Environment::new();
-    super::configure(&mut env);
-    env.set_syntax(super::syntax(true));
     let mut out = Vec::new();
     for t in flat(terms) {
         let name = term_text(&t);
@@ -385,10 +385,100 @@ fn template(state: &minijinja::State<'_, '_>, terms: &[Value]) -> Result<Vec<Val
         })?;
         let source = std::fs::read_to_string(&path)
             .map_err(|e| fail(format!("could not read '{}': {e}", path.display())))?;
-        let rendered = env.render_str(&source, &ctx)?;
-        out.push(Value::String(rendered));
+        let (options, source) = super::apply_header(&source, super::FileOptions::default())
+            .map_err(|e| fail(format!("{}: {}", path.display(), e.message)))?;
+        let (env, loaded) = super::file_environment(&options, super::include_dirs(&path))
+            .map_err(|e| fail(e.message))?;
+        let rendered = env
+            .render_str(&super::macro_closures(source), &ctx)
+            .map_err(|e| {
+                match super::undefined_included(&env, &loaded, |n| ctx.contains_key(n)) {
+                    Some(name) if super::caused_by_undefined(&e) => {
+                        fail(format!("'{name}' is undefined"))
+                    }
+                    _ => e,
+                }
+            })?;
+        let rendered = super::trailing_newlines(source, rendered);
+        out.push(native_result(source, rendered));
     }
     Ok(out)
+}
+
+/// What a rendered template file is as a value: as in Ansible 2.19, a
+/// template that outputs one expression (macros aside) gives its value, a
+/// list or dict; other output is text.
+fn native_result(source: &str, rendered: String) -> Value {
+    static MACRO: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?s)\{%-?\s*macro\b.*?\{%-?\s*endmacro\s*-?%\}").ok()
+    });
+    static TAG: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(?s)\{%.*?%\}|\{#.*?#\}").ok());
+    let (Some(m), Some(tag)) = (MACRO.as_ref(), TAG.as_ref()) else {
+        return Value::String(rendered);
+    };
+    let body = m.replace_all(source, "");
+    let body = tag.replace_all(&body, "");
+    let body = body.trim();
+    let single = body.starts_with("{{") && body.ends_with("}}") && body.matches("{{").count() == 1;
+    if !single {
+        return Value::String(rendered);
+    }
+    match crate::inventory::pyliteral::literal_eval(rendered.trim_end_matches('\n')) {
+        Some(v @ (Value::Array(_) | Value::Object(_))) => v,
+        _ => Value::String(rendered),
+    }
+}
+
+/// ansible-core's lookup plugins (those tend lacks are "not supported yet";
+/// any other name is not found, as in Ansible).
+const ANSIBLE_LOOKUPS: &[&str] = &[
+    "config",
+    "csvfile",
+    "dict",
+    "env",
+    "file",
+    "fileglob",
+    "first_found",
+    "indexed_items",
+    "ini",
+    "inventory_hostnames",
+    "items",
+    "lines",
+    "list",
+    "nested",
+    "password",
+    "pipe",
+    "random_choice",
+    "sequence",
+    "subelements",
+    "template",
+    "together",
+    "unvault",
+    "url",
+    "varnames",
+    "vars",
+];
+
+/// A lookup term: a string holding a template (`'echo {{ "x" }}'`) is
+/// rendered with the expression's variables first, as Ansible 2.19 still
+/// does for lookup terms (deprecated there).
+fn embedded_template(
+    state: &minijinja::State<'_, '_>,
+    term: &minijinja::Value,
+) -> Result<Value, Error> {
+    match term.as_str() {
+        Some(text) if super::is_template(text) => {
+            let mut ctx = std::collections::BTreeMap::new();
+            for name in state.known_variables() {
+                if let Some(v) = state.lookup(&name) {
+                    ctx.insert(name.to_string(), v);
+                }
+            }
+            state.env().render_str(text, ctx).map(Value::String)
+        }
+        _ => Ok(crate::template::to_json(term)),
+    }
 }
 
 fn fail(msg: String) -> Error {
@@ -401,7 +491,14 @@ fn call(
     terms: &Rest<minijinja::Value>,
     kwargs: &Kwargs,
 ) -> Result<Vec<Value>, Error> {
-    let terms: Vec<Value> = terms.iter().map(crate::template::to_json).collect();
+    let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
+    if !ANSIBLE_LOOKUPS.contains(&short) {
+        return Err(fail(format!("The lookup plugin '{name}' was not found.")));
+    }
+    let terms = terms
+        .iter()
+        .map(|t| embedded_template(state, t))
+        .collect::<Result<Vec<Value>, Error>>()?;
     if matches!(name, "template" | "ansible.builtin.template") {
         for key in kwargs.args() {
             let _: minijinja::Value = kwargs.get(key)?;
@@ -462,4 +559,33 @@ pub fn register(env: &mut Environment<'_>) {
     };
     env.add_function("query", query);
     env.add_function("q", query);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_template_of_one_expression_is_its_value() {
+        let macro_src = "{% macro m() %}{{ {\"foo\":\"bar\"} }}{% endmacro %}\n{{ m() }}\n";
+        assert_eq!(
+            native_result(macro_src, "{'foo': 'bar'}\n".into()),
+            json!({"foo": "bar"})
+        );
+        assert_eq!(
+            native_result("{{ [1,2] }}\n", "[1, 2]\n".into()),
+            json!([1, 2])
+        );
+        // Text around the expression, or text that is no literal: a string.
+        assert_eq!(
+            native_result("a: {{ 1 }}\n", "a: 1\n".into()),
+            json!("a: 1\n")
+        );
+        assert_eq!(
+            native_result("{{ x }}{{ y }}", "[1][2]".into()),
+            json!("[1][2]")
+        );
+        assert_eq!(native_result("{{ s }}", "text".into()), json!("text"));
+    }
 }

@@ -130,6 +130,62 @@ pub fn escape_backslashes(source: &str, whole_expression: bool) -> std::borrow::
     std::borrow::Cow::Owned(out)
 }
 
+/// Drops the unary `+` of number literals inside `{{ ... }}` (or in a bare
+/// expression): Jinja reads `+2.5` as `2.5`, minijinja has no unary plus.
+pub fn unary_plus(source: &str, whole_expression: bool) -> std::borrow::Cow<'_, str> {
+    if !source.contains('+') {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len());
+    let mut in_expr = whole_expression;
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match quote {
+            Some(q) => {
+                if c == '\\' {
+                    out.push(c);
+                    if let Some(n) = next {
+                        out.push(n);
+                    }
+                    i += 2;
+                    continue;
+                }
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if !whole_expression && c == '{' && next == Some('{') => in_expr = true,
+            None if !whole_expression && c == '}' && next == Some('}') => in_expr = false,
+            None if in_expr && (c == '"' || c == '\'') => quote = Some(c),
+            None if in_expr && c == '+' => {
+                let before = out.trim_end().chars().next_back();
+                let unary = before.is_none_or(|b| "([{,:=+-*/%<>!~|".contains(b))
+                    || out.trim_end().ends_with(" in")
+                    || out.trim_end().ends_with(" not")
+                    || out.trim_end().ends_with(" and")
+                    || out.trim_end().ends_with(" or");
+                let after = chars[i + 1..].iter().find(|c| !c.is_whitespace());
+                if unary && after.is_some_and(|a| a.is_ascii_digit() || *a == '.') {
+                    i += 1;
+                    continue;
+                }
+            }
+            None => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    if out == source {
+        std::borrow::Cow::Borrowed(source)
+    } else {
+        std::borrow::Cow::Owned(out)
+    }
+}
+
 /// True when a string holds a Jinja expression, statement or comment.
 pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
@@ -200,23 +256,47 @@ fn syntax(trim_blocks: bool) -> minijinja::syntax::SyntaxConfig {
 }
 
 fn syntax_with(o: &FileOptions) -> minijinja::syntax::SyntaxConfig {
-    minijinja::syntax::SyntaxConfig::builder()
-        .trim_blocks(o.trim_blocks)
+    try_syntax(o).unwrap_or_default()
+}
+
+fn try_syntax(o: &FileOptions) -> Result<minijinja::syntax::SyntaxConfig, TemplateError> {
+    let mut b = minijinja::syntax::SyntaxConfig::builder();
+    b.trim_blocks(o.trim_blocks)
         .lstrip_blocks(o.lstrip_blocks)
         .keep_trailing_newline(o.keep_trailing_newline)
-        .build()
-        .unwrap_or_default()
+        .block_delimiters(o.block.0.clone(), o.block.1.clone())
+        .variable_delimiters(o.variable.0.clone(), o.variable.1.clone())
+        .comment_delimiters(o.comment.0.clone(), o.comment.1.clone());
+    if let Some(p) = &o.line_statement_prefix {
+        b.line_statement_prefix(p.clone());
+    }
+    if let Some(p) = &o.line_comment_prefix {
+        b.line_comment_prefix(p.clone());
+    }
+    b.build()
+        .map_err(|e| TemplateError::new(format!("invalid Jinja delimiters: {}", describe(&e))))
 }
 
 /// Jinja options of the template module (and of a `#jinja2:` header line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileOptions {
     /// `trim_blocks` (Ansible's default: on).
     pub trim_blocks: bool,
     /// `lstrip_blocks` (default off).
     pub lstrip_blocks: bool,
-    /// `keep_trailing_newline` (Ansible keeps it).
+    /// `keep_trailing_newline` (off: as Ansible, the newlines that end
+    /// the template are added back to its output, see [`trailing_newlines`]).
     pub keep_trailing_newline: bool,
+    /// `block_start_string`, `block_end_string` (`{%`, `%}`).
+    pub block: (String, String),
+    /// `variable_start_string`, `variable_end_string` (`{{`, `}}`).
+    pub variable: (String, String),
+    /// `comment_start_string`, `comment_end_string` (`{#`, `#}`).
+    pub comment: (String, String),
+    /// `line_statement_prefix` (none by default).
+    pub line_statement_prefix: Option<String>,
+    /// `line_comment_prefix` (none by default).
+    pub line_comment_prefix: Option<String>,
 }
 
 impl Default for FileOptions {
@@ -224,13 +304,68 @@ impl Default for FileOptions {
         FileOptions {
             trim_blocks: true,
             lstrip_blocks: false,
-            keep_trailing_newline: true,
+            keep_trailing_newline: false,
+            block: ("{%".into(), "%}".into()),
+            variable: ("{{".into(), "}}".into()),
+            comment: ("{#".into(), "#}".into()),
+            line_statement_prefix: None,
+            line_comment_prefix: None,
         }
     }
 }
 
-/// Applies a leading `#jinja2: trim_blocks: False, lstrip_blocks: True` line
-/// (which is removed from the output), as Ansible's template module does.
+impl FileOptions {
+    /// Sets one option by its Ansible name (`variable_start_string`, ...)
+    /// from text; booleans accept Python's and YAML's spellings.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), TemplateError> {
+        let flag = || match value.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(true),
+            "false" | "no" | "off" | "0" => Ok(false),
+            other => Err(TemplateError::new(format!(
+                "`{key}` expects True or False, got `{other}`"
+            ))),
+        };
+        let text = || value.to_string();
+        match key {
+            "trim_blocks" => self.trim_blocks = flag()?,
+            "lstrip_blocks" => self.lstrip_blocks = flag()?,
+            "keep_trailing_newline" => self.keep_trailing_newline = flag()?,
+            "block_start_string" => self.block.0 = text(),
+            "block_end_string" => self.block.1 = text(),
+            "variable_start_string" => self.variable.0 = text(),
+            "variable_end_string" => self.variable.1 = text(),
+            "comment_start_string" => self.comment.0 = text(),
+            "comment_end_string" => self.comment.1 = text(),
+            "line_statement_prefix" => self.line_statement_prefix = Some(text()),
+            "line_comment_prefix" => self.line_comment_prefix = Some(text()),
+            other => {
+                return Err(TemplateError::new(format!(
+                    "option `{other}` is not supported yet"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The value of a `#jinja2:` override: a Python literal (`'<<'`, `":"`, `True`).
+fn header_literal(key: &str, val: &str) -> Result<String, TemplateError> {
+    let v = val.trim();
+    for q in ['\'', '"'] {
+        if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
+            return Ok(v[1..v.len() - 1].to_string());
+        }
+    }
+    match v {
+        "True" | "False" => Ok(v.to_string()),
+        _ => Err(TemplateError::new(format!(
+            "Invalid '#jinja2:' override value for {key:?}: {v:?} is not a Python literal."
+        ))),
+    }
+}
+
+/// Applies a leading `#jinja2: trim_blocks: False, variable_start_string: '<<'`
+/// line (which is removed from the output), as Ansible's template module does.
 pub fn apply_header(
     source: &str,
     mut o: FileOptions,
@@ -238,38 +373,269 @@ pub fn apply_header(
     let Some(rest) = source.strip_prefix("#jinja2:") else {
         return Ok((o, source));
     };
-    let (line, body) = rest.split_once('\n').unwrap_or((rest, ""));
-    for part in line.split(',') {
-        let Some((k, v)) = part.split_once(':') else {
+    let Some((line, body)) = rest.split_once('\n') else {
+        return Err(TemplateError::new(
+            "Missing newline after '#jinja2:' override.",
+        ));
+    };
+    for pair in line.split(',') {
+        if pair.trim().is_empty() {
+            return Err(TemplateError::new(
+                "Empty '#jinja2:' override pair not allowed.",
+            ));
+        }
+        let Some((k, v)) = pair.split_once(':') else {
+            return Err(TemplateError::new(format!(
+                "Missing key-value separator `:` in '#jinja2:' override pair '{pair}'."
+            )));
+        };
+        let k = k.trim();
+        let v = header_literal(k, v)?;
+        o.set(k, &v).map_err(|e| TemplateError {
+            message: format!("Invalid '#jinja2:' override key '{k}': {}", e.message),
+            ..e
+        })?;
+    }
+    Ok((o, body))
+}
+
+/// The sources of the templates a file environment's loader read.
+type Loaded = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// An environment for template files with `options`, whose `{% include %}`,
+/// `{% import %}`, `{% from %}` and `{% extends %}` read templates by name
+/// from the first of `dirs` that has them; what it read is recorded.
+pub(crate) fn file_environment(
+    options: &FileOptions,
+    dirs: Vec<std::path::PathBuf>,
+) -> Result<(Environment<'static>, Loaded), TemplateError> {
+    let mut env = Environment::new();
+    configure(&mut env);
+    env.set_syntax(try_syntax(options)?);
+    let loaded = Loaded::default();
+    let record = loaded.clone();
+    env.set_loader(move |name| {
+        let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("could not read template '{}': {e}", path.display()),
+            )
+        })?;
+        if let Ok(mut r) = record.lock() {
+            r.push(text.clone());
+        }
+        Ok(Some(macro_closures(&text).into_owned()))
+    });
+    Ok((env, loaded))
+}
+
+/// `out` ending with as many newlines as `source` at least, as Ansible
+/// renders a template file (Jinja drops the last one, and block tags eat
+/// those after them; included templates keep none).
+pub(crate) fn trailing_newlines(source: &str, mut out: String) -> String {
+    let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
+    let missing = count(source).saturating_sub(count(&out));
+    out.push_str(&"\n".repeat(missing));
+    out
+}
+
+/// `path is [not] ansible._protomatter.tagged_with('TrustedAsTemplate')`
+/// replaced by its answer: tend keeps no tags on values, but knows where a
+/// variable comes from (see [`trusted_as_template`]). Other tags are not
+/// supported yet.
+fn trust_tests<'s>(
+    source: &'s str,
+    scope: &Scope,
+) -> Result<std::borrow::Cow<'s, str>, TemplateError> {
+    static TEST: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\s*(?:'[^']*'|"[^"]*"|\d+)\s*\])*)\s+is\s+(not\s+)?ansible\._protomatter\.tagged_with\(\s*(?:'(\w+)'|"(\w+)")\s*\)"#,
+        )
+        .ok()
+    });
+    if !source.contains("tagged_with") {
+        return Ok(std::borrow::Cow::Borrowed(source));
+    }
+    let Some(re) = TEST.as_ref() else {
+        return Ok(std::borrow::Cow::Borrowed(source));
+    };
+    let mut out = String::with_capacity(source.len());
+    let mut last = 0;
+    for c in re.captures_iter(source) {
+        let (Some(all), Some(path)) = (c.get(0), c.get(1)) else {
             continue;
         };
-        let v = match v
-            .trim()
-            .trim_matches(['"', '\''])
-            .to_ascii_lowercase()
-            .as_str()
+        let tag = c.get(3).or(c.get(4)).map_or("", |m| m.as_str());
+        if tag != "TrustedAsTemplate" {
+            return Err(TemplateError::new(format!(
+                "the tagged_with test knows only the TrustedAsTemplate tag; '{tag}' is not supported yet"
+            )));
+        }
+        let answer = trusted_as_template(scope, path.as_str(), 0) != c.get(2).is_some();
+        out.push_str(&source[last..all.start()]);
+        out.push_str(if answer { "true" } else { "false" });
+        last = all.end();
+    }
+    out.push_str(&source[last..]);
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// Whether the value at `path` is trusted as a template in Ansible 2.19:
+/// text written in a playbook or inventory (not `!unsafe`), directly or
+/// through `{{ other_path }}` indirections; never a value computed by a
+/// template or produced at run time (facts, registered results, lookups).
+fn trusted_as_template(scope: &Scope, path: &str, depth: usize) -> bool {
+    match scope.passed_through(&format!("{{{{ {path} }}}}")) {
+        Some(Value::String(s)) if is_template(&s) => {
+            depth < 20
+                && single_expression(&s)
+                    .filter(|p| is_variable_path(p))
+                    .is_some_and(|p| trusted_as_template(scope, p, depth + 1))
+        }
+        Some(Value::String(_)) => true,
+        _ => false,
+    }
+}
+
+/// Whether an undefined value caused `err` (also through an include).
+pub(crate) fn caused_by_undefined(err: &minijinja::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if e.downcast_ref::<minijinja::Error>()
+            .is_some_and(|e| e.kind() == ErrorKind::UndefinedError)
         {
-            "true" | "yes" => true,
-            "false" | "no" => false,
-            other => {
-                return Err(TemplateError::new(format!(
-                    "#jinja2 header: `{}` expects True or False, got `{other}`",
-                    k.trim()
-                )));
-            }
-        };
-        match k.trim() {
-            "trim_blocks" => o.trim_blocks = v,
-            "lstrip_blocks" => o.lstrip_blocks = v,
-            "keep_trailing_newline" => o.keep_trailing_newline = v,
-            other => {
-                return Err(TemplateError::new(format!(
-                    "#jinja2 header: option `{other}` is not supported yet"
-                )));
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// `source` with the names a template assigns (`set`, `import ... as`,
+/// `from ... import`) made visible to the `{% include %}` of a macro
+/// defined after them, as in Jinja2: minijinja's macros see only the
+/// names their own body uses, so each such macro body first mentions them
+/// (`{% if false %}{{ name }}{% endif %}`, which outputs nothing).
+pub(crate) fn macro_closures(source: &str) -> std::borrow::Cow<'_, str> {
+    static ASSIGN: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"\{%[-+]?\s*(?:set\s+([A-Za-z_]\w*)|import\s+.*?\s+as\s+([A-Za-z_]\w*)(?:\s+with(?:out)?\s+context)?|from\s+.*?\s+import\s+(.*?))\s*[-+]?%\}",
+        )
+        .ok()
+    });
+    static MACRO: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?s)\{%[-+]?\s*macro\b.*?%\}(.*?)\{%[-+]?\s*endmacro").ok()
+    });
+    let (Some(assign), Some(macro_re)) = (ASSIGN.as_ref(), MACRO.as_ref()) else {
+        return std::borrow::Cow::Borrowed(source);
+    };
+    if !source.contains("macro") || !source.contains("include") {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    let mut assigned: Vec<(usize, String)> = Vec::new();
+    for c in assign.captures_iter(source) {
+        let at = c.get(0).map_or(0, |m| m.start());
+        if let Some(n) = c.get(1).or(c.get(2)) {
+            assigned.push((at, n.as_str().to_string()));
+        } else if let Some(list) = c.get(3) {
+            let list = list
+                .as_str()
+                .trim_end_matches("with context")
+                .trim_end_matches("without context");
+            for item in list.split(',') {
+                if let Some(name) = item.split_whitespace().last() {
+                    assigned.push((at, name.to_string()));
+                }
             }
         }
     }
-    Ok((o, body))
+    let mut out = String::with_capacity(source.len());
+    let mut last = 0;
+    for c in macro_re.captures_iter(source) {
+        let (Some(all), Some(body)) = (c.get(0), c.get(1)) else {
+            continue;
+        };
+        let names: Vec<&str> = assigned
+            .iter()
+            .filter(|(at, _)| *at < all.start())
+            .map(|(_, n)| n.as_str())
+            .filter(|n| n.chars().all(|c| c.is_alphanumeric() || c == '_'))
+            .collect();
+        if names.is_empty() || !body.as_str().contains("include") {
+            continue;
+        }
+        out.push_str(&source[last..body.start()]);
+        out.push_str("{% if false %}");
+        for n in names {
+            out.push_str(&format!("{{{{ {n} }}}}"));
+        }
+        out.push_str("{% endif %}");
+        last = body.start();
+    }
+    if last == 0 {
+        return std::borrow::Cow::Borrowed(source);
+    }
+    out.push_str(&source[last..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// The undefined variable an included or imported template used, to name
+/// it in the error (minijinja's undefined error does not): the first
+/// variable of the templates `loaded` read that `known` does not have.
+pub(crate) fn undefined_included(
+    env: &Environment<'static>,
+    loaded: &Loaded,
+    known: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let sources = loaded.lock().map(|l| l.clone()).unwrap_or_default();
+    sources.iter().find_map(|src| {
+        let tmpl = env.template_from_str(src).ok()?;
+        let mut names: Vec<String> = tmpl
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|n| !known(n) && env.globals().all(|(g, _)| g != n.as_str()))
+            .collect();
+        names.sort_by_key(|n| (first_use(src, n), n.clone()));
+        names.into_iter().next()
+    })
+}
+
+/// Where a template file's `{% include %}` and `{% import %}` look, as
+/// Ansible's template module and lookup: the template's own directory,
+/// then `templates/` and the directory itself of the task's role and of
+/// the playbook.
+pub fn include_dirs(template: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<std::path::PathBuf> = template
+        .parent()
+        .map(|p| p.to_path_buf())
+        .into_iter()
+        .collect();
+    for d in search_dirs() {
+        let base = match d.file_name() {
+            Some(n) if n == "files" || n == "templates" => {
+                d.parent().map(|p| p.to_path_buf()).unwrap_or(d)
+            }
+            _ => d,
+        };
+        for p in [base.join("templates"), base] {
+            if !dirs.contains(&p) {
+                dirs.push(p);
+            }
+        }
+    }
+    dirs
+}
+
+/// Whether a template reads other templates (`include`, `import`, `from`,
+/// `extends`): their variables are not known before rendering.
+fn uses_other_templates(source: &str) -> bool {
+    static TAG: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\{%[-+]?\s*(include|import|from|extends)\b").ok()
+    });
+    TAG.as_ref().is_some_and(|re| re.is_match(source))
 }
 
 impl Templar {
@@ -277,7 +643,11 @@ impl Templar {
     pub fn new() -> Self {
         let mut env = Environment::new();
         configure(&mut env);
-        env.set_syntax(syntax(false));
+        env.set_syntax(syntax_with(&FileOptions {
+            trim_blocks: false,
+            keep_trailing_newline: true,
+            ..FileOptions::default()
+        }));
         let mut file_env = Environment::new();
         configure(&mut file_env);
         // The template module's defaults: trim_blocks on, trailing newline kept.
@@ -291,7 +661,7 @@ impl Templar {
             return Ok(());
         }
         self.env
-            .template_from_str(source)
+            .template_from_str(&unary_plus(source, false))
             .map(|_| ())
             .map_err(|e| TemplateError::new(describe(&e)))
     }
@@ -303,7 +673,7 @@ impl Templar {
         }
         let expr = strip_braces(expr);
         self.env
-            .compile_expression(expr)
+            .compile_expression(&unary_plus(expr, true))
             .map(|_| ())
             .map_err(|e| TemplateError::new(describe(&e)))
     }
@@ -355,6 +725,8 @@ impl Templar {
             return Ok(Value::String(source.to_string()));
         }
         let escaped = escape_backslashes(source, false);
+        let escaped = unary_plus(&escaped, false).into_owned();
+        let escaped = trust_tests(&escaped, scope)?.into_owned();
         let source: &str = &escaped;
         if let Some(expr) = single_expression(source) {
             let compiled = self
@@ -363,7 +735,10 @@ impl Templar {
                 .map_err(|e| TemplateError::new(describe(&e)))?;
             let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
             let inputs = self.context_for(&names, scope, source)?;
-            let result = inputs.eval(source, |ctx| compiled.eval(ctx)).map_err(|e| {
+            let watch = Watch::new(scope, &names);
+            let result = inputs.eval(source, |ctx| compiled.eval(watch.wrap(ctx)));
+            watch.check(scope, source)?;
+            let result = result.map_err(|e| {
                 self.explain(e, &compiled.undeclared_variables(true), source, scope)
             })?;
             if result.is_undefined() {
@@ -391,28 +766,27 @@ impl Templar {
         scope: &Scope,
         extra: &Vars,
     ) -> Result<String, TemplateError> {
-        self.render_file_with(source, scope, extra, FileOptions::default())
+        self.render_file_with(source, scope, extra, FileOptions::default(), &[])
     }
 
-    /// Renders a template file with the template module's Jinja options.
+    /// Renders a template file with the template module's Jinja options;
+    /// the templates it includes or imports are read from `dirs`.
     pub fn render_file_with(
         &self,
         source: &str,
         scope: &Scope,
         extra: &Vars,
         options: FileOptions,
+        dirs: &[std::path::PathBuf],
     ) -> Result<String, TemplateError> {
         let (options, source) = apply_header(source, options)?;
-        let custom;
-        let env = if options == FileOptions::default() {
-            &self.file_env
+        let owned = if options == FileOptions::default() && dirs.is_empty() {
+            None
         } else {
-            let mut env = Environment::new();
-            configure(&mut env);
-            env.set_syntax(syntax_with(&options));
-            custom = env;
-            &custom
+            Some(file_environment(&options, dirs.to_vec())?)
         };
+        let env = owned.as_ref().map_or(&self.file_env, |(env, _)| env);
+        let source: &str = &macro_closures(source);
         let tmpl = env
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
@@ -422,14 +796,35 @@ impl Templar {
             .filter(|n| !extra.contains_key(n))
             .collect();
         let mut ctx = self.context_map(&names, scope)?;
-        self.unguarded_undefined(&names, &ctx, source)?;
+        self.unguarded_undefined(scope, &names, &ctx, source)?;
+        if uses_other_templates(source) {
+            // What included templates use is known only as they render.
+            for name in scope.names() {
+                if !ctx.contains_key(&name)
+                    && !extra.contains_key(&name)
+                    && let Ok(Some(v)) = self.resolve(&name, scope)
+                {
+                    ctx.insert(name, v);
+                }
+            }
+        }
         for (k, v) in extra {
             ctx.insert(k.clone(), from_json(v));
         }
+        let known: HashSet<String> = ctx.keys().cloned().collect();
         scope
             .inputs(ctx)
             .render(source, |ctx| tmpl.render(ctx))
-            .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), source, scope))
+            .map(|out| trailing_newlines(source, out))
+            .map_err(|e| {
+                if caused_by_undefined(&e)
+                    && let Some((env, loaded)) = &owned
+                    && let Some(name) = undefined_included(env, loaded, |n| known.contains(n))
+                {
+                    return TemplateError::undefined(format!("'{name}' is undefined"));
+                }
+                self.explain(e, &tmpl.undeclared_variables(true), source, scope)
+            })
     }
 
     /// Evaluates a condition (`when:`): a bare expression, a boolean, or a list (all must hold).
@@ -446,12 +841,22 @@ impl Templar {
                 Ok(true)
             }
             Value::Number(n) => Ok(n.as_f64() != Some(0.0)),
-            Value::String(s) if is_template(s) && single_expression(s.trim()).is_none() => {
-                let rendered = self.render_string(s, scope)?;
-                match rendered {
-                    Value::String(text) => Ok(truthy_str(&text)),
+            // Wholly a template of several parts (`{{ a }} == {{ b }}`):
+            // Ansible 2.19 renders it, and a string result is an untrusted
+            // expression (meta-templating).
+            Value::String(s)
+                if all_template(s.trim()) && one_expression_block(s.trim()).is_none() =>
+            {
+                match self.render_string(s, scope)? {
+                    Value::String(_) => Err(TemplateError::new(UNTRUSTED)),
                     other => self.eval_condition(&other, scope),
                 }
+            }
+            // An expression whose string constants hold templates
+            // (`x == "du{{ 'de' }}"`): those are rendered first.
+            Value::String(s) if is_template(s) && one_expression_block(s.trim()).is_none() => {
+                let expr = self.render_constants(s, scope)?;
+                self.eval_expression(&expr, scope)
             }
             // `!unsafe` text is never evaluated as a condition.
             Value::Object(map) if unsafe_text(map).is_some() => Err(TemplateError::new(UNTRUSTED)),
@@ -459,48 +864,117 @@ impl Templar {
                 let plain = open_vault(crate::vault::marker_text(map).unwrap_or_default())?;
                 Ok(truthy_str(plain.as_str().unwrap_or_default()))
             }
-            Value::String(s) => {
-                // Ansible escapes backslashes in string literals inside `{{ }}`
-                // only: a bare conditional (`x == '\\z'`) is read as written.
-                let escaped = match single_expression(s.trim()) {
-                    Some(inner) => escape_backslashes(inner, true),
-                    None => std::borrow::Cow::Borrowed(s.as_str()),
-                };
-                let expr: &str = &escaped;
-                let compiled = self
-                    .env
-                    .compile_expression(expr)
-                    .map_err(|e| TemplateError::new(describe(&e)))?;
-                let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
-                let ctx = self.context_for(&names, scope, expr)?.context();
-                let result = compiled.eval(ctx).map_err(|e| {
-                    self.explain(e, &compiled.undeclared_variables(true), expr, scope)
-                })?;
-                if result.is_undefined() {
-                    let err = minijinja::Error::from(ErrorKind::UndefinedError);
-                    return Err(self.explain(
-                        err,
-                        &compiled.undeclared_variables(true),
-                        expr,
-                        scope,
-                    ));
-                }
-                // A condition that renders to a string is evaluated again (Ansible's
-                // conditional templating of e.g. `when: flag` where flag = "x == 1").
-                if let Some(text) = result.as_str() {
-                    // A string the expression computed (not a variable's own
-                    // value) is not trusted as a condition, as in Ansible 2.19.
-                    if !is_variable_path(expr) {
-                        return Err(TemplateError::new(UNTRUSTED));
-                    }
-                    return Ok(crate::template::truthy_str(text));
-                }
-                Ok(result.is_true())
-            }
+            Value::String(s) => self.eval_expression(s, scope),
             Value::Object(_) => Err(TemplateError::new(
                 "a conditional must be an expression, not a mapping",
             )),
         }
+    }
+
+    /// Evaluates a conditional expression (bare, or one `{{ expression }}`).
+    fn eval_expression(&self, s: &str, scope: &Scope) -> Result<bool, TemplateError> {
+        // Ansible escapes backslashes in string literals inside `{{ }}`
+        // only: a bare conditional (`x == '\\z'`) is read as written.
+        let escaped = match one_expression_block(s.trim()) {
+            Some(inner) => escape_backslashes(inner, true),
+            None => std::borrow::Cow::Borrowed(s),
+        };
+        let escaped = unary_plus(&escaped, true);
+        let escaped = trust_tests(&escaped, scope)?;
+        let expr: &str = &escaped;
+        let compiled = self
+            .env
+            .compile_expression(expr)
+            .map_err(|e| TemplateError::new(describe(&e)))?;
+        let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
+        let ctx = self.context_for(&names, scope, expr)?.context();
+        let watch = Watch::new(scope, &names);
+        let result = compiled.eval(watch.wrap(ctx));
+        watch.check(scope, expr)?;
+        let result = result
+            .map_err(|e| self.explain(e, &compiled.undeclared_variables(true), expr, scope))?;
+        if result.is_undefined() {
+            let err = minijinja::Error::from(ErrorKind::UndefinedError);
+            return Err(self.explain(err, &compiled.undeclared_variables(true), expr, scope));
+        }
+        // A condition that renders to a string is evaluated again (Ansible's
+        // conditional templating of e.g. `when: flag` where flag = "x == 1").
+        if let Some(text) = result.as_str() {
+            // A string the expression computed (not a variable's own
+            // value) is not trusted as a condition, as in Ansible 2.19.
+            if !is_variable_path(expr) {
+                return Err(TemplateError::new(UNTRUSTED));
+            }
+            // `{{ path }}` to an expression written in the playbook:
+            // that expression is the condition (Ansible's indirection).
+            if one_expression_block(s.trim()).is_some()
+                && let Some(Value::String(raw)) = scope.passed_through(&format!("{{{{ {expr} }}}}"))
+                && !is_template(&raw)
+                && raw == text
+            {
+                return self.eval_expression(&raw, scope);
+            }
+            return Ok(crate::template::truthy_str(text));
+        }
+        Ok(result.is_true())
+    }
+
+    /// `expr` with each string constant that holds a template replaced by
+    /// the rendered text (Ansible 2.19 renders those in conditionals).
+    fn render_constants(&self, expr: &str, scope: &Scope) -> Result<String, TemplateError> {
+        let chars: Vec<char> = expr.chars().collect();
+        let mut out = String::with_capacity(expr.len());
+        // The calls the scan is inside: a lookup renders its own terms.
+        let mut calls: Vec<bool> = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c != '\'' && c != '"' {
+                match c {
+                    '(' => {
+                        let name: String = out
+                            .chars()
+                            .rev()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect();
+                        let name = name.rsplit('.').next().unwrap_or_default();
+                        calls.push(matches!(name, "lookup" | "query" | "q"));
+                    }
+                    ')' => {
+                        calls.pop();
+                    }
+                    _ => {}
+                }
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            let mut text = String::new();
+            while j < chars.len() && chars[j] != c {
+                if chars[j] == '\\' && j + 1 < chars.len() {
+                    text.push(chars[j]);
+                    j += 1;
+                }
+                text.push(chars[j]);
+                j += 1;
+            }
+            let literal: String = chars[i..(j + 1).min(chars.len())].iter().collect();
+            if is_template(&text) && !text.contains('\\') && !calls.contains(&true) {
+                let rendered = match self.render_string(&text, scope)? {
+                    Value::String(t) => t,
+                    other => other.to_string(),
+                };
+                out.push_str(&serde_json::to_string(&rendered).unwrap_or(literal));
+            } else {
+                out.push_str(&literal);
+            }
+            i = j + 1;
+        }
+        Ok(out)
     }
 
     fn context_for(
@@ -510,7 +984,7 @@ impl Templar {
         source: &str,
     ) -> Result<taint::Inputs, TemplateError> {
         let mut ctx = self.context_map(names, scope)?;
-        self.unguarded_undefined(names, &ctx, source)?;
+        self.unguarded_undefined(scope, names, &ctx, source)?;
         if lookup::wants_all_variables(source) {
             // `lookup('template', ...)` renders a file with every variable.
             for name in scope.names() {
@@ -529,14 +1003,19 @@ impl Templar {
     /// Ansible's strict undefined does.
     fn unguarded_undefined(
         &self,
+        scope: &Scope,
         names: &HashSet<String>,
         ctx: &std::collections::BTreeMap<String, minijinja::Value>,
         source: &str,
     ) -> Result<(), TemplateError> {
+        let lazy = lazy_spans(source);
         let mut missing: Vec<&String> = names
             .iter()
             .filter(|n| {
-                !ctx.contains_key(n.as_str()) && self.env.globals().all(|(g, _)| g != n.as_str())
+                !ctx.contains_key(n.as_str())
+                    && !scope.deferred.borrow().contains_key(n.as_str())
+                    && self.env.globals().all(|(g, _)| g != n.as_str())
+                    && !only_within(source, n, &lazy)
             })
             .collect();
         if missing.is_empty() || guarded(source) {
@@ -557,8 +1036,17 @@ impl Templar {
     ) -> Result<std::collections::BTreeMap<String, minijinja::Value>, TemplateError> {
         let mut ctx = std::collections::BTreeMap::new();
         for name in names {
-            if let Some(v) = self.resolve(name, scope)? {
-                ctx.insert(name.clone(), v);
+            match self.resolve(name, scope) {
+                Ok(Some(v)) => {
+                    ctx.insert(name.clone(), v);
+                }
+                Ok(None) => {}
+                // A variable whose value is undefined is undefined (Ansible's
+                // lazy templating): an error only where it is used.
+                Err(e) if e.undefined => {
+                    scope.deferred.borrow_mut().insert(name.clone(), e);
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(ctx)
@@ -623,6 +1111,9 @@ impl Templar {
             for path in paths {
                 let mut parts = path.split('.');
                 let root = parts.next().unwrap_or_default();
+                if self.env.globals().any(|(g, _)| g == root) {
+                    continue;
+                }
                 match self.resolve(root, scope) {
                     Ok(None) => return TemplateError::undefined(format!("'{root}' is undefined")),
                     Ok(Some(mut value)) => {
@@ -642,6 +1133,11 @@ impl Templar {
                 }
             }
         }
+        if err.kind() == ErrorKind::UndefinedError
+            && let Some(msg) = self.missing_element(source, scope)
+        {
+            return TemplateError::undefined(msg);
+        }
         let mut message = describe(&err);
         if message.contains(filters::text::MANDATORY)
             && let Some(name) = self.mandatory_name(source, scope)
@@ -655,6 +1151,32 @@ impl Templar {
             undefined: err.kind() == ErrorKind::UndefinedError,
             ..TemplateError::new(message)
         }
+    }
+
+    /// `list object has no element N` for the first `path[N]` of `source`
+    /// whose list is shorter, as Ansible words it.
+    fn missing_element(&self, source: &str, scope: &Scope) -> Option<String> {
+        static INDEX: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\[\s*(-?\d+)\s*\]").ok()
+        });
+        for c in INDEX.as_ref()?.captures_iter(source) {
+            let mut parts = c[1].split('.');
+            let Ok(Some(mut value)) = self.resolve(parts.next().unwrap_or_default(), scope) else {
+                continue;
+            };
+            for part in parts {
+                value = value.get_attr(part).ok()?;
+            }
+            let n: i64 = c[2].parse().ok()?;
+            if value.kind() == minijinja::value::ValueKind::Seq
+                && value
+                    .get_item(&minijinja::Value::from(n))
+                    .is_ok_and(|v| v.is_undefined())
+            {
+                return Some(format!("list object has no element {n}"));
+            }
+        }
+        None
     }
 
     /// The undefined name under `path | mandatory` in `source` (the
@@ -723,6 +1245,87 @@ fn sliced_names(mut names: HashSet<String>, source: &str, scope: &Scope) -> Hash
     names
 }
 
+/// The variables of an evaluation whose value was undefined (see
+/// `Scope::deferred`), and which of them the evaluation read: reading one
+/// outside a guard (`default`, `is defined`) is the variable's error.
+struct Watch {
+    names: HashSet<String>,
+    read: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Watch {
+    fn new(scope: &Scope, names: &HashSet<String>) -> Watch {
+        let deferred = scope.deferred.borrow();
+        Watch {
+            names: names
+                .iter()
+                .filter(|n| deferred.contains_key(n.as_str()))
+                .cloned()
+                .collect(),
+            read: Default::default(),
+        }
+    }
+
+    /// The context, noting reads of the watched variables.
+    fn wrap(&self, ctx: minijinja::Value) -> minijinja::Value {
+        if self.names.is_empty() {
+            return ctx;
+        }
+        minijinja::Value::from_object(Watched {
+            ctx,
+            names: self.names.clone(),
+            read: self.read.clone(),
+        })
+    }
+
+    /// The error of the first watched variable read outside a guard.
+    fn check(&self, scope: &Scope, source: &str) -> Result<(), TemplateError> {
+        if self.names.is_empty() || guarded(source) {
+            return Ok(());
+        }
+        let mut read = self.read.lock().map(|r| r.clone()).unwrap_or_default();
+        read.sort_by_key(|n| (first_use(source, n), n.clone()));
+        match read
+            .first()
+            .and_then(|n| scope.deferred.borrow().get(n).cloned())
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A context that notes which of `names` are read.
+#[derive(Debug)]
+struct Watched {
+    ctx: minijinja::Value,
+    names: HashSet<String>,
+    read: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl minijinja::value::Object for Watched {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        if let Some(k) = key.as_str()
+            && self.names.contains(k)
+            && let Ok(mut r) = self.read.lock()
+        {
+            r.push(k.to_string());
+        }
+        self.ctx.get_item(key).ok().filter(|v| !v.is_undefined())
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        match self.ctx.try_iter() {
+            Ok(keys) => minijinja::value::Enumerator::Values(keys.collect()),
+            Err(_) => minijinja::value::Enumerator::NonEnumerable,
+        }
+    }
+}
+
 /// Ansible 2.19's refusal to evaluate a template or expression that came
 /// out of a template or a module result.
 pub const UNTRUSTED: &str = "Encountered untrusted template or expression.";
@@ -774,6 +1377,55 @@ fn subscript_paths(source: &str) -> Vec<String> {
             path
         })
         .collect()
+}
+
+/// The argument lists of `ternary(...)` in `source`: Ansible evaluates
+/// only the value `ternary` picks, so the other may be undefined.
+fn lazy_spans(source: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    for (at, _) in source.match_indices("ternary") {
+        let rest = &source[at + "ternary".len()..];
+        let Some(open) = rest.find(|c: char| !c.is_whitespace()) else {
+            continue;
+        };
+        if !rest[open..].starts_with('(') {
+            continue;
+        }
+        let start = at + "ternary".len() + open;
+        let (mut depth, mut quote) = (0usize, None::<char>);
+        for (i, c) in source[start..].char_indices() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '(' | '[' | '{') => depth += 1,
+                (None, ')' | ']' | '}') => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        spans.push(start..start + i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    spans
+}
+
+/// Whether every use of `name` as a whole word in `source` is inside `spans`.
+fn only_within(source: &str, name: &str, spans: &[std::ops::Range<usize>]) -> bool {
+    if spans.is_empty() {
+        return false;
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    source
+        .match_indices(name)
+        .filter(|(i, _)| {
+            !word(source[..*i].chars().next_back())
+                && !word(source[i + name.len()..].chars().next())
+        })
+        .all(|(i, _)| spans.iter().any(|s| s.contains(&i)))
 }
 
 /// Whether an expression guards against undefined values itself
@@ -919,6 +1571,41 @@ pub fn to_json(value: &minijinja::Value) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// Whether a conditional is wholly a template: it starts and ends with
+/// template delimiters (Ansible's `is_possibly_all_template`).
+pub fn all_template(s: &str) -> bool {
+    (s.starts_with("{{") || s.starts_with("{%") || s.starts_with("{#"))
+        && (s.ends_with("}}") || s.ends_with("%}") || s.ends_with("#}"))
+}
+
+/// `{{ expr }}` that is one expression block, whose `expr` may hold `{{`
+/// or `}}` inside string constants → `Some(expr)`.
+fn one_expression_block(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix("{{")?;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in inner.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if inner[i..].starts_with("}}") => {
+                return (i + 2 == inner.len()).then(|| {
+                    inner[..i]
+                        .trim()
+                        .trim_start_matches('-')
+                        .trim_end_matches('-')
+                });
+            }
+            None if inner[i..].starts_with("{{") || inner[i..].starts_with("{%") => return None,
+            None => {}
+        }
+    }
+    None
+}
+
 /// `{{ expr }}` alone → `Some(expr)`.
 fn single_expression(s: &str) -> Option<&str> {
     let t = s.trim();
@@ -952,6 +1639,13 @@ pub struct Scope<'a> {
     specials: HashMap<&'static str, minijinja::Value>,
     cache: RefCell<HashMap<String, minijinja::Value>>,
     resolving: RefCell<Vec<String>>,
+    /// Variables whose value is undefined, with the reason: undefined where
+    /// they are used (Ansible's lazy templating).
+    deferred: RefCell<HashMap<String, TemplateError>>,
+    /// Run-time variables whose value was written in the playbook, as
+    /// written (a loop item of a literal loop list): what they pass through
+    /// keeps its trust.
+    written: HashMap<String, Value>,
 }
 
 impl<'a> Scope<'a> {
@@ -972,6 +1666,8 @@ impl<'a> Scope<'a> {
             specials: HashMap::new(),
             cache: RefCell::new(HashMap::new()),
             resolving: RefCell::new(Vec::new()),
+            deferred: RefCell::new(HashMap::new()),
+            written: HashMap::new(),
         }
     }
 
@@ -1000,12 +1696,21 @@ impl<'a> Scope<'a> {
             specials: self.specials.clone(),
             cache: RefCell::new(HashMap::new()),
             resolving: RefCell::new(Vec::new()),
+            deferred: RefCell::new(HashMap::new()),
+            written: self.written.clone(),
         }
     }
 
     /// Adds a value that is exposed as is (already resolved objects like `hostvars`).
     pub fn with_special(mut self, name: &'static str, value: minijinja::Value) -> Self {
         self.specials.insert(name, value);
+        self
+    }
+
+    /// Notes that run-time variable `name` holds `raw` as written in the
+    /// playbook (a loop item of a literal list), for [`Scope::passed_through`].
+    pub fn with_written(mut self, name: &str, raw: Value) -> Self {
+        self.written.insert(name.to_string(), raw);
         self
     }
 
@@ -1067,7 +1772,7 @@ impl<'a> Scope<'a> {
             value = match (value, key) {
                 (None, Some(k)) => match self.lookup(k.as_str())? {
                     (v, true) => Some(v),
-                    (_, false) => return None,
+                    (_, false) => Some(self.written.get(k.as_str())?),
                 },
                 (Some(v), Some(k)) => Some(v.as_object()?.get(k.as_str())?),
                 (Some(v), None) => {
@@ -1149,14 +1854,22 @@ mod tests {
     #[test]
     fn a_computed_string_is_not_trusted_as_a_condition() {
         let t = Templar::new();
-        let low = vars(json!({"flag": "yes", "d": {"k": "no"}}));
+        let low = vars(json!({"flag": "yes", "d": {"k": "no"}, "e": "1 == 2"}));
         let scope = Scope::new(vec![&low]);
         for cond in ["{{ '1 == 1' }}", "'a' ~ 'b'"] {
             let e = t.eval_condition(&json!(cond), &scope).unwrap_err();
             assert_eq!(e.message, UNTRUSTED, "{cond}");
         }
         assert_eq!(t.eval_condition(&json!("flag"), &scope), Ok(true));
-        assert_eq!(t.eval_condition(&json!("{{ d['k'] }}"), &scope), Ok(false));
+        // `{{ path }}` to text written in the playbook: that text is the
+        // expression, as Ansible 2.19 evaluates it.
+        assert_eq!(t.eval_condition(&json!("{{ e }}"), &scope), Ok(false));
+        assert_eq!(
+            t.eval_condition(&json!("{{ d['k'] }}"), &scope)
+                .unwrap_err()
+                .message,
+            "'no' is undefined"
+        );
     }
 
     #[test]
@@ -1360,12 +2073,309 @@ mod tests {
                 "{% if true %}\nx\n{% endif %}\n",
                 &scope,
                 &Vars::new(),
-                notrim
+                notrim,
+                &[]
             )
             .unwrap(),
-            "\nx\n\n"
+            "\nx\n"
         );
         assert!(apply_header("#jinja2: bogus: True\n", FileOptions::default()).is_err());
+    }
+
+    #[test]
+    fn the_unused_ternary_value_may_be_undefined() {
+        let t = Templar::new();
+        let low = vars(json!({"d": {}}));
+        let scope = Scope::new(vec![&low]);
+        assert!(
+            t.eval_condition(
+                &json!("(false | ternary(undefined_variable, 'seven')) == (false | ternary(d.no_such_key, 'seven'))"),
+                &scope
+            )
+            .unwrap()
+        );
+        let e = t
+            .render_string("{{ true | ternary(undefined_variable, 'seven') }}", &scope)
+            .unwrap_err();
+        assert_eq!(e.message, "'undefined_variable' is undefined");
+        // Outside ternary's arguments the name is still checked.
+        let e = t
+            .render_string("{{ nope ~ (false | ternary(nope, 1)) }}", &scope)
+            .unwrap_err();
+        assert_eq!(e.message, "'nope' is undefined");
+    }
+
+    #[test]
+    fn undef_fails_only_where_it_is_used() {
+        let t = Templar::new();
+        let low = vars(json!({
+            "plain": "{{ undef() }}",
+            "hinted": "{{ undef(hint='give me a value') }}",
+            "ok": 1,
+        }));
+        let scope = Scope::new(vec![&low]);
+        let e = t.render_string("{{ plain }}", &scope).unwrap_err();
+        assert!(e.undefined, "{e:?}");
+        assert!(
+            e.message.contains(filters::text::UNDEF_HINT),
+            "{}",
+            e.message
+        );
+        let e = t.render_string("x {{ hinted }}", &scope).unwrap_err();
+        assert!(e.message.contains("give me a value"), "{}", e.message);
+        assert_eq!(t.render_string("{{ ok }}", &scope), Ok(json!(1)));
+        assert_eq!(
+            t.render_string("{{ hinted | default('d') }}", &scope),
+            Ok(json!("d"))
+        );
+    }
+
+    #[test]
+    fn a_variable_whose_value_is_undefined_fails_only_when_used() {
+        let t = Templar::new();
+        let low = vars(json!({"deep": "{{ nested_undefined }}", "yes": true}));
+        let scope = Scope::new(vec![&low]);
+        assert!(t.eval_condition(&json!("yes or deep"), &scope).unwrap());
+        assert!(
+            t.eval_condition(&json!("deep is undefined"), &scope)
+                .unwrap()
+        );
+        assert_eq!(
+            t.render_string("{{ deep | default('defaulted') }}", &scope),
+            Ok(json!("defaulted"))
+        );
+        for used in ["deep == 1", "{{ deep }}"] {
+            let e = t.eval_condition(&json!(used), &scope).unwrap_err();
+            assert!(
+                e.message.contains("'nested_undefined' is undefined"),
+                "{used}: {}",
+                e.message
+            );
+        }
+        for used in ["x {{ deep }}", "{{ deep }}"] {
+            let e = t.render_string(used, &scope).unwrap_err();
+            assert!(
+                e.message.contains("'nested_undefined' is undefined"),
+                "{used}: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_list_element_is_named() {
+        let t = Templar::new();
+        let low = vars(json!({"foo": [], "bar": "{{ foo[0] }}"}));
+        let scope = Scope::new(vec![&low]);
+        let e = t.render_string("echo {{ bar }}", &scope).unwrap_err();
+        assert!(
+            e.message.contains("object has no element 0"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn trusted_as_template_follows_where_a_value_comes_from() {
+        let t = Templar::new();
+        let book = vars(json!({
+            "plain": "hello",
+            "alias": "{{ plain }}",
+            "computed": "{{ plain | upper }}",
+            "marked": unsafe_value("{{ x }}"),
+            "items": ["a"],
+        }));
+        let facts = vars(json!({"fact": "hello"}));
+        let scope = Scope::with_layers(vec![(&book, true), (&facts, false)]);
+        let trusted = |path: &str| {
+            t.eval_condition(
+                &json!(format!(
+                    "{path} is ansible._protomatter.tagged_with('TrustedAsTemplate')"
+                )),
+                &scope,
+            )
+            .unwrap()
+        };
+        assert!(trusted("plain"));
+        assert!(trusted("alias"));
+        assert!(trusted("items[0]"));
+        assert!(!trusted("computed"));
+        assert!(!trusted("marked"));
+        assert!(!trusted("fact"));
+        assert!(
+            t.eval_condition(
+                &json!("fact is not ansible._protomatter.tagged_with(\"TrustedAsTemplate\")"),
+                &scope
+            )
+            .unwrap()
+        );
+        let e = t
+            .eval_condition(
+                &json!("plain is ansible._protomatter.tagged_with('Origin')"),
+                &scope,
+            )
+            .unwrap_err();
+        assert!(e.message.contains("not supported yet"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_macro_includes_with_the_names_the_template_assigned() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("vars.j2", "{% set test = \"I'm test variable\" %}");
+        write("included.j2", "{{ vars.test }}");
+        let t = Templar::new();
+        let v = Vars::new();
+        let scope = Scope::new(vec![&v]);
+        let src = "{% import 'vars.j2' as vars with context %}\n{% macro included() %}{% include 'included.j2' %}{% endmacro %}\n{{ included()|indent }}\n";
+        let dirs = vec![dir.path().to_path_buf()];
+        assert_eq!(
+            t.render_file_with(src, &scope, &Vars::new(), FileOptions::default(), &dirs)
+                .unwrap(),
+            "I'm test variable\n"
+        );
+        // Only macros that include are touched.
+        let plain = "{% set a = 1 %}{% macro m() %}{{ a }}{% endmacro %}";
+        assert_eq!(macro_closures(plain), plain);
+    }
+
+    #[test]
+    fn a_template_file_ends_with_its_newlines() {
+        let t = Templar::new();
+        let v = Vars::new();
+        let scope = Scope::new(vec![&v]);
+        let src = "{% for i in [1, 2] %}\n    {{ i }}\n{% endfor %}\n\n";
+        assert_eq!(
+            t.render_file(src, &scope, &Vars::new()).unwrap(),
+            "    1\n    2\n\n"
+        );
+        assert_eq!(t.render_file("x", &scope, &Vars::new()).unwrap(), "x");
+        // Strings keep their trailing newline as written.
+        assert_eq!(t.render_string("{{ 1 }}\n", &scope).unwrap(), json!("1\n"));
+    }
+
+    #[test]
+    fn conditionals_as_ansible_2_19_reads_them() {
+        let t = Templar::new();
+        let v = vars(json!({"dude": "dude"}));
+        let scope = Scope::new(vec![&v]);
+        let cond = |c: &str| t.eval_condition(&json!(c), &scope);
+        // Templates in string constants of an expression are rendered...
+        assert_eq!(cond(r#""dude" == "du{{'de'}}""#), Ok(true));
+        assert_eq!(
+            cond(r#"dict({"d": "{{ 'dude' }}"})["d"] == "dude""#),
+            Ok(true)
+        );
+        // ...and lookup terms render their own, after the plugin is known.
+        assert_eq!(
+            cond(r#"lookup('pipe', 'echo {{ "dude" }}') == "dude""#),
+            Ok(true)
+        );
+        let e = cond("lookup('nonesuch', '{{ nope }}')").unwrap_err();
+        assert!(
+            e.message
+                .contains("The lookup plugin 'nonesuch' was not found."),
+            "{}",
+            e.message
+        );
+        // ...but not inside a template.
+        assert_eq!(cond(r#"{{ "du{" + "{'de'}}" == "du{{'de'}}" }}"#), Ok(true));
+        assert_eq!(
+            cond(r#"{{ lookup('pipe', 'echo {{ "dude" }}') == "dude" }}"#),
+            Ok(true)
+        );
+        // A template of several parts is meta-templating: untrusted.
+        assert_eq!(
+            cond("{{ 'hello' }} == {{ 'world' }}").unwrap_err().message,
+            UNTRUSTED
+        );
+        assert_eq!(one_expression_block("{{ a }} == {{ b }}"), None);
+        assert_eq!(one_expression_block("{{ 'x}}' ~ a }}"), Some("'x}}' ~ a"));
+        assert_eq!(
+            t.render_string("{% set p = joiner('|') %}{{ p() }}a{{ p() }}b", &scope),
+            Ok(json!("a|b"))
+        );
+    }
+
+    #[test]
+    fn a_unary_plus_on_a_number_is_dropped() {
+        let t = Templar::new();
+        let v = Vars::new();
+        let scope = Scope::new(vec![&v]);
+        assert_eq!(
+            t.render_string("[1 + 2] + {{ [-2.5, +2.5, 1 + 2.5, (+3)] }}", &scope),
+            Ok(json!("[1 + 2] + [-2.5, 2.5, 3.5, 3]"))
+        );
+        assert_eq!(
+            t.render_string("{{ '+1' ~ 'x' }}", &scope),
+            Ok(json!("+1x"))
+        );
+        assert!(t.eval_condition(&json!("+1 == 1"), &scope).unwrap());
+        assert_eq!(
+            unary_plus("a + +1 {{ 1 + +2 }}", false),
+            "a + +1 {{ 1 + 2 }}"
+        );
+    }
+
+    #[test]
+    fn jinja2_header_overrides_delimiters() {
+        let t = Templar::new();
+        let v = vars(json!({"a": "value", "c": "<< a >>"}));
+        let scope = Scope::new(vec![&v]);
+        let src = "#jinja2:variable_start_string:'<<' , variable_end_string:'>>'\na: << a >> {{ a }}\nc: << c >>\n";
+        assert_eq!(
+            t.render_file(src, &scope, &Vars::new()).unwrap(),
+            "a: value {{ a }}\nc: << a >>\n"
+        );
+        let src = "#jinja2: line_statement_prefix:\":\"\n: if true\nfoo\n: endif\n";
+        assert_eq!(t.render_file(src, &scope, &Vars::new()).unwrap(), "foo\n");
+        let e = t
+            .render_file("#jinja2: lstrip_blocks=True\nx", &scope, &Vars::new())
+            .unwrap_err();
+        assert!(
+            e.message.contains("Missing key-value separator"),
+            "{}",
+            e.message
+        );
+        let mut o = FileOptions::default();
+        o.set("comment_start_string", "[#").unwrap();
+        o.set("comment_end_string", "#]").unwrap();
+        assert_eq!(
+            t.render_file_with("a[# hidden #]b {# shown #}", &scope, &Vars::new(), o, &[])
+                .unwrap(),
+            "ab {# shown #}"
+        );
+    }
+
+    #[test]
+    fn included_and_imported_templates_are_found_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("inc.j2", "[{{ x }}|{{ shared }}]");
+        write("mac.j2", "{% macro m(v) %}<{{ v }}>{% endmacro %}");
+        write("bad.j2", "{{ undefined_variable }}");
+        let t = Templar::new();
+        let v = vars(json!({"xs": [1, 2], "shared": "s", "unused": "{{ nope }}"}));
+        let scope = Scope::new(vec![&v]);
+        let dirs = vec![dir.path().to_path_buf()];
+        let src = "{% for x in xs %}{% include 'inc.j2' %}{% endfor %}{% from 'mac.j2' import m %}{{ m(1) }}";
+        assert_eq!(
+            t.render_file_with(src, &scope, &Vars::new(), FileOptions::default(), &dirs)
+                .unwrap(),
+            "[1|s][2|s]<1>"
+        );
+        let e = t
+            .render_file_with(
+                "{% import 'bad.j2' as b %}{{ b }}",
+                &scope,
+                &Vars::new(),
+                FileOptions::default(),
+                &dirs,
+            )
+            .unwrap_err();
+        assert_eq!(e.message, "'undefined_variable' is undefined");
+        // Without the directories the include is not found.
+        assert!(t.render_file(src, &scope, &Vars::new()).is_err());
     }
 
     #[test]

@@ -465,7 +465,7 @@ mod tests {
         let out = t.render_file(src, &scope, &Vars::new()).unwrap();
         assert_eq!(
             redact::text(&out),
-            "host=db3.example\ntoken=********\nmd5=********\nport=7655\nup=********"
+            "host=db3.example\ntoken=********\nmd5=********\nport=7655\nup=********\n"
         );
         let src = "{% filter upper %}k={{ pw }}{% endfilter %}\n{% macro m(x) %}<{{ x | b64encode }}>{% endmacro %}{{ m(pw) }}\n";
         let out = t.render_file(src, &scope, &Vars::new()).unwrap();
@@ -476,7 +476,7 @@ mod tests {
         let src =
             "{% if pw.startswith('Tr0') %}{{ pw | b64encode }}{% else %}{{ host }}{% endif %}\n";
         let out = t.render_file(src, &scope, &Vars::new()).unwrap();
-        assert_eq!(redact::text(&out), "********");
+        assert_eq!(redact::text(&out), "********\n");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `zip_longest`, `product`, `sort`, `dict`, `unique`.
 
 use minijinja::value::{Kwargs, Rest, ValueKind, ValueOrKwargs};
-use minijinja::{Error, State, Value};
+use minijinja::{Error, ErrorKind, State, Value};
 
 use super::{Params, fail, is_list, list_of, map_items, py_type};
 
@@ -230,9 +230,12 @@ fn combine(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Er
 fn dict2items(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let p = Params::bind("dict2items", &["key_name", "value_name"], args, kwargs)?;
     if value.kind() != ValueKind::Map {
-        return Err(fail(
-            "dict2items",
-            format!("requires a dictionary, got {} instead", py_type(value)),
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "dict2items requires a dictionary, got <class '{}'> instead.",
+                py_type(value)
+            ),
         ));
     }
     let kn = p.string("key_name")?.unwrap_or_else(|| "key".into());
@@ -249,9 +252,12 @@ fn items2dict(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value,
     const NAME: &str = "items2dict";
     let p = Params::bind(NAME, &["key_name", "value_name"], args, kwargs)?;
     if !is_list(value) {
-        return Err(fail(
-            NAME,
-            format!("requires a list, got {} instead", py_type(value)),
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "items2dict requires a list, got <class '{}'> instead.",
+                py_type(value)
+            ),
         ));
     }
     let kn = p.string("key_name")?.unwrap_or_else(|| "key".into());
@@ -259,21 +265,19 @@ fn items2dict(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value,
     let mut pairs = Vec::new();
     for item in list_of(NAME, value)? {
         if item.kind() != ValueKind::Map {
-            return Err(fail(
-                NAME,
-                format!(
-                    "requires a list of dictionaries, got an element of type {}",
-                    py_type(&item)
-                ),
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("items2dict requires a list of dictionaries, got {value} instead."),
             ));
         }
         let k = item.get_attr(&kn)?;
         let v = item.get_attr(&vn)?;
         if k.is_undefined() || v.is_undefined() {
-            let missing = if k.is_undefined() { &kn } else { &vn };
-            return Err(fail(
-                NAME,
-                format!("each element requires the key '{missing}' ({item})"),
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "items2dict requires each dictionary in the list to contain the keys '{kn}' and '{vn}', got {value} instead."
+                ),
             ));
         }
         set_pair(&mut pairs, k, v);

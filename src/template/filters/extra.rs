@@ -42,6 +42,8 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("extract", extract);
     env.add_filter("password_hash", password_hash);
     env.add_function("dict", dict);
+    env.add_function("joiner", minijinja_contrib::globals::joiner);
+    env.add_function("cycler", minijinja_contrib::globals::cycler);
     env.add_function("now", now);
 }
 

@@ -277,9 +277,12 @@ pub(crate) fn join(parts: &[String]) -> String {
 /// `os.path.commonpath` of a list of paths.
 fn commonpath(v: &Value) -> Result<String, Error> {
     if !matches!(v.kind(), ValueKind::Seq | ValueKind::Iterable) {
-        return Err(fail(
-            "commonpath",
-            format!("expects sequence, got {} instead", py_type(v)),
+        return Err(Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!(
+                "|commonpath expects sequence, got <class '{}'> instead.",
+                py_type(v)
+            ),
         ));
     }
     let paths = list_of("commonpath", v)?

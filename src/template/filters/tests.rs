@@ -443,7 +443,7 @@ fn paths() {
     assert!(
         err("{{ ['/a', 'b'] | commonpath }}").contains("Can't mix absolute and relative paths")
     );
-    assert!(err("{{ '/a' | commonpath }}").contains("expects sequence, got str instead"));
+    assert!(err("{{ '/a' | commonpath }}").contains("expects sequence, got <class 'str'> instead"));
     assert_eq!(
         r("{{ '/a/b/c' | relpath('/a/d') }} {{ '/a' | relpath('/a') }}"),
         "../b/c ."
@@ -524,7 +524,7 @@ fn dict_conversions() {
         r("{{ [{'k': 'a', 'v': 1}] | items2dict(key_name='k', value_name='v') }}"),
         "{'a': 1}"
     );
-    assert!(err("{{ [1] | dict2items }}").contains("dict2items: requires a dictionary"));
+    assert!(err("{{ [1] | dict2items }}").contains("dict2items requires a dictionary"));
     assert!(err("{{ [{'x': 1}] | items2dict }}").contains("items2dict"));
     assert_eq!(
         r("{{ {'a': 1} | items | list }} {{ [['a', 1]] | dict }} {{ 'abc' | list }}"),
@@ -692,7 +692,7 @@ fn quote_and_comment() {
         ";\n;\n; a\n;"
     );
     assert_eq!(r("{{ 'a\\n\\nb' | comment }}"), "#\n# a\n#\n# b\n#");
-    assert!(err("{{ 'a' | comment('foo') }}").contains("comment: unknown style"));
+    assert!(err("{{ 'a' | comment('foo') }}").contains("comment: Invalid style 'foo'"));
 }
 
 #[test]
@@ -1418,4 +1418,47 @@ fn fileglob_lists_the_regular_files_a_pattern_matches() {
         )
         .expect("renders");
     assert_eq!(got, "one.txt,two.txt|2|[]");
+}
+
+#[test]
+fn to_yaml_default_style_and_canonical() {
+    assert_eq!(
+        r("{{ 'thing' | to_yaml(default_style='|') }}"),
+        "|-\n  thing\n"
+    );
+    assert_eq!(
+        r("{{ 'a\\nb\\n' | to_yaml(default_style='|') }}"),
+        "|\n  a\n  b\n"
+    );
+    assert_eq!(
+        r("{{ 'thing' | to_yaml(default_style='\"') }}"),
+        "\"thing\"\n"
+    );
+    assert_eq!(
+        r("{{ 'thing' | to_yaml(canonical=True) }}"),
+        "---\n!!str \"thing\"\n"
+    );
+    assert!(err("{{ [1] | to_yaml(canonical=True) }}").contains("not supported yet"));
+}
+
+#[test]
+fn ternary_evaluates_only_the_chosen_value() {
+    assert_eq!(r("{{ false | ternary(nope, 'seven') }}"), "seven");
+    assert_eq!(r("{{ true | ternary('six', {}.x) }}"), "six");
+    assert!(err("{{ true | ternary({}.x, 'seven') }}").contains("undefined"));
+}
+
+#[test]
+fn collection_errors_read_as_ansible() {
+    assert!(
+        err("{{ true | items2dict }}").contains("items2dict requires a list, got <class 'bool'>")
+    );
+    assert!(
+        err("{{ [true] | items2dict }}").contains("items2dict requires a list of dictionaries")
+    );
+    assert!(err("{{ [{'key': 1}] | items2dict }}").contains(
+        "items2dict requires each dictionary in the list to contain the keys 'key' and 'value'"
+    ));
+    assert!(err("{{ true | dict2items }}").contains("dict2items requires a dictionary"));
+    assert!(err("{{ 'a' | commonpath }}").contains("|commonpath expects sequence"));
 }

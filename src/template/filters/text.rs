@@ -20,6 +20,7 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("comment", comment);
     env.add_filter("mandatory", mandatory);
     env.add_filter("ternary", ternary);
+    env.add_function("undef", undef);
     env.add_filter("type_debug", type_debug);
     env.add_filter("human_readable", human_readable);
     env.add_filter("human_to_bytes", human_to_bytes);
@@ -298,7 +299,7 @@ fn comment(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, E
         other => {
             return Err(fail(
                 "comment",
-                format!("unknown style '{other}' (expected plain, erlang, c, cblock or xml)"),
+                format!("Invalid style '{other}'. Available styles: plain, erlang, c, cblock, xml"),
             ));
         }
     };
@@ -391,8 +392,25 @@ fn ternary(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Er
     {
         return Ok(n);
     }
-    Ok(if value.is_true() { t } else { f })
+    // The unused value may be undefined (it is never evaluated in Ansible);
+    // the chosen one may not.
+    let chosen = if value.is_true() { t } else { f };
+    if chosen.is_undefined() {
+        return Err(Error::from(minijinja::ErrorKind::UndefinedError));
+    }
+    Ok(chosen)
 }
+
+/// Ansible's `undef(hint=None)`: a value that must be overridden; using it
+/// fails with the hint (or "Mandatory variable has not been overridden").
+fn undef(args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let p = Params::bind("undef", &["hint"], args, kwargs)?;
+    let hint = p.string("hint")?.unwrap_or_else(|| UNDEF_HINT.to_string());
+    Err(Error::new(minijinja::ErrorKind::UndefinedError, hint))
+}
+
+/// The message of a used `undef()` without a hint.
+pub(crate) const UNDEF_HINT: &str = "Mandatory variable has not been overridden";
 
 /// Ansible's `type_debug`: the Python type name of the value.
 fn type_debug(value: &Value) -> String {

@@ -308,6 +308,8 @@ struct Emitter {
     open_ended: bool,
     flow_level: usize,
     allow_unicode: bool,
+    /// `default_style`: a scalar style used instead of plain (`|`, `>`, `'`, `"`).
+    default_style: Option<char>,
 }
 
 impl Emitter {
@@ -460,6 +462,23 @@ impl Emitter {
     fn process_scalar(&mut self, text: &str, plain_implicit: bool, root: bool, simple_key: bool) {
         let a = analyze(text, self.allow_unicode);
         let split = !simple_key;
+        if let Some(style) = self.default_style {
+            // PyYAML's choose_scalar_style with a default style: never plain.
+            let allow_block =
+                !text.ends_with([' ', '\t']) && text.chars().all(|c| c == '\n' || !c.is_control());
+            if style == '|' && self.flow_level == 0 && !simple_key && allow_block {
+                self.write_literal(text);
+            } else if matches!(style, '|' | '>' | '\'')
+                && a.allow_single_quoted
+                && !(simple_key && a.multiline)
+                && style != '>'
+            {
+                self.write_single_quoted(text, split);
+            } else {
+                self.write_double_quoted(text, split);
+            }
+            return;
+        }
         let plain_ok = if self.flow_level > 0 {
             a.allow_flow_plain
         } else {
@@ -471,6 +490,52 @@ impl Emitter {
             self.write_single_quoted(text, split);
         } else {
             self.write_double_quoted(text, split);
+        }
+    }
+
+    /// PyYAML's `write_literal`: a `|` block scalar with its chomping hints.
+    fn write_literal(&mut self, text: &str) {
+        let chars: Vec<char> = text.chars().collect();
+        let mut hints = String::new();
+        if let (Some(first), Some(last)) = (chars.first(), chars.last()) {
+            if *first == ' ' || is_break(*first) {
+                hints.push_str(&self.best_indent.to_string());
+            }
+            if !is_break(*last) {
+                hints.push('-');
+            } else if chars.len() == 1 || is_break(chars[chars.len() - 2]) {
+                hints.push('+');
+            }
+        }
+        self.write_indicator(&format!("|{hints}"), true, false, false);
+        if hints.ends_with('+') {
+            self.open_ended = true;
+        }
+        self.write_line_break(None);
+        let (mut breaks, mut start) = (true, 0);
+        for end in 0..=chars.len() {
+            let ch = chars.get(end).copied();
+            if breaks {
+                if ch.is_none_or(|c| !is_break(c)) {
+                    for &br in &chars[start..end] {
+                        self.write_line_break(if br == '\n' { None } else { Some(br) });
+                    }
+                    if ch.is_some() {
+                        self.write_indent();
+                    }
+                    start = end;
+                }
+            } else if ch.is_none_or(is_break) {
+                let data: String = chars[start..end].iter().collect();
+                self.write(&data);
+                if ch.is_none() {
+                    self.write_line_break(None);
+                }
+                start = end;
+            }
+            if let Some(c) = ch {
+                breaks = is_break(c);
+            }
         }
     }
 
@@ -682,7 +747,39 @@ fn dump(name: &str, v: &Value, p: &Params, nice: bool) -> Result<String, Error> 
         open_ended: false,
         flow_level: 0,
         allow_unicode: p.flag("allow_unicode", true),
+        default_style: match p.string("default_style")?.as_deref() {
+            None | Some("") => None,
+            Some(s @ ("|" | ">" | "'" | "\"")) => s.chars().next(),
+            Some(other) => {
+                return Err(fail(name, format!("unknown default_style {other:?}")));
+            }
+        },
     };
+    if p.flag("canonical", false) {
+        // PyYAML's canonical form; here for scalars only.
+        let tag = match v.kind() {
+            ValueKind::String => "str",
+            ValueKind::None => "null",
+            ValueKind::Bool => "bool",
+            ValueKind::Number if v.is_integer() => "int",
+            ValueKind::Number => "float",
+            _ => {
+                return Err(fail(
+                    name,
+                    "canonical=True is supported for scalars only (not supported yet for collections)",
+                ));
+            }
+        };
+        let Node::Scalar { text, .. } = &node else {
+            return Err(fail(name, "canonical=True is supported for scalars only"));
+        };
+        e.write_indicator("---", true, false, false);
+        e.write_indent();
+        e.write_indicator(&format!("!!{tag}"), true, false, false);
+        e.write_double_quoted(text, true);
+        e.write_indent();
+        return Ok(e.out);
+    }
     if p.flag("explicit_start", false) {
         e.write_indent();
         e.write_indicator("---", true, false, false);
@@ -708,6 +805,8 @@ const YAML_PARAMS: &[&str] = &[
     "explicit_start",
     "explicit_end",
     "allow_unicode",
+    "default_style",
+    "canonical",
 ];
 
 /// `to_yaml(indent=2, sort_keys=True, default_flow_style=None, ...)`.
