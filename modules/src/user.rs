@@ -15,8 +15,10 @@
 //! always with `force`); a passphrase reaches it through an askpass helper
 //! that reads it from the environment, never from a command line.
 //! `expires` is seconds since the epoch (compared by day); a negative value
-//! removes the expiry. With `--diff` the changed attributes are shown before
-//! and after (the password as `(hidden)`).
+//! removes the expiry. `home`, `shell` and `ssh_key_file` are paths: a
+//! leading `~` and `$VAR` are expanded on the target first, as Ansible's
+//! `path` arguments are. With `--diff` the changed attributes are shown
+//! before and after (the password as `(hidden)`).
 //!
 //! With `local: true` (hosts whose accounts also come from a directory), the
 //! account is looked up in `/etc/passwd` itself and managed with libuser's
@@ -82,6 +84,7 @@
 use crate::account::{self, Entry};
 use crate::args::{ArgsError, de};
 use crate::choice;
+use crate::command::{expand_word, needs_expansion};
 use crate::fileops::{dirname, unsupported};
 use crate::group::{State, present};
 use crate::host::{Exec, ExecOutput, Host};
@@ -300,12 +303,44 @@ impl TypedModule for User {
 
     async fn run(
         &self,
-        args: Args,
+        mut args: Args,
         ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
+        expand_paths(&mut args, host).await?;
         converge(self, &args, ctx, host).await
     }
+}
+
+/// `home`, `shell` and `ssh_key_file` are Ansible `path` arguments: `$VAR`
+/// and a leading `~` are expanded on the target (with the environment of
+/// the user the task runs as) before anything is compared or run, as
+/// Ansible's argument parsing does. One read-only round trip, only when a
+/// value needs it.
+async fn expand_paths(a: &mut Args, host: &dyn Host) -> Result<(), ModuleError> {
+    let mut fields: Vec<&mut String> = [&mut a.home, &mut a.shell, &mut a.ssh_key_file]
+        .into_iter()
+        .flatten()
+        .filter(|v| needs_expansion(v))
+        .collect();
+    if fields.is_empty() {
+        return Ok(());
+    }
+    let words: Vec<String> = fields.iter().map(|v| expand_word(v)).collect();
+    let script = format!("printf '%s\\0' {}\n", words.join(" "));
+    let out = host.exec(Exec::script(script).read_only()).await?;
+    let values: Vec<&[u8]> = out.stdout.split(|b| *b == 0).collect();
+    if out.status != 0 || values.len() != fields.len() + 1 {
+        return Err(ModuleError::failed(format!(
+            "expanding the path arguments failed (exit status {}): {}",
+            out.status,
+            out.stderr_text().trim()
+        )));
+    }
+    for (field, value) in fields.iter_mut().zip(values) {
+        **field = String::from_utf8_lossy(value).into_owned();
+    }
+    Ok(())
 }
 
 /// What the probe found about the SSH key.
@@ -1086,12 +1121,12 @@ fn plan_modify(
     }
     let shadow = st.shadow.as_ref();
     if let Some(e) = a.expires {
-        // An empty field reads as -1, as Python's spwd does.
-        let cur = shadow
-            .map(|s| s.field(7))
-            .filter(|f| !f.is_empty())
-            .and_then(|f| f.parse::<i64>().ok())
-            .unwrap_or(-1);
+        // An empty field reads as -1, as Python's spwd does; no shadow
+        // entry at all as 0, as Ansible's `user_password()[1] or '0'`.
+        let cur = match shadow {
+            None => 0,
+            Some(s) => s.field(7).parse::<i64>().unwrap_or(-1),
+        };
         let show = |d: i64| if d < 0 { String::new() } else { ymd(d) };
         let day = expire_day(e);
         let differs = match day {

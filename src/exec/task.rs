@@ -2001,51 +2001,7 @@ fn delegated_connection(
     super::connection_for(target, &Vars::new())
 }
 
-/// A value as Python's `repr` shows it (`{'a': 1, 'b': True}`): how Ansible
-/// labels loop items.
-pub(crate) fn py_repr(v: &Value) -> String {
-    fn quote(s: &str) -> String {
-        let q = if s.contains('\'') && !s.contains('"') {
-            '"'
-        } else {
-            '\''
-        };
-        let mut out = String::from(q);
-        for c in s.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if c == q => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                c => out.push(c),
-            }
-        }
-        out.push(q);
-        out
-    }
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => quote(s),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{}: {}", quote(k), py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
+pub(crate) use tend_modules::args::py_repr;
 
 /// A loop item's label: strings as they are, everything else as Python shows it.
 pub(crate) fn label_text(v: &Value) -> String {

@@ -260,6 +260,12 @@ fn expires_by_day_and_removal() {
     assert!(script(&p).contains("usermod -e '' alice"));
     let p = plan(json!({"name": "alice", "expires": -1}), &with(""));
     assert_eq!(p.action, Action::NoOp);
+    // No shadow entry at all: Ansible reads the expiry as 0, so `usermod -e ''`
+    // runs (and makes the entry); then the empty field is -1.
+    let no_shadow =
+        probe_text("").replace(&format!("shadow=alice:{HASH}:19000:0:99999:7:::\n"), "");
+    let p = plan(json!({"name": "alice", "expires": -1}), &no_shadow);
+    assert!(script(&p).contains("usermod -e '' alice"), "{}", script(&p));
     assert_eq!(ymd(0), "1970-01-01");
     assert_eq!(ymd(19782), "2024-02-29");
 }
@@ -629,4 +635,44 @@ fn local_probe_looks_in_etc_passwd_and_for_the_tools() {
             .script
             .contains("luseradd")
     );
+}
+
+/// Runs each script with `/bin/sh -c` here, with `HOME` and `TEND_T` set.
+struct Sh;
+
+#[async_trait::async_trait]
+impl Host for Sh {
+    async fn exec(&self, request: Exec) -> Result<ExecOutput, crate::host::HostError> {
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&request.script)
+            .env("HOME", "/home/t")
+            .env("TEND_T", "a b")
+            .env_remove("TEND_UNSET")
+            .output()
+            .map_err(|e| crate::host::HostError::Io(e.to_string()))?;
+        Ok(ExecOutput {
+            status: out.status.code().unwrap_or(1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}
+
+#[test]
+fn path_arguments_are_expanded_on_the_target_as_ansible_paths() {
+    let mut a = args(
+        json!({"name": "t", "shell": "~/custom_shell", "home": "$TEND_T/${TEND_T}x",
+                            "ssh_key_file": "$TEND_UNSET/k"}),
+    );
+    crate::host::Replay::block_on(expand_paths(&mut a, &Sh)).unwrap();
+    assert_eq!(a.shell.as_deref(), Some("/home/t/custom_shell"));
+    assert_eq!(a.home.as_deref(), Some("a b/a bx"));
+    // an unset variable stays as written, as Python's expandvars leaves it
+    assert_eq!(a.ssh_key_file.as_deref(), Some("$TEND_UNSET/k"));
+    // nothing to expand: no round trip (a host that fails would fail it)
+    let mut a = args(json!({"name": "t", "shell": "/bin/sh"}));
+    let none = crate::host::Replay::new(&[]);
+    crate::host::Replay::block_on(expand_paths(&mut a, &none)).unwrap();
+    assert_eq!(a.shell.as_deref(), Some("/bin/sh"));
 }
