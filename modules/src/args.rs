@@ -237,6 +237,12 @@ pub mod de {
             Value::String(s) => Ok(s.clone()),
             Value::Number(n) => Ok(n.to_string()),
             Value::Bool(b) => Ok(if *b { "True" } else { "False" }.to_string()),
+            // A template that rendered to a mapping or list: Ansible's `str`
+            // (and `path`) arguments take its Python text. Written as such
+            // in the playbook, it is a mistake reported at compile time.
+            Value::Array(_) | Value::Object(_) if !super::placeholders_active() => {
+                Ok(super::py_repr(v))
+            }
             other => Err(E::custom(format!(
                 "expected a string, found {}",
                 kind(other)
@@ -270,6 +276,52 @@ pub mod de {
                 .collect()),
             other => value_to_string(&other).map(|s| vec![s]),
         }
+    }
+}
+
+/// A value as Python's `repr` shows it (`{'a': 1, 'b': True}`): how Ansible
+/// labels loop items, and how its `str` arguments take a mapping or list.
+pub fn py_repr(v: &Value) -> String {
+    fn quote(s: &str) -> String {
+        let q = if s.contains('\'') && !s.contains('"') {
+            '"'
+        } else {
+            '\''
+        };
+        let mut out = String::from(q);
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c == q => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push(q);
+        out
+    }
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => quote(s),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", quote(k), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -333,6 +385,18 @@ mod tests {
         #[serde(default, deserialize_with = "de::opt_int")]
         count: Option<i64>,
         state: Option<State>,
+    }
+
+    #[test]
+    fn a_rendered_mapping_is_a_string_as_python_shows_it_but_a_literal_one_is_refused() {
+        let raw = json!({"path": {"path": "/tmp/x", "isdir": false, "n": null}});
+        let a = parse::<Args>(&raw).unwrap();
+        assert_eq!(a.path, "{'path': '/tmp/x', 'isdir': False, 'n': None}");
+        let a = parse::<Args>(&json!({"path": ["a", 1]})).unwrap();
+        assert_eq!(a.path, "['a', 1]");
+        let err = check::<Args>(&raw).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("path"));
+        assert!(err.message.contains("expected a string, found a mapping"));
     }
 
     #[test]

@@ -976,7 +976,7 @@ pub fn shlex_split(line: &str) -> Result<Vec<String>, String> {
 }
 
 /// Whether a word changes under `os.path.expanduser(os.path.expandvars(w))`.
-fn needs_expansion(word: &str) -> bool {
+pub fn needs_expansion(word: &str) -> bool {
     word.contains('$') || word.starts_with('~')
 }
 

@@ -15,8 +15,17 @@
 //! always with `force`); a passphrase reaches it through an askpass helper
 //! that reads it from the environment, never from a command line.
 //! `expires` is seconds since the epoch (compared by day); a negative value
-//! removes the expiry. With `--diff` the changed attributes are shown before
-//! and after (the password as `(hidden)`).
+//! removes the expiry. `home`, `shell` and `ssh_key_file` are paths: a
+//! leading `~` and `$VAR` are expanded on the target first, as Ansible's
+//! `path` arguments are. With `--diff` the changed attributes are shown
+//! before and after (the password as `(hidden)`).
+//!
+//! With `local: true` (hosts whose accounts also come from a directory), the
+//! account is looked up in `/etc/passwd` itself and managed with libuser's
+//! `luseradd`, `lusermod` and `luserdel`: the expiry is set with `lchage -E`
+//! and memberships with `lgroupmod -M`/`-m`, as Ansible does. A missing tool
+//! fails the task with Ansible's "Failed to find required executable"
+//! message; `umask`, `uid_min` and `uid_max` cannot be combined with it.
 //!
 //! # Examples
 //!
@@ -75,6 +84,7 @@
 use crate::account::{self, Entry};
 use crate::args::{ArgsError, de};
 use crate::choice;
+use crate::command::{expand_word, needs_expansion};
 use crate::fileops::{dirname, unsupported};
 use crate::group::{State, present};
 use crate::host::{Exec, ExecOutput, Host};
@@ -84,6 +94,8 @@ use crate::sh::quote;
 use async_trait::async_trait;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
+
+mod local;
 
 choice! {
     /// `update_password` of `user`.
@@ -234,7 +246,8 @@ pub struct Args {
     /// A passphrase for the private key (never on a command line).
     #[serde(default, deserialize_with = "de::opt_string")]
     pub ssh_key_passphrase: Option<String>,
-    /// Use the libuser tools (`luseradd`): not supported yet.
+    /// Use the libuser tools (`luseradd`, `lusermod`, `luserdel`, `lchage`,
+    /// `lgroupmod`) and look the account up in `/etc/passwd` itself.
     #[serde(default, deserialize_with = "de::opt_bool")]
     pub local: Option<bool>,
     /// Not supported yet (BSD login class).
@@ -270,8 +283,8 @@ impl TypedModule for User {
     const NAME: &'static str = "user";
 
     fn validate(a: &Args) -> Result<(), ArgsError> {
-        if a.local.is_some() {
-            return Err(unsupported("user", "local"));
+        if let Some(msg) = local::conflicts(a) {
+            return Err(ArgsError::general(msg));
         }
         for (name, given) in [
             ("login_class", &a.login_class),
@@ -290,12 +303,44 @@ impl TypedModule for User {
 
     async fn run(
         &self,
-        args: Args,
+        mut args: Args,
         ctx: &Context,
         host: &dyn Host,
     ) -> Result<Outcome, ModuleError> {
+        expand_paths(&mut args, host).await?;
         converge(self, &args, ctx, host).await
     }
+}
+
+/// `home`, `shell` and `ssh_key_file` are Ansible `path` arguments: `$VAR`
+/// and a leading `~` are expanded on the target (with the environment of
+/// the user the task runs as) before anything is compared or run, as
+/// Ansible's argument parsing does. One read-only round trip, only when a
+/// value needs it.
+async fn expand_paths(a: &mut Args, host: &dyn Host) -> Result<(), ModuleError> {
+    let mut fields: Vec<&mut String> = [&mut a.home, &mut a.shell, &mut a.ssh_key_file]
+        .into_iter()
+        .flatten()
+        .filter(|v| needs_expansion(v))
+        .collect();
+    if fields.is_empty() {
+        return Ok(());
+    }
+    let words: Vec<String> = fields.iter().map(|v| expand_word(v)).collect();
+    let script = format!("printf '%s\\0' {}\n", words.join(" "));
+    let out = host.exec(Exec::script(script).read_only()).await?;
+    let values: Vec<&[u8]> = out.stdout.split(|b| *b == 0).collect();
+    if out.status != 0 || values.len() != fields.len() + 1 {
+        return Err(ModuleError::failed(format!(
+            "expanding the path arguments failed (exit status {}): {}",
+            out.status,
+            out.stderr_text().trim()
+        )));
+    }
+    for (field, value) in fields.iter_mut().zip(values) {
+        **field = String::from_utf8_lossy(value).into_owned();
+    }
+    Ok(())
 }
 
 /// What the probe found about the SSH key.
@@ -338,6 +383,8 @@ pub struct UserState {
     pub hostname: String,
     /// The SSH key, when `generate_ssh_key`.
     pub key: KeyState,
+    /// With `local: true`: `/etc/passwd` and the libuser tools.
+    pub local: local::LocalState,
 }
 
 fn key_file(a: &Args) -> String {
@@ -380,6 +427,9 @@ impl Converge for User {
 
     fn probe(&self, a: &Args, _ctx: &Context) -> Exec {
         let mut s = format!("LC_ALL=C; export LC_ALL\nn={}\n", quote(&a.name));
+        if local::wanted(a) {
+            s.push_str(&local::probe_script());
+        }
         s.push_str(&report_script(a, a.state == State::Present));
         if a.state == State::Present {
             s.push_str(&account::lookup("shadow", "\"$n\"", "sp"));
@@ -426,8 +476,19 @@ impl Converge for User {
         let n_group = usize::from(a.group.is_some());
         let n_groups = a.groups.as_ref().map_or(0, Vec::len);
         let group = if a.group.is_some() { entry("g0") } else { None };
+        let local = if local::wanted(a) {
+            local::parse(&f)
+        } else {
+            local::LocalState::default()
+        };
+        let passwd = if local::wanted(a) {
+            local::entry(&local, entry("passwd"))
+        } else {
+            entry("passwd")
+        };
         Ok(UserState {
-            passwd: entry("passwd"),
+            passwd,
+            local,
             shadow: entry("shadow"),
             members: f
                 .iter()
@@ -457,9 +518,12 @@ impl Converge for User {
         let mut values = Map::new();
         values.insert("name".into(), a.name.clone().into());
         values.insert("state".into(), a.state.as_str().into());
+        if local::wanted(a) {
+            local::require_passwd_file(st)?;
+        }
         let plan = match (a.state, &st.passwd) {
             (State::Absent, None) => Plan::noop(),
-            (State::Absent, Some(_)) => plan_remove(a, &mut values),
+            (State::Absent, Some(_)) => plan_remove(a, st, &mut values)?,
             (State::Present, None) => plan_create(a, st, ctx.check_mode, &mut values)?,
             (State::Present, Some(pw)) => plan_modify(a, st, pw, &mut values)?,
         };
@@ -587,9 +651,17 @@ fn key_values(fp: &str, public: Option<&str>, values: &mut Map<String, Value>) {
     );
 }
 
-fn plan_remove(a: &Args, values: &mut Map<String, Value>) -> Plan {
-    let mut words = vec!["userdel".to_string()];
-    if a.force {
+fn plan_remove(
+    a: &Args,
+    st: &UserState,
+    values: &mut Map<String, Value>,
+) -> Result<Plan, ModuleError> {
+    let lib = local::wanted(a);
+    if lib {
+        local::require(st, &["luserdel"])?;
+    }
+    let mut words = vec![if lib { "luserdel" } else { "userdel" }.to_string()];
+    if a.force && !lib {
         words.push("-f".into());
     }
     if a.remove {
@@ -602,11 +674,13 @@ fn plan_remove(a: &Args, values: &mut Map<String, Value>) -> Plan {
         "LC_ALL=C; export LC_ALL\n{}",
         account::step(&account::command(&words))
     );
-    Plan::change(Action::Delete, vec![Exec::script(script)]).with_diff(Diff::attributes(
-        &a.name,
-        &[("state", "present".into())],
-        &[("state", "absent".into())],
-    ))
+    Ok(
+        Plan::change(Action::Delete, vec![Exec::script(script)]).with_diff(Diff::attributes(
+            &a.name,
+            &[("state", "present".into())],
+            &[("state", "absent".into())],
+        )),
+    )
 }
 
 /// Days since the epoch of `expires` (as Python's `time.gmtime`), `None` when negative.
@@ -706,7 +780,12 @@ fn plan_create(
     check_mode: bool,
     values: &mut Map<String, Value>,
 ) -> Result<Plan, ModuleError> {
-    let mut w: Vec<String> = vec!["useradd".into()];
+    let lib = local::wanted(a);
+    if lib && !check_mode {
+        // Ansible looks these up before it runs `luseradd`.
+        local::require(st, &["lgroupmod", "lchage", "luseradd"])?;
+    }
+    let mut w: Vec<String> = vec![if lib { "luseradd" } else { "useradd" }.into()];
     if let Some(uid) = a.uid {
         w.extend(["-u".into(), uid.to_string()]);
         if a.non_unique {
@@ -719,13 +798,19 @@ fn plan_create(
         }
         w.extend(["-g".into(), g.clone()]);
     } else if st.own_group {
-        w.push("-N".into());
+        // luseradd's "no user group" is `-n`.
+        w.push(if lib { "-n" } else { "-N" }.into());
     }
     if !check_mode {
         check_groups(a, st)?;
     }
-    if let Some(groups) = a.groups.as_ref().filter(|g| !g.is_empty()) {
-        w.extend(["-G".into(), dedup(groups).join(",")]);
+    let new_groups = a
+        .groups
+        .as_ref()
+        .map(|g| dedup(g))
+        .filter(|g| !g.is_empty());
+    if let Some(groups) = new_groups.as_ref().filter(|_| !lib) {
+        w.extend(["-G".into(), groups.join(",")]);
     }
     if let Some(c) = &a.comment {
         w.extend(["-c".into(), c.clone()]);
@@ -746,11 +831,13 @@ fn plan_create(
     if let Some(sh) = &a.shell {
         w.extend(["-s".into(), sh.clone()]);
     }
-    if let Some(e) = a.expires {
+    if let Some(e) = a.expires.filter(|_| !lib) {
         w.extend(["-e".into(), expire_day(e).map(ymd).unwrap_or_default()]);
     }
     if a.create_home {
-        w.push("-m".into());
+        if !lib {
+            w.push("-m".into());
+        }
         if let Some(k) = &a.skeleton {
             w.extend(["-k".into(), k.clone()]);
         }
@@ -770,8 +857,26 @@ fn plan_create(
     }
     w.push(a.name.clone());
     s.step(&w);
+    if lib {
+        // luseradd takes neither the expiry nor the groups.
+        if let Some(e) = a.expires {
+            s.step(&local::lchage_expire(a, expire_day(e)));
+        }
+        for words in local::lgroupmod(a, new_groups.as_deref().unwrap_or_default(), true) {
+            s.step(&words);
+        }
+    }
     if let Some(p) = &a.password {
         s.password(a, &stored_hash(a, p));
+    }
+    if lib && a.create_home {
+        // As Ansible, a home the tool did not make is made afterwards.
+        s.text.push_str(&format!(
+            "h=$(awk -F: -v n=\"$n\" '$1==n{{print $6; exit}}' {})\n\
+             if [ -n \"$h\" ] && [ ! -e \"$h\" ]; then\n{}fi\n",
+            local::PASSWD_FILE,
+            make_home_script("\"$h\"", a.skeleton.as_deref())
+        ));
     }
     let (chage, _) = chage_words(a, None);
     if !chage.is_empty() {
@@ -916,6 +1021,12 @@ fn plan_modify(
     pw: &Entry,
     values: &mut Map<String, Value>,
 ) -> Result<Plan, ModuleError> {
+    let lib = local::wanted(a);
+    if lib {
+        // Ansible looks these up whenever it checks an existing account.
+        local::require(st, &["lgroupmod", "lchage", "lusermod"])?;
+    }
+    let mut lib_steps: Vec<Vec<String>> = Vec::new();
     let mut w: Vec<String> = Vec::new();
     let mut before: Vec<(&str, String)> = Vec::new();
     let mut after: Vec<(&str, String)> = Vec::new();
@@ -957,7 +1068,9 @@ fn plan_modify(
             let extra = current.iter().any(|g| !wanted.contains(g));
             if a.append {
                 if missing {
-                    w.push("-a".into());
+                    if !lib {
+                        w.push("-a".into());
+                    }
                     need = true;
                 }
             } else {
@@ -965,7 +1078,14 @@ fn plan_modify(
             }
         }
         if need {
-            w.extend(["-G".into(), wanted.join(",")]);
+            if lib {
+                // lusermod has no `-G`: each membership through lgroupmod.
+                let (add, del) = local::membership_changes(&current, &wanted, a.append);
+                lib_steps.extend(local::lgroupmod(a, &add, true));
+                lib_steps.extend(local::lgroupmod(a, &del, false));
+            } else {
+                w.extend(["-G".into(), wanted.join(",")]);
+            }
             let mut sorted = current.clone();
             sorted.sort();
             let mut result = if a.append {
@@ -1001,23 +1121,27 @@ fn plan_modify(
     }
     let shadow = st.shadow.as_ref();
     if let Some(e) = a.expires {
-        // An empty field reads as -1, as Python's spwd does.
-        let cur = shadow
-            .map(|s| s.field(7))
-            .filter(|f| !f.is_empty())
-            .and_then(|f| f.parse::<i64>().ok())
-            .unwrap_or(-1);
+        // An empty field reads as -1, as Python's spwd does; no shadow
+        // entry at all as 0, as Ansible's `user_password()[1] or '0'`.
+        let cur = match shadow {
+            None => 0,
+            Some(s) => s.field(7).parse::<i64>().unwrap_or(-1),
+        };
         let show = |d: i64| if d < 0 { String::new() } else { ymd(d) };
-        match expire_day(e) {
-            None if cur >= 0 => {
-                w.extend(["-e".into(), String::new()]);
-                change("expires", show(cur), String::new());
+        let day = expire_day(e);
+        let differs = match day {
+            None => cur >= 0,
+            Some(day) => cur < 0 || cur != day,
+        };
+        if differs {
+            let new = day.map(ymd).unwrap_or_default();
+            if lib {
+                // Before the memberships, as Ansible runs them.
+                lib_steps.insert(0, local::lchage_expire(a, day));
+            } else {
+                w.extend(["-e".into(), new.clone()]);
             }
-            Some(day) if cur < 0 || cur != day => {
-                w.extend(["-e".into(), ymd(day)]);
-                change("expires", show(cur), ymd(day));
-            }
-            _ => {}
+            change("expires", show(cur), new);
         }
     }
     let hash = shadow.map(|s| s.field(1)).unwrap_or(pw.field(1));
@@ -1062,10 +1186,13 @@ fn plan_modify(
     }
     let mut s = Script::new(a);
     if !w.is_empty() {
-        let mut words = vec!["usermod".to_string()];
+        let mut words = vec![if lib { "lusermod" } else { "usermod" }.to_string()];
         words.extend(w);
         words.push(a.name.clone());
         s.step(&words);
+    }
+    for words in &lib_steps {
+        s.step(words);
     }
     if let Some(p) = &new_password {
         s.password(a, p);
@@ -1078,7 +1205,7 @@ fn plan_modify(
     }
     if make_home {
         s.text
-            .push_str(&make_home_script(&home, a.skeleton.as_deref()));
+            .push_str(&make_home_script(&quote(&home), a.skeleton.as_deref()));
     }
     let keyed = wants_key(a) && key_step(a, st, &mut s);
     if keyed {
@@ -1114,6 +1241,7 @@ fn plan_modify(
 
 /// Creates a missing home directory as Ansible does: a copy of the skeleton
 /// (or an empty directory), mode from `/etc/login.defs`, owned by the user.
+/// `home` is an sh word (quoted text or an expansion).
 fn make_home_script(home: &str, skeleton: Option<&str>) -> String {
     format!(
         "h={h}\nsk={sk}\nu=$(id -u -- \"$n\") && g=$(id -g -- \"$n\") || exit 1\n\
@@ -1126,7 +1254,7 @@ fn make_home_script(home: &str, skeleton: Option<&str>) -> String {
            chmod -- \"$m\" \"$h\" || exit 1\n\
          fi\n\
          chown -R -- \"$u:$g\" \"$h\" || exit 1\n",
-        h = quote(home),
+        h = home,
         sk = quote(skeleton.unwrap_or("/etc/skel")),
     )
 }

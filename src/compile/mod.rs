@@ -155,6 +155,8 @@ pub struct CompiledInclude {
     /// A name templated per host: the file is read and compiled when the
     /// include runs ([`compile_deferred`]); `steps` is empty.
     pub deferred: Option<Box<playbook::Deferred>>,
+    /// An `include_role`: what running it leaves on a host.
+    pub role: Option<std::sync::Arc<playbook::IncludedRole>>,
 }
 
 /// A block ready to run.
@@ -233,8 +235,8 @@ pub fn compile_deferred(
     dir: &Path,
     templar: &Templar,
     render: &mut dyn FnMut(&str) -> Result<String, String>,
-) -> Result<(String, Vec<CompiledStep>), Vec<Diagnostic>> {
-    let (file, steps) = playbook::parse::load_deferred(deferred, role, render)?;
+) -> Result<CompiledDeferred, Vec<Diagnostic>> {
+    let (file, steps, included) = playbook::parse::load_deferred(deferred, role, render)?;
     let mut diags = Vec::new();
     let compiled = Ctx { dir, templar }.steps(&steps, &mut diags);
     if diags
@@ -243,8 +245,24 @@ pub fn compile_deferred(
     {
         return Err(diags);
     }
-    Ok((file, compiled))
+    Ok((file, compiled, included))
 }
+
+/// Hosts that run a deferred include alike: the file as shown, its steps,
+/// which hosts, and for `include_role` what running it leaves.
+pub type DeferredGroup = (
+    String,
+    Vec<CompiledStep>,
+    Vec<bool>,
+    Option<std::sync::Arc<playbook::IncludedRole>>,
+);
+
+/// A deferred include compiled for a host (see [`playbook::parse::LoadedInclude`]).
+pub type CompiledDeferred = (
+    String,
+    Vec<CompiledStep>,
+    Option<std::sync::Arc<playbook::IncludedRole>>,
+);
 
 /// Compiles a playbook file. On failure, returns every diagnostic found.
 pub fn compile_file(path: &Path, templar: &Templar) -> Result<CompiledPlaybook, Vec<Diagnostic>> {
@@ -553,6 +571,7 @@ impl Ctx<'_> {
                     file: inc.file.value.clone(),
                     steps: self.steps(&inc.steps, diags),
                     deferred: inc.deferred.clone(),
+                    role: inc.role.clone(),
                 })),
                 Step::Block(b) => Some(CompiledStep::Block(CompiledBlock {
                     name: b.name.clone(),

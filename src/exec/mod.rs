@@ -124,6 +124,13 @@ pub(crate) struct HostState {
     pub last_failure: Option<(Value, Value)>,
     /// Variables of the `include_tasks` being run (loop item, include vars).
     pub include_layers: Vec<Vars>,
+    /// The `include_role` instances that ran on the host (see
+    /// [`crate::playbook::IncludedRole::key`]).
+    pub roles_run: HashSet<String>,
+    /// Defaults of the roles included with `public: true` so far.
+    pub public_role_defaults: Vars,
+    /// Exported vars of the roles included with `public: true` so far.
+    pub public_role_exports: Vars,
     /// How many enclosing blocks would rescue a failure now: Ansible counts
     /// such a failure as `rescued` rather than `failed` in the recap.
     pub rescue_depth: u32,
@@ -568,6 +575,9 @@ async fn run_play(
             login_pinned,
             last_failure: None,
             include_layers: Vec::new(),
+            roles_run: HashSet::new(),
+            public_role_defaults: Vars::new(),
+            public_role_exports: Vars::new(),
             rescue_depth: 0,
             always_depth: 0,
             start_at: start_task,
@@ -1212,7 +1222,7 @@ fn run_steps<'a>(
                             let groups = deferred_groups(
                                 ctx, inc, deferred, states, &subset, &hostvars, reporter, summary,
                             );
-                            for (file, steps, hosts) in &groups {
+                            for (file, steps, hosts, role) in &groups {
                                 if !file.is_empty() {
                                     let names: Vec<String> = states
                                         .iter()
@@ -1222,28 +1232,14 @@ fn run_steps<'a>(
                                         .collect();
                                     reporter.included(file, &names, None);
                                 }
-                                run_steps(
-                                    ctx,
-                                    steps,
-                                    states,
-                                    hosts.clone(),
-                                    reporter,
-                                    summary,
-                                    end_play,
-                                )
-                                .await;
+                                let hosts = enter_role_on(role.as_deref(), states, hosts);
+                                run_steps(ctx, steps, states, hosts, reporter, summary, end_play)
+                                    .await;
                             }
                         } else {
-                            run_steps(
-                                ctx,
-                                &inc.steps,
-                                states,
-                                subset.clone(),
-                                reporter,
-                                summary,
-                                end_play,
-                            )
-                            .await;
+                            let hosts = enter_role_on(inc.role.as_deref(), states, &subset);
+                            run_steps(ctx, &inc.steps, states, hosts, reporter, summary, end_play)
+                                .await;
                         }
                         for (i, s) in states.iter_mut().enumerate() {
                             if subset[i] {
@@ -1369,11 +1365,17 @@ fn deferred_groups(
     hostvars: &minijinja::Value,
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
-) -> Vec<(String, Vec<CompiledStep>, Vec<bool>)> {
+) -> Vec<crate::compile::DeferredGroup> {
     let was_failed: Vec<bool> = states.iter().map(|s| s.failed).collect();
     let templates = crate::playbook::parse::deferred_templates(deferred);
     // (rendered names, file, steps, hosts)
-    type Group = (Vec<String>, String, Vec<CompiledStep>, Vec<bool>);
+    type Group = (
+        Vec<String>,
+        String,
+        Vec<CompiledStep>,
+        Vec<bool>,
+        Option<Arc<crate::playbook::IncludedRole>>,
+    );
     let mut groups: Vec<Group> = Vec::new();
     let mut failed: Vec<(usize, String)> = Vec::new();
     let mut errors: Vec<(Vec<String>, String)> = Vec::new();
@@ -1415,10 +1417,10 @@ fn deferred_groups(
             ctx.templar,
             &mut lookup,
         ) {
-            Ok((file, steps)) => {
+            Ok((file, steps, role)) => {
                 let mut hosts = vec![false; states.len()];
                 hosts[i] = true;
-                groups.push((names, file, steps, hosts));
+                groups.push((names, file, steps, hosts, role));
             }
             Err(diags) => {
                 let msg = diags
@@ -1444,7 +1446,38 @@ fn deferred_groups(
     }
     groups
         .into_iter()
-        .map(|(_, file, steps, hosts)| (file, steps, hosts))
+        .map(|(_, file, steps, hosts, role)| (file, steps, hosts, role))
+        .collect()
+}
+
+/// An `include_role` starts on a host: whether its tasks run there (not
+/// when `allow_duplicates: false` and the role ran there already), and
+/// with `public: true` its variables join the host's for the rest of the play.
+fn enter_role(role: Option<&crate::playbook::IncludedRole>, s: &mut HostState) -> bool {
+    let Some(role) = role else {
+        return true;
+    };
+    if role.once && s.roles_run.contains(&role.key) {
+        return false;
+    }
+    s.roles_run.insert(role.key.clone());
+    if let Some((defaults, exports)) = &role.public {
+        crate::vars::merge_into(&mut s.public_role_defaults, defaults);
+        crate::vars::merge_into(&mut s.public_role_exports, exports);
+    }
+    true
+}
+
+/// [`enter_role`] for the hosts of `hosts` (the ones that run it stay).
+fn enter_role_on(
+    role: Option<&crate::playbook::IncludedRole>,
+    states: &mut [HostState],
+    hosts: &[bool],
+) -> Vec<bool> {
+    states
+        .iter_mut()
+        .zip(hosts)
+        .map(|(s, &on)| on && enter_role(role, s))
         .collect()
 }
 

@@ -569,6 +569,9 @@ fn layers<'a>(
     if !play.role_defaults.is_empty() {
         layers.push((&play.role_defaults, true));
     }
+    if !host.public_role_defaults.is_empty() {
+        layers.push((&host.public_role_defaults, true));
+    }
     if let Some(r) = role {
         layers.push((&r.defaults, true));
     }
@@ -577,6 +580,9 @@ fn layers<'a>(
     layers.push((&ctx.play_vars, true));
     if !play.role_exports.is_empty() {
         layers.push((&play.role_exports, true));
+    }
+    if !host.public_role_exports.is_empty() {
+        layers.push((&host.public_role_exports, true));
     }
     if let Some(r) = role {
         layers.push((&r.vars, true));
@@ -628,7 +634,36 @@ fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
             .into(),
     );
     magic.insert("ansible_search_path".into(), Value::Array(search));
+    if let Some(target) = delegated_host(ctx, t, host, &magic) {
+        let mut vars = inventory.host_vars(&target);
+        vars.extend(inventory.magic_vars(&target));
+        vars.entry("ansible_host".to_string())
+            .or_insert_with(|| target.clone().into());
+        let mut by_host = Map::new();
+        by_host.insert(target, Value::Object(vars.into_iter().collect()));
+        magic.insert("ansible_delegated_vars".into(), Value::Object(by_host));
+    }
     magic
+}
+
+/// The host `delegate_to` names, rendered with the task's variables
+/// (without a loop item: a per-item target gives no `ansible_delegated_vars`).
+fn delegated_host(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    magic: &Vars,
+) -> Option<String> {
+    match t.task.delegate_to.as_ref()? {
+        Value::String(s) if !crate::template::is_template(s) => Some(s.clone()),
+        d => {
+            let scope = Scope::with_layers(layers(ctx, t, host, None, magic));
+            match ctx.templar.render_value(d, &scope) {
+                Ok(Value::String(s)) if !s.is_empty() => Some(s),
+                _ => None,
+            }
+        }
+    }
 }
 
 /// Renders a templated name of a deferred include (`include_tasks: "{{ item }}"`)
@@ -2061,51 +2096,7 @@ fn delegated_connection(
     super::connection_for(target, &Vars::new())
 }
 
-/// A value as Python's `repr` shows it (`{'a': 1, 'b': True}`): how Ansible
-/// labels loop items.
-pub(crate) fn py_repr(v: &Value) -> String {
-    fn quote(s: &str) -> String {
-        let q = if s.contains('\'') && !s.contains('"') {
-            '"'
-        } else {
-            '\''
-        };
-        let mut out = String::from(q);
-        for c in s.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                c if c == q => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                c => out.push(c),
-            }
-        }
-        out.push(q);
-        out
-    }
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => quote(s),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{}: {}", quote(k), py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
+pub(crate) use tend_modules::args::py_repr;
 
 /// A loop item's label: strings as they are, everything else as Python shows it.
 pub(crate) fn label_text(v: &Value) -> String {

@@ -248,6 +248,23 @@ pub struct Include {
     /// A file name that depends on per-host values: the file is read when
     /// the include runs (`steps` is empty).
     pub deferred: Option<Box<Deferred>>,
+    /// An `include_role`: what running it leaves on a host.
+    pub role: Option<Arc<IncludedRole>>,
+}
+
+/// What an `include_role` leaves on a host when it runs there.
+#[derive(Debug, Default)]
+pub struct IncludedRole {
+    /// The role instance (its path, params, vars and `*_from` files): an
+    /// instance with `allow_duplicates: false` does not run again on a
+    /// host where it ran.
+    pub key: String,
+    /// `allow_duplicates: false` on the include.
+    pub once: bool,
+    /// `public: true`: the role's defaults and exported vars, which the
+    /// host's later tasks of the play see (at the precedence of the play's
+    /// public roles).
+    pub public: Option<(Vars, Vars)>,
 }
 
 /// An include whose file (or role) name needs per-host values

@@ -147,6 +147,13 @@ const PLAY_UNSUPPORTED: &[&str] = &[
     "become_exe",
 ];
 
+/// Whether a `debugger` keyword leaves Ansible's interactive debugger off
+/// (`never`, or null: the default), which is all tend has: other values
+/// (`always`, `on_failed`, ...) are refused as not supported.
+pub(crate) fn debugger_off(v: &Node) -> bool {
+    matches!(v.kind, Kind::Null) || v.as_str() == Some("never")
+}
+
 /// Every keyword name tend knows, for "did you mean" suggestions.
 pub fn known_task_keywords() -> &'static [&'static str] {
     TASK_KEYWORDS
@@ -223,6 +230,20 @@ pub(crate) enum NameVars {
     Fixed,
 }
 
+impl NameVars {
+    /// What a template may use here, for a diagnostic's label.
+    fn label(self) -> &'static str {
+        match self {
+            NameVars::Parse => {
+                "rendered when the playbook is parsed, with the play's `vars`, the import's `vars`, extra vars and magic variables (as Ansible does)"
+            }
+            NameVars::Fixed => {
+                "tend reads included files at compile time: a templated name may use only extra vars and magic variables (`playbook_dir`, `role_path`); per-host values are not supported yet"
+            }
+        }
+    }
+}
+
 impl Cx<'_> {
     /// A file name as written, or rendered now if it is a template (see
     /// [`NameVars`]); `own` are the import's own `vars`.
@@ -237,14 +258,7 @@ impl Cx<'_> {
         if !crate::template::is_template(name) {
             return Some(name.to_string());
         }
-        let magic = self.magic_vars();
-        let empty = Vars::new();
-        let (play, own) = match which {
-            NameVars::Parse => (&self.play_vars, own),
-            NameVars::Fixed => (&empty, &empty),
-        };
-        let scope = crate::template::Scope::new(vec![play, own, &self.extra_vars, &magic]);
-        match self.templar.render_string(name, &scope) {
+        match self.render_now(name, own, which) {
             Ok(Value::String(s)) => Some(s),
             Ok(other) => {
                 self.diags.push(
@@ -256,25 +270,79 @@ impl Cx<'_> {
                 None
             }
             Err(e) => {
-                let label = match which {
-                    NameVars::Parse => {
-                        "rendered when the playbook is parsed, with the play's `vars`, the import's `vars`, extra vars and magic variables (as Ansible does)"
-                    }
-                    NameVars::Fixed => {
-                        "tend reads included files at compile time: a templated name may use only extra vars and magic variables (`playbook_dir`, `role_path`); per-host values are not supported yet"
-                    }
-                };
                 self.diags.push(
                     Diagnostic::error(format!(
                         "{kind}: cannot template the file name `{name}`: {}",
                         e.message
                     ))
                     .at(span.clone())
-                    .label(label),
+                    .label(which.label()),
                 );
                 None
             }
         }
+    }
+
+    /// Renders `text` now, with what [`NameVars`] allows.
+    fn render_now(
+        &self,
+        text: &str,
+        own: &Vars,
+        which: NameVars,
+    ) -> Result<Value, crate::template::TemplateError> {
+        let magic = self.magic_vars();
+        let empty = Vars::new();
+        let (play, own) = match which {
+            NameVars::Parse => (&self.play_vars, own),
+            NameVars::Fixed => (&empty, &empty),
+        };
+        let scope = crate::template::Scope::new(vec![play, own, &self.extra_vars, &magic]);
+        self.templar.render_string(text, &scope)
+    }
+
+    /// A boolean option of an import or include (`public`,
+    /// `allow_duplicates`, `rolespec_validate`), rendered now when it is a
+    /// template, as a templated file name is (see [`NameVars`]).
+    pub(crate) fn option_bool(
+        &mut self,
+        what: &str,
+        value: &Value,
+        span: &Span,
+        own: &Vars,
+        which: NameVars,
+    ) -> Option<bool> {
+        let rendered = match value {
+            Value::String(text) if crate::template::is_template(text) => {
+                match self.render_now(text, own, which) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.diags.push(
+                            Diagnostic::error(format!(
+                                "{what}: cannot template `{text}`: {}",
+                                e.message
+                            ))
+                            .at(span.clone())
+                            .label(which.label()),
+                        );
+                        return None;
+                    }
+                }
+            }
+            other => other.clone(),
+        };
+        let b = match &rendered {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => tend_modules::args::parse_bool(s),
+            Value::Number(n) => n.as_i64().map(|n| n != 0),
+            _ => None,
+        };
+        if b.is_none() {
+            self.diags.push(
+                Diagnostic::error(format!("{what} must be a boolean, found {rendered}"))
+                    .at(span.clone()),
+            );
+        }
+        b
     }
 
     /// Whether a dynamic include's templated name renders now, from what no
@@ -630,6 +698,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "post_tasks" => sections.push((2, v)),
             "handlers" => sections.push((3, v)),
             "roles" => roles_node = Some(v),
+            "debugger" if debugger_off(v) => {}
             other if PLAY_UNSUPPORTED.contains(&other) => diags.push(
                 Diagnostic::error(format!("play keyword `{other}` is not supported yet"))
                     .at(k.span.clone())
@@ -694,6 +763,137 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
     Some(play)
 }
 
+/// The actions that are imports or includes rather than modules.
+const INCLUDE_ACTIONS: &[&str] = &[
+    "import_role",
+    "ansible.builtin.import_role",
+    "include_role",
+    "ansible.builtin.include_role",
+    "import_tasks",
+    "ansible.builtin.import_tasks",
+    "include_tasks",
+    "ansible.builtin.include_tasks",
+];
+
+fn map_node(span: &Span, entries: Vec<(Node, Node)>) -> Node {
+    Node {
+        span: span.clone(),
+        tag: None,
+        kind: Kind::Map(entries),
+    }
+}
+
+fn str_node(span: &Span, text: &str) -> Node {
+    Node {
+        span: span.clone(),
+        tag: None,
+        kind: Kind::Str(text.to_string()),
+    }
+}
+
+/// An include or import written the other ways Ansible's argument parser
+/// accepts, rewritten as `include_tasks: TARGET`: as an action
+/// (`action: include_tasks file.yml`, `action: {module: include_role, name: r}`),
+/// and with its options in `args:` (merged into the target). `None`: the
+/// task is not one, or is written plainly already.
+fn normalize_include(item: &Node, diags: &mut Vec<Diagnostic>) -> Option<Node> {
+    let entries = item.as_map()?;
+    let key_of = |k: &Node| k.key_text().unwrap_or_default();
+    let direct = entries
+        .iter()
+        .position(|(k, _)| INCLUDE_ACTIONS.contains(&key_of(k).as_str()));
+    let action = entries.iter().position(|(k, _)| key_of(k) == "action");
+    let args_at = entries.iter().position(|(k, _)| key_of(k) == "args");
+    let (at, name, target) = match (direct, action) {
+        (Some(at), _) => (at, key_of(&entries[at].0), entries[at].1.clone()),
+        (None, Some(at)) => {
+            let v = &entries[at].1;
+            match (v.as_str(), v.get("module").and_then(Node::key_text)) {
+                (Some(text), _) => {
+                    let (module, rest) = split_module_word(text.trim());
+                    if !INCLUDE_ACTIONS.contains(&module) {
+                        return None;
+                    }
+                    let target = if rest.is_empty() {
+                        Node {
+                            span: v.span.clone(),
+                            tag: None,
+                            kind: Kind::Null,
+                        }
+                    } else {
+                        str_node(&v.span, rest)
+                    };
+                    (at, module.to_string(), target)
+                }
+                (None, Some(module)) if INCLUDE_ACTIONS.contains(&module.as_str()) => {
+                    let rest = v
+                        .as_map()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|(k, _)| key_of(k) != "module")
+                        .cloned()
+                        .collect();
+                    (at, module, map_node(&v.span, rest))
+                }
+                _ => return None,
+            }
+        }
+        (None, None) => return None,
+    };
+    let args = args_at.map(|i| &entries[i].1);
+    if direct.is_some() && args.is_none() {
+        return None;
+    }
+    let target = match (args, &target.kind) {
+        (None, _) => target,
+        (Some(a), _) if a.as_map().is_none() => {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`args` of {name} must be a mapping, found {}",
+                    a.kind_name()
+                ))
+                .at(a.span.clone()),
+            );
+            return Some(map_node(&item.span, Vec::new()));
+        }
+        (Some(a), Kind::Null) => a.clone(),
+        (Some(a), Kind::Map(own)) => {
+            let mut merged = own.clone();
+            merged.extend(a.as_map().unwrap_or_default().iter().cloned());
+            map_node(&target.span, merged)
+        }
+        (Some(a), Kind::Str(_)) if name.ends_with("_tasks") => {
+            // The free-form file (or `file=...`) and the options.
+            let mut merged = vec![(str_node(&target.span, "file"), kv_file(&target))];
+            merged.extend(a.as_map().unwrap_or_default().iter().cloned());
+            map_node(&target.span, merged)
+        }
+        (Some(a), _) => {
+            diags.push(
+                Diagnostic::error(format!(
+                    "{name}: options both inline and in `args` are not supported yet"
+                ))
+                .at(a.span.clone()),
+            );
+            return Some(map_node(&item.span, Vec::new()));
+        }
+    };
+    let key_span = entries[at].0.span.clone();
+    let rewritten = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != args_at)
+        .map(|(i, (k, v))| {
+            if i == at {
+                (str_node(&key_span, &name), target.clone())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect();
+    Some(map_node(&item.span, rewritten))
+}
+
 /// Parses a list of tasks (imports, includes, blocks, roles resolved).
 pub(crate) fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Step> {
     match &node.kind {
@@ -701,6 +901,8 @@ pub(crate) fn task_list(node: &Node, cx: &mut Cx<'_>, handlers: bool) -> Vec<Ste
         Kind::Seq(items) => {
             let mut out = Vec::new();
             for item in items {
+                let normalized = normalize_include(item, cx.diags);
+                let item = normalized.as_ref().unwrap_or(item);
                 let role_key = [
                     "import_role",
                     "ansible.builtin.import_role",
@@ -995,6 +1197,7 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
             },
             steps: Vec::new(),
             deferred: Some(cx.defer(item, key, handlers)),
+            role: None,
         }));
     }
     let name = cx.file_name(
@@ -1027,6 +1230,7 @@ fn include_tasks(item: &Node, target: &Node, cx: &mut Cx<'_>, handlers: bool) ->
         },
         steps,
         deferred: None,
+        role: None,
     }))
 }
 
@@ -1064,7 +1268,7 @@ pub fn load_deferred(
     d: &Deferred,
     role: Option<&std::sync::Arc<super::RoleInfo>>,
     render: &mut dyn FnMut(&str) -> Result<String, String>,
-) -> Result<(String, Vec<Step>), Vec<Diagnostic>> {
+) -> Result<LoadedInclude, Vec<Diagnostic>> {
     let mut node = d.node.clone();
     let mut diags = Vec::new();
     for_each_name(&mut node, &d.key, &mut |v| {
@@ -1105,7 +1309,7 @@ pub fn load_deferred(
         return Err(diags);
     }
     let Some(Step::Include(inc)) = steps.into_iter().next() else {
-        return Ok((String::new(), Vec::new()));
+        return Ok((String::new(), Vec::new(), None));
     };
     if inc.deferred.is_some() {
         return Err(vec![
@@ -1126,8 +1330,12 @@ pub fn load_deferred(
     if d.rescued {
         steps.iter_mut().for_each(Step::mark_rescued);
     }
-    Ok((inc.file.value, steps))
+    Ok((inc.file.value, steps, inc.role))
 }
+
+/// A deferred include read for a host: the file as shown (empty for a
+/// role), its steps, and for `include_role` what running it leaves.
+pub type LoadedInclude = (String, Vec<Step>, Option<Arc<super::IncludedRole>>);
 
 /// The templated names of a deferred include, in the order
 /// [`load_deferred`] renders them.
@@ -1604,6 +1812,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                     }
                 },
             },
+            "debugger" if debugger_off(v) => {}
             other if is_unsupported_task_keyword(other) => {
                 diags.push(
                     Diagnostic::error(format!("task keyword `{other}` is not supported yet"))

@@ -80,6 +80,12 @@ pub(crate) struct RoleRef {
     vars_from: Option<String>,
     defaults_from: Option<String>,
     handlers_from: Option<String>,
+    /// `allow_duplicates: false` on `import_role`/`include_role`: the
+    /// instance does not run again where it ran.
+    once: bool,
+    /// `rolespec_validate` (default on): whether the role's
+    /// `argument_specs` would be checked (tend warns that it does not).
+    validate: bool,
 }
 
 /// A loaded role: steps to run (dependencies first) and what it exports.
@@ -91,6 +97,8 @@ pub(crate) struct Loaded {
     pub defaults: Vars,
     /// `Role.get_vars(only_exports=True)`: dependencies' vars, then its own.
     pub exports: Vars,
+    /// The instance's identity (see [`crate::playbook::IncludedRole::key`]).
+    pub key: String,
 }
 
 /// How a role is brought in (decides de-duplication and publicity).
@@ -112,6 +120,9 @@ pub struct PlayRoles {
     pub dir: PathBuf,
     /// Role instances already in the play (de-duplication), with their exports.
     pub(crate) seen: Vec<(String, Vars, Vars)>,
+    /// Every static role instance so far (`roles:`, dependencies,
+    /// `import_role`): `allow_duplicates: false` skips these.
+    pub(crate) ran: Vec<String>,
     /// Roles (path, `handlers_from`) whose handlers are in the play already:
     /// a role included several times has its handlers once.
     pub(crate) handler_keys: Vec<String>,
@@ -201,6 +212,7 @@ pub(crate) fn parse_entry(node: &Node, cx: &mut Cx<'_>) -> Option<RoleRef> {
             "role" | "name" => {}
             "vars" => r.vars = parse::vars_map(v, cx.diags),
             k2 if ROLE_KEYWORDS.contains(&k2) => keywords.push((k.clone(), v.clone())),
+            "debugger" if parse::debugger_off(v) => {}
             k2 if ROLE_UNSUPPORTED.contains(&k2) => {
                 not_supported(cx, format!("role keyword `{k2}`"), &k.span)
             }
@@ -239,18 +251,21 @@ fn role_ref(name: &str, span: &Span, cx: &mut Cx<'_>) -> Option<RoleRef> {
         vars_from: None,
         defaults_from: None,
         handlers_from: None,
+        once: false,
+        validate: true,
     })
 }
 
 /// Parses the options of `import_role`/`include_role` (mapping or `k=v`).
-/// Templated `name` and `*_from` values are rendered now (`own`: the task's
-/// `vars`), see [`parse::NameVars`].
+/// Templated `name`, `*_from` and boolean options are rendered now (`own`:
+/// the task's `vars`), see [`parse::NameVars`]. Returns the role, `apply`
+/// and `public`.
 pub(crate) fn parse_task_options(
     kind: &str,
     target: &Node,
     cx: &mut Cx<'_>,
     own: &Vars,
-) -> Option<(RoleRef, Option<Node>)> {
+) -> Option<(RoleRef, Option<Node>, bool)> {
     let mut options: Vec<(String, Value, Span, Option<Node>)> = Vec::new();
     match &target.kind {
         Kind::Map(entries) => {
@@ -309,11 +324,6 @@ pub(crate) fn parse_task_options(
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let truthy = |v: &Value| match v {
-        Value::Bool(b) => *b,
-        Value::String(s) => tend_modules::args::parse_bool(s).unwrap_or(false),
-        _ => false,
-    };
     let Some((_, name, span, _)) = options.iter().find(|(k, ..)| k == "name").cloned() else {
         cx.diags.push(
             Diagnostic::error(format!("{kind}: `name` (the role) is required"))
@@ -323,8 +333,15 @@ pub(crate) fn parse_task_options(
     };
     let mut r = role_ref(&text(&name), &span, cx)?;
     let mut apply = None;
+    // import_role is public, include_role private, unless `public` says.
+    let mut public = kind == "import_role";
     let mut ok = true;
     for (k, v, span, node) in options {
+        let mut flag = |cx: &mut Cx<'_>| {
+            let b = cx.option_bool(&format!("{kind}: `{k}`"), &v, &span, own, which);
+            ok &= b.is_some();
+            b.unwrap_or_default()
+        };
         match k.as_str() {
             "name" => {}
             "tasks_from" => r.tasks_from = Some(text(&v)),
@@ -332,17 +349,17 @@ pub(crate) fn parse_task_options(
             "defaults_from" => r.defaults_from = Some(text(&v)),
             "handlers_from" => r.handlers_from = Some(text(&v)),
             "apply" if kind == "include_role" => apply = node,
-            // The defaults tend implements: include_role is private and may
-            // repeat, import_role is public and may repeat.
-            "public" if truthy(&v) == (kind == "import_role") => {}
-            "allow_duplicates" if truthy(&v) => {}
+            "public" => public = flag(cx),
+            // The option's default (on) wins over the role's meta.
+            "allow_duplicates" => r.once = !flag(cx),
+            "rolespec_validate" => r.validate = flag(cx),
             other => {
                 not_supported(cx, format!("{kind}: option `{other}`"), &span);
                 ok = false;
             }
         }
     }
-    ok.then_some((r, apply))
+    ok.then_some((r, apply, public))
 }
 
 /// Finds a role directory: `roles/` beside the playbook, `roles_path`, the
@@ -530,7 +547,7 @@ pub(crate) fn load(
                     allow_duplicates = matches!(v.to_value(), Value::Bool(true))
                         || v.as_str().and_then(tend_modules::args::parse_bool) == Some(true)
                 }
-                Some("argument_specs") => cx.diags.push(
+                Some("argument_specs") if r.validate => cx.diags.push(
                     Diagnostic::warning(format!(
                         "role `{}`: argument_specs validation is not supported yet; the role's arguments are not validated",
                         r.name
@@ -540,6 +557,15 @@ pub(crate) fn load(
                 _ => {}
             }
         }
+    }
+    if r.validate && find_in(&path.join("meta"), "argument_specs").is_some() {
+        cx.diags.push(
+            Diagnostic::warning(format!(
+                "role `{}`: argument_specs validation is not supported yet; the role's arguments are not validated (meta/argument_specs.yml)",
+                r.name
+            ))
+            .at(r.span.clone()),
+        );
     }
     let keywords_json = r.keywords.as_ref().map(|k| {
         serde_json::json!([
@@ -570,8 +596,20 @@ pub(crate) fn load(
         return Some(Loaded {
             defaults: defaults.clone(),
             exports: exports.clone(),
+            key,
             ..Loaded::default()
         });
+    }
+    if r.once && cx.roles.ran.contains(&key) {
+        // `allow_duplicates: false` on the import or include: the instance
+        // ran already, as a static role of the play.
+        return Some(Loaded {
+            key,
+            ..Loaded::default()
+        });
+    }
+    if via != Via::Include {
+        cx.roles.ran.push(key.clone());
     }
     let defaults = vars_file(cx, &path, "defaults", r.defaults_from.as_deref(), &r.span);
     let own_vars = vars_file(cx, &path, "vars", r.vars_from.as_deref(), &r.span);
@@ -584,7 +622,10 @@ pub(crate) fn load(
         keyword_vars: r.vars.clone(),
         params: r.params.clone(),
     });
-    let mut loaded = Loaded::default();
+    let mut loaded = Loaded {
+        key: key.clone(),
+        ..Loaded::default()
+    };
     for dep in &deps {
         let Some(d) = parse_entry(dep, cx) else {
             continue;
@@ -767,9 +808,10 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
             },
             steps: Vec::new(),
             deferred: Some(cx.defer(item, key, handlers)),
+            role: None,
         })];
     }
-    let Some((r, apply)) = parse_task_options(kind, target, cx, &holder.vars) else {
+    let Some((r, apply, public)) = parse_task_options(kind, target, cx, &holder.vars) else {
         return Vec::new();
     };
     if !include
@@ -806,16 +848,23 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
     let Some(l) = loaded else {
         return Vec::new();
     };
-    cx.roles.back_handlers.extend(l.handlers);
     if !include {
-        merge_into(&mut cx.roles.defaults, &l.defaults);
-        merge_into(&mut cx.roles.exports, &l.exports);
+        // The role's handlers are the import's too: they get its keywords
+        // (`delegate_to`, `become`, ...), as Ansible parents them to it.
+        cx.roles
+            .back_handlers
+            .extend(l.handlers.into_iter().map(|s| s.inherit_all(&holder)));
+        if public {
+            merge_into(&mut cx.roles.defaults, &l.defaults);
+            merge_into(&mut cx.roles.exports, &l.exports);
+        }
         return l
             .steps
             .into_iter()
             .map(|s| s.inherit_all(&holder))
             .collect();
     }
+    cx.roles.back_handlers.extend(l.handlers);
     let steps = match &apply {
         Some(a) => l.steps.into_iter().map(|s| s.inherit_all(a)).collect(),
         None => l.steps,
@@ -831,5 +880,10 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
         },
         steps,
         deferred: None,
+        role: Some(Arc::new(IncludedRole {
+            key: l.key,
+            once: r.once,
+            public: public.then_some((l.defaults, l.exports)),
+        })),
     })]
 }

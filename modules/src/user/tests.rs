@@ -260,6 +260,12 @@ fn expires_by_day_and_removal() {
     assert!(script(&p).contains("usermod -e '' alice"));
     let p = plan(json!({"name": "alice", "expires": -1}), &with(""));
     assert_eq!(p.action, Action::NoOp);
+    // No shadow entry at all: Ansible reads the expiry as 0, so `usermod -e ''`
+    // runs (and makes the entry); then the empty field is -1.
+    let no_shadow =
+        probe_text("").replace(&format!("shadow=alice:{HASH}:19000:0:99999:7:::\n"), "");
+    let p = plan(json!({"name": "alice", "expires": -1}), &no_shadow);
+    assert!(script(&p).contains("usermod -e '' alice"), "{}", script(&p));
     assert_eq!(ymd(0), "1970-01-01");
     assert_eq!(ymd(19782), "2024-02-29");
 }
@@ -374,10 +380,11 @@ fn argument_names_and_unsupported() {
     assert!(!a.create_home);
     assert_eq!(a.groups, Some(vec!["a".into(), "b".into()]));
     assert_eq!(a.expires, Some(12.5));
+    assert!(User.check(&json!({"name": "x", "local": true})).is_ok());
     let e = User
-        .check(&json!({"name": "x", "local": true}))
+        .check(&json!({"name": "x", "local": true, "uid_max": 9}))
         .unwrap_err();
-    assert_eq!(e.message, "user: argument `local` is not supported yet");
+    assert_eq!(e.message, "'uid_max' can not be used with 'local'");
     let e = User
         .check(&json!({"name": "x", "login_class": "a"}))
         .unwrap_err();
@@ -468,4 +475,204 @@ fn account_disable_days_are_the_shadow_inactive_field() {
         "passwd=\nhostname=h\n",
     );
     assert!(script(&p).contains("chage -I 10 bob"));
+}
+
+/// The probe lines of `local: true` on a host with every libuser tool.
+const LOCAL: &str = "passwd_file=1\nbin_paths=/usr/bin:/usr/sbin\n";
+
+#[test]
+fn local_creates_with_luseradd_then_lchage_and_lgroupmod() {
+    let p = plan(
+        json!({"name": "lu", "local": true, "groups": ["g1", "g2", "g1"], "expires": 2529881062u64}),
+        &format!(
+            "{LOCAL}passwd=\nown_group=1\ng0=g1:x:3001:\ng1=g2:x:3002:\ng2=g1:x:3001:\nhostname=h\n"
+        ),
+    );
+    assert_eq!(p.action, Action::Create);
+    let s = script(&p);
+    // `-n` (not `-N`), no `-G`, `-e` or `-m`: those go through the other tools.
+    assert!(s.contains("luseradd -n lu >/dev/null"), "{s}");
+    assert!(!s.contains("\nuseradd ") && !s.contains(" -G "), "{s}");
+    let chage = s.find("lchage -E 29281 lu").expect(s);
+    let g1 = s.find("lgroupmod -M lu g1").expect(s);
+    let g2 = s.find("lgroupmod -M lu g2").expect(s);
+    assert!(chage < g1 && g1 < g2, "{s}");
+    assert_eq!(s.matches("lgroupmod").count(), 2, "{s}");
+    // a home luseradd did not make is made afterwards, read from /etc/passwd
+    assert!(
+        s.contains("' /etc/passwd)\nif [ -n \"$h\" ] && [ ! -e \"$h\" ]"),
+        "{s}"
+    );
+}
+
+#[test]
+fn local_reads_existence_from_etc_passwd_only() {
+    // getent finds the account (a directory user), /etc/passwd does not: created locally
+    let a = args(json!({"name": "alice", "local": true}));
+    let st = state(&a, &format!("{LOCAL}{}", probe_text("")));
+    assert!(st.passwd.is_none());
+    let p = User.plan(&a, &st, &Context::default()).unwrap();
+    assert_eq!(p.action, Action::Create);
+    let st = state(&a, &format!("{LOCAL}in_passwd=1\n{}", probe_text("")));
+    assert!(st.passwd.is_some());
+    assert_eq!(
+        User.plan(&a, &st, &Context::default()).unwrap().action,
+        Action::NoOp
+    );
+    // without /etc/passwd: Ansible's failure
+    let st = state(&a, &probe_text(""));
+    let e = User.plan(&a, &st, &Context::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "'local: true' specified but unable to find local account file /etc/passwd to parse."
+    );
+}
+
+#[test]
+fn local_modifies_memberships_and_expiry_with_lgroupmod_and_lchage() {
+    let text = format!(
+        "{LOCAL}in_passwd=1\n{}",
+        probe_text("g0=web:x:3000:alice\ng1=docker:x:5000:\n")
+    )
+    .replace("19000:0:99999:7:::", "19000:0:99999:7::29281:");
+    // replace: adm removed, docker added; the expiry removed
+    let p = plan(
+        json!({"name": "alice", "local": true, "groups": ["web", "docker"], "expires": -1, "shell": "/bin/sh"}),
+        &text,
+    );
+    let s = script(&p);
+    assert!(s.contains("lusermod -s /bin/sh alice"), "{s}");
+    let e = s.find("lchage -E -1 alice").expect(s);
+    let add = s.find("lgroupmod -M alice docker").expect(s);
+    let del = s.find("lgroupmod -m alice adm").expect(s);
+    assert!(
+        s.find("lusermod").unwrap() < e && e < add && add < del,
+        "{s}"
+    );
+    assert!(!s.contains(" -G "), "{s}");
+    // append: only adds; again: nothing
+    let p = plan(
+        json!({"name": "alice", "local": true, "groups": ["web", "docker"], "append": true}),
+        &text,
+    );
+    let s = script(&p);
+    assert!(
+        s.contains("lgroupmod -M alice docker") && !s.contains("lgroupmod -m"),
+        "{s}"
+    );
+    assert!(!s.contains("lusermod"), "{s}");
+    let p = plan(
+        json!({"name": "alice", "local": true, "groups": ["web"], "append": true, "expires": 2529881062u64}),
+        &text,
+    );
+    assert_eq!(p.action, Action::NoOp, "{:?}", p.diff);
+}
+
+#[test]
+fn local_removes_with_luserdel_without_force() {
+    let p = plan(
+        json!({"name": "alice", "state": "absent", "local": true, "remove": true, "force": true}),
+        &format!("{LOCAL}in_passwd=1\npasswd={ALICE}\n"),
+    );
+    assert!(
+        script(&p).contains("luserdel -r alice >/dev/null"),
+        "{}",
+        script(&p)
+    );
+}
+
+#[test]
+fn local_fails_as_ansible_without_the_tools_or_with_shadow_only_options() {
+    let missing = "passwd_file=1\nbin_paths=/usr/bin:/sbin\nmissing=luseradd\nmissing=lchage\n";
+    let a = args(json!({"name": "bob", "local": true}));
+    let st = state(&a, &format!("{missing}passwd=\n"));
+    let e = User.plan(&a, &st, &Context::default()).unwrap_err();
+    // lchage is looked up before luseradd
+    assert_eq!(
+        e.to_string(),
+        "Failed to find required executable \"lchage\" in paths: /usr/bin:/sbin"
+    );
+    // check mode predicts the creation without looking the tools up
+    let check = Context {
+        check_mode: true,
+        ..Context::default()
+    };
+    assert_eq!(User.plan(&a, &st, &check).unwrap().action, Action::Create);
+    // an existing account is checked with them, even with nothing to change
+    let a = args(json!({"name": "alice", "local": true}));
+    let st = state(&a, &format!("{missing}in_passwd=1\n{}", probe_text("")));
+    assert!(User.plan(&a, &st, &check).is_err());
+    for (arg, msg) in [
+        ("umask", "'umask' can not be used with 'local'"),
+        ("uid_min", "'uid_min' can not be used with 'local'"),
+        ("uid_max", "'uid_max' can not be used with 'local'"),
+    ] {
+        let a = args(
+            json!({"name": "x", "local": true, arg: if arg == "umask" { json!("077") } else { json!(1000) }}),
+        );
+        assert_eq!(User::validate(&a).unwrap_err().to_string(), msg);
+    }
+    let a = args(json!({"name": "x", "local": false, "umask": "077"}));
+    assert!(User::validate(&a).is_ok());
+}
+
+#[test]
+fn local_probe_looks_in_etc_passwd_and_for_the_tools() {
+    let a = args(json!({"name": "bob", "local": true}));
+    let s = User.probe(&a, &Context::default()).script;
+    assert!(
+        s.contains("awk -F: -v n=\"$n\" '$1==n{print \"in_passwd=1\"; exit}' /etc/passwd"),
+        "{s}"
+    );
+    assert!(
+        s.contains("for t in luseradd lusermod luserdel lchage lgroupmod"),
+        "{s}"
+    );
+    let a = args(json!({"name": "bob"}));
+    assert!(
+        !User
+            .probe(&a, &Context::default())
+            .script
+            .contains("luseradd")
+    );
+}
+
+/// Runs each script with `/bin/sh -c` here, with `HOME` and `TEND_T` set.
+struct Sh;
+
+#[async_trait::async_trait]
+impl Host for Sh {
+    async fn exec(&self, request: Exec) -> Result<ExecOutput, crate::host::HostError> {
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&request.script)
+            .env("HOME", "/home/t")
+            .env("TEND_T", "a b")
+            .env_remove("TEND_UNSET")
+            .output()
+            .map_err(|e| crate::host::HostError::Io(e.to_string()))?;
+        Ok(ExecOutput {
+            status: out.status.code().unwrap_or(1),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}
+
+#[test]
+fn path_arguments_are_expanded_on_the_target_as_ansible_paths() {
+    let mut a = args(
+        json!({"name": "t", "shell": "~/custom_shell", "home": "$TEND_T/${TEND_T}x",
+                            "ssh_key_file": "$TEND_UNSET/k"}),
+    );
+    crate::host::Replay::block_on(expand_paths(&mut a, &Sh)).unwrap();
+    assert_eq!(a.shell.as_deref(), Some("/home/t/custom_shell"));
+    assert_eq!(a.home.as_deref(), Some("a b/a bx"));
+    // an unset variable stays as written, as Python's expandvars leaves it
+    assert_eq!(a.ssh_key_file.as_deref(), Some("$TEND_UNSET/k"));
+    // nothing to expand: no round trip (a host that fails would fail it)
+    let mut a = args(json!({"name": "t", "shell": "/bin/sh"}));
+    let none = crate::host::Replay::new(&[]);
+    crate::host::Replay::block_on(expand_paths(&mut a, &none)).unwrap();
+    assert_eq!(a.shell.as_deref(), Some("/bin/sh"));
 }
