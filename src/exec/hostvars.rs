@@ -4,14 +4,37 @@ use super::{HostState, PlayCtx};
 use crate::vars::Vars;
 use minijinja::value::{Object, ObjectRepr, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// One play host's variables as `hostvars[host]` shows them, converted for
+/// templates only when a template asks for them: most tasks never look at
+/// `hostvars`, and converting every host's facts for every task was most
+/// of the controller's CPU on a fleet.
+#[derive(Debug)]
+pub(crate) struct HostValue {
+    vars: Vars,
+    value: OnceLock<Value>,
+}
+
+impl HostValue {
+    fn new(vars: Vars) -> Arc<HostValue> {
+        Arc::new(HostValue {
+            vars,
+            value: OnceLock::new(),
+        })
+    }
+
+    fn value(&self) -> Value {
+        self.value.get_or_init(|| to_value(&self.vars)).clone()
+    }
+}
 
 /// A snapshot of all hosts' variables, taken before a task starts: the
 /// play's hosts as they are now, every other inventory host (added ones
 /// included) computed when asked for.
 #[derive(Debug)]
 pub(crate) struct HostVars {
-    hosts: BTreeMap<String, Value>,
+    hosts: BTreeMap<String, Arc<HostValue>>,
     inventory: Arc<crate::inventory::Inventory>,
     /// Facts and registered values of hosts outside the play, from earlier plays.
     others: Arc<HashMap<String, (Vars, Vars)>>,
@@ -69,7 +92,7 @@ pub(crate) fn publish(states: &[HostState], ctx: &PlayCtx<'_>, force: bool) {
 }
 
 /// One host's variables, as `hostvars[host]` shows them.
-fn host_value(s: &HostState, ctx: &PlayCtx<'_>) -> Value {
+fn host_value(s: &HostState, ctx: &PlayCtx<'_>) -> Arc<HostValue> {
     let mut all = Vars::new();
     for layer in [
         &s.inventory_vars,
@@ -88,7 +111,7 @@ fn host_value(s: &HostState, ctx: &PlayCtx<'_>) -> Value {
         "group_names".into(),
         serde_json::to_value(ctx.inventory.get().group_names(&s.name)).unwrap_or_default(),
     );
-    to_value(&all)
+    HostValue::new(all)
 }
 
 fn to_value(all: &Vars) -> Value {
@@ -111,7 +134,10 @@ impl Object for HostVars {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
-        self.hosts.get(name).cloned().or_else(|| self.other(name))
+        self.hosts
+            .get(name)
+            .map(|h| h.value())
+            .or_else(|| self.other(name))
     }
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {

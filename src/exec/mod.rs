@@ -183,7 +183,7 @@ pub(crate) struct PlayCtx<'a> {
     pub throttles: RefCell<HashMap<usize, Arc<tokio::sync::Semaphore>>>,
     /// Free strategies: every host's variables as it last published them,
     /// for `hostvars` (empty under `linear`, which snapshots all hosts).
-    pub peers: RefCell<std::collections::BTreeMap<String, minijinja::Value>>,
+    pub peers: RefCell<std::collections::BTreeMap<String, Arc<hostvars::HostValue>>>,
     /// Facts and registered values of the hosts outside the play (for `hostvars`).
     pub others: Arc<HashMap<String, (Vars, Vars)>>,
     /// Warnings already shown in this run (Ansible shows each once).
