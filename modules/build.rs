@@ -18,7 +18,8 @@
 //!   left out; `_raw_params` is shown as `free_form`). Each field's doc
 //!   comment is its description; serde's `rename`, `alias` and `default`
 //!   give the name, aliases and whether it is required (no `default` and not
-//!   an `Option`); the Rust type gives the Ansible type (`String` str, `bool`
+//!   an `Option`, or "(required)" in the doc); the Rust type gives the
+//!   Ansible type (`String` str, `bool`
 //!   bool, integers int, `Vec<T>` list, `ModeSpec`/`Value` raw, maps dict, a
 //!   `choice!` enum or a serde enum str with its spellings as choices).
 //! * the default value is read from the code: `#[serde(default)]` is the
@@ -1164,7 +1165,10 @@ impl World {
                 (Ok(code), None) => code,
                 (Err(e), None) => return Err(e),
             };
-            let required = default.is_none() && !container_default && !kind.optional;
+            // A field that defaults only to give the module's own message
+            // when it is missing says "(required)" in its doc.
+            let required = (default.is_none() && !container_default && !kind.optional)
+                || description.contains("(required)");
             out.push(Opt {
                 name,
                 description,

@@ -370,3 +370,135 @@ fn file_sets_attributes_and_explicit_times_once() {
         .expect("epoch");
     assert_eq!(std::os::unix::fs::MetadataExt::mtime(&meta), want);
 }
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// `copy` of a controller directory: `src` copies the directory itself,
+/// `src/` its content; links to files are copied as files (`local_follow`),
+/// or kept as links without it; directories get `directory_mode`; a second
+/// run changes nothing.
+#[test]
+fn copy_copies_a_controller_directory_recursively() {
+    let (out, dir) = run_with(
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file: path=files/tree/empty state=directory
+    - file: path=files/tree/sub/link src=../top.txt state=link
+    - copy: src=tree dest={{ work }}/out directory_mode=0700
+      register: first
+    - copy: src=tree dest={{ work }}/out directory_mode=0700
+      register: again
+    - copy: src=tree/ dest={{ work }}/flat/ local_follow=false mode=0600
+      register: flat
+    - copy: src=tree/ dest={{ work }}/flat/ local_follow=false mode=0600
+      check_mode: true
+      register: flat_check
+    - assert:
+        that:
+          - first is changed
+          - again is not changed
+          - flat is changed
+          - flat_check is not changed
+          - flat.dest == work + '/flat/'
+"#,
+        &[
+            ("files/tree/top.txt", "top\n"),
+            ("files/tree/sub/deep/f.txt", "deep\n"),
+        ],
+    );
+    ok(&out);
+    let root = dir.path();
+    let out_tree = root.join("out/tree");
+    assert_eq!(
+        std::fs::read_to_string(out_tree.join("sub/deep/f.txt")).unwrap(),
+        "deep\n"
+    );
+    // Followed: the link became a file with the target's content.
+    let link = out_tree.join("sub/link");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
+    assert_eq!(std::fs::read_to_string(&link).unwrap(), "top\n");
+    for d in ["", "empty", "sub", "sub/deep"] {
+        assert_eq!(mode_of(&out_tree.join(d)), 0o700, "{d}");
+    }
+    // `src/`: the content only, links kept, files with `mode`.
+    let flat = root.join("flat");
+    assert!(!flat.join("tree").exists());
+    assert_eq!(
+        std::fs::read_link(flat.join("sub/link")).unwrap(),
+        std::path::PathBuf::from("../top.txt")
+    );
+    assert_eq!(mode_of(&flat.join("top.txt")), 0o600);
+    assert!(flat.join("empty").is_dir());
+}
+
+/// `copy` with `remote_src` and a directory: mirrors it (links stay links
+/// unless `local_follow`), keeps the source's modes, predicts in check mode
+/// and changes nothing the second time.
+#[test]
+fn copy_copies_a_directory_on_the_target() {
+    let (out, dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file: path={{ work }}/src/sub state=directory
+    - copy: content=one dest={{ work }}/src/sub/one mode=0751
+    - file: path={{ work }}/src/ln src=sub/one state=link
+    - copy: src={{ work }}/src/ dest={{ work }}/dst remote_src=true
+      check_mode: true
+      register: predicted
+    - stat: path={{ work }}/dst
+      register: before
+    - copy: src={{ work }}/src/ dest={{ work }}/dst remote_src=true
+      register: made
+    - copy: src={{ work }}/src/ dest={{ work }}/dst remote_src=true
+      register: again
+    - copy: src={{ work }}/src dest={{ work }}/followed remote_src=true local_follow=true
+    - assert:
+        that:
+          - predicted is changed
+          - not before.stat.exists
+          - made is changed
+          - again is not changed
+"#);
+    ok(&out);
+    let root = dir.path();
+    assert_eq!(
+        std::fs::read_to_string(root.join("dst/sub/one")).unwrap(),
+        "one"
+    );
+    assert_eq!(mode_of(&root.join("dst/sub/one")), 0o751);
+    assert_eq!(
+        std::fs::read_link(root.join("dst/ln")).unwrap(),
+        std::path::PathBuf::from("sub/one")
+    );
+    let followed = root.join("followed/src/ln");
+    assert!(std::fs::symlink_metadata(&followed).unwrap().is_file());
+}
+
+/// A literal `src` that an earlier task creates on the controller is looked
+/// for when the task runs; one that nothing creates stays a compile error.
+#[test]
+fn a_src_made_by_an_earlier_task_is_looked_for_at_run_time() {
+    let (out, dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file: path=made_here state=directory
+    - copy: content=x dest=made_here/f
+    - copy: src=made_here dest={{ work }}/copied
+"#);
+    ok(&out);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("copied/made_here/f")).unwrap(),
+        "x"
+    );
+}

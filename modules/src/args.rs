@@ -107,7 +107,22 @@ fn humanize(message: &str) -> String {
 /// Parses fully templated arguments into the module's argument struct.
 pub fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, ArgsError> {
     let value = normalize(value);
-    run_deserialize(&value)
+    run_deserialize(&value).map_err(ArgsError::at_run_time)
+}
+
+impl ArgsError {
+    /// The error as the module reports it when it runs: Ansible's own
+    /// message for a missing argument (`missing required arguments: path`).
+    pub fn at_run_time(mut self) -> Self {
+        if let Some(name) = self
+            .message
+            .strip_prefix("missing required argument `")
+            .and_then(|r| r.strip_suffix('`'))
+        {
+            self.message = format!("missing required arguments: {name}");
+        }
+        self
+    }
 }
 
 /// Checks raw (possibly templated) arguments against the argument struct.

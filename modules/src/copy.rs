@@ -8,7 +8,15 @@
 //! converged. A `dest` that is a directory (or ends with `/`) receives
 //! `basename(src)`. With `force: false` an existing file is never replaced.
 //! Check mode predicts the change exactly and `--diff` shows the old and new
-//! content. Copying directories is not supported yet.
+//! content.
+//!
+//! A directory `src` is copied recursively, as Ansible does: `src/` copies
+//! what is inside it into `dest`, `src` (no slash) the directory itself.
+//! From the controller, directories get `directory_mode`, files `mode`
+//! (`preserve`: each file's own), and symlinks are followed unless
+//! `local_follow: false`; with `remote_src`, modes are the source's, links
+//! stay links unless `local_follow: true`, and `owner`/`group` apply to the
+//! whole copy. Nothing in `dest` is removed.
 //!
 //! # Examples
 //!
@@ -47,9 +55,11 @@
 //!
 //! # Return values
 //!
-//! - `dest` (str): The file written.
-//! - `src` (str): The source file, when one was given.
+//! - `dest` (str): The file written (for a directory copy, the destination
+//!   directory, or the one file it holds).
+//! - `src` (str): The source, when one was given.
 //! - `checksum` (str): SHA-1 checksum of the file after the task.
+//! - `md5sum` (str): MD5 of the new content (not with `remote_src`).
 //! - `size` (int): Size of the file after the task, in bytes.
 //! - `state` (str): `file`.
 //! - `mode` (str): Permissions of the file after the task, in octal (`0644`).
@@ -65,6 +75,10 @@
 //! content only for `--diff`; an unchanged file costs one round trip. The
 //! write is [`fileops::AtomicWrite`]. `template` shares all of this through
 //! [`Desired`] and `converge_content`.
+
+mod tree;
+
+pub use tree::{LocalFile, LocalLink, LocalTree, Tree, TreeEntry, TreeKind};
 
 use crate::args::{ArgsError, de};
 use crate::fileops::{
@@ -88,13 +102,13 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Args {
-    /// Path on the target to write to. A directory (existing, or given with
-    /// a trailing `/`) receives `basename(src)`.
-    #[serde(deserialize_with = "de::string")]
+    /// Path on the target to write to (required). A directory (existing, or
+    /// given with a trailing `/`) receives `basename(src)`.
+    #[serde(default, deserialize_with = "de::string")]
     pub dest: String,
-    /// The file to copy: a path on the controller (a relative one is looked
-    /// for in `files/`), or on the target with `remote_src`. Directories are
-    /// not supported yet.
+    /// The file or directory to copy: a path on the controller (a relative
+    /// one is looked for in `files/`), or on the target with `remote_src`. A
+    /// directory ending in `/` copies its content, without it the directory.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub src: Option<String>,
     /// The file's content, instead of `src` (a mapping or list is written as JSON).
@@ -103,6 +117,10 @@ pub struct Args {
     /// Internal, set by the engine: the controller-side `src` file's bytes, base64-encoded.
     #[serde(default, rename = "_content_b64", deserialize_with = "de::opt_string")]
     pub content_b64: Option<String>,
+    /// Internal, set by the engine: a controller-side `src` directory (its
+    /// files, directories and symlinks, as Ansible's copy action walks it).
+    #[serde(default, rename = "_tree")]
+    pub tree: Option<LocalTree>,
     /// Internal, set by the engine: the controller-side `src` file's mode (octal), for `mode: preserve`.
     #[serde(default, rename = "_src_mode", deserialize_with = "de::opt_string")]
     pub src_mode: Option<String>,
@@ -127,15 +145,17 @@ pub struct Args {
     /// `src` is a file on the target.
     #[serde(default, deserialize_with = "de::bool")]
     pub remote_src: bool,
-    /// Mode of directories created for a `dest` ending in `/`.
+    /// Mode of the directories a recursive copy creates or copies (and of
+    /// those created for a `dest` ending in `/`).
     #[serde(default)]
     pub directory_mode: Option<ModeSpec>,
     /// Follow a symlink at `dest` and write to its target, instead of replacing the link.
     #[serde(default, deserialize_with = "de::bool")]
     pub follow: bool,
-    /// Follow symlinks in the controller-side `src`.
-    #[serde(default = "yes", deserialize_with = "de::bool")]
-    pub local_follow: bool,
+    /// Copy what symlinks in a `src` directory point to, instead of the
+    /// links (default: yes for a controller-side `src`, no with `remote_src`).
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub local_follow: Option<bool>,
     /// The expected SHA-1 checksum of the content; the task fails when it differs.
     #[serde(default, deserialize_with = "de::opt_string")]
     pub checksum: Option<String>,
@@ -226,6 +246,9 @@ pub struct Desired {
     pub checksum: Option<String>,
     /// Header of the new side of the content diff.
     pub after_header: Option<String>,
+    /// A directory copy: a controller-side `src` directory, or with
+    /// `remote_src` the copy made when `src` turns out to be a directory.
+    pub tree: Option<Tree>,
 }
 
 fn parse_src_mode(s: &Option<String>) -> Result<Option<u32>, ModuleError> {
@@ -245,6 +268,8 @@ impl Desired {
                     .clone()
                     .ok_or_else(|| ModuleError::failed("src (or content) is required"))?,
             )
+        } else if a.tree.is_some() {
+            Source::Bytes(Vec::new())
         } else if let Some(c) = &a.content {
             Source::Bytes(content_text(c).into_bytes())
         } else if let Some(b64) = &a.content_b64 {
@@ -278,6 +303,16 @@ impl Desired {
             directory_mode: a.directory_mode.clone(),
             checksum: a.checksum.clone(),
             after_header: a.src.clone(),
+            tree: match (&a.tree, &a.src) {
+                (Some(t), _) => Some(Tree::local(&a.dest, t, &a.mode, &a.directory_mode, None)?),
+                (None, Some(src)) if a.remote_src => Some(Tree::remote(
+                    src,
+                    &a.dest,
+                    a.local_follow == Some(true),
+                    &a.mode,
+                )),
+                _ => None,
+            },
         })
     }
 
@@ -309,6 +344,7 @@ impl Desired {
             directory_mode: None,
             checksum: None,
             after_header: Some(src.to_string()),
+            tree: None,
         })
     }
 }
@@ -322,6 +358,9 @@ impl TypedModule for Copy {
     const NAME: &'static str = "copy";
 
     fn validate(a: &Args) -> Result<(), ArgsError> {
+        if a.src.as_deref() == Some("") && a.content.is_none() {
+            return Err(ArgsError::general("src (or content) is required"));
+        }
         fileops::reject_unsupported(
             "copy",
             [&a.attributes, &a.selevel, &a.serole, &a.setype, &a.seuser],
@@ -331,6 +370,9 @@ impl TypedModule for Copy {
         }
         if a.src.is_none() && a.content.is_none() {
             return Err(ArgsError::general("src (or content) is required"));
+        }
+        if a.dest.is_empty() {
+            return Err(ArgsError::field("dest", "dest is required"));
         }
         if a.remote_src && a.src.is_none() {
             return Err(ArgsError::field("remote_src", "remote_src requires src"));
@@ -367,7 +409,13 @@ pub(crate) async fn converge_content(
     ctx: &Context,
     host: &dyn Host,
 ) -> Result<Outcome, ModuleError> {
-    converge(&ContentModule, desired, ctx, host).await
+    let mut outcome = converge(&ContentModule, desired, ctx, host).await?;
+    // Ansible's copy action registers its diffs as a list, one per file.
+    if !outcome.diff.is_empty() {
+        let list = outcome.diff.iter().map(Diff::to_value).collect();
+        outcome.values.insert("diff".into(), Value::Array(list));
+    }
+    Ok(outcome)
 }
 
 /// The converge side of `copy` and `template`.
@@ -395,6 +443,11 @@ impl Converge for ContentModule {
 
     fn probe(&self, d: &Desired, ctx: &Context) -> Exec {
         let mut p = Probe::new();
+        if let Some(tree) = d.tree.as_ref().filter(|t| t.entries.is_some()) {
+            tree.probe(&mut p);
+            p.ids(d.want.owner.as_deref(), d.want.group.as_deref());
+            return p.finish();
+        }
         p.clock(d.backup).set("d", &d.dest);
         if let Some(src) = d.src.as_deref().filter(|_| !d.inline) {
             let joined = join(&d.dest, basename(src));
@@ -422,6 +475,11 @@ impl Converge for ContentModule {
                     },
                 );
                 p.raw("ssum=$sum");
+                if let Some(tree) = &d.tree {
+                    p.raw(&format!("if [ -d {} ]; then", quote(src)));
+                    tree.probe(&mut p);
+                    p.raw("fi");
+                }
                 "\"$ssum\"".to_string()
             }
             Source::Bytes(b) => quote(&fileops::sha1_hex(b)).into_owned(),
@@ -458,17 +516,25 @@ impl Converge for ContentModule {
         p.finish()
     }
 
-    fn parse(&self, _d: &Desired, out: &ExecOutput) -> Result<ContentState, ModuleError> {
+    fn parse(&self, d: &Desired, out: &ExecOutput) -> Result<ContentState, ModuleError> {
         let probe = ProbeOutput::parse(out)?;
-        let dest = probe.path("dest")?;
-        let parent = if probe.records.contains_key("parent") {
-            probe.path("parent")?
+        let local_tree = d.tree.as_ref().is_some_and(|t| t.entries.is_some());
+        let (dest, parent) = if local_tree {
+            (probe.path("root")?, PathInfo::default())
         } else {
-            PathInfo {
-                path: dirname(&dest.path),
-                kind: Some(Kind::Directory),
-                ..PathInfo::default()
-            }
+            let dest = probe.path("dest")?;
+            // No `parent` record: the destination exists, so its parent is
+            // a directory (the probe skips it).
+            let parent = if probe.records.contains_key("parent") {
+                probe.path("parent")?
+            } else {
+                PathInfo {
+                    path: dirname(&dest.path),
+                    kind: Some(Kind::Directory),
+                    ..PathInfo::default()
+                }
+            };
+            (dest, parent)
         };
         let src = if probe.records.contains_key("src") {
             Some(probe.path("src")?)
@@ -490,7 +556,39 @@ impl Converge for ContentModule {
     }
 }
 
+/// A directory copy (see [`tree`]).
+fn plan_tree_content(d: &Desired, tree: &Tree, st: &ContentState) -> Result<Plan, ModuleError> {
+    let entries = tree.read(&st.probe)?;
+    let root = st.probe.path("root")?;
+    let ids = Ids::resolve(&st.probe, &d.want, &tree.root)?;
+    let mut tree = tree.clone();
+    if let (Some(ModeSpec::Preserve), Some(src)) = (&tree.policy.mode, &st.src) {
+        tree.policy.mode = Some(ModeSpec::Octal(src.mode));
+    }
+    let mut plan = tree::plan_tree(
+        &tree,
+        &entries,
+        &tree::TreeCtx {
+            root: &root,
+            want: &d.want,
+            ids: &ids,
+            env: &st.env,
+            force: d.force,
+            root_new_mode: st.src.as_ref().map(|s| s.mode),
+        },
+    )?;
+    if let Some(src) = &d.src {
+        plan.values.insert("src".into(), src.clone().into());
+    }
+    Ok(plan)
+}
+
 fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, ModuleError> {
+    if let Some(tree) = &d.tree
+        && (tree.entries.is_some() || st.src.as_ref().is_some_and(|s| s.kind() == Kind::Directory))
+    {
+        return plan_tree_content(d, tree, st);
+    }
     let dest = &st.dest;
     let path = dest.path.clone();
     if d.inline && (d.dest.ends_with('/') || dest.kind() == Kind::Directory) {
@@ -511,13 +609,13 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
                 Kind::Absent => {
                     return Err(fail(format!("Source {src} not found"), &[("src", src)]));
                 }
-                Kind::Directory => {
+                Kind::File => {}
+                _ => {
                     return Err(fail(
-                        format!("{}: a directory `src` is not supported yet", d.module),
+                        format!("Cannot copy invalid source '{src}': not a file"),
                         &[("src", src)],
                     ));
                 }
-                _ => {}
             }
             let sum = s
                 .checksum
@@ -591,6 +689,9 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
     let is_file = dest.kind() == Kind::File;
     let same = is_file && dest.checksum.as_deref() == Some(new_sum.as_str());
     values.insert("checksum".into(), new_sum.clone().into());
+    if let Source::Bytes(b) = &d.source {
+        values.insert("md5sum".into(), md5_hex(b).into());
+    }
     values.insert("size".into(), new_size.into());
     values.insert("state".into(), "file".into());
 
@@ -616,24 +717,11 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
         st.env.new_attrs(false)
     };
     let attrs = fileops::plan_attrs(&base, &want, &ids, umask)?;
-    if let Some(bytes) = new_bytes {
-        // Ansible reports the MD5 of what it writes.
-        use md5::Digest;
-        let digest = md5::Md5::digest(bytes);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        values.insert("md5sum".into(), hex.into());
-    }
-    let keep_ids = is_file;
-    let uid = ids
-        .user
-        .as_ref()
-        .map(|u| u.0)
-        .or(keep_ids.then_some(base.uid));
-    let gid = ids
-        .group
-        .as_ref()
-        .map(|g| g.0)
-        .or(keep_ids.then_some(base.gid));
+    // The old file's owner and group are kept where the writer may (as
+    // Ansible's atomic move, which ignores `EPERM`).
+    let keep_ids = is_file.then_some((base.uid, base.gid));
+    let uid = ids.user.as_ref().map(|u| u.0);
+    let gid = ids.group.as_ref().map(|g| g.0);
     let backup = (d.backup && is_file).then(|| st.env.backup_name(&write_path));
     let dir_mode = match &d.directory_mode {
         Some(spec) => spec
@@ -647,6 +735,7 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
         mode: attrs.mode,
         uid,
         gid,
+        keep_ids,
         validate: d.validate.clone(),
         backup: backup.clone(),
         mkdirs,
@@ -668,6 +757,15 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
         plan.diff.push(content_diff(d, dest, &path, new_bytes));
     }
     Ok(plan)
+}
+
+/// MD5 of bytes, in hex (Ansible's legacy `md5sum` return value).
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Ansible's content diff: old content under the destination's name, new

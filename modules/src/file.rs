@@ -127,10 +127,6 @@ impl State {
     }
 }
 
-fn yes() -> bool {
-    true
-}
-
 /// Arguments of `file` (Ansible's names and aliases).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,9 +148,12 @@ pub struct Args {
     /// empty directory) by a link.
     #[serde(default, deserialize_with = "de::bool")]
     pub force: bool,
-    /// Follow symlinks: attributes go to what a link points to.
-    #[serde(default = "yes", deserialize_with = "de::bool")]
-    pub follow: bool,
+    /// Follow symlinks: attributes go to what a link points to (default
+    /// yes). With `recurse`, what links below `path` point to is changed
+    /// only when `follow: true` is given explicitly (never by default: a
+    /// link may point anywhere, `/etc/passwd` included).
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub follow: Option<bool>,
     /// Permissions: octal (`0644`, `'644'`) or symbolic (`u=rw,g=r`).
     #[serde(default)]
     pub mode: Option<ModeSpec>,
@@ -364,11 +363,21 @@ pub struct FileState {
     pub src: Option<PathInfo>,
     /// For a directory `path`: whether it is empty.
     pub empty_dir: bool,
+    /// For a directory to remove, with `--diff`: the directories and the
+    /// files below it.
+    pub walk: Option<(Vec<String>, Vec<String>)>,
     /// The umask, clock and connecting user.
     pub env: Env,
     /// Explicit `modification_time`/`access_time` as epochs on the target
     /// (`mtime`, `atime`).
     pub times: std::collections::BTreeMap<String, i64>,
+}
+
+impl Args {
+    /// `follow`, whose default is yes.
+    pub fn follow(&self) -> bool {
+        self.follow.unwrap_or(true)
+    }
 }
 
 fn want(args: &Args) -> WantAttrs {
@@ -445,10 +454,19 @@ impl Converge for File {
             )
     }
 
-    fn probe(&self, args: &Args, _ctx: &Context) -> Exec {
+    fn probe(&self, args: &Args, ctx: &Context) -> Exec {
         let mut p = Probe::new();
         let listing = args.recurse;
         p.set("p", &args.path);
+        if args.state == Some(State::Absent) && ctx.diff {
+            // The diff of removing a directory lists what it holds
+            // (`path_content`): `d=` directories and `f=` everything else.
+            p.raw(
+                "if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then printf '@walk\\0'\n\
+                 find \"$p\" -exec sh -c 'for f; do [ \"$f\" = \"$0\" ] && continue\n\
+                 if [ -d \"$f\" ] && [ ! -L \"$f\" ]; then printf \"d=%s\\0\" \"$f\"; else printf \"f=%s\\0\" \"$f\"; fi; done' \"$p\" {} +\nfi",
+            );
+        }
         if args.state == Some(State::Hard)
             && let Some(src) = &args.src
         {
@@ -460,11 +478,12 @@ impl Converge for File {
         }
         let opts = StatOpts {
             listing,
+            listing_follow: args.follow == Some(true),
             attrs: args.attributes.is_some(),
             ..StatOpts::default()
         };
         p.path_word("path", "\"$p\"", &opts);
-        if args.follow {
+        if args.follow() {
             p.raw("if [ -L \"$p\" ]; then r=$(readlink -f -- \"$p\"; echo x); r=${r%??}");
             p.path_word("real", "\"$r\"", &opts);
             p.raw("fi");
@@ -541,6 +560,16 @@ impl Converge for File {
             None
         };
         let empty_dir = probe.records.contains_key("empty");
+        let walk = probe.records.get("walk").map(|r| {
+            let of = |key: &str| -> Vec<String> {
+                r.extra
+                    .iter()
+                    .filter(|(k, _)| k == key)
+                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                    .collect()
+            };
+            (of("d"), of("f"))
+        });
         let env = probe.env()?;
         let times = probe
             .records
@@ -561,12 +590,60 @@ impl Converge for File {
             real,
             src,
             empty_dir,
+            walk,
             env,
             times,
         })
     }
 
-    fn plan(&self, args: &Args, st: &FileState, _ctx: &Context) -> Result<Plan, ModuleError> {
+    fn plan(&self, args: &Args, st: &FileState, ctx: &Context) -> Result<Plan, ModuleError> {
+        let warnings = if ctx.check_mode {
+            lookup_warnings(args, &st.probe)
+        } else {
+            Vec::new()
+        };
+        let planned = plan_state(args, st);
+        if warnings.is_empty() {
+            return planned;
+        }
+        match planned {
+            Ok(plan) => Ok(plan.with("warnings", warnings)),
+            Err(e) => Err(e.with("warnings", warnings)),
+        }
+    }
+}
+
+/// Ansible's check-mode warnings for an `owner` or `group` that does not
+/// exist (yet: an earlier task would create it in a real run).
+fn lookup_warnings(args: &Args, probe: &ProbeOutput) -> Vec<String> {
+    let mut out = Vec::new();
+    let found = |kind: &str, spec: &str| {
+        probe
+            .records
+            .get(&format!("{kind}:{spec}"))
+            .is_some_and(|r| {
+                r.get("name").is_some_and(|n| !n.is_empty())
+                    || (spec.parse::<u32>().is_err() && r.get("id").is_some())
+            })
+    };
+    for (kind, spec, by_id) in [("user", &args.owner, "uid"), ("group", &args.group, "gid")] {
+        let Some(spec) = spec else {
+            continue;
+        };
+        if found(kind, spec) {
+            continue;
+        }
+        out.push(if spec.parse::<u32>().is_ok() {
+            format!("failed to look up {kind} with {by_id} {spec}. Create {kind} up to this point in real play")
+        } else {
+            format!("failed to look up {kind} {spec}. Create {kind} up to this point in real play")
+        });
+    }
+    out
+}
+
+fn plan_state(args: &Args, st: &FileState) -> Result<Plan, ModuleError> {
+    {
         let path = st.path.path.clone();
         let prev = st.path.state();
         let state = match args.state {
@@ -599,7 +676,7 @@ impl Converge for File {
             Ids::resolve(&st.probe, &want(args), &path)?
         };
         match state {
-            State::Absent => plan_absent(&st.path),
+            State::Absent => plan_absent(&st.path, st.walk.as_ref()),
             State::File => plan_file(args, st, &ids),
             State::Directory => plan_directory(args, st, &ids),
             State::Touch => plan_touch(args, st, &ids),
@@ -660,7 +737,10 @@ fn finish(
     plan
 }
 
-fn plan_absent(p: &PathInfo) -> Result<Plan, ModuleError> {
+fn plan_absent(
+    p: &PathInfo,
+    walk: Option<&(Vec<String>, Vec<String>)>,
+) -> Result<Plan, ModuleError> {
     let prev = p.state();
     if !p.exists() {
         return Ok(finish(
@@ -679,7 +759,18 @@ fn plan_absent(p: &PathInfo) -> Result<Plan, ModuleError> {
         format!("rm -f -- {q} || exit 1\n")
     };
     let diff = initial_diff(&p.path, "absent", prev);
-    Ok(finish(Action::Delete, script, "path", &p.path, diff, None))
+    let mut plan = finish(Action::Delete, script, "path", &p.path, diff, None);
+    // Ansible's `path_content` of a directory's removal.
+    if let (Some((dirs, files)), Some(d)) = (walk, plan.diff.last_mut())
+        && let Some(dicts) = d.dicts.as_mut()
+        && let Value::Object(before) = &mut dicts.0
+    {
+        before.insert(
+            "path_content".into(),
+            serde_json::json!({"directories": dirs, "files": files}),
+        );
+    }
+    Ok(plan)
 }
 
 fn map_err(path: &str) -> impl Fn(ModuleError) -> ModuleError + '_ {
@@ -694,7 +785,7 @@ fn map_err(path: &str) -> impl Fn(ModuleError) -> ModuleError + '_ {
 
 fn plan_file(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError> {
     let mut target = &st.path;
-    if args.follow
+    if args.follow()
         && target.kind() == Kind::Link
         && let Some(real) = &st.real
     {
@@ -737,7 +828,7 @@ fn plan_file(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
 
 fn plan_directory(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError> {
     let mut target = &st.path;
-    if args.follow
+    if args.follow()
         && target.kind() == Kind::Link
         && let Some(real) = &st.real
     {
@@ -789,7 +880,14 @@ fn plan_directory(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, Module
     extend_diff(&mut diff, tdiff);
     let mut changed = attrs.changes() || t.0 || t.1 || tchanged;
     if args.recurse {
-        let (rchanged, rscript) = plan_recurse(&path, target, &w, ids, st.env.umask)?;
+        let (rchanged, rscript) = plan_recurse(
+            &path,
+            target,
+            &w,
+            ids,
+            st.env.umask,
+            args.follow == Some(true),
+        )?;
         changed |= rchanged;
         if rchanged {
             script.push_str(&rscript);
@@ -818,6 +916,7 @@ fn plan_recurse(
     want: &WantAttrs,
     ids: &Ids,
     umask: u32,
+    follow: bool,
 ) -> Result<(bool, String), ModuleError> {
     let mut changed = false;
     for e in &dir.listing {
@@ -838,30 +937,33 @@ fn plan_recurse(
     }
     let q = quote(&fileops::dash_safe(path)).into_owned();
     let mut s = String::new();
-    match (&ids.user, &ids.group) {
-        (Some(u), Some(g)) => s.push_str(&format!(
-            "find {q} -exec chown -h -- {}:{} {{}} + || exit 1\n",
-            u.0, g.0
-        )),
-        (Some(u), None) => s.push_str(&format!(
-            "find {q} -exec chown -h -- {} {{}} + || exit 1\n",
-            u.0
-        )),
-        (None, Some(g)) => s.push_str(&format!(
-            "find {q} -exec chgrp -h -- {} {{}} + || exit 1\n",
-            g.0
-        )),
-        (None, None) => {}
+    // The links themselves; with `follow`, what they point to as well (and
+    // what is below those).
+    let l = if follow { "-L " } else { "" };
+    let mut passes = vec![("", "-h ", "")];
+    if follow {
+        passes.push(("-L ", "", "! -type l "));
+    }
+    for (find, h, skip) in passes {
+        let (cmd, spec) = match (&ids.user, &ids.group) {
+            (Some(u), Some(g)) => ("chown", format!("{}:{}", u.0, g.0)),
+            (Some(u), None) => ("chown", u.0.to_string()),
+            (None, Some(g)) => ("chgrp", g.0.to_string()),
+            (None, None) => break,
+        };
+        s.push_str(&format!(
+            "find {find}{q} {skip}-exec {cmd} {h}-- {spec} {{}} + || exit 1\n"
+        ));
     }
     match &want.mode {
         Some(ModeSpec::Octal(m)) => {
             s.push_str(&format!(
-                "find {q} ! -type l -exec chmod -- {m:04o} {{}} + || exit 1\n"
+                "find {l}{q} ! -type l -exec chmod -- {m:04o} {{}} + || exit 1\n"
             ));
         }
         Some(ModeSpec::Symbolic(sym)) => {
             s.push_str(&format!(
-                "find {q} ! -type l -exec chmod -- {} {{}} + || exit 1\n",
+                "find {l}{q} ! -type l -exec chmod -- {} {{}} + || exit 1\n",
                 quote(sym)
             ));
         }
@@ -874,7 +976,7 @@ fn plan_touch(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleErro
     let p = &st.path;
     let prev = p.state();
     let mut target = p;
-    if args.follow
+    if args.follow()
         && p.kind() == Kind::Link
         && let Some(real) = &st.real
         && real.exists()
@@ -957,7 +1059,7 @@ fn plan_link(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
     let p = &st.path;
     let path = p.path.clone();
     let prev = p.state();
-    let follow_existing = args.src.is_none() && args.follow && p.kind() == Kind::Link;
+    let follow_existing = args.src.is_none() && args.follow() && p.kind() == Kind::Link;
     // Without `src`, an existing link is kept as it is (with `follow`, its
     // target stands for `src`); anything else needs one.
     let src = match (&args.src, &p.target) {
@@ -1050,7 +1152,7 @@ fn plan_link(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
     .map_err(map_err(&path))?;
     let mut plan_msg = None;
     if has_attrs {
-        if args.follow {
+        if args.follow() {
             // Attributes go to the link's target, when there is one.
             let target = if follow_existing {
                 st.real.as_ref()
@@ -1196,7 +1298,7 @@ mod tests {
             .unwrap();
         assert_eq!(a.path, "/x");
         assert_eq!(a.mode, Some(ModeSpec::Octal(0o644)));
-        assert!(a.follow);
+        assert!(a.follow());
         let e = parse(json!({"path": "/x", "selevel": "s0"})).unwrap_err();
         assert!(e.message.contains("not supported yet"), "{}", e.message);
         assert_eq!(

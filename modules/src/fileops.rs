@@ -209,6 +209,8 @@ pub struct StatOpts {
     pub access: bool,
     /// For a directory: list owner/group/mode of everything below it.
     pub listing: bool,
+    /// With `listing`: follow symlinks below the directory (`find -L`).
+    pub listing_follow: bool,
     /// Report the MIME type and charset (with `file`, when installed).
     pub mime: bool,
     /// Report the file attributes (`lsattr`) and whether `chattr` is installed.
@@ -223,6 +225,7 @@ impl Default for StatOpts {
             fetch: Fetch::Never,
             access: false,
             listing: false,
+            listing_follow: false,
             mime: false,
             attrs: false,
         }
@@ -272,9 +275,10 @@ tend_rec() {
       3) [ -r "$_p" ] && tend_cat "$_p" '' "$_z" ;;
     esac
   fi
-  if [ "$8" = 1 ] && [ -d "$_p" ]; then
+  if [ "$8" != 0 ] && [ -d "$_p" ]; then
     case $_p in -*) _q=./$_p ;; *) _q=$_p ;; esac
-    _l=$(find "$_q" -exec stat -c '%f %u %g %U %G' -- {} + 2>/dev/null)
+    _L=; [ "$8" = 2 ] && _L=-L
+    _l=$(find $_L "$_q" -exec stat $_L -c '%f %u %g %U %G' -- {} + 2>/dev/null)
     printf 'list=%s\0' "$_l"
   fi
   if [ "${10}" = 1 ] && command -v lsattr >/dev/null 2>&1 && _a=$(lsattr -vd -- "$_p" 2>/dev/null); then
@@ -330,6 +334,16 @@ impl Probe {
         }
     }
 
+    /// The definitions of the probe's shell functions (`tend_rec`), for a
+    /// script the probe runs in another shell (`find -exec sh -c`).
+    pub fn functions() -> String {
+        let text = PRELUDE.replace("MAXSIZE", &MAX_DIFF_SIZE.to_string());
+        match text.find("printf '@env") {
+            Some(i) => text[..i].to_string(),
+            None => text,
+        }
+    }
+
     /// Adds the target's clock to `env` (for backup file names), when `on`.
     pub fn clock(&mut self, on: bool) -> &mut Self {
         if on {
@@ -367,7 +381,11 @@ impl Probe {
             flag(opts.follow),
             quote(opts.checksum.unwrap_or("")),
             flag(opts.access),
-            flag(opts.listing),
+            match (opts.listing, opts.listing_follow) {
+                (false, _) => "0",
+                (true, false) => "1",
+                (true, true) => "2",
+            },
             flag(opts.mime),
             flag(opts.attrs),
         ));
@@ -476,6 +494,8 @@ fn parse_mime(text: &str) -> Option<(String, String)> {
 pub struct Record {
     /// Fields by key (last one wins).
     pub fields: BTreeMap<String, Vec<u8>>,
+    /// Every field, in order (for multi-valued ones: `mime`, listings).
+    pub extra: Vec<(String, Vec<u8>)>,
     /// The file's content, when fetched.
     pub content: Option<Vec<u8>>,
 }
@@ -548,6 +568,7 @@ impl ProbeOutput {
                 i += n + 1;
                 continue;
             }
+            rec.extra.push((key.clone(), value.clone()));
             rec.fields.insert(key, value);
         }
         Ok(ProbeOutput { records })
@@ -833,6 +854,8 @@ impl PathInfo {
         info.attr_flags = rec
             .get("lsattr")
             .map(|f| f.replace('-', "").trim().to_string());
+        info.attr_version = rec.get("lsver").filter(|v| !v.is_empty());
+        info.mime = rec.get("mime").as_deref().and_then(parse_mime);
         if let Some(list) = rec.get("list") {
             for line in list.lines() {
                 let p: Vec<&str> = line.split_whitespace().collect();
@@ -848,8 +871,6 @@ impl PathInfo {
                 });
             }
         }
-        info.attr_version = rec.get("lsver").filter(|v| !v.is_empty());
-        info.mime = rec.get("mime").as_deref().and_then(parse_mime);
         Ok(info)
     }
 
@@ -1336,9 +1357,27 @@ pub struct AtomicWrite {
     pub dir_mode: Option<u32>,
 }
 
+/// Removes an [`AtomicWrite`]'s temp file when a script stops halfway.
+pub const TMP_TRAP: &str = "tmp=\ntrap '[ -z \"$tmp\" ] || rm -f -- \"$tmp\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n";
+
 impl AtomicWrite {
     /// The apply script.
     pub fn exec(&self) -> Result<Exec, ModuleError> {
+        let mut s = String::from(TMP_TRAP);
+        s.push_str(&self.steps(false)?);
+        s.push_str("trap - EXIT\n");
+        let stdin = match &self.source {
+            Source::Bytes(b) => b.clone(),
+            Source::Remote(_) => Vec::new(),
+        };
+        Ok(Exec::with_stdin(s, stdin))
+    }
+
+    /// The commands of the write, for a script that starts with
+    /// [`TMP_TRAP`]. `inline`: [`Source::Bytes`] are written into the script
+    /// (base64, decoded on the target) instead of read from stdin, so that
+    /// one script can write several files.
+    pub fn steps(&self, inline: bool) -> Result<String, ModuleError> {
         let dest = quote(&self.dest);
         let dir = dash_safe(match dirname(&self.dest).as_str() {
             "" => ".",
@@ -1353,8 +1392,17 @@ impl AtomicWrite {
             quote(&format!("{dir}/.tend.XXXXXX")),
             dir.replace('\'', ""),
         ));
-        s.push_str("trap 'rm -f -- \"$tmp\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n");
         match &self.source {
+            Source::Bytes(b) if inline => {
+                use base64::Engine;
+                let text = base64::engine::general_purpose::STANDARD.encode(b);
+                s.push_str("base64 -d > \"$tmp\" <<'__TEND_EOF__' || exit 1\n");
+                for chunk in text.as_bytes().chunks(76) {
+                    s.push_str(&String::from_utf8_lossy(chunk));
+                    s.push('\n');
+                }
+                s.push_str("__TEND_EOF__\n");
+            }
             Source::Bytes(_) => s.push_str("cat > \"$tmp\" || exit 1\n"),
             Source::Remote(src) => {
                 s.push_str(&format!("cat < {} > \"$tmp\" || exit 1\n", quote(src)))
@@ -1383,12 +1431,8 @@ impl AtomicWrite {
                 b = quote(b)
             ));
         }
-        s.push_str("mv -fT -- \"$tmp\" \"$dest\" 2>/dev/null || mv -f -- \"$tmp\" \"$dest\" || exit 1\ntrap - EXIT\n");
-        let stdin = match &self.source {
-            Source::Bytes(b) => b.clone(),
-            Source::Remote(_) => Vec::new(),
-        };
-        Ok(Exec::with_stdin(s, stdin))
+        s.push_str("mv -fT -- \"$tmp\" \"$dest\" 2>/dev/null || mv -f -- \"$tmp\" \"$dest\" || exit 1\ntmp=\n");
+        Ok(s)
     }
 }
 

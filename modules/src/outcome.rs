@@ -204,7 +204,8 @@ impl Outcome {
         if let Some(msg) = &self.msg {
             map.insert("msg".into(), Value::String(msg.clone()));
         }
-        if !self.diff.is_empty() {
+        // A module may give the registered form itself (`copy`'s is a list).
+        if !self.diff.is_empty() && !map.contains_key("diff") {
             let diff = match self.diff.as_slice() {
                 [one] => one.to_value(),
                 many => Value::Array(many.iter().map(Diff::to_value).collect()),

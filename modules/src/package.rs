@@ -166,7 +166,7 @@ mod tests {
             "package: the dnf package manager is not supported yet (only apt)"
         );
         let err = split(&json!({"name": "curl"}), false).unwrap_err();
-        assert_eq!(err.message, "missing required argument `state`");
+        assert_eq!(err.message, "missing required arguments: state");
         assert!(split(&json!({"name": "curl", "state": "{{ s }}"}), true).is_ok());
     }
 

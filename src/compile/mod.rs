@@ -238,7 +238,7 @@ pub fn compile_deferred(
 ) -> Result<CompiledDeferred, Vec<Diagnostic>> {
     let (file, steps, included) = playbook::parse::load_deferred(deferred, role, render)?;
     let mut diags = Vec::new();
-    let compiled = Ctx { dir, templar }.steps(&steps, &mut diags);
+    let compiled = Ctx::new(dir, templar).steps(&steps, &mut diags);
     if diags
         .iter()
         .any(|d| d.severity == crate::diagnostic::Severity::Error)
@@ -333,8 +333,10 @@ fn compile(
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<CompiledPlay> {
     let mut plays = Vec::new();
+    let ctx = Ctx::new(dir, templar);
     for play in book.plays {
-        let ctx = Ctx { dir, templar };
+        ctx.play_on_controller
+            .set(targets_controller(&play.hosts.value));
         check_string(&play.hosts.value, &play.hosts.span, templar, diags);
         for vf in &play.vars_files {
             check_string(&vf.value, &vf.span, templar, diags);
@@ -542,6 +544,75 @@ fn check_notify(task: &CompiledTask, scope: &NotifyScope, diags: &mut Vec<Diagno
 struct Ctx<'a> {
     dir: &'a Path,
     templar: &'a Templar,
+    /// The tasks compiled so far that may write files on the controller.
+    producers: std::cell::RefCell<Vec<Producer>>,
+    /// The current play targets the controller itself (`hosts: localhost`).
+    play_on_controller: std::cell::Cell<bool>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(dir: &'a Path, templar: &'a Templar) -> Self {
+        Ctx {
+            dir,
+            templar,
+            producers: Default::default(),
+            play_on_controller: Default::default(),
+        }
+    }
+}
+
+/// An earlier task that may create files on the controller, for the
+/// compile-time check of a controller-side `src` (a `src` that an earlier
+/// task may create is looked for when the task runs, as Ansible does).
+#[derive(Debug, Clone)]
+struct Producer {
+    /// Its arguments, as text.
+    text: String,
+    /// It runs on the controller (delegated, `hosts: localhost`, `fetch`),
+    /// and what it writes is not known up front (a command, a templated path).
+    opaque_on_controller: bool,
+}
+
+/// Actions that never write files.
+const READ_ONLY_MODULES: &[&str] = &[
+    "stat",
+    "ping",
+    "slurp",
+    "find",
+    "getent",
+    "wait_for",
+    "debug",
+    "set_fact",
+    "assert",
+    "fail",
+    "meta",
+    "pause",
+    "add_host",
+    "group_by",
+    "include_vars",
+    "setup",
+    "uri",
+];
+
+impl Producer {
+    /// Whether this task may have created the controller file `src`: its
+    /// arguments name the file (or its first directory), or it runs on the
+    /// controller and writes where only the run knows.
+    fn may_create(&self, src: &str) -> bool {
+        let trimmed = src.trim_end_matches('/');
+        let base = trimmed.rsplit('/').next().unwrap_or(trimmed);
+        let first = trimmed
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or(base);
+        self.opaque_on_controller
+            || (!base.is_empty() && self.text.contains(base))
+            || (!first.is_empty()
+                && self.text.contains(first)
+                && first != base
+                && !src.starts_with('/'))
+    }
 }
 
 /// Directories of Python module and action plugins, beside a playbook or in a role.
@@ -591,6 +662,23 @@ impl Ctx<'_> {
             // only when the task runs (its arguments are checked then).
             (None, None) if is_template(name) => Action::Module(&tend_modules::registry::Templated),
             (None, Some(m)) => Action::Module(m),
+            (None, None) if not_yet_supported(name) && task.when.is_some() => {
+                // A condition may skip it (`when: ansible_os_family == 'RedHat'`):
+                // it fails only if it runs.
+                let msg = format!("module `{name}` is not supported yet");
+                diags.push(
+                    Diagnostic::warning(msg.clone())
+                        .at(task.module.span.clone())
+                        .label("an Ansible module tend does not implement yet: the task fails if its `when` lets it run"),
+                );
+                return Some(CompiledTask {
+                    task: task.clone(),
+                    action: Action::Module(&tend_modules::registry::Templated),
+                    args: Value::Object(serde_json::Map::new()),
+                    splat: None,
+                    deferred_error: Some(msg),
+                });
+            }
             (None, None) if not_yet_supported(name) => {
                 diags.push(
                     Diagnostic::error(format!("module `{name}` is not supported yet"))
@@ -684,7 +772,7 @@ impl Ctx<'_> {
                         .at(span)
                         .label("this task expects failure (ignore_errors/failed_when/rescue): it will fail when it runs"),
                 );
-                deferred_error = Some(err.message.clone());
+                deferred_error = Some(err.clone().at_run_time().message);
             } else {
                 ok = false;
                 diags.push(Diagnostic::error(format!("{name}: {}", err.message)).at(span));
@@ -717,6 +805,10 @@ impl Ctx<'_> {
                     }
                 }
             }
+        }
+        // A task that does not compile makes nothing.
+        if ok {
+            self.note_producer(task, action, &args);
         }
         ok.then(|| CompiledTask {
             task: task.clone(),
@@ -863,6 +955,29 @@ impl Ctx<'_> {
         }
     }
 
+    /// Remembers `task` if it may write files on the controller.
+    fn note_producer(&self, task: &Task, action: Action, args: &Value) {
+        let name = match action {
+            Action::Module(m) => m.name(),
+            Action::Builtin(_) => return,
+        };
+        if READ_ONLY_MODULES.contains(&name) {
+            return;
+        }
+        let text = args.to_string();
+        let on_controller = self.play_on_controller.get()
+            || task.delegate_to.is_some()
+            || task.vars.contains_key("ansible_connection")
+            || name == "fetch";
+        let opaque = matches!(name, "command" | "shell" | "script" | "raw")
+            || is_template(&text)
+            || task.loop_.is_some();
+        self.producers.borrow_mut().push(Producer {
+            text,
+            opaque_on_controller: on_controller && opaque,
+        });
+    }
+
     fn check_local_src(
         &self,
         task: &Task,
@@ -891,6 +1006,7 @@ impl Ctx<'_> {
         if remote || is_template(src) {
             return Ok(true);
         }
+        let produced = |src: &str| self.producers.borrow().iter().any(|p| p.may_create(src));
         let span = task
             .arg_spans
             .iter()
@@ -905,6 +1021,8 @@ impl Ctx<'_> {
                 }
                 Ok(true)
             }
+            // An earlier task may create it: looked for when the task runs.
+            Err(_) if produced(src) => Ok(true),
             Err(tried) => Err(Box::new((
                 Diagnostic::error(format!("could not find src file `{src}`"))
                     .at(span)
@@ -1101,4 +1219,12 @@ fn not_yet_supported(name: &str) -> bool {
     .find_map(|p| name.strip_prefix(p))
     .unwrap_or(name);
     NOT_YET_SUPPORTED.contains(&short)
+}
+
+/// Whether a play's `hosts` pattern names the controller itself.
+fn targets_controller(hosts: &str) -> bool {
+    hosts
+        .split([',', ':'])
+        .map(str::trim)
+        .any(|h| matches!(h, "localhost" | "127.0.0.1" | "::1") || is_template(h))
 }

@@ -16,6 +16,7 @@ mod free;
 mod hostvars;
 mod include_vars;
 mod live_inventory;
+mod local_tree;
 mod prompt;
 mod start_at;
 mod step;

@@ -1823,7 +1823,12 @@ fn prepare_local_content(
         return Ok(());
     };
     let remote = m.get("remote_src").map(truthy).unwrap_or(false);
-    let Some(src) = m.get("src").and_then(Value::as_str).map(str::to_string) else {
+    let Some(src) = m
+        .get("src")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+    else {
         return Ok(());
     };
     match module {
@@ -1889,9 +1894,12 @@ fn prepare_local_content(
                     format!("Could not find or access '{src}' on the Ansible Controller.")
                 })?;
             if path.is_dir() {
-                return Err(format!(
-                    "{module}: a directory as src ('{src}') is not supported yet"
-                ));
+                if module == "unarchive" {
+                    return Err(format!(
+                        "unarchive: a directory as src ('{src}') is not supported"
+                    ));
+                }
+                return insert_local_tree(m, &path, &src);
             }
             let bytes = read_controller_src(&path, m.get("decrypt").is_none_or(truthy))?;
             insert_src_mode(m, &path);
@@ -1905,6 +1913,44 @@ fn prepare_local_content(
     Ok(())
 }
 
+/// copy: a controller-side directory `src`, walked as Ansible's copy action
+/// walks it, goes to the module as `_tree` (every file's content and mode,
+/// the directories and the symlinks); `dest` is then a directory.
+fn insert_local_tree(
+    m: &mut Map<String, Value>,
+    path: &std::path::Path,
+    src: &str,
+) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let follow = m.get("local_follow").is_none_or(truthy);
+    let decrypt = m.get("decrypt").is_none_or(truthy);
+    let walk = super::local_tree::walk(path, src.ends_with('/'), follow)
+        .map_err(|e| format!("Could not read '{}': {e}", path.display()))?;
+    let mut files = Vec::new();
+    for (file, rel) in &walk.files {
+        let bytes = read_controller_src(file, decrypt)?;
+        let mode = std::fs::metadata(file)
+            .map(|meta| format!("{:04o}", meta.permissions().mode() & 0o7777))
+            .map_err(|e| format!("Could not read '{}': {e}", file.display()))?;
+        files.push(serde_json::json!({
+            "rel": rel,
+            "b64": base64::engine::general_purpose::STANDARD.encode(bytes),
+            "mode": mode,
+        }));
+    }
+    let links: Vec<Value> = walk
+        .links
+        .iter()
+        .map(|(target, rel)| serde_json::json!({"rel": rel, "target": target}))
+        .collect();
+    m.insert(
+        "_tree".into(),
+        serde_json::json!({"dirs": walk.dirs, "files": files, "links": links}),
+    );
+    insert_src_mode(m, path);
+    Ok(())
+}
+
 /// A controller-side source (`copy`, `unarchive`, `script`); with `decrypt`
 /// (the modules' default), a vault-encrypted file is read decrypted.
 fn read_controller_src(path: &std::path::Path, decrypt: bool) -> Result<Vec<u8>, String> {
@@ -1915,7 +1961,14 @@ fn read_controller_src(path: &std::path::Path, decrypt: bool) -> Result<Vec<u8>,
     }
     crate::vault::decrypt_file(path, bytes)
         .map(|b| b.to_vec())
-        .map_err(|e| e.to_string())
+        .map_err(|e| match e.kind {
+            // Ansible's copy action's message.
+            crate::vault::ErrorKind::NoSecrets(_) => format!(
+                "{e}: A vault password or secret must be specified to decrypt {}",
+                path.display()
+            ),
+            _ => e.to_string(),
+        })
 }
 
 /// `mode: preserve` needs the controller-side source's mode.
