@@ -1790,3 +1790,48 @@ fn loop_items_keep_the_trust_of_where_they_were_written() {
     let (o, _dir) = run(play, &[], &["-l", "a"]);
     ok(&o);
 }
+
+#[test]
+fn meta_end_batch_ends_the_serial_batch_not_the_play() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: no
+  serial: 1
+  tasks:
+    - debug: msg="one {{ inventory_hostname }}"
+    - meta: end_batch
+      when: inventory_hostname == 'a'
+    - debug: msg="two {{ inventory_hostname }}"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - meta: end_batch
+    - debug: msg=never
+- hosts: a
+  gather_facts: no
+  tasks:
+    - debug: msg=next_play
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    for seen in ["one a", "one b", "two b", "next_play"] {
+        assert!(
+            text.contains(&format!("\"msg\": \"{seen}\"")),
+            "{seen}: {text}"
+        );
+    }
+    for unseen in ["two a", "never"] {
+        assert!(
+            !text.contains(&format!("\"msg\": \"{unseen}\"")),
+            "{unseen}: {text}"
+        );
+    }
+    // As Ansible: the meta task's header, and `skipping` for the batch
+    // whose host's condition is false.
+    assert!(text.contains("TASK [meta]"), "{text}");
+    assert!(text.contains("skipping: [b]"), "{text}");
+}

@@ -405,6 +405,9 @@ pub enum MetaAction {
     ResetConnection,
     /// Clear the failures of the play's hosts.
     ClearHostErrors,
+    /// End the current `serial` batch for all its hosts (the play when
+    /// there is no `serial`): the next batch starts.
+    EndBatch,
 }
 
 impl MetaArgs {
@@ -417,7 +420,8 @@ impl MetaArgs {
             "noop" => MetaAction::Noop,
             "reset_connection" => MetaAction::ResetConnection,
             "clear_host_errors" => MetaAction::ClearHostErrors,
-            other @ ("clear_facts" | "refresh_inventory" | "end_batch" | "end_role") => {
+            "end_batch" => MetaAction::EndBatch,
+            other @ ("clear_facts" | "refresh_inventory" | "end_role") => {
                 return Err(ArgsError::general(format!("{other} is not supported yet")));
             }
             other => {

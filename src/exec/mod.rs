@@ -171,6 +171,8 @@ pub(crate) struct PlayCtx<'a> {
     pub abort: std::cell::Cell<Option<Abort>>,
     /// `meta: end_play` ran.
     pub ended_play: std::cell::Cell<bool>,
+    /// `meta: end_batch` ran: the current batch ends, the play goes on.
+    pub ended_batch: std::cell::Cell<bool>,
     /// `any_errors_fatal` fired while the failed hosts still had `always`
     /// sections to run: the play stops once they ran.
     pub fatal_pending: std::cell::Cell<bool>,
@@ -701,6 +703,7 @@ async fn run_play(
             batch: in_batch.clone(),
             abort: std::cell::Cell::new(None),
             ended_play: std::cell::Cell::new(false),
+            ended_batch: std::cell::Cell::new(false),
             fatal_pending: std::cell::Cell::new(false),
             strategy,
             slots: Arc::new(tokio::sync::Semaphore::new(opts.forks.max(1))),
@@ -871,9 +874,38 @@ async fn run_hosts(
             break;
         }
     }
-    if end_play {
+    // `meta: end_batch` ends this batch only.
+    if end_play && !ctx.ended_batch.replace(false) {
         ctx.ended_play.set(true);
     }
+}
+
+/// Shows `meta: end_play`/`end_batch` as Ansible does (the task header,
+/// and `skipping` for the first host when its `when` is false, uncounted)
+/// and tells whether it ends the play or batch.
+fn meta_ends(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    states: &[HostState],
+    live: &[bool],
+    reporter: &mut dyn Reporter,
+    summary: &mut RunSummary,
+) -> bool {
+    let n = live.iter().filter(|b| **b).count();
+    reporter.task_start(&task_info(t, &t.display_name(), false, n));
+    let hosts = when_holds(ctx, t, states, live, reporter, summary);
+    let Some(first) = live.iter().position(|b| *b) else {
+        return false;
+    };
+    if !hosts[first] {
+        let skipped = serde_json::json!({"changed": false, "skipped": true});
+        reporter.host_result(&crate::report::HostResult::simple(
+            &states[first].name,
+            crate::report::Status::Skipped,
+            &skipped,
+        ));
+    }
+    hosts[first]
 }
 
 /// Splits the play's hosts into `serial` batches (indexes into the host list),
@@ -1057,13 +1089,20 @@ fn run_steps<'a>(
                                 run_handlers_on(ctx, states, &hosts, reporter, summary).await;
                                 continue;
                             }
-                            Some(crate::compile::actions::MetaAction::EndPlay) => {
+                            Some(
+                                meta @ (crate::compile::actions::MetaAction::EndPlay
+                                | crate::compile::actions::MetaAction::EndBatch),
+                            ) => {
                                 // Its `when` judged on the first host; for every
                                 // host, even those running on their own.
-                                let hosts = when_holds(ctx, t, states, &live, reporter, summary);
-                                if live.iter().position(|b| *b).is_some_and(|i| hosts[i]) {
+                                // end_batch ends this `serial` batch only.
+                                if meta_ends(ctx, t, states, &live, reporter, summary) {
                                     *end_play = true;
-                                    ctx.ended_play.set(true);
+                                    if meta == crate::compile::actions::MetaAction::EndPlay {
+                                        ctx.ended_play.set(true);
+                                    } else {
+                                        ctx.ended_batch.set(true);
+                                    }
                                 }
                                 continue;
                             }
