@@ -1835,3 +1835,56 @@ fn meta_end_batch_ends_the_serial_batch_not_the_play() {
     assert!(text.contains("TASK [meta]"), "{text}");
     assert!(text.contains("skipping: [b]"), "{text}");
 }
+
+#[test]
+fn meta_refresh_inventory_runs_a_dynamic_inventory_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inv = dir.path().join("inv.sh");
+    // Lists h1, then h1 and h2 once `second` exists.
+    std::fs::write(
+        &inv,
+        r#"#!/bin/sh
+d=$(dirname "$0")
+if [ "$1" = "--list" ]; then
+  if [ -f "$d/second" ]; then
+    echo '{"web": {"hosts": ["h1", "h2"]}, "_meta": {"hostvars": {"h1": {"ansible_connection": "local"}, "h2": {"ansible_connection": "local"}}}}'
+  else
+    echo '{"web": {"hosts": ["h1"]}, "_meta": {"hostvars": {"h1": {"ansible_connection": "local"}}}}'
+  fi
+else echo '{}'; fi
+"#,
+    )
+    .expect("inventory");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&inv, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(
+        dir.path().join("play.yml"),
+        r#"
+- hosts: web
+  gather_facts: no
+  tasks:
+    - command: touch {{ playbook_dir }}/second
+    - meta: refresh_inventory
+    - debug: msg="still play 1 on {{ inventory_hostname }}"
+- hosts: web
+  gather_facts: no
+  tasks:
+    - debug: msg="play 2 on {{ inventory_hostname }}"
+"#,
+    )
+    .expect("play");
+    let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["playbook", "-i", "inv.sh", "play.yml"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run tend");
+    ok(&out);
+    let text = stdout(&out);
+    // The running play keeps its hosts; the next one sees the new inventory.
+    assert!(text.contains("\"msg\": \"still play 1 on h1\""), "{text}");
+    assert!(!text.contains("still play 1 on h2"), "{text}");
+    assert!(text.contains("\"msg\": \"play 2 on h1\""), "{text}");
+    assert!(text.contains("\"msg\": \"play 2 on h2\""), "{text}");
+}

@@ -408,6 +408,8 @@ pub enum MetaAction {
     /// End the current `serial` batch for all its hosts (the play when
     /// there is no `serial`): the next batch starts.
     EndBatch,
+    /// Read the inventory again from its sources (later plays see it).
+    RefreshInventory,
 }
 
 impl MetaArgs {
@@ -421,7 +423,8 @@ impl MetaArgs {
             "reset_connection" => MetaAction::ResetConnection,
             "clear_host_errors" => MetaAction::ClearHostErrors,
             "end_batch" => MetaAction::EndBatch,
-            other @ ("clear_facts" | "refresh_inventory" | "end_role") => {
+            "refresh_inventory" => MetaAction::RefreshInventory,
+            other @ ("clear_facts" | "end_role") => {
                 return Err(ArgsError::general(format!("{other} is not supported yet")));
             }
             other => {

@@ -37,6 +37,13 @@ impl LiveInventory {
         r
     }
 
+    /// `meta: refresh_inventory`: the inventory read again from its sources.
+    pub fn refresh(&self) -> Result<(), String> {
+        let fresh = self.get().reloaded().map_err(|e| e.to_string())?;
+        self.change(|inv| *inv = fresh);
+        Ok(())
+    }
+
     /// `add_host` with templated arguments. Its result is Ansible's:
     /// `add_host: {host_name, groups, host_vars}`, changed when the
     /// inventory changed.

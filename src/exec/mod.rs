@@ -880,9 +880,10 @@ async fn run_hosts(
     }
 }
 
-/// Shows `meta: end_play`/`end_batch` as Ansible does (the task header,
-/// and `skipping` for the first host when its `when` is false, uncounted)
-/// and tells whether it ends the play or batch.
+/// Shows a play-wide meta task (`end_play`, `end_batch`,
+/// `refresh_inventory`) as Ansible does (the task header, and `skipping`
+/// for the first host when its `when` is false, uncounted) and tells
+/// whether it takes effect.
 fn meta_ends(
     ctx: &PlayCtx<'_>,
     t: &CompiledTask,
@@ -1103,6 +1104,32 @@ fn run_steps<'a>(
                                     } else {
                                         ctx.ended_batch.set(true);
                                     }
+                                }
+                                continue;
+                            }
+                            Some(crate::compile::actions::MetaAction::RefreshInventory) => {
+                                // Once for the play (its `when` judged on the
+                                // first host); later plays see the new inventory.
+                                if meta_ends(ctx, t, states, &live, reporter, summary)
+                                    && let Err(e) = ctx.inventory.refresh()
+                                {
+                                    let failed = serde_json::json!({
+                                        "changed": false, "failed": true,
+                                        "msg": format!("refresh_inventory: {e}"),
+                                    });
+                                    let first = live.iter().position(|b| *b).unwrap_or(0);
+                                    reporter.host_result(&crate::report::HostResult::simple(
+                                        &states[first].name,
+                                        crate::report::Status::Failed,
+                                        &failed,
+                                    ));
+                                    summary
+                                        .recap
+                                        .entry(states[first].name.clone())
+                                        .or_default()
+                                        .failed += 1;
+                                    summary.any_failed = true;
+                                    states[first].failed = true;
                                 }
                                 continue;
                             }

@@ -57,6 +57,8 @@ pub struct Inventory {
     inventory_vars: Vec<VarsDir>,
     /// Directories added by [`Inventory::load_vars_dirs`], in call order.
     playbook_vars: Vec<VarsDir>,
+    /// The `-i` sources it was loaded from, for [`Inventory::reloaded`].
+    sources: Vec<PathBuf>,
 }
 
 impl Inventory {
@@ -96,10 +98,23 @@ impl Inventory {
             data,
             inventory_vars: Vec::new(),
             playbook_vars: Vec::new(),
+            sources: sources.to_vec(),
         };
         for d in var_dirs {
             let vd = inv.load_vars_dir(&d)?;
             inv.inventory_vars.push(vd);
+        }
+        Ok(inv)
+    }
+
+    /// The inventory read again from its sources (a dynamic inventory runs
+    /// again), with the playbook directories' variables read again too:
+    /// `meta: refresh_inventory`. Hosts added at run time are gone, as in
+    /// Ansible.
+    pub fn reloaded(&self) -> Result<Inventory, InventoryError> {
+        let mut inv = Inventory::load(&self.sources)?;
+        for vd in &self.playbook_vars {
+            inv.load_vars_dirs(&vd.dir)?;
         }
         Ok(inv)
     }
