@@ -150,8 +150,8 @@ pub struct Args {
     pub force: bool,
     /// Follow symlinks: attributes go to what a link points to (default
     /// yes). With `recurse`, what links below `path` point to is changed
-    /// only when `follow: true` is given explicitly (never by default: a
-    /// link may point anywhere, `/etc/passwd` included).
+    /// too (and a linked directory is walked), as Ansible does: give
+    /// `follow: false` to change the links themselves only.
     #[serde(default, deserialize_with = "de::opt_bool")]
     pub follow: Option<bool>,
     /// Permissions: octal (`0644`, `'644'`) or symbolic (`u=rw,g=r`).
@@ -478,7 +478,7 @@ impl Converge for File {
         }
         let opts = StatOpts {
             listing,
-            listing_follow: args.follow == Some(true),
+            listing_follow: args.follow(),
             attrs: args.attributes.is_some(),
             ..StatOpts::default()
         };
@@ -880,14 +880,8 @@ fn plan_directory(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, Module
     extend_diff(&mut diff, tdiff);
     let mut changed = attrs.changes() || t.0 || t.1 || tchanged;
     if args.recurse {
-        let (rchanged, rscript) = plan_recurse(
-            &path,
-            target,
-            &w,
-            ids,
-            st.env.umask,
-            args.follow == Some(true),
-        )?;
+        let (rchanged, rscript) =
+            plan_recurse(&path, target, &w, ids, st.env.umask, args.follow())?;
         changed |= rchanged;
         if rchanged {
             script.push_str(&rscript);
