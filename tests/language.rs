@@ -1888,3 +1888,24 @@ else echo '{}'; fi
     assert!(text.contains("\"msg\": \"play 2 on h1\""), "{text}");
     assert!(text.contains("\"msg\": \"play 2 on h2\""), "{text}");
 }
+
+#[test]
+fn hosts_that_no_task_counted_are_left_out_of_the_recap() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - meta: end_play
+    - debug: msg=never
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    let recap = &text[text.find("PLAY RECAP").expect("recap")..];
+    // As Ansible: the banner, and no row for a host nothing was counted for.
+    assert!(!recap.contains(" : ok="), "{text}");
+    assert!(text.contains("TASK [meta]"), "{text}");
+}

@@ -421,6 +421,10 @@ impl<W: Write> Reporter for Human<W> {
     fn recap(&mut self, recap: &Recap) {
         self.banner("PLAY RECAP");
         for (host, c) in recap {
+            // As Ansible: a host that no task counted is not listed.
+            if *c == Counts::default() {
+                continue;
+            }
             let Counts {
                 ok,
                 changed,
