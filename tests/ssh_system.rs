@@ -627,7 +627,7 @@ fn local_facts_and_host_identity_facts_come_from_the_host() {
   tasks:
     - copy:
         dest: /tmp/facts.json
-        content: "{{ {'local': ansible_local, 'key': ansible_facts.ssh_host_key_ed25519_public | default('none'), 'reach': ansible_facts.locally_reachable_ips, 'setup': ansible_facts.module_setup} | to_json }}"
+        content: "{{ {'local': ansible_local, 'key': ansible_facts.ssh_host_key_ed25519_public | default('none'), 'reach': ansible_facts.locally_reachable_ips, 'setup': ansible_facts.module_setup, 'fqdn': ansible_facts.fqdn} | to_json }}"
 "#,
     );
     runs(&lab, &play, &[], 1, &[]);
@@ -649,6 +649,10 @@ fn local_facts_and_host_identity_facts_come_from_the_host() {
         "error loading facts as JSON or ini - please check content: /etc/ansible/facts.d/bad.fact"
     );
     assert_eq!(f1["setup"], true);
+    // `fqdn` is what Python's socket.getfqdn() says on the host (Ansible's
+    // source for it), found without Python.
+    let getfqdn = lab.sh_ok(1, "python3 -c 'import socket; print(socket.getfqdn())'");
+    assert_eq!(f1["fqdn"], getfqdn.trim());
     let expected_key = key1.split_whitespace().nth(1).unwrap_or("none");
     assert_eq!(f1["key"], expected_key);
     // The host's own address is locally reachable, and only on that host.
