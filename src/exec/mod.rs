@@ -880,6 +880,12 @@ async fn run_hosts(
     }
 }
 
+/// The header of a meta task the play runs itself, for the hosts in `live`.
+fn meta_header(t: &CompiledTask, live: &[bool], reporter: &mut dyn Reporter) {
+    let n = live.iter().filter(|b| **b).count();
+    reporter.task_start(&task_info(t, &t.display_name(), false, n));
+}
+
 /// Shows a play-wide meta task (`end_play`, `end_batch`,
 /// `refresh_inventory`) as Ansible does (the task header, and `skipping`
 /// for the first host when its `when` is false, uncounted) and tells
@@ -892,8 +898,7 @@ fn meta_ends(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) -> bool {
-    let n = live.iter().filter(|b| **b).count();
-    reporter.task_start(&task_info(t, &t.display_name(), false, n));
+    meta_header(t, live, reporter);
     let hosts = when_holds(ctx, t, states, live, reporter, summary);
     let Some(first) = live.iter().position(|b| *b) else {
         return false;
@@ -1082,8 +1087,7 @@ fn run_steps<'a>(
                     {
                         match task::meta_action(t) {
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
-                                let n = live.iter().filter(|b| **b).count();
-                                reporter.task_start(&task_info(t, &t.display_name(), false, n));
+                                meta_header(t, &live, reporter);
                                 // Its `when` is judged per host: the others keep
                                 // their notifications for a later flush.
                                 let hosts = when_holds(ctx, t, states, &live, reporter, summary);
@@ -1134,8 +1138,7 @@ fn run_steps<'a>(
                                 continue;
                             }
                             Some(crate::compile::actions::MetaAction::ClearHostErrors) => {
-                                let n = live.iter().filter(|b| **b).count();
-                                reporter.task_start(&task_info(t, &t.display_name(), false, n));
+                                meta_header(t, &live, reporter);
                                 clear_host_errors(ctx, t, states, &live, reporter, summary);
                                 continue;
                             }
