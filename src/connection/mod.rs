@@ -112,26 +112,23 @@ pub fn escalate(spec: &BecomeSpec, request: Exec) -> Result<Exec, HostError> {
     })
 }
 
-/// The channel command that starts a runner's shell (`/bin/sh -s`, reading
-/// the rest of the channel as its script) directly, as `spec`'s user when
-/// given: no bootstrap frame, three processes fewer on the target than
+/// The channel command that starts a runner's shell as `spec`'s user
+/// directly: no bootstrap frame, three processes fewer on the target than
 /// [`escalate`]. `None` when the escalation needs a script of its own (a
 /// become password, `su`): those start through [`escalate`]. The command
 /// is one simple command (`exec` and words without a secret), which any
 /// login shell (sh, bash, zsh, csh, fish) runs the same.
-pub fn runner_command(spec: Option<&BecomeSpec>) -> Option<String> {
-    match spec {
-        None => Some(format!("exec {RUNNER_SHELL}")),
-        Some(spec) if spec.method == "sudo" && spec.password.is_none() => {
-            escalation_command(spec, RUNNER_SHELL)
-                .ok()
-                .map(|c| format!("exec {c}"))
-        }
-        Some(_) => None,
+pub fn direct_runner(spec: &BecomeSpec) -> Option<String> {
+    if spec.method != "sudo" || spec.password.is_some() {
+        return None;
     }
+    escalation_command(spec, RUNNER_SHELL)
+        .ok()
+        .map(|c| format!("exec {c}"))
 }
 
-/// The shell a runner is: reads its script from stdin.
+/// The shell a runner is: reads its script from stdin (what
+/// [`runner::START`], the channel command without become, execs).
 const RUNNER_SHELL: &str = "/bin/sh -s";
 
 /// The command that runs `body` (a command line) as `spec`'s user.
@@ -326,19 +323,19 @@ mod tests {
 
     #[test]
     fn a_runner_starts_its_shell_straight_from_the_channel_command() {
-        assert_eq!(runner_command(None).as_deref(), Some("exec /bin/sh -s"));
+        assert_eq!(runner::START, format!("exec {RUNNER_SHELL}"));
         assert_eq!(
-            runner_command(Some(&spec("sudo", None, None))).as_deref(),
+            direct_runner(&spec("sudo", None, None)).as_deref(),
             Some("exec sudo -H -S -n -u 'app user' /bin/sh -s")
         );
         assert_eq!(
-            runner_command(Some(&spec("sudo", Some("-E -n"), None))).as_deref(),
+            direct_runner(&spec("sudo", Some("-E -n"), None)).as_deref(),
             Some("exec sudo -E -n -u 'app user' /bin/sh -s")
         );
         // A password is read by a script first; su gets its command as an
         // argument: both go through the bootstrap frame.
-        assert_eq!(runner_command(Some(&spec("sudo", None, Some("pw")))), None);
-        assert_eq!(runner_command(Some(&spec("su", None, None))), None);
-        assert_eq!(runner_command(Some(&spec("doas", None, None))), None);
+        assert_eq!(direct_runner(&spec("sudo", None, Some("pw"))), None);
+        assert_eq!(direct_runner(&spec("su", None, None)), None);
+        assert_eq!(direct_runner(&spec("doas", None, None)), None);
     }
 }

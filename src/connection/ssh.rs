@@ -659,19 +659,19 @@ impl Ssh {
         // The runner's shell starts straight from the channel command when
         // no script is needed to escalate (three processes fewer on the
         // target), else through the bootstrap frame.
-        let (command, preamble) = match (super::runner_command(key), key) {
-            (Some(command), _) => (command, runner::PRELUDE.as_bytes().to_vec()),
-            (None, None) => {
-                let (c, p) = Runner::framed(runner::START, runner::PRELUDE.as_bytes());
-                (c.to_string(), p)
-            }
-            (None, Some(spec)) => {
-                let start =
-                    super::escalate(spec, Exec::with_stdin(runner::START, runner::PRELUDE))?;
-                let stdin = super::password_first(spec, start.stdin)?;
-                let (c, p) = Runner::framed(&start.script, &stdin);
-                (c.to_string(), p)
-            }
+        let prelude = || runner::PRELUDE.as_bytes().to_vec();
+        let (command, preamble) = match key {
+            None => (runner::START.to_string(), prelude()),
+            Some(spec) => match super::direct_runner(spec) {
+                Some(command) => (command, prelude()),
+                None => {
+                    let start =
+                        super::escalate(spec, Exec::with_stdin(runner::START, runner::PRELUDE))?;
+                    let stdin = super::password_first(spec, start.stdin)?;
+                    let (c, p) = Runner::framed(&start.script, &stdin);
+                    (c.to_string(), p)
+                }
+            },
         };
         let runner = Runner::open(master.session.control_socket(), &command, preamble, slot)
             .await
