@@ -451,7 +451,7 @@ impl Job {
     pub fn script(&self, check_mode: bool) -> String {
         let mut s = String::new();
         s.push_str(&format!(
-            "{TAG}_t() {{ date '+%s %N %Y-%m-%d %H:%M:%S'; }}\n"
+            "{TAG}_t() {{ LC_ALL=C date '+%s %N %Y-%m-%d %H:%M:%S'; }}\n"
         ));
         if let Some(dir) = &self.chdir {
             let dir_word = path_word(dir);
@@ -546,13 +546,13 @@ impl Job {
         s.push_str(&format!(
             "printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n\
              {TAG}_e=\n\
-             if {TAG}_o=$(mktemp 2>/dev/null) && (set -C; umask 077; : >\"${TAG}_o.e\") 2>/dev/null && {TAG}_e=${TAG}_o.e \
+             if {TAG}_o=$(LC_ALL=C mktemp 2>/dev/null) && (set -C; umask 077; : >\"${TAG}_o.e\") 2>/dev/null && {TAG}_e=${TAG}_o.e \
              && exec 7>\"${TAG}_o\" 8<\"${TAG}_o\" 5>\"${TAG}_e\" 6<\"${TAG}_e\"; then\n\
-             \x20 rm -f \"${TAG}_o\" \"${TAG}_e\"\n\
+             \x20 LC_ALL=C rm -f \"${TAG}_o\" \"${TAG}_e\"\n\
              \x20 {TAG}_run \"$@\" >&7 2>&5 7>&- 8<&- 5>&- 6<&-; {TAG}_rc=$?; {TAG}_end=$({TAG}_t)\n\
              \x20 exec 7>&- 5>&-\n\
-             \x20 if [ -s /dev/fd/8 ] || [ ! -e /dev/fd/8 ]; then cat <&8; fi\n\
-             \x20 if [ -s /dev/fd/6 ] || [ ! -e /dev/fd/6 ]; then cat <&6 >&2; fi\n\
+             \x20 if [ -s /dev/fd/8 ] || [ ! -e /dev/fd/8 ]; then LC_ALL=C cat <&8; fi\n\
+             \x20 if [ -s /dev/fd/6 ] || [ ! -e /dev/fd/6 ]; then LC_ALL=C cat <&6 >&2; fi\n\
              \x20 exec 8<&- 6<&-\n\
              else\n\
              \x20 rm -f ${{{TAG}_o:+\"${TAG}_o\"}} ${{{TAG}_e:+\"${TAG}_e\"}}\n\

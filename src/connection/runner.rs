@@ -59,7 +59,7 @@ pub const START: &str = "exec /bin/sh -s";
 /// `__tend_umask` (not exported) hold `id`'s and `umask`'s output for the
 /// scripts (file probes), which saves each of them a process.
 pub const PRELUDE: &str = r#"exec 5>&1
-__tend_id=$(id)
+__tend_id=$(LC_ALL=C id)
 __tend_umask=$(umask)
 __tend_x() {
   if [ "$2" = w ]; then
@@ -90,12 +90,13 @@ pub const INLINE_STDIN_MAX: usize = 1 << 20;
 /// `bytes` as one single-quoted shell word.
 fn quote_word(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'\'');
-    for &b in bytes {
-        if b == b'\'' {
-            out.extend_from_slice(b"'\\''");
-        } else {
-            out.push(b);
-        }
+    let mut parts = bytes.split(|&b| b == b'\'');
+    if let Some(first) = parts.next() {
+        out.extend_from_slice(first);
+    }
+    for part in parts {
+        out.extend_from_slice(b"'\\''");
+        out.extend_from_slice(part);
     }
     out.push(b'\'');
 }
@@ -421,7 +422,6 @@ impl<'a, S: AsyncRead + Unpin> Carry<'a, S> {
         end: &[u8],
         status: bool,
     ) -> std::io::Result<(Vec<u8>, Option<i32>)> {
-        let mut chunk = vec![0u8; 64 * 1024];
         let mut searched = 0usize;
         loop {
             if let Some(at) = find(&self.buf[searched..], end).map(|i| i + searched) {
@@ -447,11 +447,12 @@ impl<'a, S: AsyncRead + Unpin> Carry<'a, S> {
             } else {
                 searched = self.buf.len().saturating_sub(end.len());
             }
-            let n = self.stream.read(&mut chunk).await?;
+            // Straight into the buffer's spare room: no zeroed chunk per call.
+            self.buf.reserve(64 * 1024);
+            let n = self.stream.read_buf(&mut self.buf).await?;
             if n == 0 {
                 return Ok((std::mem::take(&mut self.buf), None));
             }
-            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 }

@@ -102,7 +102,7 @@ pub(crate) fn share(ctx: &PlayCtx<'_>, s: &mut HostState, before: &crate::vars::
     // What others set meanwhile ended before this.
     catch_up(ctx, std::slice::from_mut(s));
     for (k, v) in &set {
-        s.registered.insert(k.clone(), v.clone());
+        Arc::make_mut(&mut s.registered).insert(k.clone(), v.clone());
     }
     let mut sets = ctx.shared_sets.borrow_mut();
     sets.extend(set);
@@ -114,7 +114,7 @@ pub(crate) fn catch_up(ctx: &PlayCtx<'_>, states: &mut [HostState]) {
     let sets = ctx.shared_sets.borrow();
     for s in states {
         for (k, v) in sets.iter().skip(s.shared_seen) {
-            s.registered.insert(k.clone(), v.clone());
+            Arc::make_mut(&mut s.registered).insert(k.clone(), v.clone());
         }
         s.shared_seen = sets.len();
     }

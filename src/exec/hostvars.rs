@@ -6,26 +6,33 @@ use minijinja::value::{Object, ObjectRepr, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-/// One play host's variables as `hostvars[host]` shows them, converted for
-/// templates only when a template asks for them: most tasks never look at
-/// `hostvars`, and converting every host's facts for every task was most
-/// of the controller's CPU on a fleet.
+/// One play host's variables as `hostvars[host]` shows them: the layers
+/// it is made of, shared with the host's state (no copy per task), merged
+/// and converted for templates only when a template asks for them. Most
+/// tasks never look at `hostvars`, and copying every host's facts for every
+/// task was most of the controller's CPU on a fleet.
 #[derive(Debug)]
 pub(crate) struct HostValue {
-    vars: Vars,
+    /// Lowest precedence first.
+    layers: [Arc<Vars>; 5],
+    /// `inventory_hostname`, `inventory_hostname_short`, `group_names`.
+    magic: Vars,
     value: OnceLock<Value>,
 }
 
 impl HostValue {
-    fn new(vars: Vars) -> Arc<HostValue> {
-        Arc::new(HostValue {
-            vars,
-            value: OnceLock::new(),
-        })
-    }
-
     fn value(&self) -> Value {
-        self.value.get_or_init(|| to_value(&self.vars)).clone()
+        self.value
+            .get_or_init(|| {
+                let mut all = Vars::new();
+                for layer in self.layers.iter().map(|l| &**l).chain([&self.magic]) {
+                    for (k, v) in layer {
+                        all.insert(k.clone(), v.clone());
+                    }
+                }
+                to_value(&all)
+            })
+            .clone()
     }
 }
 
@@ -93,25 +100,24 @@ pub(crate) fn publish(states: &[HostState], ctx: &PlayCtx<'_>, force: bool) {
 
 /// One host's variables, as `hostvars[host]` shows them.
 fn host_value(s: &HostState, ctx: &PlayCtx<'_>) -> Arc<HostValue> {
-    let mut all = Vars::new();
-    for layer in [
-        &s.inventory_vars,
-        &s.facts,
-        &ctx.play_vars,
-        &s.registered,
-        &ctx.opts.extra_vars,
-    ] {
-        for (k, v) in layer.iter() {
-            all.insert(k.clone(), v.clone());
-        }
-    }
-    all.insert("inventory_hostname".into(), s.name.clone().into());
-    all.insert("inventory_hostname_short".into(), short(&s.name).into());
-    all.insert(
+    let mut magic = Vars::new();
+    magic.insert("inventory_hostname".into(), s.name.clone().into());
+    magic.insert("inventory_hostname_short".into(), short(&s.name).into());
+    magic.insert(
         "group_names".into(),
         serde_json::to_value(ctx.inventory.get().group_names(&s.name)).unwrap_or_default(),
     );
-    HostValue::new(all)
+    Arc::new(HostValue {
+        layers: [
+            Arc::clone(&s.inventory_vars),
+            Arc::clone(&s.facts),
+            Arc::clone(&ctx.play_vars),
+            Arc::clone(&s.registered),
+            Arc::clone(&ctx.extra_vars),
+        ],
+        magic,
+        value: OnceLock::new(),
+    })
 }
 
 fn to_value(all: &Vars) -> Value {

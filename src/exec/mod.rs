@@ -104,9 +104,11 @@ impl RunSummary {
 /// The state of one host during a play.
 pub(crate) struct HostState {
     pub name: String,
-    pub inventory_vars: Vars,
-    pub facts: Vars,
-    pub registered: Vars,
+    /// The host's variables by layer, shared with the `hostvars` snapshots
+    /// taken of them (a change copies a layer only while one is alive).
+    pub inventory_vars: Arc<Vars>,
+    pub facts: Arc<Vars>,
+    pub registered: Arc<Vars>,
     pub failed: bool,
     pub unreachable: bool,
     pub ended: bool,
@@ -163,7 +165,9 @@ pub(crate) struct PlayCtx<'a> {
     pub play: &'a CompiledPlay,
     pub inventory: &'a LiveInventory,
     pub opts: &'a RunOptions,
-    pub play_vars: Vars,
+    pub play_vars: Arc<Vars>,
+    /// `opts.extra_vars`, shared with the `hostvars` snapshots.
+    pub extra_vars: Arc<Vars>,
     pub magic: Vars,
     /// Which of the play's hosts are in the current batch.
     pub batch: Vec<bool>,
@@ -199,9 +203,28 @@ pub(crate) struct PlayCtx<'a> {
     /// Hosts of the batch that failed or became unreachable so far: gone
     /// from `ansible_play_hosts`, `ansible_play_batch` and `play_hosts`.
     pub down: RefCell<HashSet<String>>,
+    /// `groups` for the inventory it was made from. Keeping that inventory
+    /// here makes a change to it (`add_host`, `group_by`) copy it, so the
+    /// pointer tells whether `groups` is still right.
+    pub groups: RefCell<Option<(Arc<crate::inventory::Inventory>, Value)>>,
+    /// The playbook's directory, resolved (the end of `ansible_search_path`).
+    pub book_dir: String,
 }
 
 impl PlayCtx<'_> {
+    /// The `groups` variable for the inventory as it is now.
+    pub(crate) fn groups_value(&self, inventory: &Arc<crate::inventory::Inventory>) -> Value {
+        let mut cached = self.groups.borrow_mut();
+        match &*cached {
+            Some((made_from, value)) if Arc::ptr_eq(made_from, inventory) => value.clone(),
+            _ => {
+                let value = serde_json::to_value(inventory.groups()).unwrap_or_default();
+                *cached = Some((Arc::clone(inventory), value.clone()));
+                value
+            }
+        }
+    }
+
     /// Shows a warning, once per run.
     pub(crate) fn warn_once(&self, reporter: &mut dyn Reporter, message: &str) {
         if self.warned.borrow_mut().insert(message.to_string()) {
@@ -565,9 +588,9 @@ async fn run_play(
         let (facts, registered) = carried.remove(h).unwrap_or_default();
         states.push(HostState {
             name: h.clone(),
-            inventory_vars,
-            facts,
-            registered,
+            inventory_vars: Arc::new(inventory_vars),
+            facts: Arc::new(facts),
+            registered: Arc::new(registered),
             failed: false,
             unreachable: false,
             ended: false,
@@ -698,7 +721,8 @@ async fn run_play(
             play,
             inventory: live,
             opts,
-            play_vars: play_vars.clone(),
+            play_vars: Arc::new(play_vars.clone()),
+            extra_vars: Arc::new(opts.extra_vars.clone()),
             magic,
             batch: in_batch.clone(),
             abort: std::cell::Cell::new(None),
@@ -715,6 +739,11 @@ async fn run_play(
             shared_sets: RefCell::new(Vec::new()),
             delegated_facts: Default::default(),
             down: Default::default(),
+            groups: RefCell::new(None),
+            book_dir: std::fs::canonicalize(&book.dir)
+                .unwrap_or_else(|_| book.dir.clone())
+                .display()
+                .to_string(),
         };
         run_batch(&ctx, &mut states, &in_batch, reporter, summary).await;
         if ctx.fatal_pending.get() {
@@ -986,7 +1015,13 @@ fn save_host_data(
     carried: &mut std::collections::HashMap<String, (Vars, Vars)>,
 ) {
     for s in states {
-        carried.insert(s.name, (s.facts, s.registered));
+        carried.insert(
+            s.name,
+            (
+                Arc::unwrap_or_clone(s.facts),
+                Arc::unwrap_or_clone(s.registered),
+            ),
+        );
     }
 }
 
@@ -1186,7 +1221,8 @@ fn run_steps<'a>(
                                     });
                                 let result = serde_json::json!({"failed": true, "msg": msg, "changed": false});
                                 if let Some(reg) = &inc.task.task.register {
-                                    s.registered.insert(reg.clone(), result.clone());
+                                    Arc::make_mut(&mut s.registered)
+                                        .insert(reg.clone(), result.clone());
                                 }
                                 if ignored {
                                     reporter.host_result(&crate::report::HostResult::simple(
@@ -1221,7 +1257,7 @@ fn run_steps<'a>(
                             } else {
                                 serde_json::json!({"changed": false, "include": inc.file, "include_args": {}})
                             };
-                            s.registered.insert(reg.clone(), result);
+                            Arc::make_mut(&mut s.registered).insert(reg.clone(), result);
                         }
                     }
                     let include_name = inc
@@ -1355,8 +1391,10 @@ fn run_steps<'a>(
                             if failed[i] {
                                 s.failed = false;
                                 if let Some((task, result)) = s.last_failure.clone() {
-                                    s.registered.insert("ansible_failed_task".into(), task);
-                                    s.registered.insert("ansible_failed_result".into(), result);
+                                    Arc::make_mut(&mut s.registered)
+                                        .insert("ansible_failed_task".into(), task);
+                                    Arc::make_mut(&mut s.registered)
+                                        .insert("ansible_failed_result".into(), result);
                                 }
                             }
                         }
@@ -1674,7 +1712,7 @@ async fn gather_facts(
                     }
                 }
                 facts.insert("ansible_facts".into(), Value::Object(f));
-                s.facts = facts;
+                s.facts = Arc::new(facts);
                 counts.ok += 1;
                 reporter.host_result(&crate::report::HostResult {
                     duration: Some(duration),
@@ -1949,7 +1987,7 @@ fn broadcast(states: &mut [HostState], from: usize, subset: &[bool], registered_
             continue;
         }
         for (k, v) in &set {
-            s.registered.insert(k.clone(), v.clone());
+            Arc::make_mut(&mut s.registered).insert(k.clone(), v.clone());
         }
     }
 }

@@ -609,10 +609,7 @@ fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
     let inventory = ctx.inventory.get();
     magic.extend(inventory.magic_vars(&host.name));
     // As the inventory is now: `add_host` and `group_by` change it.
-    magic.insert(
-        "groups".into(),
-        serde_json::to_value(inventory.groups()).unwrap_or_default(),
-    );
+    magic.insert("groups".into(), ctx.groups_value(&inventory));
     let down = ctx.down.borrow();
     if !down.is_empty() {
         for key in ["ansible_play_hosts", "ansible_play_batch", "play_hosts"] {
@@ -626,13 +623,7 @@ fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
     if let Some(r) = &t.task.role {
         search.push(r.path.display().to_string().into());
     }
-    search.push(
-        std::fs::canonicalize(&ctx.book.dir)
-            .unwrap_or_else(|_| ctx.book.dir.clone())
-            .display()
-            .to_string()
-            .into(),
-    );
+    search.push(ctx.book_dir.clone().into());
     magic.insert("ansible_search_path".into(), Value::Array(search));
     if let Some(target) = delegated_host(ctx, t, host, &magic) {
         let mut vars = inventory.host_vars(&target);
@@ -2200,13 +2191,13 @@ pub(crate) fn apply_outcome(
             commands: timing.map_or(&[], |(_, c)| c.as_slice()),
         });
         for (k, v) in &item.facts {
-            s.registered.insert(k.clone(), v.clone());
+            Arc::make_mut(&mut s.registered).insert(k.clone(), v.clone());
         }
         if matches!(t.action, Action::Module(_))
             && matches!(item.status, Status::Ok | Status::Changed)
             && let Some(Value::Object(f)) = item.result.get("ansible_facts")
         {
-            merge_module_facts(&mut s.facts, f);
+            merge_module_facts(Arc::make_mut(&mut s.facts), f);
         }
         if item.end_host {
             s.ended = true;
@@ -2262,7 +2253,7 @@ pub(crate) fn apply_outcome(
         }
     }
     if let Some(reg) = &t.task.register {
-        s.registered.insert(reg.clone(), outcome.registered.clone());
+        Arc::make_mut(&mut s.registered).insert(reg.clone(), outcome.registered.clone());
     }
     if outcome.status == Status::Changed {
         for n in &t.task.notify {
@@ -2320,7 +2311,7 @@ pub(crate) fn store_delegated_facts(
 ) {
     for (target, facts) in delegated {
         match states.iter_mut().find(|s| s.name == target) {
-            Some(s) => s.registered.extend(facts),
+            Some(s) => Arc::make_mut(&mut s.registered).extend(facts),
             None => ctx
                 .delegated_facts
                 .borrow_mut()

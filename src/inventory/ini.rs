@@ -19,8 +19,9 @@ use super::error::InventoryError;
 use super::pyliteral::ini_value;
 use super::range::expand_host_pattern;
 
-static SECTION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$").expect("valid regex"));
+static SECTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\[([^:\]\s]+)(?::([0-9A-Za-z_]+))?\]\s*(?:#.*)?$").expect("valid regex")
+});
 static GROUPNAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([^:\]\s]+)\s*(?:#.*)?$").expect("valid regex"));
 

@@ -18,21 +18,31 @@ static BRACKETED_HOSTPORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\[(.+)\]:([0-9]+)$").expect("valid regex"));
 static HOSTPORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$").expect("valid regex"));
-static HOSTNAME: LazyLock<Regex> = LazyLock::new(|| {
+/// A host name (Python's `\w`: any letter or digit). Compiling Unicode
+/// word classes costs milliseconds at every start, so an ASCII name (all
+/// but a few) is checked with the ASCII form, which matches it the same.
+fn hostname_regex(flags: &str) -> Regex {
     let label = format!(r"(?:\w|{ALNUM_RANGE})(?:[\w-]|{ALNUM_RANGE})*");
-    Regex::new(&format!(r"(?i)^{label}(?:\.{label})*$")).expect("valid regex")
-});
+    Regex::new(&format!(r"(?{flags})^{label}(?:\.{label})*$")).expect("valid regex")
+}
+static HOSTNAME_ASCII: LazyLock<Regex> = LazyLock::new(|| hostname_regex("i-u"));
+static HOSTNAME: LazyLock<Regex> = LazyLock::new(|| hostname_regex("i"));
 static IPV4: LazyLock<Regex> = LazyLock::new(|| {
     let c = format!(r"(?:[01]?[0-9]{{1,2}}|2[0-4][0-9]|25[0-5]|{NUM_RANGE})");
     Regex::new(&format!(r"^(?:{c}\.){{3}}{c}$")).expect("valid regex")
 });
 static IPV6ISH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?i)^(?:[0-9a-f]|:|\.|{HEX_RANGE})+$")).expect("valid regex")
+    Regex::new(&format!(r"(?i-u)^(?:[0-9a-f]|:|\.|{HEX_RANGE})+$")).expect("valid regex")
 });
 
 fn is_hostname(s: &str) -> bool {
     // Python's `(?<![_-])`: no label may end in '_' or '-'.
-    HOSTNAME.is_match(s) && s.split('.').all(|l| !l.ends_with('_') && !l.ends_with('-'))
+    let hostname = if s.is_ascii() {
+        &HOSTNAME_ASCII
+    } else {
+        &HOSTNAME
+    };
+    hostname.is_match(s) && s.split('.').all(|l| !l.ends_with('_') && !l.ends_with('-'))
 }
 
 fn is_ipv6(s: &str) -> bool {

@@ -452,7 +452,7 @@ fn trust_tests<'s>(
 ) -> Result<std::borrow::Cow<'s, str>, TemplateError> {
     static TEST: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r#"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\s*(?:'[^']*'|"[^"]*"|\d+)\s*\])*)\s+is\s+(not\s+)?ansible\._protomatter\.tagged_with\(\s*(?:'(\w+)'|"(\w+)")\s*\)"#,
+            r#"([A-Za-z_][0-9A-Za-z_]*(?:\.[A-Za-z_][0-9A-Za-z_]*|\[\s*(?:'[^']*'|"[^"]*"|[0-9]+)\s*\])*)\s+is\s+(not\s+)?ansible\._protomatter\.tagged_with\(\s*(?:'([0-9A-Za-z_]+)'|"([0-9A-Za-z_]+)")\s*\)"#,
         )
         .ok()
     });
@@ -522,12 +522,12 @@ pub(crate) fn caused_by_undefined(err: &minijinja::Error) -> bool {
 pub(crate) fn macro_closures(source: &str) -> std::borrow::Cow<'_, str> {
     static ASSIGN: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r"\{%[-+]?\s*(?:set\s+([A-Za-z_]\w*)|import\s+.*?\s+as\s+([A-Za-z_]\w*)(?:\s+with(?:out)?\s+context)?|from\s+.*?\s+import\s+(.*?))\s*[-+]?%\}",
+            r"\{%[-+]?\s*(?:set\s+([A-Za-z_][0-9A-Za-z_]*)|import\s+.*?\s+as\s+([A-Za-z_][0-9A-Za-z_]*)(?:\s+with(?:out)?\s+context)?|from\s+.*?\s+import\s+(.*?))\s*[-+]?%\}",
         )
         .ok()
     });
     static MACRO: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"(?s)\{%[-+]?\s*macro\b.*?%\}(.*?)\{%[-+]?\s*endmacro").ok()
+        regex::Regex::new(r"(?s)\{%[-+]?\s*macro(?-u:\b).*?%\}(.*?)\{%[-+]?\s*endmacro").ok()
     });
     let (Some(assign), Some(macro_re)) = (ASSIGN.as_ref(), MACRO.as_ref()) else {
         return std::borrow::Cow::Borrowed(source);
@@ -633,7 +633,7 @@ pub fn include_dirs(template: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// `extends`): their variables are not known before rendering.
 fn uses_other_templates(source: &str) -> bool {
     static TAG: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"\{%[-+]?\s*(include|import|from|extends)\b").ok()
+        regex::Regex::new(r"\{%[-+]?\s*(include|import|from|extends)(?-u:\b)").ok()
     });
     TAG.as_ref().is_some_and(|re| re.is_match(source))
 }
@@ -780,7 +780,11 @@ impl Templar {
         dirs: &[std::path::PathBuf],
     ) -> Result<String, TemplateError> {
         let (options, source) = apply_header(source, options)?;
-        let owned = if options == FileOptions::default() && dirs.is_empty() {
+        // A template that includes nothing renders with the shared
+        // environment: one with a loader for `dirs` is built per render.
+        let owned = if options == FileOptions::default()
+            && (dirs.is_empty() || !uses_other_templates(source))
+        {
             None
         } else {
             Some(file_environment(&options, dirs.to_vec())?)
@@ -1157,7 +1161,7 @@ impl Templar {
     /// whose list is shorter, as Ansible words it.
     fn missing_element(&self, source: &str, scope: &Scope) -> Option<String> {
         static INDEX: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-            regex::Regex::new(r"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\[\s*(-?\d+)\s*\]").ok()
+            regex::Regex::new(r"(?-u:\b)([A-Za-z_][0-9A-Za-z_]*(?:\.[A-Za-z_][0-9A-Za-z_]*)*)\[\s*(-?[0-9]+)\s*\]").ok()
         });
         for c in INDEX.as_ref()?.captures_iter(source) {
             let mut parts = c[1].split('.');
@@ -1182,10 +1186,11 @@ impl Templar {
     /// The undefined name under `path | mandatory` in `source` (the
     /// variable, or the missing attribute), as Ansible's message names it.
     fn mandatory_name(&self, source: &str, scope: &Scope) -> Option<String> {
-        static MANDATORY: std::sync::LazyLock<Option<regex::Regex>> =
-            std::sync::LazyLock::new(|| {
-                regex::Regex::new(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\|\s*mandatory\b").ok()
-            });
+        static MANDATORY: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(
+            || {
+                regex::Regex::new(r"([A-Za-z_][0-9A-Za-z_]*(?:\.[A-Za-z_][0-9A-Za-z_]*)*)\s*\|\s*mandatory(?-u:\b)").ok()
+            },
+        );
         for c in MANDATORY.as_ref()?.captures_iter(source) {
             let mut parts = c[1].split('.');
             let root = parts.next().unwrap_or_default();
@@ -1340,7 +1345,7 @@ pub fn is_indirection(s: &str) -> bool {
 fn is_variable_path(expr: &str) -> bool {
     static PATH: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r#"^\s*[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\s*(?:'[^']*'|"[^"]*"|\d+)\s*\])*\s*$"#,
+            r#"^\s*[A-Za-z_][0-9A-Za-z_]*(?:\.[A-Za-z_][0-9A-Za-z_]*|\[\s*(?:'[^']*'|"[^"]*"|[0-9]+)\s*\])*\s*$"#,
         )
         .ok()
     });
@@ -1352,12 +1357,12 @@ fn is_variable_path(expr: &str) -> bool {
 fn subscript_paths(source: &str) -> Vec<String> {
     static SUBSCRIPT: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r#"\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)((?:\[\s*(?:'[^'.]*'|"[^".]*")\s*\](?:\.[A-Za-z_]\w*)*)+)"#,
+            r#"(?-u:\b)([A-Za-z_][0-9A-Za-z_]*(?:\.[A-Za-z_][0-9A-Za-z_]*)*)((?:\[\s*(?:'[^'.]*'|"[^".]*")\s*\](?:\.[A-Za-z_][0-9A-Za-z_]*)*)+)"#,
         )
         .ok()
     });
     static KEY: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"\[\s*(?:'([^'.]*)'|"([^".]*)")\s*\]|\.([A-Za-z_]\w*)"#).ok()
+        regex::Regex::new(r#"\[\s*(?:'([^'.]*)'|"([^".]*)")\s*\]|\.([A-Za-z_][0-9A-Za-z_]*)"#).ok()
     });
     let (Some(re), Some(key)) = (SUBSCRIPT.as_ref(), KEY.as_ref()) else {
         return Vec::new();
@@ -1435,7 +1440,7 @@ fn guarded(source: &str) -> bool {
     GUARD
         .get_or_init(|| {
             regex::Regex::new(
-                r"\bis\s+(not\s+)?(defined|undefined|none)\b|\|\s*(default|d|mandatory)\b|\b(default|mandatory)\s*\(|\bomit\b|\bvars\b|\bhostvars\b",
+                r"(?-u:\b)is\s+(not\s+)?(defined|undefined|none)(?-u:\b)|\|\s*(default|d|mandatory)(?-u:\b)|(?-u:\b)(default|mandatory)\s*\(|(?-u:\b)omit(?-u:\b)|(?-u:\b)vars(?-u:\b)|(?-u:\b)hostvars(?-u:\b)",
             )
             .ok()
         })
@@ -1759,7 +1764,10 @@ impl<'a> Scope<'a> {
     /// a playbook or inventory: conditions listed there keep their trust.
     pub fn passed_through(&self, template: &str) -> Option<Value> {
         static PART: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-            regex::Regex::new(r#"^\.?([A-Za-z_]\w*)|^\[\s*(?:'([^']*)'|"([^"]*)"|(\d+))\s*\]"#).ok()
+            regex::Regex::new(
+                r#"^\.?([A-Za-z_][0-9A-Za-z_]*)|^\[\s*(?:'([^']*)'|"([^"]*)"|([0-9]+))\s*\]"#,
+            )
+            .ok()
         });
         let path = single_expression(template).filter(|e| is_variable_path(e))?;
         let part = PART.as_ref()?;
