@@ -471,6 +471,7 @@ impl Converge for ContentModule {
                         follow: true,
                         checksum: Some("sha1"),
                         fetch: fetch_new,
+                        sum_in_shell: true,
                         ..StatOpts::default()
                     },
                 );

@@ -215,6 +215,10 @@ pub struct StatOpts {
     pub mime: bool,
     /// Report the file attributes (`lsattr`) and whether `chattr` is installed.
     pub attrs: bool,
+    /// The script reads the shell variable `sum` after this record, so the
+    /// checksum is computed on the target even for a small file (whose
+    /// checksum is otherwise computed by tend from its content).
+    pub sum_in_shell: bool,
 }
 
 impl Default for StatOpts {
@@ -228,6 +232,7 @@ impl Default for StatOpts {
             listing_follow: false,
             mime: false,
             attrs: false,
+            sum_in_shell: false,
         }
     }
 }
@@ -241,6 +246,16 @@ tend_cat() {
   _n=$((_n))
   if [ -z "$2" ] || [ "$_n" -le "$2" ]; then printf 'content=%s\0' "$_n"; cat < "$1"; printf '\0'
   else printf 'toolarge=%s\0' "$_n"; fi
+}
+# Reads file $1 into _c with the shell's `read`; fails unless that gave
+# exactly $2 bytes (a NUL byte, which the shell drops, or a file that
+# changed makes it fail, and the caller reads the file with `cat`).
+tend_small() {
+  _c=; _l=
+  while IFS= read -r _l; do _c="$_c$_l
+"; done < "$1" || return 1
+  _c=$_c$_l
+  [ "${#_c}" -eq "$2" ]
 }
 tend_rec() {
   printf '@%s\0path=%s\0' "$1" "$2"
@@ -266,6 +281,15 @@ tend_rec() {
     printf 'access=%s\0' "$_a"
   fi
   if [ -f "$_p" ] && { [ -n "$_f" ] || [ ! -L "$_p" ]; }; then
+    # A small file is read by the shell itself, a process fewer than
+    # `cat` or `sha1sum` (tend computes the checksum from the content).
+    if [ "$_z" -le SMALLSIZE ] && [ "$5" != 2 ] && [ "${11}" != 1 ] \
+      && { [ -n "$4" ] || [ "$5" != 0 ]; } && [ -r "$_p" ] && tend_small "$_p" "$_z"; then
+      [ -n "$4" ] && printf 'sumalg=%s\0' "$4"
+      if [ "$5" = 0 ]; then _k=small; else _k=content; fi
+      printf '%s=%s\0%s\0' "$_k" "$_z" "$_c"
+      _c=
+    else
     if [ -n "$4" ] && [ -r "$_p" ]; then
       if sum=$("$4"sum < "$_p"); then sum=${sum%% *}; printf 'sum=%s\0' "$sum"; else sum=; fi
     fi
@@ -274,6 +298,7 @@ tend_rec() {
       2) [ -r "$_p" ] && [ "$sum" != "$6" ] && tend_cat "$_p" MAXSIZE "$_z" ;;
       3) [ -r "$_p" ] && tend_cat "$_p" '' "$_z" ;;
     esac
+    fi
   fi
   if [ "$8" != 0 ] && [ -d "$_p" ]; then
     case $_p in -*) _q=./$_p ;; *) _q=$_p ;; esac
@@ -312,6 +337,18 @@ tend_group() {
 printf '@env\0umask=%s\0pid=%s\0id=%s\0' "${__tend_umask:-$(umask)}" "$$" "${__tend_id:-$(id)}"
 "#;
 
+/// The largest file a probe reads with the shell's `read` instead of a
+/// process (`cat`, `sha1sum`): `read` takes a system call per byte, which
+/// costs less than starting a process up to about this size.
+pub const SMALL_FILE_SIZE: u64 = 1024;
+
+/// [`PRELUDE`] with its sizes filled in.
+fn prelude_text() -> String {
+    PRELUDE
+        .replace("MAXSIZE", &MAX_DIFF_SIZE.to_string())
+        .replace("SMALLSIZE", &SMALL_FILE_SIZE.to_string())
+}
+
 /// Builds one read-only probe script.
 #[derive(Debug, Clone)]
 pub struct Probe {
@@ -330,14 +367,14 @@ impl Probe {
     /// `__tend_umask` when it runs there: two processes fewer per probe).
     pub fn new() -> Self {
         Probe {
-            script: PRELUDE.replace("MAXSIZE", &MAX_DIFF_SIZE.to_string()),
+            script: prelude_text(),
         }
     }
 
     /// The definitions of the probe's shell functions (`tend_rec`), for a
     /// script the probe runs in another shell (`find -exec sh -c`).
     pub fn functions() -> String {
-        let text = PRELUDE.replace("MAXSIZE", &MAX_DIFF_SIZE.to_string());
+        let text = prelude_text();
         match text.find("printf '@env") {
             Some(i) => text[..i].to_string(),
             None => text,
@@ -376,7 +413,7 @@ impl Probe {
             Fetch::Whole => ("3", "''".to_string()),
         };
         self.script.push_str(&format!(
-            "tend_rec {} {word} {} {} {mode} {expected} {} {} {} {}\n",
+            "tend_rec {} {word} {} {} {mode} {expected} {} {} {} {} {}\n",
             quote(tag),
             flag(opts.follow),
             quote(opts.checksum.unwrap_or("")),
@@ -388,6 +425,7 @@ impl Probe {
             },
             flag(opts.mime),
             flag(opts.attrs),
+            flag(opts.sum_in_shell || matches!(opts.fetch, Fetch::IfSumDiffers(_))),
         ));
         self
     }
@@ -498,9 +536,20 @@ pub struct Record {
     pub extra: Vec<(String, Vec<u8>)>,
     /// The file's content, when fetched.
     pub content: Option<Vec<u8>>,
+    /// A small file's content read only for its checksum (`sumalg`).
+    pub small: Option<Vec<u8>>,
 }
 
 impl Record {
+    /// The checksum of a regular file: as the target computed it (`sum`),
+    /// or, for a small file the shell read, from its content (`sumalg`).
+    pub fn checksum(&self) -> Option<String> {
+        self.get("sum").filter(|s| !s.is_empty()).or_else(|| {
+            let algorithm = self.get("sumalg")?;
+            digest_hex(&algorithm, self.content.as_ref().or(self.small.as_ref())?)
+        })
+    }
+
     /// A field as text.
     pub fn get(&self, key: &str) -> Option<String> {
         self.fields
@@ -556,7 +605,7 @@ impl ProbeOutput {
                 .ok_or_else(|| probe_error("malformed field", out))?;
             let key = String::from_utf8_lossy(&token[..eq]).into_owned();
             let value = token[eq + 1..].to_vec();
-            if key == "content" {
+            if key == "content" || key == "small" {
                 let n: usize = String::from_utf8_lossy(&value)
                     .trim()
                     .parse()
@@ -564,7 +613,12 @@ impl ProbeOutput {
                 if bytes.get(i + n) != Some(&0) {
                     return Err(probe_error("a file changed while it was read", out));
                 }
-                rec.content = Some(bytes[i..i + n].to_vec());
+                let data = Some(bytes[i..i + n].to_vec());
+                if key == "content" {
+                    rec.content = data;
+                } else {
+                    rec.small = data;
+                }
                 i += n + 1;
                 continue;
             }
@@ -848,7 +902,7 @@ impl PathInfo {
         info.target = rec.get("target");
         info.real = rec.get("real");
         info.access = rec.get("access");
-        info.checksum = rec.get("sum").filter(|s| !s.is_empty());
+        info.checksum = rec.checksum();
         info.content = rec.content.clone();
         info.too_large = rec.fields.contains_key("toolarge");
         info.attr_flags = rec
@@ -1500,6 +1554,22 @@ pub fn diff_text(bytes: &[u8]) -> Option<String> {
     }
 }
 
+/// The checksum of `bytes` with one of [`ALGORITHMS`], in hex as its
+/// `<name>sum` tool prints it.
+pub fn digest_hex(algorithm: &str, bytes: &[u8]) -> Option<String> {
+    use sha2::Digest;
+    let digest: Vec<u8> = match algorithm {
+        "md5" => md5::Md5::digest(bytes).to_vec(),
+        "sha1" => sha1::Sha1::digest(bytes).to_vec(),
+        "sha224" => sha2::Sha224::digest(bytes).to_vec(),
+        "sha256" => sha2::Sha256::digest(bytes).to_vec(),
+        "sha384" => sha2::Sha384::digest(bytes).to_vec(),
+        "sha512" => sha2::Sha512::digest(bytes).to_vec(),
+        _ => return None,
+    };
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// SHA-1 of bytes, in hex.
 pub fn sha1_hex(bytes: &[u8]) -> String {
     use sha1::{Digest, Sha1};
@@ -1671,6 +1741,96 @@ mod tests {
         probe.user("no-such-user-tend");
         let p = run_with_only(&probe, &["stat"]);
         assert_eq!(p.id("user", "no-such-user-tend"), None);
+    }
+
+    #[test]
+    fn small_files_are_read_by_the_shell_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut long = "x".repeat(99);
+        long.push('\n');
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("empty", Vec::new()),
+            ("line", b"hello\n".to_vec()),
+            ("no-newline", b"no newline".to_vec()),
+            (
+                "odd",
+                b"  lead \\back\\\\slash\ttab\r\n\n\n-end %s %% '\" $x\n\n".to_vec(),
+            ),
+            ("max", long.repeat(11).into_bytes()[..1024].to_vec()),
+        ];
+        let mut probe = Probe::new();
+        for (i, (name, bytes)) in cases.iter().enumerate() {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let algorithm = ALGORITHMS[i % ALGORITHMS.len()];
+            let opts = |fetch| StatOpts {
+                checksum: Some(algorithm),
+                fetch,
+                ..StatOpts::default()
+            };
+            let path = path.to_str().unwrap();
+            probe.path(&format!("{name}:sum"), path, &opts(Fetch::Never));
+            probe.path(&format!("{name}:whole"), path, &opts(Fetch::Whole));
+        }
+        // No `cat` or `*sum` to run: the shell reads them all.
+        let p = run_with_only(&probe, &["stat"]);
+        for (i, (name, bytes)) in cases.iter().enumerate() {
+            let algorithm = ALGORITHMS[i % ALGORITHMS.len()];
+            let want = digest_hex(algorithm, bytes);
+            let sum = p.path(&format!("{name}:sum")).unwrap();
+            assert_eq!(sum.checksum, want, "{name}");
+            assert_eq!(sum.content, None, "{name}: content only when asked for");
+            let whole = p.path(&format!("{name}:whole")).unwrap();
+            assert_eq!(whole.content.as_deref(), Some(&bytes[..]), "{name}");
+            assert_eq!(whole.checksum, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn files_the_shell_cannot_read_exactly_are_read_by_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let nul = dir.path().join("nul");
+        std::fs::write(&nul, b"a\0b\n").unwrap();
+        let big = dir.path().join("big");
+        let big_bytes = vec![b'y'; SMALL_FILE_SIZE as usize + 1];
+        std::fs::write(&big, &big_bytes).unwrap();
+        let opts = StatOpts {
+            checksum: Some("sha256"),
+            fetch: Fetch::Whole,
+            ..StatOpts::default()
+        };
+        let mut probe = Probe::new();
+        probe.path("nul", nul.to_str().unwrap(), &opts);
+        probe.path("big", big.to_str().unwrap(), &opts);
+        let p = run_with_only(&probe, &["stat", "sha256sum", "cat"]);
+        for (tag, bytes) in [("nul", &b"a\0b\n"[..]), ("big", &big_bytes[..])] {
+            let info = p.path(tag).unwrap();
+            assert_eq!(info.content.as_deref(), Some(bytes), "{tag}");
+            assert_eq!(info.checksum, digest_hex("sha256", bytes), "{tag}");
+            // Computed on the target, by `sha256sum`.
+            assert!(p.record(tag).unwrap().get("sum").is_some(), "{tag}");
+        }
+    }
+
+    #[test]
+    fn digests_are_those_the_sum_tools_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"tend\n").unwrap();
+        for algorithm in ALGORITHMS {
+            let out = std::process::Command::new(format!("{algorithm}sum"))
+                .arg(&file)
+                .output()
+                .unwrap();
+            let printed = String::from_utf8(out.stdout).unwrap();
+            let printed = printed.split_whitespace().next().unwrap().to_string();
+            assert_eq!(
+                digest_hex(algorithm, b"tend\n"),
+                Some(printed),
+                "{algorithm}"
+            );
+        }
+        assert_eq!(digest_hex("crc32", b""), None);
     }
 
     #[test]

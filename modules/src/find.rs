@@ -890,7 +890,7 @@ impl TypedModule for Find {
             let mut contents = std::collections::HashMap::new();
             for (i, c) in w.candidates.iter().enumerate() {
                 if let Some(rec) = read.records.get(&i.to_string()) {
-                    if let Some(s) = rec.get("sum") {
+                    if let Some(s) = rec.checksum() {
                         sums.insert(c.path.clone(), s);
                     }
                     if let (Some(re), Some(bytes)) = (&contains, &rec.content) {
