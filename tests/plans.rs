@@ -3,6 +3,8 @@
 //! (refused, file untouched, exit 2; `--replan` applies), a changed playbook
 //! (refused), and no secret in the plan file.
 
+mod report_outputs;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -334,4 +336,25 @@ fn drift_in_a_later_task_refuses_the_whole_host() {
     assert_eq!(p.read("app.conf"), "port = 80\n");
     assert_eq!(p.read("vault.txt"), "token=rotated\n");
     assert!(!p.path("data").exists());
+}
+
+#[test]
+fn with_format_json_standard_output_stays_json_lines() {
+    let p = Project::new();
+    let mut args: Vec<String> = ["plan", "-i", "localhost,", "-c", "local", "site.yml"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(p.vars());
+    args.extend(["--out", "plan.json", "--format", "json"].map(String::from));
+    let out = p.tend(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    report_outputs::assert_json_lines_valid(&String::from_utf8_lossy(&out.stdout));
+    // The note that the plan was saved goes to standard error.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Plan saved to plan.json: 5 changes"),
+        "{stderr}"
+    );
+    assert!(p.path("plan.json").exists());
 }

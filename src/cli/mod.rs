@@ -687,7 +687,7 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
                 code = 1;
             } else {
                 let s = &file.summary;
-                println!(
+                let saved = format!(
                     "Plan saved to {}: {} change{} on {} host{} ({} to create, {} to update, {} to delete, {} to run, {} unknown). Apply it with: tend apply {}",
                     path.display(),
                     s.changes,
@@ -701,6 +701,12 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
                     s.unknown,
                     path.display()
                 );
+                // Standard output is JSON lines only with `--format json`.
+                if a.reports.format == Some(Format::Json) {
+                    eprintln!("{saved}");
+                } else {
+                    println!("{saved}");
+                }
             }
         }
     }
