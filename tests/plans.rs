@@ -34,6 +34,10 @@ const PLAYBOOK: &str = r#"
       file:
         path: "{{ work }}/data"
         state: directory
+    - name: a secret command not for this host
+      command: "true"
+      when: false
+      no_log: true
     - name: a command
       command: "true"
       changed_when: false
@@ -150,6 +154,8 @@ fn plan_apply_then_nothing_left_to_plan() {
             ("admin password".into(), "create".into()),
             ("harden the token file".into(), "update".into()),
             ("data directory".into(), "create".into()),
+            // Skipped by its `when`, even with its result censored.
+            ("a secret command not for this host".into(), "skip".into()),
             ("a command".into(), "run".into()),
         ],
         "{plan:#}"
@@ -163,7 +169,7 @@ fn plan_apply_then_nothing_left_to_plan() {
             .contains("+port = 8080")
     );
     assert!(
-        tasks[4].get("fingerprints").is_none(),
+        tasks[5].get("fingerprints").is_none(),
         "a command has no probe"
     );
     assert_eq!(plan["summary"]["changes"], 5);
@@ -198,7 +204,7 @@ fn plan_apply_then_nothing_left_to_plan() {
     let plan = p.plan_json();
     let left: Vec<_> = actions(&plan)
         .into_iter()
-        .filter(|(_, a)| a != "ok")
+        .filter(|(_, a)| a != "ok" && a != "skip")
         .collect();
     assert_eq!(left, vec![("a command".to_string(), "run".to_string())]);
     // Applying a plan again (nothing to change) is fine too.

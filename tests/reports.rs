@@ -228,7 +228,30 @@ fn plan_writes_json_junit_and_markdown_and_never_the_secret() {
     // Markdown: the headline, a table for the host, the diff in a diff block.
     let summary = &r.markdown;
     assert!(
-        summary.starts_with("## 📝 tend plan: 5 changes pending on 1 of 1 host\n"),
+        summary.starts_with(
+            "## 📝 tend plan: 5 changes pending on 1 of 1 host (+2 commands to run)\n"
+        ),
+        "{summary}"
+    );
+    // Commands check mode skips are shown as what they are: they will run.
+    assert!(
+        summary.contains("| Reload app (handler) | ▶️ would run | `reports.yml:57:7` | runs on apply; check mode cannot predict it |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| Check the secret \\| grep | ▶️ would run |"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("| Never runs |"),
+        "skipped by `when`: {summary}"
+    );
+    // The changed file is named by its path, also without a diff.
+    assert!(
+        summary.contains(&format!(
+            "| Write a file whose diff is private | 📝 would change | `reports.yml:36:7` | `{}` |",
+            run.file("private")
+        )),
         "{summary}"
     );
     assert!(summary.contains("9 tasks on 1 host"), "{summary}");

@@ -2198,6 +2198,7 @@ pub(crate) fn apply_outcome(
             verbose_always: item.verbose_always,
             duration: timing.map(|(d, _)| *d),
             commands: timing.map_or(&[], |(_, c)| c.as_slice()),
+            skipped_by_when: crate::report::skipped_by_when(&item.result),
         });
         for (k, v) in &item.facts {
             s.registered.insert(k.clone(), v.clone());
@@ -2226,6 +2227,7 @@ pub(crate) fn apply_outcome(
             verbose_always: false,
             duration: None,
             commands: &[],
+            skipped_by_when: crate::report::skipped_by_when(&outcome.registered),
         });
     }
     if outcome.looped && outcome.status == Status::Ignored {

@@ -49,6 +49,11 @@ impl SummaryFormat for Markdown {
             .flat_map(|(_, t)| &t.hosts)
             .filter(|h| h.status.is_failure())
             .count();
+        let runs = tasks
+            .iter()
+            .flat_map(|(_, t)| &t.hosts)
+            .filter(|h| h.would_run)
+            .count();
         let hosts = tally.recap.len();
         let changed_hosts = tally.recap.values().filter(|c| c.changed > 0).count();
         let mut md = String::new();
@@ -62,9 +67,14 @@ impl SummaryFormat for Markdown {
         let what = if check { "pending" } else { "made" };
         let _ = writeln!(
             md,
-            "## {icon} tend {command}: {changes} change{} {what} on {changed_hosts} of {hosts} host{}{}\n",
+            "## {icon} tend {command}: {changes} change{} {what} on {changed_hosts} of {hosts} host{}{}{}\n",
             plural(changes),
             plural(hosts),
+            if runs > 0 {
+                format!(" (+{runs} command{} to run)", plural(runs))
+            } else {
+                String::new()
+            },
             if failures > 0 {
                 format!(", {failures} failure{}", plural(failures))
             } else {
@@ -87,11 +97,16 @@ impl SummaryFormat for Markdown {
             end.exit_code
         );
         // A table per host: what changed or failed; the rest counted.
-        let mut per_host: BTreeMap<&str, Vec<(&str, &str, &super::HostTally)>> = BTreeMap::new();
+        let mut per_host: BTreeMap<&str, Vec<(String, &str, &super::HostTally)>> = BTreeMap::new();
         for (_, t) in &tasks {
+            let name = if t.handler {
+                format!("{} (handler)", t.name)
+            } else {
+                t.name.clone()
+            };
             for h in &t.hosts {
                 per_host.entry(h.host.as_str()).or_default().push((
-                    t.name.as_str(),
+                    name.clone(),
                     t.location.as_str(),
                     h,
                 ));
@@ -102,7 +117,9 @@ impl SummaryFormat for Markdown {
             let rows = per_host.remove(host.as_str()).unwrap_or_default();
             let notable: Vec<_> = rows
                 .iter()
-                .filter(|(_, _, h)| !matches!(h.status, Status::Ok | Status::Skipped))
+                .filter(|(_, _, h)| {
+                    h.would_run || !matches!(h.status, Status::Ok | Status::Skipped)
+                })
                 .collect();
             if notable.is_empty() {
                 quiet.push(format!("`{host}`"));
@@ -120,6 +137,7 @@ impl SummaryFormat for Markdown {
             md.push_str("| Task | Status | Source | Note |\n|---|---|---|---|\n");
             for (task, location, h) in notable {
                 let status = match h.status {
+                    _ if h.would_run => "▶️ would run",
                     Status::Changed if check => "📝 would change",
                     Status::Changed => "📝 changed",
                     Status::Failed => "❌ failed",
@@ -127,7 +145,9 @@ impl SummaryFormat for Markdown {
                     Status::Ignored => "⚠️ failed (ignored)",
                     Status::Ok | Status::Skipped => "",
                 };
-                let note = if h.no_log && h.status == Status::Changed {
+                let note = if h.would_run {
+                    "runs on apply; check mode cannot predict it".to_string()
+                } else if h.no_log && h.status == Status::Changed {
                     "details hidden (`no_log`)".to_string()
                 } else if h.status == Status::Changed {
                     let code = |t: &String| {
@@ -141,11 +161,15 @@ impl SummaryFormat for Markdown {
                 } else {
                     h.messages.join("; ")
                 };
+                let source = if location.is_empty() {
+                    "—".to_string()
+                } else {
+                    format!("`{}`", cell(location))
+                };
                 let _ = writeln!(
                     md,
-                    "| {} | {status} | `{}` | {} |",
+                    "| {} | {status} | {source} | {} |",
                     cell(task),
-                    cell(location),
                     cell(&truncate_chars(&note, 300))
                 );
             }
