@@ -177,6 +177,12 @@ fn a_drifted_host_is_refused_while_the_others_apply() {
         "{}",
         r.markdown
     );
+    // The table cell keeps the message's first line; the new diff is in the JSON.
+    assert!(
+        r.markdown.contains("it now plans: update |\n"),
+        "{}",
+        r.markdown
+    );
     for i in [1, 3] {
         assert_eq!(apply.recap(&format!("host{i}"), "changed"), 5, "{shown}");
         assert_eq!(

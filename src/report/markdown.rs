@@ -159,7 +159,13 @@ impl SummaryFormat for Markdown {
                     };
                     h.targets.iter().map(code).collect::<Vec<_>>().join(", ")
                 } else {
-                    h.messages.join("; ")
+                    // The first line of each: the rest (a drift's new diff,
+                    // a command's output) is in the JSON report.
+                    h.messages
+                        .iter()
+                        .map(|m| m.lines().next().unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 };
                 let source = if location.is_empty() {
                     "—".to_string()
