@@ -364,3 +364,100 @@ fn with_format_json_standard_output_stays_json_lines() {
     );
     assert!(p.path("plan.json").exists());
 }
+
+#[test]
+fn a_task_failing_after_pending_changes_is_unknown_and_the_plan_applies() {
+    // The config goes into a directory the task before creates: check mode
+    // cannot copy into it, as ansible-playbook --check cannot.
+    let book = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: app directory
+      file:
+        path: "{{ work }}/d"
+        state: directory
+    - name: app config
+      copy:
+        dest: "{{ work }}/d/app.conf"
+        content: "x = 1\n"
+    - name: other config
+      copy:
+        dest: "{{ work }}/other.conf"
+        content: "y = 2\n"
+"#;
+    let p = Project::new();
+    std::fs::write(p.path("site.yml"), book).unwrap();
+    let mut args: Vec<String> = ["plan", "-i", "localhost,", "-c", "local", "site.yml"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(p.vars());
+    args.extend(
+        [
+            "--out",
+            "plan.json",
+            "--summary-md",
+            "plan.md",
+            "--json",
+            "plan.jsonl",
+        ]
+        .map(String::from),
+    );
+    let out = p.tend(&args);
+    let shown = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "changes pending, no error: {shown}"
+    );
+    assert!(
+        shown.contains("\"unknown\": \"unknown until applied"),
+        "{shown}"
+    );
+    assert!(shown.contains("...ignoring"), "{shown}");
+    assert_eq!(
+        actions(&p.plan_json()),
+        vec![
+            ("app directory".to_string(), "create".to_string()),
+            ("app config".into(), "unknown".into()),
+            ("other config".into(), "create".into()),
+        ]
+    );
+    assert_eq!(p.plan_json()["summary"]["unknown"], 1);
+    let md = p.read("plan.md");
+    assert!(
+        md.starts_with(
+            "## 📝 tend plan: 2 changes pending on 1 of 1 host (1 unknown until applied)\n"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| app config | ❔ unknown until applied | `site.yml:9:7` | Destination directory "
+        ),
+        "{md}"
+    );
+    report_outputs::assert_json_lines_valid(&p.read("plan.jsonl"));
+    // ansible-playbook's --check keeps Ansible's semantics: a failure.
+    let mut check = args[..6].to_vec();
+    check[0] = "playbook".into();
+    check.push("--check".into());
+    check.extend(p.vars());
+    let out = p.tend(&check);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("failed=1"), "{}", text(&out));
+
+    // The plan applies: the directory, then the config in it.
+    let out = p.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(p.read("d/app.conf"), "x = 1\n");
+    assert_eq!(p.read("other.conf"), "y = 2\n");
+
+    // With nothing pending before it, a failure is an error of the plan.
+    std::fs::remove_file(p.path("d/app.conf")).unwrap();
+    std::fs::remove_dir(p.path("d")).unwrap();
+    std::fs::write(p.path("d"), "a file where the directory goes\n").unwrap();
+    let out = p.plan();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}

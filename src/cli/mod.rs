@@ -601,6 +601,7 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
     let mut opts = RunOptions {
         check: a.check || plan,
         diff: a.diff || plan,
+        unknown_after_changes: plan,
         forks: cfg.forks.value,
         extra_vars,
         limit: a.limit.clone(),
@@ -829,6 +830,7 @@ fn try_apply(a: ApplyArgs, toml: Option<&std::path::Path>) -> Result<i32, i32> {
         check: true,
         // As the plan: the same probes (content fetched for diffs), the same fingerprints.
         diff: true,
+        unknown_after_changes: true,
         forks: saved.options.forks.max(1),
         extra_vars,
         limit: saved.options.limit.clone(),

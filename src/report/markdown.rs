@@ -49,11 +49,22 @@ impl SummaryFormat for Markdown {
             .flat_map(|(_, t)| &t.hosts)
             .filter(|h| h.status.is_failure())
             .count();
-        let runs = tasks
-            .iter()
-            .flat_map(|(_, t)| &t.hosts)
-            .filter(|h| h.would_run)
-            .count();
+        let count = |f: fn(&super::HostTally) -> bool| {
+            tasks
+                .iter()
+                .flat_map(|(_, t)| &t.hosts)
+                .filter(|h| f(h))
+                .count()
+        };
+        let runs = count(|h| h.would_run);
+        let unknown = count(|h| h.unknown);
+        let mut more = Vec::new();
+        if runs > 0 {
+            more.push(format!("+{runs} command{} to run", plural(runs)));
+        }
+        if unknown > 0 {
+            more.push(format!("{unknown} unknown until applied"));
+        }
         let hosts = tally.recap.len();
         let changed_hosts = tally.recap.values().filter(|c| c.changed > 0).count();
         let mut md = String::new();
@@ -70,10 +81,10 @@ impl SummaryFormat for Markdown {
             "## {icon} tend {command}: {changes} change{} {what} on {changed_hosts} of {hosts} host{}{}{}\n",
             plural(changes),
             plural(hosts),
-            if runs > 0 {
-                format!(" (+{runs} command{} to run)", plural(runs))
-            } else {
+            if more.is_empty() {
                 String::new()
+            } else {
+                format!(" ({})", more.join(", "))
             },
             if failures > 0 {
                 format!(", {failures} failure{}", plural(failures))
@@ -138,6 +149,7 @@ impl SummaryFormat for Markdown {
             for (task, location, h) in notable {
                 let status = match h.status {
                     _ if h.would_run => "▶️ would run",
+                    _ if h.unknown => "❔ unknown until applied",
                     Status::Changed if check => "📝 would change",
                     Status::Changed => "📝 changed",
                     Status::Failed => "❌ failed",

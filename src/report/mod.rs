@@ -559,6 +559,9 @@ pub(crate) struct HostTally {
     /// Check mode skipped it though it would run (a command): its effect is
     /// not predicted.
     pub would_run: bool,
+    /// `tend plan` cannot tell its outcome: it failed in check mode after
+    /// earlier changes pending on the host (the result's `unknown`).
+    pub unknown: bool,
 }
 
 impl Tally {
@@ -611,6 +614,7 @@ impl Tally {
         let check = self.run.as_ref().is_some_and(|run| run.check);
         let would_run =
             check && r.status == Status::Skipped && !r.skipped_by_when && !r.is_loop_summary;
+        let unknown = r.status == Status::Ignored && r.result.get("unknown").is_some();
         let message = if r.is_loop_summary {
             None
         } else if matches!(
@@ -634,6 +638,7 @@ impl Tally {
                 h.diffs.extend(diffs);
                 h.targets.extend(targets);
                 h.would_run |= would_run;
+                h.unknown |= unknown;
             }
             None => task.hosts.push(HostTally {
                 host: r.host.to_string(),
@@ -644,6 +649,7 @@ impl Tally {
                 targets,
                 no_log: r.no_log,
                 would_run,
+                unknown,
             }),
         }
     }
