@@ -381,10 +381,19 @@ fn a_task_failing_after_pending_changes_is_unknown_and_the_plan_applies() {
       copy:
         dest: "{{ work }}/d/app.conf"
         content: "x = 1\n"
+    - name: app secret
+      copy:
+        dest: "{{ work }}/d/secret.conf"
+        content: "pw = {{ admin_password }}\n"
+      no_log: true
     - name: other config
       copy:
         dest: "{{ work }}/other.conf"
         content: "y = 2\n"
+    - name: a line
+      lineinfile:
+        path: "{{ work }}/app.conf"
+        line: "z = 3"
 "#;
     let p = Project::new();
     std::fs::write(p.path("site.yml"), book).unwrap();
@@ -421,14 +430,16 @@ fn a_task_failing_after_pending_changes_is_unknown_and_the_plan_applies() {
         vec![
             ("app directory".to_string(), "create".to_string()),
             ("app config".into(), "unknown".into()),
+            ("app secret".into(), "unknown".into()),
             ("other config".into(), "create".into()),
+            ("a line".into(), "update".into()),
         ]
     );
-    assert_eq!(p.plan_json()["summary"]["unknown"], 1);
+    assert_eq!(p.plan_json()["summary"]["unknown"], 2);
     let md = p.read("plan.md");
     assert!(
         md.starts_with(
-            "## 📝 tend plan: 2 changes pending on 1 of 1 host (1 unknown until applied)\n"
+            "## 📝 tend plan: 3 changes pending on 1 of 1 host (2 unknown until applied)\n"
         ),
         "{md}"
     );
@@ -438,7 +449,26 @@ fn a_task_failing_after_pending_changes_is_unknown_and_the_plan_applies() {
         ),
         "{md}"
     );
+    // no_log hides the details, not that the outcome is unknown.
+    assert!(
+        md.contains(
+            "| app secret | ❔ unknown until applied | `site.yml:13:7` | the output has been hidden"
+        ),
+        "{md}"
+    );
+    // A file the task edits is named once, by its path.
+    let conf = p.path("app.conf").display().to_string();
+    assert!(
+        md.contains(&format!(
+            "| a line | 📝 would change | `site.yml:22:7` | `{conf}` |"
+        )),
+        "{md}"
+    );
     report_outputs::assert_json_lines_valid(&p.read("plan.jsonl"));
+    for f in ["plan.md", "plan.jsonl", "plan.json"] {
+        assert!(!p.read(f).contains(NO_LOG_SECRET), "{f}");
+    }
+    assert!(!shown.contains(NO_LOG_SECRET), "{shown}");
     // ansible-playbook's --check keeps Ansible's semantics: a failure.
     let mut check = args[..6].to_vec();
     check[0] = "playbook".into();
@@ -453,10 +483,10 @@ fn a_task_failing_after_pending_changes_is_unknown_and_the_plan_applies() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(p.read("d/app.conf"), "x = 1\n");
     assert_eq!(p.read("other.conf"), "y = 2\n");
+    assert_eq!(p.read("d/secret.conf"), format!("pw = {NO_LOG_SECRET}\n"));
 
     // With nothing pending before it, a failure is an error of the plan.
-    std::fs::remove_file(p.path("d/app.conf")).unwrap();
-    std::fs::remove_dir(p.path("d")).unwrap();
+    std::fs::remove_dir_all(p.path("d")).unwrap();
     std::fs::write(p.path("d"), "a file where the directory goes\n").unwrap();
     let out = p.plan();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

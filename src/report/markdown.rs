@@ -169,7 +169,18 @@ impl SummaryFormat for Markdown {
                             format!("`{t}`")
                         }
                     };
-                    h.targets.iter().map(code).collect::<Vec<_>>().join(", ")
+                    // `path (content)` and `path (file attributes)`: the path, once.
+                    let mut paths: Vec<String> = Vec::new();
+                    for t in &h.targets {
+                        let path = t
+                            .strip_suffix(')')
+                            .and_then(|t| t.rsplit_once(" ("))
+                            .map_or(t.as_str(), |(p, _)| p);
+                        if !paths.iter().any(|p| p == path) {
+                            paths.push(path.to_string());
+                        }
+                    }
+                    paths.iter().map(code).collect::<Vec<_>>().join(", ")
                 } else {
                     // The first line of each: the rest (a drift's new diff,
                     // a command's output) is in the JSON report.

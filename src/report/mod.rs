@@ -293,11 +293,12 @@ pub trait Reporter {
 }
 
 /// The `no_log` form of a result: only `changed` (and `failed`, `skipped`,
-/// `unreachable`) survive, as Ansible's censoring keeps them.
+/// `unreachable`) survive, as Ansible's censoring keeps them, and `tend
+/// plan`'s `unknown` (a fixed text, see [`crate::exec::UNKNOWN`]).
 pub fn censored(result: &Value) -> Value {
     let mut m = serde_json::Map::new();
     m.insert("censored".into(), Value::from(CENSORED));
-    for key in ["changed", "failed", "skipped", "unreachable"] {
+    for key in ["changed", "failed", "skipped", "unreachable", "unknown"] {
         if let Some(v) = result.get(key) {
             m.insert(key.into(), v.clone());
         }
