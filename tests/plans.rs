@@ -491,3 +491,48 @@ fn a_task_failing_after_pending_changes_is_unknown_and_the_plan_applies() {
     let out = p.plan();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
+
+#[test]
+fn a_deletion_is_planned_and_a_changed_inventory_refuses_the_plan() {
+    let p = Project::new();
+    std::fs::write(
+        p.path("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: old config\n      file:\n        path: \"{{ work }}/app.conf\"\n        state: absent\n",
+    )
+    .unwrap();
+    let inventory = "[web]\nlocalhost ansible_connection=local\n";
+    std::fs::write(p.path("hosts.ini"), inventory).unwrap();
+    let mut args: Vec<String> = ["plan", "-i", "hosts.ini", "site.yml", "--out", "plan.json"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(p.vars());
+    let out = p.tend(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        actions(&p.plan_json()),
+        vec![("old config".to_string(), "delete".to_string())]
+    );
+    assert_eq!(p.plan_json()["summary"]["delete"], 1);
+    assert_eq!(p.plan_json()["inputs"]["inventory"][0], "hosts.ini");
+
+    // A variable added to the inventory after the plan.
+    std::fs::write(
+        p.path("hosts.ini"),
+        format!("{inventory}[web:vars]\nport=81\n"),
+    )
+    .unwrap();
+    let out = p.apply(&[]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("the plan is out of date: the inventory changed since it was made"),
+        "{shown}"
+    );
+    assert!(p.path("app.conf").exists(), "nothing applied");
+
+    std::fs::write(p.path("hosts.ini"), inventory).unwrap();
+    let out = p.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!p.path("app.conf").exists());
+}
