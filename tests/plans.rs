@@ -43,6 +43,9 @@ const PLAYBOOK: &str = r#"
       changed_when: false
 "#;
 
+/// The inventory options of a local run.
+const LOCAL: &[&str] = &["-i", "localhost,", "-c", "local"];
+
 /// A scratch project: the playbook, its managed files, the plan.
 struct Project {
     dir: tempfile::TempDir,
@@ -90,14 +93,20 @@ impl Project {
             .expect("run tend")
     }
 
-    fn plan(&self) -> Output {
-        let mut args: Vec<String> = ["plan", "-i", "localhost,", "-c", "local", "site.yml"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    /// `tend plan` of site.yml on `inventory` (its options) with the
+    /// project's variables, saving plan.json, with `extra` options.
+    fn plan_on(&self, inventory: &[&str], extra: &[&str]) -> Output {
+        let mut args = vec!["plan".to_string()];
+        args.extend(inventory.iter().map(|s| s.to_string()));
+        args.push("site.yml".into());
         args.extend(self.vars());
         args.extend(["--out".into(), "plan.json".into()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
         self.tend(&args)
+    }
+
+    fn plan(&self) -> Output {
+        self.plan_on(LOCAL, &[])
     }
 
     fn apply(&self, extra: &[&str]) -> Output {
@@ -347,13 +356,7 @@ fn drift_in_a_later_task_refuses_the_whole_host() {
 #[test]
 fn with_format_json_standard_output_stays_json_lines() {
     let p = Project::new();
-    let mut args: Vec<String> = ["plan", "-i", "localhost,", "-c", "local", "site.yml"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    args.extend(p.vars());
-    args.extend(["--out", "plan.json", "--format", "json"].map(String::from));
-    let out = p.tend(&args);
+    let out = p.plan_on(LOCAL, &["--format", "json"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     report_outputs::assert_json_lines_valid(&String::from_utf8_lossy(&out.stdout));
     // The note that the plan was saved goes to standard error.
@@ -397,23 +400,7 @@ fn a_task_failing_after_pending_changes_is_unknown_and_the_plan_applies() {
 "#;
     let p = Project::new();
     std::fs::write(p.path("site.yml"), book).unwrap();
-    let mut args: Vec<String> = ["plan", "-i", "localhost,", "-c", "local", "site.yml"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    args.extend(p.vars());
-    args.extend(
-        [
-            "--out",
-            "plan.json",
-            "--summary-md",
-            "plan.md",
-            "--json",
-            "plan.jsonl",
-        ]
-        .map(String::from),
-    );
-    let out = p.tend(&args);
+    let out = p.plan_on(LOCAL, &["--summary-md", "plan.md", "--json", "plan.jsonl"]);
     let shown = text(&out);
     assert_eq!(
         out.status.code(),
@@ -470,9 +457,11 @@ fn a_task_failing_after_pending_changes_is_unknown_and_the_plan_applies() {
     }
     assert!(!shown.contains(NO_LOG_SECRET), "{shown}");
     // ansible-playbook's --check keeps Ansible's semantics: a failure.
-    let mut check = args[..6].to_vec();
-    check[0] = "playbook".into();
-    check.push("--check".into());
+    let mut check: Vec<String> = ["playbook", "--check", "site.yml"]
+        .iter()
+        .chain(LOCAL)
+        .map(|s| s.to_string())
+        .collect();
     check.extend(p.vars());
     let out = p.tend(&check);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -502,12 +491,7 @@ fn a_deletion_is_planned_and_a_changed_inventory_refuses_the_plan() {
     .unwrap();
     let inventory = "[web]\nlocalhost ansible_connection=local\n";
     std::fs::write(p.path("hosts.ini"), inventory).unwrap();
-    let mut args: Vec<String> = ["plan", "-i", "hosts.ini", "site.yml", "--out", "plan.json"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    args.extend(p.vars());
-    let out = p.tend(&args);
+    let out = p.plan_on(&["-i", "hosts.ini"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert_eq!(
         actions(&p.plan_json()),
