@@ -416,12 +416,17 @@ fn plan_exit_codes_are_terraforms_detailed_exit_codes() {
 /// Runs tend on a pseudo-terminal (util-linux `script`), stdout and stderr
 /// merged as a terminal shows them; `None` without `script`.
 fn on_terminal(run: &Run, extra: &str, envs: &[(&str, &str)]) -> Option<String> {
+    book_on_terminal("reports.yml", run, extra, envs)
+}
+
+/// [`on_terminal`] with another playbook.
+fn book_on_terminal(book: &str, run: &Run, extra: &str, envs: &[(&str, &str)]) -> Option<String> {
     if !std::path::Path::new("/usr/bin/script").exists() {
         eprintln!("SKIPPED: no /usr/bin/script for a pseudo-terminal");
         return None;
     }
     let command = format!(
-        "{} playbook -i localhost, -c local reports.yml -e {} {extra}",
+        "{} playbook -i localhost, -c local {book} -e {} {extra}",
         env!("CARGO_BIN_EXE_tend"),
         run.work()
     );
@@ -579,4 +584,29 @@ fn the_validators_reject_reports_that_break_the_schema() {
         let result = std::panic::catch_unwind(|| report_outputs::assert_junit_valid(&bad));
         assert!(result.is_err(), "{what} passed as JUnit: {bad}");
     }
+}
+
+#[test]
+fn the_progress_display_names_the_slowest_host_in_flight() {
+    let run = Run::new();
+    let book = run.file("slow.yml");
+    std::fs::write(
+        &book,
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: Take a while\n      command: sleep 1.5\n",
+    )
+    .unwrap();
+    let Some(raw) = book_on_terminal(&book, &run, "", &[]) else {
+        return;
+    };
+    // The host in flight, and how long it has been at it, growing.
+    let seconds: Vec<f64> = raw
+        .split("0/1 hosts · slowest: localhost (")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("s)")?.0.parse().ok())
+        .collect();
+    assert!(
+        seconds.iter().any(|s| *s >= 0.5) && seconds.windows(2).all(|w| w[0] <= w[1]),
+        "{seconds:?} in {raw:?}"
+    );
+    assert!(raw.contains("changed: [localhost]"), "{raw:?}");
 }
