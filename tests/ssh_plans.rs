@@ -51,6 +51,13 @@ const PLAYBOOK: &str = r#"
 const SECRET: &str = "LabNoLogS3cret-5150";
 const VAULT_SECRET: &str = "LabVaultTok3n-8086";
 
+/// Asserts the Markdown summary holds each of `parts`.
+fn assert_markdown(r: &Reports, parts: &[&str]) {
+    for part in parts {
+        assert!(r.markdown.contains(part), "no {part:?} in:\n{}", r.markdown);
+    }
+}
+
 /// Asserts the run's reports are valid and neither secret is in any output
 /// (`extra`: more files to search, e.g. the plan).
 fn assert_valid_and_secret(r: &Reports, extra: &[(&str, String)]) {
@@ -120,6 +127,16 @@ fn a_drifted_host_is_refused_while_the_others_apply() {
     plan.assert_code(2);
     // The token's change is in the plan, masked.
     assert!(r.markdown.contains("+TOKEN=********"), "{}", r.markdown);
+    // The three hosts have the same changes: one table, and each diff the
+    // hosts share once.
+    assert_markdown(
+        &r,
+        &[
+            "### `host1`, `host2`, `host3`: 5 changed, 0 ok, 0 failed, 0 unreachable, 0 skipped each\n",
+            "**Colour** · `host1`, `host2`, `host3`\n",
+            "**Landing page** · `host2`\n",
+        ],
+    );
     let raw = std::fs::read_to_string(dir.join("plan.json")).unwrap();
     assert!(raw.contains("+TOKEN=********"), "{raw}");
     let saved: serde_json::Value = serde_json::from_str(&raw).unwrap();
@@ -165,24 +182,15 @@ fn a_drifted_host_is_refused_while_the_others_apply() {
     assert_eq!(apply.recap("host2", "failed"), 1, "{shown}");
     assert_eq!(apply.recap("host2", "changed"), 0, "{shown}");
     // The reviewer's summary of the apply names the refused host and why.
-    assert!(
-        r.markdown
-            .contains("### `host2`: 0 changed, 0 ok, 1 failed"),
-        "{}",
-        r.markdown
-    );
-    assert!(
-        r.markdown
-            .contains("drift: the probed state differs on host2 at task 'Colour'"),
-        "{}",
-        r.markdown
+    assert_markdown(
+        &r,
+        &[
+            "### `host2`: 0 changed, 0 ok, 1 failed",
+            "drift: the probed state differs on host2 at task 'Colour'",
+        ],
     );
     // The table cell keeps the message's first line; the new diff is in the JSON.
-    assert!(
-        r.markdown.contains("it now plans: update |\n"),
-        "{}",
-        r.markdown
-    );
+    assert_markdown(&r, &["it now plans: update |\n"]);
     for i in [1, 3] {
         assert_eq!(apply.recap(&format!("host{i}"), "changed"), 5, "{shown}");
         assert_eq!(

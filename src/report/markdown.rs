@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 /// Lines of one diff shown before it is cut.
 const DIFF_LINES: usize = 200;
-/// Hosts without changes named in the summary.
-const QUIET_HOSTS: usize = 50;
+/// Hosts named in one list (a table's, a diff's, the hosts without changes).
+const LISTED_HOSTS: usize = 50;
 /// Characters of diffs in the whole summary (GitHub comments hold 65536).
 const DIFF_BUDGET: usize = 40_000;
 
@@ -124,6 +124,8 @@ impl SummaryFormat for Markdown {
             }
         }
         let mut quiet = Vec::new();
+        // Hosts with the same rows and counts share one table.
+        let mut groups: Vec<(String, String, Vec<&str>)> = Vec::new();
         for (host, c) in &tally.recap {
             let rows = per_host.remove(host.as_str()).unwrap_or_default();
             let notable: Vec<_> = rows
@@ -133,19 +135,18 @@ impl SummaryFormat for Markdown {
                 })
                 .collect();
             if notable.is_empty() {
-                quiet.push(format!("`{host}`"));
+                quiet.push(host.as_str());
                 continue;
             }
-            let _ = writeln!(
-                md,
-                "### `{host}`: {} changed, {} ok, {} failed, {} unreachable, {} skipped\n",
+            let counts = format!(
+                "{} changed, {} ok, {} failed, {} unreachable, {} skipped",
                 c.changed,
                 c.ok - c.changed.min(c.ok),
                 c.failed,
                 c.unreachable,
                 c.skipped
             );
-            md.push_str("| Task | Status | Source | Note |\n|---|---|---|---|\n");
+            let mut table = String::from("| Task | Status | Source | Note |\n|---|---|---|---|\n");
             for (task, location, h) in notable {
                 let status = match h.status {
                     _ if h.would_run => "▶️ would run",
@@ -196,47 +197,52 @@ impl SummaryFormat for Markdown {
                     format!("`{}`", cell(location))
                 };
                 let _ = writeln!(
-                    md,
+                    table,
                     "| {} | {status} | {source} | {} |",
                     cell(task),
                     cell(&truncate_chars(&note, 300))
                 );
             }
+            match groups.iter_mut().find(|g| g.0 == counts && g.1 == table) {
+                Some(g) => g.2.push(host),
+                None => groups.push((counts, table, vec![host])),
+            }
+        }
+        for (counts, table, hosts) in &groups {
+            let each = if hosts.len() > 1 { " each" } else { "" };
+            let _ = writeln!(md, "### {}: {counts}{each}\n", names(hosts));
+            md.push_str(table);
             md.push('\n');
         }
         if !quiet.is_empty() {
-            let shown = quiet.len().min(QUIET_HOSTS);
-            let more = quiet.len() - shown;
             let _ = writeln!(
                 md,
-                "**No changes** on {} host{}: {}{}\n",
+                "**No changes** on {} host{}: {}\n",
                 quiet.len(),
                 plural(quiet.len()),
-                quiet[..shown].join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
+                names(&quiet)
             );
         }
-        // Diffs, collapsed.
-        let diffs: Vec<(&str, &str, &String)> = tasks
-            .iter()
-            .flat_map(|(_, t)| {
-                t.hosts.iter().flat_map(move |h| {
-                    h.diffs
-                        .iter()
-                        .map(move |d| (h.host.as_str(), t.name.as_str(), d))
-                })
-            })
-            .filter(|(_, _, d)| !d.trim().is_empty())
-            .collect();
+        // Diffs, collapsed; the same diff of the same task on several hosts once.
+        let mut diffs: Vec<(Vec<&str>, &str, &String)> = Vec::new();
+        for (_, t) in &tasks {
+            for h in &t.hosts {
+                for d in h.diffs.iter().filter(|d| !d.trim().is_empty()) {
+                    match diffs
+                        .iter_mut()
+                        .find(|(_, task, diff)| *task == t.name.as_str() && *diff == d)
+                    {
+                        Some((hosts, ..)) => hosts.push(h.host.as_str()),
+                        None => diffs.push((vec![h.host.as_str()], t.name.as_str(), d)),
+                    }
+                }
+            }
+        }
         if !diffs.is_empty() {
             let _ = writeln!(md, "<details><summary>Diffs ({})</summary>\n", diffs.len());
             let mut budget = DIFF_BUDGET;
             let mut omitted = 0;
-            for (host, task, diff) in &diffs {
+            for (hosts, task, diff) in &diffs {
                 if budget == 0 {
                     omitted += 1;
                     continue;
@@ -246,8 +252,9 @@ impl SummaryFormat for Markdown {
                 let fence = fence_for(&shown);
                 let _ = writeln!(
                     md,
-                    "**{}** · `{host}`\n\n{fence}diff\n{}{}{fence}\n",
+                    "**{}** · {}\n\n{fence}diff\n{}{}{fence}\n",
                     cell(task),
+                    names(hosts),
                     shown,
                     if shown.ends_with('\n') { "" } else { "\n" }
                 );
@@ -271,6 +278,21 @@ impl SummaryFormat for Markdown {
             md.push_str("</details>\n");
         }
         md
+    }
+}
+
+/// Host names in code spans, the first [`LISTED_HOSTS`], then how many more.
+fn names(hosts: &[&str]) -> String {
+    let shown: Vec<String> = hosts
+        .iter()
+        .take(LISTED_HOSTS)
+        .map(|h| format!("`{h}`"))
+        .collect();
+    let more = hosts.len() - shown.len();
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
     }
 }
 
@@ -326,6 +348,70 @@ fn fence_for(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{Counts, HostResult, RunInfo, TaskInfo};
+    use serde_json::json;
+    use tend_modules::Diff;
+
+    #[test]
+    fn hosts_with_the_same_changes_share_a_table_and_a_diff() {
+        let mut tally = Tally {
+            run: Some(RunInfo {
+                command: "plan".into(),
+                playbooks: vec!["site.yml".into()],
+                check: true,
+                diff: true,
+            }),
+            ..Tally::default()
+        };
+        tally.play("web");
+        tally.task(&TaskInfo {
+            name: "Config",
+            span: None,
+            action: "copy",
+            handler: false,
+            hosts: 3,
+        });
+        let result = json!({"changed": true});
+        for (host, after) in [("web1", "a\n"), ("web2", "a\n"), ("web3", "b\n")] {
+            let diffs = [Diff {
+                before_header: Some("/etc/app.conf".into()),
+                after_header: Some("/etc/app.conf".into()),
+                before: String::new(),
+                after: after.into(),
+                prepared: None,
+                dicts: None,
+            }];
+            tally.result(&HostResult {
+                diffs: &diffs,
+                ..HostResult::simple(host, Status::Changed, &result)
+            });
+            let counts = Counts {
+                ok: 1,
+                changed: 1,
+                ..Counts::default()
+            };
+            tally.recap.insert(host.into(), counts);
+        }
+        let end = RunEnd {
+            exit_code: 2,
+            elapsed: std::time::Duration::ZERO,
+        };
+        let md = Markdown::new("`r.json`".into()).render(&tally, &end);
+        assert!(
+            md.contains("### `web1`, `web2`, `web3`: 1 changed, 0 ok, 0 failed, 0 unreachable, 0 skipped each\n\n| Task | Status | Source | Note |\n|---|---|---|---|\n| Config | 📝 would change | — | `/etc/app.conf` |\n\n"),
+            "{md}"
+        );
+        assert_eq!(md.matches("### ").count(), 1, "{md}");
+        assert!(md.contains("<details><summary>Diffs (2)</summary>"), "{md}");
+        assert!(
+            md.contains("**Config** · `web1`, `web2`\n\n```diff\n"),
+            "{md}"
+        );
+        assert!(md.contains("**Config** · `web3`\n\n```diff\n"), "{md}");
+        let many: Vec<String> = (0..LISTED_HOSTS + 2).map(|i| format!("h{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(names(&many).ends_with(&format!("`h{}` and 2 more", LISTED_HOSTS - 1)));
+    }
 
     #[test]
     fn fences_outgrow_backticks_in_the_diff() {
