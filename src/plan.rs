@@ -801,9 +801,7 @@ impl Reporter for Recorder {
                 _ => return,
             },
         };
-        let skipped_by_when = r.result.get("skip_reason").and_then(|v| v.as_str())
-            == Some("Conditional result was False")
-            || r.is_loop_summary;
+        let skipped_by_when = r.skipped_by_when || r.is_loop_summary;
         let mut action = observations
             .iter()
             .map(|o| action_name(o.action))

@@ -3,6 +3,8 @@
 //! (refused, file untouched, exit 2; `--replan` applies), a changed playbook
 //! (refused), and no secret in the plan file.
 
+mod report_outputs;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -32,10 +34,17 @@ const PLAYBOOK: &str = r#"
       file:
         path: "{{ work }}/data"
         state: directory
+    - name: a secret command not for this host
+      command: "true"
+      when: false
+      no_log: true
     - name: a command
       command: "true"
       changed_when: false
 "#;
+
+/// The inventory options of a local run.
+const LOCAL: &[&str] = &["-i", "localhost,", "-c", "local"];
 
 /// A scratch project: the playbook, its managed files, the plan.
 struct Project {
@@ -84,14 +93,20 @@ impl Project {
             .expect("run tend")
     }
 
-    fn plan(&self) -> Output {
-        let mut args: Vec<String> = ["plan", "-i", "localhost,", "-c", "local", "site.yml"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    /// `tend plan` of site.yml on `inventory` (its options) with the
+    /// project's variables, saving plan.json, with `extra` options.
+    fn plan_on(&self, inventory: &[&str], extra: &[&str]) -> Output {
+        let mut args = vec!["plan".to_string()];
+        args.extend(inventory.iter().map(|s| s.to_string()));
+        args.push("site.yml".into());
         args.extend(self.vars());
         args.extend(["--out".into(), "plan.json".into()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
         self.tend(&args)
+    }
+
+    fn plan(&self) -> Output {
+        self.plan_on(LOCAL, &[])
     }
 
     fn apply(&self, extra: &[&str]) -> Output {
@@ -148,6 +163,8 @@ fn plan_apply_then_nothing_left_to_plan() {
             ("admin password".into(), "create".into()),
             ("harden the token file".into(), "update".into()),
             ("data directory".into(), "create".into()),
+            // Skipped by its `when`, even with its result censored.
+            ("a secret command not for this host".into(), "skip".into()),
             ("a command".into(), "run".into()),
         ],
         "{plan:#}"
@@ -161,7 +178,7 @@ fn plan_apply_then_nothing_left_to_plan() {
             .contains("+port = 8080")
     );
     assert!(
-        tasks[4].get("fingerprints").is_none(),
+        tasks[5].get("fingerprints").is_none(),
         "a command has no probe"
     );
     assert_eq!(plan["summary"]["changes"], 5);
@@ -196,7 +213,7 @@ fn plan_apply_then_nothing_left_to_plan() {
     let plan = p.plan_json();
     let left: Vec<_> = actions(&plan)
         .into_iter()
-        .filter(|(_, a)| a != "ok")
+        .filter(|(_, a)| a != "ok" && a != "skip")
         .collect();
     assert_eq!(left, vec![("a command".to_string(), "run".to_string())]);
     // Applying a plan again (nothing to change) is fine too.
@@ -334,4 +351,172 @@ fn drift_in_a_later_task_refuses_the_whole_host() {
     assert_eq!(p.read("app.conf"), "port = 80\n");
     assert_eq!(p.read("vault.txt"), "token=rotated\n");
     assert!(!p.path("data").exists());
+}
+
+#[test]
+fn with_format_json_standard_output_stays_json_lines() {
+    let p = Project::new();
+    let out = p.plan_on(LOCAL, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    report_outputs::assert_json_lines_valid(&String::from_utf8_lossy(&out.stdout));
+    // The note that the plan was saved goes to standard error.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Plan saved to plan.json: 5 changes"),
+        "{stderr}"
+    );
+    assert!(p.path("plan.json").exists());
+}
+
+#[test]
+fn a_task_failing_after_pending_changes_is_unknown_and_the_plan_applies() {
+    // The config goes into a directory the task before creates: check mode
+    // cannot copy into it, as ansible-playbook --check cannot.
+    let book = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: app directory
+      file:
+        path: "{{ work }}/d"
+        state: directory
+    - name: app config
+      copy:
+        dest: "{{ work }}/d/app.conf"
+        content: "x = 1\n"
+    - name: app secret
+      copy:
+        dest: "{{ work }}/d/secret.conf"
+        content: "pw = {{ admin_password }}\n"
+      no_log: true
+    - name: other config
+      copy:
+        dest: "{{ work }}/other.conf"
+        content: "y = 2\n"
+    - name: a line
+      lineinfile:
+        path: "{{ work }}/app.conf"
+        line: "z = 3"
+"#;
+    let p = Project::new();
+    std::fs::write(p.path("site.yml"), book).unwrap();
+    let out = p.plan_on(LOCAL, &["--summary-md", "plan.md", "--json", "plan.jsonl"]);
+    let shown = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "changes pending, no error: {shown}"
+    );
+    assert!(
+        shown.contains("\"unknown\": \"unknown until applied"),
+        "{shown}"
+    );
+    assert!(shown.contains("...ignoring"), "{shown}");
+    assert_eq!(
+        actions(&p.plan_json()),
+        vec![
+            ("app directory".to_string(), "create".to_string()),
+            ("app config".into(), "unknown".into()),
+            ("app secret".into(), "unknown".into()),
+            ("other config".into(), "create".into()),
+            ("a line".into(), "update".into()),
+        ]
+    );
+    assert_eq!(p.plan_json()["summary"]["unknown"], 2);
+    let md = p.read("plan.md");
+    assert!(
+        md.starts_with(
+            "## 📝 tend plan: 3 changes pending on 1 of 1 host (2 unknown until applied)\n"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| app config | ❔ unknown until applied | `site.yml:9:7` | Destination directory "
+        ),
+        "{md}"
+    );
+    // no_log hides the details, not that the outcome is unknown.
+    assert!(
+        md.contains(
+            "| app secret | ❔ unknown until applied | `site.yml:13:7` | the output has been hidden"
+        ),
+        "{md}"
+    );
+    // A file the task edits is named once, by its path.
+    let conf = p.path("app.conf").display().to_string();
+    assert!(
+        md.contains(&format!(
+            "| a line | 📝 would change | `site.yml:22:7` | `{conf}` |"
+        )),
+        "{md}"
+    );
+    report_outputs::assert_json_lines_valid(&p.read("plan.jsonl"));
+    for f in ["plan.md", "plan.jsonl", "plan.json"] {
+        assert!(!p.read(f).contains(NO_LOG_SECRET), "{f}");
+    }
+    assert!(!shown.contains(NO_LOG_SECRET), "{shown}");
+    // ansible-playbook's --check keeps Ansible's semantics: a failure.
+    let mut check: Vec<String> = ["playbook", "--check", "site.yml"]
+        .iter()
+        .chain(LOCAL)
+        .map(|s| s.to_string())
+        .collect();
+    check.extend(p.vars());
+    let out = p.tend(&check);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("failed=1"), "{}", text(&out));
+
+    // The plan applies: the directory, then the config in it.
+    let out = p.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(p.read("d/app.conf"), "x = 1\n");
+    assert_eq!(p.read("other.conf"), "y = 2\n");
+    assert_eq!(p.read("d/secret.conf"), format!("pw = {NO_LOG_SECRET}\n"));
+
+    // With nothing pending before it, a failure is an error of the plan.
+    std::fs::remove_dir_all(p.path("d")).unwrap();
+    std::fs::write(p.path("d"), "a file where the directory goes\n").unwrap();
+    let out = p.plan();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
+fn a_deletion_is_planned_and_a_changed_inventory_refuses_the_plan() {
+    let p = Project::new();
+    std::fs::write(
+        p.path("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: old config\n      file:\n        path: \"{{ work }}/app.conf\"\n        state: absent\n",
+    )
+    .unwrap();
+    let inventory = "[web]\nlocalhost ansible_connection=local\n";
+    std::fs::write(p.path("hosts.ini"), inventory).unwrap();
+    let out = p.plan_on(&["-i", "hosts.ini"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        actions(&p.plan_json()),
+        vec![("old config".to_string(), "delete".to_string())]
+    );
+    assert_eq!(p.plan_json()["summary"]["delete"], 1);
+    assert_eq!(p.plan_json()["inputs"]["inventory"][0], "hosts.ini");
+
+    // A variable added to the inventory after the plan.
+    std::fs::write(
+        p.path("hosts.ini"),
+        format!("{inventory}[web:vars]\nport=81\n"),
+    )
+    .unwrap();
+    let out = p.apply(&[]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("the plan is out of date: the inventory changed since it was made"),
+        "{shown}"
+    );
+    assert!(p.path("app.conf").exists(), "nothing applied");
+
+    std::fs::write(p.path("hosts.ini"), inventory).unwrap();
+    let out = p.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!p.path("app.conf").exists());
 }

@@ -92,22 +92,21 @@ fn events<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
     lines.iter().filter(|l| l["event"] == kind).collect()
 }
 
-/// Parses XML, failing on any syntax error; returns (element name, attributes) in order.
+/// Checks the JUnit structure, then returns (element name, attributes) in order.
 fn parse_xml(xml: &str) -> Vec<(String, Vec<(String, String)>)> {
+    report_outputs::assert_junit_valid(xml);
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
-    reader.config_mut().check_end_names = true;
     let mut out = Vec::new();
     loop {
-        match reader.read_event() {
-            Err(e) => panic!("invalid XML at {}: {e}\n{xml}", reader.buffer_position()),
-            Ok(Event::Eof) => break,
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+        match reader.read_event().expect("valid XML") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => {
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                 let attrs = e
                     .attributes()
+                    .flatten()
                     .map(|a| {
-                        let a = a.expect("well-formed attribute");
                         (
                             String::from_utf8_lossy(a.key.as_ref()).into_owned(),
                             a.unescape_value().expect("attribute value").into_owned(),
@@ -116,19 +115,9 @@ fn parse_xml(xml: &str) -> Vec<(String, Vec<(String, String)>)> {
                     .collect();
                 out.push((name, attrs));
             }
-            Ok(Event::Text(t)) => {
-                t.decode().expect("text decodes");
-            }
-            Ok(Event::GeneralRef(r)) => {
-                let name = r.decode().expect("reference decodes").into_owned();
-                let known = quick_xml::escape::resolve_predefined_entity(&name).is_some()
-                    || r.resolve_char_ref().ok().flatten().is_some();
-                assert!(known, "unknown entity &{name}; in {xml}");
-            }
-            Ok(_) => {}
+            _ => {}
         }
     }
-    assert!(!out.is_empty(), "no elements in {xml}");
     out
 }
 
@@ -146,6 +135,7 @@ fn plan_writes_json_junit_and_markdown_and_never_the_secret() {
     let r = run_with_reports(&run, "plan", &["-vvv"], &[]);
     let stdout = &r.stdout;
     assert_eq!(r.code, Some(2), "changes pending: {stdout}{}", r.stderr);
+    r.assert_valid();
 
     // JSON lines: every line parses and carries the documented fields.
     let lines = json_lines(&r.json);
@@ -238,7 +228,30 @@ fn plan_writes_json_junit_and_markdown_and_never_the_secret() {
     // Markdown: the headline, a table for the host, the diff in a diff block.
     let summary = &r.markdown;
     assert!(
-        summary.starts_with("## 📝 tend plan: 5 changes pending on 1 of 1 host\n"),
+        summary.starts_with(
+            "## 📝 tend plan: 5 changes pending on 1 of 1 host (+2 commands to run)\n"
+        ),
+        "{summary}"
+    );
+    // Commands check mode skips are shown as what they are: they will run.
+    assert!(
+        summary.contains("| Reload app (handler) | ▶️ would run | `reports.yml:57:7` | runs on apply; check mode cannot predict it |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| Check the secret \\| grep | ▶️ would run |"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("| Never runs |"),
+        "skipped by `when`: {summary}"
+    );
+    // The changed file is named by its path, also without a diff.
+    assert!(
+        summary.contains(&format!(
+            "| Write a file whose diff is private | 📝 would change | `reports.yml:36:7` | `{}` |",
+            run.file("private")
+        )),
         "{summary}"
     );
     assert!(summary.contains("9 tasks on 1 host"), "{summary}");
@@ -283,6 +296,7 @@ fn a_failing_run_is_reported_in_every_format_without_the_secret() {
     );
     let stdout = &r.stdout;
     assert_eq!(r.code, Some(2), "ansible-playbook's code: {stdout}");
+    r.assert_valid();
     // The no_log loop's labels are censored as Ansible does.
     assert!(
         stdout.contains("changed: [localhost] => (item=(censored due to no_log)) ("),
@@ -357,6 +371,7 @@ fn format_json_puts_only_json_lines_on_stdout() {
         &[("GITHUB_ACTIONS", "true")],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    report_outputs::assert_json_lines_valid(&text(&out.stdout));
     let lines = json_lines(&text(&out.stdout));
     assert_eq!(lines.first().unwrap()["event"], "run_start");
     assert_eq!(lines.last().unwrap()["event"], "run_end");
@@ -401,12 +416,17 @@ fn plan_exit_codes_are_terraforms_detailed_exit_codes() {
 /// Runs tend on a pseudo-terminal (util-linux `script`), stdout and stderr
 /// merged as a terminal shows them; `None` without `script`.
 fn on_terminal(run: &Run, extra: &str, envs: &[(&str, &str)]) -> Option<String> {
+    book_on_terminal("reports.yml", run, extra, envs)
+}
+
+/// [`on_terminal`] with another playbook.
+fn book_on_terminal(book: &str, run: &Run, extra: &str, envs: &[(&str, &str)]) -> Option<String> {
     if !std::path::Path::new("/usr/bin/script").exists() {
         eprintln!("SKIPPED: no /usr/bin/script for a pseudo-terminal");
         return None;
     }
     let command = format!(
-        "{} playbook -i localhost, -c local reports.yml -e {} {extra}",
+        "{} playbook -i localhost, -c local {book} -e {} {extra}",
         env!("CARGO_BIN_EXE_tend"),
         run.work()
     );
@@ -474,4 +494,119 @@ fn the_progress_display_shows_on_a_terminal_and_never_garbles_lines() {
         assert!(!raw.contains("/1 hosts"), "{extra} {envs:?}: {raw:?}");
         assert!(!raw.contains("\x1b[2K"), "{extra} {envs:?}: {raw:?}");
     }
+}
+
+#[test]
+fn the_validators_reject_reports_that_break_the_schema() {
+    use serde_json::json;
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/json-report.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    // The published schema is the version tend writes.
+    let run = Run::new();
+    let out = on_fixture(&run, "plan", &["--format", "json"], &[]);
+    let first = json_lines(&text(&out.stdout)).remove(0);
+    assert_eq!(
+        schema["properties"]["schema_version"]["const"],
+        first["schema_version"]
+    );
+
+    let task = json!({"name": "t", "action": "copy", "path": "a.yml:3:7", "file": "a.yml", "line": 3, "handler": false});
+    let good = json!({
+        "schema_version": 1, "event": "host_result", "play": "p", "task": task,
+        "host": "web1", "status": "changed", "changed": true, "failed": false,
+        "item": null, "loop_summary": false, "no_log": true, "duration": 0.5,
+        "msg": null, "diff": [],
+        "result": {"censored": "hidden", "changed": true},
+    });
+    let errors = report_outputs::json_schema_errors(&good);
+    assert!(errors.is_empty(), "{errors:?}");
+    let broken = |path: &[&str], value: Value| {
+        let mut v = good.clone();
+        let mut at = &mut v;
+        for k in &path[..path.len() - 1] {
+            at = &mut at[*k];
+        }
+        at[path[path.len() - 1]] = value;
+        v
+    };
+    for (what, bad) in [
+        ("another version", broken(&["schema_version"], json!(2))),
+        ("an unknown event", broken(&["event"], json!("surprise"))),
+        ("an unknown status", broken(&["status"], json!("great"))),
+        ("a task without line", broken(&["task", "line"], json!("3"))),
+        (
+            "a no_log result with more than the censored fields",
+            broken(&["result", "stdout"], json!("leak")),
+        ),
+        (
+            "a no_log result with a diff",
+            broken(
+                &["diff"],
+                json!([{"before_header": null, "after_header": null, "unified": "+x"}]),
+            ),
+        ),
+        ("a missing field", {
+            let mut v = good.clone();
+            v.as_object_mut().unwrap().shift_remove("duration");
+            v
+        }),
+    ] {
+        assert!(
+            !report_outputs::json_schema_errors(&bad).is_empty(),
+            "{what} passed the schema: {bad}"
+        );
+    }
+
+    let junit = "<?xml version=\"1.0\"?>\n<testsuites tests=\"1\" failures=\"0\">\n  <testsuite name=\"p\" tests=\"1\" failures=\"0\">\n    <testcase name=\"t\" classname=\"h\" time=\"0.1\"/>\n  </testsuite>\n</testsuites>\n";
+    report_outputs::assert_junit_valid(junit);
+    for (what, bad) in [
+        (
+            "a wrong count",
+            junit.replace("failures=\"0\">\n    <", "failures=\"1\">\n    <"),
+        ),
+        (
+            "a case outside a suite",
+            junit.replace(
+                "<testsuite name=\"p\" tests=\"1\" failures=\"0\">",
+                "<testcase name=\"x\"/><testsuite name=\"p\" tests=\"1\" failures=\"0\">",
+            ),
+        ),
+        ("an unknown attribute", junit.replace("classname=", "host=")),
+        ("a case without name", junit.replace("name=\"t\" ", "")),
+        ("a time that is no number", junit.replace("0.1", "fast")),
+        ("bad XML", junit.replace("</testsuites>", "")),
+    ] {
+        let result = std::panic::catch_unwind(|| report_outputs::assert_junit_valid(&bad));
+        assert!(result.is_err(), "{what} passed as JUnit: {bad}");
+    }
+}
+
+#[test]
+fn the_progress_display_names_the_slowest_host_in_flight() {
+    let run = Run::new();
+    let book = run.file("slow.yml");
+    std::fs::write(
+        &book,
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: Take a while\n      command: sleep 1.5\n",
+    )
+    .unwrap();
+    let Some(raw) = book_on_terminal(&book, &run, "", &[]) else {
+        return;
+    };
+    // The host in flight, and how long it has been at it, growing.
+    let seconds: Vec<f64> = raw
+        .split("0/1 hosts · slowest: localhost (")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("s)")?.0.parse().ok())
+        .collect();
+    assert!(
+        seconds.iter().any(|s| *s >= 0.5) && seconds.windows(2).all(|w| w[0] <= w[1]),
+        "{seconds:?} in {raw:?}"
+    );
+    assert!(raw.contains("changed: [localhost]"), "{raw:?}");
 }

@@ -65,6 +65,7 @@ fn plan_summary_shows_one_drifted_host_and_hides_the_secret() {
     // Converged: nothing pending.
     let clean = plan(&lab, proj.path());
     assert_eq!(clean.code, Some(0), "{}{}", clean.stdout, clean.stderr);
+    clean.assert_valid();
     assert!(
         clean
             .markdown
@@ -81,6 +82,7 @@ fn plan_summary_shows_one_drifted_host_and_hides_the_secret() {
     lab.sh_ok(3, "echo 'password = old-Zq9x' > /srv/review/db.conf");
     let drift = plan(&lab, proj.path());
     assert_eq!(drift.code, Some(2), "{}{}", drift.stdout, drift.stderr);
+    drift.assert_valid();
     let md = &drift.markdown;
     assert!(
         md.starts_with("## 📝 tend plan: 2 changes pending on 2 of 3 hosts\n"),
@@ -136,6 +138,7 @@ fn plan_summary_shows_one_drifted_host_and_hides_the_secret() {
     lab.stop(3);
     let broken = plan(&lab, proj.path());
     assert_eq!(broken.code, Some(1), "{}{}", broken.stdout, broken.stderr);
+    broken.assert_valid();
     assert!(
         broken.junit.contains("<failure type=\"unreachable\""),
         "{}",

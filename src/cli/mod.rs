@@ -601,6 +601,7 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
     let mut opts = RunOptions {
         check: a.check || plan,
         diff: a.diff || plan,
+        unknown_after_changes: plan,
         forks: cfg.forks.value,
         extra_vars,
         limit: a.limit.clone(),
@@ -687,7 +688,7 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
                 code = 1;
             } else {
                 let s = &file.summary;
-                println!(
+                let saved = format!(
                     "Plan saved to {}: {} change{} on {} host{} ({} to create, {} to update, {} to delete, {} to run, {} unknown). Apply it with: tend apply {}",
                     path.display(),
                     s.changes,
@@ -701,6 +702,12 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
                     s.unknown,
                     path.display()
                 );
+                // Standard output is JSON lines only with `--format json`.
+                if a.reports.format == Some(Format::Json) {
+                    eprintln!("{saved}");
+                } else {
+                    println!("{saved}");
+                }
             }
         }
     }
@@ -823,6 +830,7 @@ fn try_apply(a: ApplyArgs, toml: Option<&std::path::Path>) -> Result<i32, i32> {
         check: true,
         // As the plan: the same probes (content fetched for diffs), the same fingerprints.
         diff: true,
+        unknown_after_changes: true,
         forks: saved.options.forks.max(1),
         extra_vars,
         limit: saved.options.limit.clone(),

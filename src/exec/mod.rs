@@ -40,7 +40,7 @@ use std::time::Duration;
 
 pub use start_at::matches as start_at_matches;
 pub use step::{StepAnswer, StepPrompt, question as step_question};
-pub use task::{TaskOutcome, selected_by_tags};
+pub use task::{TaskOutcome, UNKNOWN, selected_by_tags};
 
 /// Options for one run.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +69,11 @@ pub struct RunOptions {
     pub cli_vars: Vars,
     /// A saved plan being made (`tend plan --out`) or applied (`tend apply`).
     pub plan: Option<Arc<crate::plan::Session>>,
+    /// `tend plan`: in check mode, a task failing on a host where an earlier
+    /// task has a change pending may fail only because check mode did not
+    /// make that change: it is an ignored failure, marked `unknown` (see
+    /// [`task::UNKNOWN`]), and the host goes on.
+    pub unknown_after_changes: bool,
     /// `--start-at-task`: skip tasks until the first whose name matches (a glob).
     pub start_at_task: Option<String>,
     /// `--step`: what asks before each task.

@@ -2158,6 +2158,25 @@ pub(crate) fn text(v: &Value) -> String {
     }
 }
 
+/// Why `tend plan` cannot tell a task's outcome (the result's `unknown`).
+pub const UNKNOWN: &str = "unknown until applied: this failure in check mode may be due to changes earlier tasks have pending on this host";
+
+/// `tend plan` ([`super::RunOptions::unknown_after_changes`]): a failure on
+/// a host with changes pending becomes an ignored failure marked unknown.
+fn unknown_after_changes(ctx: &PlayCtx<'_>, outcome: &mut TaskOutcome, counts: &Counts) {
+    let plan = ctx.opts.check && ctx.opts.unknown_after_changes;
+    if plan && outcome.status == Status::Failed && counts.changed > 0 {
+        outcome.status = Status::Ignored;
+        for item in &mut outcome.items {
+            if item.status == Status::Failed {
+                item.status = Status::Ignored;
+                set(&mut item.result, "unknown", Value::from(UNKNOWN));
+            }
+        }
+        set(&mut outcome.registered, "unknown", Value::from(UNKNOWN));
+    }
+}
+
 /// Applies a host's outcome: report, counters, register, facts, notify.
 /// Returns the facts set for delegated hosts (`delegate_facts`).
 pub(crate) fn apply_outcome(
@@ -2168,6 +2187,7 @@ pub(crate) fn apply_outcome(
     counts: &mut Counts,
     reporter: &mut dyn Reporter,
 ) -> Vec<(String, Map<String, Value>)> {
+    unknown_after_changes(ctx, &mut outcome, counts);
     for (n, item) in outcome.items.iter().enumerate() {
         let label = if outcome.looped {
             item.label.clone()
@@ -2189,6 +2209,7 @@ pub(crate) fn apply_outcome(
             verbose_always: item.verbose_always,
             duration: timing.map(|(d, _)| *d),
             commands: timing.map_or(&[], |(_, c)| c.as_slice()),
+            skipped_by_when: crate::report::skipped_by_when(&item.result),
         });
         for (k, v) in &item.facts {
             Arc::make_mut(&mut s.registered).insert(k.clone(), v.clone());
@@ -2217,6 +2238,7 @@ pub(crate) fn apply_outcome(
             verbose_always: false,
             duration: None,
             commands: &[],
+            skipped_by_when: crate::report::skipped_by_when(&outcome.registered),
         });
     }
     if outcome.looped && outcome.status == Status::Ignored {

@@ -178,6 +178,7 @@ mod tests {
             verbose_always: false,
             duration: None,
             commands: &[],
+            skipped_by_when: false,
         });
         String::from_utf8(buf).unwrap()
     }

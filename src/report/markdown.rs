@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 /// Lines of one diff shown before it is cut.
 const DIFF_LINES: usize = 200;
-/// Hosts without changes named in the summary.
-const QUIET_HOSTS: usize = 50;
+/// Hosts named in one list (a table's, a diff's, the hosts without changes).
+const LISTED_HOSTS: usize = 50;
 /// Characters of diffs in the whole summary (GitHub comments hold 65536).
 const DIFF_BUDGET: usize = 40_000;
 
@@ -49,6 +49,22 @@ impl SummaryFormat for Markdown {
             .flat_map(|(_, t)| &t.hosts)
             .filter(|h| h.status.is_failure())
             .count();
+        let count = |f: fn(&super::HostTally) -> bool| {
+            tasks
+                .iter()
+                .flat_map(|(_, t)| &t.hosts)
+                .filter(|h| f(h))
+                .count()
+        };
+        let runs = count(|h| h.would_run);
+        let unknown = count(|h| h.unknown);
+        let mut more = Vec::new();
+        if runs > 0 {
+            more.push(format!("+{runs} command{} to run", plural(runs)));
+        }
+        if unknown > 0 {
+            more.push(format!("{unknown} unknown until applied"));
+        }
         let hosts = tally.recap.len();
         let changed_hosts = tally.recap.values().filter(|c| c.changed > 0).count();
         let mut md = String::new();
@@ -62,9 +78,14 @@ impl SummaryFormat for Markdown {
         let what = if check { "pending" } else { "made" };
         let _ = writeln!(
             md,
-            "## {icon} tend {command}: {changes} change{} {what} on {changed_hosts} of {hosts} host{}{}\n",
+            "## {icon} tend {command}: {changes} change{} {what} on {changed_hosts} of {hosts} host{}{}{}\n",
             plural(changes),
             plural(hosts),
+            if more.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", more.join(", "))
+            },
             if failures > 0 {
                 format!(", {failures} failure{}", plural(failures))
             } else {
@@ -87,39 +108,49 @@ impl SummaryFormat for Markdown {
             end.exit_code
         );
         // A table per host: what changed or failed; the rest counted.
-        let mut per_host: BTreeMap<&str, Vec<(&str, &str, &super::HostTally)>> = BTreeMap::new();
+        let mut per_host: BTreeMap<&str, Vec<(String, &str, &super::HostTally)>> = BTreeMap::new();
         for (_, t) in &tasks {
+            let name = if t.handler {
+                format!("{} (handler)", t.name)
+            } else {
+                t.name.clone()
+            };
             for h in &t.hosts {
                 per_host.entry(h.host.as_str()).or_default().push((
-                    t.name.as_str(),
+                    name.clone(),
                     t.location.as_str(),
                     h,
                 ));
             }
         }
         let mut quiet = Vec::new();
+        // Hosts with the same rows and counts share one table.
+        let mut groups: Vec<(String, String, Vec<&str>)> = Vec::new();
         for (host, c) in &tally.recap {
             let rows = per_host.remove(host.as_str()).unwrap_or_default();
             let notable: Vec<_> = rows
                 .iter()
-                .filter(|(_, _, h)| !matches!(h.status, Status::Ok | Status::Skipped))
+                .filter(|(_, _, h)| {
+                    h.would_run || !matches!(h.status, Status::Ok | Status::Skipped)
+                })
                 .collect();
             if notable.is_empty() {
-                quiet.push(format!("`{host}`"));
+                quiet.push(host.as_str());
                 continue;
             }
-            let _ = writeln!(
-                md,
-                "### `{host}`: {} changed, {} ok, {} failed, {} unreachable, {} skipped\n",
+            let counts = format!(
+                "{} changed, {} ok, {} failed, {} unreachable, {} skipped",
                 c.changed,
                 c.ok - c.changed.min(c.ok),
                 c.failed,
                 c.unreachable,
                 c.skipped
             );
-            md.push_str("| Task | Status | Source | Note |\n|---|---|---|---|\n");
+            let mut table = String::from("| Task | Status | Source | Note |\n|---|---|---|---|\n");
             for (task, location, h) in notable {
                 let status = match h.status {
+                    _ if h.would_run => "▶️ would run",
+                    _ if h.unknown => "❔ unknown until applied",
                     Status::Changed if check => "📝 would change",
                     Status::Changed => "📝 changed",
                     Status::Failed => "❌ failed",
@@ -127,7 +158,9 @@ impl SummaryFormat for Markdown {
                     Status::Ignored => "⚠️ failed (ignored)",
                     Status::Ok | Status::Skipped => "",
                 };
-                let note = if h.no_log && h.status == Status::Changed {
+                let note = if h.would_run {
+                    "runs on apply; check mode cannot predict it".to_string()
+                } else if h.no_log && h.status == Status::Changed {
                     "details hidden (`no_log`)".to_string()
                 } else if h.status == Status::Changed {
                     let code = |t: &String| {
@@ -137,53 +170,79 @@ impl SummaryFormat for Markdown {
                             format!("`{t}`")
                         }
                     };
-                    h.targets.iter().map(code).collect::<Vec<_>>().join(", ")
+                    // `path (content)` and `path (file attributes)`: the path, once.
+                    let mut paths: Vec<String> = Vec::new();
+                    for t in &h.targets {
+                        let path = t
+                            .strip_suffix(')')
+                            .and_then(|t| t.rsplit_once(" ("))
+                            .map_or(t.as_str(), |(p, _)| p);
+                        if !paths.iter().any(|p| p == path) {
+                            paths.push(path.to_string());
+                        }
+                    }
+                    paths.iter().map(code).collect::<Vec<_>>().join(", ")
                 } else {
-                    h.messages.join("; ")
+                    // The first line of each: the rest (a drift's new diff,
+                    // a command's output) is in the JSON report.
+                    h.messages
+                        .iter()
+                        .map(|m| m.lines().next().unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                let source = if location.is_empty() {
+                    "—".to_string()
+                } else {
+                    format!("`{}`", cell(location))
                 };
                 let _ = writeln!(
-                    md,
-                    "| {} | {status} | `{}` | {} |",
+                    table,
+                    "| {} | {status} | {source} | {} |",
                     cell(task),
-                    cell(location),
                     cell(&truncate_chars(&note, 300))
                 );
             }
+            match groups.iter_mut().find(|g| g.0 == counts && g.1 == table) {
+                Some(g) => g.2.push(host),
+                None => groups.push((counts, table, vec![host])),
+            }
+        }
+        for (counts, table, hosts) in &groups {
+            let each = if hosts.len() > 1 { " each" } else { "" };
+            let _ = writeln!(md, "### {}: {counts}{each}\n", names(hosts));
+            md.push_str(table);
             md.push('\n');
         }
         if !quiet.is_empty() {
-            let shown = quiet.len().min(QUIET_HOSTS);
-            let more = quiet.len() - shown;
             let _ = writeln!(
                 md,
-                "**No changes** on {} host{}: {}{}\n",
+                "**No changes** on {} host{}: {}\n",
                 quiet.len(),
                 plural(quiet.len()),
-                quiet[..shown].join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
+                names(&quiet)
             );
         }
-        // Diffs, collapsed.
-        let diffs: Vec<(&str, &str, &String)> = tasks
-            .iter()
-            .flat_map(|(_, t)| {
-                t.hosts.iter().flat_map(move |h| {
-                    h.diffs
-                        .iter()
-                        .map(move |d| (h.host.as_str(), t.name.as_str(), d))
-                })
-            })
-            .filter(|(_, _, d)| !d.trim().is_empty())
-            .collect();
+        // Diffs, collapsed; the same diff of the same task on several hosts once.
+        let mut diffs: Vec<(Vec<&str>, &str, &String)> = Vec::new();
+        for (_, t) in &tasks {
+            for h in &t.hosts {
+                for d in h.diffs.iter().filter(|d| !d.trim().is_empty()) {
+                    match diffs
+                        .iter_mut()
+                        .find(|(_, task, diff)| *task == t.name.as_str() && *diff == d)
+                    {
+                        Some((hosts, ..)) => hosts.push(h.host.as_str()),
+                        None => diffs.push((vec![h.host.as_str()], t.name.as_str(), d)),
+                    }
+                }
+            }
+        }
         if !diffs.is_empty() {
             let _ = writeln!(md, "<details><summary>Diffs ({})</summary>\n", diffs.len());
             let mut budget = DIFF_BUDGET;
             let mut omitted = 0;
-            for (host, task, diff) in &diffs {
+            for (hosts, task, diff) in &diffs {
                 if budget == 0 {
                     omitted += 1;
                     continue;
@@ -193,8 +252,9 @@ impl SummaryFormat for Markdown {
                 let fence = fence_for(&shown);
                 let _ = writeln!(
                     md,
-                    "**{}** · `{host}`\n\n{fence}diff\n{}{}{fence}\n",
+                    "**{}** · {}\n\n{fence}diff\n{}{}{fence}\n",
                     cell(task),
+                    names(hosts),
                     shown,
                     if shown.ends_with('\n') { "" } else { "\n" }
                 );
@@ -218,6 +278,21 @@ impl SummaryFormat for Markdown {
             md.push_str("</details>\n");
         }
         md
+    }
+}
+
+/// Host names in code spans, the first [`LISTED_HOSTS`], then how many more.
+fn names(hosts: &[&str]) -> String {
+    let shown: Vec<String> = hosts
+        .iter()
+        .take(LISTED_HOSTS)
+        .map(|h| format!("`{h}`"))
+        .collect();
+    let more = hosts.len() - shown.len();
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
     }
 }
 
@@ -273,6 +348,70 @@ fn fence_for(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{Counts, HostResult, RunInfo, TaskInfo};
+    use serde_json::json;
+    use tend_modules::Diff;
+
+    #[test]
+    fn hosts_with_the_same_changes_share_a_table_and_a_diff() {
+        let mut tally = Tally {
+            run: Some(RunInfo {
+                command: "plan".into(),
+                playbooks: vec!["site.yml".into()],
+                check: true,
+                diff: true,
+            }),
+            ..Tally::default()
+        };
+        tally.play("web");
+        tally.task(&TaskInfo {
+            name: "Config",
+            span: None,
+            action: "copy",
+            handler: false,
+            hosts: 3,
+        });
+        let result = json!({"changed": true});
+        for (host, after) in [("web1", "a\n"), ("web2", "a\n"), ("web3", "b\n")] {
+            let diffs = [Diff {
+                before_header: Some("/etc/app.conf".into()),
+                after_header: Some("/etc/app.conf".into()),
+                before: String::new(),
+                after: after.into(),
+                prepared: None,
+                dicts: None,
+            }];
+            tally.result(&HostResult {
+                diffs: &diffs,
+                ..HostResult::simple(host, Status::Changed, &result)
+            });
+            let counts = Counts {
+                ok: 1,
+                changed: 1,
+                ..Counts::default()
+            };
+            tally.recap.insert(host.into(), counts);
+        }
+        let end = RunEnd {
+            exit_code: 2,
+            elapsed: std::time::Duration::ZERO,
+        };
+        let md = Markdown::new("`r.json`".into()).render(&tally, &end);
+        assert!(
+            md.contains("### `web1`, `web2`, `web3`: 1 changed, 0 ok, 0 failed, 0 unreachable, 0 skipped each\n\n| Task | Status | Source | Note |\n|---|---|---|---|\n| Config | 📝 would change | — | `/etc/app.conf` |\n\n"),
+            "{md}"
+        );
+        assert_eq!(md.matches("### ").count(), 1, "{md}");
+        assert!(md.contains("<details><summary>Diffs (2)</summary>"), "{md}");
+        assert!(
+            md.contains("**Config** · `web1`, `web2`\n\n```diff\n"),
+            "{md}"
+        );
+        assert!(md.contains("**Config** · `web3`\n\n```diff\n"), "{md}");
+        let many: Vec<String> = (0..LISTED_HOSTS + 2).map(|i| format!("h{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(names(&many).ends_with(&format!("`h{}` and 2 more", LISTED_HOSTS - 1)));
+    }
 
     #[test]
     fn fences_outgrow_backticks_in_the_diff() {

@@ -172,6 +172,13 @@ pub struct HostResult<'a> {
     pub duration: Option<Duration>,
     /// The scripts run on the host (recorded at `-vvv` only).
     pub commands: &'a [CommandRecord],
+    /// Skipped by a false `when` (known even once a `no_log` result is censored).
+    pub skipped_by_when: bool,
+}
+
+/// Whether `result` is a task skipped by a false `when`.
+pub fn skipped_by_when(result: &Value) -> bool {
+    result.get("skip_reason").and_then(Value::as_str) == Some("Conditional result was False")
 }
 
 impl<'a> HostResult<'a> {
@@ -188,6 +195,7 @@ impl<'a> HostResult<'a> {
             verbose_always: false,
             duration: None,
             commands: &[],
+            skipped_by_when: skipped_by_when(result),
         }
     }
 
@@ -285,11 +293,12 @@ pub trait Reporter {
 }
 
 /// The `no_log` form of a result: only `changed` (and `failed`, `skipped`,
-/// `unreachable`) survive, as Ansible's censoring keeps them.
+/// `unreachable`) survive, as Ansible's censoring keeps them, and `tend
+/// plan`'s `unknown` (a fixed text, see [`crate::exec::UNKNOWN`]).
 pub fn censored(result: &Value) -> Value {
     let mut m = serde_json::Map::new();
     m.insert("censored".into(), Value::from(CENSORED));
-    for key in ["changed", "failed", "skipped", "unreachable"] {
+    for key in ["changed", "failed", "skipped", "unreachable", "unknown"] {
         if let Some(v) = result.get(key) {
             m.insert(key.into(), v.clone());
         }
@@ -548,6 +557,12 @@ pub(crate) struct HostTally {
     pub targets: Vec<String>,
     /// The task has `no_log`: its details are hidden.
     pub no_log: bool,
+    /// Check mode skipped it though it would run (a command): its effect is
+    /// not predicted.
+    pub would_run: bool,
+    /// `tend plan` cannot tell its outcome: it failed in check mode after
+    /// earlier changes pending on the host (the result's `unknown`).
+    pub unknown: bool,
 }
 
 impl Tally {
@@ -583,11 +598,24 @@ impl Tally {
             return;
         };
         let diffs: Vec<String> = r.diffs.iter().map(unified_diff).collect();
-        let targets: Vec<String> = r
+        // What changes: the destination (a template's diff is *after* its source).
+        let mut targets: Vec<String> = r
             .diffs
             .iter()
-            .filter_map(|d| d.after_header.clone().or_else(|| d.before_header.clone()))
+            .filter_map(|d| d.before_header.clone().or_else(|| d.after_header.clone()))
             .collect();
+        if targets.is_empty() && r.status == Status::Changed {
+            targets.extend(
+                ["dest", "path"]
+                    .iter()
+                    .find_map(|k| r.result.get(*k).and_then(Value::as_str))
+                    .map(str::to_string),
+            );
+        }
+        let check = self.run.as_ref().is_some_and(|run| run.check);
+        let would_run =
+            check && r.status == Status::Skipped && !r.skipped_by_when && !r.is_loop_summary;
+        let unknown = r.status == Status::Ignored && r.result.get("unknown").is_some();
         let message = if r.is_loop_summary {
             None
         } else if matches!(
@@ -610,6 +638,8 @@ impl Tally {
                 h.messages.extend(message);
                 h.diffs.extend(diffs);
                 h.targets.extend(targets);
+                h.would_run |= would_run;
+                h.unknown |= unknown;
             }
             None => task.hosts.push(HostTally {
                 host: r.host.to_string(),
@@ -619,6 +649,8 @@ impl Tally {
                 diffs,
                 targets,
                 no_log: r.no_log,
+                would_run,
+                unknown,
             }),
         }
     }
@@ -700,6 +732,7 @@ mod tests {
             verbose_always: false,
             duration: None,
             commands: &commands,
+            skipped_by_when: false,
         });
         all.warning(&format!("careful with {secret}"));
         let seen = seen.lock().unwrap();
