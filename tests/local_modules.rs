@@ -502,3 +502,29 @@ fn a_src_made_by_an_earlier_task_is_looked_for_at_run_time() {
         "x"
     );
 }
+
+#[test]
+fn command_output_files_are_gone_before_the_command_starts() {
+    let (out, dir) = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - file:
+        path: "{{ work }}/tmp"
+        state: directory
+        mode: "0755"
+    - shell: echo out; echo err >&2; ls -A "$TMPDIR"
+      environment:
+        TMPDIR: "{{ work }}/tmp"
+      register: r
+    - assert:
+        that:
+          - r.stdout_lines == ['out']
+          - r.stderr == 'err'
+"#);
+    ok(&out);
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("tmp"))
+        .expect("tmp")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -542,20 +542,22 @@ impl Job {
         // reading once the command has exited). Each file is unlinked before
         // the command starts (it is read back through a second descriptor),
         // so nothing the command printed outlives the task, even if the
-        // connection drops.
+        // connection drops. They are made in a private directory (`mktemp
+        // -d`, mode 0700), where no other user can put a file or FIFO of
+        // theirs in the way.
         s.push_str(&format!(
             "printf '{TAG}-start %s\\n' \"$({TAG}_t)\"\n\
-             {TAG}_e=\n\
-             if {TAG}_o=$(LC_ALL=C mktemp 2>/dev/null) && (set -C; umask 077; : >\"${TAG}_o.e\") 2>/dev/null && {TAG}_e=${TAG}_o.e \
-             && exec 7>\"${TAG}_o\" 8<\"${TAG}_o\" 5>\"${TAG}_e\" 6<\"${TAG}_e\"; then\n\
-             \x20 LC_ALL=C rm -f \"${TAG}_o\" \"${TAG}_e\"\n\
+             {TAG}_o=\n\
+             if {TAG}_o=$(LC_ALL=C mktemp -d 2>/dev/null) \
+             && exec 7>\"${TAG}_o/o\" 8<\"${TAG}_o/o\" 5>\"${TAG}_o/e\" 6<\"${TAG}_o/e\"; then\n\
+             \x20 LC_ALL=C rm -rf \"${TAG}_o\"\n\
              \x20 {TAG}_run \"$@\" >&7 2>&5 7>&- 8<&- 5>&- 6<&-; {TAG}_rc=$?; {TAG}_end=$({TAG}_t)\n\
              \x20 exec 7>&- 5>&-\n\
              \x20 if [ -s /dev/fd/8 ] || [ ! -e /dev/fd/8 ]; then LC_ALL=C cat <&8; fi\n\
              \x20 if [ -s /dev/fd/6 ] || [ ! -e /dev/fd/6 ]; then LC_ALL=C cat <&6 >&2; fi\n\
              \x20 exec 8<&- 6<&-\n\
              else\n\
-             \x20 rm -f ${{{TAG}_o:+\"${TAG}_o\"}} ${{{TAG}_e:+\"${TAG}_e\"}}\n\
+             \x20 rm -rf ${{{TAG}_o:+\"${TAG}_o\"}}\n\
              \x20 {TAG}_run \"$@\"; {TAG}_rc=$?; {TAG}_end=$({TAG}_t)\n\
              fi\n\
              printf '\\n{TAG}-end %s %s\\n' \"${TAG}_rc\" \"${TAG}_end\"\nexit \"${TAG}_rc\"\n"
