@@ -349,6 +349,34 @@ fn prelude_text() -> String {
         .replace("SMALLSIZE", &SMALL_FILE_SIZE.to_string())
 }
 
+/// A probe's first line: its programs run in the C locale.
+const PROBE_HEAD: &str = "LC_ALL=C; export LC_ALL\n";
+
+/// The definitions of the probe's shell functions, without
+/// [`PROBE_HEAD`], for a shell that runs many probes: it defines them
+/// once, and each probe it runs is sent without them
+/// ([`without_probe_functions`]), which spares the shell parsing 4 KiB per
+/// probe.
+pub fn probe_functions() -> &'static str {
+    static DEFINITIONS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let functions = Probe::functions();
+        functions
+            .strip_prefix(PROBE_HEAD)
+            .unwrap_or(&functions)
+            .to_string()
+    });
+    &DEFINITIONS
+}
+
+/// `script` without the probe's function definitions when it is a probe
+/// (see [`probe_functions`]); `None` for any other script.
+pub fn without_probe_functions(script: &str) -> Option<String> {
+    let rest = script
+        .strip_prefix(PROBE_HEAD)?
+        .strip_prefix(probe_functions())?;
+    Some(format!("{PROBE_HEAD}{rest}"))
+}
+
 /// Builds one read-only probe script.
 #[derive(Debug, Clone)]
 pub struct Probe {

@@ -8,7 +8,7 @@
 //! password line follows the starter on the channel, read by the starter
 //! and handed to sudo on a pipe: never in an argument, never in a file).
 //! [`START`] replaces itself with a shell that reads the rest of the
-//! channel as its script: [`PRELUDE`], then one line of shell per request.
+//! channel as its script: [`prelude`], then one line of shell per request.
 //! The requests follow at once, without waiting for an answer.
 //!
 //! A request is a call of the prelude's function, its arguments quoted:
@@ -54,11 +54,25 @@ use tokio::net::unix::pipe::{Receiver, Sender};
 /// requests' commands never read the channel, so both are right.
 pub const START: &str = "exec /bin/sh -s";
 
-/// The runner's definitions, sent once ahead of the first request. fd 5
-/// keeps the channel's stdout for `w` requests; `__tend_id` and
-/// `__tend_umask` (not exported) hold `id`'s and `umask`'s output for the
-/// scripts (file probes), which saves each of them a process.
-pub const PRELUDE: &str = r#"exec 5>&1
+/// The runner's definitions, sent once ahead of the first request: its
+/// own ([`RUNNER_DEFINITIONS`]) and the file probes' shell functions
+/// ([`tend_modules::fileops::probe_functions`]), so a probe is sent
+/// without them ([`request_line`]).
+pub fn prelude() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{RUNNER_DEFINITIONS}{}",
+            tend_modules::fileops::probe_functions()
+        )
+    });
+    &TEXT
+}
+
+/// The runner's own definitions. fd 5 keeps the channel's stdout for `w`
+/// requests; `__tend_id` and `__tend_umask` (not exported) hold `id`'s and
+/// `umask`'s output for the scripts (file probes), which saves each of
+/// them a process.
+const RUNNER_DEFINITIONS: &str = r#"exec 5>&1
 __tend_id=$(LC_ALL=C id)
 __tend_umask=$(umask)
 __tend_x() {
@@ -101,13 +115,18 @@ fn quote_word(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'\'');
 }
 
-/// The request's line for [`PRELUDE`]'s `__tend_x`.
+/// The request's line for [`prelude`]'s `__tend_x` (a file probe without
+/// the functions the prelude defined).
 fn request_line(marker: &str, request: &Exec) -> Vec<u8> {
     let mut line = Vec::with_capacity(request.script.len() + request.stdin.len() + 80);
     line.extend_from_slice(b"__tend_x ");
     line.extend_from_slice(marker.as_bytes());
     line.extend_from_slice(if request.lingering { b" w " } else { b" d " });
-    quote_word(&mut line, request.script.as_bytes());
+    let probe = tend_modules::fileops::without_probe_functions(&request.script);
+    quote_word(
+        &mut line,
+        probe.as_deref().unwrap_or(&request.script).as_bytes(),
+    );
     line.push(b' ');
     let kind: &[u8] = if request.stdin.is_empty() {
         quote_word(&mut line, b"");
@@ -527,7 +546,7 @@ mod tests {
         /// A runner as [`super::super::ssh::Ssh`] starts one.
         fn runner(path_dir: Option<&std::path::Path>) -> LocalRunner {
             let mut r = LocalRunner::start(path_dir, START);
-            r.preamble.extend_from_slice(PRELUDE.as_bytes());
+            r.preamble.extend_from_slice(prelude().as_bytes());
             r
         }
 
@@ -677,6 +696,63 @@ mod tests {
 
     /// A starter that fails (sudo refusing) ends the channel: the caller
     /// gets its stderr, not an answer.
+    /// A file probe reaches the runner without the functions its prelude
+    /// defined, and answers as the whole probe does in a shell of its own.
+    #[test]
+    fn probes_use_the_functions_the_runner_defined() {
+        use tend_modules::fileops::{Fetch, Probe, StatOpts};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "a\\b 'c'\n").unwrap();
+        let mut probe = Probe::new();
+        let opts = StatOpts {
+            checksum: Some("sha1"),
+            fetch: Fetch::Whole,
+            ..StatOpts::default()
+        };
+        probe.path("f", file.to_str().unwrap(), &opts);
+        probe.path("missing", dir.path().join("no").to_str().unwrap(), &opts);
+        let request = probe.finish();
+        let line = request_line("m", &request);
+        assert!(line.len() < request.script.len() / 2, "{}", line.len());
+        assert!(!String::from_utf8_lossy(&line).contains("tend_rec()"));
+        let alone = std::process::Command::new("/bin/sh")
+            .args(["-c", &request.script])
+            .env("__tend_umask", "0022")
+            .env("__tend_id", "uid=0(root) gid=0(root) groups=0(root)")
+            .output()
+            .unwrap();
+        rt().block_on(async {
+            let mut r = LocalRunner::runner(None);
+            let out = r.call_exec(&request).await.unwrap();
+            assert_eq!(out.status, 0);
+            let parse = |stdout: Vec<u8>| {
+                let out = ExecOutput {
+                    status: 0,
+                    stdout,
+                    stderr: Vec::new(),
+                };
+                let p = tend_modules::fileops::ProbeOutput::parse(&out).unwrap();
+                let (f, missing) = (p.path("f").unwrap(), p.path("missing").unwrap());
+                (
+                    (
+                        f.kind(),
+                        f.mode,
+                        f.size,
+                        f.inode,
+                        f.owner,
+                        f.checksum,
+                        f.content,
+                    ),
+                    missing.kind(),
+                )
+            };
+            let through_runner = parse(out.stdout);
+            assert_eq!(through_runner, parse(alone.stdout));
+            assert_eq!(through_runner.0.6.as_deref(), Some(&b"a\\b 'c'\n"[..]));
+        });
+    }
+
     #[test]
     fn a_failed_starter_is_not_an_answer() {
         rt().block_on(async {

@@ -659,14 +659,14 @@ impl Ssh {
         // The runner's shell starts straight from the channel command when
         // no script is needed to escalate (three processes fewer on the
         // target), else through the bootstrap frame.
-        let prelude = || runner::PRELUDE.as_bytes().to_vec();
+        let prelude = || runner::prelude().as_bytes().to_vec();
         let (command, preamble) = match key {
             None => (runner::START.to_string(), prelude()),
             Some(spec) => match super::direct_runner(spec) {
                 Some(command) => (command, prelude()),
                 None => {
                     let start =
-                        super::escalate(spec, Exec::with_stdin(runner::START, runner::PRELUDE))?;
+                        super::escalate(spec, Exec::with_stdin(runner::START, runner::prelude()))?;
                     let stdin = super::password_first(spec, start.stdin)?;
                     let (c, p) = Runner::framed(&start.script, &stdin);
                     (c.to_string(), p)
