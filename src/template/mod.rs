@@ -8,6 +8,7 @@
 pub mod filters;
 pub mod jinja_tests;
 mod lookup;
+pub(crate) mod percent;
 mod taint;
 
 pub use lookup::{find_file, run_lookup, search_dirs, set_inventory, set_search_dirs};
@@ -128,6 +129,17 @@ pub fn escape_backslashes(source: &str, whole_expression: bool) -> std::borrow::
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Python syntax minijinja lacks, rewritten before a template or bare
+/// expression is compiled: `'fmt' % args` ([`percent`]) and unary `+`.
+pub fn python_syntax(source: &str, whole_expression: bool) -> std::borrow::Cow<'_, str> {
+    match percent::rewrite(source, whole_expression) {
+        std::borrow::Cow::Borrowed(_) => unary_plus(source, whole_expression),
+        std::borrow::Cow::Owned(s) => {
+            std::borrow::Cow::Owned(unary_plus(&s, whole_expression).into_owned())
+        }
+    }
 }
 
 /// Drops the unary `+` of number literals inside `{{ ... }}` (or in a bare
@@ -661,7 +673,7 @@ impl Templar {
             return Ok(());
         }
         self.env
-            .template_from_str(&unary_plus(source, false))
+            .template_from_str(&python_syntax(source, false))
             .map(|_| ())
             .map_err(|e| TemplateError::new(describe(&e)))
     }
@@ -673,7 +685,7 @@ impl Templar {
         }
         let expr = strip_braces(expr);
         self.env
-            .compile_expression(&unary_plus(expr, true))
+            .compile_expression(&python_syntax(expr, true))
             .map(|_| ())
             .map_err(|e| TemplateError::new(describe(&e)))
     }
@@ -681,7 +693,7 @@ impl Templar {
     /// Checks a template file's syntax.
     pub fn check_file_syntax(&self, source: &str) -> Result<(), TemplateError> {
         self.file_env
-            .template_from_str(source)
+            .template_from_str(&percent::rewrite(source, false))
             .map(|_| ())
             .map_err(|e| TemplateError::new(describe(&e)))
     }
@@ -725,7 +737,7 @@ impl Templar {
             return Ok(Value::String(source.to_string()));
         }
         let escaped = escape_backslashes(source, false);
-        let escaped = unary_plus(&escaped, false).into_owned();
+        let escaped = python_syntax(&escaped, false).into_owned();
         let escaped = trust_tests(&escaped, scope)?.into_owned();
         let source: &str = &escaped;
         if let Some(expr) = single_expression(source) {
@@ -790,7 +802,8 @@ impl Templar {
             Some(file_environment(&options, dirs.to_vec())?)
         };
         let env = owned.as_ref().map_or(&self.file_env, |(env, _)| env);
-        let source: &str = &macro_closures(source);
+        let source = percent::rewrite(&macro_closures(source), false).into_owned();
+        let source: &str = &source;
         let tmpl = env
             .template_from_str(source)
             .map_err(|e| TemplateError::new(describe(&e)))?;
@@ -883,7 +896,7 @@ impl Templar {
             Some(inner) => escape_backslashes(inner, true),
             None => std::borrow::Cow::Borrowed(s),
         };
-        let escaped = unary_plus(&escaped, true);
+        let escaped = python_syntax(&escaped, true);
         let escaped = trust_tests(&escaped, scope)?;
         let expr: &str = &escaped;
         let compiled = self
@@ -2323,6 +2336,37 @@ mod tests {
             unary_plus("a + +1 {{ 1 + +2 }}", false),
             "a + +1 {{ 1 + 2 }}"
         );
+    }
+
+    #[test]
+    fn python_percent_formatting_works_in_strings_conditions_and_files() {
+        let t = Templar::new();
+        let v =
+            vars(json!({"n": 7, "name": "web", "cfg": {"host": "db", "port": 5432}, "l": [1, 2]}));
+        let scope = Scope::new(vec![&v]);
+        assert_eq!(
+            t.render_string("{{ '%s-%02d' % (name, n) }}", &scope),
+            Ok(json!("web-07"))
+        );
+        assert_eq!(
+            t.render_string("{{ '%(host)s:%(port)d' % cfg }}", &scope),
+            Ok(json!("db:5432"))
+        );
+        assert_eq!(
+            t.render_string("{{ '%d' % l|length }}", &scope),
+            Ok(json!("2"))
+        );
+        assert!(t.eval_condition(&json!("'%d' % n == '7'"), &scope).unwrap());
+        let file = t.render_file_with(
+            "{% set x = 'n=%d' % n %}{{ x }} {{ '%s' % name }}\n",
+            &scope,
+            &Vars::new(),
+            FileOptions::default(),
+            &[],
+        );
+        assert_eq!(file, Ok("n=7 web\n".to_string()));
+        let err = t.render_string("{{ '%s %s' % (n,) }}", &scope).unwrap_err();
+        assert!(err.to_string().contains("not enough arguments"), "{err}");
     }
 
     #[test]

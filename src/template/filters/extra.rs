@@ -32,6 +32,8 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("wordcount", wordcount);
     env.add_filter("wordwrap", wordwrap);
     env.add_filter("format", format);
+    env.add_filter(crate::template::percent::TUPLE_FILTER, percent_tuple);
+    env.add_filter(crate::template::percent::VALUE_FILTER, percent_value);
     env.add_filter("xmlattr", xmlattr);
     env.add_filter("filesizeformat", filesizeformat);
     env.add_filter("random", random);
@@ -658,6 +660,22 @@ pub(crate) fn percent_format(
         ));
     }
     Ok(out)
+}
+
+/// Python's `'...' % (a, b)` (see [`crate::template::percent`]).
+fn percent_tuple(value: &Value, args: Rest<Value>) -> Result<String, Error> {
+    percent_format("%", &text_of("%", value)?, &args, None)
+}
+
+/// Python's `'...' % x`: a mapping formats by key (`%(name)s`), anything
+/// else is the one argument.
+fn percent_value(value: &Value, operand: Value) -> Result<String, Error> {
+    let text = text_of("%", value)?;
+    if operand.kind() == minijinja::value::ValueKind::Map {
+        percent_format("%", &text, &[], Some(&operand))
+    } else {
+        percent_format("%", &text, &[operand], None)
+    }
 }
 
 /// Jinja2's `format(*args, **kwargs)`: `value % args` (or `% kwargs`).
