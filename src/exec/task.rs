@@ -1621,6 +1621,7 @@ async fn attempt(
                     m.insert("failed".into(), Value::Bool(true));
                     m.insert("msg".into(), Value::String(msg));
                     m.entry("changed").or_insert(Value::Bool(false));
+                    tend_modules::outcome::split_std_lines(&mut m);
                     ItemResult {
                         label,
                         status: Status::Failed,
