@@ -175,6 +175,13 @@ impl Outcome {
             )),
             ..Outcome::default()
         }
+        .module_skip()
+    }
+
+    /// A skip the module itself returned (it has `failed: false`, as every
+    /// module result in Ansible), not one of an action plugin.
+    pub fn module_skip(self) -> Self {
+        self.with("failed", false)
     }
 
     /// Sets `msg`.
@@ -195,7 +202,9 @@ impl Outcome {
         map.insert("changed".into(), Value::Bool(self.changed));
         if self.failed {
             map.insert("failed".into(), Value::Bool(true));
-        } else {
+        } else if !self.skipped {
+            // An action's own skip (`creates`, check mode) has no `failed`
+            // in Ansible; a module's skip carries it in its values.
             map.entry("failed").or_insert(Value::Bool(false));
         }
         if self.skipped {
@@ -256,5 +265,20 @@ mod tests {
         split_std_lines(&mut m);
         assert_eq!(m["stdout_lines"], json!([]));
         assert_eq!(m["stderr_lines"], json!(["kept"]));
+    }
+
+    #[test]
+    fn an_action_skip_has_no_failed_key_a_module_skip_has() {
+        let action = Outcome {
+            skipped: true,
+            msg: Some("/x exists, matching creates option".into()),
+            ..Outcome::default()
+        };
+        let v = action.to_value();
+        assert_eq!(v["skipped"], true);
+        assert!(v.get("failed").is_none(), "{v}");
+        let module = Outcome::no_check_mode("wait_for").to_value();
+        assert_eq!(module["failed"], false);
+        assert_eq!(module["skipped"], true);
     }
 }
