@@ -98,7 +98,7 @@ pub struct Args {
     pub checksum: String,
     /// Download every time and replace `dest` when the content differs
     /// (default: only when `dest` is missing or its checksum differs).
-    #[serde(default, alias = "thirsty", deserialize_with = "de::bool")]
+    #[serde(default, deserialize_with = "de::bool")]
     pub force: bool,
     /// Extra request headers (a mapping).
     #[serde(default)]
@@ -901,10 +901,12 @@ mod tests {
                 .contains("not supported yet")
         );
         let a = parsed(
-            json!({"url": "u", "dest": "/d", "username": "me", "password": "s3cret", "thirsty": "yes"}),
+            json!({"url": "u", "dest": "/d", "username": "me", "password": "s3cret", "force": "yes"}),
         );
         assert!(a.force);
         assert_eq!(a.url_password.as_deref(), Some("s3cret"));
+        // `thirsty` is gone from Ansible 2.19's get_url: unknown, as there.
+        assert!(args::parse::<Args>(&json!({"url": "u", "dest": "/d", "thirsty": true})).is_err());
     }
 
     #[test]

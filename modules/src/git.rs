@@ -123,7 +123,7 @@ pub struct Args {
     #[serde(default)]
     pub verify_commit: Option<Value>,
     /// Not supported yet.
-    #[serde(default)]
+    #[serde(default, alias = "gpg_whitelist")]
     pub gpg_allowlist: Option<Value>,
     /// Not supported yet.
     #[serde(default)]
@@ -622,6 +622,19 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn gpg_whitelist_is_gpg_allowlists_alias_and_not_supported_yet() {
+        let a: Args =
+            args::parse(&json!({"repo": "r", "dest": "/d", "gpg_whitelist": ["K"]})).unwrap();
+        assert!(a.gpg_allowlist.is_some());
+        assert!(
+            Git::validate(&a)
+                .unwrap_err()
+                .message
+                .contains("not supported yet")
+        );
     }
 
     #[test]
