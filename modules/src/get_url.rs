@@ -97,7 +97,8 @@ pub struct Args {
     #[serde(default, deserialize_with = "de::string")]
     pub checksum: String,
     /// Download every time and replace `dest` when the content differs
-    /// (default: only when `dest` is missing or its checksum differs).
+    /// (default: when `dest` is missing, its `checksum` differs, or without a
+    /// `checksum` the server says it was modified since its mtime).
     #[serde(default, deserialize_with = "de::bool")]
     pub force: bool,
     /// Extra request headers (a mapping).
