@@ -1,8 +1,9 @@
 //! The same playbook (`tests/fixtures/ansible_same/site.yml`: group, user,
 //! cron, apt_repository, apt, package, service with an init script,
 //! hostname) run by Ansible's own ansible-playbook on host1 and by tend on
-//! host2 of a fresh lab: every task's status, the PLAY RECAP and every
-//! registered result must be the same. Skipped when ansible-core is not
+//! host2 of a fresh lab, first with `--check` and then for real: every
+//! task's status, the PLAY RECAP and every registered result must be the
+//! same, and so must the hosts afterwards. Skipped when ansible-core is not
 //! installed at /opt/ansible-ref (or `$ANSIBLE_PLAYBOOK`).
 
 mod lab;
@@ -71,37 +72,51 @@ fn ansible_playbook_and_tend_give_the_same_statuses_and_results() {
         lab.sh_ok(i, "hostname > /etc/hostname");
     }
     let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ansible_same/site.yml");
-    let Some(ansible) = lab.ansible_playbook(
-        &site,
-        &[
-            "-l",
-            "host1",
-            "-e",
-            "ansible_python_interpreter=/usr/bin/python3",
-        ],
-    ) else {
-        eprintln!("SKIPPED: no ansible-playbook at /opt/ansible-ref");
-        return;
-    };
-    ansible.assert_code(0);
-    let tend = lab.playbook(&site, &["-l", "host2"]);
-    tend.assert_code(0);
+    // First in check mode on the fresh hosts, then for real.
+    for check in [true, false] {
+        let extra: &[&str] = if check { &["--check"] } else { &[] };
+        let interpreter = ["-e", "ansible_python_interpreter=/usr/bin/python3"];
+        let ansible_args = [&["-l", "host1"], &interpreter[..], extra].concat();
+        let Some(ansible) = lab.ansible_playbook(&site, &ansible_args) else {
+            eprintln!("SKIPPED: no ansible-playbook at /opt/ansible-ref");
+            return;
+        };
+        let tend = lab.playbook(&site, &[&["-l", "host2"], extra].concat());
+        same_run(&lab, &ansible, &tend, check);
+    }
+    // And the hosts agree: the account, the packages, the daemon.
+    for cmd in [
+        "getent passwd alice bob; id -nG alice; getent group ops | cut -d: -f1,3",
+        "dpkg-query -W -f '${Package} ${Version} ${Status}\\n' tendapp tendlib tendlocal 2>&1 | sort",
+        "crontab -l -u alice",
+        // The permanent name only: without systemd, Ansible's Debian strategy
+        // leaves the running name alone, tend sets it too (its module doc).
+        "ls /etc/rc2.d | grep -c tendd; cat /etc/hostname",
+    ] {
+        assert_eq!(lab.sh_ok(1, cmd), lab.sh_ok(2, cmd), "{cmd}");
+    }
+}
 
+/// The two runs printed the same statuses and recap, and registered the
+/// same results (`/tmp/results.json` on each host, written even in check
+/// mode).
+fn same_run(lab: &lab::Lab, ansible: &lab::Run, tend: &lab::Run, check: bool) {
+    ansible.assert_code(0);
+    tend.assert_code(0);
     assert_eq!(
         trace(&ansible.stdout, "host1"),
         trace(&tend.stdout, "host2"),
-        "ansible:\n{}\ntend:\n{}",
+        "check mode: {check}\nansible:\n{}\ntend:\n{}",
         ansible.stdout,
         tend.stdout
     );
-    for counter in ["ok", "changed", "failed", "skipped"] {
+    for counter in ["ok", "changed", "failed", "skipped", "ignored"] {
         assert_eq!(
             ansible.recap("host1", counter),
             tend.recap("host2", counter),
-            "{counter}"
+            "{counter} (check mode: {check})"
         );
     }
-
     let results = |i: usize| -> Map<String, Value> {
         let text = lab.sh_ok(i, "cat /tmp/results.json");
         serde_json::from_str(&text).unwrap()
@@ -123,20 +138,9 @@ fn ansible_playbook_and_tend_give_the_same_statuses_and_results() {
         assert_eq!(
             got,
             want,
-            "{task}: tend's result differs from ansible-playbook's\ntend:    {}\nansible: {}",
+            "{task} (check mode: {check}): tend's result differs from ansible-playbook's\ntend:    {}\nansible: {}",
             serde_json::to_string_pretty(&got).unwrap(),
             serde_json::to_string_pretty(&want).unwrap()
         );
-    }
-    // And the hosts agree: the account, the packages, the daemon.
-    for cmd in [
-        "getent passwd alice bob; id -nG alice; getent group ops | cut -d: -f1,3",
-        "dpkg-query -W -f '${Package} ${Version} ${Status}\\n' tendapp tendlib tendlocal 2>&1 | sort",
-        "crontab -l -u alice",
-        // The permanent name only: without systemd, Ansible's Debian strategy
-        // leaves the running name alone, tend sets it too (its module doc).
-        "ls /etc/rc2.d | grep -c tendd; cat /etc/hostname",
-    ] {
-        assert_eq!(lab.sh_ok(1, cmd), lab.sh_ok(2, cmd), "{cmd}");
     }
 }

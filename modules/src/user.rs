@@ -537,10 +537,12 @@ impl Converge for User {
         if !warnings.is_empty() {
             values.insert("warnings".into(), warnings.into());
         }
-        Ok(Plan {
+        let mut plan = Plan {
             values: values.into_iter().chain(plan.values).collect(),
             ..plan
-        })
+        };
+        account::check_mode_exit(&mut plan, ctx.check_mode);
+        Ok(plan)
     }
 
     fn applied(&self, a: &Args, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
