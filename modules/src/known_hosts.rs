@@ -451,16 +451,19 @@ impl KnownHosts {
             (true, false) => Action::Delete,
             (true, true) => Action::Update,
         };
-        // Ansible's returned `diff` leaves out what `ssh-keygen -R` removed.
+        // Ansible's `diff` (returned and shown) leaves out what `ssh-keygen
+        // -R` removed.
         let shown = if remove_all { &before } else { &after };
         plan = plan.with("diff", diff_value(st, &before, shown));
-        let mut diff = Diff::content(&st.path, before, after);
+        let mut diff = Diff::content(&st.path, before.clone(), after);
         if st.content.is_none() {
             diff.before_header = Some("/dev/null".into());
         }
         plan.action = action;
         plan.apply = vec![write];
-        plan.diff.push(diff);
+        if !remove_all {
+            plan.diff.push(diff);
+        }
         Ok(plan)
     }
 }
