@@ -8,7 +8,8 @@
 #
 # Case header comments (optional, anywhere in the first lines of the case):
 #   # compat-args: --check --diff -t foo     extra CLI args for both tools
-#   # compat-setup: printf 'x\n' > "$WORK/f" shell run before each tool (WORK set)
+#   # compat-setup: printf 'x\n' > "$WORK/f" shell run before each tool (WORK set; CASES is
+#                                            compat/cases, BASE the dir both tools' runs share)
 #   # compat-output: yes                     also compare the whole normalized output
 #   # compat-expect-error: yes               ansible is expected to stop before PLAY RECAP
 #   # compat-ignore-keys: diff               result keys not to compare in results.json
@@ -49,11 +50,13 @@ for case in "${cases[@]}"; do
   [ -f "$inventory" ] || inventory="$here/inventory.ini"
   for tool in ansible tend___; do
     run="$base/$tool"; mkdir -p "$run/work"   # equal-length names (ansible/tend___) so path lengths match
-    if [ -n "$setup" ]; then (cd "$run" && WORK="$run/work" bash -c "$setup"); fi
+    if [ -n "$setup" ]; then (cd "$run" && WORK="$run/work" CASES="$here/cases" BASE="$base" bash -c "$setup"); fi
     if [ "$tool" = ansible ]; then cmd=("$ANSIBLE_PLAYBOOK"); else cmd=("$TEND" playbook); fi
     (cd "$run" && timeout 300 "${cmd[@]}" -i "$inventory" "$case" -e "work=$run/work" "${args[@]}" \
         >"$run/out.txt" 2>"$run/err.txt" </dev/null; echo $? >"$run/rc")
   done
+  # A server a setup started ("$BASE/pid") stops with its case.
+  if [ -f "$base/pid" ]; then kill "$(cat "$base/pid")" 2>/dev/null; fi
   if python3 "$here/compare.py" "$base" "$case" >"$base/report.txt" 2>&1; then
     echo "PASS $name"; pass=$((pass+1))
   else

@@ -6,30 +6,7 @@
 
 mod lab;
 
-/// Builds the packages and the repository on the host, and removes every
-/// other apt source (the host's /etc and /var are its own overlays).
-const SETUP: &str = r#"set -e
-rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*
-mkdir -p /srv/build /srv/repo /srv/local
-mk() { # name version depends dest
-    d=/srv/build/$1_$2
-    mkdir -p "$d/DEBIAN" "$d/usr/share/tendtest"
-    printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: tend <tend@example.invalid>\n' "$1" "$2" >"$d/DEBIAN/control"
-    if [ -n "$3" ]; then printf 'Depends: %s\n' "$3" >>"$d/DEBIAN/control"; fi
-    printf 'Description: tend test package\n' >>"$d/DEBIAN/control"
-    echo "$1 $2" >"$d/usr/share/tendtest/$1"
-    dpkg-deb --root-owner-group --build "$d" "$4/$1_$2_all.deb" >/dev/null
-}
-mk tendlib 1.0 "" /srv/repo
-mk tendapp 1.0 tendlib /srv/repo
-mk tendapp 2.0 tendlib /srv/repo
-mk tendlocal 1.0 "" /srv/local
-cd /srv/repo
-for f in *.deb; do
-    dpkg-deb -f "$f"
-    printf 'Filename: ./%s\nSize: %s\nSHA256: %s\n\n' "$f" "$(stat -c %s "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"
-done >Packages
-"#;
+use lab::APT_REPO_SETUP as SETUP;
 
 const REPO: &str = "deb [trusted=yes] file:/srv/repo ./";
 

@@ -3,8 +3,8 @@
 //! package from the site's apt repository, its configuration from a template
 //! with a restart handler, the service running and enabled, a cron job and a
 //! git checkout. Each host is then inspected directly; a second run changes
-//! nothing; after a manual edit on one host, `tend plan` shows exactly that
-//! edit (and the restart it would cause) and changes nothing.
+//! nothing; after a manual edit on one host, `tend plan` and `--check --diff`
+//! show exactly that edit (and the restart it would cause) and change nothing.
 
 mod lab;
 
@@ -94,6 +94,24 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), dest).unwrap();
         }
     }
+}
+
+/// A dry run after the manual edit on host2: the template and its restart
+/// handler would change there, nothing elsewhere, and nothing was touched.
+fn only_host2_would_change(lab: &lab::Lab, run: &lab::Run, pid2: &str) {
+    assert_eq!(run.recap("host2", "changed"), 2, "{}", run.stdout);
+    for h in ["host1", "host3"] {
+        assert_eq!(run.recap(h, "changed"), 0, "{}", run.stdout);
+    }
+    assert!(
+        lab.sh_ok(2, "cat /etc/tendweb.conf")
+            .contains("workers = 64")
+    );
+    assert_eq!(
+        lab.sh_ok(2, "cat /run/tendweb.pid"),
+        pid2,
+        "the dry run restarted the daemon"
+    );
 }
 
 #[test]
@@ -205,19 +223,27 @@ fn a_host_is_provisioned_converges_and_drift_is_shown_exactly() {
         "{}",
         plan.stdout
     );
-    assert_eq!(plan.recap("host2", "changed"), 2, "{}", plan.stdout);
-    for h in ["host1", "host3"] {
-        assert_eq!(plan.recap(h, "changed"), 0, "{}", plan.stdout);
-    }
-    assert!(
-        lab.sh_ok(2, "cat /etc/tendweb.conf")
-            .contains("workers = 64")
-    );
+    only_host2_would_change(&lab, &plan, &pid2);
+
+    // `--check --diff` shows the same: that one line on host2, nothing else.
+    let check = lab.playbook(&site, &["-i", &web, "--check", "--diff"]);
+    check.assert_code(0);
+    let changed_lines: Vec<&str> = check
+        .stdout
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
     assert_eq!(
-        lab.sh_ok(2, "cat /run/tendweb.pid"),
-        pid2,
-        "the plan restarted the daemon"
+        changed_lines,
+        ["-workers = 64", "+workers = 4"],
+        "{}",
+        check.stdout
     );
+    only_host2_would_change(&lab, &check, &pid2);
 
     // Applying puts it back and restarts the daemon with the right config.
     let fix = lab.playbook(&site, &["-i", &web]);

@@ -6,36 +6,7 @@
 
 mod lab;
 
-const SETUP: &str = r#"set -e
-cat >/etc/init.d/tendd <<'EOS'
-#!/bin/sh
-### BEGIN INIT INFO
-# Provides:          tendd
-# Required-Start:
-# Required-Stop:
-# Default-Start:     2 3 4 5
-# Default-Stop:      0 1 6
-# Short-Description: tend test daemon
-### END INIT INFO
-PID=/run/tendd.pid
-running() { [ -s $PID ] && kill -0 "$(cat $PID)" 2>/dev/null; }
-case "$1" in
-    start)
-        running && exit 0
-        setsid sh -c 'echo $$ >/run/tendd.pid; exec sleep 100000' </dev/null >/dev/null 2>&1 &
-        i=0; while [ ! -s $PID ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-        echo "start $2" >>/run/tendd.log ;;
-    stop)
-        if running; then kill "$(cat $PID)"; fi
-        rm -f $PID; echo stop >>/run/tendd.log ;;
-    restart) "$0" stop; "$0" start ;;
-    reload) running || exit 7; echo reload >>/run/tendd.log ;;
-    status) running || exit 3 ;;
-    *) echo "usage: $0 start|stop|restart|reload|status" >&2; exit 2 ;;
-esac
-EOS
-chmod 755 /etc/init.d/tendd
-"#;
+use lab::TENDD_SETUP as SETUP;
 
 /// Stops the daemon whatever happens, so no `sleep` outlives the test.
 struct StopDaemon<'a>(&'a lab::Lab);

@@ -107,6 +107,15 @@ pub fn field<'a>(fields: &[(&'a str, &'a str)], key: &str) -> Option<&'a str> {
     fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
+/// Ansible's `user` and `group` exit at once in check mode when they would
+/// create or delete the account: the result is `changed` alone.
+pub fn check_mode_exit(plan: &mut crate::module::Plan, check_mode: bool) {
+    use crate::outcome::Action;
+    if check_mode && matches!(plan.action, Action::Create | Action::Delete) {
+        plan.values.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1040,9 +1040,7 @@ pub async fn run_probed(
         if only_clean {
             let mut o = Outcome::changed().with_msg(stdout.clone());
             outputs(&mut o.values, &stdout, &stderr);
-            if ctx.diff {
-                o.diff.push(Diff::prepared(prepared(&stdout)));
-            }
+            changed_diff(&mut o, ctx, &stdout);
             return Ok(o);
         }
     }
@@ -1118,8 +1116,8 @@ pub async fn run_probed(
                 ..Outcome::ok()
             };
             outputs(&mut o.values, &stdout, &stderr);
-            if changed && ctx.diff {
-                o.diff.push(Diff::prepared(prepared(&stdout)));
+            if changed {
+                changed_diff(&mut o, ctx, &stdout);
             }
             Ok(o)
         }
@@ -1158,8 +1156,8 @@ pub async fn run_probed(
                 ..Outcome::ok()
             };
             outputs(&mut o.values, &stdout, &stderr);
-            if changed && ctx.diff {
-                o.diff.push(Diff::prepared(prepared(&stdout)));
+            if changed {
+                changed_diff(&mut o, ctx, &stdout);
             }
             Ok(o)
         }
@@ -1270,10 +1268,18 @@ async fn apply(
     let stdout = out.stdout_text();
     let mut o = Outcome::changed();
     outputs(&mut o.values, &stdout, &out.stderr_text());
-    if ctx.diff {
-        o.diff.push(Diff::prepared(prepared(&stdout)));
-    }
+    changed_diff(&mut o, ctx, &stdout);
     Ok(o)
+}
+
+/// A change's diff: apt's summary with --diff; without it Ansible's module
+/// still returns `diff`, empty.
+fn changed_diff(o: &mut Outcome, ctx: &Context, stdout: &str) {
+    if ctx.diff {
+        o.diff.push(Diff::prepared(prepared(stdout)));
+    } else {
+        o.values.insert("diff".into(), Value::Object(Map::new()));
+    }
 }
 
 #[cfg(test)]
@@ -1491,6 +1497,12 @@ mod tests {
             o.diff[0].prepared.as_deref(),
             Some(prepared(APT_OUT).as_str())
         );
+        assert!(!o.values.contains_key("diff"));
+        // Without --diff the change still returns a `diff`, empty, as Ansible.
+        let host = Replay::outputs(vec![out(0, &old), out(0, APT_OUT)]);
+        let o = run(&a, &ctx(true, false), &host, "apt").await.unwrap();
+        assert!(o.changed && o.diff.is_empty());
+        assert_eq!(o.values["diff"], json!({}));
     }
 
     #[tokio::test]

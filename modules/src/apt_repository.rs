@@ -369,7 +369,7 @@ impl Converge for AptRepository {
         Ok(Probed { sources })
     }
 
-    fn plan(&self, a: &Args, st: &Probed, _ctx: &Context) -> Result<Plan, ModuleError> {
+    fn plan(&self, a: &Args, st: &Probed, ctx: &Context) -> Result<Plan, ModuleError> {
         let after = edit(&st.sources, a)?;
         let before_dump = st.sources.dump();
         let after_dump = after.dump();
@@ -393,6 +393,8 @@ impl Converge for AptRepository {
             .insert("sources_added".into(), Value::from(added.clone()));
         plan.values
             .insert("sources_removed".into(), Value::from(removed.clone()));
+        // Ansible's module always returns `diff`: a list, empty without --diff.
+        plan.values.insert("diff".into(), Value::Array(Vec::new()));
         if before_dump == after_dump {
             return Ok(plan);
         }
@@ -415,6 +417,10 @@ impl Converge for AptRepository {
                 prepared: None,
                 dicts: None,
             });
+        }
+        if ctx.diff {
+            let list = plan.diff.iter().map(Diff::to_value).collect();
+            plan.values.insert("diff".into(), Value::Array(list));
         }
         let mode = match &a.mode {
             Some(m) => m
@@ -509,6 +515,28 @@ mod tests {
         assert_eq!(
             suggest_filename(REPO, Some("local")),
             "/etc/apt/sources.list.d/local.list"
+        );
+    }
+
+    #[test]
+    fn diff_is_always_a_list_as_ansible() {
+        let st = probed(&[("/etc/apt/sources.list", "# nothing here\n")]);
+        let a = args(json!({"repo": REPO, "filename": "local"}));
+        let plan = AptRepository.plan(&a, &st, &Context::default()).unwrap();
+        assert_eq!(plan.values["diff"], json!([]));
+        let diff = Context {
+            check_mode: false,
+            diff: true,
+        };
+        let plan = AptRepository.plan(&a, &st, &diff).unwrap();
+        assert_eq!(
+            plan.values["diff"],
+            json!([{
+                "before": "",
+                "after": format!("{REPO}\n"),
+                "before_header": "/dev/null",
+                "after_header": "/etc/apt/sources.list.d/local.list"
+            }])
         );
     }
 

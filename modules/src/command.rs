@@ -652,6 +652,8 @@ impl Job {
             r.insert("stdout_lines".into(), Value::Array(Vec::new()));
             r.insert("stderr_lines".into(), Value::Array(Vec::new()));
             let decided_by_files = self.creates.is_some() || self.removes.is_some();
+            // The module's own result: it has `failed`, even when skipped.
+            r.insert("failed".into(), false.into());
             return Ok(Outcome {
                 changed: decided_by_files,
                 skipped: !decided_by_files,

@@ -678,6 +678,10 @@ impl Converge for Cron {
                 prepared: None,
                 dicts: None,
             });
+            if !ctx.diff {
+                // Ansible's module returns an empty `diff` here without --diff.
+                plan = plan.with("diff", serde_json::json!({}));
+            }
             return Ok(plan
                 .with("cron_file", a.cron_file.clone().unwrap_or_default())
                 .with("state", "absent"));
@@ -956,6 +960,14 @@ mod tests {
         assert_eq!(plan.apply[0].script, "rm -f -- /etc/cron.d/logs\n");
         assert_eq!(plan.diff[0].after_header.as_deref(), Some("/dev/null"));
         assert_eq!(plan.values["state"], "absent");
+        // As Ansible: the returned `diff` is empty unless --diff asks for it.
+        assert_eq!(plan.values["diff"], json!({}));
+        let diff = Context {
+            check_mode: false,
+            diff: true,
+        };
+        let plan = Cron.plan(&rm, &found, &diff).unwrap();
+        assert!(!plan.values.contains_key("diff"));
     }
 
     #[test]

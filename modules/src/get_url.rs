@@ -4,12 +4,17 @@
 //! missing), configured through standard input so that credentials and
 //! headers never appear on a command line. The file lands in a temporary
 //! directory next to `dest`, is checked against `checksum`, and is renamed
-//! over `dest` only when its content differs. An existing `dest` is not
-//! downloaded again unless `force` is set or its `checksum` differs: that
-//! case costs one round trip (the probe). A `dest` directory receives the
-//! file under the name of the response's `Content-Disposition` or the URL's
-//! last path segment. Unlike Ansible, tend does not ask the server whether a
-//! file that exists (with `force: no` and no `checksum`) has changed since.
+//! over `dest` only when its content differs. An existing `dest` whose
+//! `checksum` matches is not downloaded again (unless `force`). Without
+//! `force` and `checksum`, an existing `dest` is asked for as Ansible does,
+//! with `If-Modified-Since` (its mtime): the probe sends a `HEAD` request
+//! with that condition (curl only), a `304 Not Modified` is `ok` with
+//! nothing changed, else the file is downloaded again and replaced when its
+//! content differs. In check mode the probe asks with `HEAD` as Ansible's
+//! module does (`checksum_src` is then the SHA-1 of an empty body). Either
+//! way an unchanged file costs one round trip (the probe). A `dest`
+//! directory receives the file under the name of the response's
+//! `Content-Disposition` or the URL's last path segment.
 //!
 //! # Examples
 //!
@@ -92,8 +97,9 @@ pub struct Args {
     #[serde(default, deserialize_with = "de::string")]
     pub checksum: String,
     /// Download every time and replace `dest` when the content differs
-    /// (default: only when `dest` is missing or its checksum differs).
-    #[serde(default, alias = "thirsty", deserialize_with = "de::bool")]
+    /// (default: when `dest` is missing, its `checksum` differs, or without a
+    /// `checksum` the server says it was modified since its mtime).
+    #[serde(default, deserialize_with = "de::bool")]
     pub force: bool,
     /// Extra request headers (a mapping).
     #[serde(default)]
@@ -346,7 +352,23 @@ pub struct State {
     parent: PathInfo,
     tools: String,
     env: fileops::Env,
+    /// The probe's `HEAD` request (curl only): with `If-Modified-Since` for an
+    /// existing `dest` when neither `force` nor `checksum` is given, as
+    /// Ansible's conditional request; in check mode always, as Ansible's
+    /// check mode asks the server with `HEAD`.
+    head: Option<Response>,
+    /// `dest`'s SHA-1, read in check mode (Ansible's `checksum_dest`).
+    dest_sha1: Option<String>,
 }
+
+/// Ansible sends `If-Modified-Since` (the existing file's mtime) unless
+/// `force` or a `checksum` decides.
+fn conditional(a: &Args) -> bool {
+    !a.force && a.checksum.trim().is_empty()
+}
+
+/// The SHA-1 of nothing: Ansible's `checksum_src` of a check-mode `HEAD`.
+const SHA1_EMPTY: &str = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
 
 impl Converge for GetUrl {
     type Args = Args;
@@ -362,7 +384,7 @@ impl Converge for GetUrl {
     }
     const APPLY_FAILED: &'static str = "get_url: the download failed";
 
-    fn probe(&self, a: &Args, _ctx: &Context) -> Exec {
+    fn probe(&self, a: &Args, ctx: &Context) -> Exec {
         let spec = parse_checksum(&a.checksum).ok().flatten();
         let algo = spec.as_ref().map(|(al, _)| *al);
         let mut p = Probe::new();
@@ -375,6 +397,17 @@ impl Converge for GetUrl {
                 ..StatOpts::default()
             },
         );
+        if ctx.check_mode {
+            p.path(
+                "dest_sha1",
+                &a.dest,
+                &StatOpts {
+                    follow: true,
+                    checksum: Some("sha1"),
+                    ..StatOpts::default()
+                },
+            );
+        }
         let parent = match dirname(&a.dest).as_str() {
             "" => ".".to_string(),
             d => d.to_string(),
@@ -389,27 +422,64 @@ impl Converge for GetUrl {
         );
         p.ids(a.owner.as_deref(), a.group.as_deref());
         p.raw("_t=; command -v curl >/dev/null 2>&1 && _t=curl; [ -z \"$_t\" ] && command -v wget >/dev/null 2>&1 && _t=wget; printf '@tools\\0have=%s\\0' \"$_t\"");
-        let Some((_, Want::Url(sums_url))) = spec else {
-            return p.finish();
+        let head = ctx.check_mode || conditional(a);
+        let sums = match spec {
+            Some((_, Want::Url(u))) => Some(u),
+            _ => None,
         };
-        // The checksum file, read on the target like the download itself.
+        if !head && sums.is_none() {
+            return p.finish();
+        }
+        // Requests read their curl configuration from standard input (no
+        // credentials in the script): the HEAD's, then the checksum file's.
         p.raw(&http::sh_functions());
         p.raw(
-            "if [ -n \"$_t\" ]; then\n\
-             \x20 _ct=$(mktemp -d) || exit 1; trap 'rm -rf -- \"$_ct\"' EXIT\n\
-             \x20 _tc=; tend_http \"$_ct/b\" \"$_ct/h\" \"$_ct/e\" 1 >/dev/null\n\
-             \x20 printf '@sums\\0rc=%s\\0code=%s\\0' \"$_r\" \"$_c\"; [ -f \"$_ct/b\" ] && tend_cat \"$_ct/b\" ''\n\
-             fi",
+            "_pd=$(mktemp -d) || exit 1; trap 'rm -rf -- \"$_pd\"' EXIT\n\
+             cat > \"$_pd/in\"\n\
+             awk '/^#__tend_head__$/ {exit} {print}' \"$_pd/in\" > \"$_pd/head\"\n\
+             awk 'f {print} /^#__tend_head__$/ {f=1}' \"$_pd/in\" > \"$_pd/sums\"",
         );
+        let mut stdin = String::new();
+        if head {
+            p.set("_hdest", &a.dest);
+            let ims = if conditional(a) {
+                format!(
+                    "[ -f \"$_hdest\" ] && _tc={}",
+                    quote(&http::curl_quote(&a.dest))
+                )
+            } else {
+                ":".into()
+            };
+            // Only with curl: wget has no HEAD with a time condition here.
+            p.raw(&format!(
+                "if [ \"$_t\" = curl ]; then\n\
+                 \x20 _tc=; {ims}\n\
+                 \x20 _hl=$(tend_http \"$_pd/hb\" \"$_pd/hh\" \"$_pd/he\" 0 < \"$_pd/head\")\n\
+                 \x20 printf '@head\\0line=%s\\0' \"$_hl\"; tend_cat \"$_pd/hh\" ''\n\
+                 fi"
+            ));
+            stdin.push_str(&request(a).curl_config());
+            stdin.push_str("head\n");
+        }
+        stdin.push_str("#__tend_head__\n");
+        if let Some(sums_url) = sums {
+            // The checksum file, read on the target like the download itself.
+            p.raw(
+                "if [ -n \"$_t\" ]; then\n\
+                 \x20 _tc=; tend_http \"$_pd/b\" \"$_pd/h\" \"$_pd/e\" 1 < \"$_pd/sums\" >/dev/null\n\
+                 \x20 printf '@sums\\0rc=%s\\0code=%s\\0' \"$_r\" \"$_c\"; [ -f \"$_pd/b\" ] && tend_cat \"$_pd/b\" ''\n\
+                 fi",
+            );
+            let req = Request {
+                url: sums_url,
+                ..request(a)
+            };
+            stdin.push_str(&req.curl_config());
+            stdin.push_str(http::WGET_MARK);
+            stdin.push('\n');
+            stdin.push_str(&req.wget_config());
+        }
         let mut exec = p.finish();
-        let req = Request {
-            url: sums_url,
-            ..request(a)
-        };
-        let mut stdin = req.curl_config();
-        stdin.push_str(http::WGET_MARK);
-        stdin.push('\n');
-        stdin.push_str(&req.wget_config());
         exec.stdin = stdin.into_bytes();
         exec
     }
@@ -421,17 +491,27 @@ impl Converge for GetUrl {
             Some((algo, Want::Hex(h))) => Some((algo, h)),
             Some((algo, Want::Url(u))) => Some((algo, resolve_sums(a, &u, &probe)?)),
         };
+        let head = probe.records.get("head").and_then(|r| {
+            let line = r.get("line")?;
+            Response::parse(&line, r.content.as_deref().unwrap_or_default(), b"")
+        });
+        let dest_sha1 = match probe.records.get("dest_sha1") {
+            Some(_) => probe.path("dest_sha1")?.checksum,
+            None => None,
+        };
         Ok(State {
             checksum,
             dest: probe.path("dest")?,
             parent: probe.path("parent")?,
             tools: probe.record("tools")?.get("have").unwrap_or_default(),
             env: probe.env()?,
+            head,
+            dest_sha1,
             probe,
         })
     }
 
-    fn plan(&self, a: &Args, st: &State, _ctx: &Context) -> Result<Plan, ModuleError> {
+    fn plan(&self, a: &Args, st: &State, ctx: &Context) -> Result<Plan, ModuleError> {
         let checksum = st.checksum.clone();
         let url = http::mask_url(&a.url);
         let dest = &st.dest;
@@ -448,7 +528,19 @@ impl Converge for GetUrl {
                 Some((_, want)) => dest.checksum.as_deref() != Some(want.as_str()),
                 None => false,
             };
-            if !a.force && !mismatch {
+            if let Some(head) = st.head.as_ref().filter(|h| h.status == 304) {
+                // Not modified since the file's mtime: Ansible's module stops
+                // here, before any attribute is set.
+                let mut plan = Plan::noop()
+                    .with("dest", a.dest.clone())
+                    .with("url", url.clone())
+                    .with("elapsed", 0)
+                    .with("status_code", 304);
+                plan.msg = Some(head.msg());
+                CurAttrs::of(dest).file_values(dest.size, &mut plan.values);
+                return Ok(plan);
+            }
+            if !a.force && !mismatch && (checksum.is_some() || st.head.is_none()) {
                 // Present and wanted as it is: only its attributes may change.
                 let want = WantAttrs {
                     mode: a.mode.clone(),
@@ -501,7 +593,28 @@ impl Converge for GetUrl {
         } else {
             Action::Create
         };
-        let mut plan = Plan::change(action, vec![download(a, is_dir, &checksum)?]);
+        let ims = dest.exists() && !is_dir && conditional(a);
+        let mut plan = Plan::change(action, vec![download(a, is_dir, &checksum, ims)?]);
+        if ctx.check_mode
+            && let Some(head) = &st.head
+        {
+            // Ansible's check mode: a HEAD, whose empty body is compared with
+            // the file; a failed request fails as the download would.
+            if head.status != 200 {
+                return Err(head_failed(a, &url, head));
+            }
+            plan.msg = Some(head.msg());
+            let dest_sum = if is_dir { None } else { st.dest_sha1.clone() };
+            plan = base(plan).with("checksum_src", SHA1_EMPTY).with(
+                "checksum_dest",
+                dest_sum.map(Value::from).unwrap_or(Value::Null),
+            );
+            if dest.exists() && !is_dir && st.dest_sha1.as_deref() == Some(SHA1_EMPTY) {
+                plan.action = Action::NoOp;
+                plan.apply.clear();
+            }
+            return Ok(plan);
+        }
         if !dest.exists() {
             plan = plan.with_diff(Diff::attributes(
                 &a.dest,
@@ -551,6 +664,16 @@ impl Converge for GetUrl {
         );
         if let Some(src) = line("__tend_src ") {
             v.insert("src".into(), src.into());
+        }
+        if resp.status == 304 {
+            // Not modified since the conditional request's time.
+            for k in ["checksum_dest", "checksum_src", "src"] {
+                v.remove(k);
+            }
+            v.insert("status_code".into(), 304.into());
+            plan.msg = Some(resp.msg());
+            plan.action = Action::NoOp;
+            return Ok(());
         }
         if resp.status != 200 {
             let mut values = std::mem::take(v);
@@ -619,11 +742,26 @@ impl Converge for GetUrl {
     }
 }
 
+/// Ansible's failure when the request answers other than 200.
+fn head_failed(a: &Args, url: &str, head: &Response) -> ModuleError {
+    let mut values = Map::new();
+    values.insert("status_code".into(), head.status.into());
+    values.insert("response".into(), head.msg().into());
+    values.insert("url".into(), url.into());
+    values.insert("dest".into(), a.dest.clone().into());
+    values.insert("elapsed".into(), 0.into());
+    ModuleError::Failed {
+        msg: "Request failed".into(),
+        values,
+    }
+}
+
 /// The download script: fetch into a temporary directory, verify, rename.
 fn download(
     a: &Args,
     is_dir: bool,
     checksum: &Option<(&'static str, String)>,
+    ims: bool,
 ) -> Result<Exec, ModuleError> {
     let req = request(a);
     let dir = match &a.tmp_dest {
@@ -645,7 +783,12 @@ fn download(
     ));
     s.push_str("trap 'rm -rf -- \"$tmpd\"' EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\n");
     s.push_str("printf '__tend_src %s\\n' \"$tmpd/body\"\n_t0=$(date +%s)\n");
-    s.push_str("_tc=\ntend_http \"$tmpd/body\" \"$tmpd/hdrs\" \"$tmpd/err\" 1\n");
+    if ims {
+        s.push_str(&format!("_tc={}\n", quote(&http::curl_quote(&a.dest))));
+    } else {
+        s.push_str("_tc=\n");
+    }
+    s.push_str("tend_http \"$tmpd/body\" \"$tmpd/hdrs\" \"$tmpd/err\" 1\n");
     s.push_str("printf '__tend_elapsed %s\\n' $(( $(date +%s) - _t0 ))\n");
     s.push_str("tend_part hdrs \"$tmpd/hdrs\"; tend_part err \"$tmpd/err\"\n");
     s.push_str("if [ \"$_r\" != 0 ] || [ \"$_c\" != 200 ]; then exit 0; fi\n");
@@ -653,6 +796,11 @@ fn download(
         s.push_str(http::SH_NAME_IN_DIR);
     }
     s.push_str("printf '__tend_dest %s\\n' \"$d\"\n");
+    s.push_str(
+        "_src=$(sha1sum < \"$tmpd/body\") || exit 1; _src=${_src%% *}\n\
+         _dst=; if [ -f \"$d\" ]; then _dst=$(sha1sum < \"$d\") || exit 1; _dst=${_dst%% *}; fi\n\
+         printf '__tend_sums %s %s\\n' \"$_src\" \"$_dst\"\n",
+    );
     if let Some((algo, want)) = checksum {
         s.push_str(&format!(
             "_s=$({algo}sum < \"$tmpd/body\") || exit 1; _s=${{_s%% *}}\n\
@@ -661,10 +809,7 @@ fn download(
         ));
     }
     s.push_str(
-        "_src=$(sha1sum < \"$tmpd/body\") || exit 1; _src=${_src%% *}\n\
-         _dst=; if [ -f \"$d\" ]; then _dst=$(sha1sum < \"$d\") || exit 1; _dst=${_dst%% *}; fi\n\
-         printf '__tend_sums %s %s\\n' \"$_src\" \"$_dst\"\n\
-         _before=$(stat -L -c '%a %u %g' -- \"$d\" 2>/dev/null)\n\
+        "_before=$(stat -L -c '%a %u %g' -- \"$d\" 2>/dev/null)\n\
          if [ \"$_src\" != \"$_dst\" ]; then\n\
          \x20 if [ -f \"$d\" ]; then chmod --reference=\"$d\" \"$tmpd/body\"; chown --reference=\"$d\" \"$tmpd/body\" 2>/dev/null\n\
          \x20 else _m=$(umask); chmod -- $(printf '%o' $(( 0666 & ~0$_m ))) \"$tmpd/body\" || exit 1; fi\n",
@@ -757,10 +902,12 @@ mod tests {
                 .contains("not supported yet")
         );
         let a = parsed(
-            json!({"url": "u", "dest": "/d", "username": "me", "password": "s3cret", "thirsty": "yes"}),
+            json!({"url": "u", "dest": "/d", "username": "me", "password": "s3cret", "force": "yes"}),
         );
         assert!(a.force);
         assert_eq!(a.url_password.as_deref(), Some("s3cret"));
+        // `thirsty` is gone from Ansible 2.19's get_url: unknown, as there.
+        assert!(args::parse::<Args>(&json!({"url": "u", "dest": "/d", "thirsty": true})).is_err());
     }
 
     #[test]
@@ -777,7 +924,8 @@ mod tests {
         let plan = GetUrl.plan(&a, &st, &Context::default()).unwrap();
         assert_eq!(plan.action, Action::NoOp);
         assert_eq!(plan.msg.as_deref(), Some("file already exists"));
-        // force=no without a checksum: present is enough; a mode change is applied alone.
+        // force=no without a checksum and no HEAD answer (wget only): present is
+        // enough; a mode change is applied alone.
         let a = parsed(json!({"url": "http://h/f", "dest": "/srv/f", "mode": "0600"}));
         let st = state(
             &a,
@@ -925,5 +1073,87 @@ mod tests {
             }
             other => panic!("{other}"),
         }
+    }
+
+    #[test]
+    fn an_existing_file_is_asked_for_with_if_modified_since_as_ansible() {
+        let a = parsed(json!({"url": "http://h/f", "dest": "/srv/f", "mode": "0600"}));
+        let probe = GetUrl.probe(&a, &Context::default());
+        let cfg = String::from_utf8_lossy(&probe.stdin).into_owned();
+        assert!(cfg.starts_with("url = \"http://h/f\"\n"), "{cfg}");
+        assert!(cfg.contains("\nhead\n#__tend_head__\n"), "{cfg}");
+        assert!(
+            probe.script.contains("_tc='\"/srv/f\"'"),
+            "{}",
+            probe.script
+        );
+        // force or a checksum: no HEAD outside check mode.
+        let forced = parsed(json!({"url": "http://h/f", "dest": "/srv/f", "force": true}));
+        assert!(GetUrl.probe(&forced, &Context::default()).stdin.is_empty());
+        let file = "@dest|path=/srv/f|stat=81a4 0 0 4 1 5 8 1 2 3 8 512 0 0 root root|";
+        let head = |code: &str, reason: &str| {
+            let hdrs = format!("HTTP/1.1 {code} {reason}\r\nContent-Length: 6\r\n\r\n");
+            format!(
+                "@head|line=__tend_http 0 {code} 0 http://h/f|content={}|{hdrs}|",
+                hdrs.len()
+            )
+        };
+        // 304: ok, and the mode is left alone as Ansible's module stops there.
+        let st = state(
+            &a,
+            &format!("{file}{PARENT}{}", head("304", "Not Modified")),
+        );
+        let plan = GetUrl.plan(&a, &st, &Context::default()).unwrap();
+        assert_eq!(plan.action, Action::NoOp);
+        assert_eq!(plan.msg.as_deref(), Some("HTTP Error 304: Not Modified"));
+        assert_eq!(plan.values["status_code"], 304);
+        assert_eq!(plan.values["mode"], "0644");
+        assert!(!plan.values.contains_key("checksum_src"));
+        // Modified: downloaded again with the same condition.
+        let st = state(&a, &format!("{file}{PARENT}{}", head("200", "OK")));
+        let plan = GetUrl.plan(&a, &st, &Context::default()).unwrap();
+        assert_eq!(plan.action, Action::Update);
+        assert!(plan.apply[0].script.contains("_tc='\"/srv/f\"'\n"));
+        // Check mode: the HEAD's empty body against the file, as Ansible.
+        let check = Context {
+            check_mode: true,
+            diff: false,
+        };
+        let st = state(
+            &a,
+            &format!(
+                "{file}@dest_sha1|path=/srv/f|stat=81a4 0 0 4 1 5 8 1 2 3 8 512 0 0 root root|sum=abc|{PARENT}{}",
+                head("200", "OK")
+            ),
+        );
+        let plan = GetUrl.plan(&a, &st, &check).unwrap();
+        assert_eq!(plan.action, Action::Update);
+        assert_eq!(plan.msg.as_deref(), Some("OK (6 bytes)"));
+        assert_eq!(plan.values["checksum_src"], SHA1_EMPTY);
+        assert_eq!(plan.values["checksum_dest"], "abc");
+        let st = state(
+            &a,
+            &format!("{PARENT}{}", head("404", "Not Found"))
+                .replace("@parent", "@dest|path=/srv/f|type=absent|@parent"),
+        );
+        match GetUrl.plan(&a, &st, &check).unwrap_err() {
+            ModuleError::Failed { msg, values } => {
+                assert_eq!(msg, "Request failed");
+                assert_eq!(values["status_code"], 404);
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_checksum_reports_the_downloaded_files_sha1() {
+        let a = parsed(
+            json!({"url": "http://h/f", "dest": "/srv/f", "checksum": format!("sha256:{SHA}")}),
+        );
+        let script = download(&a, false, &Some(("sha256", SHA.to_string())), false)
+            .unwrap()
+            .script;
+        assert!(script.find("__tend_sums").unwrap() < script.find("__tend_badsum").unwrap());
+        assert!(script.contains("_tc=\n"));
     }
 }

@@ -123,7 +123,7 @@ pub struct Args {
     #[serde(default)]
     pub verify_commit: Option<Value>,
     /// Not supported yet.
-    #[serde(default)]
+    #[serde(default, alias = "gpg_whitelist")]
     pub gpg_allowlist: Option<Value>,
     /// Not supported yet.
     #[serde(default)]
@@ -214,6 +214,10 @@ pub struct State {
     pub refs: Option<String>,
     /// `git ls-remote` errors.
     pub ls_error: String,
+    /// `git ls-remote`'s exit status when it failed.
+    pub ls_rc: i64,
+    /// The path of `git` on the target (Ansible's commands name it so).
+    pub git_path: String,
 }
 
 impl State {
@@ -305,6 +309,7 @@ impl Converge for Git {
         let mut s = env(a);
         s.push_str(http::SH_PART);
         s.push_str("command -v \"$g\" >/dev/null 2>&1 || { echo __tend_nogit; exit 0; }\n");
+        s.push_str("printf '__tend_gitpath %s\\n' \"$(command -v \"$g\")\"\n");
         let gitdir = if a.bare { "$d" } else { "$d/.git" };
         s.push_str(&format!(
             "if [ -e \"{gitdir}\" ] && \"$g\" -C \"$d\" rev-parse --git-dir >/dev/null 2>&1; then\n\
@@ -324,7 +329,7 @@ impl Converge for Git {
             "  _ask={ask_remote}\nelse\n  _ask=1\nfi\n\
              if [ $_ask = 1 ]; then\n\
              \x20 _t=$(mktemp -d) || exit 1; trap 'rm -rf -- \"$_t\"' EXIT\n\
-             \x20 if \"$g\" ls-remote -- {repo} > \"$_t/refs\" 2> \"$_t/err\"; then tend_part refs \"$_t/refs\"; else tend_part lserr \"$_t/err\"; fi\n\
+             \x20 if \"$g\" ls-remote -- {repo} > \"$_t/refs\" 2> \"$_t/err\"; then tend_part refs \"$_t/refs\"; else printf '__tend_lsrc %s\\n' $?; tend_part lserr \"$_t/err\"; fi\n\
              fi\n",
             repo = quote(&a.repo)
         ));
@@ -347,7 +352,7 @@ impl Converge for Git {
             let opt = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_string());
             match name.as_str() {
                 "refs" => st.refs = Some(text),
-                "lserr" => st.ls_error = text.trim().to_string(),
+                "lserr" => st.ls_error = text,
                 _ => {
                     if text == "__tend_nogit" {
                         st.has_git = false;
@@ -359,6 +364,10 @@ impl Converge for Git {
                         st.before = opt(v);
                     } else if let Some(v) = text.strip_prefix("__tend_branch ") {
                         st.branch = opt(v);
+                    } else if let Some(v) = text.strip_prefix("__tend_gitpath ") {
+                        st.git_path = v.trim().to_string();
+                    } else if let Some(v) = text.strip_prefix("__tend_lsrc ") {
+                        st.ls_rc = v.trim().parse().unwrap_or(1);
                     } else if let Some(v) = text.strip_prefix("__tend_url ") {
                         st.url = opt(v);
                     }
@@ -381,11 +390,24 @@ impl Converge for Git {
                 .with("after", before));
         }
         if st.refs.is_none() {
-            return Err(ModuleError::failed(format!(
-                "Failed to read the remote {}: {}",
-                a.repo, st.ls_error
-            ))
-            .with("before", before));
+            // As Ansible's first `ls-remote` (whether `version` is a branch)
+            // failing under `run_command(check_rc=True)`.
+            let repo = if a.repo.starts_with('/') {
+                format!("file://{}", a.repo)
+            } else {
+                a.repo.clone()
+            };
+            return Err(ModuleError::failed(st.ls_error.trim_end())
+                .with(
+                    "cmd",
+                    format!(
+                        "{} ls-remote {repo} -h refs/heads/{}",
+                        st.git_path, a.version
+                    ),
+                )
+                .with("rc", st.ls_rc)
+                .with("stdout", "")
+                .with("stderr", st.ls_error.clone()));
         }
         let (version, remote_sha) = st
             .resolve(&a.version)
@@ -600,6 +622,52 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn gpg_whitelist_is_gpg_allowlists_alias_and_not_supported_yet() {
+        let a: Args =
+            args::parse(&json!({"repo": "r", "dest": "/d", "gpg_whitelist": ["K"]})).unwrap();
+        assert!(a.gpg_allowlist.is_some());
+        assert!(
+            Git::validate(&a)
+                .unwrap_err()
+                .message
+                .contains("not supported yet")
+        );
+    }
+
+    #[test]
+    fn an_unreadable_remote_fails_as_ansibles_run_command() {
+        let a = parsed(json!({"repo": "/srv/nope.git", "dest": "/d"}));
+        let err = "fatal: '/srv/nope.git' does not appear to be a git repository\n";
+        let out = format!(
+            "__tend_gitpath /usr/bin/git\n__tend_lsrc 128\n__tend_part lserr {}\n{err}",
+            err.len()
+        );
+        let st = Git
+            .parse(
+                &a,
+                &ExecOutput {
+                    status: 0,
+                    stdout: out.into_bytes(),
+                    stderr: vec![],
+                },
+            )
+            .unwrap();
+        match Git.plan(&a, &st, &Context::default()).unwrap_err() {
+            ModuleError::Failed { msg, values } => {
+                assert_eq!(msg, err.trim_end());
+                assert_eq!(values["rc"], 128);
+                assert_eq!(values["stderr"], err);
+                assert_eq!(
+                    values["cmd"],
+                    "/usr/bin/git ls-remote file:///srv/nope.git -h refs/heads/HEAD"
+                );
+                assert!(!values.contains_key("before"));
+            }
+            other => panic!("{other}"),
+        }
     }
 
     #[test]

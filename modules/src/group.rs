@@ -199,7 +199,7 @@ impl Converge for Group {
         })
     }
 
-    fn plan(&self, a: &Args, st: &GroupState, _ctx: &Context) -> Result<Plan, ModuleError> {
+    fn plan(&self, a: &Args, st: &GroupState, ctx: &Context) -> Result<Plan, ModuleError> {
         let cur_gid = st.entry.as_ref().and_then(|e| e.num(2));
         let tool = |name: &str| {
             if a.local {
@@ -282,6 +282,7 @@ impl Converge for Group {
                 plan = plan.with("gid", g);
             }
         }
+        account::check_mode_exit(&mut plan, ctx.check_mode);
         Ok(plan)
     }
 
@@ -350,6 +351,42 @@ mod tests {
             Group.parse(&args(json!({"name": "web"})), &out).unwrap(),
             GroupState::default()
         );
+    }
+
+    #[test]
+    fn check_mode_creation_or_removal_returns_changed_alone_as_ansible() {
+        let check = Context {
+            check_mode: true,
+            ..Context::default()
+        };
+        let p = Group
+            .plan(
+                &args(json!({"name": "web", "gid": 2200})),
+                &state(""),
+                &check,
+            )
+            .unwrap();
+        assert_eq!(p.action, Action::Create);
+        assert!(p.values.is_empty(), "{:?}", p.values);
+        let p = Group
+            .plan(
+                &args(json!({"name": "web", "state": "absent"})),
+                &state("web:x:2200:"),
+                &check,
+            )
+            .unwrap();
+        assert_eq!(p.action, Action::Delete);
+        assert!(p.values.is_empty());
+        // A change of gid reports the group, as Ansible's groupmod path.
+        let p = Group
+            .plan(
+                &args(json!({"name": "web", "gid": 2300})),
+                &state("web:x:2200:"),
+                &check,
+            )
+            .unwrap();
+        assert_eq!(p.action, Action::Update);
+        assert_eq!(p.values["gid"], 2300);
     }
 
     #[test]

@@ -201,7 +201,7 @@ impl Converge for Hostname {
         })
     }
 
-    fn plan(&self, a: &Args, st: &Found, _ctx: &Context) -> Result<Plan, ModuleError> {
+    fn plan(&self, a: &Args, st: &Found, ctx: &Context) -> Result<Plan, ModuleError> {
         let name = a.name.as_str();
         let strategy = match a.use_ {
             Some(Use::Alpine) => Strategy::Alpine,
@@ -281,14 +281,19 @@ impl Converge for Hostname {
             let before = if name != current { current } else { permanent };
             plan.action = Action::Update;
             plan.apply.push(Exec::script(script));
-            plan.diff.push(Diff {
+            let diff = Diff {
                 before_header: None,
                 after_header: None,
                 before: format!("hostname = {before}\n"),
                 after: format!("hostname = {name}\n"),
                 prepared: None,
                 dicts: None,
-            });
+            };
+            if !ctx.diff {
+                // Ansible's module returns its diff with or without --diff.
+                plan.values.insert("diff".into(), diff.to_value());
+            }
+            plan.diff.push(diff);
         }
         Ok(plan)
     }
@@ -337,6 +342,25 @@ mod tests {
         let p = Hostname.plan(&a("web1"), &st, &Context::default()).unwrap();
         assert_eq!(p.action, Action::NoOp);
         assert!(p.diff.is_empty());
+        assert!(!p.values.contains_key("diff"));
+    }
+
+    #[test]
+    fn a_change_returns_its_diff_without_diff_mode_as_ansible() {
+        let st = found("current=host1\0file=host1\n\0hosts=\0");
+        let p = Hostname.plan(&a("web1"), &st, &Context::default()).unwrap();
+        assert_eq!(
+            p.values["diff"],
+            json!({"before": "hostname = host1\n", "after": "hostname = web1\n"})
+        );
+        // With --diff the result's diff comes from the plan's (the same).
+        let diff = Context {
+            check_mode: false,
+            diff: true,
+        };
+        let p = Hostname.plan(&a("web1"), &st, &diff).unwrap();
+        assert!(!p.values.contains_key("diff"));
+        assert_eq!(p.diff[0].to_value()["before"], "hostname = host1\n");
     }
 
     #[test]

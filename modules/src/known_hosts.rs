@@ -350,7 +350,27 @@ impl Converge for KnownHosts {
         })
     }
 
-    fn plan(&self, a: &Args, st: &HostsState, _ctx: &Context) -> Result<Plan, ModuleError> {
+    fn plan(&self, a: &Args, st: &HostsState, ctx: &Context) -> Result<Plan, ModuleError> {
+        let mut plan = self.plan_run(a, st)?;
+        // In check mode Ansible's module exits early with only `changed` and
+        // `diff`, except for an absent key that is not there.
+        let nothing_to_remove = a.state == State::Absent
+            && a.key.as_deref().is_some_and(|k| !k.is_empty())
+            && plan.apply.is_empty();
+        if ctx.check_mode && !nothing_to_remove {
+            plan.values.retain(|k, _| k == "diff");
+        }
+        Ok(plan)
+    }
+
+    fn applied(&self, _a: &Args, out: &ExecOutput, _plan: &mut Plan) -> Result<(), ModuleError> {
+        fileops::written(out).map(|_| ())
+    }
+}
+
+impl KnownHosts {
+    /// The plan of a real run, with every value Ansible's module returns.
+    fn plan_run(&self, a: &Args, st: &HostsState) -> Result<Plan, ModuleError> {
         let host = a.name.to_ascii_lowercase();
         let key = a.key.as_deref().filter(|k| !k.is_empty());
         if key.is_none() && a.state == State::Present {
@@ -431,21 +451,20 @@ impl Converge for KnownHosts {
             (true, false) => Action::Delete,
             (true, true) => Action::Update,
         };
-        // Ansible's returned `diff` leaves out what `ssh-keygen -R` removed.
+        // Ansible's `diff` (returned and shown) leaves out what `ssh-keygen
+        // -R` removed.
         let shown = if remove_all { &before } else { &after };
         plan = plan.with("diff", diff_value(st, &before, shown));
-        let mut diff = Diff::content(&st.path, before, after);
+        let mut diff = Diff::content(&st.path, before.clone(), after);
         if st.content.is_none() {
             diff.before_header = Some("/dev/null".into());
         }
         plan.action = action;
         plan.apply = vec![write];
-        plan.diff.push(diff);
+        if !remove_all {
+            plan.diff.push(diff);
+        }
         Ok(plan)
-    }
-
-    fn applied(&self, _a: &Args, out: &ExecOutput, _plan: &mut Plan) -> Result<(), ModuleError> {
-        fileops::written(out).map(|_| ())
     }
 }
 

@@ -175,6 +175,13 @@ impl Outcome {
             )),
             ..Outcome::default()
         }
+        .module_skip()
+    }
+
+    /// A skip the module itself returned (it has `failed: false`, as every
+    /// module result in Ansible), not one of an action plugin.
+    pub fn module_skip(self) -> Self {
+        self.with("failed", false)
     }
 
     /// Sets `msg`.
@@ -195,7 +202,9 @@ impl Outcome {
         map.insert("changed".into(), Value::Bool(self.changed));
         if self.failed {
             map.insert("failed".into(), Value::Bool(true));
-        } else {
+        } else if !self.skipped {
+            // An action's own skip (`creates`, check mode) has no `failed`
+            // in Ansible; a module's skip carries it in its values.
             map.entry("failed").or_insert(Value::Bool(false));
         }
         if self.skipped {
@@ -204,6 +213,7 @@ impl Outcome {
         if let Some(msg) = &self.msg {
             map.insert("msg".into(), Value::String(msg.clone()));
         }
+        split_std_lines(&mut map);
         // A module may give the registered form itself (`copy`'s is a list).
         if !self.diff.is_empty() && !map.contains_key("diff") {
             let diff = match self.diff.as_slice() {
@@ -213,5 +223,62 @@ impl Outcome {
             map.insert("diff".into(), diff);
         }
         Value::Object(map)
+    }
+}
+
+/// What Ansible adds to every module's result: `stdout_lines` beside a
+/// `stdout` and `stderr_lines` beside a `stderr` that lack them (Python's
+/// `splitlines()`; a null or false value gives an empty list).
+pub fn split_std_lines(map: &mut Map<String, Value>) {
+    for (key, lines) in [("stdout", "stdout_lines"), ("stderr", "stderr_lines")] {
+        if map.contains_key(lines) {
+            continue;
+        }
+        let text = match map.get(key) {
+            None => continue,
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => "",
+        };
+        let split = crate::command::lines_value(text);
+        map.insert(lines.into(), split);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stdout_and_stderr_get_their_lines_as_ansible_adds_them() {
+        let o = Outcome::ok()
+            .with("stdout", "skipped, since '/x' exists")
+            .with("stderr", "a\r\nb\n");
+        let v = o.to_value();
+        assert_eq!(v["stdout_lines"], json!(["skipped, since '/x' exists"]));
+        assert_eq!(v["stderr_lines"], json!(["a", "b"]));
+        // A module's own lines are kept; a null stdout gives none.
+        let mut m = Map::new();
+        m.insert("stdout".into(), Value::Null);
+        m.insert("stderr".into(), json!("x"));
+        m.insert("stderr_lines".into(), json!(["kept"]));
+        split_std_lines(&mut m);
+        assert_eq!(m["stdout_lines"], json!([]));
+        assert_eq!(m["stderr_lines"], json!(["kept"]));
+    }
+
+    #[test]
+    fn an_action_skip_has_no_failed_key_a_module_skip_has() {
+        let action = Outcome {
+            skipped: true,
+            msg: Some("/x exists, matching creates option".into()),
+            ..Outcome::default()
+        };
+        let v = action.to_value();
+        assert_eq!(v["skipped"], true);
+        assert!(v.get("failed").is_none(), "{v}");
+        let module = Outcome::no_check_mode("wait_for").to_value();
+        assert_eq!(module["failed"], false);
+        assert_eq!(module["skipped"], true);
     }
 }

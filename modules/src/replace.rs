@@ -110,7 +110,7 @@ pub struct Args {
     #[serde(default, deserialize_with = "de::bool")]
     pub unsafe_writes: bool,
     /// Not supported yet (`chattr` attributes).
-    #[serde(default)]
+    #[serde(default, alias = "attr")]
     pub attributes: Option<Value>,
     /// Not supported yet (SELinux).
     #[serde(default)]
@@ -339,6 +339,20 @@ mod tests {
 
     fn lines(s: &str) -> Vec<&str> {
         s.lines().collect()
+    }
+
+    #[test]
+    fn attr_is_attributes_alias_and_not_supported_yet() {
+        let a: Args =
+            crate::args::parse(&serde_json::json!({"path": "/f", "regexp": "a", "attr": "+i"}))
+                .unwrap();
+        assert!(a.attributes.is_some());
+        assert!(
+            Replace::validate(&a)
+                .unwrap_err()
+                .message
+                .contains("not supported yet")
+        );
     }
 
     #[test]

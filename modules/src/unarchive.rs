@@ -9,7 +9,10 @@
 //! for zip archives; it also reads the attributes of every member under
 //! `dest` when `owner`, `group` or `mode` is set. An archive already
 //! unpacked costs that one round trip. Extraction uses the target's `tar`
-//! (which must support the compression) or `unzip`.
+//! (which must support the compression) or `unzip`. In check mode a zip
+//! archive is compared and the change predicted; a tar archive is skipped,
+//! as Ansible's tar handler does ("does not support check mode when using
+//! gtar").
 //!
 //! # Examples
 //!
@@ -326,10 +329,11 @@ impl Converge for Unarchive {
             ));
         }
         s.push_str(&archive_setup(a));
+        // Ansible's action checks `dest` before its module looks at `src`.
+        s.push_str("if [ ! -d \"$d\" ]; then echo __tend_nodest; exit 0; fi\n");
         if a.remote() {
             s.push_str("if [ ! -f \"$a\" ]; then echo __tend_nosrc; exit 0; fi\n");
         }
-        s.push_str("if [ ! -d \"$d\" ]; then echo __tend_nodest; exit 0; fi\n");
         s.push_str(DETECT);
         s.push_str(&format!(
             "if [ $t = zip ]; then\n\
@@ -429,16 +433,16 @@ impl Converge for Unarchive {
         Ok(st)
     }
 
-    fn plan(&self, a: &Args, st: &State, _ctx: &Context) -> Result<Plan, ModuleError> {
+    fn plan(&self, a: &Args, st: &State, ctx: &Context) -> Result<Plan, ModuleError> {
         let pairs = [("src", a.src.as_str()), ("dest", a.dest.as_str())];
         match st.status.as_deref() {
             Some("nosrc") => {
-                return Err(fail(format!("Source '{}' does not exist", a.src), &pairs));
+                return Err(fail(format!("Source '{}' does not exist", a.src), &[]));
             }
             Some("nodest") => {
                 return Err(fail(
-                    format!("Destination '{}' is not a directory", a.dest),
-                    &pairs,
+                    format!("dest '{}' must be an existing dir", a.dest),
+                    &[],
                 ));
             }
             Some("created") => {
@@ -469,6 +473,16 @@ impl Converge for Unarchive {
                 ));
             }
             _ => {}
+        }
+        if ctx.check_mode && st.kind != "zip" {
+            // Ansible's tar handlers exit as soon as they are made in check
+            // mode (a module skip).
+            let mut p = Plan::noop().with(SKIPPED, true).with("failed", false);
+            p.msg = Some(
+                "remote module (ansible.legacy.unarchive) does not support check mode when using gtar"
+                    .into(),
+            );
+            return Ok(p);
         }
         let mut values = Map::new();
         values.insert("dest".into(), a.dest.clone().into());
@@ -669,10 +683,14 @@ fn extract(a: &Args, st: &State) -> Result<Exec, ModuleError> {
         W::Lit(l) => quote(l).into_owned(),
     };
     let cmd: Vec<String> = argv.iter().map(|w| render(w, "\"$a\"", "\"$d\"")).collect();
-    let shown: Vec<String> = argv
+    let mut shown: Vec<String> = argv
         .iter()
         .map(|w| render(w, &quote(&a.src), &quote(&a.dest)))
         .collect();
+    // The tool by its full path, as Ansible's `get_bin_path` gives it.
+    if let Some(tool) = shown.first_mut() {
+        *tool = format!("\"$(command -v {tool} || echo {tool})\"");
+    }
     s.push_str(&format!(
         "{} > \"$tmpd/out\" 2> \"$tmpd/err\"\nprintf '%s\\n' $? > \"$tmpd/rc\"\n\
          printf '%s\\0' {} > \"$tmpd/cmd\"\n\
@@ -770,6 +788,48 @@ mod tests {
     }
 
     #[test]
+    fn check_mode_skips_tar_archives_as_ansibles_gtar_handler() {
+        let a = parsed(json!({"src": "app.tgz", "dest": "/opt/app", "_content_b64": "AAAA"}));
+        let st = state(
+            &a,
+            &framed(
+                &[
+                    ("list", "app/\napp/x\n"),
+                    (
+                        "diff",
+                        "app/x: Warning: Cannot stat: No such file or directory\n",
+                    ),
+                ],
+                "__tend_uid 0\n__tend_type gz\n__tend_dest 755 0 0 root root 4096\n",
+            ),
+        );
+        let check = Context {
+            check_mode: true,
+            diff: false,
+        };
+        let plan = Unarchive.plan(&a, &st, &check).unwrap();
+        assert_eq!(plan.action, Action::NoOp);
+        assert!(plan.values.contains_key(SKIPPED));
+        assert_eq!(plan.values["failed"], false);
+        assert_eq!(
+            plan.msg.as_deref(),
+            Some(
+                "remote module (ansible.legacy.unarchive) does not support check mode when using gtar"
+            )
+        );
+        // A real run extracts, naming the tool by its path.
+        let plan = Unarchive.plan(&a, &st, &Context::default()).unwrap();
+        assert_eq!(plan.action, Action::Update);
+        assert!(
+            plan.apply[0]
+                .script
+                .contains("\"$(command -v tar || echo tar)\" --extract"),
+            "{}",
+            plan.apply[0].script
+        );
+    }
+
+    #[test]
     fn differences_follow_ansible_rules() {
         let a = parsed(
             json!({"src": "/tmp/a.tar", "dest": "/d", "remote_src": true, "mode": "0640", "owner": "app"}),
@@ -859,7 +919,7 @@ mod tests {
         let err = Unarchive
             .plan(&a, &state(&a, "__tend_nodest\n"), &Context::default())
             .unwrap_err();
-        assert_eq!(err.to_string(), "Destination '/d' is not a directory");
+        assert_eq!(err.to_string(), "dest '/d' must be an existing dir");
         let bad: Args = args::parse(&json!({"src": "http://h/a.tgz", "dest": "/d"})).unwrap();
         assert!(
             Unarchive::validate(&bad)

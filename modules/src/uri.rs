@@ -472,7 +472,8 @@ fn script(a: &Args) -> Result<Exec, ModuleError> {
     ));
     let want_body = if a.return_content { "1" } else { "0" };
     s.push_str(&format!(
-        "if [ {want_body} = 1 ] || [ $_ok = 0 ] || grep -qi '^content-type:[^;]*json' \"$tmpd/hdrs\"; then tend_part body \"$tmpd/body\"; fi\n"
+        "case $_c in 2??) _herr=0 ;; *) _herr=1 ;; esac\n\
+         if [ {want_body} = 1 ] || [ $_ok = 0 ] || [ $_herr = 1 ] || grep -qi '^content-type:[^;]*json' \"$tmpd/hdrs\"; then tend_part body \"$tmpd/body\"; fi\n"
     ));
     if a.dest.is_some() {
         s.push_str("if [ \"$_r\" = 0 ] && [ $_ok = 1 ] && [ \"$_c\" != 304 ]; then\n");
@@ -502,6 +503,10 @@ fn script(a: &Args) -> Result<Exec, ModuleError> {
         }
         s.push_str("printf '__tend_written %s\\n' \"$d\"\nfi\n");
         s.push_str("[ -n \"$d\" ] && printf '__tend_path %s\\n' \"$d\"\n");
+        // Ansible adds the file's attributes to a result with a `path`.
+        s.push_str(
+            "[ -n \"$d\" ] && printf '__tend_pathinfo %s\\n' \"$(stat -c '%u %g %a %s %h %F|%U|%G' -- \"$d\" 2>/dev/null)\"\n",
+        );
     }
     Ok(Exec::with_stdin(s, req.curl_config().into_bytes()))
 }
@@ -607,6 +612,7 @@ fn outcome(a: &Args, out: &ExecOutput) -> Result<Outcome, ModuleError> {
     let written = line("__tend_written ");
     if let Some(p) = line("__tend_path ") {
         v.insert("path".into(), p.into());
+        path_info(line("__tend_pathinfo ").as_deref().unwrap_or(""), &mut v);
     }
     let content = part("body").map(|b| String::from_utf8_lossy(b).into_owned());
     let is_json = resp
@@ -625,6 +631,15 @@ fn outcome(a: &Args, out: &ExecOutput) -> Result<Outcome, ModuleError> {
         v.insert("json".into(), j);
     }
     let ok = a.status_code.contains(&resp.status);
+    // Any status but 2xx comes back through urllib's HTTPError: no cookies,
+    // and its body as `body` unless the content is read for the result.
+    if !(200..300).contains(&resp.status) && resp.status >= 0 {
+        v.remove("cookies");
+        v.remove("cookies_string");
+        if ok && !is_json && !a.return_content {
+            v.insert("body".into(), content.clone().unwrap_or_default().into());
+        }
+    }
     if a.return_content || !ok {
         v.insert(
             "content".into(),
@@ -657,6 +672,34 @@ fn outcome(a: &Args, out: &ExecOutput) -> Result<Outcome, ModuleError> {
         values: v,
         ..Outcome::default()
     })
+}
+
+/// Ansible's `add_path_info` from `stat -c '%u %g %a %s %h %F|%U|%G'`
+/// (empty when the path is not there: `state: absent`).
+fn path_info(stat: &str, v: &mut Map<String, Value>) {
+    let mut fields = stat.split('|');
+    let nums: Vec<&str> = fields.next().unwrap_or("").splitn(6, ' ').collect();
+    let (Some(owner), Some(group), [uid, gid, mode, size, nlink, kind]) =
+        (fields.next(), fields.next(), nums.as_slice())
+    else {
+        v.insert("state".into(), "absent".into());
+        return;
+    };
+    let num = |s: &str| s.parse::<u64>().unwrap_or(0);
+    let state = match *kind {
+        "directory" => "directory",
+        "symbolic link" => "link",
+        _ if num(nlink) > 1 => "hard",
+        _ => "file",
+    };
+    v.insert("uid".into(), num(uid).into());
+    v.insert("gid".into(), num(gid).into());
+    v.insert("owner".into(), owner.into());
+    v.insert("group".into(), group.into());
+    let mode = u32::from_str_radix(mode, 8).unwrap_or(0);
+    v.insert("mode".into(), crate::fileops::fmt_mode(mode).into());
+    v.insert("state".into(), state.into());
+    v.insert("size".into(), num(size).into());
 }
 
 /// `urljoin(base, location)` for absolute and root-relative locations.
@@ -790,5 +833,50 @@ mod tests {
         assert_eq!(o.values["stdout"], "skipped, since '/x' exists");
         assert_eq!(urljoin("http://h/a/b", "/c"), "http://h/c");
         assert_eq!(urljoin("http://h/a/b", "c"), "http://h/a/c");
+    }
+
+    #[test]
+    fn a_non_2xx_status_has_no_cookies_and_its_body_as_ansible() {
+        let a =
+            parsed(json!({"url": "http://h/api", "status_code": 302, "follow_redirects": "none"}));
+        let o = run(
+            &a,
+            &framed(
+                "HTTP/1.0 302 Found\r\nLocation: /x\r\nSet-Cookie: a=1\r\n\r\n",
+                Some(""),
+            )
+            .replace("0 200 0", "0 302 0"),
+        )
+        .unwrap();
+        assert_eq!(o.msg.as_deref(), Some("HTTP Error 302: Found"));
+        assert_eq!(o.values["body"], "");
+        assert_eq!(o.values["location"], "http://h/x");
+        assert!(!o.values.contains_key("cookies") && !o.values.contains_key("cookies_string"));
+        let o = run(
+            &parsed(json!({"url": "http://h/api"})),
+            &framed("HTTP/1.0 200 OK\r\n\r\n", None),
+        )
+        .unwrap();
+        assert!(!o.values.contains_key("body"));
+        assert_eq!(o.values["cookies"], json!({}));
+    }
+
+    #[test]
+    fn dest_gets_the_files_attributes() {
+        let a = parsed(json!({"url": "http://h/api", "dest": "/srv/x"}));
+        let script = script(&a).unwrap().script;
+        assert!(script.contains("__tend_pathinfo"), "{script}");
+        let out = framed("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n", None)
+            + "__tend_written /srv/x\n__tend_path /srv/x\n__tend_pathinfo 0 0 640 2 1 regular file|root|root\n";
+        let o = run(&a, &out).unwrap();
+        assert!(o.changed);
+        assert_eq!(o.values["path"], "/srv/x");
+        assert_eq!(o.values["mode"], "0640");
+        assert_eq!(o.values["owner"], "root");
+        assert_eq!(o.values["state"], "file");
+        assert_eq!(o.values["size"], 2);
+        let out =
+            framed("HTTP/1.0 200 OK\r\n\r\n", None) + "__tend_path /srv/x\n__tend_pathinfo \n";
+        assert_eq!(run(&a, &out).unwrap().values["state"], "absent");
     }
 }

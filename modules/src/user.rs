@@ -525,7 +525,7 @@ impl Converge for User {
             (State::Absent, None) => Plan::noop(),
             (State::Absent, Some(_)) => plan_remove(a, st, &mut values)?,
             (State::Present, None) => plan_create(a, st, ctx.check_mode, &mut values)?,
-            (State::Present, Some(pw)) => plan_modify(a, st, pw, &mut values)?,
+            (State::Present, Some(pw)) => plan_modify(a, st, pw, ctx.check_mode, &mut values)?,
         };
         if a.state == State::Present && a.password.is_some() {
             values.insert("password".into(), "NOT_LOGGING_PASSWORD".into());
@@ -537,10 +537,12 @@ impl Converge for User {
         if !warnings.is_empty() {
             values.insert("warnings".into(), warnings.into());
         }
-        Ok(Plan {
+        let mut plan = Plan {
             values: values.into_iter().chain(plan.values).collect(),
             ..plan
-        })
+        };
+        account::check_mode_exit(&mut plan, ctx.check_mode);
+        Ok(plan)
     }
 
     fn applied(&self, a: &Args, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
@@ -1019,6 +1021,7 @@ fn plan_modify(
     a: &Args,
     st: &UserState,
     pw: &Entry,
+    check_mode: bool,
     values: &mut Map<String, Value>,
 ) -> Result<Plan, ModuleError> {
     let lib = local::wanted(a);
@@ -1222,8 +1225,9 @@ fn plan_modify(
             key_values(&st.key.fingerprint, st.key.public.as_deref(), values);
         }
     }
-    // The predicted passwd fields.
-    for (key, new) in after.iter() {
+    // The predicted passwd fields; in check mode Ansible's module reports
+    // the account as it is (it reads the passwd entry after not changing it).
+    for (key, new) in after.iter().filter(|_| !check_mode) {
         if matches!(*key, "comment" | "home" | "shell") {
             values.insert((*key).into(), new.clone().into());
         } else if matches!(*key, "uid" | "group")

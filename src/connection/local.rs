@@ -6,9 +6,22 @@ use std::process::Stdio;
 use tend_modules::{Exec, ExecOutput, Host, HostError};
 use tokio::io::AsyncWriteExt;
 
-/// Runs scripts on this machine.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Local;
+/// Runs scripts on this machine, in `cwd` when given: Ansible runs a local
+/// connection's commands in the playbook's directory (its loader's basedir).
+#[derive(Debug, Default, Clone)]
+pub struct Local {
+    cwd: Option<std::path::PathBuf>,
+}
+
+impl Local {
+    /// A local connection whose scripts start in `dir`.
+    pub fn in_dir(dir: &std::path::Path) -> Local {
+        // A playbook named without a directory is in the current one.
+        Local {
+            cwd: (!dir.as_os_str().is_empty()).then(|| dir.to_path_buf()),
+        }
+    }
+}
 
 impl super::Connection for Local {}
 
@@ -17,7 +30,11 @@ impl Host for Local {
     async fn exec(&self, request: Exec) -> Result<ExecOutput, HostError> {
         // The script travels on stdin, as over SSH: what it holds (a secret
         // in a module's arguments) never shows in a process's arguments.
-        let mut child = tokio::process::Command::new("/bin/sh")
+        let mut command = tokio::process::Command::new("/bin/sh");
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        let mut child = command
             .arg("-c")
             .arg(super::ssh::BOOTSTRAP)
             // Its own process group, so that an abandoned request (a task past
@@ -93,7 +110,7 @@ mod tests {
 
     #[tokio::test]
     async fn runs_script_with_stdin() {
-        let out = Local
+        let out = Local::default()
             .exec(Exec::with_stdin("cat; echo err >&2; exit 3", "hi"))
             .await
             .unwrap();
@@ -103,9 +120,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn scripts_start_in_the_playbooks_directory_as_ansible() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Local::in_dir(dir.path())
+            .exec(Exec::script("pwd -P"))
+            .await
+            .unwrap();
+        let want = dir.path().canonicalize().unwrap();
+        assert_eq!(out.stdout_text().trim_end(), want.to_str().unwrap());
+        // No directory (a playbook named on its own): the current one.
+        let out = Local::in_dir(std::path::Path::new(""))
+            .exec(Exec::script("pwd -P"))
+            .await
+            .unwrap();
+        let cwd = std::env::current_dir().unwrap().canonicalize().unwrap();
+        assert_eq!(out.stdout_text().trim_end(), cwd.to_str().unwrap());
+    }
+
+    #[tokio::test]
     async fn the_script_is_in_no_process_arguments() {
         // The shell running the script shows its own arguments.
-        let out = Local
+        let out = Local::default()
             .exec(Exec::script(
                 "x=argv-canary-71; tr '\\0' ' ' < /proc/$$/cmdline; ps -o args= -p $PPID",
             ))
@@ -123,7 +158,7 @@ mod tests {
         let script = format!("sleep 60 & echo $! > '{}'; wait", pidfile.display());
         let cancelled = tokio::time::timeout(
             std::time::Duration::from_millis(500),
-            Local.exec(Exec::script(script)),
+            Local::default().exec(Exec::script(script)),
         )
         .await;
         assert!(cancelled.is_err(), "the request should still be running");

@@ -445,13 +445,14 @@ pub(crate) fn with_remote_user<'a>(
 pub(crate) fn connection_for(
     host: &str,
     vars: &Vars,
+    basedir: &std::path::Path,
 ) -> Result<Arc<dyn crate::connection::Connection>, String> {
     match vars
         .get("ansible_connection")
         .and_then(Value::as_str)
         .unwrap_or("ssh")
     {
-        "local" => Ok(Arc::new(Local)),
+        "local" => Ok(Arc::new(Local::in_dir(basedir))),
         "ssh" | "smart" => {
             let opts = crate::connection::ssh::SshOptions::from_vars(host, vars)?;
             Ok(Arc::new(crate::connection::ssh::Ssh::new(opts)))
@@ -577,7 +578,7 @@ async fn run_play(
         let login_pinned = login_pinned(&host_vars);
         inventory_vars.extend(host_vars);
         let conn_vars = with_remote_user(&inventory_vars, remote_user.as_deref(), login_pinned);
-        let conn = match connection_for(h, &conn_vars) {
+        let conn = match connection_for(h, &conn_vars, &book.dir) {
             Ok(c) => c,
             Err(msg) => {
                 reporter.host_result(&crate::report::HostResult::simple(

@@ -1612,6 +1612,7 @@ async fn attempt(
                     m.insert("failed".into(), Value::Bool(true));
                     m.insert("msg".into(), Value::String(msg));
                     m.entry("changed").or_insert(Value::Bool(false));
+                    tend_modules::outcome::split_std_lines(&mut m);
                     ItemResult {
                         label,
                         status: Status::Failed,
@@ -2099,7 +2100,7 @@ fn escalation(
                 match logins.get(user.as_deref().unwrap_or_default()) {
                     Some(conn) => Arc::clone(conn),
                     None => {
-                        let conn = super::connection_for(&host.name, &vars)?;
+                        let conn = super::connection_for(&host.name, &vars, &basedir(ctx))?;
                         logins.insert(user.unwrap_or_default(), Arc::clone(&conn));
                         conn
                     }
@@ -2132,12 +2133,20 @@ fn delegated_connection(
     }
     let inventory = ctx.inventory.get();
     if inventory.contains_host(target) {
-        return super::connection_for(target, &inventory.host_vars(target));
+        return super::connection_for(target, &inventory.host_vars(target), &basedir(ctx));
     }
     if matches!(target, "localhost" | "127.0.0.1" | "::1") {
-        return Ok(Arc::new(crate::connection::local::Local));
+        return Ok(Arc::new(crate::connection::local::Local::in_dir(&basedir(
+            ctx,
+        ))));
     }
-    super::connection_for(target, &Vars::new())
+    super::connection_for(target, &Vars::new(), &basedir(ctx))
+}
+
+/// Where a local connection's commands run: the playbook's directory, as
+/// Ansible's loader basedir.
+fn basedir(ctx: &PlayCtx<'_>) -> std::path::PathBuf {
+    ctx.book.dir.clone()
 }
 
 pub(crate) use tend_modules::args::py_repr;

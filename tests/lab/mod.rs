@@ -214,6 +214,37 @@ impl Lab {
         wait_output(child, Duration::from_secs(120))
     }
 
+    /// Ansible's own `ansible-playbook` (`/opt/ansible-ref`, or
+    /// `$ANSIBLE_PLAYBOOK`) with the lab inventory, from the playbook's
+    /// directory; `None` when it is not installed.
+    pub fn ansible_playbook(&self, playbook: &Path, extra: &[&str]) -> Option<Run> {
+        let bin = std::env::var("ANSIBLE_PLAYBOOK")
+            .unwrap_or_else(|_| "/opt/ansible-ref/bin/ansible-playbook".into());
+        if !Path::new(&bin).exists() {
+            return None;
+        }
+        let child = Command::new(lab_script())
+            .arg("run")
+            .arg(self.dir())
+            .arg("--")
+            .arg(&bin)
+            .arg("-i")
+            .arg(&self.inventory)
+            .arg(playbook)
+            .args(extra)
+            .current_dir(playbook.parent().unwrap())
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_STDOUT_CALLBACK", "default")
+            .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run ansible-playbook");
+        Some(wait_output(child, Duration::from_secs(300)))
+    }
+
     /// `tend playbook -i <lab inventory> <playbook> <extra...>`, from the
     /// playbook's directory.
     pub fn playbook(&self, playbook: &Path, extra: &[&str]) -> Run {
@@ -485,3 +516,67 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// sh for a host: a local apt repository of tiny packages built there
+/// (reproducibly: the same bytes on every host) — `tendlib` 1.0, `tendapp`
+/// 1.0 and 2.0 (depending on `tendlib`) in `/srv/repo` with its `Packages`
+/// index, `tendlocal` 1.0 alone in `/srv/local` — and no other apt source
+/// (the host's /etc and /var are its own overlays).
+pub const APT_REPO_SETUP: &str = r#"set -e
+rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*
+mkdir -p /srv/build /srv/repo /srv/local
+mk() { # name version depends dest
+    d=/srv/build/$1_$2
+    mkdir -p "$d/DEBIAN" "$d/usr/share/tendtest"
+    printf 'Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: tend <tend@example.invalid>\n' "$1" "$2" >"$d/DEBIAN/control"
+    if [ -n "$3" ]; then printf 'Depends: %s\n' "$3" >>"$d/DEBIAN/control"; fi
+    printf 'Description: tend test package\n' >>"$d/DEBIAN/control"
+    echo "$1 $2" >"$d/usr/share/tendtest/$1"
+    # The same bytes on every host (apt prints the sizes).
+    find "$d" -exec touch -h -d @1577836800 {} +
+    SOURCE_DATE_EPOCH=1577836800 dpkg-deb --root-owner-group --build "$d" "$4/$1_$2_all.deb" >/dev/null
+}
+mk tendlib 1.0 "" /srv/repo
+mk tendapp 1.0 tendlib /srv/repo
+mk tendapp 2.0 tendlib /srv/repo
+mk tendlocal 1.0 "" /srv/local
+cd /srv/repo
+for f in *.deb; do
+    dpkg-deb -f "$f"
+    printf 'Filename: ./%s\nSize: %s\nSHA256: %s\n\n' "$f" "$(stat -c %s "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"
+done >Packages
+"#;
+
+/// sh for a host: `tendd`, a tiny daemon with an `/etc/init.d` script
+/// (start, stop, restart, reload, status; pid in `/run/tendd.pid`, each
+/// action logged to `/run/tendd.log`).
+pub const TENDD_SETUP: &str = r#"set -e
+cat >/etc/init.d/tendd <<'EOS'
+#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          tendd
+# Required-Start:
+# Required-Stop:
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: tend test daemon
+### END INIT INFO
+PID=/run/tendd.pid
+running() { [ -s $PID ] && kill -0 "$(cat $PID)" 2>/dev/null; }
+case "$1" in
+    start)
+        running && exit 0
+        setsid sh -c 'echo $$ >/run/tendd.pid; exec sleep 100000' </dev/null >/dev/null 2>&1 &
+        i=0; while [ ! -s $PID ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        echo "start $2" >>/run/tendd.log ;;
+    stop)
+        if running; then kill "$(cat $PID)"; fi
+        rm -f $PID; echo stop >>/run/tendd.log ;;
+    restart) "$0" stop; "$0" start ;;
+    reload) running || exit 7; echo reload >>/run/tendd.log ;;
+    status) running || exit 3 ;;
+    *) echo "usage: $0 start|stop|restart|reload|status" >&2; exit 2 ;;
+esac
+EOS
+chmod 755 /etc/init.d/tendd
+"#;

@@ -139,10 +139,13 @@ fn removes_one_key_or_every_entry() {
         Some(&content),
     )
     .unwrap();
-    assert_eq!(after(&p), format!("{OTHER}\n"));
+    // The file keeps the other host only...
+    assert_eq!(p.apply[0].stdin, format!("{OTHER}\n").as_bytes());
     assert!(p.apply[0].script.contains("/root/.ssh/known_hosts.old"));
-    // Ansible's returned diff does not show what `ssh-keygen -R` removed
+    // ...but Ansible's diff, returned and shown, does not show what
+    // `ssh-keygen -R` removed.
     assert_eq!(p.values["diff"]["after"], content);
+    assert!(p.diff.is_empty());
     let p = plan(
         json!({"name": "nope.example.com", "state": "absent"}),
         Some(&content),
@@ -206,4 +209,40 @@ fn argument_errors() {
     );
     let a = args(json!({"host": "x"}));
     assert_eq!(a.path, "~/.ssh/known_hosts");
+}
+
+#[test]
+fn check_mode_returns_only_changed_and_diff_as_ansible() {
+    let check = Context {
+        check_mode: true,
+        diff: false,
+    };
+    let keys = |p: &Plan| p.values.keys().cloned().collect::<Vec<_>>();
+    let add = KnownHosts
+        .plan(
+            &args(json!({"name": "git.example.com", "key": ED})),
+            &state(None),
+            &check,
+        )
+        .unwrap();
+    assert_eq!(add.action, Action::Create);
+    assert_eq!(keys(&add), ["diff"]);
+    let same = KnownHosts
+        .plan(
+            &args(json!({"name": "git.example.com", "key": ED})),
+            &state(Some(&format!("{ED}\n"))),
+            &check,
+        )
+        .unwrap();
+    assert!(same.apply.is_empty());
+    assert_eq!(keys(&same), ["diff"]);
+    // Removing a key that is not there returns before the check-mode exit.
+    let absent = KnownHosts
+        .plan(
+            &args(json!({"name": "git.example.com", "key": ED, "state": "absent"})),
+            &state(Some(&format!("{RSA}\n"))),
+            &check,
+        )
+        .unwrap();
+    assert!(absent.values.contains_key("path") && absent.values.contains_key("mode"));
 }

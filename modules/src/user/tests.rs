@@ -154,6 +154,27 @@ fn modifies_only_what_differs() {
     );
     assert_eq!(p.values["uid"], 2005);
     assert_eq!(p.values["shell"], "/bin/zsh");
+    // Check mode: the same change, and the account as it is (Ansible's module
+    // reads the passwd entry it did not change).
+    let a = args(json!({"name": "alice", "uid": 2005, "shell": "/bin/zsh"}));
+    let st = state(&a, &probe_text(""));
+    let check = Context {
+        check_mode: true,
+        ..Context::default()
+    };
+    let p = User.plan(&a, &st, &check).unwrap();
+    assert_eq!(p.action, Action::Update);
+    assert_eq!(p.values["uid"], 2001);
+    assert_eq!(p.values["shell"], "/bin/bash");
+    // Creating or removing: Ansible's module exits with `changed` alone.
+    let a = args(json!({"name": "bob", "uid": 2005}));
+    let p = User.plan(&a, &state(&a, "passwd=\n"), &check).unwrap();
+    assert_eq!(p.action, Action::Create);
+    assert!(p.values.is_empty(), "{:?}", p.values);
+    let a = args(json!({"name": "alice", "state": "absent"}));
+    let p = User.plan(&a, &state(&a, &probe_text("")), &check).unwrap();
+    assert_eq!(p.action, Action::Delete);
+    assert!(p.values.is_empty(), "{:?}", p.values);
 }
 
 #[test]
