@@ -388,7 +388,7 @@ pub(crate) fn loop_items(kind: LoopKind, value: Value) -> Result<Vec<Value>, Str
                 out.into_iter().map(Value::Array).collect()
             }
         }
-        (LoopKind::WithSequence, v) => sequence(&text(&v))?,
+        (LoopKind::WithSequence, v) => crate::template::sequence(&text(&v))?,
         (_, Value::Array(a)) => a,
         (_, other) => {
             return Err(format!(
@@ -439,113 +439,6 @@ fn items_of(
                 .map_err(|e| format!("{}: {}", path.display(), e.message))
         })
         .collect()
-}
-
-/// `with_sequence`: `start=1 end=10 stride=2 format=host%02d`, `count=3`, or `1-10/2`.
-fn sequence(spec: &str) -> Result<Vec<Value>, String> {
-    let (mut start, mut end, mut stride, mut count, mut format) =
-        (1i64, None, 1i64, None, None::<String>);
-    let num = |k: &str, v: &str| -> Result<i64, String> {
-        let v = v.trim();
-        let parsed = if let Some(h) = v.strip_prefix("0x") {
-            i64::from_str_radix(h, 16)
-        } else if let Some(o) = v.strip_prefix("0o") {
-            i64::from_str_radix(o, 8)
-        } else {
-            v.parse()
-        };
-        parsed.map_err(|_| format!("with_sequence: can't parse {k}={v} as an integer"))
-    };
-    for part in spec.split_whitespace() {
-        match part.split_once('=') {
-            Some(("start", v)) => start = num("start", v)?,
-            Some(("end", v)) => end = Some(num("end", v)?),
-            Some(("stride", v)) => stride = num("stride", v)?,
-            Some(("count", v)) => count = Some(num("count", v)?),
-            Some(("format", v)) => format = Some(v.to_string()),
-            Some((k, _)) => return Err(format!("with_sequence: unrecognized parameter `{k}`")),
-            None => {
-                // shortcut: [start-]end[/stride][:format]
-                let (body, fmt) = part
-                    .split_once(':')
-                    .map_or((part, None), |(b, f)| (b, Some(f.to_string())));
-                let (range, st) = body
-                    .split_once('/')
-                    .map_or((body, None), |(r, s)| (r, Some(s)));
-                match range.split_once('-') {
-                    Some((a, b)) => {
-                        start = num("start", a)?;
-                        end = Some(num("end", b)?);
-                    }
-                    None => end = Some(num("end", range)?),
-                }
-                if let Some(st) = st {
-                    stride = num("stride", st)?;
-                }
-                if fmt.is_some() {
-                    format = fmt;
-                }
-            }
-        }
-    }
-    let end = match (count, end) {
-        (Some(_), Some(_)) => return Err("with_sequence: can't specify both count and end".into()),
-        (Some(c), None) => {
-            if c == 0 {
-                return Ok(Vec::new());
-            }
-            start + (c - 1) * stride
-        }
-        (None, Some(e)) => e,
-        (None, None) => return Err("with_sequence: must specify count or end".into()),
-    };
-    if stride == 0 {
-        return Err("with_sequence: stride must not be 0".into());
-    }
-    if (stride > 0 && end < start) || (stride < 0 && end > start) {
-        return Err("with_sequence: to count backwards make stride negative".into());
-    }
-    let mut out = Vec::new();
-    let mut i = start;
-    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
-        out.push(Value::String(match &format {
-            Some(f) => python_int_format(f, i)?,
-            None => i.to_string(),
-        }));
-        i += stride;
-    }
-    Ok(out)
-}
-
-/// `%d`, `%02d`, `%x`, `%o` formats of `with_sequence` (one integer conversion).
-fn python_int_format(f: &str, n: i64) -> Result<String, String> {
-    let Some(pos) = f.find('%') else {
-        return Ok(f.to_string());
-    };
-    let rest = &f[pos + 1..];
-    let spec_len = rest
-        .find(|c: char| c.is_ascii_alphabetic())
-        .ok_or_else(|| format!("with_sequence: bad format `{f}`"))?;
-    let (flags, conv) = (&rest[..spec_len], &rest[spec_len..spec_len + 1]);
-    let zero = flags.starts_with('0');
-    let width: usize = flags.trim_start_matches('0').parse().unwrap_or(0);
-    let body = match conv {
-        "d" | "i" => n.to_string(),
-        "x" => format!("{n:x}"),
-        "X" => format!("{n:X}"),
-        "o" => format!("{n:o}"),
-        other => {
-            return Err(format!(
-                "with_sequence: format conversion `%{other}` is not supported yet"
-            ));
-        }
-    };
-    let padded = if zero {
-        format!("{body:0>width$}")
-    } else {
-        format!("{body:>width$}")
-    };
-    Ok(format!("{}{}{}", &f[..pos], padded, &rest[spec_len + 1..]))
 }
 
 /// The variable layers a task sees on a host, lowest precedence first.

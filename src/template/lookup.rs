@@ -135,6 +135,25 @@ pub fn run_lookup(
             }
         }
         "items" | "list" => out = flat(terms),
+        "sequence" => {
+            for term in terms {
+                out.extend(sequence(&term_text(term))?);
+            }
+        }
+        "dict" => {
+            for term in terms {
+                let Value::Object(m) = term else {
+                    return Err(format!(
+                        "the 'dict' lookup plugin expects a dictionary, got '{}'",
+                        term_text(term)
+                    ));
+                };
+                out.extend(
+                    m.iter()
+                        .map(|(k, v)| serde_json::json!({"key": k, "value": v})),
+                );
+            }
+        }
         "fileglob" => {
             for t in flat(terms) {
                 out.extend(fileglob(&term_text(&t))?);
@@ -348,9 +367,16 @@ fn subelements(terms: &[Value]) -> Result<Vec<Value>, String> {
 /// Whether an expression calls the `template` lookup (which needs every
 /// variable of the task, not only those the expression names).
 pub(crate) fn wants_all_variables(source: &str) -> bool {
-    ["'template'", "\"template\"", "'ansible.builtin.template'"]
-        .iter()
-        .any(|n| source.contains(n))
+    [
+        "'template'",
+        "\"template\"",
+        "'ansible.builtin.template'",
+        "'vars'",
+        "\"vars\"",
+        "'ansible.builtin.vars'",
+    ]
+    .iter()
+    .any(|n| source.contains(n))
 }
 
 /// `lookup('template', name)`: the file from the task's role `templates/`
@@ -481,6 +507,36 @@ fn embedded_template(
     }
 }
 
+/// `lookup('vars', name, ...)`: the variables' values (`default` for a
+/// missing one); the expression was given every variable
+/// ([`wants_all_variables`]).
+fn variables(
+    state: &minijinja::State<'_, '_>,
+    terms: &[Value],
+    kwargs: &Kwargs,
+) -> Result<Vec<Value>, Error> {
+    let default: Option<minijinja::Value> = kwargs.get("default")?;
+    terms
+        .iter()
+        .map(|term| {
+            let Value::String(name) = term else {
+                return Err(fail(format!(
+                    "Invalid setting identifier, \"{}\" is not a string, it is a {}",
+                    term_text(term),
+                    crate::compile::actions::python_type(term)
+                )));
+            };
+            match state.lookup(name).filter(|v| !v.is_undefined()) {
+                Some(v) => Ok(crate::template::to_json(&v)),
+                None => match &default {
+                    Some(d) => Ok(crate::template::to_json(d)),
+                    None => Err(fail(format!("No variable named '{name}' was found."))),
+                },
+            }
+        })
+        .collect()
+}
+
 fn fail(msg: String) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg)
 }
@@ -499,6 +555,9 @@ fn call(
         .iter()
         .map(|t| embedded_template(state, t))
         .collect::<Result<Vec<Value>, Error>>()?;
+    if short == "vars" {
+        return variables(state, &terms, kwargs);
+    }
     if matches!(name, "template" | "ansible.builtin.template") {
         for key in kwargs.args() {
             let _: minijinja::Value = kwargs.get(key)?;
@@ -540,11 +599,14 @@ pub fn register(env: &mut Environment<'_>) {
             if wantlist {
                 return Ok(crate::template::from_json(&Value::Array(values)));
             }
+            // Python's `",".join(ran)`, which fails (the list is kept) when
+            // an item is not a string.
             Ok(match values.len() {
                 1 => crate::template::from_json(&values[0]),
-                _ => minijinja::Value::from(
+                _ if values.iter().all(Value::is_string) => minijinja::Value::from(
                     values.iter().map(term_text).collect::<Vec<_>>().join(","),
                 ),
+                _ => crate::template::from_json(&Value::Array(values)),
             })
         },
     );
@@ -559,6 +621,113 @@ pub fn register(env: &mut Environment<'_>) {
     };
     env.add_function("query", query);
     env.add_function("q", query);
+}
+
+/// `with_sequence`: `start=1 end=10 stride=2 format=host%02d`, `count=3`, or `1-10/2`.
+pub fn sequence(spec: &str) -> Result<Vec<Value>, String> {
+    let (mut start, mut end, mut stride, mut count, mut format) =
+        (1i64, None, 1i64, None, None::<String>);
+    let num = |k: &str, v: &str| -> Result<i64, String> {
+        let v = v.trim();
+        let parsed = if let Some(h) = v.strip_prefix("0x") {
+            i64::from_str_radix(h, 16)
+        } else if let Some(o) = v.strip_prefix("0o") {
+            i64::from_str_radix(o, 8)
+        } else {
+            v.parse()
+        };
+        parsed.map_err(|_| format!("with_sequence: can't parse {k}={v} as an integer"))
+    };
+    for part in spec.split_whitespace() {
+        match part.split_once('=') {
+            Some(("start", v)) => start = num("start", v)?,
+            Some(("end", v)) => end = Some(num("end", v)?),
+            Some(("stride", v)) => stride = num("stride", v)?,
+            Some(("count", v)) => count = Some(num("count", v)?),
+            Some(("format", v)) => format = Some(v.to_string()),
+            Some((k, _)) => return Err(format!("with_sequence: unrecognized parameter `{k}`")),
+            None => {
+                // shortcut: [start-]end[/stride][:format]
+                let (body, fmt) = part
+                    .split_once(':')
+                    .map_or((part, None), |(b, f)| (b, Some(f.to_string())));
+                let (range, st) = body
+                    .split_once('/')
+                    .map_or((body, None), |(r, s)| (r, Some(s)));
+                match range.split_once('-') {
+                    Some((a, b)) => {
+                        start = num("start", a)?;
+                        end = Some(num("end", b)?);
+                    }
+                    None => end = Some(num("end", range)?),
+                }
+                if let Some(st) = st {
+                    stride = num("stride", st)?;
+                }
+                if fmt.is_some() {
+                    format = fmt;
+                }
+            }
+        }
+    }
+    let end = match (count, end) {
+        (Some(_), Some(_)) => return Err("with_sequence: can't specify both count and end".into()),
+        (Some(c), None) => {
+            if c == 0 {
+                return Ok(Vec::new());
+            }
+            start + (c - 1) * stride
+        }
+        (None, Some(e)) => e,
+        (None, None) => return Err("with_sequence: must specify count or end".into()),
+    };
+    if stride == 0 {
+        return Err("with_sequence: stride must not be 0".into());
+    }
+    if (stride > 0 && end < start) || (stride < 0 && end > start) {
+        return Err("with_sequence: to count backwards make stride negative".into());
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+        out.push(Value::String(match &format {
+            Some(f) => python_int_format(f, i)?,
+            None => i.to_string(),
+        }));
+        i += stride;
+    }
+    Ok(out)
+}
+
+/// `%d`, `%02d`, `%x`, `%o` formats of `with_sequence` (one integer conversion).
+fn python_int_format(f: &str, n: i64) -> Result<String, String> {
+    let Some(pos) = f.find('%') else {
+        return Ok(f.to_string());
+    };
+    let rest = &f[pos + 1..];
+    let spec_len = rest
+        .find(|c: char| c.is_ascii_alphabetic())
+        .ok_or_else(|| format!("with_sequence: bad format `{f}`"))?;
+    let (flags, conv) = (&rest[..spec_len], &rest[spec_len..spec_len + 1]);
+    let zero = flags.starts_with('0');
+    let width: usize = flags.trim_start_matches('0').parse().unwrap_or(0);
+    let body = match conv {
+        "d" | "i" => n.to_string(),
+        "x" => format!("{n:x}"),
+        "X" => format!("{n:X}"),
+        "o" => format!("{n:o}"),
+        other => {
+            return Err(format!(
+                "with_sequence: format conversion `%{other}` is not supported yet"
+            ));
+        }
+    };
+    let padded = if zero {
+        format!("{body:0>width$}")
+    } else {
+        format!("{body:>width$}")
+    };
+    Ok(format!("{}{}{}", &f[..pos], padded, &rest[spec_len + 1..]))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ mod lookup;
 pub(crate) mod percent;
 mod taint;
 
-pub use lookup::{find_file, run_lookup, search_dirs, set_inventory, set_search_dirs};
+pub use lookup::{find_file, run_lookup, search_dirs, sequence, set_inventory, set_search_dirs};
 
 use crate::vars::Vars;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
@@ -1066,7 +1066,22 @@ impl Templar {
                 Err(e) => return Err(e),
             }
         }
+        if names.contains("vars") && !ctx.contains_key("vars") {
+            ctx.insert("vars".into(), self.all_variables(scope));
+        }
         Ok(ctx)
+    }
+
+    /// The `vars` magic variable: every variable the scope has, templated
+    /// (one whose template fails is left out: undefined where it is used).
+    fn all_variables(&self, scope: &Scope) -> minijinja::Value {
+        let mut all = std::collections::BTreeMap::new();
+        for name in scope.names() {
+            if let Ok(Some(v)) = self.resolve(&name, scope) {
+                all.insert(name, v);
+            }
+        }
+        minijinja::Value::from(all)
     }
 
     /// Resolves one variable: its value with every template inside rendered.
@@ -2367,6 +2382,46 @@ mod tests {
         assert_eq!(file, Ok("n=7 web\n".to_string()));
         let err = t.render_string("{{ '%s %s' % (n,) }}", &scope).unwrap_err();
         assert!(err.to_string().contains("not enough arguments"), "{err}");
+    }
+
+    #[test]
+    fn vars_magic_and_the_vars_dict_and_sequence_lookups() {
+        let t = Templar::new();
+        let v = vars(json!({"s": "hello", "t": "{{ s }} world", "names": ["s", "t"]}));
+        let scope = Scope::new(vec![&v]);
+        let r = |src: &str| t.render_string(src, &scope);
+        assert_eq!(
+            r("{{ vars['s'] }}/{{ vars[names[1]] }}/{{ vars.get('zz', 'none') }}"),
+            Ok(json!("hello/hello world/none"))
+        );
+        assert_eq!(
+            r("{{ query('vars', 's', 't') }}"),
+            Ok(json!(["hello", "hello world"]))
+        );
+        assert_eq!(
+            r("{{ lookup('vars', 'nope', default='d') }}"),
+            Ok(json!("d"))
+        );
+        let err = r("{{ lookup('vars', 'nope') }}").unwrap_err();
+        assert!(
+            err.message.contains("No variable named 'nope' was found."),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            r("{{ query('dict', {'a': 1}) }}"),
+            Ok(json!([{"key": "a", "value": 1}]))
+        );
+        assert_eq!(
+            r("{{ query('sequence', 'start=1 end=3') }}"),
+            Ok(json!(["1", "2", "3"]))
+        );
+        assert_eq!(
+            r("{{ lookup('sequence', 'count=2 format=h%02d') }}"),
+            Ok(json!("h01,h02"))
+        );
+        // `lookup` joins strings only: a list of numbers stays a list.
+        assert_eq!(r("{{ lookup('items', [1, 2]) }}"), Ok(json!([1, 2])));
     }
 
     #[test]
