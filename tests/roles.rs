@@ -234,6 +234,37 @@ fn include_and_import_role_options_actions_and_delegated_handlers() {
 }
 
 #[test]
+fn an_include_role_on_some_hosts_reaches_the_whole_play() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = format!("out={}", dir.path().display());
+    let o = tend(
+        &["playbook", "-i", "pair.ini", "play_wide.yml", "-e", &ev],
+        &[],
+    );
+    let stdout = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", text(&o.stderr));
+    // `public: true` included on `one` only: as Ansible adds the role to
+    // the play, `two` sees its defaults and vars too (not the next play).
+    for host in ["one", "two"] {
+        assert_eq!(
+            read(dir.path().join(format!("public-{host}.txt"))),
+            "from_defaults from_vars\n"
+        );
+    }
+    // dup included on `one`, then imported with allow_duplicates: false:
+    // the import runs on `two` only.
+    assert_eq!(read(dir.path().join("order.log")), "pub\ndup\ndup\n");
+    assert!(
+        stdout.contains("one                        : ok=6    changed=3 "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("two                        : ok=3    changed=2 "),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn argument_specs_are_reported_as_not_validated_unless_rolespec_validate_is_off() {
     let dir = tempfile::tempdir().unwrap();
     let book = dir.path().join("specs.yml");

@@ -170,6 +170,9 @@ pub struct CompiledBlock {
     pub rescue: Vec<CompiledStep>,
     /// `always`.
     pub always: Vec<CompiledStep>,
+    /// Hosts where an `include_role` ran this role instance skip the block
+    /// (see [`playbook::Block::unless_role_ran`]).
+    pub unless_role_ran: Option<String>,
 }
 
 impl CompiledStep {
@@ -649,6 +652,7 @@ impl Ctx<'_> {
                     block: self.steps(&b.block, diags),
                     rescue: self.steps(&b.rescue, diags),
                     always: self.steps(&b.always, diags),
+                    unless_role_ran: b.unless_role_ran.clone(),
                 })),
             })
             .collect()

@@ -139,6 +139,8 @@ pub(crate) struct HostState {
     pub public_role_defaults: Vars,
     /// Exported vars of the roles included with `public: true` so far.
     pub public_role_exports: Vars,
+    /// How much of [`PlayCtx::public_roles`] the host took.
+    pub public_seen: usize,
     /// How many enclosing blocks would rescue a failure now: Ansible counts
     /// such a failure as `rescued` rather than `failed` in the recap.
     pub rescue_depth: u32,
@@ -205,6 +207,10 @@ pub(crate) struct PlayCtx<'a> {
     /// Free strategies: what `run_once` tasks set (registered values,
     /// facts), in the order they ended; each host takes it in turn.
     pub shared_sets: RefCell<Vec<(String, Value)>>,
+    /// The defaults and exported vars of each `include_role` with `public:
+    /// true` that ran so far, in order: Ansible adds the role to the play,
+    /// so every host of the play sees them in its later tasks.
+    pub public_roles: RefCell<Vec<Arc<(Vars, Vars)>>>,
     /// Hosts of the batch that failed or became unreachable so far: gone
     /// from `ansible_play_hosts`, `ansible_play_batch` and `play_hosts`.
     pub down: RefCell<HashSet<String>>,
@@ -609,6 +615,7 @@ async fn run_play(
             roles_run: HashSet::new(),
             public_role_defaults: Vars::new(),
             public_role_exports: Vars::new(),
+            public_seen: 0,
             rescue_depth: 0,
             always_depth: 0,
             start_at: start_task,
@@ -742,6 +749,7 @@ async fn run_play(
             warned,
             stepping: std::cell::Cell::new(opts.step.is_some()),
             shared_sets: RefCell::new(Vec::new()),
+            public_roles: RefCell::new(Vec::new()),
             delegated_facts: Default::default(),
             down: Default::default(),
             groups: RefCell::new(None),
@@ -1343,12 +1351,12 @@ fn run_steps<'a>(
                                         .collect();
                                     reporter.included(file, &names, None);
                                 }
-                                let hosts = enter_role_on(role.as_deref(), states, hosts);
+                                let hosts = enter_role_on(ctx, role.as_deref(), states, hosts);
                                 run_steps(ctx, steps, states, hosts, reporter, summary, end_play)
                                     .await;
                             }
                         } else {
-                            let hosts = enter_role_on(inc.role.as_deref(), states, &subset);
+                            let hosts = enter_role_on(ctx, inc.role.as_deref(), states, &subset);
                             run_steps(ctx, &inc.steps, states, hosts, reporter, summary, end_play)
                                 .await;
                         }
@@ -1360,6 +1368,12 @@ fn run_steps<'a>(
                     }
                 }
                 CompiledStep::Block(b) => {
+                    let mut live = live;
+                    if let Some(key) = &b.unless_role_ran {
+                        for (on, s) in live.iter_mut().zip(states.iter()) {
+                            *on = *on && !s.roles_run.contains(key);
+                        }
+                    }
                     let guarded = !b.rescue.is_empty();
                     let finally = !b.always.is_empty();
                     for (i, s) in states.iter_mut().enumerate() {
@@ -1564,8 +1578,7 @@ fn deferred_groups(
 }
 
 /// An `include_role` starts on a host: whether its tasks run there (not
-/// when `allow_duplicates: false` and the role ran there already), and
-/// with `public: true` its variables join the host's for the rest of the play.
+/// when `allow_duplicates: false` and the role ran there already).
 fn enter_role(role: Option<&crate::playbook::IncludedRole>, s: &mut HostState) -> bool {
     let Some(role) = role else {
         return true;
@@ -1574,24 +1587,42 @@ fn enter_role(role: Option<&crate::playbook::IncludedRole>, s: &mut HostState) -
         return false;
     }
     s.roles_run.insert(role.key.clone());
-    if let Some((defaults, exports)) = &role.public {
-        crate::vars::merge_into(&mut s.public_role_defaults, defaults);
-        crate::vars::merge_into(&mut s.public_role_exports, exports);
-    }
     true
 }
 
 /// [`enter_role`] for the hosts of `hosts` (the ones that run it stay).
+/// With `public: true` the role's variables join every host's for the rest
+/// of the play, as soon as it runs on one host (Ansible adds it to the play).
 fn enter_role_on(
+    ctx: &PlayCtx<'_>,
     role: Option<&crate::playbook::IncludedRole>,
     states: &mut [HostState],
     hosts: &[bool],
 ) -> Vec<bool> {
-    states
+    let entered: Vec<bool> = states
         .iter_mut()
         .zip(hosts)
         .map(|(s, &on)| on && enter_role(role, s))
-        .collect()
+        .collect();
+    if let Some(public) = role.and_then(|r| r.public.as_ref())
+        && entered.iter().any(|e| *e)
+    {
+        ctx.public_roles.borrow_mut().push(Arc::new(public.clone()));
+    }
+    take_public_roles(ctx, states);
+    entered
+}
+
+/// Takes the variables of the public roles included since the host last looked.
+pub(crate) fn take_public_roles(ctx: &PlayCtx<'_>, states: &mut [HostState]) {
+    let public = ctx.public_roles.borrow();
+    for s in states {
+        for role in public.iter().skip(s.public_seen) {
+            crate::vars::merge_into(&mut s.public_role_defaults, &role.0);
+            crate::vars::merge_into(&mut s.public_role_exports, &role.1);
+        }
+        s.public_seen = public.len();
+    }
 }
 
 /// An include failed on a host (its `when`, loop or file): shown, counted

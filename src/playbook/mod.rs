@@ -308,6 +308,10 @@ pub struct Block {
     pub rescue: Vec<Step>,
     /// `always`: runs on every host that entered the block.
     pub always: Vec<Step>,
+    /// An `import_role` with `allow_duplicates: false`: the hosts where an
+    /// `include_role` ran this role instance (see [`IncludedRole::key`])
+    /// skip the block, as Ansible skips a role that ran on a host.
+    pub unless_role_ran: Option<String>,
 }
 
 impl Step {

@@ -1012,6 +1012,7 @@ fn parse_block(item: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
         block,
         rescue,
         always,
+        unless_role_ran: None,
     }))
 }
 

@@ -858,11 +858,24 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
             merge_into(&mut cx.roles.defaults, &l.defaults);
             merge_into(&mut cx.roles.exports, &l.exports);
         }
-        return l
+        let steps: Vec<Step> = l
             .steps
             .into_iter()
             .map(|s| s.inherit_all(&holder))
             .collect();
+        if !r.once || steps.is_empty() {
+            return steps;
+        }
+        // `allow_duplicates: false`: the hosts where an include_role ran
+        // the instance skip it (known only when the play runs).
+        return vec![Step::Block(Block {
+            span: item.span.clone(),
+            name: None,
+            block: steps,
+            rescue: Vec::new(),
+            always: Vec::new(),
+            unless_role_ran: Some(l.key),
+        })];
     }
     cx.roles.back_handlers.extend(l.handlers);
     let steps = match &apply {
