@@ -52,6 +52,11 @@ fn json_file(dir: &Path, name: &str) -> Value {
     serde_json::from_str(&text).expect("json")
 }
 
+/// How many results show `"msg": "M"`.
+fn count_msgs(text: &str, m: &str) -> usize {
+    text.matches(&format!("\"msg\": \"{m}\"")).count()
+}
+
 fn ok(o: &Output) {
     assert_eq!(
         o.status.code(),
@@ -802,7 +807,7 @@ fn collection_roles_and_handler_name_resolution() {
     );
     ok(&out);
     let text = stdout(&out);
-    let count = |m: &str| text.matches(&format!("\"msg\": \"{m}\"")).count();
+    let count = |m: &str| count_msgs(&text, m);
     assert_eq!(count("in_r"), 1, "{text}");
     // A name triggers its first handler only; listeners all run.
     assert_eq!(count("first_dup"), 1, "{text}");
@@ -1908,4 +1913,91 @@ fn hosts_that_no_task_counted_are_left_out_of_the_recap() {
     // As Ansible: the banner, and no row for a host nothing was counted for.
     assert!(!recap.contains(" : ok="), "{text}");
     assert!(text.contains("TASK [meta]"), "{text}");
+}
+
+#[test]
+fn end_play_and_end_batch_in_an_included_handler_file_end_them() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: false
+  tasks:
+    - name: notify both
+      command: "true"
+      notify: [h, later]
+    - meta: flush_handlers
+    - debug: msg=after_flush
+  handlers:
+    - name: h
+      include_tasks: h.yml
+    - name: later
+      debug: msg=later_handler
+- hosts: a,b
+  gather_facts: no
+  serial: 1
+  tasks:
+    - command: "true"
+      notify: hb
+    - meta: flush_handlers
+    - debug: msg="after_flush2 {{ inventory_hostname }}"
+  handlers:
+    - name: hb
+      include_tasks: hb.yml
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - command: "true"
+      notify: dropped
+    - meta: end_play
+  handlers:
+    - name: dropped
+      debug: msg=dropped_handler
+- hosts: a,b
+  gather_facts: no
+  serial: 1
+  tasks:
+    - command: "true"
+      notify: dropped
+    - meta: end_batch
+  handlers:
+    - name: dropped
+      debug: msg=dropped_handler
+- hosts: a
+  gather_facts: no
+  tasks:
+    - debug: msg=next_play
+"#,
+        &[
+            (
+                "h.yml",
+                "- debug: msg=handler_file\n- meta: end_play\n- debug: msg=not_reached\n",
+            ),
+            (
+                "hb.yml",
+                "- debug: msg=\"hb {{ inventory_hostname }}\"\n- meta: end_batch\n",
+            ),
+        ],
+        &["--force-handlers"],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    // As ansible-core 2.19: the meta task of the handler's file ends the
+    // play (or the batch) for every host; the handlers after it, the rest
+    // of the play and the notified handlers (even with --force-handlers)
+    // do not run.
+    let expected = [
+        ("handler_file", 2),
+        ("hb a", 1),
+        ("hb b", 1),
+        ("next_play", 1),
+        ("not_reached", 0),
+        ("later_handler", 0),
+        ("after_flush", 0),
+        ("after_flush2 a", 0),
+        ("dropped_handler", 0),
+    ];
+    for (m, n) in expected {
+        assert_eq!(count_msgs(&text, m), n, "{m}: {text}");
+    }
+    assert!(text.contains("RUNNING HANDLER [meta]"), "{text}");
 }

@@ -899,12 +899,16 @@ async fn run_hosts(
             }
             break;
         }
-        if states
-            .iter()
-            .enumerate()
-            .any(|(i, s)| in_batch[i] && (s.active() || (s.failed && ctx.force_handlers())))
+        // After `meta: end_play`/`end_batch` the notified handlers do not
+        // run (not even with `force_handlers`), as in Ansible.
+        let ended = end_play || ctx.ended_play.get();
+        if !ended
+            && states
+                .iter()
+                .enumerate()
+                .any(|(i, s)| in_batch[i] && (s.active() || (s.failed && ctx.force_handlers())))
         {
-            run_handlers(ctx, states, reporter, summary).await;
+            end_play |= run_handlers(ctx, states, reporter, summary).await;
         }
         if end_play
             || ctx.ended_play.get()
@@ -914,6 +918,15 @@ async fn run_hosts(
                 .any(|(i, s)| in_batch[i] && s.active())
         {
             break;
+        }
+    }
+    if end_play {
+        // The batch's notifications are dropped with it.
+        for (i, s) in states.iter_mut().enumerate() {
+            if in_batch[i] {
+                s.notified.clear();
+                s.pending_handlers.clear();
+            }
         }
     }
     // `meta: end_batch` ends this batch only.
@@ -928,6 +941,17 @@ fn meta_header(t: &CompiledTask, live: &[bool], reporter: &mut dyn Reporter) {
     reporter.task_start(&task_info(t, &t.display_name(), false, n));
 }
 
+/// `meta: end_play` or `meta: end_batch` took effect (a task, or a handler:
+/// one of an included handler file): it ends the play (or this `serial`
+/// batch only) for every host, even those running on their own.
+fn mark_ended(ctx: &PlayCtx<'_>, meta: crate::compile::actions::MetaAction) {
+    if meta == crate::compile::actions::MetaAction::EndPlay {
+        ctx.ended_play.set(true);
+    } else {
+        ctx.ended_batch.set(true);
+    }
+}
+
 /// Shows a play-wide meta task (`end_play`, `end_batch`,
 /// `refresh_inventory`) as Ansible does (the task header, and `skipping`
 /// for the first host when its `when` is false, uncounted) and tells
@@ -937,10 +961,12 @@ fn meta_ends(
     t: &CompiledTask,
     states: &[HostState],
     live: &[bool],
+    handler: bool,
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) -> bool {
-    meta_header(t, live, reporter);
+    let n = live.iter().filter(|b| **b).count();
+    reporter.task_start(&task_info(t, &t.display_name(), handler, n));
     let hosts = when_holds(ctx, t, states, live, reporter, summary);
     let Some(first) = live.iter().position(|b| *b) else {
         return false;
@@ -1139,30 +1165,26 @@ fn run_steps<'a>(
                                 // Its `when` is judged per host: the others keep
                                 // their notifications for a later flush.
                                 let hosts = when_holds(ctx, t, states, &live, reporter, summary);
-                                run_handlers_on(ctx, states, &hosts, reporter, summary).await;
+                                if run_handlers_on(ctx, states, &hosts, reporter, summary).await {
+                                    *end_play = true;
+                                }
                                 continue;
                             }
                             Some(
                                 meta @ (crate::compile::actions::MetaAction::EndPlay
                                 | crate::compile::actions::MetaAction::EndBatch),
                             ) => {
-                                // Its `when` judged on the first host; for every
-                                // host, even those running on their own.
-                                // end_batch ends this `serial` batch only.
-                                if meta_ends(ctx, t, states, &live, reporter, summary) {
+                                // Its `when` judged on the first host.
+                                if meta_ends(ctx, t, states, &live, false, reporter, summary) {
+                                    mark_ended(ctx, meta);
                                     *end_play = true;
-                                    if meta == crate::compile::actions::MetaAction::EndPlay {
-                                        ctx.ended_play.set(true);
-                                    } else {
-                                        ctx.ended_batch.set(true);
-                                    }
                                 }
                                 continue;
                             }
                             Some(crate::compile::actions::MetaAction::RefreshInventory) => {
                                 // Once for the play (its `when` judged on the
                                 // first host); later plays see the new inventory.
-                                if meta_ends(ctx, t, states, &live, reporter, summary)
+                                if meta_ends(ctx, t, states, &live, false, reporter, summary)
                                     && let Err(e) = ctx.inventory.refresh()
                                 {
                                     let failed = serde_json::json!({
@@ -1799,19 +1821,22 @@ async fn run_handlers(
     states: &mut [HostState],
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
-) {
+) -> bool {
     let all = vec![true; states.len()];
-    run_handlers_on(ctx, states, &all, reporter, summary).await;
+    run_handlers_on(ctx, states, &all, reporter, summary).await
 }
 
-/// [`run_handlers`] for the hosts marked in `hosts` only.
+/// [`run_handlers`] for the hosts marked in `hosts` only. Tells whether a
+/// handler (`meta: end_play`/`end_batch`, maybe in an included file) ended
+/// the play or the batch: the handlers after it do not run.
 async fn run_handlers_on(
     ctx: &PlayCtx<'_>,
     states: &mut [HostState],
     hosts: &[bool],
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
-) {
+) -> bool {
+    let mut ended = false;
     let handlers = &ctx.play.handlers;
     // Per host, the handlers due in this flush; the flags of handlers
     // already passed, set again, wait for the next flush.
@@ -1855,12 +1880,30 @@ async fn run_handlers_on(
                     &mut end_play,
                 )
                 .await;
-                if end_play {
-                    ctx.ended_play.set(true);
-                }
+                ended = end_play;
             }
             Some(_) => {}
-            None => run_task_subset(ctx, h, states, &subset, reporter, summary, true).await,
+            None => match task::meta_action(h).filter(|_| {
+                matches!(
+                    h.action,
+                    crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta)
+                )
+            }) {
+                Some(
+                    meta @ (crate::compile::actions::MetaAction::EndPlay
+                    | crate::compile::actions::MetaAction::EndBatch),
+                ) => {
+                    ended = subset.iter().any(|b| *b)
+                        && meta_ends(ctx, h, states, &subset, true, reporter, summary);
+                    if ended {
+                        mark_ended(ctx, meta);
+                    }
+                }
+                _ => run_task_subset(ctx, h, states, &subset, reporter, summary, true).await,
+            },
+        }
+        if ended {
+            break;
         }
     }
     for (j, s) in states.iter_mut().enumerate() {
@@ -1869,6 +1912,7 @@ async fn run_handlers_on(
             s.pending_handlers = (0..handlers.len()).filter(|i| due[j][*i]).collect();
         }
     }
+    ended
 }
 
 /// Turns a host's notifications into due handlers (see [`run_handlers`]).
