@@ -2001,3 +2001,28 @@ fn end_play_and_end_batch_in_an_included_handler_file_end_them() {
     }
     assert!(text.contains("RUNNING HANDLER [meta]"), "{text}");
 }
+
+#[test]
+fn delegated_vars_follow_a_delegate_to_that_depends_on_the_item() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: "{{ item }}:{{ ansible_delegated_vars.keys() | list | join(',') }}:{{ ansible_delegated_vars[item].inventory_hostname }}"
+      delegate_to: "{{ item }}"
+      loop: [b, c]
+    - debug:
+        msg: "after:{{ ansible_delegated_vars | default('none') }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    // As ansible-core 2.19: each item's delegate, rendered with the item.
+    for (m, n) in [("b:b:b", 1), ("c:c:c", 1), ("after:none", 1)] {
+        assert_eq!(count_msgs(&text, m), n, "{m}: {text}");
+    }
+}

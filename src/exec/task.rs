@@ -625,36 +625,64 @@ fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
     }
     search.push(ctx.book_dir.clone().into());
     magic.insert("ansible_search_path".into(), Value::Array(search));
-    if let Some(target) = delegated_host(ctx, t, host, &magic) {
-        let mut vars = inventory.host_vars(&target);
-        vars.extend(inventory.magic_vars(&target));
-        vars.entry("ansible_host".to_string())
-            .or_insert_with(|| target.clone().into());
-        let mut by_host = Map::new();
-        by_host.insert(target, Value::Object(vars.into_iter().collect()));
-        magic.insert("ansible_delegated_vars".into(), Value::Object(by_host));
+    if let Some(target) = delegated_host(ctx, t, host, None, &magic) {
+        set_delegated_vars(&mut magic, &inventory, target);
     }
     magic
 }
 
-/// The host `delegate_to` names, rendered with the task's variables
-/// (without a loop item: a per-item target gives no `ansible_delegated_vars`).
+/// `ansible_delegated_vars`: the delegate's inventory and magic variables,
+/// under its name.
+fn set_delegated_vars(magic: &mut Vars, inventory: &crate::inventory::Inventory, target: String) {
+    let mut vars = inventory.host_vars(&target);
+    vars.extend(inventory.magic_vars(&target));
+    vars.entry("ansible_host".to_string())
+        .or_insert_with(|| target.clone().into());
+    let mut by_host = Map::new();
+    by_host.insert(target, Value::Object(vars.into_iter().collect()));
+    magic.insert("ansible_delegated_vars".into(), Value::Object(by_host));
+}
+
+/// The host `delegate_to` names, rendered with the task's variables (and
+/// the loop item's, when there is one).
 fn delegated_host(
     ctx: &PlayCtx<'_>,
     t: &CompiledTask,
     host: &HostState,
+    loop_layer: Option<&Vars>,
     magic: &Vars,
 ) -> Option<String> {
     match t.task.delegate_to.as_ref()? {
         Value::String(s) if !crate::template::is_template(s) => Some(s.clone()),
         d => {
-            let scope = Scope::with_layers(layers(ctx, t, host, None, magic));
+            let scope = Scope::with_layers(layers(ctx, t, host, loop_layer, magic));
             match ctx.templar.render_value(d, &scope) {
                 Ok(Value::String(s)) if !s.is_empty() => Some(s),
                 _ => None,
             }
         }
     }
+}
+
+/// A looping task whose `delegate_to` is a template: its magic variables
+/// for one item, `ansible_delegated_vars` naming that item's delegate (as
+/// Ansible renders `delegate_to` per item). `None` for other tasks.
+fn item_magic(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    layer: &Vars,
+    magic: &Vars,
+) -> Option<Vars> {
+    if !matches!(&t.task.delegate_to, Some(Value::String(s)) if crate::template::is_template(s)) {
+        return None;
+    }
+    let mut own = magic.clone();
+    own.remove("ansible_delegated_vars");
+    if let Some(target) = delegated_host(ctx, t, host, Some(layer), magic) {
+        set_delegated_vars(&mut own, &ctx.inventory.get(), target);
+    }
+    Some(own)
 }
 
 /// Renders a templated name of a deferred include (`include_tasks: "{{ item }}"`)
@@ -966,7 +994,9 @@ pub(crate) async fn run_on_host(
         let item_vars = loop_item_vars(lc, &settings, &items, index);
         let mut layer = loop_facts.clone();
         layer.extend(item_vars.clone());
-        let mut item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
+        let own_magic = item_magic(ctx, t, host, &layer, &magic);
+        let magic = own_magic.as_ref().unwrap_or(&magic);
+        let mut item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), magic))
             .with_special("hostvars", hostvars.clone());
         if let Some(raw) = written.as_ref().and_then(|w| w.get(index)) {
             item_scope = item_scope.with_written(&settings.var, raw.clone());
