@@ -2026,3 +2026,43 @@ fn delegated_vars_follow_a_delegate_to_that_depends_on_the_item() {
         assert_eq!(count_msgs(&text, m), n, "{m}: {text}");
     }
 }
+
+#[test]
+fn tags_in_tags_that_nothing_has_are_warned_about() {
+    let play = r#"
+- hosts: a
+  gather_facts: false
+  tags: [playtag]
+  tasks:
+    - block:
+        - debug: msg=in_block
+      tags: blocktag
+    - include_tasks: inc.yml
+      tags: inctag
+  handlers:
+    - name: h
+      debug: msg=h
+      tags: handlertag
+"#;
+    let files = [("inc.yml", "- debug: msg=inner\n  tags: innertag\n")];
+    let warning = |tag: &str| {
+        format!(
+            "warning: --tags `{tag}`: no play, role, block or task of the playbook has this tag, it selects nothing"
+        )
+    };
+    let tags = "--tags=playtag,blocktag,inctag,innertag,handlertag,always,never,tagged,untagged,all,nosuch";
+    let (out, _dir) = run(play, &files, &[tags]);
+    ok(&out);
+    let all = all_output(&out);
+    assert_eq!(all.matches("warning: --tags").count(), 1, "{all}");
+    assert!(all.contains(&warning("nosuch")), "{all}");
+    // A tag known only when the play runs: no warning.
+    let templated = play.replace("tags: blocktag", "tags: \"{{ 'blocktag' }}\"");
+    let (out, _dir) = run(&templated, &files, &[tags]);
+    ok(&out);
+    assert!(
+        !all_output(&out).contains("warning: --tags"),
+        "{}",
+        all_output(&out)
+    );
+}

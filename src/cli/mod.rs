@@ -570,6 +570,15 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
         print_diags(&all_diags);
         return Err(4);
     }
+    let unknown: Vec<Diagnostic> = compile::unknown_tags(&books, &split_tags(&a.tags))
+        .into_iter()
+        .map(|t| {
+            Diagnostic::warning(format!(
+                "--tags `{t}`: no play, role, block or task of the playbook has this tag, it selects nothing"
+            ))
+        })
+        .collect();
+    print_diags(&unknown);
     let (cli_vars, mut inventory) = match (
         exit_on(a.connection.vars(&cfg), 5),
         exit_on(load_inventory(&cfg), 4),

@@ -227,6 +227,58 @@ pub struct CompiledPlaybook {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// The tags of `wanted` (`--tags`) that no play, role, block, include or
+/// task of `books` carries, special tags aside: they select nothing. Empty
+/// when the playbooks' tags are known only at run time (a templated tag, an
+/// include whose file is named per host).
+pub fn unknown_tags(books: &[CompiledPlaybook], wanted: &[String]) -> Vec<String> {
+    const SPECIAL: &[&str] = &["all", "always", "never", "tagged", "untagged"];
+    let mut known: std::collections::HashSet<&str> = Default::default();
+    for play in books.iter().flat_map(|b| &b.plays) {
+        known.extend(play.play.tags.iter().map(String::as_str));
+        known.extend(
+            play.handlers
+                .iter()
+                .flat_map(|h| h.task.tags.iter().map(String::as_str)),
+        );
+        let steps = play
+            .pre_tasks
+            .iter()
+            .chain(&play.tasks)
+            .chain(&play.post_tasks)
+            .chain(play.handler_includes.iter().map(|(_, s)| s));
+        for step in steps {
+            if !step_tags(step, &mut known) {
+                return Vec::new();
+            }
+        }
+    }
+    if known.iter().any(|t| crate::template::is_template(t)) {
+        return Vec::new();
+    }
+    wanted
+        .iter()
+        .filter(|t| !SPECIAL.contains(&t.as_str()) && !known.contains(t.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Adds the tags of `step` and of everything in it to `known`; false when
+/// they are known only at run time (an include whose file is named per host).
+fn step_tags<'a>(step: &'a CompiledStep, known: &mut std::collections::HashSet<&'a str>) -> bool {
+    let (own, inner): (&[String], Vec<&CompiledStep>) = match step {
+        CompiledStep::Task(t) => (&t.task.tags, Vec::new()),
+        CompiledStep::Block(b) => (
+            &[],
+            b.block.iter().chain(&b.rescue).chain(&b.always).collect(),
+        ),
+        CompiledStep::Include(i) if i.deferred.is_some() => return false,
+        CompiledStep::Include(i) => (&i.task.task.tags, i.steps.iter().collect()),
+    };
+    known.extend(own.iter().map(String::as_str));
+    inner.into_iter().all(|s| step_tags(s, known))
+}
+
 /// Reads and compiles a deferred include for one host (see
 /// [`playbook::Deferred`]): `render` templates its names with the host's
 /// variables, `role` is the role it was written in, `dir` the playbook's
