@@ -2066,3 +2066,73 @@ fn tags_in_tags_that_nothing_has_are_warned_about() {
         all_output(&out)
     );
 }
+
+#[test]
+fn import_include_and_role_loops_are_compile_errors() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: false
+  roles: [x]
+  tasks:
+    - import_tasks: a.yml
+    - include_tasks: c.yml
+    - include_role:
+        name: z
+- import_playbook: again.yml
+"#,
+        &[
+            ("a.yml", "- import_tasks: b.yml\n"),
+            ("b.yml", "- debug: msg=b\n- import_tasks: a.yml\n"),
+            ("c.yml", "- include_tasks: c.yml\n  when: false\n"),
+            ("again.yml", "- import_playbook: again.yml\n"),
+            ("roles/x/meta/main.yml", "dependencies: [y]\n"),
+            ("roles/x/tasks/main.yml", "- debug: msg=x\n"),
+            ("roles/y/meta/main.yml", "dependencies:\n  - role: x\n"),
+            (
+                "roles/z/tasks/main.yml",
+                "- include_role:\n    name: z\n  when: false\n",
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", all_output(&out));
+    let all = all_output(&out);
+    // Role files are shown with the roles directory's full path.
+    for (message, at) in [
+        (
+            "import_tasks: `a.yml` imports itself (import loop)",
+            " b.yml:2:17",
+        ),
+        (
+            "include_tasks: `c.yml` includes itself (include loop): a recursive include is not supported yet",
+            " c.yml:1:18",
+        ),
+        (
+            "import_playbook: `again.yml` imports itself (import loop)",
+            " again.yml:1:20",
+        ),
+        (
+            "role `x` depends on itself (dependency loop)",
+            "/roles/y/meta/main.yml:2:11",
+        ),
+        (
+            "include_role: role `z` includes itself (include loop): a recursive include is not supported yet",
+            "/roles/z/tasks/main.yml:2:5",
+        ),
+    ] {
+        let expected = format!("error: {message}\n --> ");
+        let found = all
+            .find(&expected)
+            .unwrap_or_else(|| panic!("{message}\n{all}"));
+        let location = all[found + expected.len() - 1..]
+            .lines()
+            .next()
+            .unwrap_or("");
+        assert!(location.ends_with(at), "{message}: {location}");
+    }
+    assert!(
+        all.contains("5 errors found; no host was contacted."),
+        "{all}"
+    );
+}

@@ -452,10 +452,16 @@ impl Cx<'_> {
             .iter()
             .any(|s| std::fs::canonicalize(s).unwrap_or_else(|_| s.clone()) == canonical)
         {
-            self.diags.push(
-                Diagnostic::error(format!("{kind}: `{name}` imports itself (import loop)"))
-                    .at(span.clone()),
-            );
+            // Ansible stops a recursive include when its `when` turns false;
+            // tend reads included files before the run, so it cannot.
+            let message = if kind.starts_with("include") {
+                format!(
+                    "{kind}: `{name}` includes itself (include loop): a recursive include is not supported yet"
+                )
+            } else {
+                format!("{kind}: `{name}` imports itself (import loop)")
+            };
+            self.diags.push(Diagnostic::error(message).at(span.clone()));
             return None;
         }
         match crate::yaml::load(&path) {

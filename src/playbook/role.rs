@@ -520,13 +520,18 @@ pub(crate) fn load(
         }
     };
     if chain.iter().any(|i| i.path == path) {
-        cx.diags.push(
-            Diagnostic::error(format!(
-                "role `{}` depends on itself (dependency loop)",
+        let message = match via {
+            Via::Include => format!(
+                "include_role: role `{}` includes itself (include loop): a recursive include is not supported yet",
                 r.name
-            ))
-            .at(r.span.clone()),
-        );
+            ),
+            Via::Import => format!(
+                "import_role: role `{}` imports itself (import loop)",
+                r.name
+            ),
+            Via::Play => format!("role `{}` depends on itself (dependency loop)", r.name),
+        };
+        cx.diags.push(Diagnostic::error(message).at(r.span.clone()));
         return None;
     }
     // meta/main.yml: dependencies, allow_duplicates.
