@@ -897,6 +897,15 @@ fn an_include_tasks_handler_runs_its_files_tasks() {
         assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
     }
     assert!(!text.contains("_b\""), "{text}");
+    // As Ansible: the include runs as a handler (its header, `included:`,
+    // counted as ok), then its tasks as handlers.
+    assert!(text.contains("RUNNING HANDLER [via_include]"), "{text}");
+    assert!(text.contains("h.yml for a\n"), "{text}");
+    assert!(text.contains("RUNNING HANDLER [first_included]"), "{text}");
+    assert!(
+        text.contains("a                          : ok=4    changed=1 "),
+        "{text}"
+    );
     // The included tasks are not handlers of their own: notifying one
     // fails the run when it happens (as ansible-core 2.19).
     let (out, _dir) = run(

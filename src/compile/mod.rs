@@ -428,9 +428,10 @@ fn compile(
             included_tasks: handlers
                 .iter()
                 .filter(|h| h.task.listen_only)
+                .chain(handler_includes.iter().flat_map(|(_, s)| s.tasks()))
                 .filter_map(|h| h.task.name.clone())
                 .collect(),
-            open: !handler_includes.is_empty()
+            open: handler_includes.iter().any(|(_, s)| has_deferred(s))
                 || handlers
                     .iter()
                     .any(|h| h.task.listen_only && h.task.name.as_deref().is_some_and(is_template)),
@@ -463,10 +464,8 @@ fn compile(
 }
 
 /// The handlers a handlers section's step stands for. An `include_tasks`
-/// handler is its file's tasks, with the include's keywords, each answering
-/// to the include's name and `listen` topics (notifying it runs them all);
-/// a looping one, or one whose file name needs per-host values, is one
-/// handler (its keywords) that runs the include (the step beside it).
+/// handler is one handler (its keywords) that runs the include (the step
+/// beside it) when notified: its file's tasks are not handlers themselves.
 fn handler_tasks(step: &Step) -> Vec<(Task, Option<Step>)> {
     match step {
         Step::Task(t) => vec![(t.clone(), None)],
@@ -477,24 +476,23 @@ fn handler_tasks(step: &Step) -> Vec<(Task, Option<Step>)> {
             .chain(&b.always)
             .flat_map(handler_tasks)
             .collect(),
-        Step::Include(i) => {
-            if i.task.loop_.is_some() || i.deferred.is_some() {
-                return vec![(i.task.clone(), Some(step.clone()))];
-            }
-            let topics: Vec<String> = i.task.name.iter().chain(&i.task.listen).cloned().collect();
-            let mut keywords = i.task.clone();
-            keywords.name = None;
-            i.steps
-                .iter()
-                .flat_map(handler_tasks)
-                .map(|(t, include)| {
-                    let mut t = playbook::parse::inherit(t, &keywords);
-                    t.listen.extend(topics.iter().cloned());
-                    t.listen_only = true;
-                    (t, include)
-                })
-                .collect()
-        }
+        // As Ansible, an include runs as one: its header and `included:`,
+        // counted, its tasks as handlers.
+        Step::Include(i) => vec![(i.task.clone(), Some(step.clone()))],
+    }
+}
+
+/// Whether a step holds an include whose file is known only at run time.
+fn has_deferred(step: &CompiledStep) -> bool {
+    match step {
+        CompiledStep::Task(_) => false,
+        CompiledStep::Block(b) => b
+            .block
+            .iter()
+            .chain(&b.rescue)
+            .chain(&b.always)
+            .any(has_deferred),
+        CompiledStep::Include(i) => i.deferred.is_some() || i.steps.iter().any(has_deferred),
     }
 }
 

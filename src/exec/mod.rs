@@ -204,6 +204,9 @@ pub(crate) struct PlayCtx<'a> {
     pub warned: &'a RefCell<HashSet<String>>,
     /// `--step` still asks (`c` stops it for the rest of the batch).
     pub stepping: std::cell::Cell<bool>,
+    /// An `include_tasks` handler is running: its header and its tasks'
+    /// are shown as handlers' (`RUNNING HANDLER`).
+    pub in_handlers: std::cell::Cell<bool>,
     /// Free strategies: what `run_once` tasks set (registered values,
     /// facts), in the order they ended; each host takes it in turn.
     pub shared_sets: RefCell<Vec<(String, Value)>>,
@@ -748,6 +751,7 @@ async fn run_play(
             others: Arc::clone(&others),
             warned,
             stepping: std::cell::Cell::new(opts.step.is_some()),
+            in_handlers: std::cell::Cell::new(false),
             shared_sets: RefCell::new(Vec::new()),
             public_roles: RefCell::new(Vec::new()),
             delegated_facts: Default::default(),
@@ -936,9 +940,9 @@ async fn run_hosts(
 }
 
 /// The header of a meta task the play runs itself, for the hosts in `live`.
-fn meta_header(t: &CompiledTask, live: &[bool], reporter: &mut dyn Reporter) {
+fn meta_header(ctx: &PlayCtx<'_>, t: &CompiledTask, live: &[bool], reporter: &mut dyn Reporter) {
     let n = live.iter().filter(|b| **b).count();
-    reporter.task_start(&task_info(t, &t.display_name(), false, n));
+    reporter.task_start(&task_info(t, &t.display_name(), ctx.in_handlers.get(), n));
 }
 
 /// `meta: end_play` or `meta: end_batch` took effect (a task, or a handler:
@@ -961,12 +965,10 @@ fn meta_ends(
     t: &CompiledTask,
     states: &[HostState],
     live: &[bool],
-    handler: bool,
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) -> bool {
-    let n = live.iter().filter(|b| **b).count();
-    reporter.task_start(&task_info(t, &t.display_name(), handler, n));
+    meta_header(ctx, t, live, reporter);
     let hosts = when_holds(ctx, t, states, live, reporter, summary);
     let Some(first) = live.iter().position(|b| *b) else {
         return false;
@@ -1161,7 +1163,7 @@ fn run_steps<'a>(
                     {
                         match task::meta_action(t) {
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
-                                meta_header(t, &live, reporter);
+                                meta_header(ctx, t, &live, reporter);
                                 // Its `when` is judged per host: the others keep
                                 // their notifications for a later flush.
                                 let hosts = when_holds(ctx, t, states, &live, reporter, summary);
@@ -1175,7 +1177,7 @@ fn run_steps<'a>(
                                 | crate::compile::actions::MetaAction::EndBatch),
                             ) => {
                                 // Its `when` judged on the first host.
-                                if meta_ends(ctx, t, states, &live, false, reporter, summary) {
+                                if meta_ends(ctx, t, states, &live, reporter, summary) {
                                     mark_ended(ctx, meta);
                                     *end_play = true;
                                 }
@@ -1184,7 +1186,7 @@ fn run_steps<'a>(
                             Some(crate::compile::actions::MetaAction::RefreshInventory) => {
                                 // Once for the play (its `when` judged on the
                                 // first host); later plays see the new inventory.
-                                if meta_ends(ctx, t, states, &live, false, reporter, summary)
+                                if meta_ends(ctx, t, states, &live, reporter, summary)
                                     && let Err(e) = ctx.inventory.refresh()
                                 {
                                     let failed = serde_json::json!({
@@ -1208,14 +1210,23 @@ fn run_steps<'a>(
                                 continue;
                             }
                             Some(crate::compile::actions::MetaAction::ClearHostErrors) => {
-                                meta_header(t, &live, reporter);
+                                meta_header(ctx, t, &live, reporter);
                                 clear_host_errors(ctx, t, states, &live, reporter, summary);
                                 continue;
                             }
                             _ => {}
                         }
                     }
-                    run_task_subset(ctx, t, states, &live, reporter, summary, false).await;
+                    run_task_subset(
+                        ctx,
+                        t,
+                        states,
+                        &live,
+                        reporter,
+                        summary,
+                        ctx.in_handlers.get(),
+                    )
+                    .await;
                 }
                 CompiledStep::Include(inc) => {
                     if !ctx.selects_or_report(&inc.task, reporter, summary)
@@ -1224,7 +1235,7 @@ fn run_steps<'a>(
                         continue;
                     }
                     let first = live.iter().position(|b| *b).unwrap_or(0);
-                    if !step::take(ctx, &inc.task, false, &states[first].name) {
+                    if !step::take(ctx, &inc.task, ctx.in_handlers.get(), &states[first].name) {
                         continue;
                     }
                     if ctx.strategy != Strategy::Linear {
@@ -1248,7 +1259,12 @@ fn run_steps<'a>(
                             }
                             Err(msg) => {
                                 let name = inc.task.display_name();
-                                reporter.task_start(&task_info(&inc.task, &name, false, 1));
+                                reporter.task_start(&task_info(
+                                    &inc.task,
+                                    &name,
+                                    ctx.in_handlers.get(),
+                                    1,
+                                ));
                                 errored[i] = true;
                                 let ignored =
                                     inc.task.task.ignore_errors.as_ref().is_some_and(|v| {
@@ -1302,7 +1318,12 @@ fn run_steps<'a>(
                         .clone()
                         .unwrap_or_else(|| "include_tasks".into());
                     let n = live.iter().filter(|b| **b).count();
-                    reporter.task_start(&task_info(&inc.task, &include_name, false, n));
+                    reporter.task_start(&task_info(
+                        &inc.task,
+                        &include_name,
+                        ctx.in_handlers.get(),
+                        n,
+                    ));
                     for (i, s) in states.iter().enumerate() {
                         if !live[i] || s.failed || errored[i] {
                             continue;
@@ -1587,7 +1608,12 @@ fn deferred_groups(
     }
     if !failed.is_empty() {
         let name = inc.task.display_name();
-        reporter.task_start(&task_info(&inc.task, &name, false, failed.len()));
+        reporter.task_start(&task_info(
+            &inc.task,
+            &name,
+            ctx.in_handlers.get(),
+            failed.len(),
+        ));
         for (i, msg) in failed {
             fail_include(&inc.task, &mut states[i], msg, reporter, summary);
         }
@@ -1836,6 +1862,7 @@ async fn run_handlers_on(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) -> bool {
+    let was_in_handlers = ctx.in_handlers.replace(true);
     let mut ended = false;
     let handlers = &ctx.play.handlers;
     // Per host, the handlers due in this flush; the flags of handlers
@@ -1894,7 +1921,7 @@ async fn run_handlers_on(
                     | crate::compile::actions::MetaAction::EndBatch),
                 ) => {
                     ended = subset.iter().any(|b| *b)
-                        && meta_ends(ctx, h, states, &subset, true, reporter, summary);
+                        && meta_ends(ctx, h, states, &subset, reporter, summary);
                     if ended {
                         mark_ended(ctx, meta);
                     }
@@ -1912,6 +1939,7 @@ async fn run_handlers_on(
             s.pending_handlers = (0..handlers.len()).filter(|i| due[j][*i]).collect();
         }
     }
+    ctx.in_handlers.set(was_in_handlers);
     ended
 }
 
