@@ -2145,3 +2145,36 @@ fn import_include_and_role_loops_are_compile_errors() {
         "{all}"
     );
 }
+
+#[test]
+fn play_connection_wins_over_dash_c_but_not_over_the_inventory() {
+    let (out, _dir) = run(
+        r#"
+- hosts: far,pinned
+  gather_facts: false
+  connection: "{{ 'lo' + 'cal' }}"
+  tasks:
+    - command: echo ran_on_{{ inventory_hostname }}
+      register: r
+    - debug:
+        msg: "{{ r.stdout }} {{ ansible_connection }}"
+"#,
+        &[(
+            "remote.ini",
+            "far ansible_host=192.0.2.1 ansible_user=nobody\npinned ansible_connection=telnet\n",
+        )],
+        &["-i", "remote.ini", "-c", "ssh"],
+    );
+    let text = stdout(&out);
+    // As Ansible: `far` (no ansible_connection) runs locally although its
+    // address is unreachable and -c says ssh; `pinned` keeps its own.
+    assert_eq!(count_msgs(&text, "ran_on_far local"), 1, "{text}");
+    assert!(
+        text.contains("connection type `telnet` is not supported yet"),
+        "{text}"
+    );
+    assert!(
+        text.contains("far                        : ok=2    changed=1 "),
+        "{text}"
+    );
+}

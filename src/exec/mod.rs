@@ -451,6 +451,33 @@ pub(crate) fn with_remote_user<'a>(
     }
 }
 
+/// A play keyword's text (`remote_user`, `connection`), rendered with the
+/// play's vars and the extra vars; an error is shown as a warning.
+fn play_keyword_text(
+    templar: &Templar,
+    play: &CompiledPlay,
+    opts: &RunOptions,
+    value: &Option<Value>,
+    name: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<Option<String>, ()> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let scope = crate::template::Scope::new(vec![&play.play.vars, &opts.extra_vars]);
+    match templar.render_value(v, &scope) {
+        Ok(v) => Ok(Some(task::text(&v))),
+        Err(e) => {
+            reporter.warning(&format!(
+                "{}: {name}: {}",
+                play.play.span.location(),
+                e.message
+            ));
+            Err(())
+        }
+    }
+}
+
 pub(crate) fn connection_for(
     host: &str,
     vars: &Vars,
@@ -561,27 +588,25 @@ async fn run_play(
     }
     // `remote_user` on the play: the login user where the inventory sets none
     // (`ansible_user` takes precedence, as in Ansible).
-    let remote_user = match &play.play.remote_user {
-        None => None,
-        Some(u) => {
-            let scope = crate::template::Scope::new(vec![&play.play.vars, &opts.extra_vars]);
-            match templar.render_value(u, &scope) {
-                Ok(v) => Some(task::text(&v)),
-                Err(e) => {
-                    reporter.warning(&format!(
-                        "{}: remote_user: {}",
-                        play.play.span.location(),
-                        e.message
-                    ));
-                    summary.any_failed = true;
-                    return PlayEnd::Continue;
-                }
-            }
-        }
+    let keyword = |value: &Option<Value>, name: &str, reporter: &mut dyn Reporter| {
+        play_keyword_text(templar, play, opts, value, name, reporter)
+    };
+    let Ok(remote_user) = keyword(&play.play.remote_user, "remote_user", reporter) else {
+        summary.any_failed = true;
+        return PlayEnd::Continue;
+    };
+    // `connection` on the play: wins over `-c`, not over the inventory's
+    // `ansible_connection` (as in Ansible).
+    let Ok(connection) = keyword(&play.play.connection, "connection", reporter) else {
+        summary.any_failed = true;
+        return PlayEnd::Continue;
     };
     let mut states = Vec::new();
     for h in &hosts {
         let mut inventory_vars = opts.cli_vars.clone();
+        if let Some(c) = &connection {
+            inventory_vars.insert("ansible_connection".into(), Value::from(c.as_str()));
+        }
         let host_vars = inventory.host_vars(h);
         let login_pinned = login_pinned(&host_vars);
         inventory_vars.extend(host_vars);

@@ -71,6 +71,9 @@ pub struct Play {
     pub no_log: Option<Value>,
     /// `remote_user` (used when the inventory sets no `ansible_user`).
     pub remote_user: Option<Value>,
+    /// `connection` (`local`, `ssh`): used where the inventory sets no
+    /// `ansible_connection`; wins over `-c`.
+    pub connection: Option<Value>,
     /// `serial`: rolling batches (a number, a percentage, or a list of them).
     pub serial: Option<Located<Value>>,
     /// `max_fail_percentage`: abort when more of a batch failed.

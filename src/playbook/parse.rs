@@ -130,7 +130,6 @@ const PLAY_KEYWORDS: &[&str] = &[
 ];
 
 const PLAY_UNSUPPORTED: &[&str] = &[
-    "connection",
     "throttle",
     "run_once",
     "port",
@@ -637,6 +636,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         ignore_errors: None,
         no_log: None,
         remote_user: None,
+        connection: None,
         serial: None,
         max_fail_percentage: None,
         any_errors_fatal: None,
@@ -686,6 +686,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "become_method" => play.escalation.method = Some(v.to_value()),
             "become_flags" => play.escalation.flags = Some(v.to_value()),
             "remote_user" => play.remote_user = Some(v.to_value()),
+            "connection" => play.connection = Some(v.to_value()),
             "serial" => play.serial = Some(located(v)),
             "max_fail_percentage" => play.max_fail_percentage = Some(located(v)),
             "any_errors_fatal" => play.any_errors_fatal = Some(v.to_value()),
