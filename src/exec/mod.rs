@@ -141,6 +141,9 @@ pub(crate) struct HostState {
     pub public_role_exports: Vars,
     /// How much of [`PlayCtx::public_roles`] the host took.
     pub public_seen: usize,
+    /// The host runs handlers: an `include_tasks` handler's header and its
+    /// tasks' are shown as handlers' (`RUNNING HANDLER`).
+    pub in_handlers: bool,
     /// How many enclosing blocks would rescue a failure now: Ansible counts
     /// such a failure as `rescued` rather than `failed` in the recap.
     pub rescue_depth: u32,
@@ -204,9 +207,6 @@ pub(crate) struct PlayCtx<'a> {
     pub warned: &'a RefCell<HashSet<String>>,
     /// `--step` still asks (`c` stops it for the rest of the batch).
     pub stepping: std::cell::Cell<bool>,
-    /// An `include_tasks` handler is running: its header and its tasks'
-    /// are shown as handlers' (`RUNNING HANDLER`).
-    pub in_handlers: std::cell::Cell<bool>,
     /// Free strategies: what `run_once` tasks set (registered values,
     /// facts), in the order they ended; each host takes it in turn.
     pub shared_sets: RefCell<Vec<(String, Value)>>,
@@ -644,6 +644,7 @@ async fn run_play(
             public_role_defaults: Vars::new(),
             public_role_exports: Vars::new(),
             public_seen: 0,
+            in_handlers: false,
             rescue_depth: 0,
             always_depth: 0,
             start_at: start_task,
@@ -776,7 +777,6 @@ async fn run_play(
             others: Arc::clone(&others),
             warned,
             stepping: std::cell::Cell::new(opts.step.is_some()),
-            in_handlers: std::cell::Cell::new(false),
             shared_sets: RefCell::new(Vec::new()),
             public_roles: RefCell::new(Vec::new()),
             delegated_facts: Default::default(),
@@ -965,9 +965,19 @@ async fn run_hosts(
 }
 
 /// The header of a meta task the play runs itself, for the hosts in `live`.
-fn meta_header(ctx: &PlayCtx<'_>, t: &CompiledTask, live: &[bool], reporter: &mut dyn Reporter) {
+fn meta_header(t: &CompiledTask, states: &[HostState], live: &[bool], reporter: &mut dyn Reporter) {
     let n = live.iter().filter(|b| **b).count();
-    reporter.task_start(&task_info(t, &t.display_name(), ctx.in_handlers.get(), n));
+    reporter.task_start(&task_info(
+        t,
+        &t.display_name(),
+        running_handlers(states),
+        n,
+    ));
+}
+
+/// Whether the hosts run handlers now (see [`HostState::in_handlers`]).
+fn running_handlers(states: &[HostState]) -> bool {
+    states.iter().any(|s| s.in_handlers)
 }
 
 /// `meta: end_play` or `meta: end_batch` took effect (a task, or a handler:
@@ -993,7 +1003,7 @@ fn meta_ends(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) -> bool {
-    meta_header(ctx, t, live, reporter);
+    meta_header(t, states, live, reporter);
     let hosts = when_holds(ctx, t, states, live, reporter, summary);
     let Some(first) = live.iter().position(|b| *b) else {
         return false;
@@ -1188,7 +1198,7 @@ fn run_steps<'a>(
                     {
                         match task::meta_action(t) {
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
-                                meta_header(ctx, t, &live, reporter);
+                                meta_header(t, states, &live, reporter);
                                 // Its `when` is judged per host: the others keep
                                 // their notifications for a later flush.
                                 let hosts = when_holds(ctx, t, states, &live, reporter, summary);
@@ -1235,7 +1245,7 @@ fn run_steps<'a>(
                                 continue;
                             }
                             Some(crate::compile::actions::MetaAction::ClearHostErrors) => {
-                                meta_header(ctx, t, &live, reporter);
+                                meta_header(t, states, &live, reporter);
                                 clear_host_errors(ctx, t, states, &live, reporter, summary);
                                 continue;
                             }
@@ -1249,7 +1259,7 @@ fn run_steps<'a>(
                         &live,
                         reporter,
                         summary,
-                        ctx.in_handlers.get(),
+                        running_handlers(states),
                     )
                     .await;
                 }
@@ -1260,7 +1270,8 @@ fn run_steps<'a>(
                         continue;
                     }
                     let first = live.iter().position(|b| *b).unwrap_or(0);
-                    if !step::take(ctx, &inc.task, ctx.in_handlers.get(), &states[first].name) {
+                    let handler = running_handlers(states);
+                    if !step::take(ctx, &inc.task, handler, &states[first].name) {
                         continue;
                     }
                     if ctx.strategy != Strategy::Linear {
@@ -1284,12 +1295,7 @@ fn run_steps<'a>(
                             }
                             Err(msg) => {
                                 let name = inc.task.display_name();
-                                reporter.task_start(&task_info(
-                                    &inc.task,
-                                    &name,
-                                    ctx.in_handlers.get(),
-                                    1,
-                                ));
+                                reporter.task_start(&task_info(&inc.task, &name, handler, 1));
                                 errored[i] = true;
                                 let ignored =
                                     inc.task.task.ignore_errors.as_ref().is_some_and(|v| {
@@ -1343,12 +1349,7 @@ fn run_steps<'a>(
                         .clone()
                         .unwrap_or_else(|| "include_tasks".into());
                     let n = live.iter().filter(|b| **b).count();
-                    reporter.task_start(&task_info(
-                        &inc.task,
-                        &include_name,
-                        ctx.in_handlers.get(),
-                        n,
-                    ));
+                    reporter.task_start(&task_info(&inc.task, &include_name, handler, n));
                     for (i, s) in states.iter().enumerate() {
                         if !live[i] || s.failed || errored[i] {
                             continue;
@@ -1636,7 +1637,7 @@ fn deferred_groups(
         reporter.task_start(&task_info(
             &inc.task,
             &name,
-            ctx.in_handlers.get(),
+            running_handlers(states),
             failed.len(),
         ));
         for (i, msg) in failed {
@@ -1887,7 +1888,10 @@ async fn run_handlers_on(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) -> bool {
-    let was_in_handlers = ctx.in_handlers.replace(true);
+    let was_in_handlers: Vec<bool> = states.iter().map(|s| s.in_handlers).collect();
+    for s in states.iter_mut() {
+        s.in_handlers = true;
+    }
     let mut ended = false;
     let handlers = &ctx.play.handlers;
     // Per host, the handlers due in this flush; the flags of handlers
@@ -1964,7 +1968,9 @@ async fn run_handlers_on(
             s.pending_handlers = (0..handlers.len()).filter(|i| due[j][*i]).collect();
         }
     }
-    ctx.in_handlers.set(was_in_handlers);
+    for (s, was) in states.iter_mut().zip(was_in_handlers) {
+        s.in_handlers = was;
+    }
     ended
 }
 
