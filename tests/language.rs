@@ -2178,3 +2178,74 @@ fn play_connection_wins_over_dash_c_but_not_over_the_inventory() {
         "{text}"
     );
 }
+
+#[test]
+fn dict_vars_and_password_lookups_as_ansible() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: false
+  vars:
+    d: {x: 1, y: two}
+    myv: hello
+  tasks:
+    - debug:
+        msg: "{{ lookup('dict', d) | map(attribute='key') | join('+') }}={{ query('dict', d)[1].value }}"
+    - debug:
+        msg: "{{ lookup('vars', 'myv') }}:{{ lookup('vars', 'nosuch', default='dflt') }}:{{ lookup('vars', 'myv', 'myv') }}"
+    - set_fact:
+        first: "{{ lookup('password', 'secrets/pw length=12') }}"
+        digits: "{{ lookup('password', 'secrets/pin length=6 chars=digits') }}"
+    - debug:
+        msg: "same={{ first == lookup('password', 'secrets/pw length=12') }} len={{ first | length }} pin={{ digits is match('^[0-9]{6}$') }}"
+    - debug:
+        msg: "{{ lookup('vars', 'nosuch') }}"
+      ignore_errors: true
+    - debug:
+        msg: "{{ lookup('password', 'other encrypt=sha512_crypt') }}"
+      ignore_errors: true
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    for m in [
+        "x+y=two",
+        "hello:dflt:hello,hello",
+        "same=True len=12 pin=True",
+    ] {
+        assert_eq!(count_msgs(&text, m), 1, "{m}: {text}");
+    }
+    assert!(
+        text.contains("No variable named 'nosuch' was found."),
+        "{text}"
+    );
+    assert!(
+        text.contains("password lookup: `encrypt` is not supported yet"),
+        "{text}"
+    );
+    // The password is kept in the file (one line, only its owner may read it).
+    use std::os::unix::fs::PermissionsExt;
+    let pw = dir.path().join("secrets/pw");
+    let content = std::fs::read_to_string(&pw).expect("password file");
+    assert_eq!(content.len(), 13, "{content:?}");
+    assert!(content.ends_with('\n'), "{content:?}");
+    let mode = std::fs::metadata(&pw).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // A second run reads it back.
+    let first = content.trim_end().to_string();
+    std::fs::write(&pw, format!("{first} salt=abc\n")).expect("rewrite");
+    let play = format!(
+        "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug:\n        msg: \"again={{{{ lookup('password', '{}') }}}}\"\n",
+        pw.display()
+    );
+    let (out, _dir2) = run(&play, &[], &[]);
+    ok(&out);
+    assert_eq!(
+        count_msgs(&stdout(&out), &format!("again={first}")),
+        1,
+        "{}",
+        stdout(&out)
+    );
+}
