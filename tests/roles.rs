@@ -41,6 +41,18 @@ fn run_ok_with_stderr(playbook: &str, out: &Path, envs: &[(&str, &str)]) -> (Str
     (stdout, stderr)
 }
 
+/// Runs `playbook` on `inventory` with `out` set and `extra` arguments,
+/// which must succeed: its stdout.
+fn run_on(inventory: &str, playbook: &str, out: &Path, extra: &[&str]) -> String {
+    let ev = format!("out={}", out.display());
+    let mut args = vec!["playbook", "-i", inventory, playbook, "-e", ev.as_str()];
+    args.extend_from_slice(extra);
+    let o = tend(&args, &[]);
+    let stdout = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", text(&o.stderr));
+    stdout
+}
+
 fn read(p: PathBuf) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -236,13 +248,7 @@ fn include_and_import_role_options_actions_and_delegated_handlers() {
 #[test]
 fn an_include_role_on_some_hosts_reaches_the_whole_play() {
     let dir = tempfile::tempdir().unwrap();
-    let ev = format!("out={}", dir.path().display());
-    let o = tend(
-        &["playbook", "-i", "pair.ini", "play_wide.yml", "-e", &ev],
-        &[],
-    );
-    let stdout = text(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", text(&o.stderr));
+    let stdout = run_on("pair.ini", "play_wide.yml", dir.path(), &[]);
     // `public: true` included on `one` only: as Ansible adds the role to
     // the play, `two` sees its defaults and vars too (not the next play).
     for host in ["one", "two"] {
@@ -262,6 +268,21 @@ fn an_include_role_on_some_hosts_reaches_the_whole_play() {
         stdout.contains("two                        : ok=3    changed=2 "),
         "{stdout}"
     );
+}
+
+#[test]
+fn vars_from_defaults_from_and_include_role_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    run_on(
+        "hosts.ini",
+        "from_files.yml",
+        dir.path(),
+        &["-t", "applied"],
+    );
+    // The role's defaults/alt.yml and vars/alt.yml, not its main.yml.
+    assert_eq!(read(dir.path().join("from.txt")), "alt_default alt_var\n");
+    // `apply: tags` reaches the role's task: `-t applied` selects it.
+    assert_eq!(read(dir.path().join("order.log")), "pub\n");
 }
 
 #[test]

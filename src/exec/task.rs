@@ -243,18 +243,14 @@ pub fn tags_select(
         .collect();
     let has = |name: &str| tags.contains(&name);
     let untagged = tags.is_empty();
-    let mut run = if only.is_empty() || only.iter().any(|o| o == "all") {
-        // Everything, except `never` tasks (unless `always` too).
-        !has("never") || has("always")
-    } else {
-        has("always")
-            || only.iter().any(|o| {
-                (o == "tagged" && !untagged && !has("never"))
-                    || (o == "untagged" && untagged)
-                    || (o != "never" && has(o))
-                    || (o == "never" && has("never"))
-            })
-    };
+    // `all` (the default): everything except `never` tasks; other tags
+    // asked for with it still select theirs (`-t never,all`), as Ansible.
+    let all = only.is_empty() || only.iter().any(|o| o == "all");
+    let mut run = has("always")
+        || (all && !has("never"))
+        || only.iter().any(|o| {
+            (o == "tagged" && !untagged && !has("never")) || (o == "untagged" && untagged) || has(o)
+        });
     if run && !skip.is_empty() {
         let skipped = skip.iter().any(|k| {
             (k == "all" && !has("always"))
