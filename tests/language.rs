@@ -2249,3 +2249,35 @@ fn dict_vars_and_password_lookups_as_ansible() {
         stdout(&out)
     );
 }
+
+#[test]
+fn rescue_sees_the_failed_task_and_result_and_the_recap_counts_it() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - name: guarded
+      block:
+        - name: breaks
+          command: /bin/false
+      rescue:
+        - debug:
+            msg: "rescued {{ ansible_failed_task.name }} rc={{ ansible_failed_result.rc }}"
+      always:
+        - debug:
+            msg: always_ran
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    for m in ["rescued breaks rc=1", "always_ran"] {
+        assert_eq!(count_msgs(&text, m), 1, "{m}: {text}");
+    }
+    assert!(
+        text.contains("a                          : ok=2    changed=0    unreachable=0    failed=0    skipped=0    rescued=1    ignored=0"),
+        "{text}"
+    );
+}
