@@ -2281,3 +2281,53 @@ fn rescue_sees_the_failed_task_and_result_and_the_recap_counts_it() {
         "{text}"
     );
 }
+
+#[test]
+fn vars_files_take_the_first_alternative_that_exists() {
+    let files = [
+        ("vars/b.yml", "fv: from_b\n"),
+        ("vars/os_linux.yml", "fv2: from_linux\n"),
+    ];
+    let play = r#"
+- hosts: a
+  gather_facts: false
+  vars:
+    osname: linux
+  vars_files:
+    - [vars/missing.yml, "vars/{{ osname }}_none.yml", "os_{{ osname }}.yml"]
+    - vars/b.yml
+  tasks:
+    - debug:
+        msg: "{{ fv }} {{ fv2 }}"
+"#;
+    let (out, _dir) = run(play, &files, &[]);
+    ok(&out);
+    // As Ansible: names are looked up under the playbook's vars/ too.
+    assert_eq!(
+        count_msgs(&stdout(&out), "from_b from_linux"),
+        1,
+        "{}",
+        stdout(&out)
+    );
+    // None exists: the play fails, naming them.
+    let (out, _dir) = run(&play.replace("os_{{ osname }}", "nope"), &files, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        all_output(&out).contains(
+            "play.yml:7:8: vars_files: vars file vars/missing.yml, vars/linux_none.yml, nope.yml was not found"
+        ),
+        "{}",
+        all_output(&out)
+    );
+    // A name that needs host variables is refused, not guessed.
+    let (out, _dir) = run(
+        &play.replace("{{ osname }}_none", "{{ inventory_hostname }}"),
+        &files,
+        &[],
+    );
+    assert!(
+        all_output(&out).contains("names that need host variables are not supported yet"),
+        "{}",
+        all_output(&out)
+    );
+}

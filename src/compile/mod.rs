@@ -393,7 +393,7 @@ fn compile(
         ctx.play_on_controller
             .set(targets_controller(&play.hosts.value));
         check_string(&play.hosts.value, &play.hosts.span, templar, diags);
-        for vf in &play.vars_files {
+        for vf in play.vars_files.iter().flatten() {
             check_string(&vf.value, &vf.span, templar, diags);
         }
         let handler_list: Vec<(Task, Option<Step>)> =

@@ -687,30 +687,13 @@ async fn run_play(
     );
     let mut play_vars = play.play.vars.clone();
     play_vars.extend(prompted);
-    // vars_files: loaded once, names templated with play and extra vars.
-    for vf in &play.play.vars_files {
-        let scope = crate::template::Scope::new(vec![&play_vars, &opts.extra_vars]);
-        let name = match templar.render_string(&vf.value, &scope) {
-            Ok(v) => value_text(&v),
-            Err(e) => {
-                reporter.warning(&format!(
-                    "{}: vars_files: {}",
-                    vf.span.location(),
-                    e.message
-                ));
-                summary.any_failed = true;
-                return PlayEnd::Continue;
-            }
-        };
-        let path = if std::path::Path::new(&name).is_absolute() {
-            std::path::PathBuf::from(&name)
-        } else {
-            book.dir.join(&name)
-        };
-        match load_vars_file(&path) {
+    // vars_files: loaded once, names templated with play and extra vars;
+    // of a list of alternatives, the first file that exists.
+    for alternatives in &play.play.vars_files {
+        match vars_file_of(&alternatives[..], &play_vars, opts, templar, &book.dir) {
             Ok(vars) => play_vars.extend(vars),
             Err(e) => {
-                reporter.warning(&format!("{}: {e}", vf.span.location()));
+                reporter.warning(&e);
                 summary.any_failed = true;
                 for s in &states {
                     summary.recap.entry(s.name.clone()).or_default().failed += 1;
@@ -2238,6 +2221,53 @@ fn set_lookup_dirs(ctx: &PlayCtx<'_>, t: &CompiledTask) {
     dirs.push(ctx.book.dir.join("files"));
     dirs.push(ctx.book.dir.clone());
     crate::template::set_search_dirs(dirs);
+}
+
+/// The variables of a `vars_files` entry: the first of its alternatives
+/// that exists (looked up as Ansible: under the playbook's `vars/`, then
+/// its directory), its name templated with the play's and extra vars.
+fn vars_file_of(
+    alternatives: &[crate::playbook::Located<String>],
+    play_vars: &Vars,
+    opts: &RunOptions,
+    templar: &Templar,
+    dir: &std::path::Path,
+) -> Result<Vars, String> {
+    let scope = crate::template::Scope::new(vec![play_vars, &opts.extra_vars]);
+    let mut tried = Vec::new();
+    for vf in alternatives {
+        let name = match templar.render_string(&vf.value, &scope) {
+            Ok(v) => value_text(&v),
+            Err(e) => {
+                return Err(format!(
+                    "{}: vars_files: {} (names that need host variables are not supported yet)",
+                    vf.span.location(),
+                    e.message
+                ));
+            }
+        };
+        let path = std::path::Path::new(&name);
+        let candidates = if path.is_absolute() {
+            vec![path.to_path_buf()]
+        } else {
+            vec![dir.join("vars").join(path), dir.join(path)]
+        };
+        match candidates.iter().find(|c| c.is_file()) {
+            Some(found) => {
+                return load_vars_file(found)
+                    .map_err(|e| format!("{}: vars_files: {e}", vf.span.location()));
+            }
+            None => tried.push(name),
+        }
+    }
+    let at = alternatives
+        .first()
+        .map(|a| format!("{}: ", a.span.location()))
+        .unwrap_or_default();
+    Err(format!(
+        "{at}vars_files: vars file {} was not found",
+        tried.join(", ")
+    ))
 }
 
 /// Reads a YAML vars file (vars_files, -e @file).

@@ -51,8 +51,9 @@ pub struct Play {
     pub hosts: Located<String>,
     /// `vars`.
     pub vars: Vars,
-    /// `vars_files` (each may be templated).
-    pub vars_files: Vec<Located<String>>,
+    /// `vars_files` (each may be templated): each entry is a file, or a
+    /// list of alternatives of which the first that exists is read.
+    pub vars_files: Vec<Vec<Located<String>>>,
     /// `gather_facts` (bool or template).
     pub gather_facts: Option<Value>,
     /// Privilege escalation settings.

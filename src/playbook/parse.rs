@@ -679,7 +679,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
                 };
             }
             "vars" => play.vars = vars_map(v, diags),
-            "vars_files" => play.vars_files = string_list(v, diags),
+            "vars_files" => play.vars_files = vars_files(v, diags),
             "gather_facts" => play.gather_facts = Some(v.to_value()),
             "become" => play.escalation.enabled = Some(v.to_value()),
             "become_user" => play.escalation.user = Some(v.to_value()),
@@ -2006,6 +2006,19 @@ fn scalar_string(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<String> {
         }
         Kind::Null => None,
         _ => node.key_text(),
+    }
+}
+
+/// `vars_files`: a list of file names, each entry a name or a list of
+/// alternative names.
+fn vars_files(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Vec<Located<String>>> {
+    match &node.kind {
+        Kind::Seq(items) => items
+            .iter()
+            .map(|i| string_list(i, diags))
+            .filter(|alternatives| !alternatives.is_empty())
+            .collect(),
+        _ => vec![string_list(node, diags)],
     }
 }
 
