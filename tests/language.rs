@@ -2331,3 +2331,32 @@ fn vars_files_take_the_first_alternative_that_exists() {
         all_output(&out)
     );
 }
+
+#[test]
+fn force_handlers_runs_an_include_tasks_handler_on_a_failed_host() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - command: echo
+      notify: handler
+    - name: breaks
+      fail:
+  handlers:
+    - name: handler
+      include_tasks: h.yml
+"#,
+        &[("h.yml", "- debug:\n    msg: included handler ran\n")],
+        &["--force-handlers"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert_eq!(count_msgs(&text, "included handler ran"), 1, "{text}");
+    assert!(
+        text.contains(
+            "a                          : ok=3    changed=1    unreachable=0    failed=1 "
+        ),
+        "{text}"
+    );
+}

@@ -1908,6 +1908,18 @@ async fn run_handlers_on(
         match ctx.play.handler_includes.iter().find(|(k, _)| *k == i) {
             // A looping or per-host include: it runs as an include.
             Some((_, include)) if subset.iter().any(|b| *b) => {
+                // `force_handlers`: failed hosts run the include too, and
+                // stay failed.
+                let forced: Vec<bool> = states
+                    .iter()
+                    .zip(&subset)
+                    .map(|(s, &on)| on && s.failed)
+                    .collect();
+                for (s, &f) in states.iter_mut().zip(&forced) {
+                    if f {
+                        s.failed = false;
+                    }
+                }
                 let mut end_play = false;
                 run_steps(
                     ctx,
@@ -1919,6 +1931,9 @@ async fn run_handlers_on(
                     &mut end_play,
                 )
                 .await;
+                for (s, &f) in states.iter_mut().zip(&forced) {
+                    s.failed |= f;
+                }
                 ended = end_play;
             }
             Some(_) => {}
