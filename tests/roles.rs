@@ -271,6 +271,15 @@ fn an_include_role_on_some_hosts_reaches_the_whole_play() {
 }
 
 #[test]
+fn a_role_entrys_when_is_judged_per_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = run_on("pair.ini", "role_when.yml", dir.path(), &[]);
+    assert_eq!(read(dir.path().join("order.log")), "dup\n");
+    assert!(stdout.contains("skipping: [one]"), "{stdout}");
+    assert!(stdout.contains("changed: [two]"), "{stdout}");
+}
+
+#[test]
 fn vars_from_defaults_from_and_include_role_apply() {
     let dir = tempfile::tempdir().unwrap();
     run_on(
