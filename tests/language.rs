@@ -2360,3 +2360,45 @@ fn force_handlers_runs_an_include_tasks_handler_on_a_failed_host() {
         "{text}"
     );
 }
+
+#[test]
+fn block_keywords_reach_its_tasks() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: false
+  tasks:
+    - block:
+        - command: echo {{ who }}
+          register: r
+        - debug:
+            msg: "{{ r.stdout }} on {{ inventory_hostname }}"
+        - fail:
+            msg: broken
+        - debug:
+            msg: after_fail
+      delegate_to: c
+      vars:
+        who: block_var
+      when: inventory_hostname == 'a'
+      ignore_errors: true
+      tags: [blk]
+    - debug:
+        msg: untagged_after
+"#,
+        &[],
+        &["-t", "blk"],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    // As ansible-core 2.19: delegated to c, the block's vars, its `when`
+    // per host, its failure ignored, its tag selecting every task.
+    for m in ["block_var on a", "after_fail"] {
+        assert_eq!(count_msgs(&text, m), 1, "{m}: {text}");
+    }
+    assert_eq!(count_msgs(&text, "untagged_after"), 0, "{text}");
+    assert!(text.contains("changed: [a -> c]"), "{text}");
+    assert!(text.contains("fatal: [a -> c]: FAILED!"), "{text}");
+    assert_eq!(text.matches("skipping: [b]").count(), 4, "{text}");
+    assert!(text.contains("ignored=1"), "{text}");
+}
