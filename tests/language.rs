@@ -2402,3 +2402,32 @@ fn block_keywords_reach_its_tasks() {
     assert_eq!(text.matches("skipping: [b]").count(), 4, "{text}");
     assert!(text.contains("ignored=1"), "{text}");
 }
+
+#[test]
+fn a_task_connection_is_used_unless_the_inventory_sets_one() {
+    let (out, _dir) = run(
+        r#"
+- hosts: pinned,near
+  gather_facts: false
+  tasks:
+    - command: echo {{ inventory_hostname }}
+      connection: "{{ 'lo' + 'cal' }}"
+    - block:
+        - command: echo in_block
+      connection: local
+"#,
+        &[(
+            "hosts2.ini",
+            "pinned ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\nnear ansible_host=192.0.2.1 ansible_port=1 ansible_user=nobody\n",
+        )],
+        &["-i", "hosts2.ini"],
+    );
+    let text = stdout(&out);
+    // As Ansible: `near` runs on the controller; `pinned` keeps the
+    // inventory's ssh (nothing listens there: unreachable).
+    assert!(
+        text.contains("near                       : ok=2    changed=2    unreachable=0"),
+        "{text}"
+    );
+    assert!(text.contains("fatal: [pinned]: UNREACHABLE!"), "{text}");
+}

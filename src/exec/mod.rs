@@ -128,6 +128,9 @@ pub(crate) struct HostState {
     /// The inventory sets the login user (`ansible_user`), which wins over
     /// the `remote_user` keyword; `-u` and ansible.cfg do not.
     pub login_pinned: bool,
+    /// The inventory sets the connection (`ansible_connection`), which wins
+    /// over the `connection` keyword of a task.
+    pub connection_pinned: bool,
     /// The last failed task (`ansible_failed_task`) and its result, for `rescue`.
     pub last_failure: Option<(Value, Value)>,
     /// Variables of the `include_tasks` being run (loop item, include vars).
@@ -609,6 +612,7 @@ async fn run_play(
         }
         let host_vars = inventory.host_vars(h);
         let login_pinned = login_pinned(&host_vars);
+        let connection_pinned = host_vars.contains_key("ansible_connection");
         inventory_vars.extend(host_vars);
         let conn_vars = with_remote_user(&inventory_vars, remote_user.as_deref(), login_pinned);
         let conn = match connection_for(h, &conn_vars) {
@@ -638,6 +642,7 @@ async fn run_play(
             conn,
             logins: Default::default(),
             login_pinned,
+            connection_pinned,
             last_failure: None,
             include_layers: Vec::new(),
             roles_run: HashSet::new(),

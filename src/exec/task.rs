@@ -639,6 +639,36 @@ fn set_delegated_vars(magic: &mut Vars, inventory: &crate::inventory::Inventory,
     magic.insert("ansible_delegated_vars".into(), Value::Object(by_host));
 }
 
+/// The connection a task's `connection` keyword asks for: the host's own
+/// when it names the host's type, the controller for `local`.
+fn task_connection(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+) -> Result<Arc<dyn crate::connection::Connection>, String> {
+    let Some(keyword) = &t.task.connection else {
+        return Ok(Arc::clone(&host.conn));
+    };
+    let wanted = text(
+        &ctx.templar
+            .render_value(keyword, scope)
+            .map_err(|e| e.message)?,
+    );
+    let current = host
+        .inventory_vars
+        .get("ansible_connection")
+        .and_then(Value::as_str)
+        .unwrap_or("ssh");
+    match wanted.as_str() {
+        w if w == current || (w == "smart" && current == "ssh") => Ok(Arc::clone(&host.conn)),
+        "local" => Ok(Arc::new(crate::connection::local::Local)),
+        other => Err(format!(
+            "the task keyword connection: `{other}` on a host reached by `{current}` is not supported yet"
+        )),
+    }
+}
+
 /// The host `delegate_to` names, rendered with the task's variables (and
 /// the loop item's, when there is one).
 fn delegated_host(
@@ -2103,6 +2133,11 @@ fn escalation(
         _ => Vec::new(),
     };
     let inner = match &t.task.delegate_to {
+        // A task-level `connection` (unless the inventory pins
+        // `ansible_connection`, which wins as in Ansible).
+        None if t.task.connection.is_some() && !host.connection_pinned => {
+            task_connection(ctx, t, host, scope)?
+        }
         // A task-level `remote_user` needs its own login (unless the
         // inventory pins `ansible_user`, which wins as in Ansible).
         None if t.task.remote_user.is_some() && !host.login_pinned => {

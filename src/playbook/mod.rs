@@ -474,6 +474,8 @@ pub struct Task {
     pub timeout: Option<Value>,
     /// `remote_user` (used when the inventory sets no `ansible_user`).
     pub remote_user: Option<Value>,
+    /// `connection` (used when the inventory sets no `ansible_connection`).
+    pub connection: Option<Value>,
     /// `any_errors_fatal`.
     pub any_errors_fatal: Option<Value>,
     /// `run_once`: run on the first host of the batch, results to all.

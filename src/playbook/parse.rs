@@ -40,6 +40,7 @@ const TASK_KEYWORDS: &[&str] = &[
     "local_action",
     "timeout",
     "remote_user",
+    "connection",
     "any_errors_fatal",
     "run_once",
     "throttle",
@@ -82,7 +83,6 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "always",
     "async",
     "poll",
-    "connection",
     "ignore_unreachable",
     "module_defaults",
     "collections",
@@ -120,6 +120,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "ignore_errors",
     "no_log",
     "remote_user",
+    "connection",
     "serial",
     "max_fail_percentage",
     "any_errors_fatal",
@@ -1462,6 +1463,7 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
     t.delegate_facts = t.delegate_facts.or_else(|| parent.delegate_facts.clone());
     t.timeout = t.timeout.or_else(|| parent.timeout.clone());
     t.remote_user = t.remote_user.or_else(|| parent.remote_user.clone());
+    t.connection = t.connection.or_else(|| parent.connection.clone());
     t.any_errors_fatal = t
         .any_errors_fatal
         .or_else(|| parent.any_errors_fatal.clone());
@@ -1638,6 +1640,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         rescued: false,
         timeout: None,
         remote_user: None,
+        connection: None,
         any_errors_fatal: None,
         run_once: None,
         throttle: None,
@@ -1744,6 +1747,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             "delegate_facts" => task.delegate_facts = Some(v.to_value()),
             "timeout" => task.timeout = Some(v.to_value()),
             "remote_user" => task.remote_user = Some(v.to_value()),
+            "connection" => task.connection = Some(v.to_value()),
             "any_errors_fatal" => task.any_errors_fatal = Some(v.to_value()),
             "run_once" => task.run_once = Some(v.to_value()),
             "throttle" => task.throttle = Some(v.to_value()),
