@@ -360,6 +360,11 @@ fn playbook_files(book: &CompiledPlaybook) -> BTreeMap<PathBuf, Vec<u8>> {
         for h in &play.handlers {
             add_task(h, &mut out);
         }
+        for (_, step) in &play.handler_includes {
+            for t in CompiledStep::tasks(step) {
+                add_task(t, &mut out);
+            }
+        }
     }
     fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
         let Ok(entries) = std::fs::read_dir(dir) else {

@@ -672,3 +672,49 @@ fn a_python_module_plugin_is_named_as_not_supported() {
         "{stderr}"
     );
 }
+
+#[test]
+fn list_hosts_tasks_and_tags_show_what_ansible_shows() {
+    let cases = root().join("compat/cases");
+    let list = |extra: &[&str]| {
+        let mut args = vec!["playbook", "-i", "../inventory.ini", "tags_select.yml"];
+        args.extend_from_slice(extra);
+        let out = tend(&args, &cases);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // As ansible-core 2.19: --list-tags without tag options takes `never`
+    // tasks too (and so does --list-tasks beside it); an unnamed include
+    // shows as `include_tasks`.
+    assert_eq!(
+        list(&["--list-hosts", "--list-tasks", "--list-tags"]),
+        "
+playbook: tags_select.yml
+
+  play #1 (local): local\tTAGS: [playtag]
+    pattern: ['local']
+    hosts (1):
+      localhost
+    tasks:
+      debug\tTAGS: [playtag]
+      debug\tTAGS: [playtag, web]
+      debug\tTAGS: [db, playtag]
+      debug\tTAGS: [db, playtag, web]
+      debug\tTAGS: [always, playtag]
+      debug\tTAGS: [never, playtag]
+      debug\tTAGS: [never, never_b, playtag]
+      debug\tTAGS: [always, never, playtag]
+      debug\tTAGS: [playtag, web]
+      debug\tTAGS: [extra, playtag, web]
+      include_tasks\tTAGS: [playtag, web]
+      debug\tTAGS: [db, playtag]
+      command\tTAGS: [db, playtag]
+      TASK TAGS: [always, db, extra, never, never_b, playtag, web]
+"
+    );
+    // With tag options, only what they select.
+    assert!(
+        list(&["--list-tags", "--skip-tags", "web"])
+            .ends_with("      TASK TAGS: [always, db, never, playtag]\n")
+    );
+}

@@ -52,6 +52,11 @@ fn json_file(dir: &Path, name: &str) -> Value {
     serde_json::from_str(&text).expect("json")
 }
 
+/// How many results show `"msg": "M"`.
+fn count_msgs(text: &str, m: &str) -> usize {
+    text.matches(&format!("\"msg\": \"{m}\"")).count()
+}
+
 fn ok(o: &Output) {
     assert_eq!(
         o.status.code(),
@@ -802,7 +807,7 @@ fn collection_roles_and_handler_name_resolution() {
     );
     ok(&out);
     let text = stdout(&out);
-    let count = |m: &str| text.matches(&format!("\"msg\": \"{m}\"")).count();
+    let count = |m: &str| count_msgs(&text, m);
     assert_eq!(count("in_r"), 1, "{text}");
     // A name triggers its first handler only; listeners all run.
     assert_eq!(count("first_dup"), 1, "{text}");
@@ -892,6 +897,15 @@ fn an_include_tasks_handler_runs_its_files_tasks() {
         assert!(text.contains(&format!("\"msg\": \"{m}\"")), "{m}: {text}");
     }
     assert!(!text.contains("_b\""), "{text}");
+    // As Ansible: the include runs as a handler (its header, `included:`,
+    // counted as ok), then its tasks as handlers.
+    assert!(text.contains("RUNNING HANDLER [via_include]"), "{text}");
+    assert!(text.contains("h.yml for a\n"), "{text}");
+    assert!(text.contains("RUNNING HANDLER [first_included]"), "{text}");
+    assert!(
+        text.contains("a                          : ok=4    changed=1 "),
+        "{text}"
+    );
     // The included tasks are not handlers of their own: notifying one
     // fails the run when it happens (as ansible-core 2.19).
     let (out, _dir) = run(
@@ -1908,4 +1922,512 @@ fn hosts_that_no_task_counted_are_left_out_of_the_recap() {
     // As Ansible: the banner, and no row for a host nothing was counted for.
     assert!(!recap.contains(" : ok="), "{text}");
     assert!(text.contains("TASK [meta]"), "{text}");
+}
+
+#[test]
+fn end_play_and_end_batch_in_an_included_handler_file_end_them() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: false
+  tasks:
+    - name: notify both
+      command: "true"
+      notify: [h, later]
+    - meta: flush_handlers
+    - debug: msg=after_flush
+  handlers:
+    - name: h
+      include_tasks: h.yml
+    - name: later
+      debug: msg=later_handler
+- hosts: a,b
+  gather_facts: no
+  serial: 1
+  tasks:
+    - command: "true"
+      notify: hb
+    - meta: flush_handlers
+    - debug: msg="after_flush2 {{ inventory_hostname }}"
+  handlers:
+    - name: hb
+      include_tasks: hb.yml
+- hosts: a,b
+  gather_facts: no
+  tasks:
+    - command: "true"
+      notify: dropped
+    - meta: end_play
+  handlers:
+    - name: dropped
+      debug: msg=dropped_handler
+- hosts: a,b
+  gather_facts: no
+  serial: 1
+  tasks:
+    - command: "true"
+      notify: dropped
+    - meta: end_batch
+  handlers:
+    - name: dropped
+      debug: msg=dropped_handler
+- hosts: a
+  gather_facts: no
+  tasks:
+    - debug: msg=next_play
+"#,
+        &[
+            (
+                "h.yml",
+                "- debug: msg=handler_file\n- meta: end_play\n- debug: msg=not_reached\n",
+            ),
+            (
+                "hb.yml",
+                "- debug: msg=\"hb {{ inventory_hostname }}\"\n- meta: end_batch\n",
+            ),
+        ],
+        &["--force-handlers"],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    // As ansible-core 2.19: the meta task of the handler's file ends the
+    // play (or the batch) for every host; the handlers after it, the rest
+    // of the play and the notified handlers (even with --force-handlers)
+    // do not run.
+    let expected = [
+        ("handler_file", 2),
+        ("hb a", 1),
+        ("hb b", 1),
+        ("next_play", 1),
+        ("not_reached", 0),
+        ("later_handler", 0),
+        ("after_flush", 0),
+        ("after_flush2 a", 0),
+        ("dropped_handler", 0),
+    ];
+    for (m, n) in expected {
+        assert_eq!(count_msgs(&text, m), n, "{m}: {text}");
+    }
+    assert!(text.contains("RUNNING HANDLER [meta]"), "{text}");
+}
+
+#[test]
+fn delegated_vars_follow_a_delegate_to_that_depends_on_the_item() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: "{{ item }}:{{ ansible_delegated_vars.keys() | list | join(',') }}:{{ ansible_delegated_vars[item].inventory_hostname }}"
+      delegate_to: "{{ item }}"
+      loop: [b, c]
+    - debug:
+        msg: "after:{{ ansible_delegated_vars | default('none') }}"
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    // As ansible-core 2.19: each item's delegate, rendered with the item.
+    for (m, n) in [("b:b:b", 1), ("c:c:c", 1), ("after:none", 1)] {
+        assert_eq!(count_msgs(&text, m), n, "{m}: {text}");
+    }
+}
+
+#[test]
+fn tags_in_tags_that_nothing_has_are_warned_about() {
+    let play = r#"
+- hosts: a
+  gather_facts: false
+  tags: [playtag]
+  tasks:
+    - block:
+        - debug: msg=in_block
+      tags: blocktag
+    - include_tasks: inc.yml
+      tags: inctag
+  handlers:
+    - name: h
+      debug: msg=h
+      tags: handlertag
+"#;
+    let files = [("inc.yml", "- debug: msg=inner\n  tags: innertag\n")];
+    let warning = |tag: &str| {
+        format!(
+            "warning: --tags `{tag}`: no play, role, block or task of the playbook has this tag, it selects nothing"
+        )
+    };
+    let tags = "--tags=playtag,blocktag,inctag,innertag,handlertag,always,never,tagged,untagged,all,nosuch";
+    let (out, _dir) = run(play, &files, &[tags]);
+    ok(&out);
+    let all = all_output(&out);
+    assert_eq!(all.matches("warning: --tags").count(), 1, "{all}");
+    assert!(all.contains(&warning("nosuch")), "{all}");
+    // A tag known only when the play runs: no warning.
+    let templated = play.replace("tags: blocktag", "tags: \"{{ 'blocktag' }}\"");
+    let (out, _dir) = run(&templated, &files, &[tags]);
+    ok(&out);
+    assert!(
+        !all_output(&out).contains("warning: --tags"),
+        "{}",
+        all_output(&out)
+    );
+}
+
+#[test]
+fn import_include_and_role_loops_are_compile_errors() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: false
+  roles: [x]
+  tasks:
+    - import_tasks: a.yml
+    - include_tasks: c.yml
+    - include_role:
+        name: z
+- import_playbook: again.yml
+"#,
+        &[
+            ("a.yml", "- import_tasks: b.yml\n"),
+            ("b.yml", "- debug: msg=b\n- import_tasks: a.yml\n"),
+            ("c.yml", "- include_tasks: c.yml\n  when: false\n"),
+            ("again.yml", "- import_playbook: again.yml\n"),
+            ("roles/x/meta/main.yml", "dependencies: [y]\n"),
+            ("roles/x/tasks/main.yml", "- debug: msg=x\n"),
+            ("roles/y/meta/main.yml", "dependencies:\n  - role: x\n"),
+            (
+                "roles/z/tasks/main.yml",
+                "- include_role:\n    name: z\n  when: false\n",
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", all_output(&out));
+    let all = all_output(&out);
+    // Role files are shown with the roles directory's full path.
+    for (message, at) in [
+        (
+            "import_tasks: `a.yml` imports itself (import loop)",
+            " b.yml:2:17",
+        ),
+        (
+            "include_tasks: `c.yml` includes itself (include loop): a recursive include is not supported yet",
+            " c.yml:1:18",
+        ),
+        (
+            "import_playbook: `again.yml` imports itself (import loop)",
+            " again.yml:1:20",
+        ),
+        (
+            "role `x` depends on itself (dependency loop)",
+            "/roles/y/meta/main.yml:2:11",
+        ),
+        (
+            "include_role: role `z` includes itself (include loop): a recursive include is not supported yet",
+            "/roles/z/tasks/main.yml:2:5",
+        ),
+    ] {
+        let expected = format!("error: {message}\n --> ");
+        let found = all
+            .find(&expected)
+            .unwrap_or_else(|| panic!("{message}\n{all}"));
+        let location = all[found + expected.len() - 1..]
+            .lines()
+            .next()
+            .unwrap_or("");
+        assert!(location.ends_with(at), "{message}: {location}");
+    }
+    assert!(
+        all.contains("5 errors found; no host was contacted."),
+        "{all}"
+    );
+}
+
+#[test]
+fn play_connection_wins_over_dash_c_but_not_over_the_inventory() {
+    let (out, _dir) = run(
+        r#"
+- hosts: far,pinned
+  gather_facts: false
+  connection: "{{ 'lo' + 'cal' }}"
+  tasks:
+    - command: echo ran_on_{{ inventory_hostname }}
+      register: r
+    - debug:
+        msg: "{{ r.stdout }} {{ ansible_connection }}"
+"#,
+        &[(
+            "remote.ini",
+            "far ansible_host=192.0.2.1 ansible_user=nobody\npinned ansible_connection=telnet\n",
+        )],
+        &["-i", "remote.ini", "-c", "ssh"],
+    );
+    let text = stdout(&out);
+    // As Ansible: `far` (no ansible_connection) runs locally although its
+    // address is unreachable and -c says ssh; `pinned` keeps its own.
+    assert_eq!(count_msgs(&text, "ran_on_far local"), 1, "{text}");
+    assert!(
+        text.contains("connection type `telnet` is not supported yet"),
+        "{text}"
+    );
+    assert!(
+        text.contains("far                        : ok=2    changed=1 "),
+        "{text}"
+    );
+}
+
+#[test]
+fn dict_vars_and_password_lookups_as_ansible() {
+    let (out, dir) = run(
+        r#"
+- hosts: a
+  gather_facts: false
+  vars:
+    d: {x: 1, y: two}
+    myv: hello
+  tasks:
+    - debug:
+        msg: "{{ lookup('dict', d) | map(attribute='key') | join('+') }}={{ query('dict', d)[1].value }}"
+    - debug:
+        msg: "{{ lookup('vars', 'myv') }}:{{ lookup('vars', 'nosuch', default='dflt') }}:{{ lookup('vars', 'myv', 'myv') }}"
+    - set_fact:
+        first: "{{ lookup('password', 'secrets/pw length=12') }}"
+        digits: "{{ lookup('password', 'secrets/pin length=6 chars=digits') }}"
+    - debug:
+        msg: "same={{ first == lookup('password', 'secrets/pw length=12') }} len={{ first | length }} pin={{ digits is match('^[0-9]{6}$') }}"
+    - debug:
+        msg: "{{ lookup('vars', 'nosuch') }}"
+      ignore_errors: true
+    - debug:
+        msg: "{{ lookup('password', 'other encrypt=sha512_crypt') }}"
+      ignore_errors: true
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    for m in [
+        "x+y=two",
+        "hello:dflt:hello,hello",
+        "same=True len=12 pin=True",
+    ] {
+        assert_eq!(count_msgs(&text, m), 1, "{m}: {text}");
+    }
+    assert!(
+        text.contains("No variable named 'nosuch' was found."),
+        "{text}"
+    );
+    assert!(
+        text.contains("password lookup: `encrypt` is not supported yet"),
+        "{text}"
+    );
+    // The password is kept in the file (one line, only its owner may read it).
+    use std::os::unix::fs::PermissionsExt;
+    let pw = dir.path().join("secrets/pw");
+    let content = std::fs::read_to_string(&pw).expect("password file");
+    assert_eq!(content.len(), 13, "{content:?}");
+    assert!(content.ends_with('\n'), "{content:?}");
+    let mode = std::fs::metadata(&pw).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // A second run reads it back.
+    let first = content.trim_end().to_string();
+    std::fs::write(&pw, format!("{first} salt=abc\n")).expect("rewrite");
+    let play = format!(
+        "- hosts: a\n  gather_facts: false\n  tasks:\n    - debug:\n        msg: \"again={{{{ lookup('password', '{}') }}}}\"\n",
+        pw.display()
+    );
+    let (out, _dir2) = run(&play, &[], &[]);
+    ok(&out);
+    assert_eq!(
+        count_msgs(&stdout(&out), &format!("again={first}")),
+        1,
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn rescue_sees_the_failed_task_and_result_and_the_recap_counts_it() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - name: guarded
+      block:
+        - name: breaks
+          command: /bin/false
+      rescue:
+        - debug:
+            msg: "rescued {{ ansible_failed_task.name }} rc={{ ansible_failed_result.rc }}"
+      always:
+        - debug:
+            msg: always_ran
+"#,
+        &[],
+        &[],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    for m in ["rescued breaks rc=1", "always_ran"] {
+        assert_eq!(count_msgs(&text, m), 1, "{m}: {text}");
+    }
+    assert!(
+        text.contains("a                          : ok=2    changed=0    unreachable=0    failed=0    skipped=0    rescued=1    ignored=0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn vars_files_take_the_first_alternative_that_exists() {
+    let files = [
+        ("vars/b.yml", "fv: from_b\n"),
+        ("vars/os_linux.yml", "fv2: from_linux\n"),
+    ];
+    let play = r#"
+- hosts: a
+  gather_facts: false
+  vars:
+    osname: linux
+  vars_files:
+    - [vars/missing.yml, "vars/{{ osname }}_none.yml", "os_{{ osname }}.yml"]
+    - vars/b.yml
+  tasks:
+    - debug:
+        msg: "{{ fv }} {{ fv2 }}"
+"#;
+    let (out, _dir) = run(play, &files, &[]);
+    ok(&out);
+    // As Ansible: names are looked up under the playbook's vars/ too.
+    assert_eq!(
+        count_msgs(&stdout(&out), "from_b from_linux"),
+        1,
+        "{}",
+        stdout(&out)
+    );
+    // None exists: the play fails, naming them.
+    let (out, _dir) = run(&play.replace("os_{{ osname }}", "nope"), &files, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        all_output(&out).contains(
+            "play.yml:7:8: vars_files: vars file vars/missing.yml, vars/linux_none.yml, nope.yml was not found"
+        ),
+        "{}",
+        all_output(&out)
+    );
+    // A name that needs host variables is refused, not guessed.
+    let (out, _dir) = run(
+        &play.replace("{{ osname }}_none", "{{ inventory_hostname }}"),
+        &files,
+        &[],
+    );
+    assert!(
+        all_output(&out).contains("names that need host variables are not supported yet"),
+        "{}",
+        all_output(&out)
+    );
+}
+
+#[test]
+fn force_handlers_runs_an_include_tasks_handler_on_a_failed_host() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a
+  gather_facts: false
+  tasks:
+    - command: echo
+      notify: handler
+    - name: breaks
+      fail:
+  handlers:
+    - name: handler
+      include_tasks: h.yml
+"#,
+        &[("h.yml", "- debug:\n    msg: included handler ran\n")],
+        &["--force-handlers"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert_eq!(count_msgs(&text, "included handler ran"), 1, "{text}");
+    assert!(
+        text.contains(
+            "a                          : ok=3    changed=1    unreachable=0    failed=1 "
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn block_keywords_reach_its_tasks() {
+    let (out, _dir) = run(
+        r#"
+- hosts: a,b
+  gather_facts: false
+  tasks:
+    - block:
+        - command: echo {{ who }}
+          register: r
+        - debug:
+            msg: "{{ r.stdout }} on {{ inventory_hostname }}"
+        - fail:
+            msg: broken
+        - debug:
+            msg: after_fail
+      delegate_to: c
+      vars:
+        who: block_var
+      when: inventory_hostname == 'a'
+      ignore_errors: true
+      tags: [blk]
+    - debug:
+        msg: untagged_after
+"#,
+        &[],
+        &["-t", "blk"],
+    );
+    ok(&out);
+    let text = stdout(&out);
+    // As ansible-core 2.19: delegated to c, the block's vars, its `when`
+    // per host, its failure ignored, its tag selecting every task.
+    for m in ["block_var on a", "after_fail"] {
+        assert_eq!(count_msgs(&text, m), 1, "{m}: {text}");
+    }
+    assert_eq!(count_msgs(&text, "untagged_after"), 0, "{text}");
+    assert!(text.contains("changed: [a -> c]"), "{text}");
+    assert!(text.contains("fatal: [a -> c]: FAILED!"), "{text}");
+    assert_eq!(text.matches("skipping: [b]").count(), 4, "{text}");
+    assert!(text.contains("ignored=1"), "{text}");
+}
+
+#[test]
+fn a_task_connection_is_used_unless_the_inventory_sets_one() {
+    let (out, _dir) = run(
+        r#"
+- hosts: pinned,near
+  gather_facts: false
+  tasks:
+    - command: echo {{ inventory_hostname }}
+      connection: "{{ 'lo' + 'cal' }}"
+    - block:
+        - command: echo in_block
+      connection: local
+"#,
+        &[(
+            "hosts2.ini",
+            "pinned ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\nnear ansible_host=192.0.2.1 ansible_port=1 ansible_user=nobody\n",
+        )],
+        &["-i", "hosts2.ini"],
+    );
+    let text = stdout(&out);
+    // As Ansible: `near` runs on the controller; `pinned` keeps the
+    // inventory's ssh (nothing listens there: unreachable).
+    assert!(
+        text.contains("near                       : ok=2    changed=2    unreachable=0"),
+        "{text}"
+    );
+    assert!(text.contains("fatal: [pinned]: UNREACHABLE!"), "{text}");
 }

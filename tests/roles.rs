@@ -41,6 +41,18 @@ fn run_ok_with_stderr(playbook: &str, out: &Path, envs: &[(&str, &str)]) -> (Str
     (stdout, stderr)
 }
 
+/// Runs `playbook` on `inventory` with `out` set and `extra` arguments,
+/// which must succeed: its stdout.
+fn run_on(inventory: &str, playbook: &str, out: &Path, extra: &[&str]) -> String {
+    let ev = format!("out={}", out.display());
+    let mut args = vec!["playbook", "-i", inventory, playbook, "-e", ev.as_str()];
+    args.extend_from_slice(extra);
+    let o = tend(&args, &[]);
+    let stdout = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", text(&o.stderr));
+    stdout
+}
+
 fn read(p: PathBuf) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -231,6 +243,55 @@ fn include_and_import_role_options_actions_and_delegated_handlers() {
     assert_eq!(read(dir.path().join("handler.txt")), "True True\n");
     // rolespec_validate: false: no warning that argument_specs are not checked.
     assert!(!stderr.contains("argument_specs"), "{stderr}");
+}
+
+#[test]
+fn an_include_role_on_some_hosts_reaches_the_whole_play() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = run_on("pair.ini", "play_wide.yml", dir.path(), &[]);
+    // `public: true` included on `one` only: as Ansible adds the role to
+    // the play, `two` sees its defaults and vars too (not the next play).
+    for host in ["one", "two"] {
+        assert_eq!(
+            read(dir.path().join(format!("public-{host}.txt"))),
+            "from_defaults from_vars\n"
+        );
+    }
+    // dup included on `one`, then imported with allow_duplicates: false:
+    // the import runs on `two` only.
+    assert_eq!(read(dir.path().join("order.log")), "pub\ndup\ndup\n");
+    assert!(
+        stdout.contains("one                        : ok=6    changed=3 "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("two                        : ok=3    changed=2 "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_role_entrys_when_is_judged_per_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = run_on("pair.ini", "role_when.yml", dir.path(), &[]);
+    assert_eq!(read(dir.path().join("order.log")), "dup\n");
+    assert!(stdout.contains("skipping: [one]"), "{stdout}");
+    assert!(stdout.contains("changed: [two]"), "{stdout}");
+}
+
+#[test]
+fn vars_from_defaults_from_and_include_role_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    run_on(
+        "hosts.ini",
+        "from_files.yml",
+        dir.path(),
+        &["-t", "applied"],
+    );
+    // The role's defaults/alt.yml and vars/alt.yml, not its main.yml.
+    assert_eq!(read(dir.path().join("from.txt")), "alt_default alt_var\n");
+    // `apply: tags` reaches the role's task: `-t applied` selects it.
+    assert_eq!(read(dir.path().join("order.log")), "pub\n");
 }
 
 #[test]

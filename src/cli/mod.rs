@@ -570,6 +570,15 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
         print_diags(&all_diags);
         return Err(4);
     }
+    let unknown: Vec<Diagnostic> = compile::unknown_tags(&books, &split_tags(&a.tags))
+        .into_iter()
+        .map(|t| {
+            Diagnostic::warning(format!(
+                "--tags `{t}`: no play, role, block or task of the playbook has this tag, it selects nothing"
+            ))
+        })
+        .collect();
+    print_diags(&unknown);
     let (cli_vars, mut inventory) = match (
         exit_on(a.connection.vars(&cfg), 5),
         exit_on(load_inventory(&cfg), 4),
@@ -1057,11 +1066,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, i32> {
 /// them: the tasks the tags select, with the play's tags; a block's `rescue`
 /// and `always` and an include's file are not listed (the include is).
 fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> i32 {
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         tags: split_tags(&a.tags),
         skip_tags: split_tags(&a.skip_tags),
         ..RunOptions::default()
     };
+    // As ansible-playbook: --list-tags without tag options lists every
+    // tag, `never` ones too (and so do the tasks listed with it).
+    if a.list_tags && opts.tags.is_empty() && opts.skip_tags.is_empty() {
+        opts.tags = vec!["never".into(), "all".into()];
+    }
     for book in books {
         println!("\nplaybook: {}", book.path.display());
         for (i, play) in book.plays.iter().enumerate() {
@@ -1095,7 +1109,7 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
             for steps in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
                 listed_tasks(steps, &mut tasks);
             }
-            tasks.retain(|t| exec::selected_by_tags(t, &play.play.tags, &opts));
+            tasks.retain(|(t, _)| exec::selected_by_tags(t, &play.play.tags, &opts));
             let tags_of = |t: &crate::compile::CompiledTask| {
                 let mut tags: Vec<String> =
                     t.task.tags.iter().chain(&play.play.tags).cloned().collect();
@@ -1105,16 +1119,12 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
             };
             if a.list_tasks {
                 println!("    tasks:");
-                for t in &tasks {
-                    println!(
-                        "      {}\tTAGS: [{}]",
-                        t.display_name(),
-                        tags_of(t).join(", ")
-                    );
+                for (t, name) in &tasks {
+                    println!("      {name}\tTAGS: [{}]", tags_of(t).join(", "));
                 }
             }
             if a.list_tags {
-                let mut tags: Vec<String> = tasks.iter().flat_map(|t| tags_of(t)).collect();
+                let mut tags: Vec<String> = tasks.iter().flat_map(|(t, _)| tags_of(t)).collect();
                 tags.extend(play.play.tags.iter().cloned());
                 tags.sort();
                 tags.dedup();
@@ -1125,15 +1135,23 @@ fn list(books: &[CompiledPlaybook], inventory: &Inventory, a: &PlaybookArgs) -> 
     0
 }
 
-/// The tasks `--list-tasks` shows: blocks' `block` sections, includes themselves.
+/// The tasks `--list-tasks` shows, with the names it shows: blocks' `block`
+/// sections, includes themselves (an unnamed one as `include_tasks`).
 fn listed_tasks<'a>(
     steps: &'a [crate::compile::CompiledStep],
-    out: &mut Vec<&'a crate::compile::CompiledTask>,
+    out: &mut Vec<(&'a crate::compile::CompiledTask, String)>,
 ) {
     for step in steps {
         match step {
-            crate::compile::CompiledStep::Task(t) => out.push(t),
-            crate::compile::CompiledStep::Include(inc) => out.push(&inc.task),
+            crate::compile::CompiledStep::Task(t) => out.push((t, t.display_name())),
+            crate::compile::CompiledStep::Include(inc) => out.push((
+                &inc.task,
+                inc.task
+                    .task
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| "include_tasks".into()),
+            )),
             crate::compile::CompiledStep::Block(b) => listed_tasks(&b.block, out),
         }
     }

@@ -170,6 +170,9 @@ pub struct CompiledBlock {
     pub rescue: Vec<CompiledStep>,
     /// `always`.
     pub always: Vec<CompiledStep>,
+    /// Hosts where an `include_role` ran this role instance skip the block
+    /// (see [`playbook::Block::unless_role_ran`]).
+    pub unless_role_ran: Option<String>,
 }
 
 impl CompiledStep {
@@ -222,6 +225,58 @@ pub struct CompiledPlaybook {
     pub plays: Vec<CompiledPlay>,
     /// Warnings found while compiling.
     pub warnings: Vec<Diagnostic>,
+}
+
+/// The tags of `wanted` (`--tags`) that no play, role, block, include or
+/// task of `books` carries, special tags aside: they select nothing. Empty
+/// when the playbooks' tags are known only at run time (a templated tag, an
+/// include whose file is named per host).
+pub fn unknown_tags(books: &[CompiledPlaybook], wanted: &[String]) -> Vec<String> {
+    const SPECIAL: &[&str] = &["all", "always", "never", "tagged", "untagged"];
+    let mut known: std::collections::HashSet<&str> = Default::default();
+    for play in books.iter().flat_map(|b| &b.plays) {
+        known.extend(play.play.tags.iter().map(String::as_str));
+        known.extend(
+            play.handlers
+                .iter()
+                .flat_map(|h| h.task.tags.iter().map(String::as_str)),
+        );
+        let steps = play
+            .pre_tasks
+            .iter()
+            .chain(&play.tasks)
+            .chain(&play.post_tasks)
+            .chain(play.handler_includes.iter().map(|(_, s)| s));
+        for step in steps {
+            if !step_tags(step, &mut known) {
+                return Vec::new();
+            }
+        }
+    }
+    if known.iter().any(|t| crate::template::is_template(t)) {
+        return Vec::new();
+    }
+    wanted
+        .iter()
+        .filter(|t| !SPECIAL.contains(&t.as_str()) && !known.contains(t.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Adds the tags of `step` and of everything in it to `known`; false when
+/// they are known only at run time (an include whose file is named per host).
+fn step_tags<'a>(step: &'a CompiledStep, known: &mut std::collections::HashSet<&'a str>) -> bool {
+    let (own, inner): (&[String], Vec<&CompiledStep>) = match step {
+        CompiledStep::Task(t) => (&t.task.tags, Vec::new()),
+        CompiledStep::Block(b) => (
+            &[],
+            b.block.iter().chain(&b.rescue).chain(&b.always).collect(),
+        ),
+        CompiledStep::Include(i) if i.deferred.is_some() => return false,
+        CompiledStep::Include(i) => (&i.task.task.tags, i.steps.iter().collect()),
+    };
+    known.extend(own.iter().map(String::as_str));
+    inner.into_iter().all(|s| step_tags(s, known))
 }
 
 /// Reads and compiles a deferred include for one host (see
@@ -338,7 +393,7 @@ fn compile(
         ctx.play_on_controller
             .set(targets_controller(&play.hosts.value));
         check_string(&play.hosts.value, &play.hosts.span, templar, diags);
-        for vf in &play.vars_files {
+        for vf in play.vars_files.iter().flatten() {
             check_string(&vf.value, &vf.span, templar, diags);
         }
         let handler_list: Vec<(Task, Option<Step>)> =
@@ -373,9 +428,10 @@ fn compile(
             included_tasks: handlers
                 .iter()
                 .filter(|h| h.task.listen_only)
+                .chain(handler_includes.iter().flat_map(|(_, s)| s.tasks()))
                 .filter_map(|h| h.task.name.clone())
                 .collect(),
-            open: !handler_includes.is_empty()
+            open: handler_includes.iter().any(|(_, s)| has_deferred(s))
                 || handlers
                     .iter()
                     .any(|h| h.task.listen_only && h.task.name.as_deref().is_some_and(is_template)),
@@ -408,10 +464,8 @@ fn compile(
 }
 
 /// The handlers a handlers section's step stands for. An `include_tasks`
-/// handler is its file's tasks, with the include's keywords, each answering
-/// to the include's name and `listen` topics (notifying it runs them all);
-/// a looping one, or one whose file name needs per-host values, is one
-/// handler (its keywords) that runs the include (the step beside it).
+/// handler is one handler (its keywords) that runs the include (the step
+/// beside it) when notified: its file's tasks are not handlers themselves.
 fn handler_tasks(step: &Step) -> Vec<(Task, Option<Step>)> {
     match step {
         Step::Task(t) => vec![(t.clone(), None)],
@@ -422,24 +476,23 @@ fn handler_tasks(step: &Step) -> Vec<(Task, Option<Step>)> {
             .chain(&b.always)
             .flat_map(handler_tasks)
             .collect(),
-        Step::Include(i) => {
-            if i.task.loop_.is_some() || i.deferred.is_some() {
-                return vec![(i.task.clone(), Some(step.clone()))];
-            }
-            let topics: Vec<String> = i.task.name.iter().chain(&i.task.listen).cloned().collect();
-            let mut keywords = i.task.clone();
-            keywords.name = None;
-            i.steps
-                .iter()
-                .flat_map(handler_tasks)
-                .map(|(t, include)| {
-                    let mut t = playbook::parse::inherit(t, &keywords);
-                    t.listen.extend(topics.iter().cloned());
-                    t.listen_only = true;
-                    (t, include)
-                })
-                .collect()
-        }
+        // As Ansible, an include runs as one: its header and `included:`,
+        // counted, its tasks as handlers.
+        Step::Include(i) => vec![(i.task.clone(), Some(step.clone()))],
+    }
+}
+
+/// Whether a step holds an include whose file is known only at run time.
+fn has_deferred(step: &CompiledStep) -> bool {
+    match step {
+        CompiledStep::Task(_) => false,
+        CompiledStep::Block(b) => b
+            .block
+            .iter()
+            .chain(&b.rescue)
+            .chain(&b.always)
+            .any(has_deferred),
+        CompiledStep::Include(i) => i.deferred.is_some() || i.steps.iter().any(has_deferred),
     }
 }
 
@@ -649,6 +702,7 @@ impl Ctx<'_> {
                     block: self.steps(&b.block, diags),
                     rescue: self.steps(&b.rescue, diags),
                     always: self.steps(&b.always, diags),
+                    unless_role_ran: b.unless_role_ran.clone(),
                 })),
             })
             .collect()

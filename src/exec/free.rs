@@ -109,8 +109,10 @@ pub(crate) fn share(ctx: &PlayCtx<'_>, s: &mut HostState, before: &crate::vars::
     s.shared_seen = sets.len();
 }
 
-/// Takes what other hosts' `run_once` tasks set since the host last looked.
+/// Takes what other hosts' `run_once` tasks set since the host last looked,
+/// and the variables of the public roles other hosts included.
 pub(crate) fn catch_up(ctx: &PlayCtx<'_>, states: &mut [HostState]) {
+    super::take_public_roles(ctx, states);
     let sets = ctx.shared_sets.borrow();
     for s in states {
         for (k, v) in sets.iter().skip(s.shared_seen) {

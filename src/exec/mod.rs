@@ -128,6 +128,9 @@ pub(crate) struct HostState {
     /// The inventory sets the login user (`ansible_user`), which wins over
     /// the `remote_user` keyword; `-u` and ansible.cfg do not.
     pub login_pinned: bool,
+    /// The inventory sets the connection (`ansible_connection`), which wins
+    /// over the `connection` keyword of a task.
+    pub connection_pinned: bool,
     /// The last failed task (`ansible_failed_task`) and its result, for `rescue`.
     pub last_failure: Option<(Value, Value)>,
     /// Variables of the `include_tasks` being run (loop item, include vars).
@@ -139,6 +142,11 @@ pub(crate) struct HostState {
     pub public_role_defaults: Vars,
     /// Exported vars of the roles included with `public: true` so far.
     pub public_role_exports: Vars,
+    /// How much of [`PlayCtx::public_roles`] the host took.
+    pub public_seen: usize,
+    /// The host runs handlers: an `include_tasks` handler's header and its
+    /// tasks' are shown as handlers' (`RUNNING HANDLER`).
+    pub in_handlers: bool,
     /// How many enclosing blocks would rescue a failure now: Ansible counts
     /// such a failure as `rescued` rather than `failed` in the recap.
     pub rescue_depth: u32,
@@ -205,6 +213,10 @@ pub(crate) struct PlayCtx<'a> {
     /// Free strategies: what `run_once` tasks set (registered values,
     /// facts), in the order they ended; each host takes it in turn.
     pub shared_sets: RefCell<Vec<(String, Value)>>,
+    /// The defaults and exported vars of each `include_role` with `public:
+    /// true` that ran so far, in order: Ansible adds the role to the play,
+    /// so every host of the play sees them in its later tasks.
+    pub public_roles: RefCell<Vec<Arc<(Vars, Vars)>>>,
     /// Hosts of the batch that failed or became unreachable so far: gone
     /// from `ansible_play_hosts`, `ansible_play_batch` and `play_hosts`.
     pub down: RefCell<HashSet<String>>,
@@ -442,6 +454,33 @@ pub(crate) fn with_remote_user<'a>(
     }
 }
 
+/// A play keyword's text (`remote_user`, `connection`), rendered with the
+/// play's vars and the extra vars; an error is shown as a warning.
+fn play_keyword_text(
+    templar: &Templar,
+    play: &CompiledPlay,
+    opts: &RunOptions,
+    value: &Option<Value>,
+    name: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<Option<String>, ()> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let scope = crate::template::Scope::new(vec![&play.play.vars, &opts.extra_vars]);
+    match templar.render_value(v, &scope) {
+        Ok(v) => Ok(Some(task::text(&v))),
+        Err(e) => {
+            reporter.warning(&format!(
+                "{}: {name}: {}",
+                play.play.span.location(),
+                e.message
+            ));
+            Err(())
+        }
+    }
+}
+
 pub(crate) fn connection_for(
     host: &str,
     vars: &Vars,
@@ -553,29 +592,28 @@ async fn run_play(
     }
     // `remote_user` on the play: the login user where the inventory sets none
     // (`ansible_user` takes precedence, as in Ansible).
-    let remote_user = match &play.play.remote_user {
-        None => None,
-        Some(u) => {
-            let scope = crate::template::Scope::new(vec![&play.play.vars, &opts.extra_vars]);
-            match templar.render_value(u, &scope) {
-                Ok(v) => Some(task::text(&v)),
-                Err(e) => {
-                    reporter.warning(&format!(
-                        "{}: remote_user: {}",
-                        play.play.span.location(),
-                        e.message
-                    ));
-                    summary.any_failed = true;
-                    return PlayEnd::Continue;
-                }
-            }
-        }
+    let keyword = |value: &Option<Value>, name: &str, reporter: &mut dyn Reporter| {
+        play_keyword_text(templar, play, opts, value, name, reporter)
+    };
+    let Ok(remote_user) = keyword(&play.play.remote_user, "remote_user", reporter) else {
+        summary.any_failed = true;
+        return PlayEnd::Continue;
+    };
+    // `connection` on the play: wins over `-c`, not over the inventory's
+    // `ansible_connection` (as in Ansible).
+    let Ok(connection) = keyword(&play.play.connection, "connection", reporter) else {
+        summary.any_failed = true;
+        return PlayEnd::Continue;
     };
     let mut states = Vec::new();
     for h in &hosts {
         let mut inventory_vars = opts.cli_vars.clone();
+        if let Some(c) = &connection {
+            inventory_vars.insert("ansible_connection".into(), Value::from(c.as_str()));
+        }
         let host_vars = inventory.host_vars(h);
         let login_pinned = login_pinned(&host_vars);
+        let connection_pinned = host_vars.contains_key("ansible_connection");
         inventory_vars.extend(host_vars);
         let conn_vars = with_remote_user(&inventory_vars, remote_user.as_deref(), login_pinned);
         let conn = match connection_for(h, &conn_vars, &book.dir) {
@@ -605,11 +643,14 @@ async fn run_play(
             conn,
             logins: Default::default(),
             login_pinned,
+            connection_pinned,
             last_failure: None,
             include_layers: Vec::new(),
             roles_run: HashSet::new(),
             public_role_defaults: Vars::new(),
             public_role_exports: Vars::new(),
+            public_seen: 0,
+            in_handlers: false,
             rescue_depth: 0,
             always_depth: 0,
             start_at: start_task,
@@ -652,30 +693,13 @@ async fn run_play(
     );
     let mut play_vars = play.play.vars.clone();
     play_vars.extend(prompted);
-    // vars_files: loaded once, names templated with play and extra vars.
-    for vf in &play.play.vars_files {
-        let scope = crate::template::Scope::new(vec![&play_vars, &opts.extra_vars]);
-        let name = match templar.render_string(&vf.value, &scope) {
-            Ok(v) => value_text(&v),
-            Err(e) => {
-                reporter.warning(&format!(
-                    "{}: vars_files: {}",
-                    vf.span.location(),
-                    e.message
-                ));
-                summary.any_failed = true;
-                return PlayEnd::Continue;
-            }
-        };
-        let path = if std::path::Path::new(&name).is_absolute() {
-            std::path::PathBuf::from(&name)
-        } else {
-            book.dir.join(&name)
-        };
-        match load_vars_file(&path) {
+    // vars_files: loaded once, names templated with play and extra vars;
+    // of a list of alternatives, the first file that exists.
+    for alternatives in &play.play.vars_files {
+        match vars_file_of(&alternatives[..], &play_vars, opts, templar, &book.dir) {
             Ok(vars) => play_vars.extend(vars),
             Err(e) => {
-                reporter.warning(&format!("{}: {e}", vf.span.location()));
+                reporter.warning(&e);
                 summary.any_failed = true;
                 for s in &states {
                     summary.recap.entry(s.name.clone()).or_default().failed += 1;
@@ -743,6 +767,7 @@ async fn run_play(
             warned,
             stepping: std::cell::Cell::new(opts.step.is_some()),
             shared_sets: RefCell::new(Vec::new()),
+            public_roles: RefCell::new(Vec::new()),
             delegated_facts: Default::default(),
             down: Default::default(),
             groups: RefCell::new(None),
@@ -892,12 +917,16 @@ async fn run_hosts(
             }
             break;
         }
-        if states
-            .iter()
-            .enumerate()
-            .any(|(i, s)| in_batch[i] && (s.active() || (s.failed && ctx.force_handlers())))
+        // After `meta: end_play`/`end_batch` the notified handlers do not
+        // run (not even with `force_handlers`), as in Ansible.
+        let ended = end_play || ctx.ended_play.get();
+        if !ended
+            && states
+                .iter()
+                .enumerate()
+                .any(|(i, s)| in_batch[i] && (s.active() || (s.failed && ctx.force_handlers())))
         {
-            run_handlers(ctx, states, reporter, summary).await;
+            end_play |= run_handlers(ctx, states, reporter, summary).await;
         }
         if end_play
             || ctx.ended_play.get()
@@ -909,6 +938,15 @@ async fn run_hosts(
             break;
         }
     }
+    if end_play {
+        // The batch's notifications are dropped with it.
+        for (i, s) in states.iter_mut().enumerate() {
+            if in_batch[i] {
+                s.notified.clear();
+                s.pending_handlers.clear();
+            }
+        }
+    }
     // `meta: end_batch` ends this batch only.
     if end_play && !ctx.ended_batch.replace(false) {
         ctx.ended_play.set(true);
@@ -916,9 +954,30 @@ async fn run_hosts(
 }
 
 /// The header of a meta task the play runs itself, for the hosts in `live`.
-fn meta_header(t: &CompiledTask, live: &[bool], reporter: &mut dyn Reporter) {
+fn meta_header(t: &CompiledTask, states: &[HostState], live: &[bool], reporter: &mut dyn Reporter) {
     let n = live.iter().filter(|b| **b).count();
-    reporter.task_start(&task_info(t, &t.display_name(), false, n));
+    reporter.task_start(&task_info(
+        t,
+        &t.display_name(),
+        running_handlers(states),
+        n,
+    ));
+}
+
+/// Whether the hosts run handlers now (see [`HostState::in_handlers`]).
+fn running_handlers(states: &[HostState]) -> bool {
+    states.iter().any(|s| s.in_handlers)
+}
+
+/// `meta: end_play` or `meta: end_batch` took effect (a task, or a handler:
+/// one of an included handler file): it ends the play (or this `serial`
+/// batch only) for every host, even those running on their own.
+fn mark_ended(ctx: &PlayCtx<'_>, meta: crate::compile::actions::MetaAction) {
+    if meta == crate::compile::actions::MetaAction::EndPlay {
+        ctx.ended_play.set(true);
+    } else {
+        ctx.ended_batch.set(true);
+    }
 }
 
 /// Shows a play-wide meta task (`end_play`, `end_batch`,
@@ -933,7 +992,7 @@ fn meta_ends(
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
 ) -> bool {
-    meta_header(t, live, reporter);
+    meta_header(t, states, live, reporter);
     let hosts = when_holds(ctx, t, states, live, reporter, summary);
     let Some(first) = live.iter().position(|b| *b) else {
         return false;
@@ -1128,27 +1187,23 @@ fn run_steps<'a>(
                     {
                         match task::meta_action(t) {
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
-                                meta_header(t, &live, reporter);
+                                meta_header(t, states, &live, reporter);
                                 // Its `when` is judged per host: the others keep
                                 // their notifications for a later flush.
                                 let hosts = when_holds(ctx, t, states, &live, reporter, summary);
-                                run_handlers_on(ctx, states, &hosts, reporter, summary).await;
+                                if run_handlers_on(ctx, states, &hosts, reporter, summary).await {
+                                    *end_play = true;
+                                }
                                 continue;
                             }
                             Some(
                                 meta @ (crate::compile::actions::MetaAction::EndPlay
                                 | crate::compile::actions::MetaAction::EndBatch),
                             ) => {
-                                // Its `when` judged on the first host; for every
-                                // host, even those running on their own.
-                                // end_batch ends this `serial` batch only.
+                                // Its `when` judged on the first host.
                                 if meta_ends(ctx, t, states, &live, reporter, summary) {
+                                    mark_ended(ctx, meta);
                                     *end_play = true;
-                                    if meta == crate::compile::actions::MetaAction::EndPlay {
-                                        ctx.ended_play.set(true);
-                                    } else {
-                                        ctx.ended_batch.set(true);
-                                    }
                                 }
                                 continue;
                             }
@@ -1179,14 +1234,23 @@ fn run_steps<'a>(
                                 continue;
                             }
                             Some(crate::compile::actions::MetaAction::ClearHostErrors) => {
-                                meta_header(t, &live, reporter);
+                                meta_header(t, states, &live, reporter);
                                 clear_host_errors(ctx, t, states, &live, reporter, summary);
                                 continue;
                             }
                             _ => {}
                         }
                     }
-                    run_task_subset(ctx, t, states, &live, reporter, summary, false).await;
+                    run_task_subset(
+                        ctx,
+                        t,
+                        states,
+                        &live,
+                        reporter,
+                        summary,
+                        running_handlers(states),
+                    )
+                    .await;
                 }
                 CompiledStep::Include(inc) => {
                     if !ctx.selects_or_report(&inc.task, reporter, summary)
@@ -1195,7 +1259,8 @@ fn run_steps<'a>(
                         continue;
                     }
                     let first = live.iter().position(|b| *b).unwrap_or(0);
-                    if !step::take(ctx, &inc.task, false, &states[first].name) {
+                    let handler = running_handlers(states);
+                    if !step::take(ctx, &inc.task, handler, &states[first].name) {
                         continue;
                     }
                     if ctx.strategy != Strategy::Linear {
@@ -1219,7 +1284,7 @@ fn run_steps<'a>(
                             }
                             Err(msg) => {
                                 let name = inc.task.display_name();
-                                reporter.task_start(&task_info(&inc.task, &name, false, 1));
+                                reporter.task_start(&task_info(&inc.task, &name, handler, 1));
                                 errored[i] = true;
                                 let ignored =
                                     inc.task.task.ignore_errors.as_ref().is_some_and(|v| {
@@ -1273,7 +1338,7 @@ fn run_steps<'a>(
                         .clone()
                         .unwrap_or_else(|| "include_tasks".into());
                     let n = live.iter().filter(|b| **b).count();
-                    reporter.task_start(&task_info(&inc.task, &include_name, false, n));
+                    reporter.task_start(&task_info(&inc.task, &include_name, handler, n));
                     for (i, s) in states.iter().enumerate() {
                         if !live[i] || s.failed || errored[i] {
                             continue;
@@ -1344,12 +1409,12 @@ fn run_steps<'a>(
                                         .collect();
                                     reporter.included(file, &names, None);
                                 }
-                                let hosts = enter_role_on(role.as_deref(), states, hosts);
+                                let hosts = enter_role_on(ctx, role.as_deref(), states, hosts);
                                 run_steps(ctx, steps, states, hosts, reporter, summary, end_play)
                                     .await;
                             }
                         } else {
-                            let hosts = enter_role_on(inc.role.as_deref(), states, &subset);
+                            let hosts = enter_role_on(ctx, inc.role.as_deref(), states, &subset);
                             run_steps(ctx, &inc.steps, states, hosts, reporter, summary, end_play)
                                 .await;
                         }
@@ -1361,6 +1426,12 @@ fn run_steps<'a>(
                     }
                 }
                 CompiledStep::Block(b) => {
+                    let mut live = live;
+                    if let Some(key) = &b.unless_role_ran {
+                        for (on, s) in live.iter_mut().zip(states.iter()) {
+                            *on = *on && !s.roles_run.contains(key);
+                        }
+                    }
                     let guarded = !b.rescue.is_empty();
                     let finally = !b.always.is_empty();
                     for (i, s) in states.iter_mut().enumerate() {
@@ -1552,7 +1623,12 @@ fn deferred_groups(
     }
     if !failed.is_empty() {
         let name = inc.task.display_name();
-        reporter.task_start(&task_info(&inc.task, &name, false, failed.len()));
+        reporter.task_start(&task_info(
+            &inc.task,
+            &name,
+            running_handlers(states),
+            failed.len(),
+        ));
         for (i, msg) in failed {
             fail_include(&inc.task, &mut states[i], msg, reporter, summary);
         }
@@ -1565,8 +1641,7 @@ fn deferred_groups(
 }
 
 /// An `include_role` starts on a host: whether its tasks run there (not
-/// when `allow_duplicates: false` and the role ran there already), and
-/// with `public: true` its variables join the host's for the rest of the play.
+/// when `allow_duplicates: false` and the role ran there already).
 fn enter_role(role: Option<&crate::playbook::IncludedRole>, s: &mut HostState) -> bool {
     let Some(role) = role else {
         return true;
@@ -1575,24 +1650,42 @@ fn enter_role(role: Option<&crate::playbook::IncludedRole>, s: &mut HostState) -
         return false;
     }
     s.roles_run.insert(role.key.clone());
-    if let Some((defaults, exports)) = &role.public {
-        crate::vars::merge_into(&mut s.public_role_defaults, defaults);
-        crate::vars::merge_into(&mut s.public_role_exports, exports);
-    }
     true
 }
 
 /// [`enter_role`] for the hosts of `hosts` (the ones that run it stay).
+/// With `public: true` the role's variables join every host's for the rest
+/// of the play, as soon as it runs on one host (Ansible adds it to the play).
 fn enter_role_on(
+    ctx: &PlayCtx<'_>,
     role: Option<&crate::playbook::IncludedRole>,
     states: &mut [HostState],
     hosts: &[bool],
 ) -> Vec<bool> {
-    states
+    let entered: Vec<bool> = states
         .iter_mut()
         .zip(hosts)
         .map(|(s, &on)| on && enter_role(role, s))
-        .collect()
+        .collect();
+    if let Some(public) = role.and_then(|r| r.public.as_ref())
+        && entered.iter().any(|e| *e)
+    {
+        ctx.public_roles.borrow_mut().push(Arc::new(public.clone()));
+    }
+    take_public_roles(ctx, states);
+    entered
+}
+
+/// Takes the variables of the public roles included since the host last looked.
+pub(crate) fn take_public_roles(ctx: &PlayCtx<'_>, states: &mut [HostState]) {
+    let public = ctx.public_roles.borrow();
+    for s in states {
+        for role in public.iter().skip(s.public_seen) {
+            crate::vars::merge_into(&mut s.public_role_defaults, &role.0);
+            crate::vars::merge_into(&mut s.public_role_exports, &role.1);
+        }
+        s.public_seen = public.len();
+    }
 }
 
 /// An include failed on a host (its `when`, loop or file): shown, counted
@@ -1769,19 +1862,26 @@ async fn run_handlers(
     states: &mut [HostState],
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
-) {
+) -> bool {
     let all = vec![true; states.len()];
-    run_handlers_on(ctx, states, &all, reporter, summary).await;
+    run_handlers_on(ctx, states, &all, reporter, summary).await
 }
 
-/// [`run_handlers`] for the hosts marked in `hosts` only.
+/// [`run_handlers`] for the hosts marked in `hosts` only. Tells whether a
+/// handler (`meta: end_play`/`end_batch`, maybe in an included file) ended
+/// the play or the batch: the handlers after it do not run.
 async fn run_handlers_on(
     ctx: &PlayCtx<'_>,
     states: &mut [HostState],
     hosts: &[bool],
     reporter: &mut dyn Reporter,
     summary: &mut RunSummary,
-) {
+) -> bool {
+    let was_in_handlers: Vec<bool> = states.iter().map(|s| s.in_handlers).collect();
+    for s in states.iter_mut() {
+        s.in_handlers = true;
+    }
+    let mut ended = false;
     let handlers = &ctx.play.handlers;
     // Per host, the handlers due in this flush; the flags of handlers
     // already passed, set again, wait for the next flush.
@@ -1814,6 +1914,18 @@ async fn run_handlers_on(
         match ctx.play.handler_includes.iter().find(|(k, _)| *k == i) {
             // A looping or per-host include: it runs as an include.
             Some((_, include)) if subset.iter().any(|b| *b) => {
+                // `force_handlers`: failed hosts run the include too, and
+                // stay failed.
+                let forced: Vec<bool> = states
+                    .iter()
+                    .zip(&subset)
+                    .map(|(s, &on)| on && s.failed)
+                    .collect();
+                for (s, &f) in states.iter_mut().zip(&forced) {
+                    if f {
+                        s.failed = false;
+                    }
+                }
                 let mut end_play = false;
                 run_steps(
                     ctx,
@@ -1825,12 +1937,33 @@ async fn run_handlers_on(
                     &mut end_play,
                 )
                 .await;
-                if end_play {
-                    ctx.ended_play.set(true);
+                for (s, &f) in states.iter_mut().zip(&forced) {
+                    s.failed |= f;
                 }
+                ended = end_play;
             }
             Some(_) => {}
-            None => run_task_subset(ctx, h, states, &subset, reporter, summary, true).await,
+            None => match task::meta_action(h).filter(|_| {
+                matches!(
+                    h.action,
+                    crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta)
+                )
+            }) {
+                Some(
+                    meta @ (crate::compile::actions::MetaAction::EndPlay
+                    | crate::compile::actions::MetaAction::EndBatch),
+                ) => {
+                    ended = subset.iter().any(|b| *b)
+                        && meta_ends(ctx, h, states, &subset, reporter, summary);
+                    if ended {
+                        mark_ended(ctx, meta);
+                    }
+                }
+                _ => run_task_subset(ctx, h, states, &subset, reporter, summary, true).await,
+            },
+        }
+        if ended {
+            break;
         }
     }
     for (j, s) in states.iter_mut().enumerate() {
@@ -1839,6 +1972,10 @@ async fn run_handlers_on(
             s.pending_handlers = (0..handlers.len()).filter(|i| due[j][*i]).collect();
         }
     }
+    for (s, was) in states.iter_mut().zip(was_in_handlers) {
+        s.in_handlers = was;
+    }
+    ended
 }
 
 /// Turns a host's notifications into due handlers (see [`run_handlers`]).
@@ -2105,6 +2242,53 @@ fn set_lookup_dirs(ctx: &PlayCtx<'_>, t: &CompiledTask) {
     dirs.push(ctx.book.dir.join("files"));
     dirs.push(ctx.book.dir.clone());
     crate::template::set_search_dirs(dirs);
+}
+
+/// The variables of a `vars_files` entry: the first of its alternatives
+/// that exists (looked up as Ansible: under the playbook's `vars/`, then
+/// its directory), its name templated with the play's and extra vars.
+fn vars_file_of(
+    alternatives: &[crate::playbook::Located<String>],
+    play_vars: &Vars,
+    opts: &RunOptions,
+    templar: &Templar,
+    dir: &std::path::Path,
+) -> Result<Vars, String> {
+    let scope = crate::template::Scope::new(vec![play_vars, &opts.extra_vars]);
+    let mut tried = Vec::new();
+    for vf in alternatives {
+        let name = match templar.render_string(&vf.value, &scope) {
+            Ok(v) => value_text(&v),
+            Err(e) => {
+                return Err(format!(
+                    "{}: vars_files: {} (names that need host variables are not supported yet)",
+                    vf.span.location(),
+                    e.message
+                ));
+            }
+        };
+        let path = std::path::Path::new(&name);
+        let candidates = if path.is_absolute() {
+            vec![path.to_path_buf()]
+        } else {
+            vec![dir.join("vars").join(path), dir.join(path)]
+        };
+        match candidates.iter().find(|c| c.is_file()) {
+            Some(found) => {
+                return load_vars_file(found)
+                    .map_err(|e| format!("{}: vars_files: {e}", vf.span.location()));
+            }
+            None => tried.push(name),
+        }
+    }
+    let at = alternatives
+        .first()
+        .map(|a| format!("{}: ", a.span.location()))
+        .unwrap_or_default();
+    Err(format!(
+        "{at}vars_files: vars file {} was not found",
+        tried.join(", ")
+    ))
 }
 
 /// Reads a YAML vars file (vars_files, -e @file).

@@ -243,18 +243,14 @@ pub fn tags_select(
         .collect();
     let has = |name: &str| tags.contains(&name);
     let untagged = tags.is_empty();
-    let mut run = if only.is_empty() || only.iter().any(|o| o == "all") {
-        // Everything, except `never` tasks (unless `always` too).
-        !has("never") || has("always")
-    } else {
-        has("always")
-            || only.iter().any(|o| {
-                (o == "tagged" && !untagged && !has("never"))
-                    || (o == "untagged" && untagged)
-                    || (o != "never" && has(o))
-                    || (o == "never" && has("never"))
-            })
-    };
+    // `all` (the default): everything except `never` tasks; other tags
+    // asked for with it still select theirs (`-t never,all`), as Ansible.
+    let all = only.is_empty() || only.iter().any(|o| o == "all");
+    let mut run = has("always")
+        || (all && !has("never"))
+        || only.iter().any(|o| {
+            (o == "tagged" && !untagged && !has("never")) || (o == "untagged" && untagged) || has(o)
+        });
     if run && !skip.is_empty() {
         let skipped = skip.iter().any(|k| {
             (k == "all" && !has("always"))
@@ -518,36 +514,96 @@ fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
     }
     search.push(ctx.book_dir.clone().into());
     magic.insert("ansible_search_path".into(), Value::Array(search));
-    if let Some(target) = delegated_host(ctx, t, host, &magic) {
-        let mut vars = inventory.host_vars(&target);
-        vars.extend(inventory.magic_vars(&target));
-        vars.entry("ansible_host".to_string())
-            .or_insert_with(|| target.clone().into());
-        let mut by_host = Map::new();
-        by_host.insert(target, Value::Object(vars.into_iter().collect()));
-        magic.insert("ansible_delegated_vars".into(), Value::Object(by_host));
+    if let Some(target) = delegated_host(ctx, t, host, None, &magic) {
+        set_delegated_vars(&mut magic, &inventory, target);
     }
     magic
 }
 
-/// The host `delegate_to` names, rendered with the task's variables
-/// (without a loop item: a per-item target gives no `ansible_delegated_vars`).
+/// `ansible_delegated_vars`: the delegate's inventory and magic variables,
+/// under its name.
+fn set_delegated_vars(magic: &mut Vars, inventory: &crate::inventory::Inventory, target: String) {
+    let mut vars = inventory.host_vars(&target);
+    vars.extend(inventory.magic_vars(&target));
+    vars.entry("ansible_host".to_string())
+        .or_insert_with(|| target.clone().into());
+    let mut by_host = Map::new();
+    by_host.insert(target, Value::Object(vars.into_iter().collect()));
+    magic.insert("ansible_delegated_vars".into(), Value::Object(by_host));
+}
+
+/// The connection a task's `connection` keyword asks for: the host's own
+/// when it names the host's type, the controller for `local`.
+fn task_connection(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+) -> Result<Arc<dyn crate::connection::Connection>, String> {
+    let Some(keyword) = &t.task.connection else {
+        return Ok(Arc::clone(&host.conn));
+    };
+    let wanted = text(
+        &ctx.templar
+            .render_value(keyword, scope)
+            .map_err(|e| e.message)?,
+    );
+    let current = host
+        .inventory_vars
+        .get("ansible_connection")
+        .and_then(Value::as_str)
+        .unwrap_or("ssh");
+    match wanted.as_str() {
+        w if w == current || (w == "smart" && current == "ssh") => Ok(Arc::clone(&host.conn)),
+        "local" => Ok(Arc::new(crate::connection::local::Local::in_dir(&basedir(
+            ctx,
+        )))),
+        other => Err(format!(
+            "the task keyword connection: `{other}` on a host reached by `{current}` is not supported yet"
+        )),
+    }
+}
+
+/// The host `delegate_to` names, rendered with the task's variables (and
+/// the loop item's, when there is one).
 fn delegated_host(
     ctx: &PlayCtx<'_>,
     t: &CompiledTask,
     host: &HostState,
+    loop_layer: Option<&Vars>,
     magic: &Vars,
 ) -> Option<String> {
     match t.task.delegate_to.as_ref()? {
         Value::String(s) if !crate::template::is_template(s) => Some(s.clone()),
         d => {
-            let scope = Scope::with_layers(layers(ctx, t, host, None, magic));
+            let scope = Scope::with_layers(layers(ctx, t, host, loop_layer, magic));
             match ctx.templar.render_value(d, &scope) {
                 Ok(Value::String(s)) if !s.is_empty() => Some(s),
                 _ => None,
             }
         }
     }
+}
+
+/// A looping task whose `delegate_to` is a template: its magic variables
+/// for one item, `ansible_delegated_vars` naming that item's delegate (as
+/// Ansible renders `delegate_to` per item). `None` for other tasks.
+fn item_magic(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    layer: &Vars,
+    magic: &Vars,
+) -> Option<Vars> {
+    if !matches!(&t.task.delegate_to, Some(Value::String(s)) if crate::template::is_template(s)) {
+        return None;
+    }
+    let mut own = magic.clone();
+    own.remove("ansible_delegated_vars");
+    if let Some(target) = delegated_host(ctx, t, host, Some(layer), magic) {
+        set_delegated_vars(&mut own, &ctx.inventory.get(), target);
+    }
+    Some(own)
 }
 
 /// Renders a templated name of a deferred include (`include_tasks: "{{ item }}"`)
@@ -859,7 +915,9 @@ pub(crate) async fn run_on_host(
         let item_vars = loop_item_vars(lc, &settings, &items, index);
         let mut layer = loop_facts.clone();
         layer.extend(item_vars.clone());
-        let mut item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), &magic))
+        let own_magic = item_magic(ctx, t, host, &layer, &magic);
+        let magic = own_magic.as_ref().unwrap_or(&magic);
+        let mut item_scope = Scope::with_layers(layers(ctx, t, host, Some(&layer), magic))
             .with_special("hostvars", hostvars.clone());
         if let Some(raw) = written.as_ref().and_then(|w| w.get(index)) {
             item_scope = item_scope.with_written(&settings.var, raw.clone());
@@ -1971,6 +2029,11 @@ fn escalation(
         _ => Vec::new(),
     };
     let inner = match &t.task.delegate_to {
+        // A task-level `connection` (unless the inventory pins
+        // `ansible_connection`, which wins as in Ansible).
+        None if t.task.connection.is_some() && !host.connection_pinned => {
+            task_connection(ctx, t, host, scope)?
+        }
         // A task-level `remote_user` needs its own login (unless the
         // inventory pins `ansible_user`, which wins as in Ansible).
         None if t.task.remote_user.is_some() && !host.login_pinned => {

@@ -51,8 +51,9 @@ pub struct Play {
     pub hosts: Located<String>,
     /// `vars`.
     pub vars: Vars,
-    /// `vars_files` (each may be templated).
-    pub vars_files: Vec<Located<String>>,
+    /// `vars_files` (each may be templated): each entry is a file, or a
+    /// list of alternatives of which the first that exists is read.
+    pub vars_files: Vec<Vec<Located<String>>>,
     /// `gather_facts` (bool or template).
     pub gather_facts: Option<Value>,
     /// Privilege escalation settings.
@@ -71,6 +72,9 @@ pub struct Play {
     pub no_log: Option<Value>,
     /// `remote_user` (used when the inventory sets no `ansible_user`).
     pub remote_user: Option<Value>,
+    /// `connection` (`local`, `ssh`): used where the inventory sets no
+    /// `ansible_connection`; wins over `-c`.
+    pub connection: Option<Value>,
     /// `serial`: rolling batches (a number, a percentage, or a list of them).
     pub serial: Option<Located<Value>>,
     /// `max_fail_percentage`: abort when more of a batch failed.
@@ -308,6 +312,10 @@ pub struct Block {
     pub rescue: Vec<Step>,
     /// `always`: runs on every host that entered the block.
     pub always: Vec<Step>,
+    /// An `import_role` with `allow_duplicates: false`: the hosts where an
+    /// `include_role` ran this role instance (see [`IncludedRole::key`])
+    /// skip the block, as Ansible skips a role that ran on a host.
+    pub unless_role_ran: Option<String>,
 }
 
 impl Step {
@@ -466,6 +474,8 @@ pub struct Task {
     pub timeout: Option<Value>,
     /// `remote_user` (used when the inventory sets no `ansible_user`).
     pub remote_user: Option<Value>,
+    /// `connection` (used when the inventory sets no `ansible_connection`).
+    pub connection: Option<Value>,
     /// `any_errors_fatal`.
     pub any_errors_fatal: Option<Value>,
     /// `run_once`: run on the first host of the batch, results to all.

@@ -40,6 +40,7 @@ const TASK_KEYWORDS: &[&str] = &[
     "local_action",
     "timeout",
     "remote_user",
+    "connection",
     "any_errors_fatal",
     "run_once",
     "throttle",
@@ -82,7 +83,6 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "always",
     "async",
     "poll",
-    "connection",
     "ignore_unreachable",
     "module_defaults",
     "collections",
@@ -120,6 +120,7 @@ const PLAY_KEYWORDS: &[&str] = &[
     "ignore_errors",
     "no_log",
     "remote_user",
+    "connection",
     "serial",
     "max_fail_percentage",
     "any_errors_fatal",
@@ -130,7 +131,6 @@ const PLAY_KEYWORDS: &[&str] = &[
 ];
 
 const PLAY_UNSUPPORTED: &[&str] = &[
-    "connection",
     "throttle",
     "run_once",
     "port",
@@ -452,10 +452,16 @@ impl Cx<'_> {
             .iter()
             .any(|s| std::fs::canonicalize(s).unwrap_or_else(|_| s.clone()) == canonical)
         {
-            self.diags.push(
-                Diagnostic::error(format!("{kind}: `{name}` imports itself (import loop)"))
-                    .at(span.clone()),
-            );
+            // Ansible stops a recursive include when its `when` turns false;
+            // tend reads included files before the run, so it cannot.
+            let message = if kind.starts_with("include") {
+                format!(
+                    "{kind}: `{name}` includes itself (include loop): a recursive include is not supported yet"
+                )
+            } else {
+                format!("{kind}: `{name}` imports itself (import loop)")
+            };
+            self.diags.push(Diagnostic::error(message).at(span.clone()));
             return None;
         }
         match crate::yaml::load(&path) {
@@ -631,6 +637,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         ignore_errors: None,
         no_log: None,
         remote_user: None,
+        connection: None,
         serial: None,
         max_fail_percentage: None,
         any_errors_fatal: None,
@@ -673,13 +680,14 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
                 };
             }
             "vars" => play.vars = vars_map(v, diags),
-            "vars_files" => play.vars_files = string_list(v, diags),
+            "vars_files" => play.vars_files = vars_files(v, diags),
             "gather_facts" => play.gather_facts = Some(v.to_value()),
             "become" => play.escalation.enabled = Some(v.to_value()),
             "become_user" => play.escalation.user = Some(v.to_value()),
             "become_method" => play.escalation.method = Some(v.to_value()),
             "become_flags" => play.escalation.flags = Some(v.to_value()),
             "remote_user" => play.remote_user = Some(v.to_value()),
+            "connection" => play.connection = Some(v.to_value()),
             "serial" => play.serial = Some(located(v)),
             "max_fail_percentage" => play.max_fail_percentage = Some(located(v)),
             "any_errors_fatal" => play.any_errors_fatal = Some(v.to_value()),
@@ -1012,6 +1020,7 @@ fn parse_block(item: &Node, cx: &mut Cx<'_>, handlers: bool) -> Option<Step> {
         block,
         rescue,
         always,
+        unless_role_ran: None,
     }))
 }
 
@@ -1454,6 +1463,7 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
     t.delegate_facts = t.delegate_facts.or_else(|| parent.delegate_facts.clone());
     t.timeout = t.timeout.or_else(|| parent.timeout.clone());
     t.remote_user = t.remote_user.or_else(|| parent.remote_user.clone());
+    t.connection = t.connection.or_else(|| parent.connection.clone());
     t.any_errors_fatal = t
         .any_errors_fatal
         .or_else(|| parent.any_errors_fatal.clone());
@@ -1630,6 +1640,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         rescued: false,
         timeout: None,
         remote_user: None,
+        connection: None,
         any_errors_fatal: None,
         run_once: None,
         throttle: None,
@@ -1736,6 +1747,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
             "delegate_facts" => task.delegate_facts = Some(v.to_value()),
             "timeout" => task.timeout = Some(v.to_value()),
             "remote_user" => task.remote_user = Some(v.to_value()),
+            "connection" => task.connection = Some(v.to_value()),
             "any_errors_fatal" => task.any_errors_fatal = Some(v.to_value()),
             "run_once" => task.run_once = Some(v.to_value()),
             "throttle" => task.throttle = Some(v.to_value()),
@@ -1998,6 +2010,19 @@ fn scalar_string(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<String> {
         }
         Kind::Null => None,
         _ => node.key_text(),
+    }
+}
+
+/// `vars_files`: a list of file names, each entry a name or a list of
+/// alternative names.
+fn vars_files(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Vec<Located<String>>> {
+    match &node.kind {
+        Kind::Seq(items) => items
+            .iter()
+            .map(|i| string_list(i, diags))
+            .filter(|alternatives| !alternatives.is_empty())
+            .collect(),
+        _ => vec![string_list(node, diags)],
     }
 }
 

@@ -520,13 +520,18 @@ pub(crate) fn load(
         }
     };
     if chain.iter().any(|i| i.path == path) {
-        cx.diags.push(
-            Diagnostic::error(format!(
-                "role `{}` depends on itself (dependency loop)",
+        let message = match via {
+            Via::Include => format!(
+                "include_role: role `{}` includes itself (include loop): a recursive include is not supported yet",
                 r.name
-            ))
-            .at(r.span.clone()),
-        );
+            ),
+            Via::Import => format!(
+                "import_role: role `{}` imports itself (import loop)",
+                r.name
+            ),
+            Via::Play => format!("role `{}` depends on itself (dependency loop)", r.name),
+        };
+        cx.diags.push(Diagnostic::error(message).at(r.span.clone()));
         return None;
     }
     // meta/main.yml: dependencies, allow_duplicates.
@@ -858,11 +863,24 @@ pub(crate) fn task_role(item: &Node, key: &str, cx: &mut Cx<'_>, handlers: bool)
             merge_into(&mut cx.roles.defaults, &l.defaults);
             merge_into(&mut cx.roles.exports, &l.exports);
         }
-        return l
+        let steps: Vec<Step> = l
             .steps
             .into_iter()
             .map(|s| s.inherit_all(&holder))
             .collect();
+        if !r.once || steps.is_empty() {
+            return steps;
+        }
+        // `allow_duplicates: false`: the hosts where an include_role ran
+        // the instance skip it (known only when the play runs).
+        return vec![Step::Block(Block {
+            span: item.span.clone(),
+            name: None,
+            block: steps,
+            rescue: Vec::new(),
+            always: Vec::new(),
+            unless_role_ran: Some(l.key),
+        })];
     }
     cx.roles.back_handlers.extend(l.handlers);
     let steps = match &apply {

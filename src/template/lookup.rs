@@ -154,6 +154,11 @@ pub fn run_lookup(
                 );
             }
         }
+        "password" => {
+            for t in flat(terms) {
+                out.push(Value::String(password(&term_text(&t))?));
+            }
+        }
         "fileglob" => {
             for t in flat(terms) {
                 out.extend(fileglob(&term_text(&t))?);
@@ -187,6 +192,108 @@ pub fn run_lookup(
         other => return Err(format!("The lookup plugin '{other}' was not found.")),
     }
     Ok(out)
+}
+
+/// `password`: `PATH [length=N] [chars=SETS]`. The file's password when it
+/// exists (its first line, before any ` salt=`), else a new random one
+/// written to it (mode 0600, directories made), as Ansible's; a relative
+/// path is under the playbook's directory; `/dev/null` gives a new one each time.
+fn password(term: &str) -> Result<String, String> {
+    let mut parts = term.split_whitespace();
+    let path = parts
+        .next()
+        .ok_or("the 'password' lookup needs a file path")?;
+    let (mut length, mut chars) = (20usize, None::<String>);
+    for part in parts {
+        match part.split_once('=') {
+            Some(("length", v)) => {
+                length = v
+                    .parse()
+                    .map_err(|_| format!("password lookup: length={v} is not a number"))?
+            }
+            Some(("chars", v)) => chars = Some(v.to_string()),
+            Some((k @ ("encrypt" | "ident" | "seed"), _)) => {
+                return Err(format!("password lookup: `{k}` is not supported yet"));
+            }
+            _ => {
+                return Err(format!(
+                    "Unrecognized value after key=value parameters given to password lookup: {part}"
+                ));
+            }
+        }
+    }
+    let alphabet: Vec<char> = match chars.as_deref() {
+        None => "ascii_letters,digits,.,:-_"
+            .split(',')
+            .flat_map(char_set)
+            .collect(),
+        // `,,` stands for a comma.
+        Some(list) => list
+            .replace(",,", "\0")
+            .split(',')
+            .flat_map(|s| char_set(&s.replace('\0', ",")))
+            .collect(),
+    };
+    let file = if Path::new(path).is_absolute() {
+        PathBuf::from(path)
+    } else {
+        search_dirs().last().cloned().unwrap_or_default().join(path)
+    };
+    if path != "/dev/null"
+        && let Ok(text) = std::fs::read_to_string(&file)
+    {
+        let line = text.lines().next().unwrap_or_default();
+        return Ok(line.split(" salt=").next().unwrap_or_default().to_string());
+    }
+    if alphabet.is_empty() {
+        return Err("password lookup: `chars` gives no characters".into());
+    }
+    let mut random = vec![0u8; length * 4];
+    getrandom::fill(&mut random).map_err(|e| format!("password lookup: {e}"))?;
+    let secret: String = random
+        .chunks(4)
+        .map(|c| {
+            let n = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize;
+            alphabet[n % alphabet.len()]
+        })
+        .collect();
+    if path != "/dev/null" {
+        write_private(&file, &format!("{secret}\n"))
+            .map_err(|e| format!("password lookup: could not write {}: {e}", file.display()))?;
+    }
+    Ok(secret)
+}
+
+/// A `chars` entry of the password lookup: a Python `string` constant's
+/// characters, or the text itself.
+fn char_set(name: &str) -> Vec<char> {
+    let set = match name {
+        "ascii_letters" => "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "ascii_lowercase" => "abcdefghijklmnopqrstuvwxyz",
+        "ascii_uppercase" => "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "digits" => "0123456789",
+        "hexdigits" => "0123456789abcdefABCDEF",
+        "octdigits" => "01234567",
+        "punctuation" => "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+        other => other,
+    };
+    set.chars().collect()
+}
+
+/// Writes a new file only its owner can read, making its directories.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(text.as_bytes())
 }
 
 /// `fileglob`: files (not directories) matching a pattern; a pattern
@@ -364,19 +471,18 @@ fn subelements(terms: &[Value]) -> Result<Vec<Value>, String> {
     Ok(out)
 }
 
-/// Whether an expression calls the `template` lookup (which needs every
-/// variable of the task, not only those the expression names).
+/// Whether an expression calls the `template` or `vars` lookup (which need
+/// every variable of the task, not only those the expression names).
 pub(crate) fn wants_all_variables(source: &str) -> bool {
-    [
-        "'template'",
-        "\"template\"",
-        "'ansible.builtin.template'",
-        "'vars'",
-        "\"vars\"",
-        "'ansible.builtin.vars'",
-    ]
-    .iter()
-    .any(|n| source.contains(n))
+    ["template", "vars"].iter().any(|l| {
+        [
+            format!("'{l}'"),
+            format!("\"{l}\""),
+            format!("ansible.builtin.{l}"),
+        ]
+        .iter()
+        .any(|n| source.contains(n.as_str()))
+    })
 }
 
 /// `lookup('template', name)`: the file from the task's role `templates/`
