@@ -91,8 +91,9 @@ fn formatted(chars: &[char], start: usize, end: usize) -> Option<(String, usize)
     if chars.get(op) != Some(&'%') || matches!(chars.get(op + 1), Some('}') | Some('%')) {
         return None;
     }
-    // The literal must stand alone on its left: not `x['a'] % ...`'s
-    // subscript (`]` follows it then) nor a filter's argument.
+    // Only the literal can be `%`'s left operand here: what binds tighter
+    // than `%` (a subscript, call, attribute or filter) would follow the
+    // literal, and then `%` does not.
     let operand_start = skip_space(chars, op + 1);
     let (operand_end, tuple) = operand(chars, operand_start)?;
     let literal: String = chars[start..end].iter().collect();
