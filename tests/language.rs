@@ -2319,14 +2319,54 @@ fn vars_files_take_the_first_alternative_that_exists() {
         "{}",
         all_output(&out)
     );
-    // A name that needs host variables is refused, not guessed.
+    // A name that needs host variables is read per host.
+    let host_files = [files[0], files[1], ("vars/a.yml", "fv2: from_host_a\n")];
     let (out, _dir) = run(
         &play.replace("{{ osname }}_none", "{{ inventory_hostname }}"),
-        &files,
+        &host_files,
         &[],
     );
+    ok(&out);
+    assert_eq!(
+        count_msgs(&stdout(&out), "from_b from_host_a"),
+        1,
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn vars_files_named_after_facts_are_read_once_facts_are_known() {
+    let files = [
+        (
+            "vars/Linux.yml",
+            "kernel_family: linux-file\nshared: from_os\n",
+        ),
+        ("vars/common.yml", "shared: from_common\n"),
+    ];
+    let play = r#"
+- hosts: a
+  gather_facts: true
+  vars_files:
+    - vars/common.yml
+    - "vars/{{ ansible_system }}.yml"
+  tasks:
+    - debug:
+        msg: "{{ kernel_family }} {{ shared }} {{ hostvars[inventory_hostname].shared | default('not in hostvars') }}"
+"#;
+    let (out, _dir) = run(play, &files, &[]);
+    ok(&out);
+    // The later file wins, as the list's order says; play-level files are
+    // not in hostvars (Ansible 2.19).
+    assert_eq!(
+        count_msgs(&stdout(&out), "linux-file from_os not in hostvars"),
+        1,
+        "{}",
+        all_output(&out)
+    );
+    // Before facts are gathered the entry is skipped, with Ansible's warning.
     assert!(
-        all_output(&out).contains("names that need host variables are not supported yet"),
+        all_output(&out).contains("skipping vars_files item due to an undefined variable"),
         "{}",
         all_output(&out)
     );

@@ -700,7 +700,7 @@ fn project() -> tempfile::TempDir {
     std::fs::write(
         d.join("site.yml"),
         format!(
-            "- hosts: web\n  gather_facts: false\n  vars_files: [file_vars.yml]\n  vars:\n{indented}  tasks:\n    - copy:\n        dest: \"{{{{ out }}}}/result.txt\"\n        content: \"{{{{ secret_user }}}}|{{{{ secret_password }}}}|{{{{ from_vars_file }}}}|{{{{ simple }}}}|{{{{ unicode }}}}|{{{{ hostvars[inventory_hostname].simple }}}}\"\n    - copy:\n        dest: \"{{{{ out }}}}/inline.txt\"\n        content: {inline_arg}\n    - copy: src=binary.bin dest={{{{ out }}}}/binary.bin\n    - copy: src=binary.bin dest={{{{ out }}}}/raw.bin decrypt=no\n    - template: src=t.j2 dest={{{{ out }}}}/t.txt\n    - copy:\n        dest: \"{{{{ out }}}}/lookup.txt\"\n        content: \"{{{{ lookup('file', 'looked-up.yml') }}}}\"\n"
+            "- hosts: web\n  gather_facts: false\n  vars_files: [file_vars.yml]\n  vars:\n{indented}  tasks:\n    - copy:\n        dest: \"{{{{ out }}}}/result.txt\"\n        content: \"{{{{ secret_user }}}}|{{{{ secret_password }}}}|{{{{ from_vars_file }}}}|{{{{ simple }}}}|{{{{ unicode }}}}|{{{{ hostvars[inventory_hostname].secret_user }}}}\"\n    - copy:\n        dest: \"{{{{ out }}}}/inline.txt\"\n        content: {inline_arg}\n    - copy: src=binary.bin dest={{{{ out }}}}/binary.bin\n    - copy: src=binary.bin dest={{{{ out }}}}/raw.bin decrypt=no\n    - template: src=t.j2 dest={{{{ out }}}}/t.txt\n    - copy:\n        dest: \"{{{{ out }}}}/lookup.txt\"\n        content: \"{{{{ lookup('file', 'looked-up.yml') }}}}\"\n"
         ),
     )
     .unwrap();
@@ -745,7 +745,7 @@ fn a_run_decrypts_group_vars_vars_files_and_inline_values() {
     );
     assert_eq!(
         std::fs::read_to_string(out_dir.path().join("result.txt")).unwrap(),
-        "admin|S3cr3t!|filed away|a plain value|päss wörd ✓ 日本|a plain value"
+        "admin|S3cr3t!|filed away|a plain value|päss wörd ✓ 日本|admin"
     );
     assert_eq!(
         std::fs::read_to_string(out_dir.path().join("inline.txt")).unwrap(),

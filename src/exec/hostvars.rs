@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 #[derive(Debug)]
 pub(crate) struct HostValue {
     /// Lowest precedence first.
-    layers: [Arc<Vars>; 5],
+    layers: [Arc<Vars>; 4],
     /// `inventory_hostname`, `inventory_hostname_short`, `group_names`.
     magic: Vars,
     value: OnceLock<Value>,
@@ -98,7 +98,9 @@ pub(crate) fn publish(states: &[HostState], ctx: &PlayCtx<'_>, force: bool) {
     }
 }
 
-/// One host's variables, as `hostvars[host]` shows them.
+/// One host's variables, as `hostvars[host]` shows them in Ansible 2.19:
+/// inventory, facts, `set_fact`/`register` and extra vars; no play vars or
+/// `vars_files` (those belong to the play, not the host).
 fn host_value(s: &HostState, ctx: &PlayCtx<'_>) -> Arc<HostValue> {
     let mut magic = Vars::new();
     magic.insert("inventory_hostname".into(), s.name.clone().into());
@@ -111,7 +113,6 @@ fn host_value(s: &HostState, ctx: &PlayCtx<'_>) -> Arc<HostValue> {
         layers: [
             Arc::clone(&s.inventory_vars),
             Arc::clone(&s.facts),
-            Arc::clone(&ctx.play_vars),
             Arc::clone(&s.registered),
             Arc::clone(&ctx.extra_vars),
         ],

@@ -114,6 +114,10 @@ pub(crate) struct HostState {
     pub inventory_vars: Arc<Vars>,
     pub facts: Arc<Vars>,
     pub registered: Arc<Vars>,
+    /// The play's `vars_files` as this host sees them, when a file name
+    /// needs host variables (`vars/{{ ansible_os_family }}.yml`): every
+    /// entry in order, above the play's vars (see [`host_vars_files`]).
+    pub vars_files: Arc<Vars>,
     pub failed: bool,
     pub unreachable: bool,
     pub ended: bool,
@@ -226,6 +230,9 @@ pub(crate) struct PlayCtx<'a> {
     pub groups: RefCell<Option<(Arc<crate::inventory::Inventory>, Value)>>,
     /// The playbook's directory, resolved (the end of `ansible_search_path`).
     pub book_dir: String,
+    /// Whether a `vars_files` name needs host variables: then each host
+    /// reads the play's `vars_files` itself ([`HostState::vars_files`]).
+    pub per_host_vars_files: bool,
 }
 
 impl PlayCtx<'_> {
@@ -635,6 +642,7 @@ async fn run_play(
             inventory_vars: Arc::new(inventory_vars),
             facts: Arc::new(facts),
             registered: Arc::new(registered),
+            vars_files: Arc::default(),
             failed: false,
             unreachable: false,
             ended: false,
@@ -694,10 +702,14 @@ async fn run_play(
     let mut play_vars = play.play.vars.clone();
     play_vars.extend(prompted);
     // vars_files: loaded once, names templated with play and extra vars;
-    // of a list of alternatives, the first file that exists.
+    // of a list of alternatives, the first file that exists. A name that
+    // needs host variables makes each host read them (`host_vars_files`).
+    let mut per_host_vars_files = false;
     for alternatives in &play.play.vars_files {
-        match vars_file_of(&alternatives[..], &play_vars, opts, templar, &book.dir) {
-            Ok(vars) => play_vars.extend(vars),
+        let scope = crate::template::Scope::new(vec![&play_vars, &opts.extra_vars]);
+        match vars_file_of(&alternatives[..], &scope, templar, &book.dir) {
+            Ok(Some(vars)) => play_vars.extend(vars),
+            Ok(None) => per_host_vars_files = true,
             Err(e) => {
                 reporter.warning(&e);
                 summary.any_failed = true;
@@ -771,11 +783,35 @@ async fn run_play(
             delegated_facts: Default::default(),
             down: Default::default(),
             groups: RefCell::new(None),
+            per_host_vars_files,
             book_dir: std::fs::canonicalize(&book.dir)
                 .unwrap_or_else(|_| book.dir.clone())
                 .display()
                 .to_string(),
         };
+        for (i, s) in states.iter_mut().enumerate() {
+            if !ctx.per_host_vars_files || !in_batch[i] {
+                continue;
+            }
+            let facts_known = s.facts.contains_key("ansible_facts");
+            match host_vars_files(&ctx, s, facts_known) {
+                Ok((vars, skipped)) => {
+                    s.vars_files = Arc::new(vars);
+                    if skipped {
+                        ctx.warn_once(
+                            reporter,
+                            "skipping vars_files item due to an undefined variable",
+                        );
+                    }
+                }
+                Err(e) => {
+                    reporter.warning(&format!("{}: {e}", s.name));
+                    s.failed = true;
+                    summary.any_failed = true;
+                    summary.recap.entry(s.name.clone()).or_default().failed += 1;
+                }
+            }
+        }
         run_batch(&ctx, &mut states, &in_batch, reporter, summary).await;
         if ctx.fatal_pending.get() {
             ctx.abort.set(Some(Abort::AnyErrorsFatal));
@@ -1812,6 +1848,19 @@ async fn gather_facts(
                 }
                 facts.insert("ansible_facts".into(), Value::Object(f));
                 s.facts = Arc::new(facts);
+                // `vars_files` named after facts: read again now they are known.
+                if ctx.per_host_vars_files {
+                    match host_vars_files(ctx, s, true) {
+                        Ok((vars, _)) => s.vars_files = Arc::new(vars),
+                        Err(e) => {
+                            reporter.warning(&format!("{}: {e}", s.name));
+                            s.failed = true;
+                            summary.any_failed = true;
+                            counts.failed += 1;
+                            continue;
+                        }
+                    }
+                }
                 counts.ok += 1;
                 reporter.host_result(&crate::report::HostResult {
                     duration: Some(duration),
@@ -2247,24 +2296,21 @@ fn set_lookup_dirs(ctx: &PlayCtx<'_>, t: &CompiledTask) {
 /// The variables of a `vars_files` entry: the first of its alternatives
 /// that exists (looked up as Ansible: under the playbook's `vars/`, then
 /// its directory), its name templated with the play's and extra vars.
+/// `None` when a name uses a variable `scope` lacks (a host variable, or a
+/// fact not gathered yet).
 fn vars_file_of(
     alternatives: &[crate::playbook::Located<String>],
-    play_vars: &Vars,
-    opts: &RunOptions,
+    scope: &crate::template::Scope<'_>,
     templar: &Templar,
     dir: &std::path::Path,
-) -> Result<Vars, String> {
-    let scope = crate::template::Scope::new(vec![play_vars, &opts.extra_vars]);
+) -> Result<Option<Vars>, String> {
     let mut tried = Vec::new();
     for vf in alternatives {
-        let name = match templar.render_string(&vf.value, &scope) {
+        let name = match templar.render_string(&vf.value, scope) {
             Ok(v) => value_text(&v),
+            Err(e) if e.undefined => return Ok(None),
             Err(e) => {
-                return Err(format!(
-                    "{}: vars_files: {} (names that need host variables are not supported yet)",
-                    vf.span.location(),
-                    e.message
-                ));
+                return Err(format!("{}: vars_files: {}", vf.span.location(), e.message));
             }
         };
         let path = std::path::Path::new(&name);
@@ -2276,6 +2322,7 @@ fn vars_file_of(
         match candidates.iter().find(|c| c.is_file()) {
             Some(found) => {
                 return load_vars_file(found)
+                    .map(Some)
                     .map_err(|e| format!("{}: vars_files: {e}", vf.span.location()));
             }
             None => tried.push(name),
@@ -2289,6 +2336,47 @@ fn vars_file_of(
         "{at}vars_files: vars file {} was not found",
         tried.join(", ")
     ))
+}
+
+/// A host's `vars_files` when a name needs host variables: every entry in
+/// order, names templated with the host's inventory variables, facts, the
+/// play's and extra vars. Before facts are gathered (`facts_known` false) an
+/// entry whose name is still undefined is skipped, as Ansible does; after,
+/// it is an error.
+///
+/// Returns the variables, and whether an entry was skipped.
+pub(crate) fn host_vars_files(
+    ctx: &PlayCtx<'_>,
+    host: &HostState,
+    facts_known: bool,
+) -> Result<(Vars, bool), String> {
+    let mut out = Vars::new();
+    let mut skipped = false;
+    if !ctx.per_host_vars_files {
+        return Ok((out, skipped));
+    }
+    let magic = ctx.inventory.get().magic_vars(&host.name);
+    let scope = crate::template::Scope::with_layers(vec![
+        (&host.inventory_vars, true),
+        (&host.facts, false),
+        (&ctx.play_vars, true),
+        (&ctx.opts.extra_vars, true),
+        (&ctx.magic, false),
+        (&magic, false),
+    ]);
+    for alternatives in &ctx.play.play.vars_files {
+        match vars_file_of(&alternatives[..], &scope, ctx.templar, &ctx.book.dir)? {
+            Some(vars) => out.extend(vars),
+            None if !facts_known => skipped = true,
+            None => {
+                let name = alternatives.first().map(|a| a.value.as_str()).unwrap_or("");
+                return Err(format!(
+                    "an undefined variable was found when attempting to template the vars_files item '{name}'"
+                ));
+            }
+        }
+    }
+    Ok((out, skipped))
 }
 
 /// Reads a YAML vars file (vars_files, -e @file).

@@ -467,6 +467,9 @@ fn layers<'a>(
     layers.push((&host.inventory_vars, true));
     layers.push((&host.facts, false));
     layers.push((&ctx.play_vars, true));
+    if ctx.per_host_vars_files {
+        layers.push((&host.vars_files, true));
+    }
     if !play.role_exports.is_empty() {
         layers.push((&play.role_exports, true));
     }
@@ -1989,6 +1992,7 @@ pub(crate) fn play_become(
     let scope = Scope::with_layers(vec![
         (&host.inventory_vars, true),
         (&ctx.play_vars, true),
+        (&host.vars_files, true),
         (&ctx.opts.extra_vars, true),
         (&magic, false),
     ]);
