@@ -168,6 +168,8 @@ pub(crate) fn py_type(v: &Value) -> &'static str {
         ValueKind::Seq => "list",
         ValueKind::Map => "dict",
         ValueKind::Iterable => "generator",
+        _ if v.downcast_object_ref::<extra::PyDateTime>().is_some() => "datetime",
+        _ if v.downcast_object_ref::<extra::PyTimeDelta>().is_some() => "timedelta",
         _ => "object",
     }
 }

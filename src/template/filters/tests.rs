@@ -668,6 +668,10 @@ fn ternary_mandatory_type_debug() {
         ),
         "str int float bool dict list NoneType"
     );
+    assert_eq!(
+        r("{{ now() | type_debug }} {{ '2024-01-01' | to_datetime('%Y-%m-%d') | type_debug }}"),
+        "datetime datetime"
+    );
 }
 
 #[test]
