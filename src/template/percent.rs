@@ -117,10 +117,10 @@ fn operand(chars: &[char], i: usize) -> Option<(usize, Option<String>)> {
     j = match first {
         '(' => {
             let close = matching(chars, j)?;
-            let inner: String = chars[j + 1..close].iter().collect();
-            if j == i && (inner.trim().is_empty() || has_top_level_comma(&inner)) {
-                let items = inner.trim().trim_end_matches(',').to_string();
-                tuple = Some(items);
+            let inner = &chars[j + 1..close];
+            if j == i && (inner.iter().all(|c| c.is_whitespace()) || has_top_level_comma(inner)) {
+                let items: String = inner.iter().collect();
+                tuple = Some(items.trim().trim_end_matches(',').to_string());
             }
             close + 1
         }
@@ -244,14 +244,13 @@ fn matching(chars: &[char], i: usize) -> Option<usize> {
     None
 }
 
-fn has_top_level_comma(inner: &str) -> bool {
-    let chars: Vec<char> = inner.chars().collect();
+fn has_top_level_comma(chars: &[char]) -> bool {
     let mut depth = 0usize;
     let mut j = 0;
     while j < chars.len() {
         match chars[j] {
             '\'' | '"' => {
-                j = string_end(&chars, j);
+                j = string_end(chars, j);
                 continue;
             }
             '(' | '[' | '{' => depth += 1,
