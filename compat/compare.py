@@ -24,11 +24,23 @@ BACKUP = re.compile(r"\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~")
 TS = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?")
 # A command's run time, as printed in a result ("delta": "0:00:00.004240").
 DELTA = re.compile(r'"delta": "\d+:\d{2}:\d{2}\.\d+"')
+# A file's access or modification time in a file module's diff.
+FILE_TIME = re.compile(r'"(atime|mtime)": \d+(\.\d+)?')
 TMPNAME = re.compile(r"(/|^)(\.?tmp[\w.-]*|ansible[\w.-]*tmp[\w.-]*|\.ansible_tmp\w*)")
+
+# The file a copy's content went through on the target, gone since (its
+# `src`): Ansible's upload in its remote temp dir, tend's temp file beside
+# the destination.
+COPY_TEMP = re.compile(r"\S*/\.ansible/tmp/ansible-tmp-[^/\s\"]+/\.source|\S*/\.tend\.[A-Za-z0-9]{6}\b")
+# A template rendered into the controller's temp dir before the copy (the
+# `after_header` of its diff): Ansible names the temp copy, tend the template.
+TEMPLATE_TEMP = re.compile(r"\S*/\.ansible/tmp/ansible-local-[^/\s]+/tmp[^/\s]+/")
 
 def norm_str(s, run):
     s = s.replace(os.path.join(run, "work"), "WORK").replace(run, "RUN")
     s = BACKUP.sub(".BACKUP~", s)
+    s = COPY_TEMP.sub("COPY_TEMP", s)
+    s = TEMPLATE_TEMP.sub("", s)
     return s
 
 DROP = {"invocation", "start", "end", "delta", "uid", "gid", "atime", "mtime", "ctime",
@@ -142,6 +154,7 @@ if header("compat-output").lower() in ("yes", "true", "1"):
             line = re.sub(r" \*+$", "", line)
             line = TS.sub("TIMESTAMP", line)
             line = DELTA.sub(r'"delta": "DELTA"', line)
+            line = FILE_TIME.sub(r'"\1": TIME', line)
             keep.append(line.rstrip())
         return "\n".join(keep).strip() + "\n"
     fa, ft = full(out_a, A), full(out_t, T)

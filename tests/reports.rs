@@ -262,7 +262,8 @@ fn plan_writes_json_junit_and_markdown_and_never_the_secret() {
     );
     assert!(summary.contains("<details><summary>Diffs (2)</summary>"));
     assert!(
-        summary.contains("```diff\n--- before: ") && summary.contains("+workers = 4\n"),
+        // A new file: no old side to name, as Ansible prints it.
+        summary.contains("```diff\n--- before\n+++ after: ") && summary.contains("+workers = 4\n"),
         "{summary}"
     );
     // The 600-line diff is cut, with a pointer to the full JSON.

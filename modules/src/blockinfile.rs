@@ -362,7 +362,7 @@ impl Converge for BlockInFile {
         FileState::parse(out)
     }
 
-    fn plan(&self, a: &Args, state: &FileState, _ctx: &Context) -> Result<Plan, ModuleError> {
+    fn plan(&self, a: &Args, state: &FileState, ctx: &Context) -> Result<Plan, ModuleError> {
         let path = a.path.as_str();
         let exists = state.editable(path)?;
         if !exists && !a.create {
@@ -404,6 +404,8 @@ impl Converge for BlockInFile {
                 validate: a.validate.as_deref(),
                 header: Edit::content_header(path),
                 attr_diff: true,
+                diff_list: true,
+                ctx,
             },
         )
     }

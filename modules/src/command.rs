@@ -774,6 +774,7 @@ impl Job {
             }),
             diff: Vec::new(),
             values: r,
+            subject: None,
         })
     }
 }

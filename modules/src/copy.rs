@@ -411,7 +411,7 @@ pub(crate) async fn converge_content(
 ) -> Result<Outcome, ModuleError> {
     let mut outcome = converge(&ContentModule, desired, ctx, host).await?;
     // Ansible's copy action registers its diffs as a list, one per file.
-    if !outcome.diff.is_empty() {
+    if !outcome.diff.is_empty() && !outcome.values.contains_key("diff") {
         let list = outcome.diff.iter().map(Diff::to_value).collect();
         outcome.values.insert("diff".into(), Value::Array(list));
     }
@@ -554,6 +554,21 @@ impl Converge for ContentModule {
 
     fn plan(&self, d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, ModuleError> {
         plan_content(d, st, ctx)
+    }
+
+    fn applied(&self, d: &Desired, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
+        let report = fileops::write_report(out)?;
+        // Ansible's `src` of a copy from the controller is the file the
+        // content went through on the target: here the temp file renamed
+        // into place.
+        if d.tree.is_none()
+            && !matches!(d.source, Source::Remote(_))
+            && let (Some(name), Some(dest)) = (report.temp_name, plan.values.get("dest"))
+        {
+            let dir = dirname(dest.as_str().unwrap_or_default());
+            plan.values.insert("src".into(), join(&dir, &name).into());
+        }
+        Ok(())
     }
 }
 
@@ -698,7 +713,6 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
 
     if same {
         let attrs = fileops::plan_attrs(&CurAttrs::of(dest), &want, &ids, umask)?;
-        attrs.values(&mut values);
         let mut plan = if attrs.changes() {
             Plan::change(
                 Action::Update,
@@ -707,6 +721,13 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
         } else {
             Plan::noop()
         };
+        if matches!(d.source, Source::Remote(_)) {
+            // `remote_src` runs the copy module itself, whose result is the
+            // same whether or not the content changes.
+            attrs.values(&mut values);
+        } else {
+            unchanged_content_result(&mut values, &mut plan, dest, &attrs, ctx);
+        }
         plan.values = values;
         return Ok(plan);
     }
@@ -757,7 +778,51 @@ fn plan_content(d: &Desired, st: &ContentState, ctx: &Context) -> Result<Plan, M
     if ctx.diff {
         plan.diff.push(content_diff(d, dest, &path, new_bytes));
     }
+    if !matches!(d.source, Source::Remote(_)) {
+        // Ansible's copy action returns its list of content diffs, empty
+        // without diff mode; in check mode it returns before the copy
+        // module runs, so nothing else.
+        if ctx.check_mode {
+            plan.subject = Some(path.clone());
+            plan.values.clear();
+        }
+        let diffs = plan.diff.iter().map(Diff::to_value).collect();
+        plan.values.insert("diff".into(), Value::Array(diffs));
+    }
     Ok(plan)
+}
+
+/// The result of `copy`/`template` when the content is already right: the
+/// action hands over to the file module, which returns `path` and the path
+/// info (in check mode of the file as it is), and its diff of the
+/// attributes (`{path, mode...}` dicts in diff mode, else the action's empty
+/// list). `md5sum` and `src` are not part of it.
+fn unchanged_content_result(
+    values: &mut Map<String, Value>,
+    plan: &mut Plan,
+    dest: &PathInfo,
+    attrs: &fileops::AttrPlan,
+    ctx: &Context,
+) {
+    values.remove("md5sum");
+    values.remove("src");
+    values.insert("path".into(), dest.path.clone().into());
+    if ctx.check_mode {
+        dest.add_path_info(values);
+    } else {
+        attrs.values(values);
+    }
+    let path = [("path", dest.path.clone())];
+    let side = |attrs: &[(&'static str, String)]| [path.as_slice(), attrs].concat();
+    let diff = Diff::attributes(&dest.path, &side(&attrs.before), &side(&attrs.after));
+    if ctx.diff {
+        values.insert("diff".into(), diff.to_value());
+        if attrs.changes() {
+            plan.diff.push(diff);
+        }
+    } else {
+        values.insert("diff".into(), Value::Array(Vec::new()));
+    }
 }
 
 /// MD5 of bytes, in hex (Ansible's legacy `md5sum` return value).
@@ -778,7 +843,8 @@ fn content_diff(d: &Desired, dest: &PathInfo, path: &str, new: Option<&[u8]>) ->
     };
     let after = new.and_then(fileops::diff_text).unwrap_or_default();
     Diff {
-        before_header: Some(path.to_string()),
+        // Ansible names the old side only when there is one.
+        before_header: dest.exists().then(|| path.to_string()),
         after_header: Some(d.after_header.clone().unwrap_or_else(|| path.to_string())),
         before,
         after,
@@ -877,7 +943,11 @@ mod tests {
         assert_eq!(plan.apply[0].stdin, b"new\n");
         assert_eq!(plan.values["checksum"], fileops::sha1_hex(b"new\n"));
         assert_eq!(plan.values["mode"], "0640");
-        assert_eq!(plan.diff, vec![Diff::content("/etc/x", "", "new\n")]);
+        // Ansible names no old side of a file that is not there.
+        let mut diff = Diff::content("/etc/x", "", "new\n");
+        diff.before_header = None;
+        assert_eq!(plan.diff, vec![diff.clone()]);
+        assert_eq!(plan.values["diff"], json!([diff.to_value()]));
     }
 
     #[test]
@@ -905,13 +975,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan.action, Action::Update);
-        assert_eq!(plan.values["backup_file"], "/etc/x.7.2024-01-02@03:04:05~");
         assert!(
             plan.apply[0]
                 .script
                 .contains("cp -p -- \"$dest\" '/etc/x.7.2024-01-02@03:04:05~'")
         );
-        assert_eq!(plan.diff, vec![Diff::content("/etc/x", "old\n", "new\n")]);
+        let diff = Diff::content("/etc/x", "old\n", "new\n");
+        assert_eq!(plan.diff, vec![diff.clone()]);
+        // Check mode: Ansible's copy action returns before the copy module
+        // runs, with its diffs and nothing else.
+        let only_diff: Map<String, Value> = [("diff".to_string(), json!([diff.to_value()]))]
+            .into_iter()
+            .collect();
+        assert_eq!(plan.values, only_diff);
+        // For real: the copy module's values, and an empty diff list
+        // without diff mode.
+        let plan = plan_content(&d, &state(&d, &rec), &Context::default()).unwrap();
+        assert_eq!(plan.values["backup_file"], "/etc/x.7.2024-01-02@03:04:05~");
+        assert_eq!(plan.values["md5sum"], md5_hex(b"new\n"));
+        assert_eq!(plan.values["diff"], json!([]));
+        assert!(plan.values.get("path").is_none());
     }
 
     #[test]

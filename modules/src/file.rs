@@ -86,8 +86,8 @@
 use crate::args::{ArgsError, de, is_templated};
 use crate::choice;
 use crate::fileops::{
-    self, AttrPlan, CurAttrs, Env, Ids, Kind, ModeSpec, PathInfo, Probe, ProbeOutput, StatOpts,
-    WantAttrs, ancestors, basename, dirname, fail, join,
+    self, AttrPlan, CurAttrs, Env, Ids, Kind, ModeSpec, PATH_INFO_KEYS, PathInfo, Probe,
+    ProbeOutput, StatOpts, WantAttrs, ancestors, basename, dirname, fail, join,
 };
 use crate::host::{Exec, ExecOutput, Host};
 use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
@@ -371,6 +371,9 @@ pub struct FileState {
     /// Explicit `modification_time`/`access_time` as epochs on the target
     /// (`mtime`, `atime`).
     pub times: std::collections::BTreeMap<String, i64>,
+    /// The target's clock (seconds since the epoch), probed in diff mode
+    /// for times set to now.
+    pub now: Option<f64>,
 }
 
 impl Args {
@@ -410,21 +413,82 @@ fn times(args: &Args, state: State) -> (bool, bool) {
     (m == TimeSpec::Now, a == TimeSpec::Now)
 }
 
-fn touch_cmd(word: &str, (m, a): (bool, bool)) -> String {
-    match (m, a) {
+/// Sets times to now. `report` (diff mode): the script prints the times
+/// before and the clock after ([`TIMES`]), for the diff Ansible shows.
+fn touch_cmd(word: &str, (m, a): (bool, bool), report: bool) -> String {
+    let touch = match (m, a) {
         (true, true) => format!("touch -c -- {word} || exit 1\n"),
         (true, false) => format!("touch -c -m -- {word} || exit 1\n"),
         (false, true) => format!("touch -c -a -- {word} || exit 1\n"),
-        (false, false) => String::new(),
+        (false, false) => return String::new(),
+    };
+    if !report {
+        return touch;
     }
+    format!(
+        "_tb=$(stat -c '%.9X %.9Y' -- {word}) || exit 1\n{touch}printf '{TIMES}%s %s\\n' \"$_tb\" \"$(date +%s.%N)\"\n"
+    )
+}
+
+/// Prefix of the line a touch prints: atime and mtime before, the clock after.
+const TIMES: &str = "__tend_times ";
+
+/// Puts the times a touch printed into the diff: Ansible's `atime`/`mtime`
+/// before and after, for the times set to now.
+fn record_times(out: &ExecOutput, now_times: (bool, bool), plan: &mut Plan) {
+    let Some(line) = out
+        .stdout_text()
+        .lines()
+        .find_map(|l| l.strip_prefix(TIMES).map(str::to_string))
+    else {
+        return;
+    };
+    let f: Vec<f64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+    let [atime, mtime, now] = f[..] else {
+        return;
+    };
+    let Some(d) = plan.diff.last_mut() else {
+        return;
+    };
+    let Some(dicts) = d.dicts.take() else {
+        return;
+    };
+    let (mut before, mut after) = *dicts;
+    if let (Value::Object(b), Value::Object(a)) = (&mut before, &mut after) {
+        for (key, set, cur) in [("mtime", now_times.0, mtime), ("atime", now_times.1, atime)] {
+            if set {
+                b.insert(key.into(), cur.into());
+                a.insert(key.into(), now.into());
+            }
+        }
+    }
+    *d = Diff::of_dicts(before, after);
 }
 
 /// Ansible's `update_timestamp_for_file` for explicit times: the epochs the
 /// probe computed (record `times`) against the object's. Whether they
 /// change, the script, and the diff lines.
-fn explicit_times(st: &FileState, target: &PathInfo, word: &str) -> (bool, String, DiffPairs) {
+fn explicit_times(
+    st: &FileState,
+    target: &PathInfo,
+    word: &str,
+    now_times: (bool, bool),
+) -> (bool, String, DiffPairs) {
     let mut script = String::new();
     let mut diff: DiffPairs = (Vec::new(), Vec::new());
+    // Times set to now: from what they are to the clock (a file created
+    // first has the clock's times before as well).
+    if let Some(now) = st.now {
+        for (key, set, cur) in [
+            ("mtime", now_times.0, target.mtime),
+            ("atime", now_times.1, target.atime),
+        ] {
+            if set && now != cur {
+                diff.0.push((key, format!("{cur}")));
+                diff.1.push((key, format!("{now}")));
+            }
+        }
+    }
     for (key, flag, cur) in [("mtime", "-m", target.mtime), ("atime", "-a", target.atime)] {
         let Some(want) = st.times.get(key) else {
             continue;
@@ -442,6 +506,12 @@ fn explicit_times(st: &FileState, target: &PathInfo, word: &str) -> (bool, Strin
 impl Converge for File {
     type Args = Args;
     type State = FileState;
+
+    fn applied(&self, args: &Args, out: &ExecOutput, plan: &mut Plan) -> Result<(), ModuleError> {
+        let state = args.state.unwrap_or(State::File);
+        record_times(out, times(args, state), plan);
+        Ok(())
+    }
 
     fn settles(&self, args: &Args, plan: &Plan) -> bool {
         // Times set to `now` (`state: touch`) change on every run.
@@ -532,6 +602,10 @@ impl Converge for File {
         }
         p.ids(args.owner.as_deref(), args.group.as_deref());
         let (m, a) = time_specs(args, args.state.unwrap_or(State::File));
+        if ctx.diff && (m == TimeSpec::Now || a == TimeSpec::Now) {
+            // The diff of times set to now shows the target's clock.
+            p.raw("printf '@now\\0t=%s\\0' \"$(date +%s.%N)\"");
+        }
         if matches!((&m, &a), (TimeSpec::At(_), _) | (_, TimeSpec::At(_))) {
             p.raw("printf '@times\\0'");
             for (key, spec) in [("mtime", &m), ("atime", &a)] {
@@ -571,6 +645,11 @@ impl Converge for File {
             (of("d"), of("f"))
         });
         let env = probe.env()?;
+        let now = probe
+            .records
+            .get("now")
+            .and_then(|r| r.get("t"))
+            .and_then(|t| t.trim().parse::<f64>().ok());
         let times = probe
             .records
             .get("times")
@@ -593,6 +672,7 @@ impl Converge for File {
             walk,
             env,
             times,
+            now,
         })
     }
 
@@ -602,7 +682,15 @@ impl Converge for File {
         } else {
             Vec::new()
         };
-        let planned = plan_state(args, st);
+        let mut planned = plan_state(args, st);
+        match &mut planned {
+            Ok(plan) if ctx.check_mode && plan.action.changes() => {
+                check_mode_result(args, st, plan);
+            }
+            // Ansible's failures go through `add_path_info` as well.
+            Err(ModuleError::Failed { values, .. }) => current_path_info(st, values),
+            _ => {}
+        }
         if warnings.is_empty() {
             return planned;
         }
@@ -611,6 +699,41 @@ impl Converge for File {
             Err(e) => Err(e.with("warnings", warnings)),
         }
     }
+}
+
+/// What Ansible's file module returns for a change it only predicts: the
+/// path info of the path as it is now (the change is skipped), and for a
+/// `touch` of a missing file nothing but `dest` (it returns before
+/// computing a diff).
+fn check_mode_result(args: &Args, st: &FileState, plan: &mut Plan) {
+    if args.state == Some(State::Touch) && !st.path.exists() {
+        plan.values.retain(|k, _| k == "dest");
+        plan.diff.clear();
+        return;
+    }
+    // The path info planned is what would be: Ansible's is what is.
+    for key in PATH_INFO_KEYS {
+        plan.values.remove(key);
+    }
+    current_path_info(st, &mut plan.values);
+}
+
+/// [`PathInfo::add_path_info`] of the path a result names (`path`, else
+/// `dest`) as the probe found it; nothing for a result that names none.
+fn current_path_info(st: &FileState, values: &mut serde_json::Map<String, Value>) {
+    let Some(named) = values
+        .get("path")
+        .or_else(|| values.get("dest"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return;
+    };
+    let current = match &st.real {
+        Some(real) if named == real.path => real,
+        _ => &st.path,
+    };
+    current.add_path_info(values);
 }
 
 /// Ansible's check-mode warnings for an `owner` or `group` that does not
@@ -648,13 +771,7 @@ fn plan_state(args: &Args, st: &FileState) -> Result<Plan, ModuleError> {
         let prev = st.path.state();
         let state = match args.state {
             Some(s) => s,
-            None if st.path.exists() => {
-                if prev == "hard" && args.src.is_none() {
-                    State::File
-                } else {
-                    State::of(prev)
-                }
-            }
+            None if st.path.exists() => State::of(prev),
             None if args.recurse => State::Directory,
             None => State::File,
         };
@@ -762,13 +879,16 @@ fn plan_absent(
     let mut plan = finish(Action::Delete, script, "path", &p.path, diff, None);
     // Ansible's `path_content` of a directory's removal.
     if let (Some((dirs, files)), Some(d)) = (walk, plan.diff.last_mut())
-        && let Some(dicts) = d.dicts.as_mut()
-        && let Value::Object(before) = &mut dicts.0
+        && let Some(dicts) = d.dicts.take()
     {
-        before.insert(
-            "path_content".into(),
-            serde_json::json!({"directories": dirs, "files": files}),
-        );
+        let (mut before, after) = *dicts;
+        if let Value::Object(m) = &mut before {
+            m.insert(
+                "path_content".into(),
+                serde_json::json!({"directories": dirs, "files": files}),
+            );
+        }
+        *d = Diff::of_dicts(before, after);
     }
     Ok(plan)
 }
@@ -805,8 +925,8 @@ fn plan_file(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
     let t = times(args, State::File);
     let q = quote(&path);
     let mut script = attrs.script(&q, false);
-    script.push_str(&touch_cmd(&q, t));
-    let (tchanged, tscript, tdiff) = explicit_times(st, target, &q);
+    script.push_str(&touch_cmd(&q, t, st.now.is_some()));
+    let (tchanged, tscript, tdiff) = explicit_times(st, target, &q, t);
     script.push_str(&tscript);
     let changed = attrs.changes() || t.0 || t.1 || tchanged;
     let action = if changed {
@@ -847,7 +967,7 @@ fn plan_directory(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, Module
         let uid = ids.user.as_ref().map(|u| u.0);
         let gid = ids.group.as_ref().map(|g| g.0);
         let mut script = fileops::mkdirs_script(&ancestors(&path), mode, uid, gid);
-        script.push_str(&touch_cmd(&q, t));
+        script.push_str(&touch_cmd(&q, t, st.now.is_some()));
         let mut chattr = AttrPlan::default();
         chattr.set_attributes(target, args.attributes.as_deref());
         script.push_str(&chattr.script(&q, false));
@@ -873,8 +993,8 @@ fn plan_directory(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, Module
         .map_err(map_err(&path))?;
     attrs.set_attributes(target, args.attributes.as_deref());
     let mut script = attrs.script(&q, false);
-    script.push_str(&touch_cmd(&q, t));
-    let (tchanged, tscript, tdiff) = explicit_times(st, target, &q);
+    script.push_str(&touch_cmd(&q, t, st.now.is_some()));
+    let (tchanged, tscript, tdiff) = explicit_times(st, target, &q, t);
     script.push_str(&tscript);
     let mut diff = diff;
     extend_diff(&mut diff, tdiff);
@@ -988,6 +1108,9 @@ fn plan_touch(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleErro
         attrs.set_attributes(p, args.attributes.as_deref());
         // A file made here is removed again when its attributes cannot be set.
         let mut script = format!("touch -- {q} || exit 1\n");
+        if st.now.is_some() {
+            script.push_str(&touch_cmd(&q, t, true));
+        }
         let set = attrs.script(&q, false);
         if !set.is_empty() {
             script.push_str(&format!("(\n{set}) || {{ rm -f -- {q}; exit 1; }}\n"));
@@ -1006,8 +1129,8 @@ fn plan_touch(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleErro
         .map_err(map_err(&path))?;
     attrs.set_attributes(target, args.attributes.as_deref());
     let mut script = attrs.script(&q, false);
-    script.push_str(&touch_cmd(&q, t));
-    let (tchanged, tscript, tdiff) = explicit_times(st, target, &q);
+    script.push_str(&touch_cmd(&q, t, st.now.is_some()));
+    let (tchanged, tscript, tdiff) = explicit_times(st, target, &q, t);
     script.push_str(&tscript);
     let mut diff = diff;
     extend_diff(&mut diff, tdiff);
@@ -1206,53 +1329,55 @@ fn plan_hard(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
     let p = &st.path;
     let path = p.path.clone();
     let prev = p.state();
-    let Some(src) = args.src.clone() else {
-        return Err(fail("src is required for creating new hardlinks", &[]));
+    // An existing hard link needs no `src` (nothing to compare it with).
+    let src = match (&args.src, prev) {
+        (Some(src), _) => Some(src.clone()),
+        (None, "hard") => None,
+        (None, _) => return Err(fail("src is required for creating new hardlinks", &[])),
     };
-    let s = match st.src.as_ref() {
-        Some(s) if s.exists() => s,
-        _ => {
-            return Err(fail(
-                "src does not exist",
-                &[("dest", &path), ("src", &src)],
-            ));
+    let s = match (&src, st.src.as_ref()) {
+        (None, _) => p,
+        (Some(_), Some(s)) if s.exists() => s,
+        (Some(src), _) => {
+            return Err(fail("src does not exist", &[("dest", &path), ("src", src)]));
         }
     };
     let (mut before, mut after) = initial_diff(&path, "hard", prev);
     let same_inode = p.exists() && p.inode == s.inode && p.dev == s.dev;
+    let src_text = src.as_deref().unwrap_or_default();
     let changed = match prev {
         "absent" => true,
         "link" => {
-            let differs = p.target.as_deref() != Some(src.as_str());
+            let differs = p.target.as_deref() != src.as_deref();
             if differs {
                 before.push(("src", p.target.clone().unwrap_or_default()));
-                after.push(("src", src.clone()));
+                after.push(("src", src.clone().unwrap_or_default()));
             }
             differs
         }
-        "hard" if same_inode => false,
+        "hard" if same_inode || src.is_none() => false,
         "hard" if !args.force => {
             return Err(fail(
                 "Cannot link, different hard link exists at destination",
-                &[("dest", &path), ("src", &src)],
+                &[("dest", &path), ("src", src_text)],
             ));
         }
         "file" if !args.force => {
             return Err(fail(
                 "Cannot link, file exists at destination",
-                &[("dest", &path), ("src", &src)],
+                &[("dest", &path), ("src", src_text)],
             ));
         }
         "directory" => {
             return Err(fail(
                 "Cannot link: different hard link exists at destination",
-                &[("dest", &path), ("src", &src)],
+                &[("dest", &path), ("src", src_text)],
             ));
         }
         _ => true,
     };
     let mut script = if changed {
-        link_script(&path, prev, &format!("-- {}", quote(&src)))
+        link_script(&path, prev, &format!("-- {}", quote(src_text)))
     } else {
         String::new()
     };
@@ -1270,7 +1395,8 @@ fn plan_hard(args: &Args, st: &FileState, ids: &Ids) -> Result<Plan, ModuleError
         (before, after),
         Some((&attrs, "hard", s.size)),
     );
-    plan.values.insert("src".into(), src.into());
+    plan.values
+        .insert("src".into(), src.map_or(Value::Null, Value::from));
     Ok(plan)
 }
 

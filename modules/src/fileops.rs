@@ -875,6 +875,9 @@ pub struct PathInfo {
     pub chattr: bool,
 }
 
+/// The keys [`PathInfo::add_path_info`] sets.
+pub const PATH_INFO_KEYS: [&str; 7] = ["uid", "gid", "owner", "group", "mode", "state", "size"];
+
 impl PathInfo {
     /// Reads a path record.
     pub fn from_record(rec: &Record) -> Result<PathInfo, ModuleError> {
@@ -964,6 +967,19 @@ impl PathInfo {
     /// The kind, `Absent` when unknown.
     pub fn kind(&self) -> Kind {
         self.kind.unwrap_or(Kind::Absent)
+    }
+
+    /// Ansible's `add_path_info`, which every file-handling module's result
+    /// goes through on its way out: the path's `uid`, `gid`, `owner`,
+    /// `group`, `mode`, `state` and `size` as they are on the host (when
+    /// something is there: else the values are left as they are).
+    pub fn add_path_info(&self, values: &mut Map<String, Value>) {
+        if !self.exists() {
+            return;
+        }
+        CurAttrs::of(self).values(values);
+        values.insert("state".into(), self.state().into());
+        values.insert("size".into(), self.size.into());
     }
 
     /// Ansible's `get_state`: `hard` for a regular file with more than one link.
@@ -1513,22 +1529,43 @@ impl AtomicWrite {
                 b = quote(b)
             ));
         }
-        s.push_str("mv -fT -- \"$tmp\" \"$dest\" 2>/dev/null || mv -f -- \"$tmp\" \"$dest\" || exit 1\ntmp=\n");
+        s.push_str(
+            "mv -fT -- \"$tmp\" \"$dest\" 2>/dev/null || mv -f -- \"$tmp\" \"$dest\" || exit 1\n",
+        );
+        s.push_str(&format!("printf '{TEMP}%s\\n' \"${{tmp##*/}}\"\ntmp=\n"));
         Ok(s)
     }
 }
 
 const BACKUP: &str = "__tend_backup ";
+const TEMP: &str = "__tend_temp ";
 const INVALID: &str = "__tend_invalid ";
 
 /// What a successful [`AtomicWrite`] printed: the backup it made, if any.
 /// A failed [`Validation::Words`] check is Ansible's
 /// `failed to validate: rc:N error:STDERR`.
 pub fn written(out: &ExecOutput) -> Result<Option<String>, ModuleError> {
-    let mut backup = None;
+    Ok(write_report(out)?.backup)
+}
+
+/// What an [`AtomicWrite`] reports back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    /// The backup it made.
+    pub backup: Option<String>,
+    /// The name of the temp file the content went through (renamed to the
+    /// destination since): Ansible's `src` of a copy.
+    pub temp_name: Option<String>,
+}
+
+/// Reads what a successful [`AtomicWrite`] printed (see [`written`]).
+pub fn write_report(out: &ExecOutput) -> Result<WriteReport, ModuleError> {
+    let mut report = WriteReport::default();
     for line in out.stdout_text().lines() {
-        if let Some(b) = line.strip_prefix(BACKUP) {
-            backup = Some(b.to_string());
+        if let Some(t) = line.strip_prefix(TEMP) {
+            report.temp_name = Some(t.to_string());
+        } else if let Some(b) = line.strip_prefix(BACKUP) {
+            report.backup = Some(b.to_string());
         } else if let Some(rc) = line.strip_prefix(INVALID) {
             return Err(ModuleError::failed(format!(
                 "failed to validate: rc:{rc} error:{}",
@@ -1536,7 +1573,7 @@ pub fn written(out: &ExecOutput) -> Result<Option<String>, ModuleError> {
             )));
         }
     }
-    Ok(backup)
+    Ok(report)
 }
 
 /// A `validate` command run without a shell: its words (split as a shell

@@ -83,8 +83,8 @@
 use crate::args::{ArgsError, de, mutually_exclusive};
 use crate::choice;
 use crate::fileops::{
-    self, AtomicWrite, CurAttrs, Env, Fetch, Ids, Kind, ModeSpec, PathInfo, Probe, ProbeOutput,
-    Source, StatOpts, Validation, WantAttrs, ancestors, dirname,
+    self, AtomicWrite, AttrPlan, CurAttrs, Env, Fetch, Ids, Kind, ModeSpec, PathInfo, Probe,
+    ProbeOutput, Source, StatOpts, Validation, WantAttrs, ancestors, dirname,
 };
 use crate::host::{Exec, ExecOutput, Host};
 use crate::module::{Context, Converge, ModuleError, Plan, TypedModule, converge};
@@ -261,9 +261,13 @@ impl Converge for LineInFile {
         FileState::parse(out)
     }
 
-    fn plan(&self, a: &Args, state: &FileState, _ctx: &Context) -> Result<Plan, ModuleError> {
-        // Ansible's lineinfile always returns `backup` (empty unless one was made).
-        let mut plan = plan_lines(a, state)?.with("backup", "");
+    fn plan(&self, a: &Args, state: &FileState, ctx: &Context) -> Result<Plan, ModuleError> {
+        let mut plan = plan_lines(a, state, ctx)?;
+        // Ansible's lineinfile returns `backup` (empty unless one was made),
+        // except when there was no file to remove lines from.
+        if state.exists() || a.state == State::Present {
+            plan = plan.with("backup", "");
+        }
         let warnings = warnings(a);
         if !warnings.is_empty() {
             plan = plan.with("warnings", warnings);
@@ -297,7 +301,7 @@ fn warnings(a: &Args) -> Vec<String> {
     w
 }
 
-fn plan_lines(a: &Args, state: &FileState) -> Result<Plan, ModuleError> {
+fn plan_lines(a: &Args, state: &FileState, ctx: &Context) -> Result<Plan, ModuleError> {
     let path = a.path.as_str();
     let exists = state.editable(path)?;
     let regexp = a
@@ -370,6 +374,8 @@ fn plan_lines(a: &Args, state: &FileState) -> Result<Plan, ModuleError> {
             validate: a.validate.as_deref(),
             header: Edit::content_header(path),
             attr_diff: true,
+            diff_list: true,
+            ctx,
         },
     )?;
     plan.values.append(&mut values);
@@ -681,6 +687,11 @@ pub(crate) struct Edit<'a> {
     pub header: String,
     /// Whether changed attributes get a diff of their own (replace: no).
     pub attr_diff: bool,
+    /// Whether the registered `diff` is always there, as lineinfile and
+    /// blockinfile return it: `[content, file attributes]`.
+    pub diff_list: bool,
+    /// Check and diff mode.
+    pub ctx: &'a Context,
 }
 
 impl Edit<'_> {
@@ -704,8 +715,12 @@ pub(crate) fn plan_edit(st: &FileState, e: Edit) -> Result<Plan, ModuleError> {
     let ids = Ids::resolve(&st.probe, &e.want, e.path)?;
     let attrs = fileops::plan_attrs(&cur, &e.want, &ids, st.env.umask)?;
     let content_changed = !e.msg.is_empty();
+    let registered = e.diff_list.then(|| registered_diff(st, &e, &attrs));
     let mut msg = e.msg;
-    if attrs.changes() {
+    // lineinfile and blockinfile return before looking at attributes when
+    // check mode would create the file.
+    let attrs_told = !(e.diff_list && e.ctx.check_mode && !exists);
+    if attrs.changes() && attrs_told {
         if content_changed {
             msg.push_str(" and ");
         }
@@ -761,7 +776,44 @@ pub(crate) fn plan_edit(st: &FileState, e: Edit) -> Result<Plan, ModuleError> {
             .push(Exec::script(attrs.script(&quote(e.path), false)));
     }
     plan.msg = Some(msg);
+    if let Some(diff) = registered {
+        plan.values.insert("diff".into(), diff);
+    }
     Ok(plan)
+}
+
+/// The `diff` lineinfile and blockinfile return whether or not anything
+/// changes or diff mode is on: the content (only in diff mode, else both
+/// sides empty) and the attribute changes, each under its header. A file
+/// that check mode would create gets the content part alone.
+fn registered_diff(st: &FileState, e: &Edit, attrs: &AttrPlan) -> Value {
+    let text = |bytes: &[u8]| {
+        if e.ctx.diff {
+            String::from_utf8_lossy(bytes).into_owned()
+        } else {
+            String::new()
+        }
+    };
+    let content = serde_json::json!({
+        "before": text(st.content()),
+        "after": text(&e.after),
+        "before_header": e.header,
+        "after_header": e.header,
+    });
+    if e.ctx.check_mode && !st.exists() {
+        return content;
+    }
+    let header = format!("{} (file attributes)", e.path);
+    let mut attributes = if attrs.changes() {
+        Diff::attributes(e.path, &attrs.before, &attrs.after).to_value()
+    } else {
+        Value::Object(Map::new())
+    };
+    if let Value::Object(m) = &mut attributes {
+        m.insert("before_header".into(), header.clone().into());
+        m.insert("after_header".into(), header.into());
+    }
+    Value::Array(vec![content, attributes])
 }
 
 /// Puts the backup a write made (if any) under `key`.

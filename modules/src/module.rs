@@ -185,6 +185,9 @@ pub struct Plan {
     pub values: Map<String, Value>,
     /// Ansible's `msg`, if the module sets one.
     pub msg: Option<String>,
+    /// What the plan is about, when its values may not say it (see
+    /// [`Outcome::subject`]); else their `dest` or `path`.
+    pub subject: Option<String>,
 }
 
 impl Plan {
@@ -196,6 +199,7 @@ impl Plan {
             apply: Vec::new(),
             values: Map::new(),
             msg: None,
+            subject: None,
         }
     }
 
@@ -207,6 +211,7 @@ impl Plan {
             apply,
             values: Map::new(),
             msg: None,
+            subject: None,
         }
     }
 
@@ -320,6 +325,12 @@ pub async fn converge<C: Converge>(
             }
         }
     }
+    let subject = plan.subject.or_else(|| {
+        ["dest", "path"]
+            .iter()
+            .find_map(|k| plan.values.get(*k).and_then(Value::as_str))
+            .map(str::to_string)
+    });
     Ok(Outcome {
         changed: plan.action.changes(),
         failed: false,
@@ -327,6 +338,7 @@ pub async fn converge<C: Converge>(
         msg: plan.msg,
         diff: if ctx.diff { plan.diff } else { Vec::new() },
         values: plan.values,
+        subject,
     })
 }
 

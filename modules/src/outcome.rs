@@ -62,23 +62,7 @@ impl Diff {
     /// A diff of attributes (`path`, `state`, `mode`, ...), shown as Ansible
     /// shows its before/after dicts: JSON, keys sorted, 4-space indent.
     pub fn attributes(_path: &str, before: &[(&str, String)], after: &[(&str, String)]) -> Self {
-        let render = |pairs: &[(&str, String)]| {
-            let mut sorted: Vec<&(&str, String)> = pairs.iter().collect();
-            sorted.sort_by_key(|(k, _)| *k);
-            let body = sorted
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "    {}: {}",
-                        serde_json::Value::from(*k),
-                        serde_json::Value::from(v.as_str())
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(",\n");
-            format!("{{\n{body}\n}}\n")
-        };
-        // Ansible's file diffs hold uids and gids as numbers.
+        // Ansible's file diffs hold uids, gids and times as numbers.
         let dict = |pairs: &[(&str, String)]| {
             let mut m = Map::new();
             for (k, v) in pairs {
@@ -91,15 +75,57 @@ impl Diff {
             }
             Value::Object(m)
         };
+        Diff::of_dicts(dict(before), dict(after))
+    }
+
+    /// A diff of two dictionaries, shown as Ansible's callback shows them:
+    /// `json.dumps` with sorted keys and a 4-space indent.
+    pub fn of_dicts(before: Value, after: Value) -> Self {
         Diff {
             before_header: None,
             after_header: None,
-            before: render(before),
-            after: render(after),
+            before: render_dict(&before),
+            after: render_dict(&after),
             prepared: None,
-            dicts: Some(Box::new((dict(before), dict(after)))),
+            dicts: Some(Box::new((before, after))),
         }
     }
+}
+
+/// Python's `json.dumps(v, sort_keys=True, indent=4)` of a result's diff
+/// dictionary, with a final newline.
+fn render_dict(v: &Value) -> String {
+    let mut text = json_dumps_indent4(&sorted_keys(v));
+    text.push('\n');
+    text
+}
+
+/// The value with the keys of every object sorted, as Ansible's callbacks
+/// dump results and diffs (`sort_keys=True`).
+pub fn sorted_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted_keys(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Python's `json.dumps(value, indent=4)` layout (keys in the value's order).
+pub fn json_dumps_indent4(value: &Value) -> String {
+    let mut buf = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
+    // Writing a `Value` to memory cannot fail.
+    let _ = serde::Serialize::serialize(value, &mut ser);
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// The kind of change a plan makes, as data (Terraform-style).
@@ -140,6 +166,10 @@ pub struct Outcome {
     pub diff: Vec<Diff>,
     /// All other return values (`rc`, `stdout`, `path`, `mode`, ...).
     pub values: Map<String, Value>,
+    /// What the result is about, for reports (a file module's destination),
+    /// also when the return values do not say it (check mode). Not a
+    /// return value.
+    pub subject: Option<String>,
 }
 
 impl Outcome {

@@ -254,7 +254,7 @@ impl Converge for Replace {
         FileState::parse(out)
     }
 
-    fn plan(&self, a: &Args, state: &FileState, _ctx: &Context) -> Result<Plan, ModuleError> {
+    fn plan(&self, a: &Args, state: &FileState, ctx: &Context) -> Result<Plan, ModuleError> {
         let path = a.path.as_str();
         if !state.editable(path)? {
             return Err(
@@ -301,6 +301,8 @@ impl Converge for Replace {
                 validate: a.validate.as_deref(),
                 header: path.to_string(),
                 attr_diff: false,
+                diff_list: false,
+                ctx,
             },
         )?;
         Ok(plan.with("rc", 0))

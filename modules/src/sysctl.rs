@@ -293,7 +293,7 @@ impl Converge for Sysctl {
         })
     }
 
-    fn plan(&self, a: &Args, st: &Found, _ctx: &Context) -> Result<Plan, ModuleError> {
+    fn plan(&self, a: &Args, st: &Found, ctx: &Context) -> Result<Plan, ModuleError> {
         if !st.has_sysctl {
             return Err(ModuleError::failed(
                 "Failed to find required executable \"sysctl\" on the target (install procps)",
@@ -362,6 +362,8 @@ impl Converge for Sysctl {
                     validate: None,
                     header: path.to_string(),
                     attr_diff: true,
+                    diff_list: false,
+                    ctx,
                 },
             )?
         };

@@ -268,7 +268,17 @@ async fn directory_destinations_and_controller_sources() {
     let dest = dir.path().join("app.bin");
     assert_eq!(std::fs::read(&dest).unwrap(), bytes);
     assert_eq!(mode(&dest), 0o755);
-    assert_eq!(out.to_value()["src"], "files/app.bin");
+    // `src` is the file the content went through on the target (Ansible's
+    // upload; here the temp file renamed into place).
+    let src = out.to_value()["src"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        src.starts_with(&format!("{}/.tend.", dir.path().display())),
+        "{src}"
+    );
+    assert!(!std::path::Path::new(&src).exists());
     assert_eq!(out.diff[0].after, "", "binary content is not diffed");
     assert!(!run(args, false, false, &LocalSh).await.unwrap().changed);
 

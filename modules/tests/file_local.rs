@@ -166,6 +166,31 @@ async fn touch_absent_and_file() {
             .unwrap()
             .changed
     );
+    // With --diff, the times before and the clock after, as Ansible shows them.
+    let old = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let old = old
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let out = run(json!({"path": path, "state": "touch"}), false, true, &host)
+        .await
+        .unwrap();
+    let v = out.to_value();
+    let (before, after) = (&v["diff"]["before"], &v["diff"]["after"]);
+    assert!(
+        (before["mtime"].as_f64().unwrap() - old).abs() < 1e-6,
+        "{v}"
+    );
+    assert!(
+        after["mtime"].as_f64().unwrap() >= before["mtime"].as_f64().unwrap(),
+        "{v}"
+    );
+    assert!(after["atime"].is_f64() && before["atime"].is_f64(), "{v}");
+    assert!(
+        out.diff[0].after.contains("\"mtime\": 1"),
+        "{}",
+        out.diff[0].after
+    );
     let keep = json!({"path": path, "state": "touch", "mode": "0600", "modification_time": "preserve", "access_time": "preserve"});
     converges(keep).await;
 
@@ -178,7 +203,7 @@ async fn touch_absent_and_file() {
     assert_eq!(
         out.diff[0].before,
         format!(
-            "{{\n    \"group\": \"0\",\n    \"owner\": \"0\",\n    \"path\": \"{}\"\n}}\n",
+            "{{\n    \"group\": 0,\n    \"owner\": 0,\n    \"path\": \"{}\"\n}}\n",
             path.display()
         )
     );

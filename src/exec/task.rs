@@ -21,6 +21,8 @@ pub struct ItemResult {
     status: Status,
     result: Value,
     diffs: Vec<Diff>,
+    /// What the result is about (a file's path), for reports.
+    subject: Option<String>,
     facts: Map<String, Value>,
     end_host: bool,
     verbose_always: bool,
@@ -1091,6 +1093,7 @@ impl ItemResult {
             end_host: false,
             verbose_always: false,
             retries_left: Vec::new(),
+            subject: None,
         }
     }
 
@@ -1104,6 +1107,7 @@ impl ItemResult {
             end_host: false,
             verbose_always: false,
             retries_left: Vec::new(),
+            subject: None,
         }
     }
 }
@@ -1439,6 +1443,7 @@ async fn attempt(
                 end_host: r.end_host,
                 verbose_always: r.verbose_always,
                 retries_left: Vec::new(),
+                subject: None,
             }
         }
         Action::Module(m) => {
@@ -1537,6 +1542,7 @@ async fn attempt(
                     ItemResult {
                         label,
                         status,
+                        subject: outcome.subject.clone(),
                         result: outcome.to_value(),
                         // Shown only for a change, as Ansible's callbacks do
                         // (`file` returns its diff either way).
@@ -1560,6 +1566,7 @@ async fn attempt(
                     end_host: false,
                     verbose_always: false,
                     retries_left: Vec::new(),
+                    subject: None,
                 },
                 Err(ModuleError::Failed { msg, values }) => {
                     let mut m = values;
@@ -1576,6 +1583,7 @@ async fn attempt(
                         end_host: false,
                         verbose_always: false,
                         retries_left: Vec::new(),
+                        subject: None,
                     }
                 }
                 Err(other) => ItemResult::failed(label, other.to_string()),
@@ -2173,6 +2181,7 @@ pub(crate) fn apply_outcome(
             result: &item.result,
             item_label: label,
             diffs: &item.diffs,
+            subject: item.subject.as_deref(),
             is_loop_summary: false,
             no_log: outcome.no_log,
             verbose_always: item.verbose_always,
@@ -2208,6 +2217,7 @@ pub(crate) fn apply_outcome(
             duration: None,
             commands: &[],
             skipped_by_when: crate::report::skipped_by_when(&outcome.registered),
+            subject: None,
         });
     }
     if outcome.looped && outcome.status == Status::Ignored {

@@ -179,6 +179,7 @@ mod tests {
             duration: None,
             commands: &[],
             skipped_by_when: false,
+            subject: None,
         });
         String::from_utf8(buf).unwrap()
     }

@@ -173,33 +173,12 @@ pub fn compact(value: &Value) -> String {
 
 pub(crate) fn pretty(value: &Value) -> String {
     // Python's json.dumps(indent=4) layout, which Ansible's default callback uses.
-    let mut buf = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
-    let _ = serde::Serialize::serialize(value, &mut ser);
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-/// Keys sorted at every level, as Ansible's callback dumps results.
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), sorted(&m[k])))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
+    tend_modules::outcome::json_dumps_indent4(value)
 }
 
 /// The result as the default callback shows it: internal keys dropped.
 pub(crate) fn shown(result: &Value, drop_changed: bool) -> Value {
-    let mut v = sorted(result);
+    let mut v = tend_modules::outcome::sorted_keys(result);
     if let Value::Object(m) = &mut v {
         m.retain(|k, _| {
             !k.starts_with("_ansible")

@@ -162,6 +162,8 @@ pub struct HostResult<'a> {
     pub item_label: Option<String>,
     /// Diffs to show (already empty unless `--diff`).
     pub diffs: &'a [Diff],
+    /// What the result is about (a file's path), when known.
+    pub subject: Option<&'a str>,
     /// Whether this is a loop's summary line (printed after its items).
     pub is_loop_summary: bool,
     /// `no_log`: print nothing of the result.
@@ -196,6 +198,7 @@ impl<'a> HostResult<'a> {
             duration: None,
             commands: &[],
             skipped_by_when: skipped_by_when(result),
+            subject: None,
         }
     }
 
@@ -604,6 +607,13 @@ impl Tally {
             .iter()
             .filter_map(|d| d.before_header.clone().or_else(|| d.after_header.clone()))
             .collect();
+        // One file changing: its path (a new file's diff has no before
+        // header, and a template's after header is the template).
+        if r.diffs.len() <= 1
+            && let Some(subject) = r.subject
+        {
+            targets = vec![subject.to_string()];
+        }
         if targets.is_empty() && r.status == Status::Changed {
             targets.extend(
                 ["dest", "path"]
@@ -733,6 +743,7 @@ mod tests {
             duration: None,
             commands: &commands,
             skipped_by_when: false,
+            subject: None,
         });
         all.warning(&format!("careful with {secret}"));
         let seen = seen.lock().unwrap();

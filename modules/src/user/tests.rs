@@ -150,7 +150,7 @@ fn modifies_only_what_differs() {
     );
     assert_eq!(
         p.diff[0].before,
-        "{\n    \"group\": \"2001\",\n    \"shell\": \"/bin/bash\",\n    \"uid\": \"2001\"\n}\n"
+        "{\n    \"group\": 2001,\n    \"shell\": \"/bin/bash\",\n    \"uid\": \"2001\"\n}\n"
     );
     assert_eq!(p.values["uid"], 2005);
     assert_eq!(p.values["shell"], "/bin/zsh");
