@@ -24,6 +24,8 @@ BACKUP = re.compile(r"\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~")
 TS = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?")
 # A command's run time, as printed in a result ("delta": "0:00:00.004240").
 DELTA = re.compile(r'"delta": "\d+:\d{2}:\d{2}\.\d+"')
+# What `pause` measured ("Paused for 1.01 seconds").
+PAUSED = re.compile(r"Paused for \d+(?:\.\d+)? (seconds|minutes)")
 # A file's access or modification time in a file module's diff.
 FILE_TIME = re.compile(r'"(atime|mtime)": \d+(\.\d+)?')
 TMPNAME = re.compile(r"(/|^)(\.?tmp[\w.-]*|ansible[\w.-]*tmp[\w.-]*|\.ansible_tmp\w*)")
@@ -40,10 +42,11 @@ def norm_str(s, run):
     s = s.replace(os.path.join(run, "work"), "WORK").replace(run, "RUN")
     s = BACKUP.sub(".BACKUP~", s)
     s = COPY_TEMP.sub("COPY_TEMP", s)
+    s = PAUSED.sub(r"Paused for N \1", s)
     s = TEMPLATE_TEMP.sub("", s)
     return s
 
-DROP = {"invocation", "start", "end", "delta", "uid", "gid", "atime", "mtime", "ctime",
+DROP = {"invocation", "start", "end", "stop", "delta", "uid", "gid", "atime", "mtime", "ctime",
         "inode", "dev", "device_type", "blocks", "block_size", "attributes", "version",
         # ansible 2.19 puts a placeholder "(traceback unavailable)" on every failed module result
         "exception", "failed_when_suppressed_exception"}

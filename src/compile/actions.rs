@@ -410,6 +410,8 @@ pub enum MetaAction {
     EndBatch,
     /// Read the inventory again from its sources (later plays see it).
     RefreshInventory,
+    /// Forget the gathered facts of the play's hosts.
+    ClearFacts,
 }
 
 impl MetaArgs {
@@ -424,7 +426,8 @@ impl MetaArgs {
             "clear_host_errors" => MetaAction::ClearHostErrors,
             "end_batch" => MetaAction::EndBatch,
             "refresh_inventory" => MetaAction::RefreshInventory,
-            other @ ("clear_facts" | "end_role") => {
+            "clear_facts" => MetaAction::ClearFacts,
+            other @ "end_role" => {
                 return Err(ArgsError::general(format!("{other} is not supported yet")));
             }
             other => {

@@ -114,8 +114,9 @@ pub(crate) async fn run(
         Builtin::Meta => match args::parse::<MetaArgs>(templated).and_then(|a| a.action()) {
             Ok(MetaAction::EndHost) => BuiltinResult {
                 end_host: true,
-                ..BuiltinResult::ok(json!({"changed": false, "skipped": true}))
+                ..BuiltinResult::ok(json!({"changed": false, "msg": "ending play"}))
             },
+            Ok(MetaAction::Noop) => BuiltinResult::ok(json!({"changed": false, "msg": "noop"})),
             Ok(MetaAction::ResetConnection) => {
                 conn.reset().await;
                 BuiltinResult::ok(json!({"changed": false, "msg": "reset connection"}))
@@ -133,12 +134,38 @@ pub(crate) async fn run(
         }
         Builtin::Pause => match args::parse::<PauseArgs>(templated) {
             Ok(a) => {
-                let d = a.duration();
-                let start = std::time::Instant::now();
+                // Ansible waits at least a second, and reports what it
+                // measured, rounded to 1/100 of its unit.
+                let d = a.duration().max(std::time::Duration::from_secs(1));
+                let unit = if a.seconds.is_some() {
+                    "seconds"
+                } else {
+                    "minutes"
+                };
+                // Python's `str(datetime.now())`.
+                let now = || {
+                    let dt = jiff::tz::TimeZone::system().to_datetime(jiff::Timestamp::now());
+                    format!(
+                        "{}.{:06}",
+                        dt.strftime("%Y-%m-%d %H:%M:%S"),
+                        dt.subsec_nanosecond() / 1000
+                    )
+                };
+                let (start_text, start) = (now(), std::time::Instant::now());
                 tokio::time::sleep(d).await;
-                BuiltinResult::ok(
-                    json!({"changed": false, "delta": start.elapsed().as_secs(), "stdout": format!("Paused for {} seconds", d.as_secs()), "user_input": ""}),
-                )
+                let took = start.elapsed().as_secs_f64();
+                let shown = if unit == "minutes" { took / 60.0 } else { took };
+                let shown = (shown * 100.0).round() / 100.0;
+                let shown = if shown.fract() == 0.0 {
+                    format!("{shown:.1}")
+                } else {
+                    format!("{shown}")
+                };
+                BuiltinResult::ok(json!({
+                    "changed": false, "rc": 0, "stderr": "", "echo": true,
+                    "start": start_text, "stop": now(), "delta": took as u64,
+                    "stdout": format!("Paused for {shown} {unit}"), "user_input": "",
+                }))
             }
             Err(e) => BuiltinResult::failure(e.message),
         },

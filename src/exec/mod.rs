@@ -1000,6 +1000,39 @@ fn meta_header(t: &CompiledTask, states: &[HostState], live: &[bool], reporter: 
     ));
 }
 
+/// The headers of `meta: flush_handlers`, which Ansible's linear strategy
+/// runs host by host: each host's, with `skipping` (uncounted) where its
+/// `when` is false. Other strategies show one header.
+fn flush_headers(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    states: &[HostState],
+    live: &[bool],
+    holds: &[bool],
+    reporter: &mut dyn Reporter,
+) {
+    if ctx.strategy != Strategy::Linear {
+        meta_header(t, states, live, reporter);
+        return;
+    }
+    let skipped = serde_json::json!({"changed": false, "skipped": true});
+    for (i, s) in states.iter().enumerate().filter(|(i, _)| live[*i]) {
+        reporter.task_start(&task_info(
+            t,
+            &t.display_name(),
+            running_handlers(states),
+            1,
+        ));
+        if !holds[i] {
+            reporter.host_result(&crate::report::HostResult::simple(
+                &s.name,
+                crate::report::Status::Skipped,
+                &skipped,
+            ));
+        }
+    }
+}
+
 /// Whether the hosts run handlers now (see [`HostState::in_handlers`]).
 fn running_handlers(states: &[HostState]) -> bool {
     states.iter().any(|s| s.in_handlers)
@@ -1161,20 +1194,7 @@ fn when_holds(
 /// running the task (in an `always` section after a failure, say) goes on
 /// with the play as not failed; a host that had already stopped does not
 /// resume, but its failure no longer counts at the end of the play.
-fn clear_host_errors(
-    ctx: &PlayCtx<'_>,
-    t: &CompiledTask,
-    states: &mut [HostState],
-    live: &[bool],
-    reporter: &mut dyn Reporter,
-    summary: &mut RunSummary,
-) {
-    let Some(first) = live.iter().position(|b| *b) else {
-        return;
-    };
-    if !when_holds(ctx, t, states, live, reporter, summary)[first] {
-        return;
-    }
+fn clear_host_errors(ctx: &PlayCtx<'_>, states: &mut [HostState], live: &[bool]) {
     // The failures that were to stop the play once their `always` ran are
     // cleared too: the play goes on.
     ctx.fatal_pending.set(false);
@@ -1223,10 +1243,10 @@ fn run_steps<'a>(
                     {
                         match task::meta_action(t) {
                             Some(crate::compile::actions::MetaAction::FlushHandlers) => {
-                                meta_header(t, states, &live, reporter);
                                 // Its `when` is judged per host: the others keep
                                 // their notifications for a later flush.
                                 let hosts = when_holds(ctx, t, states, &live, reporter, summary);
+                                flush_headers(ctx, t, states, &live, &hosts, reporter);
                                 if run_handlers_on(ctx, states, &hosts, reporter, summary).await {
                                     *end_play = true;
                                 }
@@ -1270,8 +1290,19 @@ fn run_steps<'a>(
                                 continue;
                             }
                             Some(crate::compile::actions::MetaAction::ClearHostErrors) => {
-                                meta_header(t, states, &live, reporter);
-                                clear_host_errors(ctx, t, states, &live, reporter, summary);
+                                if meta_ends(ctx, t, states, &live, reporter, summary) {
+                                    clear_host_errors(ctx, states, &live);
+                                }
+                                continue;
+                            }
+                            Some(crate::compile::actions::MetaAction::ClearFacts) => {
+                                // Once (its `when` judged on the first host),
+                                // for every host of the play.
+                                if meta_ends(ctx, t, states, &live, reporter, summary) {
+                                    for s in states.iter_mut() {
+                                        s.facts = Arc::new(Vars::new());
+                                    }
+                                }
                                 continue;
                             }
                             _ => {}
@@ -2081,7 +2112,18 @@ async fn run_task_subset(
         subset.to_vec()
     };
     let n = runners.iter().filter(|b| **b).count();
-    reporter.task_start(&task_info(t, &t.display_name(), handler, n));
+    // Ansible neither counts nor shows the result of a meta task (a
+    // `skipping` line aside); its linear strategy runs one that acts per
+    // host (`noop`, `end_host`, `reset_connection`) host by host, each time
+    // with the task's header.
+    let meta = matches!(
+        t.action,
+        crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta)
+    );
+    let header_per_host = meta && !free;
+    if !header_per_host {
+        reporter.task_start(&task_info(t, &t.display_name(), handler, n));
+    }
     set_lookup_dirs(ctx, t);
     let hostvars = hostvars::HostVars::snapshot(states, ctx);
     let forks = match t.task.throttle.as_ref().and_then(throttle_of) {
@@ -2113,14 +2155,11 @@ async fn run_task_subset(
             .collect()
             .await
     };
-    // Under the free strategies Ansible neither shows nor counts the
-    // result of a meta task.
-    let silent = free
-        && matches!(
-            t.action,
-            crate::compile::Action::Builtin(crate::compile::actions::Builtin::Meta)
-        );
     for (i, outcome) in outcomes {
+        if header_per_host {
+            reporter.task_start(&task_info(t, &t.display_name(), handler, 1));
+        }
+        let silent = meta;
         let s = &mut states[i];
         let before = asked_once.then(|| s.registered.clone());
         let delegated = if silent {

@@ -457,6 +457,9 @@ fn layers<'a>(
     let role = t.task.role.as_deref();
     let play = &ctx.play.play;
     let mut layers: Vec<(&Vars, bool)> = Vec::with_capacity(16);
+    // `ansible_facts` is a dict before any facts are known (and after
+    // `meta: clear_facts`), as in Ansible.
+    layers.push((&NO_FACTS, false));
     if !play.role_defaults.is_empty() {
         layers.push((&play.role_defaults, true));
     }
@@ -495,6 +498,13 @@ fn layers<'a>(
     }
     layers
 }
+
+/// The bottom variable layer: an empty `ansible_facts`.
+static NO_FACTS: std::sync::LazyLock<Vars> = std::sync::LazyLock::new(|| {
+    let mut v = Vars::new();
+    v.insert("ansible_facts".into(), Value::Object(Map::new()));
+    v
+});
 
 /// The magic variables of a task on a host (`ansible_search_path`: the
 /// task's role, then the playbook's directory).
@@ -1471,6 +1481,11 @@ async fn attempt(
                 Ok(c) => c,
                 Err(msg) => return ItemResult::failed(label, msg),
             };
+            // `raw` runs its command as it is: no environment (Ansible warns).
+            let raw_env_ignored = m.name() == "raw" && !conn.environment.is_empty();
+            if raw_env_ignored {
+                conn.environment.clear();
+            }
             let mctx = Context {
                 check_mode: check,
                 diff,
@@ -1526,6 +1541,10 @@ async fn attempt(
             };
             let result = match (result, m.name()) {
                 (Ok(mut outcome), "fetch") => finish_fetch(&mut outcome).map(|()| outcome),
+                (Ok(mut outcome), "raw") if raw_env_ignored => {
+                    add_warning(&mut outcome.values, RAW_ENVIRONMENT);
+                    Ok(outcome)
+                }
                 (other, _) => other,
             };
             match result {
@@ -2005,6 +2024,19 @@ pub(crate) fn play_become(
         (&magic, false),
     ]);
     become_spec(ctx, &ctx.play.play.escalation, &scope)
+}
+
+/// Ansible's warning for a `raw` task under an `environment`.
+const RAW_ENVIRONMENT: &str = "raw module does not support the environment keyword";
+
+/// Adds a warning to a result's `warnings` list.
+fn add_warning(values: &mut Map<String, Value>, warning: &str) {
+    let list = values
+        .entry("warnings")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(l) = list {
+        l.push(warning.into());
+    }
 }
 
 /// The connection an item's module runs on: become, environment, deadline,
