@@ -22,6 +22,7 @@ mod yaml;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -228,6 +229,27 @@ impl Inventory {
             }
         }
         out
+    }
+
+    /// The name of every variable that some host or group of the inventory
+    /// sets (inventory sources, `group_vars/`, `host_vars/`), whichever
+    /// host it applies to: what a compile-time check may take as defined.
+    pub fn var_names(&self) -> HashSet<String> {
+        let sources = self
+            .data
+            .groups
+            .values()
+            .map(|g| &g.vars)
+            .chain(self.data.hosts.values().map(|h| &h.vars));
+        let dirs = self
+            .inventory_vars
+            .iter()
+            .chain(&self.playbook_vars)
+            .flat_map(|vd| vd.groups.values().chain(vd.hosts.values()));
+        sources
+            .chain(dirs)
+            .flat_map(|vars| vars.keys().cloned())
+            .collect()
     }
 
     /// The host's groups, sorted, without `all` (the `group_names` magic
