@@ -529,7 +529,8 @@ fn undefined_role_vars(
     }
     let mut outside = inventory.var_names();
     outside.extend(extra_vars.keys().chain(cli_vars.keys()).cloned());
-    compile::undefined_vars::check(books, &outside, templar).warnings
+    let matches = |pattern: &str| inventory.select(pattern).map_or(true, |h| !h.is_empty());
+    compile::undefined_vars::check(books, &outside, &matches, templar).warnings
 }
 
 /// Loads and installs the vault secrets of a run; `false` after printing why

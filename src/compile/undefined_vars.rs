@@ -37,8 +37,8 @@ use crate::template::{Templar, is_template};
 use crate::yaml::{self, Kind, Node, SourceFile, Span};
 use regex::Regex;
 use serde_json::Value;
-use std::collections::HashSet;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 /// Why a play is not checked: something in it defines variables whose
@@ -63,13 +63,17 @@ pub enum GiveUp {
     /// A `vars_files` entry that is templated or cannot be read now.
     #[error("vars_files `{0}` is templated or cannot be read before the run")]
     VarsFile(String),
+    /// The play's `hosts` match no host of the inventory: it runs nothing
+    /// (unless the run adds hosts, which a later look cannot tell).
+    #[error("`hosts: {0}` matches no host of the inventory")]
+    NoHosts(String),
 }
 
 impl GiveUp {
     /// What the run defines stays on the host for later plays; a play's
-    /// `vars_files` does not.
+    /// `vars_files` does not, nor does a play without hosts define anything.
     fn lasting(&self) -> bool {
-        !matches!(self, GiveUp::VarsFile(_))
+        !matches!(self, GiveUp::VarsFile(_) | GiveUp::NoHosts(_))
     }
 }
 
@@ -137,7 +141,14 @@ const MAGIC: &[&str] = &[
 /// What may be defined.
 #[derive(Debug, Default)]
 struct Known {
+    /// Every name defined somewhere.
     names: HashSet<String>,
+    /// Names defined other than by a role's defaults, vars or params.
+    elsewhere: HashSet<String>,
+    /// The values roles give their names (defaults, vars, params).
+    role_values: HashMap<String, Vec<Value>>,
+    /// The directory and name of every role instance.
+    roles: BTreeMap<PathBuf, String>,
     /// Prefixes of facts a module sets (`getent` → `getent_passwd`).
     prefixes: HashSet<&'static str>,
 }
@@ -150,25 +161,64 @@ impl Known {
             || self.prefixes.iter().any(|p| name.starts_with(p))
     }
 
+    fn define(&mut self, names: impl IntoIterator<Item = String>) {
+        for name in names {
+            self.elsewhere.insert(name.clone());
+            self.names.insert(name);
+        }
+    }
+
     fn add_keys(&mut self, vars: &serde_json::Map<String, Value>) {
-        self.names.extend(vars.keys().cloned());
+        self.define(vars.keys().cloned());
+    }
+
+    /// Names a role defines, with their values.
+    fn add_role_values(&mut self, vars: &serde_json::Map<String, Value>) {
+        for (k, v) in vars {
+            self.names.insert(k.clone());
+            let values = self.role_values.entry(k.clone()).or_default();
+            if !values.contains(v) {
+                values.push(v.clone());
+            }
+        }
     }
 
     fn add_role(&mut self, role: &RoleInfo) {
-        for vars in [&role.defaults, &role.vars, &role.params, &role.magic] {
-            self.add_keys(vars);
+        self.roles
+            .entry(role.path.clone())
+            .or_insert_with(|| role.name.clone());
+        for vars in [&role.defaults, &role.vars, &role.params] {
+            self.add_role_values(vars);
         }
+        self.add_keys(&role.magic);
+    }
+
+    /// Whether `name`, read by a role, surely has `value`: it is defined
+    /// only by roles, always with this value (then what the value reads is
+    /// read too).
+    fn surely(&self, name: &str, value: &Value) -> bool {
+        !self.elsewhere.contains(name)
+            && !name.starts_with("ansible_")
+            && !MAGIC.contains(&name)
+            && self
+                .role_values
+                .get(name)
+                .is_some_and(|values| values.iter().all(|v| v == value))
     }
 }
 
 /// Checks the roles of `books` for variables defined nowhere. `outside` are
 /// the names defined outside the playbooks: inventory variables, extra vars,
-/// connection variables of the command line.
-pub fn check(books: &[CompiledPlaybook], outside: &HashSet<String>, templar: &Templar) -> Report {
-    let mut known = Known {
-        names: outside.clone(),
-        ..Known::default()
-    };
+/// connection variables of the command line; `matches` tells whether a
+/// play's `hosts` pattern matches some host of the inventory.
+pub fn check(
+    books: &[CompiledPlaybook],
+    outside: &HashSet<String>,
+    matches: &dyn Fn(&str) -> bool,
+    templar: &Templar,
+) -> Report {
+    let mut known = Known::default();
+    known.define(outside.iter().cloned());
     let plays: Vec<(&CompiledPlaybook, &CompiledPlay)> = books
         .iter()
         .flat_map(|b| b.plays.iter().map(move |p| (b, p)))
@@ -177,13 +227,21 @@ pub fn check(books: &[CompiledPlaybook], outside: &HashSet<String>, templar: &Te
     // a warning that a play-by-play account would not.
     let verdicts: Vec<Option<GiveUp>> = plays
         .iter()
-        .map(|(_, p)| collect_play(p, &mut known))
+        .map(|(_, p)| {
+            let verdict = collect_play(p, &mut known);
+            let hosts = &p.play.hosts.value;
+            match is_template(hosts) || matches(hosts) {
+                true => verdict,
+                false => verdict.or_else(|| Some(GiveUp::NoHosts(hosts.clone()))),
+            }
+        })
         .collect();
     let mut report = Report::default();
     let mut checker = Checker {
         known: &known,
         templar,
         reported: HashSet::new(),
+        demanded: HashSet::new(),
         warnings: Vec::new(),
     };
     let mut lasting: Option<GiveUp> = None;
@@ -202,6 +260,7 @@ pub fn check(books: &[CompiledPlaybook], outside: &HashSet<String>, templar: &Te
         }
         checker.play(&book.dir, play);
     }
+    checker.role_files();
     report.warnings = checker.warnings;
     report
 }
@@ -210,16 +269,14 @@ pub fn check(books: &[CompiledPlaybook], outside: &HashSet<String>, templar: &Te
 fn collect_play(play: &CompiledPlay, known: &mut Known) -> Option<GiveUp> {
     let p = &play.play;
     known.add_keys(&p.vars);
-    known.add_keys(&p.role_defaults);
-    known.add_keys(&p.role_exports);
-    known
-        .names
-        .extend(p.vars_prompt.iter().map(|v| v.name.clone()));
+    known.add_role_values(&p.role_defaults);
+    known.add_role_values(&p.role_exports);
+    known.define(p.vars_prompt.iter().map(|v| v.name.clone()));
     let mut verdict = None;
     let dir = p.span.file.path.parent().unwrap_or(Path::new("."));
     for entry in &p.vars_files {
         match vars_file_keys(entry.iter().map(|l| l.value.as_str()), dir) {
-            Ok(keys) => known.names.extend(keys),
+            Ok(keys) => known.define(keys),
             Err(e) => {
                 verdict.get_or_insert(e);
             }
@@ -292,8 +349,8 @@ fn collect_step(step: &CompiledStep, known: &mut Known) -> Result<(), GiveUp> {
                 keep(Err(GiveUp::DeferredInclude));
             }
             if let Some((defaults, exports)) = i.role.as_ref().and_then(|r| r.public.as_ref()) {
-                known.add_keys(defaults);
-                known.add_keys(exports);
+                known.add_role_values(defaults);
+                known.add_role_values(exports);
             }
             for s in &i.steps {
                 keep(collect_step(s, known));
@@ -307,9 +364,9 @@ fn collect_step(step: &CompiledStep, known: &mut Known) -> Result<(), GiveUp> {
 fn collect_task(t: &CompiledTask, known: &mut Known) -> Result<(), GiveUp> {
     let task = &t.task;
     known.add_keys(&task.vars);
-    known.names.extend(task.register.clone());
-    known.names.insert(task.loop_control.loop_var.clone());
-    known.names.extend(task.loop_control.index_var.clone());
+    known.define(task.register.clone());
+    known.define([task.loop_control.loop_var.clone()]);
+    known.define(task.loop_control.index_var.clone());
     if let Some(role) = &task.role {
         known.add_role(role);
     }
@@ -333,7 +390,7 @@ fn collect_task(t: &CompiledTask, known: &mut Known) -> Result<(), GiveUp> {
             if t.splat.is_some() || keys().any(|k| is_template(k)) {
                 return Err(GiveUp::DynamicHostVars);
             }
-            known.names.extend(keys().cloned());
+            known.define(keys().cloned());
         }
         Action::Module(m) if m.name() == "getent" => {
             known.prefixes.insert("getent_");
@@ -357,6 +414,8 @@ struct Checker<'a> {
     templar: &'a Templar,
     /// (role, variable) pairs already warned about.
     reported: HashSet<(String, String)>,
+    /// Variables a role surely reads.
+    demanded: HashSet<String>,
     warnings: Vec<Diagnostic>,
 }
 
@@ -371,6 +430,47 @@ struct Walk {
 }
 
 impl Checker<'_> {
+    /// The values in roles' `defaults/main.yml` and `vars/main.yml` of the
+    /// variables that checked references surely read, when nothing else
+    /// defines them (then their templates render where they are read).
+    fn role_files(&mut self) {
+        let mut files: Vec<(String, Node)> = Vec::new();
+        for (path, role) in with_dependencies(&self.known.roles) {
+            for dir in ["defaults", "vars"] {
+                files.extend(main_file(&path, dir).into_iter().map(|d| (role.clone(), d)));
+            }
+        }
+        let mut done: HashSet<String> = HashSet::new();
+        loop {
+            let pending: Vec<String> = self.demanded.difference(&done).cloned().collect();
+            if pending.is_empty() {
+                return;
+            }
+            for name in pending {
+                done.insert(name.clone());
+                let Some((role, value)) = files
+                    .iter()
+                    .find_map(|(role, doc)| doc.get(&name).map(|v| (role, v)))
+                else {
+                    continue;
+                };
+                // (The items of a list or mapping render when they are
+                // read, as Ansible 2.19's lazy containers: a string only.)
+                if value.as_str().is_none() || !self.known.surely(&name, &value.to_value()) {
+                    continue;
+                }
+                let guarded = self.guarded_names(value);
+                let mut refs = Refs {
+                    role,
+                    guarded: &guarded,
+                };
+                walk_strings(value, &mut |s, span| {
+                    self.string(s, &Site::Yaml(span.clone()), false, &mut refs)
+                });
+            }
+        }
+    }
+
     fn play(&mut self, dir: &Path, play: &CompiledPlay) {
         let mut walk = Walk::default();
         for steps in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
@@ -613,9 +713,14 @@ impl Checker<'_> {
         let Some(names) = self.templar.expression_names(expr) else {
             return;
         };
-        let mut names: Vec<String> = names
+        let unguarded: Vec<String> = names
             .into_iter()
-            .filter(|n| free.contains(n) && !refs.guarded.contains(n) && !self.known.contains(n))
+            .filter(|n| free.contains(n) && !refs.guarded.contains(n))
+            .collect();
+        self.demanded.extend(unguarded.iter().cloned());
+        let mut names: Vec<String> = unguarded
+            .into_iter()
+            .filter(|n| !self.known.contains(n))
             .collect();
         names.sort_by_key(|n| (first_use(expr, n).unwrap_or(usize::MAX), n.clone()));
         for name in names {
@@ -673,6 +778,49 @@ impl Checker<'_> {
         }
         out
     }
+}
+
+/// The documents of a role's `DIR/main.yml` (`.yaml`, no extension).
+fn main_file(role: &Path, dir: &str) -> Vec<Node> {
+    ["main.yml", "main.yaml", "main"]
+        .iter()
+        .map(|f| role.join(dir).join(f))
+        .find(|f| f.is_file())
+        .and_then(|f| yaml::load(&f).ok())
+        .map(|(_, docs)| docs)
+        .unwrap_or_default()
+}
+
+/// `roles` and the roles their `meta/main.yml` depends on, found beside
+/// them (a dependency without tasks of its own is known by its defaults
+/// only). A dependency found elsewhere is left out: what it defines is
+/// then not judged.
+fn with_dependencies(roles: &BTreeMap<PathBuf, String>) -> BTreeMap<PathBuf, String> {
+    let mut all = roles.clone();
+    let mut queue: Vec<PathBuf> = roles.keys().cloned().collect();
+    while let Some(path) = queue.pop() {
+        for meta in main_file(&path, "meta") {
+            let Some(deps) = meta.get("dependencies").and_then(Node::as_seq) else {
+                continue;
+            };
+            for dep in deps {
+                let name = dep
+                    .as_str()
+                    .or_else(|| dep.get("role").or_else(|| dep.get("name"))?.as_str());
+                let Some(name) = name.filter(|n| !n.contains('/') && !is_template(n)) else {
+                    continue;
+                };
+                let Some(dir) = path.parent().map(|p| p.join(name)) else {
+                    continue;
+                };
+                if dir.is_dir() && !all.contains_key(&dir) {
+                    all.insert(dir.clone(), name.to_string());
+                    queue.push(dir);
+                }
+            }
+        }
+    }
+    all
 }
 
 /// The role and guarded names of what is being checked.

@@ -7,6 +7,15 @@ const READS: &str = "- debug:\n    msg: \"value {{ the_var }}\"\n";
 /// directory) and checks them, with `outside` defined by the inventory or
 /// extra vars.
 fn check_files(files: &[(&str, &str)], outside: &[&str]) -> Report {
+    check_files_on(files, outside, &|_| true)
+}
+
+/// [`check_files`] with `matches` telling which `hosts` patterns match a host.
+fn check_files_on(
+    files: &[(&str, &str)],
+    outside: &[&str],
+    matches: &dyn Fn(&str) -> bool,
+) -> Report {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, text) in files {
         let path = dir.path().join(name);
@@ -25,7 +34,7 @@ fn check_files(files: &[(&str, &str)], outside: &[&str]) -> Report {
             )
         });
     let outside = outside.iter().map(|s| s.to_string()).collect();
-    check(&[book], &outside, &templar)
+    check(&[book], &outside, matches, &templar)
 }
 
 /// The variables warned about.
@@ -536,4 +545,61 @@ fn first_use_skips_attributes_filters_and_strings() {
     assert_eq!(first_use("'x' ~ y.x | x ~ x", "x"), Some(16));
     assert_eq!(first_use("a.x", "x"), None);
     assert_eq!(first_use("xx + x", "x"), Some(5));
+}
+
+#[test]
+fn a_play_on_no_host_is_not_checked() {
+    let site = site("");
+    let files = [
+        ("site.yml", site.as_str()),
+        ("roles/r/tasks/main.yml", READS),
+    ];
+    let report = check_files_on(&files, &[], &|pattern| pattern != "all");
+    assert!(report.warnings.is_empty());
+    assert_eq!(
+        report.skipped,
+        [("all".to_string(), GiveUp::NoHosts("all".into()))]
+    );
+    assert_eq!(check_files_on(&files, &[], &|_| true).warnings.len(), 1);
+}
+
+#[test]
+fn role_defaults_read_by_a_task_are_checked_where_nothing_else_defines_them() {
+    let defaults = "url: \"http://{{ hots }}:{{ port | default(80) }}\"\nunused: \"{{ nowhere }}\"\nlisted:\n  - \"{{ in_list }}\"\nplayed: \"{{ in_played }}\"\n";
+    let tasks = "- debug:\n    msg: \"{{ url }} {{ listed }} {{ played }}\"\n";
+    let played = site("  vars:\n    played: 1\n");
+    let report = check_files(
+        &[
+            ("site.yml", &played),
+            ("roles/r/defaults/main.yml", defaults),
+            ("roles/r/tasks/main.yml", tasks),
+        ],
+        &[],
+    );
+    // `unused` is not read, a list's items render when read, and `played`
+    // may take the play's value.
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    let span = report.warnings[0].span.as_ref().expect("span");
+    assert!(span.file.path.ends_with("roles/r/defaults/main.yml"));
+    assert_eq!((span.line, span.col), (1, 17));
+    assert!(report.warnings[0].message.contains("`hots`"));
+    // Through a dependency's defaults, and from one variable to the next.
+    let defaults = "url: \"{{ base }}/x\"\nbase: \"{{ hots }}\"\n";
+    let tasks = "- debug:\n    msg: \"{{ url }}\"\n";
+    let plain = site("");
+    let files = [
+        ("site.yml", plain.as_str()),
+        ("roles/r/meta/main.yml", "dependencies: [d]\n"),
+        ("roles/d/defaults/main.yml", defaults),
+        ("roles/r/tasks/main.yml", tasks),
+    ];
+    assert_eq!(warned(&files, &[]), ["hots"]);
+    // A role param of another value may stand in for it.
+    let params = "- hosts: all\n  roles:\n    - role: r\n      url: x\n    - role: r\n";
+    let files = [
+        ("site.yml", params),
+        ("roles/r/defaults/main.yml", defaults),
+        ("roles/r/tasks/main.yml", tasks),
+    ];
+    assert_eq!(warned(&files, &[]), Vec::<String>::new());
 }
