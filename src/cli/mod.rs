@@ -511,13 +511,14 @@ fn reporters(r: &ReportArgs, verbose: u8) -> Result<Reporters, String> {
 /// Warnings about variables that a role reads and nothing defines (see
 /// [`compile::undefined_vars`]): inventory variables (with the
 /// `group_vars/`/`host_vars/` beside the playbooks), extra vars and the
-/// command line's connection variables count as defined. None when the
+/// command line's connection variables count as defined; tasks that
+/// `--tags`/`--skip-tags` leave out are not judged. None when the
 /// playbooks' variable directories cannot be read (the run reports why).
 fn undefined_role_vars(
     books: &[CompiledPlaybook],
     inventory: &Inventory,
-    extra_vars: &Vars,
-    cli_vars: &Vars,
+    (extra_vars, cli_vars): (&Vars, &Vars),
+    (tags, skip_tags): (&[String], &[String]),
     templar: &Templar,
 ) -> Vec<Diagnostic> {
     let mut inventory = inventory.clone();
@@ -530,7 +531,14 @@ fn undefined_role_vars(
     let mut outside = inventory.var_names();
     outside.extend(extra_vars.keys().chain(cli_vars.keys()).cloned());
     let matches = |pattern: &str| inventory.select(pattern).map_or(true, |h| !h.is_empty());
-    compile::undefined_vars::check(books, &outside, &matches, templar).warnings
+    let selected =
+        |task: &[String], play: &[String]| exec::tags_select(task, play, tags, skip_tags);
+    let run = compile::undefined_vars::Run {
+        defined: &outside,
+        matches: &matches,
+        selected: &selected,
+    };
+    compile::undefined_vars::check(books, &run, templar).warnings
 }
 
 /// Loads and installs the vault secrets of a run; `false` after printing why
@@ -614,8 +622,8 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
     print_diags(&undefined_role_vars(
         &books,
         &inventory,
-        &extra_vars,
-        &cli_vars,
+        (&extra_vars, &cli_vars),
+        (&split_tags(&a.tags), &split_tags(&a.skip_tags)),
         &templar,
     ));
     if a.syntax_check {

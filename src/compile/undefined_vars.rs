@@ -29,7 +29,7 @@
 //! - a task's name, `vars`, `notify` and keywords other than its arguments,
 //!   `debug`'s `var` and `assert`'s messages (rendered only when needed).
 
-use super::actions::Builtin;
+use super::actions::{Builtin, MetaAction, MetaArgs};
 use super::{Action, CompiledPlay, CompiledPlaybook, CompiledStep, CompiledTask, walk_strings};
 use crate::diagnostic::Diagnostic;
 use crate::playbook::{RoleInfo, Task};
@@ -63,6 +63,10 @@ pub enum GiveUp {
     /// A `vars_files` entry that is templated or cannot be read now.
     #[error("vars_files `{0}` is templated or cannot be read before the run")]
     VarsFile(String),
+    /// `meta: refresh_inventory` reads the inventory again (a dynamic
+    /// inventory may give other variables then).
+    #[error("`meta: refresh_inventory` reads the inventory again when it runs")]
+    RefreshInventory,
     /// The play's `hosts` match no host of the inventory: it runs nothing
     /// (unless the run adds hosts, which a later look cannot tell).
     #[error("`hosts: {0}` matches no host of the inventory")]
@@ -207,18 +211,22 @@ impl Known {
     }
 }
 
-/// Checks the roles of `books` for variables defined nowhere. `outside` are
-/// the names defined outside the playbooks: inventory variables, extra vars,
-/// connection variables of the command line; `matches` tells whether a
-/// play's `hosts` pattern matches some host of the inventory.
-pub fn check(
-    books: &[CompiledPlaybook],
-    outside: &HashSet<String>,
-    matches: &dyn Fn(&str) -> bool,
-    templar: &Templar,
-) -> Report {
+/// What the check knows of the run besides the playbooks.
+pub struct Run<'a> {
+    /// Names defined outside the playbooks: inventory variables, extra
+    /// vars, connection variables of the command line.
+    pub defined: &'a HashSet<String>,
+    /// Whether a play's `hosts` pattern matches some host of the inventory.
+    pub matches: &'a dyn Fn(&str) -> bool,
+    /// Whether `--tags`/`--skip-tags` select a task with these tags, in a
+    /// play with those.
+    pub selected: &'a dyn Fn(&[String], &[String]) -> bool,
+}
+
+/// Checks the roles of `books` for variables defined nowhere.
+pub fn check(books: &[CompiledPlaybook], run: &Run<'_>, templar: &Templar) -> Report {
     let mut known = Known::default();
-    known.define(outside.iter().cloned());
+    known.define(run.defined.iter().cloned());
     let plays: Vec<(&CompiledPlaybook, &CompiledPlay)> = books
         .iter()
         .flat_map(|b| b.plays.iter().map(move |p| (b, p)))
@@ -230,7 +238,7 @@ pub fn check(
         .map(|(_, p)| {
             let verdict = collect_play(p, &mut known);
             let hosts = &p.play.hosts.value;
-            match is_template(hosts) || matches(hosts) {
+            match is_template(hosts) || (run.matches)(hosts) {
                 true => verdict,
                 false => verdict.or_else(|| Some(GiveUp::NoHosts(hosts.clone()))),
             }
@@ -240,6 +248,7 @@ pub fn check(
     let mut checker = Checker {
         known: &known,
         templar,
+        selected: run.selected,
         reported: HashSet::new(),
         demanded: HashSet::new(),
         warnings: Vec::new(),
@@ -376,6 +385,9 @@ fn collect_task(t: &CompiledTask, known: &mut Known) -> Result<(), GiveUp> {
     let keys = || t.args.as_object().map(|m| m.keys()).into_iter().flatten();
     match t.action {
         Action::Builtin(Builtin::IncludeVars) => return Err(GiveUp::IncludeVars),
+        Action::Builtin(Builtin::Meta) if meta_action(t) == Some(MetaAction::RefreshInventory) => {
+            return Err(GiveUp::RefreshInventory);
+        }
         Action::Builtin(Builtin::SetFact) => {
             // tend keeps no fact cache between runs: a `cacheable` fact is a
             // fact of this run, named like any other.
@@ -412,6 +424,7 @@ enum Site {
 struct Checker<'a> {
     known: &'a Known,
     templar: &'a Templar,
+    selected: &'a dyn Fn(&[String], &[String]) -> bool,
     /// (role, variable) pairs already warned about.
     reported: HashSet<(String, String)>,
     /// Variables a role surely reads.
@@ -427,9 +440,21 @@ struct Walk {
     ended: bool,
     /// Notifications sent by tasks that surely run.
     notified: HashSet<String>,
+    /// The play's tags.
+    tags: Vec<String>,
 }
 
 impl Checker<'_> {
+    /// Tasks that may not run or are expected to fail: nothing in them is
+    /// sure. (Tags with templates are known only when the task runs.)
+    fn may_not_run(&self, task: &Task, walk: &Walk) -> bool {
+        task.ignore_errors.is_some()
+            || task.failed_when.is_some()
+            || task.rescued
+            || task.tags.iter().chain(&walk.tags).any(|t| is_template(t))
+            || !(self.selected)(&task.tags, &walk.tags)
+    }
+
     /// The values in roles' `defaults/main.yml` and `vars/main.yml` of the
     /// variables that checked references surely read, when nothing else
     /// defines them (then their templates render where they are read).
@@ -472,7 +497,10 @@ impl Checker<'_> {
     }
 
     fn play(&mut self, dir: &Path, play: &CompiledPlay) {
-        let mut walk = Walk::default();
+        let mut walk = Walk {
+            tags: play.play.tags.clone(),
+            ..Walk::default()
+        };
         for steps in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
             self.steps(dir, steps, false, &mut walk);
         }
@@ -503,7 +531,7 @@ impl Checker<'_> {
                 CompiledStep::Include(i) => {
                     let task = &i.task.task;
                     let inner = conditional
-                        || may_not_run(task)
+                        || self.may_not_run(task, walk)
                         || task.when.is_some()
                         || task.loop_.as_ref().is_some_and(|l| !written_out(&l.items));
                     self.steps(dir, &i.steps, inner, walk);
@@ -514,19 +542,17 @@ impl Checker<'_> {
 
     fn task(&mut self, dir: &Path, t: &CompiledTask, conditional: bool, walk: &mut Walk) {
         let task = &t.task;
-        if conditional || may_not_run(task) {
+        if conditional || self.may_not_run(task, walk) {
             return;
         }
         let items_written = task.loop_.as_ref().is_none_or(|l| written_out(&l.items));
         if task.when.is_none() && items_written {
             walk.notified
                 .extend(task.notify.iter().map(|n| n.value.clone()));
-            if matches!(t.action, Action::Builtin(Builtin::Meta))
-                && matches!(
-                    meta_action(t).as_deref(),
-                    Some("end_play" | "end_host" | "end_batch")
-                )
-            {
+            if matches!(
+                meta_action(t),
+                Some(MetaAction::EndPlay | MetaAction::EndHost | MetaAction::EndBatch)
+            ) {
                 walk.ended = true;
             }
         }
@@ -829,26 +855,20 @@ struct Refs<'a> {
     guarded: &'a HashSet<String>,
 }
 
-/// Tasks that may not run or are expected to fail: nothing in them is sure.
-fn may_not_run(task: &Task) -> bool {
-    task.ignore_errors.is_some()
-        || task.failed_when.is_some()
-        || task.rescued
-        || task.tags.iter().any(|t| t == "never")
-}
-
 /// Loop items written out in the playbook (a non-empty list): the body runs.
 fn written_out(items: &Value) -> bool {
     matches!(items, Value::Array(a) if !a.is_empty())
 }
 
-/// The free-form action of a `meta` task.
-fn meta_action(t: &CompiledTask) -> Option<String> {
-    t.args
-        .get("_raw_params")
-        .or_else(|| t.args.get("free_form"))
-        .and_then(Value::as_str)
-        .map(|s| s.trim().to_string())
+/// The action of a `meta` task, if known before it runs.
+fn meta_action(t: &CompiledTask) -> Option<MetaAction> {
+    if !matches!(t.action, Action::Builtin(Builtin::Meta)) {
+        return None;
+    }
+    tend_modules::args::parse::<MetaArgs>(&t.args)
+        .ok()?
+        .action()
+        .ok()
 }
 
 /// The node of a task's loop keyword (`loop`, `with_*`).

@@ -232,8 +232,9 @@ impl Inventory {
     }
 
     /// The name of every variable that some host or group of the inventory
-    /// sets (inventory sources, `group_vars/`, `host_vars/`), whichever
-    /// host it applies to: what a compile-time check may take as defined.
+    /// sets (inventory sources, and every file of `group_vars/` and
+    /// `host_vars/`, for groups made at run time too), whichever host it
+    /// applies to: what a compile-time check may take as defined.
     pub fn var_names(&self) -> HashSet<String> {
         let sources = self
             .data
@@ -241,15 +242,11 @@ impl Inventory {
             .values()
             .map(|g| &g.vars)
             .chain(self.data.hosts.values().map(|h| &h.vars));
-        let dirs = self
-            .inventory_vars
-            .iter()
-            .chain(&self.playbook_vars)
-            .flat_map(|vd| vd.groups.values().chain(vd.hosts.values()));
-        sources
-            .chain(dirs)
-            .flat_map(|vars| vars.keys().cloned())
-            .collect()
+        let mut names: HashSet<String> = sources.flat_map(|vars| vars.keys().cloned()).collect();
+        for vd in self.inventory_vars.iter().chain(&self.playbook_vars) {
+            names.extend(varsdir::every_name(&vd.dir));
+        }
+        names
     }
 
     /// The host's groups, sorted, without `all` (the `group_names` magic

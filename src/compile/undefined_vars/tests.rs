@@ -7,14 +7,18 @@ const READS: &str = "- debug:\n    msg: \"value {{ the_var }}\"\n";
 /// directory) and checks them, with `outside` defined by the inventory or
 /// extra vars.
 fn check_files(files: &[(&str, &str)], outside: &[&str]) -> Report {
-    check_files_on(files, outside, &|_| true)
+    check_files_on(files, outside, &|_| true, &|task, play| {
+        crate::exec::tags_select(task, play, &[], &[])
+    })
 }
 
-/// [`check_files`] with `matches` telling which `hosts` patterns match a host.
+/// [`check_files`] with `matches` telling which `hosts` patterns match a
+/// host, `selected` which tags `--tags`/`--skip-tags` select.
 fn check_files_on(
     files: &[(&str, &str)],
     outside: &[&str],
     matches: &dyn Fn(&str) -> bool,
+    selected: &dyn Fn(&[String], &[String]) -> bool,
 ) -> Report {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, text) in files {
@@ -33,8 +37,13 @@ fn check_files_on(
                     .join("\n")
             )
         });
-    let outside = outside.iter().map(|s| s.to_string()).collect();
-    check(&[book], &outside, matches, &templar)
+    let defined = outside.iter().map(|s| s.to_string()).collect();
+    let run = Run {
+        defined: &defined,
+        matches,
+        selected,
+    };
+    check(&[book], &run, &templar)
 }
 
 /// The variables warned about.
@@ -465,6 +474,7 @@ fn templates_are_checked_outside_their_blocks() {
 fn plays_defining_variables_at_run_time_are_skipped() {
     let cases = [
         ("- include_vars: more.yml\n", GiveUp::IncludeVars),
+        ("- meta: refresh_inventory\n", GiveUp::RefreshInventory),
         ("- set_fact:\n    \"{{ name }}\": 1\n", GiveUp::DynamicFact),
         ("- set_fact: \"{{ facts }}\"\n", GiveUp::DynamicFact),
         (
@@ -554,13 +564,19 @@ fn a_play_on_no_host_is_not_checked() {
         ("site.yml", site.as_str()),
         ("roles/r/tasks/main.yml", READS),
     ];
-    let report = check_files_on(&files, &[], &|pattern| pattern != "all");
+    let everything = |_: &[String], _: &[String]| true;
+    let report = check_files_on(&files, &[], &|pattern| pattern != "all", &everything);
     assert!(report.warnings.is_empty());
     assert_eq!(
         report.skipped,
         [("all".to_string(), GiveUp::NoHosts("all".into()))]
     );
-    assert_eq!(check_files_on(&files, &[], &|_| true).warnings.len(), 1);
+    assert_eq!(
+        check_files_on(&files, &[], &|_| true, &everything)
+            .warnings
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -602,4 +618,26 @@ fn role_defaults_read_by_a_task_are_checked_where_nothing_else_defines_them() {
         ("roles/r/tasks/main.yml", tasks),
     ];
     assert_eq!(warned(&files, &[]), Vec::<String>::new());
+}
+
+#[test]
+fn tasks_left_out_by_tags_are_not_checked() {
+    let site = site("  tags: [web]\n");
+    let tasks = "- debug:\n    msg: \"{{ the_var }}\"\n  tags: [tls]\n- debug:\n    msg: \"{{ templated_tag }}\"\n  tags: [\"{{ tag }}\"]\n";
+    let files = [
+        ("site.yml", site.as_str()),
+        ("roles/r/tasks/main.yml", tasks),
+    ];
+    let skip_tls = |task: &[String], play: &[String]| {
+        crate::exec::tags_select(task, play, &[], &["tls".to_string()])
+    };
+    let report = check_files_on(&files, &[], &|_| true, &skip_tls);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    // Selected with the play's tag; a templated tag is known only at run time.
+    let only_web = |task: &[String], play: &[String]| {
+        crate::exec::tags_select(task, play, &["web".to_string()], &[])
+    };
+    let report = check_files_on(&files, &[], &|_| true, &only_web);
+    assert_eq!(report.warnings.len(), 1);
+    assert!(report.warnings[0].message.contains("`the_var`"));
 }
