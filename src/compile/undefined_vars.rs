@@ -1011,7 +1011,8 @@ fn tag_body(source: &str, from: usize, close: &str) -> Option<(usize, usize)> {
     Some((from, from + end))
 }
 
-/// `text` with the contents of string literals blanked out.
+/// `text` with the contents of string literals blanked out, byte for byte
+/// (offsets stay valid).
 fn blank_strings(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut quote: Option<char> = None;
@@ -1020,7 +1021,7 @@ fn blank_strings(text: &str) -> String {
         match quote {
             Some(_) if escaped => {
                 escaped = false;
-                out.push(' ');
+                out.extend(std::iter::repeat_n(' ', c.len_utf8()));
             }
             Some(_) if c == '\\' => {
                 escaped = true;
@@ -1114,7 +1115,11 @@ fn locate(site: &Site, source: &str, at: usize, name: &str) -> Span {
         }
     };
     let file = relative(file);
-    let before = &file.text[..offset.min(file.text.len())];
+    let mut offset = offset.min(file.text.len());
+    while !file.text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &file.text[..offset];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
     Span {

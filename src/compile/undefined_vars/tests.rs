@@ -641,3 +641,18 @@ fn tasks_left_out_by_tags_are_not_checked() {
     assert_eq!(report.warnings.len(), 1);
     assert!(report.warnings[0].message.contains("`the_var`"));
 }
+
+#[test]
+fn strings_with_other_scripts_keep_offsets() {
+    let expr = "'é\\ü' ~ x ~ \"ß\"";
+    assert_eq!(blank_strings(expr).len(), expr.len());
+    assert_eq!(first_use(expr, "x"), Some(expr.find('x').unwrap_or(0)));
+    let site = site("");
+    let tasks = "- debug:\n    msg: \"é {{ 'ü\\\\ö' ~ the_var }}\"\n";
+    let report = check_files(
+        &[("site.yml", &site), ("roles/r/tasks/main.yml", tasks)],
+        &[],
+    );
+    let span = report.warnings[0].span.as_ref().expect("span");
+    assert_eq!((span.line, span.col), (2, 25));
+}
