@@ -313,3 +313,117 @@ fn argument_specs_are_reported_as_not_validated_unless_rolespec_validate_is_off(
         "{stderr}"
     );
 }
+
+/// `tend playbook ARGS` run in `dir` (relative to the repository): exit
+/// status and stderr.
+fn tend_in(dir: &str, args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .arg("playbook")
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_ROLES_PATH")
+        .env_remove("ANSIBLE_CONFIG")
+        .output()
+        .expect("run tend");
+    (o.status.code(), text(&o.stderr))
+}
+
+const UNDEFINED: &str = "which nothing defines";
+
+#[test]
+fn role_variables_defined_nowhere_are_warned_about_at_compile_time() {
+    let check = |extra: &str| {
+        let args = [
+            "-i",
+            "hosts.ini",
+            "undefined_vars.yml",
+            "--syntax-check",
+            "-e",
+            extra,
+        ];
+        tend_in("tests/fixtures/roles", &args)
+    };
+    let (code, stderr) = check("out=/tmp");
+    // A warning: the syntax check passes.
+    assert_eq!(code, Some(0), "{stderr}");
+    let expected = r#"warning: role `undef` uses the variable `undef_prot`, which nothing defines
+ --> roles/undef/tasks/main.yml:3:42
+  |
+3 |     msg: "{{ undef_user }} listens on {{ undef_prot }}"
+  |                                          ^^^^^^^^^^ did you mean `undef_port`?
+  |
+help: no inventory, play, vars file, role, extra var, `register`, `set_fact` or loop defines it: unless the run defines it some other way, the task fails with "'undef_prot' is undefined"
+
+warning: role `undef` uses the variable `undef_server_name`, which nothing defines
+ --> roles/undef/templates/undef.conf.j2:5:16
+  |
+5 | server_name {{ undef_server_name | upper }};
+  |                ^^^^^^^^^^^^^^^^^ defined nowhere
+  |
+help: no inventory, play, vars file, role, extra var, `register`, `set_fact` or loop defines it: unless the run defines it some other way, the task fails with "'undef_server_name' is undefined"
+
+"#;
+    assert_eq!(stderr, expected);
+    // Defined by extra vars: nothing to say.
+    let (code, stderr) = check("out=/tmp undef_prot=80 undef_server_name=web");
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+}
+
+/// The example playbooks and the test fixtures, all valid, give no
+/// undefined-variable warning (the check never warns about a valid playbook).
+#[test]
+fn valid_playbooks_give_no_undefined_variable_warning() {
+    let mut runs: Vec<(String, Vec<String>)> = Vec::new();
+    for book in ["demo.yml", "site.yml", "provision/site.yml"] {
+        runs.push((
+            "playbooks".into(),
+            vec!["-i".into(), "../inventory/example".into(), book.into()],
+        ));
+    }
+    let fixtures = fixtures();
+    for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".yml") && name != "undefined_vars.yml" {
+            let args = ["-i", "hosts.ini", name.as_str(), "-e", "out=/tmp"];
+            runs.push((
+                "tests/fixtures/roles".into(),
+                args.map(String::from).to_vec(),
+            ));
+        }
+    }
+    let args = ["-i", "web.ini", "site.yml", "-e", "out=/tmp"];
+    runs.push((
+        "tests/fixtures/start_at".into(),
+        args.map(String::from).to_vec(),
+    ));
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("compat/cases");
+    for entry in std::fs::read_dir(cases).expect("compat cases") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".yml") {
+            let args = ["-i", "../inventory.ini", name.as_str(), "-e", "work=/tmp"];
+            runs.push(("compat/cases".into(), args.map(String::from).to_vec()));
+        }
+    }
+    assert!(runs.len() > 70, "{}", runs.len());
+    for (dir, mut args) in runs {
+        args.push("--syntax-check".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (_, stderr) = tend_in(&dir, &args);
+        assert!(!stderr.contains(UNDEFINED), "{dir} {args:?}:\n{stderr}");
+    }
+    // The same check warns when a variable is missing indeed.
+    let (_, stderr) = tend_in(
+        "tests/fixtures/start_at",
+        &["-i", "web.ini", "site.yml", "--syntax-check"],
+    );
+    assert!(stderr.contains("uses the variable `out`"), "{stderr}");
+}

@@ -508,6 +508,39 @@ fn reporters(r: &ReportArgs, verbose: u8) -> Result<Reporters, String> {
     Ok(all)
 }
 
+/// Warnings about variables that a role reads and nothing defines (see
+/// [`compile::undefined_vars`]): inventory variables (with the
+/// `group_vars/`/`host_vars/` beside the playbooks), extra vars and the
+/// command line's connection variables count as defined; tasks that
+/// `--tags`/`--skip-tags` leave out are not judged. None when the
+/// playbooks' variable directories cannot be read (the run reports why).
+fn undefined_role_vars(
+    books: &[CompiledPlaybook],
+    inventory: &Inventory,
+    (extra_vars, cli_vars): (&Vars, &Vars),
+    (tags, skip_tags): (&[String], &[String]),
+    templar: &Templar,
+) -> Vec<Diagnostic> {
+    let mut inventory = inventory.clone();
+    if books
+        .iter()
+        .any(|b| inventory.load_vars_dirs(&b.dir).is_err())
+    {
+        return Vec::new();
+    }
+    let mut outside = inventory.var_names();
+    outside.extend(extra_vars.keys().chain(cli_vars.keys()).cloned());
+    let matches = |pattern: &str| inventory.select(pattern).map_or(true, |h| !h.is_empty());
+    let selected =
+        |task: &[String], play: &[String]| exec::tags_select(task, play, tags, skip_tags);
+    let run = compile::undefined_vars::Run {
+        defined: &outside,
+        matches: &matches,
+        selected: &selected,
+    };
+    compile::undefined_vars::check(books, &run, templar).warnings
+}
+
 /// Loads and installs the vault secrets of a run; `false` after printing why
 /// not. Without any vault option, `ansible.cfg`'s `vault_password_file`
 /// (or its environment variable) is used, as in Ansible.
@@ -586,6 +619,13 @@ fn playbook(mut a: PlaybookArgs, plan: bool, toml: Option<&std::path::Path>) -> 
         (Ok(c), Ok(i)) => (c, i),
         (Err(code), _) | (_, Err(code)) => return Err(code),
     };
+    print_diags(&undefined_role_vars(
+        &books,
+        &inventory,
+        (&extra_vars, &cli_vars),
+        (&split_tags(&a.tags), &split_tags(&a.skip_tags)),
+        &templar,
+    ));
     if a.syntax_check {
         for p in &a.playbooks {
             println!("\nplaybook: {}", p.display());

@@ -6,6 +6,7 @@
 //! `notify` naming a handler, and local `src` files that must exist.
 
 pub mod actions;
+pub mod undefined_vars;
 
 use crate::diagnostic::Diagnostic;
 use crate::playbook::{self, Located, Play, Playbook, Step, Task, kv};

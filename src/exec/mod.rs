@@ -40,7 +40,7 @@ use std::time::Duration;
 
 pub use start_at::matches as start_at_matches;
 pub use step::{StepAnswer, StepPrompt, question as step_question};
-pub use task::{TaskOutcome, UNKNOWN, selected_by_tags};
+pub use task::{TaskOutcome, UNKNOWN, selected_by_tags, tags_select};
 
 /// Options for one run.
 #[derive(Debug, Clone, Default)]

@@ -22,6 +22,7 @@ mod yaml;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -228,6 +229,24 @@ impl Inventory {
             }
         }
         out
+    }
+
+    /// The name of every variable that some host or group of the inventory
+    /// sets (inventory sources, and every file of `group_vars/` and
+    /// `host_vars/`, for groups made at run time too), whichever host it
+    /// applies to: what a compile-time check may take as defined.
+    pub fn var_names(&self) -> HashSet<String> {
+        let sources = self
+            .data
+            .groups
+            .values()
+            .map(|g| &g.vars)
+            .chain(self.data.hosts.values().map(|h| &h.vars));
+        let mut names: HashSet<String> = sources.flat_map(|vars| vars.keys().cloned()).collect();
+        for vd in self.inventory_vars.iter().chain(&self.playbook_vars) {
+            names.extend(varsdir::every_name(&vd.dir));
+        }
+        names
     }
 
     /// The host's groups, sorted, without `all` (the `group_names` magic

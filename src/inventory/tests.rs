@@ -889,3 +889,36 @@ fn format_detection_for_files_without_extension() {
     assert_eq!(d("hosts.yml", "[web]\n"), Format::Yaml);
     assert_eq!(d("hosts.ini", "all:\n"), Format::Ini);
 }
+
+#[test]
+fn var_names_cover_every_host_group_and_vars_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "inv/hosts.ini",
+            "[web]\nw1 from_host=1\n[web:vars]\nfrom_group=1\n",
+        ),
+        ("inv/group_vars/web.yml", "from_group_file: 1\n"),
+        // A group that only `group_by` makes at run time has its file too.
+        ("inv/group_vars/os_Debian/main.yml", "from_later_group: 1\n"),
+        ("pb/host_vars/w2.yml", "from_later_host: 1\n"),
+        ("pb/host_vars/broken.yml", "[not, a, mapping]\n"),
+    ];
+    for (path, text) in files {
+        write(&tmp.path().join(path), text);
+    }
+    let mut inv = Inventory::load(&[tmp.path().join("inv/hosts.ini")]).unwrap();
+    inv.load_vars_dirs(&tmp.path().join("pb")).unwrap();
+    let mut names: Vec<String> = inv.var_names().into_iter().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "from_group",
+            "from_group_file",
+            "from_host",
+            "from_later_group",
+            "from_later_host"
+        ]
+    );
+}

@@ -3,7 +3,7 @@
 //! `NAME.yaml`, `NAME.json` that exists is used; a directory is read
 //! recursively, its files merged in sorted order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::error::InventoryError;
@@ -51,6 +51,22 @@ impl VarsDir {
         }
         Ok(out)
     }
+}
+
+/// The name of every variable that some file of `dir`'s `group_vars/` or
+/// `host_vars/` sets, whichever group or host it is for (a group that
+/// `group_by` or `add_host` makes at run time has its file read then).
+/// Unreadable files are left out.
+pub(crate) fn every_name(dir: &Path) -> HashSet<String> {
+    let mut files = Vec::new();
+    for sub in ["group_vars", "host_vars"] {
+        let _ = collect_dir(&dir.join(sub), &mut files);
+    }
+    files
+        .iter()
+        .filter_map(|f| load_vars_file(f).ok())
+        .flat_map(|vars| vars.into_iter().map(|(k, _)| k))
+        .collect()
 }
 
 fn load_entity(base: &Path, name: &str) -> Result<Option<Vars>, InventoryError> {

@@ -698,6 +698,39 @@ impl Templar {
             .map_err(|e| TemplateError::new(describe(&e)))
     }
 
+    /// The variables a bare expression reads from its context (not Jinja
+    /// globals such as `lookup` or `range`); `None` when it does not compile.
+    pub fn expression_names(&self, expr: &str) -> Option<HashSet<String>> {
+        let text = python_syntax(expr, true);
+        let compiled = self.env.compile_expression(&text).ok()?;
+        Some(self.without_globals(compiled.undeclared_variables(false)))
+    }
+
+    /// The variables a template reads from its context (not what it sets
+    /// itself, nor Jinja globals): a string of the playbook, or a template
+    /// file when `file`; `None` when it does not compile.
+    pub fn template_names(&self, source: &str, file: bool) -> Option<HashSet<String>> {
+        let names = if file {
+            let text = percent::rewrite(source, false);
+            self.file_env
+                .template_from_str(&text)
+                .ok()?
+                .undeclared_variables(false)
+        } else {
+            let text = python_syntax(source, false);
+            self.env
+                .template_from_str(&text)
+                .ok()?
+                .undeclared_variables(false)
+        };
+        Some(self.without_globals(names))
+    }
+
+    fn without_globals(&self, mut names: HashSet<String>) -> HashSet<String> {
+        names.retain(|n| self.env.globals().all(|(g, _)| g != n.as_str()));
+        names
+    }
+
     /// Templates every string in a value; a string that is one `{{ expr }}`
     /// keeps the expression's type (Ansible's native types).
     pub fn render_value(&self, value: &Value, scope: &Scope) -> Result<Value, TemplateError> {
@@ -1615,24 +1648,30 @@ pub fn all_template(s: &str) -> bool {
 /// or `}}` inside string constants → `Some(expr)`.
 fn one_expression_block(s: &str) -> Option<&str> {
     let inner = s.strip_prefix("{{")?;
+    let i = find_unquoted(inner, |rest| {
+        rest.starts_with("}}") || rest.starts_with("{{") || rest.starts_with("{%")
+    })?;
+    (inner[i..].starts_with("}}") && i + 2 == inner.len()).then(|| {
+        inner[..i]
+            .trim()
+            .trim_start_matches('-')
+            .trim_end_matches('-')
+    })
+}
+
+/// The byte offset of the first place in `s`, outside string literals,
+/// where `stop` holds for the rest of the text.
+pub(crate) fn find_unquoted(s: &str, stop: impl Fn(&str) -> bool) -> Option<usize> {
     let mut quote: Option<char> = None;
     let mut escaped = false;
-    for (i, c) in inner.char_indices() {
+    for (i, c) in s.char_indices() {
         match quote {
             Some(_) if escaped => escaped = false,
             Some(_) if c == '\\' => escaped = true,
             Some(q) if c == q => quote = None,
             Some(_) => {}
             None if c == '\'' || c == '"' => quote = Some(c),
-            None if inner[i..].starts_with("}}") => {
-                return (i + 2 == inner.len()).then(|| {
-                    inner[..i]
-                        .trim()
-                        .trim_start_matches('-')
-                        .trim_end_matches('-')
-                });
-            }
-            None if inner[i..].starts_with("{{") || inner[i..].starts_with("{%") => return None,
+            None if stop(&s[i..]) => return Some(i),
             None => {}
         }
     }
