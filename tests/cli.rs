@@ -258,9 +258,7 @@ fn a_task_past_its_timeout_fails_and_the_play_goes_on() {
         text(&run.stderr)
     );
     assert!(
-        stdout.contains(
-            "The command action failed to execute in the expected time frame (1) and was terminated"
-        ),
+        stdout.contains("Task failed: Timed out after 1 second(s)."),
         "{stdout}"
     );
     let recap = stdout

@@ -97,3 +97,35 @@ pipelining = True
     assert_eq!(lab.sh_ok(1, "stat -c %U /tmp/from_cfg"), "root\n");
     assert_eq!(lab.sh_ok(2, "stat -c %U /tmp/from_cfg"), "app\n");
 }
+
+#[test]
+fn the_play_port_keyword_applies_where_the_inventory_sets_no_port() {
+    let lab = lab_or_skip!(2);
+    let dir = lab.dir().display().to_string();
+    // host1 has no port of its own; host2's inventory port wins.
+    let hosts =
+        "[lab]\nhost1 ansible_host=127.0.1.1\nhost2 ansible_host=127.0.1.2 ansible_port=22\n";
+    let cfg = format!(
+        "[defaults]\ninventory = hosts\nremote_user = root\nprivate_key_file = {dir}/client_key\n\
+         [ssh_connection]\nssh_args = -o UserKnownHostsFile={dir}/known_hosts -o GlobalKnownHostsFile=/dev/null\n"
+    );
+    let play = |port: u16| {
+        format!(
+            "- hosts: lab\n  gather_facts: no\n  port: {port}\n  tasks:\n    - command: hostname\n      changed_when: false\n"
+        )
+    };
+    let proj = lab::project(&[
+        ("closed.yml", &play(2)),
+        ("open.yml", &play(22)),
+        ("hosts", hosts),
+        ("ansible.cfg", &cfg),
+    ]);
+    let run = lab.tend_in(proj.path(), &["playbook", "closed.yml"]);
+    run.assert_code(4);
+    assert_eq!(run.recap("host1", "unreachable"), 1, "{}", run.stdout);
+    assert!(run.stdout.contains("port 2"), "{}", run.stdout);
+    assert_eq!(run.recap("host2", "ok"), 1, "{}", run.stdout);
+    let run = lab.tend_in(proj.path(), &["playbook", "open.yml"]);
+    run.assert_code(0);
+    assert_eq!(run.recap("host1", "ok"), 1, "{}", run.stdout);
+}

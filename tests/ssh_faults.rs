@@ -134,9 +134,8 @@ fn a_hung_task_is_killed_on_the_target_at_its_timeout() {
     run.assert_code(0);
     assert!(started.elapsed() < Duration::from_secs(30));
     assert!(
-        run.stdout.contains(
-            "The shell action failed to execute in the expected time frame (2) and was terminated"
-        ),
+        run.stdout
+            .contains("Task failed: Timed out after 2 second(s)."),
         "{}",
         run.stdout
     );

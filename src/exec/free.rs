@@ -148,7 +148,8 @@ pub(crate) struct Permits(#[allow(dead_code)] Vec<OwnedSemaphorePermit>);
 pub(crate) async fn permits(ctx: &PlayCtx<'_>, t: Option<&CompiledTask>) -> Permits {
     let mut held = Vec::with_capacity(2);
     let throttle = t.and_then(|t| {
-        let n = t.task.throttle.as_ref().and_then(super::throttle_of)?;
+        let n = super::task::play_default(&t.task.throttle, &ctx.play.play.throttle)
+            .and_then(super::throttle_of)?;
         (n > 0).then(|| {
             ctx.throttles
                 .borrow_mut()

@@ -612,6 +612,11 @@ async fn run_play(
         summary.any_failed = true;
         return PlayEnd::Continue;
     };
+    // `port` on the play: where the inventory sets no `ansible_port`.
+    let Ok(port) = keyword(&play.play.port, "port", reporter) else {
+        summary.any_failed = true;
+        return PlayEnd::Continue;
+    };
     let mut states = Vec::new();
     for h in &hosts {
         let mut inventory_vars = opts.cli_vars.clone();
@@ -622,6 +627,13 @@ async fn run_play(
         let login_pinned = login_pinned(&host_vars);
         let connection_pinned = host_vars.contains_key("ansible_connection");
         inventory_vars.extend(host_vars);
+        if let Some(p) = &port
+            && !["ansible_port", "ansible_ssh_port"]
+                .iter()
+                .any(|k| inventory_vars.contains_key(*k))
+        {
+            inventory_vars.insert("ansible_port".into(), Value::from(p.as_str()));
+        }
         let conn_vars = with_remote_user(&inventory_vars, remote_user.as_deref(), login_pinned);
         let conn = match connection_for(h, &conn_vars, &book.dir) {
             Ok(c) => c,
@@ -2091,9 +2103,7 @@ async fn run_task_subset(
     // Actions that bypass the host loop (`add_host`) run once too.
     let bypass = matches!(t.action, crate::compile::Action::Builtin(b) if b.bypasses_host_loop());
     let asked_once = bypass
-        || t.task
-            .run_once
-            .as_ref()
+        || task::play_default(&t.task.run_once, &ctx.play.play.run_once)
             .is_some_and(|v| task::keyword_truthy(ctx, t, &states[first], v));
     if asked_once && free {
         ctx.warn_once(reporter, free::RUN_ONCE);
@@ -2126,10 +2136,11 @@ async fn run_task_subset(
     }
     set_lookup_dirs(ctx, t);
     let hostvars = hostvars::HostVars::snapshot(states, ctx);
-    let forks = match t.task.throttle.as_ref().and_then(throttle_of) {
-        Some(n) if n > 0 => n.min(ctx.opts.forks.max(1)),
-        _ => ctx.opts.forks.max(1),
-    };
+    let forks =
+        match task::play_default(&t.task.throttle, &ctx.play.play.throttle).and_then(throttle_of) {
+            Some(n) if n > 0 => n.min(ctx.opts.forks.max(1)),
+            _ => ctx.opts.forks.max(1),
+        };
     let was_failed: Vec<bool> = states.iter().map(|s| s.failed).collect();
     let permits = if free {
         Some(free::permits(ctx, Some(t)).await)

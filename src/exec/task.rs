@@ -114,14 +114,22 @@ const SPECULATED_ITEMS: usize = 32;
 /// ([`speculation`]): a module on the host's own connection, the same
 /// scripts when they run as when they were discovered (no deadline, no
 /// pause), run once each (no `until`).
-fn speculates(t: &CompiledTask, pause: f64, items: usize) -> bool {
+fn speculates(ctx: &PlayCtx<'_>, t: &CompiledTask, pause: f64, items: usize) -> bool {
     matches!(t.action, Action::Module(_))
         && items > 1
         && pause == 0.0
         && t.task.until.is_none()
         && t.task.delegate_to.is_none()
         && t.task.remote_user.is_none()
-        && t.task.timeout.is_none()
+        && play_default(&t.task.timeout, &ctx.play.play.timeout).is_none()
+}
+
+/// A task's keyword, else the play's (`run_once`, `throttle`, `timeout`).
+pub(crate) fn play_default<'a>(
+    task: &'a Option<Value>,
+    play: &'a Option<Value>,
+) -> Option<&'a Value> {
+    task.as_ref().or(play.as_ref())
 }
 
 /// Runs one item, timed; its scripts recorded at `-vvv`.
@@ -892,7 +900,7 @@ pub(crate) async fn run_on_host(
     // Facts set by earlier items (set_fact in a loop) are seen by later ones.
     let mut loop_facts = Vars::new();
     let mut delegated = Vec::new();
-    let mut speculate = speculates(t, pause, items.len());
+    let mut speculate = speculates(ctx, t, pause, items.len());
     let speculated = speculate;
     for (index, item) in items.iter().enumerate() {
         if index > 0 && pause > 0.0 {
@@ -1045,6 +1053,15 @@ pub(crate) async fn run_on_host(
         timings,
         delegated,
     }
+}
+
+/// `ignore_unreachable` of the task (or else the play).
+fn ignores_unreachable(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> bool {
+    t.task
+        .ignore_unreachable
+        .as_ref()
+        .or(ctx.play.play.ignore_unreachable.as_ref())
+        .is_some_and(|v| keyword_truthy(ctx, t, host, v))
 }
 
 fn ignore(ctx: &PlayCtx<'_>, t: &CompiledTask, scope: &Scope<'_>) -> bool {
@@ -1490,10 +1507,7 @@ async fn attempt(
                 check_mode: check,
                 diff,
             };
-            let timeout = match t
-                .task
-                .timeout
-                .as_ref()
+            let timeout = match play_default(&t.task.timeout, &ctx.play.play.timeout)
                 .map(|v| ctx.templar.render_value(v, scope))
             {
                 None => None,
@@ -1521,18 +1535,21 @@ async fn attempt(
                     Err(_) => {
                         // The remote command was started under `timeout` (see
                         // `Escalated::deadline`), which kills it there too.
+                        // ansible-core 2.19's message and `timedout`.
+                        let secs = limit.as_secs_f64();
+                        let period = if secs.fract() == 0.0 {
+                            json!(secs as u64)
+                        } else {
+                            json!(secs)
+                        };
                         let mut r = ItemResult::failed(
                             label,
-                            format!(
-                                "The {} action failed to execute in the expected time frame ({}) and was terminated",
-                                m.name(),
-                                limit.as_secs_f64()
-                            ),
+                            format!("Task failed: Timed out after {period} second(s)."),
                         );
                         set(
                             &mut r.result,
                             "timedout",
-                            json!({"frame": limit.as_secs_f64(), "period": limit.as_secs_f64()}),
+                            json!({"frame": TIMEOUT_FRAME, "period": period}),
                         );
                         r.status = failed_status;
                         return r;
@@ -2026,6 +2043,9 @@ pub(crate) fn play_become(
     become_spec(ctx, &ctx.play.play.escalation, &scope)
 }
 
+/// The `timedout.frame` of ansible-core 2.19 (it names a traceback setting).
+const TIMEOUT_FRAME: &str = "Configure `DISPLAY_TRACEBACK` to see a traceback on timeout errors.";
+
 /// Ansible's warning for a `raw` task under an `environment`.
 const RAW_ENVIRONMENT: &str = "raw module does not support the environment keyword";
 
@@ -2279,6 +2299,12 @@ pub(crate) fn apply_outcome(
             if outcome.registered.get("changed") == Some(&Value::Bool(true)) {
                 counts.changed += 1;
             }
+        }
+        Status::Unreachable if ignores_unreachable(ctx, t, s) => {
+            // Counted as ok and ignored; the host goes on with the play.
+            counts.ok += 1;
+            counts.ignored += 1;
+            reporter.ignoring();
         }
         Status::Unreachable => {
             counts.unreachable += 1;

@@ -68,6 +68,17 @@ pub struct Play {
     pub tags: Vec<String>,
     /// `ignore_errors`.
     pub ignore_errors: Option<Value>,
+    /// `ignore_unreachable`.
+    pub ignore_unreachable: Option<Value>,
+    /// `run_once`, `throttle` and `timeout` for the play's tasks that do
+    /// not set their own.
+    pub run_once: Option<Value>,
+    /// See `run_once`.
+    pub throttle: Option<Value>,
+    /// See `run_once`.
+    pub timeout: Option<Value>,
+    /// `port`: the SSH port where the inventory sets none.
+    pub port: Option<Value>,
     /// `no_log`.
     pub no_log: Option<Value>,
     /// `remote_user` (used when the inventory sets no `ansible_user`).
@@ -496,6 +507,9 @@ pub struct Task {
     pub failed_when: Option<Located<Value>>,
     /// `ignore_errors`.
     pub ignore_errors: Option<Value>,
+    /// `ignore_unreachable`: an unreachable host counts as ok (ignored)
+    /// and goes on with the play.
+    pub ignore_unreachable: Option<Value>,
     /// `tags`.
     pub tags: Vec<String>,
     /// `vars`.

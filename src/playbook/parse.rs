@@ -20,6 +20,8 @@ const TASK_KEYWORDS: &[&str] = &[
     "changed_when",
     "failed_when",
     "ignore_errors",
+    "ignore_unreachable",
+    "collections",
     "tags",
     "vars",
     "check_mode",
@@ -83,9 +85,7 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "always",
     "async",
     "poll",
-    "ignore_unreachable",
     "module_defaults",
-    "collections",
     "debugger",
     "port",
     "with_pipe",
@@ -128,24 +128,41 @@ const PLAY_KEYWORDS: &[&str] = &[
     "strategy",
     "force_handlers",
     "vars_prompt",
+    "ignore_unreachable",
+    "collections",
+    "run_once",
+    "throttle",
+    "timeout",
+    "port",
 ];
 
 const PLAY_UNSUPPORTED: &[&str] = &[
-    "throttle",
-    "run_once",
-    "port",
     "gather_subset",
     "gather_timeout",
     "fact_path",
     "module_defaults",
-    "collections",
-    "ignore_unreachable",
     "debugger",
-    "timeout",
     "import_playbook",
     "include",
     "become_exe",
 ];
+
+/// The `collections` keyword: the collections searched for short module
+/// names. tend's modules are `ansible.builtin`'s, found by their short names
+/// whatever the list says (a module of another collection is an unknown
+/// module either way), so it needs only to be a list of names.
+fn collections(v: &Node, diags: &mut Vec<Diagnostic>) {
+    let ok = match &v.kind {
+        Kind::Seq(items) => items.iter().all(|i| i.as_str().is_some()),
+        _ => v.as_str().is_some(),
+    };
+    if !ok {
+        diags.push(
+            Diagnostic::error("`collections` must be a list of collection names")
+                .at(v.span.clone()),
+        );
+    }
+}
 
 /// Whether a `debugger` keyword leaves Ansible's interactive debugger off
 /// (`never`, or null: the default), which is all tend has: other values
@@ -635,6 +652,11 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         environment: None,
         tags: Vec::new(),
         ignore_errors: None,
+        ignore_unreachable: None,
+        run_once: None,
+        throttle: None,
+        timeout: None,
+        port: None,
         no_log: None,
         remote_user: None,
         connection: None,
@@ -700,6 +722,11 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "environment" => play.environment = Some(v.to_value()),
             "tags" => play.tags = tags(v, diags),
             "ignore_errors" => play.ignore_errors = Some(v.to_value()),
+            "ignore_unreachable" => play.ignore_unreachable = Some(v.to_value()),
+            "run_once" => play.run_once = Some(v.to_value()),
+            "throttle" => play.throttle = Some(v.to_value()),
+            "timeout" => play.timeout = Some(v.to_value()),
+            "port" => play.port = Some(v.to_value()),
             "no_log" => play.no_log = Some(v.to_value()),
             "pre_tasks" => sections.push((0, v)),
             "tasks" => sections.push((1, v)),
@@ -707,6 +734,7 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "handlers" => sections.push((3, v)),
             "roles" => roles_node = Some(v),
             "debugger" if debugger_off(v) => {}
+            "collections" => collections(v, diags),
             other if PLAY_UNSUPPORTED.contains(&other) => diags.push(
                 Diagnostic::error(format!("play keyword `{other}` is not supported yet"))
                     .at(k.span.clone())
@@ -1455,6 +1483,9 @@ pub fn inherit(mut t: Task, parent: &Task) -> Task {
     t.vars = vars;
     t.escalation = t.escalation.inherit(&parent.escalation);
     t.ignore_errors = t.ignore_errors.or_else(|| parent.ignore_errors.clone());
+    t.ignore_unreachable = t
+        .ignore_unreachable
+        .or_else(|| parent.ignore_unreachable.clone());
     t.no_log = t.no_log.or_else(|| parent.no_log.clone());
     t.check_mode = t.check_mode.or_else(|| parent.check_mode.clone());
     t.diff = t.diff.or_else(|| parent.diff.clone());
@@ -1651,6 +1682,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
         delay: None,
         failed_when: None,
         ignore_errors: None,
+        ignore_unreachable: None,
         tags: Vec::new(),
         vars: Vars::new(),
         check_mode: None,
@@ -1743,6 +1775,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                 })
             }
             "ignore_errors" => task.ignore_errors = Some(v.to_value()),
+            "ignore_unreachable" => task.ignore_unreachable = Some(v.to_value()),
             "delegate_to" => task.delegate_to = Some(v.to_value()),
             "delegate_facts" => task.delegate_facts = Some(v.to_value()),
             "timeout" => task.timeout = Some(v.to_value()),
@@ -1825,6 +1858,7 @@ pub fn parse_task(node: &Node, diags: &mut Vec<Diagnostic>, handler: bool) -> Op
                 },
             },
             "debugger" if debugger_off(v) => {}
+            "collections" => collections(v, diags),
             other if is_unsupported_task_keyword(other) => {
                 diags.push(
                     Diagnostic::error(format!("task keyword `{other}` is not supported yet"))

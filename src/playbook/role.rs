@@ -154,15 +154,15 @@ const ROLE_KEYWORDS: &[&str] = &[
     "any_errors_fatal",
     "run_once",
     "throttle",
+    "ignore_unreachable",
+    "collections",
 ];
 
 /// Keywords of a role entry tend does not implement yet.
 const ROLE_UNSUPPORTED: &[&str] = &[
     "connection",
     "remote_user",
-    "ignore_unreachable",
     "module_defaults",
-    "collections",
     "debugger",
     "port",
     "timeout",
