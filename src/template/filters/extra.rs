@@ -2338,7 +2338,7 @@ fn crypt_b64(bytes: &[u8], groups: &[&[usize]]) -> String {
 }
 
 /// SHA-crypt (Drepper's `$5$` / `$6$`) with a given salt and rounds.
-fn sha_crypt<D: Digest + Clone>(password: &[u8], salt: &[u8], rounds: u32) -> Vec<u8> {
+fn sha_crypt<D: Digest>(password: &[u8], salt: &[u8], rounds: u32) -> Vec<u8> {
     let hash = |parts: &[&[u8]]| -> Vec<u8> {
         let mut d = D::new();
         for p in parts {
@@ -2379,7 +2379,9 @@ fn sha_crypt<D: Digest + Clone>(password: &[u8], salt: &[u8], rounds: u32) -> Ve
     }
     let ds = ds.finalize().to_vec();
     let s: Vec<u8> = ds.iter().cycle().take(salt.len()).copied().collect();
-    let mut c = a;
+    // The digest stays on the stack for all rounds (656000 by default).
+    let mut c = sha2::digest::Output::<D>::default();
+    c.copy_from_slice(&a);
     for i in 0..rounds {
         let mut d = D::new();
         if i & 1 == 1 {
@@ -2398,9 +2400,9 @@ fn sha_crypt<D: Digest + Clone>(password: &[u8], salt: &[u8], rounds: u32) -> Ve
         } else {
             d.update(&p);
         }
-        c = d.finalize().to_vec();
+        c = d.finalize();
     }
-    c
+    c.to_vec()
 }
 
 /// The byte order of SHA-512-crypt's encoding.
@@ -2446,8 +2448,9 @@ const SHA256_GROUPS: [&[usize]; 11] = [
 
 /// Ansible's `password_hash(hashtype='sha512', salt=None, salt_size=None,
 /// rounds=None, ident=None)` for `sha512`/`sha512_crypt` and
-/// `sha256`/`sha256_crypt` (5000 rounds by default, left out of the result
-/// as passlib and crypt do).
+/// `sha256`/`sha256_crypt`. As ansible-core 2.19 (which hashes with passlib
+/// only) the rounds default to 656000 (sha512) and 535000 (sha256) and show
+/// in the result; only sha-crypt's implicit 5000 is left out of it.
 fn password_hash(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, Error> {
     let p = Params::bind(
         "password_hash",
@@ -2457,9 +2460,9 @@ fn password_hash(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Str
     )?;
     let password = text_of("password_hash", value)?;
     let hashtype = p.string("hashtype")?.unwrap_or_else(|| "sha512".into());
-    let (id, default_salt) = match hashtype.as_str() {
-        "sha512" | "sha512_crypt" => ("6", 16),
-        "sha256" | "sha256_crypt" => ("5", 16),
+    let (id, default_salt, default_rounds) = match hashtype.as_str() {
+        "sha512" | "sha512_crypt" => ("6", 16, 656_000),
+        "sha256" | "sha256_crypt" => ("5", 16, 535_000),
         "md5" | "md5_crypt" | "blowfish" | "bcrypt" => {
             return Err(fail(
                 "password_hash",
@@ -2512,15 +2515,29 @@ fn password_hash(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Str
                 .collect::<String>()
         }
     };
-    let rounds = p.int("rounds")?.unwrap_or(5000);
-    // passlib refuses rounds outside sha-crypt's range (Ansible: "Could not hash the secret.").
+    // Ansible 2.19 hashes with passlib only and, with no (or zero) rounds,
+    // asks for crypt's historical defaults; passlib writes `rounds=` unless
+    // they are sha-crypt's implicit 5000.
+    let rounds = match p.int("rounds")? {
+        Some(r) if r != 0 => r,
+        _ => default_rounds,
+    };
+    let scheme = format!("{}_crypt", if id == "6" { "sha512" } else { "sha256" });
     let rounds = match u32::try_from(rounds) {
         Ok(r) if (1000..=999_999_999).contains(&r) => r,
+        _ if rounds < 1000 => {
+            return Err(fail(
+                "password_hash",
+                format!(
+                    "Could not hash the secret: {scheme}: min_desired_rounds ({rounds}) is too low, must be at least 1000"
+                ),
+            ));
+        }
         _ => {
             return Err(fail(
                 "password_hash",
                 format!(
-                    "Could not hash the secret. rounds must be between 1000 and 999999999, got {rounds}"
+                    "Could not hash the secret: {scheme}: min_desired_rounds ({rounds}) is too large, cannot be more than 999999999"
                 ),
             ));
         }

@@ -1275,14 +1275,31 @@ fn dict_global() {
     );
 }
 
-/// `password_hash` gives what crypt(3) (and passlib) give for a salt.
+/// `password_hash` gives what ansible-core 2.19 (passlib) gives for a salt:
+/// every expected value below is the output of
+/// `/opt/ansible-ref/bin/ansible localhost -m debug -a "msg={{ ... }}"`.
 #[test]
 fn password_hash_sha_crypt() {
     for (src, want) in [
+        // passlib's defaults as Ansible asks for them: 656000 / 535000 rounds.
         (
             "{{ 'secret' | password_hash('sha512', 'mysalt') }}",
-            "$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1",
+            "$6$rounds=656000$mysalt$cDA0t8lm/qt.LT6DzpoHxJ.NwTpx.WTkOPwhseSva8pRixDSH2./ffedCjAMbTX1Uo1QNT7jJPJ6FIzU2i59K/",
         ),
+        (
+            "{{ 'x' | password_hash('sha512', 'saltsalt', rounds=0) }}",
+            "$6$rounds=656000$saltsalt$CHgiItE4beFovthSccE/CsdUJxVzICPubIvQ6GPX/JtuBSTyrDH9wFkJjigJToyotqa8caasS4Tyo/LMQSmpt/",
+        ),
+        (
+            "{{ 'secret' | password_hash('sha256', 'mysalt') }}",
+            "$5$rounds=535000$mysalt$GnEktJhWXRuwViyPsEWK9s63HYW1GqXFqU5SdKDqol6",
+        ),
+        (
+            "{{ 'x' | password_hash('sha512', 'saltsalt', rounds=1000) }}",
+            "$6$rounds=1000$saltsalt$w9KQdgZ0Ki6LoC1UHsgXGBQaO4XJhW7upynW4LSaoTX6YuFX0KIqzhQcvdJFwTJS.I2sYmby8LApILDV7m1xF/",
+        ),
+        // crypt(3)'s 5000 rounds are implicit and left out of the result
+        // (also what `openssl passwd -6 -salt mysalt secret` gives).
         (
             "{{ 'secret' | password_hash('sha512', 'mysalt', rounds=5000) }}",
             "$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1",
@@ -1292,30 +1309,32 @@ fn password_hash_sha_crypt() {
             "$6$rounds=10000$abcdefghijklmnop$6QctMxoh6hR78vLc/SVxX1W5gSiammzcZKdjANEs7hkTBmDgTkY4Fa37dUzcj6zGJ59nWEt3rB3ztKoIHQcES.",
         ),
         (
-            "{{ 'secret' | password_hash('sha256', 'mysalt') }}",
+            "{{ 'secret' | password_hash('sha256', 'mysalt', rounds=5000) }}",
             "$5$mysalt$I2SNajjJ3Gc5gIR/tkrLOGngF8wqv59buJCqxh.o9s8",
         ),
         (
-            "{{ 'a much longer password of more than sixty-four bytes, to wrap the digest around' | password_hash('sha512_crypt', 'x./9') }}",
+            "{{ 'a much longer password of more than sixty-four bytes, to wrap the digest around' | password_hash('sha512_crypt', 'x./9', rounds=5000) }}",
             "$6$x./9$GNjNR8inzEx932Y2IoxP9yIdrUYoUcOe7GVJuhOExeLMl69F.BGbhLaDyMXb6e/leS.yc7Q7NnNfFlryw9DjW.",
         ),
         (
-            "{{ 'a much longer password of more than thirty-two bytes' | password_hash('sha256', 'saltsaltsaltsalt') }}",
+            "{{ 'a much longer password of more than thirty-two bytes' | password_hash('sha256', 'saltsaltsaltsalt', rounds=5000) }}",
             "$5$saltsaltsaltsalt$F8vkNcGm9sCCp626rnvBxLL90Np0fM3dpukrz1U6Du6",
         ),
         (
-            "{{ '' | password_hash('sha512', 'e') }}",
+            "{{ '' | password_hash('sha512', 'e', rounds=5000) }}",
             "$6$e$w0atmQHNF8i.6K6R4EGZnL8BtYlQO1Dx5ByCl4DpL6V/pk4m00oTWcFc4jPqz1sbzJzZChJtMgzlJhvMI8Xvw1",
         ),
     ] {
         check(src, want);
     }
-    let random_salt = r("{{ 'secret' | password_hash }}");
+    let random_salt = r("{{ 'secret' | password_hash(rounds=5000) }}");
     assert!(
         random_salt.starts_with("$6$") && random_salt.len() == 3 + 16 + 1 + 86,
         "{random_salt}"
     );
-    assert!(r("{{ 'x' | password_hash('sha256', salt_size=8) }}").len() == 3 + 8 + 1 + 43);
+    assert!(
+        r("{{ 'x' | password_hash('sha256', salt_size=8, rounds=5000) }}").len() == 3 + 8 + 1 + 43
+    );
     assert!(
         err("{{ 'x' | password_hash('sha512', 'a*b') }}").contains("invalid characters in salt")
     );
@@ -1331,7 +1350,12 @@ fn password_hash_sha_crypt() {
     assert!(
         err("{{ 'x' | password_hash(salt_size=[9]) }}").contains("salt_size must be an integer")
     );
-    assert!(err("{{ 'x' | password_hash(rounds=1) }}").contains("Could not hash the secret"));
+    assert!(err("{{ 'x' | password_hash(rounds=1) }}").contains(
+        "Could not hash the secret: sha512_crypt: min_desired_rounds (1) is too low, must be at least 1000"
+    ));
+    assert!(err("{{ 'x' | password_hash(rounds=999999999999) }}").contains(
+        "Could not hash the secret: sha512_crypt: min_desired_rounds (999999999999) is too large, cannot be more than 999999999"
+    ));
 }
 
 #[test]
