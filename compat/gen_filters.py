@@ -48,6 +48,8 @@ checksum|{{ 'hello' | checksum }}
 md5_filter|{{ 'hello' | md5 }}
 sha1_filter|{{ 'hello' | sha1 }}
 password_hash|{{ 'x' | password_hash('sha512', 'saltsalt') }}
+password_hash_5000|{{ 'x' | password_hash('sha512', 'saltsalt', rounds=5000) }}
+password_hash_sha256|{{ 'x' | password_hash('sha256', 'saltsalt') }}
 unique|{{ [1, 2, 2, 3, 1] | unique }}
 union|{{ [1, 2] | union([2, 3]) }}
 intersect|{{ [1, 2] | intersect([2, 3]) }}
@@ -124,7 +126,20 @@ list_in_string|x{{ [1, 'a'] }}y
 dict_in_string|x{{ {'a': true} }}y
 bool_in_string|x{{ true }}y
 float_render|{{ 1.0 }}
-big_int|{{ 2 ** 64 }}
+big_int_text|{{ (2 ** 64) ~ '' }}
+big_int_div|{{ 2 ** 64 // 2 ** 60 }}
+big_int_parse|{{ ('18446744073709551616' | int) - 1 }}
+neg_parens|{{ -(2 ** 63) }}
+dt_sub_days|{{ (("2024-03-01" | to_datetime('%Y-%m-%d')) - ("2024-01-01" | to_datetime('%Y-%m-%d'))).days }}
+dt_sub_text|x{{ ('2024-03-01 12:30:00' | to_datetime) - ('2023-12-31 23:59:59.250000' | to_datetime('%Y-%m-%d %H:%M:%S.%f')) }}
+dt_sub_parts|{{ [(('2024-03-01' | to_datetime('%Y-%m-%d')) - ('2024-01-01 10:00:00' | to_datetime)).seconds, (('2024-03-01' | to_datetime('%Y-%m-%d')) - ('2024-01-01 10:00:00' | to_datetime)).total_seconds()] }}
+dt_now_sub|{{ (now() - ('2020-01-01' | to_datetime('%Y-%m-%d'))).days > 100 }}
+dt_now_utc_sub|{{ (now(utc=true) - ('2020-01-01' | to_datetime('%Y-%m-%d'))).days > 100 }}
+dt_compare|{{ [('2024-03-01' | to_datetime('%Y-%m-%d')) > ('2024-01-01' | to_datetime('%Y-%m-%d')), now() < ('2020-01-01' | to_datetime('%Y-%m-%d'))] }}
+dt_plus_delta|{{ ('2024-03-01' | to_datetime('%Y-%m-%d')) + (('2024-03-01' | to_datetime('%Y-%m-%d')) - ('2024-03-01 12:30:00' | to_datetime)) }}
+dt_strftime|{{ ('2024-03-01 12:30:00' | to_datetime).strftime('%A %d %B %Y %H:%M') }}
+dt_native|{{ '2024-03-01' | to_datetime('%Y-%m-%d') }}
+dt_delta_native|{{ ('2024-03-01' | to_datetime('%Y-%m-%d')) - ('2024-01-01' | to_datetime('%Y-%m-%d')) }}
 test_defined|{{ missing is defined }}
 test_version|{{ '2.10' is version('2.9', '>') }}
 test_version_compare|{{ '1.2.3' is version_compare('1.2.10', '<') }}

@@ -7,9 +7,10 @@
 //! `60 | random(seed=inventory_hostname)` gives the number Ansible gives.
 //! Dates follow Python's `time.strftime` on glibc (C locale) and
 //! `datetime.strptime`; `to_datetime` and `now()` return a [`PyDateTime`]
-//! object. minijinja cannot overload `-`, so a difference of two dates is
-//! written `a.__sub__(b)` (a [`PyTimeDelta`] with `days`, `seconds`,
-//! `microseconds` and `total_seconds()`), or `a.timestamp() - b.timestamp()`.
+//! object. A difference of two dates is a [`PyTimeDelta`] with `days`,
+//! `seconds`, `microseconds` and `total_seconds()`: `a - b` (templates that
+//! use dates have their `-` and `+` rewritten into calls of `__tend_sub` and
+//! `__tend_add`, see `template::minus`) or `a.__sub__(b)`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_function("joiner", minijinja_contrib::globals::joiner);
     env.add_function("cycler", minijinja_contrib::globals::cycler);
     env.add_function("now", now);
+    env.add_function(super::super::minus::SUB_FUNCTION, subtract);
+    env.add_function(super::super::minus::ADD_FUNCTION, add);
 }
 
 // ---------------------------------------------------------------------------
@@ -1528,7 +1531,7 @@ impl PyDateTime {
                 (None, None) => micros_of(self.dt) - micros_of(o.dt),
                 (Some(_), Some(_)) => self.instant_micros() - o.instant_micros(),
                 _ => {
-                    return Err(fail(
+                    return Err(operation_fail(
                         name,
                         "can't subtract offset-naive and offset-aware datetimes",
                     ));
@@ -1539,11 +1542,11 @@ impl PyDateTime {
         if let Some(d) = other.downcast_object_ref::<PyTimeDelta>() {
             return self.plus(name, -d.micros);
         }
-        Err(fail(
+        Err(operation_fail(
             name,
             format!(
                 "unsupported operand type(s) for -: 'datetime.datetime' and '{}'",
-                py_type(other)
+                py_operand_type(other)
             ),
         ))
     }
@@ -1553,7 +1556,7 @@ impl PyDateTime {
             .to_timestamp(self.dt)
             .ok()
             .and_then(|t| Timestamp::from_microsecond(t.as_microsecond().checked_add(micros)?).ok())
-            .ok_or_else(|| fail(name, "date value out of range"))?;
+            .ok_or_else(|| operation_fail(name, "date value out of range"))?;
         Ok(Value::from_object(PyDateTime {
             dt: Offset::UTC.to_datetime(ts),
             offset: self.offset,
@@ -1582,6 +1585,16 @@ impl fmt::Display for PyTimeDelta {
             write!(f, ".{us:06}")?;
         }
         Ok(())
+    }
+}
+
+/// An error of a method (`a.__sub__(b)`: prefixed with its name) or of
+/// an operator (`a - b`: Python's message alone).
+fn operation_fail(name: &str, msg: impl fmt::Display) -> Error {
+    if matches!(name, "-" | "+") {
+        Error::new(minijinja::ErrorKind::InvalidOperation, msg.to_string())
+    } else {
+        fail(name, msg)
     }
 }
 
@@ -2144,6 +2157,114 @@ fn now(args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     match p.string("fmt")? {
         Some(fmt) if !fmt.is_empty() => Ok(Value::from(value.strftime(&fmt))),
         _ => Ok(Value::from_object(value)),
+    }
+}
+
+/// minijinja's own `a - b` and `a + b`, for the operands that are no dates.
+fn plain_operator(op: &str, a: &Value, b: &Value) -> Result<Value, Error> {
+    static ENV: std::sync::OnceLock<minijinja::Environment<'static>> = std::sync::OnceLock::new();
+    let env = ENV.get_or_init(minijinja::Environment::new);
+    let expr = if op == "-" { "a - b" } else { "a + b" };
+    env.compile_expression(expr)?
+        .eval(minijinja::context! { a => a, b => b })
+}
+
+/// `a - b` in a template that makes dates (see `template::minus`): a date
+/// minus a date is a time span, a date minus a span a date, a span minus a
+/// span a span, as in Python; plain integers take a shortcut.
+fn subtract(a: &Value, b: &Value) -> Result<Value, Error> {
+    if let (Some(x), Some(y)) = (small_int(a), small_int(b))
+        && let Some(d) = x.checked_sub(y)
+    {
+        return Ok(Value::from(d));
+    }
+    if let Some(d) = a.downcast_object_ref::<PyDateTime>() {
+        return d.minus("-", b);
+    }
+    if let Some(d) = a.downcast_object_ref::<PyTimeDelta>() {
+        return match b.downcast_object_ref::<PyTimeDelta>() {
+            Some(e) => span(d.micros.checked_sub(e.micros)),
+            None => Err(unsupported("-", a, b)),
+        };
+    }
+    if b.downcast_object_ref::<PyDateTime>().is_some()
+        || b.downcast_object_ref::<PyTimeDelta>().is_some()
+    {
+        return Err(unsupported("-", a, b));
+    }
+    plain_operator("-", a, b)
+}
+
+/// `a + b` in a `+`/`-` chain of a template that makes dates: a date plus
+/// a time span (either way round) is a date, two spans a span.
+fn add(a: &Value, b: &Value) -> Result<Value, Error> {
+    if let (Some(x), Some(y)) = (small_int(a), small_int(b))
+        && let Some(d) = x.checked_add(y)
+    {
+        return Ok(Value::from(d));
+    }
+    let (date, delta) = match (
+        a.downcast_object_ref::<PyDateTime>(),
+        b.downcast_object_ref::<PyDateTime>(),
+    ) {
+        (Some(d), None) => (Some(d), b.downcast_object_ref::<PyTimeDelta>()),
+        (None, Some(d)) => (Some(d), a.downcast_object_ref::<PyTimeDelta>()),
+        (None, None) => (None, None),
+        (Some(_), Some(_)) => return Err(unsupported("+", a, b)),
+    };
+    if let Some(d) = date {
+        return match delta {
+            Some(e) => d.plus("+", e.micros),
+            None => Err(unsupported("+", a, b)),
+        };
+    }
+    match (
+        a.downcast_object_ref::<PyTimeDelta>(),
+        b.downcast_object_ref::<PyTimeDelta>(),
+    ) {
+        (Some(x), Some(y)) => span(x.micros.checked_add(y.micros)),
+        (None, None) => plain_operator("+", a, b),
+        _ => Err(unsupported("+", a, b)),
+    }
+}
+
+/// An integer that fits 64 bits (not a boolean).
+fn small_int(v: &Value) -> Option<i64> {
+    (v.kind() == ValueKind::Number && v.is_integer())
+        .then(|| i64::try_from(v.clone()).ok())
+        .flatten()
+}
+
+fn span(micros: Option<i64>) -> Result<Value, Error> {
+    micros
+        .map(|micros| Value::from_object(PyTimeDelta { micros }))
+        .ok_or_else(|| {
+            Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "days=1000000000; must have magnitude <= 999999999",
+            )
+        })
+}
+
+/// Python's TypeError for an operator on types it does not combine.
+fn unsupported(op: &str, a: &Value, b: &Value) -> Error {
+    Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        format!(
+            "unsupported operand type(s) for {op}: '{}' and '{}'",
+            py_operand_type(a),
+            py_operand_type(b)
+        ),
+    )
+}
+
+fn py_operand_type(v: &Value) -> String {
+    if v.downcast_object_ref::<PyDateTime>().is_some() {
+        "datetime.datetime".into()
+    } else if v.downcast_object_ref::<PyTimeDelta>().is_some() {
+        "datetime.timedelta".into()
+    } else {
+        py_type(v).to_string()
     }
 }
 
