@@ -46,7 +46,7 @@ const KEYWORDS: [&str; 18] = [
 
 /// Whether the text makes dates (the only values whose `-` and `+`
 /// minijinja lacks) and may compute with them.
-fn makes_dates(source: &str) -> bool {
+pub fn makes_dates(source: &str) -> bool {
     (source.contains('-') || source.contains('+'))
         && (source.contains("to_datetime") || source.contains("now("))
 }

@@ -795,7 +795,8 @@ impl Templar {
                 .downcast_object_ref::<filters::extra::PyDateTime>()
                 .is_some()
                 .then(|| result.clone());
-            return Ok((result_data(&result)?, date));
+            let dated = for_dates.is_some() || minus::makes_dates(expr);
+            return Ok((result_data(&result, dated)?, date));
         }
         let compile = |source| {
             self.env
@@ -874,8 +875,15 @@ impl Templar {
             ctx.insert(k.clone(), from_json(v));
         }
         let known: HashSet<String> = ctx.keys().cloned().collect();
-        scope
-            .inputs(ctx)
+        let inputs = scope.inputs(ctx);
+        let for_dates = dates_rewrite(source, false, &inputs);
+        let tmpl = match &for_dates {
+            Some(rewritten) => env
+                .template_from_str(rewritten)
+                .map_err(|e| TemplateError::new(describe(&e)))?,
+            None => tmpl,
+        };
+        inputs
             .render(source, |ctx| tmpl.render(ctx))
             .map(|out| trailing_newlines(source, out))
             .map_err(|e| {
@@ -1672,7 +1680,10 @@ fn dates_rewrite(source: &str, whole_expression: bool, inputs: &taint::Inputs) -
 /// native types): a date is its ISO 8601 text, as Ansible stores it; a time
 /// span cannot be stored (Ansible: "Type 'timedelta' is unsupported for
 /// variable storage."); nor, in tend, an integer beyond 64 bits.
-fn result_data(value: &minijinja::Value) -> Result<Value, TemplateError> {
+/// (`dated`: the expression may have made dates, which are then looked for
+/// inside lists and mappings too.)
+fn result_data(value: &minijinja::Value, dated: bool) -> Result<Value, TemplateError> {
+    use minijinja::value::ValueKind;
     if let Some(d) = value.downcast_object_ref::<filters::extra::PyDateTime>() {
         return Ok(Value::String(d.isoformat("T")));
     }
@@ -1686,6 +1697,25 @@ fn result_data(value: &minijinja::Value) -> Result<Value, TemplateError> {
     }
     if value.is_undefined() {
         return Ok(Value::Null);
+    }
+    if dated && matches!(value.kind(), ValueKind::Seq | ValueKind::Map) {
+        let items = value
+            .try_iter()
+            .map_err(|e| TemplateError::new(describe(&e)))?;
+        if value.kind() == ValueKind::Seq {
+            let items: Result<Vec<Value>, TemplateError> =
+                items.map(|item| result_data(&item, true)).collect();
+            return items.map(Value::Array);
+        }
+        let mut map = serde_json::Map::new();
+        for key in items {
+            let item = value.get_item(&key).unwrap_or_default();
+            map.insert(
+                value_to_key(result_data(&key, true)?),
+                result_data(&item, true)?,
+            );
+        }
+        return Ok(Value::Object(map));
     }
     serde_json::to_value(value).map_err(|_| match wide_integer(value) {
         Some(n) => TemplateError::new(format!(
@@ -1987,6 +2017,22 @@ mod tests {
             json!("2024-02-29T11:30:00")
         );
         assert_eq!(r(&format!("{{{{ {d1} }}}}")), json!("2024-03-01T00:00:00"));
+        assert_eq!(
+            r(&format!("{{{{ [{d1}, {{'k': {d1}}}] }}}}")),
+            json!(["2024-03-01T00:00:00", {"k": "2024-03-01T00:00:00"}])
+        );
+        assert_eq!(
+            r(&format!("{{{{ {d1} | to_json }}}}")),
+            json!("\"2024-03-01T00:00:00\"")
+        );
+        let file = t
+            .render_file(
+                "{{ (later - start).days }} {{ later }}",
+                &scope,
+                &Vars::new(),
+            )
+            .unwrap();
+        assert_eq!(file, "60 2024-03-01 00:00:00");
         assert_eq!(r(&format!("{{{{ {d1} > {d2} }}}}")), json!(true));
         // A date made by another variable keeps its type there.
         assert_eq!(

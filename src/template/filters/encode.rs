@@ -160,6 +160,10 @@ fn dump(name: &str, v: &Value, o: &JsonOpts, level: usize, out: &mut String) -> 
             newline(o, level, out);
             out.push(']');
         }
+        // Ansible's JSON encoder writes a date as its ISO 8601 text.
+        _ if let Some(d) = v.downcast_object_ref::<super::extra::PyDateTime>() => {
+            json_str(&d.isoformat("T"), o.ensure_ascii, out)
+        }
         _ => {
             return Err(fail(
                 name,
