@@ -1490,3 +1490,36 @@ fn collection_errors_read_as_ansible() {
     assert!(err("{{ true | dict2items }}").contains("dict2items requires a dictionary"));
     assert!(err("{{ 'a' | commonpath }}").contains("|commonpath expects sequence"));
 }
+
+/// `log`, `pow` and `root` as Python's `math` computes them; the values and
+/// messages are ansible-core 2.19's (`debug: msg=`) for the same templates.
+#[test]
+fn math_filters_as_python() {
+    check(
+        "{{ [8 | log(2), 100 | log(10), 10 | log, 1 | log, true | log(3), 2 | pow(10), 2.5 | pow(2), 4 | pow(0.5), 16 | root, 27 | root(3), 27 | root('3'), 2 | root(2.0), 1000 | log(10.0), 2**64 | log(2)] }}",
+        "[3.0, 2.0, 2.302585092994046, 0.0, 0.0, 1024.0, 6.25, 2.0, 4.0, 3.0, 3.0, 1.4142135623730951, 3.0, 64.0]",
+    );
+    for (src, want) in [
+        ("{{ 0 | log }}", "log: math domain error"),
+        (
+            "{{ 'x' | log }}",
+            "log: log() can only be used on numbers: must be real number, not str",
+        ),
+        (
+            "{{ -4 | root }}",
+            "root: root() can only be used on numbers: math domain error",
+        ),
+        (
+            "{{ 8 | root('a') }}",
+            "root: root() can only be used on numbers: could not convert string to float: 'a'",
+        ),
+        ("{{ 10 | pow(400) }}", "pow: math range error"),
+        ("{{ -8 | pow(0.5) }}", "pow: math domain error"),
+        ("{{ 0 | pow(-1) }}", "pow: math domain error"),
+        ("{{ 8 | log(1) }}", "log: float division by zero"),
+        ("{{ 8 | root(0) }}", "root: float division by zero"),
+    ] {
+        let e = err(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+}
