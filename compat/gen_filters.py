@@ -127,6 +127,7 @@ dict_in_string|x{{ {'a': true} }}y
 bool_in_string|x{{ true }}y
 float_render|{{ 1.0 }}
 math_log_pow_root|{{ [8 | log(2), 100 | log(10), 10 | log, 2 | pow(10), 4 | pow(0.5), 16 | root, 27 | root(3)] }}
+float_text|x{{ 1e16 }} {{ 1.5e-7 }} {{ 2.0 ** 70 }} {{ 1e-5 }} {{ [1e16, 1e-5, (1, 2.5), "it's"] }}
 big_int_text|{{ (2 ** 64) ~ '' }}
 big_int_div|{{ 2 ** 64 // 2 ** 60 }}
 big_int_parse|{{ ('18446744073709551616' | int) - 1 }}

@@ -240,6 +240,11 @@ fn configure(env: &mut Environment<'static>) {
             return Ok(());
         }
         taint::emitted(value);
+        if *state.auto_escape() == minijinja::AutoEscape::None
+            && let Some(text) = python_str(value)
+        {
+            return out.write_str(&text).map_err(minijinja::Error::from);
+        }
         minijinja::escape_formatter(out, state, value)
     });
     env.set_recursion_limit(200);
@@ -269,6 +274,60 @@ fn configure(env: &mut Environment<'static>) {
     filters::register(env);
     jinja_tests::register(env);
     lookup::register(env);
+}
+
+/// Python's `str()` of a float, or of a list or mapping of plain data, as
+/// Ansible renders one into text (`1e+16`, `[True, None, 'a', 1e-05]`, a
+/// tuple as a list); `None` for what minijinja already renders as Python.
+fn python_str(value: &minijinja::Value) -> Option<String> {
+    use minijinja::value::ValueKind;
+    match value.kind() {
+        ValueKind::Number if !value.is_integer() => {
+            f64::try_from(value.clone()).ok().map(filters::py_float)
+        }
+        ValueKind::Seq | ValueKind::Map => python_repr(value, 0),
+        _ => None,
+    }
+}
+
+/// Python's `repr()` of plain data (`None` when it holds anything else).
+fn python_repr(value: &minijinja::Value, depth: usize) -> Option<String> {
+    use minijinja::value::ValueKind;
+    if depth > 100 {
+        return None;
+    }
+    Some(match value.kind() {
+        ValueKind::None => "None".into(),
+        ValueKind::Bool => if value.is_true() { "True" } else { "False" }.into(),
+        ValueKind::Number if value.is_integer() => value.to_string(),
+        ValueKind::Number => filters::py_float(f64::try_from(value.clone()).ok()?),
+        ValueKind::String => filters::extra::py_repr_str(value.as_str()?, false),
+        ValueKind::Seq => {
+            let items: Option<Vec<String>> = value
+                .try_iter()
+                .ok()?
+                .map(|item| python_repr(&item, depth + 1))
+                .collect();
+            format!("[{}]", items?.join(", "))
+        }
+        ValueKind::Map
+            if value
+                .as_object()
+                .is_none_or(|o| matches!(o.repr(), minijinja::value::ObjectRepr::Map)) =>
+        {
+            let mut items = Vec::new();
+            for key in value.try_iter().ok()? {
+                let item = value.get_item(&key).ok()?;
+                items.push(format!(
+                    "{}: {}",
+                    python_repr(&key, depth + 1)?,
+                    python_repr(&item, depth + 1)?
+                ));
+            }
+            format!("{{{}}}", items.join(", "))
+        }
+        _ => return None,
+    })
 }
 
 fn syntax(trim_blocks: bool) -> minijinja::syntax::SyntaxConfig {
@@ -2064,6 +2123,32 @@ mod tests {
         assert_eq!(
             e(&format!("{{{{ {d1} - {d2} }}}}")),
             "Type 'timedelta' is unsupported for variable storage."
+        );
+    }
+
+    /// Floats, lists and mappings in text as Python's `str()` writes them;
+    /// the expected text is ansible-core 2.19's for the same template.
+    #[test]
+    fn floats_and_containers_in_text_as_python() {
+        let t = Templar::new();
+        let low = Vars::new();
+        let scope = Scope::new(vec![&low]);
+        let r = |s: &str| t.render_string(s, &scope).unwrap();
+        assert_eq!(
+            r(
+                "x{{ 1e16 }} {{ 1.5e-7 }} {{ 123456789012345678.0 }} {{ 2.0 ** 70 }} {{ 1e-5 }} {{ 0.0001 }} {{ -0.0 }} {{ (1e308 * 10) - (1e308 * 10) }}"
+            ),
+            json!(
+                "x1e+16 1.5e-07 1.2345678901234568e+17 1.1805916207174113e+21 1e-05 0.0001 -0.0 nan"
+            )
+        );
+        assert_eq!(
+            r(
+                "x{{ [true, none, 'a', 1e16, {'k': 1e-5}, (1, 2.5), \"it's\"] }} {{ {'a': [1, {'b': none}]} }} {{ [] }}{{ {} }}"
+            ),
+            json!(
+                "x[True, None, 'a', 1e+16, {'k': 1e-05}, [1, 2.5], \"it's\"] {'a': [1, {'b': None}]} []{}"
+            )
         );
     }
 
