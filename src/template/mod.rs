@@ -269,6 +269,15 @@ fn configure(env: &mut Environment<'static>) {
                 )),
             };
         }
+        if method == "format"
+            && let Some(text) = value.as_str()
+            && format_too_wide(text)
+        {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                "format: width or precision too big",
+            ));
+        }
         minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
     });
     filters::register(env);
@@ -328,6 +337,31 @@ fn python_repr(value: &minijinja::Value, depth: usize) -> Option<String> {
         }
         _ => return None,
     })
+}
+
+/// Whether `str.format`'s template asks for a width or precision too big
+/// to build (more than 10,000,000) in a field's spec (nested fields, which
+/// could take one from the arguments, are refused by pycompat already).
+fn format_too_wide(template: &str) -> bool {
+    const MAX: u64 = 10_000_000;
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        if let Some(literal) = after.strip_prefix('{') {
+            rest = literal;
+            continue;
+        }
+        let field = after.split('}').next().unwrap_or_default();
+        if let Some((_, spec)) = field.split_once(':')
+            && spec
+                .split(|c: char| !c.is_ascii_digit())
+                .any(|d| !d.is_empty() && d.parse::<u64>().map_or(true, |n| n > MAX))
+        {
+            return true;
+        }
+        rest = after;
+    }
+    false
 }
 
 fn syntax(trim_blocks: bool) -> minijinja::syntax::SyntaxConfig {
@@ -2149,6 +2183,24 @@ mod tests {
             json!(
                 "x[True, None, 'a', 1e+16, {'k': 1e-05}, [1, 2.5], \"it's\"] {'a': [1, {'b': None}]} []{}"
             )
+        );
+    }
+
+    /// `str.format` with a width too big to build fails instead of aborting.
+    #[test]
+    fn str_format_refuses_widths_beyond_memory() {
+        let t = Templar::new();
+        let low = Vars::new();
+        let scope = Scope::new(vec![&low]);
+        let e = t
+            .render_string("{{ '{:>1000000000000}'.format(1) }}", &scope)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("format: width or precision too big"), "{e}");
+        assert_eq!(
+            t.render_string("{{ '{{}} {:>3} 123456789012'.format(1) }}", &scope)
+                .unwrap(),
+            json!("{}   1 123456789012")
         );
     }
 

@@ -30,6 +30,8 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("truncate", truncate);
     env.add_filter("ansible._protomatter.finalize", finalize);
     env.add_filter("center", center);
+    env.add_filter("indent", indent);
+    env.add_filter("slice", slice);
     env.add_filter("wordcount", wordcount);
     env.add_filter("wordwrap", wordwrap);
     env.add_filter("format", format);
@@ -99,6 +101,63 @@ fn truncate(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, 
         None => head,
     };
     Ok(kept + &end)
+}
+
+/// Jinja2's `indent(width=4, first=False, blank=False)`: the lines after
+/// the first (or all, `first`) prefixed with `width` spaces, or with `width`
+/// itself when it is a string; blank lines only with `blank`.
+fn indent(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, Error> {
+    let p = Params::bind("indent", &["width", "first", "blank"], args, kwargs)?;
+    let s = text_of("indent", value)?;
+    let indention = match p.get("width") {
+        Some(w) if w.kind() == ValueKind::String => w.as_str().unwrap_or_default().to_string(),
+        _ => {
+            let width = p.int("width")?.unwrap_or(4);
+            if width > MAX_WIDTH as i64 {
+                return Err(fail("indent", "width too big"));
+            }
+            " ".repeat(usize::try_from(width).unwrap_or(0))
+        }
+    };
+    let text = s + "\n";
+    let lines = py_splitlines(&text);
+    if indention.len().saturating_mul(lines.len()) > MAX_WIDTH * 10 {
+        return Err(fail("indent", "width too big"));
+    }
+    let mut rv = if p.flag("blank", false) {
+        lines.join(&format!("\n{indention}"))
+    } else {
+        let mut rv = lines.first().copied().unwrap_or_default().to_string();
+        for line in lines.iter().skip(1) {
+            rv.push('\n');
+            if !line.is_empty() {
+                rv.push_str(&indention);
+            }
+            rv.push_str(line);
+        }
+        rv
+    };
+    if p.flag("first", false) {
+        rv.insert_str(0, &indention);
+    }
+    Ok(rv)
+}
+
+/// The most slices `slice` makes (each is a list, empty ones too).
+const MAX_SLICES: usize = 1_000_000;
+
+/// Jinja2's `slice(slices, fill_with=None)`, refusing a count of slices
+/// that would not fit in memory.
+fn slice(
+    state: &State<'_, '_>,
+    value: Value,
+    count: usize,
+    fill_with: Option<Value>,
+) -> Result<Value, Error> {
+    if count > MAX_SLICES {
+        return Err(fail("slice", format!("too many slices ({count})")));
+    }
+    minijinja::filters::slice(state, value, count, fill_with)
 }
 
 /// Python's `str.center(width)`.

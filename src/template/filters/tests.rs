@@ -1523,3 +1523,53 @@ fn math_filters_as_python() {
         assert!(e.contains(want), "{src}: {e}");
     }
 }
+
+/// Jinja2's `indent` (the outputs are ansible-core 2.19's for the same
+/// values): Python's line breaks, a string width, `first` and `blank`; a
+/// width that cannot be built is an error, not an abort.
+#[test]
+fn indent_as_jinja() {
+    let t1 = "a\nb\n\nc\n";
+    let run = |src: &str, text: &str| {
+        env()
+            .render_str(src, context! { t => text })
+            .unwrap_or_else(|e| panic!("{src}: {e:#}"))
+    };
+    assert_eq!(run("{{ t | indent }}", t1), "a\n    b\n\n    c\n");
+    assert_eq!(
+        run("{{ t | indent(2, true, true) }}", t1),
+        "  a\n  b\n  \n  c\n  "
+    );
+    assert_eq!(run("{{ t | indent('>>') }}", t1), "a\n>>b\n\n>>c\n");
+    assert_eq!(
+        run("{{ t | indent(first=true) }}", "a\r\nb\u{b}c"),
+        "    a\n    b\n    c"
+    );
+    assert_eq!(run("{{ t | indent(first=true) }}", ""), "    ");
+    assert_eq!(
+        run("{{ t | indent(width=3, first=true) }}", t1),
+        "   a\n   b\n\n   c\n"
+    );
+    assert_eq!(run("{{ t | indent(blank=true) }}", ""), "");
+    assert!(err("{{ 'a' | indent(10**12) }}").contains("indent: width too big"));
+}
+
+/// Counts and widths that could not fit in memory are errors, never an
+/// abort or a hang.
+#[test]
+fn sizes_beyond_memory_are_errors() {
+    assert!(err("{{ [1, 2] | slice(10**9) | list }}").contains("slice: too many slices"));
+    assert_eq!(
+        r("{{ [1, 2, 3] | slice(2, 'x') | list }}"),
+        "[[1, 2], [3, 'x']]"
+    );
+    assert!(
+        err("{{ 'a' | to_nice_json(indent=10**12) }}")
+            .contains("to_nice_json: indent too big (at most 10000)")
+    );
+    assert!(err("{{ [1] | to_json(indent='x' * 20000) }}").contains("indent too big"));
+    assert_eq!(
+        r("{{ [1] | to_nice_json(indent=10000) | length }}"),
+        "10005"
+    );
+}
