@@ -294,7 +294,7 @@ fn python_str(value: &minijinja::Value) -> Option<String> {
         ValueKind::Number if !value.is_integer() => {
             f64::try_from(value.clone()).ok().map(filters::py_float)
         }
-        ValueKind::Seq | ValueKind::Map => python_repr(value, 0),
+        ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => python_repr(value, 0),
         _ => None,
     }
 }
@@ -311,7 +311,7 @@ fn python_repr(value: &minijinja::Value, depth: usize) -> Option<String> {
         ValueKind::Number if value.is_integer() => value.to_string(),
         ValueKind::Number => filters::py_float(f64::try_from(value.clone()).ok()?),
         ValueKind::String => filters::extra::py_repr_str(value.as_str()?, false),
-        ValueKind::Seq => {
+        ValueKind::Seq | ValueKind::Iterable => {
             let items: Option<Vec<String>> = value
                 .try_iter()
                 .ok()?
@@ -2183,6 +2183,12 @@ mod tests {
             json!(
                 "x[True, None, 'a', 1e+16, {'k': 1e-05}, [1, 2.5], \"it's\"] {'a': [1, {'b': None}]} []{}"
             )
+        );
+        assert_eq!(
+            r(
+                "x{{ {'a': 1}.items() | list }} {{ [1,2] | zip(['a','b']) | list }} {{ {'a': 1}.items() }}"
+            ),
+            json!("x[['a', 1]] [[1, 'a'], [2, 'b']] [['a', 1]]")
         );
     }
 
