@@ -13,6 +13,7 @@ use minijinja::{Error, ErrorKind, Value};
 pub(crate) mod collections;
 pub(crate) mod encode;
 pub(crate) mod extra;
+mod math;
 pub(crate) mod paths;
 pub(crate) mod pyregex;
 pub(crate) mod text;
@@ -31,6 +32,7 @@ pub fn register(env: &mut minijinja::Environment<'_>) {
     collections::register(env);
     paths::register(env);
     extra::register(env);
+    math::register(env);
 }
 
 /// An error of filter (or test) `name`: `name: msg`.

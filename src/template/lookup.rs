@@ -729,6 +729,9 @@ pub fn register(env: &mut Environment<'_>) {
     env.add_function("q", query);
 }
 
+/// The most items `with_sequence` makes.
+const MAX_SEQUENCE: i128 = 10_000_000;
+
 /// `with_sequence`: `start=1 end=10 stride=2 format=host%02d`, `count=3`, or `1-10/2`.
 pub fn sequence(spec: &str) -> Result<Vec<Value>, String> {
     let (mut start, mut end, mut stride, mut count, mut format) =
@@ -782,7 +785,10 @@ pub fn sequence(spec: &str) -> Result<Vec<Value>, String> {
             if c == 0 {
                 return Ok(Vec::new());
             }
-            start + (c - 1) * stride
+            (c - 1)
+                .checked_mul(stride)
+                .and_then(|span| start.checked_add(span))
+                .ok_or_else(|| format!("with_sequence: too many items ({c})"))?
         }
         (None, Some(e)) => e,
         (None, None) => return Err("with_sequence: must specify count or end".into()),
@@ -793,14 +799,21 @@ pub fn sequence(spec: &str) -> Result<Vec<Value>, String> {
     if (stride > 0 && end < start) || (stride < 0 && end > start) {
         return Err("with_sequence: to count backwards make stride negative".into());
     }
+    // Ansible would build the list whatever its size; one that could not
+    // fit in memory is refused.
+    let items = (i128::from(end) - i128::from(start)) / i128::from(stride) + 1;
+    if items > MAX_SEQUENCE {
+        return Err(format!("with_sequence: too many items ({items})"));
+    }
     let mut out = Vec::new();
-    let mut i = start;
-    while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+    let mut i = i128::from(start);
+    for _ in 0..items {
+        let n = i64::try_from(i).unwrap_or_default();
         out.push(Value::String(match &format {
-            Some(f) => python_int_format(f, i)?,
-            None => i.to_string(),
+            Some(f) => python_int_format(f, n)?,
+            None => n.to_string(),
         }));
-        i += stride;
+        i += i128::from(stride);
     }
     Ok(out)
 }
@@ -840,6 +853,29 @@ fn python_int_format(f: &str, n: i64) -> Result<String, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A sequence too long for memory, or whose end overflows, is refused;
+    /// ends near the integer limits still count as Ansible's.
+    #[test]
+    fn sequences_that_cannot_be_built_are_refused() {
+        assert_eq!(
+            sequence("start=1 end=100000000000").unwrap_err(),
+            "with_sequence: too many items (100000000000)"
+        );
+        assert!(
+            sequence("start=0 count=9223372036854775807 stride=2")
+                .unwrap_err()
+                .contains("too many items")
+        );
+        assert_eq!(
+            sequence("start=9223372036854775806 end=9223372036854775807").unwrap(),
+            vec![json!("9223372036854775806"), json!("9223372036854775807")]
+        );
+        assert_eq!(
+            sequence("start=10 end=1 stride=-4").unwrap(),
+            vec![json!("10"), json!("6"), json!("2")]
+        );
+    }
 
     #[test]
     fn a_template_of_one_expression_is_its_value() {

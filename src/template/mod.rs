@@ -8,6 +8,7 @@
 pub mod filters;
 pub mod jinja_tests;
 mod lookup;
+mod minus;
 pub(crate) mod percent;
 mod taint;
 
@@ -132,12 +133,22 @@ pub fn escape_backslashes(source: &str, whole_expression: bool) -> std::borrow::
 }
 
 /// Python syntax minijinja lacks, rewritten before a template or bare
-/// expression is compiled: `'fmt' % args` ([`percent`]) and unary `+`.
+/// expression is compiled: `'fmt' % args` ([`percent`]), `-` on dates
+/// ([`minus`]) and unary `+`.
 pub fn python_syntax(source: &str, whole_expression: bool) -> std::borrow::Cow<'_, str> {
+    let source = python_operators(source, whole_expression);
+    match unary_plus(&source, whole_expression) {
+        std::borrow::Cow::Borrowed(_) => source,
+        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s),
+    }
+}
+
+/// `'fmt' % args` ([`percent`]) and `-` on dates ([`minus`]) rewritten.
+fn python_operators(source: &str, whole_expression: bool) -> std::borrow::Cow<'_, str> {
     match percent::rewrite(source, whole_expression) {
-        std::borrow::Cow::Borrowed(_) => unary_plus(source, whole_expression),
+        std::borrow::Cow::Borrowed(_) => minus::rewrite(source, whole_expression),
         std::borrow::Cow::Owned(s) => {
-            std::borrow::Cow::Owned(unary_plus(&s, whole_expression).into_owned())
+            std::borrow::Cow::Owned(minus::rewrite(&s, whole_expression).into_owned())
         }
     }
 }
@@ -229,6 +240,11 @@ fn configure(env: &mut Environment<'static>) {
             return Ok(());
         }
         taint::emitted(value);
+        if *state.auto_escape() == minijinja::AutoEscape::None
+            && let Some(text) = python_str(value)
+        {
+            return out.write_str(&text).map_err(minijinja::Error::from);
+        }
         minijinja::escape_formatter(out, state, value)
     });
     env.set_recursion_limit(200);
@@ -253,11 +269,99 @@ fn configure(env: &mut Environment<'static>) {
                 )),
             };
         }
+        if method == "format"
+            && let Some(text) = value.as_str()
+            && format_too_wide(text)
+        {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                "format: width or precision too big",
+            ));
+        }
         minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
     });
     filters::register(env);
     jinja_tests::register(env);
     lookup::register(env);
+}
+
+/// Python's `str()` of a float, or of a list or mapping of plain data, as
+/// Ansible renders one into text (`1e+16`, `[True, None, 'a', 1e-05]`, a
+/// tuple as a list); `None` for what minijinja already renders as Python.
+fn python_str(value: &minijinja::Value) -> Option<String> {
+    use minijinja::value::ValueKind;
+    match value.kind() {
+        ValueKind::Number if !value.is_integer() => {
+            f64::try_from(value.clone()).ok().map(filters::py_float)
+        }
+        ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => python_repr(value, 0),
+        _ => None,
+    }
+}
+
+/// Python's `repr()` of plain data (`None` when it holds anything else).
+fn python_repr(value: &minijinja::Value, depth: usize) -> Option<String> {
+    use minijinja::value::ValueKind;
+    if depth > 100 {
+        return None;
+    }
+    Some(match value.kind() {
+        ValueKind::None => "None".into(),
+        ValueKind::Bool => if value.is_true() { "True" } else { "False" }.into(),
+        ValueKind::Number if value.is_integer() => value.to_string(),
+        ValueKind::Number => filters::py_float(f64::try_from(value.clone()).ok()?),
+        ValueKind::String => filters::extra::py_repr_str(value.as_str()?, false),
+        ValueKind::Seq | ValueKind::Iterable => {
+            let items: Option<Vec<String>> = value
+                .try_iter()
+                .ok()?
+                .map(|item| python_repr(&item, depth + 1))
+                .collect();
+            format!("[{}]", items?.join(", "))
+        }
+        ValueKind::Map
+            if value
+                .as_object()
+                .is_none_or(|o| matches!(o.repr(), minijinja::value::ObjectRepr::Map)) =>
+        {
+            let mut items = Vec::new();
+            for key in value.try_iter().ok()? {
+                let item = value.get_item(&key).ok()?;
+                items.push(format!(
+                    "{}: {}",
+                    python_repr(&key, depth + 1)?,
+                    python_repr(&item, depth + 1)?
+                ));
+            }
+            format!("{{{}}}", items.join(", "))
+        }
+        _ => return None,
+    })
+}
+
+/// Whether `str.format`'s template asks for a width or precision too big
+/// to build (more than 10,000,000) in a field's spec (nested fields, which
+/// could take one from the arguments, are refused by pycompat already).
+fn format_too_wide(template: &str) -> bool {
+    const MAX: u64 = 10_000_000;
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        if let Some(literal) = after.strip_prefix('{') {
+            rest = literal;
+            continue;
+        }
+        let field = after.split('}').next().unwrap_or_default();
+        if let Some((_, spec)) = field.split_once(':')
+            && spec
+                .split(|c: char| !c.is_ascii_digit())
+                .any(|d| !d.is_empty() && d.parse::<u64>().map_or(true, |n| n > MAX))
+        {
+            return true;
+        }
+        rest = after;
+    }
+    false
 }
 
 fn syntax(trim_blocks: bool) -> minijinja::syntax::SyntaxConfig {
@@ -693,7 +797,7 @@ impl Templar {
     /// Checks a template file's syntax.
     pub fn check_file_syntax(&self, source: &str) -> Result<(), TemplateError> {
         self.file_env
-            .template_from_str(&percent::rewrite(source, false))
+            .template_from_str(&python_operators(source, false))
             .map(|_| ())
             .map_err(|e| TemplateError::new(describe(&e)))
     }
@@ -764,22 +868,45 @@ impl Templar {
         }
     }
 
+    /// A compiled bare expression.
+    fn expression<'s>(
+        &'s self,
+        expr: &'s str,
+    ) -> Result<minijinja::Expression<'s, 's>, TemplateError> {
+        self.env
+            .compile_expression(expr)
+            .map_err(|e| TemplateError::new(describe(&e)))
+    }
+
     /// Templates one string.
     pub fn render_string(&self, source: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        self.render_string_keeping_dates(source, scope)
+            .map(|(data, _)| data)
+    }
+
+    /// Templates one string; a string that is one expression whose value is
+    /// a date also gives the date (variables keep dates, as in Ansible).
+    fn render_string_keeping_dates(
+        &self,
+        source: &str,
+        scope: &Scope,
+    ) -> Result<(Value, Option<minijinja::Value>), TemplateError> {
         if !is_template(source) {
-            return Ok(Value::String(source.to_string()));
+            return Ok((Value::String(source.to_string()), None));
         }
         let escaped = escape_backslashes(source, false);
         let escaped = python_syntax(&escaped, false).into_owned();
         let escaped = trust_tests(&escaped, scope)?.into_owned();
         let source: &str = &escaped;
         if let Some(expr) = single_expression(source) {
-            let compiled = self
-                .env
-                .compile_expression(expr)
-                .map_err(|e| TemplateError::new(describe(&e)))?;
+            let compiled = self.expression(expr)?;
             let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
             let inputs = self.context_for(&names, scope, source)?;
+            let for_dates = dates_rewrite(expr, true, &inputs);
+            let compiled = match &for_dates {
+                Some(expr) => self.expression(expr)?,
+                None => compiled,
+            };
             let watch = Watch::new(scope, &names);
             let result = inputs.eval(source, |ctx| compiled.eval(watch.wrap(ctx)));
             watch.check(scope, source)?;
@@ -790,17 +917,29 @@ impl Templar {
                 let err = minijinja::Error::from(ErrorKind::UndefinedError);
                 return Err(self.explain(err, &compiled.undeclared_variables(true), source, scope));
             }
-            return Ok(to_json(&result));
+            let date = result
+                .downcast_object_ref::<filters::extra::PyDateTime>()
+                .is_some()
+                .then(|| result.clone());
+            let dated = for_dates.is_some() || minus::makes_dates(expr);
+            return Ok((result_data(&result, dated)?, date));
         }
-        let tmpl = self
-            .env
-            .template_from_str(source)
-            .map_err(|e| TemplateError::new(describe(&e)))?;
+        let compile = |source| {
+            self.env
+                .template_from_str(source)
+                .map_err(|e| TemplateError::new(describe(&e)))
+        };
+        let tmpl = compile(source)?;
         let names = sliced_names(tmpl.undeclared_variables(false), source, scope);
         let inputs = self.context_for(&names, scope, source)?;
+        let for_dates = dates_rewrite(source, false, &inputs);
+        let tmpl = match &for_dates {
+            Some(rewritten) => compile(rewritten)?,
+            None => tmpl,
+        };
         inputs
             .render(source, |ctx| tmpl.render(ctx))
-            .map(Value::String)
+            .map(|text| (Value::String(text), None))
             .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), source, scope))
     }
 
@@ -835,7 +974,7 @@ impl Templar {
             Some(file_environment(&options, dirs.to_vec())?)
         };
         let env = owned.as_ref().map_or(&self.file_env, |(env, _)| env);
-        let source = percent::rewrite(&macro_closures(source), false).into_owned();
+        let source = python_operators(&macro_closures(source), false).into_owned();
         let source: &str = &source;
         let tmpl = env
             .template_from_str(source)
@@ -862,8 +1001,15 @@ impl Templar {
             ctx.insert(k.clone(), from_json(v));
         }
         let known: HashSet<String> = ctx.keys().cloned().collect();
-        scope
-            .inputs(ctx)
+        let inputs = scope.inputs(ctx);
+        let for_dates = dates_rewrite(source, false, &inputs);
+        let tmpl = match &for_dates {
+            Some(rewritten) => env
+                .template_from_str(rewritten)
+                .map_err(|e| TemplateError::new(describe(&e)))?,
+            None => tmpl,
+        };
+        inputs
             .render(source, |ctx| tmpl.render(ctx))
             .map(|out| trailing_newlines(source, out))
             .map_err(|e| {
@@ -932,12 +1078,15 @@ impl Templar {
         let escaped = python_syntax(&escaped, true);
         let escaped = trust_tests(&escaped, scope)?;
         let expr: &str = &escaped;
-        let compiled = self
-            .env
-            .compile_expression(expr)
-            .map_err(|e| TemplateError::new(describe(&e)))?;
+        let compiled = self.expression(expr)?;
         let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
-        let ctx = self.context_for(&names, scope, expr)?.context();
+        let inputs = self.context_for(&names, scope, expr)?;
+        let for_dates = dates_rewrite(expr, true, &inputs);
+        let compiled = match &for_dates {
+            Some(expr) => self.expression(expr)?,
+            None => compiled,
+        };
+        let ctx = inputs.context();
         let watch = Watch::new(scope, &names);
         let result = compiled.eval(watch.wrap(ctx));
         watch.check(scope, expr)?;
@@ -1147,13 +1296,16 @@ impl Templar {
             )));
         }
         scope.resolving.borrow_mut().push(name.to_string());
-        let rendered = self.render_value(&raw, scope);
+        let rendered = match &raw {
+            Value::String(s) => self.render_string_keeping_dates(s, scope),
+            other => self.render_value(other, scope).map(|v| (v, None)),
+        };
         scope.resolving.borrow_mut().pop();
-        let rendered = rendered.map_err(|e| TemplateError {
+        let (rendered, date) = rendered.map_err(|e| TemplateError {
             message: format!("while templating variable '{name}': {}", e.message),
             undefined: e.undefined,
         })?;
-        let value = from_json(&rendered);
+        let value = date.unwrap_or_else(|| from_json(&rendered));
         scope
             .cache
             .borrow_mut()
@@ -1637,6 +1789,91 @@ pub fn to_json(value: &minijinja::Value) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// A template (already through [`python_syntax`]) rewritten for `-` and
+/// `+` on dates when its variables hold some and it does not make them
+/// itself (then it was rewritten already).
+fn dates_rewrite(source: &str, whole_expression: bool, inputs: &taint::Inputs) -> Option<String> {
+    if !inputs.hold_dates() {
+        return None;
+    }
+    match minus::rewrite_for_dates(source, whole_expression) {
+        std::borrow::Cow::Owned(s) => Some(s),
+        std::borrow::Cow::Borrowed(_) => None,
+    }
+}
+
+/// The value of a template that is one expression, as data (Ansible's
+/// native types): a date is its ISO 8601 text, as Ansible stores it; a time
+/// span cannot be stored (Ansible: "Type 'timedelta' is unsupported for
+/// variable storage."); nor, in tend, an integer beyond 64 bits.
+/// (`dated`: the expression may have made dates, which are then looked for
+/// inside lists and mappings too.)
+fn result_data(value: &minijinja::Value, dated: bool) -> Result<Value, TemplateError> {
+    use minijinja::value::ValueKind;
+    if let Some(d) = value.downcast_object_ref::<filters::extra::PyDateTime>() {
+        return Ok(Value::String(d.isoformat("T")));
+    }
+    if value
+        .downcast_object_ref::<filters::extra::PyTimeDelta>()
+        .is_some()
+    {
+        return Err(TemplateError::new(
+            "Type 'timedelta' is unsupported for variable storage.",
+        ));
+    }
+    if value.is_undefined() {
+        return Ok(Value::Null);
+    }
+    if dated && matches!(value.kind(), ValueKind::Seq | ValueKind::Map) {
+        let items = value
+            .try_iter()
+            .map_err(|e| TemplateError::new(describe(&e)))?;
+        if value.kind() == ValueKind::Seq {
+            let items: Result<Vec<Value>, TemplateError> =
+                items.map(|item| result_data(&item, true)).collect();
+            return items.map(Value::Array);
+        }
+        let mut map = serde_json::Map::new();
+        for key in items {
+            let item = value.get_item(&key).unwrap_or_default();
+            map.insert(
+                value_to_key(result_data(&key, true)?),
+                result_data(&item, true)?,
+            );
+        }
+        return Ok(Value::Object(map));
+    }
+    serde_json::to_value(value).map_err(|_| match wide_integer(value) {
+        Some(n) => TemplateError::new(format!(
+            "the integer {n} does not fit in 64 bits: such integers work inside a template, \
+             but keeping one as a value is not supported yet"
+        )),
+        None => TemplateError::new("the template's result cannot be stored as data"),
+    })
+}
+
+/// An integer in `value` that does not fit in 64 bits.
+fn wide_integer(value: &minijinja::Value) -> Option<minijinja::Value> {
+    use minijinja::value::ValueKind;
+    match value.kind() {
+        ValueKind::Number => (value.is_integer()
+            && i64::try_from(value.clone()).is_err()
+            && u64::try_from(value.clone()).is_err())
+        .then(|| value.clone()),
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable => {
+            value.try_iter().ok()?.find_map(|item| {
+                let inner = if value.kind() == ValueKind::Map {
+                    value.get_item(&item).ok()?
+                } else {
+                    item.clone()
+                };
+                wide_integer(&item).or_else(|| wide_integer(&inner))
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Whether a conditional is wholly a template: it starts and ends with
 /// template delimiters (Ansible's `is_possibly_all_template`).
 pub fn all_template(s: &str) -> bool {
@@ -1651,12 +1888,8 @@ fn one_expression_block(s: &str) -> Option<&str> {
     let i = find_unquoted(inner, |rest| {
         rest.starts_with("}}") || rest.starts_with("{{") || rest.starts_with("{%")
     })?;
-    (inner[i..].starts_with("}}") && i + 2 == inner.len()).then(|| {
-        inner[..i]
-            .trim()
-            .trim_start_matches('-')
-            .trim_end_matches('-')
-    })
+    (inner[i..].starts_with("}}") && i + 2 == inner.len())
+        .then(|| without_whitespace_control(&inner[..i]))
 }
 
 /// The byte offset of the first place in `s`, outside string literals,
@@ -1689,7 +1922,15 @@ fn single_expression(s: &str) -> Option<&str> {
     if t.len() != s.len() {
         return None;
     }
-    Some(inner.trim().trim_start_matches('-').trim_end_matches('-'))
+    Some(without_whitespace_control(inner))
+}
+
+/// The expression between `{{` and `}}`, without the whitespace control
+/// markers that touch the braces (`{{- x -}}`); a `-` after a space is the
+/// expression's own (`{{ -x }}`, `{{ a - b }}`).
+fn without_whitespace_control(inner: &str) -> &str {
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    inner.strip_suffix('-').unwrap_or(inner).trim()
 }
 
 fn strip_braces(s: &str) -> &str {
@@ -1868,6 +2109,183 @@ mod tests {
 
     fn vars(v: Value) -> Vars {
         v.as_object().cloned().unwrap()
+    }
+
+    /// Python's `-` and `+` on dates and time spans; every expected value is
+    /// what ansible-core 2.19 printed for the same template (`debug: msg=`).
+    #[test]
+    fn date_arithmetic_as_python() {
+        let t = Templar::new();
+        let low = vars(json!({
+            "start": "{{ '2024-01-01' | to_datetime('%Y-%m-%d') }}",
+            "later": "{{ '2024-03-01' | to_datetime('%Y-%m-%d') }}",
+        }));
+        let scope = Scope::new(vec![&low]);
+        let r = |s: &str| t.render_string(s, &scope).unwrap();
+        let a = "('2024-03-01 12:30:00' | to_datetime)";
+        let b = "('2023-12-31 23:59:59.250000' | to_datetime('%Y-%m-%d %H:%M:%S.%f'))";
+        let d1 = "('2024-03-01' | to_datetime('%Y-%m-%d'))";
+        let d2 = "('2024-01-01' | to_datetime('%Y-%m-%d'))";
+        assert_eq!(r(&format!("{{{{ ({d1} - {d2}).days }}}}")), json!(60));
+        assert_eq!(
+            r(&format!(
+                "{{{{ ({a} - {b}).days }}}} {{{{ ({a} - {b}).seconds }}}} {{{{ ({a} - {b}).microseconds }}}} {{{{ ({a} - {b}).total_seconds() }}}}"
+            )),
+            json!("60 45000 750000 5229000.75")
+        );
+        assert_eq!(
+            r(&format!(
+                "x{{{{ {a} - {b} }}}} {{{{ {b} - {a} }}}} {{{{ {a} - {a} }}}}"
+            )),
+            json!("x60 days, 12:30:00.750000 -61 days, 11:29:59.250000 0:00:00")
+        );
+        assert_eq!(
+            r(&format!(
+                "{{{{ {b} + ({a} - {b}) == {a} }}}} {{{{ ({a} - ({a} - {b})).strftime('%Y-%m-%d %H:%M:%S.%f') }}}}"
+            )),
+            json!("True 2023-12-31 23:59:59.250000")
+        );
+        assert_eq!(
+            r(&format!("{{{{ {d1} + ({d1} - {a}) }}}}")),
+            json!("2024-02-29T11:30:00")
+        );
+        assert_eq!(r(&format!("{{{{ {d1} }}}}")), json!("2024-03-01T00:00:00"));
+        assert_eq!(
+            r(&format!("{{{{ [{d1}, {{'k': {d1}}}] }}}}")),
+            json!(["2024-03-01T00:00:00", {"k": "2024-03-01T00:00:00"}])
+        );
+        assert_eq!(
+            r(&format!("{{{{ {d1} | to_json }}}}")),
+            json!("\"2024-03-01T00:00:00\"")
+        );
+        let file = t
+            .render_file(
+                "{{ (later - start).days }} {{ later }}",
+                &scope,
+                &Vars::new(),
+            )
+            .unwrap();
+        assert_eq!(file, "60 2024-03-01 00:00:00");
+        assert_eq!(r(&format!("{{{{ {d1} > {d2} }}}}")), json!(true));
+        // A date made by another variable keeps its type there.
+        assert_eq!(
+            r("{{ (later - start).days }} {{ later - start }} {{ start | type_debug }}"),
+            json!("60 60 days, 0:00:00 datetime")
+        );
+        assert!(
+            t.eval_condition(&json!("(later - start).days == 60"), &scope)
+                .unwrap()
+        );
+        assert_eq!(
+            r("{{ (now() - start).days > 100 }} {{ (now(utc=true) - start).days > 100 }}"),
+            json!("True True")
+        );
+        // Numbers keep minijinja's exact arithmetic beside dates.
+        assert_eq!(
+            r("{{ now().year - 2**64 < 0 }} {{ 3 - 1.5 + 1 }} {{ 2**64 - 1 - 2**63 }}"),
+            json!("True 2.5 9223372036854775807")
+        );
+        let e = |s: &str| t.render_string(s, &scope).unwrap_err().message;
+        assert!(
+            e(&format!("{{{{ {d1} - 1 }}}}"))
+                .contains("unsupported operand type(s) for -: 'datetime.datetime' and 'int'")
+        );
+        assert!(
+            e(&format!("{{{{ {d1} - 'x' }}}}"))
+                .contains("unsupported operand type(s) for -: 'datetime.datetime' and 'str'")
+        );
+        assert_eq!(
+            e(&format!("{{{{ {d1} - {d2} }}}}")),
+            "Type 'timedelta' is unsupported for variable storage."
+        );
+    }
+
+    /// Floats, lists and mappings in text as Python's `str()` writes them;
+    /// the expected text is ansible-core 2.19's for the same template.
+    #[test]
+    fn floats_and_containers_in_text_as_python() {
+        let t = Templar::new();
+        let low = Vars::new();
+        let scope = Scope::new(vec![&low]);
+        let r = |s: &str| t.render_string(s, &scope).unwrap();
+        assert_eq!(
+            r(
+                "x{{ 1e16 }} {{ 1.5e-7 }} {{ 123456789012345678.0 }} {{ 2.0 ** 70 }} {{ 1e-5 }} {{ 0.0001 }} {{ -0.0 }} {{ (1e308 * 10) - (1e308 * 10) }}"
+            ),
+            json!(
+                "x1e+16 1.5e-07 1.2345678901234568e+17 1.1805916207174113e+21 1e-05 0.0001 -0.0 nan"
+            )
+        );
+        assert_eq!(
+            r(
+                "x{{ [true, none, 'a', 1e16, {'k': 1e-5}, (1, 2.5), \"it's\"] }} {{ {'a': [1, {'b': none}]} }} {{ [] }}{{ {} }}"
+            ),
+            json!(
+                "x[True, None, 'a', 1e+16, {'k': 1e-05}, [1, 2.5], \"it's\"] {'a': [1, {'b': None}]} []{}"
+            )
+        );
+        assert_eq!(
+            r(
+                "x{{ {'a': 1}.items() | list }} {{ [1,2] | zip(['a','b']) | list }} {{ {'a': 1}.items() }}"
+            ),
+            json!("x[['a', 1]] [[1, 'a'], [2, 'b']] [['a', 1]]")
+        );
+    }
+
+    /// `str.format` with a width too big to build fails instead of aborting.
+    #[test]
+    fn str_format_refuses_widths_beyond_memory() {
+        let t = Templar::new();
+        let low = Vars::new();
+        let scope = Scope::new(vec![&low]);
+        let e = t
+            .render_string("{{ '{:>1000000000000}'.format(1) }}", &scope)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("format: width or precision too big"), "{e}");
+        assert_eq!(
+            t.render_string("{{ '{{}} {:>3} 123456789012'.format(1) }}", &scope)
+                .unwrap(),
+            json!("{}   1 123456789012")
+        );
+    }
+
+    /// `{{ -x }}` is a negation; only a `-` touching the braces is
+    /// whitespace control (ansible-core 2.19: -9223372036854775809).
+    #[test]
+    fn a_leading_minus_is_the_expression_s() {
+        let t = Templar::new();
+        let low = Vars::new();
+        let scope = Scope::new(vec![&low]);
+        let r = |s: &str| t.render_string(s, &scope).unwrap();
+        assert_eq!(r("{{ -(2**62) }}"), json!(-4611686018427387904_i64));
+        assert_eq!(r("{{- -(2**62) -}}"), json!(-4611686018427387904_i64));
+        assert_eq!(r("{{-(2**62) }}"), json!(4611686018427387904_i64));
+        assert_eq!(r("{{ -(2**63) }}"), json!(i64::MIN));
+        // Wider integers work inside a template; kept as a value they are
+        // not supported yet (Ansible: 18446744073709551616).
+        assert_eq!(
+            r("{{ (2**64) ~ '' }} {{ 2 ** 64 // 2 ** 60 }}"),
+            json!("18446744073709551616 16")
+        );
+        assert_eq!(
+            r("{{ ('18446744073709551616' | int) - 1 }}"),
+            json!(u64::MAX)
+        );
+        let e = t
+            .render_string("{{ [1, 2 ** 64] }}", &scope)
+            .unwrap_err()
+            .message;
+        assert!(
+            e.contains("the integer 18446744073709551616 does not fit in 64 bits")
+                && e.contains("not supported yet"),
+            "{e}"
+        );
+        let e = t
+            .render_string("{{ 2 ** 99999999999 }}", &scope)
+            .unwrap_err()
+            .message;
+        assert!(e.contains("unable to calculate 2 ** 99999999999"), "{e}");
     }
 
     #[test]

@@ -207,7 +207,7 @@ fn skip_space(chars: &[char], mut j: usize) -> usize {
 
 /// The index just past the string literal opening at `i` (the end of the
 /// text when it is not closed).
-fn string_end(chars: &[char], i: usize) -> usize {
+pub(super) fn string_end(chars: &[char], i: usize) -> usize {
     let quote = chars[i];
     let mut j = i + 1;
     while j < chars.len() {
@@ -221,7 +221,7 @@ fn string_end(chars: &[char], i: usize) -> usize {
 }
 
 /// The bracket closing the one at `i` (strings and nesting skipped).
-fn matching(chars: &[char], i: usize) -> Option<usize> {
+pub(super) fn matching(chars: &[char], i: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut j = i;
     while j < chars.len() {
@@ -263,13 +263,13 @@ fn has_top_level_comma(chars: &[char]) -> bool {
     false
 }
 
-fn find_str(chars: &[char], from: usize, needle: &str) -> Option<usize> {
+pub(super) fn find_str(chars: &[char], from: usize, needle: &str) -> Option<usize> {
     let needle: Vec<char> = needle.chars().collect();
     (from..chars.len().saturating_sub(needle.len() - 1)).find(|&k| chars[k..].starts_with(&needle))
 }
 
 /// Whether the block tag at `i` is `{% raw %}` (with any whitespace control).
-fn is_raw_block(chars: &[char], i: usize) -> bool {
+pub(super) fn is_raw_block(chars: &[char], i: usize) -> bool {
     let Some(close) = find_str(chars, i + 2, "%}") else {
         return false;
     };
@@ -278,7 +278,7 @@ fn is_raw_block(chars: &[char], i: usize) -> bool {
 }
 
 /// The index just past the `{% endraw %}` that ends the raw block at `i`.
-fn find_endraw(chars: &[char], i: usize) -> Option<usize> {
+pub(super) fn find_endraw(chars: &[char], i: usize) -> Option<usize> {
     let mut k = find_str(chars, i + 2, "%}")? + 2;
     loop {
         let open = find_str(chars, k, "{%")?;

@@ -86,6 +86,14 @@ impl Inputs {
         }
     }
 
+    /// Whether a variable holds a date (whose `-` needs [`super::minus`]).
+    pub(crate) fn hold_dates(&self) -> bool {
+        self.vars.values().any(|v| {
+            v.downcast_object_ref::<super::filters::extra::PyDateTime>()
+                .is_some()
+        })
+    }
+
     /// The variables, as a template context.
     pub(crate) fn context(&self) -> minijinja::Value {
         minijinja::Value::from(self.vars.clone())

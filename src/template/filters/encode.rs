@@ -160,6 +160,10 @@ fn dump(name: &str, v: &Value, o: &JsonOpts, level: usize, out: &mut String) -> 
             newline(o, level, out);
             out.push(']');
         }
+        // Ansible's JSON encoder writes a date as its ISO 8601 text.
+        _ if let Some(d) = v.downcast_object_ref::<super::extra::PyDateTime>() => {
+            json_str(&d.isoformat("T"), o.ensure_ascii, out)
+        }
         _ => {
             return Err(fail(
                 name,
@@ -170,15 +174,26 @@ fn dump(name: &str, v: &Value, o: &JsonOpts, level: usize, out: &mut String) -> 
     Ok(())
 }
 
+/// The widest indent `to_json`/`to_nice_json` take.
+const MAX_INDENT: usize = 10_000;
+
 fn json_opts(p: &Params, indent: Option<i64>, sort_keys: bool) -> Result<JsonOpts, Error> {
     let indent = match p.get("indent") {
         Some(v) if v.kind() == ValueKind::String => Some(v.as_str().unwrap_or("").to_string()),
         Some(v) if v.is_none() => None,
         Some(_) => p
             .int("indent")?
-            .map(|n| " ".repeat(usize::try_from(n).unwrap_or(0))),
-        None => indent.map(|n| " ".repeat(usize::try_from(n).unwrap_or(0))),
+            .map(|n| " ".repeat(usize::try_from(n).unwrap_or(0).min(MAX_INDENT + 1))),
+        None => indent.map(|n| " ".repeat(usize::try_from(n).unwrap_or(0).min(MAX_INDENT + 1))),
     };
+    // Python would build the text; here an indent that could not fit in
+    // memory with the nesting allowed is refused.
+    if indent.as_ref().is_some_and(|i| i.len() > MAX_INDENT) {
+        return Err(fail(
+            p.name,
+            format!("indent too big (at most {MAX_INDENT})"),
+        ));
+    }
     let (item_sep, key_sep) = match p.some("separators") {
         Some(seps) => {
             let parts: Vec<Value> = seps.try_iter()?.collect();

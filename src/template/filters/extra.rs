@@ -7,9 +7,10 @@
 //! `60 | random(seed=inventory_hostname)` gives the number Ansible gives.
 //! Dates follow Python's `time.strftime` on glibc (C locale) and
 //! `datetime.strptime`; `to_datetime` and `now()` return a [`PyDateTime`]
-//! object. minijinja cannot overload `-`, so a difference of two dates is
-//! written `a.__sub__(b)` (a [`PyTimeDelta`] with `days`, `seconds`,
-//! `microseconds` and `total_seconds()`), or `a.timestamp() - b.timestamp()`.
+//! object. A difference of two dates is a [`PyTimeDelta`] with `days`,
+//! `seconds`, `microseconds` and `total_seconds()`: `a - b` (templates that
+//! use dates have their `-` and `+` rewritten into calls of `__tend_sub` and
+//! `__tend_add`, see `template::minus`) or `a.__sub__(b)`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_filter("truncate", truncate);
     env.add_filter("ansible._protomatter.finalize", finalize);
     env.add_filter("center", center);
+    env.add_filter("indent", indent);
+    env.add_filter("slice", slice);
     env.add_filter("wordcount", wordcount);
     env.add_filter("wordwrap", wordwrap);
     env.add_filter("format", format);
@@ -47,6 +50,8 @@ pub(crate) fn register(env: &mut minijinja::Environment<'_>) {
     env.add_function("joiner", minijinja_contrib::globals::joiner);
     env.add_function("cycler", minijinja_contrib::globals::cycler);
     env.add_function("now", now);
+    env.add_function(super::super::minus::SUB_FUNCTION, subtract);
+    env.add_function(super::super::minus::ADD_FUNCTION, add);
 }
 
 // ---------------------------------------------------------------------------
@@ -96,6 +101,63 @@ fn truncate(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, 
         None => head,
     };
     Ok(kept + &end)
+}
+
+/// Jinja2's `indent(width=4, first=False, blank=False)`: the lines after
+/// the first (or all, `first`) prefixed with `width` spaces, or with `width`
+/// itself when it is a string; blank lines only with `blank`.
+fn indent(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, Error> {
+    let p = Params::bind("indent", &["width", "first", "blank"], args, kwargs)?;
+    let s = text_of("indent", value)?;
+    let indention = match p.get("width") {
+        Some(w) if w.kind() == ValueKind::String => w.as_str().unwrap_or_default().to_string(),
+        _ => {
+            let width = p.int("width")?.unwrap_or(4);
+            if width > MAX_WIDTH as i64 {
+                return Err(fail("indent", "width too big"));
+            }
+            " ".repeat(usize::try_from(width).unwrap_or(0))
+        }
+    };
+    let text = s + "\n";
+    let lines = py_splitlines(&text);
+    if indention.len().saturating_mul(lines.len()) > MAX_WIDTH * 10 {
+        return Err(fail("indent", "width too big"));
+    }
+    let mut rv = if p.flag("blank", false) {
+        lines.join(&format!("\n{indention}"))
+    } else {
+        let mut rv = lines.first().copied().unwrap_or_default().to_string();
+        for line in lines.iter().skip(1) {
+            rv.push('\n');
+            if !line.is_empty() {
+                rv.push_str(&indention);
+            }
+            rv.push_str(line);
+        }
+        rv
+    };
+    if p.flag("first", false) {
+        rv.insert_str(0, &indention);
+    }
+    Ok(rv)
+}
+
+/// The most slices `slice` makes (each is a list, empty ones too).
+const MAX_SLICES: usize = 1_000_000;
+
+/// Jinja2's `slice(slices, fill_with=None)`, refusing a count of slices
+/// that would not fit in memory.
+fn slice(
+    state: &State<'_, '_>,
+    value: Value,
+    count: usize,
+    fill_with: Option<Value>,
+) -> Result<Value, Error> {
+    if count > MAX_SLICES {
+        return Err(fail("slice", format!("too many slices ({count})")));
+    }
+    minijinja::filters::slice(state, value, count, fill_with)
 }
 
 /// Python's `str.center(width)`.
@@ -1528,7 +1590,7 @@ impl PyDateTime {
                 (None, None) => micros_of(self.dt) - micros_of(o.dt),
                 (Some(_), Some(_)) => self.instant_micros() - o.instant_micros(),
                 _ => {
-                    return Err(fail(
+                    return Err(operation_fail(
                         name,
                         "can't subtract offset-naive and offset-aware datetimes",
                     ));
@@ -1539,11 +1601,11 @@ impl PyDateTime {
         if let Some(d) = other.downcast_object_ref::<PyTimeDelta>() {
             return self.plus(name, -d.micros);
         }
-        Err(fail(
+        Err(operation_fail(
             name,
             format!(
                 "unsupported operand type(s) for -: 'datetime.datetime' and '{}'",
-                py_type(other)
+                py_operand_type(other)
             ),
         ))
     }
@@ -1553,7 +1615,7 @@ impl PyDateTime {
             .to_timestamp(self.dt)
             .ok()
             .and_then(|t| Timestamp::from_microsecond(t.as_microsecond().checked_add(micros)?).ok())
-            .ok_or_else(|| fail(name, "date value out of range"))?;
+            .ok_or_else(|| operation_fail(name, "date value out of range"))?;
         Ok(Value::from_object(PyDateTime {
             dt: Offset::UTC.to_datetime(ts),
             offset: self.offset,
@@ -1582,6 +1644,16 @@ impl fmt::Display for PyTimeDelta {
             write!(f, ".{us:06}")?;
         }
         Ok(())
+    }
+}
+
+/// An error of a method (`a.__sub__(b)`: prefixed with its name) or of
+/// an operator (`a - b`: Python's message alone).
+fn operation_fail(name: &str, msg: impl fmt::Display) -> Error {
+    if matches!(name, "-" | "+") {
+        Error::new(minijinja::ErrorKind::InvalidOperation, msg.to_string())
+    } else {
+        fail(name, msg)
     }
 }
 
@@ -2147,6 +2219,114 @@ fn now(args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     }
 }
 
+/// minijinja's own `a - b` and `a + b`, for the operands that are no dates.
+fn plain_operator(op: &str, a: &Value, b: &Value) -> Result<Value, Error> {
+    static ENV: std::sync::OnceLock<minijinja::Environment<'static>> = std::sync::OnceLock::new();
+    let env = ENV.get_or_init(minijinja::Environment::new);
+    let expr = if op == "-" { "a - b" } else { "a + b" };
+    env.compile_expression(expr)?
+        .eval(minijinja::context! { a => a, b => b })
+}
+
+/// `a - b` in a template that makes dates (see `template::minus`): a date
+/// minus a date is a time span, a date minus a span a date, a span minus a
+/// span a span, as in Python; plain integers take a shortcut.
+fn subtract(a: &Value, b: &Value) -> Result<Value, Error> {
+    if let (Some(x), Some(y)) = (small_int(a), small_int(b))
+        && let Some(d) = x.checked_sub(y)
+    {
+        return Ok(Value::from(d));
+    }
+    if let Some(d) = a.downcast_object_ref::<PyDateTime>() {
+        return d.minus("-", b);
+    }
+    if let Some(d) = a.downcast_object_ref::<PyTimeDelta>() {
+        return match b.downcast_object_ref::<PyTimeDelta>() {
+            Some(e) => span(d.micros.checked_sub(e.micros)),
+            None => Err(unsupported("-", a, b)),
+        };
+    }
+    if b.downcast_object_ref::<PyDateTime>().is_some()
+        || b.downcast_object_ref::<PyTimeDelta>().is_some()
+    {
+        return Err(unsupported("-", a, b));
+    }
+    plain_operator("-", a, b)
+}
+
+/// `a + b` in a `+`/`-` chain of a template that makes dates: a date plus
+/// a time span (either way round) is a date, two spans a span.
+fn add(a: &Value, b: &Value) -> Result<Value, Error> {
+    if let (Some(x), Some(y)) = (small_int(a), small_int(b))
+        && let Some(d) = x.checked_add(y)
+    {
+        return Ok(Value::from(d));
+    }
+    let (date, delta) = match (
+        a.downcast_object_ref::<PyDateTime>(),
+        b.downcast_object_ref::<PyDateTime>(),
+    ) {
+        (Some(d), None) => (Some(d), b.downcast_object_ref::<PyTimeDelta>()),
+        (None, Some(d)) => (Some(d), a.downcast_object_ref::<PyTimeDelta>()),
+        (None, None) => (None, None),
+        (Some(_), Some(_)) => return Err(unsupported("+", a, b)),
+    };
+    if let Some(d) = date {
+        return match delta {
+            Some(e) => d.plus("+", e.micros),
+            None => Err(unsupported("+", a, b)),
+        };
+    }
+    match (
+        a.downcast_object_ref::<PyTimeDelta>(),
+        b.downcast_object_ref::<PyTimeDelta>(),
+    ) {
+        (Some(x), Some(y)) => span(x.micros.checked_add(y.micros)),
+        (None, None) => plain_operator("+", a, b),
+        _ => Err(unsupported("+", a, b)),
+    }
+}
+
+/// An integer that fits 64 bits (not a boolean).
+fn small_int(v: &Value) -> Option<i64> {
+    (v.kind() == ValueKind::Number && v.is_integer())
+        .then(|| i64::try_from(v.clone()).ok())
+        .flatten()
+}
+
+fn span(micros: Option<i64>) -> Result<Value, Error> {
+    micros
+        .map(|micros| Value::from_object(PyTimeDelta { micros }))
+        .ok_or_else(|| {
+            Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "days=1000000000; must have magnitude <= 999999999",
+            )
+        })
+}
+
+/// Python's TypeError for an operator on types it does not combine.
+fn unsupported(op: &str, a: &Value, b: &Value) -> Error {
+    Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        format!(
+            "unsupported operand type(s) for {op}: '{}' and '{}'",
+            py_operand_type(a),
+            py_operand_type(b)
+        ),
+    )
+}
+
+fn py_operand_type(v: &Value) -> String {
+    if v.downcast_object_ref::<PyDateTime>().is_some() {
+        "datetime.datetime".into()
+    } else if v.downcast_object_ref::<PyTimeDelta>().is_some() {
+        "datetime.timedelta".into()
+    } else {
+        py_type(v).to_string()
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Collections: subelements, extract, dict()
 // ---------------------------------------------------------------------------
@@ -2338,7 +2518,7 @@ fn crypt_b64(bytes: &[u8], groups: &[&[usize]]) -> String {
 }
 
 /// SHA-crypt (Drepper's `$5$` / `$6$`) with a given salt and rounds.
-fn sha_crypt<D: Digest + Clone>(password: &[u8], salt: &[u8], rounds: u32) -> Vec<u8> {
+fn sha_crypt<D: Digest>(password: &[u8], salt: &[u8], rounds: u32) -> Vec<u8> {
     let hash = |parts: &[&[u8]]| -> Vec<u8> {
         let mut d = D::new();
         for p in parts {
@@ -2379,7 +2559,9 @@ fn sha_crypt<D: Digest + Clone>(password: &[u8], salt: &[u8], rounds: u32) -> Ve
     }
     let ds = ds.finalize().to_vec();
     let s: Vec<u8> = ds.iter().cycle().take(salt.len()).copied().collect();
-    let mut c = a;
+    // The digest stays on the stack for all rounds (656000 by default).
+    let mut c = sha2::digest::Output::<D>::default();
+    c.copy_from_slice(&a);
     for i in 0..rounds {
         let mut d = D::new();
         if i & 1 == 1 {
@@ -2398,9 +2580,9 @@ fn sha_crypt<D: Digest + Clone>(password: &[u8], salt: &[u8], rounds: u32) -> Ve
         } else {
             d.update(&p);
         }
-        c = d.finalize().to_vec();
+        c = d.finalize();
     }
-    c
+    c.to_vec()
 }
 
 /// The byte order of SHA-512-crypt's encoding.
@@ -2446,8 +2628,9 @@ const SHA256_GROUPS: [&[usize]; 11] = [
 
 /// Ansible's `password_hash(hashtype='sha512', salt=None, salt_size=None,
 /// rounds=None, ident=None)` for `sha512`/`sha512_crypt` and
-/// `sha256`/`sha256_crypt` (5000 rounds by default, left out of the result
-/// as passlib and crypt do).
+/// `sha256`/`sha256_crypt`. As ansible-core 2.19 (which hashes with passlib
+/// only) the rounds default to 656000 (sha512) and 535000 (sha256) and show
+/// in the result; only sha-crypt's implicit 5000 is left out of it.
 fn password_hash(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, Error> {
     let p = Params::bind(
         "password_hash",
@@ -2457,9 +2640,9 @@ fn password_hash(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Str
     )?;
     let password = text_of("password_hash", value)?;
     let hashtype = p.string("hashtype")?.unwrap_or_else(|| "sha512".into());
-    let (id, default_salt) = match hashtype.as_str() {
-        "sha512" | "sha512_crypt" => ("6", 16),
-        "sha256" | "sha256_crypt" => ("5", 16),
+    let (id, default_salt, default_rounds) = match hashtype.as_str() {
+        "sha512" | "sha512_crypt" => ("6", 16, 656_000),
+        "sha256" | "sha256_crypt" => ("5", 16, 535_000),
         "md5" | "md5_crypt" | "blowfish" | "bcrypt" => {
             return Err(fail(
                 "password_hash",
@@ -2512,15 +2695,29 @@ fn password_hash(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Str
                 .collect::<String>()
         }
     };
-    let rounds = p.int("rounds")?.unwrap_or(5000);
-    // passlib refuses rounds outside sha-crypt's range (Ansible: "Could not hash the secret.").
+    // Ansible 2.19 hashes with passlib only and, with no (or zero) rounds,
+    // asks for crypt's historical defaults; passlib writes `rounds=` unless
+    // they are sha-crypt's implicit 5000.
+    let rounds = match p.int("rounds")? {
+        Some(r) if r != 0 => r,
+        _ => default_rounds,
+    };
+    let scheme = format!("{}_crypt", if id == "6" { "sha512" } else { "sha256" });
     let rounds = match u32::try_from(rounds) {
         Ok(r) if (1000..=999_999_999).contains(&r) => r,
+        _ if rounds < 1000 => {
+            return Err(fail(
+                "password_hash",
+                format!(
+                    "Could not hash the secret: {scheme}: min_desired_rounds ({rounds}) is too low, must be at least 1000"
+                ),
+            ));
+        }
         _ => {
             return Err(fail(
                 "password_hash",
                 format!(
-                    "Could not hash the secret. rounds must be between 1000 and 999999999, got {rounds}"
+                    "Could not hash the secret: {scheme}: min_desired_rounds ({rounds}) is too large, cannot be more than 999999999"
                 ),
             ));
         }

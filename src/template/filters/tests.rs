@@ -1275,14 +1275,31 @@ fn dict_global() {
     );
 }
 
-/// `password_hash` gives what crypt(3) (and passlib) give for a salt.
+/// `password_hash` gives what ansible-core 2.19 (passlib) gives for a salt:
+/// every expected value below is the output of
+/// `/opt/ansible-ref/bin/ansible localhost -m debug -a "msg={{ ... }}"`.
 #[test]
 fn password_hash_sha_crypt() {
     for (src, want) in [
+        // passlib's defaults as Ansible asks for them: 656000 / 535000 rounds.
         (
             "{{ 'secret' | password_hash('sha512', 'mysalt') }}",
-            "$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1",
+            "$6$rounds=656000$mysalt$cDA0t8lm/qt.LT6DzpoHxJ.NwTpx.WTkOPwhseSva8pRixDSH2./ffedCjAMbTX1Uo1QNT7jJPJ6FIzU2i59K/",
         ),
+        (
+            "{{ 'x' | password_hash('sha512', 'saltsalt', rounds=0) }}",
+            "$6$rounds=656000$saltsalt$CHgiItE4beFovthSccE/CsdUJxVzICPubIvQ6GPX/JtuBSTyrDH9wFkJjigJToyotqa8caasS4Tyo/LMQSmpt/",
+        ),
+        (
+            "{{ 'secret' | password_hash('sha256', 'mysalt') }}",
+            "$5$rounds=535000$mysalt$GnEktJhWXRuwViyPsEWK9s63HYW1GqXFqU5SdKDqol6",
+        ),
+        (
+            "{{ 'x' | password_hash('sha512', 'saltsalt', rounds=1000) }}",
+            "$6$rounds=1000$saltsalt$w9KQdgZ0Ki6LoC1UHsgXGBQaO4XJhW7upynW4LSaoTX6YuFX0KIqzhQcvdJFwTJS.I2sYmby8LApILDV7m1xF/",
+        ),
+        // crypt(3)'s 5000 rounds are implicit and left out of the result
+        // (also what `openssl passwd -6 -salt mysalt secret` gives).
         (
             "{{ 'secret' | password_hash('sha512', 'mysalt', rounds=5000) }}",
             "$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1",
@@ -1292,30 +1309,32 @@ fn password_hash_sha_crypt() {
             "$6$rounds=10000$abcdefghijklmnop$6QctMxoh6hR78vLc/SVxX1W5gSiammzcZKdjANEs7hkTBmDgTkY4Fa37dUzcj6zGJ59nWEt3rB3ztKoIHQcES.",
         ),
         (
-            "{{ 'secret' | password_hash('sha256', 'mysalt') }}",
+            "{{ 'secret' | password_hash('sha256', 'mysalt', rounds=5000) }}",
             "$5$mysalt$I2SNajjJ3Gc5gIR/tkrLOGngF8wqv59buJCqxh.o9s8",
         ),
         (
-            "{{ 'a much longer password of more than sixty-four bytes, to wrap the digest around' | password_hash('sha512_crypt', 'x./9') }}",
+            "{{ 'a much longer password of more than sixty-four bytes, to wrap the digest around' | password_hash('sha512_crypt', 'x./9', rounds=5000) }}",
             "$6$x./9$GNjNR8inzEx932Y2IoxP9yIdrUYoUcOe7GVJuhOExeLMl69F.BGbhLaDyMXb6e/leS.yc7Q7NnNfFlryw9DjW.",
         ),
         (
-            "{{ 'a much longer password of more than thirty-two bytes' | password_hash('sha256', 'saltsaltsaltsalt') }}",
+            "{{ 'a much longer password of more than thirty-two bytes' | password_hash('sha256', 'saltsaltsaltsalt', rounds=5000) }}",
             "$5$saltsaltsaltsalt$F8vkNcGm9sCCp626rnvBxLL90Np0fM3dpukrz1U6Du6",
         ),
         (
-            "{{ '' | password_hash('sha512', 'e') }}",
+            "{{ '' | password_hash('sha512', 'e', rounds=5000) }}",
             "$6$e$w0atmQHNF8i.6K6R4EGZnL8BtYlQO1Dx5ByCl4DpL6V/pk4m00oTWcFc4jPqz1sbzJzZChJtMgzlJhvMI8Xvw1",
         ),
     ] {
         check(src, want);
     }
-    let random_salt = r("{{ 'secret' | password_hash }}");
+    let random_salt = r("{{ 'secret' | password_hash(rounds=5000) }}");
     assert!(
         random_salt.starts_with("$6$") && random_salt.len() == 3 + 16 + 1 + 86,
         "{random_salt}"
     );
-    assert!(r("{{ 'x' | password_hash('sha256', salt_size=8) }}").len() == 3 + 8 + 1 + 43);
+    assert!(
+        r("{{ 'x' | password_hash('sha256', salt_size=8, rounds=5000) }}").len() == 3 + 8 + 1 + 43
+    );
     assert!(
         err("{{ 'x' | password_hash('sha512', 'a*b') }}").contains("invalid characters in salt")
     );
@@ -1331,7 +1350,12 @@ fn password_hash_sha_crypt() {
     assert!(
         err("{{ 'x' | password_hash(salt_size=[9]) }}").contains("salt_size must be an integer")
     );
-    assert!(err("{{ 'x' | password_hash(rounds=1) }}").contains("Could not hash the secret"));
+    assert!(err("{{ 'x' | password_hash(rounds=1) }}").contains(
+        "Could not hash the secret: sha512_crypt: min_desired_rounds (1) is too low, must be at least 1000"
+    ));
+    assert!(err("{{ 'x' | password_hash(rounds=999999999999) }}").contains(
+        "Could not hash the secret: sha512_crypt: min_desired_rounds (999999999999) is too large, cannot be more than 999999999"
+    ));
 }
 
 #[test]
@@ -1465,4 +1489,87 @@ fn collection_errors_read_as_ansible() {
     ));
     assert!(err("{{ true | dict2items }}").contains("dict2items requires a dictionary"));
     assert!(err("{{ 'a' | commonpath }}").contains("|commonpath expects sequence"));
+}
+
+/// `log`, `pow` and `root` as Python's `math` computes them; the values and
+/// messages are ansible-core 2.19's (`debug: msg=`) for the same templates.
+#[test]
+fn math_filters_as_python() {
+    check(
+        "{{ [8 | log(2), 100 | log(10), 10 | log, 1 | log, true | log(3), 2 | pow(10), 2.5 | pow(2), 4 | pow(0.5), 16 | root, 27 | root(3), 27 | root('3'), 2 | root(2.0), 1000 | log(10.0), 2**64 | log(2)] }}",
+        "[3.0, 2.0, 2.302585092994046, 0.0, 0.0, 1024.0, 6.25, 2.0, 4.0, 3.0, 3.0, 1.4142135623730951, 3.0, 64.0]",
+    );
+    for (src, want) in [
+        ("{{ 0 | log }}", "log: math domain error"),
+        (
+            "{{ 'x' | log }}",
+            "log: log() can only be used on numbers: must be real number, not str",
+        ),
+        (
+            "{{ -4 | root }}",
+            "root: root() can only be used on numbers: math domain error",
+        ),
+        (
+            "{{ 8 | root('a') }}",
+            "root: root() can only be used on numbers: could not convert string to float: 'a'",
+        ),
+        ("{{ 10 | pow(400) }}", "pow: math range error"),
+        ("{{ -8 | pow(0.5) }}", "pow: math domain error"),
+        ("{{ 0 | pow(-1) }}", "pow: math domain error"),
+        ("{{ 8 | log(1) }}", "log: float division by zero"),
+        ("{{ 8 | root(0) }}", "root: float division by zero"),
+    ] {
+        let e = err(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+}
+
+/// Jinja2's `indent` (the outputs are ansible-core 2.19's for the same
+/// values): Python's line breaks, a string width, `first` and `blank`; a
+/// width that cannot be built is an error, not an abort.
+#[test]
+fn indent_as_jinja() {
+    let t1 = "a\nb\n\nc\n";
+    let run = |src: &str, text: &str| {
+        env()
+            .render_str(src, context! { t => text })
+            .unwrap_or_else(|e| panic!("{src}: {e:#}"))
+    };
+    assert_eq!(run("{{ t | indent }}", t1), "a\n    b\n\n    c\n");
+    assert_eq!(
+        run("{{ t | indent(2, true, true) }}", t1),
+        "  a\n  b\n  \n  c\n  "
+    );
+    assert_eq!(run("{{ t | indent('>>') }}", t1), "a\n>>b\n\n>>c\n");
+    assert_eq!(
+        run("{{ t | indent(first=true) }}", "a\r\nb\u{b}c"),
+        "    a\n    b\n    c"
+    );
+    assert_eq!(run("{{ t | indent(first=true) }}", ""), "    ");
+    assert_eq!(
+        run("{{ t | indent(width=3, first=true) }}", t1),
+        "   a\n   b\n\n   c\n"
+    );
+    assert_eq!(run("{{ t | indent(blank=true) }}", ""), "");
+    assert!(err("{{ 'a' | indent(10**12) }}").contains("indent: width too big"));
+}
+
+/// Counts and widths that could not fit in memory are errors, never an
+/// abort or a hang.
+#[test]
+fn sizes_beyond_memory_are_errors() {
+    assert!(err("{{ [1, 2] | slice(10**9) | list }}").contains("slice: too many slices"));
+    assert_eq!(
+        r("{{ [1, 2, 3] | slice(2, 'x') | list }}"),
+        "[[1, 2], [3, 'x']]"
+    );
+    assert!(
+        err("{{ 'a' | to_nice_json(indent=10**12) }}")
+            .contains("to_nice_json: indent too big (at most 10000)")
+    );
+    assert!(err("{{ [1] | to_json(indent='x' * 20000) }}").contains("indent too big"));
+    assert_eq!(
+        r("{{ [1] | to_nice_json(indent=10000) | length }}"),
+        "10005"
+    );
 }
