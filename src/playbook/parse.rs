@@ -64,6 +64,8 @@ const TASK_KEYWORDS: &[&str] = &[
     "with_env",
     "with_random_choice",
     "with_inventory_hostnames",
+    "with_pipe",
+    "with_password",
 ];
 
 /// `with_<lookup>` loops and their lookup plugins.
@@ -77,6 +79,8 @@ const LOOKUP_LOOPS: &[&str] = &[
     "env",
     "random_choice",
     "inventory_hostnames",
+    "pipe",
+    "password",
 ];
 
 /// Ansible task keywords tend does not implement yet: an error, never ignored.
@@ -88,8 +92,6 @@ const TASK_UNSUPPORTED: &[&str] = &[
     "module_defaults",
     "debugger",
     "port",
-    "with_pipe",
-    "with_password",
     "with_url",
     "with_vars",
     "become_exe",
