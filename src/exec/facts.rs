@@ -17,6 +17,7 @@
 //! newlines (plain `env` output is the fallback). The script is
 //! `facts/gather.sh`, embedded with `include_str!`.
 
+mod devices;
 mod distro;
 mod hardware;
 mod local;
@@ -75,6 +76,8 @@ pub fn parse(stdout: &str) -> Result<Vars, FactsError> {
     hardware::mounts(&raw, &mut facts);
     hardware::dmi(&raw, &mut facts);
     hardware::virtualization(&raw, &mut facts);
+    devices::devices(&raw, &mut facts);
+    devices::capabilities(&raw, &mut facts);
     system::chroot(&raw, &mut facts);
     system::python(&raw, &mut facts);
     network::network(&raw, &mut facts);

@@ -87,7 +87,16 @@ set -- $o /etc/debian_version /etc/alpine-release /etc/redhat-release \
   $d/board_asset_tag $d/chassis_vendor $d/chassis_version $d/chassis_serial \
   $d/chassis_asset_tag $d/chassis_type /sys/class/net/*/address \
   /sys/class/net/*/mtu /sys/class/net/*/type /sys/class/net/*/operstate \
-  /sys/class/net/*/flags /sys/class/net/*/speed
+  /sys/class/net/*/flags /sys/class/net/*/speed /proc/self/stat
+# Block devices (`devices`): each disk's attributes, its partitions' (a
+# name ending in a digit), and the names of the device-mapper holders.
+b=/sys/block/*
+set -- "$@" $b/size $b/removable $b/device/vendor $b/device/model \
+  $b/device/sas_address $b/device/sas_device_handle $b/device/serial \
+  $b/queue/rotational $b/queue/scheduler $b/queue/logical_block_size \
+  $b/queue/hw_sector_size $b/queue/discard_max_hw_bytes \
+  $b/queue/discard_granularity $b/*[0-9]/start $b/*[0-9]/size \
+  $b/holders/dm-*/dm/name $b/*[0-9]/holders/dm-*/dm/name
 if has grep; then
   grep -s -v -e '^flags[[:space:]]*:' -e '^bugs[[:space:]]*:' /dev/null "$@"
 else
@@ -95,6 +104,38 @@ else
     [ -r "$f" ] && while IFS= read -r l || [ -n "$l" ]; do
       printf '%s:%s\n' "$f" "$l"
     done <"$f"
+  done
+fi
+s block
+# /sys/block's links (a disk's sysfs path) and the udev links of the disks
+# (`device_links`), in one process; then what globs show: whether a disk
+# has a `device`, the disks a device-mapper device sits on (`slaves`).
+ls -ln /sys/block/ /dev/disk/by-id/ /dev/disk/by-uuid/ /dev/disk/by-label/
+for p in /sys/block/*/device /sys/block/*/slaves/*; do
+  [ -e "$p" ] || [ -h "$p" ] && printf 'has:%s\n' "$p"
+done
+# Holders in the kernel's order (a glob sorts): one `ls -f` when any disk
+# or partition has a device-mapper holder (a file operand first, so that
+# `ls` heads even a single directory with its name).
+set --
+for p in /sys/block/*/holders /sys/block/*/*[0-9]/holders; do
+  for q in "$p"/dm-*; do [ -e "$q" ] || [ -h "$q" ] && { set -- "$@" "$p"; break; }; done
+done
+[ $# -gt 0 ] && { s holders; ls -f /dev/null "$@"; }
+# Tools Ansible runs when installed, found where its get_bin_path looks.
+bin() {
+  o=$IFS; IFS=:
+  for d in $PATH /sbin /usr/sbin /usr/local/sbin; do
+    [ -f "$d/$1" ] && [ -x "$d/$1" ] && { IFS=$o; printf '%s\n' "$d/$1"; return 0; }
+  done
+  IFS=$o; return 1
+}
+if c=$(bin capsh); then s caps; "$c" --print; echo "rc:$?"; fi
+if c=$(bin lspci); then s lspci; "$c" -D; fi
+if c=$(bin sg_inq); then
+  for p in /sys/block/*; do
+    [ -e "$p" ] || continue
+    s "sg_inq ${p##*/}"; "$c" "/dev/${p##*/}"; echo "rc:$?"
   done
 fi
 s python

@@ -1,0 +1,404 @@
+//! Block device facts (`devices`, `device_links`) from sysfs and the udev
+//! links under /dev/disk, as Ansible's Linux hardware collector builds them.
+//!
+//! The script's `block` section holds one `ls -ln` of /sys/block/ and
+//! /dev/disk/by-{id,uuid,label}/ (each link's target), then `has:PATH`
+//! lines (a disk's `device`, the `slaves` of device-mapper devices); the
+//! `holders` section one `ls -f` of the holder directories that have a
+//! device-mapper holder (kernel order); `lspci` the output of `lspci -D`
+//! and `sg_inq NAME` that of `sg_inq /dev/NAME` where those are installed.
+//! The attribute files come through the `files` section.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::raw::{Line, Raw};
+use crate::template::filters::text::bytes_to_human;
+use crate::vars::Vars;
+
+/// The /dev/disk directories behind the link kinds, in `links` key order.
+const LINK_DIRS: [(&str, &str); 3] = [
+    ("ids", "/dev/disk/by-id/"),
+    ("labels", "/dev/disk/by-label/"),
+    ("uuids", "/dev/disk/by-uuid/"),
+];
+
+/// The directories of an `ls` run over several operands: each operand's
+/// entries (name, symlink target), in `ls`'s order.
+type Listing<'a> = BTreeMap<&'a str, Vec<(&'a str, Option<&'a str>)>>;
+
+/// Splits `ls` output into directories. `long`: `ls -l` lines (`NAME ->
+/// TARGET` for links, the name last otherwise); else one name a line.
+fn listing<'a>(lines: &[Line<'a>], long: bool) -> Listing<'a> {
+    let mut out: Listing<'a> = BTreeMap::new();
+    let mut dir = None;
+    for line in lines {
+        let text = line.text;
+        if text.starts_with('/') && text.ends_with(':') {
+            let d = text.trim_end_matches(':');
+            dir = Some(d.trim_end_matches('/'));
+            out.entry(dir.unwrap_or_default()).or_default();
+            continue;
+        }
+        let Some(d) = dir else { continue };
+        let entry = if !long {
+            (!text.is_empty() && text != "." && text != "..").then_some((text, None))
+        } else if text.starts_with('l') {
+            text.split_once(" -> ")
+                .and_then(|(left, target)| Some((left.split_whitespace().last()?, Some(target))))
+        } else if text.starts_with('d') {
+            text.split_whitespace().last().map(|n| (n, None))
+        } else {
+            None
+        };
+        if let Some(entry) = entry {
+            out.entry(d).or_default().push(entry);
+        }
+    }
+    out
+}
+
+/// The NAMEs of the files read at `DIR/NAME/SUFFIX` (one path component),
+/// sorted.
+fn names_between<'a>(raw: &Raw<'a>, dir: &str, suffix: &str) -> Vec<&'a str> {
+    raw.file_paths(&format!("{dir}/"))
+        .into_iter()
+        .filter_map(|p| p.get(dir.len() + 1..)?.strip_suffix(suffix))
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+        .collect()
+}
+
+/// The last path component of a link target.
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// `device_links` and `devices`.
+pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
+    let block = raw.section("block");
+    let ls = listing(block, true);
+    let has: Vec<&str> = block
+        .iter()
+        .filter_map(|l| l.text.strip_prefix("has:"))
+        .collect();
+
+    // The disks: /sys/block's entries, or without `ls` the disks whose
+    // size was read.
+    let disks: Vec<(&str, Option<&str>)> = match ls.get("/sys/block") {
+        Some(entries) => entries.clone(),
+        None => names_between(raw, "/sys/block", "/size")
+            .into_iter()
+            .map(|n| (n, None))
+            .collect(),
+    };
+    if disks.is_empty() && ls.is_empty() {
+        facts.insert("devices".into(), json!({}));
+        return;
+    }
+
+    let mut links: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
+    for (kind, dir) in LINK_DIRS {
+        let by_target = links.entry(kind).or_default();
+        for (name, target) in ls.get(dir.trim_end_matches('/')).into_iter().flatten() {
+            if let Some(target) = target {
+                by_target.entry(basename(target)).or_default().push(name);
+            }
+        }
+    }
+    // masters: a device → the device-mapper devices built on it.
+    let masters = links.entry("masters").or_default();
+    for path in &has {
+        let parts: Vec<&str> = path.split('/').collect();
+        if let ["", "sys", "block", dm, "slaves", under] = parts[..] {
+            masters.entry(under).or_default().push(dm);
+        }
+    }
+    for by_target in links.values_mut() {
+        for names in by_target.values_mut() {
+            names.sort_unstable();
+            names.dedup();
+        }
+    }
+    let links_of = |name: &str| -> Value {
+        let map: Map<String, Value> = links
+            .iter()
+            .map(|(kind, by_target)| {
+                (
+                    (*kind).to_owned(),
+                    json!(by_target.get(name).cloned().unwrap_or_default()),
+                )
+            })
+            .collect();
+        Value::Object(map)
+    };
+
+    let by_id = ls.get("/dev/disk/by-id").map(Vec::as_slice).unwrap_or(&[]);
+    let by_uuid = ls
+        .get("/dev/disk/by-uuid")
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let holder_dirs = listing(raw.section("holders"), false);
+    // A device's device-mapper holders, by their names.
+    let holders_of = |dev_dir: &str| -> Value {
+        let dir = format!("{dev_dir}/holders");
+        let names: Vec<&str> = match holder_dirs.get(dir.as_str()) {
+            Some(entries) => entries.iter().map(|(n, _)| *n).collect(),
+            None => names_between(raw, &dir, "/dm/name"),
+        };
+        let names: Vec<&str> = names
+            .into_iter()
+            .filter(|n| n.starts_with("dm-"))
+            .map(|n| raw.file_first(&format!("{dir}/{n}/dm/name")).unwrap_or(n))
+            .collect();
+        json!(names)
+    };
+    let pcidata = raw.section("lspci");
+
+    let mut devices = Map::new();
+    for (disk, target) in &disks {
+        let sysdir = format!("/sys/block/{disk}");
+        let attr = |name: &str| raw.file_first(&format!("{sysdir}/{name}"));
+        let text = |name: &str| attr(name).map_or(Value::Null, |v| json!(v));
+        let mut d = Map::new();
+        d.insert("holders".into(), holders_of(&sysdir));
+        // The PCI function the disk hangs off (the last one in its sysfs
+        // path), as `lspci -D` describes it.
+        let link_path = target.map(|t| format!("/sys/block/{t}"));
+        let host = link_path
+            .as_deref()
+            .and_then(pci_address)
+            .and_then(|id| {
+                pcidata.iter().find_map(|l| {
+                    let rest = l.text.strip_prefix(id)?;
+                    let mut chars = rest.chars();
+                    chars.next().filter(|c| c.is_whitespace())?;
+                    Some(chars.as_str())
+                })
+            })
+            .unwrap_or("");
+        d.insert("host".into(), json!(host));
+        d.insert("links".into(), links_of(disk));
+        d.insert("model".into(), text("device/model"));
+
+        let mut partitions = Map::new();
+        for folder in names_between(raw, &sysdir, "/start") {
+            let Some(part) = partition_name(disk, folder) else {
+                continue;
+            };
+            let part_dir = format!("{sysdir}/{part}");
+            let mut p = Map::new();
+            p.insert("holders".into(), holders_of(&part_dir));
+            p.insert("links".into(), links_of(part));
+            // A partition has no `queue`: Ansible's default sector size.
+            let sectors = raw
+                .file_first(&format!("{part_dir}/size"))
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+            p.insert("sectors".into(), json!(sectors));
+            p.insert("sectorsize".into(), json!(512));
+            p.insert(
+                "size".into(),
+                json!(bytes_to_human(sectors as f64 * 512.0, false, None)),
+            );
+            p.insert(
+                "start".into(),
+                raw.file_first(&format!("{part_dir}/start"))
+                    .map_or(json!(0), |s| json!(s)),
+            );
+            let dev = format!("/dev/{part}");
+            let uuid = by_uuid.iter().find_map(|(name, target)| {
+                (resolve("/dev/disk/by-uuid", (*target)?) == dev).then_some(*name)
+            });
+            p.insert("uuid".into(), json!(uuid));
+            partitions.insert(part.to_owned(), Value::Object(p));
+        }
+        d.insert("partitions".into(), Value::Object(partitions));
+        d.insert("removable".into(), text("removable"));
+        d.insert("rotational".into(), text("queue/rotational"));
+        d.insert("sas_address".into(), text("device/sas_address"));
+        d.insert("sas_device_handle".into(), text("device/sas_device_handle"));
+        d.insert(
+            "scheduler_mode".into(),
+            json!(attr("queue/scheduler").map_or("", scheduler_mode)),
+        );
+        let sectorsize = attr("queue/logical_block_size").or_else(|| attr("queue/hw_sector_size"));
+        let bytes_per_sector = sectorsize.map_or(Some(512), |s| s.parse::<u64>().ok());
+        let sectors = attr("size")
+            .and_then(|s| s.parse::<u64>().ok())
+            .zip(bytes_per_sector.filter(|&b| b > 0))
+            .map_or(0, |(n, b)| n * 512 / b);
+        d.insert("sectors".into(), json!(sectors));
+        d.insert(
+            "sectorsize".into(),
+            sectorsize.map_or(json!(512), |s| json!(s)),
+        );
+        if let Some(serial) = serial(raw, disk) {
+            d.insert("serial".into(), json!(serial));
+        }
+        d.insert(
+            "size".into(),
+            json!(bytes_to_human(
+                sectors as f64 * bytes_per_sector.unwrap_or(0) as f64,
+                false,
+                None
+            )),
+        );
+        let discard = if attr("queue/discard_max_hw_bytes") == Some("0") {
+            json!("0")
+        } else {
+            text("queue/discard_granularity")
+        };
+        d.insert("support_discard".into(), discard);
+        d.insert("vendor".into(), text("device/vendor"));
+        // A disk reached through a /sys/block link counts as virtual, as
+        // in Ansible; a real directory only without a `device`.
+        let device = format!("{sysdir}/device");
+        let virtual_ = target.is_some() || !has.contains(&device.as_str());
+        d.insert("virtual".into(), json!(i64::from(virtual_)));
+        if let Some(wwn) = by_id.iter().rev().find_map(|(name, target)| {
+            let wwn = name.strip_prefix("wwn-")?;
+            (basename((*target)?) == *disk).then_some(wwn)
+        }) {
+            d.insert("wwn".into(), json!(wwn));
+        }
+        devices.insert((*disk).to_owned(), Value::Object(d));
+    }
+    if ls.contains_key("/sys/block") {
+        let device_links: Map<String, Value> = links
+            .into_iter()
+            .map(|(kind, by_target)| (kind.to_owned(), json!(by_target)))
+            .collect();
+        facts.insert("device_links".into(), Value::Object(device_links));
+    }
+    facts.insert("devices".into(), Value::Object(devices));
+}
+
+/// The serial number: from `sg_inq` where it is installed (and answered),
+/// else the disk's `device/serial`.
+fn serial(raw: &Raw<'_>, disk: &str) -> Option<String> {
+    let out = raw.section(&format!("sg_inq {disk}"));
+    let Some((status, body)) = out.split_last() else {
+        return raw
+            .file_first(&format!("/sys/block/{disk}/device/serial"))
+            .map(str::to_owned);
+    };
+    if status.text != "rc:0" {
+        return None;
+    }
+    // The first "Unit serial number:" or "Serial number:" followed by
+    // blanks (line breaks too) and a word.
+    let text: String = body.iter().map(|l| format!("{}\n", l.text)).collect();
+    let mut at: Vec<usize> = ["Unit serial number:", "Serial number:"]
+        .iter()
+        .flat_map(|k| text.match_indices(k).map(|(i, m)| i + m.len()))
+        .collect();
+    at.sort_unstable();
+    at.into_iter().find_map(|i| {
+        let rest = &text[i..];
+        let value = rest.trim_start();
+        let len = value
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(value.len());
+        (value.len() < rest.len() && len > 0).then(|| value[..len].to_owned())
+    })
+}
+
+/// The name of the partition `folder` holds for `disk`: the disk's name,
+/// an optional `p`, digits (`sda1`, `nvme0n1p2`), found anywhere in it.
+fn partition_name<'f>(disk: &str, folder: &'f str) -> Option<&'f str> {
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    folder.match_indices(disk).find_map(|(at, _)| {
+        let after = at + disk.len();
+        let rest = &folder[after..];
+        let len = match rest.strip_prefix('p').map(digits) {
+            Some(n) if n > 0 => n + 1,
+            _ => digits(rest),
+        };
+        (len > 0).then(|| &folder[at..after + len])
+    })
+}
+
+/// The last `DDDD:BB:SS.F` PCI address in `sysdir` followed by a `/`
+/// (lower-case hex, as the kernel writes them), not at its very start.
+fn pci_address(sysdir: &str) -> Option<&str> {
+    const LEN: usize = 12;
+    let b = sysdir.as_bytes();
+    let hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+    (2..b.len().saturating_sub(LEN))
+        .rev()
+        .find(|&i| {
+            let s = &b[i..i + LEN];
+            b[i - 1] == b'/'
+                && b[i + LEN] == b'/'
+                && s[..4].iter().all(|&c| hex(c))
+                && s[4] == b':'
+                && s[5..7].iter().all(|&c| hex(c))
+                && s[7] == b':'
+                && matches!(s[8], b'0' | b'1' | b'|')
+                && hex(s[9])
+                && s[10] == b'.'
+                && (b'0'..=b'7').contains(&s[11])
+        })
+        .map(|i| &sysdir[i..i + LEN])
+}
+
+/// `[mq-deadline]` out of `none [mq-deadline] kyber`: from the first `[`
+/// to the last `]`; empty without brackets.
+fn scheduler_mode(line: &str) -> &str {
+    line.find('[')
+        .and_then(|start| {
+            let end = line.rfind(']').filter(|&e| e > start)?;
+            Some(&line[start + 1..end])
+        })
+        .unwrap_or("")
+}
+
+/// `target` (a link's text) made absolute from `dir` and normalised.
+fn resolve(dir: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        dir.split('/').filter(|p| !p.is_empty()).collect()
+    };
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// `system_capabilities` and `system_capabilities_enforced` from
+/// `capsh --print`'s `Current:` line; `N/A` without capsh or when it failed.
+pub(super) fn capabilities(raw: &Raw<'_>, facts: &mut Vars) {
+    let out = raw.section("caps");
+    let (mut enforced, mut caps) = (json!("N/A"), json!("N/A"));
+    if out.last().map(|l| l.text) == Some("rc:0") {
+        enforced = json!("NA");
+        caps = json!([]);
+        for line in out.iter().map(|l| l.text) {
+            if !line.starts_with("Current:") {
+                continue;
+            }
+            let value = line.split(':').nth(1).unwrap_or_default().trim();
+            if value == "=ep" {
+                enforced = json!("False");
+            } else {
+                enforced = json!("True");
+                let list = line.split('=').nth(1).unwrap_or_default();
+                caps = json!(list.split(',').map(str::trim).collect::<Vec<_>>());
+            }
+        }
+    }
+    facts.insert("system_capabilities_enforced".into(), enforced);
+    facts.insert("system_capabilities".into(), caps);
+}
+
+#[cfg(test)]
+#[path = "devices_tests.rs"]
+mod tests;
