@@ -19,9 +19,9 @@ use crate::vars::Vars;
 
 /// The /dev/disk directories behind the link kinds, in `links` key order.
 const LINK_DIRS: [(&str, &str); 3] = [
-    ("ids", "/dev/disk/by-id/"),
-    ("labels", "/dev/disk/by-label/"),
-    ("uuids", "/dev/disk/by-uuid/"),
+    ("ids", "/dev/disk/by-id"),
+    ("labels", "/dev/disk/by-label"),
+    ("uuids", "/dev/disk/by-uuid"),
 ];
 
 /// The directories of an `ls` run over several operands: each operand's
@@ -100,7 +100,7 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
     let mut links: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
     for (kind, dir) in LINK_DIRS {
         let by_target = links.entry(kind).or_default();
-        for (name, target) in ls.get(dir.trim_end_matches('/')).into_iter().flatten() {
+        for (name, target) in ls.get(dir).into_iter().flatten() {
             if let Some(target) = target {
                 by_target.entry(basename(target)).or_default().push(name);
             }
