@@ -85,6 +85,7 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
 
     // The disks: /sys/block's entries, or without `ls` the disks whose
     // size was read.
+    let listed = ls.contains_key("/sys/block");
     let disks: Vec<(&str, Option<&str>)> = match ls.get("/sys/block") {
         Some(entries) => entries.clone(),
         None => names_between(raw, "/sys/block", "/size")
@@ -252,9 +253,10 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
         d.insert("support_discard".into(), discard);
         d.insert("vendor".into(), text("device/vendor"));
         // A disk reached through a /sys/block link counts as virtual, as
-        // in Ansible; a real directory only without a `device`.
+        // in Ansible; a real directory only without a `device`. (Without
+        // `ls`, the links of any sysfs since Linux 2.6.25 are assumed.)
         let device = format!("{sysdir}/device");
-        let virtual_ = target.is_some() || !has.contains(&device.as_str());
+        let virtual_ = !listed || target.is_some() || !has.contains(&device.as_str());
         d.insert("virtual".into(), json!(i64::from(virtual_)));
         if let Some(wwn) = by_id.iter().rev().find_map(|(name, target)| {
             let wwn = name.strip_prefix("wwn-")?;
@@ -264,7 +266,7 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
         }
         devices.insert((*disk).to_owned(), Value::Object(d));
     }
-    if ls.contains_key("/sys/block") {
+    if listed {
         let device_links: Map<String, Value> = links
             .into_iter()
             .map(|(kind, by_target)| (kind.to_owned(), json!(by_target)))

@@ -190,6 +190,7 @@ fn without_ls_the_disks_come_from_their_files() {
     assert_eq!(sda["support_discard"], Value::Null);
     assert_eq!(sda["partitions"]["sda1"]["size"], "2.00 MB");
     assert_eq!(sda["partitions"]["sda1"]["start"], "2048");
+    assert_eq!(sda["virtual"], 1);
     // Ansible lists /sys/block before reading links: nothing to go on.
     assert!(f.get("device_links").is_none());
     // Nothing at all: no devices.

@@ -110,7 +110,8 @@ s block
 # /sys/block's links (a disk's sysfs path) and the udev links of the disks
 # (`device_links`), in one process; then what globs show: whether a disk
 # has a `device`, the disks a device-mapper device sits on (`slaves`).
-ls -ln /sys/block/ /dev/disk/by-id/ /dev/disk/by-uuid/ /dev/disk/by-label/
+QUOTING_STYLE=literal ls -ln /sys/block/ /dev/disk/by-id/ /dev/disk/by-uuid/ \
+  /dev/disk/by-label/
 for p in /sys/block/*/device /sys/block/*/slaves/*; do
   [ -e "$p" ] || [ -h "$p" ] && printf 'has:%s\n' "$p"
 done
@@ -121,7 +122,7 @@ set --
 for p in /sys/block/*/holders /sys/block/*/*[0-9]/holders; do
   for q in "$p"/dm-*; do [ -e "$q" ] || [ -h "$q" ] && { set -- "$@" "$p"; break; }; done
 done
-[ $# -gt 0 ] && { s holders; ls -f /dev/null "$@"; }
+[ $# -gt 0 ] && { s holders; QUOTING_STYLE=literal ls -f /dev/null "$@"; }
 # Tools Ansible runs when installed, found where its get_bin_path looks.
 bin() {
   o=$IFS; IFS=:
