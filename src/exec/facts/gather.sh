@@ -123,17 +123,18 @@ for p in /sys/block/*/holders /sys/block/*/*[0-9]/holders; do
   for q in "$p"/dm-*; do [ -e "$q" ] || [ -h "$q" ] && { set -- "$@" "$p"; break; }; done
 done
 [ $# -gt 0 ] && { s holders; QUOTING_STYLE=literal ls -f /dev/null "$@"; }
-# Tools Ansible runs when installed, found where its get_bin_path looks.
+# Tools Ansible runs when installed, found where its get_bin_path looks
+# (into $c: a command substitution would cost a fork).
 bin() {
   o=$IFS; IFS=:
-  for d in $PATH /sbin /usr/sbin /usr/local/sbin; do
-    [ -f "$d/$1" ] && [ -x "$d/$1" ] && { IFS=$o; printf '%s\n' "$d/$1"; return 0; }
+  for c in $PATH /sbin /usr/sbin /usr/local/sbin; do
+    c=$c/$1; [ -f "$c" ] && [ -x "$c" ] && { IFS=$o; return 0; }
   done
   IFS=$o; return 1
 }
-if c=$(bin capsh); then s caps; "$c" --print; echo "rc:$?"; fi
-if c=$(bin lspci); then s lspci; "$c" -D; fi
-if c=$(bin sg_inq); then
+if bin capsh; then s caps; "$c" --print; echo "rc:$?"; fi
+if bin lspci; then s lspci; "$c" -D; fi
+if bin sg_inq; then
   for p in /sys/block/*; do
     [ -e "$p" ] || continue
     s "sg_inq ${p##*/}"; "$c" "/dev/${p##*/}"; echo "rc:$?"
