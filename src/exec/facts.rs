@@ -14,8 +14,10 @@
 //! over every interesting file, so a missing file costs nothing; the bulky
 //! `flags`/`bugs` lines of /proc/cpuinfo are dropped); the environment is
 //! hex-dumped with `od` from `/proc/$$/environ` so values may contain
-//! newlines (plain `env` output is the fallback). The script is
-//! `facts/gather.sh`, embedded with `include_str!`.
+//! newlines (plain `env` output is the fallback). Block devices add a few
+//! sections of their own (`block`, `holders`, `caps`, `lspci`, `sg_inq
+//! NAME`; see `facts/devices.rs`). The script is `facts/gather.sh`,
+//! embedded with `include_str!`.
 
 mod devices;
 mod distro;

@@ -74,15 +74,27 @@ fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// What every disk's facts draw on.
+struct Block<'r, 'a> {
+    raw: &'r Raw<'a>,
+    /// `ls -ln` of /sys/block and /dev/disk/by-*.
+    ls: Listing<'a>,
+    /// `has:` paths: disks' `device`, device-mapper `slaves` entries.
+    has: Vec<&'a str>,
+    /// Link kind (`ids`, `labels`, `masters`, `uuids`) → device → names.
+    links: BTreeMap<&'static str, BTreeMap<&'a str, Vec<&'a str>>>,
+    /// `ls -f` of holder directories.
+    holder_dirs: Listing<'a>,
+}
+
 /// `device_links` and `devices`.
 pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
-    let block = raw.section("block");
-    let ls = listing(block, true);
-    let has: Vec<&str> = block
+    let section = raw.section("block");
+    let ls = listing(section, true);
+    let has: Vec<&str> = section
         .iter()
         .filter_map(|l| l.text.strip_prefix("has:"))
         .collect();
-
     // The disks: /sys/block's entries, or without `ls` the disks whose
     // size was read.
     let listed = ls.contains_key("/sys/block");
@@ -93,11 +105,36 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
             .map(|n| (n, None))
             .collect(),
     };
-    if disks.is_empty() && ls.is_empty() {
-        facts.insert("devices".into(), json!({}));
-        return;
+    let links = links(&ls, &has);
+    let block = Block {
+        raw,
+        ls,
+        has,
+        links,
+        holder_dirs: listing(raw.section("holders"), false),
+    };
+    let devices: Map<String, Value> = disks
+        .iter()
+        .map(|(disk, target)| ((*disk).to_owned(), block.disk(disk, *target, listed)))
+        .collect();
+    if listed {
+        let device_links: Map<String, Value> = block
+            .links
+            .iter()
+            .map(|(kind, by_target)| ((*kind).to_owned(), json!(by_target)))
+            .collect();
+        facts.insert("device_links".into(), Value::Object(device_links));
     }
+    facts.insert("devices".into(), Value::Object(devices));
+}
 
+/// The udev links by kind and device (the target's last component), and
+/// `masters`: a device → the device-mapper devices built on it; each list
+/// sorted.
+fn links<'a>(
+    ls: &Listing<'a>,
+    has: &[&'a str],
+) -> BTreeMap<&'static str, BTreeMap<&'a str, Vec<&'a str>>> {
     let mut links: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
     for (kind, dir) in LINK_DIRS {
         let by_target = links.entry(kind).or_default();
@@ -107,9 +144,8 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
             }
         }
     }
-    // masters: a device → the device-mapper devices built on it.
     let masters = links.entry("masters").or_default();
-    for path in &has {
+    for path in has {
         let parts: Vec<&str> = path.split('/').collect();
         if let ["", "sys", "block", dm, "slaves", under] = parts[..] {
             masters.entry(under).or_default().push(dm);
@@ -121,99 +157,85 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
             names.dedup();
         }
     }
-    let links_of = |name: &str| -> Value {
-        let map: Map<String, Value> = links
+    links
+}
+
+impl<'a> Block<'_, 'a> {
+    /// The entries of a listed directory.
+    fn entries(&self, dir: &str) -> &[(&'a str, Option<&'a str>)] {
+        self.ls.get(dir).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// `links` of a device or partition: each kind, a list.
+    fn links_of(&self, name: &str) -> Value {
+        let map: Map<String, Value> = self
+            .links
             .iter()
             .map(|(kind, by_target)| {
-                (
-                    (*kind).to_owned(),
-                    json!(by_target.get(name).cloned().unwrap_or_default()),
-                )
+                let names = by_target.get(name).cloned().unwrap_or_default();
+                ((*kind).to_owned(), json!(names))
             })
             .collect();
         Value::Object(map)
-    };
+    }
 
-    let by_id = ls.get("/dev/disk/by-id").map(Vec::as_slice).unwrap_or(&[]);
-    let by_uuid = ls
-        .get("/dev/disk/by-uuid")
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    let holder_dirs = listing(raw.section("holders"), false);
-    // A device's device-mapper holders, by their names.
-    let holders_of = |dev_dir: &str| -> Value {
+    /// A device's device-mapper holders, by their names (their directory
+    /// names where they have none).
+    fn holders_of(&self, dev_dir: &str) -> Value {
         let dir = format!("{dev_dir}/holders");
-        let names: Vec<&str> = match holder_dirs.get(dir.as_str()) {
+        let names: Vec<&str> = match self.holder_dirs.get(dir.as_str()) {
             Some(entries) => entries.iter().map(|(n, _)| *n).collect(),
-            None => names_between(raw, &dir, "/dm/name"),
+            None => names_between(self.raw, &dir, "/dm/name"),
         };
         let names: Vec<&str> = names
             .into_iter()
             .filter(|n| n.starts_with("dm-"))
-            .map(|n| raw.file_first(&format!("{dir}/{n}/dm/name")).unwrap_or(n))
+            .map(|n| {
+                self.raw
+                    .file_first(&format!("{dir}/{n}/dm/name"))
+                    .unwrap_or(n)
+            })
             .collect();
         json!(names)
-    };
-    let pcidata = raw.section("lspci");
+    }
 
-    let mut devices = Map::new();
-    for (disk, target) in &disks {
+    /// The PCI function the disk hangs off (the last one in its sysfs
+    /// path), as `lspci -D` describes it; empty without.
+    fn host(&self, target: Option<&str>) -> &'a str {
+        let Some(id) = target
+            .map(|t| format!("/sys/block/{t}"))
+            .and_then(|path| pci_address(&path).map(str::to_owned))
+        else {
+            return "";
+        };
+        self.raw
+            .section("lspci")
+            .iter()
+            .find_map(|l| {
+                let rest = l.text.strip_prefix(id.as_str())?;
+                let mut chars = rest.chars();
+                chars.next().filter(|c| c.is_whitespace())?;
+                Some(chars.as_str())
+            })
+            .unwrap_or("")
+    }
+
+    /// One disk's facts. `target`: its /sys/block link's; `listed`:
+    /// whether `ls` listed /sys/block.
+    fn disk(&self, disk: &str, target: Option<&str>, listed: bool) -> Value {
         let sysdir = format!("/sys/block/{disk}");
-        let attr = |name: &str| raw.file_first(&format!("{sysdir}/{name}"));
+        let attr = |name: &str| self.raw.file_first(&format!("{sysdir}/{name}"));
         let text = |name: &str| attr(name).map_or(Value::Null, |v| json!(v));
         let mut d = Map::new();
-        d.insert("holders".into(), holders_of(&sysdir));
-        // The PCI function the disk hangs off (the last one in its sysfs
-        // path), as `lspci -D` describes it.
-        let link_path = target.map(|t| format!("/sys/block/{t}"));
-        let host = link_path
-            .as_deref()
-            .and_then(pci_address)
-            .and_then(|id| {
-                pcidata.iter().find_map(|l| {
-                    let rest = l.text.strip_prefix(id)?;
-                    let mut chars = rest.chars();
-                    chars.next().filter(|c| c.is_whitespace())?;
-                    Some(chars.as_str())
-                })
-            })
-            .unwrap_or("");
-        d.insert("host".into(), json!(host));
-        d.insert("links".into(), links_of(disk));
+        d.insert("holders".into(), self.holders_of(&sysdir));
+        d.insert("host".into(), json!(self.host(target)));
+        d.insert("links".into(), self.links_of(disk));
         d.insert("model".into(), text("device/model"));
-
-        let mut partitions = Map::new();
-        for folder in names_between(raw, &sysdir, "/start") {
-            let Some(part) = partition_name(disk, folder) else {
-                continue;
-            };
-            let part_dir = format!("{sysdir}/{part}");
-            let mut p = Map::new();
-            p.insert("holders".into(), holders_of(&part_dir));
-            p.insert("links".into(), links_of(part));
-            // A partition has no `queue`: Ansible's default sector size.
-            let sectors = raw
-                .file_first(&format!("{part_dir}/size"))
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(0);
-            p.insert("sectors".into(), json!(sectors));
-            p.insert("sectorsize".into(), json!(512));
-            p.insert(
-                "size".into(),
-                json!(bytes_to_human(sectors as f64 * 512.0, false, None)),
-            );
-            p.insert(
-                "start".into(),
-                raw.file_first(&format!("{part_dir}/start"))
-                    .map_or(json!(0), |s| json!(s)),
-            );
-            let dev = format!("/dev/{part}");
-            let uuid = by_uuid.iter().find_map(|(name, target)| {
-                (resolve("/dev/disk/by-uuid", (*target)?) == dev).then_some(*name)
-            });
-            p.insert("uuid".into(), json!(uuid));
-            partitions.insert(part.to_owned(), Value::Object(p));
-        }
+        let partitions: Map<String, Value> = names_between(self.raw, &sysdir, "/start")
+            .into_iter()
+            .filter_map(|folder| partition_name(disk, folder))
+            .map(|part| (part.to_owned(), self.partition(&sysdir, part)))
+            .collect();
         d.insert("partitions".into(), Value::Object(partitions));
         d.insert("removable".into(), text("removable"));
         d.insert("rotational".into(), text("queue/rotational"));
@@ -223,28 +245,23 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
             "scheduler_mode".into(),
             json!(attr("queue/scheduler").map_or("", scheduler_mode)),
         );
+        // `size` counts 512-byte sectors whatever the sector size.
         let sectorsize = attr("queue/logical_block_size").or_else(|| attr("queue/hw_sector_size"));
         let bytes_per_sector = sectorsize.map_or(Some(512), |s| s.parse::<u64>().ok());
         let sectors = attr("size")
             .and_then(|s| s.parse::<u64>().ok())
             .zip(bytes_per_sector.filter(|&b| b > 0))
-            .map_or(0, |(n, b)| n * 512 / b);
+            .map_or(0, |(n, b)| n.saturating_mul(512) / b);
         d.insert("sectors".into(), json!(sectors));
         d.insert(
             "sectorsize".into(),
             sectorsize.map_or(json!(512), |s| json!(s)),
         );
-        if let Some(serial) = serial(raw, disk) {
+        if let Some(serial) = serial(self.raw, disk) {
             d.insert("serial".into(), json!(serial));
         }
-        d.insert(
-            "size".into(),
-            json!(bytes_to_human(
-                sectors as f64 * bytes_per_sector.unwrap_or(0) as f64,
-                false,
-                None
-            )),
-        );
+        let bytes = sectors as f64 * bytes_per_sector.unwrap_or(0) as f64;
+        d.insert("size".into(), json!(bytes_to_human(bytes, false, None)));
         let discard = if attr("queue/discard_max_hw_bytes") == Some("0") {
             json!("0")
         } else {
@@ -256,24 +273,52 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
         // in Ansible; a real directory only without a `device`. (Without
         // `ls`, the links of any sysfs since Linux 2.6.25 are assumed.)
         let device = format!("{sysdir}/device");
-        let virtual_ = !listed || target.is_some() || !has.contains(&device.as_str());
+        let virtual_ = !listed || target.is_some() || !self.has.contains(&device.as_str());
         d.insert("virtual".into(), json!(i64::from(virtual_)));
-        if let Some(wwn) = by_id.iter().rev().find_map(|(name, target)| {
-            let wwn = name.strip_prefix("wwn-")?;
-            (basename((*target)?) == *disk).then_some(wwn)
-        }) {
+        // The last by-id `wwn-` link to the disk.
+        let wwn = self
+            .entries("/dev/disk/by-id")
+            .iter()
+            .rev()
+            .find_map(|(name, target)| {
+                let wwn = name.strip_prefix("wwn-")?;
+                (basename((*target)?) == disk).then_some(wwn)
+            });
+        if let Some(wwn) = wwn {
             d.insert("wwn".into(), json!(wwn));
         }
-        devices.insert((*disk).to_owned(), Value::Object(d));
+        Value::Object(d)
     }
-    if listed {
-        let device_links: Map<String, Value> = links
-            .into_iter()
-            .map(|(kind, by_target)| (kind.to_owned(), json!(by_target)))
-            .collect();
-        facts.insert("device_links".into(), Value::Object(device_links));
+
+    /// One partition's facts.
+    fn partition(&self, sysdir: &str, part: &str) -> Value {
+        let part_dir = format!("{sysdir}/{part}");
+        let mut p = Map::new();
+        p.insert("holders".into(), self.holders_of(&part_dir));
+        p.insert("links".into(), self.links_of(part));
+        // A partition has no `queue`: Ansible's default sector size.
+        let sectors = self
+            .raw
+            .file_first(&format!("{part_dir}/size"))
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0);
+        p.insert("sectors".into(), json!(sectors));
+        p.insert("sectorsize".into(), json!(512));
+        let bytes = sectors as f64 * 512.0;
+        p.insert("size".into(), json!(bytes_to_human(bytes, false, None)));
+        let start = self.raw.file_first(&format!("{part_dir}/start"));
+        p.insert("start".into(), start.map_or(json!(0), |s| json!(s)));
+        // The first by-uuid link that leads to the partition.
+        let dev = format!("/dev/{part}");
+        let uuid = self
+            .entries("/dev/disk/by-uuid")
+            .iter()
+            .find_map(|(name, target)| {
+                (resolve("/dev/disk/by-uuid", (*target)?) == dev).then_some(*name)
+            });
+        p.insert("uuid".into(), json!(uuid));
+        Value::Object(p)
     }
-    facts.insert("devices".into(), Value::Object(devices));
 }
 
 /// The serial number: from `sg_inq` where it is installed (and answered),

@@ -87,11 +87,12 @@ set -- $o /etc/debian_version /etc/alpine-release /etc/redhat-release \
   $d/board_asset_tag $d/chassis_vendor $d/chassis_version $d/chassis_serial \
   $d/chassis_asset_tag $d/chassis_type /sys/class/net/*/address \
   /sys/class/net/*/mtu /sys/class/net/*/type /sys/class/net/*/operstate \
-  /sys/class/net/*/flags /sys/class/net/*/speed /proc/self/stat
+  /sys/class/net/*/flags /sys/class/net/*/speed
+# grep's own /proc/self/stat (where its stack starts: `userspace_bits`).
 # Block devices (`devices`): each disk's attributes, its partitions' (a
 # name ending in a digit), and the names of the device-mapper holders.
 b=/sys/block/*
-set -- "$@" $b/size $b/removable $b/device/vendor $b/device/model \
+set -- "$@" /proc/self/stat $b/size $b/removable $b/device/vendor $b/device/model \
   $b/device/sas_address $b/device/sas_device_handle $b/device/serial \
   $b/queue/rotational $b/queue/scheduler $b/queue/logical_block_size \
   $b/queue/hw_sector_size $b/queue/discard_max_hw_bytes \
