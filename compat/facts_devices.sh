@@ -133,6 +133,18 @@ cat > "$WORK/play.yml" <<EOF
     - copy:
         dest: "{{ out }}"
         content: "{{ {\"devices\": ansible_facts.devices, \"device_links\": ansible_facts.device_links} | to_nice_json(sort_keys=true) }}\n"
+    - copy:
+        dest: "{{ out }}.order"
+        content: |
+          {% for name, d in ansible_facts.devices.items() %}
+          {{ name }}: {{ d.keys() | join(" ") }} {{ d.links.keys() | join(" ") }}
+          {% for part, p in d.partitions.items() %}
+          - {{ part }}: {{ p.keys() | join(" ") }} holders={{ p.holders | join(" ") }}
+          {% endfor %}
+          {% endfor %}
+          {% for kind, links in ansible_facts.device_links.items() %}
+          {{ kind }}: {{ links.keys() | join(" ") }}
+          {% endfor %}
 EOF
 ANSIBLE_PLAYBOOK="$(dirname "$ANSIBLE")/ansible-playbook"
 "$ANSIBLE_PLAYBOOK" -i localhost, -e ansible_python_interpreter="$PY" -e out="$WORK/ansible.json" \
@@ -143,5 +155,6 @@ if [ -n "$OUT" ]; then
   mkdir -p "$OUT"; sh "$GATHER" | "$root/compat/facts_devices_only.awk" > "$OUT/gather.out"
   cp "$WORK/ansible.json" "$OUT/ansible.json"
 fi
-diff -u "$WORK/ansible.json" "$WORK/tend.json" && echo "devices: tend and ansible agree"
+diff -u "$WORK/ansible.json" "$WORK/tend.json" && diff -u -B "$WORK/ansible.json.order" "$WORK/tend.json.order" \
+  && echo "devices: tend and ansible agree, in the same order"
 '

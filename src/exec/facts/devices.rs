@@ -1,50 +1,53 @@
 //! Block device facts (`devices`, `device_links`) from sysfs and the udev
-//! links under /dev/disk, as Ansible's Linux hardware collector builds them.
+//! links under /dev/disk, as Ansible's Linux hardware collector builds them,
+//! keys in its order (the kernel's directory order for disks, partitions,
+//! holders and link targets: a loop over `ansible_devices` visits the disks
+//! as Ansible's does).
 //!
-//! The script's `block` section holds one `ls -ln` of /sys/block/ and
-//! /dev/disk/by-{id,uuid,label}/ (each link's target), then `has:PATH`
-//! lines (a disk's `device`, the `slaves` of device-mapper devices); the
-//! `holders` section one `ls -f` of the holder directories that have a
-//! device-mapper holder (kernel order); `lspci` the output of `lspci -D`
-//! and `sg_inq NAME` that of `sg_inq /dev/NAME` where those are installed.
-//! The attribute files come through the `files` section.
+//! The script's `block` section holds one `ls -fln` (GNU: directory order;
+//! else `ls -ln`) of /sys/block/, /dev/disk/by-{id,uuid,label}/, the disks
+//! with partitions and the holder directories with device-mapper holders,
+//! then `has:PATH` lines (a disk's `device`, the `slaves` of device-mapper
+//! devices); `lspci` holds the output of `lspci -D` and `sg_inq NAME` that
+//! of `sg_inq /dev/NAME` where those are installed. The attribute files
+//! come through the `files` section.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
+use indexmap::IndexMap;
 use serde_json::{Map, Value, json};
 
 use super::raw::{Line, Raw};
 use crate::template::filters::text::bytes_to_human;
 use crate::vars::Vars;
 
-/// The /dev/disk directories behind the link kinds, in `links` key order.
+/// The link kinds in Ansible's order, with their /dev/disk directories
+/// (`masters` comes from sysfs).
 const LINK_DIRS: [(&str, &str); 3] = [
     ("ids", "/dev/disk/by-id"),
-    ("labels", "/dev/disk/by-label"),
     ("uuids", "/dev/disk/by-uuid"),
+    ("labels", "/dev/disk/by-label"),
 ];
 
-/// The directories of an `ls` run over several operands: each operand's
-/// entries (name, symlink target), in `ls`'s order.
-type Listing<'a> = BTreeMap<&'a str, Vec<(&'a str, Option<&'a str>)>>;
+/// A listed directory's entries: (name, symlink target), in `ls`'s order.
+type Entries<'a> = Vec<(&'a str, Option<&'a str>)>;
 
-/// Splits `ls` output into directories. `long`: `ls -l` lines (`NAME ->
-/// TARGET` for links, the name last otherwise); else one name a line.
-fn listing<'a>(lines: &[Line<'a>], long: bool) -> Listing<'a> {
-    let mut out: Listing<'a> = BTreeMap::new();
+/// Splits `ls -l` output into directories (`DIR/:` headers): each
+/// directory's links (`NAME -> TARGET`) and subdirectories, without `.`
+/// and `..`. A directory listed again (the sorted run after a failed
+/// unsorted one) replaces its first listing.
+fn listing<'a>(lines: &[Line<'a>]) -> HashMap<&'a str, Entries<'a>> {
+    let mut out: HashMap<&str, Entries<'a>> = HashMap::new();
     let mut dir = None;
     for line in lines {
         let text = line.text;
-        if text.starts_with('/') && text.ends_with(':') {
-            let d = text.trim_end_matches(':');
-            dir = Some(d.trim_end_matches('/'));
-            out.entry(dir.unwrap_or_default()).or_default();
+        if let Some(d) = text.strip_suffix(':').filter(|t| t.starts_with('/')) {
+            let d = d.trim_end_matches('/');
+            out.insert(d, Vec::new());
+            dir = Some(d);
             continue;
         }
-        let Some(d) = dir else { continue };
-        let entry = if !long {
-            (!text.is_empty() && text != "." && text != "..").then_some((text, None))
-        } else if text.starts_with('l') {
+        let entry = if text.starts_with('l') {
             text.split_once(" -> ")
                 .and_then(|(left, target)| Some((left.split_whitespace().last()?, Some(target))))
         } else if text.starts_with('d') {
@@ -52,7 +55,7 @@ fn listing<'a>(lines: &[Line<'a>], long: bool) -> Listing<'a> {
         } else {
             None
         };
-        if let Some(entry) = entry {
+        if let (Some(d), Some(entry)) = (dir, entry.filter(|(n, _)| *n != "." && *n != "..")) {
             out.entry(d).or_default().push(entry);
         }
     }
@@ -74,23 +77,26 @@ fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// Link kind → device → names (sorted), devices in order of appearance.
+type Links<'a> = IndexMap<&'static str, IndexMap<&'a str, Vec<&'a str>>>;
+
 /// What every disk's facts draw on.
 struct Block<'r, 'a> {
     raw: &'r Raw<'a>,
-    /// `ls -ln` of /sys/block and /dev/disk/by-*.
-    ls: Listing<'a>,
+    /// The listed directories.
+    ls: HashMap<&'a str, Entries<'a>>,
     /// `has:` paths: disks' `device`, device-mapper `slaves` entries.
     has: Vec<&'a str>,
-    /// Link kind (`ids`, `labels`, `masters`, `uuids`) → device → names.
-    links: BTreeMap<&'static str, BTreeMap<&'a str, Vec<&'a str>>>,
-    /// `ls -f` of holder directories.
-    holder_dirs: Listing<'a>,
+    links: Links<'a>,
+    /// Whether `ls` listed /sys/block (else the disks come from their
+    /// files).
+    listed: bool,
 }
 
 /// `device_links` and `devices`.
 pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
     let section = raw.section("block");
-    let ls = listing(section, true);
+    let ls = listing(section);
     let has: Vec<&str> = section
         .iter()
         .filter_map(|l| l.text.strip_prefix("has:"))
@@ -98,24 +104,24 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
     // The disks: /sys/block's entries, or without `ls` the disks whose
     // size was read.
     let listed = ls.contains_key("/sys/block");
-    let disks: Vec<(&str, Option<&str>)> = match ls.get("/sys/block") {
+    let disks: Entries<'_> = match ls.get("/sys/block") {
         Some(entries) => entries.clone(),
         None => names_between(raw, "/sys/block", "/size")
             .into_iter()
             .map(|n| (n, None))
             .collect(),
     };
-    let links = links(&ls, &has);
+    let links = links(&ls, &has, &disks);
     let block = Block {
         raw,
         ls,
         has,
         links,
-        holder_dirs: listing(raw.section("holders"), false),
+        listed,
     };
     let devices: Map<String, Value> = disks
         .iter()
-        .map(|(disk, target)| ((*disk).to_owned(), block.disk(disk, *target, listed)))
+        .map(|(disk, target)| ((*disk).to_owned(), block.disk(disk, *target)))
         .collect();
     if listed {
         let device_links: Map<String, Value> = block
@@ -129,13 +135,14 @@ pub(super) fn devices(raw: &Raw<'_>, facts: &mut Vars) {
 }
 
 /// The udev links by kind and device (the target's last component), and
-/// `masters`: a device → the device-mapper devices built on it; each list
-/// sorted.
+/// `masters`: a device → the device-mapper devices built on it (in the
+/// order of the disks); each list sorted.
 fn links<'a>(
-    ls: &Listing<'a>,
+    ls: &HashMap<&'a str, Entries<'a>>,
     has: &[&'a str],
-) -> BTreeMap<&'static str, BTreeMap<&'a str, Vec<&'a str>>> {
-    let mut links: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
+    disks: &Entries<'a>,
+) -> Links<'a> {
+    let mut links: Links<'a> = IndexMap::new();
     for (kind, dir) in LINK_DIRS {
         let by_target = links.entry(kind).or_default();
         for (name, target) in ls.get(dir).into_iter().flatten() {
@@ -145,10 +152,14 @@ fn links<'a>(
         }
     }
     let masters = links.entry("masters").or_default();
-    for path in has {
-        let parts: Vec<&str> = path.split('/').collect();
-        if let ["", "sys", "block", dm, "slaves", under] = parts[..] {
-            masters.entry(under).or_default().push(dm);
+    for (disk, _) in disks {
+        for path in has {
+            let parts: Vec<&str> = path.split('/').collect();
+            if let ["", "sys", "block", dm, "slaves", under] = parts[..]
+                && dm == *disk
+            {
+                masters.entry(under).or_default().push(dm);
+            }
         }
     }
     for by_target in links.values_mut() {
@@ -183,7 +194,7 @@ impl<'a> Block<'_, 'a> {
     /// names where they have none).
     fn holders_of(&self, dev_dir: &str) -> Value {
         let dir = format!("{dev_dir}/holders");
-        let names: Vec<&str> = match self.holder_dirs.get(dir.as_str()) {
+        let names: Vec<&str> = match self.ls.get(dir.as_str()) {
             Some(entries) => entries.iter().map(|(n, _)| *n).collect(),
             None => names_between(self.raw, &dir, "/dm/name"),
         };
@@ -220,61 +231,48 @@ impl<'a> Block<'_, 'a> {
             .unwrap_or("")
     }
 
-    /// One disk's facts. `target`: its /sys/block link's; `listed`:
-    /// whether `ls` listed /sys/block.
-    fn disk(&self, disk: &str, target: Option<&str>, listed: bool) -> Value {
+    /// A disk's partitions: the directories with a `start`, in the listed
+    /// order of the disk's directory where it was listed.
+    fn partitions(&self, disk: &str, sysdir: &str) -> Map<String, Value> {
+        let mut folders = names_between(self.raw, sysdir, "/start");
+        if let Some(entries) = self.ls.get(sysdir) {
+            let at = |f: &str| entries.iter().position(|(n, _)| *n == f);
+            folders.sort_by_key(|f| at(f).unwrap_or(usize::MAX));
+        }
+        folders
+            .into_iter()
+            .filter_map(|folder| partition_name(disk, folder))
+            .map(|part| (part.to_owned(), self.partition(sysdir, part)))
+            .collect()
+    }
+
+    /// One disk's facts, keys in Ansible's order. `target`: its /sys/block
+    /// link's.
+    fn disk(&self, disk: &str, target: Option<&str>) -> Value {
         let sysdir = format!("/sys/block/{disk}");
         let attr = |name: &str| self.raw.file_first(&format!("{sysdir}/{name}"));
         let text = |name: &str| attr(name).map_or(Value::Null, |v| json!(v));
         let mut d = Map::new();
-        d.insert("holders".into(), self.holders_of(&sysdir));
-        d.insert("host".into(), json!(self.host(target)));
+        // A disk reached through a /sys/block link counts as virtual, as
+        // in Ansible; a real directory only without a `device`. (Without
+        // `ls`, the links of any sysfs since Linux 2.6.25 are assumed.)
+        let device = format!("{sysdir}/device");
+        let virtual_ = !self.listed || target.is_some() || !self.has.contains(&device.as_str());
+        d.insert("virtual".into(), json!(i64::from(virtual_)));
         d.insert("links".into(), self.links_of(disk));
-        d.insert("model".into(), text("device/model"));
-        let partitions: Map<String, Value> = names_between(self.raw, &sysdir, "/start")
-            .into_iter()
-            .filter_map(|folder| partition_name(disk, folder))
-            .map(|part| (part.to_owned(), self.partition(&sysdir, part)))
-            .collect();
-        d.insert("partitions".into(), Value::Object(partitions));
-        d.insert("removable".into(), text("removable"));
-        d.insert("rotational".into(), text("queue/rotational"));
-        d.insert("sas_address".into(), text("device/sas_address"));
-        d.insert("sas_device_handle".into(), text("device/sas_device_handle"));
-        d.insert(
-            "scheduler_mode".into(),
-            json!(attr("queue/scheduler").map_or("", scheduler_mode)),
-        );
-        // `size` counts 512-byte sectors whatever the sector size.
-        let sectorsize = attr("queue/logical_block_size").or_else(|| attr("queue/hw_sector_size"));
-        let bytes_per_sector = sectorsize.map_or(Some(512), |s| s.parse::<u64>().ok());
-        let sectors = attr("size")
-            .and_then(|s| s.parse::<u64>().ok())
-            .zip(bytes_per_sector.filter(|&b| b > 0))
-            .map_or(0, |(n, b)| n.saturating_mul(512) / b);
-        d.insert("sectors".into(), json!(sectors));
-        d.insert(
-            "sectorsize".into(),
-            sectorsize.map_or(json!(512), |s| json!(s)),
-        );
+        for key in ["vendor", "model", "sas_address", "sas_device_handle"] {
+            d.insert(key.into(), text(&format!("device/{key}")));
+        }
         if let Some(serial) = serial(self.raw, disk) {
             d.insert("serial".into(), json!(serial));
         }
-        let bytes = sectors as f64 * bytes_per_sector.unwrap_or(0) as f64;
-        d.insert("size".into(), json!(bytes_to_human(bytes, false, None)));
+        d.insert("removable".into(), text("removable"));
         let discard = if attr("queue/discard_max_hw_bytes") == Some("0") {
             json!("0")
         } else {
             text("queue/discard_granularity")
         };
         d.insert("support_discard".into(), discard);
-        d.insert("vendor".into(), text("device/vendor"));
-        // A disk reached through a /sys/block link counts as virtual, as
-        // in Ansible; a real directory only without a `device`. (Without
-        // `ls`, the links of any sysfs since Linux 2.6.25 are assumed.)
-        let device = format!("{sysdir}/device");
-        let virtual_ = !listed || target.is_some() || !self.has.contains(&device.as_str());
-        d.insert("virtual".into(), json!(i64::from(virtual_)));
         // The last by-id `wwn-` link to the disk.
         let wwn = self
             .entries("/dev/disk/by-id")
@@ -287,27 +285,49 @@ impl<'a> Block<'_, 'a> {
         if let Some(wwn) = wwn {
             d.insert("wwn".into(), json!(wwn));
         }
+        let partitions = self.partitions(disk, &sysdir);
+        d.insert("partitions".into(), Value::Object(partitions));
+        d.insert("rotational".into(), text("queue/rotational"));
+        d.insert(
+            "scheduler_mode".into(),
+            json!(attr("queue/scheduler").map_or("", scheduler_mode)),
+        );
+        // `size` counts 512-byte sectors whatever the sector size.
+        let sectorsize = attr("queue/logical_block_size").or_else(|| attr("queue/hw_sector_size"));
+        let bytes_per_sector = sectorsize.map_or(Some(512), |s| s.parse::<u64>().ok());
+        let sectors = attr("size")
+            .and_then(|s| s.parse::<u64>().ok())
+            .zip(bytes_per_sector.filter(|&b| b > 0))
+            .map_or(0, |(n, b)| n.saturating_mul(512) / b);
+        d.insert(
+            "sectorsize".into(),
+            sectorsize.map_or(json!(512), |s| json!(s)),
+        );
+        d.insert("sectors".into(), json!(sectors));
+        let bytes = sectors as f64 * bytes_per_sector.unwrap_or(0) as f64;
+        d.insert("size".into(), json!(bytes_to_human(bytes, false, None)));
+        d.insert("host".into(), json!(self.host(target)));
+        d.insert("holders".into(), self.holders_of(&sysdir));
         Value::Object(d)
     }
 
-    /// One partition's facts.
+    /// One partition's facts, keys in Ansible's order.
     fn partition(&self, sysdir: &str, part: &str) -> Value {
         let part_dir = format!("{sysdir}/{part}");
         let mut p = Map::new();
-        p.insert("holders".into(), self.holders_of(&part_dir));
         p.insert("links".into(), self.links_of(part));
+        let start = self.raw.file_first(&format!("{part_dir}/start"));
+        p.insert("start".into(), start.map_or(json!(0), |s| json!(s)));
         // A partition has no `queue`: Ansible's default sector size.
+        p.insert("sectorsize".into(), json!(512));
         let sectors = self
             .raw
             .file_first(&format!("{part_dir}/size"))
             .and_then(|s| s.parse::<u64>().ok())
             .unwrap_or(0);
         p.insert("sectors".into(), json!(sectors));
-        p.insert("sectorsize".into(), json!(512));
         let bytes = sectors as f64 * 512.0;
         p.insert("size".into(), json!(bytes_to_human(bytes, false, None)));
-        let start = self.raw.file_first(&format!("{part_dir}/start"));
-        p.insert("start".into(), start.map_or(json!(0), |s| json!(s)));
         // The first by-uuid link that leads to the partition.
         let dev = format!("/dev/{part}");
         let uuid = self
@@ -317,6 +337,7 @@ impl<'a> Block<'_, 'a> {
                 (resolve("/dev/disk/by-uuid", (*target)?) == dev).then_some(*name)
             });
         p.insert("uuid".into(), json!(uuid));
+        p.insert("holders".into(), self.holders_of(&part_dir));
         Value::Object(p)
     }
 }

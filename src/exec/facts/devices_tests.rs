@@ -42,6 +42,32 @@ fn a_virtual_machine_as_ansible_saw_it() {
     assert_as_ansible(&f, &fixture("devices_vm.json"));
     assert_eq!(f["devices"]["vda"]["size"], "256.00 GB");
     assert_eq!(f["userspace_bits"], "64");
+    // Keys in Ansible's order: the disks as the kernel lists them (what
+    // `ansible_devices.keys() | list` gave), each disk's as it adds them.
+    assert_eq!(
+        keys(&f["devices"]),
+        "loop1 loop6 loop4 loop2 loop0 loop7 zram0 loop5 vda loop3"
+    );
+    assert_eq!(
+        keys(&f["devices"]["vda"]),
+        "virtual links vendor model sas_address sas_device_handle removable support_discard \
+         partitions rotational scheduler_mode sectorsize sectors size host holders"
+    );
+    assert_eq!(
+        keys(&f["devices"]["vda"]["links"]),
+        "ids uuids labels masters"
+    );
+    assert_eq!(keys(&f["device_links"]), "ids uuids labels masters");
+}
+
+/// An object's keys in order, space-separated.
+fn keys(v: &Value) -> String {
+    v.as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]
@@ -72,6 +98,20 @@ fn partitions_links_holders_and_pci_hosts_as_ansible_saw_them() {
     assert_eq!(f["devices"]["nvme0n1"]["serial"], "S4EWNX0R123456");
     assert_eq!(f["devices"]["hda"]["virtual"], 0);
     assert_eq!(f["devices"]["sda"]["virtual"], 1);
+    // The orders Ansible's dicts had (compat/facts_devices.sh compares
+    // them): directory order of /sys/block, of the disk's directory, of
+    // /dev/disk/by-id; a partition's keys as Ansible adds them.
+    assert_eq!(keys(&f["devices"]), "hda loop0 dm-1 dm-0 nvme0n1 sda");
+    assert_eq!(keys(&sda["partitions"]), "sda2 sda1");
+    assert_eq!(
+        keys(&sda["partitions"]["sda1"]),
+        "links start sectorsize sectors size uuid holders"
+    );
+    assert_eq!(
+        keys(&f["device_links"]["ids"]),
+        "dm-0 nvme0n1p1 nvme0n1 sda1 sda sda2"
+    );
+    assert_eq!(keys(&f["device_links"]["uuids"]), "nvme0n1p1 dm-0 sda1");
 }
 
 #[test]

@@ -108,22 +108,27 @@ else
   done
 fi
 s block
-# /sys/block's links (a disk's sysfs path) and the udev links of the disks
-# (`device_links`), in one process; then what globs show: whether a disk
-# has a `device`, the disks a device-mapper device sits on (`slaves`).
-QUOTING_STYLE=literal ls -ln /sys/block/ /dev/disk/by-id/ /dev/disk/by-uuid/ \
-  /dev/disk/by-label/
+# One `ls` for the directories Ansible lists: /sys/block (each disk's link
+# to its sysfs path), the udev links of /dev/disk (`device_links`), the
+# disks with partitions and the holder directories with a device-mapper
+# holder; in the kernel's order where `ls -f` keeps `-l` (GNU), else
+# sorted (busybox). A file operand first, so that `ls` names even a single
+# directory. Then what globs show: whether a disk has a `device`, the
+# disks a device-mapper device sits on (`slaves`).
+set -- /dev/null
+for p in /sys/block /dev/disk/by-id /dev/disk/by-uuid /dev/disk/by-label; do
+  [ -d $p ] && set -- "$@" $p/
+done
+for p in /sys/block/*; do
+  for q in "$p"/*[0-9]/start; do [ -e "$q" ] && { set -- "$@" "$p/"; break; }; done
+done
+for p in /sys/block/*/holders /sys/block/*/*[0-9]/holders; do
+  for q in "$p"/dm-*; do [ -e "$q" ] || [ -h "$q" ] && { set -- "$@" "$p/"; break; }; done
+done
+QUOTING_STYLE=literal ls -fln "$@" || QUOTING_STYLE=literal ls -ln "$@"
 for p in /sys/block/*/device /sys/block/*/slaves/*; do
   [ -e "$p" ] || [ -h "$p" ] && printf 'has:%s\n' "$p"
 done
-# Holders in the kernel's order (a glob sorts): one `ls -f` when any disk
-# or partition has a device-mapper holder (a file operand first, so that
-# `ls` heads even a single directory with its name).
-set --
-for p in /sys/block/*/holders /sys/block/*/*[0-9]/holders; do
-  for q in "$p"/dm-*; do [ -e "$q" ] || [ -h "$q" ] && { set -- "$@" "$p"; break; }; done
-done
-[ $# -gt 0 ] && { s holders; QUOTING_STYLE=literal ls -f /dev/null "$@"; }
 # Tools Ansible runs when installed, found where its get_bin_path looks
 # (into $c: a command substitution would cost a fork).
 bin() {
