@@ -695,7 +695,9 @@ fn device_capability_and_userspace_facts_are_ansibles() {
     };
     ansible.assert_code(0);
     let facts = |name: &str| -> serde_json::Value {
-        serde_json::from_str(&lab.sh_ok(1, &format!("cat /tmp/{name}.json"))).unwrap()
+        let json = lab.sh(1, &format!("cat /tmp/{name}.json"));
+        serde_json::from_str(&json.stdout)
+            .unwrap_or_else(|e| panic!("{name}: {e}: {json:?}\nansible: {}", ansible.stdout))
     };
     let tend = facts("tend");
     for key in [
