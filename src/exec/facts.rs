@@ -15,7 +15,7 @@
 //! `flags`/`bugs` lines of /proc/cpuinfo are dropped); the environment is
 //! hex-dumped with `od` from `/proc/$$/environ` so values may contain
 //! newlines (plain `env` output is the fallback). Block devices add a few
-//! sections of their own (`block`, `holders`, `caps`, `lspci`, `sg_inq
+//! sections of their own (`block`, `caps`, `lspci`, `sg_inq
 //! NAME`; see `facts/devices.rs`). The script is `facts/gather.sh`,
 //! embedded with `include_str!`.
 
