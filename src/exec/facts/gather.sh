@@ -89,15 +89,39 @@ set -- $o /etc/debian_version /etc/alpine-release /etc/redhat-release \
   /sys/class/net/*/mtu /sys/class/net/*/type /sys/class/net/*/operstate \
   /sys/class/net/*/flags /sys/class/net/*/speed
 # grep's own /proc/self/stat (where its stack starts: `userspace_bits`).
-# Block devices (`devices`): each disk's attributes, its partitions' (a
-# name ending in a digit), and the names of the device-mapper holders.
-b=/sys/block/*
-set -- "$@" /proc/self/stat $b/size $b/removable $b/device/vendor $b/device/model \
-  $b/device/sas_address $b/device/sas_device_handle $b/device/serial \
-  $b/queue/rotational $b/queue/scheduler $b/queue/logical_block_size \
-  $b/queue/hw_sector_size $b/queue/discard_max_hw_bytes \
-  $b/queue/discard_granularity $b/*[0-9]/start $b/*[0-9]/size \
-  $b/holders/dm-*/dm/name $b/*[0-9]/holders/dm-*/dm/name
+set -- "$@" /proc/self/stat
+# Block devices (`devices`): each disk's attribute files, its partitions'
+# (a name ending in a digit, with a `start`) and the names of the
+# device-mapper holders; into L the directories whose order `ls` shows
+# below (/sys/block, /dev/disk's links, the disks with partitions, the
+# holder directories), into A what only the disk loop sees (`has:` a
+# disk's `device`, each `slaves` entry of a device-mapper device).
+L= A= H=
+for p in /sys/block /dev/disk/by-id /dev/disk/by-uuid /dev/disk/by-label; do
+  [ -d $p ] && L="$L $p/"
+done
+for b in /sys/block/*; do
+  [ -e "$b" ] || continue
+  q=$b/queue
+  set -- "$@" "$b/size" "$b/removable" "$b/device/vendor" "$b/device/model" \
+    "$b/device/sas_address" "$b/device/sas_device_handle" "$b/device/serial" \
+    "$q/rotational" "$q/scheduler" "$q/logical_block_size" "$q/hw_sector_size" \
+    "$q/discard_max_hw_bytes" "$q/discard_granularity"
+  [ -e "$b/device" ] && A="$A has:$b/device"
+  for p in "$b"/slaves/*; do [ -e "$p" ] || [ -h "$p" ] && A="$A has:$p"; done
+  H="$H $b"
+  for p in "$b"/*[0-9]; do
+    [ -e "$p/start" ] || continue
+    set -- "$@" "$p/start" "$p/size"; H="$H $p"
+    case "$L " in *" $b/ "*) ;; *) L="$L $b/" ;; esac
+  done
+done
+for p in $H; do
+  for h in "$p"/holders/dm-*; do
+    [ -e "$h" ] || [ -h "$h" ] || continue
+    set -- "$@" "$p"/holders/dm-*/dm/name; L="$L $p/holders/"; break
+  done
+done
 if has grep; then
   grep -s -v -e '^flags[[:space:]]*:' -e '^bugs[[:space:]]*:' /dev/null "$@"
 else
@@ -108,27 +132,11 @@ else
   done
 fi
 s block
-# One `ls` for the directories Ansible lists: /sys/block (each disk's link
-# to its sysfs path), the udev links of /dev/disk (`device_links`), the
-# disks with partitions and the holder directories with a device-mapper
-# holder; in the kernel's order where `ls -f` keeps `-l` (GNU), else
-# sorted (busybox). A file operand first, so that `ls` names even a single
-# directory. Then what globs show: whether a disk has a `device`, the
-# disks a device-mapper device sits on (`slaves`).
-set -- /dev/null
-for p in /sys/block /dev/disk/by-id /dev/disk/by-uuid /dev/disk/by-label; do
-  [ -d $p ] && set -- "$@" $p/
-done
-for p in /sys/block/*; do
-  for q in "$p"/*[0-9]/start; do [ -e "$q" ] && { set -- "$@" "$p/"; break; }; done
-done
-for p in /sys/block/*/holders /sys/block/*/*[0-9]/holders; do
-  for q in "$p"/dm-*; do [ -e "$q" ] || [ -h "$q" ] && { set -- "$@" "$p/"; break; }; done
-done
-QUOTING_STYLE=literal ls -fln "$@" || QUOTING_STYLE=literal ls -ln "$@"
-for p in /sys/block/*/device /sys/block/*/slaves/*; do
-  [ -e "$p" ] || [ -h "$p" ] && printf 'has:%s\n' "$p"
-done
+# One `ls` of the directories in L: in the kernel's order where `ls -f`
+# keeps `-l` (GNU), else sorted (busybox); a file operand first, so that
+# `ls` names even a single directory.
+QUOTING_STYLE=literal ls -fln /dev/null $L || QUOTING_STYLE=literal ls -ln /dev/null $L
+printf '%s\n' $A
 # Tools Ansible runs when installed, found where its get_bin_path looks
 # (into $c: a command substitution would cost a fork).
 bin() {
