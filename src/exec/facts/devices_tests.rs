@@ -311,3 +311,26 @@ fn live_run_lists_this_hosts_block_devices() {
         .any(|d| std::path::Path::new(d).join("capsh").exists());
     assert_eq!(f["system_capabilities"] != "N/A", capsh);
 }
+
+#[test]
+fn busybox_listings_and_a_directory_listed_twice() {
+    // An unsorted GNU listing cut short, then busybox-style sorted lines:
+    // the later listing of /sys/block/ replaces the first.
+    let block = "crw-rw-rw- 1 0 0 1, 3 Nov 19 22:07 /dev/null\n\n/sys/block/:\n\
+        lrwxrwxrwx  1 0 0 0 Nov 27 13:17 vdb -> ../devices/virtual/block/vdb\n\
+        crw-rw-rw-    1 0        0           1,   3 Nov 19 22:07 /dev/null\n\n\
+        /sys/block/:\ntotal 0\n\
+        lrwxrwxrwx    1 0        0               29 Nov 27 13:02 dm-0 -> ../devices/virtual/block/dm-0\n\
+        lrwxrwxrwx    1 0        0               29 Nov 27 13:02 vdb -> ../devices/virtual/block/vdb\n\n\
+        /dev/disk/by-uuid/:\n\
+        lrwxrwxrwx    1 0        0               10 Nov 27 13:02 0b1c -> ../../dm-0\n\
+        has:/sys/block/dm-0/slaves/vdb";
+    let f = facts(&output(&[("block", block)]));
+    assert_eq!(keys(&f["devices"]), "dm-0 vdb");
+    assert_eq!(f["device_links"]["uuids"], json!({"dm-0": ["0b1c"]}));
+    assert_eq!(f["device_links"]["masters"], json!({"vdb": ["dm-0"]}));
+    assert_eq!(f["devices"]["vdb"]["links"]["masters"], json!(["dm-0"]));
+    // Files unread: Ansible's defaults.
+    assert_eq!(f["devices"]["vdb"]["sectorsize"], 512);
+    assert_eq!(f["devices"]["vdb"]["removable"], Value::Null);
+}
