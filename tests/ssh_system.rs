@@ -665,3 +665,48 @@ fn local_facts_and_host_identity_facts_come_from_the_host() {
     // Host 2 has no local facts.
     assert_eq!(facts(2)["local"], serde_json::json!({}));
 }
+
+#[test]
+fn device_capability_and_userspace_facts_are_ansibles() {
+    let lab = lab_or_skip!(1);
+    let dir = tempfile::tempdir().unwrap();
+    let play = write(
+        dir.path(),
+        "devices.yml",
+        r#"
+- hosts: lab
+  become: yes
+  tasks:
+    - copy:
+        dest: "/tmp/{{ out }}.json"
+        content: "{{ ansible_facts | dict2items | selectattr('key', 'match', '^(device|system_cap|userspace)') | items2dict | to_json }}"
+"#,
+    );
+    lab.playbook(&play, &["-e", "out=tend"]).assert_code(0);
+    let interpreter = "ansible_python_interpreter=/usr/bin/python3";
+    let Some(ansible) = lab.ansible_playbook(&play, &["-e", "out=ansible", "-e", interpreter])
+    else {
+        assert!(
+            std::env::var_os("TEND_REQUIRE_ANSIBLE").is_none(),
+            "TEND_REQUIRE_ANSIBLE is set but there is no ansible-playbook at /opt/ansible-ref"
+        );
+        eprintln!("SKIPPED: no ansible-playbook at /opt/ansible-ref");
+        return;
+    };
+    ansible.assert_code(0);
+    let facts = |name: &str| -> serde_json::Value {
+        let json = lab.sh(1, &format!("cat /tmp/{name}.json"));
+        serde_json::from_str(&json.stdout)
+            .unwrap_or_else(|e| panic!("{name}: {e}: {json:?}\nansible: {}", ansible.stdout))
+    };
+    let tend = facts("tend");
+    for key in [
+        "devices",
+        "device_links",
+        "system_capabilities",
+        "userspace_bits",
+    ] {
+        assert!(tend.get(key).is_some(), "no {key} in {tend}");
+    }
+    assert_eq!(tend, facts("ansible"));
+}

@@ -14,9 +14,12 @@
 //! over every interesting file, so a missing file costs nothing; the bulky
 //! `flags`/`bugs` lines of /proc/cpuinfo are dropped); the environment is
 //! hex-dumped with `od` from `/proc/$$/environ` so values may contain
-//! newlines (plain `env` output is the fallback). The script is
-//! `facts/gather.sh`, embedded with `include_str!`.
+//! newlines (plain `env` output is the fallback). Block devices add a few
+//! sections of their own (`block`, `caps`, `lspci`, `sg_inq
+//! NAME`; see `facts/devices.rs`). The script is `facts/gather.sh`,
+//! embedded with `include_str!`.
 
+mod devices;
 mod distro;
 mod hardware;
 mod local;
@@ -75,6 +78,8 @@ pub fn parse(stdout: &str) -> Result<Vars, FactsError> {
     hardware::mounts(&raw, &mut facts);
     hardware::dmi(&raw, &mut facts);
     hardware::virtualization(&raw, &mut facts);
+    devices::devices(&raw, &mut facts);
+    devices::capabilities(&raw, &mut facts);
     system::chroot(&raw, &mut facts);
     system::python(&raw, &mut facts);
     network::network(&raw, &mut facts);

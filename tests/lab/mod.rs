@@ -236,6 +236,10 @@ impl Lab {
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_STDOUT_CALLBACK", "default")
             .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
+            // Ansible's SSH masters in this lab's own directory: in the
+            // shared ~/.ansible/cp, another lab's master for the same
+            // address (other labs reuse the addresses) would be used.
+            .env("ANSIBLE_SSH_CONTROL_PATH_DIR", self.dir().join("cp"))
             .env_remove("ANSIBLE_HOST_KEY_CHECKING")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

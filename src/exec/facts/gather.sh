@@ -88,6 +88,40 @@ set -- $o /etc/debian_version /etc/alpine-release /etc/redhat-release \
   $d/chassis_asset_tag $d/chassis_type /sys/class/net/*/address \
   /sys/class/net/*/mtu /sys/class/net/*/type /sys/class/net/*/operstate \
   /sys/class/net/*/flags /sys/class/net/*/speed
+# grep's own /proc/self/stat (where its stack starts: `userspace_bits`).
+set -- "$@" /proc/self/stat
+# Block devices (`devices`): each disk's attribute files, its partitions'
+# (a name ending in a digit, with a `start`) and the names of the
+# device-mapper holders; into L the directories whose order `ls` shows
+# below (/sys/block, /dev/disk's links, the disks with partitions, the
+# holder directories), into A what only the disk loop sees (`has:` a
+# disk's `device`, each `slaves` entry of a device-mapper device).
+L= A= H=
+for p in /sys/block /dev/disk/by-id /dev/disk/by-uuid /dev/disk/by-label; do
+  [ -d $p ] && L="$L $p/"
+done
+for b in /sys/block/*; do
+  [ -e "$b" ] || continue
+  q=$b/queue
+  set -- "$@" "$b/size" "$b/removable" "$b/device/vendor" "$b/device/model" \
+    "$b/device/sas_address" "$b/device/sas_device_handle" "$b/device/serial" \
+    "$q/rotational" "$q/scheduler" "$q/logical_block_size" "$q/hw_sector_size" \
+    "$q/discard_max_hw_bytes" "$q/discard_granularity"
+  [ -e "$b/device" ] && A="$A has:$b/device"
+  for p in "$b"/slaves/*; do [ -e "$p" ] || [ -h "$p" ] && A="$A has:$p"; done
+  H="$H $b"
+  for p in "$b"/*[0-9]; do
+    [ -e "$p/start" ] || continue
+    set -- "$@" "$p/start" "$p/size"; H="$H $p"
+    case "$L " in *" $b/ "*) ;; *) L="$L $b/" ;; esac
+  done
+done
+for p in $H; do
+  for h in "$p"/holders/dm-*; do
+    [ -e "$h" ] || [ -h "$h" ] || continue
+    set -- "$@" "$p"/holders/dm-*/dm/name; L="$L $p/holders/"; break
+  done
+done
 if has grep; then
   grep -s -v -e '^flags[[:space:]]*:' -e '^bugs[[:space:]]*:' /dev/null "$@"
 else
@@ -95,6 +129,29 @@ else
     [ -r "$f" ] && while IFS= read -r l || [ -n "$l" ]; do
       printf '%s:%s\n' "$f" "$l"
     done <"$f"
+  done
+fi
+s block
+# One `ls` of the directories in L: in the kernel's order where `ls -f`
+# keeps `-l` (GNU), else sorted (busybox); a file operand first, so that
+# `ls` names even a single directory.
+QUOTING_STYLE=literal ls -fln /dev/null $L || QUOTING_STYLE=literal ls -ln /dev/null $L
+printf '%s\n' $A
+# Tools Ansible runs when installed, found where its get_bin_path looks
+# (into $c: a command substitution would cost a fork).
+bin() {
+  o=$IFS; IFS=:
+  for c in $PATH /sbin /usr/sbin /usr/local/sbin; do
+    c=$c/$1; [ -f "$c" ] && [ -x "$c" ] && { IFS=$o; return 0; }
+  done
+  IFS=$o; return 1
+}
+if bin capsh; then s caps; "$c" --print; echo "rc:$?"; fi
+if bin lspci; then s lspci; "$c" -D; fi
+if bin sg_inq; then
+  for p in /sys/block/*; do
+    [ -e "$p" ] || continue
+    s "sg_inq ${p##*/}"; "$c" "/dev/${p##*/}"; echo "rc:$?"
   done
 fi
 s python

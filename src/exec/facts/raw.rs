@@ -152,6 +152,18 @@ impl<'a> Raw<'a> {
         found.into_iter().map(|(_, text)| text).collect()
     }
 
+    /// The paths of the files read that start with `prefix`, sorted.
+    pub fn file_paths(&self, prefix: &str) -> Vec<&'a str> {
+        let mut paths: Vec<&str> = self
+            .files
+            .keys()
+            .copied()
+            .filter(|p| p.starts_with(prefix))
+            .collect();
+        paths.sort_unstable();
+        paths
+    }
+
     /// `/sys/class/net/IFACE/ATTR` values: iface → attr → first line.
     pub fn sys_net(&self) -> BTreeMap<&'a str, BTreeMap<&'a str, &'a str>> {
         let mut out: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();

@@ -80,11 +80,35 @@ pub(super) fn platform(raw: &Raw<'_>, facts: &mut Vars) -> Result<Platform, Fact
     facts.insert("kernel_version".into(), json!(kernel_version));
     facts.insert("machine".into(), json!(machine));
     facts.insert("architecture".into(), json!(architecture));
+    let bits = userspace_bits(raw, &machine);
+    facts.insert("userspace_bits".into(), json!(bits));
+    // Ansible names the userspace only on x86 machines.
+    if machine == "x86_64" || is_i386(&machine) {
+        let arch = if bits == "64" { "x86_64" } else { "i386" };
+        facts.insert("userspace_architecture".into(), json!(arch));
+    }
     facts.insert("nodename".into(), json!(nodename));
     facts.insert("hostname".into(), json!(hostname));
     facts.insert("fqdn".into(), json!(fqdn));
     facts.insert("domain".into(), json!(domain));
     Ok(Platform { architecture })
+}
+
+/// `userspace_bits`: the word size of the programs the target runs (Ansible
+/// asks its Python). A process's stack starts above 4 GiB exactly when it
+/// is 64-bit: `startstack` (field 28) of /proc/self/stat as `grep` read it;
+/// without it, the width the machine name says.
+fn userspace_bits(raw: &Raw<'_>, machine: &str) -> &'static str {
+    let start_stack = raw
+        .file_first("/proc/self/stat")
+        .and_then(|l| l.rsplit_once(')'))
+        .and_then(|(_, rest)| rest.split_whitespace().nth(25)?.parse::<u64>().ok())
+        .filter(|&s| s > 0);
+    let wide = match start_stack {
+        Some(s) => s > u64::from(u32::MAX),
+        None => machine.contains("64") || machine == "s390x",
+    };
+    if wide { "64" } else { "32" }
 }
 
 /// Byte offset just past the `n`-th whitespace-separated word of `text`.

@@ -443,12 +443,18 @@ fn human_readable(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<St
     };
     let isbits = p.flag("isbits", false);
     let unit = p.string("unit")?;
+    Ok(bytes_to_human(size, isbits, unit.as_deref()))
+}
+
+/// Ansible's `bytes_to_human`: `size` in the largest binary unit it
+/// reaches (or `unit`), two decimals: `256.00 GB`, `0.00 Bytes`.
+pub(crate) fn bytes_to_human(size: f64, isbits: bool, unit: Option<&str>) -> String {
     let base = if isbits { "bits" } else { "Bytes" };
     let mut chosen = SIZE_RANGES[SIZE_RANGES.len() - 1];
     for (suffix, shift) in SIZE_RANGES {
         let limit = 2f64.powi(shift as i32);
         chosen = (suffix, shift);
-        let hit = match &unit {
+        let hit = match unit {
             None => size >= limit,
             Some(u) => u.to_uppercase().starts_with(suffix),
         };
@@ -462,7 +468,7 @@ fn human_readable(value: &Value, args: Rest<Value>, kwargs: Kwargs) -> Result<St
     } else {
         base.to_string()
     };
-    Ok(format!("{:.2} {suffix}", size / 2f64.powi(shift as i32)))
+    format!("{:.2} {suffix}", size / 2f64.powi(shift as i32))
 }
 
 /// Ansible's `human_to_bytes(default_unit=None, isbits=False)`.
