@@ -518,6 +518,16 @@ pub fn apply_header(
 /// The sources of the templates a file environment's loader read.
 type Loaded = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
+/// Ansible's parity of trailing newlines for a templated string: as many
+/// as the source ends with, when rendering dropped some (a block tag's
+/// newline that `trim_blocks` removed, say).
+fn with_trailing_newlines(source: &str, mut text: String) -> String {
+    let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
+    let missing = count(source).saturating_sub(count(&text));
+    text.extend(std::iter::repeat_n('\n', missing));
+    text
+}
+
 /// An environment for template files with `options`, whose `{% include %}`,
 /// `{% import %}`, `{% from %}` and `{% extends %}` read templates by name
 /// from the first of `dirs` that has them; what it read is recorded.
@@ -759,8 +769,10 @@ impl Templar {
     pub fn new() -> Self {
         let mut env = Environment::new();
         configure(&mut env);
+        // Strings as Ansible templates them: the newline after a block
+        // tag is dropped (trim_blocks), a trailing newline kept.
         env.set_syntax(syntax_with(&FileOptions {
-            trim_blocks: false,
+            trim_blocks: true,
             keep_trailing_newline: true,
             ..FileOptions::default()
         }));
@@ -939,7 +951,7 @@ impl Templar {
         };
         inputs
             .render(source, |ctx| tmpl.render(ctx))
-            .map(|text| (Value::String(text), None))
+            .map(|text| (Value::String(with_trailing_newlines(source, text)), None))
             .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), source, scope))
     }
 
