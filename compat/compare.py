@@ -33,7 +33,7 @@ TMPNAME = re.compile(r"(/|^)(\.?tmp[\w.-]*|ansible[\w.-]*tmp[\w.-]*|\.ansible_tm
 # The file a copy's content went through on the target, gone since (its
 # `src`): Ansible's upload in its remote temp dir, tend's temp file beside
 # the destination.
-COPY_TEMP = re.compile(r"\S*/\.ansible/tmp/ansible-tmp-[^/\s\"]+/\.source|\S*/\.tend\.[A-Za-z0-9]{6}\b")
+COPY_TEMP = re.compile(r"\S*/\.ansible/tmp/ansible-tmp-[^/\s\"]+/\.source(\.\w+)?|\S*/\.tend\.[A-Za-z0-9]{6}\b")
 # A template rendered into the controller's temp dir before the copy (the
 # `after_header` of its diff): Ansible names the temp copy, tend the template.
 TEMPLATE_TEMP = re.compile(r"\S*/\.ansible/tmp/ansible-local-[^/\s]+/tmp[^/\s]+/")

@@ -409,7 +409,19 @@ pub(crate) async fn converge_content(
     ctx: &Context,
     host: &dyn Host,
 ) -> Result<Outcome, ModuleError> {
-    let mut outcome = converge(&ContentModule, desired, ctx, host).await?;
+    let mut outcome = match converge(&ContentModule, desired, ctx, host).await {
+        Ok(outcome) => outcome,
+        // The copy action's failures carry its (empty) list of diffs.
+        Err(ModuleError::Failed { msg, mut values })
+            if !matches!(desired.source, Source::Remote(_)) =>
+        {
+            values
+                .entry("diff")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            return Err(ModuleError::Failed { msg, values });
+        }
+        Err(e) => return Err(e),
+    };
     // Ansible's copy action registers its diffs as a list, one per file.
     if !outcome.diff.is_empty() && !outcome.values.contains_key("diff") {
         let list = outcome.diff.iter().map(Diff::to_value).collect();
