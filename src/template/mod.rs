@@ -910,7 +910,10 @@ impl Templar {
         let escaped = python_syntax(&escaped, false).into_owned();
         let escaped = trust_tests(&escaped, scope)?.into_owned();
         let source: &str = &escaped;
-        if let Some(expr) = single_expression(source) {
+        // Jinja drops one trailing newline of the source: `{{ x }}\n` is
+        // one expression, its value native (Ansible then gives a string
+        // result its newlines back).
+        if let Some(expr) = single_expression(source.strip_suffix('\n').unwrap_or(source)) {
             let compiled = self.expression(expr)?;
             let names = sliced_names(compiled.undeclared_variables(false), expr, scope);
             let inputs = self.context_for(&names, scope, source)?;
@@ -934,7 +937,11 @@ impl Templar {
                 .is_some()
                 .then(|| result.clone());
             let dated = for_dates.is_some() || minus::makes_dates(expr);
-            return Ok((result_data(&result, dated)?, date));
+            let data = match result_data(&result, dated)? {
+                Value::String(text) => Value::String(with_trailing_newlines(source, text)),
+                other => other,
+            };
+            return Ok((data, date));
         }
         let compile = |source| {
             self.env
@@ -2755,8 +2762,24 @@ mod tests {
             "    1\n    2\n\n"
         );
         assert_eq!(t.render_file("x", &scope, &Vars::new()).unwrap(), "x");
-        // Strings keep their trailing newline as written.
-        assert_eq!(t.render_string("{{ 1 }}\n", &scope).unwrap(), json!("1\n"));
+        // Strings: Jinja drops one trailing newline, so `{{ 1 }}\n` is one
+        // expression with a native value (as ansible-core 2.19: `content:
+        // "{{ n }}\n"` writes `1024`); a string result, and a text with
+        // more than one node, get the source's trailing newlines back.
+        assert_eq!(t.render_string("{{ 1 }}\n", &scope).unwrap(), json!(1));
+        assert_eq!(
+            t.render_string("{{ 'a' }}\n", &scope).unwrap(),
+            json!("a\n")
+        );
+        assert_eq!(
+            t.render_string("{{ 1 }}\n\n", &scope).unwrap(),
+            json!("1\n\n")
+        );
+        assert_eq!(
+            t.render_string("{% if true %}yes{% endif %}\n", &scope)
+                .unwrap(),
+            json!("yes\n")
+        );
     }
 
     #[test]
