@@ -2505,11 +2505,18 @@ fn gather_timeout_ends_a_gathering_that_takes_longer() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let text = all_output(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(
-        text.contains(
-            "fatal: [a]: FAILED! => {\"changed\": false, \"msg\": \"The following modules failed to execute: ansible.legacy.setup.\"}"
-        ),
-        "{text}"
+    let fatal = text
+        .lines()
+        .find_map(|l| l.strip_prefix("fatal: [a]: FAILED! => "))
+        .unwrap_or_else(|| panic!("no failure for a: {text}"));
+    let fatal: Value = serde_json::from_str(fatal).unwrap();
+    assert_eq!(
+        fatal["msg"],
+        "The following modules failed to execute: ansible.legacy.setup."
+    );
+    assert_eq!(
+        fatal["failed_modules"]["ansible.legacy.setup"]["msg"],
+        "Timeout exceeded"
     );
     assert!(!text.contains("never"), "{text}");
     let r = json_file(dir.path(), "out.json");

@@ -1892,15 +1892,7 @@ async fn gather_facts(
                 });
             }
             Err(e) => {
-                let unreachable = matches!(e, setup::GatherError::Unreachable(_));
-                let msg = match e {
-                    // As Ansible's `gather_facts` reports a module that failed.
-                    setup::GatherError::TimedOut => {
-                        "The following modules failed to execute: ansible.legacy.setup.".into()
-                    }
-                    e => e.message(),
-                };
-                let (status, result) = if unreachable {
+                let (status, result) = if let setup::GatherError::Unreachable(msg) = &e {
                     s.unreachable = true;
                     counts.unreachable += 1;
                     summary.any_unreachable = true;
@@ -1914,7 +1906,7 @@ async fn gather_facts(
                     summary.any_failed = true;
                     (
                         crate::report::Status::Failed,
-                        serde_json::json!({"failed": true, "msg": msg, "changed": false}),
+                        setup::gather_facts_failure(&e),
                     )
                 };
                 reporter.host_result(&crate::report::HostResult {

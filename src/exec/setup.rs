@@ -19,8 +19,10 @@ const TIMEOUT_STATUS: i32 = 124;
 pub(crate) enum GatherError {
     /// The host is unreachable.
     Unreachable(String),
-    /// The gathering failed on the host (or its arguments were wrong).
+    /// The gathering could not run (become refused, a keyword's template).
     Failed(String),
+    /// What Ansible's `setup` module fails with (an unknown subset).
+    Module(String),
     /// It took longer than `gather_timeout`.
     TimedOut,
 }
@@ -29,7 +31,9 @@ impl GatherError {
     /// The failure's message.
     pub(crate) fn message(&self) -> String {
         match self {
-            GatherError::Unreachable(m) | GatherError::Failed(m) => m.clone(),
+            GatherError::Unreachable(m) | GatherError::Failed(m) | GatherError::Module(m) => {
+                m.clone()
+            }
             GatherError::TimedOut => "Timeout exceeded".into(),
         }
     }
@@ -43,7 +47,7 @@ where
     F: AsyncFnOnce(Exec) -> Result<ExecOutput, HostError>,
 {
     // A bad subset fails before anything runs, as in Ansible.
-    facts::subset::collectors(&request.gather_subset).map_err(GatherError::Failed)?;
+    facts::subset::collectors(&request.gather_subset).map_err(GatherError::Module)?;
     let run = exec(Exec::script(request.script()).read_only());
     let out = match request.gather_timeout {
         None => run.await,
@@ -69,7 +73,27 @@ where
     }
     let all =
         facts::parse(&out.stdout_text()).map_err(|e| GatherError::Unreachable(e.to_string()))?;
-    request.select(all).map_err(GatherError::Failed)
+    request.select(all).map_err(GatherError::Module)
+}
+
+/// The failed result of a play's fact gathering (Ansible's `gather_facts`
+/// action) when the `setup` module failed: it names the module, and its
+/// own result is under `failed_modules`.
+pub(crate) fn gather_facts_failure(e: &GatherError) -> Value {
+    match e {
+        GatherError::Module(_) | GatherError::TimedOut => json!({
+            "ansible_facts": {},
+            "changed": false,
+            "failed": true,
+            "failed_modules": {"ansible.legacy.setup": {
+                "exception": super::task::NO_TRACEBACK,
+                "failed": true,
+                "msg": e.message(),
+            }},
+            "msg": "The following modules failed to execute: ansible.legacy.setup.",
+        }),
+        e => json!({"failed": true, "msg": e.message(), "changed": false}),
+    }
 }
 
 /// When the remote command must be killed: `gather_timeout` from now
@@ -243,7 +267,18 @@ mod tests {
             panic!("must not run")
         })
         .await;
-        assert!(matches!(r, Err(GatherError::Failed(m)) if m.starts_with("Bad subset 'bogus'")));
+        let Err(e) = r else { panic!("gathered") };
+        assert!(matches!(&e, GatherError::Module(m) if m.starts_with("Bad subset 'bogus'")));
+        let failure = gather_facts_failure(&e);
+        assert_eq!(
+            failure["msg"],
+            "The following modules failed to execute: ansible.legacy.setup."
+        );
+        assert!(
+            failure["failed_modules"]["ansible.legacy.setup"]["msg"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Bad subset 'bogus'"))
+        );
     }
 
     #[tokio::test]
