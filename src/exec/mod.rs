@@ -1824,10 +1824,10 @@ async fn gather_facts(
         let exec = async {
             let request = request.map_err(setup::GatherError::Failed)?;
             let deadline = setup::deadline(&request);
-            setup::gather(&request, async |request: tend_modules::Exec| {
-                let t = record::start();
-                let script = request.script.clone();
-                let out = match &escalation {
+            // The connection records the command (`-vvv`).
+            setup::gather(
+                &request,
+                async |request: tend_modules::Exec| match &escalation {
                     Ok(spec) => {
                         let conn = crate::connection::Escalated {
                             inner: Arc::clone(&s.conn),
@@ -1838,15 +1838,8 @@ async fn gather_facts(
                         tend_modules::Host::exec(&conn, request).await
                     }
                     Err(msg) => Err(tend_modules::HostError::Become(msg.clone())),
-                };
-                let user = escalation
-                    .as_ref()
-                    .ok()
-                    .and_then(Option::as_ref)
-                    .map(|b| b.user.as_str());
-                record::finish(t, &script, user, 0, &out);
-                out
-            })
+                },
+            )
             .await
         };
         let (facts, commands) = record::recording_if(record, exec).await;
