@@ -2471,3 +2471,83 @@ fn a_task_connection_is_used_unless_the_inventory_sets_one() {
     );
     assert!(text.contains("fatal: [pinned]: UNREACHABLE!"), "{text}");
 }
+
+#[test]
+fn gather_timeout_ends_a_gathering_that_takes_longer() {
+    // An executable local fact that takes 5 s: gather_timeout 1 ends the
+    // play's gathering (the host fails) and a setup task's (ignored here).
+    let facts = tempfile::tempdir().unwrap();
+    let slow = facts.path().join("slow.fact");
+    std::fs::write(&slow, "#!/bin/sh\nsleep 5\necho '{}'\n").unwrap();
+    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let started = std::time::Instant::now();
+    let (out, dir) = run(
+        r#"
+- hosts: b
+  gather_facts: no
+  tasks:
+    - setup:
+        gather_timeout: 1
+        fact_path: "{{ slow }}"
+      register: r
+      ignore_errors: true
+    - copy: {dest: "{{ work }}/out.json", content: "{{ r | to_json }}"}
+- hosts: a
+  gather_timeout: 1
+  fact_path: "{{ slow }}"
+  tasks:
+    - debug: msg=never
+"#,
+        &[],
+        &["-e", &format!("slow={}", facts.path().display())],
+    );
+    // Two gatherings of a second each, not of 5 s.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let fatal = text
+        .lines()
+        .find_map(|l| l.strip_prefix("fatal: [a]: FAILED! => "))
+        .unwrap_or_else(|| panic!("no failure for a: {text}"));
+    let fatal: Value = serde_json::from_str(fatal).unwrap();
+    assert_eq!(
+        fatal["msg"],
+        "The following modules failed to execute: ansible.legacy.setup."
+    );
+    assert_eq!(
+        fatal["failed_modules"]["ansible.legacy.setup"]["msg"],
+        "Timeout exceeded"
+    );
+    assert!(!text.contains("never"), "{text}");
+    let r = json_file(dir.path(), "out.json");
+    assert_eq!(r["failed"], true);
+    assert_eq!(r["msg"], "Timeout exceeded");
+}
+
+#[test]
+fn setup_keywords_the_run_cannot_honour_are_compile_errors() {
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_timeout: soon\n  tasks: []\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let err = all_output(&out);
+    assert!(
+        err.contains("`gather_timeout` must be an integer number of seconds, got `'soon'`")
+            && err.contains("play.yml:2:19"),
+        "{err}"
+    );
+    let (out, _dir) = run(
+        "- hosts: a\n  gather_facts: no\n  tasks:\n    - setup:\n      delegate_to: b\n      delegate_facts: true\n",
+        &[],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    let err = all_output(&out);
+    assert!(
+        err.contains("`delegate_facts` on a `setup` task is not supported yet")
+            && err.contains("play.yml:4:7"),
+        "{err}"
+    );
+}

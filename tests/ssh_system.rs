@@ -710,3 +710,80 @@ fn device_capability_and_userspace_facts_are_ansibles() {
     }
     assert_eq!(tend, facts("ansible"));
 }
+
+#[test]
+fn gather_subset_fact_path_and_the_setup_task_choose_the_facts() {
+    let lab = lab_or_skip!(1);
+    let dir = tempfile::tempdir().unwrap();
+    // Local facts in two other directories: one absolute, one under the
+    // login user's (deploy's) home (`~`, expanded on the host).
+    lab.sh_ok(
+        1,
+        "set -e; mkdir -p /srv/facts; echo '{\"n\": 1}' > /srv/facts/srv.fact; \
+         h=$(getent passwd deploy | cut -d: -f6); mkdir -p $h/.facts; \
+         printf '[s]\\nk = v\\n' > $h/.facts/home.fact; chown -R deploy $h/.facts",
+    );
+    let play = write(
+        dir.path(),
+        "subset.yml",
+        r#"
+- hosts: lab
+  gather_subset: ['!all', '!min', 'local']
+  gather_timeout: 30
+  fact_path: /srv/facts
+  tasks:
+    - set_fact:
+        play_keys: "{{ ansible_facts.keys() | sort }}"
+        play_local: "{{ ansible_local }}"
+- hosts: lab
+  gather_facts: no
+  tasks:
+    - meta: clear_facts
+    - setup:
+        fact_path: ~/.facts
+        filter: [local, 'ansible_host*']
+        gather_subset: '!all'
+      check_mode: yes
+      register: home
+    - setup:
+        gather_subset: [network, '!min']
+        filter: 'ansible_default_ipv4'
+      register: net
+    - copy:
+        dest: /tmp/subset.json
+        content: "{{ {'play_keys': play_keys, 'play_local': play_local,
+                      'home_keys': home.ansible_facts.keys() | sort,
+                      'home_local': ansible_local, 'host_keys': ansible_facts.keys() | sort,
+                      'net_keys': net.ansible_facts.keys() | sort, 'changed': home.changed} | to_json }}"
+"#,
+    );
+    runs(&lab, &play, &[], 1, &[]);
+    let v: serde_json::Value = serde_json::from_str(&lab.sh_ok(1, "cat /tmp/subset.json")).unwrap();
+    assert_eq!(
+        v["play_keys"],
+        serde_json::json!([
+            "_ansible_facts_gathered",
+            "ansible_local",
+            "gather_subset",
+            "module_setup"
+        ])
+    );
+    assert_eq!(v["play_local"], serde_json::json!({"srv": {"n": 1}}));
+    // The filter keeps `ansible_local` and `ansible_hostname`; the fact
+    // `gather_subset` has no `ansible_` and is filtered out.
+    assert_eq!(
+        v["home_keys"],
+        serde_json::json!(["ansible_hostname", "ansible_local"])
+    );
+    assert_eq!(
+        v["home_local"],
+        serde_json::json!({"home": {"s": {"k": "v"}}})
+    );
+    assert_eq!(v["changed"], false);
+    // Each setup task's facts add to the host's.
+    assert_eq!(
+        v["host_keys"],
+        serde_json::json!(["ansible_local", "default_ipv4", "hostname"])
+    );
+    assert_eq!(v["net_keys"], serde_json::json!(["ansible_default_ipv4"]));
+}

@@ -27,6 +27,8 @@ pub enum Builtin {
     AddHost,
     /// `group_by`: puts each host in a group named by a template.
     GroupBy,
+    /// `setup`: gathers the host's facts (run by the executor, on the host).
+    Setup,
 }
 
 impl Builtin {
@@ -46,6 +48,7 @@ impl Builtin {
             "include_vars" => Builtin::IncludeVars,
             "add_host" => Builtin::AddHost,
             "group_by" => Builtin::GroupBy,
+            "setup" => Builtin::Setup,
             _ => return None,
         })
     }
@@ -61,6 +64,7 @@ impl Builtin {
         "include_vars",
         "add_host",
         "group_by",
+        "setup",
     ];
 
     /// The options of `include_vars` (its other free-form text is the file).
@@ -95,6 +99,7 @@ impl Builtin {
             Builtin::IncludeVars => args::check::<IncludeVarsArgs>(raw).and_then(|a| a.validate()),
             Builtin::AddHost => AddHostArgs::from_value(raw).map(drop),
             Builtin::GroupBy => args::check::<GroupByArgs>(raw).map(drop),
+            Builtin::Setup => args::check::<SetupArgs>(raw).map(drop),
         }
     }
 
@@ -303,6 +308,27 @@ fn check_set_fact(raw: &Value) -> Result<(), ArgsError> {
         }
     }
     Ok(())
+}
+
+/// `setup` arguments (converted as Ansible's when the task runs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupArgs {
+    /// Which facts to gather: `all`, `min`, a collector (`hardware`,
+    /// `network`, `virtual`, `platform`...) or a fact it yields (`mounts`),
+    /// `!` before one to leave it out; a list or comma-separated text.
+    #[serde(default)]
+    pub gather_subset: Option<Value>,
+    /// Seconds the gathering may take (it fails after).
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub gather_timeout: Option<i64>,
+    /// Shell patterns on the fact names (`ansible_*_mb`): only the facts
+    /// matching one are returned.
+    #[serde(default)]
+    pub filter: Option<Value>,
+    /// The directory of local facts (`*.fact`, for `ansible_local`).
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub fact_path: Option<String>,
 }
 
 /// `include_vars` arguments.

@@ -785,6 +785,22 @@ impl Ctx<'_> {
                 return None;
             }
         };
+        if matches!(action, Action::Builtin(Builtin::Setup))
+            && task
+                .delegate_facts
+                .as_ref()
+                .is_some_and(|v| !matches!(v, Value::Bool(false) | Value::Null))
+        {
+            diags.push(
+                Diagnostic::error("`delegate_facts` on a `setup` task is not supported yet")
+                    .at(task.module.span.clone())
+                    .label("not supported yet")
+                    .help(
+                        "without `delegate_facts`, the delegated host's facts become this host's",
+                    ),
+            );
+            return None;
+        }
         let mut args = self.merge_free_form(task, action, diags)?;
         if is_template(name)
             && let Value::Object(m) = &mut args
@@ -1251,7 +1267,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "selinux",
     "service_facts",
     "set_stats",
-    "setup",
     "subversion",
     "sysvinit",
     "ufw",

@@ -127,9 +127,9 @@ pub(crate) async fn run(
             },
             Err(e) => BuiltinResult::failure(e.message),
         },
-        // Need the playbook's paths or the run's inventory: run by the
-        // executor (`include_vars.rs`, `live_inventory.rs`).
-        Builtin::IncludeVars | Builtin::AddHost | Builtin::GroupBy => {
+        // Need the playbook's paths, the run's inventory or the host: run
+        // by the executor (`include_vars.rs`, `live_inventory.rs`, `setup.rs`).
+        Builtin::IncludeVars | Builtin::AddHost | Builtin::GroupBy | Builtin::Setup => {
             BuiltinResult::failure(format!("{builtin:?}: run by the executor"))
         }
         Builtin::Pause => match args::parse::<PauseArgs>(templated) {

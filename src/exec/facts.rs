@@ -18,6 +18,11 @@
 //! sections of their own (`block`, `caps`, `lspci`, `sg_inq
 //! NAME`; see `facts/devices.rs`). The script is `facts/gather.sh`,
 //! embedded with `include_str!`.
+//!
+//! What a gathering returns (`gather_subset`, `filter`, `fact_path`: the
+//! play's keywords and the `setup` task's arguments) is a [`Request`]: the
+//! script reads `fact_path` from a variable set before it, and the subsets
+//! and the filter pick from what it gathered ([`subset`]).
 
 mod devices;
 mod distro;
@@ -25,6 +30,7 @@ mod hardware;
 mod local;
 mod network;
 mod raw;
+pub mod subset;
 mod system;
 mod time;
 
@@ -49,6 +55,110 @@ const FORMAT_VERSION: &str = "1";
 /// reads no arguments and writes nothing on the target.
 pub fn gather_script() -> &'static str {
     include_str!("facts/gather.sh")
+}
+
+/// What to gather: Ansible's `setup` arguments (the play's `gather_subset`,
+/// `gather_timeout` and `fact_path` for its fact gathering).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// `gather_subset`, as given (empty: `all`).
+    pub gather_subset: Vec<String>,
+    /// `gather_timeout`: seconds the whole gathering may take.
+    pub gather_timeout: Option<u64>,
+    /// `filter`: shell patterns on the returned facts' names.
+    pub filter: Vec<String>,
+    /// `fact_path`: the directory of local facts (default
+    /// `/etc/ansible/facts.d`).
+    pub fact_path: Option<String>,
+}
+
+impl Request {
+    /// The command that gathers for this request: [`gather_script`], with
+    /// `fact_path` (`~` and `$VAR` expanded on the target, as Ansible's
+    /// `path` arguments are) set before it.
+    pub fn script(&self) -> String {
+        match self.fact_path.as_deref().filter(|p| !p.is_empty()) {
+            None => gather_script().to_string(),
+            Some(path) => format!("__tend_fact_path={}\n{}", path_word(path), gather_script()),
+        }
+    }
+
+    /// The facts the request returns, named as `setup` returns them (each
+    /// with `ansible_` before it but `gather_subset` and `module_setup`),
+    /// from everything [`parse`] found: the subsets' facts, filtered, sorted
+    /// by name; `gather_subset` is the subsets as asked. An unknown subset
+    /// is Ansible's error.
+    pub fn select(&self, all: Vars) -> Result<serde_json::Map<String, Value>, String> {
+        let chosen = subset::collectors(&self.gather_subset)?;
+        let mut facts = subset::select(all, &chosen);
+        if self.fact_path.as_deref() == Some("") && facts.contains_key("ansible_local") {
+            facts.insert("ansible_local".into(), serde_json::json!({}));
+        }
+        let asked = if self.gather_subset.is_empty() {
+            vec!["all".to_string()]
+        } else {
+            self.gather_subset.clone()
+        };
+        facts.insert("gather_subset".into(), serde_json::json!(asked));
+        let mut named: Vec<(String, Value)> = facts
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .map(|(k, v)| (subset::module_name(&k), v))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(subset::filter(named.into_iter().collect(), &self.filter))
+    }
+}
+
+/// `path` as the value of a shell assignment: a leading `~` is the
+/// target's `$HOME`, and `$NAME`/`${NAME}` the target's variable (left as
+/// written when unset, as Python's `expandvars` does); the rest is quoted.
+/// (An assignment's value is neither split nor globbed.)
+fn path_word(path: &str) -> String {
+    if path == "~" || path.starts_with("~/") {
+        return format!("${{HOME}}{}", vars_word(&path[1..]));
+    }
+    vars_word(path)
+}
+
+/// [`path_word`] without the `~`.
+fn vars_word(text: &str) -> String {
+    use tend_modules::sh::quote;
+    let is_name = |n: &str| {
+        n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut out = String::new();
+    let mut literal = String::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix('$') {
+            let (name, len) = match after.strip_prefix('{') {
+                Some(braced) => braced.find('}').map_or(("", 0), |e| (&braced[..e], e + 3)),
+                None => {
+                    let n = after
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .unwrap_or(after.len());
+                    (&after[..n], n + 1)
+                }
+            };
+            if is_name(name) {
+                if !literal.is_empty() {
+                    out.push_str(&quote(&literal));
+                    literal.clear();
+                }
+                out.push_str(&format!("${{{name}-{}}}", quote(&rest[..len])));
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        literal.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    if !literal.is_empty() || out.is_empty() {
+        out.push_str(&quote(&literal));
+    }
+    out
 }
 
 /// Parses the output of [`gather_script`] into the facts map.

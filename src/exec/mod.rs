@@ -18,6 +18,7 @@ mod include_vars;
 mod live_inventory;
 mod local_tree;
 mod prompt;
+mod setup;
 mod start_at;
 mod step;
 mod task;
@@ -1809,11 +1810,10 @@ async fn gather_facts(
     let progress = std::cell::RefCell::new(&mut *reporter);
     let progress = &progress;
     let record = ctx.opts.verbosity >= 3;
-    /// The facts, or why not and whether the host is unreachable (else
-    /// failed: become refused, facts unreadable).
+    /// The facts (named as `setup` returns them), or why not.
     type Gathered = (
         usize,
-        Result<Vars, (bool, String)>,
+        Result<serde_json::Map<String, Value>, setup::GatherError>,
         Duration,
         Vec<CommandRecord>,
     );
@@ -1831,40 +1831,30 @@ async fn gather_facts(
         };
         progress.borrow_mut().host_start(&s.name);
         let started = std::time::Instant::now();
-        let script = facts::gather_script();
         let escalation = task::play_become(ctx, s);
+        let request = play_gather_request(ctx, s);
         let exec = async {
-            let t = record::start();
-            let request = tend_modules::Exec::script(script).read_only();
-            let out = match &escalation {
-                Ok(None) => s.conn.exec(request).await,
-                Ok(Some(spec)) => s.conn.exec_as(request, spec).await,
-                Err(msg) => Err(tend_modules::HostError::Become(msg.clone())),
-            };
-            let user = escalation
-                .as_ref()
-                .ok()
-                .and_then(Option::as_ref)
-                .map(|b| b.user.as_str());
-            record::finish(t, script, user, 0, &out);
-            out
+            let request = request.map_err(setup::GatherError::Failed)?;
+            let deadline = setup::deadline(&request);
+            // The connection records the command (`-vvv`).
+            setup::gather(
+                &request,
+                async |request: tend_modules::Exec| match &escalation {
+                    Ok(spec) => {
+                        let conn = crate::connection::Escalated {
+                            inner: Arc::clone(&s.conn),
+                            escalation: spec.clone(),
+                            environment: Vec::new(),
+                            deadline,
+                        };
+                        tend_modules::Host::exec(&conn, request).await
+                    }
+                    Err(msg) => Err(tend_modules::HostError::Become(msg.clone())),
+                },
+            )
+            .await
         };
-        let (out, commands) = record::recording_if(record, exec).await;
-        let facts = match out {
-            Ok(o) if o.status == 0 => {
-                facts::parse(&o.stdout_text()).map_err(|e| (true, e.to_string()))
-            }
-            Ok(o) => Err((
-                true,
-                format!(
-                    "fact gathering failed (rc={}): {}",
-                    o.status,
-                    o.stderr_text()
-                ),
-            )),
-            Err(e @ tend_modules::HostError::Unreachable(_)) => Err((true, e.to_string())),
-            Err(e) => Err((false, e.to_string())),
-        };
+        let (facts, commands) = record::recording_if(record, exec).await;
         progress.borrow_mut().host_done(&s.name);
         drop(permits);
         (i, facts, started.elapsed(), commands)
@@ -1878,19 +1868,10 @@ async fn gather_facts(
         let s = &mut states[i];
         let counts = summary.recap.entry(s.name.clone()).or_default();
         match r {
-            Ok(f) => {
-                let mut facts = Vars::new();
-                for (k, v) in &f {
-                    // `ansible_local` keeps its name; `_ansible_*` marks
-                    // are no variables.
-                    if k.starts_with("ansible_") {
-                        facts.insert(k.clone(), v.clone());
-                    } else if !k.starts_with('_') {
-                        facts.insert(format!("ansible_{k}"), v.clone());
-                    }
-                }
-                facts.insert("ansible_facts".into(), Value::Object(f));
-                s.facts = Arc::new(facts);
+            Ok(mut f) => {
+                // What the `gather_facts` action adds: the facts are known.
+                f.insert("_ansible_facts_gathered".into(), Value::Bool(true));
+                task::merge_module_facts(Arc::make_mut(&mut s.facts), &f);
                 // `vars_files` named after facts: read again now they are known.
                 if ctx.per_host_vars_files {
                     match host_vars_files(ctx, s, true) {
@@ -1915,8 +1896,8 @@ async fn gather_facts(
                     )
                 });
             }
-            Err((unreachable, msg)) => {
-                let (status, result) = if unreachable {
+            Err(e) => {
+                let (status, result) = if let setup::GatherError::Unreachable(msg) = &e {
                     s.unreachable = true;
                     counts.unreachable += 1;
                     summary.any_unreachable = true;
@@ -1930,7 +1911,7 @@ async fn gather_facts(
                     summary.any_failed = true;
                     (
                         crate::report::Status::Failed,
-                        serde_json::json!({"failed": true, "msg": msg, "changed": false}),
+                        setup::gather_facts_failure(&e),
                     )
                 };
                 reporter.host_result(&crate::report::HostResult {
@@ -1941,6 +1922,24 @@ async fn gather_facts(
             }
         }
     }
+}
+
+/// The request of the play's fact gathering on `s`: its `gather_subset`,
+/// `gather_timeout` and `fact_path`, rendered with the host's variables.
+fn play_gather_request(ctx: &PlayCtx<'_>, s: &HostState) -> Result<facts::Request, String> {
+    let play = &ctx.play.play;
+    task::with_play_scope(ctx, s, |scope| {
+        let render = |v: &Option<Value>| {
+            v.as_ref()
+                .map(|v| ctx.templar.render_value(v, scope).map_err(|e| e.message))
+                .transpose()
+        };
+        setup::play_request(
+            render(&play.gather_subset)?.as_ref(),
+            render(&play.gather_timeout)?.as_ref(),
+            render(&play.fact_path)?.as_ref(),
+        )
+    })
 }
 
 /// Runs notified handlers: one pass in definition order. Every handler whose

@@ -1109,12 +1109,12 @@ impl ItemResult {
         self.status = Status::Failed;
     }
 
-    /// Skipped by a false `when`.
-    fn skipped(label: Option<String>, when: &Value) -> Self {
+    /// A result with nothing but its status and value.
+    fn plain(label: Option<String>, status: Status, result: Value) -> Self {
         ItemResult {
             label,
-            status: Status::Skipped,
-            result: json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False", "false_condition": when}),
+            status,
+            result,
             diffs: Vec::new(),
             facts: Map::new(),
             end_host: false,
@@ -1124,18 +1124,21 @@ impl ItemResult {
         }
     }
 
-    fn failed(label: Option<String>, msg: String) -> Self {
-        ItemResult {
+    /// Skipped by a false `when`.
+    fn skipped(label: Option<String>, when: &Value) -> Self {
+        Self::plain(
             label,
-            status: Status::Failed,
-            result: json!({"failed": true, "msg": msg, "changed": false, "exception": NO_TRACEBACK}),
-            diffs: Vec::new(),
-            facts: Map::new(),
-            end_host: false,
-            verbose_always: false,
-            retries_left: Vec::new(),
-            subject: None,
-        }
+            Status::Skipped,
+            json!({"changed": false, "skipped": true, "skip_reason": "Conditional result was False", "false_condition": when}),
+        )
+    }
+
+    fn failed(label: Option<String>, msg: String) -> Self {
+        Self::plain(
+            label,
+            Status::Failed,
+            json!({"failed": true, "msg": msg, "changed": false, "exception": NO_TRACEBACK}),
+        )
     }
 }
 
@@ -1302,6 +1305,36 @@ fn untrusted_conditions(args: &Value, written: Option<Value>) -> Value {
     out
 }
 
+/// A `setup` task on one host: its facts gathered on the task's connection
+/// (become, environment, delegation), in check mode too.
+async fn setup_item(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    host: &HostState,
+    scope: &Scope<'_>,
+    args: &Value,
+    label: Option<String>,
+    failed_status: Status,
+) -> ItemResult {
+    let request = match super::setup::task_request(args) {
+        Ok(r) => r,
+        Err(msg) => return ItemResult::failed(label, msg),
+    };
+    let mut conn = match escalation(ctx, t, host, scope) {
+        Ok(c) => c,
+        Err(msg) => return ItemResult::failed(label, msg),
+    };
+    conn.deadline = super::setup::deadline(&request);
+    let gathered =
+        super::setup::gather(&request, async |e| tend_modules::Host::exec(&conn, e).await).await;
+    let status = match &gathered {
+        Ok(_) => Status::Ok,
+        Err(super::setup::GatherError::Unreachable(_)) => Status::Unreachable,
+        Err(_) => failed_status,
+    };
+    ItemResult::plain(label, status, super::setup::task_result(&gathered))
+}
+
 /// One run of a task's action on one host, with changed_when/failed_when applied.
 async fn attempt(
     ctx: &PlayCtx<'_>,
@@ -1415,6 +1448,9 @@ async fn attempt(
                 Some(_) => &args,
                 None => &t.args,
             };
+            if b == Builtin::Setup {
+                return setup_item(ctx, t, host, scope, &args, label, failed_status).await;
+            }
             let r = if b == Builtin::AddHost {
                 ctx.inventory.add_host(&args)
             } else if b == Builtin::GroupBy {
@@ -2032,6 +2068,18 @@ pub(crate) fn play_become(
     ctx: &PlayCtx<'_>,
     host: &HostState,
 ) -> Result<Option<BecomeSpec>, String> {
+    with_play_scope(ctx, host, |scope| {
+        become_spec(ctx, &ctx.play.play.escalation, scope)
+    })
+}
+
+/// Calls `f` with the variables a play-level keyword sees on `host` (before
+/// any task ran: inventory, play vars, `vars_files`, `-e`, magic variables).
+pub(crate) fn with_play_scope<R>(
+    ctx: &PlayCtx<'_>,
+    host: &HostState,
+    f: impl FnOnce(&Scope<'_>) -> R,
+) -> R {
     let magic = ctx.inventory.get().magic_vars(&host.name);
     let scope = Scope::with_layers(vec![
         (&host.inventory_vars, true),
@@ -2040,7 +2088,7 @@ pub(crate) fn play_become(
         (&ctx.opts.extra_vars, true),
         (&magic, false),
     ]);
-    become_spec(ctx, &ctx.play.play.escalation, &scope)
+    f(&scope)
 }
 
 /// The `timedout.frame` of ansible-core 2.19 (it names a traceback setting).
@@ -2244,8 +2292,10 @@ pub(crate) fn apply_outcome(
         for (k, v) in &item.facts {
             Arc::make_mut(&mut s.registered).insert(k.clone(), v.clone());
         }
-        if matches!(t.action, Action::Module(_))
-            && matches!(item.status, Status::Ok | Status::Changed)
+        if matches!(
+            t.action,
+            Action::Module(_) | Action::Builtin(Builtin::Setup)
+        ) && matches!(item.status, Status::Ok | Status::Changed)
             && let Some(Value::Object(f)) = item.result.get("ansible_facts")
         {
             merge_module_facts(Arc::make_mut(&mut s.facts), f);
@@ -2340,12 +2390,16 @@ pub(crate) fn apply_outcome(
     std::mem::take(&mut outcome.delegated)
 }
 
-/// The `ansible_facts` a module returned (`getent`, `hostname`) become the
-/// host's facts, as Ansible injects them: each as a variable under the name
-/// the module gave, and in `ansible_facts` without the `ansible_` prefix.
-fn merge_module_facts(facts: &mut Vars, returned: &Map<String, Value>) {
+/// The `ansible_facts` a module returned (`getent`, `hostname`, `setup`)
+/// become the host's facts, as Ansible injects them: each as a variable
+/// under the name the module gave (but `_ansible_*` marks), and in
+/// `ansible_facts` without the `ansible_` prefix (but `ansible_local`).
+/// They update the facts known before, key by key.
+pub(crate) fn merge_module_facts(facts: &mut Vars, returned: &Map<String, Value>) {
     for (k, v) in returned {
-        facts.insert(k.clone(), v.clone());
+        if !k.starts_with("_ansible_") {
+            facts.insert(k.clone(), v.clone());
+        }
     }
     let dict = facts
         .entry("ansible_facts".to_string())
@@ -2355,7 +2409,10 @@ fn merge_module_facts(facts: &mut Vars, returned: &Map<String, Value>) {
     }
     if let Value::Object(d) = dict {
         for (k, v) in returned {
-            let short = k.strip_prefix("ansible_").unwrap_or(k);
+            let short = match k.strip_prefix("ansible_") {
+                Some(short) if k != "ansible_local" => short,
+                _ => k,
+            };
             d.insert(short.to_string(), v.clone());
         }
     }

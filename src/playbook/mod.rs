@@ -56,6 +56,12 @@ pub struct Play {
     pub vars_files: Vec<Vec<Located<String>>>,
     /// `gather_facts` (bool or template).
     pub gather_facts: Option<Value>,
+    /// `gather_subset`: which facts the gathering returns (a list, or one value).
+    pub gather_subset: Option<Value>,
+    /// `gather_timeout`: seconds the gathering may take (an integer).
+    pub gather_timeout: Option<Value>,
+    /// `fact_path`: the directory of local facts (`ansible_local`).
+    pub fact_path: Option<Value>,
     /// Privilege escalation settings.
     pub escalation: Become,
     /// `check_mode`.

@@ -106,6 +106,9 @@ const PLAY_KEYWORDS: &[&str] = &[
     "vars",
     "vars_files",
     "gather_facts",
+    "gather_subset",
+    "gather_timeout",
+    "fact_path",
     "become",
     "become_user",
     "become_method",
@@ -139,9 +142,6 @@ const PLAY_KEYWORDS: &[&str] = &[
 ];
 
 const PLAY_UNSUPPORTED: &[&str] = &[
-    "gather_subset",
-    "gather_timeout",
-    "fact_path",
     "module_defaults",
     "debugger",
     "import_playbook",
@@ -164,6 +164,27 @@ fn collections(v: &Node, diags: &mut Vec<Diagnostic>) {
                 .at(v.span.clone()),
         );
     }
+}
+
+/// `gather_timeout`: an integer, or a template for one (checked when it runs).
+fn gather_timeout(v: &Node, diags: &mut Vec<Diagnostic>) -> Value {
+    let value = v.to_value();
+    let ok = match &value {
+        Value::Number(n) => n.is_i64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+        Value::String(s) => crate::template::is_template(s) || s.trim().parse::<i64>().is_ok(),
+        Value::Null => true,
+        _ => false,
+    };
+    if !ok {
+        diags.push(
+            Diagnostic::error(format!(
+                "`gather_timeout` must be an integer number of seconds, got `{}`",
+                tend_modules::args::py_repr(&value)
+            ))
+            .at(v.span.clone()),
+        );
+    }
+    value
 }
 
 /// Whether a `debugger` keyword leaves Ansible's interactive debugger off
@@ -648,6 +669,9 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
         vars: Vars::new(),
         vars_files: Vec::new(),
         gather_facts: None,
+        gather_subset: None,
+        gather_timeout: None,
+        fact_path: None,
         escalation: Become::default(),
         check_mode: None,
         diff: None,
@@ -706,6 +730,9 @@ fn parse_play(node: &Node, cx: &mut Cx<'_>) -> Option<Play> {
             "vars" => play.vars = vars_map(v, diags),
             "vars_files" => play.vars_files = vars_files(v, diags),
             "gather_facts" => play.gather_facts = Some(v.to_value()),
+            "gather_subset" => play.gather_subset = Some(v.to_value()),
+            "gather_timeout" => play.gather_timeout = Some(gather_timeout(v, diags)),
+            "fact_path" => play.fact_path = Some(v.to_value()),
             "become" => play.escalation.enabled = Some(v.to_value()),
             "become_user" => play.escalation.user = Some(v.to_value()),
             "become_method" => play.escalation.method = Some(v.to_value()),

@@ -169,8 +169,8 @@ if has ip; then
 fi
 s cpuflags; has grep && grep -m 1 '^flags[[:space:]]*:' /proc/cpuinfo
 s local
-# Local facts (Ansible's fact_path default): executables run, others read.
-for f in /etc/ansible/facts.d/*.fact; do
+# Local facts (in fact_path, default Ansible's): executables run, others read.
+for f in "${__tend_fact_path:-/etc/ansible/facts.d}"/*.fact; do
   [ -f "$f" ] || continue
   if [ -x "$f" ]; then
     o=$("$f" 2>/dev/null); r=$?

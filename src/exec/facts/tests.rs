@@ -890,3 +890,87 @@ fn live_run_with_busybox_applets_only() {
     assert_eq!(f["date_time"]["iso8601_micro"].as_str().unwrap().len(), 27);
     assert!(f["processor_vcpus"].as_i64().unwrap() >= 1);
 }
+
+/// The local facts the request's script finds, run with `env`.
+fn local_facts_of(request: &super::Request, env: &[(&str, &str)]) -> Value {
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(request.script())
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the fact script");
+    let facts = parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    facts["ansible_local"].clone()
+}
+
+#[test]
+fn fact_path_is_expanded_on_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let odd = dir.path().join("it's $here");
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::write(odd.join("a.fact"), "{\"n\": 1}\n").unwrap();
+    let want = json!({"a": {"n": 1}});
+    let with = |path: &str| super::Request {
+        fact_path: Some(path.to_string()),
+        ..super::Request::default()
+    };
+    // Quoted as it is: a quote, a space and an unset `$here` stay text.
+    let literal = format!("{root}/it's $here");
+    assert_eq!(local_facts_of(&with(&literal), &[]), want);
+    // `~` is the target's home, `$VAR` and `${VAR}` its variables.
+    assert_eq!(
+        local_facts_of(&with("~/it's $here"), &[("HOME", root)]),
+        want
+    );
+    assert_eq!(
+        local_facts_of(&with("${TOP}/it's $here"), &[("TOP", root)]),
+        want
+    );
+    assert_eq!(
+        local_facts_of(&with("$TOP/it's $here"), &[("TOP", root)]),
+        want
+    );
+    // A directory that does not exist: no local facts.
+    assert_eq!(
+        local_facts_of(&with("/nonexistent/facts.d"), &[]),
+        json!({})
+    );
+}
+
+#[test]
+fn a_request_selects_names_and_filters() {
+    let f = parse(&run("/bin/sh", &[], false)).unwrap();
+    let request = super::Request {
+        gather_subset: vec!["!all".into(), "!min".into(), "virtual".into()],
+        filter: vec!["virtualization_t*".into(), "gather_subset".into()],
+        ..super::Request::default()
+    };
+    let got = request.select(f.clone()).unwrap();
+    let keys: Vec<&str> = got.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "ansible_virtualization_tech_guest",
+            "ansible_virtualization_tech_host",
+            "ansible_virtualization_type",
+            "gather_subset"
+        ]
+    );
+    assert_eq!(got["gather_subset"], json!(["!all", "!min", "virtual"]));
+    // Everything, named as setup names it; no `_ansible_` mark.
+    let all = super::Request::default().select(f).unwrap();
+    assert_eq!(all["gather_subset"], json!(["all"]));
+    assert_eq!(all["module_setup"], json!(true));
+    assert!(all.contains_key("ansible_hostname") && all.contains_key("ansible_local"));
+    assert!(!all.keys().any(|k| k.starts_with('_')));
+    let bad = super::Request {
+        gather_subset: vec!["nope".into()],
+        ..super::Request::default()
+    };
+    assert!(
+        bad.select(crate::vars::Vars::new())
+            .unwrap_err()
+            .starts_with("Bad subset 'nope'")
+    );
+}
