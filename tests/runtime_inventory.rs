@@ -55,7 +55,7 @@ fn add_host_runs_once_and_later_plays_target_the_new_host() {
   tasks:
     - copy:
         dest: out.json
-        content: "{{ {'added': added, 'again': again, 'w2_added': hostvars['w2'].added.changed,
+        content: "{{ {'added': added, 'again': again, 'w2_added': hostvars['w2'].added is defined,
                       'groups': groups, 'red': hostvars['new_red'].seen,
                       'blue_groups': hostvars['new_blue'].group_names} | to_json }}"
 "#,
@@ -70,8 +70,10 @@ fn add_host_runs_once_and_later_plays_target_the_new_host() {
     assert_eq!(first["add_host"]["groups"], serde_json::json!(["fresh"]));
     assert_eq!(first["add_host"]["host_vars"]["color"], "red");
     assert_eq!(json["again"]["changed"], false);
-    // The registered result reaches every host of the play.
-    assert_eq!(json["w2_added"], true);
+    // add_host bypasses the host loop: its result is registered on the
+    // host that ran it only (ansible-core 2.19: `hostvars['w2'].added` is
+    // undefined).
+    assert_eq!(json["w2_added"], false);
     assert_eq!(
         json["groups"]["fresh"],
         serde_json::json!(["new_red", "new_blue"])

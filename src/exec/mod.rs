@@ -225,6 +225,9 @@ pub(crate) struct PlayCtx<'a> {
     /// Hosts of the batch that failed or became unreachable so far: gone
     /// from `ansible_play_hosts`, `ansible_play_batch` and `play_hosts`.
     pub down: RefCell<HashSet<String>>,
+    /// Hosts `add_host` added during the play: in `ansible_play_hosts_all`
+    /// and `ansible_play_hosts` from then on (not in the batch), as Ansible.
+    pub added_hosts: RefCell<Vec<String>>,
     /// `groups` for the inventory it was made from. Keeping that inventory
     /// here makes a change to it (`add_host`, `group_by`) copy it, so the
     /// pointer tells whether `groups` is still right.
@@ -795,6 +798,7 @@ async fn run_play(
             public_roles: RefCell::new(Vec::new()),
             delegated_facts: Default::default(),
             down: Default::default(),
+            added_hosts: Default::default(),
             groups: RefCell::new(None),
             per_host_vars_files,
             book_dir: std::fs::canonicalize(&book.dir)
@@ -2101,9 +2105,12 @@ async fn run_task_subset(
     // Not under the free strategies (as Ansible: it runs on every host).
     // Actions that bypass the host loop (`add_host`) run once too.
     let bypass = matches!(t.action, crate::compile::Action::Builtin(b) if b.bypasses_host_loop());
-    let asked_once = bypass
-        || task::play_default(&t.task.run_once, &ctx.play.play.run_once)
-            .is_some_and(|v| task::keyword_truthy(ctx, t, &states[first], v));
+    // `run_once` gives the result (and `register`) to every host; an action
+    // that bypasses the host loop (`pause`, `add_host`) registers it on the
+    // host that ran it only, as in Ansible.
+    let explicit_once = task::play_default(&t.task.run_once, &ctx.play.play.run_once)
+        .is_some_and(|v| task::keyword_truthy(ctx, t, &states[first], v));
+    let asked_once = bypass || explicit_once;
     if asked_once && free {
         ctx.warn_once(reporter, free::RUN_ONCE);
     }
@@ -2171,7 +2178,7 @@ async fn run_task_subset(
         }
         let silent = meta;
         let s = &mut states[i];
-        let before = asked_once.then(|| s.registered.clone());
+        let before = explicit_once.then(|| s.registered.clone());
         let delegated = if silent {
             let mut counts = Counts::default();
             task::apply_outcome(

@@ -531,6 +531,15 @@ fn task_magic(ctx: &PlayCtx<'_>, t: &CompiledTask, host: &HostState) -> Vars {
         }
     }
     drop(down);
+    for name in ctx.added_hosts.borrow().iter() {
+        for key in ["ansible_play_hosts_all", "ansible_play_hosts"] {
+            if let Some(Value::Array(hosts)) = magic.get_mut(key)
+                && !hosts.iter().any(|h| h.as_str() == Some(name.as_str()))
+            {
+                hosts.push(Value::from(name.as_str()));
+            }
+        }
+    }
     let mut search: Vec<Value> = Vec::new();
     if let Some(r) = &t.task.role {
         search.push(r.path.display().to_string().into());
@@ -1452,7 +1461,18 @@ async fn attempt(
                 return setup_item(ctx, t, host, scope, &args, label, failed_status).await;
             }
             let r = if b == Builtin::AddHost {
-                ctx.inventory.add_host(&args)
+                let r = ctx.inventory.add_host(&args);
+                // A host added for real joins `ansible_play_hosts(_all)`
+                // for the rest of the play, as in Ansible.
+                if r.result.get("changed") == Some(&Value::Bool(true))
+                    && let Some(name) = r.result["add_host"]["host_name"].as_str()
+                {
+                    let mut added = ctx.added_hosts.borrow_mut();
+                    if !added.iter().any(|h| h == name) {
+                        added.push(name.to_string());
+                    }
+                }
+                r
             } else if b == Builtin::GroupBy {
                 ctx.inventory.group_by(&host.name, &args)
             } else if b == Builtin::IncludeVars {
