@@ -24,6 +24,9 @@ BACKUP = re.compile(r"\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~")
 TS = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?")
 # A command's run time, as printed in a result ("delta": "0:00:00.004240").
 DELTA = re.compile(r'"delta": "\d+:\d{2}:\d{2}\.\d+"')
+# tend names where a failing condition or undefined variable was written,
+# after Ansible's message: " (in site.yml:7:13)".
+TEND_LOCATION = re.compile(r" \(in [^()\s]+:\d+:\d+\)")
 # What `pause` measured ("Paused for 1.01 seconds").
 PAUSED = re.compile(r"Paused for \d+(?:\.\d+)? (seconds|minutes)")
 # A file's access or modification time in a file module's diff.
@@ -43,6 +46,7 @@ def norm_str(s, run):
     s = BACKUP.sub(".BACKUP~", s)
     s = COPY_TEMP.sub("COPY_TEMP", s)
     s = PAUSED.sub(r"Paused for N \1", s)
+    s = TEND_LOCATION.sub("", s)
     s = TEMPLATE_TEMP.sub("", s)
     return s
 

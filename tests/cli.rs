@@ -326,7 +326,7 @@ fn an_undefined_variable_names_the_variable_the_host_and_the_place() {
     let stdout = text(&run.stdout);
     assert_eq!(run.status.code(), Some(2), "{stdout}");
     assert!(
-        stdout.contains("fatal: [web1]: FAILED! => {\"changed\": false, \"msg\": \"The conditional check 'not_defined_anywhere == 1' failed. The error was: 'not_defined_anywhere' is undefined (in undefined.yml:7:13)\"}"),
+        stdout.contains("fatal: [web1]: FAILED! => {\"changed\": false, \"msg\": \"Task failed: Error while evaluating conditional: 'not_defined_anywhere' is undefined (in undefined.yml:7:13)\"}"),
         "{stdout}"
     );
 }

@@ -1105,9 +1105,22 @@ impl Ctx<'_> {
                             .collect::<Vec<_>>()
                             .join(", ")
                     )),
-                format!("Could not find or access '{src}' on the Ansible Controller."),
+                missing_src_message(module.name(), src),
             ))),
         }
+    }
+}
+
+/// The failure of a task whose controller-side `src` is missing, as
+/// ansible-core 2.19 words it (its copy action adds a hint).
+pub fn missing_src_message(module: &str, src: &str) -> String {
+    let msg = format!("Could not find or access '{src}' on the Ansible Controller.");
+    if module == "copy" {
+        format!(
+            "Unexpected AnsibleActionFail error: {msg}\nIf you are using a module and expect the file to exist on the remote, see the remote_src option"
+        )
+    } else {
+        msg
     }
 }
 

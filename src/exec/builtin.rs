@@ -324,7 +324,7 @@ fn assert(templated: &Value, raw: &Value, templar: &Templar, scope: &Scope<'_>) 
                 return r;
             }
             Err(e) => {
-                let mut r = BuiltinResult::failure(super::task::conditional_failure(cond, &e));
+                let mut r = BuiltinResult::failure(super::task::conditional_failure(&e));
                 let shown = match crate::template::unsafe_str(cond) {
                     Some(text) => Value::String(text.to_string()),
                     None => cond.clone(),

@@ -996,7 +996,7 @@ pub(crate) async fn run_on_host(
             {
                 Ok(b) => stop = b,
                 Err(e) => {
-                    r.fail(conditional_failure(&bw.value, &e));
+                    r.fail(conditional_failure(&e));
                     stop = true;
                 }
             }
@@ -1086,12 +1086,19 @@ fn ignore(ctx: &PlayCtx<'_>, t: &CompiledTask, scope: &Scope<'_>) -> bool {
 }
 
 /// Ansible's message for a conditional that could not be evaluated.
-pub(crate) fn conditional_failure(cond: &Value, e: &TemplateError) -> String {
-    let shown = crate::template::unsafe_str(cond).map_or_else(|| text(cond), str::to_string);
-    format!(
-        "The conditional check '{shown}' failed. The error was: {}",
-        e.message
-    )
+pub(crate) fn conditional_failure(e: &TemplateError) -> String {
+    format!("Task failed: {}", conditional_error(e))
+}
+
+/// ansible-core 2.19's text for a condition that could not be evaluated
+/// (`changed_when_result`, `failed_when_result`; [`conditional_failure`]
+/// for the task's `msg`).
+pub(crate) fn conditional_error(e: &TemplateError) -> String {
+    if e.message == crate::template::UNTRUSTED {
+        e.message.clone()
+    } else {
+        format!("Error while evaluating conditional: {}", e.message)
+    }
 }
 
 /// What Ansible 2.19 puts in a failed result's `exception` when tracebacks
@@ -1101,11 +1108,11 @@ pub(crate) const NO_TRACEBACK: &str = "(traceback unavailable)";
 impl ItemResult {
     /// A `changed_when`/`failed_when` that could not be evaluated fails the
     /// task, the error under `<keyword>_result`, as Ansible does.
-    fn fail_condition(&mut self, keyword: &str, cond: &Value, e: &TemplateError) {
+    fn fail_condition(&mut self, keyword: &str, e: &TemplateError) {
         set(
             &mut self.result,
             &format!("{keyword}_result"),
-            Value::String(conditional_failure(cond, e)),
+            Value::String(conditional_error(e)),
         );
         set(&mut self.result, "failed", Value::Bool(true));
         self.status = Status::Failed;
@@ -1171,11 +1178,7 @@ async fn run_item(
             Err(e) => {
                 let mut r = ItemResult::failed(
                     label,
-                    format!(
-                        "{} (in {})",
-                        conditional_failure(&when.value, &e),
-                        when.span.location()
-                    ),
+                    format!("{} (in {})", conditional_failure(&e), when.span.location()),
                 );
                 r.status = failed_status;
                 return r;
@@ -1252,8 +1255,7 @@ async fn run_item(
                 match ctx.templar.eval_condition(&until.value, &s2) {
                     Ok(done) => done,
                     Err(e) => {
-                        let mut r =
-                            ItemResult::failed(label, conditional_failure(&until.value, &e));
+                        let mut r = ItemResult::failed(label, conditional_failure(&e));
                         r.status = failed_status;
                         return r;
                     }
@@ -1409,7 +1411,11 @@ async fn attempt(
         Err(e) => {
             let mut r = ItemResult::failed(
                 label,
-                format!("{} (in {})", e.message, t.task.span.location()),
+                format!(
+                    "{} (in {})",
+                    args_failure(ctx, t, scope, &e),
+                    t.task.span.location()
+                ),
             );
             r.status = failed_status;
             return r;
@@ -1727,7 +1733,7 @@ fn judged(
                         item.status = if c { Status::Changed } else { Status::Ok };
                     }
                 }
-                Err(e) => item.fail_condition("changed_when", &cw.value, &e),
+                Err(e) => item.fail_condition("changed_when", &e),
             }
         }
         if let Some(fw) = &t.task.failed_when {
@@ -1750,7 +1756,7 @@ fn judged(
                         }
                     }
                 }
-                Err(e) => item.fail_condition("failed_when", &fw.value, &e),
+                Err(e) => item.fail_condition("failed_when", &e),
             }
         }
     }
@@ -1854,7 +1860,7 @@ fn prepare_local_content(
             return Ok(());
         };
         let path = crate::compile::find_src(role, &ctx.book.dir, "files", &src)
-            .map_err(|_| format!("Could not find or access '{src}' on the Ansible Controller."))?;
+            .map_err(|_| crate::compile::missing_src_message(module, &src))?;
         let decrypt = args.get("decrypt").is_none_or(truthy);
         let bytes = read_controller_src(&path, decrypt)?;
         if let Value::Object(m) = args {
@@ -1935,10 +1941,8 @@ fn prepare_local_content(
             insert_src_mode(m, &path);
         }
         "copy" | "unarchive" if !remote => {
-            let path =
-                crate::compile::find_src(role, &ctx.book.dir, "files", &src).map_err(|_| {
-                    format!("Could not find or access '{src}' on the Ansible Controller.")
-                })?;
+            let path = crate::compile::find_src(role, &ctx.book.dir, "files", &src)
+                .map_err(|_| crate::compile::missing_src_message(module, &src))?;
             if path.is_dir() {
                 if module == "unarchive" {
                     return Err(format!(
@@ -2109,6 +2113,45 @@ pub(crate) fn with_play_scope<R>(
         (&magic, false),
     ]);
     f(&scope)
+}
+
+/// ansible-core 2.19's message for arguments that could not be templated:
+/// it names the action and the first argument whose value failed.
+fn args_failure(
+    ctx: &PlayCtx<'_>,
+    t: &CompiledTask,
+    scope: &Scope<'_>,
+    e: &TemplateError,
+) -> String {
+    let written = t.task.module.value.as_str();
+    let short = written
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| written.strip_prefix("ansible.legacy."))
+        .unwrap_or(written);
+    let failing = t.args.as_object().and_then(|m| {
+        m.iter()
+            .find(|(_, v)| ctx.templar.render_value(v, scope).is_err())
+            .map(|(k, _)| k.clone())
+    });
+    // An undefined variable is named as it is; another error is one "of
+    // rendering", without minijinja's "(line N of the template)".
+    let why = if e.undefined {
+        e.message.clone()
+    } else {
+        static LINE: std::sync::LazyLock<Option<regex::Regex>> =
+            std::sync::LazyLock::new(|| regex::Regex::new(r" \(line \d+ of the template\)").ok());
+        let plain = match LINE.as_ref() {
+            Some(re) => re.replace_all(&e.message, "").into_owned(),
+            None => e.message.clone(),
+        };
+        format!("Error rendering template: {plain}")
+    };
+    match failing {
+        Some(key) => format!(
+            "Task failed: Finalization of task args for 'ansible.builtin.{short}' failed: Error while resolving value for '{key}': {why}"
+        ),
+        None => e.message.clone(),
+    }
 }
 
 /// The `timedout.frame` of ansible-core 2.19 (it names a traceback setting).
