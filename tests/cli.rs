@@ -716,3 +716,37 @@ playbook: tags_select.yml
             .ends_with("      TASK TAGS: [always, db, never, playtag]\n")
     );
 }
+
+#[test]
+fn ignore_unreachable_counts_ok_and_ignored_and_the_host_goes_on() {
+    // Nothing listens on loopback port 1: the connection is refused.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("inv.ini"),
+        "[g]\ndead ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_common_args='-o ConnectTimeout=2'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("play.yml"),
+        "- hosts: g\n  gather_facts: no\n  tasks:\n    - command: echo one\n      ignore_unreachable: true\n    - command: echo two\n",
+    )
+    .unwrap();
+    let run = tend(&["playbook", "-i", "inv.ini", "play.yml"], dir.path());
+    let stdout = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(4), "{stdout}");
+    // The first task's unreachable is ignored; the second task is tried
+    // (and is unreachable): the host was not dropped after the first.
+    assert_eq!(stdout.matches("UNREACHABLE!").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("...ignoring").count(), 1, "{stdout}");
+    let recap = stdout
+        .lines()
+        .find(|l| l.starts_with("dead "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        recap.contains("ok=1 changed=0 unreachable=1 failed=0 skipped=0 rescued=0 ignored=1"),
+        "{stdout}"
+    );
+}
