@@ -518,16 +518,6 @@ pub fn apply_header(
 /// The sources of the templates a file environment's loader read.
 type Loaded = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
-/// Ansible's parity of trailing newlines for a templated string: as many
-/// as the source ends with, when rendering dropped some (a block tag's
-/// newline that `trim_blocks` removed, say).
-fn with_trailing_newlines(source: &str, mut text: String) -> String {
-    let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
-    let missing = count(source).saturating_sub(count(&text));
-    text.extend(std::iter::repeat_n('\n', missing));
-    text
-}
-
 /// An environment for template files with `options`, whose `{% include %}`,
 /// `{% import %}`, `{% from %}` and `{% extends %}` read templates by name
 /// from the first of `dirs` that has them; what it read is recorded.
@@ -559,8 +549,8 @@ pub(crate) fn file_environment(
 }
 
 /// `out` ending with as many newlines as `source` at least, as Ansible
-/// renders a template file (Jinja drops the last one, and block tags eat
-/// those after them; included templates keep none).
+/// renders a template file or a string (Jinja drops the last one, and block
+/// tags eat those after them; included templates keep none).
 pub(crate) fn trailing_newlines(source: &str, mut out: String) -> String {
     let count = |s: &str| s.len() - s.trim_end_matches('\n').len();
     let missing = count(source).saturating_sub(count(&out));
@@ -938,7 +928,7 @@ impl Templar {
                 .then(|| result.clone());
             let dated = for_dates.is_some() || minus::makes_dates(expr);
             let data = match result_data(&result, dated)? {
-                Value::String(text) => Value::String(with_trailing_newlines(source, text)),
+                Value::String(text) => Value::String(trailing_newlines(source, text)),
                 other => other,
             };
             return Ok((data, date));
@@ -958,7 +948,7 @@ impl Templar {
         };
         inputs
             .render(source, |ctx| tmpl.render(ctx))
-            .map(|text| (Value::String(with_trailing_newlines(source, text)), None))
+            .map(|text| (Value::String(trailing_newlines(source, text)), None))
             .map_err(|e| self.explain(e, &tmpl.undeclared_variables(true), source, scope))
     }
 

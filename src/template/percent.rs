@@ -220,47 +220,47 @@ pub(super) fn string_end(chars: &[char], i: usize) -> usize {
     chars.len()
 }
 
-/// The bracket closing the one at `i` (strings and nesting skipped).
-pub(super) fn matching(chars: &[char], i: usize) -> Option<usize> {
+/// Walks `chars` from `from`, string literals skipped, calling `visit` with
+/// each other character's index, the character and the bracket depth after
+/// it; the first answer `visit` gives is returned.
+fn scan_brackets<R>(
+    chars: &[char],
+    from: usize,
+    mut visit: impl FnMut(usize, char, usize) -> Option<R>,
+) -> Option<R> {
     let mut depth = 0usize;
-    let mut j = i;
+    let mut j = from;
     while j < chars.len() {
-        match chars[j] {
-            '\'' | '"' => {
-                j = string_end(chars, j);
-                continue;
-            }
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(j);
-                }
-            }
-            _ => {}
-        }
-        j += 1;
-    }
-    None
-}
-
-fn has_top_level_comma(chars: &[char]) -> bool {
-    let mut depth = 0usize;
-    let mut j = 0;
-    while j < chars.len() {
-        match chars[j] {
+        let c = chars[j];
+        match c {
             '\'' | '"' => {
                 j = string_end(chars, j);
                 continue;
             }
             '(' | '[' | '{' => depth += 1,
             ')' | ']' | '}' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => return true,
             _ => {}
+        }
+        if let Some(found) = visit(j, c, depth) {
+            return Some(found);
         }
         j += 1;
     }
-    false
+    None
+}
+
+/// The bracket closing the one at `i` (strings and nesting skipped).
+pub(super) fn matching(chars: &[char], i: usize) -> Option<usize> {
+    scan_brackets(chars, i, |j, c, depth| {
+        (matches!(c, ')' | ']' | '}') && depth == 0).then_some(j)
+    })
+}
+
+fn has_top_level_comma(chars: &[char]) -> bool {
+    scan_brackets(chars, 0, |_, c, depth| {
+        (c == ',' && depth == 0).then_some(())
+    })
+    .is_some()
 }
 
 pub(super) fn find_str(chars: &[char], from: usize, needle: &str) -> Option<usize> {
